@@ -1,0 +1,1 @@
+"""Fireflow Hub: the real-time hub for kitchens, tables, money and riders."""

@@ -1,0 +1,131 @@
+"""The hub node: wires Redis, the command bus, fan-out, the durable writer and both transports.
+
+Start-up and shutdown follow uvicorn's discipline: every background task is
+kept and reaped; on shutdown sockets are closed with 1012 (reconnect and
+resume elsewhere), then tasks are cancelled with a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+
+from hub.codec import CODECS
+from hub.commands import CommandBus
+from hub.config import Settings
+from hub.connection import Connection
+from hub.db import create_engine
+from hub.durable import DurableWriter
+from hub.fanout import FanOut
+from hub.http_api import routes
+from hub.store import Store
+from hub.ws import WebSocketEndpoint
+from schema.protocol import CloseCode
+
+__all__ = ["Hub", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+class Hub:
+    def __init__(self, settings: Settings) -> None:
+        if not settings.redis_url:
+            raise ValueError("REDIS_URL is required (the CLI starts an embedded Redis when it is unset)")
+        self.settings = settings
+        self.redis = Redis.from_url(settings.redis_url, health_check_interval=30, socket_keepalive=True)
+        self.store = Store(self.redis, history=settings.history)
+        self.bus = CommandBus(self.store)
+        self.fanout = FanOut(self.redis, self.store)
+        self.connections: set[Connection] = set()
+        self.engine: AsyncEngine | None = create_engine(settings.database_url) if settings.database_url else None
+        self.writer: DurableWriter | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        await self.redis.ping()
+        await self.fanout.start()
+        if self.engine is not None and self.settings.durable:
+            self.writer = DurableWriter(self.redis, self.store, self.engine, batch=self.settings.durable_batch)
+            self.writer.start()
+        task = asyncio.get_running_loop().create_task(self._heartbeat(), name="heartbeat")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        # Everything allocated so far lives as long as the process: keep the collector off it.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 100)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        conns = list(self.connections)
+        for conn in conns:
+            conn.close(CloseCode.SERVICE_RESTART, "node shutting down; resume elsewhere")
+        if conns:
+            await asyncio.wait([asyncio.ensure_future(c.finished()) for c in conns], timeout=timeout)
+        for task in self._tasks:
+            task.cancel()
+        await self.fanout.stop()
+        if self.writer is not None:
+            await self.writer.stop()
+        if self.engine is not None:
+            await self.engine.dispose()
+        await self.redis.aclose()
+
+    async def _heartbeat(self) -> None:
+        """Ping every socket; close the ones silent for two heartbeats (dead peers)."""
+        interval = self.settings.heartbeat
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            pings = {codec.binary: codec.encode({"op": "ping", "t": int(time.time() * 1000)}) for codec in CODECS.values()}
+            for conn in list(self.connections):
+                if now - conn.last_seen > 2 * interval:
+                    conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frames from peer")
+                elif conn.actor is not None:
+                    conn.push(pings[conn.codec.binary])
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        try:
+            checks["redis"] = bool(await self.redis.ping())
+        except Exception:
+            checks["redis"] = False
+        if self.engine is not None:
+            try:
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+                checks["postgres"] = True
+            except Exception:
+                checks["postgres"] = False
+        return checks
+
+
+def create_app(settings: Settings) -> Starlette:
+    hub = Hub(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    from hub.pages import page_routes
+
+    app = Starlette(
+        routes=[*routes(), WebSocketRoute("/ws", WebSocketEndpoint(hub)), *page_routes()],
+        lifespan=lifespan,
+    )
+    app.state.hub = hub
+    return app

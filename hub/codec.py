@@ -1,0 +1,122 @@
+"""The two wire encodings behind one small interface, plus the shared event encoder.
+
+Frames are plain dicts; a codec turns them into the ASGI message to send and
+back. Events are encoded once per encoding for all recipients
+(``EncodedEvent``), with the JSON form spliced from the bytes already in the
+stream rather than decoded and encoded again.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import msgpack
+import orjson
+
+from hub.store import StreamEntry
+from schema.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK
+
+__all__ = ["CODECS", "Codec", "DecodeError", "EncodedEvent", "JsonCodec", "MsgpackCodec"]
+
+Message = dict[str, Any]
+
+
+class DecodeError(ValueError):
+    pass
+
+
+class Codec(Protocol):
+    name: str
+    binary: bool
+
+    def encode(self, frame: dict[str, Any]) -> Message: ...
+
+    def decode(self, message: Message) -> Any: ...
+
+
+class JsonCodec:
+    name = SUBPROTOCOL_JSON
+    binary = False
+
+    def encode(self, frame: dict[str, Any]) -> Message:
+        return {"type": "websocket.send", "text": orjson.dumps(frame).decode()}
+
+    def decode(self, message: Message) -> Any:
+        raw = message.get("text")
+        if raw is None:
+            raw = message.get("bytes")
+        try:
+            return orjson.loads(raw)  # type: ignore[arg-type]
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            raise DecodeError(f"not JSON: {exc}") from None
+
+
+class MsgpackCodec:
+    name = SUBPROTOCOL_MSGPACK
+    binary = True
+
+    def encode(self, frame: dict[str, Any]) -> Message:
+        return {"type": "websocket.send", "bytes": msgpack.packb(frame)}
+
+    def decode(self, message: Message) -> Any:
+        raw = message.get("bytes")
+        if raw is None:
+            raise DecodeError("msgpack frames are binary")
+        try:
+            return msgpack.unpackb(raw, strict_map_key=True)
+        except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+            raise DecodeError(f"not msgpack: {exc}") from None
+
+
+CODECS: dict[str, Codec] = {SUBPROTOCOL_JSON: JsonCodec(), SUBPROTOCOL_MSGPACK: MsgpackCodec()}
+
+
+class EncodedEvent:
+    """One stream entry as an event frame, encoded at most once per encoding."""
+
+    __slots__ = ("_json", "_msgpack", "entry")
+
+    def __init__(self, entry: StreamEntry) -> None:
+        self.entry = entry
+        self._json: Message | None = None
+        self._msgpack: Message | None = None
+
+    @property
+    def offset(self) -> int:
+        return self.entry.offset
+
+    def frame(self) -> dict[str, Any]:
+        e = self.entry
+        return {
+            "op": "event",
+            "offset": e.offset,
+            "type": e.type.decode(),
+            "channels": e.channel_list(),
+            "ts": int(e.ts),
+            "data": orjson.loads(e.data),
+        }
+
+    def message(self, binary: bool) -> Message:
+        if binary:
+            if self._msgpack is None:
+                self._msgpack = {"type": "websocket.send", "bytes": msgpack.packb(self.frame())}
+            return self._msgpack
+        if self._json is None:
+            e = self.entry
+            text = b"".join(
+                (
+                    b'{"op":"event","offset":',
+                    str(e.offset).encode(),
+                    b',"type":"',
+                    e.type,
+                    b'","channels":',
+                    orjson.dumps(e.channel_list()),
+                    b',"ts":',
+                    e.ts,
+                    b',"data":',
+                    e.data,
+                    b"}",
+                )
+            )
+            self._json = {"type": "websocket.send", "text": text.decode()}
+        return self._json

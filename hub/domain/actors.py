@@ -1,0 +1,96 @@
+"""Who is acting: a device's role and, for kitchen devices, its stations.
+
+Roles follow seed 004's table (WAITER, CASHIER, MANAGER) plus the devices the
+hub serves (KITCHEN, EXPO, RIDER, DISPATCHER, DISPLAY). What each role may run
+and read is decided here, once, for every transport.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hub.domain.errors import DomainError
+from schema.protocol import ErrorCode
+
+__all__ = ["ALL_STATIONS", "Actor", "Role", "can_read", "check_command"]
+
+ALL_STATIONS = "*"
+
+
+class Role(StrEnum):
+    WAITER = "WAITER"
+    CASHIER = "CASHIER"
+    MANAGER = "MANAGER"
+    KITCHEN = "KITCHEN"
+    EXPO = "EXPO"
+    RIDER = "RIDER"
+    DISPATCHER = "DISPATCHER"
+    DISPLAY = "DISPLAY"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    restaurant_id: str
+    role: Role
+    device_id: str
+    stations: tuple[str, ...] = ()
+
+    def has_station(self, station: str) -> bool:
+        return ALL_STATIONS in self.stations or station in self.stations
+
+
+_FRONT = frozenset({Role.WAITER, Role.CASHIER, Role.MANAGER})
+_KITCHEN = frozenset({Role.KITCHEN, Role.EXPO, Role.MANAGER})
+
+COMMAND_ROLES: dict[str, frozenset[Role]] = {
+    "order.open": _FRONT,
+    "order.add_item": _FRONT,
+    "order.change_item": _FRONT,
+    "order.remove_item": _FRONT,
+    "order.fire": _FRONT,
+    "order.cancel": frozenset({Role.CASHIER, Role.MANAGER}),
+    "item.start": _KITCHEN,
+    "item.done": _KITCHEN,
+    "item.serve": _KITCHEN | _FRONT,
+    "table.clean": _FRONT,
+}
+
+_STAFF_CHANNELS = frozenset({"tables", "orders", "order", "board", "expo", "cashier"})
+CHANNEL_ROLES: dict[Role, frozenset[str]] = {
+    Role.WAITER: frozenset({"tables", "orders", "order", "board", "waiter"}),
+    Role.CASHIER: _STAFF_CHANNELS,
+    Role.MANAGER: _STAFF_CHANNELS | {"kitchen", "manager", "dispatch", "rider", "waiter"},
+    Role.KITCHEN: frozenset({"kitchen", "board"}),
+    Role.EXPO: frozenset({"kitchen", "expo", "board", "order", "tables"}),
+    Role.RIDER: frozenset({"rider"}),
+    Role.DISPATCHER: frozenset({"dispatch", "rider", "orders", "order"}),
+    Role.DISPLAY: frozenset({"board", "kitchen", "expo", "tables"}),
+}
+CHANNEL_KINDS = frozenset(
+    {"kitchen", "expo", "tables", "orders", "order", "dispatch", "rider", "board", "manager", "waiter", "cashier"}
+)
+_PARAMETERISED = frozenset({"kitchen", "order", "rider", "waiter"})
+
+
+def check_command(actor: Actor, command_type: str) -> None:
+    roles = COMMAND_ROLES.get(command_type)
+    if roles is None:
+        raise DomainError(ErrorCode.UNKNOWN_COMMAND, f"unknown command {command_type!r}")
+    if actor.role not in roles:
+        raise DomainError(ErrorCode.FORBIDDEN, f"{actor.role} may not run {command_type}")
+
+
+def can_read(actor: Actor, channel: str) -> None:
+    """Raise unless the actor may subscribe to ``channel`` (``kind`` or ``kind:param``)."""
+    kind, _, param = channel.partition(":")
+    if kind not in CHANNEL_KINDS or (kind in _PARAMETERISED) != bool(param):
+        raise DomainError(ErrorCode.UNKNOWN_CHANNEL, f"no channel {channel!r}")
+    if kind not in CHANNEL_ROLES[actor.role]:
+        raise DomainError(ErrorCode.FORBIDDEN, f"{actor.role} may not read {kind}")
+    if actor.role is Role.KITCHEN and kind == "kitchen" and not actor.has_station(param):
+        raise DomainError(ErrorCode.FORBIDDEN, f"this device is not at station {param!r}")
+    if actor.role is Role.RIDER and param != actor.device_id:
+        raise DomainError(ErrorCode.FORBIDDEN, "a rider reads only its own channel")
+    if actor.role is Role.WAITER and kind == "waiter" and param != actor.device_id:
+        raise DomainError(ErrorCode.FORBIDDEN, "a waiter reads only its own channel")

@@ -1,0 +1,25 @@
+"""The one exception the domain raises: a refusal with a protocol error code.
+
+    DomainError
+      carries ErrorCode, a message for people, and details for programs
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schema.protocol import ErrorCode
+
+__all__ = ["DomainError"]
+
+
+class DomainError(Exception):
+    def __init__(self, code: ErrorCode, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @property
+    def retryable(self) -> bool:
+        return self.code in (ErrorCode.BUSY, ErrorCode.UNAVAILABLE)

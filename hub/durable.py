@@ -1,0 +1,164 @@
+"""The durable writer: every stream entry into Postgres's events table, in batches, exactly once.
+
+Every node runs one, as a consumer in the ``durable`` group of each
+restaurant's stream. An entry is acknowledged only after its row is
+committed, and rows are inserted with ON CONFLICT DO NOTHING, so a crash
+between insert and ack, or Postgres down for a while, loses and doubles
+nothing: unacknowledged entries are read again (ours) or claimed (a dead
+node's) and retried. After each batch the writer publishes the restaurant's
+persisted watermark, below which the commit script may trim history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.keys import Keys, durable_group
+from hub.store import Store, StreamEntry
+from schema.tables import EventRow
+
+__all__ = ["DurableWriter"]
+
+logger = logging.getLogger(__name__)
+
+CLAIM_IDLE_MS = 30_000
+
+
+class DurableWriter:
+    def __init__(self, redis: Redis, store: Store, engine: AsyncEngine, *, batch: int = 500, block_ms: int = 1000) -> None:
+        self.redis = redis
+        self.store = store
+        self.engine = engine
+        self.batch = batch
+        self.block_ms = block_ms
+        self.group = durable_group()
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.healthy = True
+        self.written = 0
+        self._groups: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._backlog = True  # start by re-reading anything left pending under our name
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="durable-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _ensure_groups(self, rids: list[str]) -> list[str]:
+        streams = []
+        for rid in rids:
+            stream = Keys(rid).stream
+            if stream not in self._groups:
+                try:
+                    await self.redis.xgroup_create(stream, self.group, id="0", mkstream=True)
+                except ResponseError as exc:
+                    if "BUSYGROUP" not in str(exc):
+                        raise
+                self._groups.add(stream)
+            streams.append(stream)
+        return streams
+
+    async def _run(self) -> None:
+        delay = 0.2
+        last_claim = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                rids = await self.store.restaurant_ids()
+                streams = await self._ensure_groups(rids)
+                if not streams:
+                    await asyncio.sleep(1)
+                    continue
+                if loop.time() - last_claim > CLAIM_IDLE_MS / 3000:
+                    last_claim = loop.time()
+                    if await self._claim(streams):
+                        self._backlog = True
+                start = "0" if self._backlog else ">"
+                reply = await self.redis.xreadgroup(
+                    self.group,
+                    self.consumer,
+                    dict.fromkeys(streams, start),
+                    count=self.batch,
+                    block=None if self._backlog else self.block_ms,
+                )
+                got = await self._write(reply or [])
+                if self._backlog and not got:
+                    self._backlog = False
+                self.healthy = True
+                delay = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.healthy:
+                    logger.warning("durable writer paused: %s", exc)
+                self.healthy = False
+                self._backlog = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _claim(self, streams: list[str]) -> bool:
+        """Take over entries a dead node read but never stored."""
+        claimed = False
+        for stream in streams:
+            result = await self.redis.xautoclaim(stream, self.group, self.consumer, CLAIM_IDLE_MS, "0-0", count=self.batch)
+            claimed = claimed or bool(result[1])
+        return claimed
+
+    async def _write(self, reply: list[Any]) -> bool:
+        got = False
+        for stream_raw, messages in reply:
+            entries = [StreamEntry.from_redis(i, f) for i, f in messages if f]
+            ids = [i for i, _ in messages]
+            if not ids:
+                continue
+            got = True
+            stream = stream_raw.decode()
+            rid = stream[stream.index("{") + 1 : stream.index("}")]
+            keys = Keys(rid)
+            epoch = (await self.redis.get(keys.epoch) or b"").decode()
+            if entries:
+                rows = [
+                    {
+                        "restaurant_id": rid,
+                        "epoch": epoch,
+                        "offset": e.offset,
+                        "type": e.type.decode(),
+                        "channels": e.channel_list(),
+                        "data": orjson.loads(e.data),
+                        "committed_at": datetime.fromtimestamp(int(e.ts) / 1000, UTC),
+                    }
+                    for e in entries
+                ]
+                async with self.engine.begin() as conn:
+                    await conn.execute(insert(EventRow).on_conflict_do_nothing(), rows)
+            await self.redis.xack(stream, self.group, *ids)
+            self.written += len(entries)
+            await self._publish_watermark(stream, keys)
+        return got
+
+    async def _publish_watermark(self, stream: str, keys: Keys) -> None:
+        pending = await self.redis.xpending(stream, self.group)
+        if pending["pending"]:
+            mark = int(pending["min"].partition(b"-")[0] if isinstance(pending["min"], bytes) else str(pending["min"]).partition("-")[0]) - 1
+        else:
+            groups = await self.redis.xinfo_groups(stream)
+            last = next((g["last-delivered-id"] for g in groups if g["name"] in (self.group, self.group.encode())), b"0-0")
+            mark = int((last.decode() if isinstance(last, bytes) else last).partition("-")[0])
+        await self.redis.set(keys.persisted, mark)

@@ -1,0 +1,180 @@
+"""Fan-out: each node reads each new stream entry once and hands the same bytes to every local subscriber.
+
+A commit PUBLISHes the restaurant's newest offset; the node's one pattern
+subscription wakes that restaurant's Feed, which reads the new entries with
+XRANGE, encodes each once per encoding, and appends it to the queue of every
+local connection subscribed to any of its channels. A tick re-checks the
+offsets every second, so a lost wake-up costs at most a second, never an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from redis.asyncio import Redis
+
+from hub.codec import EncodedEvent
+from hub.connection import Connection
+from hub.keys import WAKE_PATTERN, WAKE_PREFIX, Keys
+from hub.store import Store
+from schema.protocol import CloseCode
+
+__all__ = ["FanOut", "Feed"]
+
+logger = logging.getLogger(__name__)
+
+
+class Feed:
+    """One restaurant's stream as this node reads it."""
+
+    def __init__(self, fanout: FanOut, rid: str) -> None:
+        self.fanout = fanout
+        self.rid = rid
+        self.last = 0
+        self.wanted = 0
+        self.subscribers: dict[str, set[Connection]] = {}
+        self.ready = asyncio.Event()
+        self._wakeup = asyncio.Event()
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"feed:{rid}")
+
+    def wake(self, offset: int) -> None:
+        if offset > self.wanted:
+            self.wanted = offset
+            self._wakeup.set()
+
+    def add(self, conn: Connection, channels: Iterable[str]) -> None:
+        for channel in channels:
+            self.subscribers.setdefault(channel, set()).add(conn)
+
+    def remove(self, conn: Connection, channels: Iterable[str]) -> None:
+        for channel in channels:
+            subs = self.subscribers.get(channel)
+            if subs is not None:
+                subs.discard(conn)
+                if not subs:
+                    del self.subscribers[channel]
+
+    async def _run(self) -> None:
+        store = self.fanout.store
+        self.last, _ = await store.position(self.rid)
+        self.wanted = max(self.wanted, self.last)
+        self.ready.set()
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self.wanted > self.last:
+                entries = await store.read_after(self.rid, self.last)
+                if not entries:
+                    break
+                if entries[0].offset != self.last + 1:
+                    self._lost_history()
+                for entry in entries:
+                    self.dispatch(EncodedEvent(entry))
+                self.last = entries[-1].offset
+
+    def dispatch(self, event: EncodedEvent) -> None:
+        subscribers = self.subscribers
+        channels = event.entry.channel_list()
+        if len(channels) == 1:
+            targets: Iterable[Connection] = subscribers.get(channels[0], ())
+        else:
+            found: set[Connection] = set()
+            for channel in channels:
+                subs = subscribers.get(channel)
+                if subs:
+                    found |= subs
+            targets = found
+        for conn in targets:
+            conn.deliver(event)
+
+    def _lost_history(self) -> None:
+        """This node fell behind past the kept history: its sockets must resume (and get snapshots)."""
+        logger.warning("feed %s fell behind the stream history; closing its sockets", self.rid)
+        for conn in {c for subs in self.subscribers.values() for c in subs}:
+            conn.close(CloseCode.SLOW_CONSUMER, "node fell behind; resume")
+
+
+class FanOut:
+    def __init__(self, redis: Redis, store: Store, *, tick: float = 1.0) -> None:
+        self.redis = redis
+        self.store = store
+        self.tick = tick
+        self.feeds: dict[str, Feed] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        for coro in (self._listen(), self._poll()):
+            task = asyncio.get_running_loop().create_task(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._reap)
+
+    def _reap(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("fan-out task died", exc_info=task.exception())
+
+    async def stop(self) -> None:
+        tasks = [*self._tasks, *(f.task for f in self.feeds.values())]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.feeds.clear()
+
+    async def feed(self, rid: str) -> Feed:
+        feed = self.feeds.get(rid)
+        if feed is None:
+            feed = self.feeds[rid] = Feed(self, rid)
+        await feed.ready.wait()
+        return feed
+
+    def release(self, rid: str, conn: Connection, channels: Iterable[str]) -> None:
+        feed = self.feeds.get(rid)
+        if feed is None:
+            return
+        feed.remove(conn, channels)
+        if not feed.subscribers:
+            feed.task.cancel()
+            del self.feeds[rid]
+
+    async def _listen(self) -> None:
+        """Wake-ups from every commit on every node; reconnects forever."""
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(WAKE_PATTERN)
+                for feed in self.feeds.values():  # anything missed while we were away
+                    feed.wake(feed.last + 1)
+                async for message in pubsub.listen():
+                    if message["type"] != "pmessage":
+                        continue
+                    feed = self.feeds.get(message["channel"].decode()[len(WAKE_PREFIX) :])
+                    if feed is not None:
+                        feed.wake(int(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("wake-up subscription lost (%s); reconnecting", exc)
+                await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            feeds = list(self.feeds.values())
+            if not feeds:
+                continue
+            try:
+                seqs = await self.redis.mget([Keys(f.rid).seq for f in feeds])
+            except Exception as exc:
+                logger.warning("offset poll failed: %s", exc)
+                continue
+            for feed, seq in zip(feeds, seqs, strict=True):
+                if seq is not None:
+                    feed.wake(int(seq))

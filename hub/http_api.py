@@ -1,0 +1,223 @@
+"""The HTTP transport: the same commands and reads as the WebSocket, for integrations.
+
+``POST /api/v1/commands`` takes any command; the REST-shaped routes below are
+thin aliases that build the same command. ``Idempotency-Key`` is the command id.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from redis.exceptions import RedisError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.domain.actors import Actor
+from hub.domain.errors import DomainError
+from hub.domain.orders import check_tenant
+from hub.tokens import verify
+from schema.protocol import ErrorCode
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+__all__ = ["routes"]
+
+logger = logging.getLogger(__name__)
+
+STATUS = {
+    ErrorCode.BAD_FRAME: 400,
+    ErrorCode.INVALID_FRAME: 400,
+    ErrorCode.UNKNOWN_OP: 400,
+    ErrorCode.UNKNOWN_COMMAND: 400,
+    ErrorCode.INVALID_COMMAND: 422,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.TOKEN_EXPIRED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.WRONG_TENANT: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.VERSION_CONFLICT: 409,
+    ErrorCode.INVALID_STATE: 409,
+    ErrorCode.TABLE_UNAVAILABLE: 409,
+    ErrorCode.ITEM_UNAVAILABLE: 409,
+    ErrorCode.NOTHING_TO_FIRE: 409,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.BUSY: 503,
+    ErrorCode.UNAVAILABLE: 503,
+}
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _error(exc: DomainError, command_id: str | None = None) -> Response:
+    body = {"code": exc.code.value, "message": exc.message, "retryable": exc.retryable, "id": command_id}
+    if exc.details:
+        body["details"] = exc.details
+    return _json(body, STATUS.get(exc.code, 500))
+
+
+def _hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def _actor(request: Request) -> Actor:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "send Authorization: Bearer <device token>")
+    return verify(_hub(request).settings.secret, token.strip())
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    limit = _hub(request).settings.max_frame
+    if int(request.headers.get("content-length") or 0) > limit:
+        raise DomainError(ErrorCode.PAYLOAD_TOO_LARGE, f"body over {limit} bytes")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise DomainError(ErrorCode.PAYLOAD_TOO_LARGE, f"body over {limit} bytes")
+    if not raw:
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise DomainError(ErrorCode.BAD_FRAME, "body is not JSON") from None
+    if not isinstance(body, dict):
+        raise DomainError(ErrorCode.BAD_FRAME, "body must be a JSON object")
+    return body
+
+
+async def _run(request: Request, command_type: str, data: dict[str, Any], command_id: str | None = None) -> Response:
+    command_id = command_id or request.headers.get("idempotency-key") or f"http-{secrets.token_hex(10)}"
+    try:
+        actor = _actor(request)
+        stored = await _hub(request).bus.execute(actor, command_id, command_type, data)
+    except DomainError as exc:
+        return _error(exc, command_id)
+    except (RedisError, OSError) as exc:
+        logger.warning("HTTP command %s failed on Redis: %s", command_type, exc)
+        return _error(DomainError(ErrorCode.UNAVAILABLE, "live state unavailable; retry with the same key"), command_id)
+    return _json({"id": command_id, "offset": stored.offset, "result": stored.result})
+
+
+def _command_route(command_type: str, *path_fields: str) -> Any:
+    async def endpoint(request: Request) -> Response:
+        try:
+            data = await _body(request)
+        except DomainError as exc:
+            return _error(exc)
+        data.update({name: request.path_params[name] for name in path_fields})
+        return await _run(request, command_type, data)
+
+    return endpoint
+
+
+async def commands(request: Request) -> Response:
+    try:
+        body = await _body(request)
+    except DomainError as exc:
+        return _error(exc)
+    command_type, data, command_id = body.get("type"), body.get("data", {}), body.get("id")
+    if not isinstance(command_type, str) or not isinstance(data, dict) or not isinstance(command_id, str | None):
+        return _error(DomainError(ErrorCode.INVALID_FRAME, "expected {type: str, data: object, id?: str}"))
+    return await _run(request, command_type, data, command_id)
+
+
+async def _read(request: Request, what: str) -> Response:
+    try:
+        actor = _actor(request)
+        hub = _hub(request)
+        rid = actor.restaurant_id
+        if what == "orders":
+            body: Any = {"orders": [o.model_dump(mode="json") for o in await hub.store.open_orders(rid)]}
+        elif what == "order":
+            order_id = request.path_params["order_id"]
+            check_tenant(actor, order_id)
+            order = await hub.store.order(rid, order_id)
+            if order is None:
+                raise DomainError(ErrorCode.NOT_FOUND, f"no order {order_id!r}")
+            body = {"order": order.model_dump(mode="json")}
+        elif what == "tables":
+            body = {"tables": [t.model_dump(mode="json") for t in await hub.store.tables(rid)]}
+        else:
+            menu = await hub.store.menu(rid)
+            body = {"menu": menu.model_dump(mode="json") if menu else None}
+    except DomainError as exc:
+        if exc.code is ErrorCode.WRONG_TENANT:
+            logger.warning("tenant violation over HTTP: %s", request.url.path)
+        return _error(exc)
+    except (RedisError, OSError):
+        return _error(DomainError(ErrorCode.UNAVAILABLE, "live state unavailable"))
+    return _json(body)
+
+
+async def list_orders(request: Request) -> Response:
+    return await _read(request, "orders")
+
+
+async def get_order(request: Request) -> Response:
+    return await _read(request, "order")
+
+
+async def list_tables(request: Request) -> Response:
+    return await _read(request, "tables")
+
+
+async def get_menu(request: Request) -> Response:
+    return await _read(request, "menu")
+
+
+async def healthz(request: Request) -> Response:
+    return _json({"ok": True})
+
+
+async def readyz(request: Request) -> Response:
+    hub = _hub(request)
+    checks = await hub.readiness()
+    return _json(checks, 200 if all(checks.values()) else 503)
+
+
+def routes() -> list[Route]:
+    p = "/api/v1"
+    return [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route(f"{p}/commands", commands, methods=["POST"]),
+        Route(f"{p}/orders", list_orders, methods=["GET"]),
+        Route(f"{p}/orders", _command_route("order.open"), methods=["POST"]),
+        Route(f"{p}/orders/{{order_id}}", get_order, methods=["GET"]),
+        Route(f"{p}/orders/{{order_id}}/items", _command_route("order.add_item", "order_id"), methods=["POST"]),
+        Route(
+            f"{p}/orders/{{order_id}}/items/{{line_id}}",
+            _command_route("order.change_item", "order_id", "line_id"),
+            methods=["PATCH"],
+        ),
+        Route(
+            f"{p}/orders/{{order_id}}/items/{{line_id}}",
+            _command_route("order.remove_item", "order_id", "line_id"),
+            methods=["DELETE"],
+        ),
+        Route(f"{p}/orders/{{order_id}}/fire", _command_route("order.fire", "order_id"), methods=["POST"]),
+        Route(f"{p}/orders/{{order_id}}/cancel", _command_route("order.cancel", "order_id"), methods=["POST"]),
+        *(
+            Route(
+                f"{p}/orders/{{order_id}}/items/{{line_id}}/{action}",
+                _command_route(f"item.{action}", "order_id", "line_id"),
+                methods=["POST"],
+            )
+            for action in ("start", "done", "serve")
+        ),
+        Route(f"{p}/tables", list_tables, methods=["GET"]),
+        Route(f"{p}/tables/{{table_id}}/clean", _command_route("table.clean", "table_id"), methods=["POST"]),
+        Route(f"{p}/menu", get_menu, methods=["GET"]),
+    ]

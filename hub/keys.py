@@ -1,0 +1,104 @@
+"""Every Redis key and channel name the hub uses, in one place.
+
+All keys of one restaurant share the hash tag ``{<restaurant id>}``, so a
+restaurant lives on one Redis Cluster shard and its commit script touches one
+slot. Only the restaurant registry and the wake-up channels are global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RESTAURANTS", "WAKE_PATTERN", "WAKE_PREFIX", "Keys", "durable_group"]
+
+RESTAURANTS = "ff:restaurants"
+WAKE_PREFIX = "ff:wake:"
+WAKE_PATTERN = WAKE_PREFIX + "*"
+
+
+def durable_group() -> str:
+    return "durable"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    restaurant_id: str
+
+    @property
+    def prefix(self) -> str:
+        return f"ff:{{{self.restaurant_id}}}:"
+
+    @property
+    def wake(self) -> str:
+        return WAKE_PREFIX + self.restaurant_id
+
+    @property
+    def stream(self) -> str:
+        return self.prefix + "events"
+
+    @property
+    def seq(self) -> str:
+        return self.prefix + "seq"
+
+    @property
+    def epoch(self) -> str:
+        return self.prefix + "epoch"
+
+    @property
+    def persisted(self) -> str:
+        """Highest offset the durable writer has stored in Postgres: history is never trimmed past it."""
+        return self.prefix + "persisted"
+
+    @property
+    def versions(self) -> str:
+        """Hash ``order:<id>`` / ``table:<id>`` / ``counters`` -> version, checked by the commit script."""
+        return self.prefix + "versions"
+
+    @property
+    def open_orders(self) -> str:
+        return self.prefix + "orders:open"
+
+    @property
+    def closed_orders(self) -> str:
+        return self.prefix + "orders:closed"
+
+    @property
+    def tables(self) -> str:
+        return self.prefix + "tables"
+
+    @property
+    def counters(self) -> str:
+        return self.prefix + "counters"
+
+    @property
+    def menu(self) -> str:
+        return self.prefix + "menu"
+
+    @property
+    def restaurant(self) -> str:
+        return self.prefix + "restaurant"
+
+    def command(self, command_id: str) -> str:
+        return self.prefix + "cmd:" + command_id
+
+    def commit_keys(self, command_id: str) -> list[str]:
+        """KEYS of commit.lua, in its order."""
+        return [
+            self.stream,
+            self.seq,
+            self.command(command_id),
+            self.persisted,
+            self.epoch,
+            self.versions,
+            self.open_orders,
+            self.closed_orders,
+            self.tables,
+            self.counters,
+        ]
+
+
+# Indexes into Keys.commit_keys() (1-based, as Lua sees them) for hash writes.
+KEY_OPEN_ORDERS = 7
+KEY_CLOSED_ORDERS = 8
+KEY_TABLES = 9
+KEY_COUNTERS = 10

@@ -1,0 +1,53 @@
+-- The one atomic commit: idempotency, version checks, state, events, trim, wake-up.
+-- KEYS: 1 stream, 2 seq, 3 command result, 4 persisted offset, 5 epoch, 6 versions,
+--       7 open orders, 8 closed orders, 9 tables, 10 counters
+-- ARGV[1]: JSON {checks=[[field, expected]], hset=[[key, field, data, vfield, version]],
+--                hdel=[[key, field]], set=[[key, data, vfield, version]],
+--                events=[[type, channels, data]], ts, fp, result, ttl, maxlen, wake, epoch}
+-- Returns {'dup', stored} | {'conflict', field, current} | {'ok', stored}
+local p = cjson.decode(ARGV[1])
+local prior = redis.call('GET', KEYS[3])
+if prior then
+  return {'dup', prior}
+end
+for _, c in ipairs(p.checks) do
+  local current = tonumber(redis.call('HGET', KEYS[6], c[1]) or '0')
+  if current ~= c[2] then
+    return {'conflict', c[1], tostring(current)}
+  end
+end
+for _, w in ipairs(p.hset) do
+  redis.call('HSET', KEYS[w[1]], w[2], w[3])
+  redis.call('HSET', KEYS[6], w[4], w[5])
+end
+for _, d in ipairs(p.hdel) do
+  redis.call('HDEL', KEYS[d[1]], d[2])
+end
+for _, w in ipairs(p.set) do
+  redis.call('SET', KEYS[w[1]], w[2])
+  redis.call('HSET', KEYS[6], w[3], w[4])
+end
+redis.call('SET', KEYS[5], p.epoch, 'NX')
+local n = #p.events
+local last
+if n > 0 then
+  last = redis.call('INCRBY', KEYS[2], n)
+  local first = last - n
+  for i, ev in ipairs(p.events) do
+    redis.call('XADD', KEYS[1], (first + i) .. '-0', 't', ev[1], 'c', ev[2], 'd', ev[3], 'ts', p.ts)
+  end
+  local keep = last - p.maxlen
+  local persisted = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if persisted < keep then
+    keep = persisted
+  end
+  if keep > 0 then
+    redis.call('XTRIM', KEYS[1], 'MINID', '~', (keep + 1) .. '-0')
+  end
+  redis.call('PUBLISH', p.wake, last)
+else
+  last = tonumber(redis.call('GET', KEYS[2]) or '0')
+end
+local stored = '{"fp":"' .. p.fp .. '","offset":' .. last .. ',"result":' .. p.result .. '}'
+redis.call('SET', KEYS[3], stored, 'EX', p.ttl)
+return {'ok', stored}

@@ -1,0 +1,227 @@
+"""Live state in Redis: load aggregates, commit decisions, read snapshots and history.
+
+This is the only module that knows how aggregates are laid out in Redis; the
+layout itself (key names) lives in ``hub.keys`` and the atomic commit in
+``hub/lua/commit.lua``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from hub.domain.orders import Decision
+from hub.keys import KEY_CLOSED_ORDERS, KEY_COUNTERS, KEY_OPEN_ORDERS, KEY_TABLES, RESTAURANTS, Keys
+from schema.records import Counters, Menu, Order, OrderStatus, Restaurant, Table
+
+__all__ = ["CommitOutcome", "History", "Store", "StreamEntry", "StoredResult"]
+
+_OPEN = (OrderStatus.ACTIVE, OrderStatus.READY)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResult:
+    """A command's first result, as every retry of it will see it."""
+
+    fingerprint: str
+    offset: int
+    result: dict[str, Any]
+    raw: bytes
+
+    @classmethod
+    def parse(cls, raw: bytes) -> StoredResult:
+        doc = orjson.loads(raw)
+        return cls(doc["fp"], doc["offset"], doc["result"], raw)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitOutcome:
+    stored: StoredResult | None  # None on a version conflict
+    duplicate: bool = False
+    conflict: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    """One committed event as it sits in the stream; ``data`` is JSON bytes, never re-encoded."""
+
+    offset: int
+    type: bytes
+    channels: bytes  # space-separated
+    data: bytes
+    ts: bytes
+
+    @classmethod
+    def from_redis(cls, entry_id: bytes, fields: dict[bytes, bytes]) -> StreamEntry:
+        return cls(int(entry_id.partition(b"-")[0]), fields[b"t"], fields[b"c"], fields[b"d"], fields[b"ts"])
+
+    def channel_list(self) -> list[str]:
+        return self.channels.decode().split(" ")
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    offset: int
+    epoch: str
+    entries: list[StreamEntry] | None  # None when the requested history is gone
+
+
+def _json(model: Any) -> str:
+    return str(model.model_dump_json())
+
+
+class Store:
+    def __init__(self, redis: Redis, *, history: int = 10_000, result_ttl: int = 86_400) -> None:
+        self.redis = redis
+        self.history = history
+        self.result_ttl = result_ttl
+        source = resources.files("hub").joinpath("lua/commit.lua").read_text()
+        self._commit = redis.register_script(source)
+
+    # -- restaurants ------------------------------------------------------
+
+    async def put_restaurant(self, restaurant: Restaurant, menu: Menu, tables: list[Table]) -> None:
+        """Create or replace a restaurant's setup; open orders and their tables' states are kept."""
+        k = Keys(restaurant.id)
+        existing = {t.id: t for t in await self.tables(restaurant.id)}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(k.restaurant, _json(restaurant))
+            pipe.set(k.menu, _json(menu))
+            for table in tables:
+                keep = existing.get(table.id)
+                if keep is None:
+                    pipe.hset(k.tables, table.id, _json(table))
+                    pipe.hset(k.versions, f"table:{table.id}", table.version)
+            pipe.set(k.epoch, secrets.token_hex(8), nx=True)
+            pipe.sadd(RESTAURANTS, restaurant.id)
+            await pipe.execute()
+
+    async def restaurant_ids(self) -> list[str]:
+        return sorted(m.decode() for m in await self.redis.smembers(RESTAURANTS))  # type: ignore[misc]
+
+    async def restaurant(self, rid: str) -> Restaurant | None:
+        raw = await self.redis.get(Keys(rid).restaurant)
+        return Restaurant.model_validate_json(raw) if raw else None
+
+    async def menu(self, rid: str) -> Menu | None:
+        raw = await self.redis.get(Keys(rid).menu)
+        return Menu.model_validate_json(raw) if raw else None
+
+    # -- aggregates -------------------------------------------------------
+
+    async def order(self, rid: str, order_id: str) -> Order | None:
+        k = Keys(rid)
+        raw = await self.redis.hget(k.open_orders, order_id)  # type: ignore[misc]
+        if raw is None:
+            raw = await self.redis.hget(k.closed_orders, order_id)  # type: ignore[misc]
+        return Order.model_validate_json(raw) if raw else None
+
+    async def open_orders(self, rid: str) -> list[Order]:
+        values = await self.redis.hvals(Keys(rid).open_orders)  # type: ignore[misc]
+        return sorted((Order.model_validate_json(v) for v in values), key=lambda o: (o.created_at, o.number))
+
+    async def table(self, rid: str, table_id: str) -> Table | None:
+        raw = await self.redis.hget(Keys(rid).tables, table_id)  # type: ignore[misc]
+        return Table.model_validate_json(raw) if raw else None
+
+    async def tables(self, rid: str) -> list[Table]:
+        values = await self.redis.hvals(Keys(rid).tables)  # type: ignore[misc]
+        return sorted((Table.model_validate_json(v) for v in values), key=lambda t: t.id)
+
+    async def counters(self, rid: str) -> Counters:
+        raw = await self.redis.get(Keys(rid).counters)
+        return Counters.model_validate_json(raw) if raw else Counters()
+
+    # -- commands ---------------------------------------------------------
+
+    async def stored_result(self, rid: str, command_id: str) -> StoredResult | None:
+        raw = await self.redis.get(Keys(rid).command(command_id))
+        return StoredResult.parse(raw) if raw else None
+
+    async def commit(self, rid: str, command_id: str, fingerprint: str, decision: Decision, now: int) -> CommitOutcome:
+        k = Keys(rid)
+        checks: list[tuple[str, int]] = []
+        hset: list[tuple[int, str, str, str, int]] = []
+        hdel: list[tuple[int, str]] = []
+        sets: list[tuple[int, str, str, int]] = []
+        for order in decision.orders:
+            field = f"order:{order.id}"
+            checks.append((field, order.version - 1))
+            is_open = order.status in _OPEN
+            hset.append((KEY_OPEN_ORDERS if is_open else KEY_CLOSED_ORDERS, order.id, _json(order), field, order.version))
+            hdel.append((KEY_CLOSED_ORDERS if is_open else KEY_OPEN_ORDERS, order.id))
+        for table in decision.tables:
+            field = f"table:{table.id}"
+            checks.append((field, table.version - 1))
+            hset.append((KEY_TABLES, table.id, _json(table), field, table.version))
+        if decision.counters is not None:
+            checks.append(("counters", decision.counters.version - 1))
+            sets.append((KEY_COUNTERS, _json(decision.counters), "counters", decision.counters.version))
+        payload = {
+            "checks": checks,
+            "hset": hset,
+            "hdel": hdel,
+            "set": sets,
+            "events": [(ev.type, " ".join(ev.channels), _json(ev.data)) for ev in decision.events],
+            "ts": now,
+            "fp": fingerprint,
+            "result": orjson.dumps(decision.result).decode(),
+            "ttl": self.result_ttl,
+            "maxlen": self.history,
+            "wake": k.wake,
+            "epoch": secrets.token_hex(8),
+        }
+        reply = await self._commit(keys=k.commit_keys(command_id), args=[orjson.dumps(payload)])
+        status = reply[0]
+        if status == b"conflict":
+            return CommitOutcome(None, conflict=reply[1].decode())
+        return CommitOutcome(StoredResult.parse(reply[1]), duplicate=status == b"dup")
+
+    # -- reading the stream -----------------------------------------------
+
+    async def position(self, rid: str) -> tuple[int, str]:
+        k = Keys(rid)
+        seq, epoch = await self.redis.mget(k.seq, k.epoch)
+        return int(seq or 0), (epoch or b"").decode()
+
+    async def snapshot_state(self, rid: str, with_tables: bool) -> tuple[int, str, list[Order], list[Table]]:
+        """Open orders and tables exactly as of the returned offset (one MULTI/EXEC)."""
+        k = Keys(rid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(k.seq)
+            pipe.get(k.epoch)
+            pipe.hvals(k.open_orders)
+            if with_tables:
+                pipe.hvals(k.tables)
+            replies = await pipe.execute()
+        orders = [Order.model_validate_json(v) for v in replies[2]]
+        tables = [Table.model_validate_json(v) for v in replies[3]] if with_tables else []
+        return int(replies[0] or 0), (replies[1] or b"").decode(), orders, tables
+
+    async def history_since(self, rid: str, since: int, limit: int) -> History:
+        """Every entry after ``since``, or ``entries=None`` when some of them were trimmed away."""
+        k = Keys(rid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(k.seq)
+            pipe.get(k.epoch)
+            pipe.xrange(k.stream, "-", "+", count=1)
+            pipe.xrange(k.stream, f"{since + 1}-0", "+", count=limit + 1)
+            seq_raw, epoch_raw, first, rest = await pipe.execute()
+        seq = int(seq_raw or 0)
+        epoch = (epoch_raw or b"").decode()
+        if since > seq or len(rest) > limit:
+            return History(seq, epoch, None)
+        if since < seq:
+            oldest = int(first[0][0].partition(b"-")[0]) if first else seq + 1
+            if oldest > since + 1:
+                return History(seq, epoch, None)
+        return History(seq, epoch, [StreamEntry.from_redis(i, f) for i, f in rest])
+
+    async def read_after(self, rid: str, after: int, count: int = 1000) -> list[StreamEntry]:
+        entries = await self.redis.xrange(Keys(rid).stream, f"{after + 1}-0", "+", count=count)
+        return [StreamEntry.from_redis(i, f) for i, f in entries]

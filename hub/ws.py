@@ -1,0 +1,281 @@
+"""The WebSocket transport: authenticate, decode, dispatch, answer. No business rules here.
+
+Written against raw ASGI rather than Starlette's WebSocket wrapper so that an
+event's prepared ASGI message is handed to the server as is, for every
+recipient: encode once, send many.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from hub.codec import CODECS, DecodeError, EncodedEvent, Message
+from hub.commands import validation_details
+from hub.connection import Connection
+from hub.domain.actors import can_read
+from hub.domain.errors import DomainError
+from hub.domain.orders import check_tenant
+from hub.domain.views import channel_view, needs_tables
+from hub.tokens import verify
+from schema.protocol import (
+    CLIENT_FRAME,
+    SUBPROTOCOL_JSON,
+    Auth,
+    CloseCode,
+    Cmd,
+    ErrorCode,
+    Ping,
+    Pong,
+    Subscribe,
+    Unsubscribe,
+)
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+__all__ = ["WebSocketEndpoint"]
+
+logger = logging.getLogger(__name__)
+
+_OPS = frozenset({"auth", "subscribe", "unsubscribe", "cmd", "ping", "pong"})
+
+
+class _Closed(Exception):
+    """The peer is gone or was closed by us; stop reading."""
+
+
+class WebSocketEndpoint:
+    """ASGI app for ``/ws``: one instance, one task per socket (uvicorn's)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        offered = scope.get("subprotocols") or []
+        chosen = next((p for p in offered if p in CODECS), None)
+        if offered and chosen is None:
+            await send({"type": "websocket.close", "code": 1002, "reason": "unsupported subprotocol"})
+            return
+        await send({"type": "websocket.accept", "subprotocol": chosen})
+        hub = self.hub
+        conn = Connection(
+            send, CODECS[chosen or SUBPROTOCOL_JSON], limit=hub.settings.queue_limit, now=time.monotonic()
+        )
+        session = _Session(hub, conn, receive)
+        hub.connections.add(conn)
+        try:
+            await session.run()
+        except _Closed:
+            pass
+        except Exception:
+            logger.exception("websocket session failed")
+            conn.close(CloseCode.INTERNAL_ERROR)
+        finally:
+            hub.connections.discard(conn)
+            if conn.actor is not None and conn.channels:
+                hub.fanout.release(conn.actor.restaurant_id, conn, conn.channels)
+            if conn.open:
+                conn.close(CloseCode.NORMAL)
+            await conn.finished()
+
+
+class _Session:
+    def __init__(self, hub: Hub, conn: Connection, receive: Any) -> None:
+        self.hub = hub
+        self.conn = conn
+        self.receive = receive
+        self.tokens = hub.settings.burst
+        self.refilled = time.monotonic()
+
+    async def _next(self) -> Any:
+        """The next decoded frame, enforcing size and rate; raises _Closed when the socket ends."""
+        conn, settings = self.conn, self.hub.settings
+        while True:
+            message: Message = await self.receive()
+            if message["type"] == "websocket.disconnect":
+                raise _Closed
+            now = time.monotonic()
+            conn.last_seen = now
+            self.tokens = min(settings.burst, self.tokens + (now - self.refilled) * settings.rate)
+            self.refilled = now
+            self.tokens -= 1
+            if self.tokens < 0:
+                await self._fail(ErrorCode.RATE_LIMITED, "too many frames", CloseCode.POLICY_VIOLATION)
+            raw = message.get("text") or message.get("bytes") or b""
+            if len(raw) > settings.max_frame:
+                await self._fail(ErrorCode.PAYLOAD_TOO_LARGE, "frame too large", CloseCode.MESSAGE_TOO_BIG)
+            try:
+                frame = conn.codec.decode(message)
+            except DecodeError as exc:
+                self.error(ErrorCode.BAD_FRAME, str(exc))
+                continue
+            if not isinstance(frame, dict):
+                self.error(ErrorCode.BAD_FRAME, "a frame is an object")
+                continue
+            if frame.get("op") not in _OPS:
+                self.error(ErrorCode.UNKNOWN_OP, f"unknown op {str(frame.get('op'))[:40]!r}")
+                continue
+            try:
+                return CLIENT_FRAME.validate_python(frame)
+            except ValidationError as exc:
+                cid = frame.get("id") if isinstance(frame.get("id"), str) else None
+                self.error(ErrorCode.INVALID_FRAME, f"invalid {frame['op']} frame", validation_details(exc), cid)
+
+    def error(
+        self,
+        code: ErrorCode,
+        message: str,
+        details: dict[str, Any] | None = None,
+        command_id: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        frame: dict[str, Any] = {"op": "error", "id": command_id, "code": code.value, "message": message}
+        frame["retryable"] = retryable
+        if details:
+            frame["details"] = details
+        self.conn.send_frame(frame)
+
+    async def _fail(self, code: ErrorCode, message: str, close: CloseCode) -> None:
+        self.error(code, message)
+        await self.conn.flush_and_close(close, message)
+        raise _Closed
+
+    async def run(self) -> None:
+        try:
+            frame = await asyncio.wait_for(self._next(), self.hub.settings.auth_timeout)
+        except TimeoutError:
+            await self._fail(ErrorCode.UNAUTHENTICATED, "no auth frame in time", CloseCode.AUTH_FAILED)
+        if not isinstance(frame, Auth):
+            await self._fail(ErrorCode.UNAUTHENTICATED, "authenticate first", CloseCode.AUTH_FAILED)
+        await self._authenticate(frame)
+        while True:
+            frame = await self._next()
+            if isinstance(frame, Cmd):
+                await self._command(frame)
+            elif isinstance(frame, Subscribe):
+                await self._subscribe(frame)
+            elif isinstance(frame, Unsubscribe):
+                self._unsubscribe(frame)
+            elif isinstance(frame, Ping):
+                self.conn.send_frame({"op": "pong", "t": frame.t})
+            elif isinstance(frame, Pong):
+                pass
+            else:
+                self.error(ErrorCode.ALREADY_AUTHENTICATED, "already authenticated")
+
+    async def _authenticate(self, frame: Auth) -> None:
+        hub = self.hub
+        try:
+            actor = verify(hub.settings.secret, frame.token)
+        except DomainError as exc:
+            close = CloseCode.TOKEN_EXPIRED if exc.code is ErrorCode.TOKEN_EXPIRED else CloseCode.AUTH_FAILED
+            await self._fail(exc.code, exc.message, close)
+            raise  # unreachable: _fail raises
+        offset, epoch = await hub.store.position(actor.restaurant_id)
+        self.conn.actor = actor
+        self.conn.send_frame(
+            {
+                "op": "welcome",
+                "protocol": 1,
+                "restaurant": actor.restaurant_id,
+                "role": actor.role.value,
+                "device": actor.device_id,
+                "stations": list(actor.stations),
+                "offset": offset,
+                "epoch": epoch,
+                "heartbeat": hub.settings.heartbeat,
+                "max_frame": hub.settings.max_frame,
+            }
+        )
+
+    async def _command(self, frame: Cmd) -> None:
+        conn = self.conn
+        assert conn.actor is not None
+        try:
+            stored = await self.hub.bus.execute(conn.actor, frame.id, frame.type, frame.data)
+        except DomainError as exc:
+            self.error(exc.code, exc.message, exc.details, frame.id, exc.retryable)
+            return
+        except (RedisError, OSError) as exc:
+            logger.warning("command %s failed on Redis: %s", frame.type, exc)
+            self.error(ErrorCode.UNAVAILABLE, "live state is unavailable; retry with the same id", None, frame.id, True)
+            return
+        except Exception:
+            logger.exception("command %s failed", frame.type)
+            self.error(ErrorCode.INTERNAL, "internal error", None, frame.id)
+            return
+        conn.send_frame({"op": "ack", "id": frame.id, "offset": stored.offset, "result": stored.result})
+
+    async def _subscribe(self, frame: Subscribe) -> None:
+        conn, hub = self.conn, self.hub
+        actor = conn.actor
+        assert actor is not None
+        channels = list(dict.fromkeys(frame.channels))
+        try:
+            for channel in channels:
+                can_read(actor, channel)
+                kind, _, param = channel.partition(":")
+                if kind == "order":
+                    check_tenant(actor, param)
+        except DomainError as exc:
+            if exc.code is ErrorCode.WRONG_TENANT:
+                logger.warning("tenant violation: device %s of %s read %s", actor.device_id, actor.restaurant_id, channel)
+            self.error(exc.code, exc.message, {"channel": channel})
+            return
+        rid = actor.restaurant_id
+        old = frozenset(conn.channels)
+        new = [c for c in channels if c not in old]
+        wanted = frozenset(channels)
+        feed = await hub.fanout.feed(rid)
+        conn.pending = []
+        feed.add(conn, new)
+        offset = 0
+        try:
+            reply: dict[str, Any] = {"op": "subscribed", "channels": channels}
+            history = None
+            if frame.since is not None:
+                history = await hub.store.history_since(rid, frame.since, hub.settings.replay_limit)
+                if history.entries is None or (frame.epoch is not None and frame.epoch != history.epoch):
+                    history = None
+            if history is not None and history.entries is not None:
+                offset = history.offset
+                replayed = []
+                for entry in history.entries:
+                    on = set(entry.channel_list())
+                    if on & wanted and not on & old:
+                        replayed.append(EncodedEvent(entry).frame())
+                reply.update(offset=offset, epoch=history.epoch, recovered=True, replayed=replayed)
+            else:
+                tables = any(needs_tables(c) for c in channels)
+                offset, epoch, orders, all_tables = await hub.store.snapshot_state(rid, tables)
+                snapshot = {c: channel_view(c, orders, all_tables) for c in channels}
+                reply.update(offset=offset, epoch=epoch, recovered=False, snapshot=snapshot)
+            conn.channels.update(new)
+            conn.send_frame(reply)
+        except (RedisError, OSError) as exc:
+            feed.remove(conn, new)
+            logger.warning("subscribe failed on Redis: %s", exc)
+            self.error(ErrorCode.UNAVAILABLE, "live state is unavailable; subscribe again", retryable=True)
+            offset = 1 << 62
+        finally:
+            pending, conn.pending = conn.pending or [], None
+            for event in pending:
+                if event.offset > offset or old.intersection(event.entry.channel_list()):
+                    conn.push(event.message(conn.codec.binary))
+
+    def _unsubscribe(self, frame: Unsubscribe) -> None:
+        conn = self.conn
+        assert conn.actor is not None
+        gone = [c for c in frame.channels if c in conn.channels]
+        conn.channels.difference_update(gone)
+        self.hub.fanout.release(conn.actor.restaurant_id, conn, gone)
+        conn.send_frame({"op": "unsubscribed", "channels": list(frame.channels)})

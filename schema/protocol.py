@@ -1,0 +1,200 @@
+"""Protocol v1: every frame on ``/ws``, the error codes and the close codes.
+
+Frames are the same in both encodings (subprotocols ``fireflow.v1.json`` and
+``fireflow.v1.msgpack``); only the bytes differ. ``schema/PROTOCOL.md``
+explains the conversation; this module is its contract, and
+``schema/protocol.schema.json`` is generated from it.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+
+__all__ = [
+    "CLIENT_FRAME",
+    "PROTOCOL_VERSION",
+    "SUBPROTOCOL_JSON",
+    "SUBPROTOCOL_MSGPACK",
+    "Ack",
+    "Auth",
+    "ClientFrame",
+    "CloseCode",
+    "Cmd",
+    "ErrorCode",
+    "ErrorFrame",
+    "EventFrame",
+    "Ping",
+    "Pong",
+    "ServerFrame",
+    "Subscribe",
+    "Subscribed",
+    "Unsubscribe",
+    "Unsubscribed",
+    "Welcome",
+]
+
+PROTOCOL_VERSION = 1
+SUBPROTOCOL_JSON = "fireflow.v1.json"
+SUBPROTOCOL_MSGPACK = "fireflow.v1.msgpack"
+
+Channel = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[a-z]+(:[A-Za-z0-9_.-]+)?$")]
+CommandId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class ErrorCode(StrEnum):
+    """Every error the hub answers with; ``retryable`` says whether the same command may succeed later."""
+
+    BAD_FRAME = "BAD_FRAME"  # not decodable in the socket's encoding, or not an object
+    UNKNOWN_OP = "UNKNOWN_OP"
+    INVALID_FRAME = "INVALID_FRAME"  # a known op with missing or mistyped fields
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    ALREADY_AUTHENTICATED = "ALREADY_AUTHENTICATED"
+    UNKNOWN_COMMAND = "UNKNOWN_COMMAND"
+    INVALID_COMMAND = "INVALID_COMMAND"  # payload fails its model
+    FORBIDDEN = "FORBIDDEN"  # the role may not run this command or read this channel
+    WRONG_TENANT = "WRONG_TENANT"  # an id or channel of another restaurant
+    UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
+    NOT_FOUND = "NOT_FOUND"
+    VERSION_CONFLICT = "VERSION_CONFLICT"
+    INVALID_STATE = "INVALID_STATE"  # the domain refuses the transition
+    TABLE_UNAVAILABLE = "TABLE_UNAVAILABLE"
+    ITEM_UNAVAILABLE = "ITEM_UNAVAILABLE"
+    NOTHING_TO_FIRE = "NOTHING_TO_FIRE"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"  # same command id, different command
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    RATE_LIMITED = "RATE_LIMITED"
+    BUSY = "BUSY"  # contention did not settle; retry with the same id
+    UNAVAILABLE = "UNAVAILABLE"  # a backing server is down; retry with the same id
+    INTERNAL = "INTERNAL"
+
+
+class CloseCode(IntEnum):
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    POLICY_VIOLATION = 1008  # flood of frames
+    MESSAGE_TOO_BIG = 1009
+    INTERNAL_ERROR = 1011
+    SERVICE_RESTART = 1012  # the node is shutting down: reconnect and resume
+    AUTH_FAILED = 4001  # bad token, or none in time
+    TOKEN_EXPIRED = 4002
+    SLOW_CONSUMER = 4008  # outgoing queue overflowed: reconnect and resume with since
+    HEARTBEAT_TIMEOUT = 4010  # no frame from the peer within the heartbeat window
+
+
+class Frame(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# client -> hub
+
+
+class Auth(Frame):
+    op: Literal["auth"]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class Subscribe(Frame):
+    """Subscribe to one or more channels.
+
+    Without ``since`` the hub answers with a snapshot. With ``since`` (the last
+    offset the client saw, and the ``epoch`` it saw it in) the hub answers with
+    exactly the events missed on those channels, or with a snapshot and
+    ``recovered: false`` when that history is gone.
+    """
+
+    op: Literal["subscribe"]
+    channels: Annotated[list[Channel], Field(min_length=1, max_length=64)]
+    since: int | None = Field(default=None, ge=0)
+    epoch: str | None = None
+
+
+class Unsubscribe(Frame):
+    op: Literal["unsubscribe"]
+    channels: Annotated[list[Channel], Field(min_length=1, max_length=64)]
+
+
+class Cmd(Frame):
+    op: Literal["cmd"]
+    id: CommandId
+    type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Ping(Frame):
+    op: Literal["ping"]
+    t: int | None = None
+
+
+class Pong(Frame):
+    op: Literal["pong"]
+    t: int | None = None
+
+
+ClientFrame = Annotated[Auth | Subscribe | Unsubscribe | Cmd | Ping | Pong, Field(discriminator="op")]
+CLIENT_FRAME: TypeAdapter[Auth | Subscribe | Unsubscribe | Cmd | Ping | Pong] = TypeAdapter(ClientFrame)
+
+
+# hub -> client
+
+
+class Welcome(Frame):
+    op: Literal["welcome"]
+    protocol: int = PROTOCOL_VERSION
+    restaurant: str
+    role: str
+    device: str
+    stations: list[str]
+    offset: int = Field(description="the restaurant stream's newest offset")
+    epoch: str = Field(description="changes when the stream's history is reset")
+    heartbeat: float = Field(description="seconds between hub pings; silence past 2x closes 4010")
+    max_frame: int
+
+
+class Subscribed(Frame):
+    op: Literal["subscribed"]
+    channels: list[str]
+    offset: int = Field(description="events up to this offset are in the snapshot or the replay")
+    epoch: str
+    recovered: bool = Field(description="true when replayed holds every missed event")
+    snapshot: dict[str, Any] | None = None
+    replayed: list[EventFrame] | None = None
+
+
+class Unsubscribed(Frame):
+    op: Literal["unsubscribed"]
+    channels: list[str]
+
+
+class Ack(Frame):
+    op: Literal["ack"]
+    id: str
+    offset: int = Field(description="offset of the last event the command committed (0: none)")
+    result: dict[str, Any]
+
+
+class ErrorFrame(Frame):
+    op: Literal["error"]
+    id: str | None = None
+    code: ErrorCode
+    message: str
+    retryable: bool = False
+    details: dict[str, Any] | None = None
+
+
+class EventFrame(Frame):
+    op: Literal["event"]
+    offset: int
+    type: str
+    channels: list[str]
+    ts: int = Field(description="commit time, ms since the epoch")
+    data: dict[str, Any]
+
+
+ServerFrame = Annotated[
+    Welcome | Subscribed | Unsubscribed | Ack | ErrorFrame | EventFrame | Ping | Pong,
+    Field(discriminator="op"),
+]
