@@ -87,7 +87,9 @@ class Hub:
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
-            pings = {codec.binary: codec.encode({"op": "ping", "t": int(time.time() * 1000)}) for codec in CODECS.values()}
+            pings = {
+                codec.binary: codec.encode({"op": "ping", "t": int(time.time() * 1000)}) for codec in CODECS.values()
+            }
             for conn in list(self.connections):
                 if now - conn.last_seen > 2 * interval:
                     conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frames from peer")

@@ -106,8 +106,8 @@ def _seed_demo(settings: Settings) -> None:
     print(
         "\nTry:\n"
         f"  curl -s -X POST {base}/api/v1/orders -H 'Authorization: Bearer <waiter token>' "
-        "-d '{\"type\":\"TAKEAWAY\"}'\n"
-        "  (then POST .../orders/<id>/items {\"menu_item_id\":\"burger\"} and .../orders/<id>/fire)\n",
+        '-d \'{"type":"TAKEAWAY"}\'\n'
+        '  (then POST .../orders/<id>/items {"menu_item_id":"burger"} and .../orders/<id>/fire)\n',
         flush=True,
     )
 
@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("scenario", choices=["kitchen", "broadcast", "idle"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("FIREFLOW_LOG_LEVEL", "INFO").upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("FIREFLOW_LOG_LEVEL", "INFO").upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
 
     if args.command in ("serve", "demo"):
         _serve(_settings(args), demo=args.command == "demo")
@@ -147,11 +149,21 @@ def main(argv: list[str] | None = None) -> int:
         from hub.tokens import mint
 
         stations = [s for s in args.stations.split(",") if s]
-        print(mint(_settings(args).secret, args.restaurant, args.role.upper(), device=args.device, stations=stations, ttl=args.ttl))
+        print(
+            mint(
+                _settings(args).secret,
+                args.restaurant,
+                args.role.upper(),
+                device=args.device,
+                stations=stations,
+                ttl=args.ttl,
+            )
+        )
     elif args.command == "bench":
         from hub.bench import run
 
-        return run(args.scenario, args.rest)
+        code: int = run(args.scenario, args.rest)
+        return code
     return 0
 
 

@@ -41,10 +41,14 @@ def demo_menu() -> Menu:
 
 
 def demo_tables(count: int = 12) -> list[Table]:
-    return [Table(id=f"T{n}", name=f"Table {n}", seats=2 if n <= 4 else 4 if n <= 10 else 8) for n in range(1, count + 1)]
+    return [
+        Table(id=f"T{n}", name=f"Table {n}", seats=2 if n <= 4 else 4 if n <= 10 else 8) for n in range(1, count + 1)
+    ]
 
 
-async def seed_restaurant(store: Store, rid: str = DEMO_ID, name: str = "Fireflow Demo Kitchen", tables: int = 12) -> None:
+async def seed_restaurant(
+    store: Store, rid: str = DEMO_ID, name: str = "Fireflow Demo Kitchen", tables: int = 12
+) -> None:
     await store.put_restaurant(Restaurant(id=rid, name=name), demo_menu(), demo_tables(tables))
 
 

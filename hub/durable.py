@@ -37,8 +37,15 @@ logger = logging.getLogger(__name__)
 CLAIM_IDLE_MS = 30_000
 
 
+def _seq(entry_id: bytes | str) -> int:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(text.partition("-")[0])
+
+
 class DurableWriter:
-    def __init__(self, redis: Redis, store: Store, engine: AsyncEngine, *, batch: int = 500, block_ms: int = 1000) -> None:
+    def __init__(
+        self, redis: Redis, store: Store, engine: AsyncEngine, *, batch: int = 500, block_ms: int = 1000
+    ) -> None:
         self.redis = redis
         self.store = store
         self.engine = engine
@@ -91,7 +98,7 @@ class DurableWriter:
                     if await self._claim(streams):
                         self._backlog = True
                 start = "0" if self._backlog else ">"
-                reply = await self.redis.xreadgroup(
+                reply: Any = await self.redis.xreadgroup(
                     self.group,
                     self.consumer,
                     dict.fromkeys(streams, start),
@@ -117,7 +124,9 @@ class DurableWriter:
         """Take over entries a dead node read but never stored."""
         claimed = False
         for stream in streams:
-            result = await self.redis.xautoclaim(stream, self.group, self.consumer, CLAIM_IDLE_MS, "0-0", count=self.batch)
+            result = await self.redis.xautoclaim(
+                stream, self.group, self.consumer, CLAIM_IDLE_MS, "0-0", count=self.batch
+            )
             claimed = claimed or bool(result[1])
         return claimed
 
@@ -132,7 +141,8 @@ class DurableWriter:
             stream = stream_raw.decode()
             rid = stream[stream.index("{") + 1 : stream.index("}")]
             keys = Keys(rid)
-            epoch = (await self.redis.get(keys.epoch) or b"").decode()
+            raw_epoch = await self.redis.get(keys.epoch)
+            epoch = raw_epoch.decode() if isinstance(raw_epoch, bytes) else (raw_epoch or "")
             if entries:
                 rows = [
                     {
@@ -156,9 +166,18 @@ class DurableWriter:
     async def _publish_watermark(self, stream: str, keys: Keys) -> None:
         pending = await self.redis.xpending(stream, self.group)
         if pending["pending"]:
-            mark = int(pending["min"].partition(b"-")[0] if isinstance(pending["min"], bytes) else str(pending["min"]).partition("-")[0]) - 1
+            mark = (
+                int(
+                    pending["min"].partition(b"-")[0]
+                    if isinstance(pending["min"], bytes)
+                    else str(pending["min"]).partition("-")[0]
+                )
+                - 1
+            )
         else:
             groups = await self.redis.xinfo_groups(stream)
-            last = next((g["last-delivered-id"] for g in groups if g["name"] in (self.group, self.group.encode())), b"0-0")
+            last = next(
+                (g["last-delivered-id"] for g in groups if g["name"] in (self.group, self.group.encode())), b"0-0"
+            )
             mark = int((last.decode() if isinstance(last, bytes) else last).partition("-")[0])
         await self.redis.set(keys.persisted, mark)

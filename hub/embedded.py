@@ -209,9 +209,7 @@ def _orphan_on_dir(pid: int, names: tuple[str, ...], directory: Path) -> psutil.
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return None
     except psutil.AccessDenied:
-        raise EmbeddedServerError(
-            f"{directory} may be in use by pid {pid}, which we may not inspect"
-        ) from None
+        raise EmbeddedServerError(f"{directory} may be in use by pid {pid}, which we may not inspect") from None
     if parent != 1:
         raise EmbeddedServerError(f"{directory} is in use by pid {pid} (parent pid {parent})")
     return proc
@@ -404,8 +402,7 @@ class EmbeddedRedis:
                 if _port_in_use(output) and not self.port:
                     return False
                 raise EmbeddedServerError(
-                    f"redis-server exited with status {code} on port {port}; "
-                    f"log {self.log_path}:\n{_tail(output)}"
+                    f"redis-server exited with status {code} on port {port}; log {self.log_path}:\n{_tail(output)}"
                 )
             if _redis_server_pid(port) == proc.pid:
                 break
@@ -448,9 +445,7 @@ class EmbeddedRedis:
                         continue
                 # A just-killed server's forked children may hold it a moment longer.
                 if time.monotonic() > deadline:
-                    raise EmbeddedServerError(
-                        f"{self.directory} is locked by another Redis (pid {holder or '?'})"
-                    )
+                    raise EmbeddedServerError(f"{self.directory} is locked by another Redis (pid {holder or '?'})")
                 time.sleep(0.05)
         except BaseException:
             os.close(fd)
@@ -727,9 +722,7 @@ class EmbeddedPostgres:
             raise EmbeddedServerError(f"{Path(args[0]).name} timed out") from exc
         output = result.stdout + result.stderr
         if result.returncode != 0 or any(f"{w}:" in output for w in ("ERROR", "FATAL", "PANIC")):
-            raise EmbeddedServerError(
-                f"{Path(args[0]).name} failed with status {result.returncode}:\n{_tail(output)}"
-            )
+            raise EmbeddedServerError(f"{Path(args[0]).name} failed with status {result.returncode}:\n{_tail(output)}")
         return output
 
     def _init_cluster(self, run_as: pwd.struct_passwd | None) -> None:
@@ -800,9 +793,7 @@ class EmbeddedPostgres:
         deadline = time.monotonic() + KILL_TIMEOUT
         while shmid.isdigit() and _shm_attached(int(shmid)):
             if time.monotonic() > deadline:
-                raise EmbeddedServerError(
-                    f"backends of a dead postmaster still use {self.pgdata} (shmid {shmid})"
-                )
+                raise EmbeddedServerError(f"backends of a dead postmaster still use {self.pgdata} (shmid {shmid})")
             time.sleep(0.05)
         if pid is None or psutil.pid_exists(pid):
             log.info("removing stale %s (pid %s)", self.pgdata / "postmaster.pid", pid)
@@ -843,17 +834,11 @@ class EmbeddedPostgres:
                 if _port_in_use(output) and not self.port:
                     return False
                 raise EmbeddedServerError(
-                    f"postgres exited with status {code} on port {port}; "
-                    f"log {self.log_path}:\n{_tail(output)}"
+                    f"postgres exited with status {code} on port {port}; log {self.log_path}:\n{_tail(output)}"
                 )
             lines = _read_postmaster_pid(self.pgdata)
             # pg_ctl's own readiness test: our pid, and status "ready" on line 8.
-            if (
-                lines
-                and len(lines) > 7
-                and lines[0].strip() == str(proc.pid)
-                and lines[7].strip() == "ready"
-            ):
+            if lines and len(lines) > 7 and lines[0].strip() == str(proc.pid) and lines[7].strip() == "ready":
                 break
             if time.monotonic() > deadline:
                 _terminate(proc, signal.SIGQUIT, KILL_TIMEOUT)
@@ -878,9 +863,7 @@ class EmbeddedServers:
     def __init__(self, data_dir: Path, *, redis: bool = True, postgres: bool = True) -> None:
         self.data_dir = Path(data_dir)
         self.redis: EmbeddedRedis | None = EmbeddedRedis(self.data_dir) if redis else None
-        self.postgres: EmbeddedPostgres | None = (
-            EmbeddedPostgres(self.data_dir) if postgres else None
-        )
+        self.postgres: EmbeddedPostgres | None = EmbeddedPostgres(self.data_dir) if postgres else None
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -152,9 +152,9 @@ class FanOut:
                 async for message in pubsub.listen():
                     if message["type"] != "pmessage":
                         continue
-                    feed = self.feeds.get(message["channel"].decode()[len(WAKE_PREFIX) :])
-                    if feed is not None:
-                        feed.wake(int(message["data"]))
+                    woken = self.feeds.get(message["channel"].decode()[len(WAKE_PREFIX) :])
+                    if woken is not None:
+                        woken.wake(int(message["data"]))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -162,7 +162,7 @@ class FanOut:
                 await asyncio.sleep(0.5)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _poll(self) -> None:
         while True:

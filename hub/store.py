@@ -19,7 +19,7 @@ from hub.domain.orders import Decision
 from hub.keys import KEY_CLOSED_ORDERS, KEY_COUNTERS, KEY_OPEN_ORDERS, KEY_TABLES, RESTAURANTS, Keys
 from schema.records import Counters, Menu, Order, OrderStatus, Restaurant, Table
 
-__all__ = ["CommitOutcome", "History", "Store", "StreamEntry", "StoredResult"]
+__all__ = ["CommitOutcome", "History", "Store", "StoredResult", "StreamEntry"]
 
 _OPEN = (OrderStatus.ACTIVE, OrderStatus.READY)
 
@@ -71,6 +71,12 @@ class History:
     entries: list[StreamEntry] | None  # None when the requested history is gone
 
 
+def _text(raw: bytes | str | None) -> str:
+    if raw is None:
+        return ""
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
 def _json(model: Any) -> str:
     return str(model.model_dump_json())
 
@@ -102,7 +108,8 @@ class Store:
             await pipe.execute()
 
     async def restaurant_ids(self) -> list[str]:
-        return sorted(m.decode() for m in await self.redis.smembers(RESTAURANTS))  # type: ignore[misc]
+        members = await self.redis.smembers(RESTAURANTS)
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
     async def restaurant(self, rid: str) -> Restaurant | None:
         raw = await self.redis.get(Keys(rid).restaurant)
@@ -116,21 +123,21 @@ class Store:
 
     async def order(self, rid: str, order_id: str) -> Order | None:
         k = Keys(rid)
-        raw = await self.redis.hget(k.open_orders, order_id)  # type: ignore[misc]
+        raw = await self.redis.hget(k.open_orders, order_id)
         if raw is None:
-            raw = await self.redis.hget(k.closed_orders, order_id)  # type: ignore[misc]
+            raw = await self.redis.hget(k.closed_orders, order_id)
         return Order.model_validate_json(raw) if raw else None
 
     async def open_orders(self, rid: str) -> list[Order]:
-        values = await self.redis.hvals(Keys(rid).open_orders)  # type: ignore[misc]
+        values = await self.redis.hvals(Keys(rid).open_orders)
         return sorted((Order.model_validate_json(v) for v in values), key=lambda o: (o.created_at, o.number))
 
     async def table(self, rid: str, table_id: str) -> Table | None:
-        raw = await self.redis.hget(Keys(rid).tables, table_id)  # type: ignore[misc]
+        raw = await self.redis.hget(Keys(rid).tables, table_id)
         return Table.model_validate_json(raw) if raw else None
 
     async def tables(self, rid: str) -> list[Table]:
-        values = await self.redis.hvals(Keys(rid).tables)  # type: ignore[misc]
+        values = await self.redis.hvals(Keys(rid).tables)
         return sorted((Table.model_validate_json(v) for v in values), key=lambda t: t.id)
 
     async def counters(self, rid: str) -> Counters:
@@ -141,7 +148,7 @@ class Store:
 
     async def stored_result(self, rid: str, command_id: str) -> StoredResult | None:
         raw = await self.redis.get(Keys(rid).command(command_id))
-        return StoredResult.parse(raw) if raw else None
+        return StoredResult.parse(raw) if isinstance(raw, bytes) else None
 
     async def commit(self, rid: str, command_id: str, fingerprint: str, decision: Decision, now: int) -> CommitOutcome:
         k = Keys(rid)
@@ -153,7 +160,9 @@ class Store:
             field = f"order:{order.id}"
             checks.append((field, order.version - 1))
             is_open = order.status in _OPEN
-            hset.append((KEY_OPEN_ORDERS if is_open else KEY_CLOSED_ORDERS, order.id, _json(order), field, order.version))
+            hset.append(
+                (KEY_OPEN_ORDERS if is_open else KEY_CLOSED_ORDERS, order.id, _json(order), field, order.version)
+            )
             hdel.append((KEY_CLOSED_ORDERS if is_open else KEY_OPEN_ORDERS, order.id))
         for table in decision.tables:
             field = f"table:{table.id}"
@@ -176,7 +185,7 @@ class Store:
             "wake": k.wake,
             "epoch": secrets.token_hex(8),
         }
-        reply = await self._commit(keys=k.commit_keys(command_id), args=[orjson.dumps(payload)])
+        reply: list[bytes] = await self._commit(keys=k.commit_keys(command_id), args=[orjson.dumps(payload)])
         status = reply[0]
         if status == b"conflict":
             return CommitOutcome(None, conflict=reply[1].decode())
@@ -187,7 +196,7 @@ class Store:
     async def position(self, rid: str) -> tuple[int, str]:
         k = Keys(rid)
         seq, epoch = await self.redis.mget(k.seq, k.epoch)
-        return int(seq or 0), (epoch or b"").decode()
+        return int(seq or 0), _text(epoch)
 
     async def snapshot_state(self, rid: str, with_tables: bool) -> tuple[int, str, list[Order], list[Table]]:
         """Open orders and tables exactly as of the returned offset (one MULTI/EXEC)."""
@@ -201,7 +210,7 @@ class Store:
             replies = await pipe.execute()
         orders = [Order.model_validate_json(v) for v in replies[2]]
         tables = [Table.model_validate_json(v) for v in replies[3]] if with_tables else []
-        return int(replies[0] or 0), (replies[1] or b"").decode(), orders, tables
+        return int(replies[0] or 0), _text(replies[1]), orders, tables
 
     async def history_since(self, rid: str, since: int, limit: int) -> History:
         """Every entry after ``since``, or ``entries=None`` when some of them were trimmed away."""
@@ -213,7 +222,7 @@ class Store:
             pipe.xrange(k.stream, f"{since + 1}-0", "+", count=limit + 1)
             seq_raw, epoch_raw, first, rest = await pipe.execute()
         seq = int(seq_raw or 0)
-        epoch = (epoch_raw or b"").decode()
+        epoch = _text(epoch_raw)
         if since > seq or len(rest) > limit:
             return History(seq, epoch, None)
         if since < seq:
@@ -223,5 +232,5 @@ class Store:
         return History(seq, epoch, [StreamEntry.from_redis(i, f) for i, f in rest])
 
     async def read_after(self, rid: str, after: int, count: int = 1000) -> list[StreamEntry]:
-        entries = await self.redis.xrange(Keys(rid).stream, f"{after + 1}-0", "+", count=count)
+        entries: Any = await self.redis.xrange(Keys(rid).stream, f"{after + 1}-0", "+", count=count)
         return [StreamEntry.from_redis(i, f) for i, f in entries]

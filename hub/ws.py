@@ -228,7 +228,9 @@ class _Session:
                     check_tenant(actor, param)
         except DomainError as exc:
             if exc.code is ErrorCode.WRONG_TENANT:
-                logger.warning("tenant violation: device %s of %s read %s", actor.device_id, actor.restaurant_id, channel)
+                logger.warning(
+                    "tenant violation: device %s of %s read %s", actor.device_id, actor.restaurant_id, channel
+                )
             self.error(exc.code, exc.message, {"channel": channel})
             return
         rid = actor.restaurant_id

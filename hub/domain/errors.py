@@ -1,7 +1,7 @@
 """The one exception the domain raises: a refusal with a protocol error code.
 
-    DomainError
-      carries ErrorCode, a message for people, and details for programs
+DomainError
+  carries ErrorCode, a message for people, and details for programs
 """
 
 from __future__ import annotations

@@ -105,7 +105,9 @@ def _bump(order: Order, **changes: Any) -> Order:
 
 def _updated(order: Order, result_extra: dict[str, Any] | None = None) -> Decision:
     event = Event("ORDER_UPDATED", _order_channels(order), e.OrderChanged(order=order))
-    return Decision(result={"order": order.model_dump(mode="json"), **(result_extra or {})}, orders=(order,), events=(event,))
+    return Decision(
+        result={"order": order.model_dump(mode="json"), **(result_extra or {})}, orders=(order,), events=(event,)
+    )
 
 
 def _table_event(table: Table) -> Event:
@@ -272,7 +274,9 @@ def fire_order(order: Order, cmd: c.FireOrder, now: int, *, counters: Counters, 
     token = order.token
     if order.type is OrderType.TAKEAWAY and token is None:
         new_counters = _next_counters(counters, day)
-        new_counters = new_counters.model_copy(update={"token": new_counters.token + 1, "version": counters.version + 1})
+        new_counters = new_counters.model_copy(
+            update={"token": new_counters.token + 1, "version": counters.version + 1}
+        )
         token = new_counters.token
     status = _status_after(order.status, items)
     fired = _bump(
@@ -283,7 +287,9 @@ def fire_order(order: Order, cmd: c.FireOrder, now: int, *, counters: Counters, 
         status=status,
         ready_at=now if status is OrderStatus.READY else None,
     )
-    events = [Event("ORDER_FIRED", (*_order_channels(fired), *(("board",) if token else ())), e.OrderChanged(order=fired))]
+    events = [
+        Event("ORDER_FIRED", (*_order_channels(fired), *(("board",) if token else ())), e.OrderChanged(order=fired))
+    ]
     new_lines = [i for i in fired.items if i.id in fired_ids]
     stations = sorted({i.station for i in new_lines if i.requires_prep})
     for station in stations:
@@ -385,4 +391,6 @@ def clean_table(table: Table) -> Decision:
     if table.status is not TableStatus.DIRTY:
         raise DomainError(ErrorCode.INVALID_STATE, f"table {table.name} is {table.status}, not DIRTY")
     cleaned = table.model_copy(update={"status": TableStatus.FREE, "order_id": None, "version": table.version + 1})
-    return Decision(result={"table": cleaned.model_dump(mode="json")}, tables=(cleaned,), events=(_table_event(cleaned),))
+    return Decision(
+        result={"table": cleaned.model_dump(mode="json")}, tables=(cleaned,), events=(_table_event(cleaned),)
+    )

@@ -28,7 +28,9 @@ def _dump(orders: Sequence[Order]) -> list[dict[str, Any]]:
 def _tickets(orders: Sequence[Order], station: str) -> list[dict[str, Any]]:
     tickets = []
     for order in orders:
-        items = tuple(i for i in order.items if i.fired and i.requires_prep and i.station == station and i.status in _ON_SCREEN)
+        items = tuple(
+            i for i in order.items if i.fired and i.requires_prep and i.station == station and i.status in _ON_SCREEN
+        )
         if items:
             ticket = KitchenTicket(
                 order_id=order.id,

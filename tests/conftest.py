@@ -1,0 +1,236 @@
+"""Fixtures: real Redis and Postgres (embedded unless REDIS_URL / DATABASE_URL), hubs in-process and as processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from redis.asyncio import Redis
+
+from clients.python import HubClient
+from hub.app import create_app
+from hub.config import Settings
+from hub.db import migrate
+from hub.demo import seed_restaurant
+from hub.domain.actors import ALL_STATIONS, Role
+from hub.embedded import EmbeddedServers
+from hub.store import Store
+from hub.tokens import mint
+
+# Every wait in the suite is a multiple of this; raise FIREFLOW_TEST_SCALE on slow machines.
+SCALE = float(os.environ.get("FIREFLOW_TEST_SCALE", "1"))
+WAIT = 5.0 * SCALE
+SECRET = "test-secret-" + secrets.token_hex(8)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Servers:
+    redis_url: str
+    database_url: str
+    embedded: EmbeddedServers | None
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    redis_url, database_url = os.environ.get("REDIS_URL"), os.environ.get("DATABASE_URL")
+    embedded = None
+    if not (redis_url and database_url):
+        embedded = EmbeddedServers(tmp_path_factory.mktemp("real"), redis=not redis_url, postgres=not database_url)
+        embedded.start()
+        redis_url = redis_url or (embedded.redis.url if embedded.redis else "")
+        database_url = database_url or (embedded.postgres.url if embedded.postgres else "")
+    asyncio.run(migrate(database_url))
+    try:
+        yield Servers(redis_url, database_url, embedded)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+@pytest.fixture
+async def redis(servers: Servers) -> AsyncIterator[Redis]:
+    client = Redis.from_url(servers.redis_url)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+def settings_for(servers: Servers, **changes: Any) -> Settings:
+    return Settings().with_(redis_url=servers.redis_url, database_url=servers.database_url, secret=SECRET, **changes)
+
+
+@dataclass
+class RunningHub:
+    """A hub node serving on loopback, with helpers to reach it as any device of one restaurant."""
+
+    url: str
+    settings: Settings
+    rid: str
+    app: Any = None
+    clients: list[HubClient] = field(default_factory=list)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http", "ws", 1) + "/ws"
+
+    @property
+    def hub(self) -> Any:
+        return self.app.state.hub
+
+    def token(
+        self, role: Role | str, *, device: str | None = None, stations: tuple[str, ...] = (), rid: str | None = None
+    ) -> str:
+        role = Role(role)
+        if role is Role.EXPO and not stations:
+            stations = (ALL_STATIONS,)
+        return mint(SECRET, rid or self.rid, role, device=device or f"{role.value.lower()}-1", stations=stations)
+
+    async def client(
+        self, role: Role | str = Role.WAITER, *, encoding: str = "json", url: str | None = None, **kw: Any
+    ) -> HubClient:
+        client = await HubClient.connect(url or self.ws_url, self.token(role, **kw), encoding=encoding)
+        self.clients.append(client)
+        return client
+
+    async def kitchen(self, station: str, **kw: Any) -> HubClient:
+        return await self.client(Role.KITCHEN, stations=(station,), device=f"kds-{station}", **kw)
+
+    def http(self, role: Role | str = Role.WAITER, **kw: Any) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.token(role, **kw)}"}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=WAIT)
+
+
+async def seed(servers: Servers, rid: str) -> None:
+    redis = Redis.from_url(servers.redis_url)
+    await seed_restaurant(Store(redis), rid)
+    await redis.aclose()
+
+
+@contextlib.asynccontextmanager
+async def serve_in_process(settings: Settings, rid: str) -> AsyncIterator[RunningHub]:
+    app = create_app(settings)
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame,
+        ws_per_message_deflate=False,
+        lifespan="on",
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    running = RunningHub(f"http://127.0.0.1:{port}", settings, rid, app)
+    try:
+        yield running
+    finally:
+        for client in running.clients:
+            await client.close()
+        server.should_exit = True
+        await asyncio.wait_for(task, 20)
+
+
+@pytest.fixture
+def rid() -> str:
+    return "r" + secrets.token_hex(4)
+
+
+@pytest.fixture
+async def hub(servers: Servers, redis: Redis, rid: str) -> AsyncIterator[RunningHub]:
+    """One hub node in this test's event loop, with a seeded restaurant ``rid``."""
+    await seed(servers, rid)
+    async with serve_in_process(settings_for(servers), rid) as running:
+        yield running
+
+
+class NodeProcess:
+    """A ``fireflow serve`` process on external (shared) Redis and Postgres."""
+
+    def __init__(self, servers: Servers, port: int, log: Path, **env: str) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}/ws"
+        environment = {
+            **os.environ,
+            "REDIS_URL": servers.redis_url,
+            "DATABASE_URL": servers.database_url,
+            "FIREFLOW_SECRET": SECRET,
+            "FIREFLOW_LOG_LEVEL": "WARNING",
+            **env,
+        }
+        self.log = log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
+            env=environment,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    async def ready(self) -> None:
+        async with httpx.AsyncClient() as client:
+            for _ in range(int(200 * SCALE)):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"node exited {self.proc.returncode}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(self.url + "/readyz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+        raise TimeoutError("node not ready")
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+@pytest.fixture
+async def nodes(servers: Servers, redis: Redis, tmp_path: Path) -> AsyncIterator[Any]:
+    """Factory of hub processes sharing this suite's Redis and Postgres."""
+    started: list[NodeProcess] = []
+
+    async def start(**env: str) -> NodeProcess:
+        node = NodeProcess(servers, free_port(), tmp_path / "nodes.log", **env)
+        started.append(node)
+        await node.ready()
+        return node
+
+    yield start
+    for node in started:
+        node.stop()
