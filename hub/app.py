@@ -44,7 +44,9 @@ class Hub:
             raise ValueError("REDIS_URL is required (the CLI starts an embedded Redis when it is unset)")
         self.settings = settings
         self.redis = Redis.from_url(settings.redis_url, health_check_interval=30, socket_keepalive=True)
-        self.store = Store(self.redis, history=settings.history)
+        self.store = Store(
+            self.redis, history=settings.history, durable=bool(settings.database_url and settings.durable)
+        )
         self.bus = CommandBus(self.store)
         self.fanout = FanOut(self.redis, self.store)
         self.connections: set[Connection] = set()

@@ -38,12 +38,26 @@ class Feed:
         self.subscribers: dict[str, set[Connection]] = {}
         self.ready = asyncio.Event()
         self._wakeup = asyncio.Event()
+        self._progress = asyncio.Event()
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"feed:{rid}")
 
     def wake(self, offset: int) -> None:
         if offset > self.wanted:
             self.wanted = offset
             self._wakeup.set()
+
+    async def caught_up(self, offset: int, timeout: float) -> bool:
+        """Wait until every entry up to ``offset`` has been dispatched; False on timeout."""
+        self.wake(offset)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.last < offset:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), remaining)
+        return True
 
     def add(self, conn: Connection, channels: Iterable[str]) -> None:
         for channel in channels:
@@ -74,6 +88,8 @@ class Feed:
                 for entry in entries:
                     self.dispatch(EncodedEvent(entry))
                 self.last = entries[-1].offset
+                self._progress.set()
+                self._progress = asyncio.Event()
 
     def dispatch(self, event: EncodedEvent) -> None:
         subscribers = self.subscribers

@@ -11,6 +11,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pydantic import TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,7 +21,7 @@ from hub.domain.actors import Actor
 from hub.domain.errors import DomainError
 from hub.domain.orders import check_tenant
 from hub.tokens import verify
-from schema.protocol import ErrorCode
+from schema.protocol import CommandId, ErrorCode
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -53,6 +54,18 @@ STATUS = {
 }
 
 
+_COMMAND_ID: TypeAdapter[str] = TypeAdapter(CommandId)
+
+
+def _check_command_id(command_id: str) -> None:
+    """The same rule as a WebSocket cmd id: 1 to 64 of A-Za-z0-9_.:- (an Idempotency-Key header is free text)."""
+    try:
+        _COMMAND_ID.validate_python(command_id)
+    except ValidationError as exc:
+        details = {"errors": [{"loc": ["id"], "msg": e["msg"]} for e in exc.errors(include_input=False)]}
+        raise DomainError(ErrorCode.INVALID_FRAME, "a command id is 1 to 64 of A-Za-z0-9_.:-", details) from None
+
+
 def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
@@ -74,6 +87,8 @@ def _actor(request: Request) -> Actor:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "send Authorization: Bearer <device token>")
+    if not token.isascii():  # hmac.compare_digest in verify raises TypeError on non-ASCII text
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "invalid token")
     return verify(_hub(request).settings.secret, token.strip())
 
 
@@ -101,6 +116,7 @@ async def _run(request: Request, command_type: str, data: dict[str, Any], comman
     command_id = command_id or request.headers.get("idempotency-key") or f"http-{secrets.token_hex(10)}"
     try:
         actor = _actor(request)
+        _check_command_id(command_id)
         stored = await _hub(request).bus.execute(actor, command_id, command_type, data)
     except DomainError as exc:
         return _error(exc, command_id)
@@ -134,6 +150,7 @@ async def commands(request: Request) -> Response:
 
 
 async def _read(request: Request, what: str) -> Response:
+    actor: Actor | None = None
     try:
         actor = _actor(request)
         hub = _hub(request)
@@ -153,8 +170,11 @@ async def _read(request: Request, what: str) -> Response:
             menu = await hub.store.menu(rid)
             body = {"menu": menu.model_dump(mode="json") if menu else None}
     except DomainError as exc:
-        if exc.code is ErrorCode.WRONG_TENANT:
-            logger.warning("tenant violation over HTTP: %s", request.url.path)
+        if exc.code is ErrorCode.WRONG_TENANT and actor is not None:
+            logger.warning(
+                "tenant violation over HTTP: device %s of %s read %s",
+                actor.device_id, actor.restaurant_id, request.url.path,
+            )  # fmt: skip
         return _error(exc)
     except (RedisError, OSError):
         return _error(DomainError(ErrorCode.UNAVAILABLE, "live state unavailable"))

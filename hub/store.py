@@ -82,8 +82,10 @@ def _json(model: Any) -> str:
 
 
 class Store:
-    def __init__(self, redis: Redis, *, history: int = 10_000, result_ttl: int = 86_400) -> None:
+    def __init__(self, redis: Redis, *, history: int = 10_000, result_ttl: int = 86_400, durable: bool = True) -> None:
         self.redis = redis
+        # With a durable writer, history is only trimmed below what it has stored in Postgres.
+        self.durable = durable
         self.history = history
         self.result_ttl = result_ttl
         source = resources.files("hub").joinpath("lua/commit.lua").read_text()
@@ -182,6 +184,7 @@ class Store:
             "result": orjson.dumps(decision.result).decode(),
             "ttl": self.result_ttl,
             "maxlen": self.history,
+            "durable": self.durable,
             "wake": k.wake,
             "epoch": secrets.token_hex(8),
         }

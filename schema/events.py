@@ -20,6 +20,7 @@ __all__ = [
     "OrderChanged",
     "OrderReady",
     "TableStatusChanged",
+    "TokenPreparing",
 ]
 
 
@@ -63,6 +64,13 @@ class OrderCancelled(EventData):
     stations: tuple[str, ...]
 
 
+class TokenPreparing(EventData):
+    """For the public customer board: a takeaway token is being prepared (no customer details)."""
+
+    order_id: str
+    token: int
+
+
 class TableStatusChanged(EventData):
     table: Table
 
@@ -76,4 +84,5 @@ EVENTS: dict[str, type[EventData]] = {
     "ORDER_READY": OrderReady,
     "ORDER_CANCELLED": OrderCancelled,
     "TABLE_STATUS_CHANGED": TableStatusChanged,
+    "TOKEN_PREPARING": TokenPreparing,
 }

@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,11 +54,14 @@ class Servers:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+def servers() -> Iterator[Servers]:
     redis_url, database_url = os.environ.get("REDIS_URL"), os.environ.get("DATABASE_URL")
     embedded = None
+    # Not under pytest's tmp dir: another pytest run resets its permissions, which the
+    # unprivileged postgres user (when we are root) needs to traverse.
+    data_dir = Path(tempfile.mkdtemp(prefix="fireflow-test-"))
     if not (redis_url and database_url):
-        embedded = EmbeddedServers(tmp_path_factory.mktemp("real"), redis=not redis_url, postgres=not database_url)
+        embedded = EmbeddedServers(data_dir, redis=not redis_url, postgres=not database_url)
         embedded.start()
         redis_url = redis_url or (embedded.redis.url if embedded.redis else "")
         database_url = database_url or (embedded.postgres.url if embedded.postgres else "")
@@ -66,6 +71,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     finally:
         if embedded is not None:
             embedded.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -96,6 +96,12 @@ class HubClient:
                     await self.send({"op": "pong", "t": frame.get("t")})
                 elif op in ("ack", "error") and frame.get("id") in self._waiting:
                     self._waiting.pop(frame["id"]).set_result(frame)
+                elif op == "subscribed":
+                    # Replayed events go ahead of any live event read after this frame.
+                    for event in frame.get("replayed") or ():
+                        self.offset = max(self.offset, event["offset"])
+                        self.events.put_nowait(event)
+                    self._replies.put_nowait(frame)
                 elif op == "error":
                     self.errors.put_nowait(frame)
                     self._replies.put_nowait(frame)
@@ -133,8 +139,6 @@ class HubClient:
         answer = await self.reply()
         if answer.get("op") != "subscribed":
             raise HubError(answer)
-        for event in answer.get("replayed") or ():
-            self.events.put_nowait(event)
         self.offset = max(self.offset, answer["offset"])
         self.epoch = answer["epoch"]
         return answer

@@ -8,7 +8,7 @@ they go to, and the command's result. It raises DomainError to refuse.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -217,12 +217,18 @@ def change_item(order: Order, cmd: c.ChangeItem) -> Decision:
     return _updated(_bump(order, items=items))
 
 
-def remove_item(order: Order, cmd: c.RemoveItem) -> Decision:
+def remove_item(order: Order, cmd: c.RemoveItem, now: int) -> Decision:
     _check_version(order, cmd.version)
     _require_open(order)
     line = _unfired_line(order, cmd.line_id)
     items = tuple(i for i in order.items if i.id != line.id)
-    return _updated(_bump(order, items=items, status=_status_after(order.status, items)))
+    status = _status_after(order.status, items)
+    if status is OrderStatus.READY and order.status is not OrderStatus.READY:
+        # Removing the last unfired line can leave only finished ones: that is a READY order too.
+        ready = _bump(order, items=items, status=status, ready_at=now)
+        decision = _updated(ready)
+        return replace(decision, events=(*decision.events, _ready_event(ready)))
+    return _updated(_bump(order, items=items, status=status))
 
 
 def _status_after(status: OrderStatus, items: Iterable[OrderItem]) -> OrderStatus:
@@ -287,9 +293,10 @@ def fire_order(order: Order, cmd: c.FireOrder, now: int, *, counters: Counters, 
         status=status,
         ready_at=now if status is OrderStatus.READY else None,
     )
-    events = [
-        Event("ORDER_FIRED", (*_order_channels(fired), *(("board",) if token else ())), e.OrderChanged(order=fired))
-    ]
+    events = [Event("ORDER_FIRED", _order_channels(fired), e.OrderChanged(order=fired))]
+    if token is not None and order.token is None:
+        # The board is public: it learns the token, never the customer.
+        events.append(Event("TOKEN_PREPARING", ("board",), e.TokenPreparing(order_id=fired.id, token=token)))
     new_lines = [i for i in fired.items if i.id in fired_ids]
     stations = sorted({i.station for i in new_lines if i.requires_prep})
     for station in stations:

@@ -3,7 +3,7 @@
 --       7 open orders, 8 closed orders, 9 tables, 10 counters
 -- ARGV[1]: JSON {checks=[[field, expected]], hset=[[key, field, data, vfield, version]],
 --                hdel=[[key, field]], set=[[key, data, vfield, version]],
---                events=[[type, channels, data]], ts, fp, result, ttl, maxlen, wake, epoch}
+--                events=[[type, channels, data]], ts, fp, result, ttl, maxlen, durable, wake, epoch}
 -- Returns {'dup', stored} | {'conflict', field, current} | {'ok', stored}
 local p = cjson.decode(ARGV[1])
 local prior = redis.call('GET', KEYS[3])
@@ -38,11 +38,11 @@ if n > 0 then
   end
   local keep = last - p.maxlen
   local persisted = tonumber(redis.call('GET', KEYS[4]) or '0')
-  if persisted < keep then
+  if p.durable and persisted < keep then
     keep = persisted
   end
   if keep > 0 then
-    redis.call('XTRIM', KEYS[1], 'MINID', '~', (keep + 1) .. '-0')
+    redis.call('XTRIM', KEYS[1], 'MINID', (keep + 1) .. '-0')
   end
   redis.call('PUBLISH', p.wake, last)
 else

@@ -1,0 +1,38 @@
+"""Small helpers shared by the integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from clients.python import HubClient
+
+
+async def new_order(waiter: HubClient, *items: str, notes: str = "", **open_fields: Any) -> str:
+    """Open an order (takeaway unless told) and add ``items``; returns its id, unfired."""
+    data = {"type": "TAKEAWAY", "notes": notes, **open_fields}
+    ack = await waiter.command("order.open", data)
+    order_id: str = ack["result"]["order"]["id"]
+    for item in items:
+        await waiter.command("order.add_item", {"order_id": order_id, "menu_item_id": item, "notes": notes})
+    return order_id
+
+
+async def fired_order(waiter: HubClient, *items: str, **kw: Any) -> str:
+    order_id = await new_order(waiter, *items, **kw)
+    await waiter.command("order.fire", {"order_id": order_id})
+    return order_id
+
+
+async def events_until(client: HubClient, count: int, timeout: float, type_: str | None = None) -> list[dict[str, Any]]:
+    """The next ``count`` events (of ``type_`` if given), failing if they do not all come within ``timeout``."""
+    got: list[dict[str, Any]] = []
+
+    async def collect() -> None:
+        while len(got) < count:
+            event = await client.events.get()
+            if type_ is None or event["type"] == type_:
+                got.append(event)
+
+    await asyncio.wait_for(collect(), timeout)
+    return got

@@ -1,0 +1,287 @@
+"""Both wire encodings: a round trip per frame and codec, the shared event encoder, and decode errors."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+import msgpack
+import orjson
+import pytest
+from pydantic import BaseModel
+
+from hub.codec import CODECS, Codec, DecodeError, EncodedEvent, JsonCodec, MsgpackCodec
+from hub.store import StreamEntry
+from schema import events as e
+from schema.events import EVENTS
+from schema.protocol import (
+    SUBPROTOCOL_JSON,
+    SUBPROTOCOL_MSGPACK,
+    Ack,
+    Auth,
+    ClientFrame,
+    Cmd,
+    ErrorCode,
+    ErrorFrame,
+    EventFrame,
+    Ping,
+    Pong,
+    ServerFrame,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Unsubscribed,
+    Welcome,
+)
+from schema.records import ItemStatus, KitchenTicket, Order, OrderItem, OrderStatus, OrderType, Table, TableStatus
+
+NOW = 1_700_000_000_000
+LINE = OrderItem(
+    id="L1",
+    menu_item_id="burger",
+    name="Burger — double",
+    unit_price=24_900,
+    quantity=2,
+    station="grill",
+    category="mains",
+    tax_code="STD",
+    requires_prep=True,
+    status=ItemStatus.PREPARING,
+    fired=True,
+    notes="no onion",
+    fired_at=NOW,
+)
+ORDER = Order(
+    id="demo.o1a2b3c",
+    number=7,
+    type=OrderType.DINE_IN,
+    status=OrderStatus.ACTIVE,
+    table_id="T1",
+    guests=3,
+    opened_by="waiter-1",
+    items=(LINE,),
+    line_seq=1,
+    created_at=NOW - 60_000,
+    fired_at=NOW,
+    version=4,
+)
+TABLE = Table(id="T1", name="Table 1", seats=4, status=TableStatus.OCCUPIED, order_id=ORDER.id, version=2)
+TICKET = KitchenTicket(
+    order_id=ORDER.id,
+    order_number=7,
+    order_type=OrderType.DINE_IN,
+    station="grill",
+    table_id="T1",
+    fired_at=NOW,
+    items=(LINE,),
+)
+
+EVENT_DATA: dict[str, e.EventData] = {
+    "ORDER_OPENED": e.OrderChanged(order=ORDER.model_copy(update={"items": (), "version": 1})),
+    "ORDER_UPDATED": e.OrderChanged(order=ORDER),
+    "ORDER_FIRED": e.OrderChanged(order=ORDER),
+    "NEW_KITCHEN_ORDER": e.NewKitchenOrder(ticket=TICKET),
+    "ITEM_STATUS_CHANGED": e.ItemStatusChanged(
+        order_id=ORDER.id,
+        order_number=7,
+        line_id="L1",
+        station="grill",
+        status=ItemStatus.DONE,
+        previous=ItemStatus.PREPARING,
+        order_version=5,
+    ),
+    "ORDER_READY": e.OrderReady(
+        order_id=ORDER.id, order_number=7, order_type=OrderType.TAKEAWAY, table_id=None, token=12, ready_at=NOW
+    ),
+    "ORDER_CANCELLED": e.OrderCancelled(order_id=ORDER.id, order_number=7, reason="guest left", stations=("grill",)),
+    "TABLE_STATUS_CHANGED": e.TableStatusChanged(table=TABLE),
+    "TOKEN_PREPARING": e.TokenPreparing(order_id=ORDER.id, token=12),
+}
+EVENT_CHANNELS = f"orders order:{ORDER.id} waiter:waiter-1 expo kitchen:grill"
+
+
+def entry(event_type: str = "ORDER_UPDATED", offset: int = 42) -> StreamEntry:
+    """A stream entry as the commit script stores it (data is the model's JSON)."""
+    data = EVENT_DATA[event_type].model_dump_json().encode()
+    return StreamEntry(offset, event_type.encode(), EVENT_CHANNELS.encode(), data, str(NOW).encode())
+
+
+EVENT_FRAME = EventFrame(
+    op="event",
+    offset=42,
+    type="ORDER_UPDATED",
+    channels=["orders", f"order:{ORDER.id}"],
+    ts=NOW,
+    data=EVENT_DATA["ORDER_UPDATED"].model_dump(mode="json"),
+)
+
+FRAMES: list[BaseModel] = [
+    # client -> hub
+    Auth(op="auth", token="eyJyIjoiZGVtbyJ9.c2lnbmF0dXJl"),
+    Subscribe(op="subscribe", channels=["kitchen:grill", "expo"]),
+    Subscribe(op="subscribe", channels=["orders", f"order:{ORDER.id}"], since=41, epoch="9f1c2a3b4d5e6f70"),
+    Unsubscribe(op="unsubscribe", channels=["expo"]),
+    Cmd(
+        op="cmd", id="c-1", type="order.add_item", data={"order_id": ORDER.id, "menu_item_id": "burger", "quantity": 2}
+    ),
+    Cmd(op="cmd", id="c-2", type="order.fire", data={}),
+    Ping(op="ping", t=NOW),
+    Ping(op="ping"),
+    Pong(op="pong", t=NOW),
+    # hub -> client
+    Welcome(
+        op="welcome",
+        restaurant="demo",
+        role="KITCHEN",
+        device="kds-grill",
+        stations=["grill"],
+        offset=41,
+        epoch="9f1c2a3b4d5e6f70",
+        heartbeat=15.0,
+        max_frame=65_536,
+    ),
+    Subscribed(
+        op="subscribed",
+        channels=["kitchen:grill", "tables"],
+        offset=41,
+        epoch="9f1c2a3b4d5e6f70",
+        recovered=False,
+        snapshot={
+            "kitchen:grill": {"tickets": [TICKET.model_dump(mode="json")]},
+            "tables": {"tables": [TABLE.model_dump(mode="json")]},
+        },
+    ),
+    Subscribed(
+        op="subscribed",
+        channels=["orders"],
+        offset=42,
+        epoch="9f1c2a3b4d5e6f70",
+        recovered=True,
+        replayed=[EVENT_FRAME],
+    ),
+    Unsubscribed(op="unsubscribed", channels=["expo"]),
+    Ack(op="ack", id="c-1", offset=42, result={"order": ORDER.model_dump(mode="json"), "line_id": "L1"}),
+    ErrorFrame(
+        op="error",
+        id="c-1",
+        code=ErrorCode.VERSION_CONFLICT,
+        message="order changed: version 4, you had 3",
+        details={"current": ORDER.model_dump(mode="json")},
+    ),
+    ErrorFrame(op="error", code=ErrorCode.BUSY, message="retry with the same id", retryable=True),
+    EVENT_FRAME,
+]
+
+
+def _frame_types(union: Any) -> set[type[BaseModel]]:
+    return set(typing.get_args(typing.get_args(union)[0]))
+
+
+def _id(value: object) -> str:
+    if isinstance(value, BaseModel):
+        return str(getattr(value, "op", type(value).__name__))
+    return getattr(value, "name", str(value))
+
+
+CODEC_LIST: list[Codec] = [JsonCodec(), MsgpackCodec()]
+
+
+def test_every_frame_type_has_an_example() -> None:
+    """The round-trip examples cover every client and server frame type."""
+    assert {type(f) for f in FRAMES} == _frame_types(ClientFrame) | _frame_types(ServerFrame)
+
+
+def test_codecs_are_registered_by_subprotocol() -> None:
+    """Each subprotocol maps to its codec, and only msgpack is binary."""
+    assert isinstance(CODECS[SUBPROTOCOL_JSON], JsonCodec) and not CODECS[SUBPROTOCOL_JSON].binary
+    assert isinstance(CODECS[SUBPROTOCOL_MSGPACK], MsgpackCodec) and CODECS[SUBPROTOCOL_MSGPACK].binary
+
+
+@pytest.mark.parametrize("codec", CODEC_LIST, ids=_id)
+@pytest.mark.parametrize("frame", FRAMES, ids=_id)
+def test_frame_round_trip(frame: BaseModel, codec: Codec) -> None:
+    """A frame encoded by a codec decodes to a dict that validates back to an equal frame."""
+    message = codec.encode(frame.model_dump(mode="json"))
+    assert message["type"] == "websocket.send"
+    assert ("bytes" if codec.binary else "text") in message
+    decoded = codec.decode(message)
+    assert type(frame).model_validate(decoded) == frame
+
+
+def test_json_codec_reads_binary_frames_too() -> None:
+    """A JSON socket accepts the same JSON sent as a binary frame."""
+    decoded = JsonCodec().decode({"type": "websocket.receive", "bytes": b'{"op":"ping","t":1}'})
+    assert Ping.model_validate(decoded) == Ping(op="ping", t=1)
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENTS))
+def test_encoded_event_json_and_msgpack(event_type: str) -> None:
+    """An EncodedEvent's spliced JSON and its msgpack both carry frame(), a valid event frame with valid data."""
+    event = EncodedEvent(entry(event_type))
+    frame = event.frame()
+    assert event.offset == 42
+    assert frame == {
+        "op": "event",
+        "offset": 42,
+        "type": event_type,
+        "channels": EVENT_CHANNELS.split(" "),
+        "ts": NOW,
+        "data": EVENT_DATA[event_type].model_dump(mode="json"),
+    }
+    text = event.message(binary=False)["text"]
+    assert isinstance(text, str) and orjson.loads(text) == frame
+    packed = event.message(binary=True)["bytes"]
+    assert msgpack.unpackb(packed) == frame
+    validated = EventFrame.model_validate(orjson.loads(text))
+    assert validated == EventFrame.model_validate(msgpack.unpackb(packed))
+    assert EVENTS[event_type].model_validate(validated.data) == EVENT_DATA[event_type]
+
+
+def test_encoded_event_is_decoded_by_both_codecs() -> None:
+    """What a socket of either encoding receives for an event decodes with that socket's codec."""
+    event = EncodedEvent(entry())
+    for codec in CODEC_LIST:
+        assert codec.decode(event.message(codec.binary)) == event.frame()
+
+
+def test_encoded_event_encodes_once() -> None:
+    """The same EncodedEvent hands out the identical message object every time, per encoding."""
+    event = EncodedEvent(entry())
+    for binary in (False, True):
+        first = event.message(binary)
+        assert event.message(binary) is first
+    assert event.message(False) is not event.message(True)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "websocket.receive", "text": "{not json"},
+        {"type": "websocket.receive", "text": ""},
+        {"type": "websocket.receive", "bytes": b"\xff\xfe"},
+        {"type": "websocket.receive"},
+    ],
+    ids=["garbage", "empty", "not-utf8", "no-payload"],
+)
+def test_json_decode_errors(message: dict[str, Any]) -> None:
+    """Input that is not JSON raises DecodeError from the JSON codec."""
+    with pytest.raises(DecodeError):
+        JsonCodec().decode(message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "websocket.receive", "text": '{"op":"ping"}'},
+        {"type": "websocket.receive", "bytes": b"\xc1"},
+        {"type": "websocket.receive", "bytes": b"\x92\x01"},
+        {"type": "websocket.receive", "bytes": b"\x01\x02"},
+        {"type": "websocket.receive", "bytes": b""},
+        {"type": "websocket.receive", "bytes": msgpack.packb({1: "int key"})},
+    ],
+    ids=["text-frame", "reserved-byte", "truncated", "extra-data", "empty", "int-map-key"],
+)
+def test_msgpack_decode_errors(message: dict[str, Any]) -> None:
+    """A text frame or bytes that are not one msgpack value raise DecodeError from the msgpack codec."""
+    with pytest.raises(DecodeError):
+        MsgpackCodec().decode(message)
