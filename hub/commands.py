@@ -103,7 +103,7 @@ async def _change(ctx: Context) -> d.Decision:
 async def _remove(ctx: Context) -> d.Decision:
     cmd = ctx.command
     assert isinstance(cmd, c.RemoveItem)
-    return d.remove_item(await ctx.order(cmd.order_id), cmd)
+    return d.remove_item(await ctx.order(cmd.order_id), cmd, ctx.now)
 
 
 async def _fire(ctx: Context) -> d.Decision:

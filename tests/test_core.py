@@ -142,7 +142,9 @@ async def test_resume_gets_exactly_the_missed_events_in_order(hub: RunningHub) -
     assert live["data"]["order"]["id"] == marker
 
 
-async def test_offset_older_than_history_gets_a_snapshot_flagged_not_recovered(servers: Servers, redis: Redis, rid: str) -> None:
+async def test_offset_older_than_history_gets_a_snapshot_flagged_not_recovered(
+    servers: Servers, redis: Redis, rid: str
+) -> None:
     """With history 20, a client 100 events behind gets a snapshot and recovered=false; a wrong epoch too."""
     await seed(servers, rid)
     async with serve_in_process(settings_for(servers, history=20, rate=10_000.0, burst=10_000.0), rid) as hub:

@@ -217,7 +217,9 @@ def test_random_command_sequences_keep_the_invariants(actions: list[tuple[str, s
         before = order
         try:
             if action == "add":
-                decision = d.add_item(order, MENU, c.AddItem(order_id=order.id, menu_item_id=menu_id, quantity=qty), NOW)
+                decision = d.add_item(
+                    order, MENU, c.AddItem(order_id=order.id, menu_item_id=menu_id, quantity=qty), NOW
+                )
             elif action == "change":
                 decision = d.change_item(order, c.ChangeItem(order_id=order.id, line_id=line, quantity=qty))
             elif action == "remove":

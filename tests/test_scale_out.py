@@ -47,7 +47,9 @@ async def test_a_fire_through_one_node_reaches_a_screen_on_another(nodes: Any, r
         await screen.close()
 
 
-async def test_killed_node_clients_resume_on_the_other_with_nothing_lost_or_doubled(nodes: Any, redis: Any, rid: str) -> None:
+async def test_killed_node_clients_resume_on_the_other_with_nothing_lost_or_doubled(
+    nodes: Any, redis: Any, rid: str
+) -> None:
     """kill -9 of a node under traffic: its screens resume on the survivor and see every ticket exactly once."""
     await _seeded(redis, rid)
     doomed, survivor = await nodes(), await nodes()
