@@ -38,7 +38,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 SUBPROTOCOL = "fireflow.v1.json"
+_T = TypeVar("_T")
 PONG = b'{"op":"pong"}'
 _EVENT = b'{"op":"event"'
 _PING = b'{"op":"ping"'
@@ -395,14 +396,22 @@ async def prepare_orders(
     frame_rate: float = 80.0,
     burst: float = 150.0,
     concurrency: int = 8,
+    jobs_at_once: int = 16,
 ) -> list[list[str]]:
     """Open ``count`` TAKEAWAY orders with ``items`` for each (waiter token, count) job; their ids, per job.
 
     Each job uses its own socket, paced below the hub's frame rate limit, with a
     few orders in flight at once so the hub, not the round trips, sets the pace.
+    Only ``jobs_at_once`` sockets work at a time: the hub runs one command per
+    socket at a time, and more sockets only queue more work on its Redis pool.
     """
+    sockets = asyncio.Semaphore(jobs_at_once)
 
     async def job(token: str, count: int) -> list[str]:
+        async with sockets:
+            return await work(token, count)
+
+    async def work(token: str, count: int) -> list[str]:
         conn = await open_session(host, port, token, kind=kind)
         pacer = _Pacer(frame_rate, burst)
         gate = asyncio.Semaphore(concurrency)
@@ -420,11 +429,19 @@ async def prepare_orders(
                 return order_id
 
         try:
-            return list(await asyncio.gather(*(one() for _ in range(count))))
+            return _all(await asyncio.gather(*(one() for _ in range(count)), return_exceptions=True))
         finally:
             conn.close()
 
-    return list(await asyncio.gather(*(job(token, count) for token, count in jobs)))
+    return _all(await asyncio.gather(*(job(token, count) for token, count in jobs), return_exceptions=True))
+
+
+def _all(results: list[_T | BaseException]) -> list[_T]:
+    """Every result, or the first failure once all have finished (none is left running unobserved)."""
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [r for r in results if not isinstance(r, BaseException)]
 
 
 # --------------------------------------------------------------------------- latency histogram

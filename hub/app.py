@@ -63,10 +63,12 @@ class Hub:
         task = asyncio.get_running_loop().create_task(self._heartbeat(), name="heartbeat")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        # Everything allocated so far lives as long as the process: keep the collector off it.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(50_000, 50, 100)
+        if self.settings.freeze_gc:
+            # Everything allocated so far lives as long as the process: keep the collector off it,
+            # and collect the young generation less often (full collections are what stall sockets).
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(50_000, 50, 100)
 
     async def stop(self, timeout: float = 5.0) -> None:
         conns = list(self.connections)

@@ -739,7 +739,7 @@ def _parser(scenario: str) -> argparse.ArgumentParser:
     p.add_argument("--procs", type=int, default=defaults[2], help="load generator processes")
     p.add_argument("--client", choices=["raw", "websockets"], default="raw", help="load generator's WebSocket client")
     p.add_argument("--port", type=int, default=0, help="hub port (default: a free one)")
-    p.add_argument("--connect-concurrency", type=int, default=64, help="handshakes in flight per generator process")
+    p.add_argument("--connect-concurrency", type=int, default=32, help="handshakes in flight per generator process")
     p.add_argument("--baseline", action="store_true", help="also run the load against clients/baseline.py")
     if scenario == "kitchen":
         p.add_argument("--restaurants", type=int, default=defaults[1])
@@ -779,6 +779,9 @@ async def _bench(scenario: str, args: argparse.Namespace, env: Env) -> int:
     hub = await env.start_hub()
     try:
         ours = await runner[scenario](env, hub, args)
+    except Exception:
+        _say(f"the run failed; the hub's log ends with:\n{hub.log_tail()}")
+        raise
     finally:
         hub.stop()
     if not args.baseline:

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,7 +85,15 @@ def _serve(settings: Settings, demo: bool) -> None:
             access_log=False,
             timeout_graceful_shutdown=5,
         )
+        # uvicorn re-raises the signal that stopped it; make that a normal exit so the
+        # embedded servers above are stopped cleanly instead of dying with us.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _exit_quietly)
         uvicorn.Server(config).run()
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _seed_demo(settings: Settings) -> None:

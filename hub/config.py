@@ -32,6 +32,7 @@ class Settings:
     replay_limit: int = field(default_factory=lambda: int(_env("FIREFLOW_REPLAY_LIMIT", "5000")))
     compression: bool = field(default_factory=lambda: _env("FIREFLOW_WS_COMPRESSION", "0") == "1")
     durable: bool = field(default_factory=lambda: _env("FIREFLOW_DURABLE", "1") == "1")
+    freeze_gc: bool = True  # after start-up; tests running many hubs in one process turn it off
     durable_batch: int = field(default_factory=lambda: int(_env("FIREFLOW_DURABLE_BATCH", "500")))
 
     def with_(self, **changes: Any) -> Settings:

@@ -37,11 +37,6 @@ logger = logging.getLogger(__name__)
 CLAIM_IDLE_MS = 30_000
 
 
-def _seq(entry_id: bytes | str) -> int:
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return int(text.partition("-")[0])
-
-
 class DurableWriter:
     def __init__(
         self, redis: Redis, store: Store, engine: AsyncEngine, *, batch: int = 500, block_ms: int = 1000
@@ -131,53 +126,62 @@ class DurableWriter:
         return claimed
 
     async def _write(self, reply: list[Any]) -> bool:
-        got = False
+        """Store one read's entries from every stream in one transaction, then acknowledge them."""
+        batches: list[tuple[str, Keys, list[Any]]] = []
+        rows: list[dict[str, Any]] = []
         for stream_raw, messages in reply:
-            entries = [StreamEntry.from_redis(i, f) for i, f in messages if f]
-            ids = [i for i, _ in messages]
-            if not ids:
+            if not messages:
                 continue
-            got = True
             stream = stream_raw.decode()
-            rid = stream[stream.index("{") + 1 : stream.index("}")]
-            keys = Keys(rid)
-            raw_epoch = await self.redis.get(keys.epoch)
-            epoch = raw_epoch.decode() if isinstance(raw_epoch, bytes) else (raw_epoch or "")
+            keys = Keys(stream[stream.index("{") + 1 : stream.index("}")])
+            batches.append((stream, keys, [i for i, _ in messages]))
+            entries = [StreamEntry.from_redis(i, f) for i, f in messages if f]  # trimmed entries come back empty
             if entries:
-                rows = [
-                    {
-                        "restaurant_id": rid,
-                        "epoch": epoch,
-                        "offset": e.offset,
-                        "type": e.type.decode(),
-                        "channels": e.channel_list(),
-                        "data": orjson.loads(e.data),
-                        "committed_at": datetime.fromtimestamp(int(e.ts) / 1000, UTC),
-                    }
-                    for e in entries
-                ]
-                async with self.engine.begin() as conn:
-                    await conn.execute(insert(EventRow).on_conflict_do_nothing(), rows)
-            await self.redis.xack(stream, self.group, *ids)
-            self.written += len(entries)
+                epoch = _text(await self.redis.get(keys.epoch))
+                rows.extend(_row(keys.restaurant_id, epoch, e) for e in entries)
+        if not batches:
+            return False
+        if rows:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(EventRow).on_conflict_do_nothing(), rows)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for stream, _, ids in batches:
+                pipe.xack(stream, self.group, *ids)
+            await pipe.execute()
+        self.written += len(rows)
+        for stream, keys, _ in batches:
             await self._publish_watermark(stream, keys)
-        return got
+        return True
 
     async def _publish_watermark(self, stream: str, keys: Keys) -> None:
-        pending = await self.redis.xpending(stream, self.group)
+        """Everything below the oldest unacknowledged entry (or the last delivered) is in Postgres."""
+        pending: Any = await self.redis.xpending(stream, self.group)
         if pending["pending"]:
-            mark = (
-                int(
-                    pending["min"].partition(b"-")[0]
-                    if isinstance(pending["min"], bytes)
-                    else str(pending["min"]).partition("-")[0]
-                )
-                - 1
-            )
+            mark = _seq(pending["min"]) - 1
         else:
-            groups = await self.redis.xinfo_groups(stream)
-            last = next(
-                (g["last-delivered-id"] for g in groups if g["name"] in (self.group, self.group.encode())), b"0-0"
-            )
-            mark = int((last.decode() if isinstance(last, bytes) else last).partition("-")[0])
+            groups: Any = await self.redis.xinfo_groups(stream)
+            names = (self.group, self.group.encode())
+            mark = next((_seq(g["last-delivered-id"]) for g in groups if g["name"] in names), 0)
         await self.redis.set(keys.persisted, mark)
+
+
+def _text(raw: bytes | str | None) -> str:
+    if raw is None:
+        return ""
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _seq(entry_id: bytes | str) -> int:
+    return int(_text(entry_id).partition("-")[0])
+
+
+def _row(rid: str, epoch: str, entry: StreamEntry) -> dict[str, Any]:
+    return {
+        "restaurant_id": rid,
+        "epoch": epoch,
+        "offset": entry.offset,
+        "type": entry.type.decode(),
+        "channels": entry.channel_list(),
+        "data": orjson.loads(entry.data),
+        "committed_at": datetime.fromtimestamp(int(entry.ts) / 1000, UTC),
+    }

@@ -71,7 +71,12 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 def _error(exc: DomainError, command_id: str | None = None) -> Response:
-    body: dict[str, Any] = {"code": exc.code.value, "message": exc.message, "retryable": exc.retryable, "id": command_id}
+    body: dict[str, Any] = {
+        "code": exc.code.value,
+        "message": exc.message,
+        "retryable": exc.retryable,
+        "id": command_id,
+    }
     if exc.details:
         body["details"] = exc.details
     return _json(body, STATUS.get(exc.code, 500))

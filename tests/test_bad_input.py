@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,14 +13,16 @@ import httpx
 import msgpack
 import orjson
 import pytest
+import uvicorn
 import websockets
 from redis.asyncio import Redis
 
 from clients.python import HubClient, HubError
+from hub.app import create_app
 from hub.domain.actors import Role
 from hub.tokens import mint
 from schema.protocol import SUBPROTOCOL_JSON, CloseCode, ErrorCode
-from tests.conftest import SECRET, WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
+from tests.conftest import SECRET, WAIT, RunningHub, Servers, free_port, seed, serve_in_process, settings_for
 
 ENCODINGS = pytest.mark.parametrize("encoding", ["json", "msgpack"])
 
@@ -84,10 +87,16 @@ async def expect_error(client: HubClient, code: ErrorCode) -> dict[str, Any]:
 # --- frames -------------------------------------------------------------------------------------
 
 UNDECODABLE: dict[str, list[str | bytes]] = {
-    "json": ["{not json", "", '{"op": "ping",}', b"\xff\xfe\x00", "[" * 2000, '{"op":"ping","t":1e400}',
-             '{"op":"ping","t":"\\ud800"}'],
-    "msgpack": [b"\xc1", b"\x92\x01", b"\x81\x01\x02", b"\x91" * 2000 + b"\x90", "a text frame",
-                b"\x81\xa2op\xa1\xff"],
+    "json": [
+        "{not json",
+        "",
+        '{"op": "ping",}',
+        b"\xff\xfe\x00",
+        "[" * 2000,
+        '{"op":"ping","t":1e400}',
+        '{"op":"ping","t":"\\ud800"}',
+    ],
+    "msgpack": [b"\xc1", b"\x92\x01", b"\x81\x01\x02", b"\x91" * 2000 + b"\x90", "a text frame", b"\x81\xa2op\xa1\xff"],
 }
 NOT_OBJECTS: dict[str, list[str | bytes]] = {
     "json": ["[1, 2]", "42", '"auth"', "null"],
@@ -323,7 +332,11 @@ async def test_refused_commands_over_rest_routes_change_nothing(scene: Scene) ->
             (await http.post("/api/v1/orders", content=b"[1]"), 400, ErrorCode.BAD_FRAME),
             (await http.post("/api/v1/orders", json={"type": "DINE_IN"}), 422, ErrorCode.INVALID_COMMAND),
             (await http.post("/api/v1/commands", json={"type": 5}), 400, ErrorCode.INVALID_FRAME),
-            (await http.post("/api/v1/commands", json={"type": "order.fire", "data": []}), 400, ErrorCode.INVALID_FRAME),
+            (
+                await http.post("/api/v1/commands", json={"type": "order.fire", "data": []}),
+                400,
+                ErrorCode.INVALID_FRAME,
+            ),
             (await http.post(f"/api/v1/orders/{d}/items", json={"menu_item_id": "unicorn"}), 404, ErrorCode.NOT_FOUND),
             (await http.patch(f"/api/v1/orders/{d}/items/L1", json={"quantity": 3}), 409, ErrorCode.INVALID_STATE),
             (await http.delete(f"/api/v1/orders/{d}/items/L99"), 404, ErrorCode.NOT_FOUND),
@@ -371,9 +384,7 @@ async def hub_with(servers: Servers, **settings: Any) -> AsyncIterator[RunningHu
 
 
 @ENCODINGS
-async def test_an_oversized_frame_closes_that_socket_with_1009(
-    servers: Servers, redis: Redis, encoding: str
-) -> None:
+async def test_an_oversized_frame_closes_that_socket_with_1009(servers: Servers, redis: Redis, encoding: str) -> None:
     """A frame over max_frame closes that socket with 1009; its state and the other sockets are untouched."""
     async with hub_with(servers, max_frame=4096) as hub:
         bystander = await hub.kitchen("grill")
@@ -391,6 +402,51 @@ async def test_an_oversized_frame_closes_that_socket_with_1009(
         event = await bystander.next_event(WAIT)
         assert event["data"]["ticket"]["order_id"] == order_id
         assert [i["notes"] for i in event["data"]["ticket"]["items"]] == [""]
+
+
+@contextlib.asynccontextmanager
+async def hub_behind_a_lenient_server(servers: Servers, max_frame: int) -> AsyncIterator[RunningHub]:
+    """A hub whose server lets frames up to 1 MiB through, so the hub's own max_frame check is what closes."""
+    rid = "rlenient" + secrets.token_hex(3)
+    await seed(servers, rid)
+    settings = settings_for(servers, max_frame=max_frame)
+    app = create_app(settings)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws="websockets-sansio", ws_max_size=1 << 20,
+                            ws_per_message_deflate=False, lifespan="on", log_level="warning")  # fmt: skip
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    running = RunningHub(f"http://127.0.0.1:{port}", settings, rid, app)
+    try:
+        yield running
+    finally:
+        for client in running.clients:
+            await client.close()
+        server.should_exit = True
+        await asyncio.wait_for(task, WAIT * 4)
+
+
+async def test_the_hub_itself_refuses_frames_over_max_frame_counted_in_bytes(servers: Servers, redis: Redis) -> None:
+    """Behind a server with a larger limit the hub answers PAYLOAD_TOO_LARGE and closes 1009, counting UTF-8 bytes."""
+    async with hub_behind_a_lenient_server(servers, max_frame=4096) as hub:
+        waiter = await hub.client(Role.WAITER)
+        order_id = (await waiter.command("order.open", {"type": "TAKEAWAY"}))["result"]["order"]["id"]
+        before = (await redis.xlen(f"ff:{{{hub.rid}}}:events"), await hub.hub.store.order(hub.rid, order_id))
+        for encoding, notes in (("json", "x" * 5000), ("json", "\u00e9" * 2100), ("msgpack", "x" * 5000)):
+            client = await hub.client(Role.WAITER, encoding=encoding)
+            data = {"order_id": order_id, "menu_item_id": "burger", "notes": notes}
+            await client.send({"op": "cmd", "id": "big", "type": "order.add_item", "data": data})
+            error = await asyncio.wait_for(client.errors.get(), WAIT)
+            assert error["code"] == ErrorCode.PAYLOAD_TOO_LARGE.value
+            assert await client.wait_closed(WAIT) == CloseCode.MESSAGE_TOO_BIG, (encoding, len(notes))
+        after = (await redis.xlen(f"ff:{{{hub.rid}}}:events"), await hub.hub.store.order(hub.rid, order_id))
+        assert after == before
+        await still_usable(waiter)
 
 
 async def test_an_oversized_http_body_gets_413(servers: Servers, redis: Redis) -> None:
