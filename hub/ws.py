@@ -125,7 +125,7 @@ class _Session:
                 await self._fail(ErrorCode.RATE_LIMITED, "too many frames", CloseCode.POLICY_VIOLATION)
             raw = message.get("text") or message.get("bytes") or b""
             size = len(raw)
-            if False:  # max_frame is bytes; a character is 1-4
+            if isinstance(raw, str) and 4 * size > settings.max_frame:  # max_frame is bytes; a character is 1-4
                 size = len(raw.encode("utf-8", "surrogatepass"))
             if size > settings.max_frame:
                 await self._fail(ErrorCode.PAYLOAD_TOO_LARGE, "frame too large", CloseCode.MESSAGE_TOO_BIG)

@@ -201,10 +201,18 @@ async def test_msgpack_values_json_cannot_hold_get_invalid_command(scene: Scene)
         {"order_id": scene.dine_in, "menu_item_id": "burger", "notes": b"no onions"},
         {"order_id": scene.dine_in, "menu_item_id": "burger", "notes": msgpack.ExtType(5, b"x")},
     ]
-    for data in bad_data:
+    for data, field in zip(bad_data, ("order_id", "notes", "notes"), strict=True):
         with pytest.raises(HubError) as err:
             await client.command("order.add_item", data, timeout=WAIT)
         assert err.value.code == ErrorCode.INVALID_COMMAND, err.value.frame
+        assert err.value.frame["details"]["errors"][0]["loc"] == [field]
+    # The type and the role are still refused first, as for any other command.
+    with pytest.raises(HubError) as err:
+        await client.command("order.explode", bad_data[1], timeout=WAIT)
+    assert err.value.code == ErrorCode.UNKNOWN_COMMAND
+    with pytest.raises(HubError) as err:
+        await client.command("item.done", {"order_id": scene.dine_in, "line_id": b"L1"}, timeout=WAIT)
+    assert err.value.code == ErrorCode.FORBIDDEN
     assert await scene.state() == before
     await still_usable(client)
 
@@ -343,10 +351,15 @@ async def test_refused_commands_over_rest_routes_change_nothing(scene: Scene) ->
             (await http.post(f"/api/v1/orders/{scene.empty}/fire"), 409, ErrorCode.NOTHING_TO_FIRE),
             (await http.post(f"/api/v1/orders/{d}/fire", json={"version": 1}), 409, ErrorCode.VERSION_CONFLICT),
             (await http.post("/api/v1/tables/T99/clean"), 404, ErrorCode.NOT_FOUND),
-        ]
+            (await http.post("/api/v1/orders", json={"type": "TAKEAWAY"}, headers={"Idempotency-Key": "has space"}),
+             400, ErrorCode.INVALID_FRAME),
+            (await http.post("/api/v1/commands", json={"id": "k" * 65, "type": "order.open", "data": {"type": "TAKEAWAY"}}),
+             400, ErrorCode.INVALID_FRAME),
+        ]  # fmt: skip
     for r, status, code in attempts:
         assert (r.status_code, r.json()["code"]) == (status, code.value), (r.request.url, r.text)
-    assert attempts[-2][0].json()["details"]["current"]["id"] == d
+    assert attempts[10][0].json()["details"]["current"]["id"] == d
+    assert attempts[-1][0].json()["details"]["errors"][0]["loc"] == ["id"]
     assert await scene.state() == before
 
 
