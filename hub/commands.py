@@ -38,6 +38,17 @@ def validation_details(exc: ValidationError) -> dict[str, Any]:
     return {"errors": [{"loc": list(err["loc"]), "msg": err["msg"]} for err in exc.errors(include_input=False)[:10]]}
 
 
+def _require_json_values(command_type: str, data: dict[str, Any]) -> None:
+    """Refuse what JSON cannot carry (msgpack bytes and extension types): commands are stored as JSON."""
+    for key, value in data.items():
+        try:
+            orjson.dumps(value)
+        except TypeError:
+            msg = "bytes and msgpack extension types are not allowed; send strings, numbers, lists and maps"
+            details = {"errors": [{"loc": [key], "msg": msg}]}
+            raise DomainError(ErrorCode.INVALID_COMMAND, f"invalid {command_type}", details) from None
+
+
 def fingerprint(command_type: str, data: dict[str, Any]) -> str:
     return hashlib.sha1(command_type.encode() + orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
@@ -158,11 +169,12 @@ class CommandBus:
     async def execute(self, actor: Actor, command_id: str, command_type: str, data: dict[str, Any]) -> StoredResult:
         """Run one command; raises DomainError with the code to answer."""
         check_command(actor, command_type)
+        _require_json_values(command_type, data)
         try:
             command = c.COMMANDS[command_type].model_validate(data)
         except ValidationError as exc:
             raise DomainError(ErrorCode.INVALID_COMMAND, f"invalid {command_type}", validation_details(exc)) from None
-        fp = fingerprint(command_type, data)
+        fp = fingerprint(command_type, command.model_dump(mode="json"))
         rid = actor.restaurant_id
         prior = await self.store.stored_result(rid, command_id)
         if prior is not None:

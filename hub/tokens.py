@@ -50,7 +50,7 @@ def mint(
 
 def verify(secret: str, token: str, now: float | None = None) -> Actor:
     body, dot, mac = token.partition(".")
-    if not dot or not hmac.compare_digest(_mac(secret, body), mac):
+    if not dot or not token.isascii() or not hmac.compare_digest(_mac(secret, body), mac):
         raise DomainError(ErrorCode.UNAUTHENTICATED, "invalid token")
     try:
         payload = orjson.loads(_unb64(body))

@@ -108,7 +108,7 @@ class Subscribe(Frame):
 
     op: Literal["subscribe"]
     channels: Annotated[list[Channel], Field(min_length=1, max_length=64)]
-    since: int | None = Field(default=None, ge=0)
+    since: int | None = Field(default=None, ge=0, le=2**63 - 1)
     epoch: str | None = None
 
 

@@ -519,6 +519,26 @@ async def test_a_socket_that_never_authenticates_is_closed_4001(servers: Servers
             assert await client.wait_closed(WAIT) == CloseCode.AUTH_FAILED
 
 
+async def test_bad_frames_before_auth_are_answered_and_auth_still_works(hub: RunningHub) -> None:
+    """Undecodable, unknown and invalid frames before auth each get their error; a valid auth afterwards is welcomed."""
+    client = await connect_unauthenticated(hub)
+    for raw, code in (("{nope", ErrorCode.BAD_FRAME), ('{"op": "hello"}', ErrorCode.UNKNOWN_OP),
+                      ('{"op": "auth", "token": ""}', ErrorCode.INVALID_FRAME)):  # fmt: skip
+        await client.send_raw(raw)
+        await expect_error(client, code)
+    await client.send({"op": "auth", "token": hub.token(Role.WAITER)})
+    welcome = await client.reply(WAIT)
+    assert welcome["op"] == "welcome" and welcome["restaurant"] == hub.rid and welcome["role"] == "WAITER"
+
+
+async def test_an_unknown_subprotocol_is_refused_at_the_handshake(hub: RunningHub) -> None:
+    """Offering only subprotocols the hub does not speak gets the handshake refused (HTTP 403), no socket opened."""
+    with pytest.raises(websockets.InvalidStatus) as err:
+        await websockets.connect(hub.ws_url, subprotocols=["fireflow.v9.json"])  # type: ignore[list-item]
+    assert err.value.response.status_code == 403
+    assert len(hub.hub.connections) == 0
+
+
 @ENCODINGS
 async def test_a_command_before_auth_gets_unauthenticated_and_4001(scene: Scene, encoding: str) -> None:
     """A cmd (or subscribe) as first frame gets UNAUTHENTICATED and close 4001, and is not run."""

@@ -252,6 +252,34 @@ async def test_a_display_only_reads(two: Restaurants) -> None:
     assert err.value.code == ErrorCode.FORBIDDEN
 
 
+async def test_http_reads_follow_the_channel_rules(two: Restaurants) -> None:
+    """GET routes allow what the role may subscribe to: a display or kitchen never reads orders (customer data) over HTTP."""
+    async with two.hub.http(Role.WAITER) as waiter:
+        r = await waiter.post("/api/v1/orders", json={"type": "DELIVERY", "phone": "5550199", "address": "1 Secret Rd"})
+        delivery = r.json()["result"]["order"]["id"]
+    reads = {"orders": "/api/v1/orders", "order": f"/api/v1/orders/{delivery}", "tables": "/api/v1/tables"}
+    allowed = {
+        Role.WAITER: {"orders", "order", "tables"},
+        Role.CASHIER: {"orders", "order", "tables"},
+        Role.MANAGER: {"orders", "order", "tables"},
+        Role.DISPATCHER: {"orders", "order"},
+        Role.EXPO: {"order", "tables"},
+        Role.DISPLAY: {"tables"},
+        Role.KITCHEN: set(),
+        Role.RIDER: set(),
+    }
+    for role, may in allowed.items():
+        async with two.hub.http(role, stations=("grill",) if role is Role.KITCHEN else ()) as http:
+            for name, path in reads.items():
+                r = await http.get(path)
+                if name in may:
+                    assert r.status_code == 200, (role, path, r.text)
+                else:
+                    assert (r.status_code, r.json()["code"]) == (403, ErrorCode.FORBIDDEN.value), (role, path)
+                    assert "5550199" not in r.text and "Secret" not in r.text
+            assert (await http.get("/api/v1/menu")).json()["menu"]["stations"] == ["grill", "fry", "cold", "bar"]
+
+
 async def test_unknown_channels_get_unknown_channel(hub: RunningHub) -> None:
     """A channel kind that does not exist, or a parameter missing or extra, gets UNKNOWN_CHANNEL for every role."""
     for role in (Role.MANAGER, Role.WAITER, Role.DISPLAY):
