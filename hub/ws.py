@@ -241,47 +241,62 @@ class _Session:
         rid = actor.restaurant_id
         old = frozenset(conn.channels)
         new = [c for c in channels if c not in old]
-        wanted = frozenset(channels)
         feed = await hub.fanout.feed(rid)
         conn.pending = []
         feed.add(conn, new)
-        offset = 0
+        reply: dict[str, Any] | None = None
+        caught_up = True
         try:
-            reply: dict[str, Any] = {"op": "subscribed", "channels": channels}
-            history = None
-            if frame.since is not None:
-                history = await hub.store.history_since(rid, frame.since, hub.settings.replay_limit)
-                if history.entries is None or (frame.epoch is not None and frame.epoch != history.epoch):
-                    history = None
-            if history is not None and history.entries is not None:
-                offset = history.offset
-                replayed = []
-                for entry in history.entries:
-                    on = set(entry.channel_list())
-                    if on & wanted and not on & old:
-                        replayed.append(EncodedEvent(entry).frame())
-                reply.update(offset=offset, epoch=history.epoch, recovered=True, replayed=replayed)
-            else:
-                tables = any(needs_tables(c) for c in channels)
-                offset, epoch, orders, all_tables = await hub.store.snapshot_state(rid, tables)
-                snapshot = {c: channel_view(c, orders, all_tables) for c in channels}
-                reply.update(offset=offset, epoch=epoch, recovered=False, snapshot=snapshot)
-            conn.channels.update(new)
-            conn.send_frame(reply)
-            # Events up to `offset` went out in the reply; the feed may still be behind that point,
-            # so keep buffering until it has dispatched past it, then drop what the reply covered.
-            if not await feed.caught_up(offset, hub.settings.auth_timeout):
-                conn.close(CloseCode.SLOW_CONSUMER, "node fell behind; resume")
+            reply = await self._state_since(frame, channels, old)
+            # The feed may not have dispatched everything up to the reply's offset yet: keep buffering
+            # until it has, so the reply follows every earlier event of the channels already held and
+            # precedes every later one. A client may then resume from the reply's offset safely.
+            caught_up = await feed.caught_up(reply["offset"], hub.settings.auth_timeout)
         except (RedisError, OSError) as exc:
             feed.remove(conn, new)
             logger.warning("subscribe failed on Redis: %s", exc)
             self.error(ErrorCode.UNAVAILABLE, "live state is unavailable; subscribe again", retryable=True)
-            offset = 1 << 62
         finally:
             pending, conn.pending = conn.pending or [], None
+            binary = conn.codec.binary
+            offset = reply["offset"] if reply is not None else 1 << 63
             for event in pending:
-                if event.offset > offset or old.intersection(event.entry.channel_list()):
-                    conn.push(event.message(conn.codec.binary))
+                if event.offset <= offset and old.intersection(event.entry.channel_list()):
+                    conn.push(event.message(binary))
+            if reply is not None:
+                conn.channels.update(new)
+                conn.send_frame(reply)
+                for event in pending:
+                    if event.offset > offset:
+                        conn.push(event.message(binary))
+        if not caught_up:
+            conn.close(CloseCode.SLOW_CONSUMER, "node fell behind; resume")
+
+    async def _state_since(self, frame: Subscribe, channels: list[str], old: frozenset[str]) -> dict[str, Any]:
+        """The subscribed reply: the missed events when history still has them, else a snapshot."""
+        hub = self.hub
+        assert self.conn.actor is not None
+        rid = self.conn.actor.restaurant_id
+        reply: dict[str, Any] = {"op": "subscribed", "channels": channels}
+        if frame.since is not None:
+            history = await hub.store.history_since(rid, frame.since, hub.settings.replay_limit)
+            if history.entries is not None and frame.epoch in (None, history.epoch):
+                wanted = frozenset(channels)
+                replayed = []
+                for entry in history.entries:
+                    on = set(entry.channel_list())
+                    if on & wanted and not on & old:  # events of channels already held come live
+                        replayed.append(EncodedEvent(entry).frame())
+                return reply | {
+                    "offset": history.offset,
+                    "epoch": history.epoch,
+                    "recovered": True,
+                    "replayed": replayed,
+                }
+        tables = any(needs_tables(c) for c in channels)
+        offset, epoch, orders, all_tables = await hub.store.snapshot_state(rid, tables)
+        snapshot = {c: channel_view(c, orders, all_tables) for c in channels}
+        return reply | {"offset": offset, "epoch": epoch, "recovered": False, "snapshot": snapshot}
 
     def _unsubscribe(self, frame: Unsubscribe) -> None:
         conn = self.conn

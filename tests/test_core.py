@@ -9,10 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from redis.asyncio import Redis
 from websockets.client import ClientProtocol
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
-from redis.asyncio import Redis
 
 from hub.domain.actors import Role
 from hub.keys import Keys
@@ -140,6 +140,44 @@ async def test_resume_gets_exactly_the_missed_events_in_order(hub: RunningHub) -
     while live["offset"] <= offsets[-1]:  # replayed events are also queued by the client; skip them
         live = await back.next_event(WAIT)
     assert live["data"]["order"]["id"] == marker
+
+
+async def test_adding_channels_keeps_one_ordered_stream_per_socket(hub: RunningHub, redis: Redis) -> None:
+    """Subscribing to more channels under traffic: every event once, in offset order, none behind the reply's offset after it."""
+    cashier = await hub.client(Role.CASHIER)
+    await cashier.subscribe("orders")
+    cashier.trace = []
+    start = cashier.offset
+    waiter = await hub.client(Role.WAITER)
+    opened = asyncio.Event()
+
+    async def traffic() -> None:
+        for n in range(40):
+            await new_order(waiter, "burger")
+            if n == 10:
+                opened.set()
+
+    load = asyncio.create_task(traffic())
+    await opened.wait()
+    reply = await cashier.subscribe("cashier", "tables", since=cashier.offset)
+    await load
+    seq = int(await redis.get(Keys(hub.rid).seq) or 0)
+    stream = await redis.xrange(Keys(hub.rid).stream, "-", "+")
+    expected = [int(i.partition(b"-")[0]) for i, f in stream if b"orders" in f[b"c"].split()]
+
+    async def all_arrived() -> None:
+        while cashier.offset < expected[-1]:
+            await cashier.events.get()
+
+    await asyncio.wait_for(all_arrived(), WAIT)
+    assert seq >= expected[-1]
+    frames = cashier.trace
+    at = next(i for i, f in enumerate(frames) if f["op"] == "subscribed")
+    live = [f["offset"] for f in frames if f["op"] == "event"]
+    assert all(f["offset"] <= reply["offset"] for f in frames[:at] if f["op"] == "event")
+    assert all(f["offset"] > reply["offset"] for f in frames[at + 1 :] if f["op"] == "event")
+    assert live == sorted(set(live))
+    assert [o for o in live if o in set(expected)] == [o for o in expected if o > start]
 
 
 async def test_offset_older_than_history_gets_a_snapshot_flagged_not_recovered(

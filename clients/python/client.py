@@ -44,6 +44,7 @@ class HubClient:
         self._replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(4)
+        self.trace: list[dict[str, Any]] | None = None  # set to a list to record every frame in arrival order
         self.closed = asyncio.Event()
         self.close_code: int | None = None
         self._reader = asyncio.get_running_loop().create_task(self._read())
@@ -87,6 +88,8 @@ class HubClient:
         try:
             async for raw in self.ws:
                 frame = self.decode(raw)
+                if self.trace is not None:
+                    self.trace.append(frame)
                 op = frame.get("op")
                 if op == "event":
                     if frame["offset"] > self.offset:
