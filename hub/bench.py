@@ -849,8 +849,10 @@ async def _bench(scenario: str, args: argparse.Namespace, env: Env) -> int:
 def run(scenario: str, argv: list[str]) -> int:
     """Entry point of ``fireflow bench``; returns the exit code."""
     args = _parser(scenario).parse_args(argv)
+    root = logging.getLogger()
+    level = root.level
     if "FIREFLOW_LOG_LEVEL" not in os.environ:  # the CLI's INFO default buries the figures under start-up chatter
-        logging.getLogger().setLevel(logging.WARNING)
+        root.setLevel(logging.WARNING)
     limit = _raise_nofile(args.sockets * 2 + 1024)
     per_process = args.sockets / max(1, args.procs) + 512
     if limit < per_process or limit < args.sockets + 512:
@@ -865,3 +867,5 @@ def run(scenario: str, argv: list[str]) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
         return 130
+    finally:
+        root.setLevel(level)

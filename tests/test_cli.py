@@ -71,7 +71,7 @@ async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() ->
         proc.send_signal(signal.SIGTERM)
         assert await screen.wait_closed(WAIT) == 1012
         assert await asyncio.wait_for(asyncio.to_thread(proc.wait), 4 * WAIT) == 0
-        gone, alive = psutil.wait_procs(servers, timeout=WAIT)
+        _gone, alive = psutil.wait_procs(servers, timeout=WAIT)
         assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
     finally:
         if proc.poll() is None:

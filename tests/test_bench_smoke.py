@@ -1,0 +1,68 @@
+"""``fireflow bench`` at toy sizes: every scenario runs end to end and prints its figure lines.
+
+Nothing here asserts performance (this machine's figures mean nothing in CI);
+it guards the plumbing: hub and baseline processes, generator workers, the
+fire plan, the shared clock and the cleanup.
+"""
+
+from __future__ import annotations
+
+import re
+
+import psutil
+import pytest
+
+from hub import bench
+from tests.conftest import Servers
+
+
+@pytest.fixture
+def bench_env(servers: Servers, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", servers.redis_url)
+    monkeypatch.setenv("DATABASE_URL", servers.database_url)
+    monkeypatch.setenv("FIREFLOW_LOG_LEVEL", "WARNING")
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+@pytest.mark.parametrize(
+    ("scenario", "argv", "lines"),
+    [
+        (
+            "kitchen",
+            ["--sockets", "20", "--restaurants", "2", "--rate", "5", "--duration", "2", "--drain", "2"],
+            [r"^kitchen\[hub\]: p50=\S+ p99=\S+ max=\S+ deliveries/s=\d+ lost=\d+ hub_rss=\d+MiB hub_cpu=\d+%"],
+        ),
+        (
+            "broadcast",
+            ["--sockets", "20", "--rates", "2,5", "--step", "1", "--drain", "1", "--procs", "2", "--baseline"],
+            [
+                r"^broadcast\[hub\] step: rate=2/s deliveries/s=\d+ lost=\d+ p50=\S+ p99=\S+",
+                r"^broadcast\[hub\]: (held|lossless)=",
+                r"^broadcast\[baseline\]: (held|lossless)=",
+                r"^broadcast: hub/baseline held deliveries/s=\S+",
+            ],
+        ),
+        (
+            "idle",
+            ["--sockets", "20", "--restaurants", "2", "--settle", "0.5", "--baseline"],
+            [
+                r"^idle\[hub\]: sockets=20 rss_before=\d+MiB rss_after=\d+MiB per_connection=-?[\d.]+KiB",
+                r"^idle\[baseline\]: sockets=20 ",
+                r"^idle: hub/baseline memory/connection=\S+",
+            ],
+        ),
+    ],
+)
+@pytest.mark.usefixtures("bench_env")
+def test_scenario_runs_and_prints_its_figures(
+    scenario: str, argv: list[str], lines: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _children()
+    assert bench.run(scenario, argv) == 0
+    out = capsys.readouterr().out
+    for pattern in lines:
+        assert re.search(pattern, out, re.MULTILINE), f"no line matching {pattern!r} in:\n{out}"
+    assert _children() <= before, "the bench left processes behind"
