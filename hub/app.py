@@ -33,7 +33,7 @@ from hub.store import Store
 from hub.ws import WebSocketEndpoint
 from schema.protocol import CloseCode
 
-__all__ = ["Hub", "create_app"]
+__all__ = ["Hub", "create_app", "uvicorn_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -135,3 +135,25 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.hub = hub
     return app
+
+
+def uvicorn_config(
+    app: Starlette, settings: Settings, *, log_level: str = "info", ws_max_size: int | None = None
+) -> Any:
+    """How every hub node is served: sans-I/O websockets, our frame limit, compression as configured."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ws="websockets-sansio",
+        ws_max_size=ws_max_size or settings.max_frame,
+        ws_per_message_deflate=settings.compression,
+        ws_ping_interval=settings.heartbeat,
+        ws_ping_timeout=settings.heartbeat,
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )

@@ -62,7 +62,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _serve(settings: Settings, demo: bool) -> None:
     import uvicorn
 
-    from hub.app import create_app
+    from hub.app import create_app, uvicorn_config
     from hub.db import migrate
 
     with real_servers(settings) as settings:
@@ -71,20 +71,7 @@ def _serve(settings: Settings, demo: bool) -> None:
         if demo:
             _seed_demo(settings)
         app = create_app(settings)
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            ws="websockets-sansio",
-            ws_max_size=settings.max_frame,
-            ws_per_message_deflate=settings.compression,
-            ws_ping_interval=settings.heartbeat,
-            ws_ping_timeout=settings.heartbeat,
-            lifespan="on",
-            log_level=os.environ.get("FIREFLOW_LOG_LEVEL", "info").lower(),
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
+        config = uvicorn_config(app, settings, log_level=os.environ.get("FIREFLOW_LOG_LEVEL", "info").lower())
         # uvicorn re-raises the signal that stopped it; make that a normal exit so the
         # embedded servers above are stopped cleanly instead of dying with us.
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -23,7 +23,7 @@ import uvicorn
 from redis.asyncio import Redis
 
 from clients.python import HubClient
-from hub.app import create_app
+from hub.app import create_app, uvicorn_config
 from hub.config import Settings
 from hub.db import migrate
 from hub.demo import seed_restaurant
@@ -136,19 +136,13 @@ async def seed(servers: Servers, rid: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serve_in_process(settings: Settings, rid: str) -> AsyncIterator[RunningHub]:
+async def serve_in_process(
+    settings: Settings, rid: str, *, ws_max_size: int | None = None
+) -> AsyncIterator[RunningHub]:
+    """A hub node on a free loopback port in this event loop (``ws_max_size``: the server's own frame limit)."""
+    settings = settings.with_(host="127.0.0.1", port=free_port())
     app = create_app(settings)
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ws="websockets-sansio",
-        ws_max_size=settings.max_frame,
-        ws_per_message_deflate=False,
-        lifespan="on",
-        log_level="warning",
-    )
+    config = uvicorn_config(app, settings, log_level="warning", ws_max_size=ws_max_size)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
@@ -156,7 +150,7 @@ async def serve_in_process(settings: Settings, rid: str) -> AsyncIterator[Runnin
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
-    running = RunningHub(f"http://127.0.0.1:{port}", settings, rid, app)
+    running = RunningHub(f"http://127.0.0.1:{settings.port}", settings, rid, app)
     try:
         yield running
     finally:

@@ -13,16 +13,14 @@ import httpx
 import msgpack
 import orjson
 import pytest
-import uvicorn
 import websockets
 from redis.asyncio import Redis
 
 from clients.python import HubClient, HubError
-from hub.app import create_app
 from hub.domain.actors import Role
 from hub.tokens import mint
 from schema.protocol import SUBPROTOCOL_JSON, CloseCode, ErrorCode
-from tests.conftest import SECRET, WAIT, RunningHub, Servers, free_port, seed, serve_in_process, settings_for
+from tests.conftest import SECRET, WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
 
 ENCODINGS = pytest.mark.parametrize("encoding", ["json", "msgpack"])
 
@@ -422,26 +420,8 @@ async def hub_behind_a_lenient_server(servers: Servers, max_frame: int) -> Async
     """A hub whose server lets frames up to 1 MiB through, so the hub's own max_frame check is what closes."""
     rid = "rlenient" + secrets.token_hex(3)
     await seed(servers, rid)
-    settings = settings_for(servers, max_frame=max_frame)
-    app = create_app(settings)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws="websockets-sansio", ws_max_size=1 << 20,
-                            ws_per_message_deflate=False, lifespan="on", log_level="warning")  # fmt: skip
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    running = RunningHub(f"http://127.0.0.1:{port}", settings, rid, app)
-    try:
+    async with serve_in_process(settings_for(servers, max_frame=max_frame), rid, ws_max_size=1 << 20) as running:
         yield running
-    finally:
-        for client in running.clients:
-            await client.close()
-        server.should_exit = True
-        await asyncio.wait_for(task, WAIT * 4)
 
 
 async def test_the_hub_itself_refuses_frames_over_max_frame_counted_in_bytes(servers: Servers, redis: Redis) -> None:
