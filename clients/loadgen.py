@@ -499,6 +499,7 @@ class _Step:
     errors: int = 0
     first_error: str = ""
     late_ms: float = 0.0
+    max_at: float = 0.0  # send time of the slowest delivery: periodic stalls show up as round numbers
     hist: Histogram = field(default_factory=Histogram)
     ack_hist: Histogram = field(default_factory=Histogram)
 
@@ -589,7 +590,10 @@ class Worker:
         conn.last_offset = offset
         step.received += 1
         step.bytes += len(data)
-        step.hist.add_us((now - self.times[idx]) * 1e6)
+        us = (now - self.times[idx]) * 1e6
+        if us > step.hist.max_us:
+            step.max_at = self.times[idx]
+        step.hist.add_us(us)
 
     def _fire_reply(self, conn: Conn, frame: dict[str, Any], now: float) -> None:
         step = self._current
@@ -657,6 +661,7 @@ class Worker:
             "errors": step.errors,
             "first_error": step.first_error,
             "late_ms": round(step.late_ms, 2),
+            "max_at": step.max_at - t0 if step.max_at else 0.0,
             "closed": sum(1 for c in self.screens if c.close_code is not None) - closed_before,
             "close_codes": sorted({c.close_code for c in self.screens if c.close_code is not None}),
             "cpu": cpu,
@@ -700,6 +705,10 @@ async def _serve(config_path: Path) -> None:
     reader = asyncio.StreamReader(limit=1 << 26)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     worker = Worker(config)
+    task = asyncio.current_task()
+    assert task is not None
+    # SIGTERM from the bench means "interrupted": close the sockets properly and exit, even mid-step.
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
     try:
         _emit(await worker.setup())
         while line := await reader.readline():
@@ -714,6 +723,14 @@ async def _serve(config_path: Path) -> None:
     finally:
         await worker.close()
     _emit({"event": "bye", "worker": worker.index})
+
+
+def _quiet_cancel(coro: Coroutine[Any, Any, None]) -> Coroutine[Any, Any, None]:
+    async def run() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await coro
+
+    return run()
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:
@@ -731,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The bench owns this process's lifetime: Ctrl-C in the terminal reaches the bench, which tells us to quit.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _run(_serve(args.config))
+    _run(_quiet_cancel(_serve(args.config)))
     return 0
 
 
