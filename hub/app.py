@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -43,7 +43,15 @@ class Hub:
         if not settings.redis_url:
             raise ValueError("REDIS_URL is required (the CLI starts an embedded Redis when it is unset)")
         self.settings = settings
-        self.redis = Redis.from_url(settings.redis_url, health_check_interval=30, socket_keepalive=True)
+        # A bounded pool that waits for a free connection instead of failing under a burst of commands.
+        pool = BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=settings.redis_pool,
+            timeout=10,
+            health_check_interval=30,
+            socket_keepalive=True,
+        )
+        self.redis = Redis(connection_pool=pool)
         self.store = Store(
             self.redis, history=settings.history, durable=bool(settings.database_url and settings.durable)
         )
@@ -83,7 +91,7 @@ class Hub:
             await self.writer.stop()
         if self.engine is not None:
             await self.engine.dispose()
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)
 
     async def _heartbeat(self) -> None:
         """Ping every socket; close the ones silent for two heartbeats (dead peers)."""

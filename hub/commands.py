@@ -8,8 +8,10 @@ version conflict from a concurrent writer is retried here with fresh state
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -180,7 +182,8 @@ class CommandBus:
         if prior is not None:
             return self._same(prior, fp)
         handler = HANDLERS[command_type]
-        for _ in range(MAX_ATTEMPTS):
+        outcome = None
+        for attempt in range(MAX_ATTEMPTS):
             now = int(self.clock() * 1000)
             try:
                 decision = await handler(Context(self.store, actor, command, command_type, now))
@@ -198,7 +201,11 @@ class CommandBus:
             outcome = await self.store.commit(rid, command_id, fp, decision, now)
             if outcome.stored is not None:
                 return self._same(outcome.stored, fp) if outcome.duplicate else outcome.stored
-        raise DomainError(ErrorCode.BUSY, "too much contention on this order; retry with the same id")
+            # Lost a race (to another terminal, or on the day's counters): back off a little, at random,
+            # so the writers spread out instead of colliding again.
+            await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
+        conflict = outcome.conflict if outcome else "?"
+        raise DomainError(ErrorCode.BUSY, f"too much contention on {conflict}; retry with the same id")
 
     @staticmethod
     def _same(prior: StoredResult, fp: str) -> StoredResult:

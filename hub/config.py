@@ -33,6 +33,7 @@ class Settings:
     compression: bool = field(default_factory=lambda: _env("FIREFLOW_WS_COMPRESSION", "0") == "1")
     durable: bool = field(default_factory=lambda: _env("FIREFLOW_DURABLE", "1") == "1")
     freeze_gc: bool = True  # after start-up; tests running many hubs in one process turn it off
+    redis_pool: int = field(default_factory=lambda: int(_env("FIREFLOW_REDIS_POOL", "64")))
     durable_batch: int = field(default_factory=lambda: int(_env("FIREFLOW_DURABLE_BATCH", "500")))
 
     def with_(self, **changes: Any) -> Settings:

@@ -72,10 +72,25 @@ class Feed:
                     del self.subscribers[channel]
 
     async def _run(self) -> None:
+        """Read forever: a Redis error pauses this feed (with backoff), never ends it."""
+        delay = 0.1
+        while True:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("feed %s paused: %s", self.rid, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                self._wakeup.set()  # catch up on whatever was committed meanwhile
+
+    async def _follow(self) -> None:
         store = self.fanout.store
-        self.last, _ = await store.position(self.rid)
-        self.wanted = max(self.wanted, self.last)
-        self.ready.set()
+        if not self.ready.is_set():
+            self.last, _ = await store.position(self.rid)
+            self.wanted = max(self.wanted, self.last)
+            self.ready.set()
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
@@ -145,7 +160,11 @@ class FanOut:
         feed = self.feeds.get(rid)
         if feed is None:
             feed = self.feeds[rid] = Feed(self, rid)
-        await feed.ready.wait()
+        if not feed.ready.is_set():
+            try:
+                await asyncio.wait_for(feed.ready.wait(), 5)
+            except TimeoutError:
+                raise ConnectionError(f"cannot read the stream of {rid}") from None
         return feed
 
     def release(self, rid: str, conn: Connection, channels: Iterable[str]) -> None:

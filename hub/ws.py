@@ -185,7 +185,13 @@ class _Session:
             close = CloseCode.TOKEN_EXPIRED if exc.code is ErrorCode.TOKEN_EXPIRED else CloseCode.AUTH_FAILED
             await self._fail(exc.code, exc.message, close)
             raise  # unreachable: _fail raises
-        offset, epoch = await hub.store.position(actor.restaurant_id)
+        try:
+            offset, epoch = await hub.store.position(actor.restaurant_id)
+        except (RedisError, OSError) as exc:
+            logger.warning("auth failed on Redis: %s", exc)
+            self.error(ErrorCode.UNAVAILABLE, "live state is unavailable; reconnect", retryable=True)
+            await self.conn.flush_and_close(CloseCode.SERVICE_RESTART, "live state unavailable")
+            raise _Closed from None
         self.conn.actor = actor
         self.conn.send_frame(
             {
@@ -241,7 +247,12 @@ class _Session:
         rid = actor.restaurant_id
         old = frozenset(conn.channels)
         new = [c for c in channels if c not in old]
-        feed = await hub.fanout.feed(rid)
+        try:
+            feed = await hub.fanout.feed(rid)
+        except (RedisError, OSError) as exc:
+            logger.warning("subscribe failed: %s", exc)
+            self.error(ErrorCode.UNAVAILABLE, "live state is unavailable; subscribe again", retryable=True)
+            return
         conn.pending = []
         feed.add(conn, new)
         reply: dict[str, Any] | None = None
