@@ -20,21 +20,20 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.keys import Keys, durable_group
 from hub.store import Store, StreamEntry
-from schema.tables import EventRow
 
 __all__ = ["DurableWriter"]
 
 logger = logging.getLogger(__name__)
 
 CLAIM_IDLE_MS = 30_000
+REFRESH_S = 2.0
 
 
 class DurableWriter:
@@ -79,17 +78,20 @@ class DurableWriter:
 
     async def _run(self) -> None:
         delay = 0.2
-        last_claim = 0.0
         loop = asyncio.get_running_loop()
+        last_claim = last_refresh = -1e9
+        streams: list[str] = []
         while True:
             try:
-                rids = await self.store.restaurant_ids()
-                streams = await self._ensure_groups(rids)
+                now = loop.time()
+                if now - last_refresh > REFRESH_S:  # new restaurants join within this time
+                    last_refresh = now
+                    streams = await self._ensure_groups(await self.store.restaurant_ids())
                 if not streams:
-                    await asyncio.sleep(1)
+                    await asyncio.sleep(REFRESH_S)
                     continue
-                if loop.time() - last_claim > CLAIM_IDLE_MS / 3000:
-                    last_claim = loop.time()
+                if now - last_claim > CLAIM_IDLE_MS / 3000:
+                    last_claim = now
                     if await self._claim(streams):
                         self._backlog = True
                 start = "0" if self._backlog else ">"
@@ -110,6 +112,9 @@ class DurableWriter:
             except Exception as exc:
                 if self.healthy:
                     logger.warning("durable writer paused: %s", exc)
+                if "NOGROUP" in str(exc):  # Redis lost its data: create the groups again
+                    self._groups.clear()
+                    last_refresh = -1e9
                 self.healthy = False
                 self._backlog = True
                 await asyncio.sleep(delay)
@@ -128,41 +133,54 @@ class DurableWriter:
     async def _write(self, reply: list[Any]) -> bool:
         """Store one read's entries from every stream in one transaction, then acknowledge them."""
         batches: list[tuple[str, Keys, list[Any]]] = []
-        rows: list[dict[str, Any]] = []
         for stream_raw, messages in reply:
-            if not messages:
-                continue
-            stream = stream_raw.decode()
-            keys = Keys(stream[stream.index("{") + 1 : stream.index("}")])
-            batches.append((stream, keys, [i for i, _ in messages]))
-            entries = [StreamEntry.from_redis(i, f) for i, f in messages if f]  # trimmed entries come back empty
-            if entries:
-                epoch = _text(await self.redis.get(keys.epoch))
-                rows.extend(_row(keys.restaurant_id, epoch, e) for e in entries)
+            if messages:
+                stream = stream_raw.decode()
+                batches.append((stream, Keys(stream[stream.index("{") + 1 : stream.index("}")]), messages))
         if not batches:
             return False
+        epochs = await self.redis.mget([keys.epoch for _, keys, _ in batches])
+        rows = [
+            _row(keys.restaurant_id, _text(epoch), StreamEntry.from_redis(entry_id, fields))
+            for (_, keys, messages), epoch in zip(batches, epochs, strict=True)
+            for entry_id, fields in messages
+            if fields  # an entry trimmed while pending comes back empty
+        ]
         if rows:
             async with self.engine.begin() as conn:
-                await conn.execute(insert(EventRow).on_conflict_do_nothing(), rows)
+                await conn.execute(INSERT, rows)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for stream, _, ids in batches:
-                pipe.xack(stream, self.group, *ids)
+            for stream, _, messages in batches:
+                pipe.xack(stream, self.group, *(entry_id for entry_id, _ in messages))
             await pipe.execute()
         self.written += len(rows)
-        for stream, keys, _ in batches:
-            await self._publish_watermark(stream, keys)
+        await self._publish_watermarks([(stream, keys) for stream, keys, _ in batches])
         return True
 
-    async def _publish_watermark(self, stream: str, keys: Keys) -> None:
+    async def _publish_watermarks(self, streams: list[tuple[str, Keys]]) -> None:
         """Everything below the oldest unacknowledged entry (or the last delivered) is in Postgres."""
-        pending: Any = await self.redis.xpending(stream, self.group)
-        if pending["pending"]:
-            mark = _seq(pending["min"]) - 1
-        else:
-            groups: Any = await self.redis.xinfo_groups(stream)
-            names = (self.group, self.group.encode())
-            mark = next((_seq(g["last-delivered-id"]) for g in groups if g["name"] in names), 0)
-        await self.redis.set(keys.persisted, mark)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for stream, _ in streams:
+                pipe.xpending(stream, self.group)
+                pipe.xinfo_groups(stream)
+            replies: list[Any] = await pipe.execute()
+        names = (self.group, self.group.encode())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for (_, keys), pending, groups in zip(streams, replies[::2], replies[1::2], strict=True):
+                if pending["pending"]:
+                    mark = _seq(pending["min"]) - 1
+                else:
+                    mark = next((_seq(g["last-delivered-id"]) for g in groups if g["name"] in names), 0)
+                pipe.set(keys.persisted, mark)
+            await pipe.execute()
+
+
+# Raw JSON goes straight into jsonb: the stream already holds it encoded, so it is never re-encoded.
+INSERT = text(
+    'INSERT INTO events (restaurant_id, epoch, "offset", type, channels, data, committed_at) '
+    "VALUES (:restaurant_id, :epoch, :offset, :type, :channels, CAST(:data AS jsonb), :committed_at) "
+    'ON CONFLICT (restaurant_id, epoch, "offset") DO NOTHING'
+)
 
 
 def _text(raw: bytes | str | None) -> str:
@@ -182,6 +200,6 @@ def _row(rid: str, epoch: str, entry: StreamEntry) -> dict[str, Any]:
         "offset": entry.offset,
         "type": entry.type.decode(),
         "channels": entry.channel_list(),
-        "data": orjson.loads(entry.data),
+        "data": entry.data.decode(),
         "committed_at": datetime.fromtimestamp(int(entry.ts) / 1000, UTC),
     }

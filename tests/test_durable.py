@@ -46,6 +46,17 @@ async def test_every_event_is_stored_once(hub: RunningHub, servers: Servers, red
     seq = int(await redis.get(Keys(hub.rid).seq) or 0)
     offsets = await _until_stored(servers, hub.rid, seq)
     assert offsets == list(range(1, seq + 1))
+    conn = await asyncpg.connect(_dsn(servers))
+    try:
+        row = await conn.fetchrow(
+            "SELECT type, channels, jsonb_typeof(data) AS kind, data->'ticket'->>'station' AS station FROM events "
+            "WHERE restaurant_id = $1 AND type = 'NEW_KITCHEN_ORDER' ORDER BY \"offset\" LIMIT 1",
+            hub.rid,
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    assert (row["kind"], row["station"], list(row["channels"])) == ("object", "fry", ["kitchen:fry"])
 
 
 async def test_postgres_restart_during_traffic_loses_and_doubles_nothing(
