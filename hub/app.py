@@ -37,6 +37,8 @@ __all__ = ["Hub", "create_app", "uvicorn_config"]
 
 logger = logging.getLogger(__name__)
 
+HEARTBEAT_SLICES = 8
+
 
 class Hub:
     def __init__(self, settings: Settings) -> None:
@@ -94,19 +96,26 @@ class Hub:
         await self.redis.aclose(close_connection_pool=True)
 
     async def _heartbeat(self) -> None:
-        """Ping every socket; close the ones silent for two heartbeats (dead peers)."""
+        """Ping each socket once per heartbeat and close the ones silent for two (dead peers).
+
+        The work is spread over the interval in slices, so ten
+        thousand sockets never get their pings in one burst that delays everyone's events.
+        """
         interval = self.settings.heartbeat
+        slices = HEARTBEAT_SLICES
+        tick = 0
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(interval / slices)
             now = time.monotonic()
-            pings = {
-                codec.binary: codec.encode({"op": "ping", "t": int(time.time() * 1000)}) for codec in CODECS.values()
-            }
+            pings = {c.binary: c.encode({"op": "ping", "t": int(time.time() * 1000)}) for c in CODECS.values()}
             for conn in list(self.connections):
+                if (id(conn) >> 4) % slices != tick:  # a socket's slice never changes while it lives
+                    continue
                 if now - conn.last_seen > 2 * interval:
                     conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frames from peer")
                 elif conn.actor is not None:
                     conn.push(pings[conn.codec.binary])
+            tick = (tick + 1) % slices
 
     async def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {}
@@ -158,8 +167,7 @@ def uvicorn_config(
         ws="websockets-sansio",
         ws_max_size=ws_max_size or settings.max_frame,
         ws_per_message_deflate=settings.compression,
-        ws_ping_interval=settings.heartbeat,
-        ws_ping_timeout=settings.heartbeat,
+        ws_ping_interval=None,  # one heartbeat, the hub's own (browsers see it; see Hub._heartbeat)
         lifespan="on",
         log_level=log_level,
         access_log=False,

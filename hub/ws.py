@@ -126,6 +126,8 @@ class _Session:
                 self.error(ErrorCode.BAD_FRAME, "a frame is an object")
                 continue
             op = frame.get("op")
+            if op == "pong":  # the answer to our heartbeat: counted as alive above, nothing else to do
+                continue
             if not isinstance(op, str) or op not in _OPS:  # an unhashable op (a list, a map) must not raise
                 self.error(ErrorCode.UNKNOWN_OP, f"unknown op {str(op)[:40]!r}")
                 continue
