@@ -11,6 +11,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,6 +30,7 @@ from hub.config import Settings
 from hub.connection import Connection
 from hub.db import create_engine
 from hub.durable import DurableWriter
+from hub.embedded import die_with_parent
 from hub.fanout import FanOut
 from hub.http_api import routes
 from hub.store import Store
@@ -55,7 +59,7 @@ class Hub:
         )
         self.redis = Redis(connection_pool=pool)
         self.store = Store(
-            self.redis, history=settings.history, durable=bool(settings.database_url and settings.durable)
+            self.redis, history=settings.history, durable=bool(settings.database_url and settings.durable_mode != "off")
         )
         self.bus = CommandBus(self.store)
         self.fanout = FanOut(self.redis, self.store)
@@ -67,12 +71,16 @@ class Hub:
     async def start(self) -> None:
         await self.redis.ping()
         await self.fanout.start()
-        if self.engine is not None and self.settings.durable:
+        if self.engine is not None and self.settings.durable_mode == "inline":
             self.writer = DurableWriter(self.redis, self.store, self.engine, batch=self.settings.durable_batch)
             self.writer.start()
-        task = asyncio.get_running_loop().create_task(self._heartbeat(), name="heartbeat")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        background = [self._heartbeat()]
+        if self.engine is not None and self.settings.durable_mode == "process":
+            background.append(self._durable_process())
+        for coro in background:
+            task = asyncio.get_running_loop().create_task(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         if self.settings.freeze_gc:
             # Everything allocated so far lives as long as the process: keep the collector off it,
             # and collect the young generation less often (full collections are what stall sockets).
@@ -86,14 +94,40 @@ class Hub:
             conn.close(CloseCode.SERVICE_RESTART, "node shutting down; resume elsewhere")
         if conns:
             await asyncio.wait([asyncio.ensure_future(c.finished()) for c in conns], timeout=timeout)
-        for task in self._tasks:
+        for task in list(self._tasks):
             task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         await self.fanout.stop()
         if self.writer is not None:
             await self.writer.stop()
         if self.engine is not None:
             await self.engine.dispose()
         await self.redis.aclose(close_connection_pool=True)
+
+    async def _durable_process(self) -> None:
+        """Run the durable writer as a child process, restarted if it dies, stopped with us."""
+        env = {
+            **os.environ,
+            "REDIS_URL": self.settings.redis_url or "",
+            "DATABASE_URL": self.settings.database_url or "",
+        }
+        while True:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "hub.cli", "durable", env=env, preexec_fn=die_with_parent(signal.SIGTERM)
+            )
+            try:
+                code = await proc.wait()
+            except asyncio.CancelledError:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), 5)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+                raise
+            logger.error("durable writer process exited with %s; restarting it", code)
+            await asyncio.sleep(1)
 
     async def _heartbeat(self) -> None:
         """Ping each socket once per heartbeat and close the ones silent for two (dead peers).

@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--data-dir", type=Path)
     p = sub.add_parser("migrate", help="apply the Postgres migrations")
     p.add_argument("--data-dir", type=Path)
+    sub.add_parser("durable", help="run only the durable writer (stream -> Postgres)")
     p = sub.add_parser("token", help="mint a signed device token")
     p.add_argument("--restaurant", required=True)
     p.add_argument("--role", required=True)
@@ -141,6 +142,13 @@ def main(argv: list[str] | None = None) -> int:
         with real_servers(_settings(args).with_(redis_url="unused")) as settings:
             asyncio.run(migrate(settings.database_url or ""))
         print("migrations applied")
+    elif args.command == "durable":
+        from hub.durable import run_forever
+
+        settings = Settings()
+        if not (settings.redis_url and settings.database_url):
+            parser.error("durable needs REDIS_URL and DATABASE_URL")
+        asyncio.run(run_forever(settings))
     elif args.command == "token":
         from hub.tokens import mint
 

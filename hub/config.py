@@ -31,10 +31,17 @@ class Settings:
     burst: float = field(default_factory=lambda: float(_env("FIREFLOW_BURST", "200")))
     replay_limit: int = field(default_factory=lambda: int(_env("FIREFLOW_REPLAY_LIMIT", "5000")))
     compression: bool = field(default_factory=lambda: _env("FIREFLOW_WS_COMPRESSION", "0") == "1")
-    durable: bool = field(default_factory=lambda: _env("FIREFLOW_DURABLE", "1") == "1")
+    # Where the durable writer runs: "process" (a child of this node, so its batches never stall
+    # the sockets), "inline" (in this node's event loop), or "off" (another node or `fireflow durable`).
+    durable: str = field(default_factory=lambda: _env("FIREFLOW_DURABLE", "process"))
     freeze_gc: bool = True  # after start-up; tests running many hubs in one process turn it off
     redis_pool: int = field(default_factory=lambda: int(_env("FIREFLOW_REDIS_POOL", "64")))
     durable_batch: int = field(default_factory=lambda: int(_env("FIREFLOW_DURABLE_BATCH", "500")))
+
+    @property
+    def durable_mode(self) -> str:
+        mode = self.durable.strip().lower()
+        return {"0": "off", "false": "off", "no": "off", "1": "process", "true": "process"}.get(mode, mode)
 
     def with_(self, **changes: Any) -> Settings:
         known = {f.name for f in fields(self)}

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import secrets
+import signal
 import socket
 from datetime import UTC, datetime
 from typing import Any
@@ -34,11 +35,19 @@ logger = logging.getLogger(__name__)
 
 CLAIM_IDLE_MS = 30_000
 REFRESH_S = 2.0
+WATERMARK_S = 1.0
 
 
 class DurableWriter:
     def __init__(
-        self, redis: Redis, store: Store, engine: AsyncEngine, *, batch: int = 500, block_ms: int = 1000
+        self,
+        redis: Redis,
+        store: Store,
+        engine: AsyncEngine,
+        *,
+        batch: int = 500,
+        block_ms: int = 1000,
+        linger: float = 0.05,
     ) -> None:
         self.redis = redis
         self.store = store
@@ -52,6 +61,8 @@ class DurableWriter:
         self._groups: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._backlog = True  # start by re-reading anything left pending under our name
+        self._touched: set[Keys] = set()
+        self.linger = linger
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="durable-writer")
@@ -79,7 +90,7 @@ class DurableWriter:
     async def _run(self) -> None:
         delay = 0.2
         loop = asyncio.get_running_loop()
-        last_claim = last_refresh = -1e9
+        last_claim = last_refresh = last_marks = -1e9
         streams: list[str] = []
         while True:
             try:
@@ -105,6 +116,14 @@ class DurableWriter:
                 got = await self._write(reply or [])
                 if self._backlog and not got:
                     self._backlog = False
+                if self._touched and (not got or now - last_marks > WATERMARK_S):  # at most 1/s while busy
+                    last_marks = now
+                    await self._publish_watermarks([(k.stream, k) for k in self._touched])
+                    self._touched.clear()
+                if got < self.batch and not self._backlog:
+                    # Let a batch build up: many small transactions cost the node far more CPU
+                    # (and its sockets latency) than events reach Postgres a few ms later.
+                    await asyncio.sleep(self.linger)
                 self.healthy = True
                 delay = 0.2
             except asyncio.CancelledError:
@@ -130,7 +149,7 @@ class DurableWriter:
             claimed = claimed or bool(result[1])
         return claimed
 
-    async def _write(self, reply: list[Any]) -> bool:
+    async def _write(self, reply: list[Any]) -> int:
         """Store one read's entries from every stream in one transaction, then acknowledge them."""
         batches: list[tuple[str, Keys, list[Any]]] = []
         for stream_raw, messages in reply:
@@ -138,7 +157,7 @@ class DurableWriter:
                 stream = stream_raw.decode()
                 batches.append((stream, Keys(stream[stream.index("{") + 1 : stream.index("}")]), messages))
         if not batches:
-            return False
+            return 0
         epochs = await self.redis.mget([keys.epoch for _, keys, _ in batches])
         rows = [
             _row(keys.restaurant_id, _text(epoch), StreamEntry.from_redis(entry_id, fields))
@@ -154,8 +173,8 @@ class DurableWriter:
                 pipe.xack(stream, self.group, *(entry_id for entry_id, _ in messages))
             await pipe.execute()
         self.written += len(rows)
-        await self._publish_watermarks([(stream, keys) for stream, keys, _ in batches])
-        return True
+        self._touched.update(keys for _, keys, _ in batches)
+        return sum(len(messages) for _, _, messages in batches)
 
     async def _publish_watermarks(self, streams: list[tuple[str, Keys]]) -> None:
         """Everything below the oldest unacknowledged entry (or the last delivered) is in Postgres."""
@@ -203,3 +222,25 @@ def _row(rid: str, epoch: str, entry: StreamEntry) -> dict[str, Any]:
         "data": entry.data.decode(),
         "committed_at": datetime.fromtimestamp(int(entry.ts) / 1000, UTC),
     }
+
+
+async def run_forever(settings: Any) -> None:
+    """``fireflow durable``: only the writer, until SIGTERM or SIGINT."""
+    from redis.asyncio import BlockingConnectionPool
+
+    from hub.db import create_engine
+
+    redis = Redis(connection_pool=BlockingConnectionPool.from_url(settings.redis_url, max_connections=8, timeout=10))
+    engine = create_engine(settings.database_url)
+    writer = DurableWriter(redis, Store(redis), engine, batch=settings.durable_batch)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    writer.start()
+    try:
+        await stop.wait()
+    finally:
+        await writer.stop()
+        await engine.dispose()
+        await redis.aclose(close_connection_pool=True)

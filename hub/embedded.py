@@ -142,7 +142,7 @@ def _port_in_use(log_text: str) -> bool:
 _libc: ctypes.CDLL | None = None
 
 
-def _death_signal_preexec(sig: signal.Signals) -> Callable[[], None] | None:
+def die_with_parent(sig: signal.Signals) -> Callable[[], None] | None:
     """Make the child receive ``sig`` when we die, so a ``kill -9`` of the hub leaks nothing.
 
     Only armed from the main thread: the kernel fires it when the spawning *thread* exits.
@@ -391,7 +391,7 @@ class EmbeddedRedis:
                 pass_fds=(self._lock_fd,),
                 # Ctrl-C in a terminal must reach the hub only; it stops us in order.
                 start_new_session=True,
-                preexec_fn=_death_signal_preexec(signal.SIGTERM),
+                preexec_fn=die_with_parent(signal.SIGTERM),
             )
         os.ftruncate(self._lock_fd, 0)
         os.pwrite(self._lock_fd, f"{proc.pid}\n".encode(), 0)
@@ -826,7 +826,7 @@ class EmbeddedPostgres:
                 extra_groups=[] if run_as else None,
                 start_new_session=True,
                 # SIGINT is postgres' fast shutdown; SIGTERM would wait for clients.
-                preexec_fn=_death_signal_preexec(signal.SIGINT),
+                preexec_fn=die_with_parent(signal.SIGINT),
             )  # fmt: skip
         deadline = time.monotonic() + START_TIMEOUT
         while True:

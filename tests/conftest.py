@@ -84,7 +84,12 @@ async def redis(servers: Servers) -> AsyncIterator[Redis]:
 
 def settings_for(servers: Servers, **changes: Any) -> Settings:
     return Settings().with_(
-        redis_url=servers.redis_url, database_url=servers.database_url, secret=SECRET, freeze_gc=False, **changes
+        redis_url=servers.redis_url,
+        database_url=servers.database_url,
+        secret=SECRET,
+        freeze_gc=False,
+        durable="inline",
+        **changes,
     )
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import httpx
 
 from clients.python import HubClient
 from hub.demo import seed_restaurant
 from hub.domain.actors import Role
+from hub.keys import Keys
 from hub.store import Store
 from hub.tokens import mint
-from tests.conftest import SECRET, WAIT
+from tests.conftest import SECRET, WAIT, Servers
 
 
 async def _seeded(redis: Any, rid: str) -> None:
@@ -31,8 +33,10 @@ async def _fire_over_http(http: httpx.AsyncClient) -> str:
     return order_id
 
 
-async def test_a_fire_through_one_node_reaches_a_screen_on_another(nodes: Any, redis: Any, rid: str) -> None:
-    """Two nodes on one Redis: a fire over HTTP on node A reaches a kitchen screen connected to node B."""
+async def test_a_fire_through_one_node_reaches_a_screen_on_another(
+    nodes: Any, redis: Any, rid: str, servers: Servers
+) -> None:
+    """Two nodes on one Redis: a fire over HTTP on node A reaches a screen on node B, and both writers store it once."""
     await _seeded(redis, rid)
     a, b = await nodes(), await nodes()
     screen = await HubClient.connect(b.ws_url, _token(rid, Role.KITCHEN, stations=["grill"]))
@@ -45,6 +49,22 @@ async def test_a_fire_through_one_node_reaches_a_screen_on_another(nodes: Any, r
         assert event["type"] == "NEW_KITCHEN_ORDER" and event["data"]["ticket"]["order_id"] == order_id
     finally:
         await screen.close()
+    # Each node runs its durable writer as a child process; together they store every event once.
+    seq = int(await redis.get(Keys(rid).seq) or 0)
+    dsn = servers.database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def stored() -> list[int]:
+        while True:
+            conn = await asyncpg.connect(dsn)
+            try:
+                rows = await conn.fetch('SELECT "offset" FROM events WHERE restaurant_id = $1 ORDER BY "offset"', rid)
+            finally:
+                await conn.close()
+            if len(rows) >= seq:
+                return [r["offset"] for r in rows]
+            await asyncio.sleep(0.05)
+
+    assert await asyncio.wait_for(stored(), 4 * WAIT) == list(range(1, seq + 1))
 
 
 async def test_killed_node_clients_resume_on_the_other_with_nothing_lost_or_doubled(
