@@ -86,14 +86,9 @@ async def _open(ctx: Context) -> d.Decision:
     cmd = ctx.command
     assert isinstance(cmd, c.OpenOrder)
     table = await ctx.store.table(ctx.rid, cmd.table_id) if cmd.table_id else None
+    counters, day = await ctx.store.counters(ctx.rid), await ctx.day()
     return d.open_order(
-        cmd,
-        ctx.actor,
-        ctx.now,
-        order_id=f"{ctx.rid}.o{secrets.token_hex(6)}",
-        counters=await ctx.store.counters(ctx.rid),
-        day=await ctx.day(),
-        table=table,
+        cmd, ctx.actor, ctx.now, order_id=f"{ctx.rid}.o{secrets.token_hex(6)}", counters=counters, day=day, table=table
     )
 
 

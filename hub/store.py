@@ -8,6 +8,7 @@ layout itself (key names) lives in ``hub.keys`` and the atomic commit in
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -22,6 +23,7 @@ from schema.records import Counters, Menu, Order, OrderStatus, Restaurant, Table
 __all__ = ["CommitOutcome", "History", "Store", "StoredResult", "StreamEntry"]
 
 _OPEN = (OrderStatus.ACTIVE, OrderStatus.READY)
+RESTAURANT_TTL = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,7 @@ class Store:
         self.redis = redis
         # With a durable writer, history is only trimmed below what it has stored in Postgres.
         self.durable = durable
+        self._restaurants: dict[str, tuple[float, Restaurant | None]] = {}
         self.history = history
         self.result_ttl = result_ttl
         source = resources.files("hub").joinpath("lua/commit.lua").read_text()
@@ -96,6 +99,7 @@ class Store:
     async def put_restaurant(self, restaurant: Restaurant, menu: Menu, tables: list[Table]) -> None:
         """Create or replace a restaurant's setup; open orders and their tables' states are kept."""
         k = Keys(restaurant.id)
+        self._restaurants.pop(restaurant.id, None)  # other nodes see the change within RESTAURANT_TTL
         existing = {t.id: t for t in await self.tables(restaurant.id)}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(k.restaurant, _json(restaurant))
@@ -114,8 +118,15 @@ class Store:
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
     async def restaurant(self, rid: str) -> Restaurant | None:
+        """A restaurant's settings, cached for a few seconds: read on every open and fire, changed rarely."""
+        now = time.monotonic()
+        cached = self._restaurants.get(rid)
+        if cached is not None and now - cached[0] < RESTAURANT_TTL:
+            return cached[1]
         raw = await self.redis.get(Keys(rid).restaurant)
-        return Restaurant.model_validate_json(raw) if raw else None
+        restaurant = Restaurant.model_validate_json(raw) if raw else None
+        self._restaurants[rid] = (now, restaurant)
+        return restaurant
 
     async def menu(self, rid: str) -> Menu | None:
         raw = await self.redis.get(Keys(rid).menu)
