@@ -7,10 +7,10 @@ and the client resumes from its last offset.
 The hot path skips the queue: when nothing is queued or in flight, ``push``
 runs the server's send right away, and it almost always completes without
 suspending (the transport takes the bytes). Only when it would wait (the
-transport is paused because the peer is slow) is the suspended send handed to
-the writer task to finish, and later frames queue behind it. So one event to
-five thousand idle-queued sockets costs five thousand writes, not five thousand
-task switches.
+transport is paused because the peer is slow) is a writer task started to
+finish it and drain what queues behind it; the task ends once the queue is
+empty. So one event to five thousand sockets costs five thousand writes, not
+five thousand task switches, and an idle socket holds no task at all.
 """
 
 from __future__ import annotations
@@ -36,10 +36,8 @@ Send = Callable[[Message], Coroutine[Any, Any, None]]
 class Connection:
     __slots__ = (
         "_closing",
-        "_idle",
         "_inflight",
         "_send",
-        "_waiter",
         "_writer",
         "actor",
         "channels",
@@ -49,7 +47,6 @@ class Connection:
         "limit",
         "outbox",
         "pending",
-        "syncing_channels",
     )
 
     def __init__(self, send: Send, codec: Codec, *, limit: int, now: float) -> None:
@@ -59,16 +56,14 @@ class Connection:
         self.outbox: deque[Message] = deque()
         self.actor: Actor | None = None
         self.channels: set[str] = set()
-        # While a subscribe is being answered, live events wait here (see FanOut.subscribe).
+        # While a subscribe is being answered, live events wait here (see ws._Session._subscribe).
         self.pending: list[EncodedEvent] | None = None
-        self.syncing_channels: frozenset[str] = frozenset()
         self.last_seen = now
         self.close_code: int | None = None
         self._closing = False
-        self._waiter: asyncio.Future[None] | None = None
-        self._idle = False  # the writer is parked: nothing queued, nothing in flight
         self._inflight: tuple[Coroutine[Any, Any, None], Any] | None = None
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        # Only while a send is waiting on the transport: an idle socket costs no task at all.
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def open(self) -> bool:
@@ -77,20 +72,13 @@ class Connection:
     def push(self, message: Message) -> None:
         if self._closing:
             return
-        if self._idle:
+        if self._writer is None:
             self._send_now(message)
             return
         if len(self.outbox) >= self.limit:
             self.close(CloseCode.SLOW_CONSUMER, "outgoing queue full; resume with since")
             return
         self.outbox.append(message)
-        self._wake_writer()
-
-    def _wake_writer(self) -> None:
-        self._idle = False
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     def _send_now(self, message: Message) -> None:
         coro = self._send(message)
@@ -102,7 +90,7 @@ class Connection:
             self._closing = True
             return
         self._inflight = (coro, awaited)
-        self._wake_writer()
+        self._writer = asyncio.get_running_loop().create_task(self._drain())
 
     def send_frame(self, frame: dict[str, Any]) -> None:
         self.push(self.codec.encode(frame))
@@ -113,31 +101,24 @@ class Connection:
         else:
             self.push(event.message(self.codec.binary))
 
-    async def _write_loop(self) -> None:
-        loop = asyncio.get_running_loop()
+    async def _drain(self) -> None:
+        """Finish the send that had to wait, then everything queued behind it, then go away."""
         outbox = self.outbox
-        send = self._send
         try:
-            while True:
-                if self._inflight is not None:
-                    coro, awaited = self._inflight
-                    self._inflight = None
-                    await _finish(coro, awaited)
-                elif outbox:
-                    await send(outbox.popleft())
-                else:
-                    self._waiter = loop.create_future()
-                    self._idle = True
-                    try:
-                        await self._waiter
-                    finally:
-                        self._idle = False
-                        self._waiter = None
+            if self._inflight is not None:
+                coro, awaited = self._inflight
+                self._inflight = None
+                await _finish(coro, awaited)
+            while outbox:
+                await self._send(outbox.popleft())
         except asyncio.CancelledError:
             raise
         except Exception:  # the peer went away mid-send: the reader side sees the disconnect
             self._closing = True
             outbox.clear()
+        finally:
+            if not self._closing:
+                self._writer = None
 
     def close(self, code: int, reason: str = "") -> None:
         """Stop sending events now and close the socket with ``code`` when the transport allows."""
@@ -149,7 +130,8 @@ class Connection:
         if self._inflight is not None:
             self._inflight[0].close()
             self._inflight = None
-        self._writer.cancel()
+        if self._writer is not None:
+            self._writer.cancel()
         self._writer = asyncio.get_running_loop().create_task(self._send_close(code, reason))
 
     async def _send_close(self, code: int, reason: str) -> None:
@@ -158,20 +140,22 @@ class Connection:
 
     async def flush_and_close(self, code: int, reason: str = "", timeout: float = 2.0) -> None:
         """Send what is queued (an error frame, say), then close."""
-        if not self._closing:
-            deadline = asyncio.get_running_loop().time() + timeout
-            while self.outbox and asyncio.get_running_loop().time() < deadline and not self._writer.done():
-                await asyncio.sleep(0.005)
+        writer = self._writer
+        if writer is not None and not self._closing:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(writer), timeout)
         self.close(code, reason)
         await self.finished()
 
     async def finished(self) -> None:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._writer
+        if self._writer is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._writer
 
     async def shutdown(self) -> None:
         self._closing = True
-        self._writer.cancel()
+        if self._writer is not None:
+            self._writer.cancel()
         await self.finished()
 
 

@@ -34,16 +34,10 @@ def _msg(n: int) -> dict[str, Any]:
     return {"type": "websocket.send", "text": str(n)}
 
 
-async def _parked(conn: Connection) -> None:
-    while not conn._idle:  # the writer parks once its first wake-up ran
-        await asyncio.sleep(0)
-
-
 async def test_writes_happen_inline_while_the_transport_takes_them() -> None:
     """With nothing queued, a push is written before push returns: no task switch per recipient."""
     send = PausableSend()
     conn = Connection(send, JsonCodec(), limit=8, now=0)
-    await _parked(conn)
     for n in range(3):
         conn.push(_msg(n))
     assert send.sent == ["0", "1", "2"]
@@ -54,7 +48,6 @@ async def test_a_paused_transport_queues_in_order_and_resumes() -> None:
     """A send that must wait is finished by the writer; later frames queue behind it and go out in order."""
     send = PausableSend()
     conn = Connection(send, JsonCodec(), limit=8, now=0)
-    await _parked(conn)
     conn.push(_msg(0))
     send.writable.clear()
     for n in range(1, 5):
@@ -64,7 +57,7 @@ async def test_a_paused_transport_queues_in_order_and_resumes() -> None:
     send.writable.set()
     await send.until(5)
     assert send.sent == ["0", "1", "2", "3", "4"]
-    await _parked(conn)
+    await conn.finished()  # the writer ends once drained
     conn.push(_msg(5))  # back on the inline path
     assert send.sent[-1] == "5"
     await conn.shutdown()
@@ -74,7 +67,6 @@ async def test_overflow_while_paused_drops_the_socket_with_4008() -> None:
     """More frames than the limit behind a paused transport: the queue is freed and the socket closed 4008."""
     send = PausableSend()
     conn = Connection(send, JsonCodec(), limit=4, now=0)
-    await _parked(conn)
     send.writable.clear()
     for n in range(10):
         conn.push(_msg(n))
