@@ -53,7 +53,7 @@ class Connection:
         self._send = send
         self.codec = codec
         self.limit = limit
-        self.outbox: deque[Message] = deque()
+        self.outbox: deque[Message] | None = None  # made on first backpressure (760 bytes per socket)
         self.actor: Actor | None = None
         self.channels: set[str] = set()
         # While a subscribe is being answered, live events wait here (see ws._Session._subscribe).
@@ -75,7 +75,9 @@ class Connection:
         if self._writer is None:
             self._send_now(message)
             return
-        if len(self.outbox) >= self.limit:
+        if self.outbox is None:
+            self.outbox = deque()
+        elif len(self.outbox) >= self.limit:
             self.close(CloseCode.SLOW_CONSUMER, "outgoing queue full; resume with since")
             return
         self.outbox.append(message)
@@ -103,19 +105,18 @@ class Connection:
 
     async def _drain(self) -> None:
         """Finish the send that had to wait, then everything queued behind it, then go away."""
-        outbox = self.outbox
         try:
             if self._inflight is not None:
                 coro, awaited = self._inflight
                 self._inflight = None
                 await _finish(coro, awaited)
-            while outbox:
-                await self._send(outbox.popleft())
+            while self.outbox:
+                await self._send(self.outbox.popleft())
         except asyncio.CancelledError:
             raise
         except Exception:  # the peer went away mid-send: the reader side sees the disconnect
             self._closing = True
-            outbox.clear()
+            self.outbox = None
         finally:
             if not self._closing:
                 self._writer = None
@@ -126,7 +127,7 @@ class Connection:
             return
         self._closing = True
         self.close_code = code
-        self.outbox.clear()
+        self.outbox = None
         if self._inflight is not None:
             self._inflight[0].close()
             self._inflight = None

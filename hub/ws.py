@@ -90,6 +90,8 @@ class WebSocketEndpoint:
 
 
 class _Session:
+    __slots__ = ("conn", "hub", "receive", "refilled", "tokens")
+
     def __init__(self, hub: Hub, conn: Connection, receive: Any) -> None:
         self.hub = hub
         self.conn = conn
