@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -114,7 +114,7 @@ class Hub:
         }
         while True:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "hub.cli", "durable", env=env, preexec_fn=die_with_parent(signal.SIGTERM)
+                sys.executable, "-m", "hub.cli", "durable", env=env, preexec_fn=_background_child()
             )
             try:
                 code = await proc.wait()
@@ -185,6 +185,18 @@ def create_app(settings: Settings) -> Starlette:
     app.state.hub = hub
     app.state.ws = ws
     return app
+
+
+def _background_child() -> Callable[[], None]:
+    """The durable writer yields the CPU to the sockets (it is behind by design; they must not be) and dies with us."""
+    arm = die_with_parent(signal.SIGTERM)  # made here: it captures this process as the parent
+
+    def preexec() -> None:
+        os.nice(10)
+        if arm is not None:
+            arm()
+
+    return preexec
 
 
 class _DirectWebSocket:

@@ -47,7 +47,7 @@ class DurableWriter:
         *,
         batch: int = 500,
         block_ms: int = 1000,
-        linger: float = 0.05,
+        linger: float = 0.2,
     ) -> None:
         self.redis = redis
         self.store = store
@@ -122,7 +122,7 @@ class DurableWriter:
                     self._touched.clear()
                 if got < self.batch and not self._backlog:
                     # Let a batch build up: many small transactions cost the node far more CPU
-                    # (and its sockets latency) than events reach Postgres a few ms later.
+                    # (and its sockets latency) than events reach Postgres a moment later.
                     await asyncio.sleep(self.linger)
                 self.healthy = True
                 delay = 0.2

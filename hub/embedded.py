@@ -369,6 +369,9 @@ class EmbeddedRedis:
             "appendfsync everysec\n"
             "aof-load-truncated yes\n"
             "aof-use-rdb-preamble yes\n"
+            # Rewriting the AOF forks Redis, which stalls every command for a moment; with the
+            # default 64 MB a busy restaurant group would do it every few seconds.
+            "auto-aof-rewrite-min-size 512mb\n"
             # The AOF is the durable copy; periodic RDB snapshots would only add forks.
             'save ""\n'
             "dbfilename dump.rdb\n"
