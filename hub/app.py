@@ -72,7 +72,11 @@ class Hub:
         await self.redis.ping()
         await self.fanout.start()
         if self.engine is not None and self.settings.durable_mode == "inline":
-            self.writer = DurableWriter(self.redis, self.store, self.engine, batch=self.settings.durable_batch)
+            # Its own connections: its reads must never wait behind the sockets' commands, nor hold them up.
+            writer_redis = Redis.from_url(self.settings.redis_url or "")
+            self.writer = DurableWriter(
+                writer_redis, Store(writer_redis), self.engine, batch=self.settings.durable_batch
+            )
             self.writer.start()
         background = [self._heartbeat()]
         if self.engine is not None and self.settings.durable_mode == "process":
@@ -101,6 +105,7 @@ class Hub:
         await self.fanout.stop()
         if self.writer is not None:
             await self.writer.stop()
+            await self.writer.redis.aclose()
         if self.engine is not None:
             await self.engine.dispose()
         await self.redis.aclose(close_connection_pool=True)

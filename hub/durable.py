@@ -12,7 +12,6 @@ persisted watermark, below which the commit script may trim history.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.keys import Keys, durable_group
 from hub.store import Store, StreamEntry
+from hub.supervise import reraise_if_cancelled
 
 __all__ = ["DurableWriter"]
 
@@ -46,14 +46,12 @@ class DurableWriter:
         engine: AsyncEngine,
         *,
         batch: int = 500,
-        block_ms: int = 1000,
         linger: float = 0.2,
     ) -> None:
         self.redis = redis
         self.store = store
         self.engine = engine
         self.batch = batch
-        self.block_ms = block_ms
         self.group = durable_group()
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.healthy = True
@@ -67,11 +65,12 @@ class DurableWriter:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="durable-writer")
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 5.0) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            done, _ = await asyncio.wait({self._task}, timeout=timeout)
+            if not done:
+                logger.warning("durable writer did not stop within %.0f s; abandoning it", timeout)
 
     async def _ensure_groups(self, rids: list[str]) -> list[str]:
         streams = []
@@ -93,6 +92,7 @@ class DurableWriter:
         last_claim = last_refresh = last_marks = -1e9
         streams: list[str] = []
         while True:
+            reraise_if_cancelled()  # a library may have swallowed our cancellation in the last round
             try:
                 now = loop.time()
                 if now - last_refresh > REFRESH_S:  # new restaurants join within this time
@@ -111,7 +111,6 @@ class DurableWriter:
                     self.consumer,
                     dict.fromkeys(streams, start),
                     count=self.batch,
-                    block=None if self._backlog else self.block_ms,
                 )
                 got = await self._write(reply or [])
                 if self._backlog and not got:
@@ -129,6 +128,7 @@ class DurableWriter:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                reraise_if_cancelled()
                 if self.healthy:
                     logger.warning("durable writer paused: %s", exc)
                 if "NOGROUP" in str(exc):  # Redis lost its data: create the groups again
@@ -226,11 +226,9 @@ def _row(rid: str, epoch: str, entry: StreamEntry) -> dict[str, Any]:
 
 async def run_forever(settings: Any) -> None:
     """``fireflow durable``: only the writer, until SIGTERM or SIGINT."""
-    from redis.asyncio import BlockingConnectionPool
-
     from hub.db import create_engine
 
-    redis = Redis(connection_pool=BlockingConnectionPool.from_url(settings.redis_url, max_connections=8, timeout=10))
+    redis = Redis.from_url(settings.redis_url)
     engine = create_engine(settings.database_url)
     writer = DurableWriter(redis, Store(redis), engine, batch=settings.durable_batch)
     stop = asyncio.Event()
@@ -243,4 +241,4 @@ async def run_forever(settings: Any) -> None:
     finally:
         await writer.stop()
         await engine.dispose()
-        await redis.aclose(close_connection_pool=True)
+        await redis.aclose()

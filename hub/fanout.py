@@ -20,6 +20,7 @@ from hub.codec import EncodedEvent
 from hub.connection import Connection
 from hub.keys import WAKE_PATTERN, WAKE_PREFIX, Keys
 from hub.store import Store
+from hub.supervise import reraise_if_cancelled
 from schema.protocol import CloseCode
 
 __all__ = ["FanOut", "Feed"]
@@ -75,11 +76,13 @@ class Feed:
         """Read forever: a Redis error pauses this feed (with backoff), never ends it."""
         delay = 0.1
         while True:
+            reraise_if_cancelled()
             try:
                 await self._follow()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                reraise_if_cancelled()
                 logger.warning("feed %s paused: %s", self.rid, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
@@ -92,6 +95,7 @@ class Feed:
             self.wanted = max(self.wanted, self.last)
             self.ready.set()
         while True:
+            reraise_if_cancelled()
             await self._wakeup.wait()
             self._wakeup.clear()
             while self.wanted > self.last:
@@ -179,6 +183,7 @@ class FanOut:
     async def _listen(self) -> None:
         """Wake-ups from every commit on every node; reconnects forever."""
         while True:
+            reraise_if_cancelled()
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(WAKE_PATTERN)
@@ -193,6 +198,7 @@ class FanOut:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                reraise_if_cancelled()
                 logger.warning("wake-up subscription lost (%s); reconnecting", exc)
                 await asyncio.sleep(0.5)
             finally:
@@ -201,6 +207,7 @@ class FanOut:
 
     async def _poll(self) -> None:
         while True:
+            reraise_if_cancelled()
             await asyncio.sleep(self.tick)
             feeds = list(self.feeds.values())
             if not feeds:
@@ -208,6 +215,7 @@ class FanOut:
             try:
                 seqs = await self.redis.mget([Keys(f.rid).seq for f in feeds])
             except Exception as exc:
+                reraise_if_cancelled()
                 logger.warning("offset poll failed: %s", exc)
                 continue
             for feed, seq in zip(feeds, seqs, strict=True):
