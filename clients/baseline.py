@@ -19,11 +19,12 @@ import itertools
 import signal
 import sys
 import time
-from collections.abc import Coroutine
 from typing import Any
 
 import orjson
 from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+from clients.loadgen import run_loop
 
 __all__ = ["Baseline", "main"]
 
@@ -132,15 +133,6 @@ async def _serve(host: str, port: int, frame_size: int) -> None:
         await stop.wait()
 
 
-def _run(coro: Coroutine[Any, Any, None]) -> None:
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(coro)
-    else:
-        uvloop.run(coro)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m clients.baseline", description="bare websockets broadcast server (bench baseline)"
@@ -149,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--frame-size", type=int, default=600, help="pad event frames to about this many bytes")
     args = parser.parse_args(argv)
-    _run(_serve(args.host, args.port, args.frame_size))
+    run_loop(_serve(args.host, args.port, args.frame_size))
     return 0
 
 

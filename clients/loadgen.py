@@ -733,7 +733,8 @@ def _quiet_cancel(coro: Coroutine[Any, Any, None]) -> Coroutine[Any, Any, None]:
     return run()
 
 
-def _run(coro: Coroutine[Any, Any, None]) -> None:
+def run_loop(coro: Coroutine[Any, Any, None]) -> None:
+    """uvloop when installed: the load generator must not be the bottleneck it measures."""
     try:
         import uvloop
     except ImportError:
@@ -748,7 +749,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The bench owns this process's lifetime: Ctrl-C in the terminal reaches the bench, which tells us to quit.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _run(_quiet_cancel(_serve(args.config)))
+    run_loop(_quiet_cancel(_serve(args.config)))
     return 0
 
 
