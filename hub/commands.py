@@ -27,6 +27,7 @@ from hub.domain.errors import DomainError
 from hub.store import Store, StoredResult
 from schema import commands as c
 from schema.protocol import ErrorCode
+from schema.records import Order
 
 __all__ = ["CommandBus", "validation_details"]
 
@@ -67,7 +68,7 @@ class Context:
     def rid(self) -> str:
         return self.actor.restaurant_id
 
-    async def order(self, order_id: str) -> Any:
+    async def order(self, order_id: str) -> Order:
         d.check_tenant(self.actor, order_id)
         order = await self.store.order(self.rid, order_id)
         if order is None:

@@ -25,7 +25,7 @@ from redis.exceptions import ResponseError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.keys import Keys, durable_group
+from hub.keys import DURABLE_GROUP, Keys
 from hub.store import Store, StreamEntry
 from hub.supervise import reraise_if_cancelled
 
@@ -52,7 +52,7 @@ class DurableWriter:
         self.store = store
         self.engine = engine
         self.batch = batch
-        self.group = durable_group()
+        self.group = DURABLE_GROUP
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.healthy = True
         self.written = 0

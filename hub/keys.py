@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["RESTAURANTS", "WAKE_PATTERN", "WAKE_PREFIX", "Keys", "durable_group"]
+__all__ = ["DURABLE_GROUP", "RESTAURANTS", "WAKE_PATTERN", "WAKE_PREFIX", "Keys"]
 
 RESTAURANTS = "ff:restaurants"
 WAKE_PREFIX = "ff:wake:"
 WAKE_PATTERN = WAKE_PREFIX + "*"
 
 
-def durable_group() -> str:
-    return "durable"
+DURABLE_GROUP = "durable"  # the consumer group of every restaurant stream that feeds Postgres
 
 
 @dataclass(frozen=True, slots=True)
