@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import os
+import secrets
 import signal
 import sys
 import time
@@ -33,7 +34,9 @@ from hub.durable import DurableWriter
 from hub.embedded import die_with_parent
 from hub.fanout import FanOut
 from hub.http_api import routes
+from hub.presence import Presence
 from hub.store import Store
+from hub.timers import DueChecks
 from hub.ws import WebSocketEndpoint
 from schema.protocol import CloseCode
 
@@ -63,6 +66,8 @@ class Hub:
         )
         self.bus = CommandBus(self.store)
         self.fanout = FanOut(self.redis, self.store)
+        self.presence = Presence(self.redis, secrets.token_hex(4), ttl=settings.presence_ttl)
+        self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick)
         self.connections: set[Connection] = set()
         self.engine: AsyncEngine | None = create_engine(settings.database_url) if settings.database_url else None
         self.writer: DurableWriter | None = None
@@ -78,7 +83,7 @@ class Hub:
                 writer_redis, Store(writer_redis), self.engine, batch=self.settings.durable_batch
             )
             self.writer.start()
-        background = [self._heartbeat()]
+        background = [self._heartbeat(), self.presence.run(), self.due_checks.run()]
         if self.engine is not None and self.settings.durable_mode == "process":
             background.append(self._durable_process())
         for coro in background:
@@ -102,6 +107,7 @@ class Hub:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.presence.stop()
         await self.fanout.stop()
         if self.writer is not None:
             await self.writer.stop()

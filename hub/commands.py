@@ -21,13 +21,18 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from hub.domain import kitchen as k
 from hub.domain import orders as d
-from hub.domain.actors import Actor, check_command
+from hub.domain import stock as s
+from hub.domain import tables as t
+from hub.domain.actors import Actor, Role, check_command
+from hub.domain.decision import Decision
 from hub.domain.errors import DomainError
+from hub.domain.stock import StockBook
 from hub.store import Store, StoredResult
 from schema import commands as c
 from schema.protocol import ErrorCode
-from schema.records import Order
+from schema.records import Menu, Order, Restaurant, Table
 
 __all__ = ["CommandBus", "validation_details"]
 
@@ -60,7 +65,7 @@ def fingerprint(command_type: str, data: dict[str, Any]) -> str:
 class Context:
     store: Store
     actor: Actor
-    command: c.Command
+    command: Any
     command_type: str
     now: int
 
@@ -68,24 +73,54 @@ class Context:
     def rid(self) -> str:
         return self.actor.restaurant_id
 
-    async def order(self, order_id: str) -> Order:
+    async def order(self, order_id: str, *, follow_merge: bool = False) -> Order:
         d.check_tenant(self.actor, order_id)
         order = await self.store.order(self.rid, order_id)
+        # A merged order's tickets live on in the order it joined: acknowledgements follow them there.
+        for _ in range(8):
+            if order is None or not follow_merge or order.merged_into is None:
+                break
+            order = await self.store.order(self.rid, order.merged_into)
         if order is None:
             raise DomainError(ErrorCode.NOT_FOUND, f"no order {order_id!r}")
         return order
 
-    async def day(self) -> str:
+    async def table(self, table_id: str) -> Table:
+        table = await self.store.table(self.rid, table_id)
+        if table is None:
+            raise DomainError(ErrorCode.NOT_FOUND, f"no table {table_id!r}")
+        return table
+
+    async def menu(self) -> Menu:
+        menu = await self.store.menu(self.rid)
+        if menu is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "this restaurant has no menu")
+        return menu
+
+    async def restaurant(self) -> Restaurant:
         restaurant = await self.store.restaurant(self.rid)
-        return d.business_day(self.now, restaurant.timezone if restaurant else "UTC")
+        return restaurant or Restaurant(id=self.rid, name=self.rid)
+
+    async def day(self) -> str:
+        return d.business_day(self.now, (await self.restaurant()).timezone)
+
+    async def book(self, menu_item_ids: list[str]) -> StockBook:
+        return StockBook(await self.store.stock(self.rid, menu_item_ids))
+
+    async def kitchen(self) -> d.KitchenContext:
+        settings = (await self.restaurant()).kitchen
+        live = await self.store.live_stations(self.rid, self.now)
+        return d.KitchenContext(live, settings.ack_timeout_s * 1000)
+
+    async def recall_window_ms(self) -> int:
+        return (await self.restaurant()).kitchen.recall_window_s * 1000
 
 
-Handler = Callable[[Context], Awaitable[d.Decision]]
+Handler = Callable[[Context], Awaitable[Decision]]
 
 
-async def _open(ctx: Context) -> d.Decision:
-    cmd = ctx.command
-    assert isinstance(cmd, c.OpenOrder)
+async def _open(ctx: Context) -> Decision:
+    cmd: c.OpenOrder = ctx.command
     table = await ctx.store.table(ctx.rid, cmd.table_id) if cmd.table_id else None
     counters, day = await ctx.store.counters(ctx.rid), await ctx.day()
     return d.open_order(
@@ -93,56 +128,136 @@ async def _open(ctx: Context) -> d.Decision:
     )
 
 
-async def _add(ctx: Context) -> d.Decision:
-    cmd = ctx.command
-    assert isinstance(cmd, c.AddItem)
+async def _add(ctx: Context) -> Decision:
+    cmd: c.AddItem = ctx.command
     order = await ctx.order(cmd.order_id)
-    menu = await ctx.store.menu(ctx.rid)
-    if menu is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "this restaurant has no menu")
-    return d.add_item(order, menu, cmd, ctx.now)
+    return d.add_item(order, await ctx.menu(), await ctx.book([cmd.menu_item_id]), cmd, ctx.now)
 
 
-async def _change(ctx: Context) -> d.Decision:
-    cmd = ctx.command
-    assert isinstance(cmd, c.ChangeItem)
-    return d.change_item(await ctx.order(cmd.order_id), cmd)
+async def _line_item(ctx: Context, order: Order, line_id: str) -> list[str]:
+    line = order.line(line_id)
+    return [line.menu_item_id] if line else []
 
 
-async def _remove(ctx: Context) -> d.Decision:
-    cmd = ctx.command
-    assert isinstance(cmd, c.RemoveItem)
-    return d.remove_item(await ctx.order(cmd.order_id), cmd, ctx.now)
-
-
-async def _fire(ctx: Context) -> d.Decision:
-    cmd = ctx.command
-    assert isinstance(cmd, c.FireOrder)
+async def _change(ctx: Context) -> Decision:
+    cmd: c.ChangeItem = ctx.command
     order = await ctx.order(cmd.order_id)
-    return d.fire_order(order, cmd, ctx.now, counters=await ctx.store.counters(ctx.rid), day=await ctx.day())
+    book = await ctx.book(await _line_item(ctx, order, cmd.line_id))
+    return d.change_item(order, book, cmd, ctx.now, await ctx.kitchen())
 
 
-async def _item_status(ctx: Context) -> d.Decision:
-    cmd = ctx.command
-    assert isinstance(cmd, c.ItemStatusCommand)
-    return d.set_item_status(await ctx.order(cmd.order_id), cmd, ctx.command_type, ctx.actor, ctx.now)
-
-
-async def _cancel(ctx: Context) -> d.Decision:
-    cmd = ctx.command
-    assert isinstance(cmd, c.CancelOrder)
+async def _remove(ctx: Context) -> Decision:
+    cmd: c.RemoveItem = ctx.command
     order = await ctx.order(cmd.order_id)
-    table = await ctx.store.table(ctx.rid, order.table_id) if order.table_id else None
-    return d.cancel_order(order, table, cmd)
+    book = await ctx.book(await _line_item(ctx, order, cmd.line_id))
+    return d.remove_item(order, book, cmd, ctx.now, await ctx.kitchen())
 
 
-async def _clean(ctx: Context) -> d.Decision:
-    cmd = ctx.command
-    assert isinstance(cmd, c.CleanTable)
-    table = await ctx.store.table(ctx.rid, cmd.table_id)
-    if table is None:
-        raise DomainError(ErrorCode.NOT_FOUND, f"no table {cmd.table_id!r}")
-    return d.clean_table(table)
+async def _fire(ctx: Context) -> Decision:
+    cmd: c.FireOrder = ctx.command
+    order = await ctx.order(cmd.order_id)
+    return d.fire_order(
+        order,
+        cmd,
+        ctx.now,
+        counters=await ctx.store.counters(ctx.rid),
+        day=await ctx.day(),
+        book=await ctx.book([i.menu_item_id for i in order.items if i.unsent]),
+        kitchen=await ctx.kitchen(),
+    )
+
+
+async def _hold(ctx: Context) -> Decision:
+    cmd: c.HoldCourse = ctx.command
+    return d.hold_course(await ctx.order(cmd.order_id), cmd, ctx.now)
+
+
+async def _rush(ctx: Context) -> Decision:
+    cmd: c.RushOrder = ctx.command
+    return d.rush_order(await ctx.order(cmd.order_id), ctx.actor, cmd, ctx.now)
+
+
+async def _note(ctx: Context) -> Decision:
+    cmd: c.AddNote = ctx.command
+    return d.add_note(await ctx.order(cmd.order_id), ctx.actor, cmd, ctx.now)
+
+
+async def _item_status(ctx: Context) -> Decision:
+    cmd: c.ItemStatusCommand = ctx.command
+    order = await ctx.order(cmd.order_id)
+    window = await ctx.recall_window_ms()
+    return k.set_item_status(order, cmd, ctx.command_type, ctx.actor, ctx.now, recall_window_ms=window)
+
+
+async def _bump(ctx: Context) -> Decision:
+    cmd: c.BumpOrder = ctx.command
+    return k.bump_order(await ctx.order(cmd.order_id), cmd, ctx.actor, ctx.now)
+
+
+async def _recall(ctx: Context) -> Decision:
+    cmd: c.RecallOrder = ctx.command
+    order = await ctx.order(cmd.order_id)
+    return k.recall_order(order, cmd, ctx.actor, ctx.now, recall_window_ms=await ctx.recall_window_ms())
+
+
+async def _ack(ctx: Context) -> Decision:
+    cmd: c.AckTickets = ctx.command
+    return k.ack_tickets(await ctx.order(cmd.order_id, follow_merge=True), cmd, ctx.actor, ctx.now)
+
+
+async def _check_ack(ctx: Context) -> Decision:
+    cmd: c.CheckAck = ctx.command
+    return k.check_ack(await ctx.order(cmd.order_id, follow_merge=True), cmd.ticket_id, ctx.now)
+
+
+async def _cancel(ctx: Context) -> Decision:
+    cmd: c.CancelOrder = ctx.command
+    order = await ctx.order(cmd.order_id)
+    tables = {}
+    for table_id in (order.table_id, *order.extra_tables):
+        table = await ctx.store.table(ctx.rid, table_id) if table_id else None
+        if table is not None:
+            tables[table.id] = table
+    book = await ctx.book([i.menu_item_id for i in order.items if i.unsent])
+    return d.cancel_order(order, tables, book, cmd)
+
+
+async def _clean(ctx: Context) -> Decision:
+    cmd: c.CleanTable = ctx.command
+    return t.clean_table(await ctx.table(cmd.table_id))
+
+
+async def _move(ctx: Context) -> Decision:
+    cmd: c.MoveOrder = ctx.command
+    order = await ctx.order(cmd.order_id)
+    source = await ctx.store.table(ctx.rid, order.table_id) if order.table_id else None
+    return t.move_order(order, source, await ctx.table(cmd.table_id), cmd, ctx.now)
+
+
+async def _table_order(ctx: Context, table: Table) -> Order:
+    if table.order_id is None:
+        raise DomainError(ErrorCode.INVALID_STATE, f"table {table.name} has no open order")
+    return await ctx.order(table.order_id)
+
+
+async def _merge(ctx: Context) -> Decision:
+    cmd: c.MergeTables = ctx.command
+    source_table, target_table = await ctx.table(cmd.from_table_id), await ctx.table(cmd.into_table_id)
+    source, target = await _table_order(ctx, source_table), await _table_order(ctx, target_table)
+    source_tables = [tb for tb in await ctx.store.tables(ctx.rid) if tb.order_id == source.id]
+    return t.merge_tables(source_tables, source, target, ctx.now)
+
+
+async def _stock_flag(ctx: Context) -> Decision:
+    cmd: c.StockCommand = ctx.command
+    stock = (await ctx.store.stock(ctx.rid, [cmd.menu_item_id])).get(cmd.menu_item_id)
+    return s.set_stock_out(await ctx.menu(), stock, cmd, out=ctx.command_type == "stock.out")
+
+
+async def _stock_set(ctx: Context) -> Decision:
+    cmd: c.SetStock = ctx.command
+    stock = (await ctx.store.stock(ctx.rid, [cmd.menu_item_id])).get(cmd.menu_item_id)
+    return s.set_stock(await ctx.menu(), stock, cmd)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -152,10 +267,23 @@ HANDLERS: dict[str, Handler] = {
     "order.remove_item": _remove,
     "order.fire": _fire,
     "order.cancel": _cancel,
+    "order.hold": _hold,
+    "order.rush": _rush,
+    "order.bump": _bump,
+    "order.recall": _recall,
+    "order.note": _note,
+    "order.move": _move,
     "item.start": _item_status,
     "item.done": _item_status,
     "item.serve": _item_status,
+    "item.recall": _item_status,
+    "ticket.ack": _ack,
+    "ticket.check_ack": _check_ack,
     "table.clean": _clean,
+    "table.merge": _merge,
+    "stock.out": _stock_flag,
+    "stock.available": _stock_flag,
+    "stock.set": _stock_set,
 }
 
 
@@ -172,6 +300,13 @@ class CommandBus:
             command = c.COMMANDS[command_type].model_validate(data)
         except ValidationError as exc:
             raise DomainError(ErrorCode.INVALID_COMMAND, f"invalid {command_type}", validation_details(exc)) from None
+        return await self._run(actor, command_id, command_type, command)
+
+    async def execute_internal(self, rid: str, command_id: str, command_type: str, command: c.Command) -> StoredResult:
+        """Run one of the hub's own commands (timers): same commit path, idempotent across nodes by id."""
+        return await self._run(Actor(rid, Role.MANAGER, "hub"), command_id, command_type, command)
+
+    async def _run(self, actor: Actor, command_id: str, command_type: str, command: c.Command) -> StoredResult:
         fp = fingerprint(command_type, command.model_dump(mode="json"))
         rid = actor.restaurant_id
         prior = await self.store.stored_result(rid, command_id)

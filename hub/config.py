@@ -37,6 +37,9 @@ class Settings:
     freeze_gc: bool = True  # after start-up; tests running many hubs in one process turn it off
     redis_pool: int = field(default_factory=lambda: int(_env("FIREFLOW_REDIS_POOL", "64")))
     durable_batch: int = field(default_factory=lambda: int(_env("FIREFLOW_DURABLE_BATCH", "500")))
+    # A station's screens count as live this long after their node last said so (it says so every third).
+    presence_ttl: float = field(default_factory=lambda: float(_env("FIREFLOW_PRESENCE_TTL", "15")))
+    due_tick: float = field(default_factory=lambda: float(_env("FIREFLOW_DUE_TICK", "0.5")))
 
     @property
     def durable_mode(self) -> str:

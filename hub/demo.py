@@ -5,9 +5,9 @@ from __future__ import annotations
 from hub.domain.actors import ALL_STATIONS, Role
 from hub.store import Store
 from hub.tokens import mint
-from schema.records import Menu, MenuItem, Restaurant, Table
+from schema.records import KitchenSettings, Menu, MenuItem, Restaurant, StationSettings, Table
 
-__all__ = ["DEMO_ID", "demo_menu", "demo_tokens", "seed_restaurant"]
+__all__ = ["DEMO_ID", "demo_kitchen", "demo_menu", "demo_tokens", "seed_restaurant"]
 
 DEMO_ID = "demo"
 STATIONS = ("grill", "fry", "cold", "bar")
@@ -49,7 +49,22 @@ def demo_tables(count: int = 12) -> list[Table]:
 async def seed_restaurant(
     store: Store, rid: str = DEMO_ID, name: str = "Fireflow Demo Kitchen", tables: int = 12
 ) -> None:
-    await store.put_restaurant(Restaurant(id=rid, name=name), demo_menu(), demo_tables(tables))
+    await store.put_restaurant(Restaurant(id=rid, name=name, kitchen=demo_kitchen()), demo_menu(), demo_tables(tables))
+
+
+def demo_kitchen() -> KitchenSettings:
+    """Ticket-age colours per station: drinks should be quick, the grill gets longer."""
+    return KitchenSettings(
+        recall_window_s=600,
+        ack_timeout_s=30,
+        stations=(
+            StationSettings(id="grill", name="Grill", warn_after_s=480, late_after_s=720),
+            StationSettings(id="fry", name="Fry", warn_after_s=300, late_after_s=480),
+            StationSettings(id="cold", name="Cold", warn_after_s=300, late_after_s=480),
+            StationSettings(id="bar", name="Bar", warn_after_s=120, late_after_s=240),
+            StationSettings(id="*", name="Expo", warn_after_s=600, late_after_s=900),
+        ),
+    )
 
 
 def demo_tokens(secret: str, rid: str = DEMO_ID) -> dict[str, str]:

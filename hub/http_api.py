@@ -6,6 +6,7 @@ thin aliases that build the same command. ``Idempotency-Key`` is the command id.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from starlette.routing import Route
 from hub.domain.actors import Actor, can_read
 from hub.domain.errors import DomainError
 from hub.domain.orders import check_tenant
+from hub.domain.views import all_day, menu_view
 from hub.tokens import verify
 from schema.protocol import CommandId, ErrorCode
 
@@ -173,6 +175,17 @@ async def _read(request: Request, what: str) -> Response:
         elif what == "tables":
             can_read(actor, "tables")
             body = {"tables": [t.model_dump(mode="json") for t in await hub.store.tables(rid)]}
+        elif what == "all-day":
+            station = request.path_params["station"]
+            can_read(actor, "expo" if station == "*" else f"kitchen:{station}")
+            body = {"station": station, "counts": all_day(await hub.store.open_orders(rid), station)}
+        elif what == "prep":
+            can_read(actor, "expo")
+            stats = await hub.store.prep_stats(rid)
+            body = {"prep": [dataclasses.asdict(s) for s in stats]}
+        elif what == "stock":
+            can_read(actor, "menu")
+            body = menu_view(await hub.store.menu(rid), list((await hub.store.stock(rid)).values()))
         else:
             menu = await hub.store.menu(rid)
             body = {"menu": menu.model_dump(mode="json") if menu else None}
@@ -202,6 +215,18 @@ async def list_tables(request: Request) -> Response:
 
 async def get_menu(request: Request) -> Response:
     return await _read(request, "menu")
+
+
+async def all_day_counts(request: Request) -> Response:
+    return await _read(request, "all-day")
+
+
+async def prep_stats(request: Request) -> Response:
+    return await _read(request, "prep")
+
+
+async def menu_stock(request: Request) -> Response:
+    return await _read(request, "stock")
 
 
 async def healthz(request: Request) -> Response:
@@ -242,8 +267,23 @@ def routes() -> list[Route]:
                 _command_route(f"item.{action}", "order_id", "line_id"),
                 methods=["POST"],
             )
-            for action in ("start", "done", "serve")
+            for action in ("start", "done", "serve", "recall")
         ),
+        *(
+            Route(f"{p}/orders/{{order_id}}/{action}", _command_route(f"order.{action}", "order_id"), methods=["POST"])
+            for action in ("hold", "rush", "bump", "recall", "move")
+        ),
+        Route(f"{p}/orders/{{order_id}}/notes", _command_route("order.note", "order_id"), methods=["POST"]),
+        Route(f"{p}/orders/{{order_id}}/ack", _command_route("ticket.ack", "order_id"), methods=["POST"]),
+        Route(f"{p}/tables/{{from_table_id}}/merge", _command_route("table.merge", "from_table_id"), methods=["POST"]),
+        Route(f"{p}/menu/stock", menu_stock, methods=["GET"]),
+        Route(f"{p}/menu/{{menu_item_id}}/86", _command_route("stock.out", "menu_item_id"), methods=["POST"]),
+        Route(
+            f"{p}/menu/{{menu_item_id}}/available", _command_route("stock.available", "menu_item_id"), methods=["POST"]
+        ),
+        Route(f"{p}/menu/{{menu_item_id}}/stock", _command_route("stock.set", "menu_item_id"), methods=["PUT"]),
+        Route(f"{p}/stations/{{station}}/all-day", all_day_counts, methods=["GET"]),
+        Route(f"{p}/stats/prep", prep_stats, methods=["GET"]),
         Route(f"{p}/tables", list_tables, methods=["GET"]),
         Route(f"{p}/tables/{{table_id}}/clean", _command_route("table.clean", "table_id"), methods=["POST"]),
         Route(f"{p}/menu", get_menu, methods=["GET"]),

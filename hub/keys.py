@@ -70,6 +70,26 @@ class Keys:
         return self.prefix + "counters"
 
     @property
+    def stock(self) -> str:
+        """Hash menu item id -> Stock (86 and portion counts); versions under ``stock:<id>``."""
+        return self.prefix + "stock"
+
+    @property
+    def due(self) -> str:
+        """Sorted set of checks the hub owes (``ack|<order>|<ticket>``) scored by when, in ms."""
+        return self.prefix + "due"
+
+    @property
+    def prep(self) -> str:
+        """Hash ``<station>|<menu item>|n|sum|min|max`` -> fire-to-done statistics in ms."""
+        return self.prefix + "prep"
+
+    @property
+    def screens(self) -> str:
+        """Sorted set ``<station>|<node>`` scored by when that node's screens there stop counting as live (ms)."""
+        return self.prefix + "screens"
+
+    @property
     def menu(self) -> str:
         return self.prefix + "menu"
 
@@ -93,6 +113,9 @@ class Keys:
             self.closed_orders,
             self.tables,
             self.counters,
+            self.stock,
+            self.due,
+            self.prep,
         ]
 
 
@@ -101,3 +124,4 @@ KEY_OPEN_ORDERS = 7
 KEY_CLOSED_ORDERS = 8
 KEY_TABLES = 9
 KEY_COUNTERS = 10
+KEY_STOCK = 11

@@ -16,11 +16,12 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from hub.domain.orders import Decision
-from hub.keys import KEY_CLOSED_ORDERS, KEY_COUNTERS, KEY_OPEN_ORDERS, KEY_TABLES, RESTAURANTS, Keys
-from schema.records import Counters, Menu, Order, OrderStatus, Restaurant, Table
+from hub.domain.decision import Decision
+from hub.domain.views import LiveState
+from hub.keys import KEY_CLOSED_ORDERS, KEY_COUNTERS, KEY_OPEN_ORDERS, KEY_STOCK, KEY_TABLES, RESTAURANTS, Keys
+from schema.records import Counters, KitchenSettings, Menu, Order, OrderStatus, Restaurant, Stock, Table
 
-__all__ = ["CommitOutcome", "History", "Store", "StoredResult", "StreamEntry"]
+__all__ = ["CommitOutcome", "History", "PrepStat", "Store", "StoredResult", "StreamEntry"]
 
 _OPEN = (OrderStatus.ACTIVE, OrderStatus.READY)
 RESTAURANT_TTL = 5.0
@@ -64,6 +65,16 @@ class StreamEntry:
 
     def channel_list(self) -> list[str]:
         return self.channels.decode().split(" ")
+
+
+@dataclass(frozen=True, slots=True)
+class PrepStat:
+    station: str
+    menu_item_id: str
+    count: int
+    mean_ms: int
+    min_ms: int
+    max_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +164,41 @@ class Store:
         values = await self.redis.hvals(Keys(rid).tables)
         return sorted((Table.model_validate_json(v) for v in values), key=lambda t: t.id)
 
+    async def stock(self, rid: str, menu_item_ids: list[str] | None = None) -> dict[str, Stock]:
+        """The stock records of these items (those that have one), or of every item."""
+        k = Keys(rid)
+        if menu_item_ids is None:
+            values = list((await self.redis.hgetall(k.stock)).values())
+        elif menu_item_ids:
+            values = [v for v in await self.redis.hmget(k.stock, sorted(set(menu_item_ids))) if v]
+        else:
+            values = []
+        return {s.menu_item_id: s for s in (Stock.model_validate_json(v) for v in values)}
+
+    async def live_stations(self, rid: str, now_ms: int) -> set[str]:
+        """Stations with at least one live screen on any node."""
+        members: Any = await self.redis.zrangebyscore(Keys(rid).screens, now_ms, "+inf")
+        return {_text(m).partition("|")[0] for m in members}
+
+    async def due(self, rids: list[str], now_ms: int, limit: int = 100) -> dict[str, list[str]]:
+        """Checks that are due now, per restaurant (one round trip for all of them)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for rid in rids:
+                pipe.zrangebyscore(Keys(rid).due, "-inf", now_ms, start=0, num=limit)
+            replies = await pipe.execute()
+        return {rid: [_text(m) for m in members] for rid, members in zip(rids, replies, strict=True) if members}
+
+    async def prep_stats(self, rid: str) -> list[PrepStat]:
+        raw = await self.redis.hgetall(Keys(rid).prep)
+        fields: dict[tuple[str, str], dict[str, int]] = {}
+        for key, value in raw.items():
+            station, item, what = _text(key).split("|")
+            fields.setdefault((station, item), {})[what] = int(value)
+        return [
+            PrepStat(station, item, f["n"], f["sum"] // max(f["n"], 1), f.get("min", 0), f.get("max", 0))
+            for (station, item), f in sorted(fields.items())
+        ]
+
     async def counters(self, rid: str) -> Counters:
         raw = await self.redis.get(Keys(rid).counters)
         return Counters.model_validate_json(raw) if raw else Counters()
@@ -181,6 +227,10 @@ class Store:
             field = f"table:{table.id}"
             checks.append((field, table.version - 1))
             hset.append((KEY_TABLES, table.id, _json(table), field, table.version))
+        for stock in decision.stock:
+            field = f"stock:{stock.menu_item_id}"
+            checks.append((field, stock.version - 1))
+            hset.append((KEY_STOCK, stock.menu_item_id, _json(stock), field, stock.version))
         if decision.counters is not None:
             checks.append(("counters", decision.counters.version - 1))
             sets.append((KEY_COUNTERS, _json(decision.counters), "counters", decision.counters.version))
@@ -190,6 +240,9 @@ class Store:
             "hdel": hdel,
             "set": sets,
             "events": [(ev.type, " ".join(ev.channels), _json(ev.data)) for ev in decision.events],
+            "zadd": [(d.key, d.at) for d in decision.due if d.at is not None],
+            "zrem": [d.key for d in decision.due if d.at is None],
+            "prep": [(f"{p.station}|{p.menu_item_id}", p.ms) for p in decision.prep],
             "ts": now,
             "fp": fingerprint,
             "result": orjson.dumps(decision.result).decode(),
@@ -212,19 +265,27 @@ class Store:
         seq, epoch = await self.redis.mget(k.seq, k.epoch)
         return int(seq or 0), _text(epoch)
 
-    async def snapshot_state(self, rid: str, with_tables: bool) -> tuple[int, str, list[Order], list[Table]]:
-        """Open orders and tables exactly as of the returned offset (one MULTI/EXEC)."""
+    async def snapshot_state(self, rid: str, parts: frozenset[str], now: int) -> tuple[int, str, LiveState]:
+        """Open orders, and the other ``parts`` asked for, exactly as of the returned offset (one MULTI/EXEC)."""
         k = Keys(rid)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.get(k.seq)
             pipe.get(k.epoch)
             pipe.hvals(k.open_orders)
-            if with_tables:
-                pipe.hvals(k.tables)
-            replies = await pipe.execute()
-        orders = [Order.model_validate_json(v) for v in replies[2]]
-        tables = [Table.model_validate_json(v) for v in replies[3]] if with_tables else []
-        return int(replies[0] or 0), _text(replies[1]), orders, tables
+            pipe.hvals(k.tables) if "tables" in parts else pipe.echo("")
+            pipe.get(k.menu) if "menu" in parts else pipe.echo("")
+            pipe.hvals(k.stock) if "stock" in parts else pipe.echo("")
+            seq, epoch, orders, tables, menu, stock = await pipe.execute()
+        restaurant = await self.restaurant(rid)
+        state = LiveState(
+            now=now,
+            orders=[Order.model_validate_json(v) for v in orders],
+            tables=[Table.model_validate_json(v) for v in tables] if "tables" in parts else [],
+            menu=Menu.model_validate_json(menu) if "menu" in parts and menu else None,
+            stock=[Stock.model_validate_json(v) for v in stock] if "stock" in parts else [],
+            kitchen=restaurant.kitchen if restaurant else KitchenSettings(),
+        )
+        return int(seq or 0), _text(epoch), state
 
     async def history_since(self, rid: str, since: int, limit: int) -> History:
         """Every entry after ``since``, or ``entries=None`` when some of them were trimmed away."""

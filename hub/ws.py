@@ -21,7 +21,8 @@ from hub.connection import Connection
 from hub.domain.actors import can_read
 from hub.domain.errors import DomainError
 from hub.domain.orders import check_tenant
-from hub.domain.views import channel_view, needs_tables
+from hub.domain.views import channel_view, needs
+from hub.presence import stations_of
 from hub.tokens import verify
 from schema.protocol import (
     CLIENT_FRAME,
@@ -84,6 +85,7 @@ class WebSocketEndpoint:
             hub.connections.discard(conn)
             if conn.actor is not None and conn.channels:
                 hub.fanout.release(conn.actor.restaurant_id, conn, conn.channels)
+                hub.presence.remove(conn.actor.restaurant_id, stations_of(conn.channels))
             if conn.open:
                 conn.close(CloseCode.NORMAL)
             await conn.finished()
@@ -260,6 +262,7 @@ class _Session:
         conn.pending = []
         feed.add(conn, new)
         reply: dict[str, Any] | None = None
+        screens: list[str] = []
         caught_up = True
         try:
             reply = await self._state_since(frame, channels, old)
@@ -281,11 +284,21 @@ class _Session:
             if reply is not None:
                 conn.channels.update(new)
                 conn.send_frame(reply)
+                screens = stations_of(new)
                 for event in pending:
                     if event.offset > offset:
                         conn.push(event.message(binary))
+        if reply is not None and screens:
+            await self._count_screens(rid, screens)
         if not caught_up:
             conn.close(CloseCode.SLOW_CONSUMER, "node fell behind; resume")
+
+    async def _count_screens(self, rid: str, stations: list[str]) -> None:
+        """A kitchen subscription is a live screen at its station (kept until it unsubscribes or leaves)."""
+        try:
+            await self.hub.presence.add(rid, stations)
+        except (RedisError, OSError) as exc:
+            logger.warning("could not record screens %s of %s: %s", stations, rid, exc)
 
     async def _state_since(self, frame: Subscribe, channels: list[str], old: frozenset[str]) -> dict[str, Any]:
         """The subscribed reply: the missed events when history still has them, else a snapshot."""
@@ -308,9 +321,9 @@ class _Session:
                     "recovered": True,
                     "replayed": replayed,
                 }
-        tables = any(needs_tables(c) for c in channels)
-        offset, epoch, orders, all_tables = await hub.store.snapshot_state(rid, tables)
-        snapshot = {c: channel_view(c, orders, all_tables) for c in channels}
+        parts = frozenset().union(*(needs(c) for c in channels))
+        offset, epoch, state = await hub.store.snapshot_state(rid, parts, int(time.time() * 1000))
+        snapshot = {c: channel_view(c, state) for c in channels}
         return reply | {"offset": offset, "epoch": epoch, "recovered": False, "snapshot": snapshot}
 
     def _unsubscribe(self, frame: Unsubscribe) -> None:
@@ -319,4 +332,5 @@ class _Session:
         gone = [c for c in frame.channels if c in conn.channels]
         conn.channels.difference_update(gone)
         self.hub.fanout.release(conn.actor.restaurant_id, conn, gone)
+        self.hub.presence.remove(conn.actor.restaurant_id, stations_of(gone))
         conn.send_frame({"op": "unsubscribed", "channels": list(frame.channels)})

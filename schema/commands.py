@@ -15,19 +15,32 @@ from schema.records import OrderType
 
 __all__ = [
     "COMMANDS",
+    "INTERNAL_COMMANDS",
+    "AckTickets",
     "AddItem",
+    "AddNote",
+    "BumpOrder",
     "CancelOrder",
     "ChangeItem",
+    "CheckAck",
     "CleanTable",
     "Command",
     "FireOrder",
+    "HoldCourse",
     "ItemStatusCommand",
+    "MergeTables",
+    "MoveOrder",
     "OpenOrder",
+    "RecallOrder",
     "RemoveItem",
+    "RushOrder",
+    "SetStock",
+    "StockCommand",
 ]
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 ShortText = Annotated[str, StringConstraints(max_length=500)]
+Course = Annotated[int, Field(ge=1, le=9)]
 
 
 class Command(BaseModel):
@@ -64,9 +77,12 @@ class AddItem(Versioned):
     menu_item_id: Id
     quantity: int = Field(default=1, ge=1, le=999)
     notes: ShortText = ""
+    course: Course = 1
 
 
 class ChangeItem(Versioned):
+    """Change a line's quantity or notes; below what the kitchen has, the difference is voided there."""
+
     order_id: Id
     line_id: Id
     quantity: int = Field(ge=1, le=999)
@@ -74,17 +90,82 @@ class ChangeItem(Versioned):
 
 
 class RemoveItem(Versioned):
+    """Remove a line; if the kitchen has it, its station gets a VOID ticket."""
+
     order_id: Id
     line_id: Id
 
 
 class FireOrder(Versioned):
+    """Send what the kitchen has not seen yet; held courses wait unless ``course`` names one."""
+
     order_id: Id
+    course: Course | None = Field(default=None, description="fire this course only (and release its hold)")
+    rush: bool = False
+
+
+class HoldCourse(Versioned):
+    order_id: Id
+    course: Course
+
+
+class RushOrder(Command):
+    order_id: Id
+    station: Id | None = Field(default=None, description="rush only this station's ticket")
+    rush: bool = True
 
 
 class ItemStatusCommand(Command):
+    """item.start, item.done, item.serve and item.recall (DONE back to PREPARING)."""
+
     order_id: Id
     line_id: Id
+
+
+class BumpOrder(Command):
+    """Mark every fired line still being made as DONE (expo), or only one station's (a KDS)."""
+
+    order_id: Id
+    station: Id | None = None
+
+
+class RecallOrder(Command):
+    """Bring a READY order back to ACTIVE: its lines bumped within the recall window go back to PREPARING."""
+
+    order_id: Id
+    station: Id | None = None
+
+
+class AddNote(Command):
+    order_id: Id
+    text: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    internal: bool = Field(default=True, description="internal notes are for staff; others may reach the customer")
+
+
+class AckTickets(Command):
+    """A screen has shown these tickets."""
+
+    order_id: Id
+    ticket_ids: Annotated[list[Id], Field(min_length=1, max_length=50)]
+
+
+class CheckAck(Command):
+    """Raised by the hub itself when a ticket's acknowledgement is due; clients cannot send it."""
+
+    order_id: Id
+    ticket_id: Id
+
+
+class MoveOrder(Versioned):
+    order_id: Id
+    table_id: Id
+
+
+class MergeTables(Command):
+    """Move the order on ``from_table_id`` into the order on ``into_table_id``; both tables seat the party."""
+
+    from_table_id: Id
+    into_table_id: Id
 
 
 class CancelOrder(Versioned):
@@ -96,6 +177,17 @@ class CleanTable(Command):
     table_id: Id
 
 
+class StockCommand(Command):
+    """stock.out (86 an item) and stock.available (bring it back)."""
+
+    menu_item_id: Id
+
+
+class SetStock(Command):
+    menu_item_id: Id
+    quantity: int | None = Field(ge=0, le=100_000, description="portions left; null stops counting")
+
+
 COMMANDS: dict[str, type[Command]] = {
     "order.open": OpenOrder,
     "order.add_item": AddItem,
@@ -103,8 +195,23 @@ COMMANDS: dict[str, type[Command]] = {
     "order.remove_item": RemoveItem,
     "order.fire": FireOrder,
     "order.cancel": CancelOrder,
+    "order.hold": HoldCourse,
+    "order.rush": RushOrder,
+    "order.bump": BumpOrder,
+    "order.recall": RecallOrder,
+    "order.note": AddNote,
+    "order.move": MoveOrder,
     "item.start": ItemStatusCommand,
     "item.done": ItemStatusCommand,
     "item.serve": ItemStatusCommand,
+    "item.recall": ItemStatusCommand,
+    "ticket.ack": AckTickets,
     "table.clean": CleanTable,
+    "table.merge": MergeTables,
+    "stock.out": StockCommand,
+    "stock.available": StockCommand,
+    "stock.set": SetStock,
 }
+
+# Commands the hub runs on itself (timers); not part of the public protocol.
+INTERNAL_COMMANDS: dict[str, type[Command]] = {"ticket.check_ack": CheckAck}

@@ -9,17 +9,26 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from schema.records import ItemStatus, KitchenTicket, Order, OrderType, Table
+from schema.records import Alert, ItemStatus, KitchenTicket, Note, Order, OrderType, Stock, Table
 
 __all__ = [
     "EVENTS",
+    "CourseHeld",
     "EventData",
+    "ItemAvailability",
     "ItemStatusChanged",
+    "KitchenAlert",
     "NewKitchenOrder",
     "OrderCancelled",
     "OrderChanged",
+    "OrderMerged",
+    "OrderMoved",
+    "OrderNoteAdded",
     "OrderReady",
+    "OrderRushed",
+    "StockChanged",
     "TableStatusChanged",
+    "TicketAcked",
     "TokenPreparing",
 ]
 
@@ -35,6 +44,9 @@ class OrderChanged(EventData):
 
 
 class NewKitchenOrder(EventData):
+    """NEW_KITCHEN_ORDER (a FIRE ticket), TICKET_VOID (a VOID ticket) and TICKET_UPDATED (a CARD:
+    the station's whole view of the order after a recall, rush, note, move or merge)."""
+
     ticket: KitchenTicket
 
 
@@ -46,6 +58,7 @@ class ItemStatusChanged(EventData):
     status: ItemStatus
     previous: ItemStatus
     order_version: int
+    at: int = 0
 
 
 class OrderReady(EventData):
@@ -75,6 +88,66 @@ class TableStatusChanged(EventData):
     table: Table
 
 
+class OrderRushed(EventData):
+    order_id: str
+    order_number: int
+    rush: bool
+    station: str | None = None
+
+
+class CourseHeld(EventData):
+    order_id: str
+    order_number: int
+    course: int
+    held_courses: tuple[int, ...]
+
+
+class OrderNoteAdded(EventData):
+    order_id: str
+    order_number: int
+    note: Note
+
+
+class TicketAcked(EventData):
+    order_id: str
+    ticket_id: str
+    station: str
+    by: str
+    at: int
+
+
+class KitchenAlert(EventData):
+    alert: Alert
+
+
+class OrderMoved(EventData):
+    order_id: str
+    order_number: int
+    from_table_id: str
+    to_table_id: str
+
+
+class OrderMerged(EventData):
+    """The ``from`` order's lines now belong to ``order`` (renumbered as in ``lines``)."""
+
+    from_order_id: str
+    from_order_number: int
+    order: Order
+    lines: dict[str, str]
+
+
+class StockChanged(EventData):
+    stock: Stock
+
+
+class ItemAvailability(EventData):
+    """ITEM_86D and ITEM_AVAILABLE."""
+
+    menu_item_id: str
+    name: str
+    available: int | None
+
+
 EVENTS: dict[str, type[EventData]] = {
     "ORDER_OPENED": OrderChanged,
     "ORDER_UPDATED": OrderChanged,
@@ -85,4 +158,17 @@ EVENTS: dict[str, type[EventData]] = {
     "ORDER_CANCELLED": OrderCancelled,
     "TABLE_STATUS_CHANGED": TableStatusChanged,
     "TOKEN_PREPARING": TokenPreparing,
+    "TICKET_VOID": NewKitchenOrder,
+    "TICKET_UPDATED": NewKitchenOrder,
+    "TICKET_ACKED": TicketAcked,
+    "ORDER_RECALLED": OrderChanged,
+    "ORDER_RUSHED": OrderRushed,
+    "COURSE_HELD": CourseHeld,
+    "ORDER_NOTE_ADDED": OrderNoteAdded,
+    "ORDER_MOVED": OrderMoved,
+    "ORDER_MERGED": OrderMerged,
+    "KITCHEN_ALERT": KitchenAlert,
+    "STOCK_CHANGED": StockChanged,
+    "ITEM_86D": ItemAvailability,
+    "ITEM_AVAILABLE": ItemAvailability,
 }

@@ -64,6 +64,8 @@ class ErrorCode(StrEnum):
     TABLE_UNAVAILABLE = "TABLE_UNAVAILABLE"
     ITEM_UNAVAILABLE = "ITEM_UNAVAILABLE"
     NOTHING_TO_FIRE = "NOTHING_TO_FIRE"
+    OUT_OF_STOCK = "OUT_OF_STOCK"  # fewer portions left than asked for
+    RECALL_EXPIRED = "RECALL_EXPIRED"  # bumped longer ago than the recall window
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"  # same command id, different command
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     RATE_LIMITED = "RATE_LIMITED"

@@ -11,19 +11,29 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "Alert",
+    "AlertKind",
     "Counters",
     "ItemStatus",
+    "KitchenSettings",
     "KitchenTicket",
     "Menu",
     "MenuItem",
+    "Note",
     "Order",
     "OrderItem",
     "OrderStatus",
     "OrderType",
     "PaymentStatus",
     "Restaurant",
+    "StationSettings",
+    "Stock",
     "Table",
     "TableStatus",
+    "TicketChange",
+    "TicketKind",
+    "TicketLine",
+    "TicketRef",
 ]
 
 
@@ -43,6 +53,7 @@ class OrderStatus(StrEnum):
     CLOSED = "CLOSED"
     CANCELLED = "CANCELLED"
     VOIDED = "VOIDED"
+    MERGED = "MERGED"  # its lines moved into another order (tables merged)
 
 
 class PaymentStatus(StrEnum):
@@ -98,11 +109,57 @@ class Counters(Record):
     version: int = 0
 
 
+class StationSettings(Record):
+    """How a station's screen colours a ticket's age: normal, then warn, then late."""
+
+    id: str
+    name: str = ""
+    warn_after_s: int = Field(default=300, ge=1)
+    late_after_s: int = Field(default=600, ge=1)
+
+
+class KitchenSettings(Record):
+    recall_window_s: int = Field(default=600, ge=0, description="how long a bumped item or order can be recalled")
+    ack_timeout_s: int = Field(default=30, ge=1, description="a ticket not acknowledged by a screen by then alerts")
+    stations: tuple[StationSettings, ...] = ()
+
+    def station(self, station_id: str) -> StationSettings:
+        for station in self.stations:
+            if station.id == station_id:
+                return station
+        return StationSettings(id=station_id, name=station_id)
+
+
 class Restaurant(Record):
     id: str
     name: str
     currency: str = "INR"
     timezone: str = "UTC"
+    kitchen: KitchenSettings = KitchenSettings()
+
+
+class Stock(Record):
+    """Live availability of one menu item: 86'd, or a count that orders reserve, release and consume.
+
+    ``on_hand`` None means the item is not counted. Adding to an order reserves,
+    removing or cancelling releases, firing consumes (on_hand and reserved both
+    drop), so ``available`` is what a new order may still take.
+    """
+
+    menu_item_id: str
+    name: str = ""
+    out: bool = False
+    on_hand: int | None = Field(default=None, ge=0)
+    reserved: int = Field(default=0, ge=0)
+    version: int = 0
+
+    @property
+    def available(self) -> int | None:
+        return None if self.on_hand is None else max(self.on_hand - self.reserved, 0)
+
+    @property
+    def sellable(self) -> bool:
+        return not self.out and (self.on_hand is None or self.on_hand > self.reserved)
 
 
 class Table(Record):
@@ -114,8 +171,49 @@ class Table(Record):
     version: int = 0
 
 
+class Note(Record):
+    """An order note: internal (staff and kitchen only) or customer-visible (receipts, customer messages)."""
+
+    id: str
+    text: str
+    internal: bool = True
+    by: str = ""
+    at: int = 0
+
+
+class TicketKind(StrEnum):
+    FIRE = "FIRE"  # new lines or added quantities to make
+    VOID = "VOID"  # quantities the kitchen must stop making
+    CARD = "CARD"  # the station's current view of an order (snapshots and recalls), not a new ticket
+
+
+class TicketChange(StrEnum):
+    NEW = "NEW"  # a line the kitchen has not seen
+    ADDED = "ADDED"  # more of a line already sent: ``quantity`` is the extra
+    VOID = "VOID"  # less of a line already sent: ``quantity`` is what to stop making
+    SAME = "SAME"  # unchanged (cards)
+    HELD = "HELD"  # a later course on hold: coming, not to start yet
+
+
+class TicketRef(Record):
+    """A ticket sent to one station and whether a screen there has shown it."""
+
+    id: str
+    station: str
+    kind: TicketKind
+    sent_at: int
+    acked_at: int | None = None
+    acked_by: str | None = None
+    alerted: bool = False
+
+
 class OrderItem(Record):
-    """One order line, with the menu snapshotted when it was added."""
+    """One order line, with the menu snapshotted when it was added.
+
+    ``sent`` is the quantity the kitchen has already been told about: firing
+    sends only ``quantity - sent``, and lowering ``quantity`` below ``sent``
+    sends a VOID for the difference, so nothing is ever cooked twice.
+    """
 
     id: str
     menu_item_id: str
@@ -128,9 +226,15 @@ class OrderItem(Record):
     requires_prep: bool
     status: ItemStatus = ItemStatus.PENDING
     fired: bool = False
+    sent: int = Field(default=0, ge=0)
+    course: int = Field(default=1, ge=1, le=9)
     notes: str = ""
     fired_at: int | None = None
     done_at: int | None = None
+
+    @property
+    def unsent(self) -> int:
+        return max(self.quantity - self.sent, 0)
 
     @property
     def total(self) -> int:
@@ -149,14 +253,23 @@ class Order(Record):
     address: str | None = None
     customer_name: str | None = None
     token: int | None = None
-    notes: str = ""
+    notes: tuple[Note, ...] = ()
     opened_by: str = ""
     items: tuple[OrderItem, ...] = ()
     line_seq: int = 0
+    rush: bool = False
+    rush_stations: tuple[str, ...] = ()
+    held_courses: tuple[int, ...] = ()
+    tickets: tuple[TicketRef, ...] = ()
+    extra_tables: tuple[str, ...] = Field(default=(), description="tables merged into this order's party")
+    merged_into: str | None = None
     created_at: int = 0
     fired_at: int | None = None
     ready_at: int | None = None
     version: int = 0
+
+    def is_rush(self, station: str) -> bool:
+        return self.rush or station in self.rush_stations
 
     def line(self, line_id: str) -> OrderItem | None:
         for item in self.items:
@@ -165,15 +278,55 @@ class Order(Record):
         return None
 
 
-class KitchenTicket(Record):
-    """What one station's screen shows for one order: only that station's lines."""
+class TicketLine(Record):
+    line_id: str
+    menu_item_id: str
+    name: str
+    station: str
+    course: int
+    quantity: int = Field(description="what this ticket asks: the new, added or voided quantity")
+    line_quantity: int = Field(description="the line's whole quantity after this ticket (0 once removed)")
+    change: TicketChange
+    status: ItemStatus
+    notes: str = ""
+    done_at: int | None = None
 
+
+class KitchenTicket(Record):
+    """What one station is told about one order: only that station's lines (station ``*`` is expo).
+
+    A FIRE or VOID ticket has an ``id`` that a screen acknowledges once shown; a
+    CARD is the station's whole current view of the order, sent in snapshots and
+    on recall, and needs no acknowledgement.
+    """
+
+    id: str
+    kind: TicketKind
     order_id: str
     order_number: int
     order_type: OrderType
     station: str
     table_id: str | None = None
     token: int | None = None
-    notes: str = ""
-    fired_at: int | None = None
-    items: tuple[OrderItem, ...]
+    rush: bool = False
+    notes: tuple[Note, ...] = ()
+    sent_at: int
+    order_fired_at: int | None = None
+    lines: tuple[TicketLine, ...]
+    acked: bool = False
+
+
+class AlertKind(StrEnum):
+    STATION_OFFLINE = "STATION_OFFLINE"  # fired to a station with no live screen
+    TICKET_UNACKED = "TICKET_UNACKED"  # no screen showed a ticket in time
+
+
+class Alert(Record):
+    id: str
+    kind: AlertKind
+    station: str
+    order_id: str
+    order_number: int
+    ticket_id: str | None = None
+    at: int
+    message: str

@@ -270,8 +270,17 @@ CASES = [
     Case("future version (fire)", "order.fire", _dine(version=999), ErrorCode.VERSION_CONFLICT),
     Case("stale version (cancel)", "order.cancel", _dine(version=2), ErrorCode.VERSION_CONFLICT),
     Case("fire with nothing to fire", "order.fire", lambda s: {"order_id": s.empty}, ErrorCode.NOTHING_TO_FIRE),
-    Case("change a fired line", "order.change_item", _dine(line_id="L1", quantity=3), ErrorCode.INVALID_STATE),
-    Case("remove a fired line", "order.remove_item", _dine(line_id="L2"), ErrorCode.INVALID_STATE),
+    Case("recall a line never bumped", "item.recall", _dine(line_id="L1"), ErrorCode.INVALID_STATE),
+    Case("86 an unknown item", "stock.out", lambda s: {"menu_item_id": "unicorn"}, ErrorCode.NOT_FOUND),
+    Case("negative stock", "stock.set", lambda s: {"menu_item_id": "burger", "quantity": -1},
+         ErrorCode.INVALID_COMMAND, "quantity"),
+    Case("ack an unknown ticket", "ticket.ack", _dine(ticket_ids=["x:t99"]), ErrorCode.NOT_FOUND),
+    Case("ack no tickets", "ticket.ack", _dine(ticket_ids=[]), ErrorCode.INVALID_COMMAND, "ticket_ids"),
+    Case("course out of range", "order.hold", _dine(course=12), ErrorCode.INVALID_COMMAND, "course"),
+    Case("move to its own table", "order.move", _dine(table_id="T1"), ErrorCode.INVALID_STATE),
+    Case("merge a table with no order", "table.merge", lambda s: {"from_table_id": "T2", "into_table_id": "T1"},
+         ErrorCode.INVALID_STATE),
+    Case("internal command from a client", "ticket.check_ack", _dine(ticket_id="x"), ErrorCode.UNKNOWN_COMMAND),
     Case("start an unfired line", "item.start", _dine(line_id="L3"), ErrorCode.INVALID_STATE),
     Case("clean a free table", "table.clean", lambda s: {"table_id": "T2"}, ErrorCode.INVALID_STATE),
     Case("occupied table", "order.open", lambda s: {"type": "DINE_IN", "table_id": "T1", "guests": 2},
@@ -344,7 +353,9 @@ async def test_refused_commands_over_rest_routes_change_nothing(scene: Scene) ->
                 ErrorCode.INVALID_FRAME,
             ),
             (await http.post(f"/api/v1/orders/{d}/items", json={"menu_item_id": "unicorn"}), 404, ErrorCode.NOT_FOUND),
-            (await http.patch(f"/api/v1/orders/{d}/items/L1", json={"quantity": 3}), 409, ErrorCode.INVALID_STATE),
+            (await http.patch(f"/api/v1/orders/{d}/items/L1", json={"quantity": 0}), 422, ErrorCode.INVALID_COMMAND),
+            (await http.post(f"/api/v1/orders/{d}/items/L1/recall"), 403, ErrorCode.FORBIDDEN),
+            (await http.post("/api/v1/menu/burger/86"), 403, ErrorCode.FORBIDDEN),
             (await http.delete(f"/api/v1/orders/{d}/items/L99"), 404, ErrorCode.NOT_FOUND),
             (await http.post(f"/api/v1/orders/{scene.empty}/fire"), 409, ErrorCode.NOTHING_TO_FIRE),
             (await http.post(f"/api/v1/orders/{d}/fire", json={"version": 1}), 409, ErrorCode.VERSION_CONFLICT),
@@ -356,7 +367,7 @@ async def test_refused_commands_over_rest_routes_change_nothing(scene: Scene) ->
         ]  # fmt: skip
     for r, status, code in attempts:
         assert (r.status_code, r.json()["code"]) == (status, code.value), (r.request.url, r.text)
-    assert attempts[10][0].json()["details"]["current"]["id"] == d
+    assert attempts[12][0].json()["details"]["current"]["id"] == d
     assert attempts[-1][0].json()["details"]["errors"][0]["loc"] == ["id"]
     assert await scene.state() == before
 
@@ -412,7 +423,7 @@ async def test_an_oversized_frame_closes_that_socket_with_1009(servers: Servers,
         await waiter.command("order.fire", {"order_id": order_id})
         event = await bystander.next_event(WAIT)
         assert event["data"]["ticket"]["order_id"] == order_id
-        assert [i["notes"] for i in event["data"]["ticket"]["items"]] == [""]
+        assert [i["notes"] for i in event["data"]["ticket"]["lines"]] == [""]
 
 
 @contextlib.asynccontextmanager

@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from hub.codec import CODECS, Codec, DecodeError, EncodedEvent, JsonCodec, MsgpackCodec
+from hub.domain.tickets import ticket_line
 from hub.store import StreamEntry
 from schema import events as e
 from schema.events import EVENTS
@@ -33,7 +34,22 @@ from schema.protocol import (
     Unsubscribed,
     Welcome,
 )
-from schema.records import ItemStatus, KitchenTicket, Order, OrderItem, OrderStatus, OrderType, Table, TableStatus
+from schema.records import (
+    Alert,
+    AlertKind,
+    ItemStatus,
+    KitchenTicket,
+    Note,
+    Order,
+    OrderItem,
+    OrderStatus,
+    OrderType,
+    Stock,
+    Table,
+    TableStatus,
+    TicketChange,
+    TicketKind,
+)
 
 NOW = 1_700_000_000_000
 LINE = OrderItem(
@@ -48,6 +64,7 @@ LINE = OrderItem(
     requires_prep=True,
     status=ItemStatus.PREPARING,
     fired=True,
+    sent=2,
     notes="no onion",
     fired_at=NOW,
 )
@@ -67,13 +84,21 @@ ORDER = Order(
 )
 TABLE = Table(id="T1", name="Table 1", seats=4, status=TableStatus.OCCUPIED, order_id=ORDER.id, version=2)
 TICKET = KitchenTicket(
+    id=f"{ORDER.id}:t1",
+    kind=TicketKind.FIRE,
     order_id=ORDER.id,
     order_number=7,
     order_type=OrderType.DINE_IN,
     station="grill",
     table_id="T1",
-    fired_at=NOW,
-    items=(LINE,),
+    notes=(Note(id="N1", text="birthday", internal=False, by="waiter-1", at=NOW),),
+    sent_at=NOW,
+    order_fired_at=NOW,
+    lines=(ticket_line(LINE, TicketChange.ADDED, 1),),
+)
+STOCK = Stock(menu_item_id="burger", name="Burger", on_hand=5, reserved=2, version=3)
+ALERT = Alert(
+    id="a1", kind=AlertKind.TICKET_UNACKED, station="grill", order_id=ORDER.id, order_number=7, at=NOW, message="late"
 )
 
 EVENT_DATA: dict[str, e.EventData] = {
@@ -96,6 +121,19 @@ EVENT_DATA: dict[str, e.EventData] = {
     "ORDER_CANCELLED": e.OrderCancelled(order_id=ORDER.id, order_number=7, reason="guest left", stations=("grill",)),
     "TABLE_STATUS_CHANGED": e.TableStatusChanged(table=TABLE),
     "TOKEN_PREPARING": e.TokenPreparing(order_id=ORDER.id, token=12),
+    "TICKET_VOID": e.NewKitchenOrder(ticket=TICKET.model_copy(update={"kind": TicketKind.VOID})),
+    "TICKET_UPDATED": e.NewKitchenOrder(ticket=TICKET.model_copy(update={"kind": TicketKind.CARD})),
+    "TICKET_ACKED": e.TicketAcked(order_id=ORDER.id, ticket_id=TICKET.id, station="grill", by="kds-grill", at=NOW),
+    "ORDER_RECALLED": e.OrderChanged(order=ORDER),
+    "ORDER_RUSHED": e.OrderRushed(order_id=ORDER.id, order_number=7, rush=True, station="grill"),
+    "COURSE_HELD": e.CourseHeld(order_id=ORDER.id, order_number=7, course=2, held_courses=(2,)),
+    "ORDER_NOTE_ADDED": e.OrderNoteAdded(order_id=ORDER.id, order_number=7, note=TICKET.notes[0]),
+    "ORDER_MOVED": e.OrderMoved(order_id=ORDER.id, order_number=7, from_table_id="T1", to_table_id="T2"),
+    "ORDER_MERGED": e.OrderMerged(from_order_id="demo.o2", from_order_number=8, order=ORDER, lines={"L1": "L2"}),
+    "KITCHEN_ALERT": e.KitchenAlert(alert=ALERT),
+    "STOCK_CHANGED": e.StockChanged(stock=STOCK),
+    "ITEM_86D": e.ItemAvailability(menu_item_id="burger", name="Burger", available=0),
+    "ITEM_AVAILABLE": e.ItemAvailability(menu_item_id="burger", name="Burger", available=None),
 }
 EVENT_CHANNELS = f"orders order:{ORDER.id} waiter:waiter-1 expo kitchen:grill"
 

@@ -37,12 +37,12 @@ async def test_fire_over_http_reaches_each_station_screen_with_its_items(hub: Ru
     grill_event = await grill.next_event(WAIT)
     latency = time.perf_counter() - sent
     assert grill_event["type"] == "NEW_KITCHEN_ORDER"
-    assert [i["menu_item_id"] for i in grill_event["data"]["ticket"]["items"]] == ["burger"]
+    assert [i["menu_item_id"] for i in grill_event["data"]["ticket"]["lines"]] == ["burger"]
     assert latency < WAIT
     bar_event = await bar.next_event(WAIT)
-    assert [i["menu_item_id"] for i in bar_event["data"]["ticket"]["items"]] == ["mojito"]
+    assert [i["menu_item_id"] for i in bar_event["data"]["ticket"]["lines"]] == ["mojito"]
     expo_events = await events_until(expo, 1, WAIT, "NEW_KITCHEN_ORDER")
-    assert len(expo_events[0]["data"]["ticket"]["items"]) == 4
+    assert len(expo_events[0]["data"]["ticket"]["lines"]) == 4
 
 
 async def test_order_ready_reaches_waiter_cashier_and_expo(hub: RunningHub) -> None:

@@ -50,25 +50,50 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "order.remove_item": _FRONT,
     "order.fire": _FRONT,
     "order.cancel": frozenset({Role.CASHIER, Role.MANAGER}),
+    "order.hold": _FRONT,
+    "order.rush": _FRONT | _KITCHEN,
+    "order.bump": _KITCHEN,
+    "order.recall": _KITCHEN,
+    "order.note": _FRONT | _KITCHEN,
+    "order.move": _FRONT,
     "item.start": _KITCHEN,
     "item.done": _KITCHEN,
     "item.serve": _KITCHEN | _FRONT,
+    "item.recall": _KITCHEN,
+    "ticket.ack": _KITCHEN,
     "table.clean": _FRONT,
+    "table.merge": _FRONT,
+    "stock.out": _KITCHEN,
+    "stock.available": _KITCHEN,
+    "stock.set": _KITCHEN,
 }
 
-_STAFF_CHANNELS = frozenset({"tables", "orders", "order", "board", "expo", "cashier"})
+_STAFF_CHANNELS = frozenset({"tables", "orders", "order", "board", "expo", "cashier", "menu"})
 CHANNEL_ROLES: dict[Role, frozenset[str]] = {
-    Role.WAITER: frozenset({"tables", "orders", "order", "board", "waiter"}),
+    Role.WAITER: frozenset({"tables", "orders", "order", "board", "waiter", "menu"}),
     Role.CASHIER: _STAFF_CHANNELS,
     Role.MANAGER: _STAFF_CHANNELS | {"kitchen", "manager", "dispatch", "rider", "waiter"},
-    Role.KITCHEN: frozenset({"kitchen", "board"}),
-    Role.EXPO: frozenset({"kitchen", "expo", "board", "order", "tables"}),
+    Role.KITCHEN: frozenset({"kitchen", "board", "menu"}),
+    Role.EXPO: frozenset({"kitchen", "expo", "board", "order", "tables", "menu"}),
     Role.RIDER: frozenset({"rider"}),
-    Role.DISPATCHER: frozenset({"dispatch", "rider", "orders", "order"}),
-    Role.DISPLAY: frozenset({"board", "kitchen", "expo", "tables"}),
+    Role.DISPATCHER: frozenset({"dispatch", "rider", "orders", "order", "menu"}),
+    Role.DISPLAY: frozenset({"board", "kitchen", "expo", "tables", "menu"}),
 }
 CHANNEL_KINDS = frozenset(
-    {"kitchen", "expo", "tables", "orders", "order", "dispatch", "rider", "board", "manager", "waiter", "cashier"}
+    {
+        "kitchen",
+        "expo",
+        "tables",
+        "orders",
+        "order",
+        "dispatch",
+        "rider",
+        "board",
+        "manager",
+        "waiter",
+        "cashier",
+        "menu",
+    }
 )
 _PARAMETERISED = frozenset({"kitchen", "order", "rider", "waiter"})
 

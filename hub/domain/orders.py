@@ -1,28 +1,36 @@
-"""The order and table state machines: ``decide`` functions from state and command to a Decision.
+"""The order state machine: ``decide`` functions from state and command to a Decision.
 
 Each function takes the aggregates it needs, the command, the actor and ``now``
 and returns the new aggregates (version bumped), the events with the channels
 they go to, and the command's result. It raises DomainError to refuse.
+
+What the kitchen has been told is tracked per line (``sent``): firing sends
+only what it has not seen, lowering a sent quantity sends a VOID, and firing
+again with nothing new is refused, so no ticket is ever sent twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.domain.actors import Actor, Role
+from hub.domain.actors import Actor
+from hub.domain.decision import Decision, Due, Event, ack_due_key
 from hub.domain.errors import DomainError
+from hub.domain.stock import StockBook
+from hub.domain.tickets import EXPO, FINISHED, card_events, held_lines, kitchen_stations, make_ticket, ticket_line
 from schema import commands as c
 from schema import events as e
 from schema.protocol import ErrorCode
 from schema.records import (
+    Alert,
+    AlertKind,
     Counters,
     ItemStatus,
-    KitchenTicket,
     Menu,
+    Note,
     Order,
     OrderItem,
     OrderStatus,
@@ -30,42 +38,51 @@ from schema.records import (
     PaymentStatus,
     Table,
     TableStatus,
+    TicketChange,
+    TicketKind,
+    TicketLine,
+    TicketRef,
 )
 
 __all__ = [
+    "ALERT_CHANNELS",
     "FINISHED",
-    "Decision",
-    "Event",
+    "OPEN",
+    "KitchenContext",
     "add_item",
+    "add_note",
+    "bump",
     "business_day",
     "cancel_order",
     "change_item",
     "check_tenant",
-    "clean_table",
+    "check_version",
     "fire_order",
+    "hold_course",
     "open_order",
+    "order_channels",
+    "ready_event",
     "remove_item",
-    "set_item_status",
+    "require_open",
+    "rush_order",
+    "status_after",
+    "table_event",
+    "updated",
+    "with_status",
 ]
 
-FINISHED = frozenset({ItemStatus.DONE, ItemStatus.SERVED, ItemStatus.SKIPPED})
 OPEN = frozenset({OrderStatus.ACTIVE, OrderStatus.READY})
+ALERT_CHANNELS = ("expo", "manager")
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    type: str
-    channels: tuple[str, ...]
-    data: e.EventData
+class KitchenContext:
+    """What the kitchen side of a decision needs to know besides the order: who is watching, and the timers."""
 
+    __slots__ = ("ack_timeout_ms", "live_stations")
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    result: dict[str, Any]
-    orders: tuple[Order, ...] = ()
-    tables: tuple[Table, ...] = ()
-    counters: Counters | None = None
-    events: tuple[Event, ...] = field(default=())
+    def __init__(self, live_stations: Iterable[str] | None = None, ack_timeout_ms: int = 30_000) -> None:
+        self.live_stations = None if live_stations is None else frozenset(live_stations)
+        self.ack_timeout_ms = ack_timeout_ms
 
 
 def business_day(now: int, timezone: str) -> str:
@@ -80,17 +97,17 @@ def check_tenant(actor: Actor, entity_id: str) -> None:
         raise DomainError(ErrorCode.WRONG_TENANT, "that id belongs to another restaurant")
 
 
-def _order_channels(order: Order) -> tuple[str, ...]:
+def order_channels(order: Order) -> tuple[str, ...]:
     channels = ("orders", f"order:{order.id}")
     return (*channels, f"waiter:{order.opened_by}") if order.opened_by else channels
 
 
-def _require_open(order: Order) -> None:
+def require_open(order: Order) -> None:
     if order.status not in OPEN:
         raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} is {order.status}")
 
 
-def _check_version(order: Order, expected: int | None) -> None:
+def check_version(order: Order, expected: int | None) -> None:
     if expected is not None and expected != order.version:
         raise DomainError(
             ErrorCode.VERSION_CONFLICT,
@@ -99,18 +116,22 @@ def _check_version(order: Order, expected: int | None) -> None:
         )
 
 
-def _bump(order: Order, **changes: Any) -> Order:
+def bump(order: Order, **changes: Any) -> Order:
     return order.model_copy(update={**changes, "version": order.version + 1})
 
 
-def _updated(order: Order, result_extra: dict[str, Any] | None = None) -> Decision:
-    event = Event("ORDER_UPDATED", _order_channels(order), e.OrderChanged(order=order))
+def updated(order: Order, *events: Event, result_extra: dict[str, Any] | None = None, **fields: Any) -> Decision:
+    """ORDER_UPDATED to the order's channels first, then the other events."""
+    first = Event("ORDER_UPDATED", order_channels(order), e.OrderChanged(order=order))
     return Decision(
-        result={"order": order.model_dump(mode="json"), **(result_extra or {})}, orders=(order,), events=(event,)
+        result={"order": order.model_dump(mode="json"), **(result_extra or {})},
+        orders=(order, *fields.pop("more_orders", ())),
+        events=(first, *events),
+        **fields,
     )
 
 
-def _table_event(table: Table) -> Event:
+def table_event(table: Table) -> Event:
     return Event("TABLE_STATUS_CHANGED", ("tables",), e.TableStatusChanged(table=table))
 
 
@@ -147,7 +168,8 @@ def open_order(
             update={"status": TableStatus.OCCUPIED, "order_id": order_id, "version": table.version + 1}
         )
         tables = (occupied,)
-        events.append(_table_event(occupied))
+        events.append(table_event(occupied))
+    notes = (Note(id="N1", text=cmd.notes, internal=True, by=actor.device_id, at=now),) if cmd.notes else ()
     order = Order(
         id=order_id,
         number=counters.order_number,
@@ -157,12 +179,12 @@ def open_order(
         phone=cmd.phone,
         address=cmd.address,
         customer_name=cmd.customer_name,
-        notes=cmd.notes,
+        notes=notes,
         opened_by=actor.device_id,
         created_at=now,
         version=1,
     )
-    events.insert(0, Event("ORDER_OPENED", _order_channels(order), e.OrderChanged(order=order)))
+    events.insert(0, Event("ORDER_OPENED", order_channels(order), e.OrderChanged(order=order)))
     return Decision(
         result={"order": order.model_dump(mode="json")},
         orders=(order,),
@@ -172,77 +194,18 @@ def open_order(
     )
 
 
-def add_item(order: Order, menu: Menu, cmd: c.AddItem, now: int) -> Decision:
-    _check_version(order, cmd.version)
-    _require_open(order)
-    item = menu.item(cmd.menu_item_id)
-    if item is None:
-        raise DomainError(ErrorCode.NOT_FOUND, f"no menu item {cmd.menu_item_id!r}")
-    if not item.available:
-        raise DomainError(ErrorCode.ITEM_UNAVAILABLE, f"{item.name} is not available")
-    line = OrderItem(
-        id=f"L{order.line_seq + 1}",
-        menu_item_id=item.id,
-        name=item.name,
-        unit_price=item.price,
-        quantity=cmd.quantity,
-        station=item.station,
-        category=item.category,
-        tax_code=item.tax_code,
-        requires_prep=item.requires_prep,
-        notes=cmd.notes,
-    )
-    updated = _bump(order, items=(*order.items, line), line_seq=order.line_seq + 1, status=OrderStatus.ACTIVE)
-    return _updated(updated, {"line_id": line.id})
-
-
-def _unfired_line(order: Order, line_id: str) -> OrderItem:
-    line = order.line(line_id)
-    if line is None:
-        raise DomainError(ErrorCode.NOT_FOUND, f"order {order.number} has no line {line_id!r}")
-    if line.fired:
-        raise DomainError(ErrorCode.INVALID_STATE, f"{line.name} was already sent to the kitchen")
-    return line
-
-
-def change_item(order: Order, cmd: c.ChangeItem) -> Decision:
-    _check_version(order, cmd.version)
-    _require_open(order)
-    line = _unfired_line(order, cmd.line_id)
-    changes: dict[str, Any] = {"quantity": cmd.quantity}
-    if cmd.notes is not None:
-        changes["notes"] = cmd.notes
-    new_line = line.model_copy(update=changes)
-    items = tuple(new_line if i.id == line.id else i for i in order.items)
-    return _updated(_bump(order, items=items))
-
-
-def remove_item(order: Order, cmd: c.RemoveItem, now: int) -> Decision:
-    _check_version(order, cmd.version)
-    _require_open(order)
-    line = _unfired_line(order, cmd.line_id)
-    items = tuple(i for i in order.items if i.id != line.id)
-    status = _status_after(order.status, items)
-    if status is OrderStatus.READY and order.status is not OrderStatus.READY:
-        # Removing the last unfired line can leave only finished ones: that is a READY order too.
-        ready = _bump(order, items=items, status=status, ready_at=now)
-        decision = _updated(ready)
-        return replace(decision, events=(*decision.events, _ready_event(ready)))
-    return _updated(_bump(order, items=items, status=status))
-
-
-def _status_after(status: OrderStatus, items: Iterable[OrderItem]) -> OrderStatus:
-    """An open order is READY exactly when it has items and every one is finished."""
+def status_after(status: OrderStatus, items: Iterable[OrderItem]) -> OrderStatus:
+    """An open order is READY exactly when it has items, all sent to the kitchen and all finished."""
     items = tuple(items)
     if status not in OPEN:
         return status
-    if items and all(i.fired and i.status in FINISHED for i in items):
+    if items and all(i.unsent == 0 and i.status in FINISHED for i in items):
         return OrderStatus.READY
     return OrderStatus.ACTIVE
 
 
-def _ready_event(order: Order) -> Event:
-    channels = (*_order_channels(order), "expo", "cashier")
+def ready_event(order: Order) -> Event:
+    channels = (*order_channels(order), "expo", "cashier")
     if order.type is OrderType.TAKEAWAY:
         channels = (*channels, "board")
     data = e.OrderReady(
@@ -256,26 +219,189 @@ def _ready_event(order: Order) -> Event:
     return Event("ORDER_READY", channels, data)
 
 
-def fire_order(order: Order, cmd: c.FireOrder, now: int, *, counters: Counters, day: str) -> Decision:
-    _check_version(order, cmd.version)
-    _require_open(order)
-    unfired = [i for i in order.items if not i.fired]
-    if not unfired:
-        raise DomainError(ErrorCode.NOTHING_TO_FIRE, f"order {order.number} has nothing new to fire")
-    fired_ids = {i.id for i in unfired}
-    items = tuple(
-        i.model_copy(
+def with_status(order: Order, items: tuple[OrderItem, ...], now: int, **changes: Any) -> tuple[Order, list[Event]]:
+    """The order with new lines, READY or ACTIVE as they say, and ORDER_READY when it just became ready."""
+    status = status_after(order.status, items)
+    became_ready = status is OrderStatus.READY and order.status is not OrderStatus.READY
+    ready_at = now if became_ready else (order.ready_at if status is OrderStatus.READY else None)
+    new = bump(order, items=items, status=status, ready_at=ready_at, **changes)
+    return new, [ready_event(new)] if became_ready else []
+
+
+def _issue(
+    order: Order,
+    kind: TicketKind,
+    by_station: Mapping[str, list[TicketLine]],
+    expo_lines: list[TicketLine],
+    now: int,
+    kitchen: KitchenContext,
+) -> tuple[Order, list[Event], list[Due]]:
+    """Number one ticket per station, start its acknowledgement timer, and alert if nobody is watching."""
+    refs = list(order.tickets)
+    ids: dict[str, str] = {}
+    due: list[Due] = []
+    for station in sorted(by_station):
+        ticket_id = f"{order.id}:t{len(refs) + 1}"
+        ids[station] = ticket_id
+        refs.append(TicketRef(id=ticket_id, station=station, kind=kind, sent_at=now))
+        due.append(Due(ack_due_key(ticket_id), now + kitchen.ack_timeout_ms))
+    order = order.model_copy(update={"tickets": tuple(refs)})
+    event_type = "NEW_KITCHEN_ORDER" if kind is TicketKind.FIRE else "TICKET_VOID"
+    events: list[Event] = []
+    alerts: list[Event] = []
+    for station, ticket_id in ids.items():
+        ticket = make_ticket(order, station, kind, ticket_id, by_station[station], now)
+        events.append(Event(event_type, (f"kitchen:{station}",), e.NewKitchenOrder(ticket=ticket)))
+        if kitchen.live_stations is not None and station not in kitchen.live_stations:
+            alert = Alert(
+                id=f"{ticket_id}:offline",
+                kind=AlertKind.STATION_OFFLINE,
+                station=station,
+                order_id=order.id,
+                order_number=order.number,
+                ticket_id=ticket_id,
+                at=now,
+                message=f"Order {order.number}: no screen is live at {station}; its ticket was not seen",
+            )
+            alerts.append(Event("KITCHEN_ALERT", ALERT_CHANNELS, e.KitchenAlert(alert=alert)))
+    if expo_lines:
+        expo = make_ticket(order, EXPO, kind, f"{order.id}:x{len(refs)}", expo_lines, now)
+        events.append(Event(event_type, ("expo",), e.NewKitchenOrder(ticket=expo)))
+    return order, events + alerts, due
+
+
+def _line(order: Order, line_id: str) -> OrderItem:
+    line = order.line(line_id)
+    if line is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"order {order.number} has no line {line_id!r}")
+    return line
+
+
+def add_item(order: Order, menu: Menu, book: StockBook, cmd: c.AddItem, now: int) -> Decision:
+    check_version(order, cmd.version)
+    require_open(order)
+    item = menu.item(cmd.menu_item_id)
+    if item is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"no menu item {cmd.menu_item_id!r}")
+    book.check_sellable(item.id, item.name, cmd.quantity, on_menu=item.available)
+    book.reserve(item.id, cmd.quantity)
+    line = OrderItem(
+        id=f"L{order.line_seq + 1}",
+        menu_item_id=item.id,
+        name=item.name,
+        unit_price=item.price,
+        quantity=cmd.quantity,
+        station=item.station,
+        category=item.category,
+        tax_code=item.tax_code,
+        requires_prep=item.requires_prep,
+        notes=cmd.notes,
+        course=cmd.course,
+    )
+    new = bump(order, items=(*order.items, line), line_seq=order.line_seq + 1, status=OrderStatus.ACTIVE, ready_at=None)
+    stock, stock_events = book.settle()
+    return updated(new, *stock_events, result_extra={"line_id": line.id}, stock=stock)
+
+
+def _void(
+    order: Order, line: OrderItem, quantity: int, left: int, now: int, kitchen: KitchenContext
+) -> tuple[Order, list[Event], list[Due]]:
+    """Tell the line's station (and expo) to stop making ``quantity`` of it; ``left`` remain."""
+    voided = ticket_line(line, TicketChange.VOID, quantity, line_quantity=left)
+    by_station = {line.station: [voided]} if line.requires_prep else {}
+    return _issue(order, TicketKind.VOID, by_station, [voided], now, kitchen)
+
+
+def change_item(order: Order, book: StockBook, cmd: c.ChangeItem, now: int, kitchen: KitchenContext) -> Decision:
+    check_version(order, cmd.version)
+    require_open(order)
+    line = _line(order, cmd.line_id)
+    unsent = max(cmd.quantity - line.sent, 0)
+    if unsent > line.unsent:
+        book.check_sellable(line.menu_item_id, line.name, unsent - line.unsent)
+    book.reserve(line.menu_item_id, unsent - line.unsent)
+    changes: dict[str, Any] = {"quantity": cmd.quantity, "sent": min(line.sent, cmd.quantity)}
+    if cmd.notes is not None:
+        changes["notes"] = cmd.notes
+    new_line = line.model_copy(update=changes)
+    items = tuple(new_line if i.id == line.id else i for i in order.items)
+    new, events = with_status(order, items, now)
+    due: list[Due] = []
+    if cmd.quantity < line.sent:
+        new, kitchen_events, due = _void(new, line, line.sent - cmd.quantity, cmd.quantity, now, kitchen)
+        events = kitchen_events + events
+    elif line.sent and new_line.notes != line.notes:
+        events = card_events(new, now, [line.station] if line.requires_prep else []) + events
+    stock, stock_events = book.settle()
+    return updated(new, *events, *stock_events, stock=stock, due=tuple(due))
+
+
+def remove_item(order: Order, book: StockBook, cmd: c.RemoveItem, now: int, kitchen: KitchenContext) -> Decision:
+    check_version(order, cmd.version)
+    require_open(order)
+    line = _line(order, cmd.line_id)
+    book.release(line.menu_item_id, line.unsent)
+    items = tuple(i for i in order.items if i.id != line.id)
+    new, events = with_status(order, items, now)
+    due: list[Due] = []
+    if line.sent:
+        new, kitchen_events, due = _void(new, line, line.sent, 0, now, kitchen)
+        events = kitchen_events + events
+    stock, stock_events = book.settle()
+    return updated(new, *events, *stock_events, stock=stock, due=tuple(due))
+
+
+def fire_order(
+    order: Order,
+    cmd: c.FireOrder,
+    now: int,
+    *,
+    counters: Counters,
+    day: str,
+    book: StockBook,
+    kitchen: KitchenContext,
+) -> Decision:
+    check_version(order, cmd.version)
+    require_open(order)
+    held = set(order.held_courses)
+    if cmd.course is not None:
+        held.discard(cmd.course)
+        to_send = {i.id for i in order.items if i.unsent and i.course == cmd.course}
+    else:
+        to_send = {i.id for i in order.items if i.unsent and i.course not in held}
+    if not to_send:
+        waiting = sorted({i.course for i in order.items if i.unsent})
+        hint = f"; held courses {waiting} wait for a course fire" if waiting else ""
+        raise DomainError(ErrorCode.NOTHING_TO_FIRE, f"order {order.number} has nothing new to fire{hint}")
+    items: list[OrderItem] = []
+    by_station: dict[str, list[TicketLine]] = {}
+    expo_lines: list[TicketLine] = []
+    for line in order.items:
+        if line.id not in to_send:
+            items.append(line)
+            continue
+        change = TicketChange.NEW if line.sent == 0 else TicketChange.ADDED
+        book.consume(line.menu_item_id, line.unsent)
+        if not line.requires_prep:
+            status = ItemStatus.DONE
+        elif line.status is ItemStatus.PREPARING:
+            status = ItemStatus.PREPARING
+        else:
+            status = ItemStatus.PENDING  # more of a finished line means it is not finished any more
+        sent = line.model_copy(
             update={
                 "fired": True,
+                "sent": line.quantity,
                 "fired_at": now,
-                "status": ItemStatus.PENDING if i.requires_prep else ItemStatus.DONE,
-                "done_at": None if i.requires_prep else now,
+                "status": status,
+                "done_at": None if line.requires_prep else now,
             }
         )
-        if i.id in fired_ids
-        else i
-        for i in order.items
-    )
+        items.append(sent)
+        tl = ticket_line(sent, change, line.unsent)
+        if sent.requires_prep:
+            by_station.setdefault(sent.station, []).append(tl)
+        expo_lines.append(tl)
     new_counters: Counters | None = None
     token = order.token
     if order.type is OrderType.TAKEAWAY and token is None:
@@ -284,120 +410,104 @@ def fire_order(order: Order, cmd: c.FireOrder, now: int, *, counters: Counters, 
             update={"token": new_counters.token + 1, "version": counters.version + 1}
         )
         token = new_counters.token
-    status = _status_after(order.status, items)
-    fired = _bump(
+    fired, ready = with_status(
         order,
-        items=items,
+        tuple(items),
+        now,
         token=token,
         fired_at=order.fired_at or now,
-        status=status,
-        ready_at=now if status is OrderStatus.READY else None,
+        held_courses=tuple(sorted(held)),
+        rush=order.rush or cmd.rush,
     )
-    events = [Event("ORDER_FIRED", _order_channels(fired), e.OrderChanged(order=fired))]
+    for station, lines in by_station.items():
+        lines += held_lines(fired, station)
+    expo_lines += held_lines(fired, EXPO)
+    fired, kitchen_events, due = _issue(fired, TicketKind.FIRE, by_station, expo_lines, now, kitchen)
+    events = [Event("ORDER_FIRED", order_channels(fired), e.OrderChanged(order=fired))]
     if token is not None and order.token is None:
         # The board is public: it learns the token, never the customer.
         events.append(Event("TOKEN_PREPARING", ("board",), e.TokenPreparing(order_id=fired.id, token=token)))
-    new_lines = [i for i in fired.items if i.id in fired_ids]
-    stations = sorted({i.station for i in new_lines if i.requires_prep})
-    for station in stations:
-        ticket = _ticket(fired, station, [i for i in new_lines if i.requires_prep and i.station == station])
-        events.append(Event("NEW_KITCHEN_ORDER", (f"kitchen:{station}",), e.NewKitchenOrder(ticket=ticket)))
-    events.append(Event("NEW_KITCHEN_ORDER", ("expo",), e.NewKitchenOrder(ticket=_ticket(fired, "*", new_lines))))
-    if status is OrderStatus.READY:
-        events.append(_ready_event(fired))
+    stock, stock_events = book.settle()
     return Decision(
-        result={"order": fired.model_dump(mode="json"), "stations": stations},
+        result={"order": fired.model_dump(mode="json"), "stations": sorted(by_station)},
         orders=(fired,),
         counters=new_counters,
-        events=tuple(events),
+        stock=stock,
+        events=(*events, *kitchen_events, *ready, *stock_events),
+        due=tuple(due),
     )
 
 
-def _ticket(order: Order, station: str, items: list[OrderItem]) -> KitchenTicket:
-    return KitchenTicket(
-        order_id=order.id,
-        order_number=order.number,
-        order_type=order.type,
-        station=station,
-        table_id=order.table_id,
-        token=order.token,
-        notes=order.notes,
-        fired_at=order.fired_at,
-        items=tuple(items),
+def hold_course(order: Order, cmd: c.HoldCourse, now: int) -> Decision:
+    check_version(order, cmd.version)
+    require_open(order)
+    if cmd.course in order.held_courses:
+        raise DomainError(ErrorCode.INVALID_STATE, f"course {cmd.course} is already held")
+    lines = [i for i in order.items if i.course == cmd.course]
+    if lines and all(i.unsent == 0 for i in lines):
+        raise DomainError(ErrorCode.INVALID_STATE, f"course {cmd.course} was already fired")
+    held = tuple(sorted({*order.held_courses, cmd.course}))
+    new = bump(order, held_courses=held)
+    data = e.CourseHeld(order_id=order.id, order_number=order.number, course=cmd.course, held_courses=held)
+    held_event = Event("COURSE_HELD", (*order_channels(order), "expo"), data)
+    return updated(new, held_event, *card_events(new, now))
+
+
+def rush_order(order: Order, actor: Actor, cmd: c.RushOrder, now: int) -> Decision:
+    require_open(order)
+    if cmd.station is not None:
+        if not actor.has_station(cmd.station) and actor.stations:
+            raise DomainError(ErrorCode.FORBIDDEN, f"this device is not at station {cmd.station!r}")
+        stations = {*order.rush_stations} | {cmd.station} if cmd.rush else {*order.rush_stations} - {cmd.station}
+        new = bump(order, rush_stations=tuple(sorted(stations)))
+        targets: list[str] | None = [cmd.station]
+    else:
+        new = bump(order, rush=cmd.rush, rush_stations=() if not cmd.rush else order.rush_stations)
+        targets = None
+    data = e.OrderRushed(order_id=order.id, order_number=order.number, rush=cmd.rush, station=cmd.station)
+    rushed = Event("ORDER_RUSHED", (*order_channels(order), "expo"), data)
+    return updated(new, rushed, *card_events(new, now, targets))
+
+
+def add_note(order: Order, actor: Actor, cmd: c.AddNote, now: int) -> Decision:
+    require_open(order)
+    note = Note(id=f"N{len(order.notes) + 1}", text=cmd.text, internal=cmd.internal, by=actor.device_id, at=now)
+    new = bump(order, notes=(*order.notes, note))
+    added = Event(
+        "ORDER_NOTE_ADDED",
+        (*order_channels(order), "expo"),
+        e.OrderNoteAdded(order_id=order.id, order_number=order.number, note=note),
     )
+    return updated(new, added, *card_events(new, now))
 
 
-_TRANSITIONS: dict[str, tuple[frozenset[ItemStatus], ItemStatus]] = {
-    "item.start": (frozenset({ItemStatus.PENDING}), ItemStatus.PREPARING),
-    "item.done": (frozenset({ItemStatus.PENDING, ItemStatus.PREPARING}), ItemStatus.DONE),
-    "item.serve": (frozenset({ItemStatus.DONE}), ItemStatus.SERVED),
-}
-
-
-def set_item_status(order: Order, cmd: c.ItemStatusCommand, command_type: str, actor: Actor, now: int) -> Decision:
-    _require_open(order)
-    line = order.line(cmd.line_id)
-    if line is None:
-        raise DomainError(ErrorCode.NOT_FOUND, f"order {order.number} has no line {cmd.line_id!r}")
-    if actor.role is Role.KITCHEN and not actor.has_station(line.station):
-        raise DomainError(ErrorCode.FORBIDDEN, f"{line.name} is made at {line.station}, not at this station")
-    if not line.fired:
-        raise DomainError(ErrorCode.INVALID_STATE, f"{line.name} has not been fired")
-    allowed, target = _TRANSITIONS[command_type]
-    if line.status not in allowed:
-        raise DomainError(ErrorCode.INVALID_STATE, f"{line.name} is {line.status}, cannot become {target}")
-    done_at = now if target is ItemStatus.DONE else line.done_at
-    new_line = line.model_copy(update={"status": target, "done_at": done_at})
-    items = tuple(new_line if i.id == line.id else i for i in order.items)
-    status = _status_after(order.status, items)
-    became_ready = status is OrderStatus.READY and order.status is not OrderStatus.READY
-    updated = _bump(order, items=items, status=status, ready_at=now if became_ready else order.ready_at)
-    events = [
-        Event(
-            "ITEM_STATUS_CHANGED",
-            (f"kitchen:{line.station}", "expo", "orders", f"order:{order.id}"),
-            e.ItemStatusChanged(
-                order_id=order.id,
-                order_number=order.number,
-                line_id=line.id,
-                station=line.station,
-                status=target,
-                previous=line.status,
-                order_version=updated.version,
-            ),
-        )
-    ]
-    if became_ready:
-        events.append(_ready_event(updated))
-    return Decision(result={"order": updated.model_dump(mode="json")}, orders=(updated,), events=tuple(events))
-
-
-def cancel_order(order: Order, table: Table | None, cmd: c.CancelOrder) -> Decision:
-    _check_version(order, cmd.version)
-    _require_open(order)
+def cancel_order(order: Order, tables: Mapping[str, Table], book: StockBook, cmd: c.CancelOrder) -> Decision:
+    check_version(order, cmd.version)
+    require_open(order)
     if order.payment_status is not PaymentStatus.UNPAID:
         raise DomainError(ErrorCode.INVALID_STATE, "a paid order is voided, not cancelled")
-    cancelled = _bump(order, status=OrderStatus.CANCELLED)
-    stations = tuple(sorted({i.station for i in order.items if i.fired and i.requires_prep}))
-    channels = (*_order_channels(order), "expo", *(f"kitchen:{s}" for s in stations))
+    for line in order.items:
+        book.release(line.menu_item_id, line.unsent)
+    cancelled = bump(order, status=OrderStatus.CANCELLED)
+    stations = tuple(kitchen_stations(order))
+    channels = (*order_channels(order), "expo", "cashier", *(f"kitchen:{s}" for s in stations))
     if order.token:
         channels = (*channels, "board")
     data = e.OrderCancelled(order_id=order.id, order_number=order.number, reason=cmd.reason, stations=stations)
     events = [Event("ORDER_CANCELLED", channels, data)]
-    tables: tuple[Table, ...] = ()
-    if table is not None and table.order_id == order.id:
-        freed = table.model_copy(update={"status": TableStatus.FREE, "order_id": None, "version": table.version + 1})
-        tables = (freed,)
-        events.append(_table_event(freed))
+    freed: list[Table] = []
+    for table in tables.values():
+        if table.order_id == order.id:
+            table = table.model_copy(
+                update={"status": TableStatus.FREE, "order_id": None, "version": table.version + 1}
+            )
+            freed.append(table)
+            events.append(table_event(table))
+    stock, stock_events = book.settle()
     return Decision(
-        result={"order": cancelled.model_dump(mode="json")}, orders=(cancelled,), tables=tables, events=tuple(events)
-    )
-
-
-def clean_table(table: Table) -> Decision:
-    if table.status is not TableStatus.DIRTY:
-        raise DomainError(ErrorCode.INVALID_STATE, f"table {table.name} is {table.status}, not DIRTY")
-    cleaned = table.model_copy(update={"status": TableStatus.FREE, "order_id": None, "version": table.version + 1})
-    return Decision(
-        result={"table": cleaned.model_dump(mode="json")}, tables=(cleaned,), events=(_table_event(cleaned),)
+        result={"order": cancelled.model_dump(mode="json")},
+        orders=(cancelled,),
+        tables=tuple(freed),
+        stock=stock,
+        events=(*events, *stock_events),
     )

@@ -1,4 +1,4 @@
-"""Snapshots: what a channel shows right now, projected from open orders and tables.
+"""Snapshots: what a channel shows right now, projected from the live state.
 
 A subscriber that cannot be given the exact missed events gets this instead,
 so a screen always starts from the whole truth.
@@ -7,64 +7,112 @@ so a screen always starts from the whole truth.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from schema.records import ItemStatus, KitchenTicket, Order, OrderStatus, OrderType, Table
+from hub.domain.tickets import EXPO, ON_SCREEN, card
+from schema.records import KitchenSettings, Menu, Order, OrderStatus, OrderType, Stock, Table
 
-__all__ = ["channel_view", "needs_tables"]
+__all__ = ["LiveState", "all_day", "channel_view", "menu_view", "needs"]
 
-_ON_SCREEN = frozenset({ItemStatus.PENDING, ItemStatus.PREPARING})
 _OPEN = frozenset({OrderStatus.ACTIVE, OrderStatus.READY})
 
 
-def needs_tables(channel: str) -> bool:
-    return channel == "tables"
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    """The part of a restaurant's live state the requested channels need, read at one offset."""
+
+    now: int
+    orders: Sequence[Order] = ()
+    tables: Sequence[Table] = ()
+    menu: Menu | None = None
+    stock: Sequence[Stock] = ()
+    kitchen: KitchenSettings = field(default_factory=KitchenSettings)
+
+
+def needs(channel: str) -> frozenset[str]:
+    """Which parts of the live state a channel's snapshot reads besides open orders."""
+    kind = channel.partition(":")[0]
+    return frozenset({"tables": {"tables"}, "menu": {"menu", "stock"}}.get(kind, set()))
 
 
 def _dump(orders: Sequence[Order]) -> list[dict[str, Any]]:
     return [o.model_dump(mode="json") for o in sorted(orders, key=lambda o: (o.created_at, o.number))]
 
 
-def _tickets(orders: Sequence[Order], station: str) -> list[dict[str, Any]]:
-    tickets = []
+def _cards(state: LiveState, station: str) -> dict[str, Any]:
+    """The station's cards: orders with lines still to make there, or bumped there within the recall window."""
+    window = state.kitchen.recall_window_s * 1000
+    cards = []
+    for order in state.orders:
+        if order.status not in _OPEN or not order.fired_at:
+            continue
+        ticket = card(order, station, state.now)
+        lines = [
+            line
+            for line in ticket.lines
+            if line.status in ON_SCREEN or (line.done_at is not None and state.now - line.done_at <= window)
+        ]
+        if lines:
+            cards.append(ticket)
+    cards.sort(key=lambda t: (not t.rush, t.order_fired_at or 0, t.order_number))
+    return {
+        "station": state.kitchen.station(station).model_dump(mode="json"),
+        "recall_window_s": state.kitchen.recall_window_s,
+        "tickets": [t.model_dump(mode="json") for t in cards],
+    }
+
+
+def all_day(orders: Sequence[Order], station: str) -> dict[str, int]:
+    """Per menu item, the quantity still to make at ``station`` (``*``: everywhere)."""
+    counts: dict[str, int] = {}
     for order in orders:
-        items = tuple(
-            i for i in order.items if i.fired and i.requires_prep and i.station == station and i.status in _ON_SCREEN
+        if order.status not in _OPEN:
+            continue
+        for line in order.items:
+            if line.sent and line.requires_prep and line.status in ON_SCREEN and station in (EXPO, line.station):
+                counts[line.name] = counts.get(line.name, 0) + line.sent
+    return dict(sorted(counts.items()))
+
+
+def menu_view(menu: Menu | None, stock: Sequence[Stock]) -> dict[str, Any]:
+    by_id = {s.menu_item_id: s for s in stock}
+    items = []
+    for item in menu.items if menu else ():
+        s = by_id.get(item.id)
+        items.append(
+            {
+                "id": item.id,
+                "name": item.name,
+                "station": item.station,
+                "price": item.price,
+                "sellable": item.available and (s is None or s.sellable),
+                "out": bool(s and s.out),
+                "remaining": s.available if s else None,
+            }
         )
-        if items:
-            ticket = KitchenTicket(
-                order_id=order.id,
-                order_number=order.number,
-                order_type=order.type,
-                station=station,
-                table_id=order.table_id,
-                token=order.token,
-                notes=order.notes,
-                fired_at=order.fired_at,
-                items=items,
-            )
-            tickets.append(ticket)
-    tickets.sort(key=lambda t: (t.fired_at or 0, t.order_number))
-    return [t.model_dump(mode="json") for t in tickets]
+    return {"items": items}
 
 
-def channel_view(channel: str, orders: Sequence[Order], tables: Sequence[Table]) -> dict[str, Any]:
-    """The snapshot of ``channel`` given every open order and every table of the restaurant."""
+def channel_view(channel: str, state: LiveState) -> dict[str, Any]:
+    """The snapshot of ``channel`` given the restaurant's live state."""
     kind, _, param = channel.partition(":")
-    open_orders = [o for o in orders if o.status in _OPEN]
+    open_orders = [o for o in state.orders if o.status in _OPEN]
     if kind == "kitchen":
-        return {"tickets": _tickets(open_orders, param)}
+        return _cards(state, param)
     if kind == "expo":
-        return {"orders": _dump([o for o in open_orders if o.fired_at is not None])}
+        return _cards(state, EXPO)
     if kind in ("orders", "cashier"):
         return {"orders": _dump(open_orders)}
     if kind == "waiter":
         return {"orders": _dump([o for o in open_orders if o.opened_by == param])}
     if kind == "order":
-        found = next((o for o in orders if o.id == param), None)
+        found = next((o for o in state.orders if o.id == param), None)
         return {"order": found.model_dump(mode="json") if found else None}
     if kind == "tables":
-        return {"tables": [t.model_dump(mode="json") for t in sorted(tables, key=lambda t: t.id)]}
+        return {"tables": [t.model_dump(mode="json") for t in sorted(state.tables, key=lambda t: t.id)]}
+    if kind == "menu":
+        return menu_view(state.menu, state.stock)
     if kind == "board":
         takeaway = [o for o in open_orders if o.type is OrderType.TAKEAWAY and o.token is not None]
         return {

@@ -1,9 +1,10 @@
 -- The one atomic commit: idempotency, version checks, state, events, trim, wake-up.
 -- KEYS: 1 stream, 2 seq, 3 command result, 4 persisted offset, 5 epoch, 6 versions,
---       7 open orders, 8 closed orders, 9 tables, 10 counters
+--       7 open orders, 8 closed orders, 9 tables, 10 counters, 11 stock, 12 due, 13 prep
 -- ARGV[1]: JSON {checks=[[field, expected]], hset=[[key, field, data, vfield, version]],
 --                hdel=[[key, field]], set=[[key, data, vfield, version]],
---                events=[[type, channels, data]], ts, fp, result, ttl, maxlen, durable, wake, epoch}
+--                events=[[type, channels, data]], zadd=[[member, at]], zrem=[member], prep=[[field, ms]],
+--                ts, fp, result, ttl, maxlen, durable, wake, epoch}
 -- Returns {'dup', stored} | {'conflict', field, current} | {'ok', stored}
 local p = cjson.decode(ARGV[1])
 local prior = redis.call('GET', KEYS[3])
@@ -26,6 +27,21 @@ end
 for _, w in ipairs(p.set) do
   redis.call('SET', KEYS[w[1]], w[2])
   redis.call('HSET', KEYS[6], w[3], w[4])
+end
+for _, z in ipairs(p.zadd) do
+  redis.call('ZADD', KEYS[12], z[2], z[1])
+end
+for _, m in ipairs(p.zrem) do
+  redis.call('ZREM', KEYS[12], m)
+end
+for _, s in ipairs(p.prep) do
+  local f, ms = s[1], s[2]
+  redis.call('HINCRBY', KEYS[13], f .. '|n', 1)
+  redis.call('HINCRBY', KEYS[13], f .. '|sum', ms)
+  local lo = tonumber(redis.call('HGET', KEYS[13], f .. '|min') or '-1')
+  if lo < 0 or ms < lo then redis.call('HSET', KEYS[13], f .. '|min', ms) end
+  local hi = tonumber(redis.call('HGET', KEYS[13], f .. '|max') or '-1')
+  if ms > hi then redis.call('HSET', KEYS[13], f .. '|max', ms) end
 end
 redis.call('SET', KEYS[5], p.epoch, 'NX')
 local n = #p.events

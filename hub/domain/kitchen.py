@@ -1,0 +1,195 @@
+"""The kitchen's side of an order: item status, bump, recall, ticket acknowledgements and their alerts."""
+
+from __future__ import annotations
+
+from hub.domain.actors import Actor, Role
+from hub.domain.decision import Decision, Due, Event, PrepSample, ack_due_key
+from hub.domain.errors import DomainError
+from hub.domain.orders import (
+    ALERT_CHANNELS,
+    OPEN,
+    order_channels,
+    require_open,
+    with_status,
+)
+from hub.domain.tickets import ON_SCREEN, card_events
+from schema import commands as c
+from schema import events as e
+from schema.protocol import ErrorCode
+from schema.records import Alert, AlertKind, ItemStatus, Order, OrderItem, OrderStatus
+
+__all__ = ["ack_tickets", "bump_order", "check_ack", "recall_order", "set_item_status"]
+
+_TRANSITIONS: dict[str, tuple[frozenset[ItemStatus], ItemStatus]] = {
+    "item.start": (frozenset({ItemStatus.PENDING}), ItemStatus.PREPARING),
+    "item.done": (frozenset({ItemStatus.PENDING, ItemStatus.PREPARING}), ItemStatus.DONE),
+    "item.serve": (frozenset({ItemStatus.DONE}), ItemStatus.SERVED),
+    "item.recall": (frozenset({ItemStatus.DONE}), ItemStatus.PREPARING),
+}
+
+
+def _status_event(order: Order, line: OrderItem, target: ItemStatus, version: int, now: int) -> Event:
+    return Event(
+        "ITEM_STATUS_CHANGED",
+        (f"kitchen:{line.station}", "expo", "orders", f"order:{order.id}"),
+        e.ItemStatusChanged(
+            order_id=order.id,
+            order_number=order.number,
+            line_id=line.id,
+            station=line.station,
+            status=target,
+            previous=line.status,
+            order_version=version,
+            at=now,
+        ),
+    )
+
+
+def _check_station(actor: Actor, station: str) -> None:
+    if actor.role is Role.KITCHEN and not actor.has_station(station):
+        raise DomainError(ErrorCode.FORBIDDEN, f"this device is not at station {station!r}")
+
+
+def _move_lines(
+    order: Order, lines: list[OrderItem], target: ItemStatus, now: int
+) -> tuple[Order, list[Event], tuple[PrepSample, ...]]:
+    """Move ``lines`` to ``target``; one ITEM_STATUS_CHANGED each, ORDER_READY or ORDER_RECALLED as it follows."""
+    ids = {line.id for line in lines}
+    done_at = now if target is ItemStatus.DONE else None
+    items = tuple(
+        i.model_copy(update={"status": target, "done_at": done_at if target is not ItemStatus.SERVED else i.done_at})
+        if i.id in ids
+        else i
+        for i in order.items
+    )
+    new, ready = with_status(order, items, now)
+    events = [_status_event(order, line, target, new.version, now) for line in lines]
+    if order.status is OrderStatus.READY and new.status is OrderStatus.ACTIVE:
+        channels = (*order_channels(new), "expo", "cashier", *(("board",) if new.token is not None else ()))
+        events.append(Event("ORDER_RECALLED", channels, e.OrderChanged(order=new)))
+    prep: tuple[PrepSample, ...] = ()
+    if target is ItemStatus.DONE:
+        prep = tuple(
+            PrepSample(line.station, line.menu_item_id, now - line.fired_at)
+            for line in lines
+            if line.requires_prep and line.fired_at is not None
+        )
+    return new, events + ready, prep
+
+
+def _recallable(line: OrderItem, now: int, window_ms: int) -> bool:
+    return line.status is ItemStatus.DONE and line.done_at is not None and now - line.done_at <= window_ms
+
+
+def set_item_status(
+    order: Order, cmd: c.ItemStatusCommand, command_type: str, actor: Actor, now: int, *, recall_window_ms: int
+) -> Decision:
+    require_open(order)
+    line = order.line(cmd.line_id)
+    if line is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"order {order.number} has no line {cmd.line_id!r}")
+    _check_station(actor, line.station)
+    if not line.fired:
+        raise DomainError(ErrorCode.INVALID_STATE, f"{line.name} has not been fired")
+    allowed, target = _TRANSITIONS[command_type]
+    if line.status not in allowed:
+        raise DomainError(ErrorCode.INVALID_STATE, f"{line.name} is {line.status}, cannot become {target}")
+    recall = command_type == "item.recall"
+    if recall and not _recallable(line, now, recall_window_ms):
+        raise DomainError(ErrorCode.RECALL_EXPIRED, f"{line.name} was bumped over {recall_window_ms // 1000} s ago")
+    new, events, prep = _move_lines(order, [line], target, now)
+    if recall:
+        events += card_events(new, now, [line.station] if line.requires_prep else [])
+    return Decision(result={"order": new.model_dump(mode="json")}, orders=(new,), events=tuple(events), prep=prep)
+
+
+def _station_filter(actor: Actor, station: str | None) -> str | None:
+    if station is not None:
+        _check_station(actor, station)
+    return station
+
+
+def _at(line: OrderItem, actor: Actor, station: str | None) -> bool:
+    if station is not None:
+        return line.station == station
+    return actor.role is not Role.KITCHEN or actor.has_station(line.station)
+
+
+def bump_order(order: Order, cmd: c.BumpOrder, actor: Actor, now: int) -> Decision:
+    """Everything still being made (at one station, or at all of the actor's) is DONE."""
+    require_open(order)
+    station = _station_filter(actor, cmd.station)
+    lines = [i for i in order.items if i.sent and i.status in ON_SCREEN and _at(i, actor, station)]
+    if not lines:
+        raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} has nothing left to make here")
+    new, events, prep = _move_lines(order, lines, ItemStatus.DONE, now)
+    return Decision(result={"order": new.model_dump(mode="json")}, orders=(new,), events=tuple(events), prep=prep)
+
+
+def recall_order(order: Order, cmd: c.RecallOrder, actor: Actor, now: int, *, recall_window_ms: int) -> Decision:
+    """Lines bumped within the window go back to PREPARING; a READY order is ACTIVE again."""
+    require_open(order)
+    station = _station_filter(actor, cmd.station)
+    done = [i for i in order.items if i.requires_prep and i.status is ItemStatus.DONE and _at(i, actor, station)]
+    lines = [i for i in done if _recallable(i, now, recall_window_ms)]
+    if not lines:
+        if done:
+            raise DomainError(ErrorCode.RECALL_EXPIRED, f"order {order.number} was bumped too long ago to recall")
+        raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} has nothing bumped to recall")
+    new, events, _ = _move_lines(order, lines, ItemStatus.PREPARING, now)
+    events += card_events(new, now, {i.station for i in lines})
+    return Decision(result={"order": new.model_dump(mode="json")}, orders=(new,), events=tuple(events))
+
+
+def ack_tickets(order: Order, cmd: c.AckTickets, actor: Actor, now: int) -> Decision:
+    """A screen has shown these tickets: stop their timers and tell the station and expo."""
+    refs = {t.id: t for t in order.tickets}
+    acked: list[str] = []
+    events: list[Event] = []
+    due: list[Due] = []
+    for ticket_id in dict.fromkeys(cmd.ticket_ids):
+        ref = refs.get(ticket_id)
+        if ref is None:
+            raise DomainError(ErrorCode.NOT_FOUND, f"order {order.number} has no ticket {ticket_id!r}")
+        _check_station(actor, ref.station)
+        if ref.acked_at is not None:
+            continue
+        refs[ticket_id] = ref.model_copy(update={"acked_at": now, "acked_by": actor.device_id})
+        acked.append(ticket_id)
+        due.append(Due(ack_due_key(ticket_id), None))
+        data = e.TicketAcked(order_id=order.id, ticket_id=ticket_id, station=ref.station, by=actor.device_id, at=now)
+        events.append(Event("TICKET_ACKED", (f"kitchen:{ref.station}", "expo"), data))
+    if not acked:
+        return Decision(result={"acked": []})  # every screen of a station acks; the first one counts
+    new = order.model_copy(update={"tickets": tuple(refs.values()), "version": order.version + 1})
+    return Decision(result={"acked": acked}, orders=(new,), events=tuple(events), due=tuple(due))
+
+
+def check_ack(order: Order, ticket_id: str, now: int) -> Decision:
+    """The ticket's acknowledgement is due: alert expo and managers if its station still has not shown it."""
+    clear = (Due(ack_due_key(ticket_id), None),)
+    ref = next((t for t in order.tickets if t.id == ticket_id), None)
+    if ref is None or ref.acked_at is not None or ref.alerted or order.status not in OPEN:
+        return Decision(result={"alerted": False}, due=clear)
+    waiting = [
+        i for i in order.items if i.sent and i.requires_prep and i.station == ref.station and i.status in ON_SCREEN
+    ]
+    if not waiting and ref.kind.value == "FIRE":
+        return Decision(result={"alerted": False}, due=clear)  # made already: nothing is missing
+    alert = Alert(
+        id=f"{ticket_id}:unacked",
+        kind=AlertKind.TICKET_UNACKED,
+        station=ref.station,
+        order_id=order.id,
+        order_number=order.number,
+        ticket_id=ticket_id,
+        at=now,
+        message=(
+            f"Order {order.number}: the {ref.kind.value} ticket for {ref.station} has not been shown on any screen "
+            f"{(now - ref.sent_at) // 1000} s after it was sent"
+        ),
+    )
+    tickets = tuple(t.model_copy(update={"alerted": True}) if t.id == ticket_id else t for t in order.tickets)
+    new = order.model_copy(update={"tickets": tickets, "version": order.version + 1})
+    event = Event("KITCHEN_ALERT", ALERT_CHANNELS, e.KitchenAlert(alert=alert))
+    return Decision(result={"alerted": True}, orders=(new,), events=(event,), due=clear)

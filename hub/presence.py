@@ -1,0 +1,112 @@
+"""Which stations have a live screen, across every node.
+
+Each node counts its own sockets subscribed to ``kitchen:<station>`` and keeps
+one member per (station, node) in the restaurant's ``screens`` sorted set,
+scored by when it stops counting. The node refreshes its members well before
+that, so a node that dies stops counting within ``ttl`` seconds, and a fire
+reads one sorted set to learn which stations nobody is watching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from hub.keys import Keys
+from hub.supervise import reraise_if_cancelled
+
+__all__ = ["Presence", "stations_of"]
+
+logger = logging.getLogger(__name__)
+
+
+def stations_of(channels: Iterable[str]) -> list[str]:
+    return [c.partition(":")[2] for c in channels if c.startswith("kitchen:")]
+
+
+class Presence:
+    def __init__(self, redis: Redis, node_id: str, *, ttl: float = 15.0) -> None:
+        self.redis = redis
+        self.node_id = node_id
+        self.ttl = ttl
+        self._counts: dict[tuple[str, str], int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _member(self, station: str) -> str:
+        return f"{station}|{self.node_id}"
+
+    def _expiry(self) -> int:
+        return int((time.time() + self.ttl) * 1000)
+
+    async def add(self, rid: str, stations: Iterable[str]) -> None:
+        """Count screens; a station's first one here is written at once, so a fire right after sees it."""
+        first = []
+        for station in stations:
+            key = (rid, station)
+            self._counts[key] = self._counts.get(key, 0) + 1
+            if self._counts[key] == 1:
+                first.append(station)
+        if first:
+            await self.redis.zadd(Keys(rid).screens, dict.fromkeys(map(self._member, first), self._expiry()))
+
+    def remove(self, rid: str, stations: Iterable[str]) -> None:
+        gone = []
+        for station in stations:
+            key = (rid, station)
+            left = self._counts.get(key, 0) - 1
+            if left > 0:
+                self._counts[key] = left
+            elif key in self._counts:
+                del self._counts[key]
+                gone.append(self._member(station))
+        if gone:
+            task = asyncio.get_running_loop().create_task(self._forget(rid, gone))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _forget(self, rid: str, members: list[str]) -> None:
+        try:
+            await self.redis.zrem(Keys(rid).screens, *members)
+        except (RedisError, OSError) as exc:
+            logger.warning("could not remove screens of %s: %s (they expire in %.0f s)", rid, exc, self.ttl)
+
+    async def refresh(self) -> None:
+        by_rid: dict[str, dict[str, int]] = {}
+        expiry = self._expiry()
+        for rid, station in list(self._counts):
+            by_rid.setdefault(rid, {})[self._member(station)] = expiry
+        if not by_rid:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for rid, members in by_rid.items():
+                pipe.zadd(Keys(rid).screens, members)
+                pipe.zremrangebyscore(Keys(rid).screens, "-inf", int(time.time() * 1000))
+            await pipe.execute()
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            try:
+                await self.refresh()
+            except (RedisError, OSError) as exc:
+                reraise_if_cancelled()
+                logger.warning("screen presence refresh failed: %s", exc)
+
+    async def stop(self) -> None:
+        """Forget this node's screens now instead of letting them expire."""
+        for task in list(self._tasks):
+            with contextlib.suppress(Exception):
+                await task
+        by_rid: dict[str, list[str]] = {}
+        for rid, station in self._counts:
+            by_rid.setdefault(rid, []).append(self._member(station))
+        self._counts.clear()
+        with contextlib.suppress(RedisError, OSError):
+            for rid, members in by_rid.items():
+                await self.redis.zrem(Keys(rid).screens, *members)
