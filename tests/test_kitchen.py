@@ -1,0 +1,273 @@
+"""Kitchen operations against the real servers: no double tickets, alerts for unseen tickets, 86, stats, tables."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from clients.python import HubClient
+from clients.python.client import HubError
+from hub.demo import demo_kitchen, demo_menu, demo_tables
+from hub.domain.actors import Role
+from hub.keys import Keys
+from hub.store import Store
+from schema.protocol import ErrorCode
+from schema.records import Restaurant
+from tests.conftest import WAIT, RunningHub, Servers, serve_in_process, settings_for
+from tests.helpers import events_until, new_order
+
+RUNS = 40
+
+
+async def _drain_until(client: HubClient, order_id: str, type_: str = "NEW_KITCHEN_ORDER") -> list[dict[str, Any]]:
+    """Every event up to and including the first ``type_`` for ``order_id`` (the sentinel that ends a run)."""
+    seen: list[dict[str, Any]] = []
+
+    async def collect() -> None:
+        while True:
+            event = await client.events.get()
+            seen.append(event)
+            data = event["data"]
+            inner = data.get("ticket") or data.get("alert") or data
+            if event["type"] == type_ and inner.get("order_id") == order_id:
+                return
+
+    await asyncio.wait_for(collect(), WAIT)
+    return seen
+
+
+async def test_a_double_fire_from_two_terminals_makes_one_ticket_per_station(hub: RunningHub) -> None:
+    """Two terminals fire the same order at the same moment, 40 times over WS and HTTP: one ticket per station each time."""
+    grill, fry = await hub.kitchen("grill"), await hub.kitchen("fry")
+    await grill.subscribe("kitchen:grill")
+    await fry.subscribe("kitchen:fry")
+    first, second = await hub.client(Role.WAITER, device="pos-1"), await hub.client(Role.CASHIER, device="pos-2")
+    outcomes: Counter[str] = Counter()
+    orders = []
+    async with hub.http(Role.WAITER, device="pos-3") as http:
+        for run in range(RUNS):
+            order_id = await new_order(first, "burger", "fries", "burger")
+            orders.append(order_id)
+
+            async def over_http(order_id: str = order_id) -> str:
+                r = await http.post(f"/api/v1/orders/{order_id}/fire")
+                return "ok" if r.status_code == 200 else r.json()["code"]
+
+            async def over_ws(client: HubClient, order_id: str = order_id) -> str:
+                try:
+                    await client.command("order.fire", {"order_id": order_id})
+                except HubError as exc:
+                    return exc.code
+                return "ok"
+
+            pair = (over_ws(first), over_ws(second)) if run % 2 else (over_ws(second), over_http())
+            results = sorted(await asyncio.gather(*pair))
+            assert results == [ErrorCode.NOTHING_TO_FIRE.value, "ok"], results
+            outcomes.update(results)
+    sentinel = await new_order(first, "burger", "fries")
+    await first.command("order.fire", {"order_id": sentinel})
+    for screen in (grill, fry):
+        events = await _drain_until(screen, sentinel)
+        tickets = Counter(e["data"]["ticket"]["order_id"] for e in events if e["type"] == "NEW_KITCHEN_ORDER")
+        assert all(tickets[o] == 1 for o in orders), [o for o in orders if tickets[o] != 1]
+    grill_lines = [e["data"]["ticket"]["lines"] for e in events if e["type"] == "NEW_KITCHEN_ORDER"]
+    assert all(len(lines) in (1, 2) for lines in grill_lines)
+    assert outcomes == {"ok": RUNS, ErrorCode.NOTHING_TO_FIRE.value: RUNS}
+
+
+async def test_adding_after_fire_sends_a_delta_and_reducing_sends_a_void(hub: RunningHub) -> None:
+    """Over the wire: +2 burgers after fire reach the grill as ADDED 2; lowering by 3 reaches it as VOID 3."""
+    grill = await hub.kitchen("grill")
+    await grill.subscribe("kitchen:grill")
+    waiter = await hub.client(Role.WAITER)
+    order_id = await new_order(waiter, "burger")
+    await waiter.command("order.fire", {"order_id": order_id})
+    await waiter.command("order.change_item", {"order_id": order_id, "line_id": "L1", "quantity": 3})
+    await waiter.command("order.fire", {"order_id": order_id})
+    await waiter.command("order.change_item", {"order_id": order_id, "line_id": "L1", "quantity": 1})
+    await waiter.command("order.remove_item", {"order_id": order_id, "line_id": "L1"})
+    events = await events_until(grill, 4, WAIT)
+    seen = [(e["type"], [(tl["change"], tl["quantity"], tl["line_quantity"]) for tl in e["data"]["ticket"]["lines"]])
+            for e in events]  # fmt: skip
+    assert seen == [
+        ("NEW_KITCHEN_ORDER", [("NEW", 1, 1)]),
+        ("NEW_KITCHEN_ORDER", [("ADDED", 2, 3)]),
+        ("TICKET_VOID", [("VOID", 2, 1)]),
+        ("TICKET_VOID", [("VOID", 1, 0)]),
+    ]
+
+
+async def _alerts(client: HubClient, count: int) -> list[dict[str, Any]]:
+    return [e["data"]["alert"] for e in await events_until(client, count, WAIT, "KITCHEN_ALERT")]
+
+
+async def test_firing_to_a_station_with_no_screen_alerts_expo_and_manager(hub: RunningHub) -> None:
+    """Grill has a live screen, fry has none: one STATION_OFFLINE alert, for fry, to expo and managers."""
+    grill = await hub.kitchen("grill")
+    await grill.subscribe("kitchen:grill")
+    expo, manager = await hub.client(Role.EXPO), await hub.client(Role.MANAGER)
+    await expo.subscribe("expo")
+    await manager.subscribe("manager")
+    waiter = await hub.client(Role.WAITER)
+    order_id = await new_order(waiter, "burger", "fries")
+    await waiter.command("order.fire", {"order_id": order_id})
+    for client in (expo, manager):
+        (alert,) = await _alerts(client, 1)
+        assert (alert["kind"], alert["station"], alert["order_id"]) == ("STATION_OFFLINE", "fry", order_id)
+    # The screen leaving makes its station unwatched again, on every node (presence lives in Redis).
+    await grill.close()
+    live = hub.hub.store.live_stations
+    for _ in range(100):
+        if "grill" not in await live(hub.rid, 0):
+            break
+        await asyncio.sleep(0.02)
+    assert "grill" not in await live(hub.rid, 0)
+
+
+@contextlib.asynccontextmanager
+async def quick_ack_hub(servers: Servers, redis: Redis, rid: str) -> AsyncIterator[RunningHub]:
+    """A restaurant whose tickets must be acknowledged within a second, checked every 100 ms."""
+    kitchen = demo_kitchen().model_copy(update={"ack_timeout_s": 1})
+    await Store(redis).put_restaurant(Restaurant(id=rid, name="quick", kitchen=kitchen), demo_menu(), demo_tables())
+    async with serve_in_process(settings_for(servers, due_tick=0.1), rid) as running:
+        yield running
+
+
+async def test_an_unacknowledged_ticket_alerts_and_an_acknowledged_one_does_not(
+    servers: Servers, redis: Redis, rid: str
+) -> None:
+    """A screen that shows ticket A (acks it) but never B: exactly one TICKET_UNACKED alert, for B, and no timers left."""
+    async with quick_ack_hub(servers, redis, rid) as hub:
+        grill, expo = await hub.kitchen("grill"), await hub.client(Role.EXPO)
+        await grill.subscribe("kitchen:grill")
+        await expo.subscribe("expo")
+        waiter = await hub.client(Role.WAITER)
+        shown = await new_order(waiter, "burger")
+        await waiter.command("order.fire", {"order_id": shown})
+        ticket = (await grill.next_event(WAIT))["data"]["ticket"]
+        ack = await grill.command("ticket.ack", {"order_id": shown, "ticket_ids": [ticket["id"]]})
+        assert ack["result"]["acked"] == [ticket["id"]]
+        missed = await new_order(waiter, "paneer-tikka")
+        await waiter.command("order.fire", {"order_id": missed})
+        (alert,) = await _alerts(expo, 1)
+        assert (alert["kind"], alert["order_id"], alert["station"]) == ("TICKET_UNACKED", missed, "grill")
+        assert await redis.zcard(Keys(rid).due) == 0
+        # A second screen acking late changes nothing and raises no second alert.
+        late = await hub.client(Role.KITCHEN, stations=("grill",), device="kds-grill-2")
+        again = await late.command("ticket.ack", {"order_id": shown, "ticket_ids": [ticket["id"]]})
+        assert again["result"]["acked"] == []
+
+
+async def test_two_nodes_run_the_same_due_check_once(servers: Servers, redis: Redis, rid: str) -> None:
+    """With two nodes polling the same timers, an unacknowledged ticket raises exactly one alert."""
+    async with quick_ack_hub(servers, redis, rid) as hub:
+        async with serve_in_process(settings_for(servers, due_tick=0.05), rid) as other:
+            screen = await hub.kitchen("grill")
+            await screen.subscribe("kitchen:grill")
+            expo = await other.client(Role.EXPO)
+            await expo.subscribe("expo")
+            waiter = await hub.client(Role.WAITER)
+            order_id = await new_order(waiter, "burger")
+            await waiter.command("order.fire", {"order_id": order_id})
+            await _alerts(expo, 1)
+            sentinel = await new_order(waiter, "fries")  # no fry screen: an alert at once, after any duplicate
+            await waiter.command("order.fire", {"order_id": sentinel})
+            events = await _drain_until(expo, sentinel, "KITCHEN_ALERT")
+            alerts = [e["data"]["alert"] for e in events if e["type"] == "KITCHEN_ALERT"]
+            assert [a["kind"] for a in alerts] == ["STATION_OFFLINE"]  # the unacked one came before, once
+
+
+async def test_86_and_counts_reach_every_terminal_live(hub: RunningHub) -> None:
+    """The grill 86s wings and counts burgers; a waiter sees ITEM_86D and counts live and is refused clearly."""
+    waiter, grill = await hub.client(Role.WAITER), await hub.kitchen("grill")
+    snapshot = (await waiter.subscribe("menu"))["snapshot"]["menu"]["items"]
+    assert {i["id"]: i["sellable"] for i in snapshot}["chicken-wings"] is True
+    await grill.command("stock.out", {"menu_item_id": "chicken-wings"})
+    await grill.command("stock.set", {"menu_item_id": "burger", "quantity": 2})
+    order_id = await new_order(waiter)
+    with pytest.raises(HubError) as err:
+        await waiter.command("order.add_item", {"order_id": order_id, "menu_item_id": "chicken-wings"})
+    assert err.value.code == ErrorCode.ITEM_UNAVAILABLE
+    await waiter.command("order.add_item", {"order_id": order_id, "menu_item_id": "burger", "quantity": 2})
+    with pytest.raises(HubError) as err:
+        await waiter.command("order.add_item", {"order_id": order_id, "menu_item_id": "burger"})
+    assert err.value.code == ErrorCode.OUT_OF_STOCK and err.value.frame["details"]["available"] == 0
+    events = await events_until(waiter, 5, WAIT)
+    assert [e["type"] for e in events] == ["STOCK_CHANGED", "ITEM_86D", "STOCK_CHANGED", "STOCK_CHANGED", "ITEM_86D"]
+    assert events[3]["data"]["stock"]["reserved"] == 2
+    async with hub.http(Role.WAITER) as http:
+        stock = {i["id"]: i for i in (await http.get("/api/v1/menu/stock")).json()["items"]}
+    assert (stock["burger"]["remaining"], stock["burger"]["sellable"]) == (0, False)
+    assert stock["chicken-wings"]["out"] is True
+
+
+async def test_prep_times_and_all_day_counts_are_readable(hub: RunningHub) -> None:
+    """After a fire the grill's all-day count shows 3 burgers; after done, prep stats have one sample per line."""
+    waiter, grill = await hub.client(Role.WAITER), await hub.kitchen("grill")
+    order_id = await new_order(waiter, "burger", "paneer-tikka")
+    await waiter.command("order.change_item", {"order_id": order_id, "line_id": "L1", "quantity": 3})
+    await waiter.command("order.fire", {"order_id": order_id})
+    async with hub.http(Role.KITCHEN, stations=("grill",)) as http:
+        counts = (await http.get("/api/v1/stations/grill/all-day")).json()["counts"]
+        assert counts == {"Classic Burger": 3, "Paneer Tikka": 1}
+        await grill.command("order.bump", {"order_id": order_id, "station": "grill"})
+        assert (await http.get("/api/v1/stations/grill/all-day")).json()["counts"] == {}
+        forbidden = await http.get("/api/v1/stations/fry/all-day")
+        assert forbidden.status_code == 403
+    async with hub.http(Role.EXPO) as http:
+        prep = (await http.get("/api/v1/stats/prep")).json()["prep"]
+    assert sorted((p["station"], p["menu_item_id"], p["count"]) for p in prep) == [
+        ("grill", "burger", 1), ("grill", "paneer-tikka", 1),
+    ]  # fmt: skip
+    assert all(0 <= p["min_ms"] <= p["mean_ms"] <= p["max_ms"] < WAIT * 1000 for p in prep)
+
+
+async def test_kitchen_snapshot_shows_held_courses_rush_and_recent_bumps(hub: RunningHub) -> None:
+    """A grill screen joining late sees its cards: rush first, held course lines as HELD, bumped lines to recall."""
+    waiter = await hub.client(Role.WAITER)
+    calm = await new_order(waiter, "burger")
+    await waiter.command("order.fire", {"order_id": calm})
+    rushed = await new_order(waiter, "paneer-tikka")
+    await waiter.command("order.add_item", {"order_id": rushed, "menu_item_id": "burger", "course": 2})
+    await waiter.command("order.hold", {"order_id": rushed, "course": 2})
+    await waiter.command("order.fire", {"order_id": rushed, "rush": True})
+    kitchen = await hub.kitchen("grill")
+    await kitchen.command("item.done", {"order_id": calm, "line_id": "L1"})
+    reply = await kitchen.subscribe("kitchen:grill")
+    view = reply["snapshot"]["kitchen:grill"]
+    assert view["station"]["warn_after_s"] == 480 and view["recall_window_s"] == 600
+    cards = view["tickets"]
+    assert [c["order_id"] for c in cards] == [rushed, calm]
+    assert [(tl["name"], tl["change"]) for tl in cards[0]["lines"]] == [
+        ("Paneer Tikka", "SAME"),
+        ("Classic Burger", "HELD"),
+    ]
+    assert cards[1]["lines"][0]["status"] == "DONE" and cards[0]["acked"] is False
+    await kitchen.command("item.recall", {"order_id": calm, "line_id": "L1"})
+    updated = await events_until(kitchen, 1, WAIT, "TICKET_UPDATED")
+    assert updated[0]["data"]["ticket"]["lines"][0]["status"] == "PREPARING"
+
+
+async def test_move_and_merge_tables_over_the_wire(hub: RunningHub) -> None:
+    """Move T3 to T4, merge T5 into T4: the tables channel follows, and the merged order holds every line once."""
+    waiter = await hub.client(Role.WAITER)
+    await waiter.subscribe("tables")
+    a = await new_order(waiter, "burger", type="DINE_IN", table_id="T3", guests=2)
+    b = await new_order(waiter, "fries", type="DINE_IN", table_id="T5", guests=2)
+    await waiter.command("order.fire", {"order_id": b})
+    await waiter.command("order.move", {"order_id": a, "table_id": "T4"})
+    merged = await waiter.command("table.merge", {"from_table_id": "T5", "into_table_id": "T4"})
+    order = merged["result"]["order"]
+    assert [(i["menu_item_id"], i["sent"]) for i in order["items"]] == [("burger", 0), ("fries", 1)]
+    assert order["extra_tables"] == ["T5"] and order["table_id"] == "T4"
+    async with hub.http(Role.WAITER) as http:
+        tables = {t["id"]: t for t in (await http.get("/api/v1/tables")).json()["tables"]}
+        gone = (await http.get(f"/api/v1/orders/{b}")).json()["order"]
+    assert (tables["T3"]["status"], tables["T4"]["order_id"], tables["T5"]["order_id"]) == ("FREE", a, a)
+    assert gone["status"] == "MERGED" and gone["merged_into"] == a
