@@ -32,7 +32,7 @@ from hub.domain.stock import StockBook
 from hub.store import Store, StoredResult
 from schema import commands as c
 from schema.protocol import ErrorCode
-from schema.records import Menu, Order, Restaurant, Table
+from schema.records import Counters, Menu, Order, Restaurant, Table
 
 __all__ = ["CommandBus", "validation_details"]
 
@@ -107,10 +107,11 @@ class Context:
     async def book(self, menu_item_ids: list[str]) -> StockBook:
         return StockBook(await self.store.stock(self.rid, menu_item_ids))
 
-    async def kitchen(self) -> d.KitchenContext:
+    async def kitchen(self, menu_item_ids: list[str]) -> tuple[Counters, StockBook, d.KitchenContext]:
+        """The day's counters, the stock of these items and who is watching which station: one round trip."""
         settings = (await self.restaurant()).kitchen
-        live = await self.store.live_stations(self.rid, self.now)
-        return d.KitchenContext(live, settings.ack_timeout_s * 1000)
+        counters, stock, live = await self.store.kitchen_inputs(self.rid, menu_item_ids, self.now)
+        return counters, StockBook(stock), d.KitchenContext(live, settings.ack_timeout_s * 1000)
 
     async def recall_window_ms(self) -> int:
         return (await self.restaurant()).kitchen.recall_window_s * 1000
@@ -134,7 +135,7 @@ async def _add(ctx: Context) -> Decision:
     return d.add_item(order, await ctx.menu(), await ctx.book([cmd.menu_item_id]), cmd, ctx.now)
 
 
-async def _line_item(ctx: Context, order: Order, line_id: str) -> list[str]:
+def _line_item(order: Order, line_id: str) -> list[str]:
     line = order.line(line_id)
     return [line.menu_item_id] if line else []
 
@@ -142,29 +143,22 @@ async def _line_item(ctx: Context, order: Order, line_id: str) -> list[str]:
 async def _change(ctx: Context) -> Decision:
     cmd: c.ChangeItem = ctx.command
     order = await ctx.order(cmd.order_id)
-    book = await ctx.book(await _line_item(ctx, order, cmd.line_id))
-    return d.change_item(order, book, cmd, ctx.now, await ctx.kitchen())
+    _, book, kitchen = await ctx.kitchen(_line_item(order, cmd.line_id))
+    return d.change_item(order, book, cmd, ctx.now, kitchen)
 
 
 async def _remove(ctx: Context) -> Decision:
     cmd: c.RemoveItem = ctx.command
     order = await ctx.order(cmd.order_id)
-    book = await ctx.book(await _line_item(ctx, order, cmd.line_id))
-    return d.remove_item(order, book, cmd, ctx.now, await ctx.kitchen())
+    _, book, kitchen = await ctx.kitchen(_line_item(order, cmd.line_id))
+    return d.remove_item(order, book, cmd, ctx.now, kitchen)
 
 
 async def _fire(ctx: Context) -> Decision:
     cmd: c.FireOrder = ctx.command
     order = await ctx.order(cmd.order_id)
-    return d.fire_order(
-        order,
-        cmd,
-        ctx.now,
-        counters=await ctx.store.counters(ctx.rid),
-        day=await ctx.day(),
-        book=await ctx.book([i.menu_item_id for i in order.items if i.unsent]),
-        kitchen=await ctx.kitchen(),
-    )
+    counters, book, kitchen = await ctx.kitchen([i.menu_item_id for i in order.items if i.unsent])
+    return d.fire_order(order, cmd, ctx.now, counters=counters, day=await ctx.day(), book=book, kitchen=kitchen)
 
 
 async def _hold(ctx: Context) -> Decision:

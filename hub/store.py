@@ -175,6 +175,24 @@ class Store:
             values = []
         return {s.menu_item_id: s for s in (Stock.model_validate_json(v) for v in values)}
 
+    async def kitchen_inputs(
+        self, rid: str, menu_item_ids: list[str], now_ms: int
+    ) -> tuple[Counters, dict[str, Stock], set[str]]:
+        """What a fire or a void reads besides the order, in one round trip: counters, stock, live stations."""
+        k = Keys(rid)
+        ids = sorted(set(menu_item_ids))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(k.counters)
+            pipe.hmget(k.stock, ids) if ids else pipe.echo("")
+            pipe.zrangebyscore(k.screens, now_ms, "+inf")
+            counters, stock, screens = await pipe.execute()
+        records = [Stock.model_validate_json(v) for v in (stock if ids else []) if v]
+        return (
+            Counters.model_validate_json(counters) if counters else Counters(),
+            {r.menu_item_id: r for r in records},
+            {_text(m).partition("|")[0] for m in screens},
+        )
+
     async def live_stations(self, rid: str, now_ms: int) -> set[str]:
         """Stations with at least one live screen on any node."""
         members: Any = await self.redis.zrangebyscore(Keys(rid).screens, now_ms, "+inf")
