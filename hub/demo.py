@@ -47,9 +47,14 @@ def demo_tables(count: int = 12) -> list[Table]:
 
 
 async def seed_restaurant(
-    store: Store, rid: str = DEMO_ID, name: str = "Fireflow Demo Kitchen", tables: int = 12
+    store: Store,
+    rid: str = DEMO_ID,
+    name: str = "Fireflow Demo Kitchen",
+    tables: int = 12,
+    kitchen: KitchenSettings | None = None,
 ) -> None:
-    await store.put_restaurant(Restaurant(id=rid, name=name, kitchen=demo_kitchen()), demo_menu(), demo_tables(tables))
+    restaurant = Restaurant(id=rid, name=name, kitchen=kitchen or demo_kitchen())
+    await store.put_restaurant(restaurant, demo_menu(), demo_tables(tables))
 
 
 def demo_kitchen() -> KitchenSettings:
