@@ -14,10 +14,12 @@ from hub.domain.errors import DomainError
 from hub.domain.stock import StockBook
 from schema import commands as c
 from schema.protocol import ErrorCode
-from schema.records import Order, OrderStatus, OrderType, Stock, Table, TableStatus
+from schema.records import Counters, Order, OrderStatus, OrderType, Stock, Table, TableStatus
 from tests.domain_support import (
+    DAY,
     MENU,
     NOW,
+    WAITER,
     add,
     change,
     counted,
@@ -189,3 +191,54 @@ def test_merging_an_order_into_itself_is_refused() -> None:
     with pytest.raises(DomainError) as err:
         t.merge_tables([], order, order, NOW)
     assert err.value.code is ErrorCode.INVALID_STATE
+
+
+TABLE_ACTIONS = st.lists(
+    st.tuples(st.sampled_from(["open", "cancel", "move", "merge", "clean"]), st.integers(0, 3), st.integers(0, 3)),
+    max_size=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TABLE_ACTIONS)
+def test_tables_and_orders_always_point_at_each_other(actions: list[tuple[str, int, int]]) -> None:
+    """Opens, cancels, moves and merges in any order: an OCCUPIED table seats exactly the open order that lists it."""
+    tables = {tb.id: tb for tb in demo_tables(4)}
+    orders: dict[str, Order] = {}
+    ids = [f"T{n}" for n in range(1, 5)]
+    for step, (action, x, y) in enumerate(actions):
+        a, b = tables[ids[x]], tables[ids[y]]
+        try:
+            if action == "open":
+                cmd = c.OpenOrder(type=OrderType.DINE_IN, table_id=a.id, guests=2)
+                decision = d.open_order(
+                    cmd, WAITER, NOW, order_id=f"demo.o{step}", counters=Counters(), day=DAY, table=a
+                )
+            elif action == "cancel":
+                order = orders[a.order_id or ""]
+                mine = {tb.id: tb for tb in tables.values() if tb.order_id == order.id}
+                decision = d.cancel_order(order, mine, StockBook(), c.CancelOrder(order_id=order.id))
+            elif action == "move":
+                order = orders[a.order_id or ""]
+                seat = tables[order.table_id or ""]
+                decision = t.move_order(order, seat, b, c.MoveOrder(order_id=order.id, table_id=b.id), NOW)
+            elif action == "merge":
+                source, target = orders[a.order_id or ""], orders[b.order_id or ""]
+                seated = [tb for tb in tables.values() if tb.order_id == source.id]
+                decision = t.merge_tables(seated, source, target, NOW)
+            else:
+                decision = t.clean_table(a)
+        except (DomainError, KeyError):
+            continue
+        orders.update({o.id: o for o in decision.orders})
+        tables.update({tb.id: tb for tb in decision.tables})
+        open_orders = {o.id: o for o in orders.values() if o.status in d.OPEN}
+        for table in tables.values():
+            if table.status is TableStatus.OCCUPIED:
+                order = open_orders[table.order_id or ""]
+                assert table.id == order.table_id or table.id in order.extra_tables
+            else:
+                assert table.status is TableStatus.FREE and table.order_id is None
+        for order in open_orders.values():
+            for table_id in (order.table_id, *order.extra_tables):
+                assert tables[table_id or ""].order_id == order.id

@@ -37,13 +37,17 @@ def _free(table: Table) -> None:
 
 
 def move_order(order: Order, source: Table | None, target: Table, cmd: c.MoveOrder, now: int) -> Decision:
-    """The party moves to a free table; the one it leaves is free again (nobody ate there yet, or it is cleared)."""
+    """The party moves from its main table to a free one, which is free again; merged tables stay with it."""
     check_version(order, cmd.version)
     require_open(order)
     if order.type is not OrderType.DINE_IN or order.table_id is None:
         raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} is not at a table")
     if target.id == order.table_id:
         raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} is already at {target.name}")
+    if source is not None and source.id != order.table_id:
+        raise DomainError(
+            ErrorCode.INVALID_STATE, f"order {order.number} is seated at {order.table_id}, not {source.id}"
+        )
     _free(target)
     new = order.model_copy(update={"table_id": target.id, "version": order.version + 1})
     tables = [_retable(target, TableStatus.OCCUPIED, order.id)]
