@@ -48,6 +48,8 @@ STATUS = {
     ErrorCode.TABLE_UNAVAILABLE: 409,
     ErrorCode.ITEM_UNAVAILABLE: 409,
     ErrorCode.NOTHING_TO_FIRE: 409,
+    ErrorCode.OUT_OF_STOCK: 409,
+    ErrorCode.RECALL_EXPIRED: 409,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.RATE_LIMITED: 429,

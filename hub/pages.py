@@ -1,28 +1,50 @@
-"""Static pages served by the hub (the browser client and screens), no build step."""
+"""Pages served by the hub: the kitchen, expo and customer-board screens and their JS, no build step."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-__all__ = ["page_routes"]
+__all__ = ["PAGES", "page_routes"]
 
 WEB = Path(__file__).resolve().parent.parent / "clients" / "web"
 
+# path -> (file in clients/web, what it is)
+PAGES = {
+    "/kds": ("kds.html", "kitchen display: one station or several (&stations=grill,fry)"),
+    "/expo": ("expo.html", "expo: every station's tickets, bump, rush, recall, alerts"),
+    "/board": ("board.html", "customer board: takeaway tokens preparing and ready"),
+}
+
 
 async def index(request: Request) -> HTMLResponse:
+    links = "".join(
+        f'<li><a href="{path}">{path}</a> — {what}</li>'
+        for path, (name, what) in PAGES.items()
+        if (WEB / name).is_file()
+    )
     return HTMLResponse(
         "<!doctype html><title>Fireflow Hub</title><h1>Fireflow Hub</h1>"
+        f"<p>Screens (open with <code>?token=&lt;device token&gt;</code>):</p><ul>{links}</ul>"
         "<p>WebSocket: <code>/ws</code> (protocol in schema/PROTOCOL.md). HTTP: <code>/api/v1</code>.</p>"
     )
+
+
+def _page(filename: str) -> Callable[[Request], Awaitable[Response]]:
+    async def page(request: Request) -> Response:
+        return FileResponse(WEB / filename, media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+    return page
 
 
 def page_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [Route("/", index)]
     if WEB.is_dir():
+        routes += [Route(path, _page(filename)) for path, (filename, _) in PAGES.items()]
         routes.append(Mount("/static", StaticFiles(directory=WEB), name="static"))
     return routes

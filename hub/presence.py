@@ -1,6 +1,7 @@
 """Which stations have a live screen, across every node.
 
-Each node counts its own sockets subscribed to ``kitchen:<station>`` and keeps
+Each node counts its own kitchen devices' sockets subscribed to ``kitchen:<station>``
+(an expo or a manager looking at a station is not that station's screen) and keeps
 one member per (station, node) in the restaurant's ``screens`` sorted set,
 scored by when it stops counting. The node refreshes its members well before
 that, so a node that dies stops counting within ``ttl`` seconds, and a fire

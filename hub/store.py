@@ -235,10 +235,10 @@ class Store:
         sets: list[tuple[int, str, str, int]] = []
         for order in decision.orders:
             field = f"order:{order.id}"
-            checks.append((field, order.version - 1))
+            checks.append((field, order.revision - 1))
             is_open = order.status in _OPEN
             hset.append(
-                (KEY_OPEN_ORDERS if is_open else KEY_CLOSED_ORDERS, order.id, _json(order), field, order.version)
+                (KEY_OPEN_ORDERS if is_open else KEY_CLOSED_ORDERS, order.id, _json(order), field, order.revision)
             )
             hdel.append((KEY_CLOSED_ORDERS if is_open else KEY_OPEN_ORDERS, order.id))
         for table in decision.tables:

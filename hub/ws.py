@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from hub.codec import CODECS, DecodeError, EncodedEvent, Message
 from hub.commands import validation_details
 from hub.connection import Connection
-from hub.domain.actors import can_read
+from hub.domain.actors import Role, can_read
 from hub.domain.errors import DomainError
 from hub.domain.orders import check_tenant
 from hub.domain.views import channel_view, needs
@@ -85,7 +85,8 @@ class WebSocketEndpoint:
             hub.connections.discard(conn)
             if conn.actor is not None and conn.channels:
                 hub.fanout.release(conn.actor.restaurant_id, conn, conn.channels)
-                hub.presence.remove(conn.actor.restaurant_id, stations_of(conn.channels))
+                if conn.actor.role is Role.KITCHEN:
+                    hub.presence.remove(conn.actor.restaurant_id, stations_of(conn.channels))
             if conn.open:
                 conn.close(CloseCode.NORMAL)
             await conn.finished()
@@ -284,7 +285,7 @@ class _Session:
             if reply is not None:
                 conn.channels.update(new)
                 conn.send_frame(reply)
-                screens = stations_of(new)
+                screens = stations_of(new) if conn.actor is not None and conn.actor.role is Role.KITCHEN else []
                 for event in pending:
                     if event.offset > offset:
                         conn.push(event.message(binary))
@@ -332,5 +333,6 @@ class _Session:
         gone = [c for c in frame.channels if c in conn.channels]
         conn.channels.difference_update(gone)
         self.hub.fanout.release(conn.actor.restaurant_id, conn, gone)
-        self.hub.presence.remove(conn.actor.restaurant_id, stations_of(gone))
+        if conn.actor.role is Role.KITCHEN:
+            self.hub.presence.remove(conn.actor.restaurant_id, stations_of(gone))
         conn.send_frame({"op": "unsubscribed", "channels": list(frame.channels)})

@@ -75,6 +75,7 @@ class OrderCancelled(EventData):
     order_number: int
     reason: str
     stations: tuple[str, ...]
+    token: int | None = None
 
 
 class TokenPreparing(EventData):

@@ -195,6 +195,11 @@ class TicketChange(StrEnum):
     HELD = "HELD"  # a later course on hold: coming, not to start yet
 
 
+class AlertKind(StrEnum):
+    STATION_OFFLINE = "STATION_OFFLINE"  # fired to a station with no live screen
+    TICKET_UNACKED = "TICKET_UNACKED"  # no screen showed a ticket in time
+
+
 class TicketRef(Record):
     """A ticket sent to one station and whether a screen there has shown it."""
 
@@ -204,7 +209,7 @@ class TicketRef(Record):
     sent_at: int
     acked_at: int | None = None
     acked_by: str | None = None
-    alerted: bool = False
+    alert: AlertKind | None = Field(default=None, description="the alert raised for it, if any")
 
 
 class OrderItem(Record):
@@ -227,6 +232,7 @@ class OrderItem(Record):
     status: ItemStatus = ItemStatus.PENDING
     fired: bool = False
     sent: int = Field(default=0, ge=0)
+    reserved: int = Field(default=0, ge=0, description="portions of a counted item this line holds until fired")
     course: int = Field(default=1, ge=1, le=9)
     notes: str = ""
     fired_at: int | None = None
@@ -261,12 +267,14 @@ class Order(Record):
     rush_stations: tuple[str, ...] = ()
     held_courses: tuple[int, ...] = ()
     tickets: tuple[TicketRef, ...] = ()
+    ticket_seq: int = 0
     extra_tables: tuple[str, ...] = Field(default=(), description="tables merged into this order's party")
     merged_into: str | None = None
     created_at: int = 0
     fired_at: int | None = None
     ready_at: int | None = None
-    version: int = 0
+    version: int = Field(default=0, description="counts the changes clients see; send it back to detect conflicts")
+    revision: int = Field(default=0, description="counts every write (also acknowledgements); the store's own check")
 
     def is_rush(self, station: str) -> bool:
         return self.rush or station in self.rush_stations
@@ -313,12 +321,11 @@ class KitchenTicket(Record):
     sent_at: int
     order_fired_at: int | None = None
     lines: tuple[TicketLine, ...]
+    ready: bool = False
     acked: bool = False
-
-
-class AlertKind(StrEnum):
-    STATION_OFFLINE = "STATION_OFFLINE"  # fired to a station with no live screen
-    TICKET_UNACKED = "TICKET_UNACKED"  # no screen showed a ticket in time
+    unacked_ticket_ids: tuple[str, ...] = Field(
+        default=(), description="on a CARD: this station's tickets no screen has acknowledged"
+    )
 
 
 class Alert(Record):

@@ -243,7 +243,9 @@ def test_recall_within_the_window_reopens_the_item_and_the_order() -> None:
     recalled = decision.orders[0]
     assert recalled.items[0].status is ItemStatus.PREPARING and recalled.status is OrderStatus.ACTIVE
     assert {"ITEM_STATUS_CHANGED", "ORDER_RECALLED", "TICKET_UPDATED"} <= set(types(decision))
-    assert "board" in events(decision, "ORDER_RECALLED")[0].channels  # a takeaway token goes back to preparing
+    # The public board hears only that the token is being prepared again, not the order.
+    assert "board" not in events(decision, "ORDER_RECALLED")[0].channels
+    assert [e.channels for e in events(decision, "TOKEN_PREPARING")] == [("board",)]
     with pytest.raises(DomainError) as err:
         recall_item(order, "L1", NOW + 101 + WINDOW)
     assert err.value.code is ErrorCode.RECALL_EXPIRED
@@ -327,3 +329,13 @@ def test_prep_time_is_recorded_from_fire_to_done() -> None:
     decision = done(order, "L1", NOW + 90_001)
     assert [(p.station, p.menu_item_id, p.ms) for p in decision.prep] == [("grill", "burger", 90_000)]
     assert MENU.item("burger") is not None
+
+
+def test_acknowledgements_do_not_invalidate_the_waiters_version() -> None:
+    """An ack or an alert is kitchen bookkeeping: the order's client-visible version stays, its revision moves."""
+    decision = fire(with_items("burger"))
+    order = decision.orders[0]
+    ticket_id = tickets(decision, "kitchen:grill")[0].id
+    acked = k.ack_tickets(order, c.AckTickets(order_id=order.id, ticket_ids=[ticket_id]), GRILL, NOW + 2).orders[0]
+    assert (acked.version, acked.revision) == (order.version, order.revision + 1)
+    add(acked, "fries", version=order.version)  # the waiter's version is still good

@@ -242,3 +242,12 @@ def test_tables_and_orders_always_point_at_each_other(actions: list[tuple[str, i
         for order in open_orders.values():
             for table_id in (order.table_id, *order.extra_tables):
                 assert tables[table_id or ""].order_id == order.id
+
+
+def test_a_line_added_before_counting_never_eats_other_orders_reservations() -> None:
+    """Lines hold only what they reserved: firing one added before counting began leaves others' holds alone."""
+    early = add(with_items(), "burger", 1).orders[0]  # not counted yet: holds nothing
+    assert early.items[0].reserved == 0
+    book = counted("burger", 5, reserved=2)  # another order holds 2
+    fired = fire(early, book=book)
+    assert (stock_of(fired, "burger").on_hand, stock_of(fired, "burger").reserved) == (4, 2)

@@ -8,15 +8,15 @@ from hub.domain.errors import DomainError
 from hub.domain.orders import (
     ALERT_CHANNELS,
     OPEN,
-    order_channels,
     require_open,
+    touch,
     with_status,
 )
 from hub.domain.tickets import ON_SCREEN, card_events
 from schema import commands as c
 from schema import events as e
 from schema.protocol import ErrorCode
-from schema.records import Alert, AlertKind, ItemStatus, Order, OrderItem, OrderStatus
+from schema.records import Alert, AlertKind, ItemStatus, Order, OrderItem
 
 __all__ = ["ack_tickets", "bump_order", "check_ack", "recall_order", "set_item_status"]
 
@@ -62,11 +62,8 @@ def _move_lines(
         else i
         for i in order.items
     )
-    new, ready = with_status(order, items, now)
+    new, status_events = with_status(order, items, now)
     events = [_status_event(order, line, target, new.version, now) for line in lines]
-    if order.status is OrderStatus.READY and new.status is OrderStatus.ACTIVE:
-        channels = (*order_channels(new), "expo", "cashier", *(("board",) if new.token is not None else ()))
-        events.append(Event("ORDER_RECALLED", channels, e.OrderChanged(order=new)))
     prep: tuple[PrepSample, ...] = ()
     if target is ItemStatus.DONE:
         prep = tuple(
@@ -74,7 +71,7 @@ def _move_lines(
             for line in lines
             if line.requires_prep and line.fired_at is not None
         )
-    return new, events + ready, prep
+    return new, events + status_events, prep
 
 
 def _recallable(line: OrderItem, now: int, window_ms: int) -> bool:
@@ -95,6 +92,8 @@ def set_item_status(
     if line.status not in allowed:
         raise DomainError(ErrorCode.INVALID_STATE, f"{line.name} is {line.status}, cannot become {target}")
     recall = command_type == "item.recall"
+    if recall and not line.requires_prep:
+        raise DomainError(ErrorCode.INVALID_STATE, f"{line.name} is not made in the kitchen; nothing to recall")
     if recall and not _recallable(line, now, recall_window_ms):
         raise DomainError(ErrorCode.RECALL_EXPIRED, f"{line.name} was bumped over {recall_window_ms // 1000} s ago")
     new, events, prep = _move_lines(order, [line], target, now)
@@ -127,7 +126,7 @@ def bump_order(order: Order, cmd: c.BumpOrder, actor: Actor, now: int) -> Decisi
 
 
 def recall_order(order: Order, cmd: c.RecallOrder, actor: Actor, now: int, *, recall_window_ms: int) -> Decision:
-    """Lines bumped within the window go back to PREPARING; a READY order is ACTIVE again."""
+    """Lines bumped within the window go back to PREPARING, so a READY order is ACTIVE again."""
     require_open(order)
     station = _station_filter(actor, cmd.station)
     done = [i for i in order.items if i.requires_prep and i.status is ItemStatus.DONE and _at(i, actor, station)]
@@ -161,7 +160,7 @@ def ack_tickets(order: Order, cmd: c.AckTickets, actor: Actor, now: int) -> Deci
         events.append(Event("TICKET_ACKED", (f"kitchen:{ref.station}", "expo"), data))
     if not acked:
         return Decision(result={"acked": []})  # every screen of a station acks; the first one counts
-    new = order.model_copy(update={"tickets": tuple(refs.values()), "version": order.version + 1})
+    new = touch(order, tickets=tuple(refs.values()))
     return Decision(result={"acked": acked}, orders=(new,), events=tuple(events), due=tuple(due))
 
 
@@ -169,7 +168,7 @@ def check_ack(order: Order, ticket_id: str, now: int) -> Decision:
     """The ticket's acknowledgement is due: alert expo and managers if its station still has not shown it."""
     clear = (Due(ack_due_key(ticket_id), None),)
     ref = next((t for t in order.tickets if t.id == ticket_id), None)
-    if ref is None or ref.acked_at is not None or ref.alerted or order.status not in OPEN:
+    if ref is None or ref.acked_at is not None or ref.alert is AlertKind.TICKET_UNACKED or order.status not in OPEN:
         return Decision(result={"alerted": False}, due=clear)
     waiting = [
         i for i in order.items if i.sent and i.requires_prep and i.station == ref.station and i.status in ON_SCREEN
@@ -189,7 +188,9 @@ def check_ack(order: Order, ticket_id: str, now: int) -> Decision:
             f"{(now - ref.sent_at) // 1000} s after it was sent"
         ),
     )
-    tickets = tuple(t.model_copy(update={"alerted": True}) if t.id == ticket_id else t for t in order.tickets)
-    new = order.model_copy(update={"tickets": tickets, "version": order.version + 1})
+    tickets = tuple(
+        t.model_copy(update={"alert": AlertKind.TICKET_UNACKED}) if t.id == ticket_id else t for t in order.tickets
+    )
+    new = touch(order, tickets=tickets)
     event = Event("KITCHEN_ALERT", ALERT_CHANNELS, e.KitchenAlert(alert=alert))
     return Decision(result={"alerted": True}, orders=(new,), events=(event,), due=clear)

@@ -62,11 +62,13 @@ __all__ = [
     "open_order",
     "order_channels",
     "ready_event",
+    "recalled_events",
     "remove_item",
     "require_open",
     "rush_order",
     "status_after",
     "table_event",
+    "touch",
     "updated",
     "with_status",
 ]
@@ -117,7 +119,13 @@ def check_version(order: Order, expected: int | None) -> None:
 
 
 def bump(order: Order, **changes: Any) -> Order:
-    return order.model_copy(update={**changes, "version": order.version + 1})
+    """A change clients see: the version they send back moves on."""
+    return order.model_copy(update={**changes, "version": order.version + 1, "revision": order.revision + 1})
+
+
+def touch(order: Order, **changes: Any) -> Order:
+    """A change only the kitchen's bookkeeping sees (acknowledgements, alerts): clients' versions stay valid."""
+    return order.model_copy(update={**changes, "revision": order.revision + 1})
 
 
 def updated(order: Order, *events: Event, result_extra: dict[str, Any] | None = None, **fields: Any) -> Decision:
@@ -183,6 +191,7 @@ def open_order(
         opened_by=actor.device_id,
         created_at=now,
         version=1,
+        revision=1,
     )
     events.insert(0, Event("ORDER_OPENED", order_channels(order), e.OrderChanged(order=order)))
     return Decision(
@@ -219,13 +228,28 @@ def ready_event(order: Order) -> Event:
     return Event("ORDER_READY", channels, data)
 
 
+def recalled_events(order: Order) -> list[Event]:
+    """A READY order is ACTIVE again (recalled, or more was added): everyone who saw it ready is told.
+
+    The public board only learns that the token is being prepared again, never the order.
+    """
+    events = [Event("ORDER_RECALLED", (*order_channels(order), "expo", "cashier"), e.OrderChanged(order=order))]
+    if order.token is not None:
+        events.append(Event("TOKEN_PREPARING", ("board",), e.TokenPreparing(order_id=order.id, token=order.token)))
+    return events
+
+
 def with_status(order: Order, items: tuple[OrderItem, ...], now: int, **changes: Any) -> tuple[Order, list[Event]]:
-    """The order with new lines, READY or ACTIVE as they say, and ORDER_READY when it just became ready."""
+    """The order with new lines, READY or ACTIVE as they say, and ORDER_READY or ORDER_RECALLED as that changes."""
     status = status_after(order.status, items)
     became_ready = status is OrderStatus.READY and order.status is not OrderStatus.READY
     ready_at = now if became_ready else (order.ready_at if status is OrderStatus.READY else None)
     new = bump(order, items=items, status=status, ready_at=ready_at, **changes)
-    return new, [ready_event(new)] if became_ready else []
+    if became_ready:
+        return new, [ready_event(new)]
+    if order.status is OrderStatus.READY and status is OrderStatus.ACTIVE:
+        return new, recalled_events(new)
+    return new, []
 
 
 def _issue(
@@ -239,20 +263,27 @@ def _issue(
     """Number one ticket per station, start its acknowledgement timer, and alert if nobody is watching."""
     refs = list(order.tickets)
     ids: dict[str, str] = {}
+    offline: set[str] = set()
     due: list[Due] = []
+    seq = order.ticket_seq
     for station in sorted(by_station):
-        ticket_id = f"{order.id}:t{len(refs) + 1}"
+        seq += 1
+        ticket_id = f"{order.id}:t{seq}"
         ids[station] = ticket_id
-        refs.append(TicketRef(id=ticket_id, station=station, kind=kind, sent_at=now))
+        if kitchen.live_stations is not None and station not in kitchen.live_stations:
+            offline.add(station)
+        raised = AlertKind.STATION_OFFLINE if station in offline else None
+        refs.append(TicketRef(id=ticket_id, station=station, kind=kind, sent_at=now, alert=raised))
         due.append(Due(ack_due_key(ticket_id), now + kitchen.ack_timeout_ms))
-    order = order.model_copy(update={"tickets": tuple(refs)})
+    seq += 1  # expo's copy gets a number of its own
+    order = order.model_copy(update={"tickets": tuple(refs), "ticket_seq": seq})
     event_type = "NEW_KITCHEN_ORDER" if kind is TicketKind.FIRE else "TICKET_VOID"
     events: list[Event] = []
     alerts: list[Event] = []
     for station, ticket_id in ids.items():
         ticket = make_ticket(order, station, kind, ticket_id, by_station[station], now)
         events.append(Event(event_type, (f"kitchen:{station}",), e.NewKitchenOrder(ticket=ticket)))
-        if kitchen.live_stations is not None and station not in kitchen.live_stations:
+        if station in offline:
             alert = Alert(
                 id=f"{ticket_id}:offline",
                 kind=AlertKind.STATION_OFFLINE,
@@ -265,7 +296,7 @@ def _issue(
             )
             alerts.append(Event("KITCHEN_ALERT", ALERT_CHANNELS, e.KitchenAlert(alert=alert)))
     if expo_lines:
-        expo = make_ticket(order, EXPO, kind, f"{order.id}:x{len(refs)}", expo_lines, now)
+        expo = make_ticket(order, EXPO, kind, f"{order.id}:x{seq}", expo_lines, now)
         events.append(Event(event_type, ("expo",), e.NewKitchenOrder(ticket=expo)))
     return order, events + alerts, due
 
@@ -284,7 +315,6 @@ def add_item(order: Order, menu: Menu, book: StockBook, cmd: c.AddItem, now: int
     if item is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"no menu item {cmd.menu_item_id!r}")
     book.check_sellable(item.id, item.name, cmd.quantity, on_menu=item.available)
-    book.reserve(item.id, cmd.quantity)
     line = OrderItem(
         id=f"L{order.line_seq + 1}",
         menu_item_id=item.id,
@@ -297,10 +327,11 @@ def add_item(order: Order, menu: Menu, book: StockBook, cmd: c.AddItem, now: int
         requires_prep=item.requires_prep,
         notes=cmd.notes,
         course=cmd.course,
+        reserved=book.reserve(item.id, cmd.quantity),
     )
-    new = bump(order, items=(*order.items, line), line_seq=order.line_seq + 1, status=OrderStatus.ACTIVE, ready_at=None)
+    new, events = with_status(order, (*order.items, line), now, line_seq=order.line_seq + 1)
     stock, stock_events = book.settle()
-    return updated(new, *stock_events, result_extra={"line_id": line.id}, stock=stock)
+    return updated(new, *events, *stock_events, result_extra={"line_id": line.id}, stock=stock)
 
 
 def _void(
@@ -317,10 +348,13 @@ def change_item(order: Order, book: StockBook, cmd: c.ChangeItem, now: int, kitc
     require_open(order)
     line = _line(order, cmd.line_id)
     unsent = max(cmd.quantity - line.sent, 0)
+    reserved = line.reserved
     if unsent > line.unsent:
         book.check_sellable(line.menu_item_id, line.name, unsent - line.unsent)
-    book.reserve(line.menu_item_id, unsent - line.unsent)
-    changes: dict[str, Any] = {"quantity": cmd.quantity, "sent": min(line.sent, cmd.quantity)}
+        reserved += book.reserve(line.menu_item_id, unsent - line.unsent)
+    elif unsent < line.unsent:
+        reserved -= book.release(line.menu_item_id, min(line.unsent - unsent, line.reserved))
+    changes: dict[str, Any] = {"quantity": cmd.quantity, "sent": min(line.sent, cmd.quantity), "reserved": reserved}
     if cmd.notes is not None:
         changes["notes"] = cmd.notes
     new_line = line.model_copy(update=changes)
@@ -340,7 +374,7 @@ def remove_item(order: Order, book: StockBook, cmd: c.RemoveItem, now: int, kitc
     check_version(order, cmd.version)
     require_open(order)
     line = _line(order, cmd.line_id)
-    book.release(line.menu_item_id, line.unsent)
+    book.release(line.menu_item_id, line.reserved)
     items = tuple(i for i in order.items if i.id != line.id)
     new, events = with_status(order, items, now)
     due: list[Due] = []
@@ -381,7 +415,7 @@ def fire_order(
             items.append(line)
             continue
         change = TicketChange.NEW if line.sent == 0 else TicketChange.ADDED
-        book.consume(line.menu_item_id, line.unsent)
+        book.consume(line.menu_item_id, line.unsent, reserved=line.reserved)
         if not line.requires_prep:
             status = ItemStatus.DONE
         elif line.status is ItemStatus.PREPARING:
@@ -392,6 +426,7 @@ def fire_order(
             update={
                 "fired": True,
                 "sent": line.quantity,
+                "reserved": 0,
                 "fired_at": now,
                 "status": status,
                 "done_at": None if line.requires_prep else now,
@@ -487,13 +522,15 @@ def cancel_order(order: Order, tables: Mapping[str, Table], book: StockBook, cmd
     if order.payment_status is not PaymentStatus.UNPAID:
         raise DomainError(ErrorCode.INVALID_STATE, "a paid order is voided, not cancelled")
     for line in order.items:
-        book.release(line.menu_item_id, line.unsent)
+        book.release(line.menu_item_id, line.reserved)
     cancelled = bump(order, status=OrderStatus.CANCELLED)
     stations = tuple(kitchen_stations(order))
     channels = (*order_channels(order), "expo", "cashier", *(f"kitchen:{s}" for s in stations))
     if order.token:
         channels = (*channels, "board")
-    data = e.OrderCancelled(order_id=order.id, order_number=order.number, reason=cmd.reason, stations=stations)
+    data = e.OrderCancelled(
+        order_id=order.id, order_number=order.number, reason=cmd.reason, stations=stations, token=order.token
+    )
     events = [Event("ORDER_CANCELLED", channels, data)]
     freed: list[Table] = []
     for table in tables.values():

@@ -47,22 +47,34 @@ class StockBook:
                 {"menu_item_id": menu_item_id, "available": available},
             )
 
-    def _move(self, menu_item_id: str, reserve: int = 0, consume: int = 0) -> None:
+    def _counted(self, menu_item_id: str) -> Stock | None:
         stock = self._now.get(menu_item_id)
+        return stock if stock is not None and stock.on_hand is not None else None
+
+    def reserve(self, menu_item_id: str, quantity: int) -> int:
+        """Hold portions for a line; returns how many were held (none when the item is not counted)."""
+        stock = self._counted(menu_item_id)
+        if stock is None:
+            return 0
+        self._now[menu_item_id] = stock.model_copy(update={"reserved": stock.reserved + quantity})
+        return quantity
+
+    def release(self, menu_item_id: str, quantity: int) -> int:
+        """Give back portions a line held; returns how many (a line only ever gives back what it holds)."""
+        stock = self._counted(menu_item_id)
+        if stock is not None and quantity > 0:
+            self._now[menu_item_id] = stock.model_copy(update={"reserved": max(stock.reserved - quantity, 0)})
+        return quantity
+
+    def consume(self, menu_item_id: str, quantity: int, *, reserved: int) -> None:
+        """Fired: ``quantity`` portions are used, of which the line held ``reserved``."""
+        stock = self._counted(menu_item_id)
         if stock is None or stock.on_hand is None:
             return
-        on_hand = max(stock.on_hand - consume, 0)
-        reserved = max(stock.reserved + reserve - consume, 0)
-        self._now[menu_item_id] = stock.model_copy(update={"on_hand": on_hand, "reserved": reserved})
-
-    def reserve(self, menu_item_id: str, quantity: int) -> None:
-        self._move(menu_item_id, reserve=quantity)
-
-    def release(self, menu_item_id: str, quantity: int) -> None:
-        self._move(menu_item_id, reserve=-quantity)
-
-    def consume(self, menu_item_id: str, quantity: int) -> None:
-        self._move(menu_item_id, consume=quantity)
+        on_hand = max(stock.on_hand - quantity, 0)
+        self._now[menu_item_id] = stock.model_copy(
+            update={"on_hand": on_hand, "reserved": max(stock.reserved - reserved, 0)}
+        )
 
     def replace(self, stock: Stock) -> None:
         self._now[stock.menu_item_id] = stock

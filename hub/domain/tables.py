@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hub.domain.decision import Decision, Event
 from hub.domain.errors import DomainError
-from hub.domain.orders import check_version, order_channels, require_open, table_event, updated, with_status
+from hub.domain.orders import bump, check_version, order_channels, require_open, table_event, updated, with_status
 from hub.domain.tickets import card_events, kitchen_stations
 from schema import commands as c
 from schema import events as e
@@ -49,7 +49,7 @@ def move_order(order: Order, source: Table | None, target: Table, cmd: c.MoveOrd
             ErrorCode.INVALID_STATE, f"order {order.number} is seated at {order.table_id}, not {source.id}"
         )
     _free(target)
-    new = order.model_copy(update={"table_id": target.id, "version": order.version + 1})
+    new = bump(order, table_id=target.id)
     tables = [_retable(target, TableStatus.OCCUPIED, order.id)]
     if source is not None and source.order_id == order.id:
         tables.insert(0, _retable(source, TableStatus.FREE, None))
@@ -88,15 +88,14 @@ def merge_tables(source_tables: list[Table], source: Order, target: Order, now: 
         line_seq=seq,
         notes=(*target.notes, *notes),
         tickets=(*target.tickets, *source.tickets),
+        ticket_seq=max(target.ticket_seq, source.ticket_seq),
         held_courses=tuple(sorted({*target.held_courses, *source.held_courses})),
         rush=target.rush or source.rush,
         rush_stations=tuple(sorted({*target.rush_stations, *source.rush_stations})),
         extra_tables=tuple(dict.fromkeys((*target.extra_tables, *(t.id for t in source_tables)))),
         fired_at=min((t for t in (target.fired_at, source.fired_at) if t is not None), default=None),
     )
-    closed = source.model_copy(
-        update={"status": OrderStatus.MERGED, "merged_into": target.id, "version": source.version + 1}
-    )
+    closed = bump(source, status=OrderStatus.MERGED, merged_into=target.id)
     joined = [_retable(t, TableStatus.OCCUPIED, target.id) for t in source_tables if t.order_id == source.id]
     stations = kitchen_stations(source)
     channels = (

@@ -17,6 +17,7 @@ from schema.records import (
     KitchenTicket,
     Order,
     OrderItem,
+    OrderStatus,
     TicketChange,
     TicketKind,
     TicketLine,
@@ -78,7 +79,9 @@ def make_ticket(
         sent_at=now,
         order_fired_at=order.fired_at,
         lines=tuple(lines),
+        ready=order.status is OrderStatus.READY,
         acked=station == EXPO or all(t.acked_at is not None for t in refs),
+        unacked_ticket_ids=tuple(t.id for t in refs if t.acked_at is None) if kind is TicketKind.CARD else (),
     )
 
 

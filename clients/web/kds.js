@@ -1,0 +1,221 @@
+// Kitchen display: /kds?token=...&stations=grill[,fry]   (default: the token's stations; * = all)
+//
+// Tap a line to mark it DONE (tap a DONE line to recall it); BUMP (or Enter / B) marks the
+// station's whole ticket done (order.bump with the station). Bumped cards wait in the
+// recently-bumped strip, where RECALL (or R) brings them back (order.recall with the station).
+
+import { Hub } from "./fireflow.js";
+import { CardBook, FINISHED, isActive, renderCard, tickAges } from "./tickets.js";
+import { beep, deviceToken, h, noToken, reportFailure, setConnection, toast, unlockAudioOnFirstTouch } from "./ui.js";
+
+const token = deviceToken("kds");
+const wanted = new URLSearchParams(window.location.search).get("stations");
+const book = new CardBook();
+const menu = new Map(); // menu item id -> { id, name, station, out, remaining }
+let selected = null; // key of the selected card
+let menuDirty = true;
+let hub = null;
+
+async function allStations() {
+  const res = await fetch("/api/v1/menu", { headers: { Authorization: `Bearer ${token}` } });
+  const body = await res.json();
+  return (body.menu && body.menu.stations) || [];
+}
+
+async function channels(welcome) {
+  let list = (wanted ? wanted.split(",") : welcome.stations || []).map((s) => s.trim()).filter(Boolean);
+  if (list.includes("*")) list = await allStations();
+  if (!list.length) throw new Error("this token names no station: add &stations=grill");
+  return [...list.map((s) => `kitchen:${s}`), "menu"];
+}
+
+function snapshot(snapshots) {
+  book.load(snapshots);
+  if (snapshots.menu) {
+    menu.clear();
+    for (const item of snapshots.menu.items || []) menu.set(item.id, { ...item });
+    menuDirty = true;
+  }
+}
+
+function event(ev) {
+  const d = ev.data || {};
+  switch (ev.type) {
+    case "STOCK_CHANGED": {
+      const s = d.stock;
+      const item = menu.get(s.menu_item_id) || { id: s.menu_item_id, name: s.name };
+      const remaining = s.on_hand === null || s.on_hand === undefined ? null : Math.max(s.on_hand - (s.reserved || 0), 0);
+      menu.set(s.menu_item_id, { ...item, out: s.out, remaining });
+      menuDirty = true;
+      break;
+    }
+    case "ITEM_86D":
+    case "ITEM_AVAILABLE": {
+      const item = menu.get(d.menu_item_id) || { id: d.menu_item_id, name: d.name };
+      const out = ev.type === "ITEM_86D";
+      menu.set(d.menu_item_id, { ...item, out, remaining: "available" in d && !out ? d.available : item.remaining });
+      menuDirty = true;
+      break;
+    }
+    default:
+      book.apply(ev);
+  }
+}
+
+function send(type, data) {
+  return hub.act(type, data).catch(reportFailure);
+}
+
+function onLine(card, line) {
+  if (line.held) return toast(`course ${line.course} is on hold`, "info");
+  if (line.mark === "VOIDED") return undefined;
+  const type = FINISHED.has(line.status) ? "item.recall" : "item.done";
+  return send(type, { order_id: card.order_id, line_id: line.line_id });
+}
+
+const bump = (card) => send("order.bump", { order_id: card.order_id, station: card.station });
+const recall = (card) => send("order.recall", { order_id: card.order_id, station: card.station });
+
+// The stations shown: those asked for, less any the hub refused this device.
+function stationsShown() {
+  return (hub.channels || []).filter((c) => c.startsWith("kitchen:")).map((c) => c.slice("kitchen:".length));
+}
+
+function render() {
+  const now = hub.now();
+  const queue = book.queue();
+  const stations = stationsShown();
+  const stationTag = stations.length > 1;
+  if (!queue.some((c) => c.key === selected)) selected = null;
+  document.getElementById("title").textContent = stations.map((s) => s.toUpperCase()).join(" + ") || "KITCHEN";
+  const cards = queue.map((card) => {
+    const actions = isActive(card)
+      ? [["BUMP", () => bump(card), "bump"]]
+      : [["CLEAR", () => (book.dismiss(card.key), render()), "recall"]]; // a ticket voided whole
+    const settings = book.settingsFor(card.station);
+    return renderCard(card, { now, settings, onLine, actions, stationTag, selected: card.key === selected });
+  });
+  document.getElementById("queue").replaceChildren(...(cards.length ? cards : [h("p", { class: "empty" }, "No tickets")]));
+  const bumped = book.bumped(now).map((card) =>
+    renderCard(card, {
+      now,
+      settings: book.settingsFor(card.station),
+      stationTag,
+      actions: [["RECALL", () => recall(card), "recall"]],
+    }),
+  );
+  document.getElementById("bumped").replaceChildren(...bumped);
+  renderAllDay(stations);
+  renderMenu();
+  for (const ack of book.takeAcks()) hub.act("ticket.ack", ack).catch((err) => console.warn("ticket.ack", err.message));
+  if (book.takeBeeps()) beep();
+}
+
+function renderAllDay(stations) {
+  const totals = book.allDay();
+  const parts = [];
+  for (const station of stations) {
+    const items = totals.get(station);
+    if (!items) continue;
+    parts.push(h("span", { class: "st" }, `${station.toUpperCase()} ALL DAY`));
+    for (const [name, qty] of [...items].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) {
+      parts.push(h("span", { dataset: { station, item: name, qty } }, h("b", {}, String(qty)), ` ${name}`));
+    }
+  }
+  if (!parts.length) parts.push(h("span", { class: "st" }, "ALL DAY: nothing to make"));
+  document.getElementById("allday").replaceChildren(...parts);
+}
+
+function renderMenu() {
+  const panel = document.getElementById("menu");
+  const typing = document.activeElement instanceof HTMLInputElement && panel.contains(document.activeElement);
+  if (panel.hidden || !menuDirty || typing) return; // never redrawn under a typing cook
+  menuDirty = false;
+  const stations = stationsShown();
+  const items = [...menu.values()].filter((i) => stations.includes(i.station)).sort((a, b) => a.name.localeCompare(b.name));
+  const rows = items.map((item) => {
+    const input = h("input", { type: "number", min: 0, placeholder: "count", "aria-label": `portions of ${item.name}` });
+    const set = () => {
+      const quantity = input.value.trim() === "" ? null : Number(input.value);
+      send("stock.set", { menu_item_id: item.id, quantity });
+      input.value = "";
+      input.blur();
+    };
+    input.addEventListener("keydown", (e) => e.key === "Enter" && set());
+    return h(
+      "div",
+      { class: `menu-item${item.out ? " out" : ""}`, dataset: { itemId: item.id } },
+      h("span", { class: "name" }, item.name),
+      h("span", { class: "left", title: "portions left" }, item.remaining === null || item.remaining === undefined ? "∞" : String(item.remaining)),
+      item.out
+        ? h("button", { class: "back-btn", type: "button", onclick: () => send("stock.available", { menu_item_id: item.id }) }, "UN-86")
+        : h("button", { class: "out-btn", type: "button", onclick: () => send("stock.out", { menu_item_id: item.id }) }, "86"),
+      input,
+      h("button", { type: "button", onclick: set }, "SET"),
+    );
+  });
+  panel.replaceChildren(
+    h("h2", {}, "Menu — 86 / portions left"),
+    ...(rows.length ? rows : [h("p", { class: "empty" }, "No menu items for this station")]),
+    h("p", { class: "help" }, "SET with an empty count stops counting."),
+  );
+}
+
+function toggleMenu() {
+  const panel = document.getElementById("menu");
+  panel.hidden = !panel.hidden;
+  menuDirty = true;
+  renderMenu();
+}
+
+function onKey(e) {
+  if (e.target instanceof HTMLInputElement || e.ctrlKey || e.metaKey || e.altKey) return;
+  const key = e.key.toLowerCase();
+  if ((key === "enter" || key === " ") && e.target instanceof HTMLButtonElement) return; // the button's own press
+  const queue = book.queue();
+  const at = queue.findIndex((c) => c.key === selected);
+  if (key === "arrowright" || key === "arrowleft") {
+    const step = key === "arrowright" ? 1 : -1;
+    const next = queue[Math.min(Math.max(at + step, 0), queue.length - 1)];
+    selected = next ? next.key : null;
+  } else if (/^[1-9]$/.test(key)) {
+    const card = queue[Number(key) - 1];
+    if (card) selected = card.key;
+  } else if (key === "enter" || key === "b") {
+    const card = queue[at] || queue[0];
+    if (card) bump(card);
+  } else if (key === "r") {
+    const [last] = book.bumped(hub.now(), 1);
+    if (last) recall(last);
+  } else if (key === "m") {
+    toggleMenu();
+  } else {
+    return;
+  }
+  e.preventDefault();
+  render();
+}
+
+if (!token) {
+  noToken("kds");
+} else {
+  hub = new Hub(token, {
+    channels,
+    snapshot,
+    event,
+    applied: render,
+    state: (_, conn) => setConnection(conn),
+    problem: (message) => toast(message),
+  }).start();
+  window.fireflow = { hub, book, menu };
+  document.getElementById("menu-toggle").addEventListener("click", toggleMenu);
+  document.getElementById("menu").addEventListener("focusout", () => setTimeout(renderMenu));
+  document.addEventListener("keydown", onKey);
+  unlockAudioOnFirstTouch();
+  let ticks = 0;
+  setInterval(() => {
+    ticks += 1;
+    if (ticks % 15 === 0) render(); // the bumped strip forgets cards past the recall window
+    else tickAges(document.getElementById("queue"), hub.now());
+  }, 1000);
+}

@@ -1,0 +1,317 @@
+"""The kitchen, expo and customer-board pages in a real browser (Debian's Chromium under Playwright).
+
+Run: ``.venv/bin/python -m pytest tests/test_browser.py -s`` (``-s`` shows the screenshot paths and timings);
+the screenshots go to ``test-artifacts/screenshots/<page>-<what>.png``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hub.domain.actors import Role
+from hub.tokens import mint
+from tests.browser import TIMEOUT_MS, Screen, card, chromium, command, fired, new_order, open_screen, screenshot
+from tests.conftest import SCALE, SECRET, WAIT, NodeProcess, RunningHub, Servers, free_port, seed
+
+TIMES, MINUS = "\u00d7", "\u2212"  # how the screens print "3x" and "-2"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    async for browser in chromium():
+        yield browser
+
+
+def kds_url(hub: RunningHub, station: str) -> str:
+    return f"{hub.url}/kds?token={hub.token(Role.KITCHEN, stations=(station,), device=f'kds-{station}')}"
+
+
+def expo_url(hub: RunningHub) -> str:
+    return f"{hub.url}/expo?token={hub.token(Role.EXPO, device='expo-1')}"
+
+
+def board_url(hub: RunningHub) -> str:
+    return f"{hub.url}/board?token={hub.token(Role.DISPLAY, device='board-1')}"
+
+
+async def screens(browser: Any, *urls: str) -> list[Screen]:
+    opened = [await open_screen(browser, url) for url in urls]
+    for screen in opened:
+        await screen.live()
+    return opened
+
+
+def no_errors(*opened: Screen) -> None:
+    errors = [error for screen in opened for error in screen.errors]
+    assert errors == [], errors
+
+
+async def test_pages_load_live_without_console_errors(hub: RunningHub, browser: Any) -> None:
+    """/kds, /expo and /board load, go LIVE and log no error; the index links them; a reload keeps the token."""
+    async with httpx.AsyncClient(base_url=hub.url) as http:
+        index = (await http.get("/")).text
+    assert all(f'href="{path}"' in index for path in ("/kds", "/expo", "/board"))
+    kds, expo, board = await screens(browser, kds_url(hub, "grill"), expo_url(hub), board_url(hub))
+    assert "token=" not in kds.page.url  # taken out of the address bar, kept in localStorage
+    await kds.page.reload()
+    await kds.live()
+    assert await kds.page.locator("#title").inner_text() == "GRILL"
+    no_errors(kds, expo, board)
+    nobody = await open_screen(browser, f"{hub.url}/board")
+    await nobody.page.wait_for_selector('body[data-conn="offline"]', timeout=TIMEOUT_MS)
+    refused = await open_screen(browser, f"{hub.url}/expo?token=not-a-token")
+    await refused.page.wait_for_selector('body[data-conn="offline"]', timeout=TIMEOUT_MS)
+    no_errors(nobody, refused)
+
+
+async def test_a_fire_shows_on_its_station_kds_within_a_second_and_not_on_another(
+    hub: RunningHub, browser: Any
+) -> None:
+    """A fire over HTTP is on /kds of its station under a second after the ack, and never on another station's."""
+    grill, fry = await screens(browser, kds_url(hub, "grill"), kds_url(hub, "fry"))
+    async with hub.http(Role.WAITER) as waiter:
+        order_id = await new_order(waiter, "burger")
+        await command(waiter, "order.fire", {"order_id": order_id})
+        acked = time.perf_counter()
+        await grill.page.wait_for_selector(f"#queue {card(order_id)}", state="visible", timeout=TIMEOUT_MS)
+        shown = time.perf_counter() - acked
+        # The fry screen applies events in offset order: once this later fry ticket is on it, so would the first be.
+        later, _ = await fired(waiter, "fries")
+    print(f"fire ack -> card visible on /kds: {shown * 1000:.0f} ms")
+    assert shown < 1.0 * SCALE
+    await fry.page.wait_for_selector(f"#queue {card(later)}", state="visible", timeout=TIMEOUT_MS)
+    assert await fry.page.locator(card(order_id)).count() == 0
+    assert await grill.page.locator(card(later)).count() == 0
+    burger = grill.page.locator(f"{card(order_id)} .line")
+    assert await burger.count() == 1
+    assert "Classic Burger" in await burger.inner_text()
+    no_errors(grill, fry)
+
+
+async def test_bumping_on_kds_shows_the_order_ready_on_expo_and_its_token_ready_on_the_board(
+    hub: RunningHub, browser: Any
+) -> None:
+    """Tap a line, BUMP on /kds: expo shows the order READY, the board its token READY; RECALL undoes both."""
+    kds, expo, board = await screens(browser, kds_url(hub, "grill"), expo_url(hub), board_url(hub))
+    async with hub.http(Role.WAITER) as waiter:
+        order_id, answer = await fired(waiter, "burger", ("chicken-wings", 2))
+    token = answer["result"]["order"]["token"]
+    ticket = kds.page.locator(f"#queue {card(order_id)}")
+    await ticket.wait_for(timeout=TIMEOUT_MS)
+    await expo.page.locator(f"#queue {card(order_id)}").wait_for(timeout=TIMEOUT_MS)
+    await board.page.locator(f'#preparing [data-token="{token}"]').wait_for(timeout=TIMEOUT_MS)
+    await screenshot(kds, "kds-ticket")
+
+    await ticket.locator(".line", has_text="Classic Burger").click()  # a tap on a line: item.done
+    await ticket.locator('.line[data-status="DONE"]', has_text="Classic Burger").wait_for(timeout=TIMEOUT_MS)
+    await ticket.locator("button.bump").click()  # the card: order.bump for this station
+
+    await kds.page.locator(f"#bumped {card(order_id)}").wait_for(timeout=TIMEOUT_MS)
+    assert await kds.page.locator(f"#queue {card(order_id)}").count() == 0
+    ready = expo.page.locator(f'{card(order_id)}[data-ready="true"]')
+    await ready.wait_for(timeout=TIMEOUT_MS)
+    assert await ready.locator(".badge.ready").count() == 1
+    await board.page.locator(f'#ready .token.newest[data-token="{token}"]').wait_for(timeout=TIMEOUT_MS)
+    assert await board.page.locator(f'#preparing [data-token="{token}"]').count() == 0
+    await screenshot(kds, "kds-bumped")
+    await screenshot(expo, "expo-ready")
+    await screenshot(board, "board-ready")
+
+    # The recently-bumped strip comes back from the snapshot after a reload, and RECALL works from it.
+    await kds.page.reload()
+    await kds.live()
+    recall = kds.page.locator(f"#bumped {card(order_id)} button.recall")
+    await recall.click(timeout=TIMEOUT_MS)
+    await kds.page.locator(f"#queue {card(order_id)}").wait_for(timeout=TIMEOUT_MS)
+    await expo.page.locator(f'#queue {card(order_id)}[data-ready="false"]').wait_for(timeout=TIMEOUT_MS)
+    await board.page.locator(f'#preparing [data-token="{token}"]').wait_for(timeout=TIMEOUT_MS)
+    assert await board.page.locator(f'#ready [data-token="{token}"]').count() == 0
+    no_errors(kds, expo, board)
+
+
+async def test_kds_shows_added_voided_and_held_lines_distinctly_and_screens_are_saved(
+    hub: RunningHub, browser: Any
+) -> None:
+    """NEW, +N, -N VOID, struck VOID and held lines look distinct; all-day, 86 panel and expo alerts are live."""
+    kds, expo, board = await screens(browser, kds_url(hub, "grill"), expo_url(hub), board_url(hub))
+    async with hub.http(Role.WAITER) as waiter, hub.http(Role.MANAGER) as manager:
+        # A: fired, then 2 more burgers and a new line fired on top: "+2" and NEW on the same card.
+        added = await new_order(waiter, notes="no onions")
+        burger_a = (await command(waiter, "order.add_item", {"order_id": added, "menu_item_id": "burger"}))["result"]
+        await command(waiter, "order.fire", {"order_id": added})
+        await command(waiter, "order.change_item", {"order_id": added, "line_id": burger_a["line_id"], "quantity": 3})
+        await command(waiter, "order.add_item", {"order_id": added, "menu_item_id": "paneer-tikka"})
+        await command(waiter, "order.fire", {"order_id": added})
+        # B: 3 burgers cut to 1 (-2 VOID) and the wings removed (struck through).
+        voided = await new_order(waiter)
+        burger_b = await command(
+            waiter, "order.add_item", {"order_id": voided, "menu_item_id": "burger", "quantity": 3}
+        )
+        wings_b = await command(waiter, "order.add_item", {"order_id": voided, "menu_item_id": "chicken-wings"})
+        await command(waiter, "order.fire", {"order_id": voided})
+        await command(
+            waiter, "order.change_item", {"order_id": voided, "line_id": burger_b["result"]["line_id"], "quantity": 1}
+        )
+        await command(waiter, "order.remove_item", {"order_id": voided, "line_id": wings_b["result"]["line_id"]})
+        # C: course 2 held, then rushed: first in the queue, wings greyed as held.
+        held = await new_order(waiter)
+        await command(waiter, "order.add_item", {"order_id": held, "menu_item_id": "burger", "notes": "well done"})
+        await command(waiter, "order.add_item", {"order_id": held, "menu_item_id": "chicken-wings", "course": 2})
+        await command(waiter, "order.hold", {"order_id": held, "course": 2})
+        await command(waiter, "order.fire", {"order_id": held})
+        await command(manager, "order.rush", {"order_id": held, "rush": True})
+        # D: made and bumped by expo: ready.
+        done, answer = await fired(waiter, "burger")
+        await command(manager, "order.bump", {"order_id": done})
+        # E: fried, but no screen is live at fry: expo gets an alert.
+        await fired(waiter, "calamari")
+
+    queue = kds.page.locator("#queue")
+    first = queue.locator(".card").first
+    await queue.locator(f'{card(held)}.rush .line.held:has-text("COURSE 2 — HELD")').wait_for(timeout=TIMEOUT_MS)
+    assert await first.get_attribute("data-order-id") == held  # rush first
+    assert "well done" in await queue.locator(card(held)).inner_text()
+    a = queue.locator(card(added))
+    assert await a.locator(".line.m-ADDED .badge.added").inner_text() == "+2"
+    assert await a.locator(".line.m-ADDED .qty").inner_text() == f"3{TIMES}"
+    assert "Paneer Tikka" in await a.locator(".line.m-NEW").inner_text()
+    assert "no onions" in await a.locator(".notes").inner_text()
+    b = queue.locator(card(voided))
+    assert await b.locator(".line.m-VOID .badge.void").inner_text() == f"{MINUS}2 VOID"
+    assert await b.locator(".line.m-VOID .qty").inner_text() == f"1{TIMES}"
+    assert "Grilled Wings" in await b.locator(".line.m-VOIDED").inner_text()
+    await kds.page.locator(f"#bumped {card(done)}").wait_for(timeout=TIMEOUT_MS)
+    # All day: burgers still to make are A's 3, B's 1 and C's 1 (D is done); the voided wings do not count.
+    burgers = kds.page.locator('#allday [data-item="Classic Burger"]')
+    assert await burgers.get_attribute("data-qty") == "5"
+    assert await kds.page.locator('#allday [data-item="Grilled Wings"]').get_attribute("data-qty") == "1"
+    await screenshot(kds, "kds-tickets")
+
+    # The 86 panel: 86 an item and set a count from the screen; both come back as live stock.
+    await kds.page.locator("#menu-toggle").click()
+    panel = kds.page.locator("#menu")
+    await panel.locator('.menu-item[data-item-id="paneer-tikka"] button.out-btn').click(timeout=TIMEOUT_MS)
+    await panel.locator('.menu-item.out[data-item-id="paneer-tikka"]').wait_for(timeout=TIMEOUT_MS)
+    wings = panel.locator('.menu-item[data-item-id="chicken-wings"]')
+    await wings.locator("input").fill("12")
+    await wings.locator("button", has_text="SET").click()
+    await panel.locator('.menu-item[data-item-id="chicken-wings"] .left', has_text="12").wait_for(timeout=TIMEOUT_MS)
+    await screenshot(kds, "kds-menu")
+
+    await expo.page.locator(f'{card(done)}[data-ready="true"]').wait_for(timeout=TIMEOUT_MS)
+    await expo.page.locator(f"#queue {card(held)}.rush").wait_for(timeout=TIMEOUT_MS)
+    alert = expo.page.locator('#alerts li[data-kind="STATION_OFFLINE"]')
+    await alert.wait_for(timeout=TIMEOUT_MS)
+    assert "fry" in await alert.inner_text()
+    await screenshot(expo, "expo-orders")
+    await board.page.locator(f'#ready [data-token="{answer["result"]["order"]["token"]}"]').wait_for(timeout=TIMEOUT_MS)
+    await screenshot(board, "board-tokens")
+    no_errors(kds, expo, board)
+
+
+@pytest.mark.slow
+async def test_kds_resumes_by_itself_after_its_node_is_killed_and_shows_each_missed_ticket_once(
+    servers: Servers, redis: Any, rid: str, tmp_path: Path, browser: Any
+) -> None:
+    """kill -9 of the KDS's node while tickets are fired elsewhere: the page reconnects, resumes and shows each once."""
+    await seed(servers, rid)
+    log = tmp_path / "nodes.log"
+    a = NodeProcess(servers, free_port(), log)
+    b = NodeProcess(servers, free_port(), log)
+    started = [a, b]
+    try:
+        await a.ready()
+        await b.ready()
+        token = mint(SECRET, rid, Role.KITCHEN, device="kds-grill", stations=("grill",))
+        (kds,) = await screens(browser, f"{a.url}/kds?token={token}")
+        waiter = mint(SECRET, rid, Role.WAITER, device="waiter-1")
+        async with httpx.AsyncClient(
+            base_url=b.url, headers={"Authorization": f"Bearer {waiter}"}, timeout=WAIT
+        ) as http:
+            before = [(await fired(http, "burger"))[0] for _ in range(2)]
+            for order_id in before:
+                await kds.page.locator(f"#queue {card(order_id)}").wait_for(timeout=TIMEOUT_MS)
+            a.kill()
+            await kds.page.wait_for_selector(
+                'body[data-conn="reconnecting"], body[data-conn="offline"]', timeout=TIMEOUT_MS
+            )
+            # A tap while the hub is away waits as an unsent command and goes out (same id) on reconnect.
+            await kds.page.locator(f"{card(before[0])} .line").click()
+            await kds.page.wait_for_function(
+                "() => [...window.fireflow.hub.pending.values()].some((c) => c.frame.type === 'item.done')",
+                timeout=TIMEOUT_MS,
+            )
+            await kds.page.locator("#conn", has_text="unsent").wait_for(timeout=TIMEOUT_MS)  # said on screen too
+            meanwhile = [(await fired(http, "burger"))[0] for _ in range(4)]
+        restarted = NodeProcess(servers, a.port, log)
+        started.append(restarted)
+        await restarted.ready()
+        await kds.page.wait_for_selector('body[data-conn="live"]', timeout=4 * TIMEOUT_MS)
+        await kds.page.locator(f'#bumped {card(before[0])} .line[data-status="DONE"]').wait_for(timeout=TIMEOUT_MS)
+        cards = kds.page.locator("#queue .card")
+        await cards.nth(len(before) + len(meanwhile) - 2).wait_for(timeout=TIMEOUT_MS)
+        for order_id in before + meanwhile:
+            assert await kds.page.locator(card(order_id)).count() == 1, order_id
+        assert await cards.count() == len(before) + len(meanwhile) - 1
+        assert await kds.page.locator(".card .line").count() == len(before) + len(meanwhile)
+        stats = await kds.stats()
+        print(f"kds connection stats: {stats}")
+        assert stats["snapshots"] == 1 and stats["resumes"] >= 1, stats  # resumed with since/epoch, no new snapshot
+        assert stats["replayed"] >= len(meanwhile), stats
+        states = stats["states"]
+        assert "reconnecting" in states[states.index("live") :] and states[-1] == "live", states
+        await screenshot(kds, "kds-resumed")
+    finally:
+        for node in started:
+            node.stop()
+
+
+async def test_a_kds_of_several_stations_shows_a_card_per_station_and_bumps_from_the_keyboard(
+    hub: RunningHub, browser: Any
+) -> None:
+    """/kds?stations=grill,fry shows a card per station of an order; keys 1, B bump the first; * is every station."""
+    token = hub.token(Role.KITCHEN, stations=("grill", "fry"), device="kds-pass")
+    pair, every = await screens(
+        browser,
+        f"{hub.url}/kds?token={token}&stations=grill,fry",
+        f"{hub.url}/kds?token={hub.token(Role.KITCHEN, stations=('*',), device='kds-all')}",
+    )
+    assert await pair.page.locator("#title").inner_text() == "GRILL + FRY"
+    assert await every.page.locator("#title").inner_text() == "GRILL + FRY + COLD + BAR"
+    async with hub.http(Role.WAITER) as waiter:
+        order_id, _ = await fired(waiter, "burger", ("fries", 2), "caesar")
+    for station in ("grill", "fry"):
+        await pair.page.locator(f'#queue {card(order_id)}[data-station="{station}"]').wait_for(timeout=TIMEOUT_MS)
+    await every.page.locator(f'#queue {card(order_id)}[data-station="cold"]').wait_for(timeout=TIMEOUT_MS)
+    assert await pair.page.locator(card(order_id)).count() == 2
+    assert await pair.page.locator('#allday [data-station="fry"][data-item="Fries"]').get_attribute("data-qty") == "2"
+    first = await pair.page.locator("#queue .card").first.get_attribute("data-station")
+    other = "fry" if first == "grill" else "grill"
+    await pair.page.keyboard.press("1")
+    await pair.page.keyboard.press("b")
+    await pair.page.locator(f'#bumped {card(order_id)}[data-station="{first}"]').wait_for(timeout=TIMEOUT_MS)
+    await pair.page.locator(f'#queue {card(order_id)}[data-station="{other}"]').wait_for(timeout=TIMEOUT_MS)
+    await screenshot(pair, "kds-two-stations")
+    no_errors(pair, every)
+
+
+async def test_a_cancelled_order_leaves_every_screen(hub: RunningHub, browser: Any) -> None:
+    """order.cancel takes the order's cards off /kds and /expo and its token off /board."""
+    kds, expo, board = await screens(browser, kds_url(hub, "grill"), expo_url(hub), board_url(hub))
+    async with hub.http(Role.WAITER) as waiter, hub.http(Role.MANAGER) as manager:
+        order_id, answer = await fired(waiter, "burger")
+        token = answer["result"]["order"]["token"]
+        await kds.page.locator(f"#queue {card(order_id)}").wait_for(timeout=TIMEOUT_MS)
+        await expo.page.locator(f"#queue {card(order_id)}").wait_for(timeout=TIMEOUT_MS)
+        await board.page.locator(f'#preparing [data-token="{token}"]').wait_for(timeout=TIMEOUT_MS)
+        await command(manager, "order.cancel", {"order_id": order_id, "reason": "customer left"})
+    for screen in (kds, expo):
+        await screen.page.locator(card(order_id)).wait_for(state="detached", timeout=TIMEOUT_MS)
+    await board.page.locator(f'[data-token="{token}"]').wait_for(state="detached", timeout=TIMEOUT_MS)
+    no_errors(kds, expo, board)
