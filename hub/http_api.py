@@ -203,32 +203,11 @@ async def _read(request: Request, what: str) -> Response:
     return _json(body)
 
 
-async def list_orders(request: Request) -> Response:
-    return await _read(request, "orders")
+def _reader(what: str) -> Any:
+    async def endpoint(request: Request) -> Response:
+        return await _read(request, what)
 
-
-async def get_order(request: Request) -> Response:
-    return await _read(request, "order")
-
-
-async def list_tables(request: Request) -> Response:
-    return await _read(request, "tables")
-
-
-async def get_menu(request: Request) -> Response:
-    return await _read(request, "menu")
-
-
-async def all_day_counts(request: Request) -> Response:
-    return await _read(request, "all-day")
-
-
-async def prep_stats(request: Request) -> Response:
-    return await _read(request, "prep")
-
-
-async def menu_stock(request: Request) -> Response:
-    return await _read(request, "stock")
+    return endpoint
 
 
 async def healthz(request: Request) -> Response:
@@ -247,9 +226,9 @@ def routes() -> list[Route]:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route(f"{p}/commands", commands, methods=["POST"]),
-        Route(f"{p}/orders", list_orders, methods=["GET"]),
+        Route(f"{p}/orders", _reader("orders"), methods=["GET"]),
         Route(f"{p}/orders", _command_route("order.open"), methods=["POST"]),
-        Route(f"{p}/orders/{{order_id}}", get_order, methods=["GET"]),
+        Route(f"{p}/orders/{{order_id}}", _reader("order"), methods=["GET"]),
         Route(f"{p}/orders/{{order_id}}/items", _command_route("order.add_item", "order_id"), methods=["POST"]),
         Route(
             f"{p}/orders/{{order_id}}/items/{{line_id}}",
@@ -278,15 +257,15 @@ def routes() -> list[Route]:
         Route(f"{p}/orders/{{order_id}}/notes", _command_route("order.note", "order_id"), methods=["POST"]),
         Route(f"{p}/orders/{{order_id}}/ack", _command_route("ticket.ack", "order_id"), methods=["POST"]),
         Route(f"{p}/tables/{{from_table_id}}/merge", _command_route("table.merge", "from_table_id"), methods=["POST"]),
-        Route(f"{p}/menu/stock", menu_stock, methods=["GET"]),
+        Route(f"{p}/menu/stock", _reader("stock"), methods=["GET"]),
         Route(f"{p}/menu/{{menu_item_id}}/86", _command_route("stock.out", "menu_item_id"), methods=["POST"]),
         Route(
             f"{p}/menu/{{menu_item_id}}/available", _command_route("stock.available", "menu_item_id"), methods=["POST"]
         ),
         Route(f"{p}/menu/{{menu_item_id}}/stock", _command_route("stock.set", "menu_item_id"), methods=["PUT"]),
-        Route(f"{p}/stations/{{station}}/all-day", all_day_counts, methods=["GET"]),
-        Route(f"{p}/stats/prep", prep_stats, methods=["GET"]),
-        Route(f"{p}/tables", list_tables, methods=["GET"]),
+        Route(f"{p}/stations/{{station}}/all-day", _reader("all-day"), methods=["GET"]),
+        Route(f"{p}/stats/prep", _reader("prep"), methods=["GET"]),
+        Route(f"{p}/tables", _reader("tables"), methods=["GET"]),
         Route(f"{p}/tables/{{table_id}}/clean", _command_route("table.clean", "table_id"), methods=["POST"]),
-        Route(f"{p}/menu", get_menu, methods=["GET"]),
+        Route(f"{p}/menu", _reader("menu"), methods=["GET"]),
     ]
