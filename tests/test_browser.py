@@ -18,6 +18,7 @@ from hub.domain.actors import Role
 from hub.tokens import mint
 from tests.browser import TIMEOUT_MS, Screen, card, chromium, command, fired, new_order, open_screen, screenshot
 from tests.conftest import SCALE, SECRET, WAIT, NodeProcess, RunningHub, Servers, free_port, seed
+from tests.helpers import events_until
 
 TIMES, MINUS = "\u00d7", "\u2212"  # how the screens print "3x" and "-2"
 
@@ -73,8 +74,13 @@ async def test_pages_load_live_without_console_errors(hub: RunningHub, browser: 
 async def test_a_fire_shows_on_its_station_kds_within_a_second_and_not_on_another(
     hub: RunningHub, browser: Any
 ) -> None:
-    """A fire over HTTP is on /kds of its station under a second after the ack, and never on another station's."""
+    """A fire over HTTP is on /kds of its station under a second after the ack, and never on another station's.
+
+    The page acknowledges the ticket it showed: expo hears TICKET_ACKED from the grill screen's device.
+    """
     grill, fry = await screens(browser, kds_url(hub, "grill"), kds_url(hub, "fry"))
+    expo = await hub.client(Role.EXPO)
+    await expo.subscribe("expo")
     async with hub.http(Role.WAITER) as waiter:
         order_id = await new_order(waiter, "burger")
         await command(waiter, "order.fire", {"order_id": order_id})
@@ -91,6 +97,10 @@ async def test_a_fire_shows_on_its_station_kds_within_a_second_and_not_on_anothe
     burger = grill.page.locator(f"{card(order_id)} .line")
     assert await burger.count() == 1
     assert "Classic Burger" in await burger.inner_text()
+    acks = [e["data"] for e in await events_until(expo, 2, WAIT, "TICKET_ACKED")]
+    assert {(a["order_id"], a["station"], a["by"]) for a in acks} == {
+        (order_id, "grill", "kds-grill"), (later, "fry", "kds-fry"),
+    }  # fmt: skip
     no_errors(grill, fry)
 
 

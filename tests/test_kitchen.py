@@ -249,6 +249,7 @@ async def test_kitchen_snapshot_shows_held_courses_rush_and_recent_bumps(hub: Ru
         ("Classic Burger", "HELD"),
     ]
     assert cards[1]["lines"][0]["status"] == "DONE" and cards[0]["acked"] is False
+    assert cards[0]["unacked_ticket_ids"] == [f"{rushed}:t1"]  # what a screen starting from here must acknowledge
     await kitchen.command("item.recall", {"order_id": calm, "line_id": "L1"})
     updated = await events_until(kitchen, 1, WAIT, "TICKET_UPDATED")
     assert updated[0]["data"]["ticket"]["lines"][0]["status"] == "PREPARING"
