@@ -248,6 +248,13 @@ async def _stock_flag(ctx: Context) -> Decision:
     return s.set_stock_out(await ctx.menu(), stock, cmd, out=ctx.command_type == "stock.out")
 
 
+async def _configure(ctx: Context) -> Decision:
+    restaurant = await ctx.store.restaurant(ctx.rid, fresh=True)
+    if restaurant is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "this restaurant is not set up")
+    return k.configure(restaurant, await ctx.store.menu(ctx.rid), ctx.command)
+
+
 async def _stock_set(ctx: Context) -> Decision:
     cmd: c.SetStock = ctx.command
     stock = (await ctx.store.stock(ctx.rid, [cmd.menu_item_id])).get(cmd.menu_item_id)
@@ -278,6 +285,7 @@ HANDLERS: dict[str, Handler] = {
     "stock.out": _stock_flag,
     "stock.available": _stock_flag,
     "stock.set": _stock_set,
+    "kitchen.configure": _configure,
 }
 
 

@@ -264,6 +264,7 @@ def routes() -> list[Route]:
         ),
         Route(f"{p}/menu/{{menu_item_id}}/stock", _command_route("stock.set", "menu_item_id"), methods=["PUT"]),
         Route(f"{p}/stations/{{station}}/all-day", _reader("all-day"), methods=["GET"]),
+        Route(f"{p}/kitchen/settings", _command_route("kitchen.configure"), methods=["PUT"]),
         Route(f"{p}/stats/prep", _reader("prep"), methods=["GET"]),
         Route(f"{p}/tables", _reader("tables"), methods=["GET"]),
         Route(f"{p}/tables/{{table_id}}/clean", _command_route("table.clean", "table_id"), methods=["POST"]),

@@ -116,6 +116,7 @@ class Keys:
             self.stock,
             self.due,
             self.prep,
+            self.restaurant,
         ]
 
 
@@ -125,3 +126,4 @@ KEY_CLOSED_ORDERS = 8
 KEY_TABLES = 9
 KEY_COUNTERS = 10
 KEY_STOCK = 11
+KEY_RESTAURANT = 14

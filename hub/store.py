@@ -18,7 +18,16 @@ from redis.asyncio import Redis
 
 from hub.domain.decision import Decision
 from hub.domain.views import LiveState
-from hub.keys import KEY_CLOSED_ORDERS, KEY_COUNTERS, KEY_OPEN_ORDERS, KEY_STOCK, KEY_TABLES, RESTAURANTS, Keys
+from hub.keys import (
+    KEY_CLOSED_ORDERS,
+    KEY_COUNTERS,
+    KEY_OPEN_ORDERS,
+    KEY_RESTAURANT,
+    KEY_STOCK,
+    KEY_TABLES,
+    RESTAURANTS,
+    Keys,
+)
 from schema.records import Counters, KitchenSettings, Menu, Order, OrderStatus, Restaurant, Stock, Table
 
 __all__ = ["CommitOutcome", "History", "PrepStat", "Store", "StoredResult", "StreamEntry"]
@@ -114,6 +123,7 @@ class Store:
         existing = {t.id: t for t in await self.tables(restaurant.id)}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(k.restaurant, _json(restaurant))
+            pipe.hset(k.versions, "restaurant", restaurant.version)
             pipe.set(k.menu, _json(menu))
             for table in tables:
                 keep = existing.get(table.id)
@@ -128,11 +138,11 @@ class Store:
         members = await self.redis.smembers(RESTAURANTS)
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
-    async def restaurant(self, rid: str) -> Restaurant | None:
+    async def restaurant(self, rid: str, *, fresh: bool = False) -> Restaurant | None:
         """A restaurant's settings, cached for a few seconds: read on every open and fire, changed rarely."""
         now = time.monotonic()
         cached = self._restaurants.get(rid)
-        if cached is not None and now - cached[0] < RESTAURANT_TTL:
+        if cached is not None and now - cached[0] < RESTAURANT_TTL and not fresh:
             return cached[1]
         raw = await self.redis.get(Keys(rid).restaurant)
         restaurant = Restaurant.model_validate_json(raw) if raw else None
@@ -249,6 +259,10 @@ class Store:
             field = f"stock:{stock.menu_item_id}"
             checks.append((field, stock.version - 1))
             hset.append((KEY_STOCK, stock.menu_item_id, _json(stock), field, stock.version))
+        if decision.restaurant is not None:
+            checks.append(("restaurant", decision.restaurant.version - 1))
+            sets.append((KEY_RESTAURANT, _json(decision.restaurant), "restaurant", decision.restaurant.version))
+            self._restaurants.pop(rid, None)  # other nodes see it within RESTAURANT_TTL
         if decision.counters is not None:
             checks.append(("counters", decision.counters.version - 1))
             sets.append((KEY_COUNTERS, _json(decision.counters), "counters", decision.counters.version))

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from schema.records import OrderType
+from schema.records import OrderType, StationSettings
 
 __all__ = [
     "COMMANDS",
@@ -25,6 +25,7 @@ __all__ = [
     "CheckAck",
     "CleanTable",
     "Command",
+    "ConfigureKitchen",
     "FireOrder",
     "HoldCourse",
     "ItemStatusCommand",
@@ -177,6 +178,14 @@ class CleanTable(Command):
     table_id: Id
 
 
+class ConfigureKitchen(Command):
+    """Change the kitchen's timers; a station listed replaces that station's colours, others keep theirs."""
+
+    recall_window_s: int | None = Field(default=None, ge=0, le=86_400)
+    ack_timeout_s: int | None = Field(default=None, ge=1, le=3_600)
+    stations: Annotated[list[StationSettings], Field(max_length=64)] | None = None
+
+
 class StockCommand(Command):
     """stock.out (86 an item) and stock.available (bring it back)."""
 
@@ -211,6 +220,7 @@ COMMANDS: dict[str, type[Command]] = {
     "stock.out": StockCommand,
     "stock.available": StockCommand,
     "stock.set": SetStock,
+    "kitchen.configure": ConfigureKitchen,
 }
 
 # Commands the hub runs on itself (timers); not part of the public protocol.

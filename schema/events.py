@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from schema.records import Alert, ItemStatus, KitchenTicket, Note, Order, OrderType, Stock, Table
+from schema.records import Alert, ItemStatus, KitchenSettings, KitchenTicket, Note, Order, OrderType, Stock, Table
 
 __all__ = [
     "EVENTS",
@@ -18,6 +18,7 @@ __all__ = [
     "ItemAvailability",
     "ItemStatusChanged",
     "KitchenAlert",
+    "KitchenSettingsChanged",
     "NewKitchenOrder",
     "OrderCancelled",
     "OrderChanged",
@@ -137,6 +138,10 @@ class OrderMerged(EventData):
     lines: dict[str, str]
 
 
+class KitchenSettingsChanged(EventData):
+    kitchen: KitchenSettings
+
+
 class StockChanged(EventData):
     stock: Stock
 
@@ -169,6 +174,7 @@ EVENTS: dict[str, type[EventData]] = {
     "ORDER_MOVED": OrderMoved,
     "ORDER_MERGED": OrderMerged,
     "KITCHEN_ALERT": KitchenAlert,
+    "KITCHEN_SETTINGS_CHANGED": KitchenSettingsChanged,
     "STOCK_CHANGED": StockChanged,
     "ITEM_86D": ItemAvailability,
     "ITEM_AVAILABLE": ItemAvailability,

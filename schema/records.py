@@ -136,6 +136,7 @@ class Restaurant(Record):
     currency: str = "INR"
     timezone: str = "UTC"
     kitchen: KitchenSettings = KitchenSettings()
+    version: int = 0
 
 
 class Stock(Record):

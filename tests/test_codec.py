@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from hub.codec import CODECS, Codec, DecodeError, EncodedEvent, JsonCodec, MsgpackCodec
+from hub.demo import demo_kitchen
 from hub.domain.tickets import ticket_line
 from hub.store import StreamEntry
 from schema import events as e
@@ -131,6 +132,7 @@ EVENT_DATA: dict[str, e.EventData] = {
     "ORDER_MOVED": e.OrderMoved(order_id=ORDER.id, order_number=7, from_table_id="T1", to_table_id="T2"),
     "ORDER_MERGED": e.OrderMerged(from_order_id="demo.o2", from_order_number=8, order=ORDER, lines={"L1": "L2"}),
     "KITCHEN_ALERT": e.KitchenAlert(alert=ALERT),
+    "KITCHEN_SETTINGS_CHANGED": e.KitchenSettingsChanged(kitchen=demo_kitchen()),
     "STOCK_CHANGED": e.StockChanged(stock=STOCK),
     "ITEM_86D": e.ItemAvailability(menu_item_id="burger", name="Burger", available=0),
     "ITEM_AVAILABLE": e.ItemAvailability(menu_item_id="burger", name="Burger", available=None),

@@ -272,3 +272,26 @@ async def test_move_and_merge_tables_over_the_wire(hub: RunningHub) -> None:
         gone = (await http.get(f"/api/v1/orders/{b}")).json()["order"]
     assert (tables["T3"]["status"], tables["T4"]["order_id"], tables["T5"]["order_id"]) == ("FREE", a, a)
     assert gone["status"] == "MERGED" and gone["merged_into"] == a
+
+
+async def test_a_manager_retunes_station_timers_live(hub: RunningHub) -> None:
+    """kitchen.configure changes a station's colours: its screen hears it at once and the next snapshot has it."""
+    grill = await hub.kitchen("grill")
+    await grill.subscribe("kitchen:grill")
+    async with hub.http(Role.MANAGER) as http:
+        r = await http.put(
+            "/api/v1/kitchen/settings",
+            json={"recall_window_s": 120, "stations": [{"id": "grill", "warn_after_s": 60, "late_after_s": 90}]},
+        )
+        assert r.status_code == 200, r.text
+        bad = await http.put(
+            "/api/v1/kitchen/settings", json={"stations": [{"id": "bar", "warn_after_s": 9, "late_after_s": 5}]}
+        )
+        assert bad.status_code == 409
+    (event,) = await events_until(grill, 1, WAIT, "KITCHEN_SETTINGS_CHANGED")
+    assert event["data"]["kitchen"]["recall_window_s"] == 120
+    later = await hub.kitchen("grill")
+    view = (await later.subscribe("kitchen:grill"))["snapshot"]["kitchen:grill"]
+    assert (view["station"]["warn_after_s"], view["station"]["late_after_s"], view["recall_window_s"]) == (60, 90, 120)
+    async with hub.http(Role.KITCHEN, stations=("grill",)) as http:
+        assert (await http.put("/api/v1/kitchen/settings", json={"ack_timeout_s": 5})).status_code == 403

@@ -169,6 +169,14 @@ export class CardBook {
         for (const card of this.ofOrder(d.order_id))
           if (!card.notes.some((n) => n.id && n.id === d.note.id)) card.notes.push(d.note);
         break;
+      case "KITCHEN_SETTINGS_CHANGED": {
+        const kitchen = d.kitchen || {};
+        if (typeof kitchen.recall_window_s === "number") this.recallWindowS = kitchen.recall_window_s;
+        for (const s of kitchen.stations || []) {
+          if (this.settings.has(s.id)) this.settings.set(s.id, { ...DEFAULT_SETTINGS, ...s });
+        }
+        break;
+      }
       case "ORDER_MOVED":
         for (const card of this.ofOrder(d.order_id)) card.table_id = d.to_table_id;
         break;

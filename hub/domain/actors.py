@@ -66,6 +66,7 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "stock.out": _KITCHEN,
     "stock.available": _KITCHEN,
     "stock.set": _KITCHEN,
+    "kitchen.configure": frozenset({Role.MANAGER}),
 }
 
 _STAFF_CHANNELS = frozenset({"tables", "orders", "order", "board", "expo", "cashier", "menu"})

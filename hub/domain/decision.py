@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schema import events as e
-from schema.records import Counters, Order, Stock, Table
+from schema.records import Counters, Order, Restaurant, Stock, Table
 
 __all__ = ["ACK_DUE", "Decision", "Due", "Event", "PrepSample", "ack_due_key"]
 
@@ -41,6 +41,7 @@ class Decision:
     orders: tuple[Order, ...] = ()
     tables: tuple[Table, ...] = ()
     counters: Counters | None = None
+    restaurant: Restaurant | None = None
     stock: tuple[Stock, ...] = ()
     events: tuple[Event, ...] = field(default=())
     due: tuple[Due, ...] = ()

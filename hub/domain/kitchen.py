@@ -16,9 +16,9 @@ from hub.domain.tickets import ON_SCREEN, card_events
 from schema import commands as c
 from schema import events as e
 from schema.protocol import ErrorCode
-from schema.records import Alert, AlertKind, ItemStatus, Order, OrderItem
+from schema.records import Alert, AlertKind, ItemStatus, Menu, Order, OrderItem, Restaurant
 
-__all__ = ["ack_tickets", "bump_order", "check_ack", "recall_order", "set_item_status"]
+__all__ = ["ack_tickets", "bump_order", "check_ack", "configure", "recall_order", "set_item_status"]
 
 _TRANSITIONS: dict[str, tuple[frozenset[ItemStatus], ItemStatus]] = {
     "item.start": (frozenset({ItemStatus.PENDING}), ItemStatus.PREPARING),
@@ -194,3 +194,26 @@ def check_ack(order: Order, ticket_id: str, now: int) -> Decision:
     new = touch(order, tickets=tickets)
     event = Event("KITCHEN_ALERT", ALERT_CHANNELS, e.KitchenAlert(alert=alert))
     return Decision(result={"alerted": True}, orders=(new,), events=(event,), due=clear)
+
+
+def configure(restaurant: Restaurant, menu: Menu | None, cmd: c.ConfigureKitchen) -> Decision:
+    """New kitchen timers, told at once to every station's screens, expo and managers."""
+    kitchen = restaurant.kitchen
+    changes: dict[str, object] = {}
+    if cmd.recall_window_s is not None:
+        changes["recall_window_s"] = cmd.recall_window_s
+    if cmd.ack_timeout_s is not None:
+        changes["ack_timeout_s"] = cmd.ack_timeout_s
+    if cmd.stations is not None:
+        given = {s.id: s for s in cmd.stations}
+        for station in given.values():
+            if station.warn_after_s >= station.late_after_s:
+                raise DomainError(ErrorCode.INVALID_STATE, f"{station.id}: warn must come before late")
+        kept = tuple(s for s in kitchen.stations if s.id not in given)
+        changes["stations"] = (*kept, *given.values())
+    kitchen = kitchen.model_copy(update=changes)
+    new = restaurant.model_copy(update={"kitchen": kitchen, "version": restaurant.version + 1})
+    stations = menu.stations if menu else ()
+    channels = ("expo", "manager", *(f"kitchen:{s}" for s in stations))
+    event = Event("KITCHEN_SETTINGS_CHANGED", channels, e.KitchenSettingsChanged(kitchen=kitchen))
+    return Decision(result={"kitchen": kitchen.model_dump(mode="json")}, restaurant=new, events=(event,))
