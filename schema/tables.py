@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, MetaData, String, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "EventRow"]
+__all__ = [
+    "AuditRow",
+    "Base",
+    "EventRow",
+    "InvoiceCounter",
+    "InvoiceLineRow",
+    "InvoiceOrderRow",
+    "InvoiceRow",
+    "LedgerEntryRow",
+    "LedgerTransactionRow",
+    "PaymentRow",
+]
 
 
 class Base(DeclarativeBase):
@@ -18,6 +40,7 @@ class Base(DeclarativeBase):
             "pk": "pk_%(table_name)s",
             "ix": "ix_%(table_name)s_%(column_0_name)s",
             "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s",
         }
     )
 
@@ -39,3 +62,134 @@ class EventRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     committed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# -- money: invoices, payments, the double-entry ledger, audit ------------------------------------
+#
+# Written only by settlement (hub/books.py), in one transaction per settlement, before the hub
+# acknowledges it. The ledger is append-only and every transaction balances: both are enforced by
+# triggers in the database (migration 0002), not only by the code that writes it.
+
+
+class InvoiceCounter(Base):
+    """The last invoice number per restaurant; incremented inside the settling transaction, so no gaps."""
+
+    __tablename__ = "invoice_counters"
+
+    restaurant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class InvoiceRow(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("restaurant_id", "number", name="uq_invoices_number"),
+        UniqueConstraint("restaurant_id", "settlement_key", name="uq_invoices_settlement_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    restaurant_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(BigInteger)
+    settlement_key: Mapped[str] = mapped_column(String(96), doc="the settle command's id: a retry finds this row")
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    currency: Mapped[str] = mapped_column(String(3))
+    gross: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger)
+    service_charge: Mapped[int] = mapped_column(BigInteger)
+    tax: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[int] = mapped_column(BigInteger)
+    customer_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    bill: Mapped[dict[str, Any]] = mapped_column(JSONB, doc="the whole bill as computed, for reprints")
+
+
+class InvoiceOrderRow(Base):
+    """Which invoice settled an order: one per order, so two settlements of one order cannot both commit."""
+
+    __tablename__ = "invoice_orders"
+
+    restaurant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), index=True)
+
+
+class InvoiceLineRow(Base):
+    __tablename__ = "invoice_lines"
+
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(96), doc="the order the line came from (group bills)")
+    line_id: Mapped[str] = mapped_column(String(32))
+    menu_item_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    gross: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger)
+    net: Mapped[int] = mapped_column(BigInteger)
+    tax_code: Mapped[str] = mapped_column(String(32))
+    tax_rate_bp: Mapped[int] = mapped_column(Integer)
+    tax: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[int] = mapped_column(BigInteger)
+
+
+class PaymentRow(Base):
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("restaurant_id", "payment_key", name="uq_payments_payment_key"),)
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    restaurant_id: Mapped[str] = mapped_column(String(64))
+    payment_key: Mapped[str] = mapped_column(String(120), doc="command id and tender index: a retry finds it")
+    order_id: Mapped[str] = mapped_column(String(96), index=True)
+    invoice_id: Mapped[str | None] = mapped_column(ForeignKey("invoices.id"), nullable=True, index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    received: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    change: Mapped[int] = mapped_column(BigInteger)
+    reference: Mapped[str] = mapped_column(String(120))
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LedgerTransactionRow(Base):
+    __tablename__ = "ledger_transactions"
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    restaurant_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str] = mapped_column(String(96))
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LedgerEntryRow(Base):
+    """One side of a ledger transaction: a debit or a credit, never both, never negative."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("debit >= 0 AND credit >= 0 AND (debit > 0) <> (credit > 0)", name="ck_ledger_entries_side"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[str] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    account: Mapped[str] = mapped_column(String(64))
+    debit: Mapped[int] = mapped_column(BigInteger)
+    credit: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    restaurant_id: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(48))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(96))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB)
