@@ -1,0 +1,291 @@
+"""The books in Postgres: a settlement's invoice, payments, ledger postings and audit rows, in one transaction.
+
+Settlement is durable first: the hub acknowledges a settlement only after
+this transaction has committed, and only then changes live state in Redis.
+A retry (same settlement key) finds what was recorded and returns it, so a
+hub that died between the two steps finishes the second on the retry; the
+invoice number comes from a counter row updated in the same transaction, so
+a transaction that fails leaves no gap; and one row per settled order makes
+a second settlement of an order fail in the database, whatever the race.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from schema.tables import (
+    AuditRow,
+    InvoiceLineRow,
+    InvoiceOrderRow,
+    InvoiceRow,
+    LedgerEntryRow,
+    LedgerTransactionRow,
+    PaymentRow,
+)
+
+__all__ = [
+    "AlreadySettled",
+    "AuditNote",
+    "Books",
+    "InvoiceDraft",
+    "PaymentDraft",
+    "Posting",
+    "Recorded",
+    "Settlement",
+]
+
+logger = logging.getLogger(__name__)
+
+INVOICE_REF = "{invoice}"  # in a posting's reference or id: replaced by the invoice id once numbered
+
+
+class AlreadySettled(Exception):
+    """Another settlement already holds one of these orders."""
+
+    def __init__(self, order_id: str, invoice_id: str) -> None:
+        super().__init__(f"order {order_id} is already settled by invoice {invoice_id}")
+        self.order_id = order_id
+        self.invoice_id = invoice_id
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentDraft:
+    key: str
+    order_id: str
+    method: str
+    amount: int
+    change: int = 0
+    received: int | None = None
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One balanced ledger transaction: (account, debit, credit) entries."""
+
+    id: str
+    kind: str
+    reference: str
+    entries: Sequence[tuple[str, int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditNote:
+    action: str
+    entity: str
+    entity_id: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceDraft:
+    order_ids: Sequence[str]
+    currency: str
+    gross: int
+    discount: int
+    service_charge: int
+    tax: int
+    total: int
+    bill: dict[str, Any]
+    lines: Sequence[dict[str, Any]]
+    customer_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    key: str
+    restaurant_id: str
+    business_day: date
+    at: datetime
+    by: str
+    role: str
+    invoice: InvoiceDraft | None = None
+    payments: Sequence[PaymentDraft] = ()
+    postings: Sequence[Posting] = ()
+    audit: Sequence[AuditNote] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    invoice_id: str | None
+    invoice_number: int | None
+    duplicate: bool
+
+
+class Books:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def record(self, s: Settlement) -> Recorded:
+        """Write it all, or find it written before under the same key; raises AlreadySettled."""
+        try:
+            async with self.engine.begin() as conn:
+                prior = await self._prior(conn, s)
+                if prior is not None:
+                    return prior
+                return await self._write(conn, s)
+        except IntegrityError as exc:
+            # The same key committed concurrently (a retry racing its original): that one is the result.
+            async with self.engine.connect() as conn:
+                prior = await self._prior(conn, s)
+            if prior is not None:
+                return prior
+            raise self._settled_by_other(exc, s) from exc
+
+    async def _prior(self, conn: AsyncConnection, s: Settlement) -> Recorded | None:
+        if s.invoice is not None:
+            row = (
+                await conn.execute(
+                    select(InvoiceRow.id, InvoiceRow.number).where(
+                        InvoiceRow.restaurant_id == s.restaurant_id, InvoiceRow.settlement_key == s.key
+                    )
+                )
+            ).first()
+            return Recorded(row.id, row.number, duplicate=True) if row is not None else None
+        keys = [p.key for p in s.payments]
+        if not keys:
+            return None
+        found = (
+            await conn.execute(
+                select(PaymentRow.id).where(
+                    PaymentRow.restaurant_id == s.restaurant_id, PaymentRow.payment_key.in_(keys)
+                )
+            )
+        ).first()
+        return Recorded(None, None, duplicate=True) if found is not None else None
+
+    def _settled_by_other(self, exc: IntegrityError, s: Settlement) -> Exception:
+        if "pk_invoice_orders" in str(exc.orig):
+            return AlreadySettled(", ".join(s.invoice.order_ids) if s.invoice else "?", "another invoice")
+        return exc
+
+    async def _write(self, conn: AsyncConnection, s: Settlement) -> Recorded:
+        rid = s.restaurant_id
+        invoice_id: str | None = None
+        number: int | None = None
+        if s.invoice is not None:
+            inv = s.invoice
+            held = (
+                await conn.execute(
+                    select(InvoiceOrderRow.order_id, InvoiceOrderRow.invoice_id).where(
+                        InvoiceOrderRow.restaurant_id == rid, InvoiceOrderRow.order_id.in_(list(inv.order_ids))
+                    )
+                )
+            ).first()
+            if held is not None:
+                raise AlreadySettled(held.order_id, held.invoice_id)
+            # The counter row stays locked until commit: concurrent settlements number one after another,
+            # and a rolled-back one gives its number back.
+            number = (
+                await conn.execute(
+                    text(
+                        "INSERT INTO invoice_counters (restaurant_id, last_number) VALUES (:rid, 1) "
+                        "ON CONFLICT (restaurant_id) DO UPDATE SET last_number = invoice_counters.last_number + 1 "
+                        "RETURNING last_number"
+                    ),
+                    {"rid": rid},
+                )
+            ).scalar_one()
+            invoice_id = f"{rid}.inv{number}"
+            await conn.execute(
+                insert(InvoiceRow).values(
+                    id=invoice_id,
+                    restaurant_id=rid,
+                    number=number,
+                    settlement_key=s.key,
+                    business_day=s.business_day,
+                    status="ISSUED",
+                    currency=inv.currency,
+                    gross=inv.gross,
+                    discount=inv.discount,
+                    service_charge=inv.service_charge,
+                    tax=inv.tax,
+                    total=inv.total,
+                    customer_name=inv.customer_name,
+                    created_by=s.by,
+                    created_at=s.at,
+                    bill=inv.bill | {"invoice_id": invoice_id, "number": number},
+                )
+            )
+            await conn.execute(
+                insert(InvoiceOrderRow),
+                [{"restaurant_id": rid, "order_id": o, "invoice_id": invoice_id} for o in inv.order_ids],
+            )
+            if inv.lines:
+                await conn.execute(
+                    insert(InvoiceLineRow),
+                    [{**line, "invoice_id": invoice_id, "line_no": n} for n, line in enumerate(inv.lines, 1)],
+                )
+            # Part payments taken before the bill was settled now belong to this invoice.
+            await conn.execute(
+                update(PaymentRow)
+                .where(PaymentRow.restaurant_id == rid, PaymentRow.order_id.in_(list(inv.order_ids)))
+                .where(PaymentRow.invoice_id.is_(None))
+                .values(invoice_id=invoice_id)
+            )
+        if s.payments:
+            await conn.execute(
+                insert(PaymentRow),
+                [
+                    {
+                        "id": f"{rid}.pay.{p.key}",
+                        "restaurant_id": rid,
+                        "payment_key": p.key,
+                        "order_id": p.order_id,
+                        "invoice_id": invoice_id,
+                        "method": p.method,
+                        "amount": p.amount,
+                        "received": p.received,
+                        "change": p.change,
+                        "reference": p.reference,
+                        "business_day": s.business_day,
+                        "created_by": s.by,
+                        "created_at": s.at,
+                    }
+                    for p in s.payments
+                ],
+            )
+        ref = invoice_id or ""
+        for posting in s.postings:
+            txn_id = posting.id.replace(INVOICE_REF, ref)
+            await conn.execute(
+                insert(LedgerTransactionRow).values(
+                    id=txn_id,
+                    restaurant_id=rid,
+                    kind=posting.kind,
+                    reference=posting.reference.replace(INVOICE_REF, ref),
+                    business_day=s.business_day,
+                    created_by=s.by,
+                    created_at=s.at,
+                )
+            )
+            await conn.execute(
+                insert(LedgerEntryRow),
+                [{"transaction_id": txn_id, "account": a, "debit": d, "credit": c} for a, d, c in posting.entries],
+            )
+        if s.audit:
+            await conn.execute(
+                insert(AuditRow),
+                [
+                    {
+                        "restaurant_id": rid,
+                        "at": s.at,
+                        "actor": s.by,
+                        "role": s.role,
+                        "action": note.action,
+                        "entity": note.entity,
+                        "entity_id": note.entity_id.replace(INVOICE_REF, ref),
+                        "details": note.details,
+                    }
+                    for note in s.audit
+                ],
+            )
+        return Recorded(invoice_id, number, duplicate=False)

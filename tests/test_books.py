@@ -1,0 +1,89 @@
+"""Settlements written to the real Postgres: one per order whatever the race, numbers without gaps, retries safe."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.books import INVOICE_REF, AlreadySettled, AuditNote, Books, InvoiceDraft, PaymentDraft, Posting, Settlement
+from hub.db import create_engine
+from tests.conftest import Servers
+
+
+@pytest.fixture
+async def engine(servers: Servers) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(servers.database_url)
+    yield engine
+    await engine.dispose()
+
+
+def settlement(rid: str, order_id: str, key: str, total: int = 1050, *, balanced: bool = True) -> Settlement:
+    tax = 50
+    invoice = InvoiceDraft(
+        order_ids=[order_id], currency="INR", gross=1000, discount=0, service_charge=0, tax=tax, total=total,
+        bill={"total": total},
+        lines=[{"order_id": order_id, "line_id": "L1", "menu_item_id": "burger", "name": "Burger", "quantity": 1,
+                "unit_price": 1000, "gross": 1000, "discount": 0, "net": 1000, "tax_code": "GST5", "tax_rate_bp": 500,
+                "tax": tax, "total": total}],
+    )  # fmt: skip
+    sales = total - tax if balanced else total - tax - 1
+    return Settlement(
+        key=key, restaurant_id=rid, business_day=date(2026, 11, 23), at=datetime.now(UTC), by="cashier-1",
+        role="CASHIER", invoice=invoice,
+        payments=[PaymentDraft(key=f"{key}:0", order_id=order_id, method="CASH", amount=total, received=2000,
+                               change=2000 - total)],
+        postings=[Posting(id=f"{INVOICE_REF}:sale", kind="SALE", reference=INVOICE_REF,
+                          entries=[("cash", total, 0), ("sales", 0, sales), ("tax:GST5", 0, tax)])],
+        audit=[AuditNote("SETTLED", "invoice", INVOICE_REF, {"orders": [order_id]})],
+    )  # fmt: skip
+
+
+async def _scalar(engine: AsyncEngine, sql: str, **params: object) -> int:
+    async with engine.connect() as conn:
+        value: int = (await conn.execute(text(sql), params)).scalar_one()
+        return value
+
+
+async def test_fifty_concurrent_settlements_of_one_order_make_exactly_one_invoice(engine: AsyncEngine) -> None:
+    """50 attempts with different keys at once: one invoice, number 1; the 49 others are told it is settled."""
+    rid, books = "r" + secrets.token_hex(4), Books(engine)
+    attempts = [books.record(settlement(rid, f"{rid}.o1", f"k{n}")) for n in range(50)]
+    results = await asyncio.gather(*attempts, return_exceptions=True)
+    recorded = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, AlreadySettled)]
+    assert len(recorded) == 1 and len(refused) == 49, [r for r in results if isinstance(r, BaseException)][:3]
+    assert recorded[0].invoice_number == 1
+    assert await _scalar(engine, "SELECT count(*) FROM invoices WHERE restaurant_id = :r", r=rid) == 1
+    assert await _scalar(engine, "SELECT count(*) FROM payments WHERE restaurant_id = :r", r=rid) == 1
+    assert await _scalar(engine, "SELECT last_number FROM invoice_counters WHERE restaurant_id = :r", r=rid) == 1
+
+
+async def test_invoice_numbers_have_no_gaps_under_concurrency_and_failures(engine: AsyncEngine) -> None:
+    """40 orders settled at once, every fifth attempt failing in the database: numbers are exactly 1..32."""
+    rid, books = "r" + secrets.token_hex(4), Books(engine)
+    attempts = [books.record(settlement(rid, f"{rid}.o{n}", f"k{n}", balanced=n % 5 != 0)) for n in range(1, 41)]
+    results = await asyncio.gather(*attempts, return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert len(failed) == 8 and all(isinstance(f, DBAPIError) for f in failed)
+    async with engine.connect() as conn:
+        numbers = sorted(
+            (await conn.execute(text("SELECT number FROM invoices WHERE restaurant_id = :r"), {"r": rid})).scalars()
+        )
+    assert numbers == list(range(1, 33))
+
+
+async def test_a_retry_with_the_same_key_returns_the_first_result(engine: AsyncEngine) -> None:
+    """Recording the same settlement again (a retried command) changes nothing and returns the same invoice."""
+    rid, books = "r" + secrets.token_hex(4), Books(engine)
+    first = await books.record(settlement(rid, f"{rid}.o1", "same"))
+    again = await asyncio.gather(*(books.record(settlement(rid, f"{rid}.o1", "same")) for _ in range(5)))
+    assert {(a.invoice_id, a.invoice_number, a.duplicate) for a in again} == {(first.invoice_id, 1, True)}
+    assert await _scalar(engine, "SELECT count(*) FROM ledger_transactions WHERE restaurant_id = :r", r=rid) == 1
+    assert await _scalar(engine, "SELECT count(*) FROM audit_log WHERE restaurant_id = :r", r=rid) == 1
