@@ -5,9 +5,10 @@ from __future__ import annotations
 from hub.domain.actors import ALL_STATIONS, Role
 from hub.store import Store
 from hub.tokens import mint
+from schema.billing import BillingSettings, TaxMode, TaxRate
 from schema.records import KitchenSettings, Menu, MenuItem, Restaurant, StationSettings, Table
 
-__all__ = ["DEMO_ID", "demo_kitchen", "demo_menu", "demo_tokens", "seed_restaurant"]
+__all__ = ["DEMO_ID", "demo_billing", "demo_kitchen", "demo_menu", "demo_tokens", "seed_restaurant"]
 
 DEMO_ID = "demo"
 STATIONS = ("grill", "fry", "cold", "bar")
@@ -53,8 +54,20 @@ async def seed_restaurant(
     tables: int = 12,
     kitchen: KitchenSettings | None = None,
 ) -> None:
-    restaurant = Restaurant(id=rid, name=name, kitchen=kitchen or demo_kitchen())
+    restaurant = Restaurant(id=rid, name=name, kitchen=kitchen or demo_kitchen(), billing=demo_billing())
     await store.put_restaurant(restaurant, demo_menu(), demo_tables(tables))
+
+
+def demo_billing() -> BillingSettings:
+    """Indian GST as the menu's tax codes name it, prices before tax, 10% service on dine-in."""
+    return BillingSettings(
+        tax_mode=TaxMode.EXCLUSIVE,
+        taxes=(
+            TaxRate(code="GST5", name="GST 5%", rate_bp=500),
+            TaxRate(code="GST18", name="GST 18%", rate_bp=1800),
+        ),
+        service_charge_bp=1000,
+    )
 
 
 def demo_kitchen() -> KitchenSettings:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from schema.base import OrderType, Record
+from schema.billing import BillingSettings, Discount
 
 __all__ = [
     "Alert",
@@ -35,16 +38,6 @@ __all__ = [
     "TicketLine",
     "TicketRef",
 ]
-
-
-class Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class OrderType(StrEnum):
-    DINE_IN = "DINE_IN"
-    TAKEAWAY = "TAKEAWAY"
-    DELIVERY = "DELIVERY"
 
 
 class OrderStatus(StrEnum):
@@ -136,6 +129,7 @@ class Restaurant(Record):
     currency: str = "INR"
     timezone: str = "UTC"
     kitchen: KitchenSettings = KitchenSettings()
+    billing: BillingSettings = BillingSettings()
     version: int = 0
 
 
@@ -270,6 +264,7 @@ class Order(Record):
     tickets: tuple[TicketRef, ...] = ()
     ticket_seq: int = 0
     extra_tables: tuple[str, ...] = Field(default=(), description="tables merged into this order's party")
+    discounts: tuple[Discount, ...] = ()
     merged_into: str | None = None
     created_at: int = 0
     fired_at: int | None = None
