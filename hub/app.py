@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
+from hub.books import Books
 from hub.codec import CODECS
 from hub.commands import CommandBus
 from hub.config import Settings
@@ -35,6 +36,7 @@ from hub.embedded import die_with_parent
 from hub.fanout import FanOut
 from hub.http_api import routes
 from hub.presence import Presence
+from hub.settle import Settler
 from hub.store import Store
 from hub.timers import DueChecks
 from hub.ws import WebSocketEndpoint
@@ -64,12 +66,13 @@ class Hub:
         self.store = Store(
             self.redis, history=settings.history, durable=bool(settings.database_url and settings.durable_mode != "off")
         )
-        self.bus = CommandBus(self.store)
+        self.engine: AsyncEngine | None = create_engine(settings.database_url) if settings.database_url else None
+        self.settler = Settler(self.store, Books(self.engine) if self.engine is not None else None)
+        self.bus = CommandBus(self.store, settler=self.settler)
         self.fanout = FanOut(self.redis, self.store)
         self.presence = Presence(self.redis, secrets.token_hex(4), ttl=settings.presence_ttl)
         self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick)
         self.connections: set[Connection] = set()
-        self.engine: AsyncEngine | None = create_engine(settings.database_url) if settings.database_url else None
         self.writer: DurableWriter | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 

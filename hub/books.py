@@ -35,6 +35,8 @@ __all__ = [
     "AlreadySettled",
     "AuditNote",
     "Books",
+    "DayFigures",
+    "Found",
     "InvoiceDraft",
     "PaymentDraft",
     "Posting",
@@ -120,9 +122,108 @@ class Recorded:
     duplicate: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What the books hold for one payment command: its payments, and its invoice when it settled."""
+
+    invoice_id: str | None
+    invoice_number: int | None
+    total: int | None
+    payments: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class DayFigures:
+    revenue: int
+    invoices: int
+    by_method: dict[str, int]
+    discounts: int
+    tax: int
+    service_charge: int
+
+
 class Books:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+
+    async def find(self, restaurant_id: str, key: str) -> Found | None:
+        """The payments recorded under a payment command's id (``<key>:<n>``), and its invoice."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        PaymentRow.payment_key,
+                        PaymentRow.method,
+                        PaymentRow.amount,
+                        PaymentRow.received,
+                        PaymentRow.change,
+                        PaymentRow.reference,
+                        PaymentRow.created_at,
+                        PaymentRow.created_by,
+                    )
+                    .where(
+                        PaymentRow.restaurant_id == restaurant_id,
+                        PaymentRow.payment_key.like(key.replace("_", r"\_") + ":%", escape="\\"),
+                    )
+                    .order_by(PaymentRow.payment_key)
+                )
+            ).all()
+            payments = [
+                {
+                    "id": p.payment_key,
+                    "method": p.method,
+                    "amount": p.amount,
+                    "received": p.received,
+                    "change": p.change,
+                    "reference": p.reference,
+                    "at": int(p.created_at.timestamp() * 1000),
+                    "by": p.created_by,
+                }
+                for p in rows
+            ]
+            invoice = (
+                await conn.execute(
+                    select(InvoiceRow.id, InvoiceRow.number, InvoiceRow.total).where(
+                        InvoiceRow.restaurant_id == restaurant_id, InvoiceRow.settlement_key == key
+                    )
+                )
+            ).first()
+        if not payments and invoice is None:
+            return None
+        if invoice is None:
+            return Found(None, None, None, payments)
+        return Found(invoice.id, invoice.number, invoice.total, payments)
+
+    async def day_figures(self, restaurant_id: str, day: date) -> DayFigures:
+        """The business day's takings as the books have them (issued invoices and their payments)."""
+        async with self.engine.connect() as conn:
+            inv = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*), COALESCE(sum(total), 0), COALESCE(sum(discount), 0), "
+                        "COALESCE(sum(tax), 0), COALESCE(sum(service_charge), 0) FROM invoices "
+                        "WHERE restaurant_id = :rid AND business_day = :day AND status = 'ISSUED'"
+                    ),
+                    {"rid": restaurant_id, "day": day},
+                )
+            ).one()
+            methods = (
+                await conn.execute(
+                    text(
+                        "SELECT method, sum(amount) FROM payments WHERE restaurant_id = :rid AND business_day = :day "
+                        "GROUP BY method ORDER BY method"
+                    ),
+                    {"rid": restaurant_id, "day": day},
+                )
+            ).all()
+        return DayFigures(
+            revenue=int(inv[1]),
+            invoices=int(inv[0]),
+            by_method={str(m): int(a) for m, a in methods},
+            discounts=int(inv[2]),
+            tax=int(inv[3]),
+            service_charge=int(inv[4]),
+        )
 
     async def record(self, s: Settlement) -> Recorded:
         """Write it all, or find it written before under the same key; raises AlreadySettled."""
@@ -255,7 +356,7 @@ class Books:
             )
         ref = invoice_id or ""
         for posting in s.postings:
-            txn_id = posting.id.replace(INVOICE_REF, ref)
+            txn_id = f"{rid}/{posting.id.replace(INVOICE_REF, ref)}"  # ids are per restaurant; the table is shared
             await conn.execute(
                 insert(LedgerTransactionRow).values(
                     id=txn_id,

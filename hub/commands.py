@@ -23,12 +23,14 @@ from pydantic import ValidationError
 
 from hub.domain import kitchen as k
 from hub.domain import orders as d
+from hub.domain import settlement
 from hub.domain import stock as s
 from hub.domain import tables as t
 from hub.domain.actors import Actor, Role, check_command
 from hub.domain.decision import Decision
 from hub.domain.errors import DomainError
 from hub.domain.stock import StockBook
+from hub.settle import Settler
 from hub.store import Store, StoredResult
 from schema import commands as c
 from schema.protocol import ErrorCode
@@ -255,6 +257,13 @@ async def _configure(ctx: Context) -> Decision:
     return k.configure(restaurant, await ctx.store.menu(ctx.rid), ctx.command)
 
 
+async def _preview(ctx: Context) -> Decision:
+    cmd: c.PreviewBill = ctx.command
+    restaurant = await ctx.restaurant()
+    orders = [await ctx.order(order_id) for order_id in cmd.order_ids]
+    return settlement.preview(orders, restaurant.billing, restaurant.currency)
+
+
 async def _stock_set(ctx: Context) -> Decision:
     cmd: c.SetStock = ctx.command
     stock = (await ctx.store.stock(ctx.rid, [cmd.menu_item_id])).get(cmd.menu_item_id)
@@ -286,13 +295,15 @@ HANDLERS: dict[str, Handler] = {
     "stock.available": _stock_flag,
     "stock.set": _stock_set,
     "kitchen.configure": _configure,
+    "bill.preview": _preview,
 }
 
 
 class CommandBus:
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time, settler: Settler | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.settler = settler
 
     async def execute(self, actor: Actor, command_id: str, command_type: str, data: dict[str, Any]) -> StoredResult:
         """Run one command; raises DomainError with the code to answer."""
@@ -314,6 +325,12 @@ class CommandBus:
         prior = await self.store.stored_result(rid, command_id)
         if prior is not None:
             return self._same(prior, fp)
+        if command_type == "order.pay":
+            # Money is recorded in Postgres before live state changes: its own path (hub/settle.py).
+            if self.settler is None:
+                raise DomainError(ErrorCode.UNAVAILABLE, "payments need the books (Postgres); none is configured")
+            assert isinstance(command, c.PayOrder)
+            return await self.settler.pay(actor, command_id, fp, command)
         handler = HANDLERS[command_type]
         outcome = None
         for attempt in range(MAX_ATTEMPTS):

@@ -13,10 +13,12 @@ import logging
 import time
 
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub.commands import CommandBus
 from hub.domain.decision import ACK_DUE
 from hub.domain.errors import DomainError
+from hub.domain.settlement import SETTLE_DUE
 from hub.keys import Keys
 from hub.store import Store
 from hub.supervise import reraise_if_cancelled
@@ -34,6 +36,7 @@ class DueChecks:
     def __init__(self, store: Store, bus: CommandBus, *, tick: float = 0.5) -> None:
         self.store = store
         self.bus = bus
+        self.settler = bus.settler
         self.tick = tick
         self._rids: list[str] = []
         self._rids_at = 0.0
@@ -46,6 +49,9 @@ class DueChecks:
             except (RedisError, OSError) as exc:
                 reraise_if_cancelled()
                 logger.warning("due checks failed: %s", exc)
+            except Exception:
+                reraise_if_cancelled()
+                logger.exception("due checks failed; trying again next tick")
 
     async def run_once(self) -> int:
         """Run every check due now; returns how many ran."""
@@ -61,6 +67,16 @@ class DueChecks:
         return ran
 
     async def _check(self, rid: str, member: str) -> None:
+        if member.startswith(SETTLE_DUE) and self.settler is not None:
+            try:
+                outcome = await self.settler.check(rid, member.removeprefix(SETTLE_DUE))
+            except DomainError as exc:
+                logger.warning("payment lock %s of %s not resolved yet: %s", member, rid, exc.message)
+            except (SQLAlchemyError, OSError) as exc:
+                logger.warning("payment lock %s of %s not resolved yet: %s", member, rid, exc)
+            else:
+                logger.info("payment lock %s of %s: %s", member, rid, outcome)
+            return
         if not member.startswith(ACK_DUE):
             logger.error("unknown due check %r of %s; dropping it", member, rid)
             await self.store.redis.zrem(Keys(rid).due, member)

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from schema.billing import Tender
 from schema.records import OrderType, StationSettings
 
 __all__ = [
@@ -32,10 +33,13 @@ __all__ = [
     "MergeTables",
     "MoveOrder",
     "OpenOrder",
+    "PayOrder",
+    "PreviewBill",
     "RecallOrder",
     "RemoveItem",
     "RushOrder",
     "SetStock",
+    "SettleCheck",
     "StockCommand",
 ]
 
@@ -197,6 +201,34 @@ class SetStock(Command):
     quantity: int | None = Field(ge=0, le=100_000, description="portions left; null stops counting")
 
 
+OrderIds = Annotated[list[Id], Field(min_length=1, max_length=20)]
+
+
+class PreviewBill(Command):
+    """The exact bill of one order, or of several as one invoice (a party over several tables)."""
+
+    order_ids: OrderIds
+
+
+class PayOrder(Command):
+    """Pay with one or several tenders; paying what is due settles (invoice, CLOSED / PAID, table DIRTY).
+
+    Paying less leaves a single order PARTIALLY_PAID; a group of orders is paid in full at once.
+    Items not finished are refused with guidance unless ``force`` (cashiers and managers).
+    """
+
+    order_ids: OrderIds
+    tenders: Annotated[list[Tender], Field(min_length=1, max_length=10)]
+    force: bool = False
+    customer_name: Annotated[str, StringConstraints(max_length=120)] | None = None
+
+
+class SettleCheck(Command):
+    """The hub's own: a payment lock fell due; finish it from Postgres or release it."""
+
+    key: Id
+
+
 COMMANDS: dict[str, type[Command]] = {
     "order.open": OpenOrder,
     "order.add_item": AddItem,
@@ -221,7 +253,9 @@ COMMANDS: dict[str, type[Command]] = {
     "stock.available": StockCommand,
     "stock.set": SetStock,
     "kitchen.configure": ConfigureKitchen,
+    "bill.preview": PreviewBill,
+    "order.pay": PayOrder,
 }
 
 # Commands the hub runs on itself (timers); not part of the public protocol.
-INTERNAL_COMMANDS: dict[str, type[Command]] = {"ticket.check_ack": CheckAck}
+INTERNAL_COMMANDS: dict[str, type[Command]] = {"ticket.check_ack": CheckAck, "settle.check": SettleCheck}

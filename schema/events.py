@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from schema.records import Alert, ItemStatus, KitchenSettings, KitchenTicket, Note, Order, OrderType, Stock, Table
+from schema.billing import Payment
+from schema.records import (
+    Alert,
+    ItemStatus,
+    KitchenSettings,
+    KitchenTicket,
+    Note,
+    Order,
+    OrderType,
+    PaymentStatus,
+    Stock,
+    Table,
+)
 
 __all__ = [
     "EVENTS",
@@ -27,6 +39,9 @@ __all__ = [
     "OrderNoteAdded",
     "OrderReady",
     "OrderRushed",
+    "OrderSettled",
+    "PaymentRecorded",
+    "RevenueUpdated",
     "StockChanged",
     "TableStatusChanged",
     "TicketAcked",
@@ -142,6 +157,38 @@ class KitchenSettingsChanged(EventData):
     kitchen: KitchenSettings
 
 
+class PaymentRecorded(EventData):
+    order_ids: tuple[str, ...]
+    payments: tuple[Payment, ...]
+    total: int
+    paid: int
+    remaining: int
+    change: int
+    status: PaymentStatus
+
+
+class OrderSettled(EventData):
+    order_ids: tuple[str, ...]
+    invoice_id: str
+    invoice_number: int
+    total: int
+    table_ids: tuple[str, ...]
+
+
+class RevenueUpdated(EventData):
+    """The business day's figures after a settlement, read back from the books in Postgres."""
+
+    day: str
+    currency: str
+    revenue: int
+    invoices: int
+    average_bill: int
+    by_method: dict[str, int]
+    discounts: int
+    tax: int
+    service_charge: int
+
+
 class StockChanged(EventData):
     stock: Stock
 
@@ -178,4 +225,7 @@ EVENTS: dict[str, type[EventData]] = {
     "STOCK_CHANGED": StockChanged,
     "ITEM_86D": ItemAvailability,
     "ITEM_AVAILABLE": ItemAvailability,
+    "PAYMENT_RECORDED": PaymentRecorded,
+    "ORDER_SETTLED": OrderSettled,
+    "REVENUE_UPDATED": RevenueUpdated,
 }

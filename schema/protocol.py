@@ -66,6 +66,10 @@ class ErrorCode(StrEnum):
     NOTHING_TO_FIRE = "NOTHING_TO_FIRE"
     OUT_OF_STOCK = "OUT_OF_STOCK"  # fewer portions left than asked for
     RECALL_EXPIRED = "RECALL_EXPIRED"  # bumped longer ago than the recall window
+    ORDER_LOCKED = "ORDER_LOCKED"  # a payment of this order is being recorded; retry shortly
+    ALREADY_SETTLED = "ALREADY_SETTLED"  # another settlement already paid this order
+    ITEMS_NOT_READY = "ITEMS_NOT_READY"  # settle anyway with force; details carry guidance
+    AMOUNT_MISMATCH = "AMOUNT_MISMATCH"  # tenders pay more than is due, or a group is not paid in full
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"  # same command id, different command
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     RATE_LIMITED = "RATE_LIMITED"

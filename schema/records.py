@@ -29,6 +29,7 @@ __all__ = [
     "OrderType",
     "PaymentStatus",
     "Restaurant",
+    "SettleLock",
     "StationSettings",
     "Stock",
     "Table",
@@ -242,6 +243,16 @@ class OrderItem(Record):
         return self.unit_price * self.quantity
 
 
+class SettleLock(Record):
+    """A payment is being recorded in Postgres: the bill must not change until it is applied here."""
+
+    key: str = Field(description="the paying command's id")
+    by: str
+    settles: bool = Field(description="the payment pays the bill in full")
+    amount: int = Field(description="what this payment pays of the bill")
+    since: int
+
+
 class Order(Record):
     id: str
     number: int
@@ -265,6 +276,11 @@ class Order(Record):
     ticket_seq: int = 0
     extra_tables: tuple[str, ...] = Field(default=(), description="tables merged into this order's party")
     discounts: tuple[Discount, ...] = ()
+    paid: int = Field(default=0, description="paid so far, in minor units (part payments)")
+    settling: SettleLock | None = None
+    payment_keys: tuple[str, ...] = Field(default=(), description="payments applied here (their command ids)")
+    invoice_id: str | None = None
+    invoice_number: int | None = None
     merged_into: str | None = None
     created_at: int = 0
     fired_at: int | None = None

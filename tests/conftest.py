@@ -28,7 +28,7 @@ from hub.config import Settings
 from hub.db import migrate
 from hub.demo import seed_restaurant
 from hub.domain.actors import ALL_STATIONS, Role
-from hub.embedded import EmbeddedServers
+from hub.embedded import EmbeddedRedis, EmbeddedServers
 from hub.store import Store
 from hub.tokens import mint
 
@@ -163,6 +163,19 @@ async def serve_in_process(
             await client.close()
         server.should_exit = True
         await asyncio.wait_for(task, 20)
+
+
+@pytest.fixture
+async def own_redis() -> AsyncIterator[EmbeddedRedis]:
+    """A Redis server of this test's own, which it may kill and restart."""
+    data = Path(tempfile.mkdtemp(prefix="fireflow-redis-"))
+    server = EmbeddedRedis(data)
+    await asyncio.to_thread(server.start)
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from hub.demo import demo_kitchen
 from hub.domain.tickets import ticket_line
 from hub.store import StreamEntry
 from schema import events as e
+from schema.billing import Payment, TenderMethod
 from schema.events import EVENTS
 from schema.protocol import (
     SUBPROTOCOL_JSON,
@@ -45,6 +46,7 @@ from schema.records import (
     OrderItem,
     OrderStatus,
     OrderType,
+    PaymentStatus,
     Stock,
     Table,
     TableStatus,
@@ -133,6 +135,31 @@ EVENT_DATA: dict[str, e.EventData] = {
     "ORDER_MERGED": e.OrderMerged(from_order_id="demo.o2", from_order_number=8, order=ORDER, lines={"L1": "L2"}),
     "KITCHEN_ALERT": e.KitchenAlert(alert=ALERT),
     "KITCHEN_SETTINGS_CHANGED": e.KitchenSettingsChanged(kitchen=demo_kitchen()),
+    "PAYMENT_RECORDED": e.PaymentRecorded(
+        order_ids=(ORDER.id,),
+        payments=(
+            Payment(id="k:0", method=TenderMethod.CASH, amount=500, received=1000, change=500, at=NOW, by="till"),
+        ),
+        total=900,
+        paid=500,
+        remaining=400,
+        change=500,
+        status=PaymentStatus.PARTIALLY_PAID,
+    ),
+    "ORDER_SETTLED": e.OrderSettled(
+        order_ids=(ORDER.id,), invoice_id="demo.inv7", invoice_number=7, total=900, table_ids=("T1",)
+    ),
+    "REVENUE_UPDATED": e.RevenueUpdated(
+        day="2026-11-23",
+        currency="INR",
+        revenue=900,
+        invoices=1,
+        average_bill=900,
+        by_method={"CASH": 900},
+        discounts=0,
+        tax=43,
+        service_charge=0,
+    ),
     "STOCK_CHANGED": e.StockChanged(stock=STOCK),
     "ITEM_86D": e.ItemAvailability(menu_item_id="burger", name="Burger", available=0),
     "ITEM_AVAILABLE": e.ItemAvailability(menu_item_id="burger", name="Burger", available=None),

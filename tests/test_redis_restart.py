@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,18 +12,6 @@ from hub.domain.actors import Role
 from hub.embedded import EmbeddedRedis
 from tests.conftest import WAIT, Servers, seed, serve_in_process, settings_for
 from tests.helpers import new_order
-
-
-@pytest.fixture
-async def own_redis() -> AsyncIterator[EmbeddedRedis]:
-    data = Path(tempfile.mkdtemp(prefix="fireflow-redis-"))
-    server = EmbeddedRedis(data)
-    await asyncio.to_thread(server.start)
-    try:
-        yield server
-    finally:
-        await asyncio.to_thread(server.stop)
-        shutil.rmtree(data, ignore_errors=True)
 
 
 async def _retry(client: HubClient, command_type: str, data: dict[str, Any], command_id: str) -> dict[str, Any]:

@@ -67,6 +67,8 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "stock.available": _KITCHEN,
     "stock.set": _KITCHEN,
     "kitchen.configure": frozenset({Role.MANAGER}),
+    "bill.preview": _FRONT,
+    "order.pay": frozenset({Role.CASHIER, Role.MANAGER}),
 }
 
 _STAFF_CHANNELS = frozenset({"tables", "orders", "order", "board", "expo", "cashier", "menu"})

@@ -22,4 +22,4 @@ class DomainError(Exception):
 
     @property
     def retryable(self) -> bool:
-        return self.code in (ErrorCode.BUSY, ErrorCode.UNAVAILABLE)
+        return self.code in (ErrorCode.BUSY, ErrorCode.UNAVAILABLE, ErrorCode.ORDER_LOCKED)

@@ -64,6 +64,7 @@ __all__ = [
     "ready_event",
     "recalled_events",
     "remove_item",
+    "require_editable",
     "require_open",
     "rush_order",
     "status_after",
@@ -308,9 +309,20 @@ def _line(order: Order, line_id: str) -> OrderItem:
     return line
 
 
+def require_editable(order: Order) -> None:
+    """Open, and no payment of it being recorded (the bill must not change under a payment)."""
+    require_open(order)
+    if order.settling is not None:
+        raise DomainError(
+            ErrorCode.ORDER_LOCKED,
+            f"order {order.number} is being paid at {order.settling.by}; try again in a moment",
+            {"order_id": order.id},
+        )
+
+
 def add_item(order: Order, menu: Menu, book: StockBook, cmd: c.AddItem, now: int) -> Decision:
     check_version(order, cmd.version)
-    require_open(order)
+    require_editable(order)
     item = menu.item(cmd.menu_item_id)
     if item is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"no menu item {cmd.menu_item_id!r}")
@@ -345,7 +357,7 @@ def _void(
 
 def change_item(order: Order, book: StockBook, cmd: c.ChangeItem, now: int, kitchen: KitchenContext) -> Decision:
     check_version(order, cmd.version)
-    require_open(order)
+    require_editable(order)
     line = _line(order, cmd.line_id)
     unsent = max(cmd.quantity - line.sent, 0)
     reserved = line.reserved
@@ -372,7 +384,7 @@ def change_item(order: Order, book: StockBook, cmd: c.ChangeItem, now: int, kitc
 
 def remove_item(order: Order, book: StockBook, cmd: c.RemoveItem, now: int, kitchen: KitchenContext) -> Decision:
     check_version(order, cmd.version)
-    require_open(order)
+    require_editable(order)
     line = _line(order, cmd.line_id)
     book.release(line.menu_item_id, line.reserved)
     items = tuple(i for i in order.items if i.id != line.id)
@@ -518,7 +530,7 @@ def add_note(order: Order, actor: Actor, cmd: c.AddNote, now: int) -> Decision:
 
 def cancel_order(order: Order, tables: Mapping[str, Table], book: StockBook, cmd: c.CancelOrder) -> Decision:
     check_version(order, cmd.version)
-    require_open(order)
+    require_editable(order)
     if order.payment_status is not PaymentStatus.UNPAID:
         raise DomainError(ErrorCode.INVALID_STATE, "a paid order is voided, not cancelled")
     for line in order.items:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from hub.domain.decision import Decision, Event
 from hub.domain.errors import DomainError
-from hub.domain.orders import bump, check_version, order_channels, require_open, table_event, updated, with_status
+from hub.domain.orders import (
+    bump,
+    check_version,
+    order_channels,
+    require_editable,
+    require_open,
+    table_event,
+    updated,
+    with_status,
+)
 from hub.domain.tickets import card_events, kitchen_stations
 from schema import commands as c
 from schema import events as e
@@ -70,7 +79,7 @@ def merge_tables(source_tables: list[Table], source: Order, target: Order, now: 
     if source.id == target.id:
         raise DomainError(ErrorCode.INVALID_STATE, "both tables already share one order")
     for order in (source, target):
-        require_open(order)
+        require_editable(order)
         if order.payment_status is not PaymentStatus.UNPAID:
             raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} is already being paid")
     line_map: dict[str, str] = {}

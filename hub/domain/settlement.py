@@ -1,0 +1,287 @@
+"""Paying and settling orders: plan a payment, lock the bill, and apply what the books recorded.
+
+A payment is recorded in Postgres before any live state changes (see
+``hub/settle.py``), so it happens in three steps with a decision each:
+
+1. ``plan_payment``: the bill, the payments, the ledger posting; refuses what
+   cannot be paid (closed orders, too much, items not ready without force).
+2. ``lock``: the orders are marked as settling under the command's id, so the
+   bill cannot change while the books are written (edits get ORDER_LOCKED).
+3. ``finish``: once the books have it, the orders take the payment (CLOSED /
+   PAID and tables DIRTY when settled) and the lock goes; ``release`` drops a
+   lock whose payment never reached the books.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hub.domain.actors import Actor
+from hub.domain.billing import compute_bill, payment_entries, take_payments
+from hub.domain.decision import Decision, Due, Event
+from hub.domain.errors import DomainError
+from hub.domain.orders import OPEN, bump, order_channels, require_editable, table_event, touch
+from hub.domain.tickets import FINISHED
+from schema import commands as c
+from schema import events as e
+from schema.billing import Bill, BillingSettings, LedgerTransaction, Payment
+from schema.protocol import ErrorCode
+from schema.records import Order, OrderStatus, PaymentStatus, SettleLock, Table, TableStatus
+
+__all__ = [
+    "SETTLE_DUE",
+    "PaymentPlan",
+    "finish",
+    "guidance",
+    "lock",
+    "plan_payment",
+    "preview",
+    "release",
+    "settle_due_key",
+]
+
+SETTLE_DUE = "settle|"
+MONEY_CHANNELS = ("cashier", "manager")
+COURTESY_AFTER_MS = 5 * 60_000  # a wait longer than this suggests a courtesy discount
+COURTESY_BP = 500
+
+
+def settle_due_key(key: str) -> str:
+    return SETTLE_DUE + key
+
+
+def _payable(orders: Sequence[Order], key: str) -> None:
+    if len({o.id for o in orders}) != len(orders):
+        raise DomainError(ErrorCode.INVALID_COMMAND, "an order is listed twice")
+    for order in orders:
+        if order.payment_status is PaymentStatus.PAID or order.invoice_id is not None:
+            raise DomainError(
+                ErrorCode.ALREADY_SETTLED,
+                f"order {order.number} is already settled (invoice {order.invoice_number})",
+                {"order_id": order.id, "invoice_id": order.invoice_id},
+            )
+        if order.status not in OPEN:
+            raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} is {order.status}")
+        if order.settling is not None and order.settling.key != key:
+            require_editable(order)
+
+
+def preview(orders: Sequence[Order], settings: BillingSettings, currency: str) -> Decision:
+    """The exact bill, changing nothing."""
+    for order in orders:
+        if order.status not in OPEN:
+            raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} is {order.status}")
+    bill = compute_bill(orders, settings, currency)
+    paid = sum(o.paid for o in orders)
+    return Decision(result={"bill": bill.model_dump(mode="json"), "paid": paid, "due": bill.total - paid})
+
+
+def guidance(orders: Sequence[Order], prep_mean_ms: Mapping[tuple[str, str], int], now: int) -> dict[str, Any]:
+    """What is not ready yet, how long it is likely to take from recorded prep times, and a courtesy hint.
+
+    Advice only: the cashier may settle anyway (force).
+    """
+    waiting: list[dict[str, Any]] = []
+    waits: list[int] = []
+    for order in orders:
+        for line in order.items:
+            if line.status in FINISHED and not line.unsent:
+                continue
+            mean = prep_mean_ms.get((line.station, line.menu_item_id))
+            left = None
+            if mean is not None and line.fired_at is not None:
+                left = max(mean - (now - line.fired_at), 0) // 1000
+                waits.append(left)
+            waiting.append(
+                {
+                    "order_id": order.id,
+                    "line_id": line.id,
+                    "name": line.name,
+                    "status": line.status.value if line.unsent == 0 else "NOT_FIRED",
+                    "expected_ready_in_s": left,
+                }
+            )
+    longest = max(waits, default=0)
+    courtesy = COURTESY_BP if longest * 1000 > COURTESY_AFTER_MS else 0
+    return {
+        "items": waiting,
+        "longest_wait_s": longest,
+        "suggested_discount_bp": courtesy,
+        "options": ["ASK_TO_WAIT", "SETTLE_NOW", *(["SETTLE_WITH_DISCOUNT"] if courtesy else [])],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentPlan:
+    key: str
+    orders: tuple[Order, ...]
+    bill: Bill
+    payments: tuple[Payment, ...]
+    posting: LedgerTransaction
+    settles: bool
+    change: int
+    remaining: int
+    customer_name: str | None
+
+    @property
+    def amount(self) -> int:
+        return sum(p.amount for p in self.payments)
+
+
+def plan_payment(
+    orders: Sequence[Order],
+    settings: BillingSettings,
+    currency: str,
+    cmd: c.PayOrder,
+    actor: Actor,
+    now: int,
+    *,
+    key: str,
+    prep_mean_ms: Mapping[tuple[str, str], int],
+) -> PaymentPlan:
+    _payable(orders, key)
+    if not cmd.force and any(i.unsent or i.status not in FINISHED for o in orders for i in o.items):
+        raise DomainError(
+            ErrorCode.ITEMS_NOT_READY,
+            "some items are not ready: ask the guest to wait, or settle with force",
+            {"guidance": guidance(orders, prep_mean_ms, now)},
+        )
+    bill = compute_bill(orders, settings, currency)
+    paid = sum(o.paid for o in orders)
+    ids = [f"{key}:{n}" for n in range(len(cmd.tenders))]
+    taken = take_payments(bill.total, paid, cmd.tenders, now, actor.device_id, ids)
+    if len(orders) > 1 and taken.remaining:
+        raise DomainError(
+            ErrorCode.AMOUNT_MISMATCH,
+            f"a group bill is paid in full at once: {bill.total - paid} is due",
+            {"due": bill.total - paid},
+        )
+    reference = "{invoice}" if not taken.remaining else orders[0].id
+    posting = payment_entries(
+        bill, taken.payments, deposited=paid, reference=reference, now=now, by=actor.device_id, txn_id=f"{key}:txn"
+    )
+    names = {o.customer_name for o in orders if o.customer_name}
+    return PaymentPlan(
+        key=key,
+        orders=tuple(orders),
+        bill=bill,
+        payments=taken.payments,
+        posting=posting,
+        settles=taken.remaining == 0,
+        change=taken.change,
+        remaining=taken.remaining,
+        customer_name=cmd.customer_name or (names.pop() if len(names) == 1 else None),
+    )
+
+
+def lock(plan: PaymentPlan, actor: Actor, now: int, check_after_ms: int) -> Decision:
+    """Mark the orders as being paid; a due check resolves the lock if the payment never finishes."""
+    held = SettleLock(key=plan.key, by=actor.device_id, settles=plan.settles, amount=plan.amount, since=now)
+    locked = tuple(o if o.settling == held else touch(o, settling=held) for o in plan.orders)
+    return Decision(
+        result={},
+        orders=tuple(o for o, before in zip(locked, plan.orders, strict=True) if o is not before),
+        due=(Due(settle_due_key(plan.key), now + check_after_ms),),
+    )
+
+
+def release(orders: Sequence[Order], key: str) -> Decision:
+    """The payment never reached the books: the orders may be edited and paid again."""
+    freed = tuple(touch(o, settling=None) for o in orders if o.settling is not None and o.settling.key == key)
+    return Decision(result={"released": [o.id for o in freed]}, orders=freed, due=(Due(settle_due_key(key), None),))
+
+
+def finish(
+    orders: Sequence[Order],
+    tables: Sequence[Table],
+    key: str,
+    payments: Sequence[Payment],
+    *,
+    total: int,
+    change: int,
+    invoice_id: str | None,
+    invoice_number: int | None,
+    now: int,
+) -> Decision:
+    """The books have the payment: the orders take it, and a settled party's tables need cleaning.
+
+    Applied once per payment (its key is kept on the order), with or without the lock: a
+    payment the live state lost (Redis restarted without it) is applied again from the books.
+    """
+    mine = [o for o in orders if key not in o.payment_keys and o.invoice_id is None]
+    if not mine:
+        return Decision(result={}, due=(Due(settle_due_key(key), None),))
+    amount = sum(p.amount for p in payments)
+    settles = invoice_id is not None and invoice_number is not None
+    paid = sum(o.paid for o in mine) + amount
+    status = PaymentStatus.PAID if settles else PaymentStatus.PARTIALLY_PAID
+    updated: list[Order] = []
+    for n, order in enumerate(mine):
+        changes: dict[str, Any] = {
+            "settling": None,
+            "payment_status": status,
+            "paid": order.paid + (amount if n == 0 else 0),
+            "payment_keys": (*order.payment_keys, key),
+        }
+        if settles:
+            changes |= {"status": OrderStatus.CLOSED, "invoice_id": invoice_id, "invoice_number": invoice_number}
+        updated.append(bump(order, **changes))
+    ids = tuple(o.id for o in mine)
+    channels = tuple(dict.fromkeys(ch for o in updated for ch in (*order_channels(o), *MONEY_CHANNELS)))
+    events = [
+        Event(
+            "PAYMENT_RECORDED",
+            channels,
+            e.PaymentRecorded(
+                order_ids=ids,
+                payments=tuple(payments),
+                total=total,
+                paid=paid,
+                remaining=total - paid,
+                change=change,
+                status=status,
+            ),
+        )
+    ]
+    dirty: list[Table] = []
+    if invoice_id is not None and invoice_number is not None:
+        for table in tables:
+            if table.order_id in ids:
+                table = table.model_copy(
+                    update={"status": TableStatus.DIRTY, "order_id": None, "version": table.version + 1}
+                )
+                dirty.append(table)
+        events.append(
+            Event(
+                "ORDER_SETTLED",
+                (*channels, "tables"),
+                e.OrderSettled(
+                    order_ids=ids,
+                    invoice_id=invoice_id,
+                    invoice_number=invoice_number,
+                    total=total,
+                    table_ids=tuple(t.id for t in dirty),
+                ),
+            )
+        )
+        events.extend(table_event(t) for t in dirty)
+    result = {
+        "order_ids": list(ids),
+        "status": status.value,
+        "total": total,
+        "paid": paid,
+        "remaining": total - paid,
+        "change": change,
+        "invoice_id": invoice_id,
+        "invoice_number": invoice_number,
+        "payments": [p.model_dump(mode="json") for p in payments],
+    }
+    return Decision(
+        result=result,
+        orders=tuple(updated),
+        tables=tuple(dirty),
+        events=tuple(events),
+        due=(Due(settle_due_key(key), None),),
+    )
