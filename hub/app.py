@@ -35,6 +35,7 @@ from hub.durable import DurableWriter
 from hub.embedded import die_with_parent
 from hub.fanout import FanOut
 from hub.http_api import routes
+from hub.pins import Pins
 from hub.presence import Presence
 from hub.settle import Settler
 from hub.store import Store
@@ -68,7 +69,7 @@ class Hub:
         )
         self.engine: AsyncEngine | None = create_engine(settings.database_url) if settings.database_url else None
         self.settler = Settler(self.store, Books(self.engine) if self.engine is not None else None)
-        self.bus = CommandBus(self.store, settler=self.settler)
+        self.bus = CommandBus(self.store, settler=self.settler, pins=Pins(self.redis))
         self.fanout = FanOut(self.redis, self.store)
         self.presence = Presence(self.redis, secrets.token_hex(4), ttl=settings.presence_ttl)
         self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick)

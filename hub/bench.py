@@ -323,7 +323,7 @@ class Env:
             for start in range(0, count, 50):
                 await asyncio.gather(
                     *(
-                        seed_restaurant(store, self.rid(n), f"Bench {n}", kitchen=kitchen)
+                        seed_restaurant(store, self.rid(n), f"Bench {n}", kitchen=kitchen, manager_pin=None)
                         for n in range(start, min(count, start + 50))
                     )
                 )

@@ -86,7 +86,7 @@ def _exit_quietly(signum: int, frame: object) -> None:
 def _seed_demo(settings: Settings) -> None:
     from redis.asyncio import Redis
 
-    from hub.demo import demo_tokens, seed_restaurant
+    from hub.demo import DEMO_PIN, demo_tokens, seed_restaurant
     from hub.store import Store
 
     async def seed() -> None:
@@ -99,6 +99,8 @@ def _seed_demo(settings: Settings) -> None:
     print(f"\nFireflow demo restaurant 'demo' on {base}  (WebSocket: ws://{settings.host}:{settings.port}/ws)\n")
     for role, token in demo_tokens(settings.secret).items():
         print(f"  {role:<14} {token}")
+    print(f"\n  manager-1's approval PIN (discounts over 10%, voids, refunds): {DEMO_PIN}")
+    print(f"  screens: {base}/kds?token=<kitchen token>  {base}/expo  {base}/board  {base}/cashier  (?token=...)")
     print(
         "\nTry:\n"
         f"  curl -s -X POST {base}/api/v1/orders -H 'Authorization: Bearer <waiter token>' "

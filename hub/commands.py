@@ -21,18 +21,20 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from hub.domain import billing, settlement
 from hub.domain import kitchen as k
 from hub.domain import orders as d
-from hub.domain import settlement
 from hub.domain import stock as s
 from hub.domain import tables as t
 from hub.domain.actors import Actor, Role, check_command
 from hub.domain.decision import Decision
 from hub.domain.errors import DomainError
 from hub.domain.stock import StockBook
+from hub.pins import Pins
 from hub.settle import Settler
 from hub.store import Store, StoredResult
 from schema import commands as c
+from schema.billing import Discount
 from schema.protocol import ErrorCode
 from schema.records import Counters, Menu, Order, Restaurant, Table
 
@@ -70,6 +72,13 @@ class Context:
     command: Any
     command_type: str
     now: int
+    pins: Pins | None = None
+
+    async def editable(self, order_id: str) -> Order:
+        """An order this terminal may change: open, not being paid, and no other terminal holds its bill."""
+        order = await self.order(order_id)
+        settlement.check_bill_lock(order, self.actor, self.now)
+        return order
 
     @property
     def rid(self) -> str:
@@ -133,7 +142,7 @@ async def _open(ctx: Context) -> Decision:
 
 async def _add(ctx: Context) -> Decision:
     cmd: c.AddItem = ctx.command
-    order = await ctx.order(cmd.order_id)
+    order = await ctx.editable(cmd.order_id)
     return d.add_item(order, await ctx.menu(), await ctx.book([cmd.menu_item_id]), cmd, ctx.now)
 
 
@@ -144,14 +153,14 @@ def _line_item(order: Order, line_id: str) -> list[str]:
 
 async def _change(ctx: Context) -> Decision:
     cmd: c.ChangeItem = ctx.command
-    order = await ctx.order(cmd.order_id)
+    order = await ctx.editable(cmd.order_id)
     _, book, kitchen = await ctx.kitchen(_line_item(order, cmd.line_id))
     return d.change_item(order, book, cmd, ctx.now, kitchen)
 
 
 async def _remove(ctx: Context) -> Decision:
     cmd: c.RemoveItem = ctx.command
-    order = await ctx.order(cmd.order_id)
+    order = await ctx.editable(cmd.order_id)
     _, book, kitchen = await ctx.kitchen(_line_item(order, cmd.line_id))
     return d.remove_item(order, book, cmd, ctx.now, kitchen)
 
@@ -208,7 +217,7 @@ async def _check_ack(ctx: Context) -> Decision:
 
 async def _cancel(ctx: Context) -> Decision:
     cmd: c.CancelOrder = ctx.command
-    order = await ctx.order(cmd.order_id)
+    order = await ctx.editable(cmd.order_id)
     tables = {}
     for table_id in (order.table_id, *order.extra_tables):
         table = await ctx.store.table(ctx.rid, table_id) if table_id else None
@@ -240,6 +249,8 @@ async def _merge(ctx: Context) -> Decision:
     cmd: c.MergeTables = ctx.command
     source_table, target_table = await ctx.table(cmd.from_table_id), await ctx.table(cmd.into_table_id)
     source, target = await _table_order(ctx, source_table), await _table_order(ctx, target_table)
+    for order in (source, target):
+        settlement.check_bill_lock(order, ctx.actor, ctx.now)
     source_tables = [tb for tb in await ctx.store.tables(ctx.rid) if tb.order_id == source.id]
     return t.merge_tables(source_tables, source, target, ctx.now)
 
@@ -262,6 +273,55 @@ async def _preview(ctx: Context) -> Decision:
     restaurant = await ctx.restaurant()
     orders = [await ctx.order(order_id) for order_id in cmd.order_ids]
     return settlement.preview(orders, restaurant.billing, restaurant.currency)
+
+
+async def _discount(ctx: Context) -> Decision:
+    cmd: c.DiscountOrder = ctx.command
+    order = await ctx.editable(cmd.order_id)
+    d.require_editable(order)
+    restaurant = await ctx.restaurant()
+    approver = None
+    if cmd.pin is not None:
+        if ctx.pins is None:
+            raise DomainError(ErrorCode.UNAVAILABLE, "PINs cannot be checked here")
+        approver = await ctx.pins.approver(ctx.rid, ctx.actor.device_id, cmd.pin)
+    discount = Discount(
+        id=f"D{len(order.discounts) + 1}",
+        kind=cmd.kind,
+        value=cmd.value,
+        line_id=cmd.line_id,
+        reason=cmd.reason,
+        by=ctx.actor.device_id,
+        approved_by=approver,
+    )
+    new = billing.add_discount(order, discount, restaurant.billing, paid=order.paid)
+    bill = billing.compute_bill([new], restaurant.billing, restaurant.currency)
+    return d.updated(new, result_extra={"bill": bill.model_dump(mode="json"), "approved_by": approver})
+
+
+async def _remove_discount(ctx: Context) -> Decision:
+    cmd: c.RemoveDiscount = ctx.command
+    order = await ctx.editable(cmd.order_id)
+    d.require_editable(order)
+    return d.updated(billing.remove_discount(order, cmd.discount_id))
+
+
+async def _bill_lock(ctx: Context) -> Decision:
+    cmd: c.RequestBill = ctx.command
+    order = await ctx.order(cmd.order_id)
+    tables = await ctx.store.tables(ctx.rid)
+    if ctx.command_type == "bill.request":
+        lock_ms = (await ctx.restaurant()).billing.bill_lock_s * 1000
+        return settlement.request_bill(order, tables, ctx.actor, ctx.now, lock_ms)
+    return settlement.release_bill(order, tables, ctx.actor, ctx.now, expired=ctx.command_type == "bill.expire")
+
+
+async def _set_pin(ctx: Context) -> Decision:
+    cmd: c.SetPin = ctx.command
+    if ctx.pins is None:
+        raise DomainError(ErrorCode.UNAVAILABLE, "PINs cannot be set here")
+    await ctx.pins.set(ctx.rid, ctx.actor.device_id, cmd.pin)
+    return Decision(result={"manager": ctx.actor.device_id})
 
 
 async def _stock_set(ctx: Context) -> Decision:
@@ -296,14 +356,27 @@ HANDLERS: dict[str, Handler] = {
     "stock.set": _stock_set,
     "kitchen.configure": _configure,
     "bill.preview": _preview,
+    "order.discount": _discount,
+    "order.remove_discount": _remove_discount,
+    "bill.request": _bill_lock,
+    "bill.release": _bill_lock,
+    "bill.expire": _bill_lock,
+    "manager.set_pin": _set_pin,
 }
 
 
 class CommandBus:
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time, settler: Settler | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        settler: Settler | None = None,
+        pins: Pins | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.settler = settler
+        self.pins = pins
 
     async def execute(self, actor: Actor, command_id: str, command_type: str, data: dict[str, Any]) -> StoredResult:
         """Run one command; raises DomainError with the code to answer."""
@@ -336,7 +409,7 @@ class CommandBus:
         for attempt in range(MAX_ATTEMPTS):
             now = int(self.clock() * 1000)
             try:
-                decision = await handler(Context(self.store, actor, command, command_type, now))
+                decision = await handler(Context(self.store, actor, command, command_type, now, self.pins))
             except DomainError as exc:
                 if exc.code is ErrorCode.WRONG_TENANT:
                     logger.warning(

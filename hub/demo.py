@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hub.domain.actors import ALL_STATIONS, Role
+from hub.pins import Pins
 from hub.store import Store
 from hub.tokens import mint
 from schema.billing import BillingSettings, TaxMode, TaxRate
@@ -11,6 +12,7 @@ from schema.records import KitchenSettings, Menu, MenuItem, Restaurant, StationS
 __all__ = ["DEMO_ID", "demo_billing", "demo_kitchen", "demo_menu", "demo_tokens", "seed_restaurant"]
 
 DEMO_ID = "demo"
+DEMO_PIN = "1234"  # manager-1's approval PIN in the demo (and the tests)
 STATIONS = ("grill", "fry", "cold", "bar")
 
 
@@ -53,9 +55,12 @@ async def seed_restaurant(
     name: str = "Fireflow Demo Kitchen",
     tables: int = 12,
     kitchen: KitchenSettings | None = None,
+    manager_pin: str | None = DEMO_PIN,
 ) -> None:
     restaurant = Restaurant(id=rid, name=name, kitchen=kitchen or demo_kitchen(), billing=demo_billing())
     await store.put_restaurant(restaurant, demo_menu(), demo_tables(tables))
+    if manager_pin is not None:
+        await Pins(store.redis).set(rid, "manager-1", manager_pin)
 
 
 def demo_billing() -> BillingSettings:

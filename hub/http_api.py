@@ -9,18 +9,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
+import time
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.domain.actors import Actor, can_read
 from hub.domain.errors import DomainError
-from hub.domain.orders import check_tenant
+from hub.domain.orders import business_day, check_tenant
 from hub.domain.views import all_day, menu_view
 from hub.tokens import verify
 from schema.protocol import CommandId, ErrorCode
@@ -54,6 +57,9 @@ STATUS = {
     ErrorCode.ALREADY_SETTLED: 409,
     ErrorCode.ITEMS_NOT_READY: 409,
     ErrorCode.AMOUNT_MISMATCH: 422,
+    ErrorCode.PIN_REQUIRED: 403,
+    ErrorCode.WRONG_PIN: 403,
+    ErrorCode.BILL_LOCKED: 409,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.RATE_LIMITED: 429,
@@ -189,6 +195,23 @@ async def _read(request: Request, what: str) -> Response:
             can_read(actor, "expo")
             stats = await hub.store.prep_stats(rid)
             body = {"prep": [dataclasses.asdict(s) for s in stats]}
+        elif what == "day":
+            can_read(actor, "cashier")
+            if hub.settler.books is None:
+                raise DomainError(ErrorCode.UNAVAILABLE, "no books (Postgres) configured")
+            restaurant = await hub.store.restaurant(rid)
+            timezone = restaurant.timezone if restaurant else "UTC"
+            day = request.query_params.get("day") or business_day(int(time.time() * 1000), timezone)
+            try:
+                figures = await hub.settler.books.day_figures(rid, date.fromisoformat(day))
+            except ValueError:
+                raise DomainError(ErrorCode.INVALID_FRAME, "day is YYYY-MM-DD") from None
+            body = {
+                "day": day,
+                "currency": restaurant.currency if restaurant else "",
+                "average_bill": figures.revenue // figures.invoices if figures.invoices else 0,
+                **dataclasses.asdict(figures),
+            }
         elif what == "stock":
             can_read(actor, "menu")
             body = menu_view(await hub.store.menu(rid), list((await hub.store.stock(rid)).values()))
@@ -202,8 +225,8 @@ async def _read(request: Request, what: str) -> Response:
                 actor.device_id, actor.restaurant_id, request.url.path,
             )  # fmt: skip
         return _error(exc)
-    except (RedisError, OSError):
-        return _error(DomainError(ErrorCode.UNAVAILABLE, "live state unavailable"))
+    except (RedisError, OSError, SQLAlchemyError):
+        return _error(DomainError(ErrorCode.UNAVAILABLE, "live state or books unavailable"))
     return _json(body)
 
 
@@ -270,6 +293,7 @@ def routes() -> list[Route]:
         Route(f"{p}/stations/{{station}}/all-day", _reader("all-day"), methods=["GET"]),
         Route(f"{p}/kitchen/settings", _command_route("kitchen.configure"), methods=["PUT"]),
         Route(f"{p}/stats/prep", _reader("prep"), methods=["GET"]),
+        Route(f"{p}/reports/day", _reader("day"), methods=["GET"]),
         Route(f"{p}/tables", _reader("tables"), methods=["GET"]),
         Route(f"{p}/tables/{{table_id}}/clean", _command_route("table.clean", "table_id"), methods=["POST"]),
         Route(f"{p}/menu", _reader("menu"), methods=["GET"]),

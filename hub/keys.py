@@ -90,6 +90,14 @@ class Keys:
         return self.prefix + "screens"
 
     @property
+    def pins(self) -> str:
+        """Hash manager device id -> argon2 hash of their approval PIN."""
+        return self.prefix + "pins"
+
+    def pin_failures(self, device: str) -> str:
+        return self.prefix + "pinfail:" + device
+
+    @property
     def menu(self) -> str:
         return self.prefix + "menu"
 

@@ -93,6 +93,8 @@ class Settler:
         for attempt in range(ATTEMPTS):
             now = int(self.clock() * 1000)
             orders = await self._orders(actor, cmd.order_ids)
+            for order in orders:
+                s.check_bill_lock(order, actor, now)
             plan = s.plan_payment(
                 orders, restaurant.billing, restaurant.currency, cmd, actor, now, key=key, prep_mean_ms=prep
             )

@@ -18,11 +18,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub.commands import CommandBus
 from hub.domain.decision import ACK_DUE
 from hub.domain.errors import DomainError
-from hub.domain.settlement import SETTLE_DUE
+from hub.domain.settlement import BILL_DUE, SETTLE_DUE
 from hub.keys import Keys
 from hub.store import Store
 from hub.supervise import reraise_if_cancelled
-from schema.commands import CheckAck
+from schema.commands import CheckAck, ExpireBillLock
 from schema.protocol import ErrorCode
 
 __all__ = ["DueChecks"]
@@ -76,6 +76,16 @@ class DueChecks:
                 logger.warning("payment lock %s of %s not resolved yet: %s", member, rid, exc)
             else:
                 logger.info("payment lock %s of %s: %s", member, rid, outcome)
+            return
+        if member.startswith(BILL_DUE):
+            order_id = member.removeprefix(BILL_DUE)
+            try:
+                await self.bus.execute_internal(rid, f"expire-{order_id}-{int(time.time())}", "bill.expire",
+                                                ExpireBillLock(order_id=order_id))  # fmt: skip
+            except DomainError as exc:
+                logger.warning("bill lock %s of %s: %s", order_id, rid, exc.message)
+                if exc.code is ErrorCode.NOT_FOUND:
+                    await self.store.redis.zrem(Keys(rid).due, member)
             return
         if not member.startswith(ACK_DUE):
             logger.error("unknown due check %r of %s; dropping it", member, rid)

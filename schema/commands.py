@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from schema.billing import Tender
+from schema.billing import DiscountKind, Tender
 from schema.records import OrderType, StationSettings
 
 __all__ = [
@@ -27,6 +27,8 @@ __all__ = [
     "CleanTable",
     "Command",
     "ConfigureKitchen",
+    "DiscountOrder",
+    "ExpireBillLock",
     "FireOrder",
     "HoldCourse",
     "ItemStatusCommand",
@@ -36,8 +38,11 @@ __all__ = [
     "PayOrder",
     "PreviewBill",
     "RecallOrder",
+    "RemoveDiscount",
     "RemoveItem",
+    "RequestBill",
     "RushOrder",
+    "SetPin",
     "SetStock",
     "SettleCheck",
     "StockCommand",
@@ -223,6 +228,37 @@ class PayOrder(Command):
     customer_name: Annotated[str, StringConstraints(max_length=120)] | None = None
 
 
+Pin = Annotated[str, StringConstraints(min_length=4, max_length=12, pattern=r"^[0-9]+$")]
+
+
+class DiscountOrder(Command):
+    """A discount on a line or the whole order; over the restaurant's limit (10%) it needs a manager's PIN."""
+
+    order_id: Id
+    kind: DiscountKind
+    value: int = Field(gt=0, description="minor units (AMOUNT) or basis points (PERCENT, 100 = 1%)")
+    line_id: Id | None = None
+    reason: ShortText = ""
+    pin: Pin | None = Field(default=None, description="a manager's PIN, when the discount needs approval")
+
+
+class RemoveDiscount(Command):
+    order_id: Id
+    discount_id: Id
+
+
+class RequestBill(Command):
+    """Lock the order against edits from other terminals while the bill is with the guest (expires by itself)."""
+
+    order_id: Id
+
+
+class SetPin(Command):
+    """A manager sets their own approval PIN (stored as an argon2 hash)."""
+
+    pin: Pin
+
+
 class SettleCheck(Command):
     """The hub's own: a payment lock fell due; finish it from Postgres or release it."""
 
@@ -255,7 +291,23 @@ COMMANDS: dict[str, type[Command]] = {
     "kitchen.configure": ConfigureKitchen,
     "bill.preview": PreviewBill,
     "order.pay": PayOrder,
+    "order.discount": DiscountOrder,
+    "order.remove_discount": RemoveDiscount,
+    "bill.request": RequestBill,
+    "bill.release": RequestBill,
+    "manager.set_pin": SetPin,
 }
 
+
 # Commands the hub runs on itself (timers); not part of the public protocol.
-INTERNAL_COMMANDS: dict[str, type[Command]] = {"ticket.check_ack": CheckAck, "settle.check": SettleCheck}
+class ExpireBillLock(Command):
+    """The hub's own: a bill lock ran out."""
+
+    order_id: Id
+
+
+INTERNAL_COMMANDS: dict[str, type[Command]] = {
+    "ticket.check_ack": CheckAck,
+    "settle.check": SettleCheck,
+    "bill.expire": ExpireBillLock,
+}

@@ -70,6 +70,9 @@ class ErrorCode(StrEnum):
     ALREADY_SETTLED = "ALREADY_SETTLED"  # another settlement already paid this order
     ITEMS_NOT_READY = "ITEMS_NOT_READY"  # settle anyway with force; details carry guidance
     AMOUNT_MISMATCH = "AMOUNT_MISMATCH"  # tenders pay more than is due, or a group is not paid in full
+    PIN_REQUIRED = "PIN_REQUIRED"  # a manager's PIN must approve this (discount over the limit, void, refund)
+    WRONG_PIN = "WRONG_PIN"  # no manager has that PIN (audited; repeated failures are rate-limited)
+    BILL_LOCKED = "BILL_LOCKED"  # another terminal requested the bill; it unlocks by itself
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"  # same command id, different command
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     RATE_LIMITED = "RATE_LIMITED"

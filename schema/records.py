@@ -16,6 +16,7 @@ from schema.billing import BillingSettings, Discount
 __all__ = [
     "Alert",
     "AlertKind",
+    "BillLock",
     "Counters",
     "ItemStatus",
     "KitchenSettings",
@@ -68,6 +69,7 @@ class ItemStatus(StrEnum):
 class TableStatus(StrEnum):
     FREE = "FREE"
     OCCUPIED = "OCCUPIED"
+    BILL_REQUESTED = "BILL_REQUESTED"  # occupied, and the bill is with the guests
     DIRTY = "DIRTY"
 
 
@@ -253,6 +255,13 @@ class SettleLock(Record):
     since: int
 
 
+class BillLock(Record):
+    """The bill was requested at ``by``: other terminals may not change the order until ``until`` (ms)."""
+
+    by: str
+    until: int
+
+
 class Order(Record):
     id: str
     number: int
@@ -278,6 +287,7 @@ class Order(Record):
     discounts: tuple[Discount, ...] = ()
     paid: int = Field(default=0, description="paid so far, in minor units (part payments)")
     settling: SettleLock | None = None
+    bill_lock: BillLock | None = None
     payment_keys: tuple[str, ...] = Field(default=(), description="payments applied here (their command ids)")
     invoice_id: str | None = None
     invoice_number: int | None = None

@@ -14,7 +14,7 @@ from clients.python.client import HubError
 from hub.domain.actors import Role
 from schema.protocol import ErrorCode
 from tests.conftest import WAIT, RunningHub, Servers
-from tests.helpers import new_order
+from tests.helpers import events_until, new_order
 
 
 def _dsn(servers: Servers) -> str:
@@ -224,3 +224,57 @@ async def test_a_payment_lock_left_behind_is_finished_from_the_books_or_released
             await waiter.command("order.add_item", {"order_id": order_id, "menu_item_id": "fries"})
     left = [m for m in await redis.zrange(Keys(hub.rid).due, 0, -1) if m.startswith(b"settle|")]
     assert left == []
+
+
+async def test_a_big_discount_needs_a_managers_pin_and_wrong_pins_are_limited(hub: RunningHub) -> None:
+    """5% passes; 20% is PIN_REQUIRED, a wrong PIN is WRONG_PIN (5 then RATE_LIMITED), manager-1's PIN approves it."""
+    order_id = await ready_dine_in(hub, "T9", "burger", "mojito")
+    cashier = await hub.client(Role.CASHIER, device="till-1")
+    small = await cashier.command(
+        "order.discount", {"order_id": order_id, "kind": "PERCENT", "value": 500, "reason": "regular"}
+    )
+    assert small["result"]["bill"]["discount"] == 2640 and small["result"]["approved_by"] is None
+    big = {"order_id": order_id, "kind": "AMOUNT", "value": 10000, "reason": "cold food"}
+    with pytest.raises(HubError) as err:
+        await cashier.command("order.discount", big)
+    assert err.value.code == ErrorCode.PIN_REQUIRED and err.value.frame["details"]["limit_bp"] == 1000
+    ok = await cashier.command("order.discount", big | {"pin": "1234"})
+    assert ok["result"]["approved_by"] == "manager-1" and ok["result"]["bill"]["discount"] == 12640
+    other = await hub.client(Role.CASHIER, device="till-2")
+    codes = []
+    for _ in range(6):
+        with pytest.raises(HubError) as err:
+            await other.command("order.discount", big | {"pin": "9999"})
+        codes.append(err.value.code)
+    assert codes == [ErrorCode.WRONG_PIN] * 5 + [ErrorCode.RATE_LIMITED]
+    async with hub.http(Role.CASHIER) as http:
+        figures = (await http.get("/api/v1/reports/day")).json()
+    assert figures["invoices"] == 0 and figures["revenue"] == 0
+
+
+async def test_requesting_the_bill_locks_the_order_for_other_terminals_until_it_expires(hub: RunningHub) -> None:
+    """bill.request: the table shows BILL_REQUESTED, other terminals get BILL_LOCKED, the lock runs out by itself."""
+    from hub.domain.settlement import request_bill
+
+    order_id = await ready_dine_in(hub, "T10", "burger")
+    till = await hub.client(Role.CASHIER, device="till-1")
+    watcher = await hub.client(Role.WAITER, device="w2")
+    await watcher.subscribe("tables")
+    await till.command("bill.request", {"order_id": order_id})
+    (event,) = [e for e in await events_until(watcher, 1, WAIT, "TABLE_STATUS_CHANGED")]
+    assert (event["data"]["table"]["id"], event["data"]["table"]["status"]) == ("T10", "BILL_REQUESTED")
+    with pytest.raises(HubError) as err:
+        await watcher.command("order.add_item", {"order_id": order_id, "menu_item_id": "fries"})
+    assert err.value.code == ErrorCode.BILL_LOCKED
+    await till.command("order.add_item", {"order_id": order_id, "menu_item_id": "water"})  # the holder may
+    # The lock runs out by itself: relock with a lock already due, and wait for the table to come back.
+    node = hub.hub
+    order = await node.store.order(hub.rid, order_id)
+    tables = await node.store.tables(hub.rid)
+    from hub.domain.actors import Actor
+
+    quick = request_bill(order, tables, Actor(hub.rid, Role.CASHIER, "till-1"), 1, 0)
+    await node.store.commit(hub.rid, "relock", "", quick, 1)
+    back = await events_until(watcher, 1, 4 * WAIT, "TABLE_STATUS_CHANGED")
+    assert back[0]["data"]["table"]["status"] == "OCCUPIED"
+    await watcher.command("order.add_item", {"order_id": order_id, "menu_item_id": "fries"})

@@ -69,6 +69,11 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "kitchen.configure": frozenset({Role.MANAGER}),
     "bill.preview": _FRONT,
     "order.pay": frozenset({Role.CASHIER, Role.MANAGER}),
+    "order.discount": frozenset({Role.CASHIER, Role.MANAGER}),
+    "order.remove_discount": frozenset({Role.CASHIER, Role.MANAGER}),
+    "bill.request": _FRONT,
+    "bill.release": _FRONT,
+    "manager.set_pin": frozenset({Role.MANAGER}),
 }
 
 _STAFF_CHANNELS = frozenset({"tables", "orders", "order", "board", "expo", "cashier", "menu"})

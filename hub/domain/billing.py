@@ -325,7 +325,7 @@ def add_discount(order: Order, discount: Discount, settings: BillingSettings, *,
     bill = compute_bill([new], settings, "")
     if discount.approved_by is None and needs_pin(bill, settings):
         raise _refuse(
-            ErrorCode.FORBIDDEN,
+            ErrorCode.PIN_REQUIRED,
             PIN_REQUIRED,
             f"discounts over {_percent(settings.discount_pin_above_bp)} need a manager's PIN",
             share_bp=discount_share_bp(bill),
@@ -333,7 +333,7 @@ def add_discount(order: Order, discount: Discount, settings: BillingSettings, *,
         )
     if bill.total < paid:
         raise _refuse(
-            ErrorCode.INVALID_STATE,
+            ErrorCode.AMOUNT_MISMATCH,
             AMOUNT_MISMATCH,
             f"the bill would be {bill.total}, less than the {paid} already paid",
             total=bill.total,
@@ -383,7 +383,7 @@ def take_payments(
     amount = sum(tender.amount for tender in tenders)
     if amount > due:
         raise _refuse(
-            ErrorCode.INVALID_COMMAND,
+            ErrorCode.AMOUNT_MISMATCH,
             AMOUNT_MISMATCH,
             f"the tenders pay {amount}, more than the {due} due (give change on cash instead)",
             due=due,
@@ -465,7 +465,7 @@ def sale_entries(
     paid = sum(payment.amount for payment in payments)
     if paid + deposits != bill.total:
         raise _refuse(
-            ErrorCode.INVALID_STATE,
+            ErrorCode.AMOUNT_MISMATCH,
             AMOUNT_MISMATCH,
             f"payments {paid} and deposits {deposits} do not settle the bill of {bill.total}",
             total=bill.total,
@@ -555,7 +555,7 @@ def refund_entries(
     refundable = sum(holds.values())
     if amount > refundable:
         raise _refuse(
-            ErrorCode.INVALID_STATE,
+            ErrorCode.AMOUNT_MISMATCH,
             AMOUNT_MISMATCH,
             f"only {refundable} of invoice {sale.reference} is left to refund",
             refundable=refundable,

@@ -18,27 +18,32 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hub.domain.actors import Actor
+from hub.domain.actors import Actor, Role
 from hub.domain.billing import compute_bill, payment_entries, take_payments
 from hub.domain.decision import Decision, Due, Event
 from hub.domain.errors import DomainError
-from hub.domain.orders import OPEN, bump, order_channels, require_editable, table_event, touch
+from hub.domain.orders import OPEN, bump, order_channels, require_editable, table_event, touch, updated
 from hub.domain.tickets import FINISHED
 from schema import commands as c
 from schema import events as e
 from schema.billing import Bill, BillingSettings, LedgerTransaction, Payment
 from schema.protocol import ErrorCode
-from schema.records import Order, OrderStatus, PaymentStatus, SettleLock, Table, TableStatus
+from schema.records import BillLock, Order, OrderStatus, PaymentStatus, SettleLock, Table, TableStatus
 
 __all__ = [
+    "BILL_DUE",
     "SETTLE_DUE",
     "PaymentPlan",
+    "bill_due_key",
+    "check_bill_lock",
     "finish",
     "guidance",
     "lock",
     "plan_payment",
     "preview",
     "release",
+    "release_bill",
+    "request_bill",
     "settle_due_key",
 ]
 
@@ -221,6 +226,7 @@ def finish(
     for n, order in enumerate(mine):
         changes: dict[str, Any] = {
             "settling": None,
+            "bill_lock": None if invoice_id is not None else order.bill_lock,
             "payment_status": status,
             "paid": order.paid + (amount if n == 0 else 0),
             "payment_keys": (*order.payment_keys, key),
@@ -248,7 +254,7 @@ def finish(
     dirty: list[Table] = []
     if invoice_id is not None and invoice_number is not None:
         for table in tables:
-            if table.order_id in ids:
+            if table.order_id in ids:  # OCCUPIED or BILL_REQUESTED
                 table = table.model_copy(
                     update={"status": TableStatus.DIRTY, "order_id": None, "version": table.version + 1}
                 )
@@ -278,10 +284,71 @@ def finish(
         "invoice_number": invoice_number,
         "payments": [p.model_dump(mode="json") for p in payments],
     }
-    return Decision(
-        result=result,
-        orders=tuple(updated),
-        tables=tuple(dirty),
-        events=tuple(events),
-        due=(Due(settle_due_key(key), None),),
+    due = [Due(settle_due_key(key), None)]
+    if invoice_id is not None:
+        due += [Due(bill_due_key(o.id), None) for o in mine if o.bill_lock is not None]
+    return Decision(result=result, orders=tuple(updated), tables=tuple(dirty), events=tuple(events), due=tuple(due))
+
+
+# -- the bill lock (seed 000): the bill is with the guests, other terminals keep off ------------------
+
+BILL_DUE = "bill|"
+
+
+def bill_due_key(order_id: str) -> str:
+    return BILL_DUE + order_id
+
+
+def check_bill_lock(order: Order, actor: Actor, now: int) -> None:
+    """Only the terminal that requested the bill may change the order until the lock runs out."""
+    held = order.bill_lock
+    if held is not None and held.until > now and held.by != actor.device_id:
+        raise DomainError(
+            ErrorCode.BILL_LOCKED,
+            f"the bill of order {order.number} was requested at {held.by}; it unlocks in {(held.until - now) // 1000} s",
+            {"order_id": order.id, "by": held.by, "until": held.until},
+        )
+
+
+def _seat(tables: Sequence[Table], order: Order, status: TableStatus) -> list[Table]:
+    moved = []
+    for table in tables:
+        if table.order_id == order.id and table.status is not status and table.status is not TableStatus.DIRTY:
+            moved.append(table.model_copy(update={"status": status, "version": table.version + 1}))
+    return moved
+
+
+def request_bill(order: Order, tables: Sequence[Table], actor: Actor, now: int, lock_ms: int) -> Decision:
+    """Lock the order for ``lock_ms`` against other terminals; its tables show BILL_REQUESTED."""
+    if order.status not in OPEN:
+        raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} is {order.status}")
+    check_bill_lock(order, actor, now)
+    held = BillLock(by=actor.device_id, until=now + lock_ms)
+    new = bump(order, bill_lock=held)
+    seated = _seat(tables, order, TableStatus.BILL_REQUESTED)
+    return updated(
+        new,
+        *(table_event(t) for t in seated),
+        tables=tuple(seated),
+        due=(Due(bill_due_key(order.id), held.until),),
+    )
+
+
+def release_bill(order: Order, tables: Sequence[Table], actor: Actor, now: int, *, expired: bool = False) -> Decision:
+    """The lock goes (released by its terminal or a manager, or run out); the tables are OCCUPIED again."""
+    held = order.bill_lock
+    if held is None:
+        return Decision(result={"released": False}, due=(Due(bill_due_key(order.id), None),))
+    if expired and held.until > now:
+        return Decision(result={"released": False}, due=(Due(bill_due_key(order.id), held.until),))
+    if not expired and held.by != actor.device_id and actor.role is not Role.MANAGER:
+        check_bill_lock(order, actor, now)
+    new = bump(order, bill_lock=None)
+    seated = _seat(tables, order, TableStatus.OCCUPIED) if order.status in OPEN else []
+    return updated(
+        new,
+        *(table_event(t) for t in seated),
+        tables=tuple(seated),
+        due=(Due(bill_due_key(order.id), None),),
+        result_extra={"released": True},
     )
