@@ -21,6 +21,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from schema.billing import LedgerEntry, LedgerKind, LedgerTransaction
 from schema.tables import (
     AuditRow,
     InvoiceLineRow,
@@ -39,7 +40,6 @@ __all__ = [
     "Found",
     "InvoiceDraft",
     "PaymentDraft",
-    "Posting",
     "Recorded",
     "Settlement",
 ]
@@ -67,16 +67,6 @@ class PaymentDraft:
     change: int = 0
     received: int | None = None
     reference: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Posting:
-    """One balanced ledger transaction: (account, debit, credit) entries."""
-
-    id: str
-    kind: str
-    reference: str
-    entries: Sequence[tuple[str, int, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +101,9 @@ class Settlement:
     role: str
     invoice: InvoiceDraft | None = None
     payments: Sequence[PaymentDraft] = ()
-    postings: Sequence[Posting] = ()
+    postings: Sequence[LedgerTransaction] = ()
     audit: Sequence[AuditNote] = ()
+    invoice_status: tuple[str, str] | None = None  # (invoice id, new status): VOIDED, REFUNDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +185,78 @@ class Books:
             return Found(None, None, None, payments)
         return Found(invoice.id, invoice.number, invoice.total, payments)
 
+    async def invoice(self, restaurant_id: str, invoice_id: str) -> dict[str, Any] | None:
+        """An invoice's status, total and orders."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(InvoiceRow.id, InvoiceRow.number, InvoiceRow.status, InvoiceRow.total).where(
+                        InvoiceRow.restaurant_id == restaurant_id, InvoiceRow.id == invoice_id
+                    )
+                )
+            ).first()
+            if row is None:
+                return None
+            orders = (
+                await conn.execute(
+                    select(InvoiceOrderRow.order_id)
+                    .where(InvoiceOrderRow.invoice_id == invoice_id)
+                    .order_by(InvoiceOrderRow.order_id)
+                )
+            ).scalars()
+            return {
+                "id": row.id,
+                "number": row.number,
+                "status": row.status,
+                "total": row.total,
+                "order_ids": list(orders),
+            }
+
+    async def transactions(
+        self, restaurant_id: str, *, day: date | None = None, references: Sequence[str] | None = None
+    ) -> list[LedgerTransaction]:
+        """Ledger transactions of a business day, or with these references, with their entries, in order."""
+        query = select(LedgerTransactionRow).where(LedgerTransactionRow.restaurant_id == restaurant_id)
+        if day is not None:
+            query = query.where(LedgerTransactionRow.business_day == day)
+        if references is not None:
+            query = query.where(LedgerTransactionRow.reference.in_(list(references)))
+        async with self.engine.connect() as conn:
+            txns = (await conn.execute(query.order_by(LedgerTransactionRow.created_at, LedgerTransactionRow.id))).all()
+            ids = [t.id for t in txns]
+            entries: Sequence[Any] = []
+            if ids:
+                entries = (
+                    await conn.execute(
+                        select(
+                            LedgerEntryRow.transaction_id,
+                            LedgerEntryRow.account,
+                            LedgerEntryRow.debit,
+                            LedgerEntryRow.credit,
+                        )
+                        .where(LedgerEntryRow.transaction_id.in_(ids))
+                        .order_by(LedgerEntryRow.id)
+                    )
+                ).all()
+        by_txn: dict[str, list[LedgerEntry]] = {}
+        for e in entries:
+            by_txn.setdefault(e.transaction_id, []).append(
+                LedgerEntry(account=e.account, debit=e.debit, credit=e.credit)
+            )
+        return [
+            LedgerTransaction(
+                id=t.id,
+                kind=LedgerKind(t.kind),
+                reference=t.reference,
+                entries=tuple(by_txn.get(t.id, ())),
+                at=int(t.created_at.timestamp() * 1000),
+                by=t.created_by,
+                category=t.category,
+                note=t.note,
+            )
+            for t in txns
+        ]
+
     async def day_figures(self, restaurant_id: str, day: date) -> DayFigures:
         """The business day's takings as the books have them (issued invoices and their payments)."""
         async with self.engine.connect() as conn:
@@ -252,16 +315,24 @@ class Books:
             ).first()
             return Recorded(row.id, row.number, duplicate=True) if row is not None else None
         keys = [p.key for p in s.payments]
-        if not keys:
-            return None
-        found = (
-            await conn.execute(
-                select(PaymentRow.id).where(
-                    PaymentRow.restaurant_id == s.restaurant_id, PaymentRow.payment_key.in_(keys)
+        if keys:
+            found = (
+                await conn.execute(
+                    select(PaymentRow.id).where(
+                        PaymentRow.restaurant_id == s.restaurant_id, PaymentRow.payment_key.in_(keys)
+                    )
                 )
-            )
-        ).first()
+            ).first()
+        else:
+            ids = [self._txn_id(s.restaurant_id, p.id, "") for p in s.postings]
+            found = (
+                await conn.execute(select(LedgerTransactionRow.id).where(LedgerTransactionRow.id.in_(ids)))
+            ).first()
         return Recorded(None, None, duplicate=True) if found is not None else None
+
+    @staticmethod
+    def _txn_id(rid: str, posting_id: str, invoice_id: str) -> str:
+        return f"{rid}/{posting_id.replace(INVOICE_REF, invoice_id)}"  # ids are per restaurant; the table is shared
 
     def _settled_by_other(self, exc: IntegrityError, s: Settlement) -> Exception:
         if "pk_invoice_orders" in str(exc.orig):
@@ -356,21 +427,31 @@ class Books:
             )
         ref = invoice_id or ""
         for posting in s.postings:
-            txn_id = f"{rid}/{posting.id.replace(INVOICE_REF, ref)}"  # ids are per restaurant; the table is shared
+            txn_id = self._txn_id(rid, posting.id, ref)
             await conn.execute(
                 insert(LedgerTransactionRow).values(
                     id=txn_id,
                     restaurant_id=rid,
-                    kind=posting.kind,
+                    kind=posting.kind.value,
                     reference=posting.reference.replace(INVOICE_REF, ref),
                     business_day=s.business_day,
                     created_by=s.by,
                     created_at=s.at,
+                    category=posting.category,
+                    note=posting.note[:500],
                 )
             )
             await conn.execute(
                 insert(LedgerEntryRow),
-                [{"transaction_id": txn_id, "account": a, "debit": d, "credit": c} for a, d, c in posting.entries],
+                [
+                    {"transaction_id": txn_id, "account": x.account, "debit": x.debit, "credit": x.credit}
+                    for x in posting.entries
+                ],
+            )
+        if s.invoice_status is not None:
+            target, status = s.invoice_status
+            await conn.execute(
+                update(InvoiceRow).where(InvoiceRow.restaurant_id == rid, InvoiceRow.id == target).values(status=status)
             )
         if s.audit:
             await conn.execute(

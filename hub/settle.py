@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.books import AlreadySettled, AuditNote, Books, Found, InvoiceDraft, PaymentDraft, Posting, Settlement
+from hub.books import AlreadySettled, AuditNote, Books, Found, InvoiceDraft, PaymentDraft, Settlement
 from hub.domain import settlement as s
 from hub.domain.actors import Actor
 from hub.domain.decision import Decision, Event
@@ -162,14 +162,7 @@ class Settler:
                 )
                 for p in plan.payments
             ],
-            postings=[
-                Posting(
-                    id=plan.posting.id,
-                    kind=plan.posting.kind.value,
-                    reference=plan.posting.reference,
-                    entries=[(x.account, x.debit, x.credit) for x in plan.posting.entries],
-                )
-            ],
+            postings=[plan.posting],
             audit=[
                 AuditNote(
                     "SETTLED" if plan.settles else "PAID_PART",

@@ -160,10 +160,12 @@ class LedgerTransactionRow(Base):
     id: Mapped[str] = mapped_column(String(96), primary_key=True)
     restaurant_id: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    reference: Mapped[str] = mapped_column(String(96))
+    reference: Mapped[str] = mapped_column(String(96), index=True)
     business_day: Mapped[date] = mapped_column(Date, index=True)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    category: Mapped[str] = mapped_column(String(48), server_default="", doc="payouts: what the cash was for")
+    note: Mapped[str] = mapped_column(String(500), server_default="")
 
 
 class LedgerEntryRow(Base):

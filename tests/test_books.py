@@ -12,8 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.books import INVOICE_REF, AlreadySettled, AuditNote, Books, InvoiceDraft, PaymentDraft, Posting, Settlement
+from hub.books import INVOICE_REF, AlreadySettled, AuditNote, Books, InvoiceDraft, PaymentDraft, Settlement
 from hub.db import create_engine
+from schema.billing import LedgerEntry, LedgerKind, LedgerTransaction
 from tests.conftest import Servers
 
 
@@ -39,8 +40,9 @@ def settlement(rid: str, order_id: str, key: str, total: int = 1050, *, balanced
         role="CASHIER", invoice=invoice,
         payments=[PaymentDraft(key=f"{key}:0", order_id=order_id, method="CASH", amount=total, received=2000,
                                change=2000 - total)],
-        postings=[Posting(id=f"{INVOICE_REF}:sale", kind="SALE", reference=INVOICE_REF,
-                          entries=[("cash", total, 0), ("sales", 0, sales), ("tax:GST5", 0, tax)])],
+        postings=[LedgerTransaction(id=f"{INVOICE_REF}:sale", kind=LedgerKind.SALE, reference=INVOICE_REF, at=0,
+                                    by="cashier-1", entries=(LedgerEntry(account="cash", debit=total),
+                                    LedgerEntry(account="sales", credit=sales), LedgerEntry(account="tax", credit=tax)))],
         audit=[AuditNote("SETTLED", "invoice", INVOICE_REF, {"orders": [order_id]})],
     )  # fmt: skip
 

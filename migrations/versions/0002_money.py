@@ -153,9 +153,12 @@ def upgrade() -> None:
         sa.Column("business_day", sa.Date(), nullable=False),
         sa.Column("created_by", sa.String(64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("category", sa.String(48), server_default="", nullable=False),
+        sa.Column("note", sa.String(500), server_default="", nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_ledger_transactions"),
     )
     op.create_index("ix_ledger_transactions_restaurant_id", "ledger_transactions", ["restaurant_id"])
+    op.create_index("ix_ledger_transactions_reference", "ledger_transactions", ["reference"])
     op.create_index("ix_ledger_transactions_business_day", "ledger_transactions", ["business_day"])
     op.create_table(
         "ledger_entries",
