@@ -257,6 +257,23 @@ class Books:
             for t in txns
         ]
 
+    async def latest_audit(self, restaurant_id: str, action: str, entity_id: str) -> dict[str, Any] | None:
+        """The details of the newest audit row of ``action`` on ``entity_id`` (e.g. a day's close)."""
+        async with self.engine.connect() as conn:
+            details = (
+                await conn.execute(
+                    select(AuditRow.details)
+                    .where(
+                        AuditRow.restaurant_id == restaurant_id,
+                        AuditRow.action == action,
+                        AuditRow.entity_id == entity_id,
+                    )
+                    .order_by(AuditRow.id.desc())
+                    .limit(1)
+                )
+            ).scalar()
+        return dict(details) if details is not None else None
+
     async def day_figures(self, restaurant_id: str, day: date) -> DayFigures:
         """The business day's takings as the books have them (issued invoices and their payments)."""
         async with self.engine.connect() as conn:

@@ -31,7 +31,7 @@ from hub.domain.decision import Decision
 from hub.domain.errors import DomainError
 from hub.domain.stock import StockBook
 from hub.pins import Pins
-from hub.settle import Settler
+from hub.settle import BooksOnly, Settler
 from hub.store import Store, StoredResult
 from schema import commands as c
 from schema.billing import Discount
@@ -330,6 +330,9 @@ async def _stock_set(ctx: Context) -> Decision:
     return s.set_stock(await ctx.menu(), stock, cmd)
 
 
+# Written to the books in Postgres first (hub/settle.py), then told live.
+MONEY_COMMANDS = frozenset({"invoice.refund", "invoice.void", "drawer.float", "drawer.payout", "day.close"})
+
 HANDLERS: dict[str, Handler] = {
     "order.open": _open,
     "order.add_item": _add,
@@ -377,6 +380,7 @@ class CommandBus:
         self.clock = clock
         self.settler = settler
         self.pins = pins
+        self.money = BooksOnly(settler, pins) if settler is not None else None
 
     async def execute(self, actor: Actor, command_id: str, command_type: str, data: dict[str, Any]) -> StoredResult:
         """Run one command; raises DomainError with the code to answer."""
@@ -398,6 +402,10 @@ class CommandBus:
         prior = await self.store.stored_result(rid, command_id)
         if prior is not None:
             return self._same(prior, fp)
+        if command_type in MONEY_COMMANDS:
+            if self.money is None:
+                raise DomainError(ErrorCode.UNAVAILABLE, "this needs the books (Postgres); none is configured")
+            return await self.money.run(actor, command_id, fp, command_type, command)
         if command_type == "order.pay":
             # Money is recorded in Postgres before live state changes: its own path (hub/settle.py).
             if self.settler is None:

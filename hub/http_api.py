@@ -18,13 +18,14 @@ from pydantic import TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from hub.domain.actors import Actor, can_read
 from hub.domain.errors import DomainError
 from hub.domain.orders import business_day, check_tenant
 from hub.domain.views import all_day, menu_view
+from hub.reports import z_report_html
 from hub.tokens import verify
 from schema.protocol import CommandId, ErrorCode
 
@@ -103,6 +104,8 @@ def _hub(request: Request) -> Hub:
 
 def _actor(request: Request) -> Actor:
     header = request.headers.get("authorization", "")
+    if not header and request.url.path.endswith(".html"):
+        header = "Bearer " + request.query_params.get("token", "")  # printable pages opened in a browser
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "send Authorization: Bearer <device token>")
@@ -212,6 +215,21 @@ async def _read(request: Request, what: str) -> Response:
                 "average_bill": figures.revenue // figures.invoices if figures.invoices else 0,
                 **dataclasses.asdict(figures),
             }
+        elif what in ("z", "z.html"):
+            can_read(actor, "cashier")
+            restaurant = await hub.store.restaurant(rid)
+            timezone = restaurant.timezone if restaurant else "UTC"
+            day = request.query_params.get("day") or business_day(int(time.time() * 1000), timezone)
+            try:
+                date.fromisoformat(day)
+            except ValueError:
+                raise DomainError(ErrorCode.INVALID_FRAME, "day is YYYY-MM-DD") from None
+            if hub.bus.money is None:
+                raise DomainError(ErrorCode.UNAVAILABLE, "no books (Postgres) configured")
+            report = await hub.bus.money.z_report(rid, day)
+            if what == "z.html":
+                return HTMLResponse(z_report_html(report, restaurant.name if restaurant else rid))
+            body = report.model_dump(mode="json")
         elif what == "stock":
             can_read(actor, "menu")
             body = menu_view(await hub.store.menu(rid), list((await hub.store.stock(rid)).values()))
@@ -294,6 +312,8 @@ def routes() -> list[Route]:
         Route(f"{p}/kitchen/settings", _command_route("kitchen.configure"), methods=["PUT"]),
         Route(f"{p}/stats/prep", _reader("prep"), methods=["GET"]),
         Route(f"{p}/reports/day", _reader("day"), methods=["GET"]),
+        Route(f"{p}/reports/z", _reader("z"), methods=["GET"]),
+        Route(f"{p}/reports/z.html", _reader("z.html"), methods=["GET"]),
         Route(f"{p}/tables", _reader("tables"), methods=["GET"]),
         Route(f"{p}/tables/{{table_id}}/clean", _command_route("table.clean", "table_id"), methods=["POST"]),
         Route(f"{p}/menu", _reader("menu"), methods=["GET"]),

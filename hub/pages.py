@@ -1,4 +1,4 @@
-"""Pages served by the hub: the kitchen, expo and customer-board screens and their JS, no build step."""
+"""Pages served by the hub: the kitchen, expo, customer-board and cashier screens and their JS, no build step."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ PAGES = {
     "/kds": ("kds.html", "kitchen display: one station or several (&stations=grill,fry)"),
     "/expo": ("expo.html", "expo: every station's tickets, bump, rush, recall, alerts"),
     "/board": ("board.html", "customer board: takeaway tokens preparing and ready"),
+    "/cashier": ("cashier.html", "cashier: table map, bill, discount with PIN, split payment, settle, live figures"),
 }
 
 

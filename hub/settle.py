@@ -14,29 +14,33 @@ the lock waits for the check, and nothing in the kitchen path touches Postgres.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.books import AlreadySettled, AuditNote, Books, Found, InvoiceDraft, PaymentDraft, Settlement
+from hub.domain import billing
 from hub.domain import settlement as s
 from hub.domain.actors import Actor
 from hub.domain.decision import Decision, Event
 from hub.domain.errors import DomainError
-from hub.domain.orders import business_day, check_tenant
+from hub.domain.orders import bump, business_day, check_tenant
+from hub.pins import Pins
 from hub.store import Store, StoredResult
 from schema import commands as c
 from schema import events as e
-from schema.billing import Payment
+from schema.billing import LedgerKind, LedgerTransaction, Payment, ZReport
 from schema.protocol import ErrorCode
-from schema.records import Order, Restaurant
+from schema.records import Order, OrderStatus, PaymentStatus, Restaurant
 
-__all__ = ["Settler"]
+__all__ = ["BooksOnly", "Settler"]
 
 logger = logging.getLogger(__name__)
 
@@ -268,3 +272,200 @@ class Settler:
 
     def _now(self) -> int:
         return int(self.clock() * 1000)
+
+
+def _paid_out(txn: LedgerTransaction) -> int:
+    """What a refund gave back: its credits to the tender (asset) accounts."""
+    return sum(x.credit for x in txn.entries if x.account.startswith("asset:"))
+
+
+class BooksOnly:
+    """Refunds, voids, the drawer and the day's close: written to the books first, then told live.
+
+    Like payments, each is recorded in Postgres before anything is answered or
+    published, under the command's id (its ledger transaction id), so a retry
+    finds it instead of posting it twice.
+    """
+
+    def __init__(self, settler: Settler, pins: Pins | None) -> None:
+        self.settler = settler
+        self.store = settler.store
+        self.pins = pins
+
+    @property
+    def books(self) -> Books:
+        if self.settler.books is None:
+            raise _unavailable("the books (Postgres)")
+        return self.settler.books
+
+    async def _approver(self, actor: Actor, pin: str | None) -> str:
+        if pin is None:
+            raise DomainError(ErrorCode.PIN_REQUIRED, "a manager's PIN must approve this")
+        if self.pins is None:
+            raise _unavailable("PIN checks")
+        return await self.pins.approver(actor.restaurant_id, actor.device_id, pin)
+
+    async def _invoice(self, rid: str, invoice_id: str) -> dict[str, Any]:
+        owner, dot, _ = invoice_id.partition(".")
+        if dot and owner != rid:
+            raise DomainError(ErrorCode.WRONG_TENANT, "that invoice belongs to another restaurant")
+        invoice = await self.books.invoice(rid, invoice_id)
+        if invoice is None:
+            raise DomainError(ErrorCode.NOT_FOUND, f"no invoice {invoice_id!r}")
+        if invoice["status"] == "VOIDED":
+            raise DomainError(ErrorCode.INVALID_STATE, f"invoice {invoice['number']} is void")
+        return invoice
+
+    async def run(self, actor: Actor, key: str, fingerprint: str, command_type: str, cmd: c.Command) -> StoredResult:
+        rid = actor.restaurant_id
+        restaurant = await self.settler._restaurant(rid)
+        now = self.settler._now()
+        try:
+            if isinstance(cmd, c.RefundInvoice):
+                settlement, live = await self._refund(actor, key, cmd, now)
+            elif isinstance(cmd, c.VoidInvoice):
+                settlement, live = await self._void(actor, key, cmd, now)
+            elif isinstance(cmd, c.CloseDay):
+                settlement, live = await self._close(actor, key, cmd, restaurant, now)
+            else:
+                assert isinstance(cmd, c.DrawerFloat | c.DrawerPayout)
+                settlement, live = self._drawer(actor, key, cmd, now)
+            settlement = dataclasses.replace(
+                settlement,
+                business_day=date.fromisoformat(business_day(now, restaurant.timezone)),
+                at=datetime.fromtimestamp(now / 1000, UTC),
+            )
+            await self.books.record(settlement)
+        except (SQLAlchemyError, OSError) as exc:
+            logger.warning("%s %s of %s not recorded: %s", command_type, key, rid, exc)
+            raise _unavailable("the books (Postgres)") from None
+        for _ in range(ATTEMPTS):
+            decision = await live()
+            outcome = await self.store.commit(rid, key, fingerprint, decision, self.settler._now())
+            if outcome.stored is not None:
+                if command_type.startswith("invoice."):
+                    await self.settler._revenue(rid, key, restaurant, now)
+                return outcome.stored
+        raise DomainError(ErrorCode.BUSY, "recorded, but the live state kept changing; retry with the same id")
+
+    def _settlement(self, actor: Actor, key: str, postings: list[Any], note: AuditNote, **kw: Any) -> Settlement:
+        return Settlement(
+            key=key,
+            restaurant_id=actor.restaurant_id,
+            business_day=date.today(),
+            at=datetime.now(UTC),
+            by=actor.device_id,
+            role=actor.role.value,
+            postings=postings,
+            audit=[note],
+            **kw,
+        )
+
+    async def _orders_of(self, rid: str, invoice: dict[str, Any]) -> list[Order]:
+        return [o for o in [await self.store.order(rid, i) for i in invoice["order_ids"]] if o is not None]
+
+    async def _refund(self, actor: Actor, key: str, cmd: c.RefundInvoice, now: int) -> tuple[Settlement, Any]:
+        rid = actor.restaurant_id
+        invoice = await self._invoice(rid, cmd.invoice_id)
+        approver = await self._approver(actor, cmd.pin)
+        txns = await self.books.transactions(rid, references=[cmd.invoice_id])
+        sale = next((t for t in txns if t.kind is LedgerKind.SALE), None)
+        if sale is None:
+            raise DomainError(ErrorCode.NOT_FOUND, f"invoice {invoice['number']} has no sale to refund")
+        earlier = [t for t in txns if t.kind in (LedgerKind.REFUND, LedgerKind.VOID)]
+        posting = billing.refund_entries(
+            sale, cmd.amount, cmd.method, earlier=earlier, now=now, by=actor.device_id, txn_id=f"{key}:refund",
+            note=cmd.reason,
+        )  # fmt: skip
+        refunded = cmd.amount + sum(_paid_out(t) for t in earlier if t.kind is LedgerKind.REFUND)
+        fully = refunded >= invoice["total"]
+        note = AuditNote("REFUNDED", "invoice", cmd.invoice_id,
+                         {"amount": cmd.amount, "method": cmd.method.value, "reason": cmd.reason, "approved_by": approver})  # fmt: skip
+        settlement = self._settlement(
+            actor, key, [posting], note, invoice_status=(cmd.invoice_id, "REFUNDED") if fully else None
+        )
+
+        async def live() -> Decision:
+            orders = await self._orders_of(rid, invoice)
+            changed = tuple(bump(o, payment_status=PaymentStatus.REFUNDED) for o in orders) if fully else ()
+            data = e.PaymentRefunded(
+                invoice_id=cmd.invoice_id, invoice_number=invoice["number"], order_ids=tuple(invoice["order_ids"]),
+                amount=cmd.amount, method=cmd.method, refunded=refunded, approved_by=approver,
+            )  # fmt: skip
+            channels = (*s.MONEY_CHANNELS, *(f"order:{o}" for o in invoice["order_ids"]))
+            result = {"invoice_id": cmd.invoice_id, "refunded": refunded, "fully": fully, "approved_by": approver}
+            return Decision(result=result, orders=changed, events=(Event("PAYMENT_REFUNDED", channels, data),))
+
+        return settlement, live
+
+    async def _void(self, actor: Actor, key: str, cmd: c.VoidInvoice, now: int) -> tuple[Settlement, Any]:
+        rid = actor.restaurant_id
+        invoice = await self._invoice(rid, cmd.invoice_id)
+        approver = await self._approver(actor, cmd.pin)
+        txns = await self.books.transactions(rid, references=[cmd.invoice_id, *invoice["order_ids"]])
+        posting = billing.void_entries(
+            txns, reference=cmd.invoice_id, now=now, by=actor.device_id, txn_id=f"{key}:void", note=cmd.reason
+        )
+        note = AuditNote("VOIDED", "invoice", cmd.invoice_id, {"reason": cmd.reason, "approved_by": approver})
+        settlement = self._settlement(actor, key, [posting], note, invoice_status=(cmd.invoice_id, "VOIDED"))
+
+        async def live() -> Decision:
+            orders = await self._orders_of(rid, invoice)
+            changed = tuple(bump(o, status=OrderStatus.VOIDED, payment_status=PaymentStatus.REFUNDED) for o in orders)
+            data = e.OrderVoided(
+                invoice_id=cmd.invoice_id, invoice_number=invoice["number"], order_ids=tuple(invoice["order_ids"]),
+                total=invoice["total"], approved_by=approver,
+            )  # fmt: skip
+            channels = (*s.MONEY_CHANNELS, *(f"order:{o}" for o in invoice["order_ids"]))
+            result = {"invoice_id": cmd.invoice_id, "voided": invoice["total"], "approved_by": approver}
+            return Decision(result=result, orders=changed, events=(Event("ORDER_VOIDED", channels, data),))
+
+        return settlement, live
+
+    def _drawer(self, actor: Actor, key: str, cmd: c.DrawerFloat | c.DrawerPayout, now: int) -> tuple[Settlement, Any]:
+        if isinstance(cmd, c.DrawerFloat):
+            posting = billing.float_entries(
+                cmd.amount, reference=key, now=now, by=actor.device_id, txn_id=f"{key}:float"
+            )
+            data = e.DrawerMoved(kind=LedgerKind.FLOAT, amount=cmd.amount, by=actor.device_id)
+        else:
+            posting = billing.payout_entries(
+                cmd.amount, cmd.category, note=cmd.note, reference=key, now=now, by=actor.device_id,
+                txn_id=f"{key}:payout",
+            )  # fmt: skip
+            data = e.DrawerMoved(
+                kind=LedgerKind.PAYOUT, amount=cmd.amount, category=cmd.category, note=cmd.note, by=actor.device_id
+            )
+        note = AuditNote(posting.kind.value, "drawer", key, data.model_dump(mode="json"))
+
+        async def live() -> Decision:
+            return Decision(
+                result={"kind": posting.kind.value, "amount": cmd.amount},
+                events=(Event("DRAWER_MOVED", s.MONEY_CHANNELS, data),),
+            )
+
+        return self._settlement(actor, key, [posting], note), live
+
+    async def z_report(self, rid: str, day: str, counted_cash: int | None = None) -> ZReport:
+        restaurant = await self.settler._restaurant(rid)
+        txns = await self.books.transactions(rid, day=date.fromisoformat(day))
+        if counted_cash is None:
+            closed = await self.books.latest_audit(rid, "DAY_CLOSED", day)
+            counted_cash = closed["counted_cash"] if closed else None
+        return billing.z_report(day, txns, currency=restaurant.currency, counted_cash=counted_cash)
+
+    async def _close(
+        self, actor: Actor, key: str, cmd: c.CloseDay, restaurant: Restaurant, now: int
+    ) -> tuple[Settlement, Any]:
+        day = cmd.day or business_day(now, restaurant.timezone)
+        report = await self.z_report(actor.restaurant_id, day, cmd.counted_cash)
+        note = AuditNote(
+            "DAY_CLOSED", "day", day, {"counted_cash": cmd.counted_cash, "report": report.model_dump(mode="json")}
+        )
+        settlement = self._settlement(actor, key, [], note)
+
+        async def live() -> Decision:
+            event = Event("DAY_CLOSED", s.MONEY_CHANNELS, e.DayClosed(report=report))
+            return Decision(result={"report": report.model_dump(mode="json")}, events=(event,))
+
+        return settlement, live

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from schema.billing import DiscountKind, Tender
+from schema.billing import DiscountKind, Tender, TenderMethod
 from schema.records import OrderType, StationSettings
 
 __all__ = [
@@ -25,9 +25,12 @@ __all__ = [
     "ChangeItem",
     "CheckAck",
     "CleanTable",
+    "CloseDay",
     "Command",
     "ConfigureKitchen",
     "DiscountOrder",
+    "DrawerFloat",
+    "DrawerPayout",
     "ExpireBillLock",
     "FireOrder",
     "HoldCourse",
@@ -38,6 +41,7 @@ __all__ = [
     "PayOrder",
     "PreviewBill",
     "RecallOrder",
+    "RefundInvoice",
     "RemoveDiscount",
     "RemoveItem",
     "RequestBill",
@@ -46,6 +50,7 @@ __all__ = [
     "SetStock",
     "SettleCheck",
     "StockCommand",
+    "VoidInvoice",
 ]
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -259,6 +264,44 @@ class SetPin(Command):
     pin: Pin
 
 
+Money = Annotated[int, Field(gt=0, le=100_000_000, description="minor units")]
+
+
+class RefundInvoice(Command):
+    """Give back part or all of a settled invoice through one method; needs a manager's PIN."""
+
+    invoice_id: Id
+    amount: Money
+    method: TenderMethod
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    pin: Pin | None = None
+
+
+class VoidInvoice(Command):
+    """Reverse a whole settled invoice (no refunds on it yet); needs a manager's PIN."""
+
+    invoice_id: Id
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    pin: Pin | None = None
+
+
+class DrawerFloat(Command):
+    amount: Money
+
+
+class DrawerPayout(Command):
+    amount: Money
+    category: Annotated[str, StringConstraints(min_length=1, max_length=48)]
+    note: ShortText = ""
+
+
+class CloseDay(Command):
+    """Count the drawer and close the business day: the Z-report with counted against expected cash."""
+
+    counted_cash: int = Field(ge=0, le=1_000_000_000)
+    day: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+
+
 class SettleCheck(Command):
     """The hub's own: a payment lock fell due; finish it from Postgres or release it."""
 
@@ -296,6 +339,11 @@ COMMANDS: dict[str, type[Command]] = {
     "bill.request": RequestBill,
     "bill.release": RequestBill,
     "manager.set_pin": SetPin,
+    "invoice.refund": RefundInvoice,
+    "invoice.void": VoidInvoice,
+    "drawer.float": DrawerFloat,
+    "drawer.payout": DrawerPayout,
+    "day.close": CloseDay,
 }
 
 

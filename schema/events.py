@@ -7,9 +7,9 @@ as ``{"op": "event", "offset": n, "type": ..., "channels": [...], "data": ...}``
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from schema.billing import Payment
+from schema.billing import LedgerKind, Payment, TenderMethod, ZReport
 from schema.records import (
     Alert,
     ItemStatus,
@@ -26,6 +26,8 @@ from schema.records import (
 __all__ = [
     "EVENTS",
     "CourseHeld",
+    "DayClosed",
+    "DrawerMoved",
     "EventData",
     "ItemAvailability",
     "ItemStatusChanged",
@@ -40,7 +42,9 @@ __all__ = [
     "OrderReady",
     "OrderRushed",
     "OrderSettled",
+    "OrderVoided",
     "PaymentRecorded",
+    "PaymentRefunded",
     "RevenueUpdated",
     "StockChanged",
     "TableStatusChanged",
@@ -189,6 +193,38 @@ class RevenueUpdated(EventData):
     service_charge: int
 
 
+class PaymentRefunded(EventData):
+    invoice_id: str
+    invoice_number: int
+    order_ids: tuple[str, ...]
+    amount: int
+    method: TenderMethod
+    refunded: int = Field(description="refunded on this invoice so far")
+    approved_by: str
+
+
+class OrderVoided(EventData):
+    invoice_id: str
+    invoice_number: int
+    order_ids: tuple[str, ...]
+    total: int
+    approved_by: str
+
+
+class DrawerMoved(EventData):
+    """Cash put in (FLOAT) or taken out (PAYOUT) of the drawer."""
+
+    kind: LedgerKind
+    amount: int
+    category: str = ""
+    note: str = ""
+    by: str
+
+
+class DayClosed(EventData):
+    report: ZReport
+
+
 class StockChanged(EventData):
     stock: Stock
 
@@ -228,4 +264,8 @@ EVENTS: dict[str, type[EventData]] = {
     "PAYMENT_RECORDED": PaymentRecorded,
     "ORDER_SETTLED": OrderSettled,
     "REVENUE_UPDATED": RevenueUpdated,
+    "PAYMENT_REFUNDED": PaymentRefunded,
+    "ORDER_VOIDED": OrderVoided,
+    "DRAWER_MOVED": DrawerMoved,
+    "DAY_CLOSED": DayClosed,
 }

@@ -12,10 +12,11 @@ from pydantic import BaseModel
 
 from hub.codec import CODECS, Codec, DecodeError, EncodedEvent, JsonCodec, MsgpackCodec
 from hub.demo import demo_kitchen
+from hub.domain.billing import z_report
 from hub.domain.tickets import ticket_line
 from hub.store import StreamEntry
 from schema import events as e
-from schema.billing import Payment, TenderMethod
+from schema.billing import LedgerKind, Payment, TenderMethod
 from schema.events import EVENTS
 from schema.protocol import (
     SUBPROTOCOL_JSON,
@@ -149,6 +150,20 @@ EVENT_DATA: dict[str, e.EventData] = {
     "ORDER_SETTLED": e.OrderSettled(
         order_ids=(ORDER.id,), invoice_id="demo.inv7", invoice_number=7, total=900, table_ids=("T1",)
     ),
+    "PAYMENT_REFUNDED": e.PaymentRefunded(
+        invoice_id="demo.inv7",
+        invoice_number=7,
+        order_ids=(ORDER.id,),
+        amount=300,
+        method=TenderMethod.UPI,
+        refunded=300,
+        approved_by="manager-1",
+    ),
+    "ORDER_VOIDED": e.OrderVoided(
+        invoice_id="demo.inv7", invoice_number=7, order_ids=(ORDER.id,), total=900, approved_by="manager-1"
+    ),
+    "DRAWER_MOVED": e.DrawerMoved(kind=LedgerKind.PAYOUT, amount=1200, category="supplies", note="ice", by="till"),
+    "DAY_CLOSED": e.DayClosed(report=z_report("2026-11-23", [], currency="INR", counted_cash=0)),
     "REVENUE_UPDATED": e.RevenueUpdated(
         day="2026-11-23",
         currency="INR",

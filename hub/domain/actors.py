@@ -74,6 +74,11 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "bill.request": _FRONT,
     "bill.release": _FRONT,
     "manager.set_pin": frozenset({Role.MANAGER}),
+    "invoice.refund": frozenset({Role.CASHIER, Role.MANAGER}),
+    "invoice.void": frozenset({Role.CASHIER, Role.MANAGER}),
+    "drawer.float": frozenset({Role.CASHIER, Role.MANAGER}),
+    "drawer.payout": frozenset({Role.CASHIER, Role.MANAGER}),
+    "day.close": frozenset({Role.MANAGER}),
 }
 
 _STAFF_CHANNELS = frozenset({"tables", "orders", "order", "board", "expo", "cashier", "menu"})

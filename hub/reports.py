@@ -1,0 +1,63 @@
+"""Printable reports: the Z-report as a page a manager can print at closing."""
+
+from __future__ import annotations
+
+from html import escape
+
+from schema.billing import ZReport
+
+__all__ = ["z_report_html"]
+
+
+def _money(minor: int | None) -> str:
+    if minor is None:
+        return "not counted"
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{abs(minor) // 100:,}.{abs(minor) % 100:02d}"
+
+
+def _rows(pairs: list[tuple[str, int | None]]) -> str:
+    return "".join(f"<tr><th>{escape(k)}</th><td>{_money(v)}</td></tr>" for k, v in pairs)
+
+
+def z_report_html(z: ZReport, restaurant: str) -> str:
+    sections: dict[str, list[tuple[str, int | None]]] = {
+        "Sales": [
+            ("Bills total", z.bills_total),
+            ("Average bill", z.average_bill),
+            ("Gross sales (ex tax)", z.gross_sales),
+            ("Discounts", z.discounts),
+            ("Service charge", z.service_charge),
+            ("Tax", z.tax),
+            ("Refunded", z.refunded),
+            ("Voided", z.voided),
+            ("Net revenue (ex tax)", z.net_revenue),
+        ],
+        "Tax by code (net)": [(k, v) for k, v in sorted(z.net_tax_by_code.items())],
+        "Takings by method": [(k, v) for k, v in sorted(z.takings_by_method.items())],
+        "Net by method": [(k, v) for k, v in sorted(z.net_by_method.items())],
+        "Payouts by category": [(k, v) for k, v in sorted(z.payouts_by_category.items())],
+        "Cash drawer": [
+            ("Opening float", z.opening_float),
+            ("Payouts", z.payouts),
+            ("Expected cash", z.expected_cash),
+            ("Counted cash", z.counted_cash),
+            ("Over (+) / short (-)", z.cash_difference),
+        ],
+    }
+    body = ""
+    for title, pairs in sections.items():
+        body += f"<h2>{escape(title)}</h2><table>{_rows(pairs)}</table>"
+    staff = "".join(
+        f"<tr><th>{escape(t.by)}</th><td>{t.invoices} invoices</td><td>{_money(t.takings)}</td></tr>" for t in z.staff
+    )
+    return (
+        "<!doctype html><meta charset=utf-8><title>Z-report</title>"
+        "<style>body{font:16px/1.4 system-ui;max-width:40em;margin:2em auto}th{text-align:left;font-weight:normal}"
+        "td{text-align:right;font-variant-numeric:tabular-nums}table{width:100%;border-collapse:collapse}"
+        "tr{border-bottom:1px solid #ddd}@media print{button{display:none}}</style>"
+        f"<h1>Z-report — {escape(restaurant)} — {escape(z.day)}</h1><p>Currency: {escape(z.currency)}. "
+        f"Amounts in major units. Invoices: {z.invoices}; refunds: {z.refunds}; voids: {z.voids}.</p>"
+        "<button onclick=print()>Print</button>"
+        f"{body}<h2>Per staff member</h2><table>{staff}</table>"
+    )
