@@ -190,9 +190,9 @@ class Books:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(InvoiceRow.id, InvoiceRow.number, InvoiceRow.status, InvoiceRow.total).where(
-                        InvoiceRow.restaurant_id == restaurant_id, InvoiceRow.id == invoice_id
-                    )
+                    select(
+                        InvoiceRow.id, InvoiceRow.number, InvoiceRow.status, InvoiceRow.total, InvoiceRow.settlement_key
+                    ).where(InvoiceRow.restaurant_id == restaurant_id, InvoiceRow.id == invoice_id)
                 )
             ).first()
             if row is None:
@@ -209,8 +209,21 @@ class Books:
                 "number": row.number,
                 "status": row.status,
                 "total": row.total,
+                "settlement_key": row.settlement_key,
                 "order_ids": list(orders),
             }
+
+    async def invoice_of(self, restaurant_id: str, order_id: str) -> str | None:
+        """The invoice that settled an order, if any."""
+        async with self.engine.connect() as conn:
+            found: str | None = (
+                await conn.execute(
+                    select(InvoiceOrderRow.invoice_id).where(
+                        InvoiceOrderRow.restaurant_id == restaurant_id, InvoiceOrderRow.order_id == order_id
+                    )
+                )
+            ).scalar()
+            return found
 
     async def transactions(
         self, restaurant_id: str, *, day: date | None = None, references: Sequence[str] | None = None

@@ -115,7 +115,8 @@ class Settler:
             recorded = await self.books.record(self._settlement(plan, restaurant, actor, now))
         except AlreadySettled as exc:
             await self._release(rid, key, cmd.order_ids)
-            raise DomainError(ErrorCode.ALREADY_SETTLED, str(exc), {"invoice_id": exc.invoice_id}) from None
+            invoice_id = await self._repair(rid, cmd.order_ids)
+            raise DomainError(ErrorCode.ALREADY_SETTLED, str(exc), {"invoice_id": invoice_id}) from None
         except (SQLAlchemyError, OSError) as exc:
             logger.warning("payment %s of %s not recorded: %s", key, rid, exc)
             raise _unavailable("the books (Postgres)") from None
@@ -193,6 +194,8 @@ class Settler:
         payments: list[Payment],
         total: int,
         change: int,
+        *,
+        command_id: str | None = None,
     ) -> StoredResult:
         """Apply what the books recorded, under the paying command's own id (so retries get this answer)."""
         for attempt in range(ATTEMPTS):
@@ -210,11 +213,39 @@ class Settler:
                 invoice_number=found.invoice_number,
                 now=now,
             )
-            outcome = await self.store.commit(rid, key, fingerprint, decision, now)
+            outcome = await self.store.commit(rid, command_id or key, fingerprint, decision, now)
             if outcome.stored is not None:
                 return outcome.stored
             await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
         raise DomainError(ErrorCode.BUSY, "recorded, but the live state kept changing; retry with the same id")
+
+    async def _repair(self, rid: str, order_ids: list[str]) -> str | None:
+        """The books say these orders were settled: make the live state say so too (it may have lost it).
+
+        Redis can lose its last second of writes in a crash; the books cannot.
+        Applying is idempotent, so repairing what was never lost changes nothing.
+        """
+        assert self.books is not None
+        invoice_id = None
+        for order_id in order_ids:
+            invoice_id = await self.books.invoice_of(rid, order_id)
+            if invoice_id is not None:
+                break
+        if invoice_id is None:
+            return None
+        invoice = await self.books.invoice(rid, invoice_id)
+        if invoice is None or invoice["status"] != "ISSUED":
+            return invoice_id
+        key = str(invoice["settlement_key"])
+        found = await self.books.find(rid, key)
+        if found is not None:
+            payments = [Payment.model_validate(p) for p in found.payments]
+            change = sum(p.change for p in payments)
+            await self._finish(
+                rid, key, "", list(invoice["order_ids"]), found, payments, invoice["total"], change,
+                command_id=f"{key}:repair:{secrets.token_hex(4)}",  # the first answer stays stored under the key
+            )  # fmt: skip
+        return invoice_id
 
     async def _release(self, rid: str, key: str, order_ids: list[str]) -> None:
         for _ in range(ATTEMPTS):

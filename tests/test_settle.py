@@ -278,3 +278,75 @@ async def test_requesting_the_bill_locks_the_order_for_other_terminals_until_it_
     back = await events_until(watcher, 1, 4 * WAIT, "TABLE_STATUS_CHANGED")
     assert back[0]["data"]["table"]["status"] == "OCCUPIED"
     await watcher.command("order.add_item", {"order_id": order_id, "menu_item_id": "fries"})
+
+
+async def test_a_group_bill_over_two_tables_is_one_invoice(hub: RunningHub, servers: Servers) -> None:
+    """Two tables' orders: one preview, one invoice whose lines keep their orders; paid in full once, both tables DIRTY."""
+    a = await ready_dine_in(hub, "T11", "burger")
+    b = await ready_dine_in(hub, "T12", "fries", "mojito")
+    cashier = await hub.client(Role.CASHIER)
+    bill = (await cashier.command("bill.preview", {"order_ids": [a, b]}))["result"]["bill"]
+    assert sorted({line["order_id"] for line in bill["lines"]}) == sorted([a, b])
+    assert {line["tax_code"] for line in bill["lines"]} == {"GST5", "GST18"}
+    with pytest.raises(HubError) as err:
+        await cashier.command("order.pay", {"order_ids": [a, b], "tenders": [{"method": "CARD", "amount": 100}]})
+    assert err.value.code == ErrorCode.AMOUNT_MISMATCH  # a group is paid in full at once
+    data = {"order_ids": [a, b], "tenders": [{"method": "CARD", "amount": bill["total"]}]}
+    first = await cashier.command("order.pay", data, id="group-1")
+    again = await cashier.command("order.pay", data, id="group-1")
+    assert first["result"] == again["result"] and first["result"]["status"] == "PAID"
+    rows = await _rows(
+        servers, "SELECT order_id FROM invoice_orders WHERE invoice_id = $1", first["result"]["invoice_id"]
+    )
+    assert sorted(r["order_id"] for r in rows) == sorted([a, b])
+    lines = await _rows(
+        servers, "SELECT DISTINCT order_id FROM invoice_lines WHERE invoice_id = $1", first["result"]["invoice_id"]
+    )
+    assert sorted(r["order_id"] for r in lines) == sorted([a, b])
+    async with hub.http(Role.CASHIER) as http:
+        tables = {t["id"]: t["status"] for t in (await http.get("/api/v1/tables")).json()["tables"]}
+    assert (tables["T11"], tables["T12"]) == ("DIRTY", "DIRTY")
+
+
+async def test_orders_of_different_named_customers_are_not_one_bill(hub: RunningHub) -> None:
+    """A group bill for two different named customers is refused."""
+    waiter = await hub.client(Role.WAITER)
+    a = await new_order(waiter, "water", customer_name="Asha")
+    b = await new_order(waiter, "water", customer_name="Ravi")
+    cashier = await hub.client(Role.CASHIER)
+    with pytest.raises(HubError) as err:
+        await cashier.command("bill.preview", {"order_ids": [a, b]})
+    assert err.value.code == ErrorCode.INVALID_STATE and err.value.frame["details"]["reason"] == "MIXED_CUSTOMERS"
+
+
+async def test_a_settlement_the_live_state_lost_is_repaired_from_the_books(hub: RunningHub, redis: Any) -> None:
+    """Redis lost the applied settlement (as after a crash): paying again is ALREADY_SETTLED and the order is closed again."""
+    from hub.keys import Keys
+
+    order_id = await ready_dine_in(hub, "T2", "burger")
+    k = Keys(hub.rid)
+    before_order = await redis.hget(k.open_orders, order_id)
+    before_table = await redis.hget(k.tables, "T2")
+    versions = await redis.hgetall(k.versions)
+    cashier = await hub.client(Role.CASHIER)
+    due = (await cashier.command("bill.preview", {"order_ids": [order_id]}))["result"]["due"]
+    paid = await cashier.command("order.pay", {"order_ids": [order_id], "tenders": [{"method": "UPI", "amount": due}]})
+    # Put the live state back as it was before the payment was applied.
+    await redis.hset(k.open_orders, order_id, before_order)
+    await redis.hdel(k.closed_orders, order_id)
+    await redis.hset(k.tables, "T2", before_table)
+    await redis.hset(k.versions, mapping={f"order:{order_id}": versions[f"order:{order_id}".encode()],
+                                          "table:T2": versions[b"table:T2"]})  # fmt: skip
+    with pytest.raises(HubError) as err:
+        await cashier.command("order.pay", {"order_ids": [order_id], "tenders": [{"method": "CARD", "amount": due}]})
+    assert err.value.code == ErrorCode.ALREADY_SETTLED
+    assert err.value.frame["details"]["invoice_id"] == paid["result"]["invoice_id"]
+    async with hub.http(Role.CASHIER) as http:
+        order = (await http.get(f"/api/v1/orders/{order_id}")).json()["order"]
+        tables = {t["id"]: t["status"] for t in (await http.get("/api/v1/tables")).json()["tables"]}
+    assert (order["status"], order["payment_status"], order["invoice_id"]) == (
+        "CLOSED",
+        "PAID",
+        paid["result"]["invoice_id"],
+    )
+    assert tables["T2"] == "DIRTY"
