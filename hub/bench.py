@@ -796,7 +796,9 @@ def _parser(scenario: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=f"fireflow bench {scenario}", description=__doc__.splitlines()[0] if __doc__ else ""
     )
-    defaults = {"kitchen": (2000, 200, 1), "broadcast": (5000, 1, 2), "idle": (10000, 100, 2)}[scenario]
+    defaults = {"kitchen": (2000, 200, 1), "broadcast": (5000, 1, 2), "idle": (10000, 100, 2), "settle": (16, 10, 1)}[
+        scenario
+    ]
     p.add_argument("--sockets", type=int, default=defaults[0], help="screens (sockets that receive)")
     p.add_argument("--procs", type=int, default=defaults[2], help="load generator processes")
     p.add_argument("--client", choices=["raw", "websockets"], default="raw", help="load generator's WebSocket client")
@@ -815,10 +817,109 @@ def _parser(scenario: str) -> argparse.ArgumentParser:
         p.add_argument("--p99-limit", type=float, default=100.0, help="ms; a step with p99 at or above is not held")
         p.add_argument("--stop-p99", type=float, default=1000.0, help="ms; stop stepping once p99 reaches this")
         p.add_argument("--waiters", type=int, default=4, help="waiter sockets sharing the fires")
+    elif scenario == "settle":
+        p.add_argument("--restaurants", type=int, default=defaults[1])
+        p.add_argument("--orders", type=int, default=2000, help="orders to settle, spread over the restaurants")
     else:
         p.add_argument("--restaurants", type=int, default=defaults[1])
         p.add_argument("--settle", type=float, default=3.0, help="seconds to let memory settle before measuring")
     return p
+
+
+async def _settle_bench(env: Env, server: Server, args: argparse.Namespace) -> None:
+    """Settlements per second into Postgres: ``--sockets`` cashiers pay ready orders as fast as they are answered.
+
+    Each payment is a split (cash with change, and UPI), recorded in Postgres (invoice, payments, a balanced
+    SALE posting, an audit row) before the answer, then applied in Redis and followed by REVENUE_UPDATED.
+    """
+    from clients.python import HubClient
+    from hub.db import create_engine
+
+    url = f"ws://127.0.0.1:{server.port}/ws"
+    per = max(1, args.orders // args.restaurants)
+    _say(f"preparing {per * args.restaurants} ready orders (water and soda: ready as fired)")
+    queues: list[asyncio.Queue[tuple[str, str]]] = [asyncio.Queue() for _ in range(args.restaurants)]
+
+    async def prepare(n: int) -> None:
+        rid = env.rid(n)
+        waiter = await HubClient.connect(url, env.token(rid, "WAITER", f"bench-waiter-{n}"))
+        try:
+            for _ in range(per):
+                opened = await waiter.command("order.open", {"type": "TAKEAWAY"})
+                order_id = opened["result"]["order"]["id"]
+                for item in ("water", "soda"):
+                    await waiter.command("order.add_item", {"order_id": order_id, "menu_item_id": item})
+                await waiter.command("order.fire", {"order_id": order_id})
+                queues[n].put_nowait((rid, order_id))
+        finally:
+            await waiter.close()
+
+    await asyncio.gather(*(prepare(n) for n in range(args.restaurants)))
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def cashier(c: int) -> None:
+        n = c % args.restaurants
+        rid = env.rid(n)
+        client = await HubClient.connect(url, env.token(rid, "CASHIER", f"bench-till-{c}"))
+        try:
+            while not queues[n].empty():
+                _, order_id = queues[n].get_nowait()
+                due = (await client.command("bill.preview", {"order_ids": [order_id]}))["result"]["due"]
+                cash = due // 2
+                tenders = [
+                    {"method": "CASH", "amount": cash, "received": cash + 1000},
+                    {"method": "UPI", "amount": due - cash, "reference": "bench"},
+                ]
+                started = time.perf_counter()
+                try:
+                    await client.command("order.pay", {"order_ids": [order_id], "tenders": tenders}, timeout=30)
+                except Exception as exc:
+                    errors.append(str(exc))
+                    continue
+                latencies.append(time.perf_counter() - started)
+        finally:
+            await client.close()
+
+    _say(f"settling with {args.sockets} cashier connection(s)")
+    cpu_before = server.cpu()
+    started = time.perf_counter()
+    await asyncio.gather(*(cashier(c) for c in range(args.sockets)))
+    elapsed = time.perf_counter() - started
+    hub_cpu = (server.cpu() - cpu_before) / elapsed * 100 if elapsed else 0.0
+    engine = create_engine(env.database_url)
+    try:
+        async with engine.connect() as conn:
+            from sqlalchemy import text
+
+            stored = (
+                await conn.execute(
+                    text("SELECT count(*) FROM invoices WHERE restaurant_id LIKE :p"), {"p": env.prefix + "%"}
+                )
+            ).scalar_one()
+            unbalanced = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM (SELECT t.id FROM ledger_transactions t JOIN ledger_entries e "
+                        "ON e.transaction_id = t.id WHERE t.restaurant_id LIKE :p GROUP BY t.id "
+                        "HAVING sum(e.debit) <> sum(e.credit)) x"
+                    ),
+                    {"p": env.prefix + "%"},
+                )
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0.0
+
+    _figure(
+        f"settle: settlements/s={len(latencies) / elapsed:.0f} p50={pct(0.5):.1f}ms p99={pct(0.99):.1f}ms "
+        f"settled={len(latencies)} invoices_in_postgres={stored} unbalanced={unbalanced} errors={len(errors)} "
+        f"cashiers={args.sockets} restaurants={args.restaurants} hub_cpu={hub_cpu:.0f}%"
+        + (f" first_error={errors[0][:120]!r}" if errors else "")
+    )
 
 
 def _ratio(a: float, b: float) -> str:
@@ -829,6 +930,18 @@ async def _bench(scenario: str, args: argparse.Namespace, env: Env) -> int:
     from hub.db import migrate
 
     restaurants = 1 if scenario == "broadcast" else args.restaurants
+    if scenario == "settle":
+        await migrate(env.database_url)
+        await env.seed(restaurants)
+        hub = await env.start_hub()
+        try:
+            await _settle_bench(env, hub, args)
+        except Exception:
+            _say(f"the run failed; the hub's log ends with:\n{hub.log_tail()}")
+            raise
+        finally:
+            hub.stop()
+        return 0
     if restaurants < 1 or args.sockets < 1:
         raise SystemExit("bench: --sockets and --restaurants must be at least 1")
     await migrate(env.database_url)

@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stations", default="", help="comma-separated, for kitchen devices; * for all")
     p.add_argument("--ttl", type=float, default=30 * 86_400, help="seconds")
     p.add_argument("--data-dir", type=Path)
-    p = sub.add_parser("bench", help="measure the hub (kitchen, broadcast, idle)")
-    p.add_argument("scenario", choices=["kitchen", "broadcast", "idle"])
+    p = sub.add_parser("bench", help="measure the hub (kitchen, broadcast, idle, settle)")
+    p.add_argument("scenario", choices=["kitchen", "broadcast", "idle", "settle"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     logging.basicConfig(
