@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
-from hub.books import Books
+from hub.books import AuditNote, Books
 from hub.codec import CODECS
 from hub.commands import CommandBus
 from hub.config import Settings
@@ -69,13 +69,17 @@ class Hub:
         )
         self.engine: AsyncEngine | None = create_engine(settings.database_url) if settings.database_url else None
         self.settler = Settler(self.store, Books(self.engine) if self.engine is not None else None)
-        self.bus = CommandBus(self.store, settler=self.settler, pins=Pins(self.redis))
+        self.bus = CommandBus(self.store, settler=self.settler, pins=Pins(self.redis, self._audit_wrong_pin))
         self.fanout = FanOut(self.redis, self.store)
         self.presence = Presence(self.redis, secrets.token_hex(4), ttl=settings.presence_ttl)
         self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick)
         self.connections: set[Connection] = set()
         self.writer: DurableWriter | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _audit_wrong_pin(self, rid: str, device: str, details: dict[str, Any]) -> None:
+        if self.settler.books is not None:
+            await self.settler.books.audit(rid, device, "", AuditNote("WRONG_PIN", "device", device, details))
 
     async def start(self) -> None:
         await self.redis.ping()

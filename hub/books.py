@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, text, update
@@ -269,6 +269,22 @@ class Books:
             )
             for t in txns
         ]
+
+    async def audit(self, restaurant_id: str, actor: str, role: str, note: AuditNote) -> None:
+        """One audit row on its own (what is refused matters too: wrong PINs, tenant violations)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(AuditRow).values(
+                    restaurant_id=restaurant_id,
+                    at=datetime.now(UTC),
+                    actor=actor,
+                    role=role,
+                    action=note.action,
+                    entity=note.entity,
+                    entity_id=note.entity_id,
+                    details=note.details,
+                )
+            )
 
     async def latest_audit(self, restaurant_id: str, action: str, entity_id: str) -> dict[str, Any] | None:
         """The details of the newest audit row of ``action`` on ``entity_id`` (e.g. a day's close)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,8 +30,11 @@ WINDOW_S = 300
 
 
 class Pins:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(
+        self, redis: Redis, audit: Callable[[str, str, dict[str, Any]], Awaitable[None]] | None = None
+    ) -> None:
         self.redis = redis
+        self.audit = audit  # (restaurant, device, details): where wrong PINs are recorded
         self._hasher = PasswordHasher()
 
     async def set(self, rid: str, manager: str, pin: str) -> None:
@@ -60,6 +65,11 @@ class Pins:
             pipe.expire(k.pin_failures(device), WINDOW_S)
             await pipe.execute()
         logger.warning("wrong manager PIN from device %s of %s (%d in a row)", device, rid, failures + 1)
+        if self.audit is not None:
+            try:
+                await self.audit(rid, device, {"in_a_row": failures + 1})
+            except Exception:
+                logger.exception("could not audit a wrong PIN from %s of %s", device, rid)
         raise DomainError(
             ErrorCode.WRONG_PIN, "that is not a manager's PIN", {"attempts_left": MAX_FAILURES - failures - 1}
         )

@@ -226,7 +226,9 @@ async def test_a_payment_lock_left_behind_is_finished_from_the_books_or_released
     assert left == []
 
 
-async def test_a_big_discount_needs_a_managers_pin_and_wrong_pins_are_limited(hub: RunningHub) -> None:
+async def test_a_big_discount_needs_a_managers_pin_and_wrong_pins_are_limited(
+    hub: RunningHub, servers: Servers
+) -> None:
     """5% passes; 20% is PIN_REQUIRED, a wrong PIN is WRONG_PIN (5 then RATE_LIMITED), manager-1's PIN approves it."""
     order_id = await ready_dine_in(hub, "T9", "burger", "mojito")
     cashier = await hub.client(Role.CASHIER, device="till-1")
@@ -247,6 +249,10 @@ async def test_a_big_discount_needs_a_managers_pin_and_wrong_pins_are_limited(hu
             await other.command("order.discount", big | {"pin": "9999"})
         codes.append(err.value.code)
     assert codes == [ErrorCode.WRONG_PIN] * 5 + [ErrorCode.RATE_LIMITED]
+    audited = await _rows(
+        servers, "SELECT actor FROM audit_log WHERE restaurant_id = $1 AND action = 'WRONG_PIN'", hub.rid
+    )
+    assert [r["actor"] for r in audited] == ["till-2"] * 5
     async with hub.http(Role.CASHIER) as http:
         figures = (await http.get("/api/v1/reports/day")).json()
     assert figures["invoices"] == 0 and figures["revenue"] == 0
