@@ -95,7 +95,3 @@ async def test_kill_9_of_redis_right_after_the_answer_loses_nothing(
         assert outcome is not None and outcome["status"] == "PAID"
         assert outcome["invoice_number"] == ack["result"]["invoice_number"]
         assert (await _count(servers, "invoices", rid), await _count(servers, "payments", rid)) == (1, 1)
-        order = (
-            await (await hub.client(Role.CASHIER)).command("bill.preview", {"order_ids": [order_id]}) if False else None
-        )
-        del order
