@@ -225,11 +225,23 @@ class Books:
             ).scalar()
             return found
 
+    async def posted(self, restaurant_id: str, posting_id: str) -> LedgerTransaction | None:
+        """A ledger transaction written under this id (a command's own), if it was."""
+        found = await self.transactions(restaurant_id, ids=[self._txn_id(restaurant_id, posting_id, "")])
+        return found[0] if found else None
+
     async def transactions(
-        self, restaurant_id: str, *, day: date | None = None, references: Sequence[str] | None = None
+        self,
+        restaurant_id: str,
+        *,
+        day: date | None = None,
+        references: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
     ) -> list[LedgerTransaction]:
-        """Ledger transactions of a business day, or with these references, with their entries, in order."""
+        """Ledger transactions of a business day, or with these references or ids, with their entries, in order."""
         query = select(LedgerTransactionRow).where(LedgerTransactionRow.restaurant_id == restaurant_id)
+        if ids is not None:
+            query = query.where(LedgerTransactionRow.id.in_(list(ids)))
         if day is not None:
             query = query.where(LedgerTransactionRow.business_day == day)
         if references is not None:
@@ -258,7 +270,7 @@ class Books:
             )
         return [
             LedgerTransaction(
-                id=t.id,
+                id=t.id.removeprefix(f"{restaurant_id}/"),  # as the domain named it
                 kind=LedgerKind(t.kind),
                 reference=t.reference,
                 entries=tuple(by_txn.get(t.id, ())),
@@ -304,34 +316,45 @@ class Books:
         return dict(details) if details is not None else None
 
     async def day_figures(self, restaurant_id: str, day: date) -> DayFigures:
-        """The business day's takings as the books have them (issued invoices and their payments)."""
+        """The business day's takings from the ledger itself, so they agree with the Z-report to the minor unit.
+
+        Net of refunds and voids; the drawer's float and payouts are not takings.
+        """
+        sales_kinds = ("SALE", "DEPOSIT", "REFUND", "VOID")
         async with self.engine.connect() as conn:
-            inv = (
+            balances = (
                 await conn.execute(
                     text(
-                        "SELECT count(*), COALESCE(sum(total), 0), COALESCE(sum(discount), 0), "
-                        "COALESCE(sum(tax), 0), COALESCE(sum(service_charge), 0) FROM invoices "
-                        "WHERE restaurant_id = :rid AND business_day = :day AND status = 'ISSUED'"
+                        "SELECT e.account, sum(e.debit) - sum(e.credit) FROM ledger_entries e "
+                        "JOIN ledger_transactions t ON t.id = e.transaction_id "
+                        "WHERE t.restaurant_id = :rid AND t.business_day = :day AND t.kind = ANY(:kinds) "
+                        "GROUP BY e.account"
                     ),
-                    {"rid": restaurant_id, "day": day},
-                )
-            ).one()
-            methods = (
-                await conn.execute(
-                    text(
-                        "SELECT method, sum(amount) FROM payments WHERE restaurant_id = :rid AND business_day = :day "
-                        "GROUP BY method ORDER BY method"
-                    ),
-                    {"rid": restaurant_id, "day": day},
+                    {"rid": restaurant_id, "day": day, "kinds": list(sales_kinds)},
                 )
             ).all()
+            kinds: dict[str, int] = dict(
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT kind, count(*) FROM ledger_transactions WHERE restaurant_id = :rid "
+                            "AND business_day = :day GROUP BY kind"
+                        ),
+                        {"rid": restaurant_id, "day": day},
+                    )
+                ).all()
+            )
+        held = {str(account): int(balance) for account, balance in balances}
+        methods = {"asset:cash_drawer": "CASH", "asset:upi": "UPI", "asset:card": "CARD", "asset:wallet": "WALLET"}
+        by_method = {methods[a]: v for a, v in sorted(held.items()) if a in methods and v}
         return DayFigures(
-            revenue=int(inv[1]),
-            invoices=int(inv[0]),
-            by_method={str(m): int(a) for m, a in methods},
-            discounts=int(inv[2]),
-            tax=int(inv[3]),
-            service_charge=int(inv[4]),
+            # Takings less part payments still held for bills not settled yet (a credit balance).
+            revenue=sum(by_method.values()) + held.get("liability:customer_deposits", 0),
+            invoices=int(kinds.get("SALE", 0)) - int(kinds.get("VOID", 0)),
+            by_method=by_method,
+            discounts=held.get("revenue:discounts", 0),
+            tax=-sum(v for a, v in held.items() if a.startswith("liability:tax:")),
+            service_charge=-held.get("liability:service_charge", 0),
         )
 
     async def record(self, s: Settlement) -> Recorded:

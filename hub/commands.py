@@ -286,7 +286,7 @@ async def _discount(ctx: Context) -> Decision:
             raise DomainError(ErrorCode.UNAVAILABLE, "PINs cannot be checked here")
         approver = await ctx.pins.approver(ctx.rid, ctx.actor.device_id, cmd.pin)
     discount = Discount(
-        id=f"D{len(order.discounts) + 1}",
+        id=f"D{order.version + 1}",  # versions only grow: a removed discount's id is never reused
         kind=cmd.kind,
         value=cmd.value,
         line_id=cmd.line_id,
@@ -303,6 +303,8 @@ async def _remove_discount(ctx: Context) -> Decision:
     cmd: c.RemoveDiscount = ctx.command
     order = await ctx.editable(cmd.order_id)
     d.require_editable(order)
+    if order.paid:
+        raise DomainError(ErrorCode.INVALID_STATE, "a part-paid order's discounts stay until it is settled")
     return d.updated(billing.remove_discount(order, cmd.discount_id))
 
 

@@ -30,5 +30,19 @@ async def migrate(url: str) -> None:
     await asyncio.to_thread(_upgrade, url)
 
 
+STATEMENT_TIMEOUT_S = 10.0  # well under the payment lock's check (30 s): no commit can land after the lock is let go
+
+
 def create_engine(url: str) -> AsyncEngine:
-    return create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    timeout_ms = str(int(STATEMENT_TIMEOUT_S * 1000))
+    return create_async_engine(
+        url,
+        pool_size=5,
+        max_overflow=5,
+        pool_pre_ping=True,
+        connect_args={
+            "command_timeout": STATEMENT_TIMEOUT_S,
+            # A transaction left open by a node that died is rolled back by the server itself.
+            "server_settings": {"statement_timeout": timeout_ms, "idle_in_transaction_session_timeout": timeout_ms},
+        },
+    )

@@ -299,6 +299,8 @@ class Settler:
         total = found.total if found.total is not None else sum(p.amount for p in payments)
         change = sum(p.change for p in payments)
         await self._finish(rid, key, "", order_ids, found, payments, total, change)
+        if found.invoice_id is not None:
+            await self._revenue(rid, key, await self._restaurant(rid), self._now())
         return "finished"
 
     def _now(self) -> int:
@@ -336,14 +338,14 @@ class BooksOnly:
             raise _unavailable("PIN checks")
         return await self.pins.approver(actor.restaurant_id, actor.device_id, pin)
 
-    async def _invoice(self, rid: str, invoice_id: str) -> dict[str, Any]:
+    async def _invoice(self, rid: str, invoice_id: str, *, voided_ok: bool = False) -> dict[str, Any]:
         owner, dot, _ = invoice_id.partition(".")
         if dot and owner != rid:
             raise DomainError(ErrorCode.WRONG_TENANT, "that invoice belongs to another restaurant")
         invoice = await self.books.invoice(rid, invoice_id)
         if invoice is None:
             raise DomainError(ErrorCode.NOT_FOUND, f"no invoice {invoice_id!r}")
-        if invoice["status"] == "VOIDED":
+        if invoice["status"] == "VOIDED" and not voided_ok:
             raise DomainError(ErrorCode.INVALID_STATE, f"invoice {invoice['number']} is void")
         return invoice
 
@@ -397,14 +399,18 @@ class BooksOnly:
 
     async def _refund(self, actor: Actor, key: str, cmd: c.RefundInvoice, now: int) -> tuple[Settlement, Any]:
         rid = actor.restaurant_id
-        invoice = await self._invoice(rid, cmd.invoice_id)
+        # Written before (the answer was lost in a crash)? Then finish that one; checking again would refuse it.
+        done = await self.books.posted(rid, f"{key}:refund")
+        invoice = await self._invoice(rid, cmd.invoice_id, voided_ok=done is not None)
         approver = await self._approver(actor, cmd.pin)
         txns = await self.books.transactions(rid, references=[cmd.invoice_id])
         sale = next((t for t in txns if t.kind is LedgerKind.SALE), None)
         if sale is None:
             raise DomainError(ErrorCode.NOT_FOUND, f"invoice {invoice['number']} has no sale to refund")
-        earlier = [t for t in txns if t.kind in (LedgerKind.REFUND, LedgerKind.VOID)]
-        posting = billing.refund_entries(
+        earlier = [
+            t for t in txns if t.kind in (LedgerKind.REFUND, LedgerKind.VOID) and (done is None or t.id != done.id)
+        ]
+        posting = done or billing.refund_entries(
             sale, cmd.amount, cmd.method, earlier=earlier, now=now, by=actor.device_id, txn_id=f"{key}:refund",
             note=cmd.reason,
         )  # fmt: skip
@@ -431,10 +437,11 @@ class BooksOnly:
 
     async def _void(self, actor: Actor, key: str, cmd: c.VoidInvoice, now: int) -> tuple[Settlement, Any]:
         rid = actor.restaurant_id
-        invoice = await self._invoice(rid, cmd.invoice_id)
+        done = await self.books.posted(rid, f"{key}:void")  # written before a crash: finish it, do not refuse it
+        invoice = await self._invoice(rid, cmd.invoice_id, voided_ok=done is not None)
         approver = await self._approver(actor, cmd.pin)
         txns = await self.books.transactions(rid, references=[cmd.invoice_id, *invoice["order_ids"]])
-        posting = billing.void_entries(
+        posting = done or billing.void_entries(
             txns, reference=cmd.invoice_id, now=now, by=actor.device_id, txn_id=f"{key}:void", note=cmd.reason
         )
         note = AuditNote("VOIDED", "invoice", cmd.invoice_id, {"reason": cmd.reason, "approved_by": approver})

@@ -112,3 +112,32 @@ async def test_a_random_day_balances_and_the_z_report_payments_and_ledger_agree(
         servers, "SELECT count(*) AS n FROM invoices WHERE restaurant_id = $1 AND status = 'VOIDED'", rid
     )
     assert voided_orders[0]["n"] == len(voided)
+
+
+async def test_a_refund_whose_answer_was_lost_is_finished_by_its_retry(
+    hub: RunningHub, redis: Any, servers: Servers
+) -> None:
+    """A full refund recorded in Postgres but not applied live (crash): its retry finishes it, nothing posted twice."""
+    from hub.keys import Keys
+
+    rng = random.Random(7)
+    cashier, waiter = await hub.client(Role.CASHIER), await hub.client(Role.WAITER)
+    settled = await _settle(cashier, waiter, rng)
+    data = {
+        "invoice_id": settled["invoice_id"],
+        "amount": settled["total"],
+        "method": "CASH",
+        "reason": "cold",
+        "pin": "1234",
+    }
+    first = await cashier.command("invoice.refund", data, id="refund-1")
+    await redis.delete(Keys(hub.rid).command("refund-1"))  # as if Redis never heard of it
+    again = await cashier.command("invoice.refund", data, id="refund-1")
+    assert again["result"] == first["result"] and first["result"]["fully"] is True
+    rows = await _fetch(
+        servers, "SELECT count(*) AS n FROM ledger_transactions WHERE restaurant_id = $1 AND kind = 'REFUND'", hub.rid
+    )
+    assert rows[0]["n"] == 1
+    async with hub.http(Role.CASHIER) as http:
+        figures = (await http.get("/api/v1/reports/day")).json()
+    assert (figures["revenue"], figures["invoices"]) == (0, 1)  # refunded in full: nothing taken, one invoice issued

@@ -122,6 +122,10 @@ async def test_a_part_payment_then_the_rest(hub: RunningHub, servers: Servers) -
         "order.pay", {"order_ids": [order_id], "tenders": [{"method": "UPI", "amount": 10000}]}
     )
     assert (part["result"]["status"], part["result"]["remaining"]) == ("PARTIALLY_PAID", due - 10000)
+    waiter = await hub.client(Role.WAITER)
+    with pytest.raises(HubError) as err:  # a part-paid bill may not shrink below what was taken
+        await waiter.command("order.remove_item", {"order_id": order_id, "line_id": "L1"})
+    assert err.value.code == ErrorCode.INVALID_STATE and err.value.frame["details"]["paid"] == 10000
     with pytest.raises(HubError) as err:
         await cashier.command("order.pay", {"order_ids": [order_id], "tenders": [{"method": "CASH", "amount": due}]})
     assert err.value.code == ErrorCode.AMOUNT_MISMATCH or err.value.code == ErrorCode.INVALID_COMMAND

@@ -359,6 +359,8 @@ def change_item(order: Order, book: StockBook, cmd: c.ChangeItem, now: int, kitc
     check_version(order, cmd.version)
     require_editable(order)
     line = _line(order, cmd.line_id)
+    if cmd.quantity < line.quantity:
+        _require_unpaid_for_less(order)
     unsent = max(cmd.quantity - line.sent, 0)
     reserved = line.reserved
     if unsent > line.unsent:
@@ -382,9 +384,20 @@ def change_item(order: Order, book: StockBook, cmd: c.ChangeItem, now: int, kitc
     return updated(new, *events, *stock_events, stock=stock, due=tuple(due))
 
 
+def _require_unpaid_for_less(order: Order) -> None:
+    """A part-paid bill may grow but never shrink below what was taken: settle it, then refund."""
+    if order.paid:
+        raise DomainError(
+            ErrorCode.INVALID_STATE,
+            f"order {order.number} is part-paid ({order.paid}); settle it and refund instead of lowering the bill",
+            {"paid": order.paid},
+        )
+
+
 def remove_item(order: Order, book: StockBook, cmd: c.RemoveItem, now: int, kitchen: KitchenContext) -> Decision:
     check_version(order, cmd.version)
     require_editable(order)
+    _require_unpaid_for_less(order)
     line = _line(order, cmd.line_id)
     book.release(line.menu_item_id, line.reserved)
     items = tuple(i for i in order.items if i.id != line.id)
