@@ -108,6 +108,8 @@ async def test_a_random_day_balances_and_the_z_report_payments_and_ledger_agree(
         page = await http.get("/api/v1/reports/z.html")
     assert z == close  # the stored close's count comes back with the report
     assert page.status_code == 200 and "Z-report" in page.text and "Expected cash" in page.text
+    numbers = await _fetch(servers, "SELECT number FROM invoices WHERE restaurant_id = $1 ORDER BY number", rid)
+    assert [r["number"] for r in numbers] == list(range(1, 61))  # gap-free
     voided_orders = await _fetch(
         servers, "SELECT count(*) AS n FROM invoices WHERE restaurant_id = $1 AND status = 'VOIDED'", rid
     )
