@@ -859,7 +859,11 @@ async def _settle_bench(env: Env, server: Server, args: argparse.Namespace) -> N
     errors: list[str] = []
 
     async def cashier(c: int) -> None:
-        n = c % args.restaurants
+        # Every restaurant gets a cashier; with fewer cashiers than restaurants, each serves several in turn.
+        for n in range(c % args.restaurants, args.restaurants, args.sockets):
+            await serve(c, n)
+
+    async def serve(c: int, n: int) -> None:
         rid = env.rid(n)
         client = await HubClient.connect(url, env.token(rid, "CASHIER", f"bench-till-{c}"))
         try:
