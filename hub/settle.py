@@ -80,11 +80,6 @@ class Settler:
     async def _restaurant(self, rid: str) -> Restaurant:
         return await self.store.restaurant(rid) or Restaurant(id=rid, name=rid)
 
-    async def preview(self, actor: Actor, cmd: c.PreviewBill) -> Decision:
-        restaurant = await self._restaurant(actor.restaurant_id)
-        orders = await self._orders(actor, cmd.order_ids)
-        return s.preview(orders, restaurant.billing, restaurant.currency)
-
     # -- paying ---------------------------------------------------------------------------------
 
     async def pay(self, actor: Actor, key: str, fingerprint: str, cmd: c.PayOrder) -> StoredResult:

@@ -48,7 +48,6 @@ __all__ = [
     "RushOrder",
     "SetPin",
     "SetStock",
-    "SettleCheck",
     "StockCommand",
     "VoidInvoice",
 ]
@@ -302,12 +301,6 @@ class CloseDay(Command):
     day: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
 
 
-class SettleCheck(Command):
-    """The hub's own: a payment lock fell due; finish it from Postgres or release it."""
-
-    key: Id
-
-
 COMMANDS: dict[str, type[Command]] = {
     "order.open": OpenOrder,
     "order.add_item": AddItem,
@@ -356,6 +349,5 @@ class ExpireBillLock(Command):
 
 INTERNAL_COMMANDS: dict[str, type[Command]] = {
     "ticket.check_ack": CheckAck,
-    "settle.check": SettleCheck,
     "bill.expire": ExpireBillLock,
 }
