@@ -132,6 +132,10 @@ class DayFigures:
     tax: int
     service_charge: int
 
+    @property
+    def average_bill(self) -> int:
+        return self.revenue // self.invoices if self.invoices else 0
+
 
 class Books:
     def __init__(self, engine: AsyncEngine) -> None:

@@ -28,6 +28,7 @@ from hub.domain.views import all_day, menu_view
 from hub.reports import z_report_html
 from hub.tokens import verify
 from schema.protocol import CommandId, ErrorCode
+from schema.records import Restaurant
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -169,6 +170,18 @@ async def commands(request: Request) -> Response:
     return await _run(request, command_type, data, command_id)
 
 
+async def _report_day(hub: Hub, rid: str, request: Request) -> tuple[Restaurant | None, str]:
+    """The business day a report asks for (``?day=YYYY-MM-DD``), by default today in the restaurant's timezone."""
+    restaurant = await hub.store.restaurant(rid)
+    timezone = restaurant.timezone if restaurant else "UTC"
+    day = request.query_params.get("day") or business_day(int(time.time() * 1000), timezone)
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        raise DomainError(ErrorCode.INVALID_FRAME, "day is YYYY-MM-DD") from None
+    return restaurant, day
+
+
 async def _read(request: Request, what: str) -> Response:
     actor: Actor | None = None
     try:
@@ -202,28 +215,17 @@ async def _read(request: Request, what: str) -> Response:
             can_read(actor, "cashier")
             if hub.settler.books is None:
                 raise DomainError(ErrorCode.UNAVAILABLE, "no books (Postgres) configured")
-            restaurant = await hub.store.restaurant(rid)
-            timezone = restaurant.timezone if restaurant else "UTC"
-            day = request.query_params.get("day") or business_day(int(time.time() * 1000), timezone)
-            try:
-                figures = await hub.settler.books.day_figures(rid, date.fromisoformat(day))
-            except ValueError:
-                raise DomainError(ErrorCode.INVALID_FRAME, "day is YYYY-MM-DD") from None
+            restaurant, day = await _report_day(hub, rid, request)
+            figures = await hub.settler.books.day_figures(rid, date.fromisoformat(day))
             body = {
                 "day": day,
                 "currency": restaurant.currency if restaurant else "",
-                "average_bill": figures.revenue // figures.invoices if figures.invoices else 0,
+                "average_bill": figures.average_bill,
                 **dataclasses.asdict(figures),
             }
         elif what in ("z", "z.html"):
             can_read(actor, "cashier")
-            restaurant = await hub.store.restaurant(rid)
-            timezone = restaurant.timezone if restaurant else "UTC"
-            day = request.query_params.get("day") or business_day(int(time.time() * 1000), timezone)
-            try:
-                date.fromisoformat(day)
-            except ValueError:
-                raise DomainError(ErrorCode.INVALID_FRAME, "day is YYYY-MM-DD") from None
+            restaurant, day = await _report_day(hub, rid, request)
             if hub.bus.money is None:
                 raise DomainError(ErrorCode.UNAVAILABLE, "no books (Postgres) configured")
             report = await hub.bus.money.z_report(rid, day)

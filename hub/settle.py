@@ -87,13 +87,15 @@ class Settler:
         if self.books is None:
             raise _unavailable("the books (Postgres)")
         restaurant = await self._restaurant(rid)
-        prep = {(p.station, p.menu_item_id): p.mean_ms for p in await self.store.prep_stats(rid)}
         plan: s.PaymentPlan | None = None
         for attempt in range(ATTEMPTS):
             now = int(self.clock() * 1000)
             orders = await self._orders(actor, cmd.order_ids)
             for order in orders:
                 s.check_bill_lock(order, actor, now)
+            prep: dict[tuple[str, str], int] = {}
+            if not cmd.force and s.unfinished(orders):  # only guidance needs the prep times
+                prep = {(p.station, p.menu_item_id): p.mean_ms for p in await self.store.prep_stats(rid)}
             plan = s.plan_payment(
                 orders, restaurant.billing, restaurant.currency, cmd, actor, now, key=key, prep_mean_ms=prep
             )
@@ -266,7 +268,7 @@ class Settler:
             currency=restaurant.currency,
             revenue=figures.revenue,
             invoices=figures.invoices,
-            average_bill=figures.revenue // figures.invoices if figures.invoices else 0,
+            average_bill=figures.average_bill,
             by_method=figures.by_method,
             discounts=figures.discounts,
             tax=figures.tax,
@@ -333,10 +335,9 @@ class BooksOnly:
             raise _unavailable("PIN checks")
         return await self.pins.approver(actor.restaurant_id, actor.device_id, pin)
 
-    async def _invoice(self, rid: str, invoice_id: str, *, voided_ok: bool = False) -> dict[str, Any]:
-        owner, dot, _ = invoice_id.partition(".")
-        if dot and owner != rid:
-            raise DomainError(ErrorCode.WRONG_TENANT, "that invoice belongs to another restaurant")
+    async def _invoice(self, actor: Actor, invoice_id: str, *, voided_ok: bool = False) -> dict[str, Any]:
+        check_tenant(actor, invoice_id)  # invoice ids start with their restaurant's id, like order ids
+        rid = actor.restaurant_id
         invoice = await self.books.invoice(rid, invoice_id)
         if invoice is None:
             raise DomainError(ErrorCode.NOT_FOUND, f"no invoice {invoice_id!r}")
@@ -396,7 +397,7 @@ class BooksOnly:
         rid = actor.restaurant_id
         # Written before (the answer was lost in a crash)? Then finish that one; checking again would refuse it.
         done = await self.books.posted(rid, f"{key}:refund")
-        invoice = await self._invoice(rid, cmd.invoice_id, voided_ok=done is not None)
+        invoice = await self._invoice(actor, cmd.invoice_id, voided_ok=done is not None)
         approver = await self._approver(actor, cmd.pin)
         txns = await self.books.transactions(rid, references=[cmd.invoice_id])
         sale = next((t for t in txns if t.kind is LedgerKind.SALE), None)
@@ -433,7 +434,7 @@ class BooksOnly:
     async def _void(self, actor: Actor, key: str, cmd: c.VoidInvoice, now: int) -> tuple[Settlement, Any]:
         rid = actor.restaurant_id
         done = await self.books.posted(rid, f"{key}:void")  # written before a crash: finish it, do not refuse it
-        invoice = await self._invoice(rid, cmd.invoice_id, voided_ok=done is not None)
+        invoice = await self._invoice(actor, cmd.invoice_id, voided_ok=done is not None)
         approver = await self._approver(actor, cmd.pin)
         txns = await self.books.transactions(rid, references=[cmd.invoice_id, *invoice["order_ids"]])
         posting = done or billing.void_entries(

@@ -99,6 +99,11 @@ def _text(raw: bytes | str | None) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
+def _stations(members: Any) -> set[str]:
+    """Station names of ``screens`` members (``<station>|<node>``)."""
+    return {_text(m).partition("|")[0] for m in members}
+
+
 def _json(model: Any) -> str:
     return str(model.model_dump_json())
 
@@ -200,13 +205,12 @@ class Store:
         return (
             Counters.model_validate_json(counters) if counters else Counters(),
             {r.menu_item_id: r for r in records},
-            {_text(m).partition("|")[0] for m in screens},
+            _stations(screens),
         )
 
     async def live_stations(self, rid: str, now_ms: int) -> set[str]:
         """Stations with at least one live screen on any node."""
-        members: Any = await self.redis.zrangebyscore(Keys(rid).screens, now_ms, "+inf")
-        return {_text(m).partition("|")[0] for m in members}
+        return _stations(await self.redis.zrangebyscore(Keys(rid).screens, now_ms, "+inf"))
 
     async def due(self, rids: list[str], now_ms: int, limit: int = 100) -> dict[str, list[str]]:
         """Checks that are due now, per restaurant (one round trip for all of them)."""

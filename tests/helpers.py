@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from clients.python import HubClient
+from clients.python import HubClient, HubError
 
 
 async def new_order(waiter: HubClient, *items: str, notes: str = "", **open_fields: Any) -> str:
@@ -22,6 +22,23 @@ async def fired_order(waiter: HubClient, *items: str, **kw: Any) -> str:
     order_id = await new_order(waiter, *items, **kw)
     await waiter.command("order.fire", {"order_id": order_id})
     return order_id
+
+
+async def retry_command(
+    client: HubClient, command_type: str, data: dict[str, Any], command_id: str, *, final: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """What a terminal does: retry a retryable error with the same command id (``final`` codes end it, raised)."""
+    from tests.conftest import WAIT
+
+    for _ in range(int(100 * WAIT)):
+        try:
+            return await client.command(command_type, data, id=command_id)
+        except HubError as err:
+            if err.code in final:
+                raise
+            assert err.retryable, err.frame
+            await asyncio.sleep(0.05)
+    raise TimeoutError(command_type)
 
 
 async def events_until(client: HubClient, count: int, timeout: float, type_: str | None = None) -> list[dict[str, Any]]:

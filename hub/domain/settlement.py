@@ -45,6 +45,7 @@ __all__ = [
     "release_bill",
     "request_bill",
     "settle_due_key",
+    "unfinished",
 ]
 
 SETTLE_DUE = "settle|"
@@ -71,6 +72,11 @@ def _payable(orders: Sequence[Order], key: str) -> None:
             raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} is {order.status}")
         if order.settling is not None and order.settling.key != key:
             require_editable(order)
+
+
+def unfinished(orders: Sequence[Order]) -> bool:
+    """Some line is not yet sent to the kitchen, or not finished there."""
+    return any(i.unsent or i.status not in FINISHED for o in orders for i in o.items)
 
 
 def preview(orders: Sequence[Order], settings: BillingSettings, currency: str) -> Decision:
@@ -147,7 +153,7 @@ def plan_payment(
     prep_mean_ms: Mapping[tuple[str, str], int],
 ) -> PaymentPlan:
     _payable(orders, key)
-    if not cmd.force and any(i.unsent or i.status not in FINISHED for o in orders for i in o.items):
+    if not cmd.force and unfinished(orders):
         raise DomainError(
             ErrorCode.ITEMS_NOT_READY,
             "some items are not ready: ask the guest to wait, or settle with force",
