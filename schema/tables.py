@@ -66,7 +66,7 @@ class EventRow(Base):
 
 # -- money: invoices, payments, the double-entry ledger, audit ------------------------------------
 #
-# Written only by settlement (hub/books.py), in one transaction per settlement, before the hub
+# Written only by settlement (hub/books/books.py), in one transaction per settlement, before the hub
 # acknowledges it. The ledger is append-only and every transaction balances: both are enforced by
 # triggers in the database (migration 0002), not only by the code that writes it.
 

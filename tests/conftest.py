@@ -23,14 +23,14 @@ import uvicorn
 from redis.asyncio import Redis
 
 from clients.python import HubClient
-from hub.app import create_app, uvicorn_config
-from hub.config import Settings
-from hub.db import migrate
-from hub.demo import seed_restaurant
+from hub.books.db import migrate
 from hub.domain.actors import ALL_STATIONS, Role
-from hub.embedded import EmbeddedRedis, EmbeddedServers
-from hub.store import Store
-from hub.tokens import mint
+from hub.live.store import Store
+from hub.run.app import create_app, uvicorn_config
+from hub.run.config import Settings
+from hub.run.demo import seed_restaurant
+from hub.run.embedded import EmbeddedRedis, EmbeddedServers
+from hub.transports.tokens import mint
 
 # Every wait in the suite is a multiple of this; raise FIREFLOW_TEST_SCALE on slow machines.
 SCALE = float(os.environ.get("FIREFLOW_TEST_SCALE", "1"))
@@ -208,7 +208,7 @@ class NodeProcess:
         }
         self.log = log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "hub.run.cli", "serve", "--port", str(port)],
             env=environment,
             cwd=ROOT,
             stdout=self.log,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from hub.demo import demo_menu, demo_tables
 from hub.domain import orders as d
 from hub.domain.actors import Actor, Role
 from hub.domain.decision import Decision, Event
 from hub.domain.stock import StockBook
+from hub.run.demo import demo_menu, demo_tables
 from schema import commands as c
 from schema.records import Counters, KitchenTicket, Order, OrderType, Stock
 

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from clients.python import HubClient, HubError
 from hub.domain.actors import Role
-from hub.tokens import mint
+from hub.transports.tokens import mint
 from schema.protocol import SUBPROTOCOL_JSON, CloseCode, ErrorCode
 from tests.conftest import SECRET, WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
 
@@ -179,7 +179,7 @@ async def test_known_ops_with_bad_fields_get_invalid_frame_with_details(scene: S
 
 
 async def test_binary_frame_with_json_inside_is_accepted_on_a_json_socket(scene: Scene) -> None:
-    """The JSON codec decodes a binary frame as JSON too (hub/codec.py): a ping and a command sent as bytes work."""
+    """The JSON codec decodes a binary frame as JSON too (hub/live/codec.py): a ping and a command sent as bytes work."""
     client = await scene.hub.client(Role.WAITER)
     await client.send_raw(orjson.dumps({"op": "ping", "t": 1}))
     assert await client.reply(WAIT) == {"op": "pong", "t": 1}

@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.books import INVOICE_REF, AlreadySettled, AuditNote, Books, InvoiceDraft, PaymentDraft, Settlement
-from hub.db import create_engine
+from hub.books.books import INVOICE_REF, AlreadySettled, AuditNote, Books, InvoiceDraft, PaymentDraft, Settlement
+from hub.books.db import create_engine
 from schema.billing import LedgerEntry, LedgerKind, LedgerTransaction
 from tests.conftest import Servers
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from hub.domain.actors import Role
-from hub.tokens import mint
+from hub.transports.tokens import mint
 from tests.browser import TIMEOUT_MS, Screen, card, chromium, command, fired, new_order, open_screen, screenshot
 from tests.conftest import SCALE, SECRET, WAIT, NodeProcess, RunningHub, Servers, free_port, seed
 from tests.helpers import events_until

@@ -14,7 +14,7 @@ import httpx
 import psutil
 
 from clients.python import HubClient
-from hub.tokens import verify
+from hub.transports.tokens import verify
 from tests.conftest import ROOT, WAIT, free_port
 
 
@@ -22,7 +22,7 @@ def test_token_command_mints_a_verifiable_token() -> None:
     """`fireflow token` prints a token the hub accepts with the role and stations asked for."""
     env = {**os.environ, "FIREFLOW_SECRET": "s3cret"}
     out = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "token", "--restaurant", "demo", "--role", "kitchen", "--device", "kds-1", "--stations", "grill,fry"],
+        [sys.executable, "-m", "hub.run.cli", "token", "--restaurant", "demo", "--role", "kitchen", "--device", "kds-1", "--stations", "grill,fry"],
         env=env, cwd=ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     actor = verify("s3cret", out.stdout.strip())
@@ -35,7 +35,7 @@ async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() ->
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "FIREFLOW_SECRET")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "demo", "--port", str(port), "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "hub.run.cli", "demo", "--port", str(port), "--data-dir", str(data_dir)],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:

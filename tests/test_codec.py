@@ -10,11 +10,11 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
-from hub.codec import CODECS, Codec, DecodeError, EncodedEvent, JsonCodec, MsgpackCodec
-from hub.demo import demo_kitchen
 from hub.domain.billing import z_report
 from hub.domain.tickets import ticket_line
-from hub.store import StreamEntry
+from hub.live.codec import CODECS, Codec, DecodeError, EncodedEvent, JsonCodec, MsgpackCodec
+from hub.live.store import StreamEntry
+from hub.run.demo import demo_kitchen
 from schema import events as e
 from schema.billing import LedgerKind, Payment, TenderMethod
 from schema.events import EVENTS

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from hub.demo import demo_menu
 from hub.domain import billing as b
 from hub.domain.errors import DomainError
 from hub.domain.money import BP, allocate, divide, percent_of
+from hub.run.demo import demo_menu
 from schema.billing import (
     Bill,
     BillingSettings,

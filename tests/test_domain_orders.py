@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.demo import demo_tables
 from hub.domain import kitchen as k
 from hub.domain import orders as d
 from hub.domain import tables as t
@@ -14,6 +13,7 @@ from hub.domain.actors import Actor
 from hub.domain.decision import Decision
 from hub.domain.errors import DomainError
 from hub.domain.stock import StockBook
+from hub.run.demo import demo_tables
 from schema import commands as c
 from schema.protocol import ErrorCode
 from schema.records import Counters, ItemStatus, Order, OrderStatus, OrderType, TableStatus

@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.demo import demo_tables
 from hub.domain import orders as d
 from hub.domain import stock as s
 from hub.domain import tables as t
 from hub.domain.errors import DomainError
 from hub.domain.stock import StockBook
+from hub.run.demo import demo_tables
 from schema import commands as c
 from schema.protocol import ErrorCode
 from schema.records import Counters, Order, OrderStatus, OrderType, Stock, Table, TableStatus

@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from hub.domain.actors import Role
-from hub.keys import Keys
+from hub.live.keys import Keys
 from tests.conftest import WAIT, RunningHub, Servers
 from tests.helpers import fired_order
 

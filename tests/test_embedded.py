@@ -18,7 +18,7 @@ import psutil
 import pytest
 import redis
 
-from hub.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServers
+from hub.run.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServers
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -165,7 +165,7 @@ def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
         import os, signal, sys
         from pathlib import Path
         sys.path.insert(0, {str(REPO)!r})
-        from hub.embedded import EmbeddedServers
+        from hub.run.embedded import EmbeddedServers
         servers = EmbeddedServers(Path({str(tmp_path)!r})).__enter__()
         print(servers.redis.pid, servers.postgres.pid, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)

@@ -13,10 +13,10 @@ from redis.asyncio import Redis
 
 from clients.python import HubClient
 from clients.python.client import HubError
-from hub.demo import demo_kitchen, demo_menu, demo_tables
 from hub.domain.actors import Role
-from hub.keys import Keys
-from hub.store import Store
+from hub.live.keys import Keys
+from hub.live.store import Store
+from hub.run.demo import demo_kitchen, demo_menu, demo_tables
 from schema.protocol import ErrorCode
 from schema.records import Restaurant
 from tests.conftest import WAIT, RunningHub, Servers, serve_in_process, settings_for

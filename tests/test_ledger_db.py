@@ -14,7 +14,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.db import create_engine
+from hub.books.db import create_engine
 from schema.tables import Base, LedgerEntryRow, LedgerTransactionRow
 from tests.conftest import Servers
 

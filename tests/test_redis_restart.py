@@ -8,7 +8,7 @@ import pytest
 
 from clients.python import HubError
 from hub.domain.actors import Role
-from hub.embedded import EmbeddedRedis
+from hub.run.embedded import EmbeddedRedis
 from tests.conftest import WAIT, Servers, seed, serve_in_process, settings_for
 from tests.helpers import new_order, retry_command
 

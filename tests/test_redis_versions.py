@@ -13,8 +13,8 @@ import pytest
 from redis.asyncio import Redis
 
 from hub.domain.actors import Role
-from hub.embedded import EmbeddedRedis
-from hub.keys import Keys
+from hub.live.keys import Keys
+from hub.run.embedded import EmbeddedRedis
 from tests.conftest import WAIT, Servers, seed, serve_in_process, settings_for
 from tests.helpers import events_until, fired_order, new_order
 

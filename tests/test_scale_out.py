@@ -9,11 +9,11 @@ import asyncpg
 import httpx
 
 from clients.python import HubClient
-from hub.demo import seed_restaurant
 from hub.domain.actors import Role
-from hub.keys import Keys
-from hub.store import Store
-from hub.tokens import mint
+from hub.live.keys import Keys
+from hub.live.store import Store
+from hub.run.demo import seed_restaurant
+from hub.transports.tokens import mint
 from tests.conftest import SECRET, WAIT, Servers
 
 

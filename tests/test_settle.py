@@ -194,7 +194,7 @@ async def test_a_payment_lock_left_behind_is_finished_from_the_books_or_released
     """A node died mid-payment: the lock's due check applies it if Postgres has it, else frees the order."""
     from hub.domain.actors import Actor
     from hub.domain.settlement import lock, plan_payment
-    from hub.keys import Keys
+    from hub.live.keys import Keys
     from schema.commands import PayOrder
 
     node = hub.hub
@@ -331,7 +331,7 @@ async def test_orders_of_different_named_customers_are_not_one_bill(hub: Running
 
 async def test_a_settlement_the_live_state_lost_is_repaired_from_the_books(hub: RunningHub, redis: Any) -> None:
     """Redis lost the applied settlement (as after a crash): paying again is ALREADY_SETTLED and the order is closed again."""
-    from hub.keys import Keys
+    from hub.live.keys import Keys
 
     order_id = await ready_dine_in(hub, "T2", "burger")
     k = Keys(hub.rid)

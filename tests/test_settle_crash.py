@@ -10,8 +10,8 @@ import httpx
 
 from clients.python import HubError
 from hub.domain.actors import Role
-from hub.embedded import EmbeddedRedis
-from hub.tokens import mint
+from hub.run.embedded import EmbeddedRedis
+from hub.transports.tokens import mint
 from tests.conftest import SECRET, WAIT, Servers, seed, serve_in_process, settings_for
 from tests.helpers import retry_command
 

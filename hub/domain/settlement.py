@@ -1,7 +1,7 @@
 """Paying and settling orders: plan a payment, lock the bill, and apply what the books recorded.
 
 A payment is recorded in Postgres before any live state changes (see
-``hub/settle.py``), so it happens in three steps with a decision each:
+``hub/commands/settle.py``), so it happens in three steps with a decision each:
 
 1. ``plan_payment``: the bill, the payments, the ledger posting; refuses what
    cannot be paid (closed orders, too much, items not ready without force).

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from hub.commands.pins import Pins
 from hub.domain.actors import ALL_STATIONS, Role
-from hub.pins import Pins
-from hub.store import Store
-from hub.tokens import mint
+from hub.live.store import Store
+from hub.transports.tokens import mint
 from schema.billing import BillingSettings, TaxMode, TaxRate
 from schema.records import KitchenSettings, Menu, MenuItem, Restaurant, StationSettings, Table
 

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from hub.codec import CODECS, DecodeError, EncodedEvent, Message
-from hub.commands import validation_details
-from hub.connection import Connection
+from hub.commands.bus import validation_details
 from hub.domain.actors import Role, can_read
 from hub.domain.errors import DomainError
 from hub.domain.orders import check_tenant
 from hub.domain.views import channel_view, needs
-from hub.presence import stations_of
-from hub.tokens import verify
+from hub.live.codec import CODECS, DecodeError, EncodedEvent, Message
+from hub.live.connection import Connection
+from hub.live.presence import stations_of
+from hub.transports.tokens import verify
 from schema.protocol import (
     CLIENT_FRAME,
     PROTOCOL_VERSION,
@@ -39,7 +39,7 @@ from schema.protocol import (
 )
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.run.app import Hub
 
 __all__ = ["WebSocketEndpoint"]
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from hub.keys import Keys
+from hub.live.keys import Keys
 from hub.supervise import reraise_if_cancelled
 
 __all__ = ["Presence", "stations_of"]

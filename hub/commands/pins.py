@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 
 from hub.domain.errors import DomainError
-from hub.keys import Keys
+from hub.live.keys import Keys
 from schema.protocol import ErrorCode
 
 __all__ = ["Pins"]

@@ -22,8 +22,8 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from hub.codec import Codec, EncodedEvent, Message
 from hub.domain.actors import Actor
+from hub.live.codec import Codec, EncodedEvent, Message
 from schema.protocol import CloseCode
 
 __all__ = ["Connection"]

@@ -3,7 +3,7 @@
 The bench starts everything itself so that a figure always comes with the
 same setup: embedded Redis and Postgres in a temporary directory (unless
 REDIS_URL / DATABASE_URL are set), migrations, seeded restaurants, ONE hub
-process (``python -m hub.cli serve``), and the load generator
+process (``python -m hub.run.cli serve``), and the load generator
 (``clients/loadgen.py``) in its own processes, so the hub's CPU and memory
 (read with psutil) are its own. ``--baseline`` runs the same load against a
 bare websockets broadcast server (``clients/baseline.py``) in the same run
@@ -304,15 +304,15 @@ class Env:
         return f"{self.prefix}{n}"
 
     def token(self, rid: str, role: str, device: str, stations: tuple[str, ...] = ()) -> str:
-        from hub.tokens import mint
+        from hub.transports.tokens import mint
 
         return mint(self.secret, rid, role, device=device, stations=stations, ttl=86_400)
 
     async def seed(self, count: int) -> None:
         from redis.asyncio import Redis
 
-        from hub.demo import demo_kitchen, seed_restaurant
-        from hub.store import Store
+        from hub.live.store import Store
+        from hub.run.demo import demo_kitchen, seed_restaurant
 
         # The generator's screens do not acknowledge tickets: give them longer than a run, so that
         # unacknowledged-ticket alerts do not join the load being measured.
@@ -342,7 +342,7 @@ class Env:
         argv = [
             sys.executable,
             "-m",
-            "hub.cli",
+            "hub.run.cli",
             "serve",
             "--port",
             str(port),
@@ -377,7 +377,7 @@ def _environment(args: argparse.Namespace) -> Iterator[Env]:
     try:
         extras: list[psutil.Process] = []
         if not (redis_url and database_url):
-            from hub.embedded import EmbeddedServers
+            from hub.run.embedded import EmbeddedServers
 
             _say("starting embedded Redis/Postgres")
             servers = EmbeddedServers(directory / "servers", redis=not redis_url, postgres=not database_url)
@@ -833,7 +833,7 @@ async def _settle_bench(env: Env, server: Server, args: argparse.Namespace) -> N
     SALE posting, an audit row) before the answer, then applied in Redis and followed by REVENUE_UPDATED.
     """
     from clients.python import HubClient
-    from hub.db import create_engine
+    from hub.books.db import create_engine
 
     url = f"ws://127.0.0.1:{server.port}/ws"
     per = max(1, args.orders // args.restaurants)
@@ -931,7 +931,7 @@ def _ratio(a: float, b: float) -> str:
 
 
 async def _bench(scenario: str, args: argparse.Namespace, env: Env) -> int:
-    from hub.db import migrate
+    from hub.books.db import migrate
 
     restaurants = 1 if scenario == "broadcast" else args.restaurants
     if scenario == "settle":

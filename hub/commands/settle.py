@@ -25,15 +25,15 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.books import AlreadySettled, AuditNote, Books, Found, InvoiceDraft, PaymentDraft, Settlement
+from hub.books.books import AlreadySettled, AuditNote, Books, Found, InvoiceDraft, PaymentDraft, Settlement
+from hub.commands.pins import Pins
 from hub.domain import billing
 from hub.domain import settlement as s
 from hub.domain.actors import Actor
 from hub.domain.decision import Decision, Event
 from hub.domain.errors import DomainError
 from hub.domain.orders import bump, business_day, check_tenant
-from hub.pins import Pins
-from hub.store import Store, StoredResult
+from hub.live.store import Store, StoredResult
 from schema import commands as c
 from schema import events as e
 from schema.billing import LedgerKind, LedgerTransaction, Payment, ZReport

@@ -356,7 +356,7 @@ class EmbeddedRedis:
     def _write_config(self, port: int) -> Path:
         conf = self.directory / "redis.conf"
         conf.write_text(
-            "# Written by hub.embedded on every start; edits are overwritten.\n"
+            "# Written by hub.run.embedded on every start; edits are overwritten.\n"
             f"bind {HOST}\n"
             f"port {port}\n"
             "protected-mode no\n"

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import msgpack
 import orjson
 
-from hub.store import StreamEntry
+from hub.live.store import StreamEntry
 from schema.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK
 
 __all__ = ["CODECS", "Codec", "DecodeError", "EncodedEvent", "JsonCodec", "MsgpackCodec"]

@@ -16,10 +16,10 @@ from collections.abc import Iterable
 
 from redis.asyncio import Redis
 
-from hub.codec import EncodedEvent
-from hub.connection import Connection
-from hub.keys import WAKE_PATTERN, WAKE_PREFIX, Keys
-from hub.store import Store
+from hub.live.codec import EncodedEvent
+from hub.live.connection import Connection
+from hub.live.keys import WAKE_PATTERN, WAKE_PREFIX, Keys
+from hub.live.store import Store
 from hub.supervise import reraise_if_cancelled
 from schema.protocol import CloseCode
 

@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 
 __all__ = ["PAGES", "page_routes"]
 
-WEB = Path(__file__).resolve().parent.parent / "clients" / "web"
+WEB = Path(__file__).resolve().parents[2] / "clients" / "web"
 
 # path -> (file in clients/web, what it is)
 PAGES = {

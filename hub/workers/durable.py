@@ -25,8 +25,8 @@ from redis.exceptions import ResponseError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.keys import DURABLE_GROUP, Keys
-from hub.store import Store, StreamEntry
+from hub.live.keys import DURABLE_GROUP, Keys
+from hub.live.store import Store, StreamEntry
 from hub.supervise import reraise_if_cancelled
 
 __all__ = ["DurableWriter"]
@@ -226,7 +226,7 @@ def _row(rid: str, epoch: str, entry: StreamEntry) -> dict[str, Any]:
 
 async def run_forever(settings: Any) -> None:
     """``fireflow durable``: only the writer, until SIGTERM or SIGINT."""
-    from hub.db import create_engine
+    from hub.books.db import create_engine
 
     redis = Redis.from_url(settings.redis_url)
     engine = create_engine(settings.database_url)

@@ -15,12 +15,12 @@ import time
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.commands import CommandBus
+from hub.commands.bus import CommandBus
 from hub.domain.decision import ACK_DUE
 from hub.domain.errors import DomainError
 from hub.domain.settlement import BILL_DUE, SETTLE_DUE
-from hub.keys import Keys
-from hub.store import Store
+from hub.live.keys import Keys
+from hub.live.store import Store
 from hub.supervise import reraise_if_cancelled
 from schema.commands import CheckAck, ExpireBillLock
 from schema.protocol import ErrorCode

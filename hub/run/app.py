@@ -25,22 +25,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
-from hub.books import AuditNote, Books
-from hub.codec import CODECS
-from hub.commands import CommandBus
-from hub.config import Settings
-from hub.connection import Connection
-from hub.db import create_engine
-from hub.durable import DurableWriter
-from hub.embedded import die_with_parent
-from hub.fanout import FanOut
-from hub.http_api import routes
-from hub.pins import Pins
-from hub.presence import Presence
-from hub.settle import Settler
-from hub.store import Store
-from hub.timers import DueChecks
-from hub.ws import WebSocketEndpoint
+from hub.books.books import AuditNote, Books
+from hub.books.db import create_engine
+from hub.commands.bus import CommandBus
+from hub.commands.pins import Pins
+from hub.commands.settle import Settler
+from hub.live.codec import CODECS
+from hub.live.connection import Connection
+from hub.live.fanout import FanOut
+from hub.live.presence import Presence
+from hub.live.store import Store
+from hub.run.config import Settings
+from hub.run.embedded import die_with_parent
+from hub.transports.http_api import routes
+from hub.transports.ws import WebSocketEndpoint
+from hub.workers.durable import DurableWriter
+from hub.workers.timers import DueChecks
 from schema.protocol import CloseCode
 
 __all__ = ["Hub", "create_app", "uvicorn_config"]
@@ -133,7 +133,7 @@ class Hub:
         }
         while True:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "hub.cli", "durable", env=env, preexec_fn=_background_child()
+                sys.executable, "-m", "hub.run.cli", "durable", env=env, preexec_fn=_background_child()
             )
             try:
                 code = await proc.wait()
@@ -197,7 +197,7 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await hub.stop()
 
-    from hub.pages import page_routes
+    from hub.transports.pages import page_routes
 
     ws = WebSocketEndpoint(hub)
     app = Starlette(routes=[*routes(), WebSocketRoute("/ws", ws), *page_routes()], lifespan=lifespan)

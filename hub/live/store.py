@@ -1,8 +1,8 @@
 """Live state in Redis: load aggregates, commit decisions, read snapshots and history.
 
 This is the only module that knows how aggregates are laid out in Redis; the
-layout itself (key names) lives in ``hub.keys`` and the atomic commit in
-``hub/lua/commit.lua``.
+layout itself (key names) lives in ``hub.live.keys`` and the atomic commit in
+``hub/live/lua/commit.lua``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from hub.domain.decision import Decision
 from hub.domain.views import LiveState
-from hub.keys import (
+from hub.live.keys import (
     KEY_CLOSED_ORDERS,
     KEY_COUNTERS,
     KEY_OPEN_ORDERS,
@@ -116,7 +116,7 @@ class Store:
         self._restaurants: dict[str, tuple[float, Restaurant | None]] = {}
         self.history = history
         self.result_ttl = result_ttl
-        source = resources.files("hub").joinpath("lua/commit.lua").read_text()
+        source = resources.files("hub.live").joinpath("lua/commit.lua").read_text()
         self._commit = redis.register_script(source)
 
     # -- restaurants ------------------------------------------------------

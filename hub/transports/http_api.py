@@ -21,17 +21,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from hub.books.reports import z_report_html
 from hub.domain.actors import Actor, can_read
 from hub.domain.errors import DomainError
 from hub.domain.orders import business_day, check_tenant
 from hub.domain.views import all_day, menu_view
-from hub.reports import z_report_html
-from hub.tokens import verify
+from hub.transports.tokens import verify
 from schema.protocol import CommandId, ErrorCode
 from schema.records import Restaurant
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.run.app import Hub
 
 __all__ = ["routes"]
 

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from hub.config import Settings
+from hub.run.config import Settings
 
 __all__ = ["main"]
 
@@ -39,7 +39,7 @@ def _secret(settings: Settings) -> str:
 @contextlib.contextmanager
 def real_servers(settings: Settings) -> Iterator[Settings]:
     """Embedded Redis and/or Postgres for whichever URL is unset."""
-    from hub.embedded import EmbeddedServers
+    from hub.run.embedded import EmbeddedServers
 
     need_redis, need_pg = not settings.redis_url, not settings.database_url
     if not (need_redis or need_pg):
@@ -62,8 +62,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _serve(settings: Settings, demo: bool) -> None:
     import uvicorn
 
-    from hub.app import create_app, uvicorn_config
-    from hub.db import migrate
+    from hub.books.db import migrate
+    from hub.run.app import create_app, uvicorn_config
 
     with real_servers(settings) as settings:
         if settings.database_url:
@@ -86,8 +86,8 @@ def _exit_quietly(signum: int, frame: object) -> None:
 def _seed_demo(settings: Settings) -> None:
     from redis.asyncio import Redis
 
-    from hub.demo import DEMO_PIN, demo_tokens, seed_restaurant
-    from hub.store import Store
+    from hub.live.store import Store
+    from hub.run.demo import DEMO_PIN, demo_tokens, seed_restaurant
 
     async def seed() -> None:
         redis = Redis.from_url(settings.redis_url or "")
@@ -139,20 +139,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("serve", "demo"):
         _serve(_settings(args), demo=args.command == "demo")
     elif args.command == "migrate":
-        from hub.db import migrate
+        from hub.books.db import migrate
 
         with real_servers(_settings(args).with_(redis_url="unused")) as settings:
             asyncio.run(migrate(settings.database_url or ""))
         print("migrations applied")
     elif args.command == "durable":
-        from hub.durable import run_forever
+        from hub.workers.durable import run_forever
 
         settings = Settings()
         if not (settings.redis_url and settings.database_url):
             parser.error("durable needs REDIS_URL and DATABASE_URL")
         asyncio.run(run_forever(settings))
     elif args.command == "token":
-        from hub.tokens import mint
+        from hub.transports.tokens import mint
 
         stations = [s for s in args.stations.split(",") if s]
         print(
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     elif args.command == "bench":
-        from hub.bench import run
+        from clients.bench import run
 
         code: int = run(args.scenario, args.rest)
         return code

@@ -21,6 +21,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from hub.commands.pins import Pins
+from hub.commands.settle import BooksOnly, Settler
 from hub.domain import billing, settlement
 from hub.domain import kitchen as k
 from hub.domain import orders as d
@@ -30,9 +32,7 @@ from hub.domain.actors import Actor, Role, check_command
 from hub.domain.decision import Decision
 from hub.domain.errors import DomainError
 from hub.domain.stock import StockBook
-from hub.pins import Pins
-from hub.settle import BooksOnly, Settler
-from hub.store import Store, StoredResult
+from hub.live.store import Store, StoredResult
 from schema import commands as c
 from schema.billing import Discount
 from schema.protocol import ErrorCode
@@ -332,7 +332,7 @@ async def _stock_set(ctx: Context) -> Decision:
     return s.set_stock(await ctx.menu(), stock, cmd)
 
 
-# Written to the books in Postgres first (hub/settle.py), then told live.
+# Written to the books in Postgres first (hub/commands/settle.py), then told live.
 MONEY_COMMANDS = frozenset({"invoice.refund", "invoice.void", "drawer.float", "drawer.payout", "day.close"})
 
 HANDLERS: dict[str, Handler] = {
@@ -409,7 +409,7 @@ class CommandBus:
                 raise DomainError(ErrorCode.UNAVAILABLE, "this needs the books (Postgres); none is configured")
             return await self.money.run(actor, command_id, fp, command_type, command)
         if command_type == "order.pay":
-            # Money is recorded in Postgres before live state changes: its own path (hub/settle.py).
+            # Money is recorded in Postgres before live state changes: its own path (hub/commands/settle.py).
             if self.settler is None:
                 raise DomainError(ErrorCode.UNAVAILABLE, "payments need the books (Postgres); none is configured")
             assert isinstance(command, c.PayOrder)
