@@ -2,7 +2,9 @@
 
 A command travels as ``{"op": "cmd", "id": ..., "type": ..., "data": {...}}``
 over WebSocket, or as the body of ``POST /api/v1/commands`` over HTTP; both
-transports validate ``data`` with the model registered here under ``type``.
+transports validate ``data`` with the payload model that the hub's command
+registry (``hub/commands/registry.py``) declares for ``type``, with who may
+run it and how.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from schema.billing import DiscountKind, Tender, TenderMethod
 from schema.records import OrderType, StationSettings
 
 __all__ = [
-    "COMMANDS",
-    "INTERNAL_COMMANDS",
     "AckTickets",
     "AddItem",
     "AddNote",
@@ -301,53 +301,8 @@ class CloseDay(Command):
     day: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
 
 
-COMMANDS: dict[str, type[Command]] = {
-    "order.open": OpenOrder,
-    "order.add_item": AddItem,
-    "order.change_item": ChangeItem,
-    "order.remove_item": RemoveItem,
-    "order.fire": FireOrder,
-    "order.cancel": CancelOrder,
-    "order.hold": HoldCourse,
-    "order.rush": RushOrder,
-    "order.bump": BumpOrder,
-    "order.recall": RecallOrder,
-    "order.note": AddNote,
-    "order.move": MoveOrder,
-    "item.start": ItemStatusCommand,
-    "item.done": ItemStatusCommand,
-    "item.serve": ItemStatusCommand,
-    "item.recall": ItemStatusCommand,
-    "ticket.ack": AckTickets,
-    "table.clean": CleanTable,
-    "table.merge": MergeTables,
-    "stock.out": StockCommand,
-    "stock.available": StockCommand,
-    "stock.set": SetStock,
-    "kitchen.configure": ConfigureKitchen,
-    "bill.preview": PreviewBill,
-    "order.pay": PayOrder,
-    "order.discount": DiscountOrder,
-    "order.remove_discount": RemoveDiscount,
-    "bill.request": RequestBill,
-    "bill.release": RequestBill,
-    "manager.set_pin": SetPin,
-    "invoice.refund": RefundInvoice,
-    "invoice.void": VoidInvoice,
-    "drawer.float": DrawerFloat,
-    "drawer.payout": DrawerPayout,
-    "day.close": CloseDay,
-}
-
-
-# Commands the hub runs on itself (timers); not part of the public protocol.
+# The hub's own commands (timers); not part of the public protocol.
 class ExpireBillLock(Command):
     """The hub's own: a bill lock ran out."""
 
     order_id: Id
-
-
-INTERNAL_COMMANDS: dict[str, type[Command]] = {
-    "ticket.check_ack": CheckAck,
-    "bill.expire": ExpireBillLock,
-}

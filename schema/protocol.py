@@ -9,12 +9,13 @@ explains the conversation; this module is its contract, and
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
 __all__ = [
     "CLIENT_FRAME",
+    "CLIENT_OPS",
     "PROTOCOL_VERSION",
     "SUBPROTOCOL_JSON",
     "SUBPROTOCOL_MSGPACK",
@@ -26,6 +27,7 @@ __all__ = [
     "ErrorCode",
     "ErrorFrame",
     "EventFrame",
+    "Outcome",
     "Ping",
     "Pong",
     "ServerFrame",
@@ -133,6 +135,14 @@ class Cmd(Frame):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class Outcome(Frame):
+    """Ask what a command id got, by the id alone: the hub answers with that command's ``ack``, exactly as first
+    sent, or ``error`` NOT_FOUND when it never took effect (resending the command with the same id is then safe)."""
+
+    op: Literal["outcome"]
+    id: CommandId
+
+
 class Ping(Frame):
     op: Literal["ping"]
     t: int | None = None
@@ -143,8 +153,12 @@ class Pong(Frame):
     t: int | None = None
 
 
-ClientFrame = Annotated[Auth | Subscribe | Unsubscribe | Cmd | Ping | Pong, Field(discriminator="op")]
-CLIENT_FRAME: TypeAdapter[Auth | Subscribe | Unsubscribe | Cmd | Ping | Pong] = TypeAdapter(ClientFrame)
+ClientFrame = Annotated[Auth | Subscribe | Unsubscribe | Cmd | Outcome | Ping | Pong, Field(discriminator="op")]
+CLIENT_FRAME: TypeAdapter[Auth | Subscribe | Unsubscribe | Cmd | Outcome | Ping | Pong] = TypeAdapter(ClientFrame)
+# Every op a client may send, read off the union above so the two cannot disagree.
+CLIENT_OPS: frozenset[str] = frozenset(
+    get_args(model.model_fields["op"].annotation)[0] for model in get_args(get_args(ClientFrame)[0])
+)
 
 
 # hub -> client

@@ -38,12 +38,12 @@ BAR = Actor("demo", Role.KITCHEN, "kds-bar", ("bar",))
 
 def done(order: Order, line: str, now: int = NOW + 10, actor: Actor = EXPO) -> Decision:
     cmd = c.ItemStatusCommand(order_id=order.id, line_id=line)
-    return k.set_item_status(order, cmd, "item.done", actor, now, recall_window_ms=WINDOW)
+    return k.set_item_status(order, cmd, k.ItemMove.DONE, actor, now, recall_window_ms=WINDOW)
 
 
 def recall_item(order: Order, line: str, now: int) -> Decision:
     cmd = c.ItemStatusCommand(order_id=order.id, line_id=line)
-    return k.set_item_status(order, cmd, "item.recall", GRILL, now, recall_window_ms=WINDOW)
+    return k.set_item_status(order, cmd, k.ItemMove.RECALL, GRILL, now, recall_window_ms=WINDOW)
 
 
 # -- changes after fire never duplicate ------------------------------------------------------------

@@ -21,8 +21,11 @@ from tests.domain_support import DAY, EXPO, GRILL, MENU, NOW, WAITER, add, chang
 
 
 def status(order: Order, line: str, kind: str, actor: Actor = EXPO) -> Decision:
+    """Run `item.<move>` (kind is the command type) on one line."""
     cmd = c.ItemStatusCommand(order_id=order.id, line_id=line)
-    return k.set_item_status(order, cmd, kind, actor, NOW + 2, recall_window_ms=600_000)
+    return k.set_item_status(
+        order, cmd, k.ItemMove(kind.removeprefix("item.")), actor, NOW + 2, recall_window_ms=600_000
+    )
 
 
 def test_dine_in_occupies_its_table_and_says_so_on_tables() -> None:

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from hub.domain.actors import COMMAND_ROLES
+from hub.commands.registry import PUBLIC, REGISTRY
+from hub.run import documents
 from schema import generate
-from schema.commands import COMMANDS, Command
+from schema.commands import Command
 from schema.events import EVENTS, EventData
 from schema.protocol import CloseCode, ErrorCode
 
@@ -52,35 +53,35 @@ def _resolve(doc: dict[str, Any], ref: str) -> Any:
 
 
 def test_generated_files_are_fresh() -> None:
-    """The checked-in protocol.schema.json and asyncapi.json are exactly what the models generate."""
-    for name, text in generate.render().items():
+    """The checked-in protocol.schema.json, asyncapi.json and openapi.json are exactly what the models generate."""
+    for name, text in documents.render().items():
         path = SCHEMA_DIR / name
         current = path.read_text(encoding="utf-8") if path.exists() else ""
-        assert current == text, f"schema/{name} is stale: run `python -m schema.generate` and commit the result"
+        assert current == text, f"schema/{name} is stale: run `python -m hub.run.documents` and commit the result"
 
 
 def test_render_is_deterministic() -> None:
     """Two renders give the same text, so regenerating never shows a spurious diff."""
-    assert generate.render() == generate.render()
+    assert documents.render() == documents.render()
 
 
 def test_check_flag_reports_stale_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``--check`` exits 1 on missing or stale files and writes nothing; a plain run writes them."""
-    monkeypatch.setattr(generate, "HERE", tmp_path)
-    assert generate.main(["--check"]) == 1
+    monkeypatch.setattr(documents, "SCHEMA_DIR", tmp_path)
+    assert documents.main(["--check"]) == 1
     assert not list(tmp_path.iterdir())
-    assert generate.main([]) == 0
-    assert generate.main(["--check"]) == 0
+    assert documents.main([]) == 0
+    assert documents.main(["--check"]) == 0
     (tmp_path / generate.ASYNCAPI).write_text("{}\n", encoding="utf-8")
-    assert generate.main(["--check"]) == 1
+    assert documents.main(["--check"]) == 1
 
 
 def test_every_command_has_a_model_in_the_document() -> None:
     """Each command type has a payload model, a permission entry, and a $defs entry pointing at its schema."""
     defs = _load(generate.JSON_SCHEMA)["$defs"]
     components = _load(generate.ASYNCAPI)["components"]["schemas"]
-    assert set(COMMAND_ROLES) == set(COMMANDS)
-    for command_type, model in COMMANDS.items():
+    assert {spec.name for spec in REGISTRY if not spec.internal} == set(PUBLIC)
+    for command_type, model in PUBLIC.items():
         assert issubclass(model, Command)
         assert defs[command_type]["$ref"] == f"#/$defs/{model.__name__}"
         assert defs[model.__name__]["title"] == model.__name__
@@ -113,7 +114,7 @@ def test_frames_and_enums_are_in_the_document() -> None:
         assert defs[model.__name__]["title"] == model.__name__
     client_ops = set(defs["ClientFrame"]["discriminator"]["mapping"])
     server_ops = set(defs["ServerFrame"]["discriminator"]["mapping"])
-    assert client_ops == {"auth", "subscribe", "unsubscribe", "cmd", "ping", "pong"}
+    assert client_ops == {"auth", "subscribe", "unsubscribe", "cmd", "outcome", "ping", "pong"}
     assert server_ops == {"welcome", "subscribed", "unsubscribed", "ack", "error", "event", "ping", "pong"}
     assert defs["ErrorCode"]["enum"] == [code.value for code in ErrorCode]
     assert defs["CloseCode"]["enum"] == [code.value for code in CloseCode]

@@ -10,7 +10,8 @@ import pytest
 from redis.asyncio import Redis
 
 from clients.python import HubClient, HubError
-from hub.domain.actors import COMMAND_ROLES, Role
+from hub.commands.registry import PUBLIC
+from hub.domain.actors import Role
 from schema.protocol import ErrorCode
 from tests.conftest import WAIT, RunningHub, Servers, seed
 from tests.helpers import events_until
@@ -236,7 +237,7 @@ async def test_a_display_only_reads(two: Restaurants) -> None:
     """A display gets FORBIDDEN for every command over both transports, changes nothing, and can subscribe to board."""
     before = await two.state()
     display = await two.hub.client(Role.DISPLAY)
-    for command_type in COMMAND_ROLES:
+    for command_type in PUBLIC:
         with pytest.raises(HubError) as err:
             await display.command(command_type, {"order_id": two.order_a, "line_id": "L1"}, timeout=WAIT)
         assert err.value.code == ErrorCode.FORBIDDEN, command_type

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from hub.domain.actors import Actor, Role
+from hub.domain.alerts import ticket_alert
 from hub.domain.decision import Decision, Due, Event, PrepSample, ack_due_key
 from hub.domain.errors import DomainError
 from hub.domain.orders import (
@@ -16,15 +19,25 @@ from hub.domain.tickets import ON_SCREEN, card_events
 from schema import commands as c
 from schema import events as e
 from schema.protocol import ErrorCode
-from schema.records import Alert, AlertKind, ItemStatus, Menu, Order, OrderItem, Restaurant
+from schema.records import AlertKind, ItemStatus, Menu, Order, OrderItem, Restaurant
 
-__all__ = ["ack_tickets", "bump_order", "check_ack", "configure", "recall_order", "set_item_status"]
+__all__ = ["ItemMove", "ack_tickets", "bump_order", "check_ack", "configure", "recall_order", "set_item_status"]
 
-_TRANSITIONS: dict[str, tuple[frozenset[ItemStatus], ItemStatus]] = {
-    "item.start": (frozenset({ItemStatus.PENDING}), ItemStatus.PREPARING),
-    "item.done": (frozenset({ItemStatus.PENDING, ItemStatus.PREPARING}), ItemStatus.DONE),
-    "item.serve": (frozenset({ItemStatus.DONE}), ItemStatus.SERVED),
-    "item.recall": (frozenset({ItemStatus.DONE}), ItemStatus.PREPARING),
+
+class ItemMove(StrEnum):
+    """What a kitchen or floor device does to one line (the commands ``item.<move>``)."""
+
+    START = "start"
+    DONE = "done"
+    SERVE = "serve"
+    RECALL = "recall"
+
+
+_TRANSITIONS: dict[ItemMove, tuple[frozenset[ItemStatus], ItemStatus]] = {
+    ItemMove.START: (frozenset({ItemStatus.PENDING}), ItemStatus.PREPARING),
+    ItemMove.DONE: (frozenset({ItemStatus.PENDING, ItemStatus.PREPARING}), ItemStatus.DONE),
+    ItemMove.SERVE: (frozenset({ItemStatus.DONE}), ItemStatus.SERVED),
+    ItemMove.RECALL: (frozenset({ItemStatus.DONE}), ItemStatus.PREPARING),
 }
 
 
@@ -79,7 +92,7 @@ def _recallable(line: OrderItem, now: int, window_ms: int) -> bool:
 
 
 def set_item_status(
-    order: Order, cmd: c.ItemStatusCommand, command_type: str, actor: Actor, now: int, *, recall_window_ms: int
+    order: Order, cmd: c.ItemStatusCommand, move: ItemMove, actor: Actor, now: int, *, recall_window_ms: int
 ) -> Decision:
     require_open(order)
     line = order.line(cmd.line_id)
@@ -88,10 +101,10 @@ def set_item_status(
     _check_station(actor, line.station)
     if not line.fired:
         raise DomainError(ErrorCode.INVALID_STATE, f"{line.name} has not been fired")
-    allowed, target = _TRANSITIONS[command_type]
+    allowed, target = _TRANSITIONS[move]
     if line.status not in allowed:
         raise DomainError(ErrorCode.INVALID_STATE, f"{line.name} is {line.status}, cannot become {target}")
-    recall = command_type == "item.recall"
+    recall = move is ItemMove.RECALL
     if recall and not line.requires_prep:
         raise DomainError(ErrorCode.INVALID_STATE, f"{line.name} is not made in the kitchen; nothing to recall")
     if recall and not _recallable(line, now, recall_window_ms):
@@ -175,22 +188,9 @@ def check_ack(order: Order, ticket_id: str, now: int) -> Decision:
     ]
     if not waiting and ref.kind.value == "FIRE":
         return Decision(result={"alerted": False}, due=clear)  # made already: nothing is missing
-    alert = Alert(
-        id=f"{ticket_id}:unacked",
-        kind=AlertKind.TICKET_UNACKED,
-        station=ref.station,
-        order_id=order.id,
-        order_number=order.number,
-        ticket_id=ticket_id,
-        at=now,
-        message=(
-            f"Order {order.number}: the {ref.kind.value} ticket for {ref.station} has not been shown on any screen "
-            f"{(now - ref.sent_at) // 1000} s after it was sent"
-        ),
-    )
-    tickets = tuple(
-        t.model_copy(update={"alert": AlertKind.TICKET_UNACKED}) if t.id == ticket_id else t for t in order.tickets
-    )
+    alert = ticket_alert(order, ref, AlertKind.TICKET_UNACKED, now)
+    raised = {"alert": AlertKind.TICKET_UNACKED, "alert_at": now}  # snapshots show it while it stands
+    tickets = tuple(t.model_copy(update=raised) if t.id == ticket_id else t for t in order.tickets)
     new = touch(order, tickets=tickets)
     event = Event("KITCHEN_ALERT", ALERT_CHANNELS, e.KitchenAlert(alert=alert))
     return Decision(result={"alerted": True}, orders=(new,), events=(event,), due=clear)

@@ -1,20 +1,25 @@
 """The HTTP transport: the same commands and reads as the WebSocket, for integrations.
 
-``POST /api/v1/commands`` takes any command; the REST-shaped routes below are
-thin aliases that build the same command. ``Idempotency-Key`` is the command id.
+``POST /api/v1/commands`` takes any command; the REST-shaped routes are thin
+aliases that build the same command, declared with the command in
+``hub.commands.registry``. ``Idempotency-Key`` is the command id. Reads are
+declared once in ``READS``; both feed the OpenAPI document.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
@@ -22,52 +27,23 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from hub.books.reports import z_report_html
+from hub.commands.registry import PUBLIC, REGISTRY
 from hub.domain.actors import Actor, can_read
 from hub.domain.errors import DomainError
 from hub.domain.orders import business_day, check_tenant
 from hub.domain.views import all_day, menu_view
 from hub.transports.tokens import verify
+from schema import generate
+from schema.http import API_PREFIX, STATUS, Operation, openapi
 from schema.protocol import CommandId, ErrorCode
 from schema.records import Restaurant
 
 if TYPE_CHECKING:
     from hub.run.app import Hub
 
-__all__ = ["routes"]
+__all__ = ["READS", "openapi_document", "operations", "routes"]
 
 logger = logging.getLogger(__name__)
-
-STATUS = {
-    ErrorCode.BAD_FRAME: 400,
-    ErrorCode.INVALID_FRAME: 400,
-    ErrorCode.UNKNOWN_OP: 400,
-    ErrorCode.UNKNOWN_COMMAND: 400,
-    ErrorCode.INVALID_COMMAND: 422,
-    ErrorCode.UNAUTHENTICATED: 401,
-    ErrorCode.TOKEN_EXPIRED: 401,
-    ErrorCode.FORBIDDEN: 403,
-    ErrorCode.WRONG_TENANT: 403,
-    ErrorCode.NOT_FOUND: 404,
-    ErrorCode.VERSION_CONFLICT: 409,
-    ErrorCode.INVALID_STATE: 409,
-    ErrorCode.TABLE_UNAVAILABLE: 409,
-    ErrorCode.ITEM_UNAVAILABLE: 409,
-    ErrorCode.NOTHING_TO_FIRE: 409,
-    ErrorCode.OUT_OF_STOCK: 409,
-    ErrorCode.RECALL_EXPIRED: 409,
-    ErrorCode.ORDER_LOCKED: 409,
-    ErrorCode.ALREADY_SETTLED: 409,
-    ErrorCode.ITEMS_NOT_READY: 409,
-    ErrorCode.AMOUNT_MISMATCH: 422,
-    ErrorCode.PIN_REQUIRED: 403,
-    ErrorCode.WRONG_PIN: 403,
-    ErrorCode.BILL_LOCKED: 409,
-    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
-    ErrorCode.PAYLOAD_TOO_LARGE: 413,
-    ErrorCode.RATE_LIMITED: 429,
-    ErrorCode.BUSY: 503,
-    ErrorCode.UNAVAILABLE: 503,
-}
 
 
 _COMMAND_ID: TypeAdapter[str] = TypeAdapter(CommandId)
@@ -95,7 +71,7 @@ def _error(exc: DomainError, command_id: str | None = None) -> Response:
     }
     if exc.details:
         body["details"] = exc.details
-    return _json(body, STATUS.get(exc.code, 500))
+    return _json(body, STATUS[exc.code])
 
 
 def _hub(request: Request) -> Hub:
@@ -147,7 +123,7 @@ async def _run(request: Request, command_type: str, data: dict[str, Any], comman
     return _json({"id": command_id, "offset": stored.offset, "result": stored.result})
 
 
-def _command_route(command_type: str, *path_fields: str) -> Any:
+def _command_route(command_type: str, *path_fields: str) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         try:
             data = await _body(request)
@@ -182,77 +158,124 @@ async def _report_day(hub: Hub, rid: str, request: Request) -> tuple[Restaurant 
     return restaurant, day
 
 
-async def _read(request: Request, what: str) -> Response:
-    actor: Actor | None = None
-    try:
-        actor = _actor(request)
-        hub = _hub(request)
-        rid = actor.restaurant_id
-        # Reads follow the WebSocket channel rules: what a role may not subscribe to, it may not GET.
-        if what == "orders":
-            can_read(actor, "orders")
-            body: Any = {"orders": [o.model_dump(mode="json") for o in await hub.store.open_orders(rid)]}
-        elif what == "order":
-            order_id = request.path_params["order_id"]
-            can_read(actor, f"order:{order_id}")
-            check_tenant(actor, order_id)
-            order = await hub.store.order(rid, order_id)
-            if order is None:
-                raise DomainError(ErrorCode.NOT_FOUND, f"no order {order_id!r}")
-            body = {"order": order.model_dump(mode="json")}
-        elif what == "tables":
-            can_read(actor, "tables")
-            body = {"tables": [t.model_dump(mode="json") for t in await hub.store.tables(rid)]}
-        elif what == "all-day":
-            station = request.path_params["station"]
-            can_read(actor, "expo" if station == "*" else f"kitchen:{station}")
-            body = {"station": station, "counts": all_day(await hub.store.open_orders(rid), station)}
-        elif what == "prep":
-            can_read(actor, "expo")
-            stats = await hub.store.prep_stats(rid)
-            body = {"prep": [dataclasses.asdict(s) for s in stats]}
-        elif what == "day":
-            can_read(actor, "cashier")
-            if hub.settler.books is None:
-                raise DomainError(ErrorCode.UNAVAILABLE, "no books (Postgres) configured")
-            restaurant, day = await _report_day(hub, rid, request)
-            figures = await hub.settler.books.day_figures(rid, date.fromisoformat(day))
-            body = {
-                "day": day,
-                "currency": restaurant.currency if restaurant else "",
-                "average_bill": figures.average_bill,
-                **dataclasses.asdict(figures),
-            }
-        elif what in ("z", "z.html"):
-            can_read(actor, "cashier")
-            restaurant, day = await _report_day(hub, rid, request)
-            if hub.bus.money is None:
-                raise DomainError(ErrorCode.UNAVAILABLE, "no books (Postgres) configured")
-            report = await hub.bus.money.z_report(rid, day)
-            if what == "z.html":
-                return HTMLResponse(z_report_html(report, restaurant.name if restaurant else rid))
-            body = report.model_dump(mode="json")
-        elif what == "stock":
-            can_read(actor, "menu")
-            body = menu_view(await hub.store.menu(rid), list((await hub.store.stock(rid)).values()))
-        else:
-            menu = await hub.store.menu(rid)
-            body = {"menu": menu.model_dump(mode="json") if menu else None}
-    except DomainError as exc:
-        if exc.code is ErrorCode.WRONG_TENANT and actor is not None:
-            logger.warning(
-                "tenant violation over HTTP: device %s of %s read %s",
-                actor.device_id, actor.restaurant_id, request.url.path,
-            )  # fmt: skip
-        return _error(exc)
-    except (RedisError, OSError, SQLAlchemyError):
-        return _error(DomainError(ErrorCode.UNAVAILABLE, "live state or books unavailable"))
-    return _json(body)
+async def _orders(hub: Hub, actor: Actor, request: Request) -> Any:
+    can_read(actor, "orders")
+    return {"orders": [o.model_dump(mode="json") for o in await hub.store.open_orders(actor.restaurant_id)]}
 
 
-def _reader(what: str) -> Any:
+async def _order(hub: Hub, actor: Actor, request: Request) -> Any:
+    order_id = request.path_params["order_id"]
+    can_read(actor, f"order:{order_id}")
+    check_tenant(actor, order_id)
+    order = await hub.store.order(actor.restaurant_id, order_id)
+    if order is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"no order {order_id!r}")
+    return {"order": order.model_dump(mode="json")}
+
+
+async def _tables(hub: Hub, actor: Actor, request: Request) -> Any:
+    can_read(actor, "tables")
+    return {"tables": [t.model_dump(mode="json") for t in await hub.store.tables(actor.restaurant_id)]}
+
+
+async def _all_day(hub: Hub, actor: Actor, request: Request) -> Any:
+    station = request.path_params["station"]
+    can_read(actor, "expo" if station == "*" else f"kitchen:{station}")
+    return {"station": station, "counts": all_day(await hub.store.open_orders(actor.restaurant_id), station)}
+
+
+async def _prep(hub: Hub, actor: Actor, request: Request) -> Any:
+    can_read(actor, "expo")
+    return {"prep": [dataclasses.asdict(s) for s in await hub.store.prep_stats(actor.restaurant_id)]}
+
+
+async def _day(hub: Hub, actor: Actor, request: Request) -> Any:
+    can_read(actor, "cashier")
+    if hub.settler.books is None:
+        raise DomainError(ErrorCode.UNAVAILABLE, "no books (Postgres) configured")
+    restaurant, day = await _report_day(hub, actor.restaurant_id, request)
+    figures = await hub.settler.books.day_figures(actor.restaurant_id, date.fromisoformat(day))
+    return {
+        "day": day,
+        "currency": restaurant.currency if restaurant else "",
+        "average_bill": figures.average_bill,
+        **dataclasses.asdict(figures),
+    }
+
+
+async def _z(hub: Hub, actor: Actor, request: Request) -> Any:
+    can_read(actor, "cashier")
+    restaurant, day = await _report_day(hub, actor.restaurant_id, request)
+    if hub.bus.money is None:
+        raise DomainError(ErrorCode.UNAVAILABLE, "no books (Postgres) configured")
+    report = await hub.bus.money.z_report(actor.restaurant_id, day)
+    if request.url.path.endswith(".html"):
+        return HTMLResponse(z_report_html(report, restaurant.name if restaurant else actor.restaurant_id))
+    return report.model_dump(mode="json")
+
+
+async def _stock(hub: Hub, actor: Actor, request: Request) -> Any:
+    can_read(actor, "menu")
+    rid = actor.restaurant_id
+    return menu_view(await hub.store.menu(rid), list((await hub.store.stock(rid)).values()))
+
+
+async def _menu(hub: Hub, actor: Actor, request: Request) -> Any:
+    menu = await hub.store.menu(actor.restaurant_id)
+    return {"menu": menu.model_dump(mode="json") if menu else None}
+
+
+async def _outcome(hub: Hub, actor: Actor, request: Request) -> Any:
+    stored = await hub.bus.outcome(actor, request.path_params["command_id"])
+    return {"id": request.path_params["command_id"], "offset": stored.offset, "result": stored.result}
+
+
+ReadFn = Callable[["Hub", Actor, Request], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Read:
+    """A GET route. Reads follow the WebSocket channel rules: what a role may not subscribe to, it may not GET."""
+
+    path: str
+    fn: ReadFn
+    summary: str
+    query: tuple[tuple[str, str], ...] = ()
+    html: bool = False
+
+
+_DAY = (("day", "YYYY-MM-DD; today in the restaurant's timezone when left out"),)
+READS: tuple[Read, ...] = (
+    Read("/orders", _orders, "The open orders"),
+    Read("/orders/{order_id}", _order, "One order"),
+    Read("/tables", _tables, "The tables and who sits there"),
+    Read("/stations/{station}/all-day", _all_day, "All-day counts of a station (* for every station)"),
+    Read("/stats/prep", _prep, "Recorded prep times per station and item"),
+    Read("/reports/day", _day, "The day's live figures, from the ledger", _DAY),
+    Read("/reports/z", _z, "The Z-report", _DAY),
+    Read("/reports/z.html", _z, "The Z-report, printable (token also as ?token=)", _DAY, html=True),
+    Read("/menu", _menu, "The menu"),
+    Read("/menu/stock", _stock, "The menu with 86s and portion counts"),
+    Read("/commands/{command_id}", _outcome, "What a command id got: its first answer, or 404 if it never took effect"),
+)
+
+
+def _reader(read: Read) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        return await _read(request, what)
+        actor: Actor | None = None
+        try:
+            actor = _actor(request)
+            body = await read.fn(_hub(request), actor, request)
+        except DomainError as exc:
+            if exc.code is ErrorCode.WRONG_TENANT and actor is not None:
+                logger.warning(
+                    "tenant violation over HTTP: device %s of %s read %s",
+                    actor.device_id, actor.restaurant_id, request.url.path,
+                )  # fmt: skip
+            return _error(exc)
+        except (RedisError, OSError, SQLAlchemyError):
+            return _error(DomainError(ErrorCode.UNAVAILABLE, "live state or books unavailable"))
+        return body if isinstance(body, Response) else _json(body)
 
     return endpoint
 
@@ -267,56 +290,75 @@ async def readyz(request: Request) -> Response:
     return _json(checks, 200 if all(checks.values()) else 503)
 
 
+def operations() -> list[Operation]:
+    """Every route under /api/v1 as the OpenAPI document describes it: commands from the registry, then reads."""
+    ops = [
+        Operation(
+            "POST",
+            "/commands",
+            "Run any command: {type, data, id?}",
+            "command",
+            tags=("commands",),
+        )
+    ]
+    for spec in REGISTRY:
+        if spec.http is None:
+            continue
+        ops.append(
+            Operation(
+                spec.http.method,
+                spec.http.path,
+                spec.summary,
+                spec.name,
+                roles=tuple(sorted(role.value for role in spec.roles)),
+                command=spec.name,
+                body=spec.payload,
+                tags=(spec.name.partition(".")[0],),
+            )
+        )
+    for read in READS:
+        ops.append(
+            Operation(
+                "GET", read.path, read.summary, "get" + read.path, query=read.query, tags=("reads",), html=read.html
+            )
+        )
+    return ops
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of this API, built from the registry, ``READS`` and the payload models."""
+    schemas = generate.definitions(generate.COMPONENTS, PUBLIC)
+
+    def schema_of(model: type[BaseModel]) -> dict[str, Any]:
+        schema = TypeAdapter(model).json_schema(ref_template=generate.COMPONENTS)
+        schema.pop("$defs", None)  # each is in the components already
+        return schema
+
+    return openapi(operations(), schemas, schema_of)
+
+
+@functools.cache
+def _openapi_bytes() -> bytes:
+    return orjson.dumps(openapi_document())
+
+
+async def openapi_json(request: Request) -> Response:
+    return Response(_openapi_bytes(), media_type="application/json")
+
+
 def routes() -> list[Route]:
-    p = "/api/v1"
-    return [
+    prefix = API_PREFIX
+    found: list[Route] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route(f"{p}/commands", commands, methods=["POST"]),
-        Route(f"{p}/orders", _reader("orders"), methods=["GET"]),
-        Route(f"{p}/orders", _command_route("order.open"), methods=["POST"]),
-        Route(f"{p}/orders/{{order_id}}", _reader("order"), methods=["GET"]),
-        Route(f"{p}/orders/{{order_id}}/items", _command_route("order.add_item", "order_id"), methods=["POST"]),
-        Route(
-            f"{p}/orders/{{order_id}}/items/{{line_id}}",
-            _command_route("order.change_item", "order_id", "line_id"),
-            methods=["PATCH"],
-        ),
-        Route(
-            f"{p}/orders/{{order_id}}/items/{{line_id}}",
-            _command_route("order.remove_item", "order_id", "line_id"),
-            methods=["DELETE"],
-        ),
-        Route(f"{p}/orders/{{order_id}}/fire", _command_route("order.fire", "order_id"), methods=["POST"]),
-        Route(f"{p}/orders/{{order_id}}/cancel", _command_route("order.cancel", "order_id"), methods=["POST"]),
-        *(
-            Route(
-                f"{p}/orders/{{order_id}}/items/{{line_id}}/{action}",
-                _command_route(f"item.{action}", "order_id", "line_id"),
-                methods=["POST"],
-            )
-            for action in ("start", "done", "serve", "recall")
-        ),
-        *(
-            Route(f"{p}/orders/{{order_id}}/{action}", _command_route(f"order.{action}", "order_id"), methods=["POST"])
-            for action in ("hold", "rush", "bump", "recall", "move")
-        ),
-        Route(f"{p}/orders/{{order_id}}/notes", _command_route("order.note", "order_id"), methods=["POST"]),
-        Route(f"{p}/orders/{{order_id}}/ack", _command_route("ticket.ack", "order_id"), methods=["POST"]),
-        Route(f"{p}/tables/{{from_table_id}}/merge", _command_route("table.merge", "from_table_id"), methods=["POST"]),
-        Route(f"{p}/menu/stock", _reader("stock"), methods=["GET"]),
-        Route(f"{p}/menu/{{menu_item_id}}/86", _command_route("stock.out", "menu_item_id"), methods=["POST"]),
-        Route(
-            f"{p}/menu/{{menu_item_id}}/available", _command_route("stock.available", "menu_item_id"), methods=["POST"]
-        ),
-        Route(f"{p}/menu/{{menu_item_id}}/stock", _command_route("stock.set", "menu_item_id"), methods=["PUT"]),
-        Route(f"{p}/stations/{{station}}/all-day", _reader("all-day"), methods=["GET"]),
-        Route(f"{p}/kitchen/settings", _command_route("kitchen.configure"), methods=["PUT"]),
-        Route(f"{p}/stats/prep", _reader("prep"), methods=["GET"]),
-        Route(f"{p}/reports/day", _reader("day"), methods=["GET"]),
-        Route(f"{p}/reports/z", _reader("z"), methods=["GET"]),
-        Route(f"{p}/reports/z.html", _reader("z.html"), methods=["GET"]),
-        Route(f"{p}/tables", _reader("tables"), methods=["GET"]),
-        Route(f"{p}/tables/{{table_id}}/clean", _command_route("table.clean", "table_id"), methods=["POST"]),
-        Route(f"{p}/menu", _reader("menu"), methods=["GET"]),
+        Route(f"{prefix}/openapi.json", openapi_json, methods=["GET"]),
+        Route(f"{prefix}/commands", commands, methods=["POST"]),
     ]
+    found += [Route(prefix + read.path, _reader(read), methods=["GET"]) for read in READS]
+    found += [
+        Route(prefix + spec.http.path, _command_route(spec.name, *spec.http.fields), methods=[spec.http.method])
+        for spec in REGISTRY
+        if spec.http is not None
+    ]
+    return found

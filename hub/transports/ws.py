@@ -26,12 +26,14 @@ from hub.live.presence import stations_of
 from hub.transports.tokens import verify
 from schema.protocol import (
     CLIENT_FRAME,
+    CLIENT_OPS,
     PROTOCOL_VERSION,
     SUBPROTOCOL_JSON,
     Auth,
     CloseCode,
     Cmd,
     ErrorCode,
+    Outcome,
     Ping,
     Pong,
     Subscribe,
@@ -44,8 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["WebSocketEndpoint"]
 
 logger = logging.getLogger(__name__)
-
-_OPS = frozenset({"auth", "subscribe", "unsubscribe", "cmd", "ping", "pong"})
 
 
 class _Closed(Exception):
@@ -133,7 +133,7 @@ class _Session:
             op = frame.get("op")
             if op == "pong":  # the answer to our heartbeat: counted as alive above, nothing else to do
                 continue
-            if not isinstance(op, str) or op not in _OPS:  # an unhashable op (a list, a map) must not raise
+            if not isinstance(op, str) or op not in CLIENT_OPS:  # an unhashable op (a list, a map) must not raise
                 self.error(ErrorCode.UNKNOWN_OP, f"unknown op {str(op)[:40]!r}")
                 continue
             try:
@@ -171,7 +171,7 @@ class _Session:
         await self._authenticate(frame)
         while True:
             frame = await self._next()
-            if isinstance(frame, Cmd):
+            if isinstance(frame, Cmd | Outcome):
                 await self._command(frame)
             elif isinstance(frame, Subscribe):
                 await self._subscribe(frame)
@@ -215,20 +215,25 @@ class _Session:
             }
         )
 
-    async def _command(self, frame: Cmd) -> None:
+    async def _command(self, frame: Cmd | Outcome) -> None:
+        """A command, or a question about one's outcome: both are answered with that command's ack or an error."""
         conn = self.conn
         assert conn.actor is not None
+        what = frame.type if isinstance(frame, Cmd) else "outcome"
         try:
-            stored = await self.hub.bus.execute(conn.actor, frame.id, frame.type, frame.data)
+            if isinstance(frame, Cmd):
+                stored = await self.hub.bus.execute(conn.actor, frame.id, frame.type, frame.data)
+            else:
+                stored = await self.hub.bus.outcome(conn.actor, frame.id)
         except DomainError as exc:
             self.error(exc.code, exc.message, exc.details, frame.id, exc.retryable)
             return
         except (RedisError, OSError) as exc:
-            logger.warning("command %s failed on Redis: %s", frame.type, exc)
+            logger.warning("command %s failed on Redis: %s", what, exc)
             self.error(ErrorCode.UNAVAILABLE, "live state is unavailable; retry with the same id", None, frame.id, True)
             return
         except Exception:
-            logger.exception("command %s failed", frame.type)
+            logger.exception("command %s failed", what)
             self.error(ErrorCode.INTERNAL, "internal error", None, frame.id)
             return
         conn.send_frame({"op": "ack", "id": frame.id, "offset": stored.offset, "result": stored.result})

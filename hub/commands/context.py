@@ -1,0 +1,89 @@
+"""What a command handler gets: the store, who asks, the validated payload and the time.
+
+Handlers read what they need through it, so every read a decision depends on
+goes through one place that also enforces the tenant and the bill lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hub.commands.pins import Pins
+from hub.domain import orders, settlement
+from hub.domain.actors import Actor
+from hub.domain.decision import Decision
+from hub.domain.errors import DomainError
+from hub.domain.stock import StockBook
+from hub.live.store import Store
+from schema.protocol import ErrorCode
+from schema.records import Counters, Menu, Order, Restaurant, Table
+
+__all__ = ["Context", "Handler"]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    store: Store
+    actor: Actor
+    command: Any
+    command_type: str
+    now: int
+    pins: Pins | None = None
+
+    async def editable(self, order_id: str) -> Order:
+        """An order this terminal may change: open, not being paid, and no other terminal holds its bill."""
+        order = await self.order(order_id)
+        settlement.check_bill_lock(order, self.actor, self.now)
+        return order
+
+    @property
+    def rid(self) -> str:
+        return self.actor.restaurant_id
+
+    async def order(self, order_id: str, *, follow_merge: bool = False) -> Order:
+        orders.check_tenant(self.actor, order_id)
+        order = await self.store.order(self.rid, order_id)
+        # A merged order's tickets live on in the order it joined: acknowledgements follow them there.
+        for _ in range(8):
+            if order is None or not follow_merge or order.merged_into is None:
+                break
+            order = await self.store.order(self.rid, order.merged_into)
+        if order is None:
+            raise DomainError(ErrorCode.NOT_FOUND, f"no order {order_id!r}")
+        return order
+
+    async def table(self, table_id: str) -> Table:
+        table = await self.store.table(self.rid, table_id)
+        if table is None:
+            raise DomainError(ErrorCode.NOT_FOUND, f"no table {table_id!r}")
+        return table
+
+    async def menu(self) -> Menu:
+        menu = await self.store.menu(self.rid)
+        if menu is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "this restaurant has no menu")
+        return menu
+
+    async def restaurant(self) -> Restaurant:
+        restaurant = await self.store.restaurant(self.rid)
+        return restaurant or Restaurant(id=self.rid, name=self.rid)
+
+    async def day(self) -> str:
+        return orders.business_day(self.now, (await self.restaurant()).timezone)
+
+    async def book(self, menu_item_ids: list[str]) -> StockBook:
+        return StockBook(await self.store.stock(self.rid, menu_item_ids))
+
+    async def kitchen(self, menu_item_ids: list[str]) -> tuple[Counters, StockBook, orders.KitchenContext]:
+        """The day's counters, the stock of these items and who is watching which station: one round trip."""
+        settings = (await self.restaurant()).kitchen
+        counters, stock, live = await self.store.kitchen_inputs(self.rid, menu_item_ids, self.now)
+        return counters, StockBook(stock), orders.KitchenContext(live, settings.ack_timeout_s * 1000)
+
+    async def recall_window_ms(self) -> int:
+        return (await self.restaurant()).kitchen.recall_window_s * 1000
+
+
+Handler = Callable[[Context], Awaitable[Decision]]

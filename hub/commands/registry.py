@@ -1,0 +1,162 @@
+"""Every command, declared once: its name, payload, roles, how it runs and its HTTP route.
+
+The role check, the dispatch, the REST routes, the payload table of the
+generated JSON Schema and the AsyncAPI and OpenAPI documents are all derived
+from ``REGISTRY``; ``tests/test_registry.py`` proves no other table of command
+names exists. A new command is one ``Spec`` here (and its payload model in
+``schema/commands.py``).
+
+How a command runs (``Flow``):
+
+- ``LIVE``: its handler decides on the live state, the bus commits in Redis.
+- ``SETTLE``: a payment; lock in Redis, books in Postgres, then apply
+  (``hub/commands/settle.py``). Durable first.
+- ``BOOKS``: refunds, voids, drawer and day close; books in Postgres, then
+  told live. Durable first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hub.commands import handlers as on
+from hub.commands.context import Handler
+from hub.domain.actors import FRONT, KITCHEN_SIDE, MANAGERS, MONEY, Role
+from hub.domain.kitchen import ItemMove
+from schema import commands as payloads
+
+__all__ = ["PUBLIC", "REGISTRY", "Flow", "HttpRoute", "Spec", "spec"]
+
+
+class Flow(StrEnum):
+    LIVE = "live"
+    SETTLE = "settle"
+    BOOKS = "books"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRoute:
+    """A REST-shaped alias of ``POST /api/v1/commands``: path parameters fill payload fields of the same name."""
+
+    method: str
+    path: str  # under /api/v1
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"{(\w+)}", self.path))
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    name: str
+    payload: type[payloads.Command]
+    roles: frozenset[Role]
+    handler: Handler | None = None  # LIVE commands only
+    flow: Flow = Flow.LIVE
+    http: HttpRoute | None = None
+    internal: bool = False  # run only by the hub's own timers, never by a client
+
+    @property
+    def durable_first(self) -> bool:
+        return self.flow is not Flow.LIVE
+
+    @property
+    def summary(self) -> str:
+        doc = (self.payload.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc and not doc.startswith(self.payload.__name__ + "(") else self.name
+
+
+def _post(path: str) -> HttpRoute:
+    return HttpRoute("POST", path)
+
+
+_NOBODY: frozenset[Role] = frozenset()
+_CASH = MONEY  # cashiers and managers
+
+REGISTRY: tuple[Spec, ...] = (
+    # Orders
+    Spec("order.open", payloads.OpenOrder, FRONT, on.open_order, http=_post("/orders")),
+    Spec("order.add_item", payloads.AddItem, FRONT, on.add, http=_post("/orders/{order_id}/items")),
+    Spec(
+        "order.change_item",
+        payloads.ChangeItem,
+        FRONT,
+        on.change,
+        http=HttpRoute("PATCH", "/orders/{order_id}/items/{line_id}"),
+    ),
+    Spec(
+        "order.remove_item",
+        payloads.RemoveItem,
+        FRONT,
+        on.remove,
+        http=HttpRoute("DELETE", "/orders/{order_id}/items/{line_id}"),
+    ),
+    Spec("order.fire", payloads.FireOrder, FRONT, on.fire, http=_post("/orders/{order_id}/fire")),
+    Spec("order.cancel", payloads.CancelOrder, _CASH, on.cancel, http=_post("/orders/{order_id}/cancel")),
+    Spec("order.hold", payloads.HoldCourse, FRONT, on.hold, http=_post("/orders/{order_id}/hold")),
+    Spec("order.rush", payloads.RushOrder, FRONT | KITCHEN_SIDE, on.rush, http=_post("/orders/{order_id}/rush")),
+    Spec("order.note", payloads.AddNote, FRONT | KITCHEN_SIDE, on.note, http=_post("/orders/{order_id}/notes")),
+    Spec("order.move", payloads.MoveOrder, FRONT, on.move, http=_post("/orders/{order_id}/move")),
+    # Kitchen
+    Spec("order.bump", payloads.BumpOrder, KITCHEN_SIDE, on.bump, http=_post("/orders/{order_id}/bump")),
+    Spec("order.recall", payloads.RecallOrder, KITCHEN_SIDE, on.recall, http=_post("/orders/{order_id}/recall")),
+    *(
+        Spec(
+            f"item.{move}",
+            payloads.ItemStatusCommand,
+            KITCHEN_SIDE | FRONT if move is ItemMove.SERVE else KITCHEN_SIDE,
+            on.item_status(move),
+            http=_post(f"/orders/{{order_id}}/items/{{line_id}}/{move}"),
+        )
+        for move in ItemMove
+    ),
+    Spec("ticket.ack", payloads.AckTickets, KITCHEN_SIDE, on.ack, http=_post("/orders/{order_id}/ack")),
+    Spec("ticket.check_ack", payloads.CheckAck, _NOBODY, on.check_ack, internal=True),
+    Spec("stock.out", payloads.StockCommand, KITCHEN_SIDE, on.stock_out, http=_post("/menu/{menu_item_id}/86")),
+    Spec(
+        "stock.available",
+        payloads.StockCommand,
+        KITCHEN_SIDE,
+        on.stock_available,
+        http=_post("/menu/{menu_item_id}/available"),
+    ),
+    Spec(
+        "stock.set", payloads.SetStock, KITCHEN_SIDE, on.stock_set, http=HttpRoute("PUT", "/menu/{menu_item_id}/stock")
+    ),
+    Spec(
+        "kitchen.configure",
+        payloads.ConfigureKitchen,
+        MANAGERS,
+        on.configure,
+        http=HttpRoute("PUT", "/kitchen/settings"),
+    ),
+    # Tables
+    Spec("table.clean", payloads.CleanTable, FRONT, on.clean, http=_post("/tables/{table_id}/clean")),
+    Spec("table.merge", payloads.MergeTables, FRONT, on.merge, http=_post("/tables/{from_table_id}/merge")),
+    # Bills and payments
+    Spec("bill.preview", payloads.PreviewBill, FRONT, on.preview),
+    Spec("bill.request", payloads.RequestBill, FRONT, on.request_bill),
+    Spec("bill.release", payloads.RequestBill, FRONT, on.release_bill),
+    Spec("bill.expire", payloads.ExpireBillLock, _NOBODY, on.expire_bill, internal=True),
+    Spec("order.discount", payloads.DiscountOrder, _CASH, on.discount),
+    Spec("order.remove_discount", payloads.RemoveDiscount, _CASH, on.remove_discount),
+    Spec("order.pay", payloads.PayOrder, _CASH, flow=Flow.SETTLE),
+    Spec("invoice.refund", payloads.RefundInvoice, _CASH, flow=Flow.BOOKS),
+    Spec("invoice.void", payloads.VoidInvoice, _CASH, flow=Flow.BOOKS),
+    Spec("drawer.float", payloads.DrawerFloat, _CASH, flow=Flow.BOOKS),
+    Spec("drawer.payout", payloads.DrawerPayout, _CASH, flow=Flow.BOOKS),
+    Spec("day.close", payloads.CloseDay, MANAGERS, flow=Flow.BOOKS),
+    Spec("manager.set_pin", payloads.SetPin, MANAGERS, on.set_pin),
+)
+
+_BY_NAME: dict[str, Spec] = {s.name: s for s in REGISTRY}
+
+# What clients may send: the public protocol's command types and their payloads.
+PUBLIC: Mapping[str, type[payloads.Command]] = {s.name: s.payload for s in REGISTRY if not s.internal}
+
+
+def spec(name: str) -> Spec | None:
+    return _BY_NAME.get(name)
