@@ -20,8 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -32,6 +30,7 @@ from hub.domain.actors import Actor, can_read
 from hub.domain.errors import DomainError
 from hub.domain.orders import business_day, check_tenant
 from hub.domain.views import all_day, menu_view
+from hub.transports.errors import to_wire
 from hub.transports.tokens import verify
 from schema import generate
 from schema.http import API_PREFIX, STATUS, Operation, openapi
@@ -115,11 +114,8 @@ async def _run(request: Request, command_type: str, data: dict[str, Any], comman
         actor = _actor(request)
         _check_command_id(command_id)
         stored = await _hub(request).bus.execute(actor, command_id, command_type, data)
-    except DomainError as exc:
-        return _error(exc, command_id)
-    except (RedisError, OSError) as exc:
-        logger.warning("HTTP command %s failed on Redis: %s", command_type, exc)
-        return _error(DomainError(ErrorCode.UNAVAILABLE, "live state unavailable; retry with the same key"), command_id)
+    except Exception as exc:
+        return _error(to_wire(exc, command_type), command_id)
     return _json({"id": command_id, "offset": stored.offset, "result": stored.result})
 
 
@@ -273,8 +269,8 @@ def _reader(read: Read) -> Callable[[Request], Awaitable[Response]]:
                     actor.device_id, actor.restaurant_id, request.url.path,
                 )  # fmt: skip
             return _error(exc)
-        except (RedisError, OSError, SQLAlchemyError):
-            return _error(DomainError(ErrorCode.UNAVAILABLE, "live state or books unavailable"))
+        except Exception as exc:
+            return _error(to_wire(exc, request.url.path))
         return body if isinstance(body, Response) else _json(body)
 
     return endpoint
