@@ -23,6 +23,7 @@ from hub.domain.views import channel_view, needs
 from hub.live.codec import CODECS, DecodeError, EncodedEvent, Message
 from hub.live.connection import Connection
 from hub.live.presence import stations_of
+from hub.transports.errors import to_wire
 from hub.transports.tokens import verify
 from schema.protocol import (
     CLIENT_FRAME,
@@ -225,16 +226,9 @@ class _Session:
                 stored = await self.hub.bus.execute(conn.actor, frame.id, frame.type, frame.data)
             else:
                 stored = await self.hub.bus.outcome(conn.actor, frame.id)
-        except DomainError as exc:
-            self.error(exc.code, exc.message, exc.details, frame.id, exc.retryable)
-            return
-        except (RedisError, OSError) as exc:
-            logger.warning("command %s failed on Redis: %s", what, exc)
-            self.error(ErrorCode.UNAVAILABLE, "live state is unavailable; retry with the same id", None, frame.id, True)
-            return
-        except Exception:
-            logger.exception("command %s failed", what)
-            self.error(ErrorCode.INTERNAL, "internal error", None, frame.id)
+        except Exception as exc:  # one translation for every failure (hub/transports/errors.py)
+            error = to_wire(exc, what)
+            self.error(error.code, error.message, error.details, frame.id, error.retryable)
             return
         conn.send_frame({"op": "ack", "id": frame.id, "offset": stored.offset, "result": stored.result})
 
