@@ -21,6 +21,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.domain.money import average
 from schema.billing import LedgerEntry, LedgerKind, LedgerTransaction
 from schema.tables import (
     AuditRow,
@@ -134,7 +135,7 @@ class DayFigures:
 
     @property
     def average_bill(self) -> int:
-        return self.revenue // self.invoices if self.invoices else 0
+        return average(self.revenue, self.invoices)  # by the one rounding rule, as the Z-report's
 
 
 class Books:
@@ -369,12 +370,15 @@ class Books:
                 if prior is not None:
                     return prior
                 return await self._write(conn, s)
-        except IntegrityError as exc:
-            # The same key committed concurrently (a retry racing its original): that one is the result.
+        except (IntegrityError, AlreadySettled) as exc:
+            # The same key committed concurrently (a retry racing its original, seen as the orders
+            # being settled or as a duplicate row): that one is the result.
             async with self.engine.connect() as conn:
                 prior = await self._prior(conn, s)
             if prior is not None:
                 return prior
+            if isinstance(exc, AlreadySettled):
+                raise
             raise self._settled_by_other(exc, s) from exc
 
     async def _prior(self, conn: AsyncConnection, s: Settlement) -> Recorded | None:

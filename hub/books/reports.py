@@ -1,37 +1,40 @@
-"""Printable reports: the Z-report as a page a manager can print at closing."""
+"""Printable reports: the Z-report as a page a manager can print at closing.
+
+Amounts are written in major units with the currency's own number of decimals
+(``hub.domain.money.major``: JPY none, INR two, KWD three), and every label
+says what its figure includes.
+"""
 
 from __future__ import annotations
 
 from html import escape
 
+from hub.domain.money import major
 from schema.billing import ZReport
 
 __all__ = ["z_report_html"]
 
 
-def _money(minor: int | None) -> str:
-    if minor is None:
-        return "not counted"
-    sign = "-" if minor < 0 else ""
-    return f"{sign}{abs(minor) // 100:,}.{abs(minor) % 100:02d}"
+def _money(minor: int | None, currency: str) -> str:
+    return "not counted" if minor is None else major(minor, currency)
 
 
-def _rows(pairs: list[tuple[str, int | None]]) -> str:
-    return "".join(f"<tr><th>{escape(k)}</th><td>{_money(v)}</td></tr>" for k, v in pairs)
+def _rows(pairs: list[tuple[str, int | None]], currency: str) -> str:
+    return "".join(f"<tr><th>{escape(k)}</th><td>{_money(v, currency)}</td></tr>" for k, v in pairs)
 
 
 def z_report_html(z: ZReport, restaurant: str) -> str:
     sections: dict[str, list[tuple[str, int | None]]] = {
         "Sales": [
-            ("Bills total", z.bills_total),
+            ("Bills total (with tax and service charge)", z.bills_total),
             ("Average bill", z.average_bill),
-            ("Gross sales (ex tax)", z.gross_sales),
+            ("Gross sales (before discounts, tax and service charge)", z.gross_sales),
             ("Discounts", z.discounts),
             ("Service charge", z.service_charge),
             ("Tax", z.tax),
             ("Refunded", z.refunded),
             ("Voided", z.voided),
-            ("Net revenue (ex tax)", z.net_revenue),
+            ("Net sales (after discounts, refunds and voids; before tax and service charge)", z.net_revenue),
         ],
         "Tax by code (net)": [(k, v) for k, v in sorted(z.net_tax_by_code.items())],
         "Takings by method": [(k, v) for k, v in sorted(z.takings_by_method.items())],
@@ -47,9 +50,10 @@ def z_report_html(z: ZReport, restaurant: str) -> str:
     }
     body = ""
     for title, pairs in sections.items():
-        body += f"<h2>{escape(title)}</h2><table>{_rows(pairs)}</table>"
+        body += f"<h2>{escape(title)}</h2><table>{_rows(pairs, z.currency)}</table>"
     staff = "".join(
-        f"<tr><th>{escape(t.by)}</th><td>{t.invoices} invoices</td><td>{_money(t.takings)}</td></tr>" for t in z.staff
+        f"<tr><th>{escape(t.by)}</th><td>{t.invoices} invoices</td><td>{_money(t.takings, z.currency)}</td></tr>"
+        for t in z.staff
     )
     return (
         "<!doctype html><meta charset=utf-8><title>Z-report</title>"

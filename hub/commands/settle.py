@@ -9,20 +9,27 @@ and a hub that died in between is finished by the lock's due check or by the
 client's retry. A lock whose payment never reached Postgres is released by
 that due check. Postgres down: the answer is UNAVAILABLE (retryable, same id),
 the lock waits for the check, and nothing in the kitchen path touches Postgres.
+
+Copies of one command id (a till resending after a timeout, to any node) run
+one after another (``one_copy_at_a_time``): the copy that claims the id runs,
+the others wait for its stored answer, so every copy gets the same answer and
+no copy checks a PIN, posts, or lets go of a lock its twin holds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.books.books import AlreadySettled, AuditNote, Books, Found, InvoiceDraft, PaymentDraft, Settlement
@@ -38,17 +45,62 @@ from schema import commands as c
 from schema import events as e
 from schema.billing import LedgerKind, LedgerTransaction, Payment, ZReport
 from schema.protocol import ErrorCode
-from schema.records import Order, OrderStatus, PaymentStatus, Restaurant
+from schema.records import Order, OrderStatus, PaymentStatus, Restaurant, SettleLock
 
-__all__ = ["BooksOnly", "Settler"]
+__all__ = ["BooksOnly", "Settler", "one_copy_at_a_time"]
 
 logger = logging.getLogger(__name__)
 
 ATTEMPTS = 8
+CLAIM_MS = 30_000  # a copy whose node died lets its twins run after this
+TWIN_WAIT_S = 10.0  # how long a copy waits for its running twin before answering BUSY (retryable)
 
 
 def _unavailable(what: str) -> DomainError:
     return DomainError(ErrorCode.UNAVAILABLE, f"{what} is unavailable; retry with the same id")
+
+
+def _same(prior: StoredResult, fingerprint: str) -> StoredResult:
+    if prior.fingerprint != fingerprint:
+        raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "this command id was used for another command")
+    return prior
+
+
+async def one_copy_at_a_time(
+    store: Store, rid: str, key: str, fingerprint: str, run: Callable[[], Awaitable[StoredResult]]
+) -> StoredResult:
+    """Run the copies of one command id one after another, on any node; a copy that waited gets the first's answer.
+
+    The copy that claims the id runs; the others look for its stored result until
+    they find it, or claim the id themselves (the first ended without an answer to
+    store: an error, which the next copy meets again or not), or give up with BUSY.
+    """
+    token = secrets.token_hex(8)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TWIN_WAIT_S
+    delay = 0.002
+    while not await store.claim(rid, key, token, CLAIM_MS):
+        if loop.time() > deadline:
+            raise DomainError(ErrorCode.BUSY, "a copy of this command is still running; retry with the same id")
+        await asyncio.sleep(random.uniform(delay / 2, delay))
+        delay = min(2 * delay, 0.1)
+        prior = await store.stored_result(rid, key)
+        if prior is not None:
+            return _same(prior, fingerprint)
+    try:
+        prior = await store.stored_result(rid, key)
+        if prior is not None:
+            return _same(prior, fingerprint)
+        try:
+            return await run()
+        except DomainError:
+            prior = await store.stored_result(rid, key)  # a twin whose claim ran out finished it meanwhile
+            if prior is not None:
+                return _same(prior, fingerprint)
+            raise
+    finally:
+        with contextlib.suppress(RedisError, OSError):  # it runs out by itself
+            await store.unclaim(rid, key, token)
 
 
 class Settler:
@@ -83,11 +135,18 @@ class Settler:
     # -- paying ---------------------------------------------------------------------------------
 
     async def pay(self, actor: Actor, key: str, fingerprint: str, cmd: c.PayOrder) -> StoredResult:
-        rid = actor.restaurant_id
         if self.books is None:
             raise _unavailable("the books (Postgres)")
+        return await one_copy_at_a_time(
+            self.store, actor.restaurant_id, key, fingerprint, lambda: self._pay(actor, key, fingerprint, cmd)
+        )
+
+    async def _pay(self, actor: Actor, key: str, fingerprint: str, cmd: c.PayOrder) -> StoredResult:
+        rid = actor.restaurant_id
+        assert self.books is not None
         restaurant = await self._restaurant(rid)
         plan: s.PaymentPlan | None = None
+        held: SettleLock | None = None
         for attempt in range(ATTEMPTS):
             now = int(self.clock() * 1000)
             orders = await self._orders(actor, cmd.order_ids)
@@ -99,6 +158,7 @@ class Settler:
             plan = s.plan_payment(
                 orders, restaurant.billing, restaurant.currency, cmd, actor, now, key=key, prep_mean_ms=prep
             )
+            held = s.settle_lock(plan, actor, now)  # what this copy sets: the only lock it may let go
             decision = s.lock(plan, actor, now, self.lock_check_ms)
             outcome = await self.store.commit(rid, f"{key}:lock:{secrets.token_hex(4)}", fingerprint, decision, now)
             if outcome.stored is not None:
@@ -110,8 +170,8 @@ class Settler:
         now = int(self.clock() * 1000)
         try:
             recorded = await self.books.record(self._settlement(plan, restaurant, actor, now))
-        except AlreadySettled as exc:
-            await self._release(rid, key, cmd.order_ids)
+        except AlreadySettled as exc:  # by another command id: this one can never be recorded
+            await self._release(rid, key, cmd.order_ids, held)
             invoice_id = await self._repair(rid, cmd.order_ids)
             raise DomainError(ErrorCode.ALREADY_SETTLED, str(exc), {"invoice_id": invoice_id}) from None
         except (SQLAlchemyError, OSError) as exc:
@@ -244,12 +304,13 @@ class Settler:
             )  # fmt: skip
         return invoice_id
 
-    async def _release(self, rid: str, key: str, order_ids: list[str]) -> None:
+    async def _release(self, rid: str, key: str, order_ids: list[str], held: SettleLock | None = None) -> None:
+        """Let go of the lock of ``key`` (only ``held``, the one this copy took, when given)."""
         for _ in range(ATTEMPTS):
             orders = [o for o in [await self.store.order(rid, i) for i in order_ids] if o is not None]
             now = int(self.clock() * 1000)
             outcome = await self.store.commit(
-                rid, f"{key}:release:{secrets.token_hex(4)}", "", s.release(orders, key), now
+                rid, f"{key}:release:{secrets.token_hex(4)}", "", s.release(orders, key, held), now
             )
             if outcome.stored is not None:
                 return
@@ -346,6 +407,12 @@ class BooksOnly:
         return invoice
 
     async def run(self, actor: Actor, key: str, fingerprint: str, command_type: str, cmd: c.Command) -> StoredResult:
+        return await one_copy_at_a_time(
+            self.store, actor.restaurant_id, key, fingerprint,
+            lambda: self._run(actor, key, fingerprint, command_type, cmd),
+        )  # fmt: skip
+
+    async def _run(self, actor: Actor, key: str, fingerprint: str, command_type: str, cmd: c.Command) -> StoredResult:
         rid = actor.restaurant_id
         restaurant = await self.settler._restaurant(rid)
         now = self.settler._now()

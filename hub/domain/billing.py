@@ -62,7 +62,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from hub.domain.errors import DomainError
-from hub.domain.money import BP, allocate, divide, percent_of
+from hub.domain.money import BP, allocate, average, divide, percent_of
 from hub.domain.orders import OPEN, bump
 from schema.billing import (
     Bill,
@@ -705,7 +705,7 @@ def z_report(
         currency=currency,
         invoices=invoices,
         bills_total=bills_total,
-        average_bill=divide(bills_total, invoices) if invoices else 0,
+        average_bill=average(bills_total, invoices),
         gross_sales=gross,
         discounts=discounts,
         service_charge=service,

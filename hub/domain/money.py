@@ -10,15 +10,45 @@ Where parts must add up to a whole (an order discount over its lines, a refund
 over the accounts it reverses), :func:`allocate` splits the whole by largest
 remainder, so the parts sum to it exactly: rounding never loses or creates a
 minor unit.
+
+How many minor units make a major one depends on the currency: its ISO 4217
+exponent, from the one table here (:data:`MINOR_DIGITS`; 2 unless listed), so
+100 paise are a rupee, a yen has no minor unit, and 1000 fils are a dinar.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
-__all__ = ["BP", "allocate", "divide", "percent_of"]
+__all__ = ["BP", "MINOR_DIGITS", "allocate", "average", "divide", "major", "minor_digits", "percent_of"]
 
 BP = 10_000  # basis points in 100 %
+
+# ISO 4217 minor-unit exponents that are not 2 (every other currency has 2).
+_NO_MINOR_UNIT = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_THREE_DIGITS = "BHD IQD JOD KWD LYD OMR TND"
+_FOUR_DIGITS = "CLF UYW"
+MINOR_DIGITS: Mapping[str, int] = MappingProxyType(
+    {
+        **dict.fromkeys(_NO_MINOR_UNIT.split(), 0),
+        **dict.fromkeys(_THREE_DIGITS.split(), 3),
+        **dict.fromkeys(_FOUR_DIGITS.split(), 4),
+    }
+)
+
+
+def minor_digits(currency: str) -> int:
+    """Digits after the decimal point in ``currency`` (ISO 4217): JPY 0, INR 2, KWD 3; 2 if unknown."""
+    return MINOR_DIGITS.get(currency.upper(), 2)
+
+
+def major(amount: int, currency: str) -> str:
+    """``amount`` minor units written in major units with the currency's own decimals: ``-1,234.567`` (KWD)."""
+    digits = minor_digits(currency)
+    whole, part = divmod(abs(amount), 10**digits)
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{whole:,}" + (f".{part:0{digits}d}" if digits else "")
 
 
 def divide(numerator: int, denominator: int) -> int:
@@ -31,6 +61,11 @@ def divide(numerator: int, denominator: int) -> int:
     if 2 * remainder >= denominator:
         quotient += 1
     return quotient if numerator >= 0 else -quotient
+
+
+def average(total: int, count: int) -> int:
+    """``total / count`` by the rounding rule; 0 when there is nothing to average (an average bill of no bills)."""
+    return divide(total, count) if count else 0
 
 
 def percent_of(amount: int, bp: int) -> int:

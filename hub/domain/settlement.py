@@ -36,6 +36,7 @@ __all__ = [
     "PaymentPlan",
     "bill_due_key",
     "check_bill_lock",
+    "expected_wait",
     "finish",
     "guidance",
     "lock",
@@ -45,6 +46,7 @@ __all__ = [
     "release_bill",
     "request_bill",
     "settle_due_key",
+    "settle_lock",
     "unfinished",
 ]
 
@@ -89,6 +91,30 @@ def preview(orders: Sequence[Order], settings: BillingSettings, currency: str) -
     return Decision(result={"bill": bill.model_dump(mode="json"), "paid": paid, "due": bill.total - paid})
 
 
+def _clock(seconds: int) -> str:
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def expected_wait(mean_ms: int | None, fired_at: int | None, now: int) -> tuple[int | None, int | None, str]:
+    """How long a line should still take: ``(ready in s, overdue by s, the phrase)``, from its mean prep time.
+
+    Seconds left are rounded up, so a line still cooking is never "ready in 0:00";
+    a line past its usual time is overdue by the whole seconds it is late ("due now"
+    in its first second). Unknown (never fired here, or no prep time recorded): both None.
+    """
+    if fired_at is None:
+        return None, None, "not sent to the kitchen"
+    if mean_ms is None:
+        return None, None, "time unknown"
+    left_ms = mean_ms - (now - fired_at)
+    if left_ms > 0:
+        left = -(-left_ms // 1000)
+        return left, None, f"ready in about {_clock(left)}"
+    late = -left_ms // 1000
+    return None, late, f"overdue by {_clock(late)}" if late else "due now"
+
+
 def guidance(orders: Sequence[Order], prep_mean_ms: Mapping[tuple[str, str], int], now: int) -> dict[str, Any]:
     """What is not ready yet, how long it is likely to take from recorded prep times, and a courtesy hint.
 
@@ -100,10 +126,10 @@ def guidance(orders: Sequence[Order], prep_mean_ms: Mapping[tuple[str, str], int
         for line in order.items:
             if line.status in FINISHED and not line.unsent:
                 continue
+            fired = line.fired_at if line.unsent == 0 else None
             mean = prep_mean_ms.get((line.station, line.menu_item_id))
-            left = None
-            if mean is not None and line.fired_at is not None:
-                left = max(mean - (now - line.fired_at), 0) // 1000
+            left, late, phrase = expected_wait(mean, fired, now)
+            if left is not None:
                 waits.append(left)
             waiting.append(
                 {
@@ -112,6 +138,8 @@ def guidance(orders: Sequence[Order], prep_mean_ms: Mapping[tuple[str, str], int
                     "name": line.name,
                     "status": line.status.value if line.unsent == 0 else "NOT_FIRED",
                     "expected_ready_in_s": left,
+                    "overdue_by_s": late,
+                    "wait": phrase,
                 }
             )
     longest = max(waits, default=0)
@@ -187,9 +215,14 @@ def plan_payment(
     )
 
 
+def settle_lock(plan: PaymentPlan, actor: Actor, now: int) -> SettleLock:
+    """The lock that ``lock`` sets on the orders."""
+    return SettleLock(key=plan.key, by=actor.device_id, settles=plan.settles, amount=plan.amount, since=now)
+
+
 def lock(plan: PaymentPlan, actor: Actor, now: int, check_after_ms: int) -> Decision:
     """Mark the orders as being paid; a due check resolves the lock if the payment never finishes."""
-    held = SettleLock(key=plan.key, by=actor.device_id, settles=plan.settles, amount=plan.amount, since=now)
+    held = settle_lock(plan, actor, now)
     locked = tuple(o if o.settling == held else touch(o, settling=held) for o in plan.orders)
     return Decision(
         result={},
@@ -198,10 +231,17 @@ def lock(plan: PaymentPlan, actor: Actor, now: int, check_after_ms: int) -> Deci
     )
 
 
-def release(orders: Sequence[Order], key: str) -> Decision:
-    """The payment never reached the books: the orders may be edited and paid again."""
-    freed = tuple(touch(o, settling=None) for o in orders if o.settling is not None and o.settling.key == key)
-    return Decision(result={"released": [o.id for o in freed]}, orders=freed, due=(Due(settle_due_key(key), None),))
+def release(orders: Sequence[Order], key: str, held: SettleLock | None = None) -> Decision:
+    """The payment never reached the books: the orders may be edited and paid again.
+
+    With ``held``, only that very lock goes: a copy of the command lets go of the lock
+    it set, never one a twin (same key, set later) still holds.
+    """
+    mine = [o for o in orders if o.settling is not None and o.settling.key == key]
+    freed = tuple(touch(o, settling=None) for o in mine if held is None or o.settling == held)
+    kept = len(mine) > len(freed)  # a twin's lock: its due check stays
+    due = () if kept else (Due(settle_due_key(key), None),)
+    return Decision(result={"released": [o.id for o in freed]}, orders=freed, due=due)
 
 
 def finish(

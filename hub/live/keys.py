@@ -95,7 +95,21 @@ class Keys:
         return self.prefix + "pins"
 
     def pin_failures(self, device: str) -> str:
+        """Counter of this device's wrong PINs in the current window (expires with it)."""
         return self.prefix + "pinfail:" + device
+
+    def pin_checks(self, device: str) -> str:
+        """Sorted set of this device's PIN checks in flight (token -> deadline, ms): they count as tries."""
+        return self.prefix + "pincheck:" + device
+
+    @property
+    def restaurant_pin_failures(self) -> str:
+        """Counter of wrong PINs from every device of the restaurant in the current window."""
+        return self.prefix + "pinfails"
+
+    @property
+    def restaurant_pin_checks(self) -> str:
+        return self.prefix + "pinchecks"
 
     @property
     def menu(self) -> str:
@@ -107,6 +121,10 @@ class Keys:
 
     def command(self, command_id: str) -> str:
         return self.prefix + "cmd:" + command_id
+
+    def running(self, command_id: str) -> str:
+        """Held (with a token and an expiry) by the one copy of a money command that is running now."""
+        return self.prefix + "running:" + command_id
 
     def commit_keys(self, command_id: str) -> list[str]:
         """KEYS of commit.lua, in its order."""

@@ -14,7 +14,11 @@ from importlib import resources
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hub.domain.decision import Decision
 from hub.domain.views import LiveState
@@ -30,10 +34,37 @@ from hub.live.keys import (
 )
 from schema.records import Counters, KitchenSettings, Menu, Order, OrderStatus, Restaurant, Stock, Table
 
-__all__ = ["CommitOutcome", "History", "PrepStat", "Store", "StoredResult", "StreamEntry"]
+__all__ = ["CommitOutcome", "History", "PrepStat", "Store", "StoredResult", "StreamEntry", "redis_client"]
 
 _OPEN = (OrderStatus.ACTIVE, OrderStatus.READY)
 RESTAURANT_TTL = 5.0
+REDIS_RETRIES = 3  # each on a fresh connection, after a jittered pause of at most 100, 200, 200 ms
+
+
+def redis_client(url: str, *, pool_size: int = 64, pool_timeout: float = 5.0) -> Redis:
+    """A client whose commands outlive a dead pooled connection and whose bursts queue for a connection.
+
+    After Redis restarts, every idle pooled connection is dead, and the first command
+    sent on one fails; each is retried on a new connection instead, which is safe
+    because every write here is idempotent or goes through the commit script, which
+    answers a repeated command id with its first result. While Redis is down, a command
+    still fails (UNAVAILABLE) after the retries, within half a second. A burst of commands
+    waits for one of ``pool_size`` connections, for ``pool_timeout`` at most.
+    """
+    retry = Retry(
+        ExponentialWithJitterBackoff(cap=0.2, base=0.05),
+        REDIS_RETRIES,
+        supported_errors=(RedisConnectionError, RedisTimeoutError),
+    )
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=pool_size,
+        timeout=pool_timeout,
+        retry=retry,
+        health_check_interval=30,
+        socket_keepalive=True,
+    )
+    return Redis.from_pool(pool)  # owns the pool: closing the client closes its connections
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +149,7 @@ class Store:
         self.result_ttl = result_ttl
         source = resources.files("hub.live").joinpath("lua/commit.lua").read_text()
         self._commit = redis.register_script(source)
+        self._unclaim = redis.register_script(resources.files("hub.live").joinpath("lua/unclaim.lua").read_text())
 
     # -- restaurants ------------------------------------------------------
 
@@ -240,6 +272,17 @@ class Store:
     async def stored_result(self, rid: str, command_id: str) -> StoredResult | None:
         raw = await self.redis.get(Keys(rid).command(command_id))
         return StoredResult.parse(raw) if isinstance(raw, bytes) else None
+
+    async def claim(self, rid: str, command_id: str, token: str, ms: int) -> bool:
+        """Claim a command id for one running copy, for ``ms`` at most; False if another copy holds it."""
+        key = Keys(rid).running(command_id)
+        if await self.redis.set(key, token, nx=True, px=ms):
+            return True
+        return bool(await self.redis.get(key) == token.encode())  # ours, its first reply lost and the SET retried
+
+    async def unclaim(self, rid: str, command_id: str, token: str) -> None:
+        """Let go of a claim taken with ``token``; another copy's claim is left alone."""
+        await self._unclaim(keys=[Keys(rid).running(command_id)], args=[token])
 
     async def commit(self, rid: str, command_id: str, fingerprint: str, decision: Decision, now: int) -> CommitOutcome:
         k = Keys(rid)

@@ -1,0 +1,94 @@
+"""Manager PINs against the real servers: guesses sent at once are limited per device and per restaurant."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import asyncpg
+
+from clients.python import HubClient
+from clients.python.client import HubError
+from hub.commands.pins import DEVICE_LIMIT, RESTAURANT_LIMIT
+from hub.domain.actors import Role
+from schema.protocol import ErrorCode
+from tests.conftest import WAIT, RunningHub, Servers
+from tests.test_settle import ready_dine_in
+
+RIGHT = "1234"  # manager-1's PIN in the demo
+ACCEPTED = "ACCEPTED"
+WRONG, LIMITED = ErrorCode.WRONG_PIN.value, ErrorCode.RATE_LIMITED.value
+
+
+async def _audited(servers: Servers, rid: str) -> Counter[str]:
+    conn = await asyncpg.connect(servers.database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        rows = await conn.fetch("SELECT actor FROM audit_log WHERE restaurant_id = $1 AND action = 'WRONG_PIN'", rid)
+    finally:
+        await conn.close()
+    return Counter(r["actor"] for r in rows)
+
+
+def _big_discount(order_id: str, pin: str) -> dict[str, Any]:
+    """20% of a burger and a mojito: over the cashier's 10%, so it needs a manager's PIN."""
+    return {"order_id": order_id, "kind": "AMOUNT", "value": 10000, "reason": "cold food", "pin": pin}
+
+
+async def _try(client: HubClient, order_id: str, pin: str) -> str:
+    try:
+        ack = await client.command("order.discount", _big_discount(order_id, pin), timeout=4 * WAIT)
+    except HubError as exc:
+        return exc.code
+    assert ack["result"]["approved_by"] == "manager-1"
+    return ACCEPTED
+
+
+async def test_thirty_pins_at_once_from_one_device_judge_at_most_five(hub: RunningHub, servers: Servers) -> None:
+    """30 sockets of one till guess at once (the right PIN among them): at most 5 WRONG_PIN, the rest RATE_LIMITED."""
+    order_id = await ready_dine_in(hub, "T9", "burger", "mojito")
+    sockets = [await hub.client(Role.CASHIER, device="till-2") for _ in range(30)]
+    guesses = [f"{5000 + n}" for n in range(29)] + [RIGHT]
+    outcomes = Counter(await asyncio.gather(*(_try(s, order_id, pin) for s, pin in zip(sockets, guesses, strict=True))))
+    assert set(outcomes) <= {WRONG, LIMITED, ACCEPTED} and outcomes[ACCEPTED] <= 1, outcomes
+    assert outcomes[WRONG] <= DEVICE_LIMIT and outcomes[LIMITED] >= 30 - DEVICE_LIMIT - 1, outcomes
+    # The right PIN, if it was judged, gave its slot back: one more wrong guess may still be judged, then none.
+    wrong = outcomes[WRONG]
+    while (outcome := await _try(sockets[0], order_id, "4321")) == WRONG:
+        wrong += 1
+    assert (outcome, wrong) == (LIMITED, DEVICE_LIMIT)
+    assert await _try(sockets[0], order_id, RIGHT) == LIMITED  # the limit holds for the right PIN too
+    assert await _try(await hub.client(Role.CASHIER, device="till-3"), order_id, RIGHT) == ACCEPTED  # other tills may
+    assert await _audited(servers, hub.rid) == {"till-2": DEVICE_LIMIT}  # every wrong PIN judged is in the audit log
+
+
+async def test_guesses_spread_over_devices_meet_the_restaurants_limit(hub: RunningHub, servers: Servers) -> None:
+    """Six tills guess five times each, all at once: exactly 20 WRONG_PIN, 10 RATE_LIMITED; then a fresh till is limited."""
+    order_id = await ready_dine_in(hub, "T10", "burger", "mojito")
+    sockets = [await hub.client(Role.CASHIER, device=f"till-{n // DEVICE_LIMIT}") for n in range(30)]
+    outcomes = Counter(await asyncio.gather(*(_try(s, order_id, f"{6000 + n}") for n, s in enumerate(sockets))))
+    assert outcomes == {WRONG: RESTAURANT_LIMIT, LIMITED: 30 - RESTAURANT_LIMIT}, outcomes
+    fresh = await hub.client(Role.CASHIER, device="till-fresh")
+    assert await _try(fresh, order_id, RIGHT) == LIMITED
+    assert sum((await _audited(servers, hub.rid)).values()) == RESTAURANT_LIMIT
+
+
+async def test_a_right_pin_costs_no_try_and_wipes_no_wrong_one(hub: RunningHub) -> None:
+    """Four wrong, one right, then a fifth wrong is still judged (attempts_left 0), and the sixth is RATE_LIMITED."""
+    order_id = await ready_dine_in(hub, "T11", "burger", "mojito")
+    till = await hub.client(Role.CASHIER, device="till-4")
+    assert [await _try(till, order_id, f"{7000 + n}") for n in range(4)] == [WRONG] * 4
+    assert await _try(till, order_id, RIGHT) == ACCEPTED
+    try:
+        await till.command("order.discount", _big_discount(order_id, "7777"))
+    except HubError as exc:
+        assert (exc.code, exc.frame["details"]["attempts_left"]) == (WRONG, 0)
+    else:
+        raise AssertionError("a wrong PIN was accepted")
+    try:
+        await till.command("order.discount", _big_discount(order_id, RIGHT))
+    except HubError as exc:
+        assert (exc.code, exc.frame["details"]["scope"]) == (LIMITED, "device")
+        assert 0 < exc.frame["details"]["retry_after_s"] <= 300
+    else:
+        raise AssertionError("a sixth check was judged")
