@@ -208,6 +208,7 @@ class TicketRef(Record):
     acked_at: int | None = None
     acked_by: str | None = None
     alert: AlertKind | None = Field(default=None, description="the alert raised for it, if any")
+    alert_at: int | None = Field(default=None, description="when that alert was raised (null: when it was sent)")
 
 
 class OrderItem(Record):

@@ -20,11 +20,14 @@ from tests.conftest import ROOT, WAIT
 
 __all__ = [
     "ARTIFACTS",
+    "PHONE",
+    "SIZES",
     "Screen",
     "card",
     "chromium",
     "command",
     "fired",
+    "in_view",
     "new_order",
     "open_screen",
     "screenshot",
@@ -39,6 +42,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = WAIT * 1000  # Playwright counts in milliseconds
+# The sizes the screens are used at: kitchen and expo screens and the board on 1080p, tills at 1366x768.
+SIZES = {"/kds": (1920, 1080), "/expo": (1920, 1080), "/board": (1920, 1080), "/cashier": (1366, 768)}
+PHONE = (390, 844)
 
 
 def _chromium_path() -> str | None:
@@ -85,8 +91,17 @@ class Screen:
         return stats
 
 
-async def open_screen(browser: Any, url: str, *, width: int = 1366, height: int = 900) -> Screen:
-    context = await browser.new_context(viewport={"width": width, "height": height})
+def size_of(url: str) -> tuple[int, int]:
+    """The size the page at ``url`` is used at (its path in SIZES), else a till's."""
+    path = "/" + url.split("://", 1)[-1].partition("/")[2].partition("?")[0]
+    return SIZES.get(path, SIZES["/cashier"])
+
+
+async def open_screen(browser: Any, url: str, *, size: tuple[int, int] | None = None, context: Any = None) -> Screen:
+    """Open ``url`` in a new browser context at the page's own size, or as one more tab of ``context``."""
+    if context is None:
+        width, height = size or size_of(url)
+        context = await browser.new_context(viewport={"width": width, "height": height})
     page = await context.new_page()
     screen = Screen(page)
 
@@ -101,10 +116,10 @@ async def open_screen(browser: Any, url: str, *, width: int = 1366, height: int 
 
 
 async def screenshot(screen: Screen, name: str) -> Path:
-    """Save ``test-artifacts/screenshots/<name>.png`` (``<page>-<what>``) and print where."""
+    """Save ``test-artifacts/screenshots/<name>.png`` (``<page>-<what>``): what the screen shows, unscrolled."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    await screen.page.screenshot(path=str(path), full_page=True)
+    await screen.page.screenshot(path=str(path))
     print(f"screenshot: {path}")
     return path
 
@@ -143,3 +158,23 @@ async def fired(
 def card(order_id: str) -> str:
     """The selector of an order's card (in the queue or the bumped strip)."""
     return f'.card[data-order-id="{order_id}"]'
+
+
+# Whether an element is wholly on screen: inside the viewport and inside every box that clips it.
+_IN_VIEW = """(el) => {
+    const r = el.getBoundingClientRect();
+    if (!r.width || !r.height) return false;
+    const inside = (b) => r.left >= b.left - 0.5 && r.top >= b.top - 0.5 && r.right <= b.right + 0.5 && r.bottom <= b.bottom + 0.5;
+    if (!inside({ left: 0, top: 0, right: window.innerWidth, bottom: window.innerHeight })) return false;
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+        if (getComputedStyle(p).overflow !== "visible" && !inside(p.getBoundingClientRect())) return false;
+    }
+    return true;
+}"""
+
+
+async def in_view(locator: Any) -> bool:
+    """Whether the element is wholly visible without scrolling the page or any box it is in."""
+    await locator.wait_for(timeout=TIMEOUT_MS)
+    seen: bool = await locator.evaluate(_IN_VIEW)
+    return seen

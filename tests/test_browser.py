@@ -16,7 +16,19 @@ import pytest
 
 from hub.domain.actors import Role
 from hub.transports.tokens import mint
-from tests.browser import TIMEOUT_MS, Screen, card, chromium, command, fired, new_order, open_screen, screenshot
+from tests.browser import (
+    PHONE,
+    SIZES,
+    TIMEOUT_MS,
+    Screen,
+    card,
+    chromium,
+    command,
+    fired,
+    new_order,
+    open_screen,
+    screenshot,
+)
 from tests.conftest import SCALE, SECRET, WAIT, NodeProcess, RunningHub, Servers, free_port, seed
 from tests.helpers import events_until
 
@@ -325,3 +337,120 @@ async def test_a_cancelled_order_leaves_every_screen(hub: RunningHub, browser: A
         await screen.page.locator(card(order_id)).wait_for(state="detached", timeout=TIMEOUT_MS)
     await board.page.locator(f'[data-token="{token}"]').wait_for(state="detached", timeout=TIMEOUT_MS)
     no_errors(kds, expo, board)
+
+
+async def test_two_station_tabs_in_one_browser_keep_their_own_device_across_reloads(
+    hub: RunningHub, browser: Any
+) -> None:
+    """A grill tab and a fry tab in one browser: each reload stays itself; plain /kds takes the last device opened."""
+    width, height = SIZES["/kds"]
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    grill = await open_screen(browser, kds_url(hub, "grill"), context=context)
+    await grill.live()
+    fry = await open_screen(browser, kds_url(hub, "fry"), context=context)
+    await fry.live()
+    for tab, title in ((grill, "GRILL"), (fry, "FRY"), (grill, "GRILL")):
+        await tab.page.reload()
+        await tab.live()
+        assert await tab.page.locator("#title").inner_text() == title
+    assert "token=" not in grill.page.url and "device=kds-grill" in grill.page.url  # the address names no secret
+    restored = await open_screen(browser, grill.page.url, context=context)  # a restored tab, or a bookmark
+    await restored.live()
+    assert await restored.page.locator("#title").inner_text() == "GRILL"
+    kiosk = await open_screen(browser, f"{hub.url}/kds", context=context)  # a kiosk starting on its home page
+    await kiosk.live()
+    assert await kiosk.page.locator("#title").inner_text() == "GRILL"
+    no_errors(grill, fry, restored, kiosk)
+
+
+async def test_every_page_opened_with_another_roles_token_says_plainly_which_token_it_needs(
+    hub: RunningHub, browser: Any
+) -> None:
+    """/kds, /expo, /board and /cashier with a token of the wrong role say so in words, never LIVE, nothing shown."""
+    waiter, kitchen = hub.token(Role.WAITER), hub.token(Role.KITCHEN, stations=("grill",), device="kds-grill")
+    cases = [
+        ("kds", waiter, "This is a waiter's token; the kitchen screen needs a kitchen token."),
+        ("expo", kitchen, "This is a kitchen token; the expo screen needs an expo token."),
+        ("board", waiter, "This is a waiter's token; the order board needs a display token."),
+        ("cashier", kitchen, "This is a kitchen token; the cashier screen needs a cashier's token."),
+    ]
+    for page, token, said in cases:
+        screen = await open_screen(browser, f"{hub.url}/{page}?token={token}")
+        blocked = screen.page.locator('#blocked[data-kind="role"]')
+        await blocked.wait_for(timeout=TIMEOUT_MS)
+        assert await blocked.locator(".why").inner_text() == said
+        assert f"/{page}?token=" in await blocked.locator(".fix").inner_text()  # and what to do about it
+        assert await screen.page.locator("body").get_attribute("data-conn") == "offline"
+        assert "LIVE" not in await screen.page.locator("#conn").inner_text()
+        assert not await screen.page.locator("main").is_visible()
+        assert not await screen.page.locator("#figures").is_visible()  # no zero figures on the till
+        await screenshot(screen, f"{page}-wrong-token")
+        no_errors(screen)
+    phone = await open_screen(browser, f"{hub.url}/kds?token={waiter}", size=PHONE)
+    await phone.page.locator('#blocked[data-kind="role"]').wait_for(timeout=TIMEOUT_MS)
+    await screenshot(phone, "kds-wrong-token-phone")
+
+
+async def test_a_refused_or_expired_token_is_said_plainly(hub: RunningHub, browser: Any) -> None:
+    """A mistyped token and an expired one each stop the screen with a sentence saying which, never LIVE."""
+    expired = mint(SECRET, hub.rid, Role.EXPO, device="expo-1", ttl=-60)
+    for token, kind, words in (("not-a-token", "refused", "does not accept"), (expired, "expired", "expired on")):
+        screen = await open_screen(browser, f"{hub.url}/expo?token={token}")
+        blocked = screen.page.locator(f'#blocked[data-kind="{kind}"]')
+        await blocked.wait_for(timeout=TIMEOUT_MS)
+        assert words in await blocked.locator(".why").inner_text()
+        assert await screen.page.locator("body").get_attribute("data-conn") == "offline"
+        await screenshot(screen, f"expo-token-{kind}")
+        no_errors(screen)
+
+
+async def test_expo_offers_no_recall_on_a_settled_order_and_a_refusal_reads_as_plain_words(
+    hub: RunningHub, browser: Any
+) -> None:
+    """Once an order is paid expo marks it PAID with no RECALL; the KDS's refused RECALL says why, in words."""
+    kds, expo = await screens(browser, kds_url(hub, "grill"), expo_url(hub))
+    async with hub.http(Role.WAITER) as waiter, hub.http(Role.EXPO) as runner, hub.http(Role.CASHIER) as till:
+        order_id, answer = await fired(waiter, "burger")
+        number = answer["result"]["order"]["number"]
+        await command(runner, "order.bump", {"order_id": order_id})
+        await expo.page.locator(f"#done {card(order_id)} button.recall").wait_for(timeout=TIMEOUT_MS)
+        await kds.page.locator(f"#bumped {card(order_id)} button.recall").wait_for(timeout=TIMEOUT_MS)
+        due = (await command(till, "bill.preview", {"order_ids": [order_id]}))["result"]["due"]
+        await command(till, "order.pay", {"order_ids": [order_id], "tenders": [{"method": "CASH", "amount": due}]})
+    paid = expo.page.locator(f'#done {card(order_id)}[data-closed="true"]')
+    await paid.wait_for(timeout=TIMEOUT_MS)
+    assert await paid.locator(".badge.paid").inner_text() == "PAID"
+    assert await paid.locator("button").count() == 0
+    await screenshot(expo, "expo-paid")
+
+    # The kitchen is not told of payments: its RECALL is refused, and the refusal is said in words.
+    await kds.page.locator(f"#bumped {card(order_id)} button.recall").click()
+    refusal = kds.page.locator('#toasts .toast.error[data-code="INVALID_STATE"]')
+    await refusal.wait_for(timeout=TIMEOUT_MS)
+    assert await refusal.inner_text() == f"Not done: order #{number} is closed (already paid)."
+    no_errors(kds, expo)
+
+
+async def test_a_new_expo_gets_the_standing_alerts_in_its_snapshot_and_shows_them_until_the_station_is_back(
+    hub: RunningHub, browser: Any
+) -> None:
+    """A STATION_OFFLINE alert is in a new expo's snapshot and on a freshly opened /expo; a fry screen ends it."""
+    async with hub.http(Role.WAITER) as waiter:
+        order_id, _ = await fired(waiter, "calamari")  # fry has no screen
+    reader = await hub.client(Role.EXPO)
+    (alert,) = (await reader.subscribe("expo"))["snapshot"]["expo"]["alerts"]
+    assert (alert["kind"], alert["order_id"], alert["station"]) == ("STATION_OFFLINE", order_id, "fry")
+    manager = await hub.client(Role.MANAGER)
+    assert (await manager.subscribe("manager"))["snapshot"]["manager"]["alerts"] == [alert]
+
+    (expo,) = await screens(browser, expo_url(hub))
+    shown = expo.page.locator(f'#alerts li[data-alert-id="{alert["id"]}"]')
+    await shown.wait_for(timeout=TIMEOUT_MS)
+    assert alert["message"] in await shown.inner_text()
+    await screenshot(expo, "expo-alert-from-snapshot")
+
+    (fry,) = await screens(browser, kds_url(hub, "fry"))  # the station is back: its screen acks the ticket
+    await fry.page.locator(f"#queue {card(order_id)}").wait_for(timeout=TIMEOUT_MS)
+    await shown.wait_for(state="detached", timeout=TIMEOUT_MS)
+    assert (await (await hub.client(Role.EXPO)).subscribe("expo"))["snapshot"]["expo"]["alerts"] == []
+    no_errors(expo, fry)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from hub.domain.actors import Role
-from tests.browser import TIMEOUT_MS, Screen, chromium, command, new_order, open_screen, screenshot
+from tests.browser import TIMEOUT_MS, Screen, chromium, command, in_view, new_order, open_screen, screenshot
 from tests.conftest import RunningHub
 
 NOT_WIRED = ("UNKNOWN_COMMAND", "INTERNAL")
@@ -323,4 +323,52 @@ async def test_request_bill_marks_the_table_and_release_frees_it(hub: RunningHub
     if said is not None:
         not_wired("bill.release", said)
     await page.locator("#bill-toggle", has_text="REQUEST BILL").wait_for(timeout=TIMEOUT_MS)
+    cashier.no_errors()
+
+
+# The smallest text on screen, in CSS pixels (what is hidden or empty does not count).
+SMALLEST_TEXT = """() => {
+    let smallest = Infinity;
+    for (const el of document.querySelectorAll("body *")) {
+        const own = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+        if (!own || !el.getClientRects().length || getComputedStyle(el).visibility === "hidden") continue;
+        smallest = Math.min(smallest, parseFloat(getComputedStyle(el).fontSize));
+    }
+    return smallest;
+}"""
+
+
+async def test_at_1366x768_the_map_the_takeaways_the_total_and_settle_are_all_in_view(
+    hub: RunningHub, browser: Any
+) -> None:
+    """On a 1366x768 till every table, every takeaway, the total and SETTLE are in view unscrolled; no text under 15px."""
+    cashier = await open_cashier(browser, hub)
+    page = cashier.page
+    assert await page.evaluate("() => [innerWidth, innerHeight]") == [1366, 768]
+    await ready_order(hub, "burger", "mojito", type="DINE_IN", table_id="T3", guests=2)
+    async with hub.http(Role.WAITER) as waiter:
+        names = ("Asha", "Bilal", "Chen")
+        takeaways = [await new_order(waiter, "burger", "fries", "water", customer_name=name) for name in names]
+        for order_id in takeaways:
+            await command(waiter, "order.fire", {"order_id": order_id})
+    chosen = takeaways[-1]
+    entry = page.locator(f'#to-go .togo[data-order-id="{chosen}"]')
+    await entry.click(timeout=TIMEOUT_MS)
+    await cashier.bill_total((await preview(hub, chosen))["bill"]["total"])
+    await page.locator("#d-pay button.add-cash").click()
+    await cashier.remaining(0)
+    await screenshot(cashier.screen, "cashier-1366x768")
+
+    tiles = await page.locator("#map .tile").all()
+    assert len(tiles) == 12
+    for tile in tiles:
+        assert await in_view(tile), await tile.get_attribute("data-table-id")
+    for order_id in takeaways:
+        assert await in_view(page.locator(f'#to-go .togo[data-order-id="{order_id}"]')), order_id
+    for what in ("#bill-total", "#remaining", "#settle"):
+        assert await in_view(page.locator(what)), what
+    assert await page.locator("#settle").is_enabled()
+    assert await page.evaluate("() => document.scrollingElement.scrollHeight <= innerHeight")
+    smallest = await page.evaluate(SMALLEST_TEXT)
+    assert smallest >= 15, f"text at {smallest}px"
     cashier.no_errors()

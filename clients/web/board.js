@@ -2,7 +2,7 @@
 // the newest ready token is highlighted. Read-only: it sends no commands.
 
 import { Hub } from "./fireflow.js";
-import { deviceToken, h, noToken, setConnection } from "./ui.js";
+import { checkRole, deviceToken, h, noToken, setConnection } from "./ui.js";
 
 const SHOWN = 16; // tokens per column that fit a TV
 const token = deviceToken("board");
@@ -80,7 +80,7 @@ if (!token) {
   noToken("board");
 } else {
   const hub = new Hub(token, {
-    channels: () => ["board"],
+    channels: (welcome) => (checkRole(welcome), ["board"]),
     snapshot,
     event,
     applied: render,

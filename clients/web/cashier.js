@@ -15,7 +15,7 @@
 
 import { Hub } from "./fireflow.js";
 import { currencySymbol, formatBp, formatMoney, parseAmount, placesOf, plainAmount } from "./money.js";
-import { clock, deviceToken, h, noToken, reportFailure, setConnection, toast } from "./ui.js";
+import { checkRole, clock, deviceToken, explain, h, noToken, reportFailure, setConnection, toast } from "./ui.js";
 
 const OPEN = new Set(["ACTIVE", "READY"]);
 const METHODS = ["CASH", "UPI", "CARD", "WALLET"];
@@ -160,7 +160,7 @@ async function loadFigures() {
   try {
     const res = await fetch("/api/v1/reports/day", { headers: { Authorization: `Bearer ${token}` } });
     if (res.ok) loaded = await res.json();
-    else if (res.status !== 404) toast(`Today's figures: HTTP ${res.status}`);
+    else if (res.status !== 404) toast(`Today's figures could not be read (the hub answered ${res.status}): they follow the next payment`);
   } catch (err) {
     console.warn("today's figures", err.message);
   }
@@ -419,7 +419,7 @@ function tenderRow(row) {
     h("span", { class: "method" }, row.method),
     field("amount", "amount", "amount", { inputmode: "decimal", placeholder: "0.00" }),
     row.method === "CASH"
-      ? field("received", "received", "received", { inputmode: "decimal", placeholder: "handed over" })
+      ? field("received", "received", "received", { inputmode: "decimal", placeholder: "0.00", title: "cash handed over" })
       : field("reference", "reference", "ref", { placeholder: "transaction ref" }),
     h("span", { class: "row-change", "aria-live": "polite" }),
     h("button", { type: "button", class: "remove", "aria-label": `remove the ${row.method} tender`, onclick: () => removeTender(row) }, "✕"),
@@ -554,7 +554,7 @@ function tile(table) {
     h("span", { class: "t-name" }, table.name),
     h("span", { class: "t-status" }, TABLE_LABEL[table.status] || table.status),
     order
-      ? h("span", { class: "t-order" }, `#${order.number}`, order.guests ? ` · ${order.guests} guests` : "", ...orderBadges(order))
+      ? h("span", { class: "t-order" }, h("span", {}, `#${order.number}`), order.guests ? h("span", {}, `· ${order.guests} guests`) : null, ...orderBadges(order))
       : h("span", { class: "t-seats" }, table.status === "DIRTY" ? "to clean" : `${table.seats} seats`),
   );
 }
@@ -581,7 +581,6 @@ function renderMap() {
         h("span", { class: "kind" }, TYPE_LABEL[order.type] || order.type),
         order.token ? h("span", { class: "badge station" }, `TOKEN ${order.token}`) : null,
         order.customer_name ? h("span", { class: "who" }, order.customer_name) : null,
-        h("span", { class: "who" }, `${(order.items || []).length} lines`),
         ...orderBadges(order),
       ),
     );
@@ -646,7 +645,7 @@ function renderDetail() {
       box.replaceChildren(...orderSkeleton(order));
     } else if (!key) {
       pay = null;
-      box.replaceChildren(h("p", { class: "empty" }, "Select a table or an order"));
+      box.replaceChildren(h("p", { class: "empty" }, "Select a table or an order"), keysHelp());
     } else {
       pay = null;
       box.replaceChildren(h("div", { id: "d-static" }));
@@ -655,6 +654,20 @@ function renderDetail() {
   if (order) fillOrder(order);
   else if (key.startsWith("receipt:")) fillReceipt(paid, table);
   else if (table) fillTable(table);
+}
+
+function keysHelp() {
+  const keys = [
+    ["click / tap", "select a table or an order"],
+    ["arrows, Enter", "move across tables, select"],
+    ["1 – 4", "add a CASH / UPI / CARD / WALLET tender"],
+    ["Enter in a tender", "settle"],
+    ["D", "discount"],
+    ["B", "request or release the bill"],
+    ["C", "clean a dirty table"],
+    ["Esc", "deselect"],
+  ];
+  return h("dl", { class: "keys" }, ...keys.flatMap(([key, what]) => [h("dt", {}, key), h("dd", {}, what)]));
 }
 
 function orderSkeleton(order) {
@@ -687,7 +700,6 @@ function orderSkeleton(order) {
     "section",
     { class: "pay", id: "d-pay", "aria-label": "payment" },
     h("h3", {}, "Payment"),
-    h("ul", { class: "tenders", id: "tenders" }),
     h(
       "div",
       { class: "add-tender" },
@@ -695,6 +707,8 @@ function orderSkeleton(order) {
         h("button", { type: "button", class: `add-${m.toLowerCase()}`, dataset: { method: m }, title: `key ${n + 1}`, onclick: () => addTender(m) }, `+ ${m}`),
       ),
     ),
+    h("div", { class: "pay-body" }, h("ul", { class: "tenders", id: "tenders" })),
+    h("div", { class: "pay-guidance", id: "d-guidance" }),
     h(
       "div",
       { class: "pay-sum" },
@@ -703,18 +717,25 @@ function orderSkeleton(order) {
       h("div", { class: "change-row" }, h("span", {}, "Change to give"), h("b", { id: "change", "aria-live": "polite" }, "—")),
     ),
     h("p", { class: "pay-hint", id: "pay-hint" }),
-    h("div", { id: "d-guidance" }),
     h("button", { type: "button", class: "settle", id: "settle", disabled: true, onclick: () => settle(false) }, "SETTLE"),
   );
-  return [
-    h("header", { class: "d-head", id: "d-head" }),
-    h("ul", { class: "d-lines", id: "d-lines" }),
-    h("h3", {}, "Bill"),
-    h("section", { class: "bill-box", id: "d-bill" }),
-    h("div", { class: "d-actions", id: "d-actions" }),
-    discount,
-    paySection,
-  ];
+  // Two columns, each a screen high: what is on the order (its total always in view at the foot) and
+  // the payment (SETTLE always in view at the foot); what is long scrolls in between.
+  const orderSection = h(
+    "section",
+    { class: "d-order", "aria-label": "order" },
+    h("div", { class: "d-top" }, h("header", { class: "d-head", id: "d-head" }), h("div", { class: "d-actions", id: "d-actions" })),
+    h(
+      "div",
+      { class: "d-body" },
+      h("ul", { class: "d-lines", id: "d-lines" }),
+      h("h3", {}, "Bill"),
+      h("section", { class: "bill-box", id: "d-bill" }),
+      discount,
+    ),
+    h("div", { class: "sums", id: "d-sums" }),
+  );
+  return [orderSection, paySection];
 }
 
 function fillOrder(order) {
@@ -755,12 +776,14 @@ function fillOrder(order) {
 
 function fillBill(order) {
   const box = document.getElementById("d-bill");
+  const sums = document.getElementById("d-sums");
+  if (!preview || preview.orderId !== order.id || preview.error) sums.replaceChildren();
   if (!preview || preview.orderId !== order.id) {
     box.replaceChildren(h("p", { class: "bill-note" }, "Asking the hub for the bill…"));
     return;
   }
   if (preview.error) {
-    box.replaceChildren(h("p", { class: "bill-note" }, `No bill: ${preview.error.code || ""} ${preview.error.message}`));
+    box.replaceChildren(h("p", { class: "bill-note", dataset: { code: preview.error.code } }, `No bill: ${explain(preview.error)}`));
     return;
   }
   const bill = preview.bill;
@@ -783,24 +806,23 @@ function fillBill(order) {
   const inclusive = bill.tax_mode === "INCLUSIVE";
   box.replaceChildren(
     h("table", { class: "bill" }, h("thead", {}, h("tr", {}, h("th", {}, "Item"), h("th", {}, "Qty"), h("th", {}, "Price"), h("th", {}, "Amount"))), h("tbody", {}, ...rows)),
-    h(
-      "div",
-      { class: "sums" },
-      sum("Subtotal", bill.gross, "", "bill-gross"),
-      bill.discount ? sum("Discount", -bill.discount, "minus", "bill-discount") : null,
-      bill.service_charge ? sum("Service charge", bill.service_charge, "", "bill-service") : null,
-      ...bill.taxes.map((t) =>
-        h(
-          "div",
-          { class: "tax", dataset: { code: t.code } },
-          h("span", {}, `${t.code} ${formatBp(t.rate_bp)} on ${money(t.taxable)}${inclusive ? " (included)" : ""}`),
-          h("b", { dataset: { minor: String(t.tax) } }, money(t.tax)),
-        ),
+  );
+  fill(
+    sums,
+    sum("Subtotal", bill.gross, "", "bill-gross"),
+    bill.discount ? sum("Discount", -bill.discount, "minus", "bill-discount") : null,
+    bill.service_charge ? sum("Service charge", bill.service_charge, "", "bill-service") : null,
+    ...bill.taxes.map((t) =>
+      h(
+        "div",
+        { class: "tax", dataset: { code: t.code } },
+        h("span", {}, `${t.code} ${formatBp(t.rate_bp)} on ${money(t.taxable)}${inclusive ? " (included)" : ""}`),
+        h("b", { dataset: { minor: String(t.tax) } }, money(t.tax)),
       ),
-      sum("Total", bill.total, "total", "bill-total"),
-      preview.paid ? sum("Paid", preview.paid, "", "bill-paid") : null,
-      preview.paid ? sum("Due", preview.due, "due", "bill-due") : null,
     ),
+    sum("Total", bill.total, "total", "bill-total"),
+    preview.paid ? sum("Paid", preview.paid, "", "bill-paid") : null,
+    preview.paid ? sum("Due", preview.due, "due", "bill-due") : null,
   );
 }
 
@@ -858,9 +880,7 @@ function renderGuidance() {
             { dataset: { lineId: item.line_id } },
             h("b", {}, item.name),
             ` — ${item.status === "NOT_FIRED" ? "not sent to the kitchen" : item.status}`,
-            item.expected_ready_in_s === null || item.expected_ready_in_s === undefined
-              ? " · time unknown"
-              : ` · ready in about ${clock(item.expected_ready_in_s * 1000)}`,
+            item.status === "NOT_FIRED" ? null : ` · ${item.wait}`, // the hub words it: "ready in about 2:05", "overdue by 4:10"
           ),
         ),
       ),
@@ -965,7 +985,7 @@ if (!token) {
   noToken("cashier");
 } else {
   hub = new Hub(token, {
-    channels: () => ["tables", "cashier", "orders"],
+    channels: (welcome) => (checkRole(welcome), ["tables", "cashier", "orders"]),
     snapshot,
     event,
     applied: render,

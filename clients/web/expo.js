@@ -1,26 +1,72 @@
-// Expo: /expo?token=...   Every station's tickets of every order (channel `expo`).
+// Expo: /expo?token=...   Every station's tickets of every order (channel `expo`), and which
+// orders are settled (ORDER_SETTLED comes on `tables`).
 //
 // BUMP marks the whole order done (order.bump), RUSH / UNRUSH flags it for every station
-// (order.rush), RECALL brings a ready order back (order.recall). Ready orders turn green;
-// kitchen alerts (a station with no screen, a ticket nobody acknowledged) stay on top until
-// dismissed or until the ticket is acknowledged.
+// (order.rush), RECALL brings a ready order back (order.recall). Ready orders turn green; a
+// settled order is marked PAID and offers nothing the hub would refuse (a closed order cannot
+// be bumped or recalled). Kitchen alerts (a station with no screen, a ticket nobody
+// acknowledged) stay on top while they stand (see hub/domain/alerts.py: the ticket not
+// acknowledged, the order open, something left to make at that station) or until dismissed;
+// the snapshot carries those still standing, so a screen starting again keeps them.
 
 import { Hub } from "./fireflow.js";
-import { CardBook, renderCard, tickAges } from "./tickets.js";
-import { deviceToken, h, noToken, reportFailure, setConnection, toast } from "./ui.js";
+import { ACTIVE, CardBook, renderCard, tickAges } from "./tickets.js";
+import { checkRole, deviceToken, h, noToken, reportFailure, setConnection, toast } from "./ui.js";
 
 const token = deviceToken("expo");
 const book = new CardBook();
-const alerts = new Map(); // alert id -> alert
+const alerts = new Map(); // ticket id -> its latest alert (a ticket's TICKET_UNACKED replaces its STATION_OFFLINE)
+const dismissed = new Set(); // alert ids dismissed on this screen
 let hub = null;
+
+const alertKey = (alert) => alert.ticket_id || alert.id;
+
+function forgetAlerts(orderIds) {
+  for (const [key, alert] of alerts) if (orderIds.includes(alert.order_id)) alerts.delete(key);
+}
+
+function snapshot(snapshots) {
+  book.load(snapshots);
+  const snap = snapshots.expo;
+  if (snap && Array.isArray(snap.alerts)) {
+    alerts.clear();
+    for (const alert of snap.alerts) alerts.set(alertKey(alert), alert);
+  }
+}
 
 function event(ev) {
   const d = ev.data || {};
-  if (ev.type === "KITCHEN_ALERT") alerts.set(d.alert.id, d.alert);
-  if (ev.type === "TICKET_ACKED") {
-    for (const [id, alert] of alerts) if (alert.ticket_id && alert.ticket_id === d.ticket_id) alerts.delete(id);
+  switch (ev.type) {
+    case "KITCHEN_ALERT":
+      alerts.set(alertKey(d.alert), d.alert);
+      break;
+    case "TICKET_ACKED":
+      alerts.delete(d.ticket_id);
+      break;
+    case "ORDER_CANCELLED":
+      forgetAlerts([d.order_id]);
+      break;
+    case "ORDER_SETTLED":
+      forgetAlerts(d.order_ids || []);
+      break;
+    case "ORDER_MERGED":
+      forgetAlerts([d.from_order_id]);
+      break;
+    default:
+      break;
   }
   book.apply(ev);
+}
+
+// The same rule as the hub's snapshot: an alert stands while its station has something of the order to make.
+function standing(alert) {
+  if (dismissed.has(alert.id)) return false;
+  for (const card of book.ofOrder(alert.order_id)) {
+    for (const line of card.lines.values()) {
+      if (line.station === alert.station && ACTIVE.has(line.status) && line.mark !== "VOIDED" && !line.held) return true;
+    }
+  }
+  return false;
 }
 
 function send(type, data) {
@@ -35,10 +81,12 @@ function render() {
       now,
       settings,
       showStation: true,
-      actions: [
-        [card.rush ? "UNRUSH" : "RUSH", () => send("order.rush", { order_id: card.order_id, rush: !card.rush }), "rush-btn"],
-        ["BUMP", () => send("order.bump", { order_id: card.order_id }), "bump"],
-      ],
+      actions: card.closed
+        ? [["CLEAR", () => (book.dismiss(card.key), render()), "recall"]] // paid: the hub takes no more for it
+        : [
+            [card.rush ? "UNRUSH" : "RUSH", () => send("order.rush", { order_id: card.order_id, rush: !card.rush }), "rush-btn"],
+            ["BUMP", () => send("order.bump", { order_id: card.order_id }), "bump"],
+          ],
     }),
   );
   document.getElementById("queue").replaceChildren(...(queue.length ? queue : [h("p", { class: "empty" }, "No open tickets")]));
@@ -47,19 +95,22 @@ function render() {
       now,
       settings,
       showStation: true,
-      actions: [["RECALL", () => send("order.recall", { order_id: card.order_id }), "recall"]],
+      actions: card.closed ? [] : [["RECALL", () => send("order.recall", { order_id: card.order_id }), "recall"]],
     }),
   );
   document.getElementById("done").replaceChildren(...done);
-  const items = [...alerts.values()].sort((a, b) => b.at - a.at).map((alert) =>
-    h(
-      "li",
-      { dataset: { alertId: alert.id, kind: alert.kind } },
-      h("span", { class: "kind" }, alert.kind.replace("_", " ")),
-      h("span", {}, alert.message || `#${alert.order_number} at ${alert.station}`),
-      h("button", { type: "button", onclick: () => (alerts.delete(alert.id), render()) }, "OK"),
-    ),
-  );
+  const items = [...alerts.values()]
+    .filter(standing)
+    .sort((a, b) => b.at - a.at)
+    .map((alert) =>
+      h(
+        "li",
+        { dataset: { alertId: alert.id, kind: alert.kind, orderId: alert.order_id } },
+        h("span", { class: "kind" }, alert.kind.replace("_", " ")),
+        h("span", {}, alert.message || `#${alert.order_number} at ${alert.station}`),
+        h("button", { type: "button", onclick: () => (dismissed.add(alert.id), render()) }, "OK"),
+      ),
+    );
   document.getElementById("alerts").replaceChildren(...items);
 }
 
@@ -67,8 +118,8 @@ if (!token) {
   noToken("expo");
 } else {
   hub = new Hub(token, {
-    channels: () => ["expo"],
-    snapshot: (snapshots) => book.load(snapshots),
+    channels: (welcome) => (checkRole(welcome), ["expo", "tables"]),
+    snapshot,
     event,
     applied: render,
     state: (_, conn) => setConnection(conn),

@@ -6,7 +6,17 @@
 
 import { Hub } from "./fireflow.js";
 import { CardBook, FINISHED, isActive, renderCard, tickAges } from "./tickets.js";
-import { beep, deviceToken, h, noToken, reportFailure, setConnection, toast, unlockAudioOnFirstTouch } from "./ui.js";
+import {
+  beep,
+  checkRole,
+  deviceToken,
+  h,
+  noToken,
+  reportFailure,
+  setConnection,
+  toast,
+  unlockAudioOnFirstTouch,
+} from "./ui.js";
 
 const token = deviceToken("kds");
 const wanted = new URLSearchParams(window.location.search).get("stations");
@@ -22,10 +32,21 @@ async function allStations() {
   return (body.menu && body.menu.stations) || [];
 }
 
+// The stations asked for (&stations=, else the token's), less those the token is not for: said
+// plainly here rather than refused by the hub channel by channel.
 async function channels(welcome) {
-  let list = (wanted ? wanted.split(",") : welcome.stations || []).map((s) => s.trim()).filter(Boolean);
-  if (list.includes("*")) list = await allStations();
-  if (!list.length) throw new Error("this token names no station: add &stations=grill");
+  checkRole(welcome);
+  const mine = welcome.stations || [];
+  const asked = (wanted ? wanted.split(",") : mine).map((s) => s.trim()).filter(Boolean);
+  let list = asked.includes("*") ? await allStations() : asked;
+  if (!mine.includes("*")) {
+    const others = asked.filter((s) => s !== "*" && !mine.includes(s));
+    if (others.length) toast(`This kitchen token is for ${mine.join(", ") || "no station"}, not ${others.join(", ")}`);
+    list = list.filter((s) => mine.includes(s));
+  }
+  if (!list.length) {
+    throw new Error(mine.length ? `this kitchen token is for ${mine.join(", ")} only` : "this kitchen token names no station");
+  }
   return [...list.map((s) => `kitchen:${s}`), "menu"];
 }
 

@@ -10,6 +10,8 @@
 //   ITEM_STATUS_CHANGED              patch one line; a card with nothing left to make leaves
 //                                    the queue for the recently-bumped strip
 //   ORDER_READY / ORDER_CANCELLED / ORDER_MERGED / TICKET_ACKED / ORDER_RUSHED / ...
+//   ORDER_SETTLED (on `tables`)      the order is paid and closed: its cards stay, marked PAID,
+//                                    and a page offers no action on them (the hub would refuse)
 
 import { clock, h } from "./ui.js";
 
@@ -159,6 +161,9 @@ export class CardBook {
       case "ORDER_MERGED":
         for (const card of this.ofOrder(d.from_order_id)) this.cards.delete(card.key);
         break;
+      case "ORDER_SETTLED":
+        for (const id of d.order_ids || []) for (const card of this.ofOrder(id)) card.closed = true;
+        break;
       case "TICKET_ACKED":
         for (const card of this.ofOrder(d.order_id)) if (card.station === d.station) card.acked = true;
         break;
@@ -204,6 +209,7 @@ export class CardBook {
       acked: true,
       bumpedAt: null,
       dismissed: false,
+      closed: false,
       ...prev,
       order_id: t.order_id,
       order_number: t.order_number,
@@ -326,10 +332,13 @@ export class CardBook {
     if (card) card.dismissed = true;
   }
 
-  // The queue: cards with something to make (or a void to see), rush first, then oldest first.
+  // The queue: cards with something to make (or a void to see), rush first, then oldest first;
+  // a paid order's card until it is cleared.
   queue() {
     const shown = [...this.cards.values()].filter(
-      (c) => isActive(c) || (!c.dismissed && !hasFinished(c) && [...c.lines.values()].some((l) => l.mark === "VOIDED")),
+      (c) =>
+        (isActive(c) && !(c.closed && c.dismissed)) ||
+        (!c.dismissed && !hasFinished(c) && [...c.lines.values()].some((l) => l.mark === "VOIDED")),
     );
     return shown.sort(
       (a, b) => b.rush - a.rush || a.since - b.since || a.order_number - b.order_number || (a.station < b.station ? -1 : 1),
@@ -433,6 +442,7 @@ export function renderCard(card, opts) {
         warn: settings.warn_after_s,
         late: settings.late_after_s,
         ready: card.ready ? "true" : "false",
+        closed: card.closed ? "true" : null,
       },
     },
     h(
@@ -444,6 +454,7 @@ export function renderCard(card, opts) {
       card.rush && h("span", { class: "badge rush" }, "RUSH"),
       fresh && h("span", { class: "badge new" }, "NEW"),
       card.ready && h("span", { class: "badge ready" }, "READY"),
+      card.closed && h("span", { class: "badge paid", title: "settled: the order is closed" }, "PAID"),
       h("span", { class: `age ${ageClass(age, settings)}` }, clock(age)),
     ),
     card.notes.length > 0 &&

@@ -21,41 +21,165 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
-// The device token: `?token=` wins and is remembered (per page) so a reload or a bookmark
-// without it still works; it is then taken out of the address bar.
-export function deviceToken(page) {
-  const key = `fireflow.token.${page}`;
-  const params = new URLSearchParams(window.location.search);
-  const given = params.get("token");
-  if (given) {
-    try {
-      localStorage.setItem(key, given);
-      params.delete("token");
-      const query = params.toString();
-      history.replaceState(null, "", window.location.pathname + (query ? `?${query}` : ""));
-    } catch {
-      // storage disabled: the token stays in the address bar instead
-    }
-    return given;
-  }
+// -- the device token --------------------------------------------------------------------------
+//
+// Each tab keeps its own device. `?token=` is remembered in localStorage under the token's
+// device (`fireflow.token.<page>.<device>`) and replaced in the address bar by `?device=<device>`,
+// which is not secret: a reload of that tab, a restored session or a bookmark finds its own
+// token again, so a grill tab and a fry tab in one browser never take each other's. Plain
+// `/kds` (a kiosk restarting on its home page) takes the device this browser opened there last.
+
+// What a token says about itself. Only to choose where to keep it and to word a refusal: the hub
+// checks the signature; this reads the payload and nothing here trusts it.
+export function tokenInfo(token) {
   try {
-    return localStorage.getItem(key);
+    const body = String(token).split(".")[0].replace(/-/g, "+").replace(/_/g, "/");
+    const payload = JSON.parse(atob(body + "=".repeat((4 - (body.length % 4)) % 4)));
+    if (!payload || typeof payload !== "object") return null;
+    return { role: payload.role, device: payload.d, stations: payload.st || [], expires: Number(payload.exp) * 1000 };
   } catch {
     return null;
   }
 }
 
+function stored(key, value) {
+  try {
+    if (value === undefined) return localStorage.getItem(key);
+    if (value === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, value);
+    return value;
+  } catch {
+    return null; // storage disabled: nothing is remembered
+  }
+}
+
+function setQuery(params) {
+  const query = params.toString();
+  history.replaceState(null, "", window.location.pathname + (query ? `?${query}` : "") + window.location.hash);
+}
+
+let screen = { page: "", token: null, device: null }; // this page, as deviceToken found it
+
+export function deviceToken(page) {
+  screen = { page, token: null, device: null };
+  const params = new URLSearchParams(window.location.search);
+  const given = params.get("token");
+  if (given) {
+    screen.token = given;
+    const device = tokenInfo(given)?.device;
+    // Kept only where it can be found again; otherwise it stays in the address bar.
+    if (device && stored(`fireflow.token.${page}.${device}`, given) === given) {
+      stored(`fireflow.device.${page}`, device);
+      params.delete("token");
+      params.set("device", device);
+      setQuery(params);
+      screen.device = device;
+    }
+    return given;
+  }
+  let device = params.get("device");
+  if (!device) {
+    device = stored(`fireflow.device.${page}`);
+    const legacy = stored(`fireflow.token.${page}`); // kept per page before devices were
+    const old = legacy && tokenInfo(legacy)?.device;
+    if (old) {
+      stored(`fireflow.token.${page}.${old}`, legacy);
+      stored(`fireflow.token.${page}`, null);
+      device = device || old;
+    }
+    if (!device) return null;
+    params.set("device", device);
+    setQuery(params);
+  }
+  screen.device = device;
+  screen.token = stored(`fireflow.token.${page}.${device}`);
+  if (screen.token) stored(`fireflow.device.${page}`, device);
+  return screen.token;
+}
+
+// -- what each screen needs, and saying plainly what is wrong -----------------------------------
+
+export const SCREENS = {
+  kds: { name: "kitchen screen", roles: ["KITCHEN"], needs: "a kitchen token", mint: "--role KITCHEN --stations grill" },
+  expo: { name: "expo screen", roles: ["EXPO", "MANAGER"], needs: "an expo token", mint: "--role EXPO" },
+  board: { name: "order board", roles: ["DISPLAY"], needs: "a display token", mint: "--role DISPLAY" },
+  cashier: { name: "cashier screen", roles: ["CASHIER", "MANAGER"], needs: "a cashier's token", mint: "--role CASHIER" },
+};
+
+const ROLE_TOKEN = {
+  WAITER: "a waiter's token",
+  CASHIER: "a cashier's token",
+  MANAGER: "a manager's token",
+  KITCHEN: "a kitchen token",
+  EXPO: "an expo token",
+  RIDER: "a rider's token",
+  DISPATCHER: "a dispatcher's token",
+  DISPLAY: "a display token (for the order board)",
+};
+
+let blocked = null; // { kind, title, text } once nothing this screen can do will work
+
+function howToFix() {
+  const s = SCREENS[screen.page];
+  const mint = s ? ` (fireflow token ${s.mint} --device <name>)` : "";
+  return `Ask a manager for ${s ? s.needs : "a device token"}${mint}, then open /${screen.page}?token=<the token> on this screen.`;
+}
+
+// Stop the page and say why, in place of its content (the top bar stays).
+export function block(kind, title, text, hint = howToFix()) {
+  blocked = { kind, title, text };
+  document.body.dataset.blocked = kind;
+  let box = document.getElementById("blocked");
+  if (!box) {
+    box = h("section", { id: "blocked", role: "alert" });
+    document.querySelector(".topbar").after(box);
+  }
+  box.dataset.kind = kind;
+  box.replaceChildren(h("h2", {}, title), h("p", { class: "why" }, text), hint && h("p", { class: "fix" }, hint));
+  const conn = document.getElementById("conn");
+  conn.textContent = `NOT CONNECTED · ${title.toLowerCase()}`;
+  document.body.dataset.conn = "offline";
+}
+
+// Call first in a Hub's `channels(welcome)`: a token of another role stops the screen, said plainly.
+export function checkRole(welcome) {
+  const s = SCREENS[screen.page];
+  if (!s || s.roles.includes(welcome.role)) return;
+  const what = ROLE_TOKEN[welcome.role] || `a ${String(welcome.role).toLowerCase()} token`;
+  block("role", "Wrong token for this screen", `This is ${what}; the ${s.name} needs ${s.needs}.`);
+  throw new Error("wrong token for this screen");
+}
+
+// The hub gave up on this screen (a Hub that stopped): say why, once.
+function explainStop(hub) {
+  if (blocked) return;
+  if (!hub.welcome) {
+    const info = tokenInfo(screen.token);
+    if (info && info.expires && info.expires <= Date.now()) {
+      const when = new Date(info.expires).toLocaleString();
+      block("expired", "Token expired", `This screen's token expired on ${when}; the hub no longer accepts it.`);
+    } else {
+      block("refused", "Token refused", "The hub does not accept this screen's token: it is mistyped, cut short, or made for another hub.");
+    }
+    return;
+  }
+  block("stopped", "Nothing to show", hub.detail ? `${hub.detail[0].toUpperCase()}${hub.detail.slice(1)}.` : "The hub refused this screen.");
+}
+
 export function noToken(page) {
-  document.querySelector("main").replaceChildren(
-    h("p", { class: "empty" }, `No device token. Open /${page}?token=<device token> (see: fireflow token --help).`),
-  );
-  setConnection({ state: "offline", detail: "no token", pending: new Map(), attempt: 0 });
+  const s = SCREENS[page];
+  const text = screen.device
+    ? `This browser has no token for the device “${screen.device}”.`
+    : `This ${s ? s.name : "screen"} has no device token yet.`;
+  block("no-token", "No device token", text);
 }
 
 const LABELS = { connecting: "CONNECTING", live: "LIVE", reconnecting: "RECONNECTING", offline: "OFFLINE" };
 
 // Paint the connection bar from a Hub (or anything with the same fields).
 export function setConnection(hub) {
+  if (hub.stopped && hub.state === "offline") explainStop(hub);
+  if (blocked) return;
   const el = document.getElementById("conn");
   let text = LABELS[hub.state] || hub.state;
   if (hub.state !== "live" && hub.attempt) {
@@ -68,20 +192,79 @@ export function setConnection(hub) {
   document.body.dataset.conn = hub.state;
 }
 
-export function toast(message, kind = "error") {
+export function toast(message, kind = "error", code = null) {
   let box = document.getElementById("toasts");
   if (!box) {
     box = h("div", { id: "toasts", role: "status", "aria-live": "polite" });
     document.body.append(box);
   }
-  const el = h("div", { class: `toast ${kind}` }, message);
+  const el = h("div", { class: `toast ${kind}`, dataset: { code } }, message);
   box.append(el);
-  setTimeout(() => el.remove(), 4000);
+  setTimeout(() => el.remove(), kind === "error" ? 6000 : 4000);
 }
 
-// Show a command's failure briefly; the hub's own message says what was wrong.
+// -- refusals in plain words --------------------------------------------------------------------
+//
+// One place turns the hub's error codes into sentences for the person at the screen; every page
+// uses it. The code stays on the toast (data-code) for logs and tests, never in the words.
+
+const STATUS_WORDS = {
+  CLOSED: "closed (already paid)",
+  CANCELLED: "cancelled",
+  MERGED: "merged into another order",
+  ACTIVE: "open",
+  READY: "ready",
+  PENDING: "waiting to be made",
+  PREPARING: "being made",
+  DONE: "done",
+  SERVED: "served",
+  SKIPPED: "skipped",
+};
+
+// The hub's own reason, with its status words and order numbers as the screens write them.
+function plainReason(message) {
+  return String(message || "")
+    .replace(/\border (\d+)/gi, "order #$1")
+    .replace(/\b(CLOSED|CANCELLED|MERGED|ACTIVE|READY|PENDING|PREPARING|DONE|SERVED|SKIPPED)\b/g, (w) => STATUS_WORDS[w]);
+}
+
+const SENTENCES = {
+  INVALID_STATE: (m) => `Not done: ${plainReason(m)}.`,
+  RECALL_EXPIRED: () => "Too late to recall: it was bumped longer ago than the recall window.",
+  FORBIDDEN: () => "This screen's device is not allowed to do that.",
+  WRONG_TENANT: () => "That belongs to another restaurant.",
+  NOT_FOUND: () => "Not found: it may have been removed, merged or closed meanwhile.",
+  VERSION_CONFLICT: () => "Someone changed this order at the same moment: check it, then try again.",
+  ORDER_LOCKED: () => "This order is being paid at another till: try again in a moment.",
+  BILL_LOCKED: () => "Another till has asked for this bill: it unlocks by itself shortly.",
+  ALREADY_SETTLED: () => "This order is already paid.",
+  AMOUNT_MISMATCH: () => "The amounts do not add up to what is due: check the tenders.",
+  ITEMS_NOT_READY: () => "Some items are not ready yet.",
+  ITEM_UNAVAILABLE: () => "That item is not available (86'd).",
+  OUT_OF_STOCK: () => "Not enough portions left for that.",
+  NOTHING_TO_FIRE: () => "Nothing new to send to the kitchen.",
+  TABLE_UNAVAILABLE: () => "That table is not free.",
+  PIN_REQUIRED: () => "A manager's PIN is needed for that.",
+  WRONG_PIN: () => "Wrong PIN.",
+  RATE_LIMITED: () => "Too many tries from this screen: wait a minute, then try again.",
+  BUSY: () => "The hub is busy: try again in a moment.",
+  UNAVAILABLE: () => "The hub cannot reach its data right now: try again in a moment.",
+  UNAUTHENTICATED: () => "This screen's token is no longer accepted: ask a manager for a new one.",
+  TOKEN_EXPIRED: () => "This screen's token has expired: ask a manager for a new one.",
+  INTERNAL: () => "Something went wrong in the hub: try again; if it keeps happening, tell the manager.",
+};
+
+// A command's refusal (a HubError, or anything thrown) as one sentence for a person.
+export function explain(err) {
+  const say = err && SENTENCES[err.code];
+  if (say) return say(err.message);
+  if (err && err.code) return "This screen sent something the hub did not understand: reload the page; if it keeps happening, tell the manager.";
+  return `Not done: ${(err && err.message) || "no answer from the hub"}.`;
+}
+
+// Show a command's refusal briefly, in plain words.
 export function reportFailure(err) {
-  toast(err && err.code ? `${err.code}: ${err.message}` : `failed: ${err && err.message}`);
+  toast(explain(err), "error", (err && err.code) || null);
 }
 
 let audio = null;

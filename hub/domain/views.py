@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.domain.alerts import active_alerts
 from hub.domain.tickets import EXPO, ON_SCREEN, card
 from schema.records import KitchenSettings, Menu, Order, OrderStatus, OrderType, Stock, Table
 
@@ -94,6 +95,11 @@ def menu_view(menu: Menu | None, stock: Sequence[Stock]) -> dict[str, Any]:
     return {"items": items}
 
 
+def _alerts(state: LiveState) -> list[dict[str, Any]]:
+    """The kitchen alerts still standing (hub.domain.alerts): a screen starting from a snapshot sees them too."""
+    return [a.model_dump(mode="json") for a in active_alerts(state.orders)]
+
+
 def channel_view(channel: str, state: LiveState) -> dict[str, Any]:
     """The snapshot of ``channel`` given the restaurant's live state."""
     kind, _, param = channel.partition(":")
@@ -101,7 +107,9 @@ def channel_view(channel: str, state: LiveState) -> dict[str, Any]:
     if kind == "kitchen":
         return _cards(state, param)
     if kind == "expo":
-        return _cards(state, EXPO)
+        return _cards(state, EXPO) | {"alerts": _alerts(state)}
+    if kind == "manager":
+        return {"alerts": _alerts(state)}
     if kind in ("orders", "cashier"):
         return {"orders": _dump(open_orders)}
     if kind == "waiter":
