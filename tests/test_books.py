@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -12,9 +13,20 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.books.books import INVOICE_REF, AlreadySettled, AuditNote, Books, InvoiceDraft, PaymentDraft, Settlement
+from hub.books.books import (
+    INVOICE_REF,
+    AlreadySettled,
+    AuditNote,
+    AuditRecord,
+    Books,
+    InvoiceDraft,
+    InvoiceRecord,
+    PaymentDraft,
+    Settlement,
+)
 from hub.books.db import create_engine
-from schema.billing import LedgerEntry, LedgerKind, LedgerTransaction
+from hub.domain.books_rules import InvoiceStatus
+from schema.billing import LedgerEntry, LedgerKind, LedgerTransaction, Payment, TenderMethod
 from tests.conftest import Servers
 
 
@@ -89,3 +101,35 @@ async def test_a_retry_with_the_same_key_returns_the_first_result(engine: AsyncE
     assert {(a.invoice_id, a.invoice_number, a.duplicate) for a in again} == {(first.invoice_id, 1, True)}
     assert await _scalar(engine, "SELECT count(*) FROM ledger_transactions WHERE restaurant_id = :r", r=rid) == 1
     assert await _scalar(engine, "SELECT count(*) FROM audit_log WHERE restaurant_id = :r", r=rid) == 1
+
+
+async def test_the_books_answer_with_typed_records(engine: AsyncEngine) -> None:
+    """An invoice, a payment command's payments and an audit row come back as typed records, not dicts."""
+    rid, books = "r" + secrets.token_hex(4), Books(engine)
+    recorded = await books.record(settlement(rid, f"{rid}.o1", "typed"))
+    assert recorded.invoice_id is not None
+    invoice = await books.invoice(rid, recorded.invoice_id)
+    assert invoice == InvoiceRecord(
+        id=recorded.invoice_id, number=1, status=InvoiceStatus.ISSUED, total=1050, order_ids=(f"{rid}.o1",),
+        settlement_key="typed",
+    )  # fmt: skip
+    assert await books.invoice(rid, f"{rid}.inv9") is None
+    found = await books.find(rid, "typed")
+    assert found is not None and (found.invoice_id, found.invoice_number, found.total) == (invoice.id, 1, 1050)
+    (payment,) = found.payments
+    assert isinstance(payment, Payment) and (payment.id, payment.method, payment.amount, payment.change) == (
+        "typed:0", TenderMethod.CASH, 1050, 950,
+    )  # fmt: skip
+    closed = settlement(rid, f"{rid}.o2", "close")
+    await books.record(
+        Settlement(key="close", restaurant_id=rid, business_day=closed.business_day, at=closed.at, by="manager-1",
+                   role="MANAGER", audit=[AuditNote("DAY_CLOSED", "day", "2026-11-23", {"counted_cash": 700})])
+    )  # fmt: skip
+    audit = await books.latest_audit(rid, "DAY_CLOSED", "2026-11-23")
+    assert isinstance(audit, AuditRecord) and (audit.actor, audit.role, audit.details) == (
+        "manager-1", "MANAGER", {"counted_cash": 700},
+    )  # fmt: skip
+    voided = Settlement(key="void", restaurant_id=rid, business_day=closed.business_day, at=closed.at, by="m",
+                        role="MANAGER", invoice_status=(invoice.id, InvoiceStatus.VOIDED))  # fmt: skip
+    await books.record(voided)
+    assert (await books.invoice(rid, invoice.id)) == dataclasses.replace(invoice, status=InvoiceStatus.VOIDED)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hub.domain import kitchen as k
 from hub.domain import orders as d
 from hub.domain.actors import Actor, Role
-from hub.domain.decision import Decision, Due, ack_due_key
+from hub.domain.decision import Decision, Due, DueKind
 from hub.domain.errors import DomainError
 from schema import commands as c
 from schema.protocol import ErrorCode
@@ -289,9 +289,9 @@ def test_each_station_ticket_starts_an_ack_timer_that_an_ack_stops() -> None:
     decision = fire(with_items("burger", "mojito"))
     order = decision.orders[0]
     grill, bar = tickets(decision, "kitchen:grill")[0], tickets(decision, "kitchen:bar")[0]
-    assert set(decision.due) == {Due(ack_due_key(grill.id), NOW + 30_001), Due(ack_due_key(bar.id), NOW + 30_001)}
+    assert set(decision.due) == {Due(DueKind.ACK, grill.id, NOW + 30_001), Due(DueKind.ACK, bar.id, NOW + 30_001)}
     acked = k.ack_tickets(order, c.AckTickets(order_id=order.id, ticket_ids=[grill.id]), GRILL, NOW + 2)
-    assert acked.due == (Due(ack_due_key(grill.id), None),)
+    assert acked.due == (Due(DueKind.ACK, grill.id, None),)
     assert events(acked, "TICKET_ACKED", "expo")
     again = k.ack_tickets(acked.orders[0], c.AckTickets(order_id=order.id, ticket_ids=[grill.id]), GRILL, NOW + 3)
     assert again.orders == () and again.events == ()
@@ -313,7 +313,7 @@ def test_an_unacknowledged_ticket_alerts_expo_and_managers_once() -> None:
     assert k.check_ack(alert.orders[0], ticket_id, NOW + 40_000).events == ()
     acked = k.ack_tickets(order, c.AckTickets(order_id=order.id, ticket_ids=[ticket_id]), GRILL, NOW + 2).orders[0]
     quiet = k.check_ack(acked, ticket_id, NOW + 31_001)
-    assert quiet.events == () and quiet.due == (Due(ack_due_key(ticket_id), None),)
+    assert quiet.events == () and quiet.due == (Due(DueKind.ACK, ticket_id, None),)
 
 
 def test_firing_to_a_station_with_no_live_screen_alerts_at_once() -> None:

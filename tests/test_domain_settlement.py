@@ -6,7 +6,7 @@ from typing import Any
 
 from hub.domain import settlement as s
 from hub.domain.actors import Actor, Role
-from hub.domain.decision import Due
+from hub.domain.decision import Due, DueKind
 from schema.billing import BillingSettings
 from schema.commands import PayOrder
 from schema.records import ItemStatus, Order, SettleLock
@@ -70,7 +70,7 @@ def test_a_copy_lets_go_only_of_the_lock_it_set() -> None:
     kept = s.release([locked], "pay-1", first)
     assert kept.orders == () and kept.due == ()
     freed = s.release([locked], "pay-1", twin)
-    assert [o.settling for o in freed.orders] == [None] and freed.due == (Due(s.settle_due_key("pay-1"), None),)
+    assert [o.settling for o in freed.orders] == [None] and freed.due == (Due(DueKind.SETTLE, "pay-1", None),)
     assert s.release([locked], "pay-1").orders[0].settling is None  # the due check frees any lock of its key
 
 

@@ -25,6 +25,7 @@ from tests.conftest import RunningHub
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY_FILE = ROOT / "hub" / "commands" / "registry.py"
 NAMES = {s.name for s in REGISTRY}
+DASH = "\u2013"  # PROTOCOL.md's "no HTTP status"
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -138,11 +139,11 @@ async def test_roles_come_from_the_registry(hub: RunningHub) -> None:
 
 
 def test_protocol_md_error_table_matches_the_statuses() -> None:
-    """The HTTP column of PROTOCOL.md's error table says what schema/http.py answers (– for WebSocket-only codes)."""
+    """The HTTP column of PROTOCOL.md's error table says what schema/http.py answers (a dash for WebSocket-only codes)."""
     text = (ROOT / "schema" / "PROTOCOL.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| `([A-Z_]+)` \|.*\| (\d{3}|–)[^|]*\|$", text, flags=re.M)
+    rows = re.findall(r"^\| `([A-Z_]+)` \|.*\| (\d{3}|\u2013)[^|]*\|$", text, flags=re.M)
     documented = dict(rows)
     assert set(documented) == {code.value for code in ErrorCode}
     for code in ErrorCode:
-        if documented[code.value] != "–":
+        if documented[code.value] != DASH:
             assert int(documented[code.value]) == STATUS[code], code

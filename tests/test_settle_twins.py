@@ -119,3 +119,71 @@ async def test_ten_copies_of_one_refund_void_drawer_move_or_close_post_once(hub:
         servers, "SELECT kind, count(*) AS n FROM ledger_transactions WHERE restaurant_id = $1 GROUP BY kind", hub.rid
     )
     assert {r["kind"]: r["n"] for r in postings} == {"SALE": 2, "REFUND": 1, "VOID": 1, "FLOAT": 1, "PAYOUT": 1}
+
+
+def _full_answer(frame: dict[str, Any]) -> str:
+    """What a copy was told, errors with their message and details too (the frame's id and transport fields aside)."""
+    if frame.get("op") == "error" or "code" in frame:
+        return repr((frame["code"], frame["message"], sorted((frame.get("details") or {}).items())))
+    return repr((frame["offset"], sorted(frame["result"].items())))
+
+
+async def _discount_copies(hub: RunningHub, data: dict[str, Any], command_id: str) -> tuple[Counter[str], int]:
+    """MONEY_COPIES copies of one order.discount id at once from till-1 (WebSocket and HTTP), and the PIN checks made."""
+    pins = hub.hub.bus.pins
+    checks = 0
+    approver = pins.approver
+
+    async def counted(*args: Any) -> str:
+        nonlocal checks
+        checks += 1
+        return str(await approver(*args))
+
+    pins.approver = counted  # the real check, counted
+    sockets = [await hub.client(Role.CASHIER, device="till-1") for _ in range(MONEY_COPIES // 2)]
+
+    async def over_ws(ws: HubClient) -> str:
+        try:
+            return _full_answer(await ws.command("order.discount", data, id=command_id))
+        except HubError as exc:
+            return _full_answer(exc.frame)
+
+    async def over_http(http: httpx.AsyncClient) -> str:
+        body = {"type": "order.discount", "data": data, "id": command_id}
+        return _full_answer((await http.post("/api/v1/commands", json=body)).json())
+
+    try:
+        async with hub.http(Role.CASHIER, device="till-1") as http:
+            answers = await asyncio.gather(
+                *(over_ws(ws) for ws in sockets), *(over_http(http) for _ in range(MONEY_COPIES // 2))
+            )
+    finally:
+        del pins.approver
+    return Counter(answers), checks
+
+
+async def test_ten_copies_of_one_approved_discount_check_the_pin_once(hub: RunningHub) -> None:
+    """10 copies of one order.discount id over the PIN limit with the right PIN: 10 identical acks, one PIN check."""
+    order_id = await ready_dine_in(hub, "T9", "burger", "mojito")
+    data = {"order_id": order_id, "kind": "AMOUNT", "value": 10000, "reason": "cold food", "pin": "1234"}
+    answers, checks = await _discount_copies(hub, data, "discount-resent")
+    assert len(answers) == 1 and sum(answers.values()) == MONEY_COPIES, answers
+    assert "'approved_by', 'manager-1'" in next(iter(answers)) and checks == 1
+    order = await hub.hub.store.order(hub.rid, order_id)
+    assert [d.approved_by for d in order.discounts] == ["manager-1"]  # taken once
+
+
+async def test_ten_copies_of_one_wrong_pin_are_one_wrong_try(hub: RunningHub, servers: Servers, redis: Any) -> None:
+    """10 copies of one order.discount id with a wrong PIN: 10 identical WRONG_PIN answers, counted as one wrong try."""
+    from hub.live.keys import Keys
+
+    order_id = await ready_dine_in(hub, "T10", "burger", "mojito")
+    data = {"order_id": order_id, "kind": "AMOUNT", "value": 10000, "reason": "cold food", "pin": "9999"}
+    answers, checks = await _discount_copies(hub, data, "guess-resent")
+    assert len(answers) == 1 and sum(answers.values()) == MONEY_COPIES, answers
+    assert "'WRONG_PIN'" in next(iter(answers)) and "('attempts_left', 4)" in next(iter(answers)), answers
+    assert checks == 1
+    k = Keys(hub.rid)
+    assert (int(await redis.get(k.pin_failures("till-1"))), int(await redis.get(k.restaurant_pin_failures))) == (1, 1)
+    audited = await _rows(servers, "SELECT 1 FROM audit_log WHERE restaurant_id = $1 AND action = 'WRONG_PIN'", hub.rid)
+    assert len(audited) == 1

@@ -12,8 +12,8 @@ a second settlement of an order fail in the database, whatever the race.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -21,8 +21,11 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.domain.books_rules import Invoice, InvoiceStatus
+from hub.domain.decision import AuditNote
 from hub.domain.money import average
-from schema.billing import LedgerEntry, LedgerKind, LedgerTransaction
+from hub.domain.settlement import INVOICE_REF
+from schema.billing import LedgerEntry, LedgerKind, LedgerTransaction, Payment, TenderMethod
 from schema.tables import (
     AuditRow,
     InvoiceLineRow,
@@ -34,20 +37,21 @@ from schema.tables import (
 )
 
 __all__ = [
+    "INVOICE_REF",
     "AlreadySettled",
     "AuditNote",
+    "AuditRecord",
     "Books",
     "DayFigures",
     "Found",
     "InvoiceDraft",
+    "InvoiceRecord",
     "PaymentDraft",
     "Recorded",
     "Settlement",
 ]
 
 logger = logging.getLogger(__name__)
-
-INVOICE_REF = "{invoice}"  # in a posting's reference or id: replaced by the invoice id once numbered
 
 
 class AlreadySettled(Exception):
@@ -68,14 +72,6 @@ class PaymentDraft:
     change: int = 0
     received: int | None = None
     reference: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class AuditNote:
-    action: str
-    entity: str
-    entity_id: str
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +100,7 @@ class Settlement:
     payments: Sequence[PaymentDraft] = ()
     postings: Sequence[LedgerTransaction] = ()
     audit: Sequence[AuditNote] = ()
-    invoice_status: tuple[str, str] | None = None  # (invoice id, new status): VOIDED, REFUNDED
+    invoice_status: tuple[str, InvoiceStatus] | None = None  # (invoice id, new status): VOIDED, REFUNDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +117,27 @@ class Found:
     invoice_id: str | None
     invoice_number: int | None
     total: int | None
-    payments: list[dict[str, Any]]
+    payments: tuple[Payment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRecord(Invoice):
+    """An invoice as the books hold it: what the rules need, and the payment command that issued it."""
+
+    settlement_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One row of the audit log."""
+
+    action: str
+    entity: str
+    entity_id: str
+    actor: str
+    role: str
+    at: datetime
+    details: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,19 +180,19 @@ class Books:
                     .order_by(PaymentRow.payment_key)
                 )
             ).all()
-            payments = [
-                {
-                    "id": p.payment_key,
-                    "method": p.method,
-                    "amount": p.amount,
-                    "received": p.received,
-                    "change": p.change,
-                    "reference": p.reference,
-                    "at": int(p.created_at.timestamp() * 1000),
-                    "by": p.created_by,
-                }
+            payments = tuple(
+                Payment(
+                    id=p.payment_key,
+                    method=TenderMethod(p.method),
+                    amount=p.amount,
+                    received=p.received,
+                    change=p.change,
+                    reference=p.reference,
+                    at=int(p.created_at.timestamp() * 1000),
+                    by=p.created_by,
+                )
                 for p in rows
-            ]
+            )
             invoice = (
                 await conn.execute(
                     select(InvoiceRow.id, InvoiceRow.number, InvoiceRow.total).where(
@@ -190,7 +206,7 @@ class Books:
             return Found(None, None, None, payments)
         return Found(invoice.id, invoice.number, invoice.total, payments)
 
-    async def invoice(self, restaurant_id: str, invoice_id: str) -> dict[str, Any] | None:
+    async def invoice(self, restaurant_id: str, invoice_id: str) -> InvoiceRecord | None:
         """An invoice's status, total and orders."""
         async with self.engine.connect() as conn:
             row = (
@@ -209,14 +225,14 @@ class Books:
                     .order_by(InvoiceOrderRow.order_id)
                 )
             ).scalars()
-            return {
-                "id": row.id,
-                "number": row.number,
-                "status": row.status,
-                "total": row.total,
-                "settlement_key": row.settlement_key,
-                "order_ids": list(orders),
-            }
+            return InvoiceRecord(
+                id=row.id,
+                number=row.number,
+                status=InvoiceStatus(row.status),
+                total=row.total,
+                order_ids=tuple(orders),
+                settlement_key=row.settlement_key,
+            )
 
     async def invoice_of(self, restaurant_id: str, order_id: str) -> str | None:
         """The invoice that settled an order, if any."""
@@ -303,12 +319,20 @@ class Books:
                 )
             )
 
-    async def latest_audit(self, restaurant_id: str, action: str, entity_id: str) -> dict[str, Any] | None:
-        """The details of the newest audit row of ``action`` on ``entity_id`` (e.g. a day's close)."""
+    async def latest_audit(self, restaurant_id: str, action: str, entity_id: str) -> AuditRecord | None:
+        """The newest audit row of ``action`` on ``entity_id`` (e.g. a day's close)."""
         async with self.engine.connect() as conn:
-            details = (
+            row = (
                 await conn.execute(
-                    select(AuditRow.details)
+                    select(
+                        AuditRow.action,
+                        AuditRow.entity,
+                        AuditRow.entity_id,
+                        AuditRow.actor,
+                        AuditRow.role,
+                        AuditRow.at,
+                        AuditRow.details,
+                    )
                     .where(
                         AuditRow.restaurant_id == restaurant_id,
                         AuditRow.action == action,
@@ -317,8 +341,10 @@ class Books:
                     .order_by(AuditRow.id.desc())
                     .limit(1)
                 )
-            ).scalar()
-        return dict(details) if details is not None else None
+            ).first()
+        if row is None:
+            return None
+        return AuditRecord(row.action, row.entity, row.entity_id, row.actor, row.role, row.at, dict(row.details or {}))
 
     async def day_figures(self, restaurant_id: str, day: date) -> DayFigures:
         """The business day's takings from the ledger itself, so they agree with the Z-report to the minor unit.
@@ -528,7 +554,9 @@ class Books:
         if s.invoice_status is not None:
             target, status = s.invoice_status
             await conn.execute(
-                update(InvoiceRow).where(InvoiceRow.restaurant_id == rid, InvoiceRow.id == target).values(status=status)
+                update(InvoiceRow)
+                .where(InvoiceRow.restaurant_id == rid, InvoiceRow.id == target)
+                .values(status=status.value)
             )
         if s.audit:
             await conn.execute(

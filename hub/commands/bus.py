@@ -5,18 +5,33 @@ commit, atomically, and every retry gets that result back without effect. A
 version conflict from a concurrent writer is retried here with fresh state
 (the client's own ``version`` expectation is checked by the domain). What a
 command is, who may run it and how it runs come from ``hub.commands.registry``.
+
+Every copy of one command id gets the same answer. For most commands the
+commit does that alone: a copy that decides after its twin committed gets the
+twin's stored result. A command that does slow work before its commit (money
+written to the books first; anything that checks a manager's PIN, a slow hash
+and a counted try) is run one copy at a time (``one_copy_at_a_time``): the
+copy that claims the id in Redis runs, its twins, on any node, wait for its
+stored answer, or for its refusal, kept a few seconds for them (a retryable
+refusal only for the twins that waited: a later retry may succeed). So ten
+copies of one wrong PIN are one wrong try, and the claim costs a round trip
+only for the commands that need it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from hub.commands.context import Context
 from hub.commands.pins import Pins
@@ -24,14 +39,19 @@ from hub.commands.registry import Flow, Spec, spec
 from hub.commands.settle import BooksOnly, Settler
 from hub.domain.actors import Actor, Role, check_role
 from hub.domain.errors import DomainError
-from hub.live.store import Store, StoredResult
-from hub.retry import until_committed
+from hub.live.store import Claim, Refusal, Store, StoredResult
+from hub.retry import Backoff, until_committed
 from schema import commands as payloads
 from schema.protocol import ErrorCode
 
-__all__ = ["CommandBus", "validation_details"]
+__all__ = ["CommandBus", "one_copy_at_a_time", "validation_details"]
 
 logger = logging.getLogger(__name__)
+
+CLAIM_MS = 30_000  # a copy whose node died lets its twins run after this
+TWIN_WAIT_S = 10.0  # how long a copy waits for its running twin before answering BUSY (retryable)
+REFUSAL_KEPT_MS = 5_000  # how long twins arriving late still get a copy's refusal instead of running again
+RETRYABLE_REFUSAL_KEPT_MS = 1_000  # a retryable one (BUSY, UNAVAILABLE) is only for the twins that waited for it
 
 
 def validation_details(exc: ValidationError) -> dict[str, Any]:
@@ -52,6 +72,74 @@ def _require_json_values(command_type: str, data: dict[str, Any]) -> None:
 
 def fingerprint(command_type: str, data: dict[str, Any]) -> str:
     return hashlib.sha1(command_type.encode() + orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def _same(prior: StoredResult, fp: str) -> StoredResult:
+    if prior.fingerprint != fp:
+        raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "this command id was used for another command")
+    return prior
+
+
+def _answered(claim: Claim, fp: str, *, waited: bool) -> StoredResult | None:
+    """A twin's answer to this copy: its stored result, or (raised) its refusal; None when there is none to take.
+
+    A refusal of another command under this id is not an answer; nor is a retryable one (BUSY,
+    UNAVAILABLE) to a copy that did not wait for it: the retry it is may well succeed now.
+    """
+    if claim.stored is not None:
+        return _same(claim.stored, fp)
+    refused = claim.refusal
+    if refused is not None and refused.fingerprint == fp:
+        error = DomainError(ErrorCode(refused.code), refused.message, refused.details)
+        if waited or not error.retryable:
+            raise error
+    return None
+
+
+def runs_one_copy_at_a_time(found: Spec, command: payloads.Command) -> bool:
+    """Whether the command does slow work before its commit: the books first, or a PIN to check."""
+    return found.durable_first or getattr(command, "pin", None) is not None
+
+
+async def one_copy_at_a_time(
+    store: Store, rid: str, key: str, fingerprint: str, run: Callable[[], Awaitable[StoredResult]]
+) -> StoredResult:
+    """Run the copies of one command id one after another, on any node; a copy that waited gets the first's answer.
+
+    The copy that claims the id runs; the others look for its stored result or its
+    refusal until they find it, or claim the id themselves (the first ended without
+    an answer to share: it crashed, or its refusal is gone), or give up with BUSY.
+    """
+    token = secrets.token_hex(8)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TWIN_WAIT_S
+    backoff = Backoff(first=0.002, ceiling=0.1)
+    waited = False
+    while not (claim := await store.claim(rid, key, token, CLAIM_MS)).held:
+        waited = True  # a twin is running: its answer, once it lets go, is this copy's
+        if claim.stored is not None:
+            return _same(claim.stored, fingerprint)
+        if loop.time() > deadline:
+            raise DomainError(ErrorCode.BUSY, "a copy of this command is still running; retry with the same id")
+        await backoff.wait()
+    refusal: Refusal | None = None
+    kept_ms = 0
+    try:
+        found = _answered(claim, fingerprint, waited=waited)
+        if found is not None:
+            return found
+        try:
+            return await run()
+        except DomainError as exc:
+            prior = await store.stored_result(rid, key)  # a twin whose claim ran out finished it meanwhile
+            if prior is not None:
+                return _same(prior, fingerprint)
+            refusal = Refusal(fingerprint, exc.code.value, exc.message, exc.details)
+            kept_ms = RETRYABLE_REFUSAL_KEPT_MS if exc.retryable else REFUSAL_KEPT_MS
+            raise
+    finally:
+        with contextlib.suppress(RedisError, OSError):  # the claim runs out by itself
+            await store.unclaim(rid, key, token, refusal, kept_ms)
 
 
 class CommandBus:
@@ -101,12 +189,22 @@ class CommandBus:
         return prior
 
     async def _run(self, actor: Actor, command_id: str, found: Spec, command: payloads.Command) -> StoredResult:
-        command_type = found.name
-        fp = fingerprint(command_type, command.model_dump(mode="json"))
+        fp = fingerprint(found.name, command.model_dump(mode="json"))
         rid = actor.restaurant_id
+        if runs_one_copy_at_a_time(found, command):
+            return await one_copy_at_a_time(
+                self.store, rid, command_id, fp, lambda: self._decide_and_commit(actor, command_id, fp, found, command)
+            )
         prior = await self.store.stored_result(rid, command_id)
         if prior is not None:
-            return self._same(prior, fp)
+            return _same(prior, fp)
+        return await self._decide_and_commit(actor, command_id, fp, found, command)
+
+    async def _decide_and_commit(
+        self, actor: Actor, command_id: str, fp: str, found: Spec, command: payloads.Command
+    ) -> StoredResult:
+        command_type = found.name
+        rid = actor.restaurant_id
         # Money is recorded in Postgres before live state changes: its own path (hub/commands/settle.py).
         if found.flow is Flow.BOOKS:
             if self.money is None:
@@ -135,18 +233,12 @@ class CommandBus:
                 # A concurrent copy of this command may have committed since we looked.
                 prior = await self.store.stored_result(rid, command_id)
                 if prior is not None:
-                    return self._same(prior, fp)
+                    return _same(prior, fp)
                 raise
             outcome = await self.store.commit(rid, command_id, fp, decision, now)
             if outcome.stored is None:
                 conflict = outcome.conflict or conflict
                 return None  # lost a race (another terminal, or the day's counters): look again
-            return self._same(outcome.stored, fp) if outcome.duplicate else outcome.stored
+            return _same(outcome.stored, fp) if outcome.duplicate else outcome.stored
 
         return await until_committed(attempt, busy=lambda: f"too much contention on {conflict}; retry with the same id")
-
-    @staticmethod
-    def _same(prior: StoredResult, fp: str) -> StoredResult:
-        if prior.fingerprint != fp:
-            raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "this command id was used for another command")
-        return prior

@@ -1,14 +1,18 @@
-"""What a ``decide`` function returns: new aggregates, events and side indexes, committed together."""
+"""What a ``decide`` function returns: new aggregates, events and side indexes, committed together.
+
+Money decisions also say what the books record; ``AuditNote`` is their line in the audit log.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from schema import events as e
 from schema.records import Counters, Order, Restaurant, Stock, Table
 
-__all__ = ["ACK_DUE", "Decision", "Due", "Event", "PrepSample", "ack_due_key"]
+__all__ = ["AuditNote", "Decision", "Due", "DueKind", "Event", "PrepSample"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,11 +22,23 @@ class Event:
     data: e.EventData
 
 
+class DueKind(Enum):
+    """What a due check is about; its ``subject`` names which one."""
+
+    ACK = "ACK"  # a ticket not acknowledged in time; subject: the ticket id
+    SETTLE = "SETTLE"  # a payment lock left behind; subject: the paying command's id
+    BILL = "BILL"  # a bill lock running out; subject: the order id
+
+
 @dataclass(frozen=True, slots=True)
 class Due:
-    """A check the hub must run at ``at`` (ms), or, with ``at`` None, no longer needs to."""
+    """A check the hub must run at ``at`` (ms), or, with ``at`` None, no longer needs to.
 
-    key: str
+    How it is stored (a sorted-set member in Redis) is the live store's business.
+    """
+
+    kind: DueKind
+    subject: str
     at: int | None
 
 
@@ -48,9 +64,11 @@ class Decision:
     prep: tuple[PrepSample, ...] = ()
 
 
-ACK_DUE = "ack|"
+@dataclass(frozen=True, slots=True)
+class AuditNote:
+    """One line of the audit log: who did what is added by whoever records it."""
 
-
-def ack_due_key(ticket_id: str) -> str:
-    """The timer of a ticket's acknowledgement; a ticket id starts with the id of the order it was sent for."""
-    return ACK_DUE + ticket_id
+    action: str
+    entity: str
+    entity_id: str
+    details: dict[str, Any] = field(default_factory=dict)

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from hub.domain.actors import Actor, Role
 from hub.domain.alerts import ticket_alert
-from hub.domain.decision import Decision, Due, Event, PrepSample, ack_due_key
+from hub.domain.decision import Decision, Due, DueKind, Event, PrepSample
 from hub.domain.errors import DomainError
 from hub.domain.orders import (
     ALERT_CHANNELS,
@@ -168,7 +168,7 @@ def ack_tickets(order: Order, cmd: c.AckTickets, actor: Actor, now: int) -> Deci
             continue
         refs[ticket_id] = ref.model_copy(update={"acked_at": now, "acked_by": actor.device_id})
         acked.append(ticket_id)
-        due.append(Due(ack_due_key(ticket_id), None))
+        due.append(Due(DueKind.ACK, ticket_id, None))
         data = e.TicketAcked(order_id=order.id, ticket_id=ticket_id, station=ref.station, by=actor.device_id, at=now)
         events.append(Event("TICKET_ACKED", (f"kitchen:{ref.station}", "expo"), data))
     if not acked:
@@ -179,7 +179,7 @@ def ack_tickets(order: Order, cmd: c.AckTickets, actor: Actor, now: int) -> Deci
 
 def check_ack(order: Order, ticket_id: str, now: int) -> Decision:
     """The ticket's acknowledgement is due: alert expo and managers if its station still has not shown it."""
-    clear = (Due(ack_due_key(ticket_id), None),)
+    clear = (Due(DueKind.ACK, ticket_id, None),)
     ref = next((t for t in order.tickets if t.id == ticket_id), None)
     if ref is None or ref.acked_at is not None or ref.alert is AlertKind.TICKET_UNACKED or order.status not in OPEN:
         return Decision(result={"alerted": False}, due=clear)

@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.domain.actors import Actor
-from hub.domain.decision import Decision, Due, Event, ack_due_key
+from hub.domain.decision import Decision, Due, DueKind, Event
 from hub.domain.errors import DomainError
 from hub.domain.stock import StockBook
 from hub.domain.tickets import EXPO, FINISHED, card_events, held_lines, kitchen_stations, make_ticket, ticket_line
@@ -275,7 +275,7 @@ def _issue(
             offline.add(station)
         raised = AlertKind.STATION_OFFLINE if station in offline else None
         refs.append(TicketRef(id=ticket_id, station=station, kind=kind, sent_at=now, alert=raised))
-        due.append(Due(ack_due_key(ticket_id), now + kitchen.ack_timeout_ms))
+        due.append(Due(DueKind.ACK, ticket_id, now + kitchen.ack_timeout_ms))
     seq += 1  # expo's copy gets a number of its own
     order = order.model_copy(update={"tickets": tuple(refs), "ticket_seq": seq})
     event_type = "NEW_KITCHEN_ORDER" if kind is TicketKind.FIRE else "TICKET_VOID"

@@ -20,7 +20,7 @@ from typing import Any
 
 from hub.domain.actors import Actor, Role
 from hub.domain.billing import compute_bill, payment_entries, take_payments
-from hub.domain.decision import Decision, Due, Event
+from hub.domain.decision import AuditNote, Decision, Due, DueKind, Event
 from hub.domain.errors import DomainError
 from hub.domain.orders import OPEN, bump, order_channels, require_editable, table_event, touch, updated
 from hub.domain.tickets import FINISHED
@@ -31,10 +31,8 @@ from schema.protocol import ErrorCode
 from schema.records import BillLock, Order, OrderStatus, PaymentStatus, SettleLock, Table, TableStatus
 
 __all__ = [
-    "BILL_DUE",
-    "SETTLE_DUE",
+    "MONEY_CHANNELS",
     "PaymentPlan",
-    "bill_due_key",
     "check_bill_lock",
     "expected_wait",
     "finish",
@@ -45,19 +43,14 @@ __all__ = [
     "release",
     "release_bill",
     "request_bill",
-    "settle_due_key",
     "settle_lock",
     "unfinished",
 ]
 
-SETTLE_DUE = "settle|"
 MONEY_CHANNELS = ("cashier", "manager")
+INVOICE_REF = "{invoice}"  # in a posting's reference or an audit note's entity: the invoice id, once numbered
 COURTESY_AFTER_MS = 5 * 60_000  # a wait longer than this suggests a courtesy discount
 COURTESY_BP = 500
-
-
-def settle_due_key(key: str) -> str:
-    return SETTLE_DUE + key
 
 
 def _payable(orders: Sequence[Order], key: str) -> None:
@@ -168,6 +161,22 @@ class PaymentPlan:
     def amount(self) -> int:
         return sum(p.amount for p in self.payments)
 
+    @property
+    def audit(self) -> AuditNote:
+        """The payment's line in the audit log: on the invoice (numbered when recorded) when it settles."""
+        return AuditNote(
+            "SETTLED" if self.settles else "PAID_PART",
+            "invoice" if self.settles else "order",
+            INVOICE_REF if self.settles else self.orders[0].id,
+            {
+                "orders": [o.id for o in self.orders],
+                "total": self.bill.total,
+                "paid": self.amount,
+                "remaining": self.remaining,
+                "methods": sorted({p.method.value for p in self.payments}),
+            },
+        )
+
 
 def plan_payment(
     orders: Sequence[Order],
@@ -197,7 +206,7 @@ def plan_payment(
             f"a group bill is paid in full at once: {bill.total - paid} is due",
             {"due": bill.total - paid},
         )
-    reference = "{invoice}" if not taken.remaining else orders[0].id
+    reference = INVOICE_REF if not taken.remaining else orders[0].id
     posting = payment_entries(
         bill, taken.payments, deposited=paid, reference=reference, now=now, by=actor.device_id, txn_id=f"{key}:txn"
     )
@@ -227,7 +236,7 @@ def lock(plan: PaymentPlan, actor: Actor, now: int, check_after_ms: int) -> Deci
     return Decision(
         result={},
         orders=tuple(o for o, before in zip(locked, plan.orders, strict=True) if o is not before),
-        due=(Due(settle_due_key(plan.key), now + check_after_ms),),
+        due=(Due(DueKind.SETTLE, plan.key, now + check_after_ms),),
     )
 
 
@@ -240,7 +249,7 @@ def release(orders: Sequence[Order], key: str, held: SettleLock | None = None) -
     mine = [o for o in orders if o.settling is not None and o.settling.key == key]
     freed = tuple(touch(o, settling=None) for o in mine if held is None or o.settling == held)
     kept = len(mine) > len(freed)  # a twin's lock: its due check stays
-    due = () if kept else (Due(settle_due_key(key), None),)
+    due = () if kept else (Due(DueKind.SETTLE, key, None),)
     return Decision(result={"released": [o.id for o in freed]}, orders=freed, due=due)
 
 
@@ -263,7 +272,7 @@ def finish(
     """
     mine = [o for o in orders if key not in o.payment_keys and o.invoice_id is None]
     if not mine:
-        return Decision(result={}, due=(Due(settle_due_key(key), None),))
+        return Decision(result={}, due=(Due(DueKind.SETTLE, key, None),))
     amount = sum(p.amount for p in payments)
     settles = invoice_id is not None and invoice_number is not None
     paid = sum(o.paid for o in mine) + amount
@@ -330,19 +339,13 @@ def finish(
         "invoice_number": invoice_number,
         "payments": [p.model_dump(mode="json") for p in payments],
     }
-    due = [Due(settle_due_key(key), None)]
+    due = [Due(DueKind.SETTLE, key, None)]
     if invoice_id is not None:
-        due += [Due(bill_due_key(o.id), None) for o in mine if o.bill_lock is not None]
+        due += [Due(DueKind.BILL, o.id, None) for o in mine if o.bill_lock is not None]
     return Decision(result=result, orders=tuple(updated), tables=tuple(dirty), events=tuple(events), due=tuple(due))
 
 
 # -- the bill lock (seed 000): the bill is with the guests, other terminals keep off ------------------
-
-BILL_DUE = "bill|"
-
-
-def bill_due_key(order_id: str) -> str:
-    return BILL_DUE + order_id
 
 
 def check_bill_lock(order: Order, actor: Actor, now: int) -> None:
@@ -376,7 +379,7 @@ def request_bill(order: Order, tables: Sequence[Table], actor: Actor, now: int, 
         new,
         *(table_event(t) for t in seated),
         tables=tuple(seated),
-        due=(Due(bill_due_key(order.id), held.until),),
+        due=(Due(DueKind.BILL, order.id, held.until),),
     )
 
 
@@ -384,9 +387,9 @@ def release_bill(order: Order, tables: Sequence[Table], actor: Actor, now: int, 
     """The lock goes (released by its terminal or a manager, or run out); the tables are OCCUPIED again."""
     held = order.bill_lock
     if held is None:
-        return Decision(result={"released": False}, due=(Due(bill_due_key(order.id), None),))
+        return Decision(result={"released": False}, due=(Due(DueKind.BILL, order.id, None),))
     if expired and held.until > now:
-        return Decision(result={"released": False}, due=(Due(bill_due_key(order.id), held.until),))
+        return Decision(result={"released": False}, due=(Due(DueKind.BILL, order.id, held.until),))
     if not expired and held.by != actor.device_id and actor.role is not Role.MANAGER:
         check_bill_lock(order, actor, now)
     new = bump(order, bill_lock=None)
@@ -395,6 +398,6 @@ def release_bill(order: Order, tables: Sequence[Table], actor: Actor, now: int, 
         new,
         *(table_event(t) for t in seated),
         tables=tuple(seated),
-        due=(Due(bill_due_key(order.id), None),),
+        due=(Due(DueKind.BILL, order.id, None),),
         result_extra={"released": True},
     )

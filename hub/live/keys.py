@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DURABLE_GROUP", "RESTAURANTS", "WAKE_PATTERN", "WAKE_PREFIX", "Keys"]
+from hub.domain.decision import DueKind
+
+__all__ = ["DURABLE_GROUP", "RESTAURANTS", "WAKE_PATTERN", "WAKE_PREFIX", "Keys", "due_member", "parse_due_member"]
 
 RESTAURANTS = "ff:restaurants"
 WAKE_PREFIX = "ff:wake:"
@@ -17,6 +19,25 @@ WAKE_PATTERN = WAKE_PREFIX + "*"
 
 
 DURABLE_GROUP = "durable"  # the consumer group of every restaurant stream that feeds Postgres
+
+# A due check is the member ``<prefix><subject>`` of a restaurant's ``due`` sorted set, scored by when (ms).
+_DUE_PREFIX = {DueKind.ACK: "ack|", DueKind.SETTLE: "settle|", DueKind.BILL: "bill|"}
+
+
+def due_member(kind: DueKind, subject: str) -> str:
+    """The sorted-set member of the due check ``kind`` of ``subject``."""
+    return _DUE_PREFIX[kind] + subject
+
+
+def parse_due_member(member: str) -> tuple[DueKind, str] | None:
+    """The kind and subject of a sorted-set member, or None when it is no due check this hub knows."""
+    prefix, bar, subject = member.partition("|")
+    if not bar:
+        return None
+    for kind, known in _DUE_PREFIX.items():
+        if known == prefix + bar:
+            return kind, subject
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +97,7 @@ class Keys:
 
     @property
     def due(self) -> str:
-        """Sorted set of checks the hub owes (``ack|<order>|<ticket>``) scored by when, in ms."""
+        """Sorted set of checks the hub owes (members by ``due_member``) scored by when, in ms."""
         return self.prefix + "due"
 
     @property
@@ -123,8 +144,12 @@ class Keys:
         return self.prefix + "cmd:" + command_id
 
     def running(self, command_id: str) -> str:
-        """Held (with a token and an expiry) by the one copy of a money command that is running now."""
+        """Held (with a token and an expiry) by the one copy of a command id that is running now."""
         return self.prefix + "running:" + command_id
+
+    def refused(self, command_id: str) -> str:
+        """For a few seconds after a copy of a command id was refused: the refusal, for its twins (JSON)."""
+        return self.prefix + "refused:" + command_id
 
     def commit_keys(self, command_id: str) -> list[str]:
         """KEYS of commit.lua, in its order."""

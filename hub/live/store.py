@@ -7,6 +7,7 @@ layout itself (key names) lives in ``hub.live.keys`` and the atomic commit in
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from hub.domain.decision import Decision
+from hub.domain.decision import Decision, Due
 from hub.domain.views import LiveState
 from hub.live.keys import (
     KEY_CLOSED_ORDERS,
@@ -31,10 +32,24 @@ from hub.live.keys import (
     KEY_TABLES,
     RESTAURANTS,
     Keys,
+    due_member,
+    parse_due_member,
 )
 from schema.records import Counters, KitchenSettings, Menu, Order, OrderStatus, Restaurant, Stock, Table
 
-__all__ = ["CommitOutcome", "History", "PrepStat", "Store", "StoredResult", "StreamEntry", "redis_client"]
+__all__ = [
+    "Claim",
+    "CommitOutcome",
+    "History",
+    "PrepStat",
+    "Refusal",
+    "Store",
+    "StoredResult",
+    "StreamEntry",
+    "redis_client",
+]
+
+logger = logging.getLogger(__name__)
 
 _OPEN = (OrderStatus.ACTIVE, OrderStatus.READY)
 RESTAURANT_TTL = 5.0
@@ -80,6 +95,35 @@ class StoredResult:
     def parse(cls, raw: bytes) -> StoredResult:
         doc = orjson.loads(raw)
         return cls(doc["fp"], doc["offset"], doc["result"], raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """How a copy of a command id was refused, kept a few seconds for its twins."""
+
+    fingerprint: str
+    code: str
+    message: str
+    details: dict[str, Any] | None
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Refusal:
+        doc = orjson.loads(raw)
+        return cls(doc["fp"], doc["code"], doc["message"], doc["details"])
+
+    def dump(self) -> bytes:
+        return orjson.dumps(
+            {"fp": self.fingerprint, "code": self.code, "message": self.message, "details": self.details}
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What claiming a command id found: whether this copy holds it, and what a twin already answered."""
+
+    held: bool
+    stored: StoredResult | None
+    refusal: Refusal | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,13 +288,30 @@ class Store:
         """Stations with at least one live screen on any node."""
         return _stations(await self.redis.zrangebyscore(Keys(rid).screens, now_ms, "+inf"))
 
-    async def due(self, rids: list[str], now_ms: int, limit: int = 100) -> dict[str, list[str]]:
-        """Checks that are due now, per restaurant (one round trip for all of them)."""
+    async def due(self, rids: list[str], now_ms: int, limit: int = 100) -> dict[str, list[Due]]:
+        """Checks that are due now, per restaurant (one round trip for all of them).
+
+        A member this hub cannot read (written by a newer one, or damaged) is logged and dropped.
+        """
         async with self.redis.pipeline(transaction=False) as pipe:
             for rid in rids:
-                pipe.zrangebyscore(Keys(rid).due, "-inf", now_ms, start=0, num=limit)
+                pipe.zrangebyscore(Keys(rid).due, "-inf", now_ms, start=0, num=limit, withscores=True)
             replies = await pipe.execute()
-        return {rid: [_text(m) for m in members] for rid, members in zip(rids, replies, strict=True) if members}
+        found: dict[str, list[Due]] = {}
+        for rid, members in zip(rids, replies, strict=True):
+            for raw, score in members:
+                member = _text(raw)
+                parsed = parse_due_member(member)
+                if parsed is None:
+                    logger.error("unknown due check %r of %s; dropping it", member, rid)
+                    await self.redis.zrem(Keys(rid).due, member)
+                    continue
+                found.setdefault(rid, []).append(Due(*parsed, int(score)))
+        return found
+
+    async def drop_due(self, rid: str, due: Due) -> None:
+        """Forget a due check outside a commit (what it was about is gone)."""
+        await self.redis.zrem(Keys(rid).due, due_member(due.kind, due.subject))
 
     async def prep_stats(self, rid: str) -> list[PrepStat]:
         raw = await self.redis.hgetall(Keys(rid).prep)
@@ -273,16 +334,33 @@ class Store:
         raw = await self.redis.get(Keys(rid).command(command_id))
         return StoredResult.parse(raw) if isinstance(raw, bytes) else None
 
-    async def claim(self, rid: str, command_id: str, token: str, ms: int) -> bool:
-        """Claim a command id for one running copy, for ``ms`` at most; False if another copy holds it."""
-        key = Keys(rid).running(command_id)
-        if await self.redis.set(key, token, nx=True, px=ms):
-            return True
-        return bool(await self.redis.get(key) == token.encode())  # ours, its first reply lost and the SET retried
+    async def claim(self, rid: str, command_id: str, token: str, ms: int) -> Claim:
+        """Claim a command id for one running copy, for ``ms`` at most, and read what its twins answered.
 
-    async def unclaim(self, rid: str, command_id: str, token: str) -> None:
-        """Let go of a claim taken with ``token``; another copy's claim is left alone."""
-        await self._unclaim(keys=[Keys(rid).running(command_id)], args=[token])
+        One round trip. ``held`` is False while another copy holds the id; a claim of
+        ours whose first reply was lost (and the command retried) is still ours.
+        """
+        k = Keys(rid)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(k.running(command_id), token, nx=True, px=ms)
+            pipe.get(k.running(command_id))
+            pipe.get(k.command(command_id))
+            pipe.get(k.refused(command_id))
+            _, holder, stored, refused = await pipe.execute()
+        return Claim(
+            held=holder == token.encode(),
+            stored=StoredResult.parse(stored) if isinstance(stored, bytes) else None,
+            refusal=Refusal.parse(refused) if isinstance(refused, bytes) else None,
+        )
+
+    async def unclaim(
+        self, rid: str, command_id: str, token: str, refusal: Refusal | None = None, refusal_ms: int = 0
+    ) -> None:
+        """Let go of a claim taken with ``token`` (another copy's is left alone), leaving ``refusal`` for the twins."""
+        k = Keys(rid)
+        if refusal is not None:  # first, so a twin that claims next finds it
+            await self.redis.set(k.refused(command_id), refusal.dump(), px=refusal_ms)
+        await self._unclaim(keys=[k.running(command_id)], args=[token])
 
     async def commit(self, rid: str, command_id: str, fingerprint: str, decision: Decision, now: int) -> CommitOutcome:
         k = Keys(rid)
@@ -319,8 +397,8 @@ class Store:
             "hdel": hdel,
             "set": sets,
             "events": [(ev.type, " ".join(ev.channels), _json(ev.data)) for ev in decision.events],
-            "zadd": [(d.key, d.at) for d in decision.due if d.at is not None],
-            "zrem": [d.key for d in decision.due if d.at is None],
+            "zadd": [(due_member(d.kind, d.subject), d.at) for d in decision.due if d.at is not None],
+            "zrem": [due_member(d.kind, d.subject) for d in decision.due if d.at is None],
             "prep": [(f"{p.station}|{p.menu_item_id}", p.ms) for p in decision.prep],
             "ts": now,
             "fp": fingerprint,

@@ -1,9 +1,12 @@
-"""The hub's own timers: checks that fall due (a ticket not acknowledged in time), run on every node.
+"""The hub's own timers: checks that fall due, run on every node.
 
-Due checks sit in each restaurant's ``due`` sorted set, written atomically
-with the commit that started them. Every node polls; each check runs as an
-internal command whose id is derived from the check, so when two nodes run
-the same one the second gets the stored result and nothing happens twice.
+A check is a typed ``Due`` (its kind and subject): a ticket not acknowledged
+in time, a bill lock running out, a payment lock left behind. They sit in
+each restaurant's ``due`` sorted set, written atomically with the commit that
+started them (the live store encodes and decodes them). Every node polls;
+each check runs as an internal command whose id is derived from the check, so
+when two nodes run the same one the second gets the stored result and
+nothing happens twice.
 """
 
 from __future__ import annotations
@@ -16,10 +19,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.commands.bus import CommandBus
-from hub.domain.decision import ACK_DUE
+from hub.domain.decision import Due, DueKind
 from hub.domain.errors import DomainError
-from hub.domain.settlement import BILL_DUE, SETTLE_DUE
-from hub.live.keys import Keys
 from hub.live.store import Store
 from hub.supervise import reraise_if_cancelled
 from schema.commands import CheckAck, ExpireBillLock
@@ -60,45 +61,53 @@ class DueChecks:
             self._rids, self._rids_at = await self.store.restaurant_ids(), now
         due = await self.store.due(self._rids, int(time.time() * 1000))
         ran = 0
-        for rid, members in due.items():
-            for member in members:
-                await self._check(rid, member)
+        for rid, checks in due.items():
+            for check in checks:
+                await self._check(rid, check)
                 ran += 1
         return ran
 
-    async def _check(self, rid: str, member: str) -> None:
-        if member.startswith(SETTLE_DUE) and self.settler is not None:
-            try:
-                outcome = await self.settler.check(rid, member.removeprefix(SETTLE_DUE))
-            except DomainError as exc:
-                logger.warning("payment lock %s of %s not resolved yet: %s", member, rid, exc.message)
-            except (SQLAlchemyError, OSError) as exc:
-                logger.warning("payment lock %s of %s not resolved yet: %s", member, rid, exc)
-            else:
-                logger.info("payment lock %s of %s: %s", member, rid, outcome)
+    async def _check(self, rid: str, due: Due) -> None:
+        if due.kind is DueKind.SETTLE:
+            await self._payment_lock(rid, due)
+        elif due.kind is DueKind.BILL:
+            await self._bill_lock(rid, due)
+        else:
+            await self._ack(rid, due)
+
+    async def _payment_lock(self, rid: str, due: Due) -> None:
+        if self.settler is None:  # no books on this hub, so no payments: nothing can resolve it
+            logger.error("payment lock %s of %s cannot be checked without the books; dropping it", due.subject, rid)
+            await self.store.drop_due(rid, due)
             return
-        if member.startswith(BILL_DUE):
-            order_id = member.removeprefix(BILL_DUE)
-            try:
-                await self.bus.execute_internal(rid, f"expire-{order_id}-{int(time.time())}", "bill.expire",
-                                                ExpireBillLock(order_id=order_id))  # fmt: skip
-            except DomainError as exc:
-                logger.warning("bill lock %s of %s: %s", order_id, rid, exc.message)
-                if exc.code is ErrorCode.NOT_FOUND:
-                    await self.store.redis.zrem(Keys(rid).due, member)
-            return
-        if not member.startswith(ACK_DUE):
-            logger.error("unknown due check %r of %s; dropping it", member, rid)
-            await self.store.redis.zrem(Keys(rid).due, member)
-            return
-        ticket_id = member.removeprefix(ACK_DUE)
-        order_id = ticket_id.rpartition(":")[0]
+        try:
+            outcome = await self.settler.check(rid, due.subject)
+        except DomainError as exc:
+            logger.warning("payment lock %s of %s not resolved yet: %s", due.subject, rid, exc.message)
+        except (SQLAlchemyError, OSError) as exc:
+            logger.warning("payment lock %s of %s not resolved yet: %s", due.subject, rid, exc)
+        else:
+            logger.info("payment lock %s of %s: %s", due.subject, rid, outcome)
+
+    async def _bill_lock(self, rid: str, due: Due) -> None:
+        order_id = due.subject
+        try:
+            await self.bus.execute_internal(rid, f"expire-{order_id}-{int(time.time())}", "bill.expire",
+                                            ExpireBillLock(order_id=order_id))  # fmt: skip
+        except DomainError as exc:
+            logger.warning("bill lock %s of %s: %s", order_id, rid, exc.message)
+            if exc.code is ErrorCode.NOT_FOUND:
+                await self.store.drop_due(rid, due)
+
+    async def _ack(self, rid: str, due: Due) -> None:
+        ticket_id = due.subject
+        order_id = ticket_id.rpartition(":")[0]  # a ticket id starts with its order's id
         try:
             await self.bus.execute_internal(
                 rid, f"due-{ticket_id}", "ticket.check_ack", CheckAck(order_id=order_id, ticket_id=ticket_id)
             )
         except DomainError as exc:
             if exc.code is ErrorCode.NOT_FOUND:
-                await self.store.redis.zrem(Keys(rid).due, member)  # the order is gone: nothing to check
+                await self.store.drop_due(rid, due)  # the order is gone: nothing to check
             else:
-                logger.warning("due check %s of %s failed: %s", member, rid, exc.message)
+                logger.warning("ack check of %s of %s failed: %s", ticket_id, rid, exc.message)
