@@ -1,10 +1,13 @@
-"""The command line: a node on embedded servers starts, serves and stops cleanly; tokens verify."""
+"""The command line: a node on embedded servers starts, serves and stops cleanly; tokens verify; mistakes are one line."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -12,41 +15,222 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
+from redis.asyncio import Redis
 
 from clients.python import HubClient
+from hub.domain.actors import Role
+from hub.run.cli import _secret, build_parser, real_servers
+from hub.run.config import Settings
 from hub.transports.tokens import verify
-from tests.conftest import ROOT, WAIT, free_port
+from tests.conftest import ROOT, WAIT, Servers, free_port, seed
+
+_OURS = ("REDIS_URL", "DATABASE_URL", "PORT")
 
 
-def test_token_command_mints_a_verifiable_token() -> None:
+def _env(**extra: str) -> dict[str, str]:
+    """This environment without any hub setting, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in _OURS and not k.startswith("FIREFLOW_")}
+    return {**env, "FIREFLOW_TEST_SCALE": os.environ.get("FIREFLOW_TEST_SCALE", "1"), **extra}
+
+
+def _fireflow(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub.run.cli", *args],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=12 * WAIT,
+    )
+
+
+def _one_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single line a refused command printed (and nothing else, no traceback)."""
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def _token_args(rid: str, role: str = "kitchen") -> list[str]:
+    return ["token", "--restaurant", rid, "--role", role, "--device", "kds-1", "--stations", "grill,fry"]
+
+
+async def test_token_command_mints_a_verifiable_token(servers: Servers, redis: Redis, rid: str) -> None:
     """`fireflow token` prints a token the hub accepts with the role and stations asked for."""
-    env = {**os.environ, "FIREFLOW_SECRET": "s3cret"}
-    out = subprocess.run(
-        [sys.executable, "-m", "hub.run.cli", "token", "--restaurant", "demo", "--role", "kitchen", "--device", "kds-1", "--stations", "grill,fry"],
-        env=env, cwd=ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    await seed(servers, rid)
+    out = _fireflow(*_token_args(rid), env=_env(FIREFLOW_SECRET="s3cret", REDIS_URL=servers.redis_url))
+    assert out.returncode == 0, out.stderr
     actor = verify("s3cret", out.stdout.strip())
-    assert (actor.restaurant_id, actor.role.value, actor.stations) == ("demo", "KITCHEN", ("grill", "fry"))
+    assert (actor.restaurant_id, actor.role.value, actor.stations) == (rid, "KITCHEN", ("grill", "fry"))
+
+
+async def test_token_refuses_a_restaurant_not_set_up_in_redis(servers: Servers, redis: Redis, rid: str) -> None:
+    """A token for a restaurant that Redis does not know is refused with one line and exit code 2."""
+    await seed(servers, rid)
+    out = _fireflow(*_token_args("nosuch"), env=_env(FIREFLOW_SECRET="s3cret", REDIS_URL=servers.redis_url))
+    assert out.returncode == 2
+    line = _one_line(out)
+    assert "unknown restaurant 'nosuch'" in line and rid in line
+
+
+def test_token_refuses_an_unknown_role_listing_the_roles() -> None:
+    """A role that does not exist is refused with one line naming every role, exit code 2."""
+    out = _fireflow(*_token_args("demo", role="chef"), env=_env(FIREFLOW_SECRET="s3cret"))
+    assert out.returncode == 2
+    line = _one_line(out)
+    assert "unknown role 'chef'" in line and all(role.value.lower() in line for role in Role)
+
+
+def test_token_help_lists_the_roles() -> None:
+    """`fireflow token --help` names every role."""
+    out = _fireflow("token", "--help", env=_env())
+    assert out.returncode == 0
+    assert all(role.value.lower() in out.stdout for role in Role)
+
+
+async def test_token_finds_the_secret_serve_keeps_from_any_directory(
+    servers: Servers, redis: Redis, rid: str, tmp_path: Path
+) -> None:
+    """Run from another directory, token uses <data-dir>/secret as serve made it, via --data-dir or FIREFLOW_DATA_DIR."""
+    await seed(servers, rid)
+    data_dir = tmp_path / "hub-data"
+    secret = _secret(Settings().with_(data_dir=data_dir), create=True)  # as `fireflow serve` makes it
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = _env(REDIS_URL=servers.redis_url)
+    by_flag = _fireflow(*_token_args(rid), "--data-dir", str(data_dir), env=env, cwd=elsewhere)
+    by_env = _fireflow(*_token_args(rid), env={**env, "FIREFLOW_DATA_DIR": str(data_dir)}, cwd=elsewhere)
+    for out in (by_flag, by_env):
+        assert out.returncode == 0, out.stderr
+        assert verify(secret, out.stdout.strip()).restaurant_id == rid
+
+
+async def test_token_without_a_secret_refuses_instead_of_making_one(
+    servers: Servers, redis: Redis, rid: str, tmp_path: Path
+) -> None:
+    """Where no secret can be found, token says where it looked (exit 2) and creates none that the hub would not share."""
+    await seed(servers, rid)
+    out = _fireflow(*_token_args(rid), env=_env(REDIS_URL=servers.redis_url), cwd=tmp_path)
+    assert out.returncode == 2
+    assert str(tmp_path / ".fireflow" / "secret") in _one_line(out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_option_says_its_default_and_its_environment_variable() -> None:
+    """Each option's help says its default (or that it is required), and the environment variable of a setting."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction) or not action.option_strings:
+                continue
+            text = action.help or ""
+            assert "default" in text or "required" in text, (name, action.option_strings)
+            if action.dest in Settings.model_fields:
+                assert all(v in text for v in Settings.env_names(action.dest)), (name, action.option_strings)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "allowed"),
+    [("FIREFLOW_DURABLE", "proces", "process, inline, off"), ("FIREFLOW_QUEUE_LIMIT", "-1", "above 0")],
+)
+def test_a_bad_setting_stops_the_node_with_one_line_and_exit_code_2(
+    variable: str, value: str, allowed: str, tmp_path: Path
+) -> None:
+    """`fireflow serve` with a nonsense setting exits 2 with one line naming it and what is allowed, starting nothing."""
+    out = _fireflow("serve", "--port", str(free_port()), "--data-dir", str(tmp_path), env=_env(**{variable: value}))
+    assert out.returncode == 2
+    line = _one_line(out)
+    assert f"{variable}={value}" in line and allowed in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_redis_is_one_line_naming_redis_url_and_its_address(servers: Servers) -> None:
+    """A REDIS_URL nobody answers on stops the node with one line naming REDIS_URL and the address, exit 1."""
+    port = free_port()
+    env = _env(REDIS_URL=f"redis://:pw@127.0.0.1:{port}/0", DATABASE_URL=servers.database_url)
+    out = _fireflow("serve", "--port", str(free_port()), env=env)
+    assert out.returncode == 1
+    line = _one_line(out)
+    assert "REDIS_URL" in line and f"127.0.0.1:{port}" in line and "pw" not in line
+
+
+def test_an_unreachable_postgres_is_one_line_naming_database_url_and_its_address(servers: Servers) -> None:
+    """A DATABASE_URL nobody answers on stops serve and migrate with one line naming it and the address, exit 1."""
+    port = free_port()
+    env = _env(REDIS_URL=servers.redis_url, DATABASE_URL=f"postgres://ff:pw@127.0.0.1:{port}/ff")
+    for args in (["serve", "--port", str(free_port())], ["migrate"]):
+        out = _fireflow(*args, env=env)
+        assert out.returncode == 1
+        line = _one_line(out)
+        assert "DATABASE_URL" in line and f"127.0.0.1:{port}/ff" in line and "pw" not in line
+
+
+def test_migrate_accepts_a_plain_postgresql_url(servers: Servers) -> None:
+    """`fireflow migrate` works with DATABASE_URL spelt postgresql:// as hosting providers give it."""
+    url = servers.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    out = _fireflow("migrate", env=_env(DATABASE_URL=url))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "migrations applied"
+
+
+def test_demo_on_a_busy_port_refuses_before_printing_or_starting_anything(tmp_path: Path) -> None:
+    """`fireflow demo` on a port already taken exits 2 with one line, before starting any server or printing tokens."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = _fireflow("demo", "--port", str(port), "--data-dir", str(tmp_path / "data"), env=_env())
+    assert out.returncode == 2
+    assert f"port {port}" in _one_line(out)
+    assert not (tmp_path / "data").exists()
+
+
+async def test_embedded_redis_takes_the_fsync_setting(tmp_path: Path) -> None:
+    """FIREFLOW_REDIS_FSYNC=always reaches the embedded Redis's appendfsync."""
+    settings = Settings().with_(data_dir=tmp_path, database_url="postgresql://unused", redis_fsync="always")
+    with real_servers(settings, announce=False) as ready:
+        client = Redis.from_url(ready.redis_url or "")
+        try:
+            assert await client.config_get("appendfsync") == {"appendfsync": "always"}
+        finally:
+            await client.aclose()
 
 
 async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() -> None:
-    """`fireflow demo` with no URLs starts embedded Redis and Postgres, serves a fire, and on SIGTERM closes sockets with 1012 and stops both servers."""
+    """`fireflow demo` with no URLs says it runs embedded servers and where, prints a working link per screen, serves a fire, on SIGTERM closes sockets with 1012 and stops both servers; `fireflow token` on its data dir finds the demo restaurant whether it runs or not."""
     data_dir = Path(tempfile.mkdtemp(prefix="fireflow-cli-"))
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "FIREFLOW_SECRET")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub.run.cli", "demo", "--port", str(port), "--data-dir", str(data_dir)],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
         tokens: dict[str, str] = {}
+        links: dict[str, str] = {}
+        said_embedded = False
         assert proc.stdout is not None
         while "kitchen:bar" not in tokens:
             line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 12 * WAIT)
             assert line, "demo exited early"
+            said_embedded |= "embedded Redis and PostgreSQL" in line and str(data_dir) in line
             parts = line.split()
-            if len(parts) == 2 and "." in parts[1] and len(parts[1]) > 40:
+            if parts and parts[-1].startswith("http://") and "token=" in parts[-1]:
+                links[" ".join(parts[:-1])] = parts[-1]
+            elif len(parts) == 2 and "." in parts[1] and len(parts[1]) > 40:
                 tokens[parts[0]] = parts[1]
+        assert said_embedded
+        assert set(links) == {
+            "kitchen grill",
+            "kitchen fry",
+            "kitchen cold",
+            "kitchen bar",
+            "expo",
+            "board",
+            "cashier",
+            "Z-report",
+        }
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {tokens['waiter']}"}) as http:
             for _ in range(int(100 * WAIT)):
@@ -56,6 +240,10 @@ async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() ->
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.05)
+            async with httpx.AsyncClient() as browser:
+                for screen, url in links.items():
+                    assert url.startswith(base), screen
+                    assert (await browser.get(url)).status_code == 200, screen
             screen = await HubClient.connect(f"ws://127.0.0.1:{port}/ws", tokens["kitchen:grill"])
             await screen.subscribe("kitchen:grill")
             order = (await http.post("/api/v1/orders", json={"type": "DINE_IN", "table_id": "T1", "guests": 2})).json()
@@ -64,6 +252,10 @@ async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() ->
             await http.post(f"/api/v1/orders/{order_id}/fire")
         event = await screen.next_event(WAIT)
         assert event["type"] == "NEW_KITCHEN_ORDER"
+        secret = (data_dir / "secret").read_text()
+        token_args = ["--data-dir", str(data_dir), "--role", "waiter", "--device", "w-2"]
+        while_running = _fireflow("token", "--restaurant", "demo", *token_args, env=_env(), cwd=Path("/"))
+        assert verify(secret, while_running.stdout.strip()).device_id == "w-2", while_running.stderr
         servers = [
             p for p in psutil.Process(proc.pid).children(recursive=True) if p.name() in ("redis-server", "postgres")
         ]
@@ -73,8 +265,11 @@ async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() ->
         assert await asyncio.wait_for(asyncio.to_thread(proc.wait), 4 * WAIT) == 0
         _gone, alive = psutil.wait_procs(servers, timeout=WAIT)
         assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+        stopped = _fireflow("token", "--restaurant", "demo", *token_args, env=_env(), cwd=Path("/"))
+        assert verify(secret, stopped.stdout.strip()).restaurant_id == "demo", stopped.stderr
     finally:
         if proc.poll() is None:
             proc.kill()
         if proc.stdout is not None:
             proc.stdout.close()
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -1,4 +1,8 @@
-"""Postgres access: the async engine and running the Alembic migrations."""
+"""Postgres access: the async engine and running the Alembic migrations.
+
+Migrations run under a Postgres advisory lock, so nodes starting together on one
+database take turns: the first upgrades it, the others find it at head.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 import migrations
 
-__all__ = ["alembic_config", "create_engine", "migrate"]
+__all__ = ["MIGRATION_LOCK", "alembic_config", "create_engine", "migrate"]
+
+MIGRATION_LOCK = int.from_bytes(b"fireflow")  # the advisory lock key every node migrates under
 
 
 def alembic_config(url: str) -> Config:
@@ -26,8 +34,22 @@ def _upgrade(url: str) -> None:
 
 
 async def migrate(url: str) -> None:
-    """Apply every migration; runs in a thread because Alembic's env starts its own loop."""
-    await asyncio.to_thread(_upgrade, url)
+    """Apply every migration, one node at a time (see the module docstring).
+
+    The lock is held on a connection of its own for the whole upgrade; if this
+    process dies, Postgres ends the session and the lock with it. The upgrade runs
+    in a thread because Alembic's env starts its own event loop.
+    """
+    engine = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                await asyncio.to_thread(_upgrade, url)
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+    finally:
+        await engine.dispose()
 
 
 STATEMENT_TIMEOUT_S = 10.0  # well under the payment lock's check (30 s): no commit can land after the lock is let go

@@ -19,7 +19,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -34,7 +33,7 @@ from hub.live.codec import CODECS
 from hub.live.connection import Connection
 from hub.live.fanout import FanOut
 from hub.live.presence import Presence
-from hub.live.store import Store
+from hub.live.store import Store, redis_client
 from hub.run.config import Settings
 from hub.run.embedded import die_with_parent
 from hub.transports.http_api import routes
@@ -55,15 +54,11 @@ class Hub:
         if not settings.redis_url:
             raise ValueError("REDIS_URL is required (the CLI starts an embedded Redis when it is unset)")
         self.settings = settings
-        # A bounded pool that waits for a free connection instead of failing under a burst of commands.
-        pool = BlockingConnectionPool.from_url(
-            settings.redis_url,
-            max_connections=settings.redis_pool,
-            timeout=10,
-            health_check_interval=30,
-            socket_keepalive=True,
+        # A bounded pool that waits for a free connection instead of failing under a burst of commands,
+        # and retries a command on a fresh connection when its pooled one died with a Redis restart.
+        self.redis = redis_client(
+            settings.redis_url, pool_size=settings.redis_pool, pool_timeout=settings.redis_pool_timeout
         )
-        self.redis = Redis(connection_pool=pool)
         self.store = Store(
             self.redis, history=settings.history, durable=bool(settings.database_url and settings.durable_mode != "off")
         )
@@ -86,7 +81,7 @@ class Hub:
         await self.fanout.start()
         if self.engine is not None and self.settings.durable_mode == "inline":
             # Its own connections: its reads must never wait behind the sockets' commands, nor hold them up.
-            writer_redis = Redis.from_url(self.settings.redis_url or "")
+            writer_redis = redis_client(self.settings.redis_url or "")
             self.writer = DurableWriter(
                 writer_redis, Store(writer_redis), self.engine, batch=self.settings.durable_batch
             )

@@ -1,7 +1,12 @@
-"""``fireflow``: serve, demo, migrate, token, bench.
+"""``fireflow``: serve, demo, migrate, durable, token, bench.
 
 With REDIS_URL / DATABASE_URL unset, serve and demo start embedded real
 servers under ``--data-dir`` and stop them on exit (Ctrl-C or SIGTERM).
+
+Whatever stops a command before it runs (bad settings, a busy port, an
+unreachable server, an unknown restaurant) is one line on stderr, never a
+traceback: exit code 2 for what the user must change in the command or its
+environment, 1 for a server that cannot be reached.
 """
 
 from __future__ import annotations
@@ -13,31 +18,68 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, NoReturn
 
-from hub.run.config import Settings
+from hub.domain.actors import Role
+from hub.run.config import Settings, SettingsError, address
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 logger = logging.getLogger("fireflow")
 
+USAGE = 2  # the command or its environment must change
+UNREACHABLE = 1  # a server is down or refuses us
+CONNECT_TIMEOUT = 5.0
+TOKEN_TTL = 30 * 86_400
 
-def _secret(settings: Settings) -> str:
-    """FIREFLOW_SECRET, or one kept in the data dir so tokens survive restarts."""
+
+class Stop(Exception):
+    """Ends a command with one line on stderr and an exit code."""
+
+    def __init__(self, message: str, code: int = USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, not the usage block: what is wrong and where to read more."""
+        self.exit(USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+# -- secret, servers, checks -------------------------------------------------
+
+
+def _secret(settings: Settings, *, create: bool) -> str:
+    """FIREFLOW_SECRET, else ``<data-dir>/secret`` (made by the first node to start, if ``create``)."""
     if settings.secret:
         return settings.secret
-    path = settings.data_dir / "secret"
-    if not path.exists():
+    path = settings.data_dir.absolute() / "secret"
+    if create and not path.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        # Created with its final mode, and only once when several nodes start together.
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32))
+    try:
+        secret = path.read_text().strip()
+    except FileNotFoundError:
+        secret = ""
+    if not secret:
+        raise Stop(
+            f"no secret: FIREFLOW_SECRET is unset and {path} does not exist or is empty; "
+            "point --data-dir (or FIREFLOW_DATA_DIR) at the hub's data directory, or set FIREFLOW_SECRET"
+        )
+    return secret
 
 
 @contextlib.contextmanager
-def real_servers(settings: Settings) -> Iterator[Settings]:
+def real_servers(settings: Settings, *, announce: bool = True) -> Iterator[Settings]:
     """Embedded Redis and/or Postgres for whichever URL is unset."""
     from hub.run.embedded import EmbeddedServers
 
@@ -45,132 +87,379 @@ def real_servers(settings: Settings) -> Iterator[Settings]:
     if not (need_redis or need_pg):
         yield settings
         return
-    with EmbeddedServers(settings.data_dir.resolve(), redis=need_redis, postgres=need_pg) as servers:
+    data_dir = settings.data_dir.absolute()
+    if announce:
+        unset = [name for name, needed in (("REDIS_URL", need_redis), ("DATABASE_URL", need_pg)) if needed]
+        servers = [name for name, needed in (("Redis", need_redis), ("PostgreSQL", need_pg)) if needed]
+        dirs = [str(data_dir / sub) for sub, needed in (("redis", need_redis), ("postgres", need_pg)) if needed]
+        print(
+            f"fireflow: {' and '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set, so this node runs "
+            f"embedded {' and '.join(servers)} (data in {', '.join(dirs)}); set {' and '.join(unset)} "
+            "to use your own servers",
+            file=sys.stderr,
+            flush=True,
+        )
+    with EmbeddedServers(data_dir, redis=need_redis, postgres=need_pg, redis_fsync=settings.redis_fsync) as embedded:
         yield settings.with_(
-            redis_url=servers.redis.url if servers.redis else None,
-            database_url=servers.postgres.url if servers.postgres else None,
+            redis_url=embedded.redis.url if embedded.redis else None,
+            database_url=embedded.postgres.url if embedded.postgres else None,
         )
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings().with_(
-        host=getattr(args, "host", None), port=getattr(args, "port", None), data_dir=getattr(args, "data_dir", None)
-    )
-    return settings.with_(secret=_secret(settings))
+def _reason(exc: BaseException) -> str:
+    """The cause in a few words: the driver's message, without SQLAlchemy's wrapping."""
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return text[:200]
 
 
-def _serve(settings: Settings, demo: bool) -> None:
+async def _check_redis(url: str) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT)
+    try:
+        await client.ping()
+    except Exception as exc:
+        raise Stop(f"cannot reach Redis at {address(url)} (REDIS_URL): {_reason(exc)}", UNREACHABLE) from None
+    finally:
+        await client.aclose()
+
+
+async def _check_postgres(url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": CONNECT_TIMEOUT})
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        raise Stop(f"cannot reach PostgreSQL at {address(url)} (DATABASE_URL): {_reason(exc)}", UNREACHABLE) from None
+    finally:
+        await engine.dispose()
+
+
+def check_reachable(settings: Settings, *, redis: bool = True, postgres: bool = True) -> None:
+    """Fail with one line naming the variable and the address when a configured server does not answer."""
+
+    async def check() -> None:
+        if redis and settings.redis_url:
+            await _check_redis(settings.redis_url)
+        if postgres and settings.database_url:
+            await _check_postgres(settings.database_url)
+
+    asyncio.run(check())
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port we could not listen on, before anything is printed or started."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise Stop(f"cannot listen on {host}: {exc.strerror or exc} (--host / FIREFLOW_HOST)") from None
+    family, kind, proto, _name, sockaddr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a TIME_WAIT port is free
+        try:
+            probe.bind(sockaddr)
+        except OSError as exc:
+            raise Stop(
+                f"port {port} on {host} is not free ({exc.strerror or exc}); pick another with --port or PORT"
+            ) from None
+
+
+# -- commands --------------------------------------------------------------------
+
+
+def _serve(settings: Settings, demo: bool) -> int:
     import uvicorn
 
     from hub.books.db import migrate
     from hub.run.app import create_app, uvicorn_config
 
+    check_port_free(settings.host, settings.port)
+    check_reachable(settings)  # the configured servers, before starting any embedded one
+    settings = settings.with_(secret=_secret(settings, create=True))
     with real_servers(settings) as settings:
         if settings.database_url:
             asyncio.run(migrate(settings.database_url))
         if demo:
             _seed_demo(settings)
         app = create_app(settings)
-        config = uvicorn_config(app, settings, log_level=os.environ.get("FIREFLOW_LOG_LEVEL", "info").lower())
+        config = uvicorn_config(app, settings, log_level=settings.log_level)
         # uvicorn re-raises the signal that stopped it; make that a normal exit so the
         # embedded servers above are stopped cleanly instead of dying with us.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, _exit_quietly)
         uvicorn.Server(config).run()
+    return 0
 
 
 def _exit_quietly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def _seed_demo(settings: Settings) -> None:
-    from redis.asyncio import Redis
+def _browser_host(host: str) -> str:
+    """Where a browser on this machine reaches a hub listening on ``host``."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
-    from hub.live.store import Store
+
+def demo_links(base: str, tokens: dict[str, str]) -> list[tuple[str, str]]:
+    """(screen, URL) for every screen of the demo, each carrying its device's token."""
+    links = [
+        (f"kitchen {name.partition(':')[2]}", f"{base}/kds?token={token}")
+        for name, token in tokens.items()
+        if name.startswith("kitchen:")
+    ]
+    links += [
+        ("expo", f"{base}/expo?token={tokens['expo']}"),
+        ("board", f"{base}/board?token={tokens['board']}"),
+        ("cashier", f"{base}/cashier?token={tokens['cashier']}"),
+        ("Z-report", f"{base}/api/v1/reports/z.html?token={tokens['manager']}"),
+    ]
+    return links
+
+
+def _seed_demo(settings: Settings) -> None:
+    from hub.live.store import Store, redis_client
     from hub.run.demo import DEMO_PIN, demo_tokens, seed_restaurant
 
     async def seed() -> None:
-        redis = Redis.from_url(settings.redis_url or "")
-        await seed_restaurant(Store(redis))
-        await redis.aclose()
+        redis = redis_client(settings.redis_url or "")
+        try:
+            await seed_restaurant(Store(redis))
+        finally:
+            await redis.aclose()
 
     asyncio.run(seed())
-    base = f"http://{settings.host}:{settings.port}"
-    print(f"\nFireflow demo restaurant 'demo' on {base}  (WebSocket: ws://{settings.host}:{settings.port}/ws)\n")
-    for role, token in demo_tokens(settings.secret).items():
-        print(f"  {role:<14} {token}")
-    print(f"\n  manager-1's approval PIN (discounts over 10%, voids, refunds): {DEMO_PIN}")
-    print(f"  screens: {base}/kds?token=<kitchen token>  {base}/expo  {base}/board  {base}/cashier  (?token=...)")
-    print(
+    host = _browser_host(settings.host)
+    base = f"http://{host}:{settings.port}"
+    tokens = demo_tokens(settings.secret)
+    lines = [f"\nFireflow demo restaurant 'demo' on {base}  (WebSocket: ws://{host}:{settings.port}/ws)\n"]
+    lines.append("Open the screens (each link carries its device's token):")
+    lines += [f"  {screen:<14} {url}" for screen, url in demo_links(base, tokens)]
+    lines.append("\nDevice tokens, for the API and the SDK (Authorization: Bearer <token>):")
+    lines += [f"  {role:<14} {token}" for role, token in tokens.items()]
+    lines.append(f"\n  manager-1's approval PIN (discounts over 10%, voids, refunds): {DEMO_PIN}")
+    lines.append(
         "\nTry:\n"
         f"  curl -s -X POST {base}/api/v1/orders -H 'Authorization: Bearer <waiter token>' "
         '-d \'{"type":"TAKEAWAY"}\'\n'
-        '  (then POST .../orders/<id>/items {"menu_item_id":"burger"} and .../orders/<id>/fire)\n',
-        flush=True,
+        '  (then POST .../orders/<id>/items {"menu_item_id":"burger"} and .../orders/<id>/fire)\n'
     )
+    print("\n".join(lines), flush=True)
+
+
+def _migrate(settings: Settings) -> int:
+    from hub.books.db import migrate
+
+    check_reachable(settings, redis=False)
+    with real_servers(settings.with_(redis_url="redis://unused")) as ready:
+        asyncio.run(migrate(ready.database_url or ""))
+    print("migrations applied")
+    return 0
+
+
+def _durable(settings: Settings) -> int:
+    from hub.workers.durable import run_forever
+
+    if not (settings.redis_url and settings.database_url):
+        raise Stop("durable needs REDIS_URL and DATABASE_URL: the servers of the nodes it writes for")
+    check_reachable(settings)
+    asyncio.run(run_forever(settings))
+    return 0
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value.strip().upper())
+    except ValueError:
+        raise Stop(f"unknown role {value!r}; roles: {_roles()}") from None
+
+
+def _roles() -> str:
+    return ", ".join(role.value.lower() for role in Role)
+
+
+def _running_embedded_redis(data_dir: Path) -> str | None:
+    """The URL of the embedded Redis a node is running on ``data_dir`` right now, if any."""
+    from redis import Redis
+
+    directory = data_dir.absolute() / "redis"
+    try:
+        conf = (directory / "redis.conf").read_text()
+    except OSError:
+        return None
+    port = next((line.split()[1] for line in conf.splitlines() if line.startswith("port ")), None)
+    if port is None:
+        return None
+    url = f"redis://127.0.0.1:{port}/0"
+    client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        served = client.config_get("dir").get("dir")
+    except Exception:
+        return None
+    finally:
+        client.close()
+    return url if served and Path(served).resolve() == directory.resolve() else None
+
+
+@contextlib.contextmanager
+def _live_state(settings: Settings) -> Iterator[str]:
+    """A Redis URL to read restaurants from: REDIS_URL, else the data dir's embedded Redis (started for a moment)."""
+    if settings.redis_url:
+        check_reachable(settings, postgres=False)
+        yield settings.redis_url
+        return
+    running = _running_embedded_redis(settings.data_dir)
+    if running is not None:
+        yield running
+        return
+    if not (settings.data_dir.absolute() / "redis").is_dir():
+        raise Stop(
+            f"no restaurants: REDIS_URL is unset and {settings.data_dir.absolute()} holds no embedded Redis; "
+            "set REDIS_URL or point --data-dir at the hub's data directory"
+        )
+    with real_servers(settings.with_(database_url="postgresql://unused"), announce=False) as ready:
+        yield ready.redis_url or ""
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.live.store import Store, redis_client
+    from hub.transports.tokens import mint
+
+    role = _role(args.role)
+    secret = _secret(settings, create=False)
+
+    async def known(url: str) -> list[str] | None:
+        redis = redis_client(url)
+        try:
+            store = Store(redis)
+            if await store.restaurant(args.restaurant, fresh=True) is not None:
+                return None
+            return await store.restaurant_ids()
+        finally:
+            await redis.aclose()
+
+    with _live_state(settings) as url:
+        others = asyncio.run(known(url))
+    if others is not None:
+        listed = ", ".join(others[:10]) + (", …" if len(others) > 10 else "") if others else "none yet"
+        raise Stop(f"unknown restaurant {args.restaurant!r} (not set up in Redis; restaurants: {listed})")
+    stations = [s for s in args.stations.split(",") if s]
+    print(mint(secret, args.restaurant, role, device=args.device, stations=stations, ttl=args.ttl))
+    return 0
+
+
+# -- the parser ------------------------------------------------------------------
+
+
+def _setting(parser: argparse.ArgumentParser, flag: str, name: str, **kw: Any) -> None:
+    """An option that overrides one setting; its help says the environment variable and default."""
+    info = Settings.model_fields[name]
+    env = " / ".join(Settings.env_names(name))
+    parser.add_argument(flag, help=f"{info.description} (env {env}; default: {_shown(info.default)})", **kw)
+
+
+def _shown(default: Any) -> str:
+    if default is None or default == "":
+        return "unset"
+    if isinstance(default, bool):
+        return str(int(default))
+    return str(default)
+
+
+def _environment() -> str:
+    lines = ["environment (a value not allowed stops the node with one line naming it):"]
+    for name, info in Settings.model_fields.items():
+        variable = " / ".join(Settings.env_names(name))
+        allowed = Settings.allowed(name)
+        lines.append(f"  {variable} (default {_shown(info.default)}; {allowed}): {info.description}")
+    return "\n".join(lines)
+
+
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not above 0")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(prog="fireflow", description="Fireflow Hub", formatter_class=formatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, what in (("serve", "run a hub node"), ("demo", "run a hub node with the demo restaurant, print links")):
+        p = sub.add_parser(name, help=what, description=what, epilog=_environment(), formatter_class=formatter)
+        _setting(p, "--host", "host")
+        _setting(p, "--port", "port", type=int)
+        _setting(p, "--data-dir", "data_dir", type=Path)
+    what = "apply the Postgres migrations (DATABASE_URL, else the embedded PostgreSQL)"
+    p = sub.add_parser("migrate", help=what, description=what)
+    _setting(p, "--data-dir", "data_dir", type=Path)
+    what = "run only the durable writer (stream -> Postgres); needs REDIS_URL and DATABASE_URL"
+    sub.add_parser("durable", help=what, description=what)
+    what = "mint a signed device token for a restaurant set up in Redis"
+    p = sub.add_parser("token", help=what, description=what + "; the secret is the one serve uses")
+    p.add_argument("--restaurant", required=True, help="restaurant id, as set up in Redis (required)")
+    p.add_argument("--role", required=True, help=f"one of: {_roles()} (required)")
+    p.add_argument("--device", required=True, help="device id, e.g. kds-1 (required)")
+    p.add_argument(
+        "--stations", default="", help="comma-separated, for kitchen and expo devices; * for all (default: none)"
+    )
+    p.add_argument(
+        "--ttl", type=_positive, default=TOKEN_TTL, help=f"seconds the token is valid (default: {TOKEN_TTL})"
+    )
+    _setting(p, "--data-dir", "data_dir", type=Path)
+    p.epilog = "secret: FIREFLOW_SECRET, else <data-dir>/secret as written by `fireflow serve` on that data dir"
+    what = "measure the hub (kitchen, broadcast, idle, settle)"
+    p = sub.add_parser("bench", help=what, description=what)
+    p.add_argument("scenario", choices=["kitchen", "broadcast", "idle", "settle"], help="what to measure")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="the scenario's options (fireflow bench SCENARIO --help)")
+    return parser
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(args, name, None) for name in ("host", "port", "data_dir")}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fireflow", description="Fireflow Hub")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("serve", "demo"):
-        p = sub.add_parser(name, help="run the hub" + (" with the demo restaurant" if name == "demo" else ""))
-        p.add_argument("--host")
-        p.add_argument("--port", type=int)
-        p.add_argument("--data-dir", type=Path)
-    p = sub.add_parser("migrate", help="apply the Postgres migrations")
-    p.add_argument("--data-dir", type=Path)
-    sub.add_parser("durable", help="run only the durable writer (stream -> Postgres)")
-    p = sub.add_parser("token", help="mint a signed device token")
-    p.add_argument("--restaurant", required=True)
-    p.add_argument("--role", required=True)
-    p.add_argument("--device", required=True)
-    p.add_argument("--stations", default="", help="comma-separated, for kitchen devices; * for all")
-    p.add_argument("--ttl", type=float, default=30 * 86_400, help="seconds")
-    p.add_argument("--data-dir", type=Path)
-    p = sub.add_parser("bench", help="measure the hub (kitchen, broadcast, idle, settle)")
-    p.add_argument("scenario", choices=["kitchen", "broadcast", "idle", "settle"])
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("FIREFLOW_LOG_LEVEL", "INFO").upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(**_flags(args))
+    except SettingsError as exc:
+        for line in exc.lines:
+            print(f"fireflow: {line}", file=sys.stderr)
+        return USAGE
+    level = 5 if settings.log_level == "trace" else settings.log_level.upper()  # uvicorn's TRACE is 5
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin on every import
+    commands: dict[str, Callable[[], int]] = {
+        "serve": lambda: _serve(settings, demo=False),
+        "demo": lambda: _serve(settings, demo=True),
+        "migrate": lambda: _migrate(settings),
+        "durable": lambda: _durable(settings),
+        "token": lambda: _token(settings, args),
+        "bench": lambda: _bench(args),
+    }
+    try:
+        return commands[args.command]()
+    except Stop as exc:
+        print(f"fireflow {args.command}: {exc}", file=sys.stderr)
+        return exc.code
 
-    if args.command in ("serve", "demo"):
-        _serve(_settings(args), demo=args.command == "demo")
-    elif args.command == "migrate":
-        from hub.books.db import migrate
 
-        with real_servers(_settings(args).with_(redis_url="unused")) as settings:
-            asyncio.run(migrate(settings.database_url or ""))
-        print("migrations applied")
-    elif args.command == "durable":
-        from hub.workers.durable import run_forever
+def _bench(args: argparse.Namespace) -> int:
+    from clients.bench import run
 
-        settings = Settings()
-        if not (settings.redis_url and settings.database_url):
-            parser.error("durable needs REDIS_URL and DATABASE_URL")
-        asyncio.run(run_forever(settings))
-    elif args.command == "token":
-        from hub.transports.tokens import mint
-
-        stations = [s for s in args.stations.split(",") if s]
-        print(
-            mint(
-                _settings(args).secret,
-                args.restaurant,
-                args.role.upper(),
-                device=args.device,
-                stations=stations,
-                ttl=args.ttl,
-            )
-        )
-    elif args.command == "bench":
-        from clients.bench import run
-
-        code: int = run(args.scenario, args.rest)
-        return code
-    return 0
+    code: int = run(args.scenario, args.rest)
+    return code
 
 
 if __name__ == "__main__":

@@ -1,51 +1,236 @@
-"""Settings, from environment variables (``FIREFLOW_*``, ``REDIS_URL``, ``DATABASE_URL``) and flags."""
+"""Settings, from environment variables (``FIREFLOW_*``, ``PORT``, ``REDIS_URL``, ``DATABASE_URL``) and flags.
+
+Everything is validated when the node starts: a mistyped mode or a limit of
+zero stops it with one line per variable naming it and what it accepts
+(``SettingsError.lines``), never half-way through serving. Database URLs in
+any of the usual spellings (``postgres://``, ``postgresql://``) are turned
+into the asyncpg one the hub uses.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+import types
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
 
-__all__ = ["Settings"]
+from annotated_types import Ge, Gt, Le
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "address"]
+
+DurableMode = Literal["process", "inline", "off"]
+RedisFsync = Literal["everysec", "always"]
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+Count = Annotated[int, Gt(0)]
+Positive = Annotated[float, Gt(0)]
+
+_DURABLE_SYNONYMS = {"0": "off", "false": "off", "no": "off", "1": "process", "true": "process", "yes": "process"}
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+_POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+asyncpg")
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+class SettingsError(ValueError):
+    """Settings that cannot run a node; ``lines`` says, one line per variable, what is wrong and what is allowed."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
 
 
-@dataclass(frozen=True)
-class Settings:
-    redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
-    database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
-    data_dir: Path = field(default_factory=lambda: Path(_env("FIREFLOW_DATA_DIR", ".fireflow")))
-    secret: str = field(default_factory=lambda: _env("FIREFLOW_SECRET", ""))
-    host: str = field(default_factory=lambda: _env("FIREFLOW_HOST", "127.0.0.1"))
-    port: int = field(default_factory=lambda: int(_env("PORT", _env("FIREFLOW_PORT", "8000"))))
-    history: int = field(default_factory=lambda: int(_env("FIREFLOW_HISTORY", "10000")))
-    queue_limit: int = field(default_factory=lambda: int(_env("FIREFLOW_QUEUE_LIMIT", "1024")))
-    max_frame: int = field(default_factory=lambda: int(_env("FIREFLOW_MAX_FRAME", "65536")))
-    auth_timeout: float = field(default_factory=lambda: float(_env("FIREFLOW_AUTH_TIMEOUT", "5")))
-    heartbeat: float = field(default_factory=lambda: float(_env("FIREFLOW_HEARTBEAT", "15")))
-    rate: float = field(default_factory=lambda: float(_env("FIREFLOW_RATE", "100")))
-    burst: float = field(default_factory=lambda: float(_env("FIREFLOW_BURST", "200")))
-    replay_limit: int = field(default_factory=lambda: int(_env("FIREFLOW_REPLAY_LIMIT", "5000")))
-    compression: bool = field(default_factory=lambda: _env("FIREFLOW_WS_COMPRESSION", "0") == "1")
+class Settings(BaseSettings):
+    """One node's settings; the description of each is what ``--help`` and the README show."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FIREFLOW_", frozen=True, validate_by_name=True, env_ignore_empty=True, extra="forbid"
+    )
+
+    redis_url: str | None = Field(
+        None,
+        validation_alias="REDIS_URL",
+        description="live state, streams, wake-ups (unset: an embedded Redis)",
+        json_schema_extra={"allowed": "redis://[:password@]host:port/db, rediss://…, unix://…"},
+    )
+    database_url: str | None = Field(
+        None,
+        validation_alias="DATABASE_URL",
+        description="the durable event log and the books (unset: an embedded PostgreSQL)",
+        json_schema_extra={"allowed": "postgresql://user:password@host:port/db, postgres://…"},
+    )
+    data_dir: Path = Field(
+        Path(".fireflow"),
+        description="the embedded servers' data and the secret",
+        json_schema_extra={"allowed": "a directory"},
+    )
+    secret: str = Field(
+        "",
+        description="HMAC key for device tokens, shared by all nodes (unset: <data-dir>/secret)",
+        json_schema_extra={"allowed": "any text"},
+    )
+    host: str = Field(
+        "127.0.0.1", description="address to listen on", json_schema_extra={"allowed": "an address or host name"}
+    )
+    port: Annotated[int, Ge(1), Le(65535)] = Field(
+        8000, validation_alias=AliasChoices("PORT", "FIREFLOW_PORT"), description="port to listen on"
+    )
+    history: Count = Field(10_000, description="events kept per restaurant stream for resume")
+    queue_limit: Count = Field(1024, description="frames queued per socket before it is dropped with 4008")
+    max_frame: Count = Field(65536, description="bytes per incoming frame / HTTP body")
+    auth_timeout: Positive = Field(5.0, description="seconds to send the auth frame")
+    heartbeat: Positive = Field(15.0, description="seconds between hub pings; a peer silent for two is closed")
+    rate: Positive = Field(100.0, description="frames per second per socket (token bucket)")
+    burst: Positive = Field(200.0, description="frames a socket may send at once (token bucket)")
+    replay_limit: Count = Field(5000, description="a resume further behind than this gets a snapshot")
+    compression: bool = Field(
+        False, validation_alias="FIREFLOW_WS_COMPRESSION", description="per-message deflate on WebSockets"
+    )
     # Where the durable writer runs: "process" (a child of this node, so its batches never stall
     # the sockets), "inline" (in this node's event loop), or "off" (another node or `fireflow durable`).
-    durable: str = field(default_factory=lambda: _env("FIREFLOW_DURABLE", "process"))
-    freeze_gc: bool = True  # after start-up; tests running many hubs in one process turn it off
-    redis_pool: int = field(default_factory=lambda: int(_env("FIREFLOW_REDIS_POOL", "64")))
-    durable_batch: int = field(default_factory=lambda: int(_env("FIREFLOW_DURABLE_BATCH", "500")))
+    durable: DurableMode = Field("process", description="where this node's durable writer runs")
+    freeze_gc: bool = Field(True, description="freeze the start-up heap out of the garbage collector")
+    redis_pool: Count = Field(64, description="Redis connections per node; commands wait their turn for one")
+    redis_pool_timeout: Positive = Field(
+        5.0, description="seconds a command waits for a free Redis connection before answering UNAVAILABLE"
+    )
+    redis_fsync: RedisFsync = Field(
+        "everysec", description="the embedded Redis's appendfsync: everysec (lose at most ~1 s on power loss) or always"
+    )
+    durable_batch: Count = Field(500, description="events per durable writer batch")
     # A station's screens count as live this long after their node last said so (it says so every third).
-    presence_ttl: float = field(default_factory=lambda: float(_env("FIREFLOW_PRESENCE_TTL", "15")))
-    due_tick: float = field(default_factory=lambda: float(_env("FIREFLOW_DUE_TICK", "0.5")))
+    presence_ttl: Positive = Field(15.0, description="seconds a node's kitchen screens count as live after it said so")
+    due_tick: Positive = Field(0.5, description="seconds between checks for due acknowledgements and locks")
+    log_level: LogLevel = Field("info", description="log level")
+
+    @field_validator("durable", mode="before")
+    @classmethod
+    def _durable_synonyms(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            mode = value.strip().lower()
+            return _DURABLE_SYNONYMS.get(mode, mode)
+        return value
+
+    @field_validator("log_level", "redis_fsync", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if urlsplit(value).scheme not in _REDIS_SCHEMES:
+            raise ValueError("must be redis://host:port/db (or rediss://, unix://)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in _POSTGRES_SCHEMES:
+            raise ValueError("must be postgresql://user:password@host:port/db (or postgres://, postgresql+asyncpg://)")
+        return f"postgresql+asyncpg://{rest}"
 
     @property
     def durable_mode(self) -> str:
-        mode = self.durable.strip().lower()
-        return {"0": "off", "false": "off", "no": "off", "1": "process", "true": "process"}.get(mode, mode)
+        return self.durable
+
+    @classmethod
+    def from_env(cls, **changes: Any) -> Settings:
+        """The environment's settings with ``changes`` (flags) on top; raises SettingsError."""
+        try:
+            return cls().with_(**changes)
+        except ValidationError as exc:
+            flags = {name for name, value in changes.items() if value is not None}
+            raise SettingsError([_explain(err, flags) for err in exc.errors()]) from None
 
     def with_(self, **changes: Any) -> Settings:
-        known = {f.name for f in fields(self)}
-        return replace(self, **{k: v for k, v in changes.items() if k in known and v is not None})
+        """A copy with ``changes`` applied and validated (a None change keeps the current value)."""
+        unknown = set(changes) - set(type(self).model_fields)
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        values = {**self.model_dump(), **{k: v for k, v in changes.items() if v is not None}}
+        return type(self).model_validate(values)
+
+    @classmethod
+    def env_names(cls, name: str) -> tuple[str, ...]:
+        """The environment variables that set field ``name``, in the order they are looked up."""
+        alias = cls.model_fields[name].validation_alias
+        if isinstance(alias, AliasChoices):
+            return tuple(str(choice) for choice in alias.choices)
+        if isinstance(alias, str):
+            return (alias,)
+        return (f"FIREFLOW_{name.upper()}",)
+
+    @classmethod
+    def allowed(cls, name: str) -> str:
+        """What field ``name`` accepts, in words."""
+        return _allowed(cls.model_fields[name])
+
+
+def _allowed(info: FieldInfo) -> str:
+    if isinstance(info.json_schema_extra, dict) and "allowed" in info.json_schema_extra:
+        return str(info.json_schema_extra["allowed"])
+    annotation = info.annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(arg for arg in get_args(annotation) if arg is not type(None))
+    if get_origin(annotation) is Literal:
+        return "one of " + ", ".join(str(choice) for choice in get_args(annotation))
+    if annotation is bool:
+        return "1 or 0 (true/false, yes/no)"
+    bounds = [m for m in info.metadata if isinstance(m, Ge | Gt | Le)]
+    kind = "a whole number" if annotation is int else "a number"
+    if any(isinstance(m, Le) for m in bounds):
+        low = next(m.ge for m in bounds if isinstance(m, Ge))
+        high = next(m.le for m in bounds if isinstance(m, Le))
+        return f"{kind} from {low} to {high}"
+    if any(isinstance(m, Gt) for m in bounds):
+        return f"{kind} above 0"
+    return "text"
+
+
+def _explain(err: Any, flags: set[str]) -> str:
+    """One line for one invalid setting: where it came from (variable or flag), the value given and what is allowed."""
+    loc = err["loc"][0] if err["loc"] else ""
+    name = next((n for n, f in Settings.model_fields.items() if loc in (n, *Settings.env_names(n))), None)
+    if name is None:
+        return f"{loc}: {err['msg']}"
+    if name in flags:
+        source = "--" + name.replace("_", "-")
+    else:
+        names = Settings.env_names(name)
+        source = next((n for n in names if os.environ.get(n)), " / ".join(names))
+    if err["type"] == "value_error":
+        allowed = str(err["msg"]).removeprefix("Value error, ")
+    else:
+        allowed = "must be " + Settings.allowed(name)
+    value = err.get("input")
+    shown = _without_password(value) if name in ("redis_url", "database_url") and isinstance(value, str) else value
+    return f"{source}={shown}: {allowed}"
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
+def address(url: str) -> str:
+    """Where ``url`` points (host:port, or the socket path), without user or password."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or "localhost"
+    host = f"[{host}]" if ":" in host else host
+    path = parts.path if parts.path not in ("", "/") else ""
+    return f"{host}:{port}{path}" if port else f"{host}{path}"

