@@ -158,15 +158,17 @@ def test_embedded_servers_context_manager(tmp_path: Path) -> None:
     assert servers.redis.pid is None and servers.postgres.pid is None
 
 
-def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
-    """PR_SET_PDEATHSIG: a kill -9 of the hub process takes its servers down too."""
+def _servers_of_a_killed_parent(tmp_path: Path, *, from_main_thread: bool) -> list[int]:
+    """Start both servers in a child Python process, kill -9 it, and return the servers' pids."""
+    start = "servers.start()" if from_main_thread else "t = threading.Thread(target=servers.start); t.start(); t.join()"
     script = textwrap.dedent(
         f"""
-        import os, signal, sys
+        import os, signal, sys, threading
         from pathlib import Path
         sys.path.insert(0, {str(REPO)!r})
         from hub.run.embedded import EmbeddedServers
-        servers = EmbeddedServers(Path({str(tmp_path)!r})).__enter__()
+        servers = EmbeddedServers(Path({str(tmp_path)!r}))
+        {start}
         print(servers.redis.pid, servers.postgres.pid, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
         """
@@ -175,10 +177,35 @@ def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     pids = [int(p) for p in proc.stdout.split()]
     assert len(pids) == 2
+    return pids
+
+
+def _kill_survivors(pids: list[int]) -> list[int]:
+    """SIGKILL what is still alive, so no server leaks into the rest of the run; returns those pids."""
+    survivors = [p for p in pids if not _dead(p)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    return survivors
+
+
+def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    """PR_SET_PDEATHSIG: a kill -9 of the hub process takes its servers down too."""
+    pids = _servers_of_a_killed_parent(tmp_path, from_main_thread=True)
     deadline = time.monotonic() + 10
     while not all(_dead(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    survivors = [p for p in pids if not _dead(p)]
-    for pid in survivors:  # don't leak them into the rest of the run
-        os.kill(pid, signal.SIGKILL)
-    assert not survivors
+    assert not _kill_survivors(pids)
+
+
+def test_next_start_stops_servers_orphaned_by_a_killed_parent(tmp_path: Path) -> None:
+    """Started off the main thread (no death signal), servers outlive a kill -9; the next start stops them first."""
+    orphans = _servers_of_a_killed_parent(tmp_path, from_main_thread=False)
+    try:
+        assert not any(_dead(p) for p in orphans)
+        with EmbeddedServers(tmp_path) as servers:
+            assert servers.redis is not None and servers.postgres is not None
+            assert all(_dead(p) for p in orphans)
+            assert redis.Redis.from_url(servers.redis.url).ping()
+            assert _sql(servers.postgres.url, "SELECT 1") == 1
+    finally:
+        _kill_survivors(orphans)

@@ -1,0 +1,96 @@
+"""``fireflow bench kitchen``: orders with one item per station fired at a steady rate through the real command path.
+
+N screens per restaurant (two per station plus two expo by default). Open and
+add are prepared before the clock starts; only the fire is timed. Every screen
+of the restaurant gets exactly one NEW_KITCHEN_ORDER per fire, so expected
+deliveries are known and ``lost`` = expected - received after a drain period.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from clients.bench.environment import Env
+from clients.bench.load import STATIONS, Load, Run, StepResult
+from clients.bench.report import MiB, figure, ms, ratio, say
+from clients.bench.scenario import Scenario
+from clients.bench.servers import Server
+
+__all__ = ["KITCHEN"]
+
+KITCHEN_ITEMS = ["burger", "fries", "caesar", "mojito"]  # one per station: every screen gets each fire
+
+
+def _options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rate", type=float, default=200.0, help="fires per second, all restaurants together")
+    p.add_argument("--duration", type=float, default=30.0, help="seconds of firing")
+    p.add_argument("--drain", type=float, default=5.0, help="seconds to wait for late deliveries")
+
+
+def _kitchen_load(env: Env, args: argparse.Namespace) -> Load:
+    lanes = [*(f"kitchen:{s}" for s in STATIONS), "expo"]
+    screens: list[tuple[str, list[str], str]] = []
+    owner: list[int] = []
+    waiters = []
+    procs = max(1, args.procs)
+    per, extra = divmod(args.sockets, args.restaurants)
+    for n in range(args.restaurants):
+        rid = env.rid(n)
+        for j in range(per + (1 if n < extra else 0)):
+            lane = lanes[j % len(lanes)]
+            if lane == "expo":
+                token = env.token(rid, "EXPO", f"expo-{j}", ("*",))
+            else:
+                token = env.token(rid, "KITCHEN", f"kds-{j}", (lane.partition(":")[2],))
+            screens.append((token, [lane], rid))
+            owner.append(n % procs)  # a restaurant's screens and its waiter share a process
+        waiters.append((rid, 0, env.token(rid, "WAITER", "bench-waiter"), n % procs))
+    fires = round(args.rate * args.duration)
+    return Load(screens, owner, waiters, slots=fires, items=KITCHEN_ITEMS)
+
+
+async def _kitchen(env: Env, server: Server, args: argparse.Namespace) -> StepResult:
+    load = _kitchen_load(env, args)
+    run = await Run.attach(env, server, load)
+    try:
+        total = round(args.rate * args.duration)
+        restaurants = args.restaurants
+        counts = [len(range(n, total, restaurants)) for n in range(restaurants)]
+        jobs = [(env.token(env.rid(n), "WAITER", f"bench-prep-{n}"), counts[n]) for n in range(restaurants)]
+        say(f"{server.name}: preparing {total} orders ({len(KITCHEN_ITEMS)} items each)")
+        ids = await run.prepare([j for j in jobs if j[1]])
+        by_restaurant = iter(ids)
+        orders = [next(by_restaurant) if counts[n] else [] for n in range(restaurants)]
+        procs = max(1, args.procs)
+        fires = [[k, env.rid(k % restaurants), orders[k % restaurants][k // restaurants], (k % restaurants) % procs, 0]
+                 for k in range(total)]  # fmt: skip
+        say(f"{server.name}: firing {total} orders at {args.rate:g}/s for {args.duration:g}s")
+        result = await run.step(0, args.rate, fires, args.drain)
+        rss = server.rss()
+        failed = run.failed
+    finally:
+        await run.close()
+    if failed:
+        result.first_error = result.first_error or "some sockets did not connect"
+    extra = f" redis+pg_cpu={result.extra_cpu:.0f}%" if server.name == "hub" and env.extras else ""
+    figure(
+        f"kitchen[{server.name}]: p50={ms(result.p50)} p99={ms(result.p99)} max={ms(result.max)} "
+        f"deliveries/s={result.received / result.seconds:.0f} lost={result.lost} "
+        f"{server.name}_rss={rss / MiB:.0f}MiB {server.name}_cpu={result.server_cpu:.0f}%(sys={result.server_sys:.0f}%)"
+        f"{extra} cpu/delivery={result.cpu_per_delivery_us:.0f}us loadgen_cpu={result.gen_cpu:.0f}% fire->ack p50={ms(result.ack_p50)} p99={ms(result.ack_p99)} "
+        f"max_at=+{result.max_at:.1f}s frame={result.frame}B{result.notes()}{f' connect_failed={failed}' if failed else ''}"
+    )
+    return result
+
+
+def _compare(ours: StepResult, theirs: StepResult) -> None:
+    figure(f"kitchen: hub/baseline p99={ratio(ours.p99, theirs.p99)} cpu={ratio(ours.server_cpu, theirs.server_cpu)}")
+
+
+def _frame(result: StepResult) -> int:
+    return result.frame
+
+
+KITCHEN = Scenario(
+    sockets=2000, procs=1, restaurants=200, options=_options, measure=_kitchen, compare=_compare, frame=_frame
+)

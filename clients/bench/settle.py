@@ -1,0 +1,123 @@
+"""``fireflow bench settle``: settlements per second into Postgres.
+
+``--sockets`` cashiers pay ready orders as fast as they are answered. Each
+payment is a split (cash with change, and UPI), recorded in Postgres (invoice,
+payments, a balanced SALE posting, an audit row) before the answer, then
+applied in Redis and followed by REVENUE_UPDATED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+from clients.bench.environment import Env
+from clients.bench.report import figure, say
+from clients.bench.scenario import Scenario
+from clients.bench.servers import Server
+from hub.run.embedded.process import HOST
+
+__all__ = ["SETTLE"]
+
+
+def _options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--orders", type=int, default=2000, help="orders to settle, spread over the restaurants")
+
+
+async def _settle(env: Env, server: Server, args: argparse.Namespace) -> None:
+    from clients.python import HubClient
+    from hub.books.db import create_engine
+
+    url = f"ws://{HOST}:{server.port}/ws"
+    per = max(1, args.orders // args.restaurants)
+    say(f"preparing {per * args.restaurants} ready orders (water and soda: ready as fired)")
+    queues: list[asyncio.Queue[tuple[str, str]]] = [asyncio.Queue() for _ in range(args.restaurants)]
+
+    async def prepare(n: int) -> None:
+        rid = env.rid(n)
+        waiter = await HubClient.connect(url, env.token(rid, "WAITER", f"bench-waiter-{n}"))
+        try:
+            for _ in range(per):
+                opened = await waiter.command("order.open", {"type": "TAKEAWAY"})
+                order_id = opened["result"]["order"]["id"]
+                for item in ("water", "soda"):
+                    await waiter.command("order.add_item", {"order_id": order_id, "menu_item_id": item})
+                await waiter.command("order.fire", {"order_id": order_id})
+                queues[n].put_nowait((rid, order_id))
+        finally:
+            await waiter.close()
+
+    await asyncio.gather(*(prepare(n) for n in range(args.restaurants)))
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def cashier(c: int) -> None:
+        # Every restaurant gets a cashier; with fewer cashiers than restaurants, each serves several in turn.
+        for n in range(c % args.restaurants, args.restaurants, args.sockets):
+            await serve(c, n)
+
+    async def serve(c: int, n: int) -> None:
+        rid = env.rid(n)
+        client = await HubClient.connect(url, env.token(rid, "CASHIER", f"bench-till-{c}"))
+        try:
+            while not queues[n].empty():
+                _, order_id = queues[n].get_nowait()
+                due = (await client.command("bill.preview", {"order_ids": [order_id]}))["result"]["due"]
+                cash = due // 2
+                tenders = [
+                    {"method": "CASH", "amount": cash, "received": cash + 1000},
+                    {"method": "UPI", "amount": due - cash, "reference": "bench"},
+                ]
+                started = time.perf_counter()
+                try:
+                    await client.command("order.pay", {"order_ids": [order_id], "tenders": tenders}, timeout=30)
+                except Exception as exc:
+                    errors.append(str(exc))
+                    continue
+                latencies.append(time.perf_counter() - started)
+        finally:
+            await client.close()
+
+    say(f"settling with {args.sockets} cashier connection(s)")
+    cpu_before = server.cpu()
+    started = time.perf_counter()
+    await asyncio.gather(*(cashier(c) for c in range(args.sockets)))
+    elapsed = time.perf_counter() - started
+    hub_cpu = (server.cpu() - cpu_before) / elapsed * 100 if elapsed else 0.0
+    engine = create_engine(env.database_url)
+    try:
+        async with engine.connect() as conn:
+            from sqlalchemy import text
+
+            stored = (
+                await conn.execute(
+                    text("SELECT count(*) FROM invoices WHERE restaurant_id LIKE :p"), {"p": env.prefix + "%"}
+                )
+            ).scalar_one()
+            unbalanced = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM (SELECT t.id FROM ledger_transactions t JOIN ledger_entries e "
+                        "ON e.transaction_id = t.id WHERE t.restaurant_id LIKE :p GROUP BY t.id "
+                        "HAVING sum(e.debit) <> sum(e.credit)) x"
+                    ),
+                    {"p": env.prefix + "%"},
+                )
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0.0
+
+    figure(
+        f"settle: settlements/s={len(latencies) / elapsed:.0f} p50={pct(0.5):.1f}ms p99={pct(0.99):.1f}ms "
+        f"settled={len(latencies)} invoices_in_postgres={stored} unbalanced={unbalanced} errors={len(errors)} "
+        f"cashiers={args.sockets} restaurants={args.restaurants} hub_cpu={hub_cpu:.0f}%"
+        + (f" first_error={errors[0][:120]!r}" if errors else "")
+    )
+
+
+SETTLE: Scenario[None] = Scenario(sockets=16, procs=1, restaurants=10, options=_options, measure=_settle)
