@@ -36,10 +36,14 @@ class Backoff:
         cap = min(self.ceiling, self.first * 2**self.failures)
         return random.uniform(cap / 2, cap)  # half jitter: a lost server is not hammered at once
 
-    async def wait(self) -> None:
+    def next(self) -> float:
+        """The delay to wait after one more failure (counted): for a caller that says how long before waiting."""
         delay = self.delay()
         self.failures += 1
-        await asyncio.sleep(delay)
+        return delay
+
+    async def wait(self) -> None:
+        await asyncio.sleep(self.next())
 
     def reset(self) -> None:
         self.failures = 0

@@ -283,3 +283,11 @@ async def test_slow_consumer_is_dropped_while_others_keep_up(servers: Servers, r
         assert not slow_conn.outbox  # its queued frames were freed at once
         assert max(latencies) < WAIT
         assert await asyncio.wait_for(slow.drain_to_close(), WAIT) == 4008
+
+        async def gone() -> None:  # its session ends once the close is through
+            while slow_conn in hub.hub.connections:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(gone(), WAIT)
+        closed = hub.hub.metrics.registry.get_sample_value("fireflow_sockets_closed_total", {"code": "4008"})
+        assert closed == 1  # counted as a slow-consumer drop in /metrics

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import pytest
 from redis.asyncio import Redis
 
@@ -320,3 +323,27 @@ async def test_only_cashiers_and_managers_cancel(two: Restaurants) -> None:
     async with two.hub.http(Role.CASHIER) as http:
         tables = {t["id"]: t for t in (await http.get("/api/v1/tables")).json()["tables"]}
     assert tables["T1"]["status"] == "FREE" and tables["T1"]["order_id"] is None
+
+
+async def test_cross_tenant_attempts_are_written_to_the_audit_log(two: Restaurants, servers: Servers) -> None:
+    """A command and an HTTP read of A's order by B's devices each leave a TENANT_VIOLATION row: device, restaurant, what."""
+    waiter_b = await two.client_b(Role.WAITER, device="waiter-b")
+    with pytest.raises(HubError):
+        await waiter_b.command("order.fire", {"order_id": two.order_a}, id="reach-1")
+    async with two.hub.http(Role.MANAGER, rid=two.rid_b, device="mgr-b") as b:
+        assert (await b.get(f"/api/v1/orders/{two.order_a}")).status_code == 403
+    await asyncio.wait_for(two.hub.hub.audit.drained(), WAIT)
+    conn = await asyncpg.connect(servers.database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        rows = await conn.fetch(
+            "SELECT actor, role, action, entity, entity_id, details FROM audit_log WHERE restaurant_id = $1 ORDER BY id",
+            two.rid_b,
+        )
+    finally:
+        await conn.close()
+    assert [(r["actor"], r["role"], r["action"], r["entity"], r["entity_id"]) for r in rows] == [
+        ("waiter-b", "WAITER", "TENANT_VIOLATION", "command", "order.fire"),
+        ("mgr-b", "MANAGER", "TENANT_VIOLATION", "read", f"/api/v1/orders/{two.order_a}"),
+    ]
+    assert json.loads(rows[0]["details"]) == {"command_id": "reach-1", "order_id": two.order_a}
+    assert json.loads(rows[1]["details"]) == {"order_id": two.order_a}

@@ -33,13 +33,17 @@ import orjson
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from hub.books.audit import AuditTrail
 from hub.commands.context import Context
 from hub.commands.pins import Pins
 from hub.commands.registry import Flow, Spec, spec
 from hub.commands.settle import BooksOnly, Settler
+from hub.commands.tenancy import tenant_violation
 from hub.domain.actors import Actor, Role, check_role
 from hub.domain.errors import DomainError
 from hub.live.store import Claim, Refusal, Store, StoredResult
+from hub.logs import log_context
+from hub.metrics import Metrics, outcome_of
 from hub.retry import Backoff, until_committed
 from schema import commands as payloads
 from schema.protocol import ErrorCode
@@ -68,6 +72,16 @@ def _require_json_values(command_type: str, data: dict[str, Any]) -> None:
             msg = "bytes and msgpack extension types are not allowed; send strings, numbers, lists and maps"
             details = {"errors": [{"loc": [key], "msg": msg}]}
             raise DomainError(ErrorCode.INVALID_COMMAND, f"invalid {command_type}", details) from None
+
+
+def _targets(command_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What a refused command reached for, for its audit row (validated fields only, bounded)."""
+    found: dict[str, Any] = {"command_id": command_id}
+    if isinstance(data.get("order_id"), str):
+        found["order_id"] = data["order_id"]
+    if isinstance(data.get("order_ids"), list):
+        found["order_ids"] = [str(i) for i in data["order_ids"][:10]]
+    return found
 
 
 def fingerprint(command_type: str, data: dict[str, Any]) -> str:
@@ -149,15 +163,55 @@ class CommandBus:
         clock: Callable[[], float] = time.time,
         settler: Settler | None = None,
         pins: Pins | None = None,
+        *,
+        audit: AuditTrail | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.settler = settler
         self.pins = pins
+        self.audit = audit  # where refusals worth keeping go (tenant violations)
+        self.metrics = metrics
         self.money = BooksOnly(settler, pins) if settler is not None else None
 
     async def execute(self, actor: Actor, command_id: str, command_type: str, data: dict[str, Any]) -> StoredResult:
-        """Run one command a client sent; raises DomainError with the code to answer."""
+        """Run one command a client sent; raises DomainError with the code to answer.
+
+        Every line logged while it runs names its restaurant, device, id and type; it is counted
+        by type and outcome, and timed.
+        """
+        with log_context(
+            restaurant=actor.restaurant_id, device=actor.device_id, command_id=command_id, command=command_type[:64]
+        ):
+            try:
+                return await self._counted(command_type, self._execute(actor, command_id, command_type, data))
+            except DomainError as exc:
+                if exc.code is ErrorCode.WRONG_TENANT:
+                    tenant_violation(self.audit, logger, actor, "command", command_type, _targets(command_id, data))
+                raise
+
+    async def _counted(self, command_type: str, running: Awaitable[StoredResult]) -> StoredResult:
+        metrics = self.metrics
+        if metrics is None:
+            return await running
+        found = spec(command_type)
+        settles = found is not None and found.flow is Flow.SETTLE
+        started = time.perf_counter()
+        try:
+            stored = await running
+        except BaseException as exc:
+            outcome = outcome_of(exc)
+            metrics.command(command_type, outcome, time.perf_counter() - started)
+            if settles:
+                metrics.settlements.labels(outcome).inc()
+            raise
+        metrics.command(command_type, "ok", time.perf_counter() - started)
+        if settles:  # PAID or PARTIALLY_PAID
+            metrics.settlements.labels(str(stored.result.get("status", "ok")).lower()).inc()
+        return stored
+
+    async def _execute(self, actor: Actor, command_id: str, command_type: str, data: dict[str, Any]) -> StoredResult:
         found = spec(command_type)
         if found is None or found.internal:
             raise DomainError(ErrorCode.UNKNOWN_COMMAND, f"unknown command {command_type!r}")
@@ -176,7 +230,9 @@ class CommandBus:
         """Run one of the hub's own commands (timers): same commit path, idempotent across nodes by id."""
         found = spec(command_type)
         assert found is not None and found.internal, command_type
-        return await self._run(Actor(rid, Role.MANAGER, "hub"), command_id, found, command)
+        actor = Actor(rid, Role.MANAGER, "hub")
+        with log_context(restaurant=rid, device=actor.device_id, command_id=command_id, command=command_type):
+            return await self._counted(command_type, self._run(actor, command_id, found, command))
 
     async def outcome(self, actor: Actor, command_id: str) -> StoredResult:
         """What a command id got, asked by id alone (a till that lost the answer); NOT_FOUND if it never took effect."""
@@ -224,12 +280,7 @@ class CommandBus:
             now = int(self.clock() * 1000)
             try:
                 decision = await handler(Context(self.store, actor, command, command_type, now, self.pins))
-            except DomainError as exc:
-                if exc.code is ErrorCode.WRONG_TENANT:
-                    logger.warning(
-                        "tenant violation: restaurant=%s device=%s role=%s command=%s",
-                        rid, actor.device_id, actor.role, command_type,
-                    )  # fmt: skip
+            except DomainError:
                 # A concurrent copy of this command may have committed since we looked.
                 prior = await self.store.stored_result(rid, command_id)
                 if prior is not None:

@@ -2,7 +2,11 @@
 
 Start-up and shutdown follow uvicorn's discipline: every background task is
 kept and reaped; on shutdown sockets are closed with 1012 (reconnect and
-resume elsewhere), then tasks are cancelled with a timeout.
+resume elsewhere), then tasks are cancelled with a timeout. Every long-running
+task of the node runs under one ``Supervisor``: a task that dies is logged and
+restarted, and one that is down or keeps dying makes the node not ready
+(``readiness``), as does a durable writer too far behind or a backing server
+that does not answer.
 """
 
 from __future__ import annotations
@@ -11,19 +15,23 @@ import asyncio
 import contextlib
 import gc
 import logging
+import math
 import os
 import secrets
 import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
+from hub.books.audit import AuditTrail
 from hub.books.books import AuditNote, Books
 from hub.books.db import create_engine
 from hub.commands.bus import CommandBus
@@ -32,21 +40,45 @@ from hub.commands.settle import Settler
 from hub.live.codec import CODECS
 from hub.live.connection import Connection
 from hub.live.fanout import FanOut
+from hub.live.keys import Keys
 from hub.live.presence import Presence
 from hub.live.store import Store, redis_client
+from hub.metrics import Metrics, NodeCollector, Sockets
 from hub.run.config import Settings
 from hub.run.embedded import die_with_parent
+from hub.supervise import Supervisor, TaskEnded
 from hub.transports.http_api import routes
 from hub.transports.ws import WebSocketEndpoint
-from hub.workers.durable import DurableWriter
+from hub.workers.durable import Backlog, DurableWriter, backlog
 from hub.workers.timers import DueChecks
 from schema.protocol import CloseCode
 
-__all__ = ["Hub", "create_app", "uvicorn_config"]
+__all__ = ["DURABLE_TASK", "FANOUT_TASKS", "Hub", "Readiness", "create_app", "uvicorn_config"]
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SLICES = 8
+DURABLE_TASK = "durable-writer"  # in this node's loop, or watching its child process
+FANOUT_TASKS = ("fanout-listen", "fanout-poll")  # the wake-up pattern subscription, and the offsets' tick
+
+
+@dataclass
+class Readiness:
+    """Each check (redis, postgres, fanout, durable, tasks) and, when one fails, why, in a line each."""
+
+    checks: dict[str, bool] = field(default_factory=dict)
+    why: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return all(self.checks.values())
+
+    def check(self, name: str, problems: list[str]) -> None:
+        self.checks[name] = not problems
+        self.why += problems
+
+    def body(self) -> dict[str, Any]:
+        return {**self.checks, "why": self.why}
 
 
 class Hub:
@@ -63,14 +95,25 @@ class Hub:
             self.redis, history=settings.history, durable=bool(settings.database_url and settings.durable_mode != "off")
         )
         self.engine: AsyncEngine | None = create_engine(settings.database_url) if settings.database_url else None
-        self.settler = Settler(self.store, Books(self.engine) if self.engine is not None else None)
-        self.bus = CommandBus(self.store, settler=self.settler, pins=Pins(self.redis, self._audit_wrong_pin))
+        self.metrics = Metrics()
+        books = Books(self.engine) if self.engine is not None else None
+        self.settler = Settler(self.store, books)
+        self.audit = AuditTrail(books, on_drop=self.metrics.audit_dropped.inc)
+        self.bus = CommandBus(
+            self.store,
+            settler=self.settler,
+            pins=Pins(self.redis, self._audit_wrong_pin, cost=settings.pin_hash),
+            audit=self.audit,
+            metrics=self.metrics,
+        )
         self.fanout = FanOut(self.redis, self.store)
         self.presence = Presence(self.redis, secrets.token_hex(4), ttl=settings.presence_ttl)
         self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick)
-        self.connections: set[Connection] = set()
+        self.connections: set[Connection] = Sockets(self.metrics)
         self.writer: DurableWriter | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.durable_child: asyncio.subprocess.Process | None = None
+        self.supervisor = Supervisor(on_death=lambda name: self.metrics.task_restarts.labels(name).inc())
+        self.metrics.registry.register(NodeCollector(self))
 
     async def _audit_wrong_pin(self, rid: str, device: str, details: dict[str, Any]) -> None:
         if self.settler.books is not None:
@@ -78,21 +121,25 @@ class Hub:
 
     async def start(self) -> None:
         await self.redis.ping()
-        await self.fanout.start()
+        spawn = self.supervisor.spawn
+        # The fan-out's two loops, supervised here rather than left to FanOut.start's unsupervised tasks.
+        spawn(FANOUT_TASKS[0], self.fanout._listen)
+        spawn(FANOUT_TASKS[1], self.fanout._poll)
         if self.engine is not None and self.settings.durable_mode == "inline":
             # Its own connections: its reads must never wait behind the sockets' commands, nor hold them up.
             writer_redis = redis_client(self.settings.redis_url or "")
             self.writer = DurableWriter(
                 writer_redis, Store(writer_redis), self.engine, batch=self.settings.durable_batch
             )
-            self.writer.start()
-        background = [self._heartbeat(), self.presence.run(), self.due_checks.run()]
-        if self.engine is not None and self.settings.durable_mode == "process":
-            background.append(self._durable_process())
-        for coro in background:
-            task = asyncio.get_running_loop().create_task(coro)
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            spawn(DURABLE_TASK, self.writer.run)
+        elif self.engine is not None and self.settings.durable_mode == "process":
+            spawn(DURABLE_TASK, self._durable_process)
+        spawn("heartbeat", self._heartbeat)
+        spawn("presence", self.presence.run)
+        spawn("due-checks", self.due_checks.run)
+        spawn("audit", self.audit.run)
+        spawn("loop-lag", self.metrics.watch_loop)
+        self.metrics.time_gc()
         if self.settings.freeze_gc:
             # Everything allocated so far lives as long as the process: keep the collector off it,
             # and collect the young generation less often (full collections are what stall sockets).
@@ -106,42 +153,38 @@ class Hub:
             conn.close(CloseCode.SERVICE_RESTART, "node shutting down; resume elsewhere")
         if conns:
             await asyncio.wait([asyncio.ensure_future(c.finished()) for c in conns], timeout=timeout)
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.supervisor.stop(timeout)
+        self.metrics.stop_timing_gc()
         await self.presence.stop()
         await self.fanout.stop()
         if self.writer is not None:
-            await self.writer.stop()
             await self.writer.redis.aclose()
         if self.engine is not None:
             await self.engine.dispose()
         await self.redis.aclose(close_connection_pool=True)
 
     async def _durable_process(self) -> None:
-        """Run the durable writer as a child process, restarted if it dies, stopped with us."""
+        """One life of the durable writer's child process, stopped with us; its exit is a death the supervisor restarts."""
         env = {
             **os.environ,
             "REDIS_URL": self.settings.redis_url or "",
             "DATABASE_URL": self.settings.database_url or "",
         }
-        while True:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "hub.run.cli", "durable", env=env, preexec_fn=_background_child()
-            )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hub.run.cli", "durable", env=env, preexec_fn=_background_child()
+        )
+        self.durable_child = proc
+        try:
+            code = await proc.wait()
+        except asyncio.CancelledError:
+            proc.terminate()
             try:
-                code = await proc.wait()
-            except asyncio.CancelledError:
-                proc.terminate()
-                try:
-                    await asyncio.wait_for(proc.wait(), 5)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
-                raise
-            logger.error("durable writer process exited with %s; restarting it", code)
-            await asyncio.sleep(1)
+                await asyncio.wait_for(proc.wait(), 5)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+            raise
+        raise TaskEnded(f"durable writer process {proc.pid} exited with {code}")
 
     async def _heartbeat(self) -> None:
         """Ping each socket once per heartbeat and close the ones silent for two (dead peers).
@@ -165,20 +208,61 @@ class Hub:
                     conn.push(pings[conn.codec.binary])
             tick = (tick + 1) % slices
 
-    async def readiness(self) -> dict[str, Any]:
-        checks: dict[str, Any] = {}
+    async def readiness(self) -> Readiness:
+        """Whether this node should get traffic: its servers answer, its loops run, its events reach Postgres."""
+        found = Readiness()
         try:
-            checks["redis"] = bool(await self.redis.ping())
-        except Exception:
-            checks["redis"] = False
+            await self.redis.ping()
+            found.check("redis", [])
+        except Exception as exc:
+            found.check("redis", [f"redis: {exc}"])
         if self.engine is not None:
             try:
                 async with self.engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))
-                checks["postgres"] = True
-            except Exception:
-                checks["postgres"] = False
-        return checks
+                found.check("postgres", [])
+            except Exception as exc:
+                found.check("postgres", [f"postgres: {str(exc).strip().splitlines()[0][:200]}"])
+        stopped = [f"feed {rid}: stopped" for rid, feed in self.fanout.feeds.items() if feed.task.done()]
+        found.check("fanout", self.supervisor.problems(lambda name: name in FANOUT_TASKS) + stopped)
+        if self.engine is not None:
+            durable = self.supervisor.problems(lambda name: name == DURABLE_TASK)
+            if found.checks["redis"]:
+                limit = self.settings.durable_max_lag
+                try:
+                    age = (await self.durable_backlog()).age(int(time.time() * 1000))
+                except (RedisError, OSError) as exc:
+                    durable.append(f"durable: cannot read what is not in Postgres yet: {exc}")
+                else:
+                    if age > limit:
+                        durable.append(
+                            f"durable: the oldest event not in Postgres has waited {age:.1f} s (limit {limit:g} s)"
+                        )
+            found.check("durable", durable)
+        found.check("tasks", self.supervisor.problems(lambda name: name != DURABLE_TASK and name not in FANOUT_TASKS))
+        return found
+
+    async def durable_backlog(self) -> Backlog:
+        """What no durable writer has stored yet, over every restaurant (``hub.workers.durable.backlog``)."""
+        return await backlog(self.redis, await self.store.restaurant_ids())
+
+    async def scrape(self) -> bytes:
+        """The metrics text: what Redis says of the fan-out and the durable writer, read now, then every metric."""
+        metrics = self.metrics
+        try:
+            feeds = list(self.fanout.feeds.values())
+            heads = await self.redis.mget([Keys(f.rid).seq for f in feeds]) if feeds else []
+            behind = [int(head) - feed.last for feed, head in zip(feeds, heads, strict=True) if head is not None]
+            metrics.fanout_lag.set(max(behind, default=0))
+            if self.engine is not None:
+                found = await self.durable_backlog()
+                metrics.durable_unwritten.set(found.unwritten)
+                metrics.durable_oldest.set(found.age(int(time.time() * 1000)))
+        except (RedisError, OSError) as exc:  # the gauges say "unknown" rather than a stale number
+            logger.warning("metrics: cannot read Redis: %s", exc)
+            for gauge in (metrics.fanout_lag, metrics.durable_unwritten, metrics.durable_oldest):
+                gauge.set(math.nan)
+        return metrics.render()
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -242,6 +326,7 @@ def uvicorn_config(
         host=settings.host,
         port=settings.port,
         ws="websockets-sansio",
+        log_config=None,  # uvicorn's lines go through the root logger: JSON or text, as ours (hub.logs)
         ws_max_size=ws_max_size or settings.max_frame,
         ws_per_message_deflate=settings.compression,
         ws_ping_interval=None,  # one heartbeat, the hub's own (browsers see it; see Hub._heartbeat)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from hub.domain.actors import Role
+from hub.logs import configure as configure_logging
 from hub.run.config import Settings, SettingsError, address
 
 __all__ = ["build_parser", "main"]
@@ -438,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fireflow: {line}", file=sys.stderr)
         return USAGE
     level = 5 if settings.log_level == "trace" else settings.log_level.upper()  # uvicorn's TRACE is 5
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format, level)  # JSON lines, or text on a terminal (FIREFLOW_LOG_FORMAT)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin on every import
     commands: dict[str, Callable[[], int]] = {
         "serve": lambda: _serve(settings, demo=False),

@@ -24,7 +24,9 @@ __all__ = ["Settings", "SettingsError", "address"]
 
 DurableMode = Literal["process", "inline", "off"]
 RedisFsync = Literal["everysec", "always"]
+PinHash = Literal["production", "test"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+LogFormat = Literal["json", "text", "auto"]
 Count = Annotated[int, Gt(0)]
 Positive = Annotated[float, Gt(0)]
 
@@ -99,10 +101,21 @@ class Settings(BaseSettings):
         "everysec", description="the embedded Redis's appendfsync: everysec (lose at most ~1 s on power loss) or always"
     )
     durable_batch: Count = Field(500, description="events per durable writer batch")
+    durable_max_lag: Positive = Field(
+        30.0, description="seconds the oldest event not yet in Postgres may wait before /readyz answers 503"
+    )
     # A station's screens count as live this long after their node last said so (it says so every third).
     presence_ttl: Positive = Field(15.0, description="seconds a node's kitchen screens count as live after it said so")
     due_tick: Positive = Field(0.5, description="seconds between checks for due acknowledgements and locks")
+    # "test" hashes with argon2's cheapest parameters, so a suite seeding a restaurant per test is not
+    # spent hashing; a hash carries its parameters, so either kind of hash still verifies.
+    pin_hash: PinHash = Field(
+        "production", description="cost of managers' PIN hashes: production (argon2's defaults) or test (cheapest)"
+    )
     log_level: LogLevel = Field("info", description="log level")
+    log_format: LogFormat = Field(
+        "auto", description="log lines as JSON objects (json), plain text (text), or text only on a terminal (auto)"
+    )
 
     @field_validator("durable", mode="before")
     @classmethod
@@ -112,7 +125,7 @@ class Settings(BaseSettings):
             return _DURABLE_SYNONYMS.get(mode, mode)
         return value
 
-    @field_validator("log_level", "redis_fsync", mode="before")
+    @field_validator("log_level", "log_format", "redis_fsync", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

@@ -26,10 +26,13 @@ from starlette.routing import Route
 
 from hub.books.reports import z_report_html
 from hub.commands.registry import PUBLIC, REGISTRY
+from hub.commands.tenancy import tenant_violation
 from hub.domain.actors import Actor, can_read
 from hub.domain.errors import DomainError
 from hub.domain.orders import business_day, check_tenant
 from hub.domain.views import all_day, menu_view
+from hub.logs import log_context
+from hub.metrics import CONTENT_TYPE
 from hub.transports.errors import to_wire
 from hub.transports.tokens import verify
 from schema import generate
@@ -112,10 +115,15 @@ async def _run(request: Request, command_type: str, data: dict[str, Any], comman
     command_id = command_id or request.headers.get("idempotency-key") or f"http-{secrets.token_hex(10)}"
     try:
         actor = _actor(request)
-        _check_command_id(command_id)
-        stored = await _hub(request).bus.execute(actor, command_id, command_type, data)
-    except Exception as exc:
-        return _error(to_wire(exc, command_type), command_id)
+    except DomainError as exc:
+        return _error(exc, command_id)
+    # The bus names the command on its own lines; this also covers the lines of its failure's translation.
+    with log_context(restaurant=actor.restaurant_id, device=actor.device_id, command_id=command_id[:64]):
+        try:
+            _check_command_id(command_id)
+            stored = await _hub(request).bus.execute(actor, command_id, command_type, data)
+        except Exception as exc:
+            return _error(to_wire(exc, command_type), command_id)
     return _json({"id": command_id, "offset": stored.offset, "result": stored.result})
 
 
@@ -258,19 +266,20 @@ READS: tuple[Read, ...] = (
 
 def _reader(read: Read) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        actor: Actor | None = None
         try:
             actor = _actor(request)
-            body = await read.fn(_hub(request), actor, request)
         except DomainError as exc:
-            if exc.code is ErrorCode.WRONG_TENANT and actor is not None:
-                logger.warning(
-                    "tenant violation over HTTP: device %s of %s read %s",
-                    actor.device_id, actor.restaurant_id, request.url.path,
-                )  # fmt: skip
             return _error(exc)
-        except Exception as exc:
-            return _error(to_wire(exc, request.url.path))
+        hub = _hub(request)
+        with log_context(restaurant=actor.restaurant_id, device=actor.device_id):
+            try:
+                body = await read.fn(hub, actor, request)
+            except DomainError as exc:
+                if exc.code is ErrorCode.WRONG_TENANT:
+                    tenant_violation(hub.audit, logger, actor, "read", request.url.path, dict(request.path_params))
+                return _error(exc)
+            except Exception as exc:
+                return _error(to_wire(exc, request.url.path))
         return body if isinstance(body, Response) else _json(body)
 
     return endpoint
@@ -281,9 +290,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    hub = _hub(request)
-    checks = await hub.readiness()
-    return _json(checks, 200 if all(checks.values()) else 503)
+    found = await _hub(request).readiness()
+    return _json(found.body(), 200 if found.ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format, no auth (like /healthz): serve it only where your scraper can reach it."""
+    return Response(await _hub(request).scrape(), media_type=CONTENT_TYPE)
 
 
 def operations() -> list[Operation]:
@@ -348,6 +361,7 @@ def routes() -> list[Route]:
     found: list[Route] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics, methods=["GET"]),
         Route(f"{prefix}/openapi.json", openapi_json, methods=["GET"]),
         Route(f"{prefix}/commands", commands, methods=["POST"]),
     ]

@@ -7,6 +7,11 @@ between insert and ack, or Postgres down for a while, loses and doubles
 nothing: unacknowledged entries are read again (ours) or claimed (a dead
 node's) and retried. After each batch the writer publishes the restaurant's
 persisted watermark, below which the commit script may trim history.
+
+How far behind the writers are, wherever they run (a child process, another
+node), is read from Redis alone (``backlog``): what the ``durable`` group has
+not yet been handed or not yet acknowledged, and when the oldest such event
+was committed.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import secrets
 import signal
 import socket
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +35,7 @@ from hub.live.keys import DURABLE_GROUP, Keys
 from hub.live.store import Store, StreamEntry
 from hub.supervise import reraise_if_cancelled
 
-__all__ = ["DurableWriter"]
+__all__ = ["Backlog", "DurableWriter", "backlog"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +69,8 @@ class DurableWriter:
         self.linger = linger
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="durable-writer")
+        """Run on a task of its own (``fireflow durable``); a node supervises ``run()`` instead."""
+        self._task = asyncio.get_running_loop().create_task(self.run(), name="durable-writer")
 
     async def stop(self, timeout: float = 5.0) -> None:
         if self._task is not None:
@@ -86,7 +93,8 @@ class DurableWriter:
             streams.append(stream)
         return streams
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Copy forever: a Redis or Postgres error pauses the writer (with backoff), never ends it."""
         delay = 0.2
         loop = asyncio.get_running_loop()
         last_claim = last_refresh = last_marks = -1e9
@@ -192,6 +200,64 @@ class DurableWriter:
                     mark = next((_seq(g["last-delivered-id"]) for g in groups if g["name"] in names), 0)
                 pipe.set(keys.persisted, mark)
             await pipe.execute()
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What the durable writers have not stored in Postgres yet, over the restaurants asked about."""
+
+    unwritten: int
+    oldest_ms: int | None  # commit time of the oldest unwritten event; None when there is none
+
+    def age(self, now_ms: int) -> float:
+        """Seconds the oldest unwritten event has waited (0 when there is none)."""
+        return 0.0 if self.oldest_ms is None else max(now_ms - self.oldest_ms, 0) / 1000
+
+
+async def backlog(redis: Redis, rids: list[str]) -> Backlog:
+    """Events of ``rids`` the durable group has not acknowledged: pending ones plus those never handed out.
+
+    Two pipelined round trips: each stream's head, group and pending summary, then the oldest
+    unwritten entry of each stream that has one (its ``ts`` is when it was committed).
+    """
+    if not rids:
+        return Backlog(0, None)
+    names = (DURABLE_GROUP, DURABLE_GROUP.encode())
+    async with redis.pipeline(transaction=False) as pipe:
+        for rid in rids:
+            keys = Keys(rid)
+            pipe.get(keys.seq)
+            pipe.xinfo_groups(keys.stream)
+            pipe.xpending(keys.stream, DURABLE_GROUP)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+    unwritten = 0
+    starts: list[tuple[str, str]] = []
+    for n, rid in enumerate(rids):
+        head_raw, groups, pending = replies[3 * n : 3 * n + 3]
+        if isinstance(head_raw, Exception):
+            raise head_raw
+        head = int(head_raw or 0)
+        delivered = 0
+        if not isinstance(groups, Exception):  # no stream yet, or no group yet: nothing handed out
+            delivered = next((_seq(g["last-delivered-id"]) for g in groups if g["name"] in names), 0)
+        held = 0 if isinstance(pending, Exception) else int(pending["pending"])
+        behind = held + max(head - delivered, 0)
+        if behind:
+            unwritten += behind
+            start = _text(pending["min"]) if held else (f"({delivered}-0" if delivered else "-")
+            starts.append((Keys(rid).stream, start))
+    oldest: int | None = None
+    if starts:
+        async with redis.pipeline(transaction=False) as pipe:
+            for stream, start in starts:
+                pipe.xrange(stream, min=start, count=1)
+            firsts: list[Any] = await pipe.execute(raise_on_error=False)
+        for first in firsts:
+            if isinstance(first, Exception) or not first or not first[0][1]:
+                continue
+            ts = int(first[0][1][b"ts"])
+            oldest = ts if oldest is None else min(oldest, ts)
+    return Backlog(unwritten, oldest)
 
 
 # Raw JSON goes straight into jsonb: the stream already holds it encoded, so it is never re-encoded.

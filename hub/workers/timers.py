@@ -88,6 +88,8 @@ class DueChecks:
             logger.warning("payment lock %s of %s not resolved yet: %s", due.subject, rid, exc)
         else:
             logger.info("payment lock %s of %s: %s", due.subject, rid, outcome)
+            if self.bus.metrics is not None:
+                self.bus.metrics.settlements.labels("lock_" + outcome.replace(" ", "_")).inc()
 
     async def _bill_lock(self, rid: str, due: Due) -> None:
         order_id = due.subject

@@ -1,0 +1,117 @@
+"""Supervised tasks: a task that dies is logged and restarted; one that keeps dying is reported, and the node not ready."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from hub.supervise import Supervisor
+from tests.conftest import WAIT, RunningHub
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 2 * WAIT) -> None:
+    async def wait() -> None:
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(wait(), timeout)
+
+
+def deaths(caplog: pytest.LogCaptureFixture, name: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "hub.supervise" and r.getMessage().startswith(f"task {name} died")]
+
+
+async def test_a_task_that_raises_is_logged_with_its_traceback_and_restarted(caplog: pytest.LogCaptureFixture) -> None:
+    """The first run raises; the death is logged as an error with the traceback, and the second run keeps going."""
+    running = asyncio.Event()
+    runs = 0
+
+    async def flaky() -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            raise ConnectionError("lost its server")
+        running.set()
+        await asyncio.Event().wait()
+
+    supervisor = Supervisor(first=0.01)
+    try:
+        supervisor.spawn("flaky", flaky)
+        await asyncio.wait_for(running.wait(), WAIT)
+        (record,) = deaths(caplog, "flaky")
+        assert record.levelno == logging.ERROR and "ConnectionError: lost its server" in record.getMessage()
+        assert record.exc_info is not None
+        assert supervisor.problems() == []  # one death and running again: fine
+    finally:
+        await supervisor.stop()
+    assert runs == 2
+
+
+async def test_a_task_that_returns_counts_as_dead() -> None:
+    """A long-running task that simply returns is restarted and reported, never left silently finished."""
+    supervisor = Supervisor(first=0.01, ceiling=0.01, flapping=2)
+
+    async def quits() -> None:
+        return
+
+    try:
+        job = supervisor.spawn("quits", quits)
+        await until(lambda: job.runs >= 3)
+        assert job.last_error == "returned"
+        assert [line.split(":")[0] for line in supervisor.problems()] == ["quits"]
+    finally:
+        await supervisor.stop()
+
+
+async def test_a_hub_task_that_keeps_dying_makes_the_node_unready(
+    hub: RunningHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A task of the node that raises every time is logged and restarted each time, and /readyz names it until stopped."""
+    node = hub.hub
+    runs = 0
+
+    async def broken() -> None:
+        nonlocal runs
+        runs += 1
+        raise RuntimeError(f"broken #{runs}")
+
+    job = node.supervisor.spawn("broken", broken)
+    await until(lambda: len(job.deaths) >= node.supervisor.flapping)
+    async with httpx.AsyncClient(base_url=hub.url, timeout=WAIT) as http:
+        ready = await http.get("/readyz")
+    body = ready.json()
+    assert ready.status_code == 503 and body["tasks"] is False and body["redis"] is True
+    assert any(line.startswith("broken: ") for line in body["why"]), body["why"]
+    assert len(deaths(caplog, "broken")) >= node.supervisor.flapping
+    assert node.metrics.registry.get_sample_value("fireflow_task_restarts_total", {"task": "broken"}) == len(job.deaths)
+
+
+async def test_a_fanout_listener_that_keeps_dying_makes_the_node_unready(
+    hub: RunningHub, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Cancelling the wake-up listener is a death: it is logged and re-subscribes each time; after three, fanout is unready."""
+    node = hub.hub
+    job = node.supervisor.jobs["fanout-listen"]
+
+    async def subscribed(count: int) -> None:  # the node's pattern subscription, as Redis sees it
+        while await redis.execute_command("PUBSUB", "NUMPAT") != count:
+            await asyncio.sleep(0.01)
+
+    for _ in range(node.supervisor.flapping):
+        await asyncio.wait_for(subscribed(1), 2 * WAIT)
+        assert job.current is not None
+        job.current.cancel()
+        await asyncio.wait_for(subscribed(0), 2 * WAIT)
+    await asyncio.wait_for(subscribed(1), 2 * WAIT)  # restarted once more, and listening again
+    async with httpx.AsyncClient(base_url=hub.url, timeout=WAIT) as http:
+        ready = await http.get("/readyz")
+    body = ready.json()
+    assert ready.status_code == 503 and body["fanout"] is False
+    assert any(line.startswith("fanout-listen: keeps dying") for line in body["why"]), body["why"]
+    assert all("died (was cancelled)" in r.getMessage() for r in deaths(caplog, "fanout-listen"))
+    assert len(deaths(caplog, "fanout-listen")) == node.supervisor.flapping
