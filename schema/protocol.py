@@ -86,8 +86,10 @@ class ErrorCode(StrEnum):
 class CloseCode(IntEnum):
     NORMAL = 1000
     GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002  # sent by the WebSocket layer: a malformed WebSocket frame
+    INVALID_DATA = 1007  # sent by the WebSocket layer: a text frame that is not UTF-8
     POLICY_VIOLATION = 1008  # flood of frames
-    MESSAGE_TOO_BIG = 1009
+    MESSAGE_TOO_BIG = 1009  # a frame over max_frame (the WebSocket layer's limit, or the hub's)
     INTERNAL_ERROR = 1011
     SERVICE_RESTART = 1012  # the node is shutting down: reconnect and resume
     AUTH_FAILED = 4001  # bad token, or none in time
@@ -173,7 +175,10 @@ class Welcome(Frame):
     stations: list[str]
     offset: int = Field(description="the restaurant stream's newest offset")
     epoch: str = Field(description="changes when the stream's history is reset")
-    heartbeat: float = Field(description="seconds between hub pings; silence past 2x closes 4010")
+    heartbeat: float = Field(
+        description="seconds between hub pings; a client silent past 2x is closed 4010, "
+        "and a client that hears nothing for 2.5x treats the hub as dead"
+    )
     max_frame: int
 
 

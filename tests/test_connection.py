@@ -75,3 +75,30 @@ async def test_overflow_while_paused_drops_the_socket_with_4008() -> None:
     await send.until(1)
     await conn.finished()
     assert send.sent == [4008]  # the in-flight frame was abandoned, the close went out
+
+
+async def test_a_close_stuck_behind_a_paused_transport_is_aborted_after_the_close_timeout() -> None:
+    """A peer that never reads lets no close frame out: close_timeout after the close began the transport is aborted."""
+    send = PausableSend()
+    aborted = asyncio.Event()
+    conn = Connection(send, JsonCodec(), limit=4, now=0, abort=aborted.set, close_timeout=0.05)
+    send.writable.clear()
+    for n in range(10):
+        conn.push(_msg(n))
+    assert conn.close_code == 4008
+    await asyncio.wait_for(aborted.wait(), WAIT)
+    await asyncio.wait_for(conn.finished(), WAIT)  # the close frame's send gave up as well
+    assert send.sent == []
+
+
+async def test_a_lost_peer_gets_no_close_frame_and_its_transport_is_aborted_if_it_lingers() -> None:
+    """When the peer is gone first nothing more is sent, and the transport is aborted after close_timeout all the same."""
+    send = PausableSend()
+    aborted = asyncio.Event()
+    conn = Connection(send, JsonCodec(), limit=4, now=0, abort=aborted.set, close_timeout=0.05)
+    conn.lost()
+    conn.push(_msg(1))
+    assert not conn.open and conn.close_code is None
+    await asyncio.wait_for(aborted.wait(), WAIT)
+    await conn.finished()
+    assert send.sent == []

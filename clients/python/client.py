@@ -1,8 +1,23 @@
-"""An asyncio client for protocol v1: auth, subscribe (with resume), commands, events.
+"""An asyncio client for protocol v1: auth, subscribe, commands, events, and resume after a lost link.
 
-It keeps the last offset and epoch it saw, so ``resume()`` on a new
-connection asks for exactly the missed events. Used by the tests, the load
-generator and integrations.
+It keeps the resume position (``epoch`` and ``offset``, the highest offset
+applied) and treats a hub it has heard nothing from (no ping, no frame) for
+2.5 heartbeats as dead, dropping the socket.
+
+Connected with ``resume=True`` it survives a lost link by itself: it
+reconnects with backoff (to the same URL, any node behind it), authenticates
+again, subscribes again to its channels with ``since``/``epoch``, and puts the
+replayed events in ``events`` ahead of the live ones, so each event comes out
+once and in offset order. Commands waiting for an answer are sent again with
+the same id (the hub runs an id once). The answer to each automatic
+subscribe goes to ``resumed``; one with ``recovered: false`` carries a
+snapshot that replaces the state of its channels; ``lost_links`` gets the
+close code of each link lost. It gives up only when the token is refused
+(4001, 4002) or ``close()`` is called, then ``closed`` is set.
+
+Without ``resume`` a lost link sets ``closed`` and ``close_code``; the caller
+resumes by connecting again and subscribing with ``since=offset, epoch=epoch``.
+Used by the tests, the load generator and integrations.
 """
 
 from __future__ import annotations
@@ -10,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import random
 import secrets
 from typing import Any
 
@@ -18,9 +34,14 @@ import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from schema.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK
+from schema.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, CloseCode
 
-__all__ = ["HubClient", "HubError"]
+__all__ = ["DEAD_AFTER", "HubClient", "HubError"]
+
+DEAD_AFTER = 2.5  # heartbeats of silence after which the hub counts as dead (schema/PROTOCOL.md, Heartbeat)
+DEFAULT_HEARTBEAT = 15.0  # until welcome says otherwise
+FATAL_CLOSES = frozenset({CloseCode.AUTH_FAILED, CloseCode.TOKEN_EXPIRED})  # a new link cannot help
+MIN_DELAY, MAX_DELAY = 0.1, 5.0  # reconnect backoff, seconds
 
 
 class HubError(Exception):
@@ -32,44 +53,83 @@ class HubError(Exception):
 
 
 class HubClient:
-    def __init__(self, ws: ClientConnection, binary: bool) -> None:
+    def __init__(
+        self,
+        ws: ClientConnection,
+        binary: bool,
+        *,
+        url: str = "",
+        token: str | None = None,
+        resume: bool = False,
+        connect_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         self.ws = ws
         self.binary = binary
+        self.url = url
+        self.token = token
+        self.resume = resume
+        self._connect_kwargs = connect_kwargs or {}
         self.welcome: dict[str, Any] = {}
         self.offset = 0
         self.epoch = ""
+        self.channels: list[str] = []  # what a resume subscribes to again
+        self.heartbeat = DEFAULT_HEARTBEAT
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.errors: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.resumed: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # the subscribed answer of each resume
+        self.lost_links: asyncio.Queue[int | None] = asyncio.Queue()  # with resume: the close code of each lost link
+        self._waiting: dict[str, tuple[asyncio.Future[dict[str, Any]], dict[str, Any]]] = {}
         self._replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(4)
         self.trace: list[dict[str, Any]] | None = None  # set to a list to record every frame in arrival order
         self.closed = asyncio.Event()
         self.close_code: int | None = None
-        self._reader = asyncio.get_running_loop().create_task(self._read())
+        self._closing = False
+        self._linked = True  # False from a lost link until the next one is resubscribed
+        loop = asyncio.get_running_loop()
+        self._heard = loop.time()
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watch()
+        self._reader = loop.create_task(self._run())
 
     @classmethod
     async def connect(
-        cls, url: str, token: str | None, *, encoding: str = "json", auth: bool = True, **kwargs: Any
+        cls,
+        url: str,
+        token: str | None,
+        *,
+        encoding: str = "json",
+        auth: bool = True,
+        resume: bool = False,
+        **kwargs: Any,
     ) -> HubClient:
+        """Open a socket and authenticate with ``token``; ``resume=True`` makes the client survive lost links."""
+        if resume and (token is None or not auth):
+            raise ValueError("resume needs a token to authenticate each new link with")
         binary = encoding == "msgpack"
-        ws = await websockets.connect(
+        ws = await cls._open(url, binary, kwargs)
+        client = cls(ws, binary, url=url, token=token, resume=resume, connect_kwargs=kwargs)
+        if auth and token is not None:
+            await client.send({"op": "auth", "token": token})
+            client.welcome = await client.reply()
+            if client.welcome.get("op") != "welcome":
+                await client.close()
+                raise HubError(client.welcome)
+            client.offset = client.welcome["offset"]
+            client.epoch = client.welcome["epoch"]
+            client._heartbeat(client.welcome)
+        return client
+
+    @staticmethod
+    async def _open(url: str, binary: bool, kwargs: dict[str, Any]) -> ClientConnection:
+        return await websockets.connect(
             url,
             subprotocols=[SUBPROTOCOL_MSGPACK if binary else SUBPROTOCOL_JSON],  # type: ignore[list-item]
             compression=None,
             max_size=None,
             **kwargs,
         )
-        client = cls(ws, binary)
-        if auth and token is not None:
-            await client.send({"op": "auth", "token": token})
-            client.welcome = await client.reply()
-            if client.welcome.get("op") != "welcome":
-                raise HubError(client.welcome)
-            client.offset = client.welcome["offset"]
-            client.epoch = client.welcome["epoch"]
-        return client
 
     def encode(self, frame: dict[str, Any]) -> bytes | str:
         return msgpack.packb(frame) if self.binary else orjson.dumps(frame).decode()
@@ -84,41 +144,162 @@ class HubClient:
     async def send_raw(self, raw: bytes | str) -> None:
         await self.ws.send(raw)
 
-    async def _read(self) -> None:
+    # --- reading, and the links one after another --------------------------------------------------
+
+    async def _run(self) -> None:
         try:
-            async for raw in self.ws:
+            while True:
+                await self._read(self.ws)
+                if not self.resume or self._closing or self.close_code in FATAL_CLOSES:
+                    return
+                self.lost_links.put_nowait(self.close_code)
+                if not await self._reconnect():
+                    return
+        finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            self.closed.set()
+            for fut, _ in self._waiting.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError(f"closed {self.close_code}"))
+
+    async def _read(self, ws: ClientConnection) -> None:
+        """Read one link until it ends; its close code goes to ``close_code``."""
+        try:
+            async for raw in ws:
                 frame = self.decode(raw)
-                if self.trace is not None:
-                    self.trace.append(frame)
-                op = frame.get("op")
-                if op == "event":
-                    if frame["offset"] > self.offset:
-                        self.offset = frame["offset"]
-                    self.events.put_nowait(frame)
-                elif op == "ping":
-                    await self.send({"op": "pong", "t": frame.get("t")})
-                elif op in ("ack", "error") and frame.get("id") in self._waiting:
-                    self._waiting.pop(frame["id"]).set_result(frame)
-                elif op == "subscribed":
-                    # Replayed events go ahead of any live event read after this frame.
-                    for event in frame.get("replayed") or ():
-                        self.offset = max(self.offset, event["offset"])
-                        self.events.put_nowait(event)
-                    self._replies.put_nowait(frame)
-                elif op == "error":
-                    self.errors.put_nowait(frame)
-                    self._replies.put_nowait(frame)
-                else:
-                    self._replies.put_nowait(frame)
+                if self._frame(frame):
+                    with contextlib.suppress(websockets.ConnectionClosed):
+                        await self.send({"op": "pong", "t": frame.get("t")})
         except websockets.ConnectionClosed:
             pass
         finally:
-            rcvd = self.ws.protocol.close_rcvd
+            self._linked = False
+            rcvd = ws.protocol.close_rcvd
             self.close_code = rcvd.code if rcvd is not None else 1006
-            self.closed.set()
-            for fut in self._waiting.values():
-                if not fut.done():
-                    fut.set_exception(ConnectionError(f"closed {self.close_code}"))
+
+    def _frame(self, frame: dict[str, Any]) -> bool:
+        """Take one frame; True for a ping, which the caller answers."""
+        self._heard = asyncio.get_running_loop().time()
+        if self.trace is not None:
+            self.trace.append(frame)
+        op = frame.get("op")
+        if op == "event":
+            if frame["offset"] > self.offset:
+                self.offset = frame["offset"]
+            self.events.put_nowait(frame)
+        elif op == "ping":
+            return True
+        elif op in ("ack", "error") and frame.get("id") in self._waiting:
+            fut, _ = self._waiting.pop(frame["id"])
+            if not fut.done():
+                fut.set_result(frame)
+        elif op == "subscribed":
+            self._replayed(frame)
+            self._replies.put_nowait(frame)
+        elif op == "error":
+            self.errors.put_nowait(frame)
+            self._replies.put_nowait(frame)
+        else:
+            self._replies.put_nowait(frame)
+        return False
+
+    def _replayed(self, frame: dict[str, Any]) -> None:
+        """Replayed events go ahead of any live event read after this frame."""
+        for event in frame.get("replayed") or ():
+            self.offset = max(self.offset, event["offset"])
+            self.events.put_nowait(event)
+
+    def _heartbeat(self, welcome: dict[str, Any]) -> None:
+        """Time silence by the hub's own heartbeat from now on."""
+        self.heartbeat = float(welcome.get("heartbeat") or DEFAULT_HEARTBEAT)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watch()
+
+    def _watch(self) -> None:
+        """Drop the link when nothing came for DEAD_AFTER heartbeats: the hub, or the way to it, is dead."""
+        loop = asyncio.get_running_loop()
+        due = self._heard + DEAD_AFTER * self.heartbeat
+        if loop.time() < due:
+            self._watchdog = loop.call_at(due, self._watch)
+            return
+        self._watchdog = None
+        self.ws.transport.abort()  # no close handshake: nobody would answer it
+
+    async def _reconnect(self) -> bool:
+        """Connect again until a link is authenticated and resubscribed; False when that cannot succeed."""
+        attempt = 0
+        while True:
+            delay = min(MAX_DELAY, MIN_DELAY * 2**attempt) * random.uniform(0.8, 1.2)
+            attempt += 1
+            await asyncio.sleep(delay)
+            if self._closing:
+                return False
+            try:
+                ws = await asyncio.wait_for(
+                    self._open(self.url, self.binary, self._connect_kwargs), DEAD_AFTER * self.heartbeat
+                )
+            except (OSError, TimeoutError, websockets.InvalidHandshake):
+                continue
+            self.ws = ws
+            self._heard = asyncio.get_running_loop().time()
+            if self._watchdog is None:
+                self._watch()
+            try:
+                joined = await self._rejoin(ws)
+            except (websockets.ConnectionClosed, TimeoutError):
+                joined = False
+            except BaseException:  # close() while rejoining
+                ws.transport.abort()
+                raise
+            if joined:
+                self.close_code = None
+                self._linked = True
+                return True
+            if self.close_code in FATAL_CLOSES:
+                return False
+            ws.transport.abort()
+
+    async def _rejoin(self, ws: ClientConnection) -> bool:
+        """Authenticate and resubscribe on a new link, then send the unanswered commands again."""
+        await self.send({"op": "auth", "token": self.token})
+        welcome = await self._handshake_frame(ws)
+        if welcome.get("op") != "welcome":
+            if welcome.get("code") in ("UNAUTHENTICATED", "TOKEN_EXPIRED"):
+                self.close_code = CloseCode.AUTH_FAILED
+            return False
+        self.welcome = welcome
+        self._heartbeat(welcome)
+        if self.channels:
+            await self.send({"op": "subscribe", "channels": self.channels, "since": self.offset, "epoch": self.epoch})
+            answer = await self._handshake_frame(ws)
+            if answer.get("op") != "subscribed":
+                return False
+            if not answer["recovered"]:
+                self.offset = answer["offset"]  # a snapshot, perhaps of a new epoch: numbering may restart
+            self._replayed(answer)
+            self.offset = max(self.offset, answer["offset"])
+            self.epoch = answer["epoch"]
+            self.resumed.put_nowait(answer)
+        for _, frame in list(self._waiting.values()):
+            await self.send(frame)
+        return True
+
+    async def _handshake_frame(self, ws: ClientConnection) -> dict[str, Any]:
+        """The next frame of a rejoin that is not a ping (answered); nothing else can come before it."""
+        while True:
+            raw = await asyncio.wait_for(ws.recv(), DEAD_AFTER * self.heartbeat)
+            frame = self.decode(raw)
+            self._heard = asyncio.get_running_loop().time()
+            if self.trace is not None:
+                self.trace.append(frame)
+            if frame.get("op") == "ping":
+                await self.send({"op": "pong", "t": frame.get("t")})
+                continue
+            return frame
+
+    # --- the API --------------------------------------------------------------------------------
 
     async def reply(self, timeout: float = 10) -> dict[str, Any]:
         """The next frame that is neither an event nor an answer to a command."""
@@ -144,17 +325,40 @@ class HubClient:
             raise HubError(answer)
         self.offset = max(self.offset, answer["offset"])
         self.epoch = answer["epoch"]
+        self.channels.extend(c for c in channels if c not in self.channels)
+        return answer
+
+    async def unsubscribe(self, *channels: str) -> dict[str, Any]:
+        await self.send({"op": "unsubscribe", "channels": list(channels)})
+        answer = await self.reply()
+        if answer.get("op") != "unsubscribed":
+            raise HubError(answer)
+        self.channels = [c for c in self.channels if c not in channels]
         return answer
 
     async def command(
         self, command_type: str, data: dict[str, Any], *, id: str | None = None, timeout: float = 10
     ) -> dict[str, Any]:
-        """Send a command and return its ack frame; raises HubError on an error frame."""
+        """Send a command and return its ack frame; raises HubError on an error frame.
+
+        With ``resume``, a command whose link is lost before the answer is sent again, with the same id,
+        on the next link (within ``timeout``).
+        """
         command_id = id or f"{self._prefix}-{next(self._ids)}"
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiting[command_id] = fut
-        await self.send({"op": "cmd", "id": command_id, "type": command_type, "data": data})
-        answer = await asyncio.wait_for(fut, timeout)
+        frame = {"op": "cmd", "id": command_id, "type": command_type, "data": data}
+        self._waiting[command_id] = (fut, frame)
+        try:
+            if self._linked or not self.resume:  # else the next link sends it, after resubscribing
+                try:
+                    await self.send(frame)
+                except websockets.ConnectionClosed:
+                    if not self.resume:
+                        raise
+            answer = await asyncio.wait_for(fut, timeout)  # with resume, sent again on the next link
+        finally:
+            if self._waiting.get(command_id, (None,))[0] is fut:
+                del self._waiting[command_id]
         if answer["op"] == "error":
             raise HubError(answer)
         return answer
@@ -167,6 +371,9 @@ class HubClient:
         return self.close_code
 
     async def close(self) -> None:
+        self._closing = True
+        if not self._linked:
+            self._reader.cancel()  # between links: stop reconnecting
         with contextlib.suppress(Exception):
             await self.ws.close()
         with contextlib.suppress(Exception, asyncio.CancelledError):

@@ -248,8 +248,11 @@ export class Hub {
   _error(frame) {
     if (frame.id && this.pending.has(frame.id)) {
       if (frame.retryable) {
+        // Same id again, after the wait the hub asks for (RATE_LIMITED says when) or a short backoff.
         const entry = this.pending.get(frame.id);
-        setTimeout(() => this.live && this.pending.has(frame.id) && this._send(entry.frame), this._delay(1));
+        const after = frame.details && frame.details.retry_after_s;
+        const wait = typeof after === "number" ? Math.ceil(after * 1000) : this._delay(1);
+        setTimeout(() => this.live && this.pending.has(frame.id) && this._send(entry.frame), wait);
       } else {
         this._answered(frame, new HubError(frame));
       }
@@ -323,7 +326,8 @@ export class Hub {
 
   _watchdog() {
     // No frame for 2.5 heartbeats (the hub pings every heartbeat): the link is dead even if
-    // the browser has not noticed; drop it and resume.
+    // the browser has not noticed (a hung node, a dropped NAT flow); drop it and resume. The
+    // clock starts when a socket is opened, so a handshake that never completes is dropped too.
     if (this.ws && Date.now() - this.lastSeen > 2500 * this.heartbeat) {
       const ws = this.ws;
       ws.onclose = null;

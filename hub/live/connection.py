@@ -4,6 +4,12 @@ Fan-out only appends to the queue, so a slow socket never slows the others;
 when the queue overflows the socket is dropped with 4008 and its memory freed,
 and the client resumes from its last offset.
 
+Every way a socket ends frees it, including a peer that never reads again: its
+close frame would wait behind a full send buffer forever (and the server's
+graceful close waits for that buffer to drain), so ``close_timeout`` seconds
+after the socket starts closing the TCP connection is aborted. The server then
+reports the disconnect, which ends the session and releases its subscriptions.
+
 The hot path skips the queue: when nothing is queued or in flight, ``push``
 runs the server's send right away, and it almost always completes without
 suspending (the transport takes the bytes). Only when it would wait (the
@@ -31,10 +37,12 @@ __all__ = ["Connection"]
 logger = logging.getLogger(__name__)
 
 Send = Callable[[Message], Coroutine[Any, Any, None]]
+Abort = Callable[[], None]
 
 
 class Connection:
     __slots__ = (
+        "_abort",
         "_closing",
         "_inflight",
         "_send",
@@ -42,6 +50,7 @@ class Connection:
         "actor",
         "channels",
         "close_code",
+        "close_timeout",
         "codec",
         "last_seen",
         "limit",
@@ -49,8 +58,19 @@ class Connection:
         "pending",
     )
 
-    def __init__(self, send: Send, codec: Codec, *, limit: int, now: float) -> None:
+    def __init__(
+        self,
+        send: Send,
+        codec: Codec,
+        *,
+        limit: int,
+        now: float,
+        abort: Abort | None = None,
+        close_timeout: float = 5.0,
+    ) -> None:
         self._send = send
+        self._abort = abort  # drops the TCP connection at once (None: the server offers no way to)
+        self.close_timeout = close_timeout
         self.codec = codec
         self.limit = limit
         self.outbox: deque[Message] | None = None  # made on first backpressure (760 bytes per socket)
@@ -122,29 +142,41 @@ class Connection:
                 self._writer = None
 
     def close(self, code: int, reason: str = "") -> None:
-        """Stop sending events now and close the socket with ``code`` when the transport allows."""
+        """Stop sending events now and close the socket with ``code``; abort it if that takes past ``close_timeout``."""
         if self._closing:
             return
-        self._closing = True
+        self._stop()
         self.close_code = code
+        self._writer = asyncio.get_running_loop().create_task(self._send_close(code, reason))
+
+    def lost(self) -> None:
+        """The peer is gone (or closed first): send nothing more, and make sure the TCP connection ends too."""
+        if not self._closing:
+            self._stop()
+
+    def _stop(self) -> None:
+        self._closing = True
         self.outbox = None
         if self._inflight is not None:
             self._inflight[0].close()
             self._inflight = None
         if self._writer is not None:
             self._writer.cancel()
-        self._writer = asyncio.get_running_loop().create_task(self._send_close(code, reason))
+        if self._abort is not None:
+            # Harmless once the connection is gone; the one way out for a peer that stopped reading.
+            asyncio.get_running_loop().call_later(self.close_timeout, self._abort)
 
     async def _send_close(self, code: int, reason: str) -> None:
+        message = {"type": "websocket.close", "code": code, "reason": reason}
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._send({"type": "websocket.close", "code": code, "reason": reason}), 5)
+            await asyncio.wait_for(self._send(message), self.close_timeout)
 
-    async def flush_and_close(self, code: int, reason: str = "", timeout: float = 2.0) -> None:
-        """Send what is queued (an error frame, say), then close."""
+    async def flush_and_close(self, code: int, reason: str = "") -> None:
+        """Send what is queued (an error frame, say) within ``close_timeout``, then close."""
         writer = self._writer
         if writer is not None and not self._closing:
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(writer), timeout)
+                await asyncio.wait_for(asyncio.shield(writer), self.close_timeout)
         self.close(code, reason)
         await self.finished()
 

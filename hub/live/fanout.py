@@ -171,6 +171,11 @@ class FanOut:
                 raise ConnectionError(f"cannot read the stream of {rid}") from None
         return feed
 
+    def subscribers(self, rid: str) -> int:
+        """How many of this node's sockets are subscribed to channels of ``rid``."""
+        feed = self.feeds.get(rid)
+        return len(set().union(*feed.subscribers.values())) if feed is not None else 0
+
     def release(self, rid: str, conn: Connection, channels: Iterable[str]) -> None:
         feed = self.feeds.get(rid)
         if feed is None:

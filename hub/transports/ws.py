@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from hub.commands.bus import validation_details
+from hub.commands.tenancy import tenant_violation
 from hub.domain.actors import Role, can_read
 from hub.domain.errors import DomainError
 from hub.domain.orders import check_tenant
@@ -23,6 +26,7 @@ from hub.domain.views import channel_view, needs
 from hub.live.codec import CODECS, DecodeError, EncodedEvent, Message
 from hub.live.connection import Connection
 from hub.live.presence import stations_of
+from hub.logs import bind_actor
 from hub.transports.errors import to_wire
 from hub.transports.tokens import verify
 from schema.protocol import (
@@ -44,13 +48,27 @@ from schema.protocol import (
 if TYPE_CHECKING:
     from hub.run.app import Hub
 
-__all__ = ["WebSocketEndpoint"]
+__all__ = ["CLOSE_TIMEOUT", "WebSocketEndpoint"]
 
 logger = logging.getLogger(__name__)
+
+# Seconds a socket the hub is closing gets to finish; then its TCP connection is aborted.
+CLOSE_TIMEOUT = 5.0
 
 
 class _Closed(Exception):
     """The peer is gone or was closed by us; stop reading."""
+
+
+def _abort_of(send: Any) -> Callable[[], None] | None:
+    """The server's way to drop this socket's TCP connection at once, if it has one.
+
+    ASGI has no message for it, but uvicorn's WebSocket protocols (whose bound ``send``
+    we are handed, see ``hub.run.app._DirectWebSocket``) keep their asyncio transport.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    abort = getattr(transport, "abort", None)
+    return abort if callable(abort) else None
 
 
 class WebSocketEndpoint:
@@ -58,6 +76,7 @@ class WebSocketEndpoint:
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
+        self.close_timeout = CLOSE_TIMEOUT
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
@@ -71,7 +90,12 @@ class WebSocketEndpoint:
         await send({"type": "websocket.accept", "subprotocol": chosen})
         hub = self.hub
         conn = Connection(
-            send, CODECS[chosen or SUBPROTOCOL_JSON], limit=hub.settings.queue_limit, now=time.monotonic()
+            send,
+            CODECS[chosen or SUBPROTOCOL_JSON],
+            limit=hub.settings.queue_limit,
+            now=time.monotonic(),
+            abort=_abort_of(send),
+            close_timeout=self.close_timeout,
         )
         session = _Session(hub, conn, receive)
         hub.connections.add(conn)
@@ -109,13 +133,16 @@ class _Session:
         while True:
             message: Message = await self.receive()
             if message["type"] == "websocket.disconnect":
+                conn.lost()
                 raise _Closed
             now = time.monotonic()
             conn.last_seen = now
             self.tokens = min(settings.burst, self.tokens + (now - self.refilled) * settings.rate)
             self.refilled = now
             self.tokens -= 1
-            if self.tokens < 0:
+            # Past the burst a frame is refused with a retryable RATE_LIMITED (the warning); another
+            # burst of frames sent while refused closes the socket.
+            if self.tokens < -settings.burst:
                 await self._fail(ErrorCode.RATE_LIMITED, "too many frames", CloseCode.POLICY_VIOLATION)
             raw = message.get("text") or message.get("bytes") or b""
             size = len(raw)
@@ -133,6 +160,9 @@ class _Session:
                 continue
             op = frame.get("op")
             if op == "pong":  # the answer to our heartbeat: counted as alive above, nothing else to do
+                continue
+            if self.tokens < 0:
+                self._refuse(frame)
                 continue
             if not isinstance(op, str) or op not in CLIENT_OPS:  # an unhashable op (a list, a map) must not raise
                 self.error(ErrorCode.UNKNOWN_OP, f"unknown op {str(op)[:40]!r}")
@@ -156,6 +186,12 @@ class _Session:
         if details:
             frame["details"] = details
         self.conn.send_frame(frame)
+
+    def _refuse(self, frame: dict[str, Any]) -> None:
+        """A frame over the rate: not run, answered RATE_LIMITED with when a frame will be taken again."""
+        wait = math.ceil(1000 * (1 - self.tokens) / self.hub.settings.rate) / 1000  # until a token is back
+        cid = frame.get("id") if frame.get("op") in ("cmd", "outcome") and isinstance(frame.get("id"), str) else None
+        self.error(ErrorCode.RATE_LIMITED, "too many frames; slow down", {"retry_after_s": wait}, cid, True)
 
     async def _fail(self, code: ErrorCode, message: str, close: CloseCode) -> None:
         self.error(code, message)
@@ -201,6 +237,7 @@ class _Session:
             await self.conn.flush_and_close(CloseCode.SERVICE_RESTART, "live state unavailable")
             raise _Closed from None
         self.conn.actor = actor
+        bind_actor(actor)  # every later line of this socket names its restaurant and device
         self.conn.send_frame(
             {
                 "op": "welcome",
@@ -245,9 +282,7 @@ class _Session:
                     check_tenant(actor, param)
         except DomainError as exc:
             if exc.code is ErrorCode.WRONG_TENANT:
-                logger.warning(
-                    "tenant violation: device %s of %s read %s", actor.device_id, actor.restaurant_id, channel
-                )
+                tenant_violation(hub.audit, logger, actor, "channel", channel)
             self.error(exc.code, exc.message, {"channel": channel})
             return
         rid = actor.restaurant_id

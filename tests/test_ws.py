@@ -1,0 +1,274 @@
+"""The WebSocket transport: every way a socket ends frees it, the WebSocket layer's close codes, the rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+import psutil
+import pytest
+import websockets
+from redis.asyncio import Redis
+from websockets.client import ClientProtocol
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
+from clients.python import HubError
+from hub.domain.actors import Role
+from hub.live.keys import Keys
+from schema.protocol import SUBPROTOCOL_JSON, CloseCode, ErrorCode
+from tests.conftest import WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
+from tests.helpers import fired_order
+
+CLOSE_TIMEOUT = 0.5  # the hub's close timeout in these tests (5 s in production)
+
+
+async def until(condition: Callable[[], Any], timeout: float = WAIT) -> None:
+    """Wait for a state nothing announces (a kernel socket, a hub's own sets), checking it every 20 ms."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        holds = condition()
+        if asyncio.iscoroutine(holds):
+            holds = await holds
+        if holds:
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"{condition.__name__} still false after {timeout} s")
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def hub_with(servers: Servers, rid: str, **settings: Any) -> AsyncIterator[RunningHub]:
+    await seed(servers, rid)
+    async with serve_in_process(settings_for(servers, **{"rate": 10_000.0, "burst": 10_000.0, **settings}), rid) as hub:
+        hub.app.state.ws.close_timeout = CLOSE_TIMEOUT
+        yield hub
+
+
+class DeafPeer:
+    """A WebSocket peer on a raw socket with a tiny receive buffer that can stop reading for good."""
+
+    def __init__(self, url: str) -> None:
+        self.protocol = ClientProtocol(parse_uri(url), subprotocols=[Subprotocol(SUBPROTOCOL_JSON)])
+        host, port = url.split("/")[2].split(":")
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.connect((host, int(port)))
+        self.sock.setblocking(False)
+        self.port: int = self.sock.getsockname()[1]
+        self.frames: list[Any] = []
+
+    async def write(self, frame: dict[str, Any]) -> None:
+        self.protocol.send_text(orjson.dumps(frame))
+        await self._flush()
+
+    async def _flush(self) -> None:
+        await asyncio.get_running_loop().sock_sendall(self.sock, b"".join(self.protocol.data_to_send()))
+
+    async def _read_one(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.frames:
+            data = await loop.sock_recv(self.sock, 65536)
+            if not data:
+                raise ConnectionError("closed")
+            self.protocol.receive_data(data)
+            self.frames.extend(self.protocol.events_received())
+
+    async def open(self, token: str, *channels: str) -> None:
+        """Handshake, auth and subscribe, reading exactly their answers."""
+        self.protocol.send_request(self.protocol.connect())
+        await self._flush()
+        await self._read_one()
+        self.frames.clear()
+        for frame in ({"op": "auth", "token": token}, {"op": "subscribe", "channels": list(channels)}):
+            await self.write(frame)
+            await self._read_one()
+            assert orjson.loads(self.frames.pop(0).data)["op"] in ("welcome", "subscribed")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def server_side_open(hub: RunningHub, peer_port: int) -> bool:
+    """The hub's end of the peer's TCP connection is still open."""
+    return any(
+        c.laddr and c.raddr and c.laddr.port == hub.settings.port and c.raddr.port == peer_port
+        for c in psutil.Process(os.getpid()).net_connections(kind="tcp")
+    )
+
+
+def subscribers(hub: RunningHub) -> int:
+    """Local sockets subscribed to any channel of the hub's restaurant."""
+    return int(hub.hub.fanout.subscribers(hub.rid))
+
+
+async def screens(redis: Redis, rid: str) -> list[str]:
+    return sorted(m.decode().partition("|")[0] for m in await redis.zrange(Keys(rid).screens, 0, -1))
+
+
+@pytest.mark.parametrize("ending", ["overflow", "silent"])
+async def test_a_peer_that_stops_reading_is_aborted_and_freed(
+    servers: Servers, redis: Redis, rid: str, ending: str
+) -> None:
+    """A screen that stops reading, its 4008 or 4010 close stuck behind a full send buffer, is aborted and freed."""
+    if ending == "overflow":
+        settings: dict[str, Any] = {"queue_limit": 64, "heartbeat": 60.0}
+    else:
+        settings = {"queue_limit": 100_000, "heartbeat": 1.0}
+    async with hub_with(servers, rid, **settings) as hub:
+        waiter = await hub.client(Role.WAITER)
+        for _ in range(6):  # grill tickets of ~12 KiB each: a kitchen:grill snapshot of ~70 KiB
+            await fired_order(waiter, *["burger"] * 20, notes="x" * 500)
+        bystander = await hub.kitchen("fry")
+        await bystander.subscribe("kitchen:fry")
+        before = subscribers(hub), await screens(redis, hub.rid)
+        assert before == (1, ["fry"])
+        peer = DeafPeer(hub.ws_url)
+        await peer.open(hub.token(Role.KITCHEN, stations=("grill",), device="kds-deaf"), "kitchen:grill")
+        (conn,) = [c for c in hub.hub.connections if c.actor and c.actor.device_id == "kds-deaf"]
+        assert (subscribers(hub), await screens(redis, hub.rid)) == (2, ["fry", "grill"])
+
+        # From here the peer reads nothing: snapshots it asks for fill both kernel buffers, then the hub's.
+        def backlogged() -> bool:
+            return conn.outbox is not None
+
+        def server_side_closed() -> bool:
+            return not server_side_open(hub, peer.port)
+
+        async def freed() -> bool:
+            return conn not in hub.hub.connections and (subscribers(hub), await screens(redis, hub.rid)) == before
+
+        try:
+            while not backlogged():
+                await peer.write({"op": "subscribe", "channels": ["kitchen:grill"]})
+                await asyncio.sleep(0.01)
+            if ending == "overflow":
+                while conn.close_code is None:  # events queue behind the full buffer until the queue overflows
+                    await fired_order(waiter, "burger")
+            await until(server_side_closed, 4 * settings["heartbeat"] + WAIT)
+            expected = CloseCode.SLOW_CONSUMER if ending == "overflow" else CloseCode.HEARTBEAT_TIMEOUT
+            assert conn.close_code == expected
+            await until(freed)
+            assert conn.outbox is None
+            await bystander.send({"op": "ping", "t": 1})  # the other screen is unharmed
+            assert await bystander.reply(WAIT) == {"op": "pong", "t": 1}
+        finally:
+            peer.close()
+
+
+def test_every_close_code_is_in_the_protocol_document() -> None:
+    """Each CloseCode, including those the WebSocket layer sends itself (1002, 1007, 1009), has a row in PROTOCOL.md."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "schema" / "PROTOCOL.md").read_text()
+    table = text.split("## Close codes", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in table.splitlines() if line[:2] == "| "}
+    for code in CloseCode:
+        assert rows.get(str(code.value)) == code.name, code
+    assert {1002, 1007, 1009} <= {c.value for c in CloseCode}
+
+
+async def _raw_client(hub: RunningHub) -> Any:
+    ws = await websockets.connect(hub.ws_url, subprotocols=[Subprotocol(SUBPROTOCOL_JSON)], max_size=None)
+    await ws.send(orjson.dumps({"op": "auth", "token": hub.token(Role.WAITER)}).decode())
+    assert orjson.loads(await asyncio.wait_for(ws.recv(), WAIT))["op"] == "welcome"
+    return ws
+
+
+async def _close_code(ws: Any) -> int | None:
+    with contextlib.suppress(websockets.ConnectionClosed):
+        while True:
+            await asyncio.wait_for(ws.recv(), WAIT)
+    rcvd = ws.protocol.close_rcvd
+    return rcvd.code if rcvd is not None else None
+
+
+async def test_the_websocket_layer_closes_with_the_documented_codes(servers: Servers, redis: Redis, rid: str) -> None:
+    """A frame over max_frame gets 1009, a text frame that is not UTF-8 1007, a broken frame (unmasked) 1002."""
+    async with hub_with(servers, rid, max_frame=4096) as hub:
+        too_big = await _raw_client(hub)
+        await too_big.send("x" * 5000)
+        not_utf8 = await _raw_client(hub)
+        await not_utf8.send(b'{"op": "ping", "t": "\xff"}', text=True)
+        broken = await _raw_client(hub)
+        broken.transport.write(b"\x81\x02{}")  # a client frame must be masked
+        codes = [await _close_code(ws) for ws in (too_big, not_utf8, broken)]
+        assert codes == [CloseCode.MESSAGE_TOO_BIG, CloseCode.INVALID_DATA, CloseCode.PROTOCOL_ERROR]
+
+        def all_gone() -> bool:
+            return not hub.hub.connections
+
+        await until(all_gone)
+
+
+async def test_a_busy_terminal_is_warned_with_retryable_rate_limited_before_it_is_closed(
+    servers: Servers, redis: Redis, rid: str
+) -> None:
+    """Past the burst a frame gets a retryable RATE_LIMITED saying when to retry; only flooding on closes 1008."""
+    async with hub_with(servers, rid, rate=5.0, burst=10.0) as hub:
+        client = await hub.client(Role.WAITER)
+        for n in range(12):  # the auth and 9 of these take the burst; 3 are refused
+            await client.send({"op": "ping", "t": n})
+        with pytest.raises(HubError) as refused:
+            await client.command("order.open", {"type": "TAKEAWAY"}, id="busy-1")
+        error = refused.value.frame
+        assert (error["code"], error["retryable"], error["id"]) == (ErrorCode.RATE_LIMITED, True, "busy-1")
+        wait = error["details"]["retry_after_s"]
+        assert 0 < wait <= 2
+        assert client.close_code is None
+        await asyncio.sleep(wait)  # what the hub asked for
+        ack = await client.command("order.open", {"type": "TAKEAWAY"}, id="busy-1")
+        assert ack["result"]["order"]["status"] == "ACTIVE"
+        with contextlib.suppress(websockets.ConnectionClosed):
+            for n in range(30):
+                await client.send({"op": "ping", "t": n})
+        assert await client.wait_closed(WAIT) == CloseCode.POLICY_VIOLATION
+
+
+async def test_connect_and_leave_cycles_leave_nothing_behind(servers: Servers, redis: Redis, rid: str) -> None:
+    """Sockets leaving every way leave no connection, subscription, feed or screen count behind, cycle after cycle."""
+    async with hub_with(servers, rid, heartbeat=0.5) as hub:
+        waiter = await hub.client(Role.WAITER)
+        fanout, presence = hub.hub.fanout, hub.hub.presence
+        baseline = len(hub.hub.connections)
+        for cycle in range(3):
+            clients = []
+            for n in range(4):
+                station = ("grill", "fry")[n % 2]
+                screen = await hub.client(Role.KITCHEN, stations=(station,), device=f"kds-{cycle}-{n}")
+                await screen.subscribe(f"kitchen:{station}", "menu")
+                clients.append(screen)
+                other = await hub.client(Role.CASHIER, device=f"till-{cycle}-{n}")
+                await other.subscribe("orders", "tables")
+                clients.append(other)
+            deaf = DeafPeer(hub.ws_url)
+            await deaf.open(hub.token(Role.KITCHEN, stations=("cold",), device=f"deaf-{cycle}"), "kitchen:cold")
+            never = await websockets.connect(hub.ws_url, subprotocols=[Subprotocol(SUBPROTOCOL_JSON)])
+            await fired_order(waiter, "burger", "fries", "caesar")
+            await clients[0].close()
+            clients[1].ws.transport.abort()
+            await clients[2].ws.send(orjson.dumps({"op": "subscribe", "channels": ["menu"]}).decode())
+            clients[2].ws.transport.abort()  # gone in the middle of a subscribe
+            clients[3].ws.transport.write(b"\x88\x82\x00\x00\x00\x00\x03\xe8")  # a close frame, then gone
+            clients[3].ws.transport.close()
+            for client in clients[4:]:
+                await client.close()
+            await never.close()
+
+            def empty() -> bool:
+                return (
+                    len(hub.hub.connections) == baseline
+                    and not fanout.feeds
+                    and not presence._counts
+                    and not presence._tasks
+                )
+
+            await until(empty, 4 * 0.5 + WAIT)  # the deaf one ends with the heartbeat (and the close timeout)
+            deaf.close()
+            assert await screens(redis, hub.rid) == []
