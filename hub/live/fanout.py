@@ -138,21 +138,10 @@ class FanOut:
         self.store = store
         self.tick = tick
         self.feeds: dict[str, Feed] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        for coro in (self._listen(), self._poll()):
-            task = asyncio.get_running_loop().create_task(coro)
-            self._tasks.add(task)
-            task.add_done_callback(self._reap)
-
-    def _reap(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("fan-out task died", exc_info=task.exception())
 
     async def stop(self) -> None:
-        tasks = [*self._tasks, *(f.task for f in self.feeds.values())]
+        """Stop the feeds; ``listen`` and ``poll`` run under the node's supervisor, which stops them."""
+        tasks = [f.task for f in self.feeds.values()]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -185,7 +174,7 @@ class FanOut:
             feed.task.cancel()
             del self.feeds[rid]
 
-    async def _listen(self) -> None:
+    async def listen(self) -> None:
         """Wake-ups from every commit on every node; reconnects forever."""
         while True:
             reraise_if_cancelled()
@@ -210,7 +199,7 @@ class FanOut:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    async def _poll(self) -> None:
+    async def poll(self) -> None:
         while True:
             reraise_if_cancelled()
             await asyncio.sleep(self.tick)

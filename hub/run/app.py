@@ -123,8 +123,8 @@ class Hub:
         await self.redis.ping()
         spawn = self.supervisor.spawn
         # The fan-out's two loops, supervised here rather than left to FanOut.start's unsupervised tasks.
-        spawn(FANOUT_TASKS[0], self.fanout._listen)
-        spawn(FANOUT_TASKS[1], self.fanout._poll)
+        spawn(FANOUT_TASKS[0], self.fanout.listen)
+        spawn(FANOUT_TASKS[1], self.fanout.poll)
         if self.engine is not None and self.settings.durable_mode == "inline":
             # Its own connections: its reads must never wait behind the sockets' commands, nor hold them up.
             writer_redis = redis_client(self.settings.redis_url or "")
