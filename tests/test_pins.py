@@ -7,13 +7,18 @@ from collections import Counter
 from typing import Any
 
 import asyncpg
+import pytest
+from argon2 import PasswordHasher, profiles
 
 from clients.python import HubClient
 from clients.python.client import HubError
 from hub.commands.pins import DEVICE_LIMIT, RESTAURANT_LIMIT
 from hub.domain.actors import Role
+from hub.live.keys import Keys
+from hub.run.app import create_app
+from hub.run.config import Settings
 from schema.protocol import ErrorCode
-from tests.conftest import WAIT, RunningHub, Servers
+from tests.conftest import SECRET, WAIT, RunningHub, Servers
 from tests.test_settle import ready_dine_in
 
 RIGHT = "1234"  # manager-1's PIN in the demo
@@ -92,3 +97,25 @@ async def test_a_right_pin_costs_no_try_and_wipes_no_wrong_one(hub: RunningHub) 
         assert 0 < exc.frame["details"]["retry_after_s"] <= 300
     else:
         raise AssertionError("a sixth check was judged")
+
+
+async def test_a_node_hashes_pins_at_argon2s_production_cost_unless_told_test(
+    hub: RunningHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node on default settings hashes a PIN with argon2-cffi's own m, t, p; the suite's (PIN_HASH=test) the cheapest."""
+    monkeypatch.delenv("FIREFLOW_PIN_HASH", raising=False)
+    node = create_app(Settings().with_(redis_url=hub.settings.redis_url, secret=SECRET)).state.hub
+    try:
+        await node.bus.pins.set(hub.rid, "manager-2", "2468")
+    finally:
+        await node.redis.aclose()
+    await (await hub.client(Role.MANAGER, device="manager-3")).command("manager.set_pin", {"pin": "1357"})
+    stored = {k.decode(): v.decode() for k, v in (await hub.hub.redis.hgetall(Keys(hub.rid).pins)).items()}
+    default, cheap = PasswordHasher(), profiles.CHEAPEST
+    assert f"$m={default.memory_cost},t={default.time_cost},p={default.parallelism}$" in stored["manager-2"]
+    assert f"$m={cheap.memory_cost},t={cheap.time_cost},p={cheap.parallelism}$" in stored["manager-3"]
+    # Verifying follows the hash: the production-cost PIN approves on the suite's node.
+    order_id = await ready_dine_in(hub, "T12", "burger", "mojito")
+    till = await hub.client(Role.CASHIER, device="till-5")
+    ack = await till.command("order.discount", _big_discount(order_id, "2468"))
+    assert ack["result"]["approved_by"] == "manager-2"

@@ -3,7 +3,9 @@
 A PIN approves what a cashier may not do alone (discounts over the limit,
 voids, refunds). It is typed on the cashier's terminal, so the hub checks it
 against every manager of the restaurant and answers which one approved.
-Hashing runs in a thread: argon2 is deliberately slow (tens of ms).
+Hashing runs in a thread: argon2 is deliberately slow (tens of ms). ``cost="test"``
+(``FIREFLOW_PIN_HASH=test``) makes new hashes with argon2's cheapest parameters, for test suites;
+a hash carries its parameters, so verifying follows whichever made it.
 
 The limits are taken atomically *before* the hash (``hub/live/lua/pins.lua``):
 each check first takes a slot, and a check in flight counts as a try, so
@@ -25,9 +27,9 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 
@@ -52,11 +54,12 @@ class Pins:
         audit: Callable[[str, str, dict[str, Any]], Awaitable[None]] | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        cost: Literal["production", "test"] = "production",
     ) -> None:
         self.redis = redis
         self.audit = audit  # (restaurant, device, details): where wrong PINs are recorded
         self.clock = clock
-        self._hasher = PasswordHasher()
+        self._hasher = PasswordHasher() if cost == "production" else PasswordHasher.from_parameters(profiles.CHEAPEST)
         self._script = redis.register_script(resources.files("hub.live").joinpath("lua/pins.lua").read_text())
 
     async def set(self, rid: str, manager: str, pin: str) -> None:
