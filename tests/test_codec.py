@@ -28,6 +28,7 @@ from schema.protocol import (
     ErrorCode,
     ErrorFrame,
     EventFrame,
+    Outcome,
     Ping,
     Pong,
     ServerFrame,
@@ -207,6 +208,7 @@ FRAMES: list[BaseModel] = [
         op="cmd", id="c-1", type="order.add_item", data={"order_id": ORDER.id, "menu_item_id": "burger", "quantity": 2}
     ),
     Cmd(op="cmd", id="c-2", type="order.fire", data={}),
+    Outcome(op="outcome", id="c-1"),
     Ping(op="ping", t=NOW),
     Ping(op="ping"),
     Pong(op="pong", t=NOW),
