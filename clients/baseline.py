@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
-from clients.loadgen import run_loop
+from fireflow.clients.loadgen import run_loop
 
 __all__ = ["Baseline", "main"]
 
@@ -135,7 +135,7 @@ async def _serve(host: str, port: int, frame_size: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m clients.baseline", description="bare websockets broadcast server (bench baseline)"
+        prog="python -m fireflow.clients.baseline", description="bare websockets broadcast server (bench baseline)"
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)

@@ -744,7 +744,9 @@ def run_loop(coro: Coroutine[Any, Any, None]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m clients.loadgen", description="fireflow bench load worker")
+    parser = argparse.ArgumentParser(
+        prog="python -m fireflow.clients.loadgen", description="fireflow bench load worker"
+    )
     parser.add_argument("config", type=Path, help="worker config (JSON), written by fireflow bench")
     args = parser.parse_args(argv)
     # The bench owns this process's lifetime: Ctrl-C in the terminal reaches the bench, which tells us to quit.

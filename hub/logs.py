@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import orjson
 
-from hub.domain.actors import Actor
+from fireflow.hub.domain.actors import Actor
 
 __all__ = [
     "FIELDS",

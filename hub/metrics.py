@@ -36,14 +36,14 @@ from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.commands.registry import spec
-from hub.domain.actors import Role
-from hub.domain.errors import DomainError
-from schema.protocol import ErrorCode
+from fireflow.hub.commands.registry import spec
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.domain.errors import DomainError
+from fireflow.schema.protocol import ErrorCode
 
 if TYPE_CHECKING:
-    from hub.live.connection import Connection
-    from hub.run.app import Hub
+    from fireflow.hub.live.connection import Connection
+    from fireflow.hub.run.app import Hub
 
 __all__ = ["CONTENT_TYPE", "Metrics", "NodeCollector", "Sockets", "command_label", "outcome_of"]
 

@@ -14,8 +14,8 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from hub.domain.errors import DomainError
-from schema.protocol import ErrorCode
+from fireflow.hub.domain.errors import DomainError
+from fireflow.schema.protocol import ErrorCode
 
 __all__ = ["COMMIT_ATTEMPTS", "Backoff", "until_committed"]
 

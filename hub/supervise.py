@@ -3,7 +3,7 @@
 ``Supervisor.spawn(name, factory)`` runs ``factory()`` as a task and, whenever
 it ends (an exception, a cancellation it did not ask for, or a plain return:
 a loop of the node has no business ending), logs it with its traceback and
-starts it again after a backoff (``hub.retry.Backoff``), which resets once a
+starts it again after a backoff (``fireflow.hub.retry.Backoff``), which resets once a
 run has lasted a whole ``window``. ``problems()`` names every task that is
 down right now or died ``flapping`` times within ``window``: the node's
 readiness fails on them, so a task that keeps dying is never silently dead.
@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from hub.retry import Backoff
+from fireflow.hub.retry import Backoff
 
 __all__ = ["Job", "Supervisor", "TaskEnded", "reraise_if_cancelled"]
 

@@ -9,7 +9,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from schema.tables import Base
+from fireflow.schema.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -2,5 +2,5 @@
 
 Everything another program needs to talk to the hub is defined here once, as
 pydantic models; ``schema/protocol.schema.json`` is generated from them
-(``python -m hub.run.documents``) for clients written in other languages.
+(``python -m fireflow.hub.run.documents``) for clients written in other languages.
 """

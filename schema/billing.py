@@ -2,8 +2,8 @@
 
 Every amount is an integer in the restaurant currency's minor units (paise,
 cents); rates are basis points (1 bp = 0.01 %, 10000 bp = 100 %). The rules
-that produce these records live in ``hub.domain.billing``; the one rounding
-rule in ``hub.domain.money``.
+that produce these records live in ``fireflow.hub.domain.billing``; the one rounding
+rule in ``fireflow.hub.domain.money``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from schema.base import OrderType, Record
+from fireflow.schema.base import OrderType, Record
 
 __all__ = [
     "Bill",
@@ -199,7 +199,7 @@ class LedgerEntry(Record):
 
 
 class LedgerTransaction(Record):
-    """Entries posted together; debits and credits balance (``hub.domain.billing.check_balanced``)."""
+    """Entries posted together; debits and credits balance (``fireflow.hub.domain.billing.check_balanced``)."""
 
     id: str
     kind: LedgerKind

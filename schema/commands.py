@@ -13,8 +13,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from schema.billing import DiscountKind, Tender, TenderMethod
-from schema.records import OrderType, StationSettings
+from fireflow.schema.billing import DiscountKind, Tender, TenderMethod
+from fireflow.schema.records import OrderType, StationSettings
 
 __all__ = [
     "AckTickets",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schema.billing import LedgerKind, Payment, TenderMethod, ZReport
-from schema.records import (
+from fireflow.schema.billing import LedgerKind, Payment, TenderMethod, ZReport
+from fireflow.schema.records import (
     Alert,
     ItemStatus,
     KitchenSettings,

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from schema.protocol import PROTOCOL_VERSION, ErrorCode
+from fireflow.schema.protocol import PROTOCOL_VERSION, ErrorCode
 
 __all__ = ["API_PREFIX", "STATUS", "Operation", "openapi"]
 

@@ -10,8 +10,8 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from schema.base import OrderType, Record
-from schema.billing import BillingSettings, Discount
+from fireflow.schema.base import OrderType, Record
+from fireflow.schema.billing import BillingSettings, Discount
 
 __all__ = [
     "Alert",

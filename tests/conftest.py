@@ -23,16 +23,16 @@ import pytest
 import uvicorn
 from redis.asyncio import Redis
 
-from clients.python import HubClient
-from hub.books.db import migrate
-from hub.commands.pins import Pins
-from hub.domain.actors import ALL_STATIONS, Role
-from hub.live.store import Store
-from hub.run.app import create_app, uvicorn_config
-from hub.run.config import Settings
-from hub.run.demo import DEMO_PIN, seed_restaurant
-from hub.run.embedded import EmbeddedRedis, EmbeddedServers
-from hub.transports.tokens import mint
+from fireflow.clients.python import HubClient
+from fireflow.hub.books.db import migrate
+from fireflow.hub.commands.pins import Pins
+from fireflow.hub.domain.actors import ALL_STATIONS, Role
+from fireflow.hub.live.store import Store
+from fireflow.hub.run.app import create_app, uvicorn_config
+from fireflow.hub.run.config import Settings
+from fireflow.hub.run.demo import DEMO_PIN, seed_restaurant
+from fireflow.hub.run.embedded import EmbeddedRedis, EmbeddedServers
+from fireflow.hub.transports.tokens import mint
 
 # Every wait in the suite is a multiple of this; raise FIREFLOW_TEST_SCALE on slow machines.
 SCALE = float(os.environ.get("FIREFLOW_TEST_SCALE", "1"))
@@ -230,7 +230,7 @@ class NodeProcess:
         }
         self.log = log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.run.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "fireflow.hub.run.cli", "serve", "--port", str(port)],
             env=environment,
             cwd=ROOT,
             stdout=self.log,

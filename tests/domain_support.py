@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from hub.domain import orders as d
-from hub.domain.actors import Actor, Role
-from hub.domain.decision import Decision, Event
-from hub.domain.stock import StockBook
-from hub.run.demo import demo_menu, demo_tables
-from schema import commands as c
-from schema.records import Counters, KitchenTicket, Order, OrderType, Stock
+from fireflow.hub.domain import orders as d
+from fireflow.hub.domain.actors import Actor, Role
+from fireflow.hub.domain.decision import Decision, Event
+from fireflow.hub.domain.stock import StockBook
+from fireflow.hub.run.demo import demo_menu, demo_tables
+from fireflow.schema import commands as c
+from fireflow.schema.records import Counters, KitchenTicket, Order, OrderType, Stock
 
 WAITER = Actor("demo", Role.WAITER, "waiter-1")
 GRILL = Actor("demo", Role.KITCHEN, "kds-grill", ("grill",))

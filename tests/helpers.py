@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from clients.python import HubClient, HubError
+from fireflow.clients.python import HubClient, HubError
 
 
 async def new_order(waiter: HubClient, *items: str, notes: str = "", **open_fields: Any) -> str:

@@ -16,10 +16,10 @@ import pytest
 import websockets
 from redis.asyncio import Redis
 
-from clients.python import HubClient, HubError
-from hub.domain.actors import Role
-from hub.transports.tokens import mint
-from schema.protocol import SUBPROTOCOL_JSON, CloseCode, ErrorCode
+from fireflow.clients.python import HubClient, HubError
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.transports.tokens import mint
+from fireflow.schema.protocol import SUBPROTOCOL_JSON, CloseCode, ErrorCode
 from tests.conftest import SECRET, WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
 
 ENCODINGS = pytest.mark.parametrize("encoding", ["json", "msgpack"])

@@ -12,7 +12,7 @@ import re
 import psutil
 import pytest
 
-from clients import bench
+from fireflow.clients import bench
 from tests.conftest import Servers
 
 

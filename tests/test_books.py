@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.books.books import (
+from fireflow.hub.books.books import (
     INVOICE_REF,
     AlreadySettled,
     AuditNote,
@@ -24,9 +24,9 @@ from hub.books.books import (
     PaymentDraft,
     Settlement,
 )
-from hub.books.db import create_engine
-from hub.domain.books_rules import InvoiceStatus
-from schema.billing import LedgerEntry, LedgerKind, LedgerTransaction, Payment, TenderMethod
+from fireflow.hub.books.db import create_engine
+from fireflow.hub.domain.books_rules import InvoiceStatus
+from fireflow.schema.billing import LedgerEntry, LedgerKind, LedgerTransaction, Payment, TenderMethod
 from tests.conftest import Servers
 
 

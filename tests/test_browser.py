@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.domain.actors import Role
-from hub.transports.tokens import mint
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.transports.tokens import mint
 from tests.browser import (
     PHONE,
     SIZES,

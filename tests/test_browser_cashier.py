@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.domain.actors import Role
+from fireflow.hub.domain.actors import Role
 from tests.browser import TIMEOUT_MS, Screen, chromium, command, in_view, new_order, open_screen, screenshot
 from tests.conftest import RunningHub
 

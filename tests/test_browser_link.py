@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from hub.domain.actors import Role
-from hub.transports.tokens import mint
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.transports.tokens import mint
 from tests.browser import TIMEOUT_MS, chromium, open_screen
 from tests.conftest import SECRET, NodeProcess, Servers, free_port, seed
 

@@ -18,11 +18,11 @@ import psutil
 import pytest
 from redis.asyncio import Redis
 
-from clients.python import HubClient
-from hub.domain.actors import Role
-from hub.run.cli import _secret, build_parser, real_servers
-from hub.run.config import Settings
-from hub.transports.tokens import verify
+from fireflow.clients.python import HubClient
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.run.cli import _secret, build_parser, real_servers
+from fireflow.hub.run.config import Settings
+from fireflow.hub.transports.tokens import verify
 from tests.conftest import ROOT, WAIT, Servers, free_port, seed
 
 _OURS = ("REDIS_URL", "DATABASE_URL", "PORT")
@@ -36,7 +36,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _fireflow(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hub.run.cli", *args],
+        [sys.executable, "-m", "fireflow.hub.run.cli", *args],
         env={**env, "PYTHONPATH": str(ROOT)},
         cwd=cwd,
         capture_output=True,
@@ -203,7 +203,7 @@ async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() ->
     data_dir = Path(tempfile.mkdtemp(prefix="fireflow-cli-"))
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.run.cli", "demo", "--port", str(port), "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "fireflow.hub.run.cli", "demo", "--port", str(port), "--data-dir", str(data_dir)],
         env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:

@@ -15,11 +15,11 @@ import orjson
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from clients.python import HubClient
-from clients.python.client import DEAD_AFTER
-from hub.domain.actors import Role
-from hub.transports.tokens import mint
-from schema.protocol import SUBPROTOCOL_JSON
+from fireflow.clients.python import HubClient
+from fireflow.clients.python.client import DEAD_AFTER
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.transports.tokens import mint
+from fireflow.schema.protocol import SUBPROTOCOL_JSON
 from tests.conftest import SECRET, WAIT, NodeProcess, Servers, free_port, seed
 
 HEARTBEAT = 0.2

@@ -10,15 +10,15 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
-from hub.domain.billing import z_report
-from hub.domain.tickets import ticket_line
-from hub.live.codec import CODECS, Codec, DecodeError, EncodedEvent, JsonCodec, MsgpackCodec
-from hub.live.store import StreamEntry
-from hub.run.demo import demo_kitchen
-from schema import events as e
-from schema.billing import LedgerKind, Payment, TenderMethod
-from schema.events import EVENTS
-from schema.protocol import (
+from fireflow.hub.domain.billing import z_report
+from fireflow.hub.domain.tickets import ticket_line
+from fireflow.hub.live.codec import CODECS, Codec, DecodeError, EncodedEvent, JsonCodec, MsgpackCodec
+from fireflow.hub.live.store import StreamEntry
+from fireflow.hub.run.demo import demo_kitchen
+from fireflow.schema import events as e
+from fireflow.schema.billing import LedgerKind, Payment, TenderMethod
+from fireflow.schema.events import EVENTS
+from fireflow.schema.protocol import (
     SUBPROTOCOL_JSON,
     SUBPROTOCOL_MSGPACK,
     Ack,
@@ -38,7 +38,7 @@ from schema.protocol import (
     Unsubscribed,
     Welcome,
 )
-from schema.records import (
+from fireflow.schema.records import (
     Alert,
     AlertKind,
     ItemStatus,

@@ -7,7 +7,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from hub.run.config import Settings, SettingsError, address
+from fireflow.hub.run.config import Settings, SettingsError, address
 from tests.conftest import ROOT
 
 

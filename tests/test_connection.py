@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hub.live.codec import JsonCodec
-from hub.live.connection import Connection
+from fireflow.hub.live.codec import JsonCodec
+from fireflow.hub.live.connection import Connection
 from tests.conftest import WAIT
 
 

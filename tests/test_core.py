@@ -14,8 +14,8 @@ from websockets.client import ClientProtocol
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
-from hub.domain.actors import Role
-from hub.live.keys import Keys
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.live.keys import Keys
 from tests.conftest import WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
 from tests.helpers import events_until, fired_order, new_order
 

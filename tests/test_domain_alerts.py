@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.domain import kitchen as k
-from hub.domain import orders as d
-from hub.domain.decision import Decision
-from hub.domain.views import LiveState, channel_view
-from schema import commands as c
-from schema import events as e
-from schema.records import Order, OrderStatus
+from fireflow.hub.domain import kitchen as k
+from fireflow.hub.domain import orders as d
+from fireflow.hub.domain.decision import Decision
+from fireflow.hub.domain.views import LiveState, channel_view
+from fireflow.schema import commands as c
+from fireflow.schema import events as e
+from fireflow.schema.records import Order, OrderStatus
 from tests.domain_support import EXPO, GRILL, NOW, events, fire, tickets, with_items
 
 GRILL_OFFLINE = d.KitchenContext(live_stations=("fry", "cold", "bar"), ack_timeout_ms=30_000)

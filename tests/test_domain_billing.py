@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from hub.domain import billing as b
-from hub.domain.errors import DomainError
-from hub.domain.money import BP, allocate, divide, percent_of
-from hub.run.demo import demo_menu
-from schema.billing import (
+from fireflow.hub.domain import billing as b
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.money import BP, allocate, divide, percent_of
+from fireflow.hub.run.demo import demo_menu
+from fireflow.schema.billing import (
     Bill,
     BillingSettings,
     Discount,
@@ -30,8 +30,8 @@ from schema.billing import (
     Tender,
     TenderMethod,
 )
-from schema.protocol import ErrorCode
-from schema.records import MenuItem, Order, OrderItem, OrderStatus, OrderType, PaymentStatus
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import MenuItem, Order, OrderItem, OrderStatus, OrderType, PaymentStatus
 
 MENU = demo_menu()
 NOW = 1_700_000_000_000

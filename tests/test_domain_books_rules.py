@@ -6,13 +6,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.domain import billing as b
-from hub.domain import books_rules as rules
-from hub.domain.errors import DomainError
-from schema import commands as c
-from schema.billing import BillingSettings, LedgerKind, LedgerTransaction, TaxMode, TaxRate, Tender, TenderMethod
-from schema.protocol import ErrorCode
-from schema.records import Order, OrderStatus, PaymentStatus
+from fireflow.hub.domain import billing as b
+from fireflow.hub.domain import books_rules as rules
+from fireflow.hub.domain.errors import DomainError
+from fireflow.schema import commands as c
+from fireflow.schema.billing import (
+    BillingSettings,
+    LedgerKind,
+    LedgerTransaction,
+    TaxMode,
+    TaxRate,
+    Tender,
+    TenderMethod,
+)
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import Order, OrderStatus, PaymentStatus
 from tests.domain_support import DAY, NOW, with_items
 
 SETTINGS = BillingSettings(tax_mode=TaxMode.EXCLUSIVE, taxes=(TaxRate(code="GST5", rate_bp=500),))

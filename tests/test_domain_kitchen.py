@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.domain import kitchen as k
-from hub.domain import orders as d
-from hub.domain.actors import Actor, Role
-from hub.domain.decision import Decision, Due, DueKind
-from hub.domain.errors import DomainError
-from schema import commands as c
-from schema.protocol import ErrorCode
-from schema.records import AlertKind, ItemStatus, Order, OrderStatus, TicketChange
+from fireflow.hub.domain import kitchen as k
+from fireflow.hub.domain import orders as d
+from fireflow.hub.domain.actors import Actor, Role
+from fireflow.hub.domain.decision import Decision, Due, DueKind
+from fireflow.hub.domain.errors import DomainError
+from fireflow.schema import commands as c
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import AlertKind, ItemStatus, Order, OrderStatus, TicketChange
 from tests.domain_support import (
     EXPO,
     GRILL,

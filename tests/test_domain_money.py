@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.domain.money import MINOR_DIGITS, average, divide, major, minor_digits
+from fireflow.hub.domain.money import MINOR_DIGITS, average, divide, major, minor_digits
 
 
 def test_minor_digits_follow_iso_4217() -> None:

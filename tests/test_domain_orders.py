@@ -6,17 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.domain import kitchen as k
-from hub.domain import orders as d
-from hub.domain import tables as t
-from hub.domain.actors import Actor
-from hub.domain.decision import Decision
-from hub.domain.errors import DomainError
-from hub.domain.stock import StockBook
-from hub.run.demo import demo_tables
-from schema import commands as c
-from schema.protocol import ErrorCode
-from schema.records import Counters, ItemStatus, Order, OrderStatus, OrderType, TableStatus
+from fireflow.hub.domain import kitchen as k
+from fireflow.hub.domain import orders as d
+from fireflow.hub.domain import tables as t
+from fireflow.hub.domain.actors import Actor
+from fireflow.hub.domain.decision import Decision
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.stock import StockBook
+from fireflow.hub.run.demo import demo_tables
+from fireflow.schema import commands as c
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import Counters, ItemStatus, Order, OrderStatus, OrderType, TableStatus
 from tests.domain_support import DAY, EXPO, GRILL, MENU, NOW, WAITER, add, change, fire, opened, remove, with_items
 
 

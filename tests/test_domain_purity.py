@@ -18,7 +18,7 @@ CLOCK_READS = ("time.time(", "time.time_ns(", "datetime.now(", "datetime.utcnow(
 
 
 def _module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
+    parts = ("fireflow", *path.relative_to(ROOT).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -30,9 +30,15 @@ def _pure_modules() -> list[str]:
 def test_pure_modules_are_found() -> None:
     """The module list covers the domain's state machines and the wire schema."""
     modules = _pure_modules()
-    for expected in ("hub.domain", "hub.domain.orders", "hub.domain.actors", "schema.protocol", "schema.commands"):
+    for expected in (
+        "fireflow.hub.domain",
+        "fireflow.hub.domain.orders",
+        "fireflow.hub.domain.actors",
+        "fireflow.schema.protocol",
+        "fireflow.schema.commands",
+    ):
         assert expected in modules
-    assert "schema.tables" not in modules and "schema.generate" not in modules
+    assert "fireflow.schema.tables" not in modules and "fireflow.schema.generate" not in modules
 
 
 def test_domain_and_schema_import_no_io() -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.domain import settlement as s
-from hub.domain.actors import Actor, Role
-from hub.domain.decision import Due, DueKind
-from schema.billing import BillingSettings
-from schema.commands import PayOrder
-from schema.records import ItemStatus, Order, SettleLock
+from fireflow.hub.domain import settlement as s
+from fireflow.hub.domain.actors import Actor, Role
+from fireflow.hub.domain.decision import Due, DueKind
+from fireflow.schema.billing import BillingSettings
+from fireflow.schema.commands import PayOrder
+from fireflow.schema.records import ItemStatus, Order, SettleLock
 from tests.domain_support import NOW, fire, with_items
 
 FIRED = NOW + 1  # when ``fire`` sends the lines

@@ -6,15 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.domain import orders as d
-from hub.domain import stock as s
-from hub.domain import tables as t
-from hub.domain.errors import DomainError
-from hub.domain.stock import StockBook
-from hub.run.demo import demo_tables
-from schema import commands as c
-from schema.protocol import ErrorCode
-from schema.records import Counters, Order, OrderStatus, OrderType, Stock, Table, TableStatus
+from fireflow.hub.domain import orders as d
+from fireflow.hub.domain import stock as s
+from fireflow.hub.domain import tables as t
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.stock import StockBook
+from fireflow.hub.run.demo import demo_tables
+from fireflow.schema import commands as c
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import Counters, Order, OrderStatus, OrderType, Stock, Table, TableStatus
 from tests.domain_support import (
     DAY,
     MENU,

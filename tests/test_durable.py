@@ -8,8 +8,8 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from hub.domain.actors import Role
-from hub.live.keys import Keys
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.live.keys import Keys
 from tests.conftest import WAIT, RunningHub, Servers
 from tests.helpers import fired_order
 

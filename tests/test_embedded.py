@@ -18,7 +18,7 @@ import psutil
 import pytest
 import redis
 
-from hub.run.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServers
+from fireflow.hub.run.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedServers
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -166,7 +166,7 @@ def _servers_of_a_killed_parent(tmp_path: Path, *, from_main_thread: bool) -> li
         import os, signal, sys, threading
         from pathlib import Path
         sys.path.insert(0, {str(REPO)!r})
-        from hub.run.embedded import EmbeddedServers
+        from fireflow.hub.run.embedded import EmbeddedServers
         servers = EmbeddedServers(Path({str(tmp_path)!r}))
         {start}
         print(servers.redis.pid, servers.postgres.pid, flush=True)

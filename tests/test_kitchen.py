@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from clients.python import HubClient
-from clients.python.client import HubError
-from hub.domain.actors import Role
-from hub.live.keys import Keys
-from hub.live.store import Store
-from hub.run.demo import demo_kitchen, demo_menu, demo_tables
-from schema.protocol import ErrorCode
-from schema.records import Restaurant
+from fireflow.clients.python import HubClient
+from fireflow.clients.python.client import HubError
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.live.keys import Keys
+from fireflow.hub.live.store import Store
+from fireflow.hub.run.demo import demo_kitchen, demo_menu, demo_tables
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import Restaurant
 from tests.conftest import WAIT, RunningHub, Servers, serve_in_process, settings_for
 from tests.helpers import events_until, new_order
 

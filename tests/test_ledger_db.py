@@ -14,8 +14,8 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.books.db import create_engine
-from schema.tables import Base, LedgerEntryRow, LedgerTransactionRow
+from fireflow.hub.books.db import create_engine
+from fireflow.schema.tables import Base, LedgerEntryRow, LedgerTransactionRow
 from tests.conftest import Servers
 
 

@@ -10,19 +10,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from clients.python import HubError
-from hub.domain.actors import Actor, Role
-from hub.logs import bind_actor, handler, log_context
-from schema.protocol import ErrorCode
+from fireflow.clients.python import HubError
+from fireflow.hub.domain.actors import Actor, Role
+from fireflow.hub.logs import bind_actor, handler, log_context
+from fireflow.schema.protocol import ErrorCode
 from tests.conftest import RunningHub
 
 
 @pytest.fixture
 def hub_log() -> Iterator[io.StringIO]:
-    """What the ``hub`` loggers write through a JSON handler, as ``fireflow serve`` sets it up."""
+    """What the ``fireflow`` loggers write through a JSON handler, as ``fireflow serve`` sets it up."""
     stream = io.StringIO()
     out = handler("json", stream)
-    hub_logger = logging.getLogger("hub")
+    hub_logger = logging.getLogger("fireflow")
     hub_logger.addHandler(out)
     try:
         yield stream
@@ -40,7 +40,7 @@ async def test_a_refused_command_logs_one_json_line_naming_restaurant_device_and
     assert err.value.code == ErrorCode.WRONG_TENANT
     lines = [json.loads(line) for line in hub_log.getvalue().splitlines()]
     (line,) = [line for line in lines if "tenant violation" in line["message"]]
-    assert line["level"] == "WARNING" and line["logger"] == "hub.commands.bus"
+    assert line["level"] == "WARNING" and line["logger"] == "fireflow.hub.commands.bus"
     assert (line["restaurant"], line["device"], line["command_id"], line["command"]) == (
         hub.rid,
         "waiter-7",
@@ -52,7 +52,7 @@ async def test_a_refused_command_logs_one_json_line_naming_restaurant_device_and
 def test_text_lines_carry_the_context_and_auto_is_json_off_a_terminal() -> None:
     """Text appends the context's fields to the message; auto writes JSON when the stream is not a terminal."""
     text, auto = io.StringIO(), io.StringIO()
-    log = logging.getLogger("hub.test_logs")
+    log = logging.getLogger("fireflow.hub.test_logs")
     log.propagate = False
     log.addHandler(handler("text", text))
     log.addHandler(handler("auto", auto))
@@ -64,8 +64,8 @@ def test_text_lines_carry_the_context_and_auto_is_json_off_a_terminal() -> None:
         log.handlers.clear()
         log.propagate = True
     assert text.getvalue().splitlines() == [
-        "WARNING hub.test_logs: refused [restaurant=r1 device=till-2 command_id=c-9]",
-        "WARNING hub.test_logs: outside",
+        "WARNING fireflow.hub.test_logs: refused [restaurant=r1 device=till-2 command_id=c-9]",
+        "WARNING fireflow.hub.test_logs: outside",
     ]
     first, second = (json.loads(line) for line in auto.getvalue().splitlines())
     assert (first["message"], first["restaurant"], first["command_id"]) == ("refused", "r1", "c-9")
@@ -75,7 +75,7 @@ def test_text_lines_carry_the_context_and_auto_is_json_off_a_terminal() -> None:
 async def test_a_bound_actor_names_every_later_line_of_its_task() -> None:
     """bind_actor (a socket's session) names the device and restaurant on every later line of that task only."""
     stream = io.StringIO()
-    log = logging.getLogger("hub.test_logs.bound")
+    log = logging.getLogger("fireflow.hub.test_logs.bound")
     log.propagate = False
     log.addHandler(handler("json", stream))
 

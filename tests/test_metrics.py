@@ -8,11 +8,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from clients.python import HubError
-from hub.domain.actors import Role
-from hub.domain.errors import DomainError
-from hub.metrics import command_label, outcome_of
-from schema.protocol import ErrorCode
+from fireflow.clients.python import HubError
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.metrics import command_label, outcome_of
+from fireflow.schema.protocol import ErrorCode
 from tests.conftest import WAIT, RunningHub
 from tests.helpers import new_order
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hub.books.db import alembic_config, migrate
+from fireflow.hub.books.db import alembic_config, migrate
 from tests.conftest import ROOT, WAIT, Servers
 
 
@@ -58,7 +58,7 @@ async def test_four_nodes_migrating_a_fresh_database_at_once_all_succeed(fresh_d
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | {"DATABASE_URL": fresh_database}
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hub.run.cli", "migrate", env=env, cwd=ROOT,
+            sys.executable, "-m", "fireflow.hub.run.cli", "migrate", env=env, cwd=ROOT,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         for _ in range(4)

@@ -9,11 +9,11 @@ from typing import Any
 import asyncpg
 import pytest
 
-from clients.python import HubClient
-from clients.python.client import HubError
-from hub.domain.actors import Role
-from hub.run.demo import demo_menu
-from schema.protocol import ErrorCode
+from fireflow.clients.python import HubClient
+from fireflow.clients.python.client import HubError
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.run.demo import demo_menu
+from fireflow.schema.protocol import ErrorCode
 from tests.conftest import RunningHub, Servers
 from tests.helpers import new_order
 
@@ -120,7 +120,7 @@ async def test_a_refund_whose_answer_was_lost_is_finished_by_its_retry(
     hub: RunningHub, redis: Any, servers: Servers
 ) -> None:
     """A full refund recorded in Postgres but not applied live (crash): its retry finishes it, nothing posted twice."""
-    from hub.live.keys import Keys
+    from fireflow.hub.live.keys import Keys
 
     rng = random.Random(7)
     cashier, waiter = await hub.client(Role.CASHIER), await hub.client(Role.WAITER)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from clients.python import HubClient
-from hub.domain.actors import Role
-from schema.protocol import ErrorCode
+from fireflow.clients.python import HubClient
+from fireflow.hub.domain.actors import Role
+from fireflow.schema.protocol import ErrorCode
 from tests.conftest import RunningHub
 
 

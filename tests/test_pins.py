@@ -10,14 +10,14 @@ import asyncpg
 import pytest
 from argon2 import PasswordHasher, profiles
 
-from clients.python import HubClient
-from clients.python.client import HubError
-from hub.commands.pins import DEVICE_LIMIT, RESTAURANT_LIMIT
-from hub.domain.actors import Role
-from hub.live.keys import Keys
-from hub.run.app import create_app
-from hub.run.config import Settings
-from schema.protocol import ErrorCode
+from fireflow.clients.python import HubClient
+from fireflow.clients.python.client import HubError
+from fireflow.hub.commands.pins import DEVICE_LIMIT, RESTAURANT_LIMIT
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.live.keys import Keys
+from fireflow.hub.run.app import create_app
+from fireflow.hub.run.config import Settings
+from fireflow.schema.protocol import ErrorCode
 from tests.conftest import SECRET, WAIT, RunningHub, Servers
 from tests.test_settle import ready_dine_in
 

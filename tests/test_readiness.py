@@ -13,10 +13,10 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from hub.books.db import create_engine
-from hub.domain.actors import Role
-from hub.live.store import Store, redis_client
-from hub.workers.durable import DurableWriter
+from fireflow.hub.books.db import create_engine
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.live.store import Store, redis_client
+from fireflow.hub.workers.durable import DurableWriter
 from tests.conftest import SCALE, WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
 from tests.helpers import new_order
 
@@ -90,7 +90,7 @@ async def test_a_stopped_durable_child_makes_the_node_unready_and_a_killed_one_i
         finally:
             os.kill(child.pid, signal.SIGCONT)
         await ready_becomes(node, True)
-        with caplog.at_level(logging.ERROR, logger="hub.supervise"):
+        with caplog.at_level(logging.ERROR, logger="fireflow.hub.supervise"):
             os.kill(child.pid, signal.SIGKILL)
             await until(lambda: hub.durable_child is not None and hub.durable_child.pid != child.pid)
         (death,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("task durable-writer died")]

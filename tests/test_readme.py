@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from hub.domain.actors import Role
+from fireflow.hub.domain.actors import Role
 from tests.conftest import ROOT, WAIT, RunningHub
 
 

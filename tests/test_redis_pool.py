@@ -7,11 +7,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from clients.python import HubClient
-from hub.domain.actors import Role
-from hub.live.store import Store
-from hub.run.demo import seed_restaurant
-from hub.run.embedded import EmbeddedRedis
+from fireflow.clients.python import HubClient
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.live.store import Store
+from fireflow.hub.run.demo import seed_restaurant
+from fireflow.hub.run.embedded import EmbeddedRedis
 from tests.conftest import WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
 
 

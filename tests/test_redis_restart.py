@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from clients.python import HubError
-from hub.domain.actors import Role
-from hub.run.embedded import EmbeddedRedis
+from fireflow.clients.python import HubError
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.run.embedded import EmbeddedRedis
 from tests.conftest import WAIT, Servers, seed, serve_in_process, settings_for
 from tests.helpers import new_order, retry_command
 

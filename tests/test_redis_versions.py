@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from hub.domain.actors import Role
-from hub.live.keys import Keys
-from hub.run.embedded import EmbeddedRedis
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.live.keys import Keys
+from fireflow.hub.run.embedded import EmbeddedRedis
 from tests.conftest import WAIT, Servers, seed, serve_in_process, settings_for
 from tests.helpers import events_until, fired_order, new_order
 

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from starlette.routing import Route
 
-from clients.python import HubError
-from hub.commands import handlers
-from hub.commands.registry import PUBLIC, REGISTRY, Flow, spec
-from hub.domain.actors import Role
-from hub.transports.http_api import READS, routes
-from schema import generate
-from schema.commands import Command
-from schema.http import API_PREFIX, STATUS
-from schema.protocol import ErrorCode
+from fireflow.clients.python import HubError
+from fireflow.hub.commands import handlers
+from fireflow.hub.commands.registry import PUBLIC, REGISTRY, Flow, spec
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.transports.http_api import READS, routes
+from fireflow.schema import generate
+from fireflow.schema.commands import Command
+from fireflow.schema.http import API_PREFIX, STATUS
+from fireflow.schema.protocol import ErrorCode
 from tests.conftest import RunningHub
 
 ROOT = Path(__file__).resolve().parent.parent

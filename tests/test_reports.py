@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from hub.books.books import DayFigures
-from hub.books.reports import z_report_html
-from hub.domain.billing import z_report
+from fireflow.hub.books.books import DayFigures
+from fireflow.hub.books.reports import z_report_html
+from fireflow.hub.domain.billing import z_report
 
 FIGURES = {"bills_total": 1234567, "average_bill": 411522, "net_revenue": 1000001, "opening_float": 50000}
 

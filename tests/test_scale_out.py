@@ -8,12 +8,12 @@ from typing import Any
 import asyncpg
 import httpx
 
-from clients.python import HubClient
-from hub.domain.actors import Role
-from hub.live.keys import Keys
-from hub.live.store import Store
-from hub.run.demo import seed_restaurant
-from hub.transports.tokens import mint
+from fireflow.clients.python import HubClient
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.live.keys import Keys
+from fireflow.hub.live.store import Store
+from fireflow.hub.run.demo import seed_restaurant
+from fireflow.hub.transports.tokens import mint
 from tests.conftest import SECRET, WAIT, Servers
 
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from hub.commands.registry import PUBLIC, REGISTRY
-from hub.run import documents
-from schema import generate
-from schema.commands import Command
-from schema.events import EVENTS, EventData
-from schema.protocol import CloseCode, ErrorCode
+from fireflow.hub.commands.registry import PUBLIC, REGISTRY
+from fireflow.hub.run import documents
+from fireflow.schema import generate
+from fireflow.schema.commands import Command
+from fireflow.schema.events import EVENTS, EventData
+from fireflow.schema.protocol import CloseCode, ErrorCode
 
 SCHEMA_DIR = Path(generate.__file__).resolve().parent
 ORDERS_SOURCE = SCHEMA_DIR.parent / "hub" / "domain" / "orders.py"
@@ -57,7 +57,9 @@ def test_generated_files_are_fresh() -> None:
     for name, text in documents.render().items():
         path = SCHEMA_DIR / name
         current = path.read_text(encoding="utf-8") if path.exists() else ""
-        assert current == text, f"schema/{name} is stale: run `python -m hub.run.documents` and commit the result"
+        assert current == text, (
+            f"schema/{name} is stale: run `python -m fireflow.hub.run.documents` and commit the result"
+        )
 
 
 def test_render_is_deterministic() -> None:

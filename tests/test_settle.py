@@ -9,10 +9,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from clients.python import HubClient
-from clients.python.client import HubError
-from hub.domain.actors import Role
-from schema.protocol import ErrorCode
+from fireflow.clients.python import HubClient
+from fireflow.clients.python.client import HubError
+from fireflow.hub.domain.actors import Role
+from fireflow.schema.protocol import ErrorCode
 from tests.conftest import WAIT, RunningHub, Servers
 from tests.helpers import events_until, new_order
 
@@ -192,10 +192,10 @@ async def test_a_payment_lock_left_behind_is_finished_from_the_books_or_released
     hub: RunningHub, servers: Servers, redis: Any
 ) -> None:
     """A node died mid-payment: the lock's due check applies it if Postgres has it, else frees the order."""
-    from hub.domain.actors import Actor
-    from hub.domain.settlement import lock, plan_payment
-    from hub.live.keys import Keys
-    from schema.commands import PayOrder
+    from fireflow.hub.domain.actors import Actor
+    from fireflow.hub.domain.settlement import lock, plan_payment
+    from fireflow.hub.live.keys import Keys
+    from fireflow.schema.commands import PayOrder
 
     node = hub.hub
     cashier = Actor(hub.rid, Role.CASHIER, "till-9")
@@ -264,7 +264,7 @@ async def test_a_big_discount_needs_a_managers_pin_and_wrong_pins_are_limited(
 
 async def test_requesting_the_bill_locks_the_order_for_other_terminals_until_it_expires(hub: RunningHub) -> None:
     """bill.request: the table shows BILL_REQUESTED, other terminals get BILL_LOCKED, the lock runs out by itself."""
-    from hub.domain.settlement import request_bill
+    from fireflow.hub.domain.settlement import request_bill
 
     order_id = await ready_dine_in(hub, "T10", "burger")
     till = await hub.client(Role.CASHIER, device="till-1")
@@ -281,7 +281,7 @@ async def test_requesting_the_bill_locks_the_order_for_other_terminals_until_it_
     node = hub.hub
     order = await node.store.order(hub.rid, order_id)
     tables = await node.store.tables(hub.rid)
-    from hub.domain.actors import Actor
+    from fireflow.hub.domain.actors import Actor
 
     quick = request_bill(order, tables, Actor(hub.rid, Role.CASHIER, "till-1"), 1, 0)
     await node.store.commit(hub.rid, "relock", "", quick, 1)
@@ -331,7 +331,7 @@ async def test_orders_of_different_named_customers_are_not_one_bill(hub: Running
 
 async def test_a_settlement_the_live_state_lost_is_repaired_from_the_books(hub: RunningHub, redis: Any) -> None:
     """Redis lost the applied settlement (as after a crash): paying again is ALREADY_SETTLED and the order is closed again."""
-    from hub.live.keys import Keys
+    from fireflow.hub.live.keys import Keys
 
     order_id = await ready_dine_in(hub, "T2", "burger")
     k = Keys(hub.rid)

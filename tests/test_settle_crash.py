@@ -8,10 +8,10 @@ from typing import Any
 import asyncpg
 import httpx
 
-from clients.python import HubError
-from hub.domain.actors import Role
-from hub.run.embedded import EmbeddedRedis
-from hub.transports.tokens import mint
+from fireflow.clients.python import HubError
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.run.embedded import EmbeddedRedis
+from fireflow.hub.transports.tokens import mint
 from tests.conftest import SECRET, WAIT, Servers, seed, serve_in_process, settings_for
 from tests.helpers import retry_command
 

@@ -9,9 +9,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from clients.python import HubClient
-from clients.python.client import HubError
-from hub.domain.actors import Role
+from fireflow.clients.python import HubClient
+from fireflow.clients.python.client import HubError
+from fireflow.hub.domain.actors import Role
 from tests.conftest import RunningHub, Servers
 from tests.test_settle import ready_dine_in
 
@@ -175,7 +175,7 @@ async def test_ten_copies_of_one_approved_discount_check_the_pin_once(hub: Runni
 
 async def test_ten_copies_of_one_wrong_pin_are_one_wrong_try(hub: RunningHub, servers: Servers, redis: Any) -> None:
     """10 copies of one order.discount id with a wrong PIN: 10 identical WRONG_PIN answers, counted as one wrong try."""
-    from hub.live.keys import Keys
+    from fireflow.hub.live.keys import Keys
 
     order_id = await ready_dine_in(hub, "T10", "burger", "mojito")
     data = {"order_id": order_id, "kind": "AMOUNT", "value": 10000, "reason": "cold food", "pin": "9999"}

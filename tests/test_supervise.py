@@ -10,7 +10,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from hub.supervise import Supervisor
+from fireflow.hub.supervise import Supervisor
 from tests.conftest import WAIT, RunningHub
 
 
@@ -23,7 +23,11 @@ async def until(predicate: Callable[[], bool], timeout: float = 2 * WAIT) -> Non
 
 
 def deaths(caplog: pytest.LogCaptureFixture, name: str) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "hub.supervise" and r.getMessage().startswith(f"task {name} died")]
+    return [
+        r
+        for r in caplog.records
+        if r.name == "fireflow.hub.supervise" and r.getMessage().startswith(f"task {name} died")
+    ]
 
 
 async def test_a_task_that_raises_is_logged_with_its_traceback_and_restarted(caplog: pytest.LogCaptureFixture) -> None:

@@ -12,10 +12,10 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from clients.python import HubClient, HubError
-from hub.commands.registry import PUBLIC
-from hub.domain.actors import Role
-from schema.protocol import ErrorCode
+from fireflow.clients.python import HubClient, HubError
+from fireflow.hub.commands.registry import PUBLIC
+from fireflow.hub.domain.actors import Role
+from fireflow.schema.protocol import ErrorCode
 from tests.conftest import WAIT, RunningHub, Servers, seed
 from tests.helpers import events_until
 
@@ -74,7 +74,7 @@ async def test_another_restaurants_order_cannot_be_read_over_http(
     two: Restaurants, caplog: pytest.LogCaptureFixture
 ) -> None:
     """B's token gets 403 WRONG_TENANT for A's order, never sees it in lists, and the attempt is logged with B's id."""
-    caplog.set_level(logging.WARNING, logger="hub.transports.http_api")
+    caplog.set_level(logging.WARNING, logger="fireflow.hub.transports.http_api")
     async with two.hub.http(Role.MANAGER, rid=two.rid_b, device="mgr-b") as b:
         r = await b.get(f"/api/v1/orders/{two.order_a}")
         assert (r.status_code, r.json()["code"]) == (403, ErrorCode.WRONG_TENANT.value)
@@ -84,13 +84,13 @@ async def test_another_restaurants_order_cannot_be_read_over_http(
         assert {t["status"] for t in tables_b} == {"FREE"}
     async with two.hub.http(Role.MANAGER) as a:
         assert (await a.get(f"/api/v1/orders/{two.order_a}")).status_code == 200
-    (logged,) = warnings_from(caplog, "hub.transports.http_api")
+    (logged,) = warnings_from(caplog, "fireflow.hub.transports.http_api")
     assert "tenant" in logged and two.rid_b in logged and "mgr-b" in logged and two.order_a in logged
 
 
 async def test_another_restaurants_order_cannot_be_changed(two: Restaurants, caplog: pytest.LogCaptureFixture) -> None:
     """Every command on A's order from B's devices, over WebSocket and HTTP, gets WRONG_TENANT, is logged, changes nothing."""
-    caplog.set_level(logging.WARNING, logger="hub.commands.bus")
+    caplog.set_level(logging.WARNING, logger="fireflow.hub.commands.bus")
     before = await two.state()
     a = {"order_id": two.order_a}
     attempts = [
@@ -120,7 +120,7 @@ async def test_another_restaurants_order_cannot_be_changed(two: Restaurants, cap
             r = await b.request(method, path, json=body)
             assert (r.status_code, r.json()["code"]) == (403, ErrorCode.WRONG_TENANT.value), path
     assert await two.state() == before
-    logged = warnings_from(caplog, "hub.commands.bus")
+    logged = warnings_from(caplog, "fireflow.hub.commands.bus")
     assert len(logged) == len(attempts) + 5
     assert all("tenant" in m and two.rid_b in m for m in logged)
     assert {t for _, _, t, _ in attempts} <= {m.rpartition("command=")[2] for m in logged}
@@ -143,14 +143,14 @@ async def test_another_restaurants_order_channel_cannot_be_subscribed(
     two: Restaurants, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Subscribing to order:<A's id> with B's token gets WRONG_TENANT (logged); the other channels of that frame are not joined."""
-    caplog.set_level(logging.WARNING, logger="hub.transports.ws")
+    caplog.set_level(logging.WARNING, logger="fireflow.hub.transports.ws")
     manager_b = await two.client_b(Role.MANAGER, device="mgr-b")
     for channels in ([f"order:{two.order_a}"], ["orders", f"order:{two.order_a}"]):
         with pytest.raises(HubError) as err:
             await manager_b.subscribe(*channels)
         assert err.value.code == ErrorCode.WRONG_TENANT
         assert err.value.frame["details"] == {"channel": f"order:{two.order_a}"}
-    logged = warnings_from(caplog, "hub.transports.ws")
+    logged = warnings_from(caplog, "fireflow.hub.transports.ws")
     assert len(logged) == 2 and all(two.rid_b in m and "mgr-b" in m and two.order_a in m for m in logged)
     # "orders" was refused with the rest of the frame: B's next order opens on "tables" first, not "orders".
     await manager_b.subscribe("tables")

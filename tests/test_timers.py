@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.domain.decision import Decision, Due, DueKind
-from hub.live.keys import Keys, due_member, parse_due_member
-from hub.live.store import Store
+from fireflow.hub.domain.decision import Decision, Due, DueKind
+from fireflow.hub.live.keys import Keys, due_member, parse_due_member
+from fireflow.hub.live.store import Store
 
 
 @given(st.sampled_from(DueKind), st.text(min_size=1, max_size=80))
@@ -35,7 +35,7 @@ async def test_the_store_writes_and_reads_typed_checks(redis: Any, caplog: pytes
     await store.commit(rid, "c1", "", decision, 1)
     await redis.zadd(Keys(rid).due, {"nudge|x": 500})
     assert await redis.zrange(Keys(rid).due, 0, -1) == [b"nudge|x", b"ack|due-r1.o1:t1", b"bill|due-r1.o1"]
-    with caplog.at_level(logging.ERROR, logger="hub.live.store"):
+    with caplog.at_level(logging.ERROR, logger="fireflow.hub.live.store"):
         due = await store.due([rid, "due-r2"], 1500)
     assert due == {rid: [Due(DueKind.ACK, "due-r1.o1:t1", 1000)]}
     assert "nudge|x" in caplog.text and await redis.zscore(Keys(rid).due, "nudge|x") is None

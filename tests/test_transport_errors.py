@@ -8,9 +8,9 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 
-from hub.domain.errors import DomainError
-from hub.transports.errors import to_wire
-from schema.protocol import ErrorCode
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.transports.errors import to_wire
+from fireflow.schema.protocol import ErrorCode
 
 
 def test_a_refusal_goes_out_as_it_is() -> None:
@@ -31,7 +31,7 @@ def test_a_backing_server_down_is_unavailable_and_retryable(exc: Exception) -> N
 
 def test_a_bug_is_internal_and_logged_with_its_traceback(caplog: pytest.LogCaptureFixture) -> None:
     """Any other exception answers INTERNAL with no details, and the traceback goes to the log."""
-    caplog.set_level(logging.ERROR, logger="hub.transports.errors")
+    caplog.set_level(logging.ERROR, logger="fireflow.hub.transports.errors")
     try:
         raise KeyError("secret-internal-name")
     except KeyError as exc:

@@ -18,10 +18,10 @@ from websockets.client import ClientProtocol
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
-from clients.python import HubError
-from hub.domain.actors import Role
-from hub.live.keys import Keys
-from schema.protocol import SUBPROTOCOL_JSON, CloseCode, ErrorCode
+from fireflow.clients.python import HubError
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.live.keys import Keys
+from fireflow.schema.protocol import SUBPROTOCOL_JSON, CloseCode, ErrorCode
 from tests.conftest import WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
 from tests.helpers import fired_order
 

@@ -3,7 +3,7 @@
 The bench starts everything itself so that a figure always comes with the
 same setup: embedded Redis and Postgres in a temporary directory (unless
 REDIS_URL / DATABASE_URL are set), migrations, seeded restaurants, ONE hub
-process (``python -m hub.run.cli serve``), and the load generator
+process (``python -m fireflow.hub.run.cli serve``), and the load generator
 (``clients/loadgen.py``) in its own processes, so the hub's CPU and memory
 (read with psutil) are its own. ``--baseline`` runs the same load against a
 bare websockets broadcast server (``clients/baseline.py``) in the same run
@@ -22,6 +22,6 @@ Progress goes to stderr; figure lines to stdout.
 
 from __future__ import annotations
 
-from clients.bench.cli import run
+from fireflow.clients.bench.cli import run
 
 __all__ = ["run"]

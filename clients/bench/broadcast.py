@@ -13,11 +13,11 @@ import argparse
 import math
 from dataclasses import dataclass
 
-from clients.bench.environment import Env
-from clients.bench.load import WAITER_RATE, Load, Run, StepResult
-from clients.bench.report import MiB, figure, ms, ratio
-from clients.bench.scenario import Scenario
-from clients.bench.servers import Server
+from fireflow.clients.bench.environment import Env
+from fireflow.clients.bench.load import WAITER_RATE, Load, Run, StepResult
+from fireflow.clients.bench.report import MiB, figure, ms, ratio
+from fireflow.clients.bench.scenario import Scenario
+from fireflow.clients.bench.servers import Server
 
 __all__ = ["BROADCAST", "Held"]
 

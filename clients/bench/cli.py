@@ -11,14 +11,14 @@ import resource
 import signal
 from typing import Any
 
-from clients.bench.broadcast import BROADCAST
-from clients.bench.environment import Env, environment
-from clients.bench.idle import IDLE
-from clients.bench.kitchen import KITCHEN
-from clients.bench.report import say
-from clients.bench.scenario import Scenario
-from clients.bench.servers import start_baseline, start_hub
-from clients.bench.settle import SETTLE
+from fireflow.clients.bench.broadcast import BROADCAST
+from fireflow.clients.bench.environment import Env, environment
+from fireflow.clients.bench.idle import IDLE
+from fireflow.clients.bench.kitchen import KITCHEN
+from fireflow.clients.bench.report import say
+from fireflow.clients.bench.scenario import Scenario
+from fireflow.clients.bench.servers import start_baseline, start_hub
+from fireflow.clients.bench.settle import SETTLE
 
 __all__ = ["SCENARIOS", "run"]
 
@@ -27,7 +27,7 @@ _BASELINE_FRAME = 600  # bytes, when the hub's run tells no frame size
 
 
 def _parser(name: str, scenario: Scenario[Any]) -> argparse.ArgumentParser:
-    from clients import bench
+    from fireflow.clients import bench
 
     p = argparse.ArgumentParser(prog=f"fireflow bench {name}", description=(bench.__doc__ or "").splitlines()[0])
     p.add_argument("--sockets", type=int, default=scenario.sockets, help="screens (sockets that receive)")
@@ -55,7 +55,7 @@ def _raise_nofile(wanted: int) -> int:
 
 
 async def _bench(scenario: Scenario[Any], args: argparse.Namespace, env: Env) -> int:
-    from hub.books.db import migrate
+    from fireflow.hub.books.db import migrate
 
     if args.restaurants < 1 or args.sockets < 1:
         raise SystemExit("bench: --sockets and --restaurants must be at least 1")

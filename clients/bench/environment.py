@@ -15,8 +15,8 @@ from pathlib import Path
 
 import psutil
 
-from clients.bench.report import say
-from hub.run.embedded import EmbeddedServers
+from fireflow.clients.bench.report import say
+from fireflow.hub.run.embedded import EmbeddedServers
 
 __all__ = ["Env", "environment"]
 
@@ -37,15 +37,15 @@ class Env:
         return f"{self.prefix}{n}"
 
     def token(self, rid: str, role: str, device: str, stations: tuple[str, ...] = ()) -> str:
-        from hub.transports.tokens import mint
+        from fireflow.hub.transports.tokens import mint
 
         return mint(self.secret, rid, role, device=device, stations=stations, ttl=86_400)
 
     async def seed(self, count: int) -> None:
         from redis.asyncio import Redis
 
-        from hub.live.store import Store
-        from hub.run.demo import demo_kitchen, seed_restaurant
+        from fireflow.hub.live.store import Store
+        from fireflow.hub.run.demo import demo_kitchen, seed_restaurant
 
         # The generator's screens do not acknowledge tickets: give them longer than a run, so that
         # unacknowledged-ticket alerts do not join the load being measured.

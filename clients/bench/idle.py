@@ -7,11 +7,11 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from clients.bench.environment import Env
-from clients.bench.load import STATIONS, Load, Run
-from clients.bench.report import MiB, figure, ratio
-from clients.bench.scenario import Scenario
-from clients.bench.servers import Server
+from fireflow.clients.bench.environment import Env
+from fireflow.clients.bench.load import STATIONS, Load, Run
+from fireflow.clients.bench.report import MiB, figure, ratio
+from fireflow.clients.bench.scenario import Scenario
+from fireflow.clients.bench.servers import Server
 
 __all__ = ["IDLE", "IdleResult"]
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 
-from clients.bench.environment import Env
-from clients.bench.load import STATIONS, Load, Run, StepResult
-from clients.bench.report import MiB, figure, ms, ratio, say
-from clients.bench.scenario import Scenario
-from clients.bench.servers import Server
+from fireflow.clients.bench.environment import Env
+from fireflow.clients.bench.load import STATIONS, Load, Run, StepResult
+from fireflow.clients.bench.report import MiB, figure, ms, ratio, say
+from fireflow.clients.bench.scenario import Scenario
+from fireflow.clients.bench.servers import Server
 
 __all__ = ["KITCHEN"]
 

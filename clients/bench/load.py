@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from clients.bench.environment import Env
-from clients.bench.report import say
-from clients.bench.servers import Server
-from clients.bench.usage import cpu_seconds
-from clients.bench.workers import Workers
-from hub.run.embedded.process import HOST
+from fireflow.clients.bench.environment import Env
+from fireflow.clients.bench.report import say
+from fireflow.clients.bench.servers import Server
+from fireflow.clients.bench.usage import cpu_seconds
+from fireflow.clients.bench.workers import Workers
+from fireflow.hub.run.embedded.process import HOST
 
 __all__ = ["STATIONS", "WAITER_RATE", "Load", "Run", "StepResult"]
 
@@ -144,7 +144,7 @@ class Run:
         return cls(env, server, load, workers, failed)
 
     async def prepare(self, jobs: list[tuple[str, int]]) -> list[list[str]]:
-        from clients.loadgen import prepare_orders
+        from fireflow.clients.loadgen import prepare_orders
 
         started = time.monotonic()
         ids = await prepare_orders(
@@ -170,7 +170,7 @@ class Run:
         user1, sys1 = self.server.cpu_split()
         cpu, system = user1 + sys1 - user0 - sys0, sys1 - sys0
         extra, gen = cpu_seconds(extras) - extra0, self.workers.cpu() - gen0
-        from clients.loadgen import Histogram
+        from fireflow.clients.loadgen import Histogram
 
         hist, acks = Histogram(), Histogram()
         for report in reports:

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from clients.bench.environment import Env
-from clients.bench.servers import Server
+from fireflow.clients.bench.environment import Env
+from fireflow.clients.bench.servers import Server
 
 __all__ = ["Scenario"]
 

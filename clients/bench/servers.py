@@ -1,6 +1,6 @@
 """The server under test, the hub or the baseline: one child process, its log, its RSS and CPU.
 
-Spawned like the embedded servers (``hub.run.embedded.process``): it dies with the
+Spawned like the embedded servers (``fireflow.hub.run.embedded.process``): it dies with the
 bench, so a killed bench leaves no hub behind, and a stop that is not obeyed in
 time becomes SIGKILL.
 """
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import psutil
 
-from clients.bench.environment import Env
-from clients.bench.usage import cpu_seconds, cpu_split
-from hub.run.embedded.process import HOST, die_with_parent, free_port, terminate
+from fireflow.clients.bench.environment import Env
+from fireflow.clients.bench.usage import cpu_seconds, cpu_split
+from fireflow.hub.run.embedded.process import HOST, die_with_parent, free_port, terminate
 
 __all__ = ["Server", "start_baseline", "start_hub"]
 
@@ -113,7 +113,7 @@ def _tcp_ok(port: int) -> Callable[[], bool]:
 
 
 async def start_hub(env: Env) -> Server:
-    """ONE hub process (``python -m hub.run.cli serve``) on the bench's Redis and Postgres."""
+    """ONE hub process (``python -m fireflow.hub.run.cli serve``) on the bench's Redis and Postgres."""
     port = env.args.port or free_port()
     child_env = {
         **os.environ,
@@ -125,7 +125,7 @@ async def start_hub(env: Env) -> Server:
     argv = [
         sys.executable,
         "-m",
-        "hub.run.cli",
+        "fireflow.hub.run.cli",
         "serve",
         "--port",
         str(port),
@@ -140,5 +140,5 @@ async def start_hub(env: Env) -> Server:
 async def start_baseline(env: Env, frame_size: int) -> Server:
     """The bare websockets broadcast server (``clients/baseline.py``), its frames padded to ``frame_size``."""
     port = free_port()
-    argv = [sys.executable, "-m", "clients.baseline", "--port", str(port), "--frame-size", str(frame_size)]
+    argv = [sys.executable, "-m", "fireflow.clients.baseline", "--port", str(port), "--frame-size", str(frame_size)]
     return await Server.start("baseline", argv, dict(os.environ), env.directory / "baseline.log", port, _tcp_ok(port))

@@ -12,11 +12,11 @@ import argparse
 import asyncio
 import time
 
-from clients.bench.environment import Env
-from clients.bench.report import figure, say
-from clients.bench.scenario import Scenario
-from clients.bench.servers import Server
-from hub.run.embedded.process import HOST
+from fireflow.clients.bench.environment import Env
+from fireflow.clients.bench.report import figure, say
+from fireflow.clients.bench.scenario import Scenario
+from fireflow.clients.bench.servers import Server
+from fireflow.hub.run.embedded.process import HOST
 
 __all__ = ["SETTLE"]
 
@@ -26,8 +26,8 @@ def _options(p: argparse.ArgumentParser) -> None:
 
 
 async def _settle(env: Env, server: Server, args: argparse.Namespace) -> None:
-    from clients.python import HubClient
-    from hub.books.db import create_engine
+    from fireflow.clients.python import HubClient
+    from fireflow.hub.books.db import create_engine
 
     url = f"ws://{HOST}:{server.port}/ws"
     per = max(1, args.orders // args.restaurants)

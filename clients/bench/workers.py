@@ -1,4 +1,4 @@
-"""The load generator processes (``python -m clients.loadgen``) and their line protocol on stdin/stdout."""
+"""The load generator processes (``python -m fireflow.clients.loadgen``) and their line protocol on stdin/stdout."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import psutil
 
-from clients.bench.usage import cpu_seconds
-from hub.run.embedded.process import die_with_parent
+from fireflow.clients.bench.usage import cpu_seconds
+from fireflow.hub.run.embedded.process import die_with_parent
 
 __all__ = ["Workers"]
 
@@ -34,7 +34,7 @@ class Workers:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "clients.loadgen",
+                "fireflow.clients.loadgen",
                 str(path),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

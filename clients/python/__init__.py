@@ -1,5 +1,5 @@
 """The Python async client SDK for Fireflow Hub."""
 
-from clients.python.client import HubClient, HubError
+from fireflow.clients.python.client import HubClient, HubError
 
 __all__ = ["HubClient", "HubError"]

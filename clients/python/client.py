@@ -34,7 +34,7 @@ import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from schema.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, CloseCode
+from fireflow.schema.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, CloseCode
 
 __all__ = ["DEAD_AFTER", "HubClient", "HubError"]
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.books.books import AuditNote, Books
-from hub.retry import Backoff
-from hub.supervise import reraise_if_cancelled
+from fireflow.hub.books.books import AuditNote, Books
+from fireflow.hub.retry import Backoff
+from fireflow.hub.supervise import reraise_if_cancelled
 
 __all__ = ["AUDIT_QUEUE", "AuditTrail"]
 

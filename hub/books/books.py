@@ -21,12 +21,12 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.domain.books_rules import Invoice, InvoiceStatus
-from hub.domain.decision import AuditNote
-from hub.domain.money import average
-from hub.domain.settlement import INVOICE_REF
-from schema.billing import LedgerEntry, LedgerKind, LedgerTransaction, Payment, TenderMethod
-from schema.tables import (
+from fireflow.hub.domain.books_rules import Invoice, InvoiceStatus
+from fireflow.hub.domain.decision import AuditNote
+from fireflow.hub.domain.money import average
+from fireflow.hub.domain.settlement import INVOICE_REF
+from fireflow.schema.billing import LedgerEntry, LedgerKind, LedgerTransaction, Payment, TenderMethod
+from fireflow.schema.tables import (
     AuditRow,
     InvoiceLineRow,
     InvoiceOrderRow,

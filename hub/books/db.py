@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-import migrations
+from fireflow import migrations
 
 __all__ = ["MIGRATION_LOCK", "alembic_config", "create_engine", "migrate"]
 

@@ -1,7 +1,7 @@
 """Printable reports: the Z-report as a page a manager can print at closing.
 
 Amounts are written in major units with the currency's own number of decimals
-(``hub.domain.money.major``: JPY none, INR two, KWD three), and every label
+(``fireflow.hub.domain.money.major``: JPY none, INR two, KWD three), and every label
 says what its figure includes.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from html import escape
 
-from hub.domain.money import major
-from schema.billing import ZReport
+from fireflow.hub.domain.money import major
+from fireflow.schema.billing import ZReport
 
 __all__ = ["z_report_html"]
 

@@ -4,7 +4,7 @@ A command id makes a command idempotent: its first result is stored with the
 commit, atomically, and every retry gets that result back without effect. A
 version conflict from a concurrent writer is retried here with fresh state
 (the client's own ``version`` expectation is checked by the domain). What a
-command is, who may run it and how it runs come from ``hub.commands.registry``.
+command is, who may run it and how it runs come from ``fireflow.hub.commands.registry``.
 
 Every copy of one command id gets the same answer. For most commands the
 commit does that alone: a copy that decides after its twin committed gets the
@@ -33,20 +33,20 @@ import orjson
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from hub.books.audit import AuditTrail
-from hub.commands.context import Context
-from hub.commands.pins import Pins
-from hub.commands.registry import Flow, Spec, spec
-from hub.commands.settle import BooksOnly, Settler
-from hub.commands.tenancy import tenant_violation
-from hub.domain.actors import Actor, Role, check_role
-from hub.domain.errors import DomainError
-from hub.live.store import Claim, Refusal, Store, StoredResult
-from hub.logs import log_context
-from hub.metrics import Metrics, outcome_of
-from hub.retry import Backoff, until_committed
-from schema import commands as payloads
-from schema.protocol import ErrorCode
+from fireflow.hub.books.audit import AuditTrail
+from fireflow.hub.commands.context import Context
+from fireflow.hub.commands.pins import Pins
+from fireflow.hub.commands.registry import Flow, Spec, spec
+from fireflow.hub.commands.settle import BooksOnly, Settler
+from fireflow.hub.commands.tenancy import tenant_violation
+from fireflow.hub.domain.actors import Actor, Role, check_role
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.live.store import Claim, Refusal, Store, StoredResult
+from fireflow.hub.logs import log_context
+from fireflow.hub.metrics import Metrics, outcome_of
+from fireflow.hub.retry import Backoff, until_committed
+from fireflow.schema import commands as payloads
+from fireflow.schema.protocol import ErrorCode
 
 __all__ = ["CommandBus", "one_copy_at_a_time", "validation_details"]
 

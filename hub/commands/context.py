@@ -10,15 +10,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hub.commands.pins import Pins
-from hub.domain import orders, settlement
-from hub.domain.actors import Actor
-from hub.domain.decision import Decision
-from hub.domain.errors import DomainError
-from hub.domain.stock import StockBook
-from hub.live.store import Store
-from schema.protocol import ErrorCode
-from schema.records import Counters, Menu, Order, Restaurant, Table
+from fireflow.hub.commands.pins import Pins
+from fireflow.hub.domain import orders, settlement
+from fireflow.hub.domain.actors import Actor
+from fireflow.hub.domain.decision import Decision
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.stock import StockBook
+from fireflow.hub.live.store import Store
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import Counters, Menu, Order, Restaurant, Table
 
 __all__ = ["Context", "Handler"]
 

@@ -2,21 +2,21 @@
 
 Each is ``async (Context) -> Decision``; the bus commits the decision and
 retries on a lost race. Which command runs which handler, and who may run it,
-is declared once in ``hub.commands.registry``.
+is declared once in ``fireflow.hub.commands.registry``.
 """
 
 from __future__ import annotations
 
 import secrets
 
-from hub.commands.context import Context, Handler
-from hub.domain import billing, kitchen, orders, settlement, stock, tables
-from hub.domain.decision import Decision
-from hub.domain.errors import DomainError
-from schema import commands as payloads
-from schema.billing import Discount
-from schema.protocol import ErrorCode
-from schema.records import Order, Table
+from fireflow.hub.commands.context import Context, Handler
+from fireflow.hub.domain import billing, kitchen, orders, settlement, stock, tables
+from fireflow.hub.domain.decision import Decision
+from fireflow.hub.domain.errors import DomainError
+from fireflow.schema import commands as payloads
+from fireflow.schema.billing import Discount
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import Order, Table
 
 
 async def open_order(ctx: Context) -> Decision:

@@ -33,9 +33,9 @@ from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 
-from hub.domain.errors import DomainError
-from hub.live.keys import Keys
-from schema.protocol import ErrorCode
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.live.keys import Keys
+from fireflow.schema.protocol import ErrorCode
 
 __all__ = ["DEVICE_LIMIT", "RESTAURANT_LIMIT", "WINDOW_S", "Pins"]
 
@@ -60,7 +60,7 @@ class Pins:
         self.audit = audit  # (restaurant, device, details): where wrong PINs are recorded
         self.clock = clock
         self._hasher = PasswordHasher() if cost == "production" else PasswordHasher.from_parameters(profiles.CHEAPEST)
-        self._script = redis.register_script(resources.files("hub.live").joinpath("lua/pins.lua").read_text())
+        self._script = redis.register_script(resources.files("fireflow.hub.live").joinpath("lua/pins.lua").read_text())
 
     async def set(self, rid: str, manager: str, pin: str) -> None:
         hashed = await asyncio.to_thread(self._hasher.hash, pin)

@@ -22,11 +22,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hub.commands import handlers as on
-from hub.commands.context import Handler
-from hub.domain.actors import FRONT, KITCHEN_SIDE, MANAGERS, MONEY, Role
-from hub.domain.kitchen import ItemMove
-from schema import commands as payloads
+from fireflow.hub.commands import handlers as on
+from fireflow.hub.commands.context import Handler
+from fireflow.hub.domain.actors import FRONT, KITCHEN_SIDE, MANAGERS, MONEY, Role
+from fireflow.hub.domain.kitchen import ItemMove
+from fireflow.schema import commands as payloads
 
 __all__ = ["PUBLIC", "REGISTRY", "Flow", "HttpRoute", "Spec", "spec"]
 

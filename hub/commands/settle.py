@@ -3,7 +3,7 @@
 Why this order: a terminal is told "paid" (or "refunded", "voided") only once
 Postgres has committed it, so no crash of Redis or of the hub after the answer
 can lose it. What is allowed and what is recorded is decided in the domain
-(``hub.domain.settlement`` for payments, ``hub.domain.books_rules`` for
+(``fireflow.hub.domain.settlement`` for payments, ``fireflow.hub.domain.books_rules`` for
 refunds, voids, the drawer and the day's close); this module only runs the
 sequence: load → decide → record → apply → tell revenue.
 
@@ -17,7 +17,7 @@ UNAVAILABLE (retryable, same id), the lock waits for the check, and nothing in
 the kitchen path touches Postgres.
 
 Copies of one command id (a till resending after a timeout, to any node) are
-run one after another by the bus (``hub.commands.bus.one_copy_at_a_time``):
+run one after another by the bus (``fireflow.hub.commands.bus.one_copy_at_a_time``):
 no copy checks a PIN, posts, or lets go of a lock its twin holds.
 """
 
@@ -31,21 +31,21 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.books.books import AlreadySettled, Books, Found, InvoiceDraft, PaymentDraft, Settlement
-from hub.commands.pins import Pins
-from hub.domain import billing, settlement
-from hub.domain import books_rules as rules
-from hub.domain.actors import Actor
-from hub.domain.decision import Decision, Event
-from hub.domain.errors import DomainError
-from hub.domain.orders import business_day, check_tenant
-from hub.live.store import Store, StoredResult
-from hub.retry import until_committed
-from schema import commands as c
-from schema import events as e
-from schema.billing import LedgerTransaction, Payment, ZReport
-from schema.protocol import ErrorCode
-from schema.records import Order, Restaurant, SettleLock
+from fireflow.hub.books.books import AlreadySettled, Books, Found, InvoiceDraft, PaymentDraft, Settlement
+from fireflow.hub.commands.pins import Pins
+from fireflow.hub.domain import billing, settlement
+from fireflow.hub.domain import books_rules as rules
+from fireflow.hub.domain.actors import Actor
+from fireflow.hub.domain.decision import Decision, Event
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.orders import business_day, check_tenant
+from fireflow.hub.live.store import Store, StoredResult
+from fireflow.hub.retry import until_committed
+from fireflow.schema import commands as c
+from fireflow.schema import events as e
+from fireflow.schema.billing import LedgerTransaction, Payment, ZReport
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import Order, Restaurant, SettleLock
 
 __all__ = ["BooksOnly", "Settler"]
 

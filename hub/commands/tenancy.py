@@ -3,7 +3,7 @@
 Every transport and the bus refuse it the same way (WRONG_TENANT); this is
 the one function that records it. The log line names the device, its
 restaurant and role and what it tried; the audit row (``TENANT_VIOLATION``)
-is queued for Postgres and never delays the refusal (``hub.books.audit``).
+is queued for Postgres and never delays the refusal (``fireflow.hub.books.audit``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from hub.books.audit import AuditTrail
-from hub.books.books import AuditNote
-from hub.domain.actors import Actor
+from fireflow.hub.books.audit import AuditTrail
+from fireflow.hub.books.books import AuditNote
+from fireflow.hub.domain.actors import Actor
 
 __all__ = ["TENANT_VIOLATION", "tenant_violation"]
 

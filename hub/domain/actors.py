@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hub.domain.errors import DomainError
-from schema.protocol import ErrorCode
+from fireflow.hub.domain.errors import DomainError
+from fireflow.schema.protocol import ErrorCode
 
 __all__ = ["ALL_STATIONS", "FRONT", "KITCHEN_SIDE", "MANAGERS", "MONEY", "Actor", "Role", "can_read", "check_role"]
 

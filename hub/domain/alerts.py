@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hub.domain.tickets import ON_SCREEN
-from schema.records import Alert, AlertKind, Order, OrderStatus, TicketRef
+from fireflow.hub.domain.tickets import ON_SCREEN
+from fireflow.schema.records import Alert, AlertKind, Order, OrderStatus, TicketRef
 
 __all__ = ["active_alerts", "ticket_alert", "to_make"]
 

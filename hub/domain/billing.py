@@ -19,7 +19,7 @@ Bills (:func:`compute_bill`), over one order or a group of them; each line keeps
   It is not taxed;
 - ``total = sum(net) + (tax if EXCLUSIVE) + service_charge = sum(line.total) + service_charge``.
 
-Every rounding follows ``hub.domain.money`` (half away from zero).
+Every rounding follows ``fireflow.hub.domain.money`` (half away from zero).
 
 Ledger accounts (a balance is debits minus credits):
 
@@ -61,10 +61,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from hub.domain.errors import DomainError
-from hub.domain.money import BP, allocate, average, divide, percent_of
-from hub.domain.orders import OPEN, bump
-from schema.billing import (
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.money import BP, allocate, average, divide, percent_of
+from fireflow.hub.domain.orders import OPEN, bump
+from fireflow.schema.billing import (
     Bill,
     BillingSettings,
     BillLine,
@@ -81,8 +81,8 @@ from schema.billing import (
     TenderMethod,
     ZReport,
 )
-from schema.protocol import ErrorCode
-from schema.records import Order, OrderStatus, PaymentStatus
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import Order, OrderStatus, PaymentStatus
 
 __all__ = [
     "AMOUNT_MISMATCH",

@@ -27,16 +27,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from hub.domain.billing import float_entries, payout_entries, refund_entries, void_entries, z_report
-from hub.domain.decision import AuditNote, Decision, Event
-from hub.domain.errors import DomainError
-from hub.domain.orders import bump
-from hub.domain.settlement import MONEY_CHANNELS
-from schema import commands as c
-from schema import events as e
-from schema.billing import LedgerKind, LedgerTransaction
-from schema.protocol import ErrorCode
-from schema.records import Order, OrderStatus, PaymentStatus
+from fireflow.hub.domain.billing import float_entries, payout_entries, refund_entries, void_entries, z_report
+from fireflow.hub.domain.decision import AuditNote, Decision, Event
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.orders import bump
+from fireflow.hub.domain.settlement import MONEY_CHANNELS
+from fireflow.schema import commands as c
+from fireflow.schema import events as e
+from fireflow.schema.billing import LedgerKind, LedgerTransaction
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import Order, OrderStatus, PaymentStatus
 
 __all__ = [
     "BooksMove",

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from schema import events as e
-from schema.records import Counters, Order, Restaurant, Stock, Table
+from fireflow.schema import events as e
+from fireflow.schema.records import Counters, Order, Restaurant, Stock, Table
 
 __all__ = ["AuditNote", "Decision", "Due", "DueKind", "Event", "PrepSample"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schema.protocol import ErrorCode
+from fireflow.schema.protocol import ErrorCode
 
 __all__ = ["DomainError"]
 

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from hub.domain.actors import Actor, Role
-from hub.domain.alerts import ticket_alert
-from hub.domain.decision import Decision, Due, DueKind, Event, PrepSample
-from hub.domain.errors import DomainError
-from hub.domain.orders import (
+from fireflow.hub.domain.actors import Actor, Role
+from fireflow.hub.domain.alerts import ticket_alert
+from fireflow.hub.domain.decision import Decision, Due, DueKind, Event, PrepSample
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.orders import (
     ALERT_CHANNELS,
     OPEN,
     require_open,
     touch,
     with_status,
 )
-from hub.domain.tickets import ON_SCREEN, card_events
-from schema import commands as c
-from schema import events as e
-from schema.protocol import ErrorCode
-from schema.records import AlertKind, ItemStatus, Menu, Order, OrderItem, Restaurant
+from fireflow.hub.domain.tickets import ON_SCREEN, card_events
+from fireflow.schema import commands as c
+from fireflow.schema import events as e
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import AlertKind, ItemStatus, Menu, Order, OrderItem, Restaurant
 
 __all__ = ["ItemMove", "ack_tickets", "bump_order", "check_ack", "configure", "recall_order", "set_item_status"]
 

@@ -16,15 +16,23 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.domain.actors import Actor
-from hub.domain.decision import Decision, Due, DueKind, Event
-from hub.domain.errors import DomainError
-from hub.domain.stock import StockBook
-from hub.domain.tickets import EXPO, FINISHED, card_events, held_lines, kitchen_stations, make_ticket, ticket_line
-from schema import commands as c
-from schema import events as e
-from schema.protocol import ErrorCode
-from schema.records import (
+from fireflow.hub.domain.actors import Actor
+from fireflow.hub.domain.decision import Decision, Due, DueKind, Event
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.stock import StockBook
+from fireflow.hub.domain.tickets import (
+    EXPO,
+    FINISHED,
+    card_events,
+    held_lines,
+    kitchen_stations,
+    make_ticket,
+    ticket_line,
+)
+from fireflow.schema import commands as c
+from fireflow.schema import events as e
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import (
     Alert,
     AlertKind,
     Counters,

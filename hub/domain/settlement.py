@@ -18,17 +18,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hub.domain.actors import Actor, Role
-from hub.domain.billing import compute_bill, payment_entries, take_payments
-from hub.domain.decision import AuditNote, Decision, Due, DueKind, Event
-from hub.domain.errors import DomainError
-from hub.domain.orders import OPEN, bump, order_channels, require_editable, table_event, touch, updated
-from hub.domain.tickets import FINISHED
-from schema import commands as c
-from schema import events as e
-from schema.billing import Bill, BillingSettings, LedgerTransaction, Payment
-from schema.protocol import ErrorCode
-from schema.records import BillLock, Order, OrderStatus, PaymentStatus, SettleLock, Table, TableStatus
+from fireflow.hub.domain.actors import Actor, Role
+from fireflow.hub.domain.billing import compute_bill, payment_entries, take_payments
+from fireflow.hub.domain.decision import AuditNote, Decision, Due, DueKind, Event
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.orders import OPEN, bump, order_channels, require_editable, table_event, touch, updated
+from fireflow.hub.domain.tickets import FINISHED
+from fireflow.schema import commands as c
+from fireflow.schema import events as e
+from fireflow.schema.billing import Bill, BillingSettings, LedgerTransaction, Payment
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import BillLock, Order, OrderStatus, PaymentStatus, SettleLock, Table, TableStatus
 
 __all__ = [
     "MONEY_CHANNELS",

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from hub.domain.decision import Decision, Event
-from hub.domain.errors import DomainError
-from schema import commands as c
-from schema import events as e
-from schema.protocol import ErrorCode
-from schema.records import Menu, MenuItem, Stock
+from fireflow.hub.domain.decision import Decision, Event
+from fireflow.hub.domain.errors import DomainError
+from fireflow.schema import commands as c
+from fireflow.schema import events as e
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import Menu, MenuItem, Stock
 
 __all__ = ["MENU_CHANNELS", "StockBook", "set_stock", "set_stock_out"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hub.domain.decision import Decision, Event
-from hub.domain.errors import DomainError
-from hub.domain.orders import (
+from fireflow.hub.domain.decision import Decision, Event
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.orders import (
     bump,
     check_version,
     order_channels,
@@ -14,11 +14,11 @@ from hub.domain.orders import (
     updated,
     with_status,
 )
-from hub.domain.tickets import card_events, kitchen_stations
-from schema import commands as c
-from schema import events as e
-from schema.protocol import ErrorCode
-from schema.records import Order, OrderStatus, OrderType, PaymentStatus, Table, TableStatus
+from fireflow.hub.domain.tickets import card_events, kitchen_stations
+from fireflow.schema import commands as c
+from fireflow.schema import events as e
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import Order, OrderStatus, OrderType, PaymentStatus, Table, TableStatus
 
 __all__ = ["clean_table", "merge_tables", "move_order"]
 

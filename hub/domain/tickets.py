@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hub.domain.decision import Event
-from schema import events as e
-from schema.records import (
+from fireflow.hub.domain.decision import Event
+from fireflow.schema import events as e
+from fireflow.schema.records import (
     ItemStatus,
     KitchenTicket,
     Order,

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.domain.alerts import active_alerts
-from hub.domain.tickets import EXPO, ON_SCREEN, card
-from schema.records import KitchenSettings, Menu, Order, OrderStatus, OrderType, Stock, Table
+from fireflow.hub.domain.alerts import active_alerts
+from fireflow.hub.domain.tickets import EXPO, ON_SCREEN, card
+from fireflow.schema.records import KitchenSettings, Menu, Order, OrderStatus, OrderType, Stock, Table
 
 __all__ = ["LiveState", "all_day", "channel_view", "menu_view", "needs"]
 
@@ -96,7 +96,7 @@ def menu_view(menu: Menu | None, stock: Sequence[Stock]) -> dict[str, Any]:
 
 
 def _alerts(state: LiveState) -> list[dict[str, Any]]:
-    """The kitchen alerts still standing (hub.domain.alerts): a screen starting from a snapshot sees them too."""
+    """The kitchen alerts still standing (fireflow.hub.domain.alerts): a screen starting from a snapshot sees them too."""
     return [a.model_dump(mode="json") for a in active_alerts(state.orders)]
 
 

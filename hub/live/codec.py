@@ -13,8 +13,8 @@ from typing import Any, Protocol
 import msgpack
 import orjson
 
-from hub.live.store import StreamEntry
-from schema.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK
+from fireflow.hub.live.store import StreamEntry
+from fireflow.schema.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK
 
 __all__ = ["CODECS", "Codec", "DecodeError", "EncodedEvent", "JsonCodec", "MsgpackCodec"]
 

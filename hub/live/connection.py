@@ -28,9 +28,9 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from hub.domain.actors import Actor
-from hub.live.codec import Codec, EncodedEvent, Message
-from schema.protocol import CloseCode
+from fireflow.hub.domain.actors import Actor
+from fireflow.hub.live.codec import Codec, EncodedEvent, Message
+from fireflow.schema.protocol import CloseCode
 
 __all__ = ["Connection"]
 

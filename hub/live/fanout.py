@@ -16,12 +16,12 @@ from collections.abc import Iterable
 
 from redis.asyncio import Redis
 
-from hub.live.codec import EncodedEvent
-from hub.live.connection import Connection
-from hub.live.keys import WAKE_PATTERN, WAKE_PREFIX, Keys
-from hub.live.store import Store
-from hub.supervise import reraise_if_cancelled
-from schema.protocol import CloseCode
+from fireflow.hub.live.codec import EncodedEvent
+from fireflow.hub.live.connection import Connection
+from fireflow.hub.live.keys import WAKE_PATTERN, WAKE_PREFIX, Keys
+from fireflow.hub.live.store import Store
+from fireflow.hub.supervise import reraise_if_cancelled
+from fireflow.schema.protocol import CloseCode
 
 __all__ = ["FanOut", "Feed"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.domain.decision import DueKind
+from fireflow.hub.domain.decision import DueKind
 
 __all__ = ["DURABLE_GROUP", "RESTAURANTS", "WAKE_PATTERN", "WAKE_PREFIX", "Keys", "due_member", "parse_due_member"]
 

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from hub.live.keys import Keys
-from hub.supervise import reraise_if_cancelled
+from fireflow.hub.live.keys import Keys
+from fireflow.hub.supervise import reraise_if_cancelled
 
 __all__ = ["Presence", "stations_of"]
 

@@ -1,7 +1,7 @@
 """Live state in Redis: load aggregates, commit decisions, read snapshots and history.
 
 This is the only module that knows how aggregates are laid out in Redis; the
-layout itself (key names) lives in ``hub.live.keys`` and the atomic commit in
+layout itself (key names) lives in ``fireflow.hub.live.keys`` and the atomic commit in
 ``hub/live/lua/commit.lua``.
 """
 
@@ -21,9 +21,9 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from hub.domain.decision import Decision, Due
-from hub.domain.views import LiveState
-from hub.live.keys import (
+from fireflow.hub.domain.decision import Decision, Due
+from fireflow.hub.domain.views import LiveState
+from fireflow.hub.live.keys import (
     KEY_CLOSED_ORDERS,
     KEY_COUNTERS,
     KEY_OPEN_ORDERS,
@@ -35,7 +35,7 @@ from hub.live.keys import (
     due_member,
     parse_due_member,
 )
-from schema.records import Counters, KitchenSettings, Menu, Order, OrderStatus, Restaurant, Stock, Table
+from fireflow.schema.records import Counters, KitchenSettings, Menu, Order, OrderStatus, Restaurant, Stock, Table
 
 __all__ = [
     "Claim",
@@ -191,9 +191,11 @@ class Store:
         self._restaurants: dict[str, tuple[float, Restaurant | None]] = {}
         self.history = history
         self.result_ttl = result_ttl
-        source = resources.files("hub.live").joinpath("lua/commit.lua").read_text()
+        source = resources.files("fireflow.hub.live").joinpath("lua/commit.lua").read_text()
         self._commit = redis.register_script(source)
-        self._unclaim = redis.register_script(resources.files("hub.live").joinpath("lua/unclaim.lua").read_text())
+        self._unclaim = redis.register_script(
+            resources.files("fireflow.hub.live").joinpath("lua/unclaim.lua").read_text()
+        )
 
     # -- restaurants ------------------------------------------------------
 

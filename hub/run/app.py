@@ -31,27 +31,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
-from hub.books.audit import AuditTrail
-from hub.books.books import AuditNote, Books
-from hub.books.db import create_engine
-from hub.commands.bus import CommandBus
-from hub.commands.pins import Pins
-from hub.commands.settle import Settler
-from hub.live.codec import CODECS
-from hub.live.connection import Connection
-from hub.live.fanout import FanOut
-from hub.live.keys import Keys
-from hub.live.presence import Presence
-from hub.live.store import Store, redis_client
-from hub.metrics import Metrics, NodeCollector, Sockets
-from hub.run.config import Settings
-from hub.run.embedded import die_with_parent
-from hub.supervise import Supervisor, TaskEnded
-from hub.transports.http_api import routes
-from hub.transports.ws import WebSocketEndpoint
-from hub.workers.durable import Backlog, DurableWriter, backlog
-from hub.workers.timers import DueChecks
-from schema.protocol import CloseCode
+from fireflow.hub.books.audit import AuditTrail
+from fireflow.hub.books.books import AuditNote, Books
+from fireflow.hub.books.db import create_engine
+from fireflow.hub.commands.bus import CommandBus
+from fireflow.hub.commands.pins import Pins
+from fireflow.hub.commands.settle import Settler
+from fireflow.hub.live.codec import CODECS
+from fireflow.hub.live.connection import Connection
+from fireflow.hub.live.fanout import FanOut
+from fireflow.hub.live.keys import Keys
+from fireflow.hub.live.presence import Presence
+from fireflow.hub.live.store import Store, redis_client
+from fireflow.hub.metrics import Metrics, NodeCollector, Sockets
+from fireflow.hub.run.config import Settings
+from fireflow.hub.run.embedded import die_with_parent
+from fireflow.hub.supervise import Supervisor, TaskEnded
+from fireflow.hub.transports.http_api import routes
+from fireflow.hub.transports.ws import WebSocketEndpoint
+from fireflow.hub.workers.durable import Backlog, DurableWriter, backlog
+from fireflow.hub.workers.timers import DueChecks
+from fireflow.schema.protocol import CloseCode
 
 __all__ = ["DURABLE_TASK", "FANOUT_TASKS", "Hub", "Readiness", "create_app", "uvicorn_config"]
 
@@ -171,7 +171,7 @@ class Hub:
             "DATABASE_URL": self.settings.database_url or "",
         }
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hub.run.cli", "durable", env=env, preexec_fn=_background_child()
+            sys.executable, "-m", "fireflow.hub.run.cli", "durable", env=env, preexec_fn=_background_child()
         )
         self.durable_child = proc
         try:
@@ -243,7 +243,7 @@ class Hub:
         return found
 
     async def durable_backlog(self) -> Backlog:
-        """What no durable writer has stored yet, over every restaurant (``hub.workers.durable.backlog``)."""
+        """What no durable writer has stored yet, over every restaurant (``fireflow.hub.workers.durable.backlog``)."""
         return await backlog(self.redis, await self.store.restaurant_ids())
 
     async def scrape(self) -> bytes:
@@ -276,7 +276,7 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await hub.stop()
 
-    from hub.transports.pages import page_routes
+    from fireflow.hub.transports.pages import page_routes
 
     ws = WebSocketEndpoint(hub)
     app = Starlette(routes=[*routes(), WebSocketRoute("/ws", ws), *page_routes()], lifespan=lifespan)
@@ -326,7 +326,7 @@ def uvicorn_config(
         host=settings.host,
         port=settings.port,
         ws="websockets-sansio",
-        log_config=None,  # uvicorn's lines go through the root logger: JSON or text, as ours (hub.logs)
+        log_config=None,  # uvicorn's lines go through the root logger: JSON or text, as ours (fireflow.hub.logs)
         ws_max_size=ws_max_size or settings.max_frame,
         ws_per_message_deflate=settings.compression,
         ws_ping_interval=None,  # one heartbeat, the hub's own (browsers see it; see Hub._heartbeat)

@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
-from hub.domain.actors import Role
-from hub.logs import configure as configure_logging
-from hub.run.config import Settings, SettingsError, address
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.logs import configure as configure_logging
+from fireflow.hub.run.config import Settings, SettingsError, address
 
 __all__ = ["build_parser", "main"]
 
@@ -82,7 +82,7 @@ def _secret(settings: Settings, *, create: bool) -> str:
 @contextlib.contextmanager
 def real_servers(settings: Settings, *, announce: bool = True) -> Iterator[Settings]:
     """Embedded Redis and/or Postgres for whichever URL is unset."""
-    from hub.run.embedded import EmbeddedServers
+    from fireflow.hub.run.embedded import EmbeddedServers
 
     need_redis, need_pg = not settings.redis_url, not settings.database_url
     if not (need_redis or need_pg):
@@ -176,8 +176,8 @@ def check_port_free(host: str, port: int) -> None:
 def _serve(settings: Settings, demo: bool) -> int:
     import uvicorn
 
-    from hub.books.db import migrate
-    from hub.run.app import create_app, uvicorn_config
+    from fireflow.hub.books.db import migrate
+    from fireflow.hub.run.app import create_app, uvicorn_config
 
     check_port_free(settings.host, settings.port)
     check_reachable(settings)  # the configured servers, before starting any embedded one
@@ -225,8 +225,8 @@ def demo_links(base: str, tokens: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def _seed_demo(settings: Settings) -> None:
-    from hub.live.store import Store, redis_client
-    from hub.run.demo import DEMO_PIN, demo_tokens, seed_restaurant
+    from fireflow.hub.live.store import Store, redis_client
+    from fireflow.hub.run.demo import DEMO_PIN, demo_tokens, seed_restaurant
 
     async def seed() -> None:
         redis = redis_client(settings.redis_url or "")
@@ -255,7 +255,7 @@ def _seed_demo(settings: Settings) -> None:
 
 
 def _migrate(settings: Settings) -> int:
-    from hub.books.db import migrate
+    from fireflow.hub.books.db import migrate
 
     check_reachable(settings, redis=False)
     with real_servers(settings.with_(redis_url="redis://unused")) as ready:
@@ -265,7 +265,7 @@ def _migrate(settings: Settings) -> int:
 
 
 def _durable(settings: Settings) -> int:
-    from hub.workers.durable import run_forever
+    from fireflow.hub.workers.durable import run_forever
 
     if not (settings.redis_url and settings.database_url):
         raise Stop("durable needs REDIS_URL and DATABASE_URL: the servers of the nodes it writes for")
@@ -329,8 +329,8 @@ def _live_state(settings: Settings) -> Iterator[str]:
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.live.store import Store, redis_client
-    from hub.transports.tokens import mint
+    from fireflow.hub.live.store import Store, redis_client
+    from fireflow.hub.transports.tokens import mint
 
     role = _role(args.role)
     secret = _secret(settings, create=False)
@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from clients.bench import run
+    from fireflow.clients.bench import run
 
     code: int = run(args.scenario, args.rest)
     return code

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from hub.commands.pins import Pins
-from hub.domain.actors import ALL_STATIONS, Role
-from hub.live.store import Store
-from hub.transports.tokens import mint
-from schema.billing import BillingSettings, TaxMode, TaxRate
-from schema.records import KitchenSettings, Menu, MenuItem, Restaurant, StationSettings, Table
+from fireflow.hub.commands.pins import Pins
+from fireflow.hub.domain.actors import ALL_STATIONS, Role
+from fireflow.hub.live.store import Store
+from fireflow.hub.transports.tokens import mint
+from fireflow.schema.billing import BillingSettings, TaxMode, TaxRate
+from fireflow.schema.records import KitchenSettings, Menu, MenuItem, Restaurant, StationSettings, Table
 
 __all__ = ["DEMO_ID", "demo_billing", "demo_kitchen", "demo_menu", "demo_tokens", "seed_restaurant"]
 

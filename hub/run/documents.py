@@ -1,4 +1,4 @@
-"""Write the generated contract documents: ``python -m hub.run.documents [--check]``.
+"""Write the generated contract documents: ``python -m fireflow.hub.run.documents [--check]``.
 
 ``schema/protocol.schema.json`` (JSON Schema of every frame and payload),
 ``schema/asyncapi.json`` (the WebSocket protocol) and ``schema/openapi.json``
@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hub.commands.registry import PUBLIC, REGISTRY
-from hub.transports.http_api import openapi_document
-from schema import generate
+from fireflow.hub.commands.registry import PUBLIC, REGISTRY
+from fireflow.hub.transports.http_api import openapi_document
+from fireflow.schema import generate
 
 __all__ = ["main", "render"]
 
@@ -41,7 +41,9 @@ def render() -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hub.run.documents", description=(__doc__ or "").splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m fireflow.hub.run.documents", description=(__doc__ or "").splitlines()[0]
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if a generated file is stale; write nothing")
     args = parser.parse_args(argv)
     stale = []
@@ -55,7 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             path.write_text(text, encoding="utf-8")
             print(f"wrote schema/{name}")
     if args.check and stale:
-        print(f"stale: {', '.join(f'schema/{n}' for n in stale)}; run `python -m hub.run.documents`", file=sys.stderr)
+        print(
+            f"stale: {', '.join(f'schema/{n}' for n in stale)}; run `python -m fireflow.hub.run.documents`",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

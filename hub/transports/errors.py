@@ -13,8 +13,8 @@ import logging
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.domain.errors import DomainError
-from schema.protocol import ErrorCode
+from fireflow.hub.domain.errors import DomainError
+from fireflow.schema.protocol import ErrorCode
 
 __all__ = ["to_wire"]
 

@@ -2,7 +2,7 @@
 
 ``POST /api/v1/commands`` takes any command; the REST-shaped routes are thin
 aliases that build the same command, declared with the command in
-``hub.commands.registry``. ``Idempotency-Key`` is the command id. Reads are
+``fireflow.hub.commands.registry``. ``Idempotency-Key`` is the command id. Reads are
 declared once in ``READS``; both feed the OpenAPI document.
 """
 
@@ -24,24 +24,24 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from hub.books.reports import z_report_html
-from hub.commands.registry import PUBLIC, REGISTRY
-from hub.commands.tenancy import tenant_violation
-from hub.domain.actors import Actor, can_read
-from hub.domain.errors import DomainError
-from hub.domain.orders import business_day, check_tenant
-from hub.domain.views import all_day, menu_view
-from hub.logs import log_context
-from hub.metrics import CONTENT_TYPE
-from hub.transports.errors import to_wire
-from hub.transports.tokens import verify
-from schema import generate
-from schema.http import API_PREFIX, STATUS, Operation, openapi
-from schema.protocol import CommandId, ErrorCode
-from schema.records import Restaurant
+from fireflow.hub.books.reports import z_report_html
+from fireflow.hub.commands.registry import PUBLIC, REGISTRY
+from fireflow.hub.commands.tenancy import tenant_violation
+from fireflow.hub.domain.actors import Actor, can_read
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.orders import business_day, check_tenant
+from fireflow.hub.domain.views import all_day, menu_view
+from fireflow.hub.logs import log_context
+from fireflow.hub.metrics import CONTENT_TYPE
+from fireflow.hub.transports.errors import to_wire
+from fireflow.hub.transports.tokens import verify
+from fireflow.schema import generate
+from fireflow.schema.http import API_PREFIX, STATUS, Operation, openapi
+from fireflow.schema.protocol import CommandId, ErrorCode
+from fireflow.schema.records import Restaurant
 
 if TYPE_CHECKING:
-    from hub.run.app import Hub
+    from fireflow.hub.run.app import Hub
 
 __all__ = ["READS", "openapi_document", "operations", "routes"]
 

@@ -13,9 +13,9 @@ import time
 
 import orjson
 
-from hub.domain.actors import Actor, Role
-from hub.domain.errors import DomainError
-from schema.protocol import ErrorCode
+from fireflow.hub.domain.actors import Actor, Role
+from fireflow.hub.domain.errors import DomainError
+from fireflow.schema.protocol import ErrorCode
 
 __all__ = ["mint", "verify"]
 

@@ -17,19 +17,19 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from hub.commands.bus import validation_details
-from hub.commands.tenancy import tenant_violation
-from hub.domain.actors import Role, can_read
-from hub.domain.errors import DomainError
-from hub.domain.orders import check_tenant
-from hub.domain.views import channel_view, needs
-from hub.live.codec import CODECS, DecodeError, EncodedEvent, Message
-from hub.live.connection import Connection
-from hub.live.presence import stations_of
-from hub.logs import bind_actor
-from hub.transports.errors import to_wire
-from hub.transports.tokens import verify
-from schema.protocol import (
+from fireflow.hub.commands.bus import validation_details
+from fireflow.hub.commands.tenancy import tenant_violation
+from fireflow.hub.domain.actors import Role, can_read
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.orders import check_tenant
+from fireflow.hub.domain.views import channel_view, needs
+from fireflow.hub.live.codec import CODECS, DecodeError, EncodedEvent, Message
+from fireflow.hub.live.connection import Connection
+from fireflow.hub.live.presence import stations_of
+from fireflow.hub.logs import bind_actor
+from fireflow.hub.transports.errors import to_wire
+from fireflow.hub.transports.tokens import verify
+from fireflow.schema.protocol import (
     CLIENT_FRAME,
     CLIENT_OPS,
     PROTOCOL_VERSION,
@@ -46,7 +46,7 @@ from schema.protocol import (
 )
 
 if TYPE_CHECKING:
-    from hub.run.app import Hub
+    from fireflow.hub.run.app import Hub
 
 __all__ = ["CLOSE_TIMEOUT", "WebSocketEndpoint"]
 
@@ -64,7 +64,7 @@ def _abort_of(send: Any) -> Callable[[], None] | None:
     """The server's way to drop this socket's TCP connection at once, if it has one.
 
     ASGI has no message for it, but uvicorn's WebSocket protocols (whose bound ``send``
-    we are handed, see ``hub.run.app._DirectWebSocket``) keep their asyncio transport.
+    we are handed, see ``fireflow.hub.run.app._DirectWebSocket``) keep their asyncio transport.
     """
     transport = getattr(getattr(send, "__self__", None), "transport", None)
     abort = getattr(transport, "abort", None)

@@ -31,9 +31,9 @@ from redis.exceptions import ResponseError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.live.keys import DURABLE_GROUP, Keys
-from hub.live.store import Store, StreamEntry
-from hub.supervise import reraise_if_cancelled
+from fireflow.hub.live.keys import DURABLE_GROUP, Keys
+from fireflow.hub.live.store import Store, StreamEntry
+from fireflow.hub.supervise import reraise_if_cancelled
 
 __all__ = ["Backlog", "DurableWriter", "backlog"]
 
@@ -292,7 +292,7 @@ def _row(rid: str, epoch: str, entry: StreamEntry) -> dict[str, Any]:
 
 async def run_forever(settings: Any) -> None:
     """``fireflow durable``: only the writer, until SIGTERM or SIGINT."""
-    from hub.books.db import create_engine
+    from fireflow.hub.books.db import create_engine
 
     redis = Redis.from_url(settings.redis_url)
     engine = create_engine(settings.database_url)

@@ -18,13 +18,13 @@ import time
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.commands.bus import CommandBus
-from hub.domain.decision import Due, DueKind
-from hub.domain.errors import DomainError
-from hub.live.store import Store
-from hub.supervise import reraise_if_cancelled
-from schema.commands import CheckAck, ExpireBillLock
-from schema.protocol import ErrorCode
+from fireflow.hub.commands.bus import CommandBus
+from fireflow.hub.domain.decision import Due, DueKind
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.live.store import Store
+from fireflow.hub.supervise import reraise_if_cancelled
+from fireflow.schema.commands import CheckAck, ExpireBillLock
+from fireflow.schema.protocol import ErrorCode
 
 __all__ = ["DueChecks"]
 

@@ -30,11 +30,11 @@ lifecycle both servers share), ``redis`` and ``postgres`` (what differs), with
 
 from __future__ import annotations
 
-from hub.run.embedded.postgres import EmbeddedPostgres
-from hub.run.embedded.process import EmbeddedServerError, die_with_parent
-from hub.run.embedded.redis import EmbeddedRedis
-from hub.run.embedded.server import EmbeddedServer
-from hub.run.embedded.servers import EmbeddedServers
+from fireflow.hub.run.embedded.postgres import EmbeddedPostgres
+from fireflow.hub.run.embedded.process import EmbeddedServerError, die_with_parent
+from fireflow.hub.run.embedded.redis import EmbeddedRedis
+from fireflow.hub.run.embedded.server import EmbeddedServer
+from fireflow.hub.run.embedded.servers import EmbeddedServers
 
 __all__ = [
     "EmbeddedPostgres",

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import psutil
 
-from hub.run.embedded.postgres_account import chown_tree, ensure_readable, grant_traverse, system_user
-from hub.run.embedded.process import HOST, KILL_TIMEOUT, START_TIMEOUT, EmbeddedServerError
-from hub.run.embedded.server import EmbeddedServer, package_dir, tail
+from fireflow.hub.run.embedded.postgres_account import chown_tree, ensure_readable, grant_traverse, system_user
+from fireflow.hub.run.embedded.process import HOST, KILL_TIMEOUT, START_TIMEOUT, EmbeddedServerError
+from fireflow.hub.run.embedded.server import EmbeddedServer, package_dir, tail
 
 __all__ = ["PG_DATABASE", "PG_ROLE", "EmbeddedPostgres"]
 

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hub.run.embedded.process import HOST, KILL_TIMEOUT, STOP_TIMEOUT, EmbeddedServerError
-from hub.run.embedded.server import EmbeddedServer, package_dir
+from fireflow.hub.run.embedded.process import HOST, KILL_TIMEOUT, STOP_TIMEOUT, EmbeddedServerError
+from fireflow.hub.run.embedded.server import EmbeddedServer, package_dir
 
 __all__ = ["EmbeddedRedis"]
 
@@ -101,7 +101,7 @@ class EmbeddedRedis(EmbeddedServer):
     def _write_config(self, port: int) -> Path:
         conf = self.directory / "redis.conf"
         conf.write_text(
-            "# Written by hub.run.embedded on every start; edits are overwritten.\n"
+            "# Written by fireflow.hub.run.embedded on every start; edits are overwritten.\n"
             f"bind {HOST}\n"
             f"port {port}\n"
             "protected-mode no\n"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from hub.run.embedded.process import (
+from fireflow.hub.run.embedded.process import (
     KILL_TIMEOUT,
     POLL_INTERVAL,
     START_TIMEOUT,

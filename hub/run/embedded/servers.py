@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from hub.run.embedded.postgres import EmbeddedPostgres
-from hub.run.embedded.redis import EmbeddedRedis
+from fireflow.hub.run.embedded.postgres import EmbeddedPostgres
+from fireflow.hub.run.embedded.redis import EmbeddedRedis
 
 __all__ = ["EmbeddedServers"]
 
