@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from fireflow.hub.books.db import alembic_config, migrate
+from fireflow.hub.books.db import MIGRATION_LOCK, MigrationLocked, alembic_config, migrate
 from tests.conftest import ROOT, WAIT, Servers
 
 
@@ -66,3 +66,19 @@ async def test_four_nodes_migrating_a_fresh_database_at_once_all_succeed(fresh_d
     outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), 12 * WAIT)
     assert [p.returncode for p in procs] == [0] * 4, [out.decode()[-2000:] for out, _ in outputs]
     assert await _versions(fresh_database) == [_head(fresh_database)]
+
+
+async def test_a_migration_lock_held_too_long_ends_the_wait_with_one_clear_line(fresh_database: str) -> None:
+    """A session stuck holding the migration lock: migrate() gives up after its lock timeout and says why."""
+    holder = create_async_engine(fresh_database, isolation_level="AUTOCOMMIT")
+    try:
+        async with holder.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            with pytest.raises(MigrationLocked) as err:
+                await asyncio.wait_for(migrate(fresh_database, lock_timeout=0.3), WAIT)
+            assert "migration lock" in str(err.value) and "0.3 s" in str(err.value) and "\n" not in str(err.value)
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+        await migrate(fresh_database, lock_timeout=0.3)  # let go: the next node migrates
+        assert await _versions(fresh_database) == [_head(fresh_database)]
+    finally:
+        await holder.dispose()

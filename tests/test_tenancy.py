@@ -143,14 +143,14 @@ async def test_another_restaurants_order_channel_cannot_be_subscribed(
     two: Restaurants, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Subscribing to order:<A's id> with B's token gets WRONG_TENANT (logged); the other channels of that frame are not joined."""
-    caplog.set_level(logging.WARNING, logger="fireflow.hub.transports.ws")
+    caplog.set_level(logging.WARNING, logger="fireflow.hub.live.subscriptions")
     manager_b = await two.client_b(Role.MANAGER, device="mgr-b")
     for channels in ([f"order:{two.order_a}"], ["orders", f"order:{two.order_a}"]):
         with pytest.raises(HubError) as err:
             await manager_b.subscribe(*channels)
         assert err.value.code == ErrorCode.WRONG_TENANT
         assert err.value.frame["details"] == {"channel": f"order:{two.order_a}"}
-    logged = warnings_from(caplog, "fireflow.hub.transports.ws")
+    logged = warnings_from(caplog, "fireflow.hub.live.subscriptions")
     assert len(logged) == 2 and all(two.rid_b in m and "mgr-b" in m and two.order_a in m for m in logged)
     # "orders" was refused with the rest of the frame: B's next order opens on "tables" first, not "orders".
     await manager_b.subscribe("tables")

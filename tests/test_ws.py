@@ -25,7 +25,7 @@ from fireflow.schema.protocol import SUBPROTOCOL_JSON, CloseCode, ErrorCode
 from tests.conftest import WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
 from tests.helpers import fired_order
 
-CLOSE_TIMEOUT = 0.5  # the hub's close timeout in these tests (5 s in production)
+CLOSE_TIMEOUT = 0.5  # FIREFLOW_CLOSE_TIMEOUT in these tests (5 s by default)
 
 
 async def until(condition: Callable[[], Any], timeout: float = WAIT) -> None:
@@ -46,8 +46,8 @@ async def until(condition: Callable[[], Any], timeout: float = WAIT) -> None:
 @contextlib.asynccontextmanager
 async def hub_with(servers: Servers, rid: str, **settings: Any) -> AsyncIterator[RunningHub]:
     await seed(servers, rid)
-    async with serve_in_process(settings_for(servers, **{"rate": 10_000.0, "burst": 10_000.0, **settings}), rid) as hub:
-        hub.app.state.ws.close_timeout = CLOSE_TIMEOUT
+    defaults = {"rate": 10_000.0, "burst": 10_000.0, "close_timeout": CLOSE_TIMEOUT}
+    async with serve_in_process(settings_for(servers, **{**defaults, **settings}), rid) as hub:
         yield hub
 
 

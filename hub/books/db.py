@@ -1,7 +1,9 @@
 """Postgres access: the async engine and running the Alembic migrations.
 
 Migrations run under a Postgres advisory lock, so nodes starting together on one
-database take turns: the first upgrades it, the others find it at head.
+database take turns: the first upgrades it, the others find it at head. A node
+waits for the lock a bounded time: a holder stuck for minutes (a migration waiting
+on a table lock, a hung session) gets a clear error, not a node that never starts.
 """
 
 from __future__ import annotations
@@ -12,14 +14,28 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from fireflow import migrations
 
-__all__ = ["MIGRATION_LOCK", "alembic_config", "create_engine", "migrate"]
+__all__ = [
+    "MIGRATION_LOCK",
+    "MIGRATION_LOCK_TIMEOUT_S",
+    "MigrationLocked",
+    "alembic_config",
+    "create_engine",
+    "migrate",
+]
 
 MIGRATION_LOCK = int.from_bytes(b"fireflow")  # the advisory lock key every node migrates under
+MIGRATION_LOCK_TIMEOUT_S = 300.0  # far longer than any of our migrations takes; a holder past it is stuck
+LOCK_NOT_AVAILABLE = "55P03"  # Postgres's SQLSTATE when lock_timeout ends a wait
+
+
+class MigrationLocked(Exception):
+    """Another session held the migration lock for longer than we wait; the message is one line for people."""
 
 
 def alembic_config(url: str) -> Config:
@@ -33,7 +49,7 @@ def _upgrade(url: str) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
-async def migrate(url: str) -> None:
+async def migrate(url: str, *, lock_timeout: float = MIGRATION_LOCK_TIMEOUT_S) -> None:
     """Apply every migration, one node at a time (see the module docstring).
 
     The lock is held on a connection of its own for the whole upgrade; if this
@@ -43,7 +59,16 @@ async def migrate(url: str) -> None:
     engine = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
-            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            await conn.execute(text(f"SET lock_timeout = {max(1, round(lock_timeout * 1000))}"))
+            try:
+                await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+                raise MigrationLocked(
+                    f"another session has held the migration lock (pg_advisory_lock {MIGRATION_LOCK}) for over "
+                    f"{lock_timeout:g} s; see pg_locks for its pid, end it, and start again"
+                ) from None
             try:
                 await asyncio.to_thread(_upgrade, url)
             finally:

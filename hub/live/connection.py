@@ -76,7 +76,7 @@ class Connection:
         self.outbox: deque[Message] | None = None  # made on first backpressure (760 bytes per socket)
         self.actor: Actor | None = None
         self.channels: set[str] = set()
-        # While a subscribe is being answered, live events wait here (see ws._Session._subscribe).
+        # While a subscribe is being answered, live events wait here (see subscriptions.Subscriptions.subscribe).
         self.pending: list[EncodedEvent] | None = None
         self.last_seen = now
         self.close_code: int | None = None

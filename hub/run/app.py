@@ -43,6 +43,7 @@ from fireflow.hub.live.fanout import FanOut
 from fireflow.hub.live.keys import Keys
 from fireflow.hub.live.presence import Presence
 from fireflow.hub.live.store import Store, redis_client
+from fireflow.hub.live.subscriptions import Subscriptions
 from fireflow.hub.metrics import Metrics, NodeCollector, Sockets
 from fireflow.hub.run.config import Settings
 from fireflow.hub.run.embedded import die_with_parent
@@ -108,6 +109,14 @@ class Hub:
         )
         self.fanout = FanOut(self.redis, self.store)
         self.presence = Presence(self.redis, secrets.token_hex(4), ttl=settings.presence_ttl)
+        self.subscriptions = Subscriptions(
+            self.store,
+            self.fanout,
+            self.presence,
+            self.audit,
+            replay_limit=settings.replay_limit,
+            catch_up_timeout=settings.auth_timeout,
+        )
         self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick)
         self.connections: set[Connection] = Sockets(self.metrics)
         self.writer: DurableWriter | None = None

@@ -176,7 +176,6 @@ def check_port_free(host: str, port: int) -> None:
 def _serve(settings: Settings, demo: bool) -> int:
     import uvicorn
 
-    from fireflow.hub.books.db import migrate
     from fireflow.hub.run.app import create_app, uvicorn_config
 
     check_port_free(settings.host, settings.port)
@@ -184,7 +183,7 @@ def _serve(settings: Settings, demo: bool) -> int:
     settings = settings.with_(secret=_secret(settings, create=True))
     with real_servers(settings) as settings:
         if settings.database_url:
-            asyncio.run(migrate(settings.database_url))
+            _run_migrations(settings.database_url)
         if demo:
             _seed_demo(settings)
         app = create_app(settings)
@@ -254,12 +253,19 @@ def _seed_demo(settings: Settings) -> None:
     print("\n".join(lines), flush=True)
 
 
-def _migrate(settings: Settings) -> int:
-    from fireflow.hub.books.db import migrate
+def _run_migrations(database_url: str) -> None:
+    from fireflow.hub.books.db import MigrationLocked, migrate
 
+    try:
+        asyncio.run(migrate(database_url))
+    except MigrationLocked as exc:
+        raise Stop(str(exc), UNREACHABLE) from None
+
+
+def _migrate(settings: Settings) -> int:
     check_reachable(settings, redis=False)
     with real_servers(settings.with_(redis_url="redis://unused")) as ready:
-        asyncio.run(migrate(ready.database_url or ""))
+        _run_migrations(ready.database_url or "")
     print("migrations applied")
     return 0
 

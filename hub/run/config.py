@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     queue_limit: Count = Field(1024, description="frames queued per socket before it is dropped with 4008")
     max_frame: Count = Field(65536, description="bytes per incoming frame / HTTP body")
     auth_timeout: Positive = Field(5.0, description="seconds to send the auth frame")
+    close_timeout: Positive = Field(
+        5.0, description="seconds a socket being closed gets to take the close frame before its connection is cut"
+    )
     heartbeat: Positive = Field(15.0, description="seconds between hub pings; a peer silent for two is closed")
     rate: Positive = Field(100.0, description="frames per second per socket (token bucket)")
     burst: Positive = Field(200.0, description="frames a socket may send at once (token bucket)")

@@ -1,5 +1,8 @@
 """The WebSocket transport: authenticate, decode, dispatch, answer. No business rules here.
 
+Subscribing (checks, replay or snapshot, ordering, screens) is the fan-out side's
+(``fireflow.hub.live.subscriptions``); this module only turns frames into calls.
+
 Written against raw ASGI rather than Starlette's WebSocket wrapper so that an
 event's prepared ASGI message is handed to the server as is, for every
 recipient: encode once, send many.
@@ -18,14 +21,9 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from fireflow.hub.commands.bus import validation_details
-from fireflow.hub.commands.tenancy import tenant_violation
-from fireflow.hub.domain.actors import Role, can_read
 from fireflow.hub.domain.errors import DomainError
-from fireflow.hub.domain.orders import check_tenant
-from fireflow.hub.domain.views import channel_view, needs
-from fireflow.hub.live.codec import CODECS, DecodeError, EncodedEvent, Message
+from fireflow.hub.live.codec import CODECS, DecodeError, Message
 from fireflow.hub.live.connection import Connection
-from fireflow.hub.live.presence import stations_of
 from fireflow.hub.logs import bind_actor
 from fireflow.hub.transports.errors import to_wire
 from fireflow.hub.transports.tokens import verify
@@ -48,12 +46,9 @@ from fireflow.schema.protocol import (
 if TYPE_CHECKING:
     from fireflow.hub.run.app import Hub
 
-__all__ = ["CLOSE_TIMEOUT", "WebSocketEndpoint"]
+__all__ = ["WebSocketEndpoint"]
 
 logger = logging.getLogger(__name__)
-
-# Seconds a socket the hub is closing gets to finish; then its TCP connection is aborted.
-CLOSE_TIMEOUT = 5.0
 
 
 class _Closed(Exception):
@@ -76,7 +71,6 @@ class WebSocketEndpoint:
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self.close_timeout = CLOSE_TIMEOUT
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
@@ -95,7 +89,7 @@ class WebSocketEndpoint:
             limit=hub.settings.queue_limit,
             now=time.monotonic(),
             abort=_abort_of(send),
-            close_timeout=self.close_timeout,
+            close_timeout=hub.settings.close_timeout,
         )
         session = _Session(hub, conn, receive)
         hub.connections.add(conn)
@@ -108,10 +102,7 @@ class WebSocketEndpoint:
             conn.close(CloseCode.INTERNAL_ERROR)
         finally:
             hub.connections.discard(conn)
-            if conn.actor is not None and conn.channels:
-                hub.fanout.release(conn.actor.restaurant_id, conn, conn.channels)
-                if conn.actor.role is Role.KITCHEN:
-                    hub.presence.remove(conn.actor.restaurant_id, stations_of(conn.channels))
+            hub.subscriptions.leave(conn)
             if conn.open:
                 conn.close(CloseCode.NORMAL)
             await conn.finished()
@@ -213,7 +204,7 @@ class _Session:
             elif isinstance(frame, Subscribe):
                 await self._subscribe(frame)
             elif isinstance(frame, Unsubscribe):
-                self._unsubscribe(frame)
+                self.hub.subscriptions.unsubscribe(self.conn, frame.channels)
             elif isinstance(frame, Ping):
                 self.conn.send_frame({"op": "pong", "t": frame.t})
             elif isinstance(frame, Pong):
@@ -270,103 +261,7 @@ class _Session:
         conn.send_frame({"op": "ack", "id": frame.id, "offset": stored.offset, "result": stored.result})
 
     async def _subscribe(self, frame: Subscribe) -> None:
-        conn, hub = self.conn, self.hub
-        actor = conn.actor
-        assert actor is not None
-        channels = list(dict.fromkeys(frame.channels))
         try:
-            for channel in channels:
-                can_read(actor, channel)
-                kind, _, param = channel.partition(":")
-                if kind == "order":
-                    check_tenant(actor, param)
+            await self.hub.subscriptions.subscribe(self.conn, frame.channels, frame.since, frame.epoch)
         except DomainError as exc:
-            if exc.code is ErrorCode.WRONG_TENANT:
-                tenant_violation(hub.audit, logger, actor, "channel", channel)
-            self.error(exc.code, exc.message, {"channel": channel})
-            return
-        rid = actor.restaurant_id
-        old = frozenset(conn.channels)
-        new = [c for c in channels if c not in old]
-        try:
-            feed = await hub.fanout.feed(rid)
-        except (RedisError, OSError) as exc:
-            logger.warning("subscribe failed: %s", exc)
-            self.error(ErrorCode.UNAVAILABLE, "live state is unavailable; subscribe again", retryable=True)
-            return
-        conn.pending = []
-        feed.add(conn, new)
-        reply: dict[str, Any] | None = None
-        screens: list[str] = []
-        caught_up = True
-        try:
-            reply = await self._state_since(frame, channels, old)
-            # The feed may not have dispatched everything up to the reply's offset yet: keep buffering
-            # until it has, so the reply follows every earlier event of the channels already held and
-            # precedes every later one. A client may then resume from the reply's offset safely.
-            caught_up = await feed.caught_up(reply["offset"], hub.settings.auth_timeout)
-        except (RedisError, OSError) as exc:
-            feed.remove(conn, new)
-            logger.warning("subscribe failed on Redis: %s", exc)
-            self.error(ErrorCode.UNAVAILABLE, "live state is unavailable; subscribe again", retryable=True)
-        finally:
-            pending, conn.pending = conn.pending or [], None
-            binary = conn.codec.binary
-            offset = reply["offset"] if reply is not None else 1 << 63
-            for event in pending:
-                if event.offset <= offset and old.intersection(event.entry.channel_list()):
-                    conn.push(event.message(binary))
-            if reply is not None:
-                conn.channels.update(new)
-                conn.send_frame(reply)
-                screens = stations_of(new) if conn.actor is not None and conn.actor.role is Role.KITCHEN else []
-                for event in pending:
-                    if event.offset > offset:
-                        conn.push(event.message(binary))
-        if reply is not None and screens:
-            await self._count_screens(rid, screens)
-        if not caught_up:
-            conn.close(CloseCode.SLOW_CONSUMER, "node fell behind; resume")
-
-    async def _count_screens(self, rid: str, stations: list[str]) -> None:
-        """A kitchen subscription is a live screen at its station (kept until it unsubscribes or leaves)."""
-        try:
-            await self.hub.presence.add(rid, stations)
-        except (RedisError, OSError) as exc:
-            logger.warning("could not record screens %s of %s: %s", stations, rid, exc)
-
-    async def _state_since(self, frame: Subscribe, channels: list[str], old: frozenset[str]) -> dict[str, Any]:
-        """The subscribed reply: the missed events when history still has them, else a snapshot."""
-        hub = self.hub
-        assert self.conn.actor is not None
-        rid = self.conn.actor.restaurant_id
-        reply: dict[str, Any] = {"op": "subscribed", "channels": channels}
-        if frame.since is not None:
-            history = await hub.store.history_since(rid, frame.since, hub.settings.replay_limit)
-            if history.entries is not None and frame.epoch in (None, history.epoch):
-                wanted = frozenset(channels)
-                replayed = []
-                for entry in history.entries:
-                    on = set(entry.channel_list())
-                    if on & wanted and not on & old:  # events of channels already held come live
-                        replayed.append(EncodedEvent(entry).frame())
-                return reply | {
-                    "offset": history.offset,
-                    "epoch": history.epoch,
-                    "recovered": True,
-                    "replayed": replayed,
-                }
-        parts = frozenset().union(*(needs(c) for c in channels))
-        offset, epoch, state = await hub.store.snapshot_state(rid, parts, int(time.time() * 1000))
-        snapshot = {c: channel_view(c, state) for c in channels}
-        return reply | {"offset": offset, "epoch": epoch, "recovered": False, "snapshot": snapshot}
-
-    def _unsubscribe(self, frame: Unsubscribe) -> None:
-        conn = self.conn
-        assert conn.actor is not None
-        gone = [c for c in frame.channels if c in conn.channels]
-        conn.channels.difference_update(gone)
-        self.hub.fanout.release(conn.actor.restaurant_id, conn, gone)
-        if conn.actor.role is Role.KITCHEN:
-            self.hub.presence.remove(conn.actor.restaurant_id, stations_of(gone))
-        conn.send_frame({"op": "unsubscribed", "channels": list(frame.channels)})
+            self.error(exc.code, exc.message, exc.details, retryable=exc.retryable)

@@ -32,7 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fireflow.hub.live.keys import DURABLE_GROUP, Keys
-from fireflow.hub.live.store import Store, StreamEntry
+from fireflow.hub.live.store import Store, StreamEntry, redis_client
 from fireflow.hub.supervise import reraise_if_cancelled
 
 __all__ = ["Backlog", "DurableWriter", "backlog"]
@@ -294,7 +294,8 @@ async def run_forever(settings: Any) -> None:
     """``fireflow durable``: only the writer, until SIGTERM or SIGINT."""
     from fireflow.hub.books.db import create_engine
 
-    redis = Redis.from_url(settings.redis_url)
+    # The nodes' client: a command on a connection Redis dropped (a restart) is retried on a fresh one.
+    redis = redis_client(settings.redis_url, pool_size=4, pool_timeout=settings.redis_pool_timeout)
     engine = create_engine(settings.database_url)
     writer = DurableWriter(redis, Store(redis), engine, batch=settings.durable_batch)
     stop = asyncio.Event()
