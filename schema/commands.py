@@ -13,8 +13,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from fireflow.schema.billing import DiscountKind, Tender, TenderMethod
-from fireflow.schema.records import OrderType, StationSettings
+from fireflow.schema.billing import BillingSettings, DiscountKind, Tender, TenderMethod
+from fireflow.schema.records import Area, Category, MenuItem, OrderType, StationSettings
 
 __all__ = [
     "AckTickets",
@@ -40,15 +40,28 @@ __all__ = [
     "OpenOrder",
     "PayOrder",
     "PreviewBill",
+    "PutArea",
+    "PutCategory",
+    "PutMenuItem",
+    "PutStation",
+    "PutTable",
     "RecallOrder",
     "RefundInvoice",
+    "RemoveArea",
+    "RemoveCategory",
     "RemoveDiscount",
     "RemoveItem",
+    "RemoveMenuItem",
+    "RemoveStation",
+    "RemoveTable",
     "RequestBill",
     "RushOrder",
     "SetPin",
     "SetStock",
+    "SetupCommand",
     "StockCommand",
+    "UpdateBilling",
+    "UpdateProfile",
     "VoidInvoice",
 ]
 
@@ -197,6 +210,85 @@ class ConfigureKitchen(Command):
     recall_window_s: int | None = Field(default=None, ge=0, le=86_400)
     ack_timeout_s: int | None = Field(default=None, ge=1, le=3_600)
     stations: Annotated[list[StationSettings], Field(max_length=64)] | None = None
+
+
+# -- setup: a restaurant changed one part at a time (hub/domain/setup.py) ---------------------------
+
+
+class SetupCommand(Command):
+    """A setup change; ``version`` (the part's version the screen last saw) refuses a stale edit."""
+
+    version: int | None = Field(
+        default=None, description="the menu's (or restaurant's) version the client last saw; stale: VERSION_CONFLICT"
+    )
+
+
+class PutMenuItem(SetupCommand):
+    """Add a menu item or replace it whole (lines already ordered keep what they were sold at)."""
+
+    item: MenuItem
+
+
+class RemoveMenuItem(SetupCommand):
+    menu_item_id: Id
+
+
+class PutCategory(SetupCommand):
+    """Add or rename a menu category; ``position`` moves it (0 is first; default: where it is, or last)."""
+
+    category: Category
+    position: int | None = Field(default=None, ge=0, le=500)
+
+
+class RemoveCategory(SetupCommand):
+    category_id: Id
+
+
+class PutStation(SetupCommand):
+    """Add a kitchen station or change its name, colour and ticket ages."""
+
+    station: StationSettings
+
+
+class RemoveStation(SetupCommand):
+    station_id: Id
+
+
+class PutArea(SetupCommand):
+    area: Area
+
+
+class RemoveArea(SetupCommand):
+    area_id: Id
+
+
+class PutTable(Command):
+    """Add a table or change its name, seats and place; its live state (occupied, order) is kept."""
+
+    table_id: Id
+    name: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    seats: int = Field(default=4, ge=1, le=99)
+    area: str = Field(default="", max_length=64)
+    x: int = Field(default=0, ge=0, le=1000)
+    y: int = Field(default=0, ge=0, le=1000)
+    version: int | None = Field(default=None, description="the table's version the client last saw")
+
+
+class RemoveTable(Command):
+    table_id: Id
+
+
+class UpdateProfile(SetupCommand):
+    """The restaurant's name and time zone (its currency is fixed once it has taken money)."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = None
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+class UpdateBilling(SetupCommand):
+    """Tax mode, tax codes and rates, service charge: applies to bills from now on."""
+
+    billing: BillingSettings
 
 
 class StockCommand(Command):

@@ -12,13 +12,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from fireflow.schema.billing import LedgerKind, Payment, TenderMethod, ZReport
 from fireflow.schema.records import (
     Alert,
+    Area,
+    Category,
     ItemStatus,
     KitchenSettings,
     KitchenTicket,
+    MenuItem,
     Note,
     Order,
     OrderType,
     PaymentStatus,
+    Restaurant,
     Stock,
     Table,
 )
@@ -33,6 +37,7 @@ __all__ = [
     "ItemStatusChanged",
     "KitchenAlert",
     "KitchenSettingsChanged",
+    "MenuChanged",
     "NewKitchenOrder",
     "OrderCancelled",
     "OrderChanged",
@@ -45,9 +50,11 @@ __all__ = [
     "OrderVoided",
     "PaymentRecorded",
     "PaymentRefunded",
+    "ProfileChanged",
     "RevenueUpdated",
     "StockChanged",
     "TableStatusChanged",
+    "TablesChanged",
     "TicketAcked",
     "TokenPreparing",
 ]
@@ -161,6 +168,30 @@ class KitchenSettingsChanged(EventData):
     kitchen: KitchenSettings
 
 
+class MenuChanged(EventData):
+    """The menu changed: the items added or replaced whole, the ones removed, and its categories and stations."""
+
+    version: int
+    items: tuple[MenuItem, ...] = ()
+    removed: tuple[str, ...] = ()
+    categories: tuple[Category, ...]
+    stations: tuple[str, ...]
+
+
+class TablesChanged(EventData):
+    """Tables added, moved or renamed (with their live state), tables removed, and the floor's areas."""
+
+    tables: tuple[Table, ...] = ()
+    removed: tuple[str, ...] = ()
+    areas: tuple[Area, ...]
+
+
+class ProfileChanged(EventData):
+    """The restaurant's name, time zone or billing rules changed (bills from now on follow them)."""
+
+    restaurant: Restaurant
+
+
 class PaymentRecorded(EventData):
     order_ids: tuple[str, ...]
     payments: tuple[Payment, ...]
@@ -258,6 +289,9 @@ EVENTS: dict[str, type[EventData]] = {
     "ORDER_MERGED": OrderMerged,
     "KITCHEN_ALERT": KitchenAlert,
     "KITCHEN_SETTINGS_CHANGED": KitchenSettingsChanged,
+    "MENU_CHANGED": MenuChanged,
+    "TABLES_CHANGED": TablesChanged,
+    "PROFILE_CHANGED": ProfileChanged,
     "STOCK_CHANGED": StockChanged,
     "ITEM_86D": ItemAvailability,
     "ITEM_AVAILABLE": ItemAvailability,

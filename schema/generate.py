@@ -29,24 +29,28 @@ from fireflow.schema.protocol import (
     ErrorCode,
     ServerFrame,
 )
+from fireflow.schema.setup import FORMAT, RestaurantSetup
 
 __all__ = [
     "ASYNCAPI",
     "COMPONENTS",
     "JSON_SCHEMA",
     "OPENAPI",
+    "RESTAURANT_SCHEMA",
     "Commands",
     "asyncapi",
     "client_frames",
     "definitions",
     "dump",
     "json_schema",
+    "restaurant_schema",
     "server_frames",
 ]
 
 JSON_SCHEMA = "protocol.schema.json"
 ASYNCAPI = "asyncapi.json"
 OPENAPI = "openapi.json"
+RESTAURANT_SCHEMA = "restaurant.schema.json"
 
 Commands = Mapping[str, type[BaseModel]]
 
@@ -206,6 +210,14 @@ def asyncapi(commands: Commands, notes: Mapping[str, dict[str, Any]]) -> dict[st
             for name, payload in sorted(commands.items())
         },
     }
+
+
+def restaurant_schema() -> dict[str, Any]:
+    """The restaurant setup file (``fireflow restaurant import|export``), for editors and other tools."""
+    schema = RestaurantSetup.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://fireflow.dev/schema/{FORMAT}"
+    return schema
 
 
 def dump(document: dict[str, Any]) -> str:

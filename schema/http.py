@@ -37,6 +37,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.VERSION_CONFLICT: 409,
     ErrorCode.INVALID_STATE: 409,
+    ErrorCode.INVALID_SETUP: 422,
     ErrorCode.TABLE_UNAVAILABLE: 409,
     ErrorCode.ITEM_UNAVAILABLE: 409,
     ErrorCode.NOTHING_TO_FIRE: 409,

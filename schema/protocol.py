@@ -63,6 +63,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     VERSION_CONFLICT = "VERSION_CONFLICT"
     INVALID_STATE = "INVALID_STATE"  # the domain refuses the transition
+    INVALID_SETUP = "INVALID_SETUP"  # a setup change that would leave the setup broken; details list the problems
     TABLE_UNAVAILABLE = "TABLE_UNAVAILABLE"
     ITEM_UNAVAILABLE = "ITEM_UNAVAILABLE"
     NOTHING_TO_FIRE = "NOTHING_TO_FIRE"

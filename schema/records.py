@@ -16,13 +16,17 @@ from fireflow.schema.billing import BillingSettings, Discount
 __all__ = [
     "Alert",
     "AlertKind",
+    "Area",
     "BillLock",
+    "Category",
     "Counters",
     "ItemStatus",
     "KitchenSettings",
     "KitchenTicket",
     "Menu",
     "MenuItem",
+    "ModifierGroup",
+    "ModifierOption",
     "Note",
     "Order",
     "OrderItem",
@@ -73,6 +77,24 @@ class TableStatus(StrEnum):
     DIRTY = "DIRTY"
 
 
+class ModifierOption(Record):
+    """One choice of a modifier group: "Extra cheese", +3000."""
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=80)
+    price_delta: int = Field(default=0, description="added to the item's unit price, minor units (may be negative)")
+
+
+class ModifierGroup(Record):
+    """Choices offered with an item: "Doneness" (required, one of), "Add-ons" (up to three)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=80)
+    required: bool = Field(default=False, description="at least one option must be chosen")
+    max_choices: int = Field(default=1, ge=1, le=20, description="how many options may be chosen together")
+    options: tuple[ModifierOption, ...] = Field(min_length=1)
+
+
 class MenuItem(Record):
     id: str
     name: str
@@ -82,11 +104,21 @@ class MenuItem(Record):
     tax_code: str = "STD"
     requires_prep: bool = True
     available: bool = True
+    default_course: int = Field(default=1, ge=1, le=9, description="the course a line starts in")
+    modifiers: tuple[ModifierGroup, ...] = ()
+
+
+class Category(Record):
+    """A menu section, in the order screens list them."""
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=80)
 
 
 class Menu(Record):
     stations: tuple[str, ...]
     items: tuple[MenuItem, ...]
+    categories: tuple[Category, ...] = ()
     version: int = 0
 
     def item(self, item_id: str) -> MenuItem | None:
@@ -110,6 +142,7 @@ class StationSettings(Record):
 
     id: str
     name: str = ""
+    colour: str = Field(default="", description="CSS colour of the station's tickets and tags, e.g. #d9480f")
     warn_after_s: int = Field(default=300, ge=1)
     late_after_s: int = Field(default=600, ge=1)
 
@@ -126,13 +159,24 @@ class KitchenSettings(Record):
         return StationSettings(id=station_id, name=station_id)
 
 
+class Area(Record):
+    """A part of the floor: "Terrace", "Bar"."""
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=80)
+
+
 class Restaurant(Record):
     id: str
     name: str
     currency: str = "INR"
+    minor_digits: int | None = Field(
+        default=None, ge=0, le=4, description="the currency's minor-unit exponent (null: ISO 4217's, INR 2, JPY 0)"
+    )
     timezone: str = "UTC"
     kitchen: KitchenSettings = KitchenSettings()
     billing: BillingSettings = BillingSettings()
+    areas: tuple[Area, ...] = Field(default=(), description="the floor's areas, in the order the floor plan shows them")
     version: int = 0
 
 
@@ -164,6 +208,9 @@ class Table(Record):
     id: str
     name: str
     seats: int = Field(default=4, ge=1)
+    area: str = Field(default="", description="the floor area it stands in")
+    x: int = Field(default=0, ge=0, le=1000, description="position on the area's floor plan, 0-1000 from the left")
+    y: int = Field(default=0, ge=0, le=1000, description="position on the area's floor plan, 0-1000 from the top")
     status: TableStatus = TableStatus.FREE
     order_id: str | None = None
     version: int = 0

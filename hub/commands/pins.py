@@ -62,9 +62,12 @@ class Pins:
         self._hasher = PasswordHasher() if cost == "production" else PasswordHasher.from_parameters(profiles.CHEAPEST)
         self._script = redis.register_script(resources.files("fireflow.hub.live").joinpath("lua/pins.lua").read_text())
 
+    async def hash(self, pin: str) -> str:
+        """The stored form of ``pin`` (argon2, off the event loop): what a setup import writes."""
+        return await asyncio.to_thread(self._hasher.hash, pin)
+
     async def set(self, rid: str, manager: str, pin: str) -> None:
-        hashed = await asyncio.to_thread(self._hasher.hash, pin)
-        await self.redis.hset(Keys(rid).pins, manager, hashed)
+        await self.redis.hset(Keys(rid).pins, manager, await self.hash(pin))
 
     def _matches(self, hashed: str, pin: str) -> bool:
         try:

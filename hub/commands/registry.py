@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from fireflow.hub.commands import handlers as on
+from fireflow.hub.commands import setup_handlers as setup_on
 from fireflow.hub.commands.context import Handler
 from fireflow.hub.domain.actors import FRONT, KITCHEN_SIDE, MANAGERS, MONEY, Role
 from fireflow.hub.domain.kitchen import ItemMove
@@ -71,6 +72,14 @@ class Spec:
 
 def _post(path: str) -> HttpRoute:
     return HttpRoute("POST", path)
+
+
+def _put(path: str) -> HttpRoute:
+    return HttpRoute("PUT", path)
+
+
+def _delete(path: str) -> HttpRoute:
+    return HttpRoute("DELETE", path)
 
 
 _NOBODY: frozenset[Role] = frozenset()
@@ -150,6 +159,47 @@ REGISTRY: tuple[Spec, ...] = (
     Spec("drawer.payout", payloads.DrawerPayout, _CASH, flow=Flow.BOOKS),
     Spec("day.close", payloads.CloseDay, MANAGERS, flow=Flow.BOOKS),
     Spec("manager.set_pin", payloads.SetPin, MANAGERS, on.set_pin),
+    # Setup: the restaurant changed one part at a time, told live (hub/domain/setup.py)
+    Spec("setup.menu_item.put", payloads.PutMenuItem, MANAGERS, setup_on.put_item, http=_put("/setup/menu/items")),
+    Spec(
+        "setup.menu_item.remove",
+        payloads.RemoveMenuItem,
+        MANAGERS,
+        setup_on.remove_item,
+        http=_delete("/setup/menu/items/{menu_item_id}"),
+    ),
+    Spec(
+        "setup.category.put", payloads.PutCategory, MANAGERS, setup_on.put_category, http=_put("/setup/menu/categories")
+    ),
+    Spec(
+        "setup.category.remove",
+        payloads.RemoveCategory,
+        MANAGERS,
+        setup_on.remove_category,
+        http=_delete("/setup/menu/categories/{category_id}"),
+    ),
+    Spec("setup.station.put", payloads.PutStation, MANAGERS, setup_on.put_station, http=_put("/setup/stations")),
+    Spec(
+        "setup.station.remove",
+        payloads.RemoveStation,
+        MANAGERS,
+        setup_on.remove_station,
+        http=_delete("/setup/stations/{station_id}"),
+    ),
+    Spec("setup.area.put", payloads.PutArea, MANAGERS, setup_on.put_area, http=_put("/setup/areas")),
+    Spec(
+        "setup.area.remove", payloads.RemoveArea, MANAGERS, setup_on.remove_area, http=_delete("/setup/areas/{area_id}")
+    ),
+    Spec("setup.table.put", payloads.PutTable, MANAGERS, setup_on.put_table, http=_put("/setup/tables/{table_id}")),
+    Spec(
+        "setup.table.remove",
+        payloads.RemoveTable,
+        MANAGERS,
+        setup_on.remove_table,
+        http=_delete("/setup/tables/{table_id}"),
+    ),
+    Spec("setup.profile", payloads.UpdateProfile, MANAGERS, setup_on.update_profile, http=_put("/setup/profile")),
+    Spec("setup.billing", payloads.UpdateBilling, MANAGERS, setup_on.update_billing, http=_put("/setup/billing")),
 )
 
 _BY_NAME: dict[str, Spec] = {s.name: s for s in REGISTRY}

@@ -10,7 +10,7 @@ from enum import Enum
 from typing import Any
 
 from fireflow.schema import events as e
-from fireflow.schema.records import Counters, Order, Restaurant, Stock, Table
+from fireflow.schema.records import Counters, Menu, Order, Restaurant, Stock, Table
 
 __all__ = ["AuditNote", "Decision", "Due", "DueKind", "Event", "PrepSample"]
 
@@ -58,6 +58,8 @@ class Decision:
     tables: tuple[Table, ...] = ()
     counters: Counters | None = None
     restaurant: Restaurant | None = None
+    menu: Menu | None = None
+    dropped_tables: tuple[Table, ...] = ()  # tables taken off the floor plan (setup), as they were found
     stock: tuple[Stock, ...] = ()
     events: tuple[Event, ...] = field(default=())
     due: tuple[Due, ...] = ()

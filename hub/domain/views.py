@@ -12,7 +12,7 @@ from typing import Any
 
 from fireflow.hub.domain.alerts import active_alerts
 from fireflow.hub.domain.tickets import EXPO, ON_SCREEN, card
-from fireflow.schema.records import KitchenSettings, Menu, Order, OrderStatus, OrderType, Stock, Table
+from fireflow.schema.records import Area, KitchenSettings, Menu, Order, OrderStatus, OrderType, Stock, Table
 
 __all__ = ["LiveState", "all_day", "channel_view", "menu_view", "needs"]
 
@@ -29,6 +29,7 @@ class LiveState:
     menu: Menu | None = None
     stock: Sequence[Stock] = ()
     kitchen: KitchenSettings = field(default_factory=KitchenSettings)
+    areas: Sequence[Area] = ()
 
 
 def needs(channel: str) -> frozenset[str]:
@@ -82,17 +83,17 @@ def menu_view(menu: Menu | None, stock: Sequence[Stock]) -> dict[str, Any]:
     for item in menu.items if menu else ():
         s = by_id.get(item.id)
         items.append(
-            {
-                "id": item.id,
-                "name": item.name,
-                "station": item.station,
-                "price": item.price,
+            item.model_dump(mode="json")
+            | {
                 "sellable": item.available and (s is None or s.sellable),
                 "out": bool(s and s.out),
                 "remaining": s.available if s else None,
             }
         )
-    return {"items": items}
+    if menu is None:
+        return {"items": items, "categories": [], "stations": [], "version": 0}
+    categories = [c.model_dump(mode="json") for c in menu.categories]
+    return {"items": items, "categories": categories, "stations": list(menu.stations), "version": menu.version}
 
 
 def _alerts(state: LiveState) -> list[dict[str, Any]]:
@@ -118,7 +119,8 @@ def channel_view(channel: str, state: LiveState) -> dict[str, Any]:
         found = next((o for o in state.orders if o.id == param), None)
         return {"order": found.model_dump(mode="json") if found else None}
     if kind == "tables":
-        return {"tables": [t.model_dump(mode="json") for t in sorted(state.tables, key=lambda t: t.id)]}
+        tables = [t.model_dump(mode="json") for t in sorted(state.tables, key=lambda t: t.id)]
+        return {"tables": tables, "areas": [a.model_dump(mode="json") for a in state.areas]}
     if kind == "menu":
         return menu_view(state.menu, state.stock)
     if kind == "board":

@@ -137,6 +137,11 @@ class Keys:
         return self.prefix + "menu"
 
     @property
+    def staff(self) -> str:
+        """Hash staff id -> StaffMember (name, role; never a PIN: those are in ``pins``)."""
+        return self.prefix + "staff"
+
+    @property
     def restaurant(self) -> str:
         return self.prefix + "restaurant"
 
@@ -168,6 +173,7 @@ class Keys:
             self.due,
             self.prep,
             self.restaurant,
+            self.menu,
         ]
 
 
@@ -178,3 +184,5 @@ KEY_TABLES = 9
 KEY_COUNTERS = 10
 KEY_STOCK = 11
 KEY_RESTAURANT = 14
+KEY_MENU = 15
+KEY_VERSIONS = 6

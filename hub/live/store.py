@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -20,22 +21,37 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 
 from fireflow.hub.domain.decision import Decision, Due
+from fireflow.hub.domain.setup import LiveSetup
 from fireflow.hub.domain.views import LiveState
 from fireflow.hub.live.keys import (
     KEY_CLOSED_ORDERS,
     KEY_COUNTERS,
+    KEY_MENU,
     KEY_OPEN_ORDERS,
     KEY_RESTAURANT,
     KEY_STOCK,
     KEY_TABLES,
+    KEY_VERSIONS,
     RESTAURANTS,
     Keys,
     due_member,
     parse_due_member,
 )
-from fireflow.schema.records import Counters, KitchenSettings, Menu, Order, OrderStatus, Restaurant, Stock, Table
+from fireflow.schema.records import (
+    Counters,
+    KitchenSettings,
+    Menu,
+    Order,
+    OrderStatus,
+    Restaurant,
+    Stock,
+    Table,
+    TableStatus,
+)
+from fireflow.schema.setup import StaffMember
 
 __all__ = [
     "Claim",
@@ -53,6 +69,7 @@ logger = logging.getLogger(__name__)
 
 _OPEN = (OrderStatus.ACTIVE, OrderStatus.READY)
 RESTAURANT_TTL = 5.0
+SETUP_ATTEMPTS = 20  # a whole-setup write retried while commands keep landing in between
 REDIS_RETRIES = 3  # each on a fresh connection, after a jittered pause of at most 100, 200, 200 ms
 
 
@@ -216,6 +233,74 @@ class Store:
             pipe.set(k.epoch, secrets.token_hex(8), nx=True)
             pipe.sadd(RESTAURANTS, restaurant.id)
             await pipe.execute()
+
+    async def put_setup(self, setup: LiveSetup, pin_hashes: Mapping[str, str]) -> list[str]:
+        """Replace a restaurant's whole setup at once; open orders and tables' live states are kept.
+
+        A table keeps its status, order and version and takes its new name, seats and place. A table
+        the setup no longer has is removed, unless it is in use: then nothing is written and the
+        tables in use are returned. The staff and their PIN hashes are replaced, so a person no
+        longer in the setup can no longer approve. Tables are read and written under WATCH: a
+        command committed in between (a table taken) makes it read again, never overwrites it.
+        """
+        rid = setup.restaurant.id
+        k = Keys(rid)
+        wanted = {t.id for t in setup.tables}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for _ in range(SETUP_ATTEMPTS):
+                try:
+                    await pipe.watch(k.versions, k.tables)
+                    existing = {t.id: t for t in (Table.model_validate_json(v) for v in await pipe.hvals(k.tables))}
+                    gone = sorted(existing.keys() - wanted)
+                    in_use = [i for i in gone if existing[i].order_id or existing[i].status is not TableStatus.FREE]
+                    if in_use:
+                        await pipe.reset()  # type: ignore[no-untyped-call]
+                        return in_use
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    self._setup_writes(pipe, k, setup, existing, gone, pin_hashes)
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue
+            else:
+                raise ConnectionError(f"the setup of {rid} kept changing under {SETUP_ATTEMPTS} attempts; try again")
+        self._restaurants.pop(rid, None)
+        return []
+
+    @staticmethod
+    def _setup_writes(
+        pipe: Any, k: Keys, setup: LiveSetup, existing: dict[str, Table], gone: list[str], pins: Mapping[str, str]
+    ) -> None:
+        pipe.set(k.restaurant, _json(setup.restaurant))
+        pipe.hset(k.versions, "restaurant", setup.restaurant.version)
+        pipe.set(k.menu, _json(setup.menu))
+        pipe.hset(k.versions, "menu", setup.menu.version)
+        for table in setup.tables:
+            old = existing.get(table.id)
+            if old is not None:
+                place = {"name": table.name, "seats": table.seats, "area": table.area, "x": table.x, "y": table.y}
+                table = old.model_copy(update=place | {"version": old.version + 1})
+            pipe.hset(k.tables, table.id, _json(table))
+            pipe.hset(k.versions, f"table:{table.id}", table.version)
+        for table_id in gone:
+            pipe.hdel(k.tables, table_id)
+            pipe.hdel(k.versions, f"table:{table_id}")
+        pipe.delete(k.staff, k.pins)
+        if setup.staff:
+            pipe.hset(k.staff, mapping={s.id: _json(s) for s in setup.staff})
+        if pins:
+            pipe.hset(k.pins, mapping={person: hashed for person, hashed in pins.items()})
+        pipe.set(k.epoch, secrets.token_hex(8), nx=True)
+        pipe.sadd(RESTAURANTS, setup.restaurant.id)
+
+    async def staff(self, rid: str) -> list[StaffMember]:
+        values = await self.redis.hvals(Keys(rid).staff)
+        return sorted((StaffMember.model_validate_json(v) for v in values), key=lambda s: s.id)
+
+    async def pin_hashes(self, rid: str) -> dict[str, str]:
+        """Staff id -> the argon2 hash of their PIN (what an export carries; never a PIN)."""
+        stored: dict[bytes, bytes] = await self.redis.hgetall(Keys(rid).pins)  # type: ignore[assignment]
+        return {k.decode(): v.decode() for k, v in stored.items()}
 
     async def restaurant_ids(self) -> list[str]:
         members = await self.redis.smembers(RESTAURANTS)
@@ -386,6 +471,13 @@ class Store:
             field = f"stock:{stock.menu_item_id}"
             checks.append((field, stock.version - 1))
             hset.append((KEY_STOCK, stock.menu_item_id, _json(stock), field, stock.version))
+        for table in decision.dropped_tables:  # the record and its version go: an id used again starts over
+            checks.append((f"table:{table.id}", table.version))  # as it was when found free
+            hdel.append((KEY_TABLES, table.id))
+            hdel.append((KEY_VERSIONS, f"table:{table.id}"))
+        if decision.menu is not None:
+            checks.append(("menu", decision.menu.version - 1))
+            sets.append((KEY_MENU, _json(decision.menu), "menu", decision.menu.version))
         if decision.restaurant is not None:
             checks.append(("restaurant", decision.restaurant.version - 1))
             sets.append((KEY_RESTAURANT, _json(decision.restaurant), "restaurant", decision.restaurant.version))
@@ -434,8 +526,9 @@ class Store:
             pipe.hvals(k.tables) if "tables" in parts else pipe.echo("")
             pipe.get(k.menu) if "menu" in parts else pipe.echo("")
             pipe.hvals(k.stock) if "stock" in parts else pipe.echo("")
-            seq, epoch, orders, tables, menu, stock = await pipe.execute()
-        restaurant = await self.restaurant(rid)
+            pipe.get(k.restaurant)  # here, not from the node's cache: settings as of the same offset
+            seq, epoch, orders, tables, menu, stock, raw_restaurant = await pipe.execute()
+        restaurant = Restaurant.model_validate_json(raw_restaurant) if raw_restaurant else None
         state = LiveState(
             now=now,
             orders=[Order.model_validate_json(v) for v in orders],
@@ -443,6 +536,7 @@ class Store:
             menu=Menu.model_validate_json(menu) if "menu" in parts and menu else None,
             stock=[Stock.model_validate_json(v) for v in stock] if "stock" in parts else [],
             kitchen=restaurant.kitchen if restaurant else KitchenSettings(),
+            areas=restaurant.areas if restaurant else (),
         )
         return int(seq or 0), _text(epoch), state
 

@@ -24,9 +24,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pydantic import ValidationError
+
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.logs import configure as configure_logging
 from fireflow.hub.run.config import Settings, SettingsError, address
+from fireflow.schema.setup import MENU_COLUMNS
 
 __all__ = ["build_parser", "main"]
 
@@ -224,13 +227,16 @@ def demo_links(base: str, tokens: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def _seed_demo(settings: Settings) -> None:
+    from fireflow.hub.commands.pins import Pins
     from fireflow.hub.live.store import Store, redis_client
-    from fireflow.hub.run.demo import DEMO_PIN, demo_tokens, seed_restaurant
+    from fireflow.hub.run.demo import DEMO_PIN, demo_setup, demo_tokens
+    from fireflow.hub.run.setup_files import import_setup
 
     async def seed() -> None:
+        """The demo's setup file, imported as any restaurant's is (a restart keeps its open orders)."""
         redis = redis_client(settings.redis_url or "")
         try:
-            await seed_restaurant(Store(redis))
+            await import_setup(Store(redis), Pins(redis, cost=settings.pin_hash), demo_setup())
         finally:
             await redis.aclose()
 
@@ -315,8 +321,11 @@ def _running_embedded_redis(data_dir: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def _live_state(settings: Settings) -> Iterator[str]:
-    """A Redis URL to read restaurants from: REDIS_URL, else the data dir's embedded Redis (started for a moment)."""
+def _live_state(settings: Settings, *, create: bool = False) -> Iterator[str]:
+    """A Redis URL to read restaurants from: REDIS_URL, else the data dir's embedded Redis (started for a moment).
+
+    ``create``: a data dir with no embedded Redis yet gets one (the first restaurant is being set up).
+    """
     if settings.redis_url:
         check_reachable(settings, postgres=False)
         yield settings.redis_url
@@ -325,7 +334,7 @@ def _live_state(settings: Settings) -> Iterator[str]:
     if running is not None:
         yield running
         return
-    if not (settings.data_dir.absolute() / "redis").is_dir():
+    if not create and not (settings.data_dir.absolute() / "redis").is_dir():
         raise Stop(
             f"no restaurants: REDIS_URL is unset and {settings.data_dir.absolute()} holds no embedded Redis; "
             "set REDIS_URL or point --data-dir at the hub's data directory"
@@ -359,6 +368,78 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     stations = [s for s in args.stations.split(",") if s]
     print(mint(secret, args.restaurant, role, device=args.device, stations=stations, ttl=args.ttl))
     return 0
+
+
+def _restaurant(settings: Settings, args: argparse.Namespace) -> int:
+    """``fireflow restaurant create|import|export``: a restaurant's setup as a file (hub/run/setup_files.py)."""
+    from fireflow.hub.commands.pins import Pins
+    from fireflow.hub.live.store import Store, redis_client
+    from fireflow.hub.run import setup_files as files
+    from fireflow.hub.transports.tokens import mint
+    from fireflow.schema.setup import Profile, RestaurantSetup
+
+    try:
+        if args.action == "create":
+            profile = Profile(id=args.id, name=args.name, currency=args.currency, timezone=args.timezone)
+            setup = files.check(RestaurantSetup(profile=profile))
+        elif args.action == "import":
+            setup = files.read_setup(args.file)
+            if args.menu_csv is not None:
+                text = _read_text(args.menu_csv)
+                setup = files.with_menu(setup, files.read_menu_csv(text, setup.profile.currency))
+    except ValidationError as exc:
+        raise Stop("; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors(include_url=False))) from None
+    except files.SetupRefused as exc:
+        raise Stop(_refusal(exc)) from None
+
+    async def run(url: str) -> str | None:
+        redis = redis_client(url)
+        try:
+            store = Store(redis)
+            if args.action == "export":
+                found = await files.export_setup(store, args.restaurant)
+                return None if found is None else files.write_setup(found).decode()
+            live = await files.import_setup(
+                store, Pins(redis, cost=settings.pin_hash), setup, create=args.action == "create"
+            )
+            return live.restaurant.id
+        finally:
+            await redis.aclose()
+
+    with _live_state(settings, create=args.action != "export") as url:
+        try:
+            done = asyncio.run(run(url))
+        except files.SetupRefused as exc:
+            raise Stop(_refusal(exc)) from None
+    if args.action == "export":
+        if done is None:
+            raise Stop(f"unknown restaurant {args.restaurant!r}")
+        if args.output is None:
+            sys.stdout.write(done)
+        else:
+            args.output.write_text(done, encoding="utf-8")
+            print(f"wrote {args.output}", file=sys.stderr)
+        return 0
+    verb = "created" if args.action == "create" else "imported"
+    print(f"restaurant {done!r} {verb}")
+    if args.action == "create":
+        token = mint(_secret(settings, create=True), setup.profile.id, Role.MANAGER, device="manager-1", ttl=TOKEN_TTL)
+        print(f"a manager's device token (manager-1, {TOKEN_TTL // 86_400} days): {token}")
+    return 0
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")  # a spreadsheet's CSV may start with a byte-order mark
+    except OSError as exc:
+        raise Stop(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _refusal(exc: Exception) -> str:
+    lines: list[str] = getattr(exc, "lines", [str(exc)])
+    if len(lines) == 1:
+        return lines[0]
+    return f"{len(lines)} problems, nothing written:\n  " + "\n  ".join(lines)
 
 
 # -- the parser ------------------------------------------------------------------
@@ -425,11 +506,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _setting(p, "--data-dir", "data_dir", type=Path)
     p.epilog = "secret: FIREFLOW_SECRET, else <data-dir>/secret as written by `fireflow serve` on that data dir"
+    _restaurant_parser(sub)
     what = "measure the hub (kitchen, broadcast, idle, settle)"
     p = sub.add_parser("bench", help=what, description=what)
     p.add_argument("scenario", choices=["kitchen", "broadcast", "idle", "settle"], help="what to measure")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="the scenario's options (fireflow bench SCENARIO --help)")
     return parser
+
+
+def _restaurant_parser(sub: Any) -> None:
+    what = "a restaurant's setup as a file: create an empty one, import a file, export one"
+    p = sub.add_parser("restaurant", help=what, description=what)
+    actions = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    what = "set up a new, empty restaurant and print a manager's device token"
+    c = actions.add_parser("create", help=what, description=what)
+    c.add_argument("--id", required=True, help="restaurant id: lower-case letters, digits, - and _ (required)")
+    c.add_argument("--name", required=True, help="the restaurant's name (required)")
+    c.add_argument("--currency", default="INR", help="ISO 4217 code (default: INR)")
+    c.add_argument("--timezone", default="UTC", help="IANA time zone, e.g. Asia/Kolkata (default: UTC)")
+    what = "create or replace a restaurant's whole setup from a file; open orders are kept"
+    i = actions.add_parser("import", help=what, description=what)
+    i.add_argument("file", type=Path, help="the setup file (JSON, as export writes it)")
+    i.add_argument(
+        "--menu-csv", type=Path, help="replace the file's menu with this CSV (columns: " + ", ".join(MENU_COLUMNS) + ")"
+    )
+    what = "write a restaurant's whole setup as a file"
+    e = actions.add_parser("export", help=what, description=what)
+    e.add_argument("restaurant", help="restaurant id")
+    e.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    for each in (c, i, e):
+        _setting(each, "--data-dir", "data_dir", type=Path)
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -453,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": lambda: _migrate(settings),
         "durable": lambda: _durable(settings),
         "token": lambda: _token(settings, args),
+        "restaurant": lambda: _restaurant(settings, args),
         "bench": lambda: _bench(args),
     }
     try:

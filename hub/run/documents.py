@@ -1,8 +1,8 @@
 """Write the generated contract documents: ``python -m fireflow.hub.run.documents [--check]``.
 
 ``schema/protocol.schema.json`` (JSON Schema of every frame and payload),
-``schema/asyncapi.json`` (the WebSocket protocol) and ``schema/openapi.json``
-(the HTTP API) come from the pydantic models in ``schema/`` and the command
+``schema/asyncapi.json`` (the WebSocket protocol), ``schema/openapi.json``
+(the HTTP API) and ``schema/restaurant.schema.json`` (the setup file) come from the pydantic models in ``schema/`` and the command
 registry; ``--check`` writes nothing and exits 1 when any file is stale.
 """
 
@@ -37,6 +37,7 @@ def render() -> dict[str, str]:
         generate.JSON_SCHEMA: generate.dump(generate.json_schema(PUBLIC)),
         generate.ASYNCAPI: generate.dump(generate.asyncapi(PUBLIC, notes)),
         generate.OPENAPI: generate.dump(openapi_document()),
+        generate.RESTAURANT_SCHEMA: generate.dump(generate.restaurant_schema()),
     }
 
 

@@ -1,0 +1,81 @@
+"""The handlers of the setup commands: load the whole setup, let ``fireflow.hub.domain.setup`` decide.
+
+A setup command is rare and reads the restaurant (fresh, not the node's
+cached copy), the menu and the tables in one go; the commit then checks the
+versions of what it changes, so two managers editing at once never lose an edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fireflow.hub.commands.context import Context, Handler
+from fireflow.hub.domain import setup
+from fireflow.hub.domain.decision import Decision
+from fireflow.hub.domain.errors import DomainError
+from fireflow.schema import commands as payloads
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import Menu
+
+__all__ = [
+    "put_area",
+    "put_category",
+    "put_item",
+    "put_station",
+    "put_table",
+    "remove_area",
+    "remove_category",
+    "remove_item",
+    "remove_station",
+    "remove_table",
+    "update_billing",
+    "update_profile",
+]
+
+
+async def _live(ctx: Context) -> setup.LiveSetup:
+    restaurant = await ctx.store.restaurant(ctx.rid, fresh=True)
+    if restaurant is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "this restaurant is not set up")
+    menu = await ctx.store.menu(ctx.rid) or Menu(stations=(), items=())
+    return setup.LiveSetup(restaurant, menu, tuple(await ctx.store.tables(ctx.rid)), ())
+
+
+_C = TypeVar("_C", bound=payloads.Command)
+
+
+def _on(decide: Callable[[setup.LiveSetup, _C], Decision]) -> Handler:
+    """The handler that loads the setup and hands it, with the command, to ``decide``."""
+
+    async def handler(ctx: Context) -> Decision:
+        return decide(await _live(ctx), ctx.command)
+
+    handler.__name__ = decide.__name__
+    return handler
+
+
+put_item = _on(setup.put_item)
+remove_item = _on(setup.remove_item)
+put_category = _on(setup.put_category)
+remove_category = _on(setup.remove_category)
+put_station = _on(setup.put_station)
+remove_station = _on(setup.remove_station)
+put_area = _on(setup.put_area)
+remove_area = _on(setup.remove_area)
+put_table = _on(setup.put_table)
+remove_table = _on(setup.remove_table)
+update_billing = _on(setup.update_billing)
+
+
+async def update_profile(ctx: Context) -> Decision:
+    cmd: payloads.UpdateProfile = ctx.command
+    if cmd.timezone is not None:
+        try:
+            ZoneInfo(cmd.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise DomainError(
+                ErrorCode.INVALID_SETUP, f"unknown time zone {cmd.timezone!r} (e.g. Asia/Kolkata, UTC)"
+            ) from None
+    return setup.update_profile(await _live(ctx), cmd)

@@ -1,0 +1,117 @@
+"""A restaurant's setup without servers: every mistake named by its path, and file <-> live records losslessly."""
+
+from __future__ import annotations
+
+import pytest
+
+from fireflow.hub.domain.setup import from_live, problems, to_live
+from fireflow.hub.run.demo import demo_setup
+from fireflow.hub.run.setup_files import SetupRefused, parse_setup, read_menu_csv, write_setup
+from fireflow.schema.records import ModifierGroup, ModifierOption
+from fireflow.schema.setup import RestaurantSetup, StaffMember, TablePlace
+
+
+def _demo_without_pins() -> RestaurantSetup:
+    setup = demo_setup()
+    return setup.model_copy(update={"staff": tuple(p.model_copy(update={"pin": None}) for p in setup.staff)})
+
+
+def test_the_demo_file_is_a_whole_setup() -> None:
+    """The demo restaurant is a setup file with nothing wrong: 4 stations, 12 items, 12 tables in 2 areas."""
+    setup = demo_setup()
+    assert problems(setup) == []
+    assert [s.id for s in setup.stations] == ["grill", "fry", "cold", "bar"]
+    assert (len(setup.menu), len(setup.tables), len(setup.areas)) == (12, 12, 2)
+    burger = next(item for item in setup.menu if item.id == "burger")
+    assert [g.id for g in burger.modifiers if g.required] == ["doneness"]
+
+
+def test_live_records_give_back_the_same_setup_field_by_field() -> None:
+    """to_live then from_live is the identity on a setup (tables in natural order T2 < T10)."""
+    setup = _demo_without_pins()
+    live = to_live(setup)
+    assert live.restaurant.kitchen.station("*").warn_after_s == setup.kitchen.expo_warn_after_s
+    assert from_live(live.restaurant, live.menu, list(reversed(live.tables)), live.staff) == setup
+
+
+def test_every_mistake_is_named_by_its_path_at_once() -> None:
+    """Typos in a station, tax code, category and area, twice-used ids and a bad modifier: one line each."""
+    setup = demo_setup()
+    menu = list(setup.menu)
+    menu[0] = menu[0].model_copy(update={"station": "grll", "tax_code": "GST7", "category": "mian"})
+    bad_group = ModifierGroup(id="size", name="Size", max_choices=3, options=(ModifierOption(id="s", name="S"),))
+    menu[1] = menu[1].model_copy(update={"modifiers": (bad_group, bad_group)})
+    menu.append(menu[2])
+    tables = (*setup.tables, TablePlace(id="T1", name="Again", area="roof"))
+    wrong = setup.model_copy(update={"menu": tuple(menu), "tables": tables})
+    found = problems(wrong)
+    assert found == [
+        "menu[12].id: 'chicken-wings' is used twice",
+        "tables[12].id: 'T1' is used twice",
+        "menu[0].station: no station 'grll' (stations: bar, cold, fry, grill)",
+        "menu[0].tax_code: no tax code 'GST7' (codes: GST18, GST5)",
+        "menu[0].category: no category 'mian'",
+        "menu[1].modifiers[1].id: 'size' is used twice",
+        "menu[1].modifiers[0].max_choices: 3 but only 1 options",
+        "menu[1].modifiers[1].max_choices: 3 but only 1 options",
+        "tables[12].area: no area 'roof'",
+    ]
+
+
+def test_a_currency_exponent_that_contradicts_iso_4217_is_refused() -> None:
+    """JPY has no minor unit: a file saying 2 is wrong; an unlisted currency may set its own."""
+    setup = demo_setup()
+    jpy = setup.model_copy(update={"profile": setup.profile.model_copy(update={"currency": "JPY", "minor_digits": 2})})
+    assert problems(jpy) == ["profile.minor_digits: JPY has 0 minor digits, not 2"]
+    own = setup.model_copy(update={"profile": setup.profile.model_copy(update={"currency": "XTS", "minor_digits": 3})})
+    assert problems(own) == []
+
+
+def test_station_timings_must_go_warn_then_late_and_star_is_not_a_station() -> None:
+    setup = demo_setup()
+    stations = (setup.stations[0].model_copy(update={"id": "*", "late_after_s": 10, "warn_after_s": 20}),)
+    found = problems(setup.model_copy(update={"stations": (*stations, *setup.stations[1:])}))
+    assert "stations[0].id: '*' means every station; name the station" in found
+    assert "stations[0].late_after_s: must be after warn_after_s (20 s)" in found
+
+
+def test_a_file_that_is_not_a_setup_is_refused_with_paths() -> None:
+    """Not JSON, a wrong format tag, a negative price, an unknown field, a bad time zone: paths, not tracebacks."""
+    with pytest.raises(SetupRefused) as err:
+        parse_setup(b"{not json")
+    assert err.value.lines[0].startswith("file: not JSON")
+    raw = write_setup(demo_setup()).decode()
+    broken = raw.replace('"fireflow-restaurant/1"', '"fireflow-restaurant/9"').replace('"price": 34900', '"price": -1')
+    with pytest.raises(SetupRefused) as err:
+        parse_setup(broken.replace('"seats": 2', '"seets": 2', 1))
+    assert any(line.startswith("format: ") for line in err.value.lines)
+    assert any(line.startswith("menu[0].price: ") for line in err.value.lines)
+    assert any(line.startswith("tables[0].seets: ") for line in err.value.lines)
+    with pytest.raises(SetupRefused) as err:
+        parse_setup(raw.replace('"timezone": "UTC"', '"timezone": "Mars/Olympus"'))
+    assert err.value.lines == ["profile.timezone: unknown time zone 'Mars/Olympus' (e.g. Asia/Kolkata, UTC)"]
+
+
+def test_a_staff_member_gives_a_pin_or_its_hash_never_both() -> None:
+    with pytest.raises(ValueError, match="pin or pin_hash"):
+        StaffMember(id="m", name="M", pin="1234", pin_hash="$argon2id$...")
+    with pytest.raises(ValueError):
+        StaffMember(id="m", name="M", pin="12")  # four digits at least
+
+
+def test_a_menu_csv_reads_prices_in_major_units_exactly() -> None:
+    """349.5 is 34950 paise; 0 decimals for JPY; a bad row names its line and column, the others are not lost."""
+    text = "id,name,price,station,category,tax_code,requires_prep\nburger,Burger,349.5,grill,mains,GST5,yes\n"
+    text += "water,Water,49,bar,drinks,GST18,no\n"
+    items = read_menu_csv(text, "INR")
+    assert [(i.id, i.price, i.requires_prep) for i in items] == [("burger", 34950, True), ("water", 4900, False)]
+    assert read_menu_csv("id,name,price,station\nramen,Ramen,980,noodle\n", "JPY")[0].price == 980
+    with pytest.raises(SetupRefused) as err:
+        read_menu_csv("id,name,price,station\na,A,1.234,grill\nb,B,abc,grill\nc,,1,grill\n", "INR")
+    assert err.value.lines[0] == "menu.csv line 2: price '1.234' has more than 2 decimals"
+    assert err.value.lines[1] == "menu.csv line 3: price 'abc' is not a number"
+    assert err.value.lines[2].startswith("menu.csv line 4: name: ")
+    with pytest.raises(SetupRefused, match="missing column"):
+        read_menu_csv("id,name,station\n", "INR")
+    with pytest.raises(SetupRefused, match="unknown column"):
+        read_menu_csv("id,name,price,station,colour\n", "INR")

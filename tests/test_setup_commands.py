@@ -1,0 +1,153 @@
+"""Setup commands on a running hub: each change is versioned, told live, checked against the whole setup."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from fireflow.clients.python import HubError
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.run.demo import demo_menu
+from fireflow.schema.protocol import ErrorCode
+from tests.conftest import WAIT, RunningHub
+
+
+def _burger(**changes: Any) -> dict[str, Any]:
+    burger = demo_menu().item("burger")
+    assert burger is not None
+    return burger.model_dump(mode="json") | changes
+
+
+async def test_a_price_change_reaches_an_open_menu_at_once_and_leaves_ordered_lines_alone(hub: RunningHub) -> None:
+    """MENU_CHANGED carries the new item to a subscribed screen; the line ordered before keeps 34900."""
+    waiter = await hub.client(Role.WAITER)
+    snapshot = await waiter.subscribe("menu")
+    version = snapshot["snapshot"]["menu"]["version"]
+    assert {c["id"] for c in snapshot["snapshot"]["menu"]["categories"]} >= {"mains", "drinks"}
+    opened = await waiter.command("order.open", {"type": "TAKEAWAY"})
+    order_id = opened["result"]["order"]["id"]
+    await waiter.command("order.add_item", {"order_id": order_id, "menu_item_id": "burger", "quantity": 1})
+    manager = await hub.client(Role.MANAGER, device="manager-1")
+    ack = await manager.command("setup.menu_item.put", {"item": _burger(price=39900), "version": version})
+    assert ack["result"]["menu_version"] == version + 1
+    event = await waiter.next_event(WAIT)
+    assert event["type"] == "MENU_CHANGED"
+    assert [(i["id"], i["price"]) for i in event["data"]["items"]] == [("burger", 39900)]
+    assert event["data"]["version"] == version + 1
+    again = await waiter.command("order.add_item", {"order_id": order_id, "menu_item_id": "burger", "quantity": 1})
+    prices = [line["unit_price"] for line in again["result"]["order"]["items"]]
+    assert prices == [34900, 39900]
+
+
+async def test_a_stale_version_is_refused_and_concurrent_edits_of_different_items_both_land(hub: RunningHub) -> None:
+    """Two managers with the same version: the second gets VERSION_CONFLICT; without one, both edits stay."""
+    one = await hub.client(Role.MANAGER, device="manager-1")
+    two = await hub.client(Role.MANAGER, device="manager-2")
+    version = (await one.subscribe("menu"))["snapshot"]["menu"]["version"]
+    await one.command("setup.menu_item.put", {"item": _burger(name="Burger One"), "version": version})
+    with pytest.raises(HubError) as err:
+        await two.command("setup.menu_item.put", {"item": _burger(name="Burger Two"), "version": version})
+    assert err.value.code == ErrorCode.VERSION_CONFLICT
+    assert err.value.frame["details"] == {"version": version + 1}
+    fries = demo_menu().item("fries")
+    assert fries is not None
+    await asyncio.gather(
+        one.command("setup.menu_item.put", {"item": _burger(price=40000)}),
+        two.command("setup.menu_item.put", {"item": fries.model_dump(mode="json") | {"price": 15900}}),
+    )
+    menu = await hub.hub.store.menu(hub.rid)
+    assert menu is not None and (menu.item("burger").price, menu.item("fries").price) == (40000, 15900)  # type: ignore[union-attr]
+    assert menu.item("burger").name == "Burger One"  # type: ignore[union-attr]
+
+
+async def test_a_change_that_would_break_the_setup_is_refused_whole(hub: RunningHub) -> None:
+    """Removing the grill while items cook there, or an item on a missing station: INVALID_SETUP, nothing changed."""
+    manager = await hub.client(Role.MANAGER, device="manager-1")
+    before = await hub.hub.store.menu(hub.rid)
+    with pytest.raises(HubError) as err:
+        await manager.command("setup.station.remove", {"station_id": "grill"})
+    assert err.value.code == ErrorCode.INVALID_SETUP
+    problems = err.value.frame["details"]["problems"]
+    assert len(problems) == 3 and all("no station 'grill'" in p for p in problems)
+    with pytest.raises(HubError) as err:
+        await manager.command("setup.menu_item.put", {"item": _burger(id="pizza", station="oven", tax_code="VAT")})
+    assert err.value.code == ErrorCode.INVALID_SETUP
+    assert "no station 'oven'" in err.value.message and "(and 1 more)" in err.value.message
+    assert await hub.hub.store.menu(hub.rid) == before
+    waiter = await hub.client(Role.WAITER)
+    with pytest.raises(HubError) as err:
+        await waiter.command("setup.menu_item.put", {"item": _burger(price=1)})
+    assert err.value.code == ErrorCode.FORBIDDEN
+
+
+async def test_a_new_station_reaches_the_kitchen_settings_and_the_menu(hub: RunningHub) -> None:
+    manager = await hub.client(Role.MANAGER, device="manager-1")
+    await manager.subscribe("manager")
+    station = {"id": "tandoor", "name": "Tandoor", "colour": "#c92a2a", "warn_after_s": 400, "late_after_s": 700}
+    await manager.command("setup.station.put", {"station": station})
+    events = [await manager.next_event(WAIT), await manager.next_event(WAIT)]
+    assert [e["type"] for e in events] == ["MENU_CHANGED", "KITCHEN_SETTINGS_CHANGED"]
+    assert events[0]["data"]["stations"][-1] == "tandoor"
+    tandoor = next(s for s in events[1]["data"]["kitchen"]["stations"] if s["id"] == "tandoor")
+    assert tandoor["colour"] == "#c92a2a"
+    await manager.command("setup.menu_item.put", {"item": _burger(id="naan", name="Naan", station="tandoor")})
+    kds = await hub.kitchen("tandoor")
+    await kds.subscribe("kitchen:tandoor")
+    waiter = await hub.client(Role.WAITER)
+    order = (await waiter.command("order.open", {"type": "TAKEAWAY"}))["result"]["order"]["id"]
+    await waiter.command("order.add_item", {"order_id": order, "menu_item_id": "naan", "quantity": 2})
+    await waiter.command("order.fire", {"order_id": order})
+    assert (await kds.next_event(WAIT))["type"] == "NEW_KITCHEN_ORDER"
+
+
+async def test_tables_and_areas_over_http_with_the_floor_told_live(hub: RunningHub) -> None:
+    """PUT a table and an area, DELETE a free table: TABLES_CHANGED each time; a table in use stays."""
+    watcher = await hub.client(Role.WAITER)
+    snap = await watcher.subscribe("tables")
+    assert [a["id"] for a in snap["snapshot"]["tables"]["areas"]] == ["main", "terrace"]
+    async with hub.http(Role.MANAGER, device="manager-1") as http:
+        made = await http.put("/api/v1/setup/areas", json={"area": {"id": "bar", "name": "Bar"}})
+        assert made.status_code == 200, made.text
+        event = await watcher.next_event(WAIT)
+        assert event["type"] == "TABLES_CHANGED" and [a["id"] for a in event["data"]["areas"]][-1] == "bar"
+        put = await http.put("/api/v1/setup/tables/B1", json={"name": "Bar 1", "seats": 2, "area": "bar", "x": 10})
+        assert put.status_code == 200, put.text
+        event = await watcher.next_event(WAIT)
+        assert [(t["id"], t["area"], t["x"]) for t in event["data"]["tables"]] == [("B1", "bar", 10)]
+        lost = await http.put("/api/v1/setup/tables/B2", json={"name": "Bar 2", "area": "cellar"})
+        assert lost.status_code == 422 and lost.json()["code"] == "INVALID_SETUP"
+        waiter = await hub.client(Role.WAITER)
+        await waiter.command("order.open", {"type": "DINE_IN", "table_id": "T2", "guests": 2})
+        assert (await watcher.next_event(WAIT))["type"] == "TABLE_STATUS_CHANGED"
+        busy = await http.delete("/api/v1/setup/tables/T2")
+        assert busy.status_code == 409 and busy.json()["code"] == "INVALID_STATE"
+        gone = await http.delete("/api/v1/setup/tables/B1")
+        assert gone.status_code == 200, gone.text
+        event = await watcher.next_event(WAIT)
+        assert event["data"]["removed"] == ["B1"]
+        again = await http.put("/api/v1/setup/tables/B1", json={"name": "Bar 1 again", "area": "bar"})
+        assert again.status_code == 200, again.text  # an id used again starts over
+    tables = {t.id: t for t in await hub.hub.store.tables(hub.rid)}
+    assert tables["B1"].name == "Bar 1 again" and tables["T2"].order_id is not None
+
+
+async def test_profile_and_billing_changes_are_checked_and_told(hub: RunningHub) -> None:
+    manager = await hub.client(Role.MANAGER, device="manager-1")
+    await manager.subscribe("manager")
+    with pytest.raises(HubError) as err:
+        await manager.command("setup.profile", {"timezone": "Mars/Olympus"})
+    assert err.value.code == ErrorCode.INVALID_SETUP
+    await manager.command("setup.profile", {"name": "Renamed Kitchen", "timezone": "Asia/Kolkata"})
+    event = await manager.next_event(WAIT)
+    assert event["type"] == "PROFILE_CHANGED" and event["data"]["restaurant"]["name"] == "Renamed Kitchen"
+    billing = event["data"]["restaurant"]["billing"]
+    without_gst18 = billing | {"taxes": [t for t in billing["taxes"] if t["code"] != "GST18"]}
+    with pytest.raises(HubError) as err:
+        await manager.command("setup.billing", {"billing": without_gst18})
+    assert err.value.code == ErrorCode.INVALID_SETUP
+    assert all("no tax code 'GST18'" in p for p in err.value.frame["details"]["problems"])
+    await manager.command("setup.billing", {"billing": billing | {"service_charge_bp": 500}})
+    restaurant = await hub.hub.store.restaurant(hub.rid, fresh=True)
+    assert restaurant is not None and restaurant.billing.service_charge_bp == 500
