@@ -96,10 +96,10 @@ class ModifierGroup(Record):
 
 
 class MenuItem(Record):
-    id: str
-    name: str
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=80)
     price: int = Field(ge=0, description="unit price in minor units")
-    station: str
+    station: str = Field(min_length=1, max_length=64)
     category: str = ""
     tax_code: str = "STD"
     requires_prep: bool = True

@@ -14,7 +14,7 @@ from fireflow.hub.domain.billing import z_report
 from fireflow.hub.domain.tickets import ticket_line
 from fireflow.hub.live.codec import CODECS, Codec, DecodeError, EncodedEvent, JsonCodec, MsgpackCodec
 from fireflow.hub.live.store import StreamEntry
-from fireflow.hub.run.demo import demo_kitchen
+from fireflow.hub.run.demo import demo_kitchen, demo_menu, demo_setup, demo_tables
 from fireflow.schema import events as e
 from fireflow.schema.billing import LedgerKind, Payment, TenderMethod
 from fireflow.schema.events import EVENTS
@@ -49,6 +49,7 @@ from fireflow.schema.records import (
     OrderStatus,
     OrderType,
     PaymentStatus,
+    Restaurant,
     Stock,
     Table,
     TableStatus,
@@ -137,6 +138,15 @@ EVENT_DATA: dict[str, e.EventData] = {
     "ORDER_MERGED": e.OrderMerged(from_order_id="demo.o2", from_order_number=8, order=ORDER, lines={"L1": "L2"}),
     "KITCHEN_ALERT": e.KitchenAlert(alert=ALERT),
     "KITCHEN_SETTINGS_CHANGED": e.KitchenSettingsChanged(kitchen=demo_kitchen()),
+    "MENU_CHANGED": e.MenuChanged(
+        version=4,
+        items=demo_menu().items[:1],
+        removed=("soda",),
+        categories=demo_menu().categories,
+        stations=demo_menu().stations,
+    ),
+    "TABLES_CHANGED": e.TablesChanged(tables=tuple(demo_tables(2)), removed=("T9",), areas=demo_setup().areas),
+    "PROFILE_CHANGED": e.ProfileChanged(restaurant=Restaurant(id="r1", name="Corner", areas=demo_setup().areas)),
     "PAYMENT_RECORDED": e.PaymentRecorded(
         order_ids=(ORDER.id,),
         payments=(

@@ -54,7 +54,7 @@ async def test_a_stale_version_is_refused_and_concurrent_edits_of_different_item
     fries = demo_menu().item("fries")
     assert fries is not None
     await asyncio.gather(
-        one.command("setup.menu_item.put", {"item": _burger(price=40000)}),
+        one.command("setup.menu_item.put", {"item": _burger(name="Burger One", price=40000)}),
         two.command("setup.menu_item.put", {"item": fries.model_dump(mode="json") | {"price": 15900}}),
     )
     menu = await hub.hub.store.menu(hub.rid)
@@ -74,7 +74,7 @@ async def test_a_change_that_would_break_the_setup_is_refused_whole(hub: Running
     with pytest.raises(HubError) as err:
         await manager.command("setup.menu_item.put", {"item": _burger(id="pizza", station="oven", tax_code="VAT")})
     assert err.value.code == ErrorCode.INVALID_SETUP
-    assert "no station 'oven'" in err.value.message and "(and 1 more)" in err.value.message
+    assert "no station 'oven'" in err.value.frame["message"] and "(and 1 more)" in err.value.frame["message"]
     assert await hub.hub.store.menu(hub.rid) == before
     waiter = await hub.client(Role.WAITER)
     with pytest.raises(HubError) as err:
