@@ -43,9 +43,10 @@ class Baseline:
     async def handler(self, ws: ServerConnection) -> None:
         try:
             first = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
-            body = str(first["token"]).partition(".")[0]
+            parts = str(first["token"]).split(".")
+            body = parts[1] if len(parts) == 3 else parts[0]  # a JWT's claims, or the older format's
             claims = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            rid = str(claims["r"])
+            rid = str(claims.get("rid") or claims["r"])
         except Exception:
             await ws.close(4001, "authenticate first")
             return

@@ -33,12 +33,14 @@ __all__ = [
     "DrawerPayout",
     "ExpireBillLock",
     "FireOrder",
+    "ForceReady",
     "HoldCourse",
     "ItemStatusCommand",
     "MergeTables",
     "MoveOrder",
     "OpenOrder",
     "PayOrder",
+    "PickupOrder",
     "PreviewBill",
     "PutArea",
     "PutCategory",
@@ -59,6 +61,7 @@ __all__ = [
     "SetPin",
     "SetStock",
     "SetupCommand",
+    "SkipItem",
     "StockCommand",
     "UpdateBilling",
     "UpdateProfile",
@@ -147,6 +150,25 @@ class ItemStatusCommand(Command):
 
     order_id: Id
     line_id: Id
+
+
+class SkipItem(Command):
+    """Mark one line SKIPPED (not to be made); the device is recorded on the line."""
+
+    order_id: Id
+    line_id: Id
+
+
+class ForceReady(Command):
+    """Make an order READY now: every sent line still PENDING or PREPARING is SKIPPED."""
+
+    order_id: Id
+
+
+class PickupOrder(Command):
+    """A READY, paid counter order (takeaway, delivery) was handed over: it closes and leaves the board."""
+
+    order_id: Id
 
 
 class BumpOrder(Command):
@@ -315,7 +337,8 @@ class PayOrder(Command):
     """Pay with one or several tenders; paying what is due settles (invoice, CLOSED / PAID, table DIRTY).
 
     Paying less leaves a single order PARTIALLY_PAID; a group of orders is paid in full at once.
-    Items not finished are refused with guidance unless ``force`` (cashiers and managers).
+    A settled counter order (takeaway, delivery) stays open, PAID, until ``order.pickup``.
+    Dine-in items not finished are refused with guidance unless ``force`` (cashiers and managers).
     """
 
     order_ids: OrderIds

@@ -26,11 +26,13 @@ from fireflow.schema.records import (
     Stock,
     Table,
 )
+from fireflow.schema.setup import Device
 
 __all__ = [
     "EVENTS",
     "CourseHeld",
     "DayClosed",
+    "DeviceChanged",
     "DrawerMoved",
     "EventData",
     "ItemAvailability",
@@ -44,6 +46,7 @@ __all__ = [
     "OrderMerged",
     "OrderMoved",
     "OrderNoteAdded",
+    "OrderPickedUp",
     "OrderReady",
     "OrderRushed",
     "OrderSettled",
@@ -86,6 +89,7 @@ class ItemStatusChanged(EventData):
     previous: ItemStatus
     order_version: int
     at: int = 0
+    by: str | None = Field(default=None, description="for SKIPPED: the device that skipped it")
 
 
 class OrderReady(EventData):
@@ -192,6 +196,12 @@ class ProfileChanged(EventData):
     restaurant: Restaurant
 
 
+class DeviceChanged(EventData):
+    """A device was paired (again) or revoked."""
+
+    device: Device
+
+
 class PaymentRecorded(EventData):
     order_ids: tuple[str, ...]
     payments: tuple[Payment, ...]
@@ -208,6 +218,17 @@ class OrderSettled(EventData):
     invoice_number: int
     total: int
     table_ids: tuple[str, ...]
+    awaiting_pickup: tuple[str, ...] = Field(
+        default=(), description="the counter orders among them that stay open, PAID, until picked up"
+    )
+
+
+class OrderPickedUp(EventData):
+    """A counter order was handed over (``order.pickup``): its token leaves the board (no customer details)."""
+
+    order_id: str
+    token: int | None
+    picked_up_at: int
 
 
 class RevenueUpdated(EventData):
@@ -292,11 +313,13 @@ EVENTS: dict[str, type[EventData]] = {
     "MENU_CHANGED": MenuChanged,
     "TABLES_CHANGED": TablesChanged,
     "PROFILE_CHANGED": ProfileChanged,
+    "DEVICE_CHANGED": DeviceChanged,
     "STOCK_CHANGED": StockChanged,
     "ITEM_86D": ItemAvailability,
     "ITEM_AVAILABLE": ItemAvailability,
     "PAYMENT_RECORDED": PaymentRecorded,
     "ORDER_SETTLED": OrderSettled,
+    "ORDER_PICKED_UP": OrderPickedUp,
     "REVENUE_UPDATED": RevenueUpdated,
     "PAYMENT_REFUNDED": PaymentRefunded,
     "ORDER_VOIDED": OrderVoided,

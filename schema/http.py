@@ -28,6 +28,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_FRAME: 400,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.TOKEN_EXPIRED: 401,
+    ErrorCode.TOKEN_REVOKED: 401,
     ErrorCode.ALREADY_AUTHENTICATED: 400,
     ErrorCode.UNKNOWN_COMMAND: 400,
     ErrorCode.INVALID_COMMAND: 422,

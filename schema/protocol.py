@@ -54,6 +54,7 @@ class ErrorCode(StrEnum):
     INVALID_FRAME = "INVALID_FRAME"  # a known op with missing or mistyped fields
     UNAUTHENTICATED = "UNAUTHENTICATED"
     TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    TOKEN_REVOKED = "TOKEN_REVOKED"  # the device was revoked, or paired again since this token
     ALREADY_AUTHENTICATED = "ALREADY_AUTHENTICATED"
     UNKNOWN_COMMAND = "UNKNOWN_COMMAND"
     INVALID_COMMAND = "INVALID_COMMAND"  # payload fails its model
@@ -95,6 +96,7 @@ class CloseCode(IntEnum):
     SERVICE_RESTART = 1012  # the node is shutting down: reconnect and resume
     AUTH_FAILED = 4001  # bad token, or none in time
     TOKEN_EXPIRED = 4002
+    TOKEN_REVOKED = 4003  # the device was revoked: pair it again
     SLOW_CONSUMER = 4008  # outgoing queue overflowed: reconnect and resume with since
     HEARTBEAT_TIMEOUT = 4010  # no frame from the peer within the heartbeat window
 

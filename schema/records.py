@@ -283,6 +283,9 @@ class OrderItem(Record):
     notes: str = ""
     fired_at: int | None = None
     done_at: int | None = None
+    skipped_by: str | None = Field(
+        default=None, description="the device that marked it SKIPPED (item.skip, force ready)"
+    )
 
     @property
     def unsent(self) -> int:
@@ -343,6 +346,8 @@ class Order(Record):
     created_at: int = 0
     fired_at: int | None = None
     ready_at: int | None = None
+    picked_up_at: int | None = Field(default=None, description="when a counter order was handed over (order.pickup)")
+    picked_up_by: str | None = Field(default=None, description="the device that handed it over")
     version: int = Field(default=0, description="counts the changes clients see; send it back to detect conflicts")
     revision: int = Field(default=0, description="counts every write (also acknowledgements); the store's own check")
 

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 
 from fireflow.schema.base import Record
 from fireflow.schema.billing import BillingSettings
+from fireflow.schema.commands import Command
 from fireflow.schema.records import Area, Category, MenuItem, StationSettings
 
 __all__ = [
@@ -96,6 +97,35 @@ class StaffMember(Record):
         if self.pin is not None and self.pin_hash is not None:
             raise ValueError("give pin or pin_hash, not both")
         return self
+
+
+class Device(Record):
+    """A paired device: what its tokens may do, and whether they still may."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    role: Literal["WAITER", "CASHIER", "MANAGER", "KITCHEN", "EXPO", "RIDER", "DISPATCHER", "DISPLAY"] | None = None
+    stations: tuple[str, ...] = ()
+    name: str = Field(default="", max_length=80)
+    generation: int = Field(default=0, ge=0, description="tokens of an earlier generation are refused")
+    added_at: int = 0
+    added_by: str = ""
+    revoked_at: int | None = None
+    revoked_by: str | None = None
+
+
+class PairDevice(Command):
+    """Add a device (or pair one again: its older tokens stop working) and get a pairing code for it."""
+
+    device_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    role: Literal["WAITER", "CASHIER", "MANAGER", "KITCHEN", "EXPO", "RIDER", "DISPATCHER", "DISPLAY"]
+    stations: tuple[str, ...] = Field(default=(), max_length=32)
+    name: str = Field(default="", max_length=80)
+
+
+class RevokeDevice(Command):
+    """Revoke a device: its open sockets close within a second on every node and its tokens are refused."""
+
+    device_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
 class RestaurantSetup(Record):

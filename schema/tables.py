@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -53,6 +54,7 @@ class EventRow(Base):
     """
 
     __tablename__ = "events"
+    __table_args__ = (Index("ix_events_order_ids", "order_ids", postgresql_using="gin"),)
 
     restaurant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     epoch: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -62,6 +64,10 @@ class EventRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     committed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    device: Mapped[str] = mapped_column(String(64), server_default="", doc="the device whose command caused it")
+    order_ids: Mapped[list[str]] = mapped_column(
+        ARRAY(String(96)), server_default="{}", doc="the orders the event is about (an order's history)"
+    )
 
 
 # -- money: invoices, payments, the double-entry ledger, audit ------------------------------------
@@ -195,3 +201,24 @@ class AuditRow(Base):
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str] = mapped_column(String(96))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+# -- the customer book ----------------------------------------------------------------------------
+
+
+class CustomerRow(Base):
+    """A customer a restaurant knows: looked up by phone when a takeaway or delivery order is opened."""
+
+    __tablename__ = "customers"
+    __table_args__ = (Index("ix_customers_phones", "phones", postgresql_using="gin"),)
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    restaurant_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phones: Mapped[list[str]] = mapped_column(ARRAY(String(32)), doc="digits only")
+    addresses: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, doc="[{label, line, notes}]")
+    notes: Mapped[str] = mapped_column(String(500), server_default="")
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(64))

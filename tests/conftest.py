@@ -108,7 +108,9 @@ def settings_for(servers: Servers, **changes: Any) -> Settings:
         secret=SECRET,
         freeze_gc=False,
         durable="inline",
-        **{"pin_hash": "test", **changes},  # cheap PIN hashes; test_pins proves the default is production's
+        # cheap PIN hashes (test_pins proves the default is production's); HTTP limits out of the way of
+        # tests that drive a day of trade through one token (test_devices proves the limit itself)
+        **{"pin_hash": "test", "http_rate": 10_000.0, "http_burst": 10_000.0, **changes},
     )
 
 

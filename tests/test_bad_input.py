@@ -557,8 +557,10 @@ async def test_a_command_before_auth_gets_unauthenticated_and_4001(scene: Scene,
 async def test_a_bad_token_is_closed_4001(hub: RunningHub) -> None:
     """Garbage, a token signed with another secret and a tampered token each get UNAUTHENTICATED and close 4001."""
     good = hub.token(Role.WAITER)
-    body, _, mac = good.partition(".")
-    tampered = mint(SECRET, hub.rid, Role.MANAGER, device="waiter-1").partition(".")[0] + "." + mac
+    header, claims, mac = good.split(".")
+    body = f"{header}.{claims}"
+    manager_claims = mint(SECRET, hub.rid, Role.MANAGER, device="waiter-1").split(".")[1]
+    tampered = f"{header}.{manager_claims}.{mac}"  # a waiter's signature on a manager's claims
     for token in ("garbage", "a.b", mint("another-secret", hub.rid, Role.WAITER, device="w"), tampered, body + ".",
                   f"{body}.{mac[:-1]}\u00e9"):  # fmt: skip
         client = await connect_unauthenticated(hub)

@@ -407,10 +407,10 @@ async def test_a_refused_or_expired_token_is_said_plainly(hub: RunningHub, brows
 async def test_expo_offers_no_recall_on_a_settled_order_and_a_refusal_reads_as_plain_words(
     hub: RunningHub, browser: Any
 ) -> None:
-    """Once an order is paid expo marks it PAID with no RECALL; the KDS's refused RECALL says why, in words."""
+    """Once a dine-in order is paid (closed) expo marks it PAID with no RECALL; the KDS's refused RECALL says why."""
     kds, expo = await screens(browser, kds_url(hub, "grill"), expo_url(hub))
     async with hub.http(Role.WAITER) as waiter, hub.http(Role.EXPO) as runner, hub.http(Role.CASHIER) as till:
-        order_id, answer = await fired(waiter, "burger")
+        order_id, answer = await fired(waiter, "burger", type="DINE_IN", table_id="T4", guests=2)
         number = answer["result"]["order"]["number"]
         await command(runner, "order.bump", {"order_id": order_id})
         await expo.page.locator(f"#done {card(order_id)} button.recall").wait_for(timeout=TIMEOUT_MS)

@@ -184,10 +184,8 @@ async def test_a_bill_split_over_cash_with_change_and_upi_settles_dirties_the_ta
     cashier.no_errors()
 
 
-async def test_a_takeaway_not_ready_gets_guidance_and_settles_anyway_from_the_keyboard(
-    hub: RunningHub, browser: Any
-) -> None:
-    """A takeaway beside the map, its burger still cooking: Settle shows the guidance, SETTLE ANYWAY forces it.
+async def test_a_takeaway_still_cooking_is_paid_first_from_the_keyboard(hub: RunningHub, browser: Any) -> None:
+    """A takeaway beside the map, its burger still cooking, is paid first: it settles at once, no guidance, no force.
 
     Driven from the keyboard (3 adds a CARD tender prefilled with the due, Enter settles); the index links
     /cashier, a reload keeps the token, and typed amounts are read into integer minor units.
@@ -228,13 +226,8 @@ async def test_a_takeaway_not_ready_gets_guidance_and_settles_anyway_from_the_ke
     await card.locator("input.reference").fill("auth-991")
     await card.locator("input.reference").press("Enter")
 
-    guidance = page.locator("#guidance")
-    await guidance.wait_for(timeout=TIMEOUT_MS)
-    assert "Classic Burger" in await guidance.inner_text()
-    assert "Bottled Water" not in await guidance.inner_text()  # needs no preparation: done when fired
-    await screenshot(cashier.screen, "cashier-not-ready")
-    await page.locator("#settle-anyway").click()
-    await page.locator("#receipt").wait_for(timeout=TIMEOUT_MS)
+    await page.locator("#receipt").wait_for(timeout=TIMEOUT_MS)  # counter orders are paid first, then cooked
+    assert await page.locator("#guidance").count() == 0
     assert await page.locator("#invoice-number").inner_text() == "Invoice #1"
     await entry.wait_for(state="detached", timeout=TIMEOUT_MS)
     await page.locator(f'#day-revenue[data-minor="{due}"]').wait_for(timeout=TIMEOUT_MS)

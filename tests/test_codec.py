@@ -56,6 +56,7 @@ from fireflow.schema.records import (
     TicketChange,
     TicketKind,
 )
+from fireflow.schema.setup import Device
 
 NOW = 1_700_000_000_000
 LINE = OrderItem(
@@ -146,6 +147,7 @@ EVENT_DATA: dict[str, e.EventData] = {
         stations=demo_menu().stations,
     ),
     "TABLES_CHANGED": e.TablesChanged(tables=tuple(demo_tables(2)), removed=("T9",), areas=demo_setup().areas),
+    "DEVICE_CHANGED": e.DeviceChanged(device=Device(id="kds-2", role="KITCHEN", stations=("grill",), generation=1)),
     "PROFILE_CHANGED": e.ProfileChanged(restaurant=Restaurant(id="r1", name="Corner", areas=demo_setup().areas)),
     "PAYMENT_RECORDED": e.PaymentRecorded(
         order_ids=(ORDER.id,),
@@ -161,6 +163,7 @@ EVENT_DATA: dict[str, e.EventData] = {
     "ORDER_SETTLED": e.OrderSettled(
         order_ids=(ORDER.id,), invoice_id="demo.inv7", invoice_number=7, total=900, table_ids=("T1",)
     ),
+    "ORDER_PICKED_UP": e.OrderPickedUp(order_id=ORDER.id, token=12, picked_up_at=NOW),
     "PAYMENT_REFUNDED": e.PaymentRefunded(
         invoice_id="demo.inv7",
         invoice_number=7,

@@ -12,7 +12,7 @@ import pytest
 from starlette.routing import Route
 
 from fireflow.clients.python import HubError
-from fireflow.hub.commands import handlers, setup_handlers
+from fireflow.hub.commands import customer_handlers, handlers, setup_handlers
 from fireflow.hub.commands.registry import PUBLIC, REGISTRY, Flow, spec
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.transports.http_api import READS, routes
@@ -64,7 +64,11 @@ def test_each_spec_is_whole() -> None:
         assert issubclass(s.payload, Command), s.name
         assert (s.handler is not None) == (s.flow is Flow.LIVE), s.name
         assert bool(s.roles) != s.internal, s.name
-        assert s.handler is None or s.handler.__module__ in (handlers.__name__, setup_handlers.__name__), s.name
+        assert s.handler is None or s.handler.__module__ in (
+            handlers.__name__,
+            setup_handlers.__name__,
+            customer_handlers.__name__,
+        ), s.name
     assert {s.name for s in REGISTRY if s.durable_first} >= {"order.pay", "invoice.refund", "day.close"}
 
 
@@ -73,7 +77,7 @@ def test_http_routes_are_the_registrys() -> None:
     app_routes = [r for r in routes() if isinstance(r, Route) and r.path.startswith(API_PREFIX)]
     declared = {(s.http.method, API_PREFIX + s.http.path) for s in REGISTRY if s.http}
     reads = {("GET", API_PREFIX + r.path) for r in READS}
-    extras = {("POST", API_PREFIX + "/commands"), ("GET", API_PREFIX + "/openapi.json")}
+    extras = {("POST", API_PREFIX + "/commands"), ("GET", API_PREFIX + "/openapi.json"), ("POST", API_PREFIX + "/pair")}
     served = {(m, r.path) for r in app_routes for m in (r.methods or ()) if m != "HEAD"}
     assert served == declared | reads | extras
 

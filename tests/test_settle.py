@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 
 from fireflow.clients.python import HubClient
@@ -93,12 +94,12 @@ async def test_a_split_bill_over_cash_and_upi_settles_the_order_and_dirties_the_
     assert len(await _rows(servers, "SELECT 1 FROM payments WHERE restaurant_id = $1", hub.rid)) == 2
 
 
-async def test_items_not_ready_get_guidance_and_force_settles_anyway(hub: RunningHub) -> None:
-    """Unfinished items: ITEMS_NOT_READY with guidance (never a dead end); force settles; a waiter may not pay."""
+async def test_items_not_ready_get_guidance_and_force_settles_anyway(hub: RunningHub, servers: Servers) -> None:
+    """Dine-in items unfinished: ITEMS_NOT_READY with guidance (never a dead end); force settles and audits who forced."""
     waiter = await hub.client(Role.WAITER)
-    order_id = await new_order(waiter, "burger", "water")
+    order_id = await new_order(waiter, "burger", "water", type="DINE_IN", table_id="T5", guests=2)
     await waiter.command("order.fire", {"order_id": order_id})
-    cashier = await hub.client(Role.CASHIER)
+    cashier = await hub.client(Role.CASHIER, device="till-7")
     due = (await cashier.command("bill.preview", {"order_ids": [order_id]}))["result"]["due"]
     tender = [{"method": "CARD", "amount": due, "reference": "auth-123"}]
     with pytest.raises(HubError) as err:
@@ -110,7 +111,10 @@ async def test_items_not_ready_get_guidance_and_force_settles_anyway(hub: Runnin
         await waiter.command("order.pay", {"order_ids": [order_id], "tenders": tender, "force": True})
     assert err.value.code == ErrorCode.FORBIDDEN
     ack = await cashier.command("order.pay", {"order_ids": [order_id], "tenders": tender, "force": True})
-    assert ack["result"]["status"] == "PAID"
+    assert (ack["result"]["status"], ack["result"]["pickup_estimate_ms"]) == ("PAID", None)
+    audit = await _rows(servers, "SELECT actor, details FROM audit_log WHERE restaurant_id = $1 AND action = 'SETTLED'",
+                        hub.rid)  # fmt: skip
+    assert [(row["actor"], orjson.loads(row["details"])["forced_by"]) for row in audit] == [("till-7", "till-7")]
 
 
 async def test_a_part_payment_then_the_rest(hub: RunningHub, servers: Servers) -> None:

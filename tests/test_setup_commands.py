@@ -11,7 +11,8 @@ from fireflow.clients.python import HubError
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.run.demo import demo_menu
 from fireflow.schema.protocol import ErrorCode
-from tests.conftest import WAIT, RunningHub
+from tests.conftest import WAIT, RunningHub, Servers, serve_in_process, settings_for
+from tests.test_ws import until
 
 
 def _burger(**changes: Any) -> dict[str, Any]:
@@ -151,3 +152,21 @@ async def test_profile_and_billing_changes_are_checked_and_told(hub: RunningHub)
     await manager.command("setup.billing", {"billing": billing | {"service_charge_bp": 500}})
     restaurant = await hub.hub.store.restaurant(hub.rid, fresh=True)
     assert restaurant is not None and restaurant.billing.service_charge_bp == 500
+
+
+async def test_another_node_bills_with_the_new_rules_at_once(servers: Servers, hub: RunningHub) -> None:
+    """Node B has the settings cached; a billing change on node A reaches B's next bill without waiting out its cache."""
+    async with serve_in_process(settings_for(servers), hub.rid) as other:
+        waiter = await other.client(Role.WAITER)
+        opened = await waiter.command("order.open", {"type": "DINE_IN", "table_id": "T3", "guests": 2})
+        order_id = opened["result"]["order"]["id"]
+        await waiter.command("order.add_item", {"order_id": order_id, "menu_item_id": "burger", "quantity": 1})
+        before = (await waiter.command("bill.preview", {"order_ids": [order_id]}))["result"]["bill"]
+        assert before["service_charge"] == 3490  # 10% of 34900, read (and cached) by node B
+        assert hub.rid in other.hub.store._restaurants
+        manager = await hub.client(Role.MANAGER, device="manager-1")
+        billing = (await hub.hub.store.restaurant(hub.rid, fresh=True)).billing.model_dump(mode="json")  # type: ignore[union-attr]
+        await manager.command("setup.billing", {"billing": billing | {"service_charge_bp": 500}})
+        await until(lambda: hub.rid not in other.hub.store._restaurants, WAIT)
+        after = (await waiter.command("bill.preview", {"order_ids": [order_id]}))["result"]["bill"]
+        assert after["service_charge"] == 1745

@@ -1,5 +1,6 @@
 // Customer board: /board?token=...   Takeaway tokens PREPARING and READY (channel `board`);
-// the newest ready token is highlighted. Read-only: it sends no commands.
+// the newest ready token is highlighted; a token leaves READY when its order is picked up
+// (ORDER_PICKED_UP). Read-only: it sends no commands.
 
 import { Hub } from "./fireflow.js";
 import { checkRole, deviceToken, h, noToken, setConnection } from "./ui.js";
@@ -55,6 +56,7 @@ function event(ev) {
       preparing.push(tok);
       break;
     }
+    case "ORDER_PICKED_UP":
     case "ORDER_CANCELLED": {
       const tok = d.token ?? tokenOf.get(d.order_id);
       if (tok !== undefined) remove(tok);

@@ -4,19 +4,23 @@
 // BUMP marks the whole order done (order.bump), RUSH / UNRUSH flags it for every station
 // (order.rush), RECALL brings a ready order back (order.recall). Ready orders turn green; a
 // settled order is marked PAID and offers nothing the hub would refuse (a closed order cannot
-// be bumped or recalled). Kitchen alerts (a station with no screen, a ticket nobody
+// be bumped or recalled). Counter orders (takeaway, delivery) are paid first: settled, they stay
+// open (ORDER_SETTLED names them in `awaiting_pickup`), marked PAID and still bumpable; a READY
+// one offers PICKED UP (order.pickup), which closes it (ORDER_PICKED_UP). Kitchen alerts (a station with no screen, a ticket nobody
 // acknowledged) stay on top while they stand (see hub/domain/alerts.py: the ticket not
 // acknowledged, the order open, something left to make at that station) or until dismissed;
 // the snapshot carries those still standing, so a screen starting again keeps them.
 
 import { Hub } from "./fireflow.js";
-import { ACTIVE, CardBook, renderCard, tickAges } from "./tickets.js";
+import { ACTIVE, CardBook, isActive, renderCard, tickAges } from "./tickets.js";
 import { checkRole, deviceToken, h, noToken, reportFailure, setConnection, toast } from "./ui.js";
 
 const token = deviceToken("expo");
 const book = new CardBook();
 const alerts = new Map(); // ticket id -> its latest alert (a ticket's TICKET_UNACKED replaces its STATION_OFFLINE)
 const dismissed = new Set(); // alert ids dismissed on this screen
+const awaitingPickup = new Set(); // ids of paid counter orders still open (ORDER_SETTLED `awaiting_pickup`)
+const COUNTER = new Set(["TAKEAWAY", "DELIVERY"]);
 let hub = null;
 
 const alertKey = (alert) => alert.ticket_id || alert.id;
@@ -46,8 +50,20 @@ function event(ev) {
     case "ORDER_CANCELLED":
       forgetAlerts([d.order_id]);
       break;
-    case "ORDER_SETTLED":
-      forgetAlerts(d.order_ids || []);
+    case "ORDER_SETTLED": {
+      const open = d.awaiting_pickup || [];
+      forgetAlerts((d.order_ids || []).filter((id) => !open.includes(id)));
+      book.apply(ev);
+      for (const id of open) {
+        awaitingPickup.add(id);
+        for (const card of book.ofOrder(id)) card.closed = false; // paid, still cooking or waiting at the counter
+      }
+      return;
+    }
+    case "ORDER_PICKED_UP":
+      awaitingPickup.delete(d.order_id);
+      forgetAlerts([d.order_id]);
+      for (const card of book.ofOrder(d.order_id)) card.closed = true; // handed over: the hub takes no more for it
       break;
     case "ORDER_MERGED":
       forgetAlerts([d.from_order_id]);
@@ -73,30 +89,49 @@ function send(type, data) {
   return hub.act(type, data).catch(reportFailure);
 }
 
+// A paid order still open wears PAID like a closed one, but keeps its actions.
+function markPaid(el, card) {
+  if (!card.closed && awaitingPickup.has(card.order_id)) {
+    el.querySelector("header .age").before(h("span", { class: "badge paid", title: "paid: waiting for pickup" }, "PAID"));
+  }
+  return el;
+}
+
+// Ready counter orders wait at the pass until handed over, however long ago they were bumped.
+function atThePass(now) {
+  const shown = book.bumped(now, 12);
+  const waiting = [...book.cards.values()].filter(
+    (c) => c.ready && !c.closed && COUNTER.has(c.order_type) && !isActive(c) && !shown.includes(c),
+  );
+  return [...shown, ...waiting];
+}
+
+function queueActions(card) {
+  if (card.closed) return [["CLEAR", () => (book.dismiss(card.key), render()), "recall"]]; // the hub takes no more for it
+  return [
+    [card.rush ? "UNRUSH" : "RUSH", () => send("order.rush", { order_id: card.order_id, rush: !card.rush }), "rush-btn"],
+    ["BUMP", () => send("order.bump", { order_id: card.order_id }), "bump"],
+  ];
+}
+
+function doneActions(card) {
+  if (card.closed) return [];
+  const actions = [["RECALL", () => send("order.recall", { order_id: card.order_id }), "recall"]];
+  if (card.ready && COUNTER.has(card.order_type)) {
+    actions.push(["PICKED UP", () => send("order.pickup", { order_id: card.order_id }), "bump pickup"]);
+  }
+  return actions;
+}
+
 function render() {
   const now = hub.now();
   const settings = book.settingsFor("*");
   const queue = book.queue().map((card) =>
-    renderCard(card, {
-      now,
-      settings,
-      showStation: true,
-      actions: card.closed
-        ? [["CLEAR", () => (book.dismiss(card.key), render()), "recall"]] // paid: the hub takes no more for it
-        : [
-            [card.rush ? "UNRUSH" : "RUSH", () => send("order.rush", { order_id: card.order_id, rush: !card.rush }), "rush-btn"],
-            ["BUMP", () => send("order.bump", { order_id: card.order_id }), "bump"],
-          ],
-    }),
+    markPaid(renderCard(card, { now, settings, showStation: true, actions: queueActions(card) }), card),
   );
   document.getElementById("queue").replaceChildren(...(queue.length ? queue : [h("p", { class: "empty" }, "No open tickets")]));
-  const done = book.bumped(now, 12).map((card) =>
-    renderCard(card, {
-      now,
-      settings,
-      showStation: true,
-      actions: card.closed ? [] : [["RECALL", () => send("order.recall", { order_id: card.order_id }), "recall"]],
-    }),
+  const done = atThePass(now).map((card) =>
+    markPaid(renderCard(card, { now, settings, showStation: true, actions: doneActions(card) }), card),
   );
   document.getElementById("done").replaceChildren(...done);
   const items = [...alerts.values()]
@@ -125,7 +160,7 @@ if (!token) {
     state: (_, conn) => setConnection(conn),
     problem: (message) => toast(message),
   }).start();
-  window.fireflow = { hub, book, alerts };
+  window.fireflow = { hub, book, alerts, awaitingPickup };
   let ticks = 0;
   setInterval(() => {
     ticks += 1;

@@ -22,7 +22,7 @@ export const SUBPROTOCOL = "fireflow.v1.json";
 const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 5000;
 const OFFLINE_AFTER = 5; // failed attempts before the state says OFFLINE (it keeps retrying)
-const FATAL_CLOSES = new Set([4001, 4002]); // the token is refused: retrying cannot help
+const FATAL_CLOSES = new Set([4001, 4002, 4003]); // the token is refused or revoked: retrying cannot help
 
 export class HubError extends Error {
   constructor(frame) {
@@ -285,6 +285,7 @@ export class Hub {
     this.ws = null;
     this.live = false;
     if (FATAL_CLOSES.has(code)) {
+      this.closeCode = code;
       this._giveUp(reason || "token refused");
       return;
     }

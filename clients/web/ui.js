@@ -33,10 +33,13 @@ export function h(tag, props = {}, ...children) {
 // checks the signature; this reads the payload and nothing here trusts it.
 export function tokenInfo(token) {
   try {
-    const body = String(token).split(".")[0].replace(/-/g, "+").replace(/_/g, "/");
+    const parts = String(token).split(".");
+    // A JSON Web Token's claims are its middle part; a token of the older format has them first.
+    const body = (parts.length === 3 ? parts[1] : parts[0]).replace(/-/g, "+").replace(/_/g, "/");
     const payload = JSON.parse(atob(body + "=".repeat((4 - (body.length % 4)) % 4)));
     if (!payload || typeof payload !== "object") return null;
-    return { role: payload.role, device: payload.d, stations: payload.st || [], expires: Number(payload.exp) * 1000 };
+    const device = payload.sub ?? payload.d;
+    return { role: payload.role, device, stations: payload.st || [], expires: Number(payload.exp) * 1000 };
   } catch {
     return null;
   }
@@ -104,6 +107,7 @@ export const SCREENS = {
   expo: { name: "expo screen", roles: ["EXPO", "MANAGER"], needs: "an expo token", mint: "--role EXPO" },
   board: { name: "order board", roles: ["DISPLAY"], needs: "a display token", mint: "--role DISPLAY" },
   cashier: { name: "cashier screen", roles: ["CASHIER", "MANAGER"], needs: "a cashier's token", mint: "--role CASHIER" },
+  manager: { name: "back office", roles: ["MANAGER"], needs: "a manager's token", mint: "--role MANAGER" },
 };
 
 const ROLE_TOKEN = {
@@ -135,7 +139,8 @@ export function block(kind, title, text, hint = howToFix()) {
     document.querySelector(".topbar").after(box);
   }
   box.dataset.kind = kind;
-  box.replaceChildren(h("h2", {}, title), h("p", { class: "why" }, text), hint && h("p", { class: "fix" }, hint));
+  const help = typeof hint === "string" ? h("p", { class: "fix" }, hint) : hint;
+  box.replaceChildren(h("h2", {}, title), h("p", { class: "why" }, text), help);
   const conn = document.getElementById("conn");
   conn.textContent = `NOT CONNECTED · ${title.toLowerCase()}`;
   document.body.dataset.conn = "offline";
@@ -153,6 +158,10 @@ export function checkRole(welcome) {
 // The hub gave up on this screen (a Hub that stopped): say why, once.
 function explainStop(hub) {
   if (blocked) return;
+  if (hub.closeCode === 4003 || hub.detail === "device revoked") {
+    block("revoked", "Device revoked", "A manager revoked this screen's device: the hub no longer accepts its token.", pairingForm());
+    return;
+  }
   if (!hub.welcome) {
     const info = tokenInfo(screen.token);
     if (info && info.expires && info.expires <= Date.now()) {
@@ -171,8 +180,62 @@ export function noToken(page) {
   const text = screen.device
     ? `This browser has no token for the device “${screen.device}”.`
     : `This ${s ? s.name : "screen"} has no device token yet.`;
-  block("no-token", "No device token", text);
+  block("no-token", "Pair this screen", text, pairingForm());
 }
+
+// The code a manager got from "add device" (device.pair), traded once for this screen's own token.
+function pairingForm() {
+  const input = h("input", {
+    id: "pair-code",
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    placeholder: "123-456",
+    "aria-label": "pairing code",
+    maxlength: "9",
+  });
+  const said = h("p", { id: "pair-said", class: "fix", role: "status" }, "");
+  const go = h("button", { id: "pair-go", type: "submit" }, "PAIR");
+  const form = h(
+    "form",
+    { id: "pair", class: "pair" },
+    h("label", { for: "pair-code" }, "Pairing code from the manager:"),
+    h("div", { class: "pair-row" }, input, go),
+    said,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    go.disabled = true;
+    said.textContent = "Pairing…";
+    try {
+      const answer = await fetch("/api/v1/pair", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ code: input.value.trim() }),
+      });
+      const body = await answer.json().catch(() => ({}));
+      if (!answer.ok) {
+        said.textContent = PAIR_REFUSALS[body.code] || `Not paired: ${body.message || answer.status}.`;
+        go.disabled = false;
+        return;
+      }
+      const params = new URLSearchParams(window.location.search);
+      params.delete("device");
+      params.set("token", body.token);
+      window.location.search = params.toString(); // the page starts again with its own token
+    } catch {
+      said.textContent = "The hub did not answer: check this screen's network, then try again.";
+      go.disabled = false;
+    }
+  });
+  setTimeout(() => input.focus(), 0);
+  return form;
+}
+
+const PAIR_REFUSALS = {
+  NOT_FOUND: "That code is wrong, already used, or more than 10 minutes old: ask the manager for a new one.",
+  RATE_LIMITED: "Too many tries: wait a minute, then type the code again.",
+  INVALID_COMMAND: "Type the code as the manager got it, e.g. 123-456.",
+};
 
 const LABELS = { connecting: "CONNECTING", live: "LIVE", reconnecting: "RECONNECTING", offline: "OFFLINE" };
 
@@ -251,6 +314,7 @@ const SENTENCES = {
   UNAVAILABLE: () => "The hub cannot reach its data right now: try again in a moment.",
   UNAUTHENTICATED: () => "This screen's token is no longer accepted: ask a manager for a new one.",
   TOKEN_EXPIRED: () => "This screen's token has expired: ask a manager for a new one.",
+  TOKEN_REVOKED: () => "A manager revoked this screen's device: pair it again.",
   INTERNAL: () => "Something went wrong in the hub: try again; if it keeps happening, tell the manager.",
 };
 

@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from fireflow.hub.books.audit import AuditTrail
+from fireflow.hub.books.customers import Customers
 from fireflow.hub.commands.context import Context
 from fireflow.hub.commands.pins import Pins
 from fireflow.hub.commands.registry import Flow, Spec, spec
@@ -41,7 +42,8 @@ from fireflow.hub.commands.settle import BooksOnly, Settler
 from fireflow.hub.commands.tenancy import tenant_violation
 from fireflow.hub.domain.actors import Actor, Role, check_role
 from fireflow.hub.domain.errors import DomainError
-from fireflow.hub.live.store import Claim, Refusal, Store, StoredResult
+from fireflow.hub.live.devices import Devices
+from fireflow.hub.live.store import Claim, Refusal, Store, StoredResult, acting_as
 from fireflow.hub.logs import log_context
 from fireflow.hub.metrics import Metrics, outcome_of
 from fireflow.hub.retry import Backoff, until_committed
@@ -163,6 +165,8 @@ class CommandBus:
         clock: Callable[[], float] = time.time,
         settler: Settler | None = None,
         pins: Pins | None = None,
+        devices: Devices | None = None,
+        customers: Customers | None = None,
         *,
         audit: AuditTrail | None = None,
         metrics: Metrics | None = None,
@@ -171,6 +175,8 @@ class CommandBus:
         self.clock = clock
         self.settler = settler
         self.pins = pins
+        self.devices = devices
+        self.customers = customers
         self.audit = audit  # where refusals worth keeping go (tenant violations)
         self.metrics = metrics
         self.money = BooksOnly(settler, pins) if settler is not None else None
@@ -181,8 +187,11 @@ class CommandBus:
         Every line logged while it runs names its restaurant, device, id and type; it is counted
         by type and outcome, and timed.
         """
-        with log_context(
-            restaurant=actor.restaurant_id, device=actor.device_id, command_id=command_id, command=command_type[:64]
+        with (
+            log_context(
+                restaurant=actor.restaurant_id, device=actor.device_id, command_id=command_id, command=command_type[:64]
+            ),
+            acting_as(actor.device_id),
         ):
             try:
                 return await self._counted(command_type, self._execute(actor, command_id, command_type, data))
@@ -231,7 +240,10 @@ class CommandBus:
         found = spec(command_type)
         assert found is not None and found.internal, command_type
         actor = Actor(rid, Role.MANAGER, "hub")
-        with log_context(restaurant=rid, device=actor.device_id, command_id=command_id, command=command_type):
+        with (
+            log_context(restaurant=rid, device=actor.device_id, command_id=command_id, command=command_type),
+            acting_as(actor.device_id),
+        ):
             return await self._counted(command_type, self._run(actor, command_id, found, command))
 
     async def outcome(self, actor: Actor, command_id: str) -> StoredResult:
@@ -279,7 +291,19 @@ class CommandBus:
             nonlocal conflict
             now = int(self.clock() * 1000)
             try:
-                decision = await handler(Context(self.store, actor, command, command_type, now, self.pins))
+                decision = await handler(
+                    Context(
+                        self.store,
+                        actor,
+                        command,
+                        command_type,
+                        now,
+                        self.pins,
+                        self.devices,
+                        self.customers,
+                        command_id,
+                    )
+                )
             except DomainError:
                 # A concurrent copy of this command may have committed since we looked.
                 prior = await self.store.stored_result(rid, command_id)

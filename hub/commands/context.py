@@ -10,12 +10,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fireflow.hub.books.customers import Customers
 from fireflow.hub.commands.pins import Pins
 from fireflow.hub.domain import orders, settlement
 from fireflow.hub.domain.actors import Actor
 from fireflow.hub.domain.decision import Decision
 from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.domain.stock import StockBook
+from fireflow.hub.live.devices import Devices
 from fireflow.hub.live.store import Store
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import Counters, Menu, Order, Restaurant, Table
@@ -31,6 +33,9 @@ class Context:
     command_type: str
     now: int
     pins: Pins | None = None
+    devices: Devices | None = None
+    customers: Customers | None = None
+    command_id: str = ""
 
     async def editable(self, order_id: str) -> Order:
         """An order this terminal may change: open, not being paid, and no other terminal holds its bill."""

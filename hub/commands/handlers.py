@@ -93,6 +93,21 @@ async def bump(ctx: Context) -> Decision:
     return kitchen.bump_order(await ctx.order(cmd.order_id), cmd, ctx.actor, ctx.now)
 
 
+async def skip(ctx: Context) -> Decision:
+    cmd: payloads.SkipItem = ctx.command
+    return kitchen.skip_item(await ctx.order(cmd.order_id), cmd, ctx.actor, ctx.now)
+
+
+async def force_ready(ctx: Context) -> Decision:
+    cmd: payloads.ForceReady = ctx.command
+    return kitchen.force_ready(await ctx.order(cmd.order_id), cmd, ctx.actor, ctx.now)
+
+
+async def pickup(ctx: Context) -> Decision:
+    cmd: payloads.PickupOrder = ctx.command
+    return settlement.pickup(await ctx.order(cmd.order_id), ctx.actor, ctx.now)
+
+
 async def recall(ctx: Context) -> Decision:
     cmd: payloads.RecallOrder = ctx.command
     order = await ctx.order(cmd.order_id)

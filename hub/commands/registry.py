@@ -22,12 +22,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from fireflow.hub.commands import customer_handlers as customer_on
 from fireflow.hub.commands import handlers as on
 from fireflow.hub.commands import setup_handlers as setup_on
 from fireflow.hub.commands.context import Handler
 from fireflow.hub.domain.actors import FRONT, KITCHEN_SIDE, MANAGERS, MONEY, Role
 from fireflow.hub.domain.kitchen import ItemMove
 from fireflow.schema import commands as payloads
+from fireflow.schema.customers import PutCustomer
+from fireflow.schema.setup import PairDevice, RevokeDevice
 
 __all__ = ["PUBLIC", "REGISTRY", "Flow", "HttpRoute", "Spec", "spec"]
 
@@ -145,6 +148,22 @@ REGISTRY: tuple[Spec, ...] = (
     # Tables
     Spec("table.clean", payloads.CleanTable, FRONT, on.clean, http=_post("/tables/{table_id}/clean")),
     Spec("table.merge", payloads.MergeTables, FRONT, on.merge, http=_post("/tables/{from_table_id}/merge")),
+    # Quick service: paid first, cooked, handed over; staff may skip what will not be made
+    Spec("order.pickup", payloads.PickupOrder, FRONT | {Role.EXPO}, on.pickup, http=_post("/orders/{order_id}/pickup")),
+    Spec(
+        "item.skip",
+        payloads.SkipItem,
+        MONEY | {Role.EXPO},
+        on.skip,
+        http=_post("/orders/{order_id}/items/{line_id}/skip"),
+    ),
+    Spec(
+        "order.force_ready",
+        payloads.ForceReady,
+        MONEY | {Role.EXPO},
+        on.force_ready,
+        http=_post("/orders/{order_id}/force_ready"),
+    ),
     # Bills and payments
     Spec("bill.preview", payloads.PreviewBill, FRONT, on.preview),
     Spec("bill.request", payloads.RequestBill, FRONT, on.request_bill),
@@ -200,6 +219,11 @@ REGISTRY: tuple[Spec, ...] = (
     ),
     Spec("setup.profile", payloads.UpdateProfile, MANAGERS, setup_on.update_profile, http=_put("/setup/profile")),
     Spec("setup.billing", payloads.UpdateBilling, MANAGERS, setup_on.update_billing, http=_put("/setup/billing")),
+    # Devices: pairing codes instead of pasted tokens, and revocation (hub/live/devices.py)
+    Spec("device.pair", PairDevice, MANAGERS, setup_on.pair_device, http=_post("/devices")),
+    Spec("device.revoke", RevokeDevice, MANAGERS, setup_on.revoke_device, http=_delete("/devices/{device_id}")),
+    # The customer book (Postgres): looked up by phone when a takeaway or delivery order is opened
+    Spec("customer.put", PutCustomer, FRONT, customer_on.put_customer, http=_put("/customers")),
 )
 
 _BY_NAME: dict[str, Spec] = {s.name: s for s in REGISTRY}

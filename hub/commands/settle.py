@@ -120,7 +120,10 @@ class Settler:
             raise _unavailable("the books (Postgres)") from None
         found = Found(recorded.invoice_id, recorded.invoice_number, plan.bill.total, ())
         payments = list(plan.payments)
-        stored = await self._finish(rid, key, fingerprint, cmd.order_ids, found, payments, plan.bill.total, plan.change)
+        stored = await self._finish(
+            rid, key, fingerprint, cmd.order_ids, found, payments, plan.bill.total, plan.change,
+            pickup_estimate_ms=plan.pickup_estimate_ms,
+        )  # fmt: skip
         if recorded.invoice_id is not None:
             await self._revenue(rid, key, restaurant, now)
         return stored
@@ -137,7 +140,7 @@ class Settler:
             for order in orders:
                 settlement.check_bill_lock(order, actor, now)
             prep: dict[tuple[str, str], int] = {}
-            if not cmd.force and settlement.unfinished(orders):  # only guidance needs the prep times
+            if settlement.unfinished(orders):  # only guidance and the pickup estimate need the prep times
                 prep = {(p.station, p.menu_item_id): p.mean_ms for p in await self.store.prep_stats(rid)}
             plan = settlement.plan_payment(
                 orders, restaurant.billing, restaurant.currency, cmd, actor, now, key=key, prep_mean_ms=prep
@@ -207,6 +210,7 @@ class Settler:
         change: int,
         *,
         command_id: str | None = None,
+        pickup_estimate_ms: int | None = None,
     ) -> StoredResult:
         """Apply what the books recorded, under the paying command's own id (so retries get this answer)."""
 
@@ -222,6 +226,7 @@ class Settler:
                 invoice_id=found.invoice_id,
                 invoice_number=found.invoice_number,
                 now=now,
+                pickup_estimate_ms=pickup_estimate_ms,
             )
             return (await self.store.commit(rid, command_id or key, fingerprint, decision, now)).stored
 

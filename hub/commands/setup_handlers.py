@@ -13,13 +13,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fireflow.hub.commands.context import Context, Handler
 from fireflow.hub.domain import setup
-from fireflow.hub.domain.decision import Decision
+from fireflow.hub.domain.decision import Decision, Event
 from fireflow.hub.domain.errors import DomainError
 from fireflow.schema import commands as payloads
+from fireflow.schema import events as e
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import Menu
+from fireflow.schema.setup import Device, PairDevice, RevokeDevice
 
 __all__ = [
+    "pair_device",
     "put_area",
     "put_category",
     "put_item",
@@ -30,6 +33,7 @@ __all__ = [
     "remove_item",
     "remove_station",
     "remove_table",
+    "revoke_device",
     "update_billing",
     "update_profile",
 ]
@@ -79,3 +83,38 @@ async def update_profile(ctx: Context) -> Decision:
                 ErrorCode.INVALID_SETUP, f"unknown time zone {cmd.timezone!r} (e.g. Asia/Kolkata, UTC)"
             ) from None
     return setup.update_profile(await _live(ctx), cmd)
+
+
+async def pair_device(ctx: Context) -> Decision:
+    """A device record and a pairing code; pairing a known device again moves its token generation on."""
+    cmd: PairDevice = ctx.command
+    if ctx.devices is None:
+        raise DomainError(ErrorCode.UNAVAILABLE, "devices cannot be paired here")
+    current = await ctx.devices.get(ctx.rid, cmd.device_id)
+    generation = current.generation + 1 if current is not None else 0
+    device = Device(
+        id=cmd.device_id,
+        role=cmd.role,
+        stations=cmd.stations,
+        name=cmd.name,
+        generation=generation,
+        added_at=ctx.now,
+        added_by=ctx.actor.device_id,
+    )
+    code, expires_at = await ctx.devices.offer(ctx.rid, device)
+    event = Event("DEVICE_CHANGED", ("manager",), e.DeviceChanged(device=device))
+    result = {"device_id": device.id, "code": f"{code[:3]}-{code[3:]}", "expires_at": expires_at}
+    return Decision(result=result, events=(event,))
+
+
+async def revoke_device(ctx: Context) -> Decision:
+    cmd: RevokeDevice = ctx.command
+    if ctx.devices is None:
+        raise DomainError(ErrorCode.UNAVAILABLE, "devices cannot be revoked here")
+    current = await ctx.devices.get(ctx.rid, cmd.device_id) or Device(id=cmd.device_id)
+    revoked = current.model_copy(
+        update={"generation": current.generation + 1, "revoked_at": ctx.now, "revoked_by": ctx.actor.device_id}
+    )
+    await ctx.devices.revoke(ctx.rid, revoked)
+    event = Event("DEVICE_CHANGED", ("manager",), e.DeviceChanged(device=revoked))
+    return Decision(result={"device_id": revoked.id, "revoked_at": ctx.now}, events=(event,))

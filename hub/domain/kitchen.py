@@ -1,4 +1,8 @@
-"""The kitchen's side of an order: item status, bump, recall, ticket acknowledgements and their alerts."""
+"""The kitchen's side of an order: item status, bump, recall, skip, ticket acknowledgements and their alerts.
+
+Skipping (``skip_item``, ``force_ready``) is how staff finish what will not be made: the
+lines become SKIPPED with the device that said so, and the order READY as when bumped.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +23,19 @@ from fireflow.hub.domain.tickets import ON_SCREEN, card_events
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
 from fireflow.schema.protocol import ErrorCode
-from fireflow.schema.records import AlertKind, ItemStatus, Menu, Order, OrderItem, Restaurant
+from fireflow.schema.records import AlertKind, ItemStatus, Menu, Order, OrderItem, OrderStatus, Restaurant
 
-__all__ = ["ItemMove", "ack_tickets", "bump_order", "check_ack", "configure", "recall_order", "set_item_status"]
+__all__ = [
+    "ItemMove",
+    "ack_tickets",
+    "bump_order",
+    "check_ack",
+    "configure",
+    "force_ready",
+    "recall_order",
+    "set_item_status",
+    "skip_item",
+]
 
 
 class ItemMove(StrEnum):
@@ -41,7 +55,9 @@ _TRANSITIONS: dict[ItemMove, tuple[frozenset[ItemStatus], ItemStatus]] = {
 }
 
 
-def _status_event(order: Order, line: OrderItem, target: ItemStatus, version: int, now: int) -> Event:
+def _status_event(
+    order: Order, line: OrderItem, target: ItemStatus, version: int, now: int, by: str | None = None
+) -> Event:
     return Event(
         "ITEM_STATUS_CHANGED",
         (f"kitchen:{line.station}", "expo", "orders", f"order:{order.id}"),
@@ -54,6 +70,7 @@ def _status_event(order: Order, line: OrderItem, target: ItemStatus, version: in
             previous=line.status,
             order_version=version,
             at=now,
+            by=by,
         ),
     )
 
@@ -64,19 +81,25 @@ def _check_station(actor: Actor, station: str) -> None:
 
 
 def _move_lines(
-    order: Order, lines: list[OrderItem], target: ItemStatus, now: int
+    order: Order, lines: list[OrderItem], target: ItemStatus, now: int, by: str | None = None
 ) -> tuple[Order, list[Event], tuple[PrepSample, ...]]:
-    """Move ``lines`` to ``target``; one ITEM_STATUS_CHANGED each, ORDER_READY or ORDER_RECALLED as it follows."""
+    """Move ``lines`` to ``target``; one ITEM_STATUS_CHANGED each, ORDER_READY or ORDER_RECALLED as it follows.
+
+    A SKIPPED line records ``by``, the device that skipped it.
+    """
     ids = {line.id for line in lines}
-    done_at = now if target is ItemStatus.DONE else None
+    done_at = now if target in (ItemStatus.DONE, ItemStatus.SKIPPED) else None
+    changes: dict[str, object] = {"status": target}
+    if target is ItemStatus.SKIPPED:
+        changes["skipped_by"] = by
     items = tuple(
-        i.model_copy(update={"status": target, "done_at": done_at if target is not ItemStatus.SERVED else i.done_at})
+        i.model_copy(update=changes | {"done_at": done_at if target is not ItemStatus.SERVED else i.done_at})
         if i.id in ids
         else i
         for i in order.items
     )
     new, status_events = with_status(order, items, now)
-    events = [_status_event(order, line, target, new.version, now) for line in lines]
+    events = [_status_event(order, line, target, new.version, now, by) for line in lines]
     prep: tuple[PrepSample, ...] = ()
     if target is ItemStatus.DONE:
         prep = tuple(
@@ -136,6 +159,45 @@ def bump_order(order: Order, cmd: c.BumpOrder, actor: Actor, now: int) -> Decisi
         raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} has nothing left to make here")
     new, events, prep = _move_lines(order, lines, ItemStatus.DONE, now)
     return Decision(result={"order": new.model_dump(mode="json")}, orders=(new,), events=tuple(events), prep=prep)
+
+
+def _skippable(order: Order, line: OrderItem) -> None:
+    if line.unsent:
+        raise DomainError(
+            ErrorCode.INVALID_STATE,
+            f"{line.name} on order {order.number} is not all sent to the kitchen: fire or remove it instead",
+        )
+    if line.status not in ON_SCREEN:
+        raise DomainError(ErrorCode.INVALID_STATE, f"{line.name} is {line.status}, cannot become SKIPPED")
+
+
+def skip_item(order: Order, cmd: c.SkipItem, actor: Actor, now: int) -> Decision:
+    """One sent line still PENDING or PREPARING will not be made: SKIPPED, by the actor's device."""
+    require_open(order)
+    line = order.line(cmd.line_id)
+    if line is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"order {order.number} has no line {cmd.line_id!r}")
+    _skippable(order, line)
+    new, events, _ = _move_lines(order, [line], ItemStatus.SKIPPED, now, actor.device_id)
+    return Decision(result={"order": new.model_dump(mode="json")}, orders=(new,), events=tuple(events))
+
+
+def force_ready(order: Order, cmd: c.ForceReady, actor: Actor, now: int) -> Decision:
+    """The order is READY now: every line still PENDING or PREPARING is SKIPPED, by the actor's device.
+
+    Refused for a READY order, and for one with lines not yet sent (fire or remove them first).
+    """
+    require_open(order)
+    if order.status is OrderStatus.READY:
+        raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} is already READY")
+    for line in order.items:
+        if line.unsent:
+            _skippable(order, line)
+    lines = [i for i in order.items if i.status in ON_SCREEN]
+    if not lines:
+        raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} has nothing to make")
+    new, events, _ = _move_lines(order, lines, ItemStatus.SKIPPED, now, actor.device_id)
+    return Decision(result={"order": new.model_dump(mode="json")}, orders=(new,), events=tuple(events))
 
 
 def recall_order(order: Order, cmd: c.RecallOrder, actor: Actor, now: int, *, recall_window_ms: int) -> Decision:

@@ -318,8 +318,17 @@ def _line(order: Order, line_id: str) -> OrderItem:
 
 
 def require_editable(order: Order) -> None:
-    """Open, and no payment of it being recorded (the bill must not change under a payment)."""
+    """Open, not settled, and no payment of it being recorded (the bill must not change under a payment).
+
+    A settled counter order stays open until picked up (``settlement.pickup``), but its bill is final.
+    """
     require_open(order)
+    if order.invoice_id is not None:
+        raise DomainError(
+            ErrorCode.INVALID_STATE,
+            f"order {order.number} is paid (invoice {order.invoice_number}); its bill can no longer change",
+            {"order_id": order.id, "invoice_id": order.invoice_id},
+        )
     if order.settling is not None:
         raise DomainError(
             ErrorCode.ORDER_LOCKED,

@@ -10,6 +10,11 @@ A payment is recorded in Postgres before any live state changes (see
 3. ``finish``: once the books have it, the orders take the payment (CLOSED /
    PAID and tables DIRTY when settled) and the lock goes; ``release`` drops a
    lock whose payment never reached the books.
+
+Counter orders (takeaway, delivery) are paid first and cooked after: settled,
+they stay open (ACTIVE or READY, PAID) on every kitchen screen and the board
+until ``pickup`` hands them over and closes them. Only dine-in orders need
+``force`` to be settled with items not ready.
 """
 
 from __future__ import annotations
@@ -22,15 +27,34 @@ from fireflow.hub.domain.actors import Actor, Role
 from fireflow.hub.domain.billing import compute_bill, payment_entries, take_payments
 from fireflow.hub.domain.decision import AuditNote, Decision, Due, DueKind, Event
 from fireflow.hub.domain.errors import DomainError
-from fireflow.hub.domain.orders import OPEN, bump, order_channels, require_editable, table_event, touch, updated
+from fireflow.hub.domain.orders import (
+    OPEN,
+    bump,
+    order_channels,
+    require_editable,
+    require_open,
+    table_event,
+    touch,
+    updated,
+)
 from fireflow.hub.domain.tickets import FINISHED
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
 from fireflow.schema.billing import Bill, BillingSettings, LedgerTransaction, Payment
 from fireflow.schema.protocol import ErrorCode
-from fireflow.schema.records import BillLock, Order, OrderStatus, PaymentStatus, SettleLock, Table, TableStatus
+from fireflow.schema.records import (
+    BillLock,
+    Order,
+    OrderStatus,
+    OrderType,
+    PaymentStatus,
+    SettleLock,
+    Table,
+    TableStatus,
+)
 
 __all__ = [
+    "COUNTER",
     "MONEY_CHANNELS",
     "PaymentPlan",
     "check_bill_lock",
@@ -38,6 +62,8 @@ __all__ = [
     "finish",
     "guidance",
     "lock",
+    "pickup",
+    "pickup_estimate",
     "plan_payment",
     "preview",
     "release",
@@ -45,12 +71,19 @@ __all__ = [
     "request_bill",
     "settle_lock",
     "unfinished",
+    "waits_for_pickup",
 ]
 
 MONEY_CHANNELS = ("cashier", "manager")
 INVOICE_REF = "{invoice}"  # in a posting's reference or an audit note's entity: the invoice id, once numbered
 COURTESY_AFTER_MS = 5 * 60_000  # a wait longer than this suggests a courtesy discount
 COURTESY_BP = 500
+COUNTER = frozenset({OrderType.TAKEAWAY, OrderType.DELIVERY})  # paid first, handed over at the counter
+
+
+def waits_for_pickup(order: Order) -> bool:
+    """Settled, it stays open until handed over: a counter order not yet picked up (dine-in closes at once)."""
+    return order.type in COUNTER and order.picked_up_at is None
 
 
 def _payable(orders: Sequence[Order], key: str) -> None:
@@ -72,6 +105,28 @@ def _payable(orders: Sequence[Order], key: str) -> None:
 def unfinished(orders: Sequence[Order]) -> bool:
     """Some line is not yet sent to the kitchen, or not finished there."""
     return any(i.unsent or i.status not in FINISHED for o in orders for i in o.items)
+
+
+def pickup_estimate(orders: Sequence[Order], prep_mean_ms: Mapping[tuple[str, str], int], now: int) -> int | None:
+    """When the counter orders among ``orders`` should be ready to hand over (ms).
+
+    ``now`` when every line is finished; else the latest expected finish (fired at + the
+    recorded mean prep time of that item at that station, never before ``now``). None
+    when there is no counter order, or a line is not sent or has no recorded prep time.
+    """
+    counter = [o for o in orders if o.type in COUNTER]
+    if not counter:
+        return None
+    latest = now
+    for order in counter:
+        for line in order.items:
+            if line.status in FINISHED and not line.unsent:
+                continue
+            mean = prep_mean_ms.get((line.station, line.menu_item_id))
+            if line.unsent or line.fired_at is None or mean is None:
+                return None
+            latest = max(latest, line.fired_at + mean)
+    return latest
 
 
 def preview(orders: Sequence[Order], settings: BillingSettings, currency: str) -> Decision:
@@ -156,6 +211,8 @@ class PaymentPlan:
     change: int
     remaining: int
     customer_name: str | None
+    forced_by: str | None = None  # the device that settled dine-in items not ready (force)
+    pickup_estimate_ms: int | None = None  # counter orders: when they should be ready to hand over
 
     @property
     def amount(self) -> int:
@@ -174,6 +231,7 @@ class PaymentPlan:
                 "paid": self.amount,
                 "remaining": self.remaining,
                 "methods": sorted({p.method.value for p in self.payments}),
+                **({"forced_by": self.forced_by} if self.forced_by else {}),
             },
         )
 
@@ -190,11 +248,13 @@ def plan_payment(
     prep_mean_ms: Mapping[tuple[str, str], int],
 ) -> PaymentPlan:
     _payable(orders, key)
-    if not cmd.force and unfinished(orders):
+    seated = [o for o in orders if o.type not in COUNTER]  # counter orders are paid first, then cooked
+    not_ready = unfinished(seated)
+    if not_ready and not cmd.force:
         raise DomainError(
             ErrorCode.ITEMS_NOT_READY,
             "some items are not ready: ask the guest to wait, or settle with force",
-            {"guidance": guidance(orders, prep_mean_ms, now)},
+            {"guidance": guidance(seated, prep_mean_ms, now)},
         )
     bill = compute_bill(orders, settings, currency)
     paid = sum(o.paid for o in orders)
@@ -221,6 +281,8 @@ def plan_payment(
         change=taken.change,
         remaining=taken.remaining,
         customer_name=cmd.customer_name or (names.pop() if len(names) == 1 else None),
+        forced_by=actor.device_id if not_ready else None,
+        pickup_estimate_ms=pickup_estimate(orders, prep_mean_ms, now) if taken.remaining == 0 else None,
     )
 
 
@@ -264,11 +326,13 @@ def finish(
     invoice_id: str | None,
     invoice_number: int | None,
     now: int,
+    pickup_estimate_ms: int | None = None,
 ) -> Decision:
     """The books have the payment: the orders take it, and a settled party's tables need cleaning.
 
-    Applied once per payment (its key is kept on the order), with or without the lock: a
-    payment the live state lost (Redis restarted without it) is applied again from the books.
+    A settled counter order not yet picked up stays open (PAID) until ``pickup``; the others
+    close. Applied once per payment (its key is kept on the order), with or without the lock:
+    a payment the live state lost (Redis restarted without it) is applied again from the books.
     """
     mine = [o for o in orders if key not in o.payment_keys and o.invoice_id is None]
     if not mine:
@@ -287,9 +351,12 @@ def finish(
             "payment_keys": (*order.payment_keys, key),
         }
         if settles:
-            changes |= {"status": OrderStatus.CLOSED, "invoice_id": invoice_id, "invoice_number": invoice_number}
+            changes |= {"invoice_id": invoice_id, "invoice_number": invoice_number}
+            if not waits_for_pickup(order):
+                changes["status"] = OrderStatus.CLOSED
         updated.append(bump(order, **changes))
     ids = tuple(o.id for o in mine)
+    awaiting = tuple(o.id for o in updated if settles and o.status in OPEN)
     channels = tuple(dict.fromkeys(ch for o in updated for ch in (*order_channels(o), *MONEY_CHANNELS)))
     events = [
         Event(
@@ -324,6 +391,7 @@ def finish(
                     invoice_number=invoice_number,
                     total=total,
                     table_ids=tuple(t.id for t in dirty),
+                    awaiting_pickup=awaiting,
                 ),
             )
         )
@@ -338,6 +406,7 @@ def finish(
         "invoice_id": invoice_id,
         "invoice_number": invoice_number,
         "payments": [p.model_dump(mode="json") for p in payments],
+        "pickup_estimate_ms": pickup_estimate_ms if awaiting else None,
     }
     due = [Due(DueKind.SETTLE, key, None)]
     if invoice_id is not None:
@@ -371,6 +440,8 @@ def request_bill(order: Order, tables: Sequence[Table], actor: Actor, now: int, 
     """Lock the order for ``lock_ms`` against other terminals; its tables show BILL_REQUESTED."""
     if order.status not in OPEN:
         raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} is {order.status}")
+    if order.invoice_id is not None:
+        raise DomainError(ErrorCode.ALREADY_SETTLED, f"order {order.number} is already settled")
     check_bill_lock(order, actor, now)
     held = BillLock(by=actor.device_id, until=now + lock_ms)
     new = bump(order, bill_lock=held)
@@ -401,3 +472,38 @@ def release_bill(order: Order, tables: Sequence[Table], actor: Actor, now: int, 
         due=(Due(DueKind.BILL, order.id, None),),
         result_extra={"released": True},
     )
+
+
+# -- the counter: a paid order handed over ----------------------------------------------------------
+
+
+def _still_cooking(order: Order) -> bool:
+    """A line that needs preparation is not sent, or not finished, yet."""
+    return any(i.requires_prep and (i.unsent or i.status not in FINISHED) for i in order.items)
+
+
+def pickup(order: Order, actor: Actor, now: int) -> Decision:
+    """A paid counter order was handed over: it records when and by whom, closes, and leaves the board.
+
+    Refused (INVALID_STATE) for dine-in orders, unpaid ones ("pay first"; ORDER_LOCKED while a
+    payment is being recorded) and ACTIVE ones with something still to prepare.
+    """
+    require_open(order)
+    if order.type not in COUNTER:
+        raise DomainError(
+            ErrorCode.INVALID_STATE, f"order {order.number} is {order.type}: only counter orders are picked up"
+        )
+    if order.payment_status is not PaymentStatus.PAID:
+        if order.settling is not None:
+            require_editable(order)  # ORDER_LOCKED: its payment is being recorded, try again in a moment
+        raise DomainError(
+            ErrorCode.INVALID_STATE,
+            f"order {order.number} is {order.payment_status}: pay first, then hand it over",
+            {"order_id": order.id, "payment_status": order.payment_status.value},
+        )
+    if order.status is OrderStatus.ACTIVE and _still_cooking(order):
+        raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} is not ready yet", {"order_id": order.id})
+    closed = bump(order, status=OrderStatus.CLOSED, picked_up_at=now, picked_up_by=actor.device_id)
+    channels = (*order_channels(order), "cashier", "expo", *(("board",) if order.token is not None else ()))
+    event = Event("ORDER_PICKED_UP", channels, e.OrderPickedUp(order_id=order.id, token=order.token, picked_up_at=now))
+    return Decision(result={"order": closed.model_dump(mode="json")}, orders=(closed,), events=(event,))

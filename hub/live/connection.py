@@ -52,6 +52,7 @@ class Connection:
         "close_code",
         "close_timeout",
         "codec",
+        "generation",
         "last_seen",
         "limit",
         "outbox",
@@ -75,6 +76,7 @@ class Connection:
         self.limit = limit
         self.outbox: deque[Message] | None = None  # made on first backpressure (760 bytes per socket)
         self.actor: Actor | None = None
+        self.generation = 0  # the token's generation: a revoked device's older tokens stop working
         self.channels: set[str] = set()
         # While a subscribe is being answered, live events wait here (see subscriptions.Subscriptions.subscribe).
         self.pending: list[EncodedEvent] | None = None

@@ -13,11 +13,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from redis.asyncio import Redis
 
 from fireflow.hub.live.codec import EncodedEvent
 from fireflow.hub.live.connection import Connection
+from fireflow.hub.live.control import follow
 from fireflow.hub.live.keys import WAKE_PATTERN, WAKE_PREFIX, Keys
 from fireflow.hub.live.store import Store
 from fireflow.hub.supervise import reraise_if_cancelled
@@ -175,29 +177,20 @@ class FanOut:
             del self.feeds[rid]
 
     async def listen(self) -> None:
-        """Wake-ups from every commit on every node; reconnects forever."""
-        while True:
-            reraise_if_cancelled()
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.psubscribe(WAKE_PATTERN)
-                for feed in self.feeds.values():  # anything missed while we were away
-                    feed.wake(feed.last + 1)
-                async for message in pubsub.listen():
-                    if message["type"] != "pmessage":
-                        continue
-                    woken = self.feeds.get(message["channel"].decode()[len(WAKE_PREFIX) :])
-                    if woken is not None:
-                        woken.wake(int(message["data"]))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                reraise_if_cancelled()
-                logger.warning("wake-up subscription lost (%s); reconnecting", exc)
-                await asyncio.sleep(0.5)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+        """Wake-ups from every commit on every node; subscribes again forever (``control.follow``)."""
+
+        async def catch_up() -> None:
+            for feed in self.feeds.values():  # anything missed while we were away
+                feed.wake(feed.last + 1)
+
+        def on_message(message: dict[str, Any]) -> None:
+            if message["type"] != "pmessage":
+                return
+            woken = self.feeds.get(message["channel"].decode()[len(WAKE_PREFIX) :])
+            if woken is not None:
+                woken.wake(int(message["data"]))
+
+        await follow(self.redis, "wake-up", lambda pubsub: pubsub.psubscribe(WAKE_PATTERN), on_message, catch_up)
 
     async def poll(self) -> None:
         while True:

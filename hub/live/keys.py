@@ -137,6 +137,16 @@ class Keys:
         return self.prefix + "menu"
 
     @property
+    def devices(self) -> str:
+        """Hash device id -> Device (role, stations, name, token generation, revoked)."""
+        return self.prefix + "devices"
+
+    @property
+    def device_seen(self) -> str:
+        """Hash device id -> ms it was last seen with a socket open (negative: when its last socket left)."""
+        return self.prefix + "devseen"
+
+    @property
     def staff(self) -> str:
         """Hash staff id -> StaffMember (name, role; never a PIN: those are in ``pins``)."""
         return self.prefix + "staff"

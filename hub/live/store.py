@@ -7,10 +7,12 @@ layout itself (key names) lives in ``fireflow.hub.live.keys`` and the atomic com
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -26,6 +28,7 @@ from redis.exceptions import WatchError
 from fireflow.hub.domain.decision import Decision, Due
 from fireflow.hub.domain.setup import LiveSetup
 from fireflow.hub.domain.views import LiveState
+from fireflow.hub.live.control import SETUP_CHANNEL
 from fireflow.hub.live.keys import (
     KEY_CLOSED_ORDERS,
     KEY_COUNTERS,
@@ -62,6 +65,7 @@ __all__ = [
     "Store",
     "StoredResult",
     "StreamEntry",
+    "acting_as",
     "redis_client",
 ]
 
@@ -69,8 +73,20 @@ logger = logging.getLogger(__name__)
 
 _OPEN = (OrderStatus.ACTIVE, OrderStatus.READY)
 RESTAURANT_TTL = 5.0
+# The device whose command is being committed: each event records it (an order's history says who did what).
+ACTING: ContextVar[str] = ContextVar("fireflow_acting", default="")
 SETUP_ATTEMPTS = 20  # a whole-setup write retried while commands keep landing in between
 REDIS_RETRIES = 3  # each on a fresh connection, after a jittered pause of at most 100, 200, 200 ms
+
+
+@contextlib.contextmanager
+def acting_as(device: str) -> Iterator[None]:
+    """Every commit inside this block (in this task) records ``device`` on its events."""
+    token = ACTING.set(device)
+    try:
+        yield
+    finally:
+        ACTING.reset(token)
 
 
 def redis_client(url: str, *, pool_size: int = 64, pool_timeout: float = 5.0) -> Redis:
@@ -159,10 +175,12 @@ class StreamEntry:
     channels: bytes  # space-separated
     data: bytes
     ts: bytes
+    actor: bytes = b""  # the device whose command committed it ("hub" for the hub's own timers)
 
     @classmethod
     def from_redis(cls, entry_id: bytes, fields: dict[bytes, bytes]) -> StreamEntry:
-        return cls(int(entry_id.partition(b"-")[0]), fields[b"t"], fields[b"c"], fields[b"d"], fields[b"ts"])
+        offset = int(entry_id.partition(b"-")[0])
+        return cls(offset, fields[b"t"], fields[b"c"], fields[b"d"], fields[b"ts"], fields.get(b"a", b""))
 
     def channel_list(self) -> list[str]:
         return self.channels.decode().split(" ")
@@ -265,6 +283,7 @@ class Store:
             else:
                 raise ConnectionError(f"the setup of {rid} kept changing under {SETUP_ATTEMPTS} attempts; try again")
         self._restaurants.pop(rid, None)
+        await self.redis.publish(SETUP_CHANNEL, rid)  # every node drops its cached settings (hub.live.control)
         return []
 
     @staticmethod
@@ -301,6 +320,13 @@ class Store:
         """Staff id -> the argon2 hash of their PIN (what an export carries; never a PIN)."""
         stored: dict[bytes, bytes] = await self.redis.hgetall(Keys(rid).pins)  # type: ignore[assignment]
         return {k.decode(): v.decode() for k, v in stored.items()}
+
+    def forget(self, rid: str | None = None) -> None:
+        """Drop this node's cached settings of ``rid`` (every restaurant's without one): they changed elsewhere."""
+        if rid is None:
+            self._restaurants.clear()
+        else:
+            self._restaurants.pop(rid, None)
 
     async def restaurant_ids(self) -> list[str]:
         members = await self.redis.smembers(RESTAURANTS)
@@ -481,7 +507,7 @@ class Store:
         if decision.restaurant is not None:
             checks.append(("restaurant", decision.restaurant.version - 1))
             sets.append((KEY_RESTAURANT, _json(decision.restaurant), "restaurant", decision.restaurant.version))
-            self._restaurants.pop(rid, None)  # other nodes see it within RESTAURANT_TTL
+            self._restaurants.pop(rid, None)  # other nodes drop theirs on the script's message (hub.live.control)
         if decision.counters is not None:
             checks.append(("counters", decision.counters.version - 1))
             sets.append((KEY_COUNTERS, _json(decision.counters), "counters", decision.counters.version))
@@ -502,6 +528,8 @@ class Store:
             "durable": self.durable,
             "wake": k.wake,
             "epoch": secrets.token_hex(8),
+            "setup": f"{SETUP_CHANNEL} {rid}" if decision.restaurant is not None else "",
+            "actor": ACTING.get(),
         }
         reply: list[bytes] = await self._commit(keys=k.commit_keys(command_id), args=[orjson.dumps(payload)])
         status = reply[0]

@@ -33,12 +33,18 @@ from starlette.routing import WebSocketRoute
 
 from fireflow.hub.books.audit import AuditTrail
 from fireflow.hub.books.books import AuditNote, Books
+from fireflow.hub.books.customers import Customers
 from fireflow.hub.books.db import create_engine
 from fireflow.hub.commands.bus import CommandBus
 from fireflow.hub.commands.pins import Pins
 from fireflow.hub.commands.settle import Settler
+from fireflow.hub.domain.actors import Actor
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.live import control
 from fireflow.hub.live.codec import CODECS
 from fireflow.hub.live.connection import Connection
+from fireflow.hub.live.control import REVOKED_CHANNEL, SETUP_CHANNEL
+from fireflow.hub.live.devices import Devices
 from fireflow.hub.live.fanout import FanOut
 from fireflow.hub.live.keys import Keys
 from fireflow.hub.live.presence import Presence
@@ -49,6 +55,7 @@ from fireflow.hub.run.config import Settings
 from fireflow.hub.run.embedded import die_with_parent
 from fireflow.hub.supervise import Supervisor, TaskEnded
 from fireflow.hub.transports.http_api import routes
+from fireflow.hub.transports.limits import Buckets
 from fireflow.hub.transports.ws import WebSocketEndpoint
 from fireflow.hub.workers.durable import Backlog, DurableWriter, backlog
 from fireflow.hub.workers.timers import DueChecks
@@ -100,15 +107,21 @@ class Hub:
         books = Books(self.engine) if self.engine is not None else None
         self.settler = Settler(self.store, books)
         self.audit = AuditTrail(books, on_drop=self.metrics.audit_dropped.inc)
+        self.devices = Devices(self.redis)
+        self.http_limits = Buckets(settings.http_rate, settings.http_burst)
         self.bus = CommandBus(
             self.store,
             settler=self.settler,
             pins=Pins(self.redis, self._audit_wrong_pin, cost=settings.pin_hash),
             audit=self.audit,
             metrics=self.metrics,
+            devices=self.devices,
+            customers=Customers(self.engine) if self.engine is not None else None,
         )
         self.fanout = FanOut(self.redis, self.store)
         self.presence = Presence(self.redis, secrets.token_hex(4), ttl=settings.presence_ttl)
+        # The key new tokens are signed with first, then former ones still accepted (key rotation).
+        self.secrets = [settings.secret, *(s.strip() for s in settings.previous_secrets.split(",") if s.strip())]
         self.subscriptions = Subscriptions(
             self.store,
             self.fanout,
@@ -119,6 +132,7 @@ class Hub:
         )
         self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick)
         self.connections: set[Connection] = Sockets(self.metrics)
+        self._seen_tasks: set[asyncio.Task[None]] = set()
         self.writer: DurableWriter | None = None
         self.durable_child: asyncio.subprocess.Process | None = None
         self.supervisor = Supervisor(on_death=lambda name: self.metrics.task_restarts.labels(name).inc())
@@ -145,6 +159,8 @@ class Hub:
             spawn(DURABLE_TASK, self._durable_process)
         spawn("heartbeat", self._heartbeat)
         spawn("presence", self.presence.run)
+        handlers: dict[str, Callable[[str], None]] = {REVOKED_CHANNEL: self._revoked, SETUP_CHANNEL: self.store.forget}
+        spawn("control", lambda: control.listen(self.redis, handlers, self._resync))
         spawn("due-checks", self.due_checks.run)
         spawn("audit", self.audit.run)
         spawn("loop-lag", self.metrics.watch_loop)
@@ -195,6 +211,58 @@ class Hub:
             raise
         raise TaskEnded(f"durable writer process {proc.pid} exited with {code}")
 
+    def close_device(self, rid: str, device_id: str) -> int:
+        """Close this node's sockets of a revoked device; how many there were."""
+        found = [
+            c
+            for c in self.connections
+            if c.actor is not None and c.actor.restaurant_id == rid and c.actor.device_id == device_id
+        ]
+        for conn in found:
+            conn.send_frame(
+                {
+                    "op": "error",
+                    "id": None,
+                    "code": "TOKEN_REVOKED",
+                    "message": "this device was revoked",
+                    "retryable": False,
+                }
+            )
+            conn.close(CloseCode.TOKEN_REVOKED, "device revoked")
+        return len(found)
+
+    def _revoked(self, message: str) -> None:
+        rid, _, device_id = message.partition(" ")
+        closed = self.close_device(rid, device_id)
+        logger.info("device %s of %s revoked: %d socket(s) closed here", device_id, rid, closed)
+
+    async def _resync(self) -> None:
+        """After the control channel was down: settings may have changed, devices may have been revoked."""
+        self.store.forget()
+        await self.recheck_devices()
+
+    async def recheck_devices(self) -> None:
+        """Check every open socket's token against its device again (revocations missed while not listening)."""
+        for conn in list(self.connections):
+            if conn.actor is None or not conn.open:
+                continue
+            try:
+                await self.devices.check(conn.actor, conn.generation)
+            except DomainError:
+                self.close_device(conn.actor.restaurant_id, conn.actor.device_id)
+
+    def device_seen(self, actor: Actor, *, live: bool) -> None:
+        """Note when a device was last seen, off the socket's path (a lost note is redone by the next heartbeat)."""
+        task = asyncio.get_running_loop().create_task(self._note_seen({actor.restaurant_id: [actor.device_id]}, live))
+        self._seen_tasks.add(task)
+        task.add_done_callback(self._seen_tasks.discard)
+
+    async def _note_seen(self, by_restaurant: dict[str, list[str]], live: bool) -> None:
+        try:
+            await self.devices.seen(by_restaurant, live=live)
+        except (RedisError, OSError) as exc:
+            logger.debug("could not note devices seen: %s", exc)
+
     async def _heartbeat(self) -> None:
         """Ping each socket once per heartbeat and close the ones silent for two (dead peers).
 
@@ -204,6 +272,7 @@ class Hub:
         interval = self.settings.heartbeat
         slices = HEARTBEAT_SLICES
         tick = 0
+        seen: dict[str, set[str]] = {}
         while True:
             await asyncio.sleep(interval / slices)
             now = time.monotonic()
@@ -215,6 +284,10 @@ class Hub:
                     conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frames from peer")
                 elif conn.actor is not None:
                     conn.push(pings[conn.codec.binary])
+                    seen.setdefault(conn.actor.restaurant_id, set()).add(conn.actor.device_id)
+            if seen:
+                await self._note_seen({rid: sorted(devices) for rid, devices in seen.items()}, True)
+                seen.clear()
             tick = (tick + 1) % slices
 
     async def readiness(self) -> Readiness:

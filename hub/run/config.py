@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         description="HMAC key for device tokens, shared by all nodes (unset: <data-dir>/secret)",
         json_schema_extra={"allowed": "any text"},
     )
+    previous_secrets: str = Field(
+        "",
+        description="comma-separated former secrets whose tokens still verify (rotating FIREFLOW_SECRET)",
+        json_schema_extra={"allowed": "secrets separated by commas"},
+    )
+    token_ttl: Positive = Field(90 * 86_400.0, description="seconds a paired device's token is valid")
     host: str = Field(
         "127.0.0.1", description="address to listen on", json_schema_extra={"allowed": "an address or host name"}
     )
@@ -88,6 +94,8 @@ class Settings(BaseSettings):
     heartbeat: Positive = Field(15.0, description="seconds between hub pings; a peer silent for two is closed")
     rate: Positive = Field(100.0, description="frames per second per socket (token bucket)")
     burst: Positive = Field(200.0, description="frames a socket may send at once (token bucket)")
+    http_rate: Positive = Field(50.0, description="HTTP API requests per second per device token (over it: 429)")
+    http_burst: Positive = Field(100.0, description="HTTP API requests a device token may send at once")
     replay_limit: Count = Field(5000, description="a resume further behind than this gets a snapshot")
     compression: bool = Field(
         False, validation_alias="FIREFLOW_WS_COMPRESSION", description="per-message deflate on WebSockets"

@@ -20,10 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from fireflow.hub.books import history
 from fireflow.hub.books.reports import z_report_html
 from fireflow.hub.commands.registry import PUBLIC, REGISTRY
 from fireflow.hub.commands.tenancy import tenant_violation
@@ -34,7 +37,9 @@ from fireflow.hub.domain.views import all_day, menu_view
 from fireflow.hub.logs import log_context
 from fireflow.hub.metrics import CONTENT_TYPE
 from fireflow.hub.transports.errors import to_wire
-from fireflow.hub.transports.tokens import verify
+from fireflow.hub.transports.limits import Buckets
+from fireflow.hub.transports.tokens import mint
+from fireflow.hub.transports.tokens import read as read_token
 from fireflow.schema import generate
 from fireflow.schema.http import API_PREFIX, STATUS, Operation, openapi
 from fireflow.schema.protocol import CommandId, ErrorCode
@@ -73,7 +78,10 @@ def _error(exc: DomainError, command_id: str | None = None) -> Response:
     }
     if exc.details:
         body["details"] = exc.details
-    return _json(body, STATUS[exc.code])
+    response = _json(body, STATUS[exc.code])
+    if exc.code is ErrorCode.RATE_LIMITED and exc.details and "retry_after_s" in exc.details:
+        response.headers["Retry-After"] = Buckets.retry_after(float(exc.details["retry_after_s"]))
+    return response
 
 
 def _hub(request: Request) -> Hub:
@@ -81,14 +89,25 @@ def _hub(request: Request) -> Hub:
     return hub
 
 
-def _actor(request: Request) -> Actor:
+async def _actor(request: Request) -> Actor:
     header = request.headers.get("authorization", "")
     if not header and request.url.path.endswith(".html"):
         header = "Bearer " + request.query_params.get("token", "")  # printable pages opened in a browser
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "send Authorization: Bearer <device token>")
-    return verify(_hub(request).settings.secret, token.strip())
+    hub = _hub(request)
+    claims = read_token(hub.secrets, token.strip())
+    actor = claims.actor
+    wait = hub.http_limits.take((actor.restaurant_id, actor.device_id))
+    if wait is not None:
+        details = {"retry_after_s": round(wait, 3)}
+        raise DomainError(ErrorCode.RATE_LIMITED, "too many requests from this device; slow down", details)
+    try:
+        await hub.devices.check(actor, claims.generation)
+    except (RedisError, OSError):
+        raise DomainError(ErrorCode.UNAVAILABLE, "live state is unavailable; retry", None) from None
+    return actor
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -114,7 +133,7 @@ async def _body(request: Request) -> dict[str, Any]:
 async def _run(request: Request, command_type: str, data: dict[str, Any], command_id: str | None = None) -> Response:
     command_id = command_id or request.headers.get("idempotency-key") or f"http-{secrets.token_hex(10)}"
     try:
-        actor = _actor(request)
+        actor = await _actor(request)
     except DomainError as exc:
         return _error(exc, command_id)
     # The bus names the command on its own lines; this also covers the lines of its failure's translation.
@@ -229,6 +248,64 @@ async def _menu(hub: Hub, actor: Actor, request: Request) -> Any:
     return {"menu": menu.model_dump(mode="json") if menu else None}
 
 
+def _engine(hub: Hub) -> AsyncEngine:
+    if hub.engine is None:
+        raise DomainError(ErrorCode.UNAVAILABLE, "no books (Postgres) configured")
+    return hub.engine
+
+
+async def _invoices(hub: Hub, actor: Actor, request: Request) -> Any:
+    can_read(actor, "cashier")
+    query = history.query_from(dict(request.query_params))
+    return await history.invoice_page(_engine(hub), actor.restaurant_id, query)
+
+
+async def _invoice(hub: Hub, actor: Actor, request: Request) -> Any:
+    can_read(actor, "cashier")
+    invoice_id = request.path_params["invoice_id"]
+    check_tenant(actor, invoice_id)
+    found = await history.invoice_detail(_engine(hub), actor.restaurant_id, invoice_id)
+    if found is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"no invoice {invoice_id!r}")
+    return {"invoice": found}
+
+
+async def _order_history(hub: Hub, actor: Actor, request: Request) -> Any:
+    order_id = request.path_params["order_id"]
+    check_tenant(actor, order_id)
+    can_read(actor, f"order:{order_id}")
+    events = await history.order_history(_engine(hub), actor.restaurant_id, order_id)
+    if not events and await hub.store.order(actor.restaurant_id, order_id) is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"no order {order_id!r}")
+    return {"order_id": order_id, "events": events}
+
+
+async def _customers(hub: Hub, actor: Actor, request: Request) -> Any:
+    can_read(actor, "orders")
+    if hub.bus.customers is None:
+        raise DomainError(ErrorCode.UNAVAILABLE, "no books (Postgres) configured for the customer book")
+    phone, text = request.query_params.get("phone"), request.query_params.get("q")
+    return {"customers": await hub.bus.customers.lookup(actor.restaurant_id, phone, (text or "")[:80] or None)}
+
+
+async def _devices(hub: Hub, actor: Actor, request: Request) -> Any:
+    """The paired and revoked devices, each with when it was last seen and whether a socket of it is open."""
+    can_read(actor, "manager")
+    rid = actor.restaurant_id
+    seen = await hub.devices.last_seen(rid)
+    live_after = int((time.time() - 2.5 * hub.settings.heartbeat) * 1000)
+    known = {d.id: d.model_dump(mode="json") for d in await hub.devices.all(rid)}
+    for device_id in seen.keys() - known.keys():  # a device with a minted token, never paired
+        known[device_id] = {"id": device_id, "role": None, "paired": False}
+    found = []
+    for device_id, device in sorted(known.items()):
+        at = seen.get(device_id)
+        device["last_seen"] = abs(at) if at is not None else None
+        device["live"] = at is not None and at > live_after
+        found.append(device)
+    return {"devices": found}
+
+
 async def _outcome(hub: Hub, actor: Actor, request: Request) -> Any:
     stored = await hub.bus.outcome(actor, request.path_params["command_id"])
     return {"id": request.path_params["command_id"], "offset": stored.offset, "result": stored.result}
@@ -260,6 +337,34 @@ READS: tuple[Read, ...] = (
     Read("/reports/z.html", _z, "The Z-report, printable (token also as ?token=)", _DAY, html=True),
     Read("/menu", _menu, "The menu"),
     Read("/menu/stock", _stock, "The menu with 86s and portion counts"),
+    Read(
+        "/invoices",
+        _invoices,
+        "Invoices, newest first: filtered, sorted and paged",
+        (
+            ("from", "first business day, YYYY-MM-DD"),
+            ("to", "last business day, YYYY-MM-DD"),
+            ("status", "ISSUED, VOIDED or REFUNDED"),
+            ("customer", "part of the customer's name, any case"),
+            ("number", "one invoice number"),
+            ("sort", "number, created_at, total or business_day; - first for descending (default -number)"),
+            ("page", "1 and up (default 1)"),
+            ("per_page", f"1 to {history.MAX_PER_PAGE} (default 50)"),
+        ),
+    ),
+    Read(
+        "/orders/{order_id}/history",
+        _order_history,
+        "Every event about an order, with the device that caused it (as stored; the last second may be missing)",
+    ),
+    Read("/invoices/{invoice_id}", _invoice, "One invoice whole: figures, bill, lines, orders and payments"),
+    Read(
+        "/customers",
+        _customers,
+        "Customers by phone (its digits), or whose name or number contains q; newest first, 20 at most",
+        (("phone", "a phone number, any punctuation"), ("q", "part of a name or number")),
+    ),
+    Read("/devices", _devices, "The devices: role, stations, revoked or not, last seen and live"),
     Read("/commands/{command_id}", _outcome, "What a command id got: its first answer, or 404 if it never took effect"),
 )
 
@@ -267,7 +372,7 @@ READS: tuple[Read, ...] = (
 def _reader(read: Read) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         try:
-            actor = _actor(request)
+            actor = await _actor(request)
         except DomainError as exc:
             return _error(exc)
         hub = _hub(request)
@@ -283,6 +388,43 @@ def _reader(read: Read) -> Callable[[Request], Awaitable[Response]]:
         return body if isinstance(body, Response) else _json(body)
 
     return endpoint
+
+
+async def pair(request: Request) -> Response:
+    """A device trades its pairing code for its token (no token needed: the code is the proof, used once)."""
+    hub = _hub(request)
+    try:
+        body = await _body(request)
+        code = body.get("code")
+        if not isinstance(code, str) or not 4 <= len(code) <= 16:
+            raise DomainError(ErrorCode.INVALID_COMMAND, 'send {"code": "<the pairing code>"}')
+        address = request.client.host if request.client else "?"
+        paired = await hub.devices.redeem(code, address)
+    except DomainError as exc:
+        return _error(exc)
+    except Exception as exc:
+        return _error(to_wire(exc, "pair"))
+    device = paired.device
+    ttl = hub.settings.token_ttl
+    token = mint(
+        hub.settings.secret,
+        paired.restaurant_id,
+        device.role or "DISPLAY",
+        device=device.id,
+        stations=device.stations,
+        ttl=ttl,
+        generation=device.generation,
+    )
+    return _json(
+        {
+            "token": token,
+            "restaurant": paired.restaurant_id,
+            "device": device.id,
+            "role": device.role,
+            "stations": list(device.stations),
+            "expires_at": int((time.time() + ttl) * 1000),
+        }
+    )
 
 
 async def healthz(request: Request) -> Response:
@@ -325,6 +467,9 @@ def operations() -> list[Operation]:
                 tags=(spec.name.partition(".")[0],),
             )
         )
+    ops.append(
+        Operation("POST", "/pair", "Trade a pairing code for the device's token (no token)", "pair", tags=("devices",))
+    )
     for read in READS:
         ops.append(
             Operation(
@@ -364,6 +509,7 @@ def routes() -> list[Route]:
         Route("/metrics", metrics, methods=["GET"]),
         Route(f"{prefix}/openapi.json", openapi_json, methods=["GET"]),
         Route(f"{prefix}/commands", commands, methods=["POST"]),
+        Route(f"{prefix}/pair", pair, methods=["POST"]),
     ]
     found += [Route(prefix + read.path, _reader(read), methods=["GET"]) for read in READS]
     found += [

@@ -20,6 +20,7 @@ PAGES = {
     "/expo": ("expo.html", "expo: every station's tickets, bump, rush, recall, alerts"),
     "/board": ("board.html", "customer board: takeaway tokens preparing and ready"),
     "/cashier": ("cashier.html", "cashier: table map, bill, discount with PIN, split payment, settle, live figures"),
+    "/manager": ("manager.html", "back office: alerts, day, invoices, menu, floor, devices"),
 }
 
 

@@ -26,7 +26,7 @@ from fireflow.hub.live.codec import CODECS, DecodeError, Message
 from fireflow.hub.live.connection import Connection
 from fireflow.hub.logs import bind_actor
 from fireflow.hub.transports.errors import to_wire
-from fireflow.hub.transports.tokens import verify
+from fireflow.hub.transports.tokens import read
 from fireflow.schema.protocol import (
     CLIENT_FRAME,
     CLIENT_OPS,
@@ -103,6 +103,8 @@ class WebSocketEndpoint:
         finally:
             hub.connections.discard(conn)
             hub.subscriptions.leave(conn)
+            if conn.actor is not None:
+                hub.device_seen(conn.actor, live=False)
             if conn.open:
                 conn.close(CloseCode.NORMAL)
             await conn.finished()
@@ -215,18 +217,25 @@ class _Session:
     async def _authenticate(self, frame: Auth) -> None:
         hub = self.hub
         try:
-            actor = verify(hub.settings.secret, frame.token)
+            claims = read(hub.secrets, frame.token)
         except DomainError as exc:
             close = CloseCode.TOKEN_EXPIRED if exc.code is ErrorCode.TOKEN_EXPIRED else CloseCode.AUTH_FAILED
             await self._fail(exc.code, exc.message, close)
             raise  # unreachable: _fail raises
+        actor = claims.actor
         try:
+            await hub.devices.check(actor, claims.generation)
             offset, epoch = await hub.store.position(actor.restaurant_id)
+        except DomainError as exc:
+            await self._fail(exc.code, exc.message, CloseCode.TOKEN_REVOKED)
+            raise  # unreachable: _fail raises
         except (RedisError, OSError) as exc:
             logger.warning("auth failed on Redis: %s", exc)
             self.error(ErrorCode.UNAVAILABLE, "live state is unavailable; reconnect", retryable=True)
             await self.conn.flush_and_close(CloseCode.SERVICE_RESTART, "live state unavailable")
             raise _Closed from None
+        self.conn.generation = claims.generation
+        hub.device_seen(actor, live=True)
         self.conn.actor = actor
         bind_actor(actor)  # every later line of this socket names its restaurant and device
         self.conn.send_frame(

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from sqlalchemy import text
@@ -262,8 +263,9 @@ async def backlog(redis: Redis, rids: list[str]) -> Backlog:
 
 # Raw JSON goes straight into jsonb: the stream already holds it encoded, so it is never re-encoded.
 INSERT = text(
-    'INSERT INTO events (restaurant_id, epoch, "offset", type, channels, data, committed_at) '
-    "VALUES (:restaurant_id, :epoch, :offset, :type, :channels, CAST(:data AS jsonb), :committed_at) "
+    'INSERT INTO events (restaurant_id, epoch, "offset", type, channels, data, committed_at, device, order_ids) '
+    "VALUES (:restaurant_id, :epoch, :offset, :type, :channels, CAST(:data AS jsonb), :committed_at, "
+    ":device, :order_ids) "
     'ON CONFLICT (restaurant_id, epoch, "offset") DO NOTHING'
 )
 
@@ -278,15 +280,38 @@ def _seq(entry_id: bytes | str) -> int:
     return int(_text(entry_id).partition("-")[0])
 
 
+def orders_in(data: Any) -> list[str]:
+    """The ids of the orders an event's data is about: an order, a ticket's, a payment's or a bill's."""
+    found: list[str] = []
+    if not isinstance(data, dict):
+        return found
+    for key in ("order_id", "into_order_id", "from_order_id"):
+        if isinstance(data.get(key), str):
+            found.append(data[key])
+    ids = data.get("order_ids")
+    if isinstance(ids, list):
+        found += [i for i in ids if isinstance(i, str)]
+    for nested in ("order", "ticket", "alert"):
+        inner = data.get(nested)
+        if isinstance(inner, dict):
+            value = inner.get("id") if nested == "order" else inner.get("order_id")
+            if isinstance(value, str):
+                found.append(value)
+    return sorted(set(found))
+
+
 def _row(rid: str, epoch: str, entry: StreamEntry) -> dict[str, Any]:
+    data = entry.data.decode()
     return {
         "restaurant_id": rid,
         "epoch": epoch,
         "offset": entry.offset,
         "type": entry.type.decode(),
         "channels": entry.channel_list(),
-        "data": entry.data.decode(),
+        "data": data,
         "committed_at": datetime.fromtimestamp(int(entry.ts) / 1000, UTC),
+        "device": entry.actor.decode()[:64],
+        "order_ids": orders_in(orjson.loads(data)),
     }
 
 

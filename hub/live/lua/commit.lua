@@ -4,7 +4,8 @@
 -- ARGV[1]: JSON {checks=[[field, expected]], hset=[[key, field, data, vfield, version]],
 --                hdel=[[key, field]], set=[[key, data, vfield, version]],
 --                events=[[type, channels, data]], zadd=[[member, at]], zrem=[member], prep=[[field, ms]],
---                ts, fp, result, ttl, maxlen, durable, wake, epoch}
+--                ts, fp, result, ttl, maxlen, durable, wake, epoch, setup, actor}
+--   setup: "<channel> <restaurant>" when the restaurant's settings change: every node drops its cached copy
 -- Returns {'dup', stored} | {'conflict', field, current} | {'ok', stored}
 local p = cjson.decode(ARGV[1])
 local prior = redis.call('GET', KEYS[3])
@@ -50,7 +51,7 @@ if n > 0 then
   last = redis.call('INCRBY', KEYS[2], n)
   local first = last - n
   for i, ev in ipairs(p.events) do
-    redis.call('XADD', KEYS[1], (first + i) .. '-0', 't', ev[1], 'c', ev[2], 'd', ev[3], 'ts', p.ts)
+    redis.call('XADD', KEYS[1], (first + i) .. '-0', 't', ev[1], 'c', ev[2], 'd', ev[3], 'ts', p.ts, 'a', p.actor or '')
   end
   local keep = last - p.maxlen
   local persisted = tonumber(redis.call('GET', KEYS[4]) or '0')
@@ -63,6 +64,10 @@ if n > 0 then
   redis.call('PUBLISH', p.wake, last)
 else
   last = tonumber(redis.call('GET', KEYS[2]) or '0')
+end
+if p.setup ~= '' then
+  local space = string.find(p.setup, ' ', 1, true)
+  redis.call('PUBLISH', string.sub(p.setup, 1, space - 1), string.sub(p.setup, space + 1))
 end
 local stored = '{"fp":"' .. p.fp .. '","offset":' .. last .. ',"result":' .. p.result .. '}'
 redis.call('SET', KEYS[3], stored, 'EX', p.ttl)

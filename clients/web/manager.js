@@ -1,0 +1,967 @@
+// Back office: /manager?token=<MANAGER device token>
+//
+// One page in six sections (left nav, the section kept in the address's #hash):
+//   alerts   the standing kitchen alerts (the `manager` snapshot, then KITCHEN_ALERT), live;
+//   day      the day's figures (GET /api/v1/reports/day, then REVENUE_UPDATED), float, payout,
+//            day close with counted cash, and the printable Z-report;
+//   invoices history (GET /api/v1/invoices: customer, from/to, status, pages), one invoice whole,
+//            refund and void with the manager's PIN;
+//   menu     items by category (the `menu` channel, MENU_CHANGED re-renders at once), edit or add an
+//            item, categories and stations (setup.* with the menu version held);
+//   floor    areas and tables on their plan (the `tables` channel; setup.area.put, setup.table.*);
+//   devices  GET /api/v1/devices, pair (device.pair: the code shown big) and revoke (device.revoke).
+//
+// Money commands (float, payout, close, refund, void) go over HTTP POST /api/v1/commands with an
+// Idempotency-Key kept until the hub answers, so a retry never pays twice. Setup and device
+// commands go over the WebSocket (hub.act). Amounts are integer minor units (money.js).
+
+import { Hub, HubError, randomHex } from "./fireflow.js";
+import { formatMoney, parseAmount, placesOf, plainAmount } from "./money.js";
+import { checkRole, deviceToken, explain, h, noToken, setConnection, toast } from "./ui.js";
+
+const SECTIONS = ["alerts", "day", "invoices", "menu", "floor", "devices"];
+const METHODS = ["CASH", "UPI", "CARD", "WALLET"];
+const PER_PAGE = 12;
+const FIGURES = [
+  ["revenue", "Revenue", true],
+  ["invoices", "Invoices", false],
+  ["average_bill", "Average bill", true],
+  ["discounts", "Discounts", true],
+  ["tax", "Tax", true],
+  ["service_charge", "Service", true],
+];
+
+const token = deviceToken("manager");
+const me = { device: null };
+let hub = null;
+let started = false; // the first snapshot came
+let section = "alerts";
+let currency = "INR";
+let restaurantName = "";
+
+const alerts = new Map(); // ticket id (or alert id) -> its latest alert
+const dismissed = new Set();
+let figures = null;
+let figureEvents = 0;
+const drawerLog = []; // DRAWER_MOVED and DAY_CLOSED seen by this page, newest first
+let lastClose = null;
+
+const menu = { version: 0, items: new Map(), categories: [], stations: [] };
+const stationSettings = new Map(); // station id -> StationSettings, when the hub has told us
+const taxCodes = new Set();
+let editing = { item: null, sub: "item", category: null, station: null }; // ids being edited (null: new)
+
+const tables = new Map();
+let areas = [];
+let area = null; // the area shown on the plan
+let editingTable = null;
+
+let devices = [];
+let offer = null; // { device_id, code, expires_at }
+
+const query = { customer: "", from: "", to: "", status: "", page: 1 };
+let invoices = null; // the last page read
+let invoice = null; // the selected invoice, whole
+let invoiceSeq = 0;
+
+const money = (minor) => formatMoney(minor, currency);
+const places = () => placesOf(currency);
+const $ = (id) => document.getElementById(id);
+const slug = (text) => String(text).toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 64);
+const byName = (a, b) => String(a.name || a.id).localeCompare(String(b.name || b.id), undefined, { numeric: true });
+
+// -- talking to the hub ---------------------------------------------------------------------------
+
+function api(path, options = {}) {
+  return fetch(path, { ...options, headers: { Authorization: `Bearer ${token}`, ...(options.headers || {}) } });
+}
+
+async function read(path) {
+  const res = await api(path);
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new HubError({ code: body.code || null, message: body.message || `the hub answered ${res.status}`, details: body.details });
+  return body;
+}
+
+const moneyIds = new Map(); // "type data" -> the command id, until the hub has answered it
+
+function pause(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// A money command over HTTP. The same action asked again (a retry after no answer) keeps its id,
+// so the hub runs it once; BUSY / UNAVAILABLE are retried here with the same id.
+async function moneyCommand(type, data) {
+  const key = `${type} ${JSON.stringify(data)}`;
+  let id = moneyIds.get(key);
+  if (!id) {
+    id = `${me.device || "manager"}-${randomHex(8)}`;
+    moneyIds.set(key, id);
+  }
+  for (let attempt = 1; ; attempt += 1) {
+    let res;
+    let body;
+    try {
+      res = await api("/api/v1/commands", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Idempotency-Key": id },
+        body: JSON.stringify({ id, type, data }),
+      });
+      body = await res.json().catch(() => ({}));
+    } catch {
+      if (attempt < 3) {
+        await pause(600 * attempt);
+        continue;
+      }
+      throw new HubError({ message: "no answer from the hub; press again: it will not be done twice" });
+    }
+    if (res.ok) {
+      moneyIds.delete(key);
+      return body;
+    }
+    if (body.retryable && attempt < 3) {
+      const after = body.details && body.details.retry_after_s;
+      await pause(typeof after === "number" ? Math.ceil(after * 1000) : 600 * attempt);
+      continue;
+    }
+    if (!body.retryable) moneyIds.delete(key);
+    throw new HubError(body);
+  }
+}
+
+// A refusal of a setup command, in words (the setup's own problems listed).
+function setupRefusal(err) {
+  if (err.code === "INVALID_SETUP") {
+    const problems = (err.frame.details && err.frame.details.problems) || [];
+    return `Not saved: ${problems.length ? problems.join("; ") : err.message}.`;
+  }
+  if (err.code === "INVALID_COMMAND") return `Not saved: ${err.message}.`;
+  if (err.code === "VERSION_CONFLICT") return "Someone changed this at the same moment: the page shows what is there now; check it, then save again.";
+  return explain(err);
+}
+
+function fail(err, words = explain) {
+  toast(words(err), "error", err && err.code);
+}
+
+// Run `work` with the form's buttons off; a refusal is a toast in plain words.
+async function busy(form, work, words = explain) {
+  const buttons = [...form.querySelectorAll("button")];
+  buttons.forEach((b) => (b.disabled = true));
+  try {
+    return await work();
+  } catch (err) {
+    fail(err, words);
+    return undefined;
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
+  }
+}
+
+function amountOf(input, allowZero = false) {
+  const minor = parseAmount(input.value, places());
+  if (minor === null || Number.isNaN(minor) || (!allowZero && minor <= 0)) {
+    toast(`Type an amount, like ${plainAmount(12550, places())}`);
+    input.focus();
+    return null;
+  }
+  return minor;
+}
+
+function confirmAsk(title, text, yes) {
+  const dialog = $("confirm-dialog");
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-yes").textContent = yes;
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true }));
+}
+
+// -- state from the hub ---------------------------------------------------------------------------
+
+function setMenu(snap) {
+  menu.version = snap.version || 0;
+  menu.items.clear();
+  for (const item of snap.items || []) menu.items.set(item.id, item);
+  menu.categories = snap.categories || [];
+  menu.stations = snap.stations || [];
+  for (const item of menu.items.values()) if (item.tax_code) taxCodes.add(item.tax_code);
+}
+
+function setRestaurant(restaurant) {
+  if (!restaurant) return;
+  restaurantName = restaurant.name || restaurantName;
+  if (restaurant.currency) currency = restaurant.currency;
+  for (const station of (restaurant.kitchen && restaurant.kitchen.stations) || []) stationSettings.set(station.id, station);
+  for (const tax of (restaurant.billing && restaurant.billing.taxes) || []) taxCodes.add(tax.code);
+}
+
+function snapshot(snapshots) {
+  if (snapshots.manager) {
+    alerts.clear();
+    for (const alert of snapshots.manager.alerts || []) alerts.set(alert.ticket_id || alert.id, alert);
+  }
+  if (snapshots.menu) setMenu(snapshots.menu);
+  if (snapshots.tables) {
+    tables.clear();
+    for (const table of snapshots.tables.tables || []) tables.set(table.id, table);
+    areas = snapshots.tables.areas || [];
+  }
+  if (!started) {
+    started = true; // the empty forms take the restaurant's first station, tax code, area and a free table id
+    editItem(null, false);
+    editTable(null);
+  }
+  loadFigures();
+  loadDevices();
+  if (section === "invoices") loadInvoices();
+}
+
+function event(ev) {
+  const d = ev.data || {};
+  switch (ev.type) {
+    case "KITCHEN_ALERT":
+      alerts.set(d.alert.ticket_id || d.alert.id, d.alert);
+      break;
+    case "KITCHEN_SETTINGS_CHANGED":
+      for (const station of (d.kitchen && d.kitchen.stations) || []) stationSettings.set(station.id, station);
+      break;
+    case "MENU_CHANGED":
+      menu.version = d.version;
+      for (const item of d.items || []) {
+        const was = menu.items.get(item.id) || {};
+        const out = Boolean(was.out);
+        menu.items.set(item.id, { ...item, out, remaining: was.remaining ?? null, sellable: item.available && !out });
+        if (item.tax_code) taxCodes.add(item.tax_code);
+      }
+      for (const id of d.removed || []) menu.items.delete(id);
+      menu.categories = d.categories || menu.categories;
+      menu.stations = d.stations || menu.stations;
+      break;
+    case "STOCK_CHANGED": {
+      const item = menu.items.get(d.stock.menu_item_id);
+      if (item) menu.items.set(item.id, { ...item, out: d.stock.out, sellable: item.available && !d.stock.out });
+      break;
+    }
+    case "ITEM_86D":
+    case "ITEM_AVAILABLE": {
+      const item = menu.items.get(d.menu_item_id);
+      if (item) menu.items.set(item.id, { ...item, sellable: ev.type === "ITEM_AVAILABLE", remaining: d.available });
+      break;
+    }
+    case "PROFILE_CHANGED":
+      setRestaurant(d.restaurant);
+      break;
+    case "TABLES_CHANGED":
+      for (const table of d.tables || []) tables.set(table.id, table);
+      for (const id of d.removed || []) tables.delete(id);
+      areas = d.areas || areas;
+      break;
+    case "TABLE_STATUS_CHANGED":
+      tables.set(d.table.id, d.table);
+      break;
+    case "DEVICE_CHANGED": {
+      const at = devices.findIndex((x) => x.id === d.device.id);
+      const known = at >= 0 ? devices[at] : { last_seen: null, live: false };
+      const device = { ...known, ...d.device };
+      if (at >= 0) devices[at] = device;
+      else devices = [...devices, device].sort((a, b) => a.id.localeCompare(b.id));
+      break;
+    }
+    case "REVENUE_UPDATED":
+      figures = { ...d };
+      if (d.currency) currency = d.currency;
+      figureEvents += 1;
+      break;
+    case "DRAWER_MOVED":
+      drawerLog.unshift({ ...d, at: ev.ts });
+      break;
+    case "DAY_CLOSED":
+      lastClose = d.report;
+      drawerLog.unshift({ kind: "CLOSE", amount: d.report.counted_cash, at: ev.ts, report: d.report });
+      break;
+    case "ORDER_SETTLED":
+    case "PAYMENT_REFUNDED":
+    case "ORDER_VOIDED":
+      if (section === "invoices") loadInvoices();
+      if (invoice && d.invoice_id === invoice.id) loadInvoice(invoice.id);
+      break;
+    default:
+      break;
+  }
+}
+
+async function loadFigures() {
+  const before = figureEvents;
+  try {
+    const loaded = await read("/api/v1/reports/day");
+    if (figureEvents === before) {
+      figures = loaded;
+      if (loaded.currency) currency = loaded.currency;
+    }
+  } catch (err) {
+    toast(`Today's figures could not be read: ${explain(err)}`);
+  }
+  render();
+}
+
+async function loadDevices() {
+  try {
+    devices = (await read("/api/v1/devices")).devices || [];
+  } catch (err) {
+    fail(err);
+  }
+  render();
+}
+
+async function loadInvoices() {
+  const params = new URLSearchParams({ page: String(query.page), per_page: String(PER_PAGE) });
+  for (const key of ["customer", "from", "to", "status"]) if (query[key]) params.set(key, query[key]);
+  const seq = ++invoiceSeq;
+  try {
+    const page = await read(`/api/v1/invoices?${params}`);
+    if (seq !== invoiceSeq) return;
+    invoices = page;
+  } catch (err) {
+    if (seq === invoiceSeq) fail(err, (e) => (e.code === "INVALID_COMMAND" ? `Check the filters: ${e.message}.` : explain(e)));
+  }
+  renderInvoices();
+}
+
+async function loadInvoice(id) {
+  try {
+    invoice = (await read(`/api/v1/invoices/${encodeURIComponent(id)}`)).invoice;
+  } catch (err) {
+    fail(err);
+  }
+  renderInvoices();
+}
+
+// -- sections -------------------------------------------------------------------------------------
+
+function go(name) {
+  section = SECTIONS.includes(name) ? name : "alerts";
+  if (window.location.hash !== `#${section}`) history.replaceState(null, "", `${window.location.pathname}${window.location.search}#${section}`);
+  document.body.dataset.section = section;
+  for (const el of document.querySelectorAll("[data-section]")) el.hidden = el.dataset.section !== section;
+  for (const b of document.querySelectorAll("[data-go]")) b.setAttribute("aria-current", b.dataset.go === section ? "page" : "false");
+  if (section === "invoices" && !invoices) loadInvoices();
+  if (section === "devices") loadDevices();
+  render();
+}
+
+function render() {
+  $("where").textContent = [restaurantName, figures && figures.day].filter(Boolean).join(" · ");
+  const standing = [...alerts.values()].filter((a) => !dismissed.has(a.id));
+  $("nav-alerts").textContent = standing.length ? String(standing.length) : "";
+  renderAlerts(standing);
+  renderDay();
+  renderMenu();
+  renderFloor();
+  renderDevices();
+}
+
+function since(ms) {
+  if (!ms) return "never";
+  const s = Math.max(0, Math.round((hub.now() - ms) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  return new Date(ms).toLocaleString();
+}
+
+function renderAlerts(standing) {
+  const items = standing
+    .sort((a, b) => (b.at || 0) - (a.at || 0))
+    .map((alert) =>
+      h(
+        "li",
+        { dataset: { alertId: alert.id, kind: alert.kind, orderId: alert.order_id } },
+        h("span", { class: "kind" }, alert.kind === "STATION_OFFLINE" ? "STATION OFFLINE" : "NOT ACKNOWLEDGED"),
+        h("span", { class: "what" }, alert.message || `Order #${alert.order_number} at ${alert.station}`),
+        h("span", { class: "when" }, since(alert.at)),
+        h("button", { type: "button", onclick: () => (dismissed.add(alert.id), render()) }, "OK"),
+      ),
+    );
+  $("alerts-list").replaceChildren(...(items.length ? items : [h("li", { class: "none" }, "No kitchen alerts standing: every station has a screen and every ticket was seen.")]));
+}
+
+function renderDay() {
+  const f = figures || {};
+  $("day-name").textContent = f.day || "";
+  const z = new URLSearchParams({ token });
+  if (f.day) z.set("day", f.day);
+  $("z-link").href = `/api/v1/reports/z.html?${z}`;
+  const figs = FIGURES.map(([key, label, isMoney]) =>
+    h("div", { class: `fig ${key}` }, h("span", {}, label), h("b", { id: `fig-${key}`, dataset: { minor: f[key] ?? "" } }, isMoney ? money(f[key]) : String(f[key] ?? "—"))),
+  );
+  for (const [method, amount] of Object.entries(f.by_method || {})) figs.push(h("div", { class: "fig" }, h("span", {}, method), h("b", {}, money(amount))));
+  $("day-figures").replaceChildren(...figs);
+  const result = $("close-result");
+  if (lastClose) {
+    const diff = lastClose.cash_difference;
+    result.replaceChildren(
+      h("div", {}, "Expected cash ", h("b", { id: "close-expected" }, money(lastClose.expected_cash))),
+      h("div", {}, "Counted ", h("b", {}, money(lastClose.counted_cash))),
+      h("div", { class: diff === 0 ? "even" : diff > 0 ? "over" : "short" }, diff === 0 ? "Drawer balances" : diff > 0 ? "Over by " : "Short by ", diff === 0 ? "" : h("b", { id: "close-diff" }, money(Math.abs(diff)))),
+    );
+    result.dataset.difference = String(diff);
+  }
+  const words = { FLOAT: "Float in", PAYOUT: "Paid out", CLOSE: "Day closed, counted" };
+  $("drawer-log").replaceChildren(
+    ...(drawerLog.length
+      ? drawerLog.slice(0, 20).map((m) =>
+          h("li", { dataset: { kind: m.kind } }, h("b", {}, `${words[m.kind] || m.kind} ${money(m.amount)}`), m.category ? ` · ${m.category}` : "", m.note ? ` · ${m.note}` : "", m.by ? ` · ${m.by}` : "", h("span", { class: "when" }, new Date(m.at || Date.now()).toLocaleTimeString())),
+        )
+      : [h("li", { class: "none" }, "Nothing moved yet on this screen.")]),
+  );
+}
+
+function renderInvoices() {
+  const rows = ((invoices && invoices.invoices) || []).map((inv) =>
+    h(
+      "tr",
+      {
+        tabindex: "0",
+        class: invoice && invoice.id === inv.id ? "selected" : "",
+        dataset: { invoiceId: inv.id, status: inv.status },
+        onclick: () => loadInvoice(inv.id),
+        onkeydown: (e) => e.key === "Enter" && loadInvoice(inv.id),
+      },
+      h("td", {}, `#${inv.number}`),
+      h("td", {}, inv.business_day),
+      h("td", {}, inv.customer_name || "—"),
+      h("td", {}, h("span", { class: `status s-${inv.status}` }, inv.status)),
+      h("td", { class: "num" }, formatMoney(inv.total, inv.currency || currency)),
+    ),
+  );
+  $("inv-rows").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "5", class: "none" }, invoices ? "No invoice matches." : "Reading…"))]));
+  const pages = (invoices && invoices.pages) || 1;
+  $("inv-page").textContent = invoices ? `page ${invoices.page} of ${pages} · ${invoices.total} invoices` : "";
+  $("inv-prev").disabled = !invoices || invoices.page <= 1;
+  $("inv-next").disabled = !invoices || invoices.page >= pages;
+  renderInvoice();
+}
+
+function renderInvoice() {
+  const box = $("inv-detail");
+  if (!invoice) {
+    box.replaceChildren(h("p", { class: "empty" }, "Select an invoice"));
+    return;
+  }
+  const inv = invoice;
+  const cur = inv.currency || currency;
+  const m = (minor) => formatMoney(minor, cur);
+  const bill = inv.bill || {};
+  const lines = (bill.lines || []).map((l) => h("li", {}, h("span", {}, `${l.quantity}× ${l.name}`), h("b", {}, m(l.total))));
+  const payments = (inv.payments || []).map((p) => h("li", {}, h("span", {}, p.method), h("b", {}, m(p.amount))));
+  const open = inv.status === "ISSUED" || inv.status === "REFUNDED";
+  const children = [
+    h("div", { class: "inv-head" }, h("h2", {}, `Invoice #${inv.number}`), h("span", { class: `status s-${inv.status}`, id: "inv-status" }, inv.status)),
+    h("p", { class: "hint" }, `${inv.business_day} · ${inv.customer_name || "no name"} · by ${inv.created_by || "?"}`),
+    h("ul", { class: "inv-lines" }, lines),
+    h("div", { class: "inv-total" }, h("span", {}, "Total"), h("b", { id: "inv-total", dataset: { minor: inv.total } }, m(inv.total))),
+    h("ul", { class: "inv-lines pays" }, payments),
+  ];
+  if (inv.status === "ISSUED") children.push(refundForm(inv), voidForm(inv));
+  else if (!open || inv.status === "REFUNDED") children.push(h("p", { class: "hint" }, inv.status === "VOIDED" ? "Voided: nothing more to give back." : "Refunded in full."));
+  box.replaceChildren(...children);
+}
+
+function pinInput(id) {
+  return h("input", { id, type: "password", inputmode: "numeric", autocomplete: "off", maxlength: "12", required: true, placeholder: "••••", class: "pin" });
+}
+
+function refundForm(inv) {
+  const form = h(
+    "form",
+    { class: "box", id: "refund-form" },
+    h("h3", {}, "Refund"),
+    h(
+      "div",
+      { class: "row" },
+      h("label", {}, "Amount ", h("input", { id: "refund-amount", inputmode: "decimal", autocomplete: "off", required: true, placeholder: `up to ${plainAmount(inv.total, placesOf(inv.currency || currency))}` })),
+      h("label", {}, "Back by ", h("select", { id: "refund-method" }, METHODS.map((x) => h("option", {}, x)))),
+      h("label", {}, "PIN ", pinInput("refund-pin")),
+    ),
+    h("div", { class: "row" }, h("label", { class: "grow" }, "Reason ", h("input", { id: "refund-reason", maxlength: "500", required: true })), h("button", { type: "submit", id: "refund-go", class: "go" }, "REFUND")),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const amount = amountOf($("refund-amount"));
+    if (amount === null) return;
+    const data = { invoice_id: inv.id, amount, method: $("refund-method").value, reason: $("refund-reason").value.trim(), pin: $("refund-pin").value };
+    const answer = await busy(form, () => moneyCommand("invoice.refund", data));
+    if (!answer) return;
+    toast(`Refunded ${money(amount)} by ${data.method} on invoice #${inv.number}`, "info");
+    loadInvoice(inv.id);
+    loadInvoices();
+  });
+  return form;
+}
+
+function voidForm(inv) {
+  const form = h(
+    "form",
+    { class: "box", id: "void-form" },
+    h("h3", {}, "Void the whole invoice"),
+    h(
+      "div",
+      { class: "row" },
+      h("label", { class: "grow" }, "Reason ", h("input", { id: "void-reason", maxlength: "500", required: true })),
+      h("label", {}, "PIN ", pinInput("void-pin")),
+      h("button", { type: "submit", id: "void-go", class: "danger" }, "VOID"),
+    ),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!(await confirmAsk(`Void invoice #${inv.number}?`, `All ${formatMoney(inv.total, inv.currency || currency)} goes back the way it was paid. This cannot be undone.`, "VOID"))) return;
+    const data = { invoice_id: inv.id, reason: $("void-reason").value.trim(), pin: $("void-pin").value };
+    const answer = await busy(form, () => moneyCommand("invoice.void", data));
+    if (!answer) return;
+    toast(`Invoice #${inv.number} voided`, "info");
+    loadInvoice(inv.id);
+    loadInvoices();
+  });
+  return form;
+}
+
+// -- menu -----------------------------------------------------------------------------------------
+
+function categoryName(id) {
+  const c = menu.categories.find((x) => x.id === id);
+  return c ? c.name : id || "No category";
+}
+
+function renderMenu() {
+  $("menu-version").textContent = `version ${menu.version}`;
+  const groups = new Map(menu.categories.map((c) => [c.id, []]));
+  for (const item of menu.items.values()) {
+    if (!groups.has(item.category)) groups.set(item.category, []);
+    groups.get(item.category).push(item);
+  }
+  const blocks = [];
+  for (const [id, items] of groups) {
+    if (!items.length) continue;
+    blocks.push(h("h3", { class: "strip-title" }, categoryName(id)));
+    blocks.push(
+      h(
+        "ul",
+        { class: "items" },
+        items.sort(byName).map((item) => {
+          const colour = stationSettings.get(item.station)?.colour;
+          return h(
+            "li",
+            { class: `item${editing.item === item.id ? " selected" : ""}${item.available ? "" : " off"}`, dataset: { itemId: item.id } },
+            h("button", { type: "button", class: "item-edit", onclick: () => editItem(item.id) }, h("span", { class: "i-name" }, item.name), h("span", { class: "i-price", dataset: { minor: item.price } }, money(item.price))),
+            h("span", { class: "badge station", style: colour ? `background:${colour};color:#fff` : null }, item.station),
+            h("button", { type: "button", class: `avail ${item.available ? "on" : "off"}`, title: "on sale or not", onclick: () => toggleItem(item.id) }, item.available ? (item.sellable === false ? "86'd" : "ON SALE") : "OFF"),
+          );
+        }),
+      ),
+    );
+  }
+  $("menu-list").replaceChildren(...(blocks.length ? blocks : [h("p", { class: "empty" }, "No items yet: add one.")]));
+  const options = (select, list, value, blank) => {
+    const wanted = value ?? select.value;
+    select.replaceChildren(...(blank ? [h("option", { value: "" }, blank)] : []), ...list.map(([id, name]) => h("option", { value: id }, name)));
+    select.value = wanted;
+    if (!blank && !select.value && list.length) select.value = list[0][0];
+  };
+  options($("item-category"), menu.categories.map((c) => [c.id, c.name]), null, "(none)");
+  options($("item-station"), menu.stations.map((s) => [s, stationSettings.get(s)?.name || s]), null);
+  $("tax-codes").replaceChildren(...[...taxCodes].sort().map((code) => h("option", { value: code })));
+  $("station-ids").replaceChildren(...menu.stations.map((s) => h("option", { value: s })));
+  $("cat-list").replaceChildren(...menu.categories.map((c) => h("li", {}, h("button", { type: "button", class: editing.category === c.id ? "selected" : "", onclick: () => editCategory(c.id) }, c.name))));
+  $("station-list").replaceChildren(
+    ...menu.stations.map((s) => h("li", {}, h("button", { type: "button", class: editing.station === s ? "selected" : "", style: stationSettings.get(s)?.colour ? `border-color:${stationSettings.get(s).colour}` : null, onclick: () => editStation(s) }, stationSettings.get(s)?.name || s))),
+  );
+  for (const el of document.querySelectorAll("#sec-menu .sub")) el.hidden = el.dataset.sub !== editing.sub;
+  for (const b of document.querySelectorAll("#sec-menu [data-sub]:not(.sub)")) b.setAttribute("aria-selected", String(b.dataset.sub === editing.sub));
+}
+
+function editItem(id, focus = true) {
+  const item = id ? menu.items.get(id) : null;
+  editing = { ...editing, item: item ? item.id : null, sub: "item" };
+  $("item-title").textContent = item ? `Edit ${item.name}` : "New item";
+  $("item-id").value = item ? item.id : "";
+  $("item-id").readOnly = Boolean(item);
+  $("item-name").value = item ? item.name : "";
+  $("item-price").value = item ? plainAmount(item.price, places()) : "";
+  renderMenu();
+  $("item-category").value = item ? item.category : menu.categories[0]?.id || "";
+  $("item-station").value = item ? item.station : menu.stations[0] || "";
+  $("item-tax").value = item ? item.tax_code : [...taxCodes][0] || "";
+  $("item-available").checked = item ? item.available : true;
+  $("item-prep").checked = item ? item.requires_prep : true;
+  if (focus) (item ? $("item-price") : $("item-name")).focus();
+}
+
+// The whole item as setup.menu_item.put wants it (the snapshot's own extras left out).
+function wholeItem(item, change) {
+  const { id, name, price, station, category, tax_code, requires_prep, available, default_course, modifiers } = { ...item, ...change };
+  return { id, name, price, station, category, tax_code, requires_prep, available, default_course, modifiers: modifiers || [] };
+}
+
+async function reloadMenuAfter(err) {
+  if (!err || err.code !== "VERSION_CONFLICT") return;
+  try {
+    setMenu(await read("/api/v1/menu/stock"));
+  } catch (e) {
+    fail(e);
+  }
+  render();
+}
+
+async function sendSetup(form, type, data) {
+  try {
+    form.querySelectorAll("button").forEach((b) => (b.disabled = true));
+    return await hub.act(type, data);
+  } catch (err) {
+    fail(err, setupRefusal);
+    await reloadMenuAfter(err);
+    return null;
+  } finally {
+    form.querySelectorAll("button").forEach((b) => (b.disabled = false));
+  }
+}
+
+async function saveItem(e) {
+  e.preventDefault();
+  const form = $("item-form");
+  const price = parseAmount($("item-price").value, places());
+  if (price === null || Number.isNaN(price)) {
+    toast(`Type the price like ${plainAmount(34900, places())}`);
+    $("item-price").focus();
+    return;
+  }
+  const was = editing.item ? menu.items.get(editing.item) : { default_course: 1, modifiers: [] };
+  const name = $("item-name").value.trim();
+  const id = editing.item || $("item-id").value.trim() || slug(name);
+  if (!editing.item && menu.items.has(id)) {
+    toast(`There is already an item “${id}”: choose another id`);
+    return;
+  }
+  const item = wholeItem(was, {
+    id,
+    name,
+    price,
+    category: $("item-category").value,
+    station: $("item-station").value,
+    tax_code: $("item-tax").value.trim(),
+    available: $("item-available").checked,
+    requires_prep: $("item-prep").checked,
+  });
+  const ack = await sendSetup(form, "setup.menu_item.put", { item, version: menu.version });
+  if (!ack) return;
+  toast(`${name} saved`, "info");
+  editing.item = id;
+  $("item-id").readOnly = true;
+  $("item-title").textContent = `Edit ${name}`;
+}
+
+async function toggleItem(id) {
+  const item = menu.items.get(id);
+  if (!item) return;
+  const ack = await sendSetup($("menu-list"), "setup.menu_item.put", { item: wholeItem(item, { available: !item.available }), version: menu.version });
+  if (ack) toast(`${item.name} ${item.available ? "taken off sale" : "back on sale"}`, "info");
+}
+
+function editCategory(id) {
+  const c = menu.categories.find((x) => x.id === id);
+  editing = { ...editing, category: c ? c.id : null, sub: "category" };
+  $("cat-id").value = c ? c.id : "";
+  $("cat-id").readOnly = Boolean(c);
+  $("cat-name").value = c ? c.name : "";
+  renderMenu();
+}
+
+async function saveCategory(e) {
+  e.preventDefault();
+  const name = $("cat-name").value.trim();
+  const id = editing.category || $("cat-id").value.trim() || slug(name);
+  const ack = await sendSetup($("cat-form"), "setup.category.put", { category: { id, name }, version: menu.version });
+  if (!ack) return;
+  toast(`Category ${name} saved`, "info");
+  editCategory(null);
+}
+
+function editStation(id) {
+  const s = id ? stationSettings.get(id) || { id } : null;
+  editing = { ...editing, station: id, sub: "station" };
+  $("station-id").value = s ? s.id : "";
+  $("station-id").readOnly = Boolean(s);
+  $("station-name").value = s ? s.name || s.id : "";
+  $("station-colour").value = (s && /^#[0-9a-f]{6}$/i.test(s.colour || "") && s.colour) || "#1c7ed6";
+  $("station-warn").value = s && s.warn_after_s ? s.warn_after_s : 300;
+  $("station-late").value = s && s.late_after_s ? s.late_after_s : 600;
+  $("station-hint").textContent =
+    s && !stationSettings.has(id) ? "This screen has not been told this station's colour and timings yet: check them before saving." : "";
+  renderMenu();
+}
+
+async function saveStation(e) {
+  e.preventDefault();
+  const name = $("station-name").value.trim();
+  const station = {
+    id: editing.station || $("station-id").value.trim() || slug(name),
+    name,
+    colour: $("station-colour").value,
+    warn_after_s: Number($("station-warn").value),
+    late_after_s: Number($("station-late").value),
+  };
+  if (!(station.warn_after_s < station.late_after_s)) {
+    toast("The warning must come before “late”: make the first number smaller");
+    return;
+  }
+  const ack = await sendSetup($("station-form"), "setup.station.put", { station, version: menu.version });
+  if (!ack) return;
+  stationSettings.set(station.id, station);
+  toast(`Station ${name} saved`, "info");
+  editStation(null);
+}
+
+// -- floor ----------------------------------------------------------------------------------------
+
+function renderFloor() {
+  const known = areas.map((a) => [a.id, a.name]);
+  if ([...tables.values()].some((t) => !t.area || !areas.some((a) => a.id === t.area))) known.push(["", "No area"]);
+  if (area === null || !known.some(([id]) => id === area)) area = known.length ? known[0][0] : "";
+  $("area-tabs").replaceChildren(
+    ...known.map(([id, name]) => h("button", { type: "button", class: id === area ? "selected" : "", dataset: { area: id }, onclick: () => ((area = id), renderFloor()) }, name)),
+  );
+  const inArea = (t) => (area === "" ? !t.area || !areas.some((a) => a.id === t.area) : t.area === area);
+  const tiles = [...tables.values()].filter(inArea).sort(byName).map((t) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: `spot st-${t.status}${editingTable === t.id ? " selected" : ""}`,
+        style: `left:${t.x / 10}%;top:${t.y / 10}%`,
+        dataset: { tableId: t.id },
+        onclick: () => editTable(t.id),
+      },
+      h("b", {}, t.name),
+      h("span", {}, `${t.seats} seats`),
+    ),
+  );
+  $("floor-plan").replaceChildren(...(tiles.length ? tiles : [h("p", { class: "empty" }, "No table here yet.")]));
+  const select = $("table-area");
+  const wanted = select.value;
+  select.replaceChildren(h("option", { value: "" }, "(none)"), ...areas.map((a) => h("option", { value: a.id }, a.name)));
+  select.value = wanted;
+}
+
+function editTable(id) {
+  const t = id ? tables.get(id) : null;
+  editingTable = t ? t.id : null;
+  $("table-title").textContent = t ? `Edit ${t.name}` : "New table";
+  let n = tables.size + 1;
+  while (!t && tables.has(`T${n}`)) n += 1;
+  $("table-id").value = t ? t.id : `T${n}`;
+  $("table-id").readOnly = Boolean(t);
+  $("table-name").value = t ? t.name : `Table ${n}`;
+  $("table-seats").value = t ? t.seats : 4;
+  $("table-x").value = t ? t.x : 500;
+  $("table-y").value = t ? t.y : 500;
+  $("table-remove").hidden = !t;
+  renderFloor();
+  $("table-area").value = t ? t.area : area || "";
+}
+
+async function saveTable(e) {
+  e.preventDefault();
+  const t = editingTable ? tables.get(editingTable) : null;
+  const data = {
+    table_id: $("table-id").value.trim(),
+    name: $("table-name").value.trim(),
+    seats: Number($("table-seats").value),
+    area: $("table-area").value,
+    x: Number($("table-x").value),
+    y: Number($("table-y").value),
+  };
+  if (t) data.version = t.version;
+  if (!t && tables.has(data.table_id)) {
+    toast(`There is already a table “${data.table_id}”: choose another id`);
+    return;
+  }
+  const ack = await sendSetup($("table-form"), "setup.table.put", data);
+  if (!ack) return;
+  for (const table of ack.result.tables || []) tables.set(table.id, table);
+  toast(`${data.name} saved`, "info");
+  area = data.area;
+  editTable(data.table_id);
+}
+
+async function removeTable() {
+  const t = editingTable && tables.get(editingTable);
+  if (!t || !(await confirmAsk(`Remove ${t.name}?`, "It leaves the floor plan on every screen. Only a free table with no order can go.", "REMOVE"))) return;
+  const ack = await sendSetup($("table-form"), "setup.table.remove", { table_id: t.id });
+  if (!ack) return;
+  tables.delete(t.id);
+  toast(`${t.name} removed`, "info");
+  editTable(null);
+}
+
+async function saveArea(e) {
+  e.preventDefault();
+  const name = $("area-name").value.trim();
+  const id = $("area-id").value.trim() || slug(name);
+  const ack = await sendSetup($("area-form"), "setup.area.put", { area: { id, name } });
+  if (!ack) return;
+  toast(`Area ${name} saved`, "info");
+  $("area-id").value = "";
+  $("area-name").value = "";
+  area = id;
+  render();
+}
+
+// -- devices --------------------------------------------------------------------------------------
+
+function renderDevices() {
+  const rows = devices.map((d) => {
+    const state = d.revoked_at ? "revoked" : d.live ? "live" : d.paired === false ? "unpaired" : "paired";
+    const self = d.id === me.device;
+    return h(
+      "tr",
+      { dataset: { deviceId: d.id, state } },
+      h("td", {}, h("b", {}, d.id), d.name ? h("div", { class: "hint" }, d.name) : null),
+      h("td", {}, d.role || "—", d.stations && d.stations.length ? h("div", { class: "hint" }, d.stations.join(", ")) : null),
+      h("td", {}, since(d.last_seen)),
+      h("td", {}, h("span", { class: `state ${state}` }, state === "revoked" ? "REVOKED" : state === "live" ? "LIVE" : state === "unpaired" ? "TOKEN ONLY" : "OFFLINE")),
+      h("td", {}, self ? h("span", { class: "hint" }, "this screen") : d.revoked_at ? null : h("button", { type: "button", class: "danger revoke", onclick: () => revoke(d) }, "REVOKE")),
+    );
+  });
+  $("dev-rows").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "5", class: "none" }, "No device yet."))]));
+  const box = $("offer");
+  box.hidden = !offer;
+  if (offer) {
+    const left = Math.max(0, Math.ceil((offer.expires_at - hub.now()) / 60000));
+    box.replaceChildren(
+      h("p", {}, `Pairing code for ${offer.device_id}`),
+      h("b", { id: "offer-code" }, offer.code),
+      h("p", { class: left ? "" : "gone" }, left ? `Type it on that screen (open /${offer.page}) before ${new Date(offer.expires_at).toLocaleTimeString()} — ${left} min left. It works once.` : "Expired: get a new code."),
+    );
+  }
+}
+
+const PAGE_OF = { KITCHEN: "kds", EXPO: "expo", DISPLAY: "board", CASHIER: "cashier", MANAGER: "manager", WAITER: "", RIDER: "", DISPATCHER: "" };
+
+async function pairDevice(e) {
+  e.preventDefault();
+  const form = $("add-device-form");
+  const role = $("dev-role").value;
+  const data = {
+    device_id: $("dev-id").value.trim(),
+    role,
+    stations: $("dev-stations").value.split(/[\s,]+/).filter(Boolean),
+    name: $("dev-name").value.trim(),
+  };
+  const ack = await busy(form, () => hub.act("device.pair", data));
+  if (!ack) return;
+  offer = { ...ack.result, page: PAGE_OF[role] || "" };
+  loadDevices();
+}
+
+async function revoke(device) {
+  if (!(await confirmAsk(`Revoke ${device.id}?`, "Its screen stops at once and its token is refused; it can be paired again later.", "REVOKE"))) return;
+  try {
+    await hub.act("device.revoke", { device_id: device.id });
+    toast(`${device.id} revoked`, "info");
+  } catch (err) {
+    fail(err);
+  }
+  loadDevices();
+}
+
+// -- the day's money ------------------------------------------------------------------------------
+
+async function addFloat(e) {
+  e.preventDefault();
+  const amount = amountOf($("float-amount"));
+  if (amount === null) return;
+  if (await busy($("float-form"), () => moneyCommand("drawer.float", { amount }))) {
+    toast(`Float of ${money(amount)} recorded`, "info");
+    $("float-amount").value = "";
+  }
+}
+
+async function payout(e) {
+  e.preventDefault();
+  const amount = amountOf($("payout-amount"));
+  if (amount === null) return;
+  const data = { amount, category: $("payout-category").value.trim(), note: $("payout-note").value.trim() };
+  if (await busy($("payout-form"), () => moneyCommand("drawer.payout", data))) {
+    toast(`Paid out ${money(amount)} for ${data.category}`, "info");
+    for (const id of ["payout-amount", "payout-note"]) $(id).value = "";
+  }
+}
+
+async function closeDay(e) {
+  e.preventDefault();
+  const counted = amountOf($("close-counted"), true);
+  if (counted === null) return;
+  if (!(await confirmAsk("Close the day?", `Counted cash ${money(counted)}. The Z-report is computed now; closing again later records a new count.`, "CLOSE DAY"))) return;
+  const answer = await busy($("close-form"), () => moneyCommand("day.close", { counted_cash: counted }));
+  if (!answer) return;
+  lastClose = answer.result.report;
+  toast("Day closed: the Z-report is ready", "info");
+  render();
+}
+
+// -- start ----------------------------------------------------------------------------------------
+
+function wire() {
+  for (const b of document.querySelectorAll("[data-go]")) b.addEventListener("click", () => go(b.dataset.go));
+  window.addEventListener("hashchange", () => go(window.location.hash.slice(1)));
+  $("float-form").addEventListener("submit", addFloat);
+  $("payout-form").addEventListener("submit", payout);
+  $("close-form").addEventListener("submit", closeDay);
+  $("inv-search").addEventListener("submit", (e) => {
+    e.preventDefault();
+    Object.assign(query, { customer: $("inv-customer").value.trim(), from: $("inv-from").value, to: $("inv-to").value, status: $("inv-status").value, page: 1 });
+    loadInvoices();
+  });
+  $("inv-prev").addEventListener("click", () => ((query.page = Math.max(1, query.page - 1)), loadInvoices()));
+  $("inv-next").addEventListener("click", () => ((query.page += 1), loadInvoices()));
+  $("item-new").addEventListener("click", () => editItem(null));
+  $("item-form").addEventListener("submit", saveItem);
+  for (const b of document.querySelectorAll("#sec-menu .subtabs [data-sub]")) {
+    b.addEventListener("click", () => {
+      editing.sub = b.dataset.sub;
+      renderMenu();
+    });
+  }
+  $("cat-form").addEventListener("submit", saveCategory);
+  $("station-form").addEventListener("submit", saveStation);
+  $("table-new").addEventListener("click", () => editTable(null));
+  $("table-form").addEventListener("submit", saveTable);
+  $("table-remove").addEventListener("click", removeTable);
+  $("area-form").addEventListener("submit", saveArea);
+  $("add-device-form").addEventListener("submit", pairDevice);
+  $("dev-reload").addEventListener("click", loadDevices);
+  $("confirm-dialog").addEventListener("cancel", () => ($("confirm-dialog").returnValue = "no"));
+}
+
+if (!token) {
+  noToken("manager");
+} else {
+  hub = new Hub(token, {
+    channels: (welcome) => {
+      checkRole(welcome);
+      me.device = welcome.device || null;
+      return ["manager", "menu", "tables"];
+    },
+    snapshot,
+    event,
+    applied: () => (section === "invoices" ? renderInvoices() : null, render()),
+    state: (_, conn) => setConnection(conn),
+    problem: (message) => toast(message),
+  }).start();
+  window.fireflow = { hub, menu, tables, alerts, state: () => ({ section, figures, currency, devices, invoices, invoice, offer, lastClose }) };
+  wire();
+  editItem(null, false);
+  editTable(null);
+  go(window.location.hash.slice(1) || "alerts");
+  setInterval(() => section === "devices" || section === "alerts" ? render() : null, 15000);
+}

@@ -1,0 +1,75 @@
+"""Redis pub/sub followed for good, and the nodes' control channel.
+
+``follow`` is the one subscription loop of a node: it subscribes, catches up on
+what it may have missed (pub/sub keeps nothing for a subscriber that was away),
+hands each message over, and subscribes again with backoff when the connection
+is lost. The fan-out's wake-ups use it, and so does the control channel:
+
+Two kinds of control message, each on its own channel: a device revoked (close
+its sockets here, ``fireflow.hub.live.devices``) and a restaurant's settings
+changed (forget this node's cached copy, ``Store.forget``). After every
+(re)subscription the node resynchronises instead: it checks its sockets and
+drops its whole cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from fireflow.hub.retry import Backoff
+from fireflow.hub.supervise import reraise_if_cancelled
+
+__all__ = ["REVOKED_CHANNEL", "SETUP_CHANNEL", "follow", "listen"]
+
+logger = logging.getLogger(__name__)
+
+REVOKED_CHANNEL = "ff:revoked"  # "<restaurant> <device>"
+SETUP_CHANNEL = "ff:setup"  # "<restaurant>", published by the commit script with the change
+
+
+async def follow(
+    redis: Redis,
+    what: str,
+    subscribe: Callable[[PubSub], Awaitable[Any]],
+    on_message: Callable[[dict[str, Any]], None],
+    caught_up: Callable[[], Awaitable[None]],
+) -> None:
+    """Subscribe (``subscribe``), catch up (``caught_up``), then ``on_message`` each message; forever."""
+    backoff = Backoff(first=0.25, ceiling=2.0)
+    while True:
+        reraise_if_cancelled()
+        pubsub = redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await subscribe(pubsub)
+            await caught_up()  # whatever was sent while we were not listening
+            backoff.reset()
+            async for message in pubsub.listen():
+                on_message(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            reraise_if_cancelled()
+            logger.warning("%s subscription lost (%s); subscribing again", what, exc)
+            await backoff.wait()
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+async def listen(
+    redis: Redis, handlers: Mapping[str, Callable[[str], None]], resync: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``handlers[channel](message)`` for every control message; ``resync`` after each (re)subscription."""
+
+    def on_message(message: dict[str, Any]) -> None:
+        if message["type"] == "message":
+            handlers[message["channel"].decode()](message["data"].decode())
+
+    await follow(redis, "control channel", lambda pubsub: pubsub.subscribe(*handlers), on_message, resync)
