@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from fireflow.hub.domain.setup import from_live, problems, to_live
+from fireflow.hub.domain import setup
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.setup import LiveSetup, from_live, problems, to_live
 from fireflow.hub.run.demo import demo_setup
 from fireflow.hub.run.setup_files import SetupRefused, parse_setup, read_menu_csv, write_setup
-from fireflow.schema.records import ModifierGroup, ModifierOption
+from fireflow.schema import commands as c
+from fireflow.schema.protocol import ErrorCode
+from fireflow.schema.records import Area, Category, ModifierGroup, ModifierOption, StationSettings, TableStatus
 from fireflow.schema.setup import RestaurantSetup, StaffMember, TablePlace
 
 
@@ -115,3 +121,69 @@ def test_a_menu_csv_reads_prices_in_major_units_exactly() -> None:
         read_menu_csv("id,name,station\n", "INR")
     with pytest.raises(SetupRefused, match="unknown column"):
         read_menu_csv("id,name,price,station,colour\n", "INR")
+
+
+def _live() -> LiveSetup:
+    return to_live(_demo_without_pins())
+
+
+def _refused(code: ErrorCode, decide: Any) -> DomainError:
+    with pytest.raises(DomainError) as err:
+        decide()
+    assert err.value.code is code, err.value.message
+    return err.value
+
+
+def test_setup_commands_decide_without_servers() -> None:
+    """Each setup change: the new part with its version moved on, the event to tell, or the refusal and why."""
+    live = _live()
+    burger = live.menu.item("burger")
+    assert burger is not None
+    cheaper = setup.put_item(live, c.PutMenuItem(item=burger.model_copy(update={"price": 29900}), version=0))
+    assert cheaper.menu is not None and cheaper.menu.version == 1 and cheaper.menu.item("burger").price == 29900  # type: ignore[union-attr]
+    assert [e.type for e in cheaper.events] == ["MENU_CHANGED"] and cheaper.result["menu_version"] == 1
+    conflict = _refused(ErrorCode.VERSION_CONFLICT, lambda: setup.put_item(live, c.PutMenuItem(item=burger, version=7)))
+    assert conflict.details == {"version": 0}
+    broken = _refused(ErrorCode.INVALID_SETUP, lambda: setup.remove_station(live, c.RemoveStation(station_id="bar")))
+    assert len(broken.details["problems"]) == 4  # type: ignore[index]  # mojito, lassi, water, soda
+    _refused(ErrorCode.NOT_FOUND, lambda: setup.remove_item(live, c.RemoveMenuItem(menu_item_id="nope")))
+    _refused(ErrorCode.NOT_FOUND, lambda: setup.remove_category(live, c.RemoveCategory(category_id="nope")))
+    gone = setup.remove_item(live, c.RemoveMenuItem(menu_item_id="soda"))
+    assert gone.menu is not None and gone.menu.item("soda") is None and gone.events[0].data.removed == ("soda",)  # type: ignore[attr-defined]
+    first = setup.put_category(live, c.PutCategory(category=Category(id="specials", name="Specials"), position=0))
+    assert first.menu is not None and first.menu.categories[0].id == "specials"
+    _refused(ErrorCode.INVALID_SETUP, lambda: setup.remove_category(live, c.RemoveCategory(category_id="mains")))
+    tandoor = StationSettings(id="tandoor", name="Tandoor", colour="#c92a2a", warn_after_s=60, late_after_s=120)
+    added = setup.put_station(live, c.PutStation(station=tandoor))
+    assert added.menu is not None and added.menu.stations[-1] == "tandoor" and added.restaurant is not None
+    assert [e.type for e in added.events] == ["MENU_CHANGED", "KITCHEN_SETTINGS_CHANGED"]
+    late_first = tandoor.model_copy(update={"late_after_s": 30})
+    _refused(ErrorCode.INVALID_SETUP, lambda: setup.put_station(live, c.PutStation(station=late_first)))
+    _refused(
+        ErrorCode.INVALID_SETUP,
+        lambda: setup.put_station(live, c.PutStation(station=tandoor.model_copy(update={"id": "*"}))),
+    )
+
+
+def test_floor_and_profile_commands_decide_without_servers() -> None:
+    live = _live()
+    bar = setup.put_area(live, c.PutArea(area=Area(id="bar", name="Bar")))
+    assert bar.restaurant is not None and [a.id for a in bar.restaurant.areas] == ["main", "terrace", "bar"]
+    _refused(ErrorCode.INVALID_SETUP, lambda: setup.remove_area(live, c.RemoveArea(area_id="main")))
+    moved = setup.put_table(live, c.PutTable(table_id="T1", name="Window", seats=2, area="terrace", x=10, y=20))
+    (table,) = moved.tables
+    assert (table.name, table.area, table.version) == ("Window", "terrace", 1)
+    new = setup.put_table(live, c.PutTable(table_id="T99", name="Patio", area="terrace"))
+    assert new.tables[0].version == 1 and new.result["tables"] == ["T99"]
+    _refused(ErrorCode.INVALID_SETUP, lambda: setup.put_table(live, c.PutTable(table_id="T98", name="X", area="roof")))
+    busy = live.tables[1].model_copy(update={"status": TableStatus.OCCUPIED, "order_id": "o1"})
+    occupied = LiveSetup(live.restaurant, live.menu, (live.tables[0], busy, *live.tables[2:]), ())
+    _refused(ErrorCode.INVALID_STATE, lambda: setup.remove_table(occupied, c.RemoveTable(table_id=busy.id)))
+    dropped = setup.remove_table(live, c.RemoveTable(table_id="T12"))
+    assert [t.id for t in dropped.dropped_tables] == ["T12"] and dropped.events[0].data.removed == ("T12",)  # type: ignore[attr-defined]
+    renamed = setup.update_profile(live, c.UpdateProfile(name="Renamed", version=0))
+    assert renamed.restaurant is not None and renamed.restaurant.name == "Renamed" and renamed.restaurant.version == 1
+    billing = live.restaurant.billing
+    no_gst18 = billing.model_copy(update={"taxes": billing.taxes[:1]})
+    refused = _refused(ErrorCode.INVALID_SETUP, lambda: setup.update_billing(live, c.UpdateBilling(billing=no_gst18)))
+    assert all("GST18" in p for p in refused.details["problems"])  # type: ignore[index]

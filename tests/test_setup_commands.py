@@ -136,7 +136,9 @@ async def test_tables_and_areas_over_http_with_the_floor_told_live(hub: RunningH
 
 async def test_profile_and_billing_changes_are_checked_and_told(hub: RunningHub) -> None:
     manager = await hub.client(Role.MANAGER, device="manager-1")
-    await manager.subscribe("manager")
+    snapshot = (await manager.subscribe("manager"))["snapshot"]["manager"]["restaurant"]
+    grill = next(s for s in snapshot["kitchen"]["stations"] if s["id"] == "grill")
+    assert grill["colour"] == "#d9480f" and [t["code"] for t in snapshot["billing"]["taxes"]] == ["GST5", "GST18"]
     with pytest.raises(HubError) as err:
         await manager.command("setup.profile", {"timezone": "Mars/Olympus"})
     assert err.value.code == ErrorCode.INVALID_SETUP

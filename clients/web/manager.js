@@ -199,6 +199,7 @@ function setRestaurant(restaurant) {
 
 function snapshot(snapshots) {
   if (snapshots.manager) {
+    setRestaurant(snapshots.manager.restaurant); // station colours and timings, tax codes, currency
     alerts.clear();
     for (const alert of snapshots.manager.alerts || []) alerts.set(alert.ticket_id || alert.id, alert);
   }

@@ -12,7 +12,7 @@ from typing import Any
 
 from fireflow.hub.domain.alerts import active_alerts
 from fireflow.hub.domain.tickets import EXPO, ON_SCREEN, card
-from fireflow.schema.records import Area, KitchenSettings, Menu, Order, OrderStatus, OrderType, Stock, Table
+from fireflow.schema.records import Area, KitchenSettings, Menu, Order, OrderStatus, OrderType, Restaurant, Stock, Table
 
 __all__ = ["LiveState", "all_day", "channel_view", "menu_view", "needs"]
 
@@ -30,6 +30,7 @@ class LiveState:
     stock: Sequence[Stock] = ()
     kitchen: KitchenSettings = field(default_factory=KitchenSettings)
     areas: Sequence[Area] = ()
+    restaurant: Restaurant | None = None
 
 
 def needs(channel: str) -> frozenset[str]:
@@ -110,7 +111,8 @@ def channel_view(channel: str, state: LiveState) -> dict[str, Any]:
     if kind == "expo":
         return _cards(state, EXPO) | {"alerts": _alerts(state)}
     if kind == "manager":
-        return {"alerts": _alerts(state)}
+        restaurant = state.restaurant.model_dump(mode="json") if state.restaurant else None
+        return {"alerts": _alerts(state), "restaurant": restaurant}
     if kind in ("orders", "cashier"):
         return {"orders": _dump(open_orders)}
     if kind == "waiter":

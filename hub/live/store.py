@@ -565,6 +565,7 @@ class Store:
             stock=[Stock.model_validate_json(v) for v in stock] if "stock" in parts else [],
             kitchen=restaurant.kitchen if restaurant else KitchenSettings(),
             areas=restaurant.areas if restaurant else (),
+            restaurant=restaurant,
         )
         return int(seq or 0), _text(epoch), state
 
