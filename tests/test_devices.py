@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -182,3 +183,12 @@ async def test_http_requests_over_a_devices_rate_get_429_with_retry_after(server
     assert codes == [200, 200, 200]
     assert refused.status_code == 429 and refused.json()["code"] == "RATE_LIMITED"
     assert refused.headers["Retry-After"] == "2" and refused.json()["details"]["retry_after_s"] == pytest.approx(2, 0.1)
+
+
+async def test_copies_of_one_pairing_command_make_one_code(hub: RunningHub, redis: Redis) -> None:
+    """A manager's screen resending `device.pair` (five copies at once, one per socket): one code, every copy gets it."""
+    screens = [await hub.client(Role.MANAGER, device="manager-1") for _ in range(5)]
+    data = {"device_id": "kds-twin", "role": "KITCHEN", "stations": ["fry"]}
+    answers = await asyncio.gather(*(screen.command("device.pair", data, id="pair-1") for screen in screens))
+    assert len({a["result"]["code"] for a in answers}) == 1
+    assert len([k async for k in redis.scan_iter(match="ff:pair:*")]) == 1

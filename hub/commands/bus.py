@@ -113,8 +113,9 @@ def _answered(claim: Claim, fp: str, *, waited: bool) -> StoredResult | None:
 
 
 def runs_one_copy_at_a_time(found: Spec, command: payloads.Command) -> bool:
-    """Whether the command does slow work before its commit: the books first, or a PIN to check."""
-    return found.durable_first or getattr(command, "pin", None) is not None
+    """Whether the command does work before its commit that a twin must not repeat: the books first,
+    a PIN to check, or a write of its own (a pairing code, a customer)."""
+    return found.durable_first or found.side_effects or getattr(command, "pin", None) is not None
 
 
 async def one_copy_at_a_time(

@@ -62,6 +62,9 @@ class Spec:
     flow: Flow = Flow.LIVE
     http: HttpRoute | None = None
     internal: bool = False  # run only by the hub's own timers, never by a client
+    # Its handler writes outside the commit (a pairing code, the customer book): copies of one id run
+    # one at a time, so a till's resend never makes a second code or row (``bus.one_copy_at_a_time``).
+    side_effects: bool = False
 
     @property
     def durable_first(self) -> bool:
@@ -220,10 +223,17 @@ REGISTRY: tuple[Spec, ...] = (
     Spec("setup.profile", payloads.UpdateProfile, MANAGERS, setup_on.update_profile, http=_put("/setup/profile")),
     Spec("setup.billing", payloads.UpdateBilling, MANAGERS, setup_on.update_billing, http=_put("/setup/billing")),
     # Devices: pairing codes instead of pasted tokens, and revocation (hub/live/devices.py)
-    Spec("device.pair", PairDevice, MANAGERS, setup_on.pair_device, http=_post("/devices")),
-    Spec("device.revoke", RevokeDevice, MANAGERS, setup_on.revoke_device, http=_delete("/devices/{device_id}")),
+    Spec("device.pair", PairDevice, MANAGERS, setup_on.pair_device, http=_post("/devices"), side_effects=True),
+    Spec(
+        "device.revoke",
+        RevokeDevice,
+        MANAGERS,
+        setup_on.revoke_device,
+        http=_delete("/devices/{device_id}"),
+        side_effects=True,
+    ),
     # The customer book (Postgres): looked up by phone when a takeaway or delivery order is opened
-    Spec("customer.put", PutCustomer, FRONT, customer_on.put_customer, http=_put("/customers")),
+    Spec("customer.put", PutCustomer, FRONT, customer_on.put_customer, http=_put("/customers"), side_effects=True),
 )
 
 _BY_NAME: dict[str, Spec] = {s.name: s for s in REGISTRY}

@@ -221,6 +221,7 @@ def demo_links(base: str, tokens: dict[str, str]) -> list[tuple[str, str]]:
         ("expo", f"{base}/expo?token={tokens['expo']}"),
         ("board", f"{base}/board?token={tokens['board']}"),
         ("cashier", f"{base}/cashier?token={tokens['cashier']}"),
+        ("back office", f"{base}/manager?token={tokens['manager']}"),
         ("Z-report", f"{base}/api/v1/reports/z.html?token={tokens['manager']}"),
     ]
     return links
