@@ -229,6 +229,7 @@ async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() ->
             "expo",
             "board",
             "cashier",
+            "back office",
             "Z-report",
         }
         base = f"http://127.0.0.1:{port}"
