@@ -103,7 +103,9 @@ class Device(Record):
     """A paired device: what its tokens may do, and whether they still may."""
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    role: Literal["WAITER", "CASHIER", "MANAGER", "KITCHEN", "EXPO", "RIDER", "DISPATCHER", "DISPLAY"] | None = None
+    role: (
+        Literal["WAITER", "CASHIER", "MANAGER", "OWNER", "KITCHEN", "EXPO", "RIDER", "DISPATCHER", "DISPLAY"] | None
+    ) = None
     stations: tuple[str, ...] = ()
     name: str = Field(default="", max_length=80)
     generation: int = Field(default=0, ge=0, description="tokens of an earlier generation are refused")
@@ -117,7 +119,7 @@ class PairDevice(Command):
     """Add a device (or pair one again: its older tokens stop working) and get a pairing code for it."""
 
     device_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    role: Literal["WAITER", "CASHIER", "MANAGER", "KITCHEN", "EXPO", "RIDER", "DISPATCHER", "DISPLAY"]
+    role: Literal["WAITER", "CASHIER", "MANAGER", "OWNER", "KITCHEN", "EXPO", "RIDER", "DISPATCHER", "DISPLAY"]
     stations: tuple[str, ...] = Field(default=(), max_length=32)
     name: str = Field(default="", max_length=80)
 

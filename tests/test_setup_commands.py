@@ -172,3 +172,14 @@ async def test_another_node_bills_with_the_new_rules_at_once(servers: Servers, h
         await until(lambda: hub.rid not in other.hub.store._restaurants, WAIT)
         after = (await waiter.command("bill.preview", {"order_ids": [order_id]}))["result"]["bill"]
         assert after["service_charge"] == 1745
+
+
+async def test_an_owner_may_do_what_a_manager_may(hub: RunningHub) -> None:
+    """OWNER reads the manager channel, changes the menu and pairs a device; a waiter still may not."""
+    owner = await hub.client(Role.OWNER, device="owner-1")
+    snapshot = await owner.subscribe("manager", "menu")
+    assert snapshot["snapshot"]["manager"]["restaurant"]["id"] == hub.rid
+    ack = await owner.command("setup.menu_item.put", {"item": _burger(price=35900)})
+    assert ack["result"]["menu_item_id"] == "burger"
+    paired = await owner.command("device.pair", {"device_id": "kds-owner", "role": "KITCHEN", "stations": ["grill"]})
+    assert paired["result"]["device_id"] == "kds-owner"

@@ -104,16 +104,17 @@ export function deviceToken(page) {
 
 export const SCREENS = {
   kds: { name: "kitchen screen", roles: ["KITCHEN"], needs: "a kitchen token", mint: "--role KITCHEN --stations grill" },
-  expo: { name: "expo screen", roles: ["EXPO", "MANAGER"], needs: "an expo token", mint: "--role EXPO" },
+  expo: { name: "expo screen", roles: ["EXPO", "MANAGER", "OWNER"], needs: "an expo token", mint: "--role EXPO" },
   board: { name: "order board", roles: ["DISPLAY"], needs: "a display token", mint: "--role DISPLAY" },
-  cashier: { name: "cashier screen", roles: ["CASHIER", "MANAGER"], needs: "a cashier's token", mint: "--role CASHIER" },
-  manager: { name: "back office", roles: ["MANAGER"], needs: "a manager's token", mint: "--role MANAGER" },
+  cashier: { name: "cashier screen", roles: ["CASHIER", "MANAGER", "OWNER"], needs: "a cashier's token", mint: "--role CASHIER" },
+  manager: { name: "back office", roles: ["MANAGER", "OWNER"], needs: "a manager's token", mint: "--role MANAGER" },
 };
 
 const ROLE_TOKEN = {
   WAITER: "a waiter's token",
   CASHIER: "a cashier's token",
   MANAGER: "a manager's token",
+  OWNER: "an owner's token",
   KITCHEN: "a kitchen token",
   EXPO: "an expo token",
   RIDER: "a rider's token",

@@ -1,7 +1,7 @@
 """Who is acting: a device's role and, for kitchen devices, its stations.
 
-Roles follow seed 004's table (WAITER, CASHIER, MANAGER) plus the devices the
-hub serves (KITCHEN, EXPO, RIDER, DISPATCHER, DISPLAY). What each role may run
+Roles follow seed 004's table (WAITER, CASHIER, MANAGER; OWNER may do all a
+manager may) plus the devices the hub serves (KITCHEN, EXPO, RIDER, DISPATCHER, DISPLAY). What each role may run
 and read is decided here, once, for every transport.
 """
 
@@ -22,6 +22,7 @@ class Role(StrEnum):
     WAITER = "WAITER"
     CASHIER = "CASHIER"
     MANAGER = "MANAGER"
+    OWNER = "OWNER"  # everything a manager may do, for the person the restaurant belongs to
     KITCHEN = "KITCHEN"
     EXPO = "EXPO"
     RIDER = "RIDER"
@@ -41,16 +42,17 @@ class Actor:
 
 
 # Who may run a command is declared with the command (hub/commands/registry.py), from these groups.
-FRONT = frozenset({Role.WAITER, Role.CASHIER, Role.MANAGER})
-KITCHEN_SIDE = frozenset({Role.KITCHEN, Role.EXPO, Role.MANAGER})
-MONEY = frozenset({Role.CASHIER, Role.MANAGER})
-MANAGERS = frozenset({Role.MANAGER})
+MANAGERS = frozenset({Role.MANAGER, Role.OWNER})
+FRONT = frozenset({Role.WAITER, Role.CASHIER}) | MANAGERS
+KITCHEN_SIDE = frozenset({Role.KITCHEN, Role.EXPO}) | MANAGERS
+MONEY = frozenset({Role.CASHIER}) | MANAGERS
 
 _STAFF_CHANNELS = frozenset({"tables", "orders", "order", "board", "expo", "cashier", "menu"})
 CHANNEL_ROLES: dict[Role, frozenset[str]] = {
     Role.WAITER: frozenset({"tables", "orders", "order", "board", "waiter", "menu"}),
     Role.CASHIER: _STAFF_CHANNELS,
     Role.MANAGER: _STAFF_CHANNELS | {"kitchen", "manager", "dispatch", "rider", "waiter"},
+    Role.OWNER: _STAFF_CHANNELS | {"kitchen", "manager", "dispatch", "rider", "waiter"},
     Role.KITCHEN: frozenset({"kitchen", "board", "menu"}),
     Role.EXPO: frozenset({"kitchen", "expo", "board", "order", "tables", "menu"}),
     Role.RIDER: frozenset({"rider"}),

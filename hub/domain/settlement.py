@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fireflow.hub.domain.actors import Actor, Role
+from fireflow.hub.domain.actors import MANAGERS, Actor
 from fireflow.hub.domain.billing import compute_bill, payment_entries, take_payments
 from fireflow.hub.domain.decision import AuditNote, Decision, Due, DueKind, Event
 from fireflow.hub.domain.errors import DomainError
@@ -461,7 +461,7 @@ def release_bill(order: Order, tables: Sequence[Table], actor: Actor, now: int, 
         return Decision(result={"released": False}, due=(Due(DueKind.BILL, order.id, None),))
     if expired and held.until > now:
         return Decision(result={"released": False}, due=(Due(DueKind.BILL, order.id, held.until),))
-    if not expired and held.by != actor.device_id and actor.role is not Role.MANAGER:
+    if not expired and held.by != actor.device_id and actor.role not in MANAGERS:
         check_bill_lock(order, actor, now)
     new = bump(order, bill_lock=None)
     seated = _seat(tables, order, TableStatus.OCCUPIED) if order.status in OPEN else []
