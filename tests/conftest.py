@@ -228,6 +228,9 @@ class NodeProcess:
             "FIREFLOW_SECRET": SECRET,
             "FIREFLOW_LOG_LEVEL": "WARNING",
             "FIREFLOW_PIN_HASH": "test",
+            # as settings_for: these nodes take a test's whole traffic through one token
+            "FIREFLOW_HTTP_RATE": "10000",
+            "FIREFLOW_HTTP_BURST": "10000",
             **env,
         }
         self.log = log.open("ab")
