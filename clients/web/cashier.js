@@ -14,20 +14,14 @@
 // not carry them). Money is integer minor units throughout (money.js).
 
 import { Hub } from "./fireflow.js";
-import { currencySymbol, formatBp, formatMoney, parseAmount, placesOf, plainAmount } from "./money.js";
+import { DAY_FIGURES, TENDER_METHODS, currencySymbol, formatBp, formatMoney, parseAmount, placesOf, plainAmount } from "./money.js";
 import { checkRole, clock, deviceToken, explain, h, noToken, reportFailure, setConnection, toast } from "./ui.js";
 
 const OPEN = new Set(["ACTIVE", "READY"]);
-const METHODS = ["CASH", "UPI", "CARD", "WALLET"];
+const METHODS = TENDER_METHODS;
 const TABLE_LABEL = { FREE: "FREE", OCCUPIED: "OCCUPIED", BILL_REQUESTED: "BILL REQUESTED", DIRTY: "DIRTY" };
 const TYPE_LABEL = { DINE_IN: "DINE-IN", TAKEAWAY: "TAKEAWAY", DELIVERY: "DELIVERY" };
-const FIGURES = [
-  ["invoices", "Invoices", false],
-  ["average_bill", "Average bill", true],
-  ["discounts", "Discounts", true],
-  ["tax", "Tax", true],
-  ["service_charge", "Service", true],
-];
+const FIGURES = DAY_FIGURES;
 
 const token = deviceToken("cashier");
 const tables = new Map(); // table id -> Table

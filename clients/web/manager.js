@@ -16,20 +16,13 @@
 // commands go over the WebSocket (hub.act). Amounts are integer minor units (money.js).
 
 import { Hub, HubError, randomHex } from "./fireflow.js";
-import { formatMoney, parseAmount, placesOf, plainAmount } from "./money.js";
+import { DAY_FIGURES, TENDER_METHODS, formatMoney, parseAmount, placesOf, plainAmount } from "./money.js";
 import { checkRole, deviceToken, explain, h, noToken, setConnection, toast } from "./ui.js";
 
 const SECTIONS = ["alerts", "day", "invoices", "menu", "floor", "devices"];
-const METHODS = ["CASH", "UPI", "CARD", "WALLET"];
+const METHODS = TENDER_METHODS;
 const PER_PAGE = 12;
-const FIGURES = [
-  ["revenue", "Revenue", true],
-  ["invoices", "Invoices", false],
-  ["average_bill", "Average bill", true],
-  ["discounts", "Discounts", true],
-  ["tax", "Tax", true],
-  ["service_charge", "Service", true],
-];
+const FIGURES = [["revenue", "Revenue", true], ...DAY_FIGURES];
 
 const token = deviceToken("manager");
 const me = { device: null };

@@ -94,3 +94,15 @@ export function formatBp(bp) {
   const decimals = fraction.replace(/0+$/, "");
   return `${negative ? "\u2212" : ""}${major}${decimals ? `.${decimals}` : ""}%`;
 }
+
+// The tenders a bill is paid with (schema's TenderMethod), in the order the tills offer them.
+export const TENDER_METHODS = ["CASH", "UPI", "CARD", "WALLET"];
+
+// The day's live figures both money screens show: [field of /reports/day, label, is it money].
+export const DAY_FIGURES = [
+  ["invoices", "Invoices", false],
+  ["average_bill", "Average bill", true],
+  ["discounts", "Discounts", true],
+  ["tax", "Tax", true],
+  ["service_charge", "Service", true],
+];
