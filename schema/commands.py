@@ -103,11 +103,16 @@ class OpenOrder(Command):
 
 
 class AddItem(Versioned):
+    """Add a line; ``modifiers`` maps each of the item's modifier groups chosen to the option ids chosen."""
+
     order_id: Id
     menu_item_id: Id
     quantity: int = Field(default=1, ge=1, le=999)
     notes: ShortText = ""
     course: Course = 1
+    modifiers: Annotated[dict[Id, Annotated[list[Id], Field(max_length=20)]], Field(max_length=20)] = Field(
+        default_factory=dict, description='group id -> option ids, e.g. {"doneness": ["medium"]}'
+    )
 
 
 class ChangeItem(Versioned):

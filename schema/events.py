@@ -26,7 +26,7 @@ from fireflow.schema.records import (
     Stock,
     Table,
 )
-from fireflow.schema.setup import Device
+from fireflow.schema.setup import Device, StaffMember
 
 __all__ = [
     "EVENTS",
@@ -55,6 +55,7 @@ __all__ = [
     "PaymentRefunded",
     "ProfileChanged",
     "RevenueUpdated",
+    "StaffChanged",
     "StockChanged",
     "TableStatusChanged",
     "TablesChanged",
@@ -196,6 +197,14 @@ class ProfileChanged(EventData):
     restaurant: Restaurant
 
 
+class StaffChanged(EventData):
+    """People added, changed or removed (never their PINs); ``version`` is the restaurant's after the change."""
+
+    version: int
+    staff: tuple[StaffMember, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
 class DeviceChanged(EventData):
     """A device was paired (again) or revoked."""
 
@@ -314,6 +323,7 @@ EVENTS: dict[str, type[EventData]] = {
     "TABLES_CHANGED": TablesChanged,
     "PROFILE_CHANGED": ProfileChanged,
     "DEVICE_CHANGED": DeviceChanged,
+    "STAFF_CHANGED": StaffChanged,
     "STOCK_CHANGED": StockChanged,
     "ITEM_86D": ItemAvailability,
     "ITEM_AVAILABLE": ItemAvailability,

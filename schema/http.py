@@ -41,6 +41,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_SETUP: 422,
     ErrorCode.TABLE_UNAVAILABLE: 409,
     ErrorCode.ITEM_UNAVAILABLE: 409,
+    ErrorCode.INVALID_MODIFIERS: 422,
     ErrorCode.NOTHING_TO_FIRE: 409,
     ErrorCode.OUT_OF_STOCK: 409,
     ErrorCode.RECALL_EXPIRED: 409,

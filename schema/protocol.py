@@ -67,6 +67,7 @@ class ErrorCode(StrEnum):
     INVALID_SETUP = "INVALID_SETUP"  # a setup change that would leave the setup broken; details list the problems
     TABLE_UNAVAILABLE = "TABLE_UNAVAILABLE"
     ITEM_UNAVAILABLE = "ITEM_UNAVAILABLE"
+    INVALID_MODIFIERS = "INVALID_MODIFIERS"  # a required choice missing, too many, or a group/option the item lacks
     NOTHING_TO_FIRE = "NOTHING_TO_FIRE"
     OUT_OF_STOCK = "OUT_OF_STOCK"  # fewer portions left than asked for
     RECALL_EXPIRED = "RECALL_EXPIRED"  # bumped longer ago than the recall window

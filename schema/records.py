@@ -23,6 +23,7 @@ __all__ = [
     "ItemStatus",
     "KitchenSettings",
     "KitchenTicket",
+    "LineModifier",
     "Menu",
     "MenuItem",
     "ModifierGroup",
@@ -258,6 +259,16 @@ class TicketRef(Record):
     alert_at: int | None = Field(default=None, description="when that alert was raised (null: when it was sent)")
 
 
+class LineModifier(Record):
+    """A choice made on one order line, snapshotted from the menu as it was when the line was added."""
+
+    group: str
+    group_name: str
+    option: str
+    name: str
+    price_delta: int = Field(default=0, description="already counted in the line's unit_price, minor units")
+
+
 class OrderItem(Record):
     """One order line, with the menu snapshotted when it was added.
 
@@ -281,6 +292,9 @@ class OrderItem(Record):
     reserved: int = Field(default=0, ge=0, description="portions of a counted item this line holds until fired")
     course: int = Field(default=1, ge=1, le=9)
     notes: str = ""
+    modifiers: tuple[LineModifier, ...] = Field(
+        default=(), description="the choices made, in the menu's group order; unit_price includes their deltas"
+    )
     fired_at: int | None = None
     done_at: int | None = None
     skipped_by: str | None = Field(
@@ -294,6 +308,13 @@ class OrderItem(Record):
     @property
     def total(self) -> int:
         return self.unit_price * self.quantity
+
+    @property
+    def label(self) -> str:
+        """The name a bill prints: "Burger (Medium, Extra cheese)"."""
+        if not self.modifiers:
+            return self.name
+        return f"{self.name} ({', '.join(m.name for m in self.modifiers)})"
 
 
 class SettleLock(Record):
@@ -372,6 +393,7 @@ class TicketLine(Record):
     change: TicketChange
     status: ItemStatus
     notes: str = ""
+    modifiers: tuple[str, ...] = Field(default=(), description="the names of the line's chosen options, in order")
     done_at: int | None = None
 
 
@@ -397,6 +419,7 @@ class KitchenTicket(Record):
     order_fired_at: int | None = None
     lines: tuple[TicketLine, ...]
     ready: bool = False
+    paid: bool = Field(default=False, description="the order is paid (a counter order paid first, still to hand over)")
     acked: bool = False
     unacked_ticket_ids: tuple[str, ...] = Field(
         default=(), description="on a CARD: this station's tickets no screen has acknowledged"

@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 
 from fireflow.schema.base import Record
 from fireflow.schema.billing import BillingSettings
-from fireflow.schema.commands import Command
+from fireflow.schema.commands import Command, SetupCommand
 from fireflow.schema.records import Area, Category, MenuItem, StationSettings
 
 __all__ = [
@@ -27,6 +27,8 @@ __all__ = [
     "MENU_COLUMNS",
     "KitchenRules",
     "Profile",
+    "PutStaff",
+    "RemoveStaff",
     "RestaurantSetup",
     "StaffMember",
     "TablePlace",
@@ -83,12 +85,16 @@ class TablePlace(Record):
     y: int = Field(default=0, ge=0, le=1000)
 
 
+StaffRole = Literal["MANAGER", "CASHIER", "WAITER", "OWNER"]
+_STAFF_ID = r"^[A-Za-z0-9_.:-]+$"
+
+
 class StaffMember(Record):
     """A person who approves with a PIN: in a file, ``pin`` (hashed on import) or ``pin_hash`` (as exported)."""
 
     id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=80)
-    role: Literal["MANAGER", "CASHIER", "WAITER", "OWNER"] = "MANAGER"
+    role: StaffRole = "MANAGER"
     pin: str | None = Field(default=None, pattern=r"^[0-9]{4,8}$", description="4 to 8 digits; never exported")
     pin_hash: str | None = Field(default=None, description="an argon2 hash, as exported")
 
@@ -97,6 +103,23 @@ class StaffMember(Record):
         if self.pin is not None and self.pin_hash is not None:
             raise ValueError("give pin or pin_hash, not both")
         return self
+
+
+class PutStaff(SetupCommand):
+    """Add a person or change their name, role or PIN; ``version`` is the restaurant's (PINs are never shown)."""
+
+    staff_id: str = Field(min_length=1, max_length=64, pattern=_STAFF_ID)
+    name: str = Field(min_length=1, max_length=80)
+    role: StaffRole = "MANAGER"
+    pin: str | None = Field(
+        default=None, pattern=r"^[0-9]{4,8}$", description="a new PIN, 4 to 8 digits (null: keep the one they have)"
+    )
+
+
+class RemoveStaff(SetupCommand):
+    """Remove a person: their PIN stops approving at once."""
+
+    staff_id: str = Field(min_length=1, max_length=64, pattern=_STAFF_ID)
 
 
 class Device(Record):

@@ -43,7 +43,14 @@ CHROMIUM_ARGS = [
 ]
 TIMEOUT_MS = WAIT * 1000  # Playwright counts in milliseconds
 # The sizes the screens are used at: kitchen and expo screens and the board on 1080p, tills at 1366x768.
-SIZES = {"/kds": (1920, 1080), "/expo": (1920, 1080), "/board": (1920, 1080), "/cashier": (1366, 768)}
+SIZES = {
+    "/kds": (1920, 1080),
+    "/expo": (1920, 1080),
+    "/board": (1920, 1080),
+    "/cashier": (1366, 768),
+    "/pos": (390, 844),
+    "/manager": (1366, 768),
+}
 PHONE = (390, 844)
 
 

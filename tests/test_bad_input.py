@@ -268,6 +268,17 @@ CASES = [
     Case("unknown order of this restaurant", "order.fire", lambda s: {"order_id": f"{s.hub.rid}.onothere"},
          ErrorCode.NOT_FOUND),
     Case("unknown menu item", "order.add_item", _dine(menu_item_id="unicorn"), ErrorCode.NOT_FOUND),
+    Case("required choice missing", "order.add_item", _dine(menu_item_id="ribeye"), ErrorCode.INVALID_MODIFIERS),
+    Case("two of a one-choice group", "order.add_item",
+         _dine(menu_item_id="ribeye", modifiers={"doneness": ["rare", "well"]}), ErrorCode.INVALID_MODIFIERS),
+    Case("another item's option", "order.add_item",
+         _dine(menu_item_id="burger", modifiers={"doneness": ["rare"]}), ErrorCode.INVALID_MODIFIERS),
+    Case("a group the item lacks", "order.add_item",
+         _dine(menu_item_id="fries", modifiers={"doneness": ["medium"]}), ErrorCode.INVALID_MODIFIERS),
+    Case("choices not a list", "order.add_item", _dine(menu_item_id="burger", modifiers={"add-ons": "cheese"}),
+         ErrorCode.INVALID_COMMAND, "modifiers"),
+    Case("choices not a mapping", "order.add_item", _dine(menu_item_id="burger", modifiers=["cheese"]),
+         ErrorCode.INVALID_COMMAND, "modifiers"),
     Case("unknown line (change)", "order.change_item", _dine(line_id="L99", quantity=2), ErrorCode.NOT_FOUND),
     Case("unknown line (remove)", "order.remove_item", _dine(line_id="L99"), ErrorCode.NOT_FOUND),
     Case("unknown line (done)", "item.done", _dine(line_id="L99"), ErrorCode.NOT_FOUND),
@@ -303,6 +314,7 @@ HTTP_STATUS = {
     ErrorCode.NOTHING_TO_FIRE: 409,
     ErrorCode.INVALID_STATE: 409,
     ErrorCode.TABLE_UNAVAILABLE: 409,
+    ErrorCode.INVALID_MODIFIERS: 422,
 }
 
 
@@ -316,6 +328,8 @@ async def check_details(scene: Scene, case: Case, error: dict[str, Any]) -> None
         assert any(case.field in m for m in mentioned), (case.name, details)
     elif case.code is ErrorCode.VERSION_CONFLICT:
         assert details["current"] == await scene.order(scene.dine_in), case.name
+    elif case.code is ErrorCode.INVALID_MODIFIERS:
+        assert details["menu_item_id"] == case.data(scene)["menu_item_id"] and details["group"], case.name
     elif case.code is ErrorCode.TABLE_UNAVAILABLE:
         assert details["table"]["id"] == "T1" and details["table"]["status"] == "OCCUPIED"
 

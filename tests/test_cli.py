@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -229,6 +230,8 @@ async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() ->
             "expo",
             "board",
             "cashier",
+            "waiter (pos)",
+            "counter (pos)",
             "back office",
             "Z-report",
         }
@@ -268,6 +271,27 @@ async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() ->
         assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
         stopped = _fireflow("token", "--restaurant", "demo", *token_args, env=_env(), cwd=Path("/"))
         assert verify(secret, stopped.stdout.strip()).restaurant_id == "demo", stopped.stderr
+        # Started again on the same data: the restaurant is kept as the back office left it, not imported over.
+        proc.stdout.close()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fireflow.hub.run.cli", "demo", "--port", str(port), "--data-dir", str(data_dir)],
+            env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        said: list[str] = []
+        while not any("Open the screens" in line for line in said):
+            line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 12 * WAIT)
+            assert line, f"demo exited early: {said}"
+            said.append(line)
+        assert any("kept as it was left" in line for line in said), said
+        async with httpx.AsyncClient(base_url=base) as http:
+            for _ in range(int(100 * WAIT)):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(asyncio.to_thread(proc.wait), 4 * WAIT) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -17,7 +17,21 @@ from fireflow.hub.run.demo import demo_tables
 from fireflow.schema import commands as c
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import Counters, ItemStatus, Order, OrderStatus, OrderType, TableStatus
-from tests.domain_support import DAY, EXPO, GRILL, MENU, NOW, WAITER, add, change, fire, opened, remove, with_items
+from tests.domain_support import (
+    DAY,
+    EXPO,
+    GRILL,
+    MENU,
+    NOW,
+    WAITER,
+    add,
+    change,
+    fire,
+    opened,
+    remove,
+    tickets,
+    with_items,
+)
 
 
 def status(order: Order, line: str, kind: str, actor: Actor = EXPO) -> Decision:
@@ -66,6 +80,39 @@ def test_items_snapshot_the_menu() -> None:
     assert (line.name, line.unit_price, line.station, line.category, line.tax_code, line.requires_prep) == (
         menu_item.name, menu_item.price, menu_item.station, menu_item.category, menu_item.tax_code, True,
     )  # fmt: skip
+
+
+def test_a_lines_choices_are_checked_priced_and_kept_as_they_were_chosen() -> None:
+    """Required, at most, and only the item's own options; deltas priced in; the menu's order; tickets name them."""
+    order = with_items()
+    refusals = [
+        ({}, "doneness", "choose Doneness"),
+        ({"doneness": ["rare", "well"]}, "doneness", "at most 1"),
+        ({"doneness": ["raw"]}, "doneness", "no option 'raw'"),
+        ({"doneness": ["rare"], "sauce": ["pepper"]}, "sauce", "no choice 'sauce'"),
+        ({"doneness": ["rare"], "sides": ["mash", "mash"]}, "sides", "chosen twice"),
+    ]
+    for modifiers, group, words in refusals:
+        with pytest.raises(DomainError) as err:
+            add(order, "ribeye", modifiers=modifiers)
+        assert err.value.code is ErrorCode.INVALID_MODIFIERS and words in err.value.message, modifiers
+        assert err.value.details == {"menu_item_id": "ribeye", "group": group}
+    chosen = {"sides": ["truffle-fries", "greens"], "doneness": ["medium"]}
+    order = add(order, "ribeye", 2, modifiers=chosen).orders[0]
+    (line,) = order.items
+    ribeye = MENU.item("ribeye")
+    assert ribeye is not None
+    assert line.unit_price == ribeye.price + 9000 and line.total == 2 * line.unit_price
+    assert [(m.group, m.option, m.name, m.price_delta) for m in line.modifiers] == [
+        ("doneness", "medium", "Medium", 0),
+        ("sides", "greens", "Greens", 0),
+        ("sides", "truffle-fries", "Truffle fries", 9000),
+    ]
+    assert line.label == "Ribeye steak (Medium, Greens, Truffle fries)"
+    (grill,) = tickets(fire(order), "kitchen:grill")
+    assert grill.lines[0].modifiers == ("Medium", "Greens", "Truffle fries")
+    plain = add(order, "burger").orders[0]  # the burger's choices are all optional
+    assert plain.items[1].modifiers == () and plain.items[1].unit_price == MENU.item("burger").price  # type: ignore[union-attr]
 
 
 def test_unavailable_item_is_refused() -> None:

@@ -87,7 +87,7 @@ def test_a_settled_counter_order_stays_open_paid_and_on_every_kitchen_screen() -
     assert decision.result["pickup_estimate_ms"] == FIRED + MINUTES_3
     state = LiveState(now=FIRED + 3000, orders=[paid])
     assert [t["order_id"] for t in channel_view("kitchen:grill", state)["tickets"]] == [paid.id]
-    assert [t["order_id"] for t in channel_view("expo", state)["tickets"]] == [paid.id]
+    assert [(t["order_id"], t["paid"]) for t in channel_view("expo", state)["tickets"]] == [(paid.id, True)]
     assert channel_view("board", state) == {"preparing": [1], "ready": []}
     bumped = _bumped(paid)
     assert bumped.status is OrderStatus.READY

@@ -23,13 +23,13 @@ def _demo_without_pins() -> RestaurantSetup:
 
 
 def test_the_demo_file_is_a_whole_setup() -> None:
-    """The demo restaurant is a setup file with nothing wrong: 4 stations, 12 items, 12 tables in 2 areas."""
+    """The demo restaurant is a setup file with nothing wrong: 4 stations, 13 items, 12 tables in 2 areas."""
     setup = demo_setup()
     assert problems(setup) == []
     assert [s.id for s in setup.stations] == ["grill", "fry", "cold", "bar"]
-    assert (len(setup.menu), len(setup.tables), len(setup.areas)) == (12, 12, 2)
-    burger = next(item for item in setup.menu if item.id == "burger")
-    assert [g.id for g in burger.modifiers if g.required] == ["doneness"]
+    assert (len(setup.menu), len(setup.tables), len(setup.areas)) == (13, 12, 2)
+    ribeye = next(item for item in setup.menu if item.id == "ribeye")
+    assert [g.id for g in ribeye.modifiers if g.required] == ["doneness"]
 
 
 def test_live_records_give_back_the_same_setup_field_by_field() -> None:
@@ -52,7 +52,7 @@ def test_every_mistake_is_named_by_its_path_at_once() -> None:
     wrong = setup.model_copy(update={"menu": tuple(menu), "tables": tables})
     found = problems(wrong)
     assert found == [
-        "menu[12].id: 'chicken-wings' is used twice",
+        "menu[13].id: 'paneer-tikka' is used twice",
         "tables[12].id: 'T1' is used twice",
         "menu[0].station: no station 'grll' (stations: bar, cold, fry, grill)",
         "menu[0].tax_code: no tax code 'GST7' (codes: GST18, GST5)",

@@ -12,6 +12,8 @@ from fireflow.hub.domain.actors import Role
 from fireflow.hub.run.demo import demo_menu
 from fireflow.schema.protocol import ErrorCode
 from tests.conftest import WAIT, RunningHub, Servers, serve_in_process, settings_for
+from tests.helpers import events_until
+from tests.test_settle import ready_dine_in
 from tests.test_ws import until
 
 
@@ -71,7 +73,7 @@ async def test_a_change_that_would_break_the_setup_is_refused_whole(hub: Running
         await manager.command("setup.station.remove", {"station_id": "grill"})
     assert err.value.code == ErrorCode.INVALID_SETUP
     problems = err.value.frame["details"]["problems"]
-    assert len(problems) == 3 and all("no station 'grill'" in p for p in problems)
+    assert len(problems) == 4 and all("no station 'grill'" in p for p in problems)  # its four items
     with pytest.raises(HubError) as err:
         await manager.command("setup.menu_item.put", {"item": _burger(id="pizza", station="oven", tax_code="VAT")})
     assert err.value.code == ErrorCode.INVALID_SETUP
@@ -183,3 +185,41 @@ async def test_an_owner_may_do_what_a_manager_may(hub: RunningHub) -> None:
     assert ack["result"]["menu_item_id"] == "burger"
     paired = await owner.command("device.pair", {"device_id": "kds-owner", "role": "KITCHEN", "stations": ["grill"]})
     assert paired["result"]["device_id"] == "kds-owner"
+
+
+async def test_staff_added_with_a_pin_approve_at_once_and_removed_stop_approving(hub: RunningHub) -> None:
+    """setup.staff.put's PIN approves a discount; STAFF_CHANGED tells the back office; removal stops the PIN."""
+    manager = await hub.client(Role.MANAGER, device="manager-1")
+    snapshot = (await manager.subscribe("manager"))["snapshot"]["manager"]
+    version = snapshot["restaurant"]["version"]
+    assert [(s["id"], s["role"]) for s in snapshot["staff"]] == [("manager-1", "MANAGER")]
+    assert all("pin" not in s and "pin_hash" not in s for s in snapshot["staff"])
+    put = {"staff_id": "anna", "name": "Anna", "role": "MANAGER", "pin": "8642", "version": version}
+    ack = await manager.command("setup.staff.put", put)
+    assert ack["result"] == {"restaurant_version": version + 1, "staff_id": "anna"}
+    (told,) = await events_until(manager, 1, WAIT, "STAFF_CHANGED")
+    assert told["data"] == {"version": version + 1, "staff": [{"id": "anna", "name": "Anna", "role": "MANAGER",
+                                                               "pin": None, "pin_hash": None}], "removed": []}  # fmt: skip
+    with pytest.raises(HubError) as stale:
+        await manager.command("setup.staff.put", put | {"name": "Anna B"})
+    assert stale.value.code == ErrorCode.VERSION_CONFLICT
+    order_id = await ready_dine_in(hub, "T10", "burger", "mojito")
+    till = await hub.client(Role.CASHIER, device="till-3")
+    discount = {"order_id": order_id, "kind": "AMOUNT", "value": 10000, "reason": "cold food", "pin": "8642"}
+    assert (await till.command("order.discount", discount))["result"]["approved_by"] == "anna"
+    async with hub.http(Role.MANAGER) as http:
+        gone = await http.delete("/api/v1/setup/staff/anna")
+        assert gone.status_code == 200, gone.text
+        last = await http.delete("/api/v1/setup/staff/manager-1")
+        assert (last.status_code, last.json()["code"]) == (422, "INVALID_SETUP"), last.text
+    (gone_event,) = await events_until(manager, 1, WAIT, "STAFF_CHANGED")
+    assert gone_event["data"]["removed"] == ["anna"] and gone_event["data"]["version"] == version + 2
+    other = await ready_dine_in(hub, "T11", "burger", "mojito")
+    with pytest.raises(HubError) as refused:
+        await till.command("order.discount", discount | {"order_id": other})
+    assert refused.value.code == ErrorCode.WRONG_PIN
+    staff = (await hub.client(Role.MANAGER)).subscribe("manager")
+    assert [s["id"] for s in (await staff)["snapshot"]["manager"]["staff"]] == ["manager-1"]
+    with pytest.raises(HubError) as cashier:
+        await till.command("setup.staff.put", {"staff_id": "me", "name": "Me", "pin": "1111"})
+    assert cashier.value.code == ErrorCode.FORBIDDEN

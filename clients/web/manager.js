@@ -7,7 +7,8 @@
 //   invoices history (GET /api/v1/invoices: customer, from/to, status, pages), one invoice whole,
 //            refund and void with the manager's PIN;
 //   menu     items by category (the `menu` channel, MENU_CHANGED re-renders at once), edit or add an
-//            item, categories and stations (setup.* with the menu version held);
+//            item with its choices (modifier groups, checked here before sending), categories and
+//            stations (setup.* with the menu version held);
 //   floor    areas and tables on their plan (the `tables` channel; setup.area.put, setup.table.*);
 //   devices  GET /api/v1/devices, pair (device.pair: the code shown big) and revoke (device.revoke).
 //
@@ -588,7 +589,196 @@ function editItem(id, focus = true) {
   $("item-tax").value = item ? item.tax_code : [...taxCodes][0] || "";
   $("item-available").checked = item ? item.available : true;
   $("item-prep").checked = item ? item.requires_prep : true;
+  $("item-course").value = String(item ? item.default_course || 1 : 1);
+  renderChoices(item ? item.modifiers || [] : []);
+  showProblem(null);
+  $("item-body").scrollTop = 0;
   if (focus) (item ? $("item-price") : $("item-name")).focus();
+}
+
+// -- the item's choices (modifier groups) ---------------------------------------------------------
+//
+// The groups being edited live in the form itself (one .group box each, its options as rows), so a
+// MENU_CHANGED arriving mid-edit re-renders the list but never what the manager is typing. A group
+// or option read from the menu keeps its id (orders name it); a new one takes slug(name).
+
+const MAX_CHOICES = 20;
+
+// Typed price change -> signed minor units: "" 0, "50" 5000, "+50.00" 5000, "-10" -1000; NaN if not an amount.
+function parseDelta(text) {
+  const s = String(text ?? "").trim().replace(/^\u2212/, "-");
+  const sign = s[0] === "-" || s[0] === "+" ? s[0] : "";
+  const rest = s.slice(sign.length).trim();
+  if (rest === "") return sign ? NaN : 0;
+  const minor = parseAmount(rest, places());
+  if (minor === null || Number.isNaN(minor)) return NaN;
+  return sign === "-" && minor ? -minor : minor;
+}
+
+function sr(text) {
+  return h("span", { class: "sr" }, text);
+}
+
+function optionRow(option) {
+  const row = h(
+    "div",
+    { class: "option", dataset: { optionId: option ? option.id : null } },
+    h("label", { class: "o-name" }, sr("Option"), h("input", { class: "o-name-input", maxlength: "80", autocomplete: "off", value: option ? option.name : "" })),
+    h(
+      "label",
+      { class: "o-delta" },
+      sr("Price change"),
+      h("input", { class: "o-delta-input", inputmode: "decimal", autocomplete: "off", placeholder: plainAmount(0, places()), value: option && option.price_delta ? plainAmount(option.price_delta, places()) : "" }),
+    ),
+    h("button", { type: "button", class: "o-remove icon", onclick: () => removeOption(row) }, h("span", { "aria-hidden": "true" }, "✕"), sr("Remove option")),
+  );
+  return row;
+}
+
+function groupBox(group) {
+  const options = h("div", { class: "options" }, ((group && group.options) || [null]).map(optionRow));
+  const box = h(
+    "div",
+    { class: "group", role: "group", dataset: { groupId: group ? group.id : null } },
+    h(
+      "div",
+      { class: "g-head" },
+      h("label", { class: "g-name" }, "Group name", h("input", { class: "g-name-input", maxlength: "80", autocomplete: "off", required: true, placeholder: "e.g. Doneness", value: group ? group.name : "", oninput: relabel })),
+      h("label", { class: "g-max" }, "Up to", h("input", { class: "g-max-input", type: "number", inputmode: "numeric", min: "1", max: String(MAX_CHOICES), step: "1", required: true, value: String(group ? group.max_choices : 1) })),
+      h("label", { class: "check g-required" }, h("input", { class: "g-required-input", type: "checkbox", checked: Boolean(group && group.required) }), "Required"),
+    ),
+    h("div", { class: "o-head", "aria-hidden": "true" }, h("span", {}, "Option"), h("span", {}, "Price ±")),
+    options,
+    h(
+      "div",
+      { class: "g-foot" },
+      h("button", { type: "button", class: "o-add add", onclick: () => addOption(box) }, "+ ADD OPTION"),
+      h("button", { type: "button", class: "g-remove danger", onclick: () => removeGroup(box) }, "REMOVE GROUP"),
+    ),
+  );
+  return box;
+}
+
+// Every control says which group and option it is, for a screen reader and for a test.
+function relabel() {
+  const boxes = [...$("groups").querySelectorAll(".group")];
+  boxes.forEach((box, g) => {
+    const name = box.querySelector(".g-name-input").value.trim() || `group ${g + 1}`;
+    box.setAttribute("aria-label", `Choices: ${name}`);
+    box.querySelector(".g-remove").setAttribute("aria-label", `Remove the group ${name}`);
+    box.querySelector(".o-add").setAttribute("aria-label", `Add an option to ${name}`);
+    box.querySelectorAll(".option").forEach((row, o) => {
+      row.querySelector(".o-name .sr").textContent = `${name}: option ${o + 1}`;
+      row.querySelector(".o-delta .sr").textContent = `${name}: option ${o + 1} price change`;
+      row.querySelector(".o-remove .sr").textContent = `Remove ${name} option ${o + 1}`;
+    });
+  });
+  $("item-choices").dataset.groups = String(boxes.length);
+}
+
+function renderChoices(groups) {
+  $("groups").replaceChildren(...groups.map(groupBox));
+  relabel();
+}
+
+function addGroup() {
+  const box = groupBox(null);
+  $("groups").append(box);
+  relabel();
+  box.scrollIntoView({ block: "nearest" });
+  box.querySelector(".g-name-input").focus();
+}
+
+function removeGroup(box) {
+  const next = box.nextElementSibling || box.previousElementSibling;
+  box.remove();
+  relabel();
+  showProblem(null);
+  (next ? next.querySelector(".g-name-input") : $("group-add")).focus();
+}
+
+function addOption(box) {
+  const row = optionRow(null);
+  box.querySelector(".options").append(row);
+  relabel();
+  row.scrollIntoView({ block: "nearest" });
+  row.querySelector(".o-name-input").focus();
+}
+
+function removeOption(row) {
+  const box = row.closest(".group");
+  const next = row.nextElementSibling || row.previousElementSibling;
+  row.remove();
+  relabel();
+  showProblem(null);
+  (next ? next.querySelector(".o-name-input") : box.querySelector(".o-add")).focus();
+}
+
+// A problem found before sending: said next to the Save button (read out: role=alert), its field
+// marked and focused; typing again clears it.
+function showProblem(message, input = null) {
+  const p = $("item-problem");
+  for (const el of $("item-form").querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  p.hidden = !message;
+  p.textContent = message || "";
+  if (!message) return;
+  if (input) {
+    input.setAttribute("aria-invalid", "true");
+    input.scrollIntoView({ block: "nearest" });
+    input.focus();
+  }
+}
+
+function uniqueId(wanted, taken, fallback) {
+  const base = (wanted || fallback).slice(0, 60);
+  let id = base;
+  for (let n = 2; taken.has(id); n += 1) id = `${base}-${n}`;
+  taken.add(id);
+  return id;
+}
+
+// The groups as typed, checked: { groups } or { problem, input } in plain words.
+function readChoices() {
+  const groups = [];
+  const groupIds = new Set([...$("groups").querySelectorAll(".group[data-group-id]")].map((b) => b.dataset.groupId));
+  const names = new Set();
+  for (const [g, box] of [...$("groups").querySelectorAll(".group")].entries()) {
+    const nameInput = box.querySelector(".g-name-input");
+    const name = nameInput.value.trim();
+    if (!name) return { problem: `Group ${g + 1} has no name: type one (like “Doneness”), or remove the group.`, input: nameInput };
+    if (names.has(name.toLowerCase())) return { problem: `Two groups are called “${name}”: give them different names.`, input: nameInput };
+    names.add(name.toLowerCase());
+    const options = [];
+    const optionIds = new Set([...box.querySelectorAll(".option[data-option-id]")].map((r) => r.dataset.optionId));
+    const optionNames = new Set();
+    for (const row of box.querySelectorAll(".option")) {
+      const optionInput = row.querySelector(".o-name-input");
+      const deltaInput = row.querySelector(".o-delta-input");
+      const optionName = optionInput.value.trim();
+      if (!optionName && !deltaInput.value.trim()) continue; // a row left empty is no option
+      if (!optionName) return { problem: `An option in “${name}” has a price but no name: type its name, or remove it.`, input: optionInput };
+      if (optionNames.has(optionName.toLowerCase())) return { problem: `“${name}” has “${optionName}” twice: remove one.`, input: optionInput };
+      optionNames.add(optionName.toLowerCase());
+      const delta = parseDelta(deltaInput.value);
+      if (Number.isNaN(delta)) {
+        const like = `${plainAmount(5000, places())} or -${plainAmount(1000, places())}`;
+        return { problem: `The price change of “${optionName}” in “${name}” is not a number: type it like ${like}, or leave it empty for no change.`, input: deltaInput };
+      }
+      const id = row.dataset.optionId || uniqueId(slug(optionName), optionIds, `option-${options.length + 1}`);
+      options.push({ id, name: optionName, price_delta: delta });
+    }
+    if (!options.length) return { problem: `“${name}” has no option: add at least one, or remove the group.`, input: box.querySelector(".o-name-input") || box.querySelector(".o-add") };
+    const maxInput = box.querySelector(".g-max-input");
+    const max = Number(maxInput.value);
+    if (!Number.isInteger(max) || max < 1 || max > MAX_CHOICES) return { problem: `“Up to” in “${name}” must be a whole number from 1 to ${MAX_CHOICES}.`, input: maxInput };
+    if (max > options.length) {
+      const has = options.length === 1 ? "only 1 option" : `only ${options.length} options`;
+      return { problem: `“${name}” lets a guest choose up to ${max} but has ${has}: add options, or lower “Up to”.`, input: maxInput };
+    }
+    const id = box.dataset.groupId || uniqueId(slug(name), groupIds, `group-${g + 1}`);
+    groups.push({ id, name, required: box.querySelector(".g-required-input").checked, max_choices: max, options });
+  }
+  return { groups };
 }
 
 // The whole item as setup.menu_item.put wants it (the snapshot's own extras left out).
@@ -629,13 +819,24 @@ async function saveItem(e) {
     $("item-price").focus();
     return;
   }
-  const was = editing.item ? menu.items.get(editing.item) : { default_course: 1, modifiers: [] };
+  const was = (editing.item && menu.items.get(editing.item)) || { default_course: 1, modifiers: [] };
   const name = $("item-name").value.trim();
   const id = editing.item || $("item-id").value.trim() || slug(name);
   if (!editing.item && menu.items.has(id)) {
-    toast(`There is already an item “${id}”: choose another id`);
+    showProblem(`There is already an item “${id}”: choose another id.`, $("item-id"));
     return;
   }
+  const course = Number($("item-course").value);
+  if (!Number.isInteger(course) || course < 1 || course > 9) {
+    showProblem("The course must be a whole number from 1 to 9.", $("item-course"));
+    return;
+  }
+  const choices = readChoices();
+  if (choices.problem) {
+    showProblem(choices.problem, choices.input);
+    return;
+  }
+  showProblem(null);
   const item = wholeItem(was, {
     id,
     name,
@@ -645,6 +846,8 @@ async function saveItem(e) {
     tax_code: $("item-tax").value.trim(),
     available: $("item-available").checked,
     requires_prep: $("item-prep").checked,
+    default_course: course,
+    modifiers: choices.groups,
   });
   const ack = await sendSetup(form, "setup.menu_item.put", { item, version: menu.version });
   if (!ack) return;
@@ -652,6 +855,8 @@ async function saveItem(e) {
   editing.item = id;
   $("item-id").readOnly = true;
   $("item-title").textContent = `Edit ${name}`;
+  renderChoices(item.modifiers); // new groups and options now hold the ids they were saved with
+  renderMenu();
 }
 
 async function toggleItem(id) {
@@ -920,6 +1125,8 @@ function wire() {
   $("inv-next").addEventListener("click", () => ((query.page += 1), loadInvoices()));
   $("item-new").addEventListener("click", () => editItem(null));
   $("item-form").addEventListener("submit", saveItem);
+  $("group-add").addEventListener("click", addGroup);
+  $("item-form").addEventListener("input", () => ($("item-problem").hidden ? null : showProblem(null)));
   for (const b of document.querySelectorAll("#sec-menu .subtabs [data-sub]")) {
     b.addEventListener("click", () => {
       editing.sub = b.dataset.sub;

@@ -35,6 +35,7 @@ function normalLine(l) {
     change: l.change ?? "SAME",
     status: l.status ?? "PENDING",
     notes: l.notes ?? "",
+    modifiers: (l.modifiers ?? []).map((m) => (typeof m === "string" ? m : m.name)),
     done_at: l.done_at ?? null,
   };
 }
@@ -97,6 +98,7 @@ function makeLine(tl, qty, mark = null, delta = 0) {
     qty,
     status: tl.status,
     notes: tl.notes,
+    modifiers: tl.modifiers ?? [],
     done_at: tl.done_at,
     held: tl.change === "HELD",
     mark,
@@ -415,6 +417,7 @@ function renderLine(line, card, opts) {
       : line.course > 1 && h("span", { class: "course" }, `COURSE ${line.course}`),
     opts.showStation && line.station && h("span", { class: "station" }, line.station.toUpperCase()),
     h("span", { class: "status" }, line.mark === "VOIDED" ? "VOID" : line.status),
+    line.modifiers.length > 0 && h("div", { class: "lmods" }, line.modifiers.join(" · ")),
     line.notes && h("div", { class: "lnotes" }, line.notes),
   );
 }

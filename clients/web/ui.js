@@ -305,6 +305,7 @@ const SENTENCES = {
   AMOUNT_MISMATCH: () => "The amounts do not add up to what is due: check the tenders.",
   ITEMS_NOT_READY: () => "Some items are not ready yet.",
   ITEM_UNAVAILABLE: () => "That item is not available (86'd).",
+  INVALID_MODIFIERS: (m) => `Check the choices: ${plainReason(m)}.`,
   OUT_OF_STOCK: () => "Not enough portions left for that.",
   NOTHING_TO_FIRE: () => "Nothing new to send to the kitchen.",
   TABLE_UNAVAILABLE: () => "That table is not free.",

@@ -30,7 +30,7 @@ from fireflow.hub.domain.actors import FRONT, KITCHEN_SIDE, MANAGERS, MONEY, Rol
 from fireflow.hub.domain.kitchen import ItemMove
 from fireflow.schema import commands as payloads
 from fireflow.schema.customers import PutCustomer
-from fireflow.schema.setup import PairDevice, RevokeDevice
+from fireflow.schema.setup import PairDevice, PutStaff, RemoveStaff, RevokeDevice
 
 __all__ = ["PUBLIC", "REGISTRY", "Flow", "HttpRoute", "Spec", "spec"]
 
@@ -222,6 +222,8 @@ REGISTRY: tuple[Spec, ...] = (
     ),
     Spec("setup.profile", payloads.UpdateProfile, MANAGERS, setup_on.update_profile, http=_put("/setup/profile")),
     Spec("setup.billing", payloads.UpdateBilling, MANAGERS, setup_on.update_billing, http=_put("/setup/billing")),
+    Spec("setup.staff.put", PutStaff, MANAGERS, setup_on.put_staff, http=_put("/setup/staff/{staff_id}")),
+    Spec("setup.staff.remove", RemoveStaff, MANAGERS, setup_on.remove_staff, http=_delete("/setup/staff/{staff_id}")),
     # Devices: pairing codes instead of pasted tokens, and revocation (hub/live/devices.py)
     Spec("device.pair", PairDevice, MANAGERS, setup_on.pair_device, http=_post("/devices"), side_effects=True),
     Spec(

@@ -19,18 +19,20 @@ from fireflow.schema import commands as payloads
 from fireflow.schema import events as e
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import Menu
-from fireflow.schema.setup import Device, PairDevice, RevokeDevice
+from fireflow.schema.setup import Device, PairDevice, PutStaff, RevokeDevice
 
 __all__ = [
     "pair_device",
     "put_area",
     "put_category",
     "put_item",
+    "put_staff",
     "put_station",
     "put_table",
     "remove_area",
     "remove_category",
     "remove_item",
+    "remove_staff",
     "remove_station",
     "remove_table",
     "revoke_device",
@@ -44,7 +46,9 @@ async def _live(ctx: Context) -> setup.LiveSetup:
     if restaurant is None:
         raise DomainError(ErrorCode.NOT_FOUND, "this restaurant is not set up")
     menu = await ctx.store.menu(ctx.rid) or Menu(stations=(), items=())
-    return setup.LiveSetup(restaurant, menu, tuple(await ctx.store.tables(ctx.rid)), ())
+    return setup.LiveSetup(
+        restaurant, menu, tuple(await ctx.store.tables(ctx.rid)), tuple(await ctx.store.staff(ctx.rid))
+    )
 
 
 _C = TypeVar("_C", bound=payloads.Command)
@@ -71,6 +75,19 @@ remove_area = _on(setup.remove_area)
 put_table = _on(setup.put_table)
 remove_table = _on(setup.remove_table)
 update_billing = _on(setup.update_billing)
+remove_staff = _on(setup.remove_staff)
+
+
+async def put_staff(ctx: Context) -> Decision:
+    """The PIN is hashed here (argon2, off the event loop), before the pure decision."""
+    cmd: PutStaff = ctx.command
+    live = await _live(ctx)
+    hashed = None
+    if cmd.pin is not None:
+        if ctx.pins is None:
+            raise DomainError(ErrorCode.UNAVAILABLE, "PINs cannot be set here")
+        hashed = await ctx.pins.hash(cmd.pin)
+    return setup.put_staff(live, cmd, hashed)
 
 
 async def update_profile(ctx: Context) -> Decision:

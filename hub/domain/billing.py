@@ -199,7 +199,7 @@ def _order_lines(order: Order, settings: BillingSettings) -> list[BillLine]:
                 order_id=order.id,
                 line_id=item.id,
                 menu_item_id=item.menu_item_id,
-                name=item.name,
+                name=item.label,
                 quantity=item.quantity,
                 unit_price=item.unit_price,
                 gross=gross,

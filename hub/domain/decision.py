@@ -5,12 +5,14 @@ Money decisions also say what the books record; ``AuditNote`` is their line in t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from fireflow.schema import events as e
 from fireflow.schema.records import Counters, Menu, Order, Restaurant, Stock, Table
+from fireflow.schema.setup import StaffMember
 
 __all__ = ["AuditNote", "Decision", "Due", "DueKind", "Event", "PrepSample"]
 
@@ -60,6 +62,9 @@ class Decision:
     restaurant: Restaurant | None = None
     menu: Menu | None = None
     dropped_tables: tuple[Table, ...] = ()  # tables taken off the floor plan (setup), as they were found
+    staff: tuple[StaffMember, ...] = ()  # people added or changed (setup; with ``restaurant``, whose version guards)
+    dropped_staff: tuple[str, ...] = ()  # people removed, with their PINs
+    pin_hashes: Mapping[str, str] = field(default_factory=dict)  # staff id -> a new PIN's hash
     stock: tuple[Stock, ...] = ()
     events: tuple[Event, ...] = field(default=())
     due: tuple[Due, ...] = ()

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from fireflow.hub.domain.actors import Actor
 from fireflow.hub.domain.decision import Decision, Due, DueKind, Event
 from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.modifiers import chosen
 from fireflow.hub.domain.stock import StockBook
 from fireflow.hub.domain.tickets import (
     EXPO,
@@ -344,11 +345,18 @@ def add_item(order: Order, menu: Menu, book: StockBook, cmd: c.AddItem, now: int
     if item is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"no menu item {cmd.menu_item_id!r}")
     book.check_sellable(item.id, item.name, cmd.quantity, on_menu=item.available)
+    modifiers = chosen(item, cmd.modifiers)
+    unit_price = item.price + sum(m.price_delta for m in modifiers)
+    if unit_price < 0:
+        raise DomainError(
+            ErrorCode.INVALID_MODIFIERS, f"{item.name}: those choices would make it cost less than nothing"
+        )
     line = OrderItem(
         id=f"L{order.line_seq + 1}",
         menu_item_id=item.id,
         name=item.name,
-        unit_price=item.price,
+        unit_price=unit_price,
+        modifiers=modifiers,
         quantity=cmd.quantity,
         station=item.station,
         category=item.category,

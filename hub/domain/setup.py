@@ -24,7 +24,7 @@ from fireflow.schema import commands as c
 from fireflow.schema import events as e
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import KitchenSettings, Menu, MenuItem, Restaurant, StationSettings, Table, TableStatus
-from fireflow.schema.setup import KitchenRules, Profile, RestaurantSetup, StaffMember, TablePlace
+from fireflow.schema.setup import KitchenRules, Profile, PutStaff, RemoveStaff, RestaurantSetup, StaffMember, TablePlace
 
 __all__ = [
     "LiveSetup",
@@ -33,11 +33,13 @@ __all__ = [
     "put_area",
     "put_category",
     "put_item",
+    "put_staff",
     "put_station",
     "put_table",
     "remove_area",
     "remove_category",
     "remove_item",
+    "remove_staff",
     "remove_station",
     "remove_table",
     "to_live",
@@ -407,3 +409,51 @@ def update_billing(live: LiveSetup, cmd: c.UpdateBilling) -> Decision:
 
 def _id(record: Any) -> str:
     return str(record.id)
+
+
+# -- staff: who approves with a PIN --------------------------------------------------------------------
+
+STAFF_CHANNELS = ("manager",)
+APPROVERS = frozenset({"MANAGER", "OWNER"})
+
+
+def _staff_move(live: LiveSetup, result: dict[str, Any], **change: Any) -> Decision:
+    restaurant = live.restaurant.model_copy(update={"version": live.restaurant.version + 1})
+    data = e.StaffChanged(
+        version=restaurant.version, staff=change.get("staff", ()), removed=change.get("dropped_staff", ())
+    )
+    event = Event("STAFF_CHANGED", STAFF_CHANNELS, data)
+    return Decision(
+        result={"restaurant_version": restaurant.version, **result}, restaurant=restaurant, events=(event,), **change
+    )
+
+
+def put_staff(live: LiveSetup, cmd: PutStaff, pin_hash: str | None) -> Decision:
+    """A person added or changed; ``pin_hash`` is the new PIN's, hashed by the shell (None: keep theirs)."""
+    _fresh(live.restaurant.version, cmd.version, "restaurant")
+    person = StaffMember(id=cmd.staff_id, name=cmd.name, role=cmd.role)
+    was = next((s for s in live.staff if s.id == cmd.staff_id), None)
+    if was is not None and was.role in APPROVERS and person.role not in APPROVERS:
+        _keep_an_approver(live, cmd.staff_id)
+    pins = {person.id: pin_hash} if pin_hash is not None else {}
+    return _staff_move(live, {"staff_id": person.id}, staff=(person,), pin_hashes=pins)
+
+
+def remove_staff(live: LiveSetup, cmd: RemoveStaff) -> Decision:
+    _fresh(live.restaurant.version, cmd.version, "restaurant")
+    was = next((s for s in live.staff if s.id == cmd.staff_id), None)
+    if was is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"no staff member {cmd.staff_id!r}")
+    if was.role in APPROVERS:
+        _keep_an_approver(live, cmd.staff_id)
+    return _staff_move(live, {"staff_id": was.id}, dropped_staff=(was.id,))
+
+
+def _keep_an_approver(live: LiveSetup, leaving: str) -> None:
+    """Someone must still be able to approve refunds and voids once ``leaving`` no longer can."""
+    if not any(s.role in APPROVERS and s.id != leaving for s in live.staff):
+        raise DomainError(
+            ErrorCode.INVALID_SETUP,
+            "that would leave nobody who approves refunds and voids: add another manager first",
+            {"problems": [f"staff: {leaving} is the last manager"]},
+        )

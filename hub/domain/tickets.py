@@ -52,6 +52,7 @@ def ticket_line(line: OrderItem, change: TicketChange, quantity: int, line_quant
         change=change,
         status=line.status,
         notes=line.notes,
+        modifiers=tuple(m.name for m in line.modifiers),
         done_at=line.done_at,
     )
 
@@ -80,6 +81,7 @@ def make_ticket(
         order_fired_at=order.fired_at,
         lines=tuple(lines),
         ready=order.status is OrderStatus.READY,
+        paid=order.invoice_id is not None,
         acked=station == EXPO or all(t.acked_at is not None for t in refs),
         unacked_ticket_ids=tuple(t.id for t in refs if t.acked_at is None) if kind is TicketKind.CARD else (),
     )

@@ -13,6 +13,7 @@ from typing import Any
 from fireflow.hub.domain.alerts import active_alerts
 from fireflow.hub.domain.tickets import EXPO, ON_SCREEN, card
 from fireflow.schema.records import Area, KitchenSettings, Menu, Order, OrderStatus, OrderType, Restaurant, Stock, Table
+from fireflow.schema.setup import StaffMember
 
 __all__ = ["LiveState", "all_day", "channel_view", "menu_view", "needs"]
 
@@ -31,12 +32,13 @@ class LiveState:
     kitchen: KitchenSettings = field(default_factory=KitchenSettings)
     areas: Sequence[Area] = ()
     restaurant: Restaurant | None = None
+    staff: Sequence[StaffMember] = ()
 
 
 def needs(channel: str) -> frozenset[str]:
     """Which parts of the live state a channel's snapshot reads besides open orders."""
     kind = channel.partition(":")[0]
-    return frozenset({"tables": {"tables"}, "menu": {"menu", "stock"}}.get(kind, set()))
+    return frozenset({"tables": {"tables"}, "menu": {"menu", "stock"}, "manager": {"staff"}}.get(kind, set()))
 
 
 def _dump(orders: Sequence[Order]) -> list[dict[str, Any]]:
@@ -102,6 +104,10 @@ def _alerts(state: LiveState) -> list[dict[str, Any]]:
     return [a.model_dump(mode="json") for a in active_alerts(state.orders)]
 
 
+def _by_id(person: StaffMember) -> str:
+    return person.id
+
+
 def channel_view(channel: str, state: LiveState) -> dict[str, Any]:
     """The snapshot of ``channel`` given the restaurant's live state."""
     kind, _, param = channel.partition(":")
@@ -112,7 +118,8 @@ def channel_view(channel: str, state: LiveState) -> dict[str, Any]:
         return _cards(state, EXPO) | {"alerts": _alerts(state)}
     if kind == "manager":
         restaurant = state.restaurant.model_dump(mode="json") if state.restaurant else None
-        return {"alerts": _alerts(state), "restaurant": restaurant}
+        staff = [s.model_dump(mode="json", exclude={"pin", "pin_hash"}) for s in sorted(state.staff, key=_by_id)]
+        return {"alerts": _alerts(state), "restaurant": restaurant, "staff": staff}
     if kind in ("orders", "cashier"):
         return {"orders": _dump(open_orders)}
     if kind == "waiter":

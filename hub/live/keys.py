@@ -184,6 +184,8 @@ class Keys:
             self.prep,
             self.restaurant,
             self.menu,
+            self.staff,
+            self.pins,
         ]
 
 
@@ -195,4 +197,6 @@ KEY_COUNTERS = 10
 KEY_STOCK = 11
 KEY_RESTAURANT = 14
 KEY_MENU = 15
+KEY_STAFF = 16
+KEY_PINS = 17
 KEY_VERSIONS = 6

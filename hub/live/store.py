@@ -34,7 +34,9 @@ from fireflow.hub.live.keys import (
     KEY_COUNTERS,
     KEY_MENU,
     KEY_OPEN_ORDERS,
+    KEY_PINS,
     KEY_RESTAURANT,
+    KEY_STAFF,
     KEY_STOCK,
     KEY_TABLES,
     KEY_VERSIONS,
@@ -508,6 +510,11 @@ class Store:
             checks.append(("restaurant", decision.restaurant.version - 1))
             sets.append((KEY_RESTAURANT, _json(decision.restaurant), "restaurant", decision.restaurant.version))
             self._restaurants.pop(rid, None)  # other nodes drop theirs on the script's message (hub.live.control)
+            # staff changes ride on the restaurant's version: its check above guards them
+            version = decision.restaurant.version
+            hset += [(KEY_STAFF, person.id, _json(person), "restaurant", version) for person in decision.staff]
+            hset += [(KEY_PINS, who, hashed, "restaurant", version) for who, hashed in decision.pin_hashes.items()]
+            hdel += [(key, who) for who in decision.dropped_staff for key in (KEY_STAFF, KEY_PINS)]
         if decision.counters is not None:
             checks.append(("counters", decision.counters.version - 1))
             sets.append((KEY_COUNTERS, _json(decision.counters), "counters", decision.counters.version))
@@ -555,7 +562,8 @@ class Store:
             pipe.get(k.menu) if "menu" in parts else pipe.echo("")
             pipe.hvals(k.stock) if "stock" in parts else pipe.echo("")
             pipe.get(k.restaurant)  # here, not from the node's cache: settings as of the same offset
-            seq, epoch, orders, tables, menu, stock, raw_restaurant = await pipe.execute()
+            pipe.hvals(k.staff) if "staff" in parts else pipe.echo("")
+            seq, epoch, orders, tables, menu, stock, raw_restaurant, staff = await pipe.execute()
         restaurant = Restaurant.model_validate_json(raw_restaurant) if raw_restaurant else None
         state = LiveState(
             now=now,
@@ -566,6 +574,7 @@ class Store:
             kitchen=restaurant.kitchen if restaurant else KitchenSettings(),
             areas=restaurant.areas if restaurant else (),
             restaurant=restaurant,
+            staff=[StaffMember.model_validate_json(v) for v in staff] if "staff" in parts else [],
         )
         return int(seq or 0), _text(epoch), state
 

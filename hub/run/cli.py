@@ -221,6 +221,8 @@ def demo_links(base: str, tokens: dict[str, str]) -> list[tuple[str, str]]:
         ("expo", f"{base}/expo?token={tokens['expo']}"),
         ("board", f"{base}/board?token={tokens['board']}"),
         ("cashier", f"{base}/cashier?token={tokens['cashier']}"),
+        ("waiter (pos)", f"{base}/pos?token={tokens['waiter']}"),
+        ("counter (pos)", f"{base}/pos?token={tokens['cashier']}"),
         ("back office", f"{base}/manager?token={tokens['manager']}"),
         ("Z-report", f"{base}/api/v1/reports/z.html?token={tokens['manager']}"),
     ]
@@ -230,27 +232,37 @@ def demo_links(base: str, tokens: dict[str, str]) -> list[tuple[str, str]]:
 def _seed_demo(settings: Settings) -> None:
     from fireflow.hub.commands.pins import Pins
     from fireflow.hub.live.store import Store, redis_client
-    from fireflow.hub.run.demo import DEMO_PIN, demo_setup, demo_tokens
+    from fireflow.hub.run.demo import DEMO_FILE, DEMO_ID, DEMO_PIN, demo_setup, demo_tokens
     from fireflow.hub.run.setup_files import import_setup
 
-    async def seed() -> None:
-        """The demo's setup file, imported as any restaurant's is (a restart keeps its open orders)."""
+    async def seed() -> bool:
+        """The demo's setup file, imported as any restaurant's is, the first time only: a restart keeps
+        what the back office changed since (menu, staff, PINs) and the open orders."""
         redis = redis_client(settings.redis_url or "")
         try:
-            await import_setup(Store(redis), Pins(redis, cost=settings.pin_hash), demo_setup())
+            store = Store(redis)
+            if await store.restaurant(DEMO_ID, fresh=True) is not None:
+                return False
+            await import_setup(store, Pins(redis, cost=settings.pin_hash), demo_setup(), create=True)
+            return True
         finally:
             await redis.aclose()
 
-    asyncio.run(seed())
+    created = asyncio.run(seed())
     host = _browser_host(settings.host)
     base = f"http://{host}:{settings.port}"
     tokens = demo_tokens(settings.secret)
-    lines = [f"\nFireflow demo restaurant 'demo' on {base}  (WebSocket: ws://{host}:{settings.port}/ws)\n"]
+    lines = [f"\nFireflow demo restaurant 'demo' on {base}  (WebSocket: ws://{host}:{settings.port}/ws)"]
+    if not created:
+        lines.append(f"  (kept as it was left; to start it afresh: fireflow restaurant import {DEMO_FILE})")
+    lines.append("")
     lines.append("Open the screens (each link carries its device's token):")
     lines += [f"  {screen:<14} {url}" for screen, url in demo_links(base, tokens)]
     lines.append("\nDevice tokens, for the API and the SDK (Authorization: Bearer <token>):")
     lines += [f"  {role:<14} {token}" for role, token in tokens.items()]
-    lines.append(f"\n  manager-1's approval PIN (discounts over 10%, voids, refunds): {DEMO_PIN}")
+    lines.append(
+        f"\n  manager-1's approval PIN as the demo file sets it (discounts over 10%, voids, refunds): {DEMO_PIN}"
+    )
     lines.append(
         "\nTry:\n"
         f"  curl -s -X POST {base}/api/v1/orders -H 'Authorization: Bearer <waiter token>' "

@@ -1,8 +1,8 @@
 """The demo restaurant: ``demo_restaurant.json``, a setup file like any restaurant's.
 
-A menu over four stations (a burger with a required modifier, drinks that need
-no preparation), two floor areas with 12 tables, and manager-1 who approves
-with PIN 1234. ``fireflow demo`` imports it; the tests seed it under their own
+A menu over four stations (a ribeye whose doneness must be chosen, a burger with
+optional add-ons, drinks that need no preparation), two floor areas with 12
+tables, and manager-1 who approves with PIN 1234. ``fireflow demo`` imports it; the tests seed it under their own
 restaurant ids.
 """
 

@@ -1,4 +1,4 @@
-"""Pages served by the hub: the kitchen, expo, customer-board and cashier screens and their JS, no build step."""
+"""Pages served by the hub: the kitchen, expo, customer-board, cashier, order-taking and back-office screens and their JS, no build step."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ PAGES = {
     "/expo": ("expo.html", "expo: every station's tickets, bump, rush, recall, alerts"),
     "/board": ("board.html", "customer board: takeaway tokens preparing and ready"),
     "/cashier": ("cashier.html", "cashier: table map, bill, discount with PIN, split payment, settle, live figures"),
+    "/pos": ("pos.html", "order taking: floor plan, menu with modifiers, courses, fire, takeaway and delivery"),
     "/manager": ("manager.html", "back office: alerts, day, invoices, menu, floor, devices"),
 }
 
