@@ -30,6 +30,12 @@ def test_major_writes_the_currencys_own_decimals(amount: int, currency: str, tex
     assert major(amount, currency) == text
 
 
+def test_a_restaurants_own_exponent_wins_over_the_table() -> None:
+    """A currency the table does not know (or a restaurant that counts in whole units) sets its own digits."""
+    assert major(123456, "XTS", 3) == "123.456" and major(123456, "XTS") == "1,234.56"
+    assert major(123456, "INR", 0) == "123,456"
+
+
 def test_an_average_rounds_by_the_rule_and_of_nothing_is_zero() -> None:
     """average is divide (half away from zero), not floor: 5 / 2 = 3; of no bills it is 0."""
     assert [average(5, 2), average(7, 3), average(-5, 2), average(100, 0)] == [3, 2, -3, 0]

@@ -65,6 +65,23 @@ async def test_one_invoice_whole_and_who_may_read_it(hub: RunningHub) -> None:
         assert [(line["menu_item_id"], line["quantity"]) for line in found["lines"]] == [("lassi", 3)]
         assert [(p["method"], p["amount"]) for p in found["payments"]] == [("CASH", paid["total"])]
         assert found["bill"]["total"] == paid["total"]
+        assert (found["refunded"], found["refunds"]) == (0, [])
+        for amount in (1000, 500):
+            refund = {
+                "invoice_id": paid["invoice_id"],
+                "amount": amount,
+                "method": "CASH",
+                "reason": "sour",
+                "pin": "1234",
+            }
+            answer = await till.post("/api/v1/commands", json={"type": "invoice.refund", "data": refund})
+            assert answer.status_code == 200, answer.text
+        again = (await till.get(f"/api/v1/invoices/{paid['invoice_id']}")).json()["invoice"]
+        assert again["refunded"] == 1500
+        assert [(r["amount"], r["by"], r["reason"]) for r in again["refunds"]] == [
+            (1000, "till-1", "sour"),
+            (500, "till-1", "sour"),
+        ]
         missing = await till.get(f"/api/v1/invoices/{hub.rid}.inv999999")
         assert missing.status_code == 404 and missing.json()["code"] == "NOT_FOUND"
         foreign = await till.get("/api/v1/invoices/elsewhere.inv1")

@@ -107,6 +107,7 @@ export const SCREENS = {
   expo: { name: "expo screen", roles: ["EXPO", "MANAGER", "OWNER"], needs: "an expo token", mint: "--role EXPO" },
   board: { name: "order board", roles: ["DISPLAY"], needs: "a display token", mint: "--role DISPLAY" },
   cashier: { name: "cashier screen", roles: ["CASHIER", "MANAGER", "OWNER"], needs: "a cashier's token", mint: "--role CASHIER" },
+  pos: { name: "order-taking screen", roles: ["WAITER", "CASHIER", "MANAGER", "OWNER"], needs: "a waiter's or cashier's token", mint: "--role WAITER" },
   manager: { name: "back office", roles: ["MANAGER", "OWNER"], needs: "a manager's token", mint: "--role MANAGER" },
 };
 

@@ -15,7 +15,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,6 +26,13 @@ from fireflow.schema.tables import CustomerRow
 __all__ = ["Customers", "digits"]
 
 LOOKUP_LIMIT = 20
+# A caller's number matches a stored one that ends with it or that it ends with ("98450 12345" finds
+# "+91 98450-12345" and the other way round), once both are long enough not to match by chance.
+SHORTEST_NUMBER = 7
+_SAME_NUMBER = text(
+    "EXISTS (SELECT 1 FROM unnest(customers.phones) AS p WHERE length(p) >= :shortest"
+    " AND (p LIKE '%' || :wanted OR :wanted LIKE '%' || p))"
+)
 
 
 def digits(phone: str) -> str:
@@ -97,9 +104,12 @@ class Customers:
 
     async def lookup(self, rid: str, phone: str | None, text: str | None) -> list[dict[str, Any]]:
         """Customers with this phone number (its digits), or whose name or number contains ``text``."""
-        conditions = []
+        conditions: list[Any] = []
         if phone:
-            conditions.append(CustomerRow.phones.contains([digits(phone)]))
+            wanted = digits(phone)
+            conditions.append(CustomerRow.phones.contains([wanted]))
+            if len(wanted) >= SHORTEST_NUMBER:  # with or without the country code, either way round
+                conditions.append(_SAME_NUMBER.bindparams(wanted=wanted, shortest=SHORTEST_NUMBER))
         if text:
             escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             conditions.append(CustomerRow.name.ilike(f"%{escaped}%", escape="\\"))

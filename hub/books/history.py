@@ -18,7 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fireflow.hub.domain.errors import DomainError
 from fireflow.schema.protocol import ErrorCode
-from fireflow.schema.tables import EventRow, InvoiceLineRow, InvoiceOrderRow, InvoiceRow, PaymentRow
+from fireflow.schema.tables import (
+    EventRow,
+    InvoiceLineRow,
+    InvoiceOrderRow,
+    InvoiceRow,
+    LedgerEntryRow,
+    LedgerTransactionRow,
+    PaymentRow,
+)
 
 __all__ = [
     "MAX_PER_PAGE",
@@ -199,11 +207,33 @@ async def invoice_detail(engine: AsyncEngine, restaurant_id: str, invoice_id: st
             .where(PaymentRow.restaurant_id == restaurant_id, PaymentRow.invoice_id == invoice_id)
             .order_by(PaymentRow.payment_key)
         )
+        # What each refund gave back: its credits to the tender accounts (books_rules.paid_out, in SQL).
+        given_back = func.sum(LedgerEntryRow.credit).label("amount")
+        refunds = await conn.execute(
+            select(
+                LedgerTransactionRow.created_at, LedgerTransactionRow.created_by, LedgerTransactionRow.note, given_back
+            )
+            .join(LedgerEntryRow, LedgerEntryRow.transaction_id == LedgerTransactionRow.id)
+            .where(
+                LedgerTransactionRow.restaurant_id == restaurant_id,
+                LedgerTransactionRow.reference == invoice_id,
+                LedgerTransactionRow.kind == "REFUND",
+                LedgerEntryRow.account.startswith("asset:"),
+            )
+            .group_by(LedgerTransactionRow.id)
+            .order_by(LedgerTransactionRow.created_at)
+        )
+        given = [
+            {"at": int(r.created_at.timestamp() * 1000), "by": r.created_by, "reason": r.note, "amount": int(r.amount)}
+            for r in refunds
+        ]
         return _summary(row) | {
             "bill": row.bill,
             "order_ids": list(orders.scalars()),
             "lines": [dict(line._mapping) for line in lines],
             "payments": [dict(p._mapping) for p in payments],
+            "refunds": given,
+            "refunded": sum(r["amount"] for r in given),
         }
 
 

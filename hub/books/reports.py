@@ -15,15 +15,15 @@ from fireflow.schema.billing import ZReport
 __all__ = ["z_report_html"]
 
 
-def _money(minor: int | None, currency: str) -> str:
-    return "not counted" if minor is None else major(minor, currency)
+def z_report_html(z: ZReport, restaurant: str, digits: int | None = None) -> str:
+    """The report as a page; ``digits`` is the restaurant's own minor-unit exponent, if it set one."""
 
+    def _money(minor: int | None) -> str:
+        return "not counted" if minor is None else major(minor, z.currency, digits)
 
-def _rows(pairs: list[tuple[str, int | None]], currency: str) -> str:
-    return "".join(f"<tr><th>{escape(k)}</th><td>{_money(v, currency)}</td></tr>" for k, v in pairs)
+    def _rows(pairs: list[tuple[str, int | None]]) -> str:
+        return "".join(f"<tr><th>{escape(k)}</th><td>{_money(v)}</td></tr>" for k, v in pairs)
 
-
-def z_report_html(z: ZReport, restaurant: str) -> str:
     sections: dict[str, list[tuple[str, int | None]]] = {
         "Sales": [
             ("Bills total (with tax and service charge)", z.bills_total),
@@ -50,10 +50,9 @@ def z_report_html(z: ZReport, restaurant: str) -> str:
     }
     body = ""
     for title, pairs in sections.items():
-        body += f"<h2>{escape(title)}</h2><table>{_rows(pairs, z.currency)}</table>"
+        body += f"<h2>{escape(title)}</h2><table>{_rows(pairs)}</table>"
     staff = "".join(
-        f"<tr><th>{escape(t.by)}</th><td>{t.invoices} invoices</td><td>{_money(t.takings, z.currency)}</td></tr>"
-        for t in z.staff
+        f"<tr><th>{escape(t.by)}</th><td>{t.invoices} invoices</td><td>{_money(t.takings)}</td></tr>" for t in z.staff
     )
     return (
         "<!doctype html><meta charset=utf-8><title>Z-report</title>"

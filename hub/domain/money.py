@@ -38,14 +38,18 @@ MINOR_DIGITS: Mapping[str, int] = MappingProxyType(
 )
 
 
-def minor_digits(currency: str) -> int:
-    """Digits after the decimal point in ``currency`` (ISO 4217): JPY 0, INR 2, KWD 3; 2 if unknown."""
-    return MINOR_DIGITS.get(currency.upper(), 2)
+def minor_digits(currency: str, own: int | None = None) -> int:
+    """Digits after the decimal point in ``currency`` (ISO 4217): JPY 0, INR 2, KWD 3; 2 if unknown.
+
+    ``own`` is a restaurant's own setting (``Restaurant.minor_digits``), which wins when given: a
+    currency the table does not know may use 0 or 3.
+    """
+    return own if own is not None else MINOR_DIGITS.get(currency.upper(), 2)
 
 
-def major(amount: int, currency: str) -> str:
-    """``amount`` minor units written in major units with the currency's own decimals: ``-1,234.567`` (KWD)."""
-    digits = minor_digits(currency)
+def major(amount: int, currency: str, digits: int | None = None) -> str:
+    """``amount`` minor units written in major units with the currency's decimals: ``-1,234.567`` (KWD)."""
+    digits = minor_digits(currency, digits)
     whole, part = divmod(abs(amount), 10**digits)
     sign = "-" if amount < 0 else ""
     return f"{sign}{whole:,}" + (f".{part:0{digits}d}" if digits else "")

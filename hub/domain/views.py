@@ -130,8 +130,9 @@ def channel_view(channel: str, state: LiveState) -> dict[str, Any]:
     if kind == "tables":
         tables = [t.model_dump(mode="json") for t in sorted(state.tables, key=lambda t: t.id)]
         return {"tables": tables, "areas": [a.model_dump(mode="json") for a in state.areas]}
-    if kind == "menu":
-        return menu_view(state.menu, state.stock)
+    if kind == "menu":  # with the currency, so an order-taking screen prices the menu before any event
+        money = state.restaurant or Restaurant(id="", name="")
+        return menu_view(state.menu, state.stock) | {"currency": money.currency, "minor_digits": money.minor_digits}
     if kind == "board":
         takeaway = [o for o in open_orders if o.type is OrderType.TAKEAWAY and o.token is not None]
         return {

@@ -399,7 +399,8 @@ def _restaurant(settings: Settings, args: argparse.Namespace) -> int:
             setup = files.read_setup(args.file)
             if args.menu_csv is not None:
                 text = _read_text(args.menu_csv)
-                setup = files.with_menu(setup, files.read_menu_csv(text, setup.profile.currency))
+                profile = setup.profile
+                setup = files.with_menu(setup, files.read_menu_csv(text, profile.currency, profile.minor_digits))
     except ValidationError as exc:
         raise Stop("; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors(include_url=False))) from None
     except files.SetupRefused as exc:

@@ -110,7 +110,7 @@ def _flag(text: str, default: bool) -> bool:
     raise ValueError(f"{text!r} is not yes or no")
 
 
-def read_menu_csv(text: str, currency: str) -> tuple[MenuItem, ...]:
+def read_menu_csv(text: str, currency: str, own_digits: int | None = None) -> tuple[MenuItem, ...]:
     """A menu from CSV (header row; ``MENU_COLUMNS``; prices in major units, ``349.00``); modifiers are the file's."""
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in ("id", "name", "price", "station") if c not in (reader.fieldnames or ())]
@@ -119,7 +119,7 @@ def read_menu_csv(text: str, currency: str) -> tuple[MenuItem, ...]:
     unknown = [c for c in reader.fieldnames or () if c not in MENU_COLUMNS]
     if unknown:
         raise SetupRefused([f"menu.csv: unknown column(s) {', '.join(unknown)} (columns: {', '.join(MENU_COLUMNS)})"])
-    digits = minor_digits(currency)
+    digits = minor_digits(currency, own_digits)
     items: list[MenuItem] = []
     lines: list[str] = []
     for n, row in enumerate(reader, start=2):  # line 1 is the header

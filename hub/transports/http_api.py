@@ -233,7 +233,8 @@ async def _z(hub: Hub, actor: Actor, request: Request) -> Any:
         raise DomainError(ErrorCode.UNAVAILABLE, "no books (Postgres) configured")
     report = await hub.bus.money.z_report(actor.restaurant_id, day)
     if request.url.path.endswith(".html"):
-        return HTMLResponse(z_report_html(report, restaurant.name if restaurant else actor.restaurant_id))
+        name, digits = (restaurant.name, restaurant.minor_digits) if restaurant else (actor.restaurant_id, None)
+        return HTMLResponse(z_report_html(report, name, digits))
     return report.model_dump(mode="json")
 
 
