@@ -350,6 +350,9 @@ class PayOrder(Command):
     tenders: Annotated[list[Tender], Field(min_length=1, max_length=10)]
     force: bool = False
     customer_name: Annotated[str, StringConstraints(max_length=120)] | None = None
+    group_id: str | None = Field(
+        default=None, max_length=96, description="a saved group bill these orders pay: the invoice carries its title"
+    )
 
 
 Pin = Annotated[str, StringConstraints(min_length=4, max_length=12, pattern=r"^[0-9]+$")]

@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "AuditRow",
     "Base",
+    "BillGroupRow",
     "EventRow",
     "InvoiceCounter",
     "InvoiceLineRow",
@@ -106,6 +107,9 @@ class InvoiceRow(Base):
     tax: Mapped[int] = mapped_column(BigInteger)
     total: Mapped[int] = mapped_column(BigInteger)
     customer_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    group_id: Mapped[str | None] = mapped_column(
+        String(96), nullable=True, index=True, doc="the saved group bill it invoices (its title and references)"
+    )
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     bill: Mapped[dict[str, Any]] = mapped_column(JSONB, doc="the whole bill as computed, for reprints")
@@ -218,6 +222,30 @@ class CustomerRow(Base):
     phones: Mapped[list[str]] = mapped_column(ARRAY(String(32)), doc="digits only")
     addresses: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, doc="[{label, line, notes}]")
     notes: Mapped[str] = mapped_column(String(500), server_default="")
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+# -- saved group bills ----------------------------------------------------------------------------
+
+
+class BillGroupRow(Base):
+    """Orders saved under a title to be invoiced together (``fireflow.schema.groups``)."""
+
+    __tablename__ = "bill_groups"
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    restaurant_id: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    customer_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    reference1: Mapped[str] = mapped_column(String(64), server_default="")
+    reference2: Mapped[str] = mapped_column(String(64), server_default="")
+    order_ids: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    invoice_id: Mapped[str | None] = mapped_column(
+        ForeignKey("invoices.id"), nullable=True, doc="set, once, by the payment that invoices the group"
+    )
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -207,17 +207,23 @@ async def test_staff_added_with_a_pin_approve_at_once_and_removed_stop_approving
     till = await hub.client(Role.CASHIER, device="till-3")
     discount = {"order_id": order_id, "kind": "AMOUNT", "value": 10000, "reason": "cold food", "pin": "8642"}
     assert (await till.command("order.discount", discount))["result"]["approved_by"] == "anna"
+    cashier_anna = {"staff_id": "anna", "name": "Anna", "role": "CASHIER"}
+    with pytest.raises(HubError) as no_pin:  # only managers and owners approve with a PIN
+        await manager.command("setup.staff.put", cashier_anna | {"pin": "8642"})
+    assert no_pin.value.code == ErrorCode.INVALID_SETUP
+    await manager.command("setup.staff.put", cashier_anna)  # made a cashier: her PIN goes with it
+    other = await ready_dine_in(hub, "T11", "burger", "mojito")
+    with pytest.raises(HubError) as refused:
+        await till.command("order.discount", discount | {"order_id": other})
+    assert refused.value.code == ErrorCode.WRONG_PIN
     async with hub.http(Role.MANAGER) as http:
         gone = await http.delete("/api/v1/setup/staff/anna")
         assert gone.status_code == 200, gone.text
         last = await http.delete("/api/v1/setup/staff/manager-1")
         assert (last.status_code, last.json()["code"]) == (422, "INVALID_SETUP"), last.text
-    (gone_event,) = await events_until(manager, 1, WAIT, "STAFF_CHANGED")
-    assert gone_event["data"]["removed"] == ["anna"] and gone_event["data"]["version"] == version + 2
-    other = await ready_dine_in(hub, "T11", "burger", "mojito")
-    with pytest.raises(HubError) as refused:
-        await till.command("order.discount", discount | {"order_id": other})
-    assert refused.value.code == ErrorCode.WRONG_PIN
+    demoted, gone_event = await events_until(manager, 2, WAIT, "STAFF_CHANGED")
+    assert demoted["data"]["staff"][0]["role"] == "CASHIER"
+    assert gone_event["data"]["removed"] == ["anna"] and gone_event["data"]["version"] == version + 3
     staff = (await hub.client(Role.MANAGER)).subscribe("manager")
     assert [s["id"] for s in (await staff)["snapshot"]["manager"]["staff"]] == ["manager-1"]
     with pytest.raises(HubError) as cashier:

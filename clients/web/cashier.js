@@ -9,6 +9,12 @@
 // DIRTY and offers Clean (table.clean). The day's figures come from GET /api/v1/reports/day, then
 // from REVENUE_UPDATED events.
 //
+// Counter orders (takeaway, delivery) are paid first: settled, they stay open, PAID, until handed
+// over (ORDER_SETTLED names them in `awaiting_pickup`; a snapshot shows them with `invoice_id` and
+// `payment_status` PAID). They leave the takeaway list for "Paid · waiting for pickup", where
+// nothing charges them again; once ready they offer HANDED OVER (order.pickup), and
+// ORDER_PICKED_UP (from any screen) takes them off the till.
+//
 // Channels: `tables`, `cashier` (payments, settlements, revenue, ready / cancelled / moved /
 // merged orders) and `orders` (opened, updated, fired, item statuses: the `cashier` channel does
 // not carry them). Money is integer minor units throughout (money.js).
@@ -18,6 +24,8 @@ import { DAY_FIGURES, TENDER_METHODS, currencySymbol, formatBp, formatMoney, par
 import { checkRole, clock, deviceToken, explain, h, noToken, reportFailure, setConnection, toast } from "./ui.js";
 
 const OPEN = new Set(["ACTIVE", "READY"]);
+const COUNTER = new Set(["TAKEAWAY", "DELIVERY"]); // paid first, handed over at the counter
+const FINISHED = new Set(["DONE", "SERVED", "SKIPPED"]);
 const METHODS = TENDER_METHODS;
 const TABLE_LABEL = { FREE: "FREE", OCCUPIED: "OCCUPIED", BILL_REQUESTED: "BILL REQUESTED", DIRTY: "DIRTY" };
 const TYPE_LABEL = { DINE_IN: "DINE-IN", TAKEAWAY: "TAKEAWAY", DELIVERY: "DELIVERY" };
@@ -46,6 +54,28 @@ const places = () => placesOf(currency);
 const byName = (a, b) => String(a.name || a.id).localeCompare(String(b.name || b.id), undefined, { numeric: true });
 
 // -- state from the hub ------------------------------------------------------------------------
+
+// A counter order paid first, still open: nothing is left to charge, it waits to be handed over.
+function awaitingPickup(order) {
+  if (!order || !COUNTER.has(order.type) || !OPEN.has(order.status)) return false;
+  return order.payment_status === "PAID" || Boolean(order.invoice_id);
+}
+
+// The hub's rule for order.pickup: READY, or no line that needs preparing left unsent or unfinished.
+function canHandOver(order) {
+  if (order.status === "READY") return true;
+  return !(order.items || []).some((l) => l.requires_prep !== false && (l.quantity > (l.sent || 0) || !FINISHED.has(l.status)));
+}
+
+function handedOver(id) {
+  const order = orders.get(id);
+  orders.delete(id);
+  receipts.delete(id);
+  if (selected.order === id) {
+    selected = { order: null, table: null };
+    if (order) toast(`Order #${order.number} handed over`, "info");
+  }
+}
 
 function putOrder(order) {
   if (!order) return;
@@ -118,11 +148,17 @@ function event(ev) {
         touched(id);
       }
       break;
-    case "ORDER_SETTLED":
+    case "ORDER_SETTLED": {
+      const waiting = new Set(d.awaiting_pickup || []); // counter orders: open, PAID, until order.pickup
       for (const id of d.order_ids || []) {
         receipt(id, { invoice_number: d.invoice_number, invoice_id: d.invoice_id, total: d.total, table_ids: d.table_ids });
-        orders.delete(id);
+        if (waiting.has(id)) updateOrder(id, () => ({ payment_status: "PAID", invoice_id: d.invoice_id, invoice_number: d.invoice_number, settling: null }));
+        else orders.delete(id);
       }
+      break;
+    }
+    case "ORDER_PICKED_UP":
+      handedOver(d.order_id);
       break;
     case "TABLE_STATUS_CHANGED":
       tables.set(d.table.id, d.table);
@@ -182,7 +218,7 @@ async function fetchOrder(id) {
 async function refreshPreview() {
   stale = false;
   const id = selected.order;
-  if (!id || !orders.has(id)) return;
+  if (!id || !orders.has(id) || awaitingPickup(orders.get(id))) return;
   const seq = ++previewSeq;
   try {
     const ack = await hub.command("bill.preview", { order_ids: [id] });
@@ -221,6 +257,10 @@ function toggleBill(order) {
     toast(release ? "Bill released: the order can be changed again" : "Bill requested: the order is locked", "info");
     stale = true;
   });
+}
+
+function handOver(order) {
+  run("order.pickup", { order_id: order.id }, () => handedOver(order.id));
 }
 
 function clean(table) {
@@ -485,7 +525,10 @@ async function settle(force) {
     current.guidance = null;
     if (result.status === "PAID") {
       receipt(order.id, { ...result, table_ids: receipts.get(order.id)?.table_ids || [] });
-      orders.delete(order.id);
+      if (COUNTER.has(order.type)) {
+        const paid = { payment_status: "PAID", paid: result.paid, invoice_id: result.invoice_id, invoice_number: result.invoice_number, settling: null };
+        updateOrder(order.id, () => paid); // stays open until handed over (unless ORDER_PICKED_UP came first)
+      } else orders.delete(order.id);
     } else {
       toast(`Part payment of ${money(calc.sum)} taken: ${money(result.remaining)} still due`, "info");
       current.rows = [];
@@ -528,6 +571,7 @@ function orderBadges(order) {
       ? h("span", { class: "badge ready" }, "READY")
       : h("span", { class: "badge active" }, order.fired_at ? "IN KITCHEN" : "NOT SENT"),
     order.payment_status === "PARTIALLY_PAID" ? h("span", { class: "badge part" }, "PART PAID") : null,
+    awaitingPickup(order) ? h("span", { class: "badge paid", title: "paid: waiting for pickup" }, "PAID") : null,
     order.settling ? h("span", { class: "badge locked" }, "PAYING") : null,
   ];
 }
@@ -558,27 +602,47 @@ function renderMap() {
   const list = [...tables.values()].sort(byName);
   redraw(map, list.length ? list.map(tile) : [h("p", { class: "empty" }, "No tables")]);
   const seated = new Set([...tables.values()].map((t) => t.order_id).filter(Boolean));
-  const toGo = [...orders.values()]
+  const offMap = [...orders.values()]
     .filter((o) => o.type !== "DINE_IN" || !seated.has(o.id))
-    .sort((a, b) => a.created_at - b.created_at || a.number - b.number)
-    .map((order) =>
+    .sort((a, b) => a.created_at - b.created_at || a.number - b.number);
+  const toGo = offMap.filter((o) => !awaitingPickup(o)).map(toGoEntry);
+  const waiting = offMap.filter(awaitingPickup);
+  const none = waiting.length ? "No takeaway or delivery order to charge" : "No takeaway or delivery orders open";
+  redraw(document.getElementById("to-go"), toGo.length ? toGo : [h("p", { class: "empty" }, none)]);
+  const strip = document.getElementById("pickup");
+  strip.hidden = !waiting.length;
+  document.getElementById("pickup-title").hidden = !waiting.length;
+  redraw(
+    strip,
+    waiting.map((order) =>
       h(
-        "button",
-        {
-          type: "button",
-          class: `togo${selected.order === order.id ? " selected" : ""}`,
-          dataset: { key: `o:${order.id}`, orderId: order.id, type: order.type },
-          "aria-pressed": selected.order === order.id ? "true" : "false",
-          onclick: () => selectOrder(order.id),
-        },
-        h("span", { class: "num" }, `#${order.number}`),
-        h("span", { class: "kind" }, TYPE_LABEL[order.type] || order.type),
-        order.token ? h("span", { class: "badge station" }, `TOKEN ${order.token}`) : null,
-        order.customer_name ? h("span", { class: "who" }, order.customer_name) : null,
-        ...orderBadges(order),
+        "div",
+        { class: "pickup-row", dataset: { orderId: order.id, status: order.status } },
+        toGoEntry(order),
+        canHandOver(order)
+          ? h("button", { type: "button", class: "handover", dataset: { key: `h:${order.id}` }, title: "key H", onclick: () => handOver(order) }, "HANDED OVER")
+          : null,
       ),
-    );
-  redraw(document.getElementById("to-go"), toGo.length ? toGo : [h("p", { class: "empty" }, "No takeaway or delivery orders open")]);
+    ),
+  );
+}
+
+function toGoEntry(order) {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: `togo${selected.order === order.id ? " selected" : ""}`,
+      dataset: { key: `o:${order.id}`, orderId: order.id, type: order.type },
+      "aria-pressed": selected.order === order.id ? "true" : "false",
+      onclick: () => selectOrder(order.id),
+    },
+    h("span", { class: "num" }, `#${order.number}`),
+    h("span", { class: "kind" }, TYPE_LABEL[order.type] || order.type),
+    order.token ? h("span", { class: "badge station" }, `TOKEN ${order.token}`) : null,
+    order.customer_name ? h("span", { class: "who" }, order.customer_name) : null,
+    ...orderBadges(order),
+  );
 }
 
 function renderFigures() {
@@ -626,13 +690,14 @@ function renderDetail() {
   const paid = selected.order ? receipts.get(selected.order) : null;
   const table = selected.table ? tables.get(selected.table) : null;
   let key = "";
-  if (order) key = `order:${order.id}`;
+  if (awaitingPickup(order)) key = `paid:${order.id}`;
+  else if (order) key = `order:${order.id}`;
   else if (paid && paid.invoice_number !== undefined && paid.invoice_number !== null) key = `receipt:${selected.order}`;
   else if (table) key = `table:${table.id}`;
   if (key !== view) {
     view = key;
     box.dataset.view = key.split(":")[0];
-    if (order) {
+    if (key.startsWith("order:")) {
       pay = { orderId: order.id, rows: [], busy: false, guidance: null };
       linesKey = "";
       if (!preview || preview.orderId !== order.id) preview = null;
@@ -645,7 +710,8 @@ function renderDetail() {
       box.replaceChildren(h("div", { id: "d-static" }));
     }
   }
-  if (order) fillOrder(order);
+  if (key.startsWith("paid:")) fillPaid(order, paid || {});
+  else if (order) fillOrder(order);
   else if (key.startsWith("receipt:")) fillReceipt(paid, table);
   else if (table) fillTable(table);
 }
@@ -659,6 +725,7 @@ function keysHelp() {
     ["D", "discount"],
     ["B", "request or release the bill"],
     ["C", "clean a dirty table"],
+    ["H", "hand over a paid takeaway once ready"],
     ["Esc", "deselect"],
   ];
   return h("dl", { class: "keys" }, ...keys.flatMap(([key, what]) => [h("dt", {}, key), h("dd", {}, what)]));
@@ -743,18 +810,7 @@ function fillOrder(order) {
     ...orderBadges(order),
     billRequested(order) ? h("span", { class: "badge locked" }, "BILL REQUESTED") : null,
   );
-  document.getElementById("d-lines").replaceChildren(
-    ...(order.items || []).map((line) => {
-      const status = line.quantity > (line.sent || 0) ? "NOT_FIRED" : line.status;
-      return h(
-        "li",
-        { class: `s-${status}`, dataset: { lineId: line.id, status } },
-        h("span", { class: "qty" }, `${line.quantity}\u00d7`),
-        h("span", { class: "name" }, line.name),
-        h("span", { class: "status" }, status === "NOT_FIRED" ? "NOT SENT" : status),
-      );
-    }),
-  );
+  document.getElementById("d-lines").replaceChildren(...lineItems(order));
   fillBill(order);
   document.getElementById("d-actions").replaceChildren(
     h(
@@ -766,6 +822,19 @@ function fillOrder(order) {
   fillDiscounts(order);
   updatePay();
   renderGuidance();
+}
+
+function lineItems(order) {
+  return (order.items || []).map((line) => {
+    const status = line.quantity > (line.sent || 0) ? "NOT_FIRED" : line.status;
+    return h(
+      "li",
+      { class: `s-${status}`, dataset: { lineId: line.id, status } },
+      h("span", { class: "qty" }, `${line.quantity}\u00d7`),
+      h("span", { class: "name" }, line.name),
+      h("span", { class: "status" }, status === "NOT_FIRED" ? "NOT SENT" : status),
+    );
+  });
 }
 
 function fillBill(order) {
@@ -924,6 +993,46 @@ function fillReceipt(paid, table) {
   );
 }
 
+// A paid counter order still open: its receipt, what the kitchen still makes, and HANDED OVER once ready.
+function fillPaid(order, paid) {
+  const ready = canHandOver(order);
+  const invoice = order.invoice_number ?? paid.invoice_number;
+  fill(
+    document.getElementById("d-static"),
+    h(
+      "div",
+      { class: "d-head" },
+      h("span", { class: "num" }, `#${order.number}`),
+      h("span", { class: "where" }, TYPE_LABEL[order.type] || order.type),
+      order.token ? h("span", { class: "badge station" }, `TOKEN ${order.token}`) : null,
+      order.customer_name ? h("span", { class: "who" }, order.customer_name) : null,
+      ...orderBadges(order),
+    ),
+    h(
+      "div",
+      { class: "receipt", id: "receipt", dataset: { invoice: String(invoice ?? ""), orderId: order.id } },
+      h("span", { class: "settled" }, "PAID"),
+      h("div", { class: "invoice", id: "invoice-number" }, invoice === null || invoice === undefined ? "Invoice —" : `Invoice #${invoice}`),
+      h("div", { class: "r-total" }, `Total ${money(paid.total ?? order.paid)}`),
+      paid.change === undefined
+        ? null
+        : h("div", { class: "r-change", id: "receipt-change", dataset: { minor: String(paid.change || 0) } }, h("span", {}, "CHANGE TO GIVE"), money(paid.change || 0)),
+      h(
+        "p",
+        { class: `pickup-state${ready ? " ready" : ""}`, id: "pickup-state", dataset: { ready: String(ready) } },
+        ready ? "Ready: hand it over" : "In the kitchen: hand it over once it is ready",
+      ),
+      h(
+        "div",
+        { class: "r-table" },
+        ready ? h("button", { type: "button", class: "big-btn handover", id: "handed-over", onclick: () => handOver(order) }, "HANDED OVER") : null,
+        h("button", { type: "button", class: "big-btn", onclick: deselect }, "DONE"),
+      ),
+    ),
+    h("ul", { class: "d-lines", id: "d-lines" }, ...lineItems(order)),
+  );
+}
+
 function fillTable(table) {
   const lines = [h("div", { class: "d-head" }, h("span", { class: "num" }, table.name), h("span", { class: "where" }, `${table.seats} seats`)), tableBlock(table)];
   if (table.status === "FREE") lines.push(h("p", { class: "empty" }, "Free: no order at this table"));
@@ -956,7 +1065,8 @@ function onKey(e) {
     return;
   }
   if (typing) return;
-  const order = selected.order ? orders.get(selected.order) : null;
+  const open = selected.order ? orders.get(selected.order) : null;
+  const order = awaitingPickup(open) ? null : open; // paid: nothing to charge, discount or lock
   const table = selected.table ? tables.get(selected.table) : null;
   if (e.key.startsWith("Arrow")) {
     if (moveFocus(e.key)) e.preventDefault();
@@ -970,6 +1080,8 @@ function onKey(e) {
     toggleBill(order);
   } else if (e.key === "c" && table && table.status === "DIRTY") {
     clean(table);
+  } else if (e.key === "h" && awaitingPickup(open) && canHandOver(open)) {
+    handOver(open);
   }
 }
 

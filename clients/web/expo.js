@@ -7,52 +7,35 @@
 // be bumped or recalled). Counter orders (takeaway, delivery) are paid first: settled, they stay
 // open (ORDER_SETTLED names them in `awaiting_pickup`), marked PAID and still bumpable; a READY
 // one offers PICKED UP (order.pickup), which closes it (ORDER_PICKED_UP). Kitchen alerts (a station with no screen, a ticket nobody
-// acknowledged) stay on top while they stand (see hub/domain/alerts.py: the ticket not
-// acknowledged, the order open, something left to make at that station) or until dismissed;
-// the snapshot carries those still standing, so a screen starting again keeps them.
+// acknowledged) stay on top while they stand (alerts.js, by the rule of hub/domain/alerts.py: the
+// ticket not acknowledged, the order open, something left to make at that station) or until
+// dismissed; the snapshot carries those still standing, so a screen starting again keeps them.
 
+import { AlertBook } from "./alerts.js";
 import { Hub } from "./fireflow.js";
-import { ACTIVE, CardBook, isActive, renderCard, tickAges } from "./tickets.js";
+import { CardBook, isActive, renderCard, tickAges } from "./tickets.js";
 import { checkRole, deviceToken, h, noToken, reportFailure, setConnection, toast } from "./ui.js";
 
 const token = deviceToken("expo");
 const book = new CardBook();
-const alerts = new Map(); // ticket id -> its latest alert (a ticket's TICKET_UNACKED replaces its STATION_OFFLINE)
-const dismissed = new Set(); // alert ids dismissed on this screen
+const alerts = new AlertBook(book);
 const awaitingPickup = new Set(); // ids of paid counter orders still open (ORDER_SETTLED `awaiting_pickup`)
 const COUNTER = new Set(["TAKEAWAY", "DELIVERY"]);
 let hub = null;
 
-const alertKey = (alert) => alert.ticket_id || alert.id;
-
-function forgetAlerts(orderIds) {
-  for (const [key, alert] of alerts) if (orderIds.includes(alert.order_id)) alerts.delete(key);
-}
-
 function snapshot(snapshots) {
   book.load(snapshots);
-  const snap = snapshots.expo;
-  if (snap && Array.isArray(snap.alerts)) {
-    alerts.clear();
-    for (const alert of snap.alerts) alerts.set(alertKey(alert), alert);
-  }
+  awaitingPickup.clear(); // a reloaded screen learns who is paid from the cards (`paid`)
+  for (const t of (snapshots.expo && snapshots.expo.tickets) || []) if (t.paid) awaitingPickup.add(t.order_id);
+  alerts.load(snapshots);
 }
 
 function event(ev) {
   const d = ev.data || {};
+  alerts.apply(ev);
   switch (ev.type) {
-    case "KITCHEN_ALERT":
-      alerts.set(alertKey(d.alert), d.alert);
-      break;
-    case "TICKET_ACKED":
-      alerts.delete(d.ticket_id);
-      break;
-    case "ORDER_CANCELLED":
-      forgetAlerts([d.order_id]);
-      break;
     case "ORDER_SETTLED": {
       const open = d.awaiting_pickup || [];
-      forgetAlerts((d.order_ids || []).filter((id) => !open.includes(id)));
       book.apply(ev);
       for (const id of open) {
         awaitingPickup.add(id);
@@ -62,27 +45,12 @@ function event(ev) {
     }
     case "ORDER_PICKED_UP":
       awaitingPickup.delete(d.order_id);
-      forgetAlerts([d.order_id]);
       for (const card of book.ofOrder(d.order_id)) card.closed = true; // handed over: the hub takes no more for it
-      break;
-    case "ORDER_MERGED":
-      forgetAlerts([d.from_order_id]);
       break;
     default:
       break;
   }
   book.apply(ev);
-}
-
-// The same rule as the hub's snapshot: an alert stands while its station has something of the order to make.
-function standing(alert) {
-  if (dismissed.has(alert.id)) return false;
-  for (const card of book.ofOrder(alert.order_id)) {
-    for (const line of card.lines.values()) {
-      if (line.station === alert.station && ACTIVE.has(line.status) && line.mark !== "VOIDED" && !line.held) return true;
-    }
-  }
-  return false;
 }
 
 function send(type, data) {
@@ -117,7 +85,7 @@ function queueActions(card) {
 function doneActions(card) {
   if (card.closed) return [];
   const actions = [["RECALL", () => send("order.recall", { order_id: card.order_id }), "recall"]];
-  if (card.ready && COUNTER.has(card.order_type)) {
+  if (card.ready && COUNTER.has(card.order_type) && awaitingPickup.has(card.order_id)) { // unpaid: the hub says "pay first"
     actions.push(["PICKED UP", () => send("order.pickup", { order_id: card.order_id }), "bump pickup"]);
   }
   return actions;
@@ -134,18 +102,15 @@ function render() {
     markPaid(renderCard(card, { now, settings, showStation: true, actions: doneActions(card) }), card),
   );
   document.getElementById("done").replaceChildren(...done);
-  const items = [...alerts.values()]
-    .filter(standing)
-    .sort((a, b) => b.at - a.at)
-    .map((alert) =>
-      h(
-        "li",
-        { dataset: { alertId: alert.id, kind: alert.kind, orderId: alert.order_id } },
-        h("span", { class: "kind" }, alert.kind.replace("_", " ")),
-        h("span", {}, alert.message || `#${alert.order_number} at ${alert.station}`),
-        h("button", { type: "button", onclick: () => (dismissed.add(alert.id), render()) }, "OK"),
-      ),
-    );
+  const items = alerts.standing().map((alert) =>
+    h(
+      "li",
+      { dataset: { alertId: alert.id, kind: alert.kind, orderId: alert.order_id } },
+      h("span", { class: "kind" }, alert.kind.replace("_", " ")),
+      h("span", {}, alert.message || `#${alert.order_number} at ${alert.station}`),
+      h("button", { type: "button", onclick: () => (alerts.dismiss(alert.id), render()) }, "OK"),
+    ),
+  );
   document.getElementById("alerts").replaceChildren(...items);
 }
 

@@ -1,7 +1,9 @@
 // Back office: /manager?token=<MANAGER device token>
 //
-// One page in six sections (left nav, the section kept in the address's #hash):
-//   alerts   the standing kitchen alerts (the `manager` snapshot, then KITCHEN_ALERT), live;
+// One page in seven sections (left nav, the section kept in the address's #hash):
+//   alerts   the standing kitchen alerts, live: raised by the `manager` snapshot and KITCHEN_ALERT, ended
+//            as on expo (alerts.js: the `expo` channel's cards and TICKET_ACKED, bumps, cancels, merges,
+//            settles and pickups), so the count in the nav drops the moment an alert stops standing;
 //   day      the day's figures (GET /api/v1/reports/day, then REVENUE_UPDATED), float, payout,
 //            day close with counted cash, and the printable Z-report;
 //   invoices history (GET /api/v1/invoices: customer, from/to, status, pages), one invoice whole,
@@ -10,17 +12,22 @@
 //            item with its choices (modifier groups, checked here before sending), categories and
 //            stations (setup.* with the menu version held);
 //   floor    areas and tables on their plan (the `tables` channel; setup.area.put, setup.table.*);
+//   staff    the people who work here (the `manager` snapshot's `staff`, then STAFF_CHANGED): add, edit
+//            (name, role, a new PIN; a PIN is never shown) and remove (setup.staff.*, with the
+//            restaurant's version held: every staff change moves it, so the page keeps it in step);
 //   devices  GET /api/v1/devices, pair (device.pair: the code shown big) and revoke (device.revoke).
 //
 // Money commands (float, payout, close, refund, void) go over HTTP POST /api/v1/commands with an
 // Idempotency-Key kept until the hub answers, so a retry never pays twice. Setup and device
 // commands go over the WebSocket (hub.act). Amounts are integer minor units (money.js).
 
+import { AlertBook } from "./alerts.js";
 import { Hub, HubError, randomHex } from "./fireflow.js";
 import { DAY_FIGURES, TENDER_METHODS, formatMoney, parseAmount, placesOf, plainAmount } from "./money.js";
+import { CardBook } from "./tickets.js";
 import { checkRole, deviceToken, explain, h, noToken, setConnection, toast } from "./ui.js";
 
-const SECTIONS = ["alerts", "day", "invoices", "menu", "floor", "devices"];
+const SECTIONS = ["alerts", "day", "invoices", "menu", "floor", "staff", "devices"];
 const METHODS = TENDER_METHODS;
 const PER_PAGE = 12;
 const FIGURES = [["revenue", "Revenue", true], ...DAY_FIGURES];
@@ -32,9 +39,10 @@ let started = false; // the first snapshot came
 let section = "alerts";
 let currency = "INR";
 let restaurantName = "";
+let restaurantVersion = null; // the restaurant's version as last told (snapshot, PROFILE_CHANGED, STAFF_CHANGED, acks)
 
-const alerts = new Map(); // ticket id (or alert id) -> its latest alert
-const dismissed = new Set();
+const book = new CardBook(); // the expo cards: what each station still has to make
+const alerts = new AlertBook(book);
 let figures = null;
 let figureEvents = 0;
 const drawerLog = []; // DRAWER_MOVED and DAY_CLOSED seen by this page, newest first
@@ -49,6 +57,9 @@ const tables = new Map();
 let areas = [];
 let area = null; // the area shown on the plan
 let editingTable = null;
+
+const staff = new Map(); // staff id -> { id, name, role } (never a PIN)
+let editingStaff = null; // the id being edited (null: a new person)
 
 let devices = [];
 let offer = null; // { device_id, code, expires_at }
@@ -185,6 +196,7 @@ function setMenu(snap) {
 
 function setRestaurant(restaurant) {
   if (!restaurant) return;
+  if (typeof restaurant.version === "number") restaurantVersion = restaurant.version;
   restaurantName = restaurant.name || restaurantName;
   if (restaurant.currency) currency = restaurant.currency;
   for (const station of (restaurant.kitchen && restaurant.kitchen.stations) || []) stationSettings.set(station.id, station);
@@ -192,10 +204,12 @@ function setRestaurant(restaurant) {
 }
 
 function snapshot(snapshots) {
+  book.load(snapshots);
+  alerts.load(snapshots);
   if (snapshots.manager) {
-    setRestaurant(snapshots.manager.restaurant); // station colours and timings, tax codes, currency
-    alerts.clear();
-    for (const alert of snapshots.manager.alerts || []) alerts.set(alert.ticket_id || alert.id, alert);
+    setRestaurant(snapshots.manager.restaurant); // station colours and timings, tax codes, currency, version
+    staff.clear();
+    for (const person of snapshots.manager.staff || []) staff.set(person.id, person);
   }
   if (snapshots.menu) setMenu(snapshots.menu);
   if (snapshots.tables) {
@@ -215,10 +229,9 @@ function snapshot(snapshots) {
 
 function event(ev) {
   const d = ev.data || {};
+  alerts.apply(ev);
+  book.apply(ev);
   switch (ev.type) {
-    case "KITCHEN_ALERT":
-      alerts.set(d.alert.ticket_id || d.alert.id, d.alert);
-      break;
     case "KITCHEN_SETTINGS_CHANGED":
       for (const station of (d.kitchen && d.kitchen.stations) || []) stationSettings.set(station.id, station);
       break;
@@ -247,6 +260,12 @@ function event(ev) {
     }
     case "PROFILE_CHANGED":
       setRestaurant(d.restaurant);
+      break;
+    case "STAFF_CHANGED":
+      restaurantVersion = d.version;
+      for (const person of d.staff || []) staff.set(person.id, person);
+      for (const id of d.removed || []) staff.delete(id);
+      if (editingStaff && (d.removed || []).includes(editingStaff)) editStaff(null);
       break;
     case "TABLES_CHANGED":
       for (const table of d.tables || []) tables.set(table.id, table);
@@ -348,12 +367,13 @@ function go(name) {
 
 function render() {
   $("where").textContent = [restaurantName, figures && figures.day].filter(Boolean).join(" · ");
-  const standing = [...alerts.values()].filter((a) => !dismissed.has(a.id));
+  const standing = alerts.standing();
   $("nav-alerts").textContent = standing.length ? String(standing.length) : "";
   renderAlerts(standing);
   renderDay();
   renderMenu();
   renderFloor();
+  renderStaff();
   renderDevices();
 }
 
@@ -366,18 +386,16 @@ function since(ms) {
 }
 
 function renderAlerts(standing) {
-  const items = standing
-    .sort((a, b) => (b.at || 0) - (a.at || 0))
-    .map((alert) =>
-      h(
-        "li",
-        { dataset: { alertId: alert.id, kind: alert.kind, orderId: alert.order_id } },
-        h("span", { class: "kind" }, alert.kind === "STATION_OFFLINE" ? "STATION OFFLINE" : "NOT ACKNOWLEDGED"),
-        h("span", { class: "what" }, alert.message || `Order #${alert.order_number} at ${alert.station}`),
-        h("span", { class: "when" }, since(alert.at)),
-        h("button", { type: "button", onclick: () => (dismissed.add(alert.id), render()) }, "OK"),
-      ),
-    );
+  const items = standing.map((alert) =>
+    h(
+      "li",
+      { dataset: { alertId: alert.id, kind: alert.kind, orderId: alert.order_id } },
+      h("span", { class: "kind" }, alert.kind === "STATION_OFFLINE" ? "STATION OFFLINE" : "NOT ACKNOWLEDGED"),
+      h("span", { class: "what" }, alert.message || `Order #${alert.order_number} at ${alert.station}`),
+      h("span", { class: "when" }, since(alert.at)),
+      h("button", { type: "button", onclick: () => (alerts.dismiss(alert.id), render()) }, "OK"),
+    ),
+  );
   $("alerts-list").replaceChildren(...(items.length ? items : [h("li", { class: "none" }, "No kitchen alerts standing: every station has a screen and every ticket was seen.")]));
 }
 
@@ -797,13 +815,27 @@ async function reloadMenuAfter(err) {
   render();
 }
 
-async function sendSetup(form, type, data) {
+// Setup commands whose `version` is the restaurant's (the others hold the menu's or a table's).
+const RESTAURANT_VERSIONED = /^setup\.(area|profile|billing|staff)\b/;
+
+function noteVersion(result) {
+  if (result && typeof result.restaurant_version === "number") restaurantVersion = Math.max(restaurantVersion ?? 0, result.restaurant_version);
+}
+
+async function sendSetup(form, type, data, words = setupRefusal) {
   try {
     form.querySelectorAll("button").forEach((b) => (b.disabled = true));
-    return await hub.act(type, data);
+    const ack = await hub.act(type, data);
+    noteVersion(ack.result);
+    return ack;
   } catch (err) {
-    fail(err, setupRefusal);
-    await reloadMenuAfter(err);
+    fail(err, words);
+    if (err.code === "VERSION_CONFLICT" && RESTAURANT_VERSIONED.test(type)) {
+      const now = err.frame.details && err.frame.details.version; // what the hub holds now: saving again lands
+      if (typeof now === "number") restaurantVersion = now;
+    } else {
+      await reloadMenuAfter(err);
+    }
     return null;
   } finally {
     form.querySelectorAll("button").forEach((b) => (b.disabled = false));
@@ -1015,6 +1047,127 @@ async function saveArea(e) {
   render();
 }
 
+// -- staff ----------------------------------------------------------------------------------------
+
+const ROLES = { MANAGER: "Manager", OWNER: "Owner", CASHIER: "Cashier", WAITER: "Waiter" };
+const APPROVERS = new Set(["MANAGER", "OWNER"]); // whose PIN approves refunds, voids and discounts over a till's limit
+
+function renderStaff() {
+  const rows = [...staff.values()].sort(byName).map((person) =>
+    h(
+      "tr",
+      {
+        tabindex: "0",
+        class: editingStaff === person.id ? "selected" : "",
+        dataset: { staffId: person.id, role: person.role },
+        onclick: () => editStaff(person.id),
+        onkeydown: (e) => e.key === "Enter" && editStaff(person.id),
+      },
+      h("td", {}, h("b", { class: "s-name" }, person.name)),
+      h("td", { class: "hint s-id" }, person.id),
+      h("td", {}, h("span", { class: `role r-${person.role}` }, ROLES[person.role] || person.role)),
+      h("td", {}, APPROVERS.has(person.role) ? "refunds, voids, discounts" : "—"),
+    ),
+  );
+  $("staff-rows").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "4", class: "none" }, "Nobody yet."))]));
+}
+
+function showStaffProblem(text, input = null) {
+  const box = $("staff-problem");
+  for (const el of $("staff-form").querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  box.textContent = text || "";
+  box.hidden = !text;
+  if (text && input) {
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  }
+}
+
+// What is wrong with the form before it goes to the hub, in words (null: nothing).
+function staffFormProblem(name, id, role, pin) {
+  if (!name) return ["Type their name.", $("staff-name")];
+  if (!/^[A-Za-z0-9_.:-]+$/.test(id)) return ["Type an id for them: letters, digits, - or _, no spaces.", $("staff-id")];
+  if (!editingStaff && staff.has(id)) return [`There is already someone with the id “${id}”: choose another id, or edit them.`, $("staff-id")];
+  if (pin && !/^[0-9]{4,8}$/.test(pin)) return ["A PIN is 4 to 8 digits.", $("staff-pin")];
+  if (!pin && !editingStaff && APPROVERS.has(role)) return [`A ${ROLES[role].toLowerCase()} needs a PIN to approve: type 4 to 8 digits.`, $("staff-pin")];
+  return null;
+}
+
+function staffHint() {
+  $("staff-hint").textContent = APPROVERS.has($("staff-role").value)
+    ? "Their PIN approves refunds, voids and discounts over a till's limit."
+    : "A cashier or waiter approves nothing with a PIN.";
+}
+
+function editStaff(id) {
+  const person = id ? staff.get(id) : null;
+  editingStaff = person ? person.id : null;
+  $("staff-title").textContent = person ? `Edit ${person.name}` : "New person";
+  $("staff-name").value = person ? person.name : "";
+  $("staff-id").value = person ? person.id : "";
+  $("staff-id").readOnly = Boolean(person);
+  $("staff-role").value = person ? person.role : "MANAGER";
+  $("staff-pin").value = "";
+  $("staff-pin").placeholder = person ? "leave empty to keep" : "4 to 8 digits";
+  $("staff-pin-label").firstChild.textContent = person ? "New PIN " : "PIN ";
+  $("staff-remove").hidden = !person;
+  showStaffProblem(null);
+  staffHint();
+  renderStaff();
+}
+
+// A refusal in words, said in the form too (it stays until the next change).
+function staffRefusal(verb) {
+  return (err) => {
+    let words;
+    if (err.code === "INVALID_SETUP" || err.code === "INVALID_COMMAND") {
+      const problems = (err.frame.details && err.frame.details.problems) || [];
+      words = `Not ${verb}: ${err.message || problems.join("; ")}.`;
+    } else if (err.code === "VERSION_CONFLICT") {
+      words = "Someone changed the setup at the same moment: the page now holds what is there; check it, then press again.";
+    } else {
+      words = explain(err);
+    }
+    showStaffProblem(words);
+    return words;
+  };
+}
+
+async function saveStaff(e) {
+  e.preventDefault();
+  const name = $("staff-name").value.trim();
+  const id = editingStaff || $("staff-id").value.trim() || slug(name);
+  const role = $("staff-role").value;
+  const pin = $("staff-pin").value.trim();
+  const problem = staffFormProblem(name, id, role, pin);
+  showStaffProblem(...(problem || [null]));
+  if (problem) return;
+  const data = { staff_id: id, name, role };
+  if (pin) data.pin = pin;
+  if (restaurantVersion !== null) data.version = restaurantVersion;
+  const ack = await sendSetup($("staff-form"), "setup.staff.put", data, staffRefusal("saved"));
+  if (!ack) {
+    if (editingStaff && staff.has(editingStaff)) $("staff-role").value = staff.get(editingStaff).role; // as it is now
+    staffHint();
+    return;
+  }
+  if (!staff.has(id)) staff.set(id, { id, name, role }); // STAFF_CHANGED brings the same
+  toast(`${name} saved${pin ? " with a new PIN" : ""}`, "info");
+  editStaff(id);
+}
+
+async function removeStaff() {
+  const person = editingStaff && staff.get(editingStaff);
+  if (!person || !(await confirmAsk(`Remove ${person.name}?`, "Their PIN stops approving at once, on every till.", "REMOVE"))) return;
+  const data = { staff_id: person.id };
+  if (restaurantVersion !== null) data.version = restaurantVersion;
+  const ack = await sendSetup($("staff-form"), "setup.staff.remove", data, staffRefusal("removed"));
+  if (!ack) return;
+  staff.delete(person.id);
+  toast(`${person.name} removed`, "info");
+  editStaff(null);
+}
+
 // -- devices --------------------------------------------------------------------------------------
 
 function renderDevices() {
@@ -1139,6 +1292,11 @@ function wire() {
   $("table-form").addEventListener("submit", saveTable);
   $("table-remove").addEventListener("click", removeTable);
   $("area-form").addEventListener("submit", saveArea);
+  $("staff-new").addEventListener("click", () => editStaff(null));
+  $("staff-form").addEventListener("submit", saveStaff);
+  $("staff-remove").addEventListener("click", removeStaff);
+  $("staff-role").addEventListener("change", staffHint);
+  $("staff-form").addEventListener("input", () => ($("staff-problem").hidden ? null : showStaffProblem(null)));
   $("add-device-form").addEventListener("submit", pairDevice);
   $("dev-reload").addEventListener("click", loadDevices);
   $("confirm-dialog").addEventListener("cancel", () => ($("confirm-dialog").returnValue = "no"));
@@ -1151,7 +1309,7 @@ if (!token) {
     channels: (welcome) => {
       checkRole(welcome);
       me.device = welcome.device || null;
-      return ["manager", "menu", "tables"];
+      return ["manager", "menu", "tables", "expo"]; // expo: the cards that say when an alert stops standing
     },
     snapshot,
     event,
@@ -1159,10 +1317,11 @@ if (!token) {
     state: (_, conn) => setConnection(conn),
     problem: (message) => toast(message),
   }).start();
-  window.fireflow = { hub, menu, tables, alerts, state: () => ({ section, figures, currency, devices, invoices, invoice, offer, lastClose }) };
+  window.fireflow = { hub, menu, tables, staff, book, alerts, state: () => ({ section, figures, currency, restaurantVersion, devices, invoices, invoice, offer, lastClose }) };
   wire();
   editItem(null, false);
   editTable(null);
+  editStaff(null);
   go(window.location.hash.slice(1) || "alerts");
   setInterval(() => section === "devices" || section === "alerts" ? render() : null, 15000);
 }

@@ -28,6 +28,7 @@ from fireflow.hub.domain.settlement import INVOICE_REF
 from fireflow.schema.billing import LedgerEntry, LedgerKind, LedgerTransaction, Payment, TenderMethod
 from fireflow.schema.tables import (
     AuditRow,
+    BillGroupRow,
     InvoiceLineRow,
     InvoiceOrderRow,
     InvoiceRow,
@@ -86,6 +87,7 @@ class InvoiceDraft:
     bill: dict[str, Any]
     lines: Sequence[dict[str, Any]]
     customer_name: str | None = None
+    group: Mapping[str, Any] | None = None  # the saved group bill it pays: id, title, customer, references
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +439,14 @@ class Books:
     def _txn_id(rid: str, posting_id: str, invoice_id: str) -> str:
         return f"{rid}/{posting_id.replace(INVOICE_REF, invoice_id)}"  # ids are per restaurant; the table is shared
 
+    async def settlement_key(self, invoice_id: str) -> str | None:
+        """The id of the command that made an invoice."""
+        async with self.engine.connect() as conn:
+            found: str | None = (
+                await conn.execute(select(InvoiceRow.settlement_key).where(InvoiceRow.id == invoice_id))
+            ).scalar()
+        return found
+
     def _settled_by_other(self, exc: IntegrityError, s: Settlement) -> Exception:
         if "pk_invoice_orders" in str(exc.orig):
             return AlreadySettled(", ".join(s.invoice.order_ids) if s.invoice else "?", "another invoice")
@@ -485,11 +495,26 @@ class Books:
                     tax=inv.tax,
                     total=inv.total,
                     customer_name=inv.customer_name,
+                    group_id=inv.group["id"] if inv.group else None,
                     created_by=s.by,
                     created_at=s.at,
-                    bill=inv.bill | {"invoice_id": invoice_id, "number": number},
+                    bill=inv.bill
+                    | {"invoice_id": invoice_id, "number": number}
+                    | ({"group": dict(inv.group)} if inv.group else {}),
                 )
             )
+            if inv.group is not None:  # a group is invoiced once: a payment that finds it taken rolls back whole
+                taken = await conn.execute(
+                    update(BillGroupRow)
+                    .where(
+                        BillGroupRow.restaurant_id == rid,
+                        BillGroupRow.id == inv.group["id"],
+                        BillGroupRow.invoice_id.is_(None),
+                    )
+                    .values(invoice_id=invoice_id)
+                )
+                if taken.rowcount != 1:
+                    raise AlreadySettled(f"of group {inv.group['id']}", "another invoice")
             await conn.execute(
                 insert(InvoiceOrderRow),
                 [{"restaurant_id": rid, "order_id": o, "invoice_id": invoice_id} for o in inv.order_ids],

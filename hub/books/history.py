@@ -138,6 +138,7 @@ def _summary_columns() -> Any:
         InvoiceRow.tax,
         InvoiceRow.total,
         InvoiceRow.customer_name,
+        InvoiceRow.group_id,
         InvoiceRow.created_by,
         InvoiceRow.created_at,
     )

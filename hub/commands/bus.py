@@ -35,6 +35,7 @@ from redis.exceptions import RedisError
 
 from fireflow.hub.books.audit import AuditTrail
 from fireflow.hub.books.customers import Customers
+from fireflow.hub.books.groups import Groups
 from fireflow.hub.commands.context import Context
 from fireflow.hub.commands.pins import Pins
 from fireflow.hub.commands.registry import Flow, Spec, spec
@@ -169,6 +170,7 @@ class CommandBus:
         devices: Devices | None = None,
         customers: Customers | None = None,
         *,
+        groups: Groups | None = None,
         audit: AuditTrail | None = None,
         metrics: Metrics | None = None,
     ) -> None:
@@ -178,6 +180,7 @@ class CommandBus:
         self.pins = pins
         self.devices = devices
         self.customers = customers
+        self.groups = groups
         self.audit = audit  # where refusals worth keeping go (tenant violations)
         self.metrics = metrics
         self.money = BooksOnly(settler, pins) if settler is not None else None
@@ -303,6 +306,7 @@ class CommandBus:
                         self.devices,
                         self.customers,
                         command_id,
+                        self.groups,
                     )
                 )
             except DomainError:

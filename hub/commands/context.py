@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fireflow.hub.books.customers import Customers
+from fireflow.hub.books.groups import Groups
 from fireflow.hub.commands.pins import Pins
 from fireflow.hub.domain import orders, settlement
 from fireflow.hub.domain.actors import Actor
@@ -36,6 +37,7 @@ class Context:
     devices: Devices | None = None
     customers: Customers | None = None
     command_id: str = ""
+    groups: Groups | None = None
 
     async def editable(self, order_id: str) -> Order:
         """An order this terminal may change: open, not being paid, and no other terminal holds its bill."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from fireflow.hub.commands import customer_handlers as customer_on
+from fireflow.hub.commands import group_handlers as group_on
 from fireflow.hub.commands import handlers as on
 from fireflow.hub.commands import setup_handlers as setup_on
 from fireflow.hub.commands.context import Handler
@@ -30,6 +31,7 @@ from fireflow.hub.domain.actors import FRONT, KITCHEN_SIDE, MANAGERS, MONEY, Rol
 from fireflow.hub.domain.kitchen import ItemMove
 from fireflow.schema import commands as payloads
 from fireflow.schema.customers import PutCustomer
+from fireflow.schema.groups import SaveGroup
 from fireflow.schema.setup import PairDevice, PutStaff, RemoveStaff, RevokeDevice
 
 __all__ = ["PUBLIC", "REGISTRY", "Flow", "HttpRoute", "Spec", "spec"]
@@ -236,6 +238,8 @@ REGISTRY: tuple[Spec, ...] = (
     ),
     # The customer book (Postgres): looked up by phone when a takeaway or delivery order is opened
     Spec("customer.put", PutCustomer, FRONT, customer_on.put_customer, http=_put("/customers"), side_effects=True),
+    # Saved group bills (Postgres): orders invoiced together under a title, with the customer's references
+    Spec("group.save", SaveGroup, _CASH, group_on.save_group, http=_put("/groups"), side_effects=True),
 )
 
 _BY_NAME: dict[str, Spec] = {s.name: s for s in REGISTRY}

@@ -26,14 +26,16 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from fireflow.hub.books.books import AlreadySettled, Books, Found, InvoiceDraft, PaymentDraft, Settlement
+from fireflow.hub.books.groups import Groups
 from fireflow.hub.commands.pins import Pins
-from fireflow.hub.domain import billing, settlement
+from fireflow.hub.domain import billing, groups, settlement
 from fireflow.hub.domain import books_rules as rules
 from fireflow.hub.domain.actors import Actor
 from fireflow.hub.domain.decision import Decision, Event
@@ -52,6 +54,13 @@ __all__ = ["BooksOnly", "Settler"]
 logger = logging.getLogger(__name__)
 
 APPLY_BUSY = "recorded, but the live state kept changing; retry with the same id"
+GROUP_ON_INVOICE = (
+    "id",
+    "title",
+    "customer_name",
+    "reference1",
+    "reference2",
+)  # a saved group, as its invoice keeps it
 
 
 def _unavailable(what: str) -> DomainError:
@@ -107,10 +116,13 @@ class Settler:
         books = self.books
         rid = actor.restaurant_id
         restaurant = await self._restaurant(rid)
+        group = await self._group(actor, cmd, key) if cmd.group_id is not None else None
+        if group is not None and cmd.customer_name is None:
+            cmd = cmd.model_copy(update={"customer_name": group["customer_name"]})
         plan, held = await self._lock(actor, key, fingerprint, cmd, restaurant)
         now = self._now()
         try:
-            recorded = await books.record(self._settlement(plan, restaurant, actor, now))
+            recorded = await books.record(self._settlement(plan, restaurant, actor, now, group))
         except AlreadySettled as exc:  # by another command id: this one can never be recorded
             await self._release(rid, key, cmd.order_ids, held)
             invoice_id = await self._repair(rid, cmd.order_ids)
@@ -152,7 +164,33 @@ class Settler:
 
         return await until_committed(attempt, busy=lambda: "the orders kept changing; retry with the same id")
 
-    def _settlement(self, plan: settlement.PaymentPlan, restaurant: Restaurant, actor: Actor, now: int) -> Settlement:
+    async def _group(self, actor: Actor, cmd: c.PayOrder, key: str) -> dict[str, Any]:
+        """The saved group the payment names: this restaurant's, not yet invoiced, holding these orders.
+
+        Invoiced by this very command (recorded, then the answer lost) is not "already invoiced": the
+        retry goes on to find its own invoice and finish.
+        """
+        assert self.books is not None and cmd.group_id is not None
+        if not cmd.group_id.startswith(actor.restaurant_id + "."):
+            raise DomainError(ErrorCode.WRONG_TENANT, "that group belongs to another restaurant")
+        try:
+            found = await Groups(self.books.engine).get(actor.restaurant_id, cmd.group_id)
+        except (SQLAlchemyError, OSError) as exc:
+            raise _unavailable("the books (Postgres)") from exc
+        if found is None:
+            raise DomainError(ErrorCode.NOT_FOUND, f"no group {cmd.group_id!r}")
+        if found["invoice_id"] is None or await self.books.settlement_key(found["invoice_id"]) != key:
+            groups.check_payment(found, cmd.order_ids)
+        return found
+
+    def _settlement(
+        self,
+        plan: settlement.PaymentPlan,
+        restaurant: Restaurant,
+        actor: Actor,
+        now: int,
+        group: Mapping[str, Any] | None = None,
+    ) -> Settlement:
         """What the books record of a payment: the plan, in their rows' shapes."""
         bill = plan.bill
         order_id = plan.orders[0].id
@@ -172,6 +210,7 @@ class Settler:
                     for line in bill.lines
                 ],
                 customer_name=plan.customer_name,
+                group=None if group is None else {k: group[k] for k in GROUP_ON_INVOICE},
             )
         day, at = _day_and_time(now, restaurant)
         return Settlement(

@@ -65,6 +65,7 @@ class Decision:
     staff: tuple[StaffMember, ...] = ()  # people added or changed (setup; with ``restaurant``, whose version guards)
     dropped_staff: tuple[str, ...] = ()  # people removed, with their PINs
     pin_hashes: Mapping[str, str] = field(default_factory=dict)  # staff id -> a new PIN's hash
+    dropped_pins: tuple[str, ...] = ()  # staff who no longer approve: their PINs go
     stock: tuple[Stock, ...] = ()
     events: tuple[Event, ...] = field(default=())
     due: tuple[Due, ...] = ()

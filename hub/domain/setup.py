@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+APPROVERS = frozenset({"MANAGER", "OWNER"})  # the staff roles whose PIN approves discounts, refunds and voids
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,9 @@ def problems(setup: RestaurantSetup) -> list[str]:
     found += _duplicates("areas", (a.id for a in setup.areas))
     found += _duplicates("tables", (t.id for t in setup.tables))
     found += _duplicates("staff", (s.id for s in setup.staff))
+    for n, person in enumerate(setup.staff):
+        if person.role not in APPROVERS and (person.pin or person.pin_hash):
+            found.append(f"staff[{n}].pin: a {person.role} does not approve with a PIN (MANAGER and OWNER do)")
     for n, station in enumerate(setup.stations):
         if station.id == ALL_STATIONS:
             found.append(f"stations[{n}].id: {ALL_STATIONS!r} means every station; name the station")
@@ -414,7 +418,6 @@ def _id(record: Any) -> str:
 # -- staff: who approves with a PIN --------------------------------------------------------------------
 
 STAFF_CHANNELS = ("manager",)
-APPROVERS = frozenset({"MANAGER", "OWNER"})
 
 
 def _staff_move(live: LiveSetup, result: dict[str, Any], **change: Any) -> Decision:
@@ -433,8 +436,16 @@ def put_staff(live: LiveSetup, cmd: PutStaff, pin_hash: str | None) -> Decision:
     _fresh(live.restaurant.version, cmd.version, "restaurant")
     person = StaffMember(id=cmd.staff_id, name=cmd.name, role=cmd.role)
     was = next((s for s in live.staff if s.id == cmd.staff_id), None)
-    if was is not None and was.role in APPROVERS and person.role not in APPROVERS:
-        _keep_an_approver(live, cmd.staff_id)
+    if person.role not in APPROVERS:  # a PIN approves discounts, refunds and voids: only theirs is kept
+        if pin_hash is not None:
+            raise DomainError(
+                ErrorCode.INVALID_SETUP,
+                f"a {person.role.lower()} does not approve with a PIN: leave it empty, or make them a manager",
+                {"problems": [f"staff: {person.id} is a {person.role}"]},
+            )
+        if was is not None and was.role in APPROVERS:
+            _keep_an_approver(live, cmd.staff_id)
+        return _staff_move(live, {"staff_id": person.id}, staff=(person,), dropped_pins=(person.id,))
     pins = {person.id: pin_hash} if pin_hash is not None else {}
     return _staff_move(live, {"staff_id": person.id}, staff=(person,), pin_hashes=pins)
 

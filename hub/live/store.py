@@ -515,6 +515,7 @@ class Store:
             hset += [(KEY_STAFF, person.id, _json(person), "restaurant", version) for person in decision.staff]
             hset += [(KEY_PINS, who, hashed, "restaurant", version) for who, hashed in decision.pin_hashes.items()]
             hdel += [(key, who) for who in decision.dropped_staff for key in (KEY_STAFF, KEY_PINS)]
+            hdel += [(KEY_PINS, who) for who in decision.dropped_pins]
         if decision.counters is not None:
             checks.append(("counters", decision.counters.version - 1))
             sets.append((KEY_COUNTERS, _json(decision.counters), "counters", decision.counters.version))

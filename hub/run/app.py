@@ -35,6 +35,7 @@ from fireflow.hub.books.audit import AuditTrail
 from fireflow.hub.books.books import AuditNote, Books
 from fireflow.hub.books.customers import Customers
 from fireflow.hub.books.db import create_engine
+from fireflow.hub.books.groups import Groups
 from fireflow.hub.commands.bus import CommandBus
 from fireflow.hub.commands.pins import Pins
 from fireflow.hub.commands.settle import Settler
@@ -117,6 +118,7 @@ class Hub:
             metrics=self.metrics,
             devices=self.devices,
             customers=Customers(self.engine) if self.engine is not None else None,
+            groups=Groups(self.engine) if self.engine is not None else None,
         )
         self.fanout = FanOut(self.redis, self.store)
         self.presence = Presence(self.redis, secrets.token_hex(4), ttl=settings.presence_ttl)

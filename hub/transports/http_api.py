@@ -27,10 +27,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from fireflow.hub.books import history
+from fireflow.hub.books.groups import Groups
 from fireflow.hub.books.reports import z_report_html
 from fireflow.hub.commands.registry import PUBLIC, REGISTRY
 from fireflow.hub.commands.tenancy import tenant_violation
+from fireflow.hub.domain import groups
 from fireflow.hub.domain.actors import Actor, can_read
+from fireflow.hub.domain.billing import compute_bill
 from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.domain.orders import business_day, check_tenant
 from fireflow.hub.domain.views import all_day, menu_view
@@ -271,6 +274,39 @@ async def _invoice(hub: Hub, actor: Actor, request: Request) -> Any:
     return {"invoice": found}
 
 
+async def _groups(hub: Hub, actor: Actor, request: Request) -> Any:
+    can_read(actor, "cashier")
+    invoiced = {"yes": True, "no": False}.get(request.query_params.get("invoiced", ""))
+    text = (request.query_params.get("q") or "")[:80] or None
+    return {"groups": await Groups(_engine(hub)).find(actor.restaurant_id, text, invoiced)}
+
+
+async def _group(hub: Hub, actor: Actor, request: Request) -> Any:
+    """A saved group and its preview: what its invoice would cover now, what is left out and why, warnings."""
+    can_read(actor, "cashier")
+    group_id = request.path_params["group_id"]
+    check_tenant(actor, group_id)
+    rid = actor.restaurant_id
+    found = await Groups(_engine(hub)).get(rid, group_id)
+    if found is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"no group {group_id!r}")
+    orders = {order_id: await hub.store.order(rid, order_id) for order_id in found["order_ids"]}
+    sorted_out = groups.sort_out(found["order_ids"], orders)
+    restaurant = await hub.store.restaurant(rid) or Restaurant(id=rid, name=rid)
+    warned = groups.warnings(found, sorted_out.included)
+    bill = None
+    if sorted_out.included and not warned["mixed_customers"]:
+        bill = compute_bill(sorted_out.included, restaurant.billing, restaurant.currency).model_dump(mode="json")
+    included = [
+        {"order_id": o.id, "number": o.number, "type": o.type.value, "table_id": o.table_id,
+         "customer_name": o.customer_name, "total": sum(i.total for i in o.items), "paid": o.paid}
+        for o in sorted_out.included
+    ]  # fmt: skip
+    return {"group": found, "included": included, "excluded": list(sorted_out.excluded), "bill": bill} | {
+        "warnings": warned
+    }
+
+
 async def _order_history(hub: Hub, actor: Actor, request: Request) -> Any:
     order_id = request.path_params["order_id"]
     check_tenant(actor, order_id)
@@ -365,6 +401,13 @@ READS: tuple[Read, ...] = (
         "Customers by phone (its digits), or whose name or number contains q; newest first, 20 at most",
         (("phone", "a phone number, any punctuation"), ("q", "part of a name or number")),
     ),
+    Read(
+        "/groups",
+        _groups,
+        "Saved group bills, newest first (50 at most)",
+        (("q", "part of the title, customer or a reference"), ("invoiced", "yes or no")),
+    ),
+    Read("/groups/{group_id}", _group, "A saved group bill with its preview: orders in, orders left out and why"),
     Read("/devices", _devices, "The devices: role, stations, revoked or not, last seen and live"),
     Read("/commands/{command_id}", _outcome, "What a command id got: its first answer, or 404 if it never took effect"),
 )

@@ -21,7 +21,7 @@ PAGES = {
     "/board": ("board.html", "customer board: takeaway tokens preparing and ready"),
     "/cashier": ("cashier.html", "cashier: table map, bill, discount with PIN, split payment, settle, live figures"),
     "/pos": ("pos.html", "order taking: floor plan, menu with modifiers, courses, fire, takeaway and delivery"),
-    "/manager": ("manager.html", "back office: alerts, day, invoices, menu, floor, devices"),
+    "/manager": ("manager.html", "back office: alerts, day, invoices, groups, menu, floor, staff, devices"),
 }
 
 
