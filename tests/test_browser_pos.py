@@ -205,7 +205,7 @@ async def test_a_ribeye_without_its_required_doneness_is_refused_on_the_sheet_an
 async def test_a_price_change_shows_at_once_and_the_line_on_the_order_keeps_its_price(
     hub: RunningHub, browser: Any
 ) -> None:
-    """A manager raises the fries to ₹169: the open menu shows it without a reload; the fries already added stay ₹149."""
+    """A manager raises the fries to ₹169 on /manager: the open /pos shows it without a reload; fries added before stay ₹149."""
     pos = await open_pos(browser, hub)
     page = pos.page
     await pos.open_table("T3")
@@ -214,11 +214,12 @@ async def test_a_price_change_shows_at_once_and_the_line_on_the_order_keeps_its_
     await pos.wait(f'.o-line[data-menu-item-id="fries"] .l-total[data-minor="{FRIES}"]')
     await page.evaluate("() => { window.notReloaded = true; }")
 
-    async with hub.http(Role.MANAGER, device="manager-1") as manager:
-        menu = (await manager.get("/api/v1/menu")).json()["menu"]
-        fries = next(item for item in menu["items"] if item["id"] == "fries")
-        answer = await manager.put("/api/v1/setup/menu/items", json={"item": fries | {"price": 16900}})
-        assert answer.status_code == 200, answer.text
+    office = await open_screen(browser, f"{hub.url}/manager?token={hub.token(Role.MANAGER, device='manager-1')}")
+    await office.live()
+    await office.page.click('[data-go="menu"]')
+    await office.page.locator('.item[data-item-id="fries"] .item-edit').click()
+    await office.page.fill("#item-price", "169.00")
+    await office.page.click("#item-save")
 
     await pos.wait('.mi[data-item-id="fries"] .mi-price[data-minor="16900"]')
     assert await page.locator('.mi[data-item-id="fries"] .mi-price').inner_text() == "₹169.00"
@@ -231,6 +232,7 @@ async def test_a_price_change_shows_at_once_and_the_line_on_the_order_keeps_its_
     await pos.wait('.o-line[data-menu-item-id="fries"] .l-total[data-minor="16900"]')
     assert await page.locator("#o-total").get_attribute("data-minor") == str(FRIES + 16900)
     pos.no_errors()
+    assert office.errors == [], office.errors
 
 
 async def test_order_ready_for_the_waiters_own_order_shows_a_banner_until_dismissed(

@@ -23,7 +23,7 @@ from fireflow.hub.domain.errors import DomainError
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.tables import CustomerRow
 
-__all__ = ["Customers", "digits"]
+__all__ = ["Customers", "digits", "stored"]
 
 LOOKUP_LIMIT = 20
 # A caller's number matches a stored one that ends with it or that it ends with ("98450 12345" finds
@@ -40,7 +40,8 @@ def digits(phone: str) -> str:
     return re.sub(r"\D", "", phone)
 
 
-def _record(row: Any) -> dict[str, Any]:
+def stored(row: Any) -> dict[str, Any]:
+    """A row as the API answers it: without its restaurant, times in epoch milliseconds."""
     found = dict(row._mapping)
     found.pop("restaurant_id", None)
     for when in ("created_at", "updated_at"):
@@ -100,7 +101,7 @@ class Customers:
                 await conn.execute(select(CustomerRow).where(CustomerRow.restaurant_id == rid, CustomerRow.id == key))
             ).first()
         assert row is not None
-        return _record(row)
+        return stored(row)
 
     async def lookup(self, rid: str, phone: str | None, text: str | None) -> list[dict[str, Any]]:
         """Customers with this phone number (its digits), or whose name or number contains ``text``."""
@@ -124,4 +125,4 @@ class Customers:
                 .order_by(CustomerRow.updated_at.desc())
                 .limit(LOOKUP_LIMIT)
             )
-            return [_record(row) for row in rows]
+            return [stored(row) for row in rows]

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fireflow.hub.books.customers import stored
 from fireflow.hub.domain.errors import DomainError
 from fireflow.schema.groups import SaveGroup
 from fireflow.schema.protocol import ErrorCode
@@ -23,14 +24,6 @@ from fireflow.schema.tables import BillGroupRow
 __all__ = ["LIST_LIMIT", "Groups"]
 
 LIST_LIMIT = 50
-
-
-def _record(row: Any) -> dict[str, Any]:
-    found = dict(row._mapping)
-    found.pop("restaurant_id", None)
-    for when in ("created_at", "updated_at"):
-        found[when] = int(found[when].timestamp() * 1000)
-    return found
 
 
 class Groups:
@@ -96,7 +89,7 @@ class Groups:
                     select(BillGroupRow).where(BillGroupRow.restaurant_id == rid, BillGroupRow.id == group_id)
                 )
             ).first()
-        return None if row is None else _record(row)
+        return None if row is None else stored(row)
 
     async def find(self, rid: str, text: str | None, invoiced: bool | None) -> list[dict[str, Any]]:
         """Groups whose title, customer or references contain ``text``; newest first, LIST_LIMIT at most."""
@@ -113,4 +106,4 @@ class Groups:
             rows = await conn.execute(
                 select(BillGroupRow).where(*conditions).order_by(BillGroupRow.updated_at.desc()).limit(LIST_LIMIT)
             )
-            return [_record(row) for row in rows]
+            return [stored(row) for row in rows]
