@@ -56,7 +56,7 @@ from fireflow.schema.records import (
     TicketChange,
     TicketKind,
 )
-from fireflow.schema.setup import Device
+from fireflow.schema.setup import Device, StaffMember
 
 NOW = 1_700_000_000_000
 LINE = OrderItem(
@@ -148,6 +148,9 @@ EVENT_DATA: dict[str, e.EventData] = {
     ),
     "TABLES_CHANGED": e.TablesChanged(tables=tuple(demo_tables(2)), removed=("T9",), areas=demo_setup().areas),
     "DEVICE_CHANGED": e.DeviceChanged(device=Device(id="kds-2", role="KITCHEN", stations=("grill",), generation=1)),
+    "STAFF_CHANGED": e.StaffChanged(
+        version=4, staff=(StaffMember(id="anna", name="Anna", role="CASHIER"),), removed=("x",)
+    ),
     "PROFILE_CHANGED": e.ProfileChanged(restaurant=Restaurant(id="r1", name="Corner", areas=demo_setup().areas)),
     "PAYMENT_RECORDED": e.PaymentRecorded(
         order_ids=(ORDER.id,),
