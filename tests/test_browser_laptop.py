@@ -45,7 +45,10 @@ async def test_every_page_at_1366x768_has_its_main_action_in_view(hub: RunningHu
         "pos": (f"/pos?token={hub.token(Role.WAITER, device='waiter-1')}", ['#plan .table[data-table-id="T1"]']),
         "manager": (
             f"/manager?token={hub.token(Role.MANAGER, device='manager-1')}",
-            [f'[data-go="{name}"]' for name in ("alerts", "day", "invoices", "menu", "floor", "devices")],
+            [
+                f'[data-go="{name}"]'
+                for name in ("alerts", "day", "invoices", "groups", "menu", "floor", "staff", "devices", "restaurant")
+            ],
         ),
     }
     for name, (path, main) in pages.items():

@@ -1,6 +1,6 @@
 // Back office: /manager?token=<MANAGER device token>
 //
-// One page in seven sections (left nav, the section kept in the address's #hash):
+// One page in nine sections (left nav, the section kept in the address's #hash):
 //   alerts   the standing kitchen alerts, live: raised by the `manager` snapshot and KITCHEN_ALERT, ended
 //            as on expo (alerts.js: the `expo` channel's cards and TICKET_ACKED, bumps, cancels, merges,
 //            settles and pickups), so the count in the nav drops the moment an alert stops standing;
@@ -8,6 +8,8 @@
 //            day close with counted cash, and the printable Z-report;
 //   invoices history (GET /api/v1/invoices: customer, from/to, status, pages), one invoice whole,
 //            refund and void with the manager's PIN;
+//   groups   saved group bills: list, new or changed (group.save, the orders picked from the open
+//            ones: the `orders` channel), previewed and paid as one invoice (manager_groups.js);
 //   menu     items by category (the `menu` channel, MENU_CHANGED re-renders at once), edit or add an
 //            item with its choices (modifier groups, checked here before sending), categories and
 //            stations (setup.* with the menu version held);
@@ -15,19 +17,24 @@
 //   staff    the people who work here (the `manager` snapshot's `staff`, then STAFF_CHANGED): add, edit
 //            (name, role, a new PIN; a PIN is never shown) and remove (setup.staff.*, with the
 //            restaurant's version held: every staff change moves it, so the page keeps it in step);
-//   devices  GET /api/v1/devices, pair (device.pair: the code shown big) and revoke (device.revoke).
+//   devices  GET /api/v1/devices, pair (device.pair: the code shown big) and revoke (device.revoke);
+//   restaurant the profile (name, time zone, the currency shown) and the billing rules
+//            (setup.profile, setup.billing with the restaurant's version; manager_settings.js).
 //
-// Money commands (float, payout, close, refund, void) go over HTTP POST /api/v1/commands with an
-// Idempotency-Key kept until the hub answers, so a retry never pays twice. Setup and device
-// commands go over the WebSocket (hub.act). Amounts are integer minor units (money.js).
+// Money commands (float, payout, close, refund, void, a group's payment) go over HTTP
+// POST /api/v1/commands with an Idempotency-Key kept until the hub answers, so a retry never pays
+// twice. Setup and device commands, and group.save, go over the WebSocket (hub.act). Amounts are
+// integer minor units (money.js).
 
 import { AlertBook } from "./alerts.js";
 import { Hub, HubError, randomHex } from "./fireflow.js";
 import { DAY_FIGURES, TENDER_METHODS, formatMoney, parseAmount, placesOf, plainAmount } from "./money.js";
+import { groupsSection } from "./manager_groups.js";
+import { settingsSection } from "./manager_settings.js";
 import { CardBook } from "./tickets.js";
 import { checkRole, deviceToken, explain, h, noToken, setConnection, toast } from "./ui.js";
 
-const SECTIONS = ["alerts", "day", "invoices", "menu", "floor", "staff", "devices"];
+const SECTIONS = ["alerts", "day", "invoices", "groups", "menu", "floor", "staff", "devices", "restaurant"];
 const METHODS = TENDER_METHODS;
 const PER_PAGE = 12;
 const FIGURES = [["revenue", "Revenue", true], ...DAY_FIGURES];
@@ -40,6 +47,7 @@ let section = "alerts";
 let currency = "INR";
 let restaurantName = "";
 let restaurantVersion = null; // the restaurant's version as last told (snapshot, PROFILE_CHANGED, STAFF_CHANGED, acks)
+let restaurant = null; // the restaurant's settings as last told (snapshot, PROFILE_CHANGED, own saves)
 
 const book = new CardBook(); // the expo cards: what each station still has to make
 const alerts = new AlertBook(book);
@@ -60,6 +68,9 @@ let editingTable = null;
 
 const staff = new Map(); // staff id -> { id, name, role } (never a PIN)
 let editingStaff = null; // the id being edited (null: a new person)
+
+const openOrders = new Map(); // order id -> Order: the open orders (the `orders` channel), to put in groups
+const orderNumbers = new Map(); // order id -> its number, for every order seen (a cancelled one too)
 
 let devices = [];
 let offer = null; // { device_id, code, expires_at }
@@ -194,13 +205,88 @@ function setMenu(snap) {
   for (const item of menu.items.values()) if (item.tax_code) taxCodes.add(item.tax_code);
 }
 
-function setRestaurant(restaurant) {
+function setRestaurant(told) {
+  if (!told) return;
+  restaurant = told;
+  if (typeof told.version === "number") restaurantVersion = told.version;
+  restaurantName = told.name || restaurantName;
+  if (told.currency) currency = told.currency;
+  for (const station of (told.kitchen && told.kitchen.stations) || []) stationSettings.set(station.id, station);
+  for (const tax of (told.billing && told.billing.taxes) || []) taxCodes.add(tax.code);
+  settings.changed();
+}
+
+// What this page just saved (setup.profile, setup.billing), before its PROFILE_CHANGED comes.
+function savedRestaurant(patch) {
   if (!restaurant) return;
-  if (typeof restaurant.version === "number") restaurantVersion = restaurant.version;
+  restaurant = { ...restaurant, ...patch, version: restaurantVersion ?? restaurant.version };
   restaurantName = restaurant.name || restaurantName;
-  if (restaurant.currency) currency = restaurant.currency;
-  for (const station of (restaurant.kitchen && restaurant.kitchen.stations) || []) stationSettings.set(station.id, station);
-  for (const tax of (restaurant.billing && restaurant.billing.taxes) || []) taxCodes.add(tax.code);
+  if (patch.billing) {
+    taxCodes.clear();
+    for (const tax of patch.billing.taxes) taxCodes.add(tax.code);
+    for (const item of menu.items.values()) if (item.tax_code) taxCodes.add(item.tax_code);
+  }
+  render();
+}
+
+// -- open orders (for the groups) -------------------------------------------------------------------
+
+const OPEN_STATUSES = new Set(["ACTIVE", "READY"]);
+
+function putOrder(order) {
+  orderNumbers.set(order.id, order.number);
+  if (OPEN_STATUSES.has(order.status)) openOrders.set(order.id, order);
+  else openOrders.delete(order.id);
+}
+
+function orderEvent(ev) {
+  const d = ev.data || {};
+  if (d.order_id && d.order_number) orderNumbers.set(d.order_id, d.order_number);
+  switch (ev.type) {
+    case "ORDER_OPENED":
+    case "ORDER_UPDATED":
+    case "ORDER_FIRED":
+    case "ORDER_RECALLED":
+      putOrder(d.order);
+      break;
+    case "ORDER_MERGED":
+      if (d.from_order_number) orderNumbers.set(d.from_order_id, d.from_order_number);
+      openOrders.delete(d.from_order_id);
+      putOrder(d.order);
+      break;
+    case "ORDER_READY": {
+      const order = openOrders.get(d.order_id);
+      if (order) openOrders.set(order.id, { ...order, status: "READY", ready_at: d.ready_at });
+      break;
+    }
+    case "ORDER_MOVED": {
+      const order = openOrders.get(d.order_id);
+      if (order) openOrders.set(order.id, { ...order, table_id: d.to_table_id });
+      break;
+    }
+    case "ORDER_CANCELLED":
+    case "ORDER_PICKED_UP":
+      openOrders.delete(d.order_id);
+      break;
+    case "ORDER_SETTLED": {
+      const waiting = new Set(d.awaiting_pickup || []);
+      for (const id of d.order_ids || []) {
+        const order = openOrders.get(id);
+        if (order && waiting.has(id)) openOrders.set(id, { ...order, payment_status: "PAID", invoice_id: d.invoice_id, invoice_number: d.invoice_number });
+        else openOrders.delete(id);
+      }
+      break;
+    }
+    case "PAYMENT_RECORDED":
+      for (const id of d.order_ids || []) {
+        const order = openOrders.get(id);
+        if (order && d.order_ids.length === 1) openOrders.set(id, { ...order, paid: d.paid, payment_status: d.status });
+      }
+      break;
+    default:
+      return;
+  }
+  groups.orderEvent(ev);
 }
 
 function snapshot(snapshots) {
@@ -212,6 +298,11 @@ function snapshot(snapshots) {
     for (const person of snapshots.manager.staff || []) staff.set(person.id, person);
   }
   if (snapshots.menu) setMenu(snapshots.menu);
+  if (snapshots.orders) {
+    openOrders.clear();
+    for (const order of snapshots.orders.orders || []) putOrder(order);
+    groups.orderEvent({ type: "SNAPSHOT", data: {} });
+  }
   if (snapshots.tables) {
     tables.clear();
     for (const table of snapshots.tables.tables || []) tables.set(table.id, table);
@@ -225,12 +316,14 @@ function snapshot(snapshots) {
   loadFigures();
   loadDevices();
   if (section === "invoices") loadInvoices();
+  if (section === "groups") groups.shown();
 }
 
 function event(ev) {
   const d = ev.data || {};
   alerts.apply(ev);
   book.apply(ev);
+  orderEvent(ev);
   switch (ev.type) {
     case "KITCHEN_SETTINGS_CHANGED":
       for (const station of (d.kitchen && d.kitchen.stations) || []) stationSettings.set(station.id, station);
@@ -362,6 +455,7 @@ function go(name) {
   for (const b of document.querySelectorAll("[data-go]")) b.setAttribute("aria-current", b.dataset.go === section ? "page" : "false");
   if (section === "invoices" && !invoices) loadInvoices();
   if (section === "devices") loadDevices();
+  if (section === "groups") groups.shown();
   render();
 }
 
@@ -375,6 +469,7 @@ function render() {
   renderFloor();
   renderStaff();
   renderDevices();
+  settings.render();
 }
 
 function since(ms) {
@@ -1192,12 +1287,13 @@ function renderDevices() {
     box.replaceChildren(
       h("p", {}, `Pairing code for ${offer.device_id}`),
       h("b", { id: "offer-code" }, offer.code),
-      h("p", { class: left ? "" : "gone" }, left ? `Type it on that screen (open /${offer.page}) before ${new Date(offer.expires_at).toLocaleTimeString()} — ${left} min left. It works once.` : "Expired: get a new code."),
+      h("p", { class: left ? "" : "gone" }, left ? `Type it on that screen (open ${offer.page}) before ${new Date(offer.expires_at).toLocaleTimeString()} — ${left} min left. It works once.` : "Expired: get a new code."),
     );
   }
 }
 
-const PAGE_OF = { KITCHEN: "kds", EXPO: "expo", DISPLAY: "board", CASHIER: "cashier", MANAGER: "manager", WAITER: "", RIDER: "", DISPATCHER: "" };
+// The page a paired device opens ("" : the hub's home page, which says what each page is for).
+const PAGE_OF = { KITCHEN: "/kds", EXPO: "/expo", DISPLAY: "/board", CASHIER: "/cashier or /pos", MANAGER: "/manager", WAITER: "/pos", RIDER: "/", DISPATCHER: "/" };
 
 async function pairDevice(e) {
   e.preventDefault();
@@ -1211,7 +1307,7 @@ async function pairDevice(e) {
   };
   const ack = await busy(form, () => hub.act("device.pair", data));
   if (!ack) return;
-  offer = { ...ack.result, page: PAGE_OF[role] || "" };
+  offer = { ...ack.result, page: PAGE_OF[role] || "/" };
   loadDevices();
 }
 
@@ -1261,6 +1357,28 @@ async function closeDay(e) {
   render();
 }
 
+// -- the Restaurant and Groups sections (their own modules) --------------------------------------
+
+const settings = settingsSection({
+  restaurant: () => restaurant,
+  version: () => restaurantVersion,
+  menuItems: () => [...menu.items.values()],
+  sendSetup,
+  setupRefusal,
+  saved: savedRestaurant,
+});
+
+const groups = groupsSection({
+  hub: () => hub,
+  read,
+  moneyCommand,
+  fail,
+  currency: () => currency,
+  orders: () => openOrders,
+  orderNumber: (id) => orderNumbers.get(id) ?? null,
+  openInvoice: (id) => openInvoice(id),
+});
+
 // -- start ----------------------------------------------------------------------------------------
 
 function wire() {
@@ -1300,6 +1418,14 @@ function wire() {
   $("add-device-form").addEventListener("submit", pairDevice);
   $("dev-reload").addEventListener("click", loadDevices);
   $("confirm-dialog").addEventListener("cancel", () => ($("confirm-dialog").returnValue = "no"));
+  settings.wire();
+  groups.wire();
+}
+
+// The invoice whole in the Invoices section (from a paid group's "Open invoice").
+function openInvoice(id) {
+  go("invoices");
+  loadInvoice(id);
 }
 
 if (!token) {
@@ -1309,15 +1435,24 @@ if (!token) {
     channels: (welcome) => {
       checkRole(welcome);
       me.device = welcome.device || null;
-      return ["manager", "menu", "tables", "expo"]; // expo: the cards that say when an alert stops standing
+      return ["manager", "menu", "tables", "expo", "orders"]; // expo: when an alert stops standing; orders: for groups
     },
     snapshot,
     event,
-    applied: () => (section === "invoices" ? renderInvoices() : null, render()),
+    applied: () => (section === "invoices" ? renderInvoices() : null, groups.applied(), render()),
     state: (_, conn) => setConnection(conn),
     problem: (message) => toast(message),
   }).start();
-  window.fireflow = { hub, menu, tables, staff, book, alerts, state: () => ({ section, figures, currency, restaurantVersion, devices, invoices, invoice, offer, lastClose }) };
+  window.fireflow = {
+    hub,
+    menu,
+    tables,
+    staff,
+    book,
+    alerts,
+    openOrders,
+    state: () => ({ section, figures, currency, restaurantVersion, restaurant, devices, invoices, invoice, offer, lastClose, settings: settings.state(), groups: groups.state() }),
+  };
   wire();
   editItem(null, false);
   editTable(null);
