@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 from typing import Any
@@ -143,3 +144,45 @@ async def test_a_refund_whose_answer_was_lost_is_finished_by_its_retry(
     async with hub.http(Role.CASHIER) as http:
         figures = (await http.get("/api/v1/reports/day")).json()
     assert (figures["revenue"], figures["invoices"]) == (0, 1)  # refunded in full: nothing taken, one invoice issued
+
+
+async def test_a_closed_days_report_never_changes_money_after_the_close_goes_to_the_next_day(
+    hub: RunningHub, servers: Servers
+) -> None:
+    """Five payments racing the close each land wholly before it or after it; the closed day's Z stays as closed."""
+    rng = random.Random(9)
+    cashier = await hub.client(Role.CASHIER, device="till-1")
+    waiter = await hub.client(Role.WAITER)
+    manager = await hub.client(Role.MANAGER, device="manager-1")
+    before = [await _settle(cashier, waiter, rng) for _ in range(3)]
+    orders = [await new_order(waiter, "water", "soda") for _ in range(5)]
+    for order_id in orders:
+        await waiter.command("order.fire", {"order_id": order_id})
+    tills = [await hub.client(Role.CASHIER, device=f"till-{n + 2}") for n in range(5)]
+
+    async def pay(till: HubClient, order_id: str) -> dict[str, Any]:
+        due = (await till.command("bill.preview", {"order_ids": [order_id]}))["result"]["due"]
+        tenders = [{"method": "CARD", "amount": due}]
+        return (await till.command("order.pay", {"order_ids": [order_id], "tenders": tenders}))["result"]
+
+    racing = [pay(till, order_id) for till, order_id in zip(tills, orders, strict=True)]
+    closed, *paid = await asyncio.gather(manager.command("day.close", {"counted_cash": 0}), *racing)
+    report = closed["result"]["report"]
+    day = report["day"]
+    rows = await _fetch(servers, "SELECT id, business_day FROM invoices WHERE restaurant_id = $1", hub.rid)
+    days = {r["id"]: r["business_day"].isoformat() for r in rows}
+    in_day = [p for p in paid if days[p["invoice_id"]] == day]
+    later = [p for p in paid if days[p["invoice_id"]] != day]
+    assert all(days[p["invoice_id"]] > day for p in later)
+    assert report["invoices"] == len(before) + len(in_day)  # the close counted exactly what landed in its day
+    assert report["takings_by_method"].get("CARD", 0) == sum(p["total"] for p in in_day)
+    after = await _settle(cashier, waiter, rng)  # surely after the close
+    assert days.get(after["invoice_id"]) is None
+    (next_day,) = await _fetch(servers, "SELECT business_day FROM invoices WHERE id = $1", after["invoice_id"])
+    assert next_day["business_day"].isoformat() > day
+    async with hub.http(Role.MANAGER, device="manager-1") as http:
+        z = (await http.get("/api/v1/reports/z", params={"day": day})).json()
+    assert z == report  # the closed day's report, read again after later money: unchanged
+    with pytest.raises(HubError) as again:
+        await manager.command("day.close", {"counted_cash": 0, "day": day})
+    assert again.value.code == ErrorCode.INVALID_STATE and again.value.frame["details"]["last_closed"] == day

@@ -11,13 +11,14 @@ a second settlement of an order fail in the database, whatever the race.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -43,7 +44,10 @@ __all__ = [
     "AuditNote",
     "AuditRecord",
     "Books",
+    "Closing",
+    "DayClosed",
     "DayFigures",
+    "DayMoved",
     "Found",
     "InvoiceDraft",
     "InvoiceRecord",
@@ -103,6 +107,27 @@ class Settlement:
     postings: Sequence[LedgerTransaction] = ()
     audit: Sequence[AuditNote] = ()
     invoice_status: tuple[str, InvoiceStatus] | None = None  # (invoice id, new status): VOIDED, REFUNDED
+    closing: Closing | None = None  # a day's close: written only if the day is as its report saw it
+
+
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """What a day's close saw: the day, and how many ledger transactions of it its report counted."""
+
+    day: date
+    seen: int
+
+
+class DayClosed(Exception):
+    """The day (or a later one) is closed already: days close once, in order."""
+
+    def __init__(self, day: date, last: date) -> None:
+        super().__init__(f"{day.isoformat()} cannot be closed: {last.isoformat()} is closed already")
+        self.day, self.last = day, last
+
+
+class DayMoved(Exception):
+    """Money was posted to the day while its close was being made: make the report again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,7 +422,7 @@ class Books:
                 prior = await self._prior(conn, s)
                 if prior is not None:
                     return prior
-                return await self._write(conn, s)
+                return await self._write(conn, await self._on_open_day(conn, s))
         except (IntegrityError, AlreadySettled) as exc:
             # The same key committed concurrently (a retry racing its original, seen as the orders
             # being settled or as a duplicate row): that one is the result.
@@ -408,6 +433,53 @@ class Books:
             if isinstance(exc, AlreadySettled):
                 raise
             raise self._settled_by_other(exc, s) from exc
+
+    async def _on_open_day(self, conn: AsyncConnection, s: Settlement) -> Settlement:
+        """Take the restaurant's day lock: money posted to a closed day goes to the day after it.
+
+        Postings and closes of one restaurant take turns on a transaction-scoped advisory lock, so
+        a close sees every posting of its day and no posting lands in a day once it is closed:
+        a closed day's report never changes.
+        """
+        rid = s.restaurant_id
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"fireflow-day:{rid}"})
+        last = await self._last_closed(conn, rid)
+        if s.closing is not None:
+            if last is not None and last >= s.closing.day:
+                raise DayClosed(s.closing.day, last)
+            seen = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(LedgerTransactionRow)
+                    .where(
+                        LedgerTransactionRow.restaurant_id == rid,
+                        LedgerTransactionRow.business_day == s.closing.day,
+                    )
+                )
+            ).scalar_one()
+            if seen != s.closing.seen:
+                raise DayMoved(s.closing.day)
+            return s
+        if last is not None and s.business_day <= last:
+            return dataclasses.replace(s, business_day=last + timedelta(days=1))
+        return s
+
+    @staticmethod
+    async def _last_closed(conn: AsyncConnection, rid: str) -> date | None:
+        last = (
+            await conn.execute(
+                select(func.max(AuditRow.entity_id)).where(
+                    AuditRow.restaurant_id == rid, AuditRow.action == "DAY_CLOSED"
+                )
+            )
+        ).scalar()
+        return None if last is None else date.fromisoformat(last)
+
+    async def open_day(self, restaurant_id: str, today: date) -> date:
+        """The business day money goes to now: ``today``, or the day after the last one closed."""
+        async with self.engine.connect() as conn:
+            last = await self._last_closed(conn, restaurant_id)
+        return today if last is None or today > last else last + timedelta(days=1)
 
     async def _prior(self, conn: AsyncConnection, s: Settlement) -> Recorded | None:
         if s.invoice is not None:

@@ -32,7 +32,17 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from fireflow.hub.books.books import AlreadySettled, Books, Found, InvoiceDraft, PaymentDraft, Settlement
+from fireflow.hub.books.books import (
+    AlreadySettled,
+    Books,
+    Closing,
+    DayClosed,
+    DayMoved,
+    Found,
+    InvoiceDraft,
+    PaymentDraft,
+    Settlement,
+)
 from fireflow.hub.books.groups import Groups
 from fireflow.hub.commands.pins import Pins
 from fireflow.hub.domain import billing, groups, settlement
@@ -54,6 +64,7 @@ __all__ = ["BooksOnly", "Settler"]
 logger = logging.getLogger(__name__)
 
 APPLY_BUSY = "recorded, but the live state kept changing; retry with the same id"
+CLOSE_ATTEMPTS = 5
 GROUP_ON_INVOICE = (
     "id",
     "title",
@@ -322,8 +333,9 @@ class Settler:
     async def _revenue(self, rid: str, key: str, restaurant: Restaurant, now: int) -> None:
         """REVENUE_UPDATED to cashiers and managers: the day's figures as the books now have them."""
         assert self.books is not None
-        day = business_day(now, restaurant.timezone)
+        today = date.fromisoformat(business_day(now, restaurant.timezone))
         try:
+            day = (await self.books.open_day(rid, today)).isoformat()  # after a close: the next day's figures
             figures = await self.books.day_figures(rid, date.fromisoformat(day))
         except (SQLAlchemyError, OSError) as exc:
             logger.warning("revenue figures of %s not read: %s", rid, exc)
@@ -390,10 +402,11 @@ class BooksOnly:
         restaurant = await self.settler._restaurant(rid)
         now = self.settler._now()
         try:
-            move = await self._decide(actor, key, cmd, restaurant, now)
-            day, at = _day_and_time(now, restaurant)
-            await self.books.record(
-                Settlement(
+            for _ in range(CLOSE_ATTEMPTS):  # a close whose day took money meanwhile makes its report again
+                move = await self._decide(actor, key, cmd, restaurant, now)
+                day, at = _day_and_time(now, restaurant)
+                closing = Closing(date.fromisoformat(move.closes[0]), move.closes[1]) if move.closes else None
+                settled = Settlement(
                     key=key,
                     restaurant_id=rid,
                     business_day=day,
@@ -403,8 +416,23 @@ class BooksOnly:
                     postings=move.postings,
                     audit=[move.audit],
                     invoice_status=move.invoice_status,
+                    closing=closing,
                 )
-            )
+                try:
+                    await self.books.record(settled)
+                    break
+                except DayMoved:
+                    continue
+            else:
+                raise DomainError(
+                    ErrorCode.BUSY, "money kept arriving while the day was closing; retry with the same id"
+                )
+        except DayClosed as exc:
+            raise DomainError(
+                ErrorCode.INVALID_STATE,
+                f"{exc}; money taken now goes to the next day",
+                {"day": exc.day.isoformat(), "last_closed": exc.last.isoformat()},
+            ) from None
         except (SQLAlchemyError, OSError) as exc:
             logger.warning("%s %s of %s not recorded: %s", command_type, key, rid, exc)
             raise _unavailable("the books (Postgres)") from None

@@ -84,6 +84,7 @@ class BooksMove:
     order_status: OrderStatus | None = None
     payment_status: PaymentStatus | None = None
     tells_revenue: bool = False  # the day's revenue changed: cashiers and managers are told
+    closes: tuple[str, int] | None = None  # a close: the day, and how many transactions its report counted
 
     def live(self, orders: Sequence[Order]) -> Decision:
         """The Decision applied under the command's id; ``orders`` are those of ``order_ids`` still live."""
@@ -244,4 +245,5 @@ def close_day(day: str, transactions: Sequence[LedgerTransaction], *, currency: 
         audit=AuditNote("DAY_CLOSED", "day", day, {"counted_cash": counted_cash, "report": shown}),
         result={"report": shown},
         event=Event("DAY_CLOSED", MONEY_CHANNELS, e.DayClosed(report=report)),
+        closes=(day, len(transactions)),
     )
