@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from fireflow.schema.billing import BillingSettings, DiscountKind, Tender, TenderMethod
-from fireflow.schema.records import Area, Category, MenuItem, OrderType, StationSettings
+from fireflow.schema.records import Area, Category, Desk, MenuItem, OrderType, Printer, StationSettings
 
 __all__ = [
     "AckTickets",
@@ -44,16 +44,20 @@ __all__ = [
     "PreviewBill",
     "PutArea",
     "PutCategory",
+    "PutDesk",
     "PutMenuItem",
+    "PutPrinter",
     "PutStation",
     "PutTable",
     "RecallOrder",
     "RefundInvoice",
     "RemoveArea",
     "RemoveCategory",
+    "RemoveDesk",
     "RemoveDiscount",
     "RemoveItem",
     "RemoveMenuItem",
+    "RemovePrinter",
     "RemoveStation",
     "RemoveTable",
     "RequestBill",
@@ -310,6 +314,28 @@ class UpdateProfile(SetupCommand):
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = None
     timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+class PutPrinter(SetupCommand):
+    """Add a printer or change it whole; ``version`` is the restaurant's."""
+
+    printer: Printer
+
+
+class RemovePrinter(SetupCommand):
+    """Remove a printer no station, desk or other printer's backup names."""
+
+    printer_id: Id
+
+
+class PutDesk(SetupCommand):
+    """A till's receipts print on this printer."""
+
+    desk: Desk
+
+
+class RemoveDesk(SetupCommand):
+    desk_id: Id
 
 
 class UpdateBilling(SetupCommand):

@@ -20,6 +20,7 @@ __all__ = [
     "BillLock",
     "Category",
     "Counters",
+    "Desk",
     "ItemStatus",
     "KitchenSettings",
     "KitchenTicket",
@@ -34,7 +35,9 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "PaymentStatus",
+    "Printer",
     "Restaurant",
+    "Routing",
     "SettleLock",
     "StationSettings",
     "Stock",
@@ -138,14 +141,45 @@ class Counters(Record):
     version: int = 0
 
 
+class Routing(StrEnum):
+    """Where a station's tickets go: its screens, its printer, or both."""
+
+    SCREEN = "SCREEN"
+    PRINT = "PRINT"
+    BOTH = "BOTH"
+
+
 class StationSettings(Record):
-    """How a station's screen colours a ticket's age: normal, then warn, then late."""
+    """How a station's screen colours a ticket's age (normal, then warn, then late), and where its tickets go."""
 
     id: str
     name: str = ""
     colour: str = Field(default="", description="CSS colour of the station's tickets and tags, e.g. #d9480f")
     warn_after_s: int = Field(default=300, ge=1)
     late_after_s: int = Field(default=600, ge=1)
+    routing: Routing = Field(default=Routing.SCREEN, description="SCREEN, PRINT (a printer only) or BOTH")
+    printer: str | None = Field(default=None, description="the printer its tickets print on (PRINT and BOTH)")
+
+
+class Printer(Record):
+    """A network ESC/POS printer on the restaurant's LAN (raw TCP, port 9100 on most kitchen printers)."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    name: str = Field(default="", max_length=80)
+    host: str = Field(min_length=1, max_length=253, description="its address as the print agent reaches it")
+    port: int = Field(default=9100, ge=1, le=65535)
+    columns: int = Field(
+        default=42, ge=24, le=64, description="characters a line: 32 on 58 mm paper, 42 or 48 on 80 mm"
+    )
+    backup: str | None = Field(default=None, description="the printer its jobs go to when it fails")
+
+
+class Desk(Record):
+    """A cashier's desk: the till device whose receipts print on its printer."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$", description="the till's device id")
+    name: str = Field(default="", max_length=80)
+    printer: str
 
 
 class KitchenSettings(Record):
@@ -178,6 +212,8 @@ class Restaurant(Record):
     kitchen: KitchenSettings = KitchenSettings()
     billing: BillingSettings = BillingSettings()
     areas: tuple[Area, ...] = Field(default=(), description="the floor's areas, in the order the floor plan shows them")
+    printers: tuple[Printer, ...] = ()
+    desks: tuple[Desk, ...] = ()
     version: int = 0
 
 

@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from fireflow.schema.base import Record
 from fireflow.schema.billing import BillingSettings
 from fireflow.schema.commands import Command, SetupCommand
-from fireflow.schema.records import Area, Category, MenuItem, StationSettings
+from fireflow.schema.records import Area, Category, Desk, MenuItem, Printer, StationSettings
 
 __all__ = [
     "FORMAT",
@@ -166,3 +166,5 @@ class RestaurantSetup(Record):
     areas: tuple[Area, ...] = ()
     tables: tuple[TablePlace, ...] = ()
     staff: tuple[StaffMember, ...] = ()
+    printers: tuple[Printer, ...] = ()
+    desks: tuple[Desk, ...] = ()

@@ -13,7 +13,17 @@ from fireflow.hub.run.demo import demo_setup
 from fireflow.hub.run.setup_files import SetupRefused, parse_setup, read_menu_csv, write_setup
 from fireflow.schema import commands as c
 from fireflow.schema.protocol import ErrorCode
-from fireflow.schema.records import Area, Category, ModifierGroup, ModifierOption, StationSettings, TableStatus
+from fireflow.schema.records import (
+    Area,
+    Category,
+    Desk,
+    ModifierGroup,
+    ModifierOption,
+    Printer,
+    Routing,
+    StationSettings,
+    TableStatus,
+)
 from fireflow.schema.setup import RestaurantSetup, StaffMember, TablePlace
 
 
@@ -187,3 +197,58 @@ def test_floor_and_profile_commands_decide_without_servers() -> None:
     no_gst18 = billing.model_copy(update={"taxes": billing.taxes[:1]})
     refused = _refused(ErrorCode.INVALID_SETUP, lambda: setup.update_billing(live, c.UpdateBilling(billing=no_gst18)))
     assert all("GST18" in p for p in refused.details["problems"])  # type: ignore[index]
+
+
+def test_printers_are_named_where_they_are_used_and_a_backup_chain_ends() -> None:
+    """A station or desk naming no printer, PRINT without one, a backup that is missing or loops back: refused."""
+    base = _demo_without_pins()
+    kitchen = Printer(id="kitchen", host="10.0.0.21", backup="pass")
+    passe = Printer(id="pass", host="10.0.0.22", columns=32)
+    grill = base.stations[0].model_copy(update={"routing": Routing.BOTH, "printer": "kitchen"})
+    whole = base.model_copy(
+        update={"printers": (kitchen, passe), "stations": (grill, *base.stations[1:]),
+                "desks": (Desk(id="cashier-1", name="Front", printer="pass"),)}
+    )  # fmt: skip
+    assert problems(whole) == []
+    live = to_live(whole)
+    assert from_live(live.restaurant, live.menu, live.tables, live.staff) == whole  # printers and desks kept
+    looped = whole.model_copy(update={"printers": (kitchen, passe.model_copy(update={"backup": "kitchen"}))})
+    assert problems(looped) == [
+        "printers[0].backup: the backups of 'kitchen' come back to it",
+        "printers[1].backup: the backups of 'pass' come back to it",
+    ]
+    fry = base.stations[1].model_copy(update={"routing": Routing.PRINT})
+    broken = whole.model_copy(
+        update={"printers": (kitchen.model_copy(update={"backup": "gone"}),), "stations": (grill, fry, *base.stations[2:]),
+                "desks": (Desk(id="cashier-1", printer="pass"),)}
+    )  # fmt: skip
+    assert problems(broken) == [
+        "stations[1].printer: PRINT needs a printer",
+        "printers[0].backup: no printer 'gone'",
+        "desks[0].printer: no printer 'pass'",
+    ]
+
+
+def test_printer_and_desk_commands_decide_without_servers() -> None:
+    """Added with the restaurant's version moved on and PROFILE_CHANGED; one in use cannot be removed."""
+    live = _live()
+    printer = Printer(id="kitchen", host="10.0.0.21")
+    added = setup.put_printer(live, c.PutPrinter(printer=printer, version=0))
+    assert added.restaurant is not None and added.restaurant.printers == (printer,)
+    assert (
+        added.result == {"restaurant_version": 1, "printer_id": "kitchen"} and added.events[0].type == "PROFILE_CHANGED"
+    )
+    with_printer = LiveSetup(added.restaurant, live.menu, live.tables, ())
+    desk = setup.put_desk(with_printer, c.PutDesk(desk=Desk(id="cashier-1", printer="kitchen")))
+    assert desk.restaurant is not None and desk.restaurant.desks[0].printer == "kitchen"
+    in_use = LiveSetup(desk.restaurant, live.menu, live.tables, ())
+    refused = _refused(
+        ErrorCode.INVALID_SETUP, lambda: setup.remove_printer(in_use, c.RemovePrinter(printer_id="kitchen"))
+    )
+    assert refused.details == {"problems": ["desks[0].printer: no printer 'kitchen'"]}
+    nowhere = Desk(id="cashier-2", printer="nope")
+    _refused(ErrorCode.INVALID_SETUP, lambda: setup.put_desk(in_use, c.PutDesk(desk=nowhere)))
+    _refused(ErrorCode.NOT_FOUND, lambda: setup.remove_desk(in_use, c.RemoveDesk(desk_id="cashier-9")))
+    _refused(ErrorCode.VERSION_CONFLICT, lambda: setup.put_printer(in_use, c.PutPrinter(printer=printer, version=0)))
+    gone = setup.remove_desk(in_use, c.RemoveDesk(desk_id="cashier-1"))
+    assert gone.restaurant is not None and gone.restaurant.desks == ()

@@ -10,6 +10,7 @@ import pytest
 from fireflow.clients.python import HubError
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.run.demo import demo_menu
+from fireflow.hub.run.setup_files import export_setup
 from fireflow.schema.protocol import ErrorCode
 from tests.conftest import WAIT, RunningHub, Servers, serve_in_process, settings_for
 from tests.helpers import events_until
@@ -229,3 +230,33 @@ async def test_staff_added_with_a_pin_approve_at_once_and_removed_stop_approving
     with pytest.raises(HubError) as cashier:
         await till.command("setup.staff.put", {"staff_id": "me", "name": "Me", "pin": "1111"})
     assert cashier.value.code == ErrorCode.FORBIDDEN
+
+
+async def test_printers_and_desks_over_http_reach_the_station_and_the_setup_file(hub: RunningHub) -> None:
+    """A printer and its backup, the grill printing on it, a desk: told live, exported, and not removable in use."""
+    manager = await hub.client(Role.MANAGER, device="manager-1")
+    await manager.subscribe("manager")
+    async with hub.http(Role.MANAGER) as http:
+        for printer in ({"id": "pass", "host": "10.0.0.22", "columns": 32},
+                        {"id": "kitchen", "name": "Kitchen", "host": "10.0.0.21", "backup": "pass"}):  # fmt: skip
+            answer = await http.put("/api/v1/setup/printers", json={"printer": printer})
+            assert answer.status_code == 200, answer.text
+        grill = {"id": "grill", "name": "Grill", "colour": "#d9480f", "warn_after_s": 480, "late_after_s": 720,
+                 "routing": "BOTH", "printer": "kitchen"}  # fmt: skip
+        assert (await http.put("/api/v1/setup/stations", json={"station": grill})).status_code == 200
+        desk = await http.put("/api/v1/setup/desks", json={"desk": {"id": "cashier-1", "printer": "pass"}})
+        assert desk.status_code == 200, desk.text
+        in_use = await http.delete("/api/v1/setup/printers/pass")
+        assert (in_use.status_code, in_use.json()["code"]) == (422, "INVALID_SETUP")
+        assert sorted(in_use.json()["details"]["problems"]) == [
+            "desks[0].printer: no printer 'pass'",
+            "printers[0].backup: no printer 'pass'",
+        ]
+    (told,) = await events_until(manager, 1, WAIT, "KITCHEN_SETTINGS_CHANGED")
+    station = next(st for st in told["data"]["kitchen"]["stations"] if st["id"] == "grill")
+    assert {k: station[k] for k in grill} == grill
+    exported = await export_setup(hub.hub.store, hub.rid)
+    assert exported is not None
+    assert [(p.id, p.backup) for p in exported.printers] == [("pass", None), ("kitchen", "pass")]
+    assert [(d.id, d.printer) for d in exported.desks] == [("cashier-1", "pass")]
+    assert (exported.stations[0].routing.value, exported.stations[0].printer) == ("BOTH", "kitchen")

@@ -224,6 +224,18 @@ REGISTRY: tuple[Spec, ...] = (
     ),
     Spec("setup.profile", payloads.UpdateProfile, MANAGERS, setup_on.update_profile, http=_put("/setup/profile")),
     Spec("setup.billing", payloads.UpdateBilling, MANAGERS, setup_on.update_billing, http=_put("/setup/billing")),
+    Spec("setup.printer.put", payloads.PutPrinter, MANAGERS, setup_on.put_printer, http=_put("/setup/printers")),
+    Spec(
+        "setup.printer.remove",
+        payloads.RemovePrinter,
+        MANAGERS,
+        setup_on.remove_printer,
+        http=_delete("/setup/printers/{printer_id}"),
+    ),
+    Spec("setup.desk.put", payloads.PutDesk, MANAGERS, setup_on.put_desk, http=_put("/setup/desks")),
+    Spec(
+        "setup.desk.remove", payloads.RemoveDesk, MANAGERS, setup_on.remove_desk, http=_delete("/setup/desks/{desk_id}")
+    ),
     Spec("setup.staff.put", PutStaff, MANAGERS, setup_on.put_staff, http=_put("/setup/staff/{staff_id}")),
     Spec("setup.staff.remove", RemoveStaff, MANAGERS, setup_on.remove_staff, http=_delete("/setup/staff/{staff_id}")),
     # Devices: pairing codes instead of pasted tokens, and revocation (hub/live/devices.py)

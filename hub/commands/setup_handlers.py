@@ -25,13 +25,17 @@ __all__ = [
     "pair_device",
     "put_area",
     "put_category",
+    "put_desk",
     "put_item",
+    "put_printer",
     "put_staff",
     "put_station",
     "put_table",
     "remove_area",
     "remove_category",
+    "remove_desk",
     "remove_item",
+    "remove_printer",
     "remove_staff",
     "remove_station",
     "remove_table",
@@ -76,6 +80,10 @@ put_table = _on(setup.put_table)
 remove_table = _on(setup.remove_table)
 update_billing = _on(setup.update_billing)
 remove_staff = _on(setup.remove_staff)
+put_printer = _on(setup.put_printer)
+remove_printer = _on(setup.remove_printer)
+put_desk = _on(setup.put_desk)
+remove_desk = _on(setup.remove_desk)
 
 
 async def put_staff(ctx: Context) -> Decision:

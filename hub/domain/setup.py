@@ -23,7 +23,16 @@ from fireflow.hub.domain.money import MINOR_DIGITS
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
 from fireflow.schema.protocol import ErrorCode
-from fireflow.schema.records import KitchenSettings, Menu, MenuItem, Restaurant, StationSettings, Table, TableStatus
+from fireflow.schema.records import (
+    KitchenSettings,
+    Menu,
+    MenuItem,
+    Restaurant,
+    Routing,
+    StationSettings,
+    Table,
+    TableStatus,
+)
 from fireflow.schema.setup import KitchenRules, Profile, PutStaff, RemoveStaff, RestaurantSetup, StaffMember, TablePlace
 
 __all__ = [
@@ -32,13 +41,17 @@ __all__ = [
     "problems",
     "put_area",
     "put_category",
+    "put_desk",
     "put_item",
+    "put_printer",
     "put_staff",
     "put_station",
     "put_table",
     "remove_area",
     "remove_category",
+    "remove_desk",
     "remove_item",
+    "remove_printer",
     "remove_staff",
     "remove_station",
     "remove_table",
@@ -114,10 +127,39 @@ def problems(setup: RestaurantSetup) -> list[str]:
                 found.append(
                     f"{where}.modifiers[{g}].max_choices: {group.max_choices} but only {len(group.options)} options"
                 )
+    found += _printer_problems(setup)
     areas = {a.id for a in setup.areas}
     for n, table in enumerate(setup.tables):
         if table.area and table.area not in areas:
             found.append(f"tables[{n}].area: no area {table.area!r}")
+    return found
+
+
+def _printer_problems(setup: RestaurantSetup) -> list[str]:
+    """Stations, desks and backups naming printers that exist; a backup chain that ends somewhere."""
+    found = _duplicates("printers", (p.id for p in setup.printers))
+    found += _duplicates("desks", (d.id for d in setup.desks))
+    printers = {p.id: p for p in setup.printers}
+    for n, station in enumerate(setup.stations):
+        if station.printer is not None and station.printer not in printers:
+            found.append(f"stations[{n}].printer: no printer {station.printer!r}")
+        if station.routing is not Routing.SCREEN and station.printer is None:
+            found.append(f"stations[{n}].printer: {station.routing.value} needs a printer")
+    for n, printer in enumerate(setup.printers):
+        if printer.backup is None:
+            continue
+        if printer.backup not in printers:
+            found.append(f"printers[{n}].backup: no printer {printer.backup!r}")
+            continue
+        seen, at = {printer.id}, printers[printer.backup]
+        while at.backup is not None and at.backup in printers and at.id not in seen:
+            seen.add(at.id)
+            at = printers[at.backup]
+        if at.id in seen or at.backup in seen:
+            found.append(f"printers[{n}].backup: the backups of {printer.id!r} come back to it")
+    for n, desk in enumerate(setup.desks):
+        if desk.printer not in printers:
+            found.append(f"desks[{n}].printer: no printer {desk.printer!r}")
     return found
 
 
@@ -137,6 +179,8 @@ def to_live(setup: RestaurantSetup, *, restaurant_version: int = 0, menu_version
         ),
         billing=setup.billing,
         areas=setup.areas,
+        printers=setup.printers,
+        desks=setup.desks,
         version=restaurant_version,
     )
     menu = Menu(
@@ -184,6 +228,8 @@ def from_live(
             for t in sorted(tables, key=_table_order)
         ),
         staff=tuple(staff),
+        printers=restaurant.printers,
+        desks=restaurant.desks,
     )
 
 
@@ -385,10 +431,11 @@ def remove_table(live: LiveSetup, cmd: c.RemoveTable) -> Decision:
     return _floor_move(live, live.restaurant, dropped=(current,))
 
 
-def _profile_move(live: LiveSetup, restaurant: Restaurant) -> Decision:
+def _profile_move(live: LiveSetup, restaurant: Restaurant, result: dict[str, Any] | None = None) -> Decision:
     _check_change(live, LiveSetup(restaurant, live.menu, live.tables, ()))
     event = Event("PROFILE_CHANGED", PROFILE_CHANNELS, e.ProfileChanged(restaurant=restaurant))
-    return Decision(result={"restaurant_version": restaurant.version}, restaurant=restaurant, events=(event,))
+    answer = {"restaurant_version": restaurant.version, **(result or {})}
+    return Decision(result=answer, restaurant=restaurant, events=(event,))
 
 
 def update_profile(live: LiveSetup, cmd: c.UpdateProfile) -> Decision:
@@ -468,3 +515,42 @@ def _keep_an_approver(live: LiveSetup, leaving: str) -> None:
             "that would leave nobody who approves refunds and voids: add another manager first",
             {"problems": [f"staff: {leaving} is the last manager"]},
         )
+
+
+# -- printers: where tickets and receipts print -------------------------------------------------------
+
+
+def put_printer(live: LiveSetup, cmd: c.PutPrinter) -> Decision:
+    restaurant = live.restaurant
+    _fresh(restaurant.version, cmd.version, "restaurant")
+    printers = _upsert(restaurant.printers, cmd.printer, _id)
+    new = restaurant.model_copy(update={"printers": printers, "version": restaurant.version + 1})
+    return _profile_move(live, new, {"printer_id": cmd.printer.id})
+
+
+def remove_printer(live: LiveSetup, cmd: c.RemovePrinter) -> Decision:
+    restaurant = live.restaurant
+    _fresh(restaurant.version, cmd.version, "restaurant")
+    if all(p.id != cmd.printer_id for p in restaurant.printers):
+        raise DomainError(ErrorCode.NOT_FOUND, f"no printer {cmd.printer_id!r}")
+    printers = tuple(p for p in restaurant.printers if p.id != cmd.printer_id)
+    new = restaurant.model_copy(update={"printers": printers, "version": restaurant.version + 1})
+    return _profile_move(live, new, {"printer_id": cmd.printer_id})
+
+
+def put_desk(live: LiveSetup, cmd: c.PutDesk) -> Decision:
+    restaurant = live.restaurant
+    _fresh(restaurant.version, cmd.version, "restaurant")
+    desks = _upsert(restaurant.desks, cmd.desk, _id)
+    new = restaurant.model_copy(update={"desks": desks, "version": restaurant.version + 1})
+    return _profile_move(live, new, {"desk_id": cmd.desk.id})
+
+
+def remove_desk(live: LiveSetup, cmd: c.RemoveDesk) -> Decision:
+    restaurant = live.restaurant
+    _fresh(restaurant.version, cmd.version, "restaurant")
+    if all(d.id != cmd.desk_id for d in restaurant.desks):
+        raise DomainError(ErrorCode.NOT_FOUND, f"no desk {cmd.desk_id!r}")
+    desks = tuple(d for d in restaurant.desks if d.id != cmd.desk_id)
+    new = restaurant.model_copy(update={"desks": desks, "version": restaurant.version + 1})
+    return _profile_move(live, new, {"desk_id": cmd.desk_id})
