@@ -42,6 +42,8 @@ __all__ = [
     "PayOrder",
     "PickupOrder",
     "PreviewBill",
+    "PrintJobCommand",
+    "PrintJobFailed",
     "PutArea",
     "PutCategory",
     "PutDesk",
@@ -240,6 +242,7 @@ class ConfigureKitchen(Command):
 
     recall_window_s: int | None = Field(default=None, ge=0, le=86_400)
     ack_timeout_s: int | None = Field(default=None, ge=1, le=3_600)
+    print_confirm_s: int | None = Field(default=None, ge=1, le=600)
     stations: Annotated[list[StationSettings], Field(max_length=64)] | None = None
 
 
@@ -336,6 +339,18 @@ class PutDesk(SetupCommand):
 
 class RemoveDesk(SetupCommand):
     desk_id: Id
+
+
+class PrintJobCommand(Command):
+    """print.claim (take a job to print it), print.done (the printer said it is fine)."""
+
+    job_id: Annotated[str, StringConstraints(min_length=1, max_length=160)]
+
+
+class PrintJobFailed(PrintJobCommand):
+    """print.failed: the agent could not print it; ``reason`` as the printer said it (offline, paper out...)."""
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class UpdateBilling(SetupCommand):

@@ -22,6 +22,7 @@ from fireflow.schema.records import (
     Order,
     OrderType,
     PaymentStatus,
+    PrintJob,
     Restaurant,
     Stock,
     Table,
@@ -53,6 +54,7 @@ __all__ = [
     "OrderVoided",
     "PaymentRecorded",
     "PaymentRefunded",
+    "PrintJobChanged",
     "ProfileChanged",
     "RevenueUpdated",
     "StaffChanged",
@@ -197,6 +199,12 @@ class ProfileChanged(EventData):
     restaurant: Restaurant
 
 
+class PrintJobChanged(EventData):
+    """PRINT_JOB: a job to print (a fire at a printing station); PRINT_JOB_CHANGED: its state moved on."""
+
+    job: PrintJob
+
+
 class StaffChanged(EventData):
     """People added, changed or removed (never their PINs); ``version`` is the restaurant's after the change."""
 
@@ -324,6 +332,8 @@ EVENTS: dict[str, type[EventData]] = {
     "PROFILE_CHANGED": ProfileChanged,
     "DEVICE_CHANGED": DeviceChanged,
     "STAFF_CHANGED": StaffChanged,
+    "PRINT_JOB": PrintJobChanged,
+    "PRINT_JOB_CHANGED": PrintJobChanged,
     "STOCK_CHANGED": StockChanged,
     "ITEM_86D": ItemAvailability,
     "ITEM_AVAILABLE": ItemAvailability,

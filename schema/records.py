@@ -7,6 +7,7 @@ so a snapshot and an event can never disagree on shape.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field
 
@@ -35,6 +36,8 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "PaymentStatus",
+    "PrintJob",
+    "PrintJobState",
     "Printer",
     "Restaurant",
     "Routing",
@@ -185,6 +188,9 @@ class Desk(Record):
 class KitchenSettings(Record):
     recall_window_s: int = Field(default=600, ge=0, description="how long a bumped item or order can be recalled")
     ack_timeout_s: int = Field(default=30, ge=1, description="a ticket not acknowledged by a screen by then alerts")
+    print_confirm_s: int = Field(
+        default=20, ge=1, le=600, description="a print job not confirmed by its agent by then is UNCONFIRMED"
+    )
     stations: tuple[StationSettings, ...] = ()
 
     def station(self, station_id: str) -> StationSettings:
@@ -471,3 +477,31 @@ class Alert(Record):
     ticket_id: str | None = None
     at: int
     message: str
+
+
+class PrintJobState(StrEnum):
+    PENDING = "PENDING"  # waiting for an agent to claim it
+    CLAIMED = "CLAIMED"  # an agent is printing it; ``claimed_until`` ends its lease
+    PRINTED = "PRINTED"  # the printer said it is fine after the job was written
+    FAILED = "FAILED"  # the agent could not print it (``reason``)
+    UNCONFIRMED = "UNCONFIRMED"  # claimed, never confirmed: maybe printed, maybe not; never printed again by itself
+
+
+class PrintJob(Record):
+    """One ticket to print on one printer: its id is the ticket's, so one fire is one job however often it is told."""
+
+    id: str
+    kind: Literal["KOT"] = "KOT"
+    printer: str
+    station: str
+    order_id: str
+    ticket: KitchenTicket
+    reprint: bool = False
+    state: PrintJobState = PrintJobState.PENDING
+    claimed_by: str | None = None
+    claimed_until: int | None = None
+    attempts: int = 0
+    reason: str = ""
+    fired_by: str = ""
+    created_at: int = 0
+    version: int = 1

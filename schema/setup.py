@@ -70,6 +70,9 @@ class Profile(Record):
 class KitchenRules(Record):
     recall_window_s: int = Field(default=600, ge=0, description="how long a bumped item or order can be recalled")
     ack_timeout_s: int = Field(default=30, ge=1, description="a ticket not acknowledged by a screen by then alerts")
+    print_confirm_s: int = Field(
+        default=20, ge=1, le=600, description="a print job not confirmed by its agent by then is UNCONFIRMED"
+    )
     expo_warn_after_s: int = Field(default=600, ge=1, description="the expo screen's ticket age for warn")
     expo_late_after_s: int = Field(default=900, ge=1, description="the expo screen's ticket age for late")
 
@@ -86,6 +89,9 @@ class TablePlace(Record):
 
 
 StaffRole = Literal["MANAGER", "CASHIER", "WAITER", "OWNER"]
+DeviceRole = Literal[
+    "WAITER", "CASHIER", "MANAGER", "OWNER", "KITCHEN", "EXPO", "RIDER", "DISPATCHER", "DISPLAY", "PRINTER"
+]
 _STAFF_ID = r"^[A-Za-z0-9_.:-]+$"
 
 
@@ -126,9 +132,7 @@ class Device(Record):
     """A paired device: what its tokens may do, and whether they still may."""
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    role: (
-        Literal["WAITER", "CASHIER", "MANAGER", "OWNER", "KITCHEN", "EXPO", "RIDER", "DISPATCHER", "DISPLAY"] | None
-    ) = None
+    role: DeviceRole | None = None
     stations: tuple[str, ...] = ()
     name: str = Field(default="", max_length=80)
     generation: int = Field(default=0, ge=0, description="tokens of an earlier generation are refused")
@@ -142,7 +146,7 @@ class PairDevice(Command):
     """Add a device (or pair one again: its older tokens stop working) and get a pairing code for it."""
 
     device_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    role: Literal["WAITER", "CASHIER", "MANAGER", "OWNER", "KITCHEN", "EXPO", "RIDER", "DISPATCHER", "DISPLAY"]
+    role: DeviceRole
     stations: tuple[str, ...] = Field(default=(), max_length=32)
     name: str = Field(default="", max_length=80)
 

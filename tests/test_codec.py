@@ -49,6 +49,8 @@ from fireflow.schema.records import (
     OrderStatus,
     OrderType,
     PaymentStatus,
+    PrintJob,
+    PrintJobState,
     Restaurant,
     Stock,
     Table,
@@ -147,6 +149,30 @@ EVENT_DATA: dict[str, e.EventData] = {
         stations=demo_menu().stations,
     ),
     "TABLES_CHANGED": e.TablesChanged(tables=tuple(demo_tables(2)), removed=("T9",), areas=demo_setup().areas),
+    "PRINT_JOB": e.PrintJobChanged(
+        job=PrintJob(
+            id=TICKET.id,
+            printer="kitchen",
+            station="grill",
+            order_id=ORDER.id,
+            ticket=TICKET,
+            fired_by="waiter-1",
+            created_at=NOW,
+        )
+    ),
+    "PRINT_JOB_CHANGED": e.PrintJobChanged(
+        job=PrintJob(
+            id=TICKET.id,
+            printer="kitchen",
+            station="grill",
+            order_id=ORDER.id,
+            ticket=TICKET,
+            state=PrintJobState.UNCONFIRMED,
+            claimed_by="print-agent-1",
+            claimed_until=NOW,
+            reason="no answer",
+        )
+    ),
     "DEVICE_CHANGED": e.DeviceChanged(device=Device(id="kds-2", role="KITCHEN", stations=("grill",), generation=1)),
     "STAFF_CHANGED": e.StaffChanged(
         version=4, staff=(StaffMember(id="anna", name="Anna", role="CASHIER"),), removed=("x",)

@@ -12,7 +12,7 @@ import pytest
 from starlette.routing import Route
 
 from fireflow.clients.python import HubError
-from fireflow.hub.commands import customer_handlers, group_handlers, handlers, setup_handlers
+from fireflow.hub.commands import customer_handlers, group_handlers, handlers, print_handlers, setup_handlers
 from fireflow.hub.commands.registry import PUBLIC, REGISTRY, Flow, spec
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.transports.http_api import READS, routes
@@ -69,6 +69,7 @@ def test_each_spec_is_whole() -> None:
             setup_handlers.__name__,
             customer_handlers.__name__,
             group_handlers.__name__,
+            print_handlers.__name__,
         ), s.name
     assert {s.name for s in REGISTRY if s.durable_first} >= {"order.pay", "invoice.refund", "day.close"}
 

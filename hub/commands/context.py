@@ -21,7 +21,7 @@ from fireflow.hub.domain.stock import StockBook
 from fireflow.hub.live.devices import Devices
 from fireflow.hub.live.store import Store
 from fireflow.schema.protocol import ErrorCode
-from fireflow.schema.records import Counters, Menu, Order, Restaurant, Table
+from fireflow.schema.records import Counters, Menu, Order, Restaurant, Routing, Table
 
 __all__ = ["Context", "Handler"]
 
@@ -87,7 +87,9 @@ class Context:
         """The day's counters, the stock of these items and who is watching which station: one round trip."""
         settings = (await self.restaurant()).kitchen
         counters, stock, live = await self.store.kitchen_inputs(self.rid, menu_item_ids, self.now)
-        return counters, StockBook(stock), orders.KitchenContext(live, settings.ack_timeout_s * 1000)
+        printers = {s.id: s.printer for s in settings.stations if s.routing is not Routing.SCREEN and s.printer}
+        kitchen = orders.KitchenContext(live, settings.ack_timeout_s * 1000, printers, self.actor.device_id)
+        return counters, StockBook(stock), kitchen
 
     async def recall_window_ms(self) -> int:
         return (await self.restaurant()).kitchen.recall_window_s * 1000

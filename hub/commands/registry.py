@@ -25,6 +25,7 @@ from enum import StrEnum
 from fireflow.hub.commands import customer_handlers as customer_on
 from fireflow.hub.commands import group_handlers as group_on
 from fireflow.hub.commands import handlers as on
+from fireflow.hub.commands import print_handlers as print_on
 from fireflow.hub.commands import setup_handlers as setup_on
 from fireflow.hub.commands.context import Handler
 from fireflow.hub.domain.actors import FRONT, KITCHEN_SIDE, MANAGERS, MONEY, Role
@@ -92,6 +93,7 @@ def _delete(path: str) -> HttpRoute:
 
 _NOBODY: frozenset[Role] = frozenset()
 _CASH = MONEY  # cashiers and managers
+_PRINTERS = frozenset({Role.PRINTER})  # print agents
 
 REGISTRY: tuple[Spec, ...] = (
     # Orders
@@ -250,6 +252,18 @@ REGISTRY: tuple[Spec, ...] = (
     ),
     # The customer book (Postgres): looked up by phone when a takeaway or delivery order is opened
     Spec("customer.put", PutCustomer, FRONT, customer_on.put_customer, http=_put("/customers"), side_effects=True),
+    # Printing: jobs made by fires at printing stations, printed by agents at the restaurant (hub/domain/printing.py)
+    Spec("print.claim", payloads.PrintJobCommand, _PRINTERS, print_on.claim),
+    Spec("print.done", payloads.PrintJobCommand, _PRINTERS, print_on.done),
+    Spec("print.failed", payloads.PrintJobFailed, _PRINTERS, print_on.failed),
+    Spec(
+        "print.reprint",
+        payloads.PrintJobCommand,
+        KITCHEN_SIDE,
+        print_on.reprint,
+        http=_post("/print-jobs/{job_id}/reprint"),
+    ),
+    Spec("print.check", payloads.PrintJobCommand, _NOBODY, print_on.check_lease, internal=True),
     # Saved group bills (Postgres): orders invoiced together under a title, with the customer's references
     Spec("group.save", SaveGroup, _CASH, group_on.save_group, http=_put("/groups"), side_effects=True),
 )

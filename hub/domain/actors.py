@@ -28,6 +28,7 @@ class Role(StrEnum):
     RIDER = "RIDER"
     DISPATCHER = "DISPATCHER"
     DISPLAY = "DISPLAY"
+    PRINTER = "PRINTER"  # a print agent at the restaurant: prints the jobs of its printers
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +52,14 @@ _STAFF_CHANNELS = frozenset({"tables", "orders", "order", "board", "expo", "cash
 CHANNEL_ROLES: dict[Role, frozenset[str]] = {
     Role.WAITER: frozenset({"tables", "orders", "order", "board", "waiter", "menu"}),
     Role.CASHIER: _STAFF_CHANNELS,
-    Role.MANAGER: _STAFF_CHANNELS | {"kitchen", "manager", "dispatch", "rider", "waiter"},
-    Role.OWNER: _STAFF_CHANNELS | {"kitchen", "manager", "dispatch", "rider", "waiter"},
+    Role.MANAGER: _STAFF_CHANNELS | {"kitchen", "manager", "dispatch", "rider", "waiter", "printing"},
+    Role.OWNER: _STAFF_CHANNELS | {"kitchen", "manager", "dispatch", "rider", "waiter", "printing"},
     Role.KITCHEN: frozenset({"kitchen", "board", "menu"}),
-    Role.EXPO: frozenset({"kitchen", "expo", "board", "order", "tables", "menu"}),
+    Role.EXPO: frozenset({"kitchen", "expo", "board", "order", "tables", "menu", "printing"}),
     Role.RIDER: frozenset({"rider"}),
     Role.DISPATCHER: frozenset({"dispatch", "rider", "orders", "order", "menu"}),
     Role.DISPLAY: frozenset({"board", "kitchen", "expo", "tables", "menu"}),
+    Role.PRINTER: frozenset({"printing"}),
 }
 CHANNEL_KINDS = frozenset(
     {
@@ -73,6 +75,7 @@ CHANNEL_KINDS = frozenset(
         "waiter",
         "cashier",
         "menu",
+        "printing",
     }
 )
 _PARAMETERISED = frozenset({"kitchen", "order", "rider", "waiter"})

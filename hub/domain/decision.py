@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any
 
 from fireflow.schema import events as e
-from fireflow.schema.records import Counters, Menu, Order, Restaurant, Stock, Table
+from fireflow.schema.records import Counters, Menu, Order, PrintJob, Restaurant, Stock, Table
 from fireflow.schema.setup import StaffMember
 
 __all__ = ["AuditNote", "Decision", "Due", "DueKind", "Event", "PrepSample"]
@@ -30,6 +30,7 @@ class DueKind(Enum):
     ACK = "ACK"  # a ticket not acknowledged in time; subject: the ticket id
     SETTLE = "SETTLE"  # a payment lock left behind; subject: the paying command's id
     BILL = "BILL"  # a bill lock running out; subject: the order id
+    PRINT = "PRINT"  # a print job's lease running out; subject: the job id
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class Decision:
     dropped_staff: tuple[str, ...] = ()  # people removed, with their PINs
     pin_hashes: Mapping[str, str] = field(default_factory=dict)  # staff id -> a new PIN's hash
     dropped_pins: tuple[str, ...] = ()  # staff who no longer approve: their PINs go
+    print_jobs: tuple[PrintJob, ...] = ()  # made (version 1) or moved on (checked against the one stored)
     stock: tuple[Stock, ...] = ()
     events: tuple[Event, ...] = field(default=())
     due: tuple[Due, ...] = ()

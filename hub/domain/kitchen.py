@@ -23,7 +23,7 @@ from fireflow.hub.domain.tickets import ON_SCREEN, card_events
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
 from fireflow.schema.protocol import ErrorCode
-from fireflow.schema.records import AlertKind, ItemStatus, Menu, Order, OrderItem, OrderStatus, Restaurant
+from fireflow.schema.records import AlertKind, ItemStatus, Menu, Order, OrderItem, OrderStatus, Restaurant, Routing
 
 __all__ = [
     "ItemMove",
@@ -266,11 +266,20 @@ def configure(restaurant: Restaurant, menu: Menu | None, cmd: c.ConfigureKitchen
         changes["recall_window_s"] = cmd.recall_window_s
     if cmd.ack_timeout_s is not None:
         changes["ack_timeout_s"] = cmd.ack_timeout_s
+    if cmd.print_confirm_s is not None:
+        changes["print_confirm_s"] = cmd.print_confirm_s
     if cmd.stations is not None:
         given = {s.id: s for s in cmd.stations}
+        printers = {p.id for p in restaurant.printers}
         for station in given.values():
             if station.warn_after_s >= station.late_after_s:
                 raise DomainError(ErrorCode.INVALID_STATE, f"{station.id}: warn must come before late")
+            if station.routing is not Routing.SCREEN and station.printer not in printers:
+                raise DomainError(
+                    ErrorCode.INVALID_SETUP,
+                    f"{station.id}: {station.routing.value} needs a printer the restaurant has",
+                    {"problems": [f"stations.{station.id}.printer: no printer {station.printer!r}"]},
+                )
         kept = tuple(s for s in kitchen.stations if s.id not in given)
         changes["stations"] = (*kept, *given.values())
     kitchen = kitchen.model_copy(update=changes)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fireflow.hub.domain import printing
 from fireflow.hub.domain.actors import Actor
 from fireflow.hub.domain.decision import Decision, Due, DueKind, Event
 from fireflow.hub.domain.errors import DomainError
@@ -38,6 +39,7 @@ from fireflow.schema.records import (
     AlertKind,
     Counters,
     ItemStatus,
+    KitchenTicket,
     Menu,
     Note,
     Order,
@@ -45,6 +47,7 @@ from fireflow.schema.records import (
     OrderStatus,
     OrderType,
     PaymentStatus,
+    PrintJob,
     Table,
     TableStatus,
     TicketChange,
@@ -90,11 +93,19 @@ ALERT_CHANNELS = ("expo", "manager")
 class KitchenContext:
     """What the kitchen side of a decision needs to know besides the order: who is watching, and the timers."""
 
-    __slots__ = ("ack_timeout_ms", "live_stations")
+    __slots__ = ("ack_timeout_ms", "by", "live_stations", "printers")
 
-    def __init__(self, live_stations: Iterable[str] | None = None, ack_timeout_ms: int = 30_000) -> None:
+    def __init__(
+        self,
+        live_stations: Iterable[str] | None = None,
+        ack_timeout_ms: int = 30_000,
+        printers: Mapping[str, str] | None = None,
+        by: str = "",
+    ) -> None:
         self.live_stations = None if live_stations is None else frozenset(live_stations)
         self.ack_timeout_ms = ack_timeout_ms
+        self.printers = dict(printers or {})  # station -> its printer, for stations that print (PRINT, BOTH)
+        self.by = by  # the device whose command it is: printed on the ticket as who fired it
 
 
 def business_day(now: int, timezone: str) -> str:
@@ -269,8 +280,8 @@ def _issue(
     expo_lines: list[TicketLine],
     now: int,
     kitchen: KitchenContext,
-) -> tuple[Order, list[Event], list[Due]]:
-    """Number one ticket per station, start its acknowledgement timer, and alert if nobody is watching."""
+) -> tuple[Order, list[Event], list[Due], tuple[PrintJob, ...]]:
+    """Number one ticket per station, start its acknowledgement timer, alert if nobody is watching, print jobs."""
     refs = list(order.tickets)
     ids: dict[str, str] = {}
     offline: set[str] = set()
@@ -280,7 +291,8 @@ def _issue(
         seq += 1
         ticket_id = f"{order.id}:t{seq}"
         ids[station] = ticket_id
-        if kitchen.live_stations is not None and station not in kitchen.live_stations:
+        watched = kitchen.live_stations is None or station in kitchen.live_stations or station in kitchen.printers
+        if not watched:  # no screen live there, and no printer either
             offline.add(station)
         raised = AlertKind.STATION_OFFLINE if station in offline else None
         refs.append(TicketRef(id=ticket_id, station=station, kind=kind, sent_at=now, alert=raised))
@@ -290,9 +302,11 @@ def _issue(
     event_type = "NEW_KITCHEN_ORDER" if kind is TicketKind.FIRE else "TICKET_VOID"
     events: list[Event] = []
     alerts: list[Event] = []
+    printed: list[KitchenTicket] = []
     for station, ticket_id in ids.items():
         ticket = make_ticket(order, station, kind, ticket_id, by_station[station], now)
         events.append(Event(event_type, (f"kitchen:{station}",), e.NewKitchenOrder(ticket=ticket)))
+        printed.append(ticket)
         if station in offline:
             alert = Alert(
                 id=f"{ticket_id}:offline",
@@ -308,7 +322,8 @@ def _issue(
     if expo_lines:
         expo = make_ticket(order, EXPO, kind, f"{order.id}:x{seq}", expo_lines, now)
         events.append(Event(event_type, ("expo",), e.NewKitchenOrder(ticket=expo)))
-    return order, events + alerts, due
+    jobs, job_events = printing.jobs_for(printed, kitchen.printers, fired_by=kitchen.by, now=now)
+    return order, events + alerts + list(job_events), due, jobs
 
 
 def _line(order: Order, line_id: str) -> OrderItem:
@@ -373,7 +388,7 @@ def add_item(order: Order, menu: Menu, book: StockBook, cmd: c.AddItem, now: int
 
 def _void(
     order: Order, line: OrderItem, quantity: int, left: int, now: int, kitchen: KitchenContext
-) -> tuple[Order, list[Event], list[Due]]:
+) -> tuple[Order, list[Event], list[Due], tuple[PrintJob, ...]]:
     """Tell the line's station (and expo) to stop making ``quantity`` of it; ``left`` remain."""
     voided = ticket_line(line, TicketChange.VOID, quantity, line_quantity=left)
     by_station = {line.station: [voided]} if line.requires_prep else {}
@@ -400,13 +415,14 @@ def change_item(order: Order, book: StockBook, cmd: c.ChangeItem, now: int, kitc
     items = tuple(new_line if i.id == line.id else i for i in order.items)
     new, events = with_status(order, items, now)
     due: list[Due] = []
+    jobs: tuple[PrintJob, ...] = ()
     if cmd.quantity < line.sent:
-        new, kitchen_events, due = _void(new, line, line.sent - cmd.quantity, cmd.quantity, now, kitchen)
+        new, kitchen_events, due, jobs = _void(new, line, line.sent - cmd.quantity, cmd.quantity, now, kitchen)
         events = kitchen_events + events
     elif line.sent and new_line.notes != line.notes:
         events = card_events(new, now, [line.station] if line.requires_prep else []) + events
     stock, stock_events = book.settle()
-    return updated(new, *events, *stock_events, stock=stock, due=tuple(due))
+    return updated(new, *events, *stock_events, stock=stock, due=tuple(due), print_jobs=jobs)
 
 
 def _require_unpaid_for_less(order: Order) -> None:
@@ -428,11 +444,12 @@ def remove_item(order: Order, book: StockBook, cmd: c.RemoveItem, now: int, kitc
     items = tuple(i for i in order.items if i.id != line.id)
     new, events = with_status(order, items, now)
     due: list[Due] = []
+    jobs: tuple[PrintJob, ...] = ()
     if line.sent:
-        new, kitchen_events, due = _void(new, line, line.sent, 0, now, kitchen)
+        new, kitchen_events, due, jobs = _void(new, line, line.sent, 0, now, kitchen)
         events = kitchen_events + events
     stock, stock_events = book.settle()
-    return updated(new, *events, *stock_events, stock=stock, due=tuple(due))
+    return updated(new, *events, *stock_events, stock=stock, due=tuple(due), print_jobs=jobs)
 
 
 def fire_order(
@@ -507,7 +524,7 @@ def fire_order(
     for station, lines in by_station.items():
         lines += held_lines(fired, station)
     expo_lines += held_lines(fired, EXPO)
-    fired, kitchen_events, due = _issue(fired, TicketKind.FIRE, by_station, expo_lines, now, kitchen)
+    fired, kitchen_events, due, jobs = _issue(fired, TicketKind.FIRE, by_station, expo_lines, now, kitchen)
     events = [Event("ORDER_FIRED", order_channels(fired), e.OrderChanged(order=fired))]
     if token is not None and order.token is None:
         # The board is public: it learns the token, never the customer.
@@ -520,6 +537,7 @@ def fire_order(
         stock=stock,
         events=(*events, *kitchen_events, *ready, *stock_events),
         due=tuple(due),
+        print_jobs=jobs,
     )
 
 

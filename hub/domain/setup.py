@@ -175,6 +175,7 @@ def to_live(setup: RestaurantSetup, *, restaurant_version: int = 0, menu_version
         kitchen=KitchenSettings(
             recall_window_s=setup.kitchen.recall_window_s,
             ack_timeout_s=setup.kitchen.ack_timeout_s,
+            print_confirm_s=setup.kitchen.print_confirm_s,
             stations=(*setup.stations, _expo(setup.kitchen)),
         ),
         billing=setup.billing,
@@ -215,6 +216,7 @@ def from_live(
         kitchen=KitchenRules.model_construct(
             recall_window_s=kitchen.recall_window_s,
             ack_timeout_s=kitchen.ack_timeout_s,
+            print_confirm_s=kitchen.print_confirm_s,
             expo_warn_after_s=expo.warn_after_s,
             expo_late_after_s=expo.late_after_s,
         ),

@@ -12,7 +12,19 @@ from typing import Any
 
 from fireflow.hub.domain.alerts import active_alerts
 from fireflow.hub.domain.tickets import EXPO, ON_SCREEN, card
-from fireflow.schema.records import Area, KitchenSettings, Menu, Order, OrderStatus, OrderType, Restaurant, Stock, Table
+from fireflow.schema.records import (
+    Area,
+    KitchenSettings,
+    Menu,
+    Order,
+    OrderStatus,
+    OrderType,
+    PrintJob,
+    PrintJobState,
+    Restaurant,
+    Stock,
+    Table,
+)
 from fireflow.schema.setup import StaffMember
 
 __all__ = ["LiveState", "all_day", "channel_view", "menu_view", "needs"]
@@ -33,12 +45,17 @@ class LiveState:
     areas: Sequence[Area] = ()
     restaurant: Restaurant | None = None
     staff: Sequence[StaffMember] = ()
+    print_jobs: Sequence[PrintJob] = ()
 
 
 def needs(channel: str) -> frozenset[str]:
     """Which parts of the live state a channel's snapshot reads besides open orders."""
     kind = channel.partition(":")[0]
-    return frozenset({"tables": {"tables"}, "menu": {"menu", "stock"}, "manager": {"staff"}}.get(kind, set()))
+    return frozenset(
+        {"tables": {"tables"}, "menu": {"menu", "stock"}, "manager": {"staff"}, "printing": {"print_jobs"}}.get(
+            kind, set()
+        )
+    )
 
 
 def _dump(orders: Sequence[Order]) -> list[dict[str, Any]]:
@@ -104,6 +121,10 @@ def _alerts(state: LiveState) -> list[dict[str, Any]]:
     return [a.model_dump(mode="json") for a in active_alerts(state.orders)]
 
 
+def _job_order(job: PrintJob) -> tuple[int, str]:
+    return job.created_at, job.id
+
+
 def _by_id(person: StaffMember) -> str:
     return person.id
 
@@ -130,6 +151,13 @@ def channel_view(channel: str, state: LiveState) -> dict[str, Any]:
     if kind == "tables":
         tables = [t.model_dump(mode="json") for t in sorted(state.tables, key=lambda t: t.id)]
         return {"tables": tables, "areas": [a.model_dump(mode="json") for a in state.areas]}
+    if kind == "printing":  # what is still to print or to look at: every job but those printed
+        jobs = sorted((j for j in state.print_jobs if j.state is not PrintJobState.PRINTED), key=_job_order)
+        printers = state.restaurant.printers if state.restaurant else ()
+        return {
+            "jobs": [j.model_dump(mode="json") for j in jobs],
+            "printers": [p.model_dump(mode="json") for p in printers],
+        }
     if kind == "menu":  # with the currency, so an order-taking screen prices the menu before any event
         money = state.restaurant or Restaurant(id="", name="")
         return menu_view(state.menu, state.stock) | {"currency": money.currency, "minor_digits": money.minor_digits}

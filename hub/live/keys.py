@@ -21,7 +21,7 @@ WAKE_PATTERN = WAKE_PREFIX + "*"
 DURABLE_GROUP = "durable"  # the consumer group of every restaurant stream that feeds Postgres
 
 # A due check is the member ``<prefix><subject>`` of a restaurant's ``due`` sorted set, scored by when (ms).
-_DUE_PREFIX = {DueKind.ACK: "ack|", DueKind.SETTLE: "settle|", DueKind.BILL: "bill|"}
+_DUE_PREFIX = {DueKind.ACK: "ack|", DueKind.SETTLE: "settle|", DueKind.BILL: "bill|", DueKind.PRINT: "print|"}
 
 
 def due_member(kind: DueKind, subject: str) -> str:
@@ -147,6 +147,11 @@ class Keys:
         return self.prefix + "devseen"
 
     @property
+    def print_jobs(self) -> str:
+        """Hash job id -> PrintJob: every ticket of a printing station, with how its printing went."""
+        return self.prefix + "print_jobs"
+
+    @property
     def staff(self) -> str:
         """Hash staff id -> StaffMember (name, role; never a PIN: those are in ``pins``)."""
         return self.prefix + "staff"
@@ -186,6 +191,7 @@ class Keys:
             self.menu,
             self.staff,
             self.pins,
+            self.print_jobs,
         ]
 
 
@@ -199,4 +205,5 @@ KEY_RESTAURANT = 14
 KEY_MENU = 15
 KEY_STAFF = 16
 KEY_PINS = 17
+KEY_PRINT_JOBS = 18
 KEY_VERSIONS = 6

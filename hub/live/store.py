@@ -35,6 +35,7 @@ from fireflow.hub.live.keys import (
     KEY_MENU,
     KEY_OPEN_ORDERS,
     KEY_PINS,
+    KEY_PRINT_JOBS,
     KEY_RESTAURANT,
     KEY_STAFF,
     KEY_STOCK,
@@ -51,6 +52,7 @@ from fireflow.schema.records import (
     Menu,
     Order,
     OrderStatus,
+    PrintJob,
     Restaurant,
     Stock,
     Table,
@@ -314,6 +316,10 @@ class Store:
         pipe.set(k.epoch, secrets.token_hex(8), nx=True)
         pipe.sadd(RESTAURANTS, setup.restaurant.id)
 
+    async def print_job(self, rid: str, job_id: str) -> PrintJob | None:
+        raw = await self.redis.hget(Keys(rid).print_jobs, job_id)
+        return PrintJob.model_validate_json(raw) if raw else None
+
     async def staff(self, rid: str) -> list[StaffMember]:
         values = await self.redis.hvals(Keys(rid).staff)
         return sorted((StaffMember.model_validate_json(v) for v in values), key=lambda s: s.id)
@@ -503,6 +509,10 @@ class Store:
             checks.append((f"table:{table.id}", table.version))  # as it was when found free
             hdel.append((KEY_TABLES, table.id))
             hdel.append((KEY_VERSIONS, f"table:{table.id}"))
+        for job in decision.print_jobs:  # version 1 is made only if no job has this id: one per ticket
+            field = f"job:{job.id}"
+            checks.append((field, job.version - 1))
+            hset.append((KEY_PRINT_JOBS, job.id, _json(job), field, job.version))
         if decision.menu is not None:
             checks.append(("menu", decision.menu.version - 1))
             sets.append((KEY_MENU, _json(decision.menu), "menu", decision.menu.version))
@@ -564,7 +574,8 @@ class Store:
             pipe.hvals(k.stock) if "stock" in parts else pipe.echo("")
             pipe.get(k.restaurant)  # here, not from the node's cache: settings as of the same offset
             pipe.hvals(k.staff) if "staff" in parts else pipe.echo("")
-            seq, epoch, orders, tables, menu, stock, raw_restaurant, staff = await pipe.execute()
+            pipe.hvals(k.print_jobs) if "print_jobs" in parts else pipe.echo("")
+            seq, epoch, orders, tables, menu, stock, raw_restaurant, staff, jobs = await pipe.execute()
         restaurant = Restaurant.model_validate_json(raw_restaurant) if raw_restaurant else None
         state = LiveState(
             now=now,
@@ -576,6 +587,7 @@ class Store:
             areas=restaurant.areas if restaurant else (),
             restaurant=restaurant,
             staff=[StaffMember.model_validate_json(v) for v in staff] if "staff" in parts else [],
+            print_jobs=[PrintJob.model_validate_json(v) for v in jobs] if "print_jobs" in parts else [],
         )
         return int(seq or 0), _text(epoch), state
 

@@ -23,7 +23,7 @@ from fireflow.hub.domain.decision import Due, DueKind
 from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.live.store import Store
 from fireflow.hub.supervise import reraise_if_cancelled
-from fireflow.schema.commands import CheckAck, ExpireBillLock
+from fireflow.schema.commands import CheckAck, ExpireBillLock, PrintJobCommand
 from fireflow.schema.protocol import ErrorCode
 
 __all__ = ["DueChecks"]
@@ -72,6 +72,8 @@ class DueChecks:
             await self._payment_lock(rid, due)
         elif due.kind is DueKind.BILL:
             await self._bill_lock(rid, due)
+        elif due.kind is DueKind.PRINT:
+            await self._print_lease(rid, due)
         else:
             await self._ack(rid, due)
 
@@ -100,6 +102,16 @@ class DueChecks:
             logger.warning("bill lock %s of %s: %s", order_id, rid, exc.message)
             if exc.code is ErrorCode.NOT_FOUND:
                 await self.store.drop_due(rid, due)
+
+    async def _print_lease(self, rid: str, due: Due) -> None:
+        try:
+            command_id = f"print-{due.subject}-{int(time.time())}"  # early on a skewed clock: the next run acts
+            await self.bus.execute_internal(rid, command_id, "print.check", PrintJobCommand(job_id=due.subject))
+        except DomainError as exc:
+            if exc.code is ErrorCode.NOT_FOUND:
+                await self.store.drop_due(rid, due)
+            else:
+                logger.warning("print lease of %s of %s: %s", due.subject, rid, exc.message)
 
     async def _ack(self, rid: str, due: Due) -> None:
         ticket_id = due.subject
