@@ -9,9 +9,10 @@ run it and how.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from fireflow.schema.billing import BillingSettings, DiscountKind, Tender, TenderMethod
 from fireflow.schema.records import Area, Category, Desk, MenuItem, OrderType, Printer, StationSettings
@@ -463,6 +464,13 @@ class CloseDay(Command):
 
     counted_cash: int = Field(ge=0, le=1_000_000_000)
     day: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+
+    @field_validator("day")
+    @classmethod
+    def _a_real_day(cls, day: str | None) -> str | None:
+        if day is not None:
+            date.fromisoformat(day)  # 2026-13-45 is no day: ValueError, told as INVALID_COMMAND
+        return day
 
 
 # The hub's own commands (timers); not part of the public protocol.

@@ -432,3 +432,18 @@ async def test_a_choice_made_required_while_the_sheet_is_open_is_refused_by_the_
     assert await sheet.is_visible()
     assert (await read_order(hub, order_id))["items"] == []
     pos.no_errors()
+
+
+async def test_on_the_phone_the_pairing_form_fits_and_a_refused_token_offers_it_too(
+    hub: RunningHub, browser: Any
+) -> None:
+    """At 390x844 the code box and PAIR are on screen with no sideways scroll; a bad token gets the same way back."""
+    for url in (f"{hub.url}/pos", f"{hub.url}/pos?token=not-a-token"):
+        screen = await open_screen(browser, url)
+        pair = screen.page.locator("#blocked #pair-go")
+        await pair.wait_for(timeout=TIMEOUT_MS)
+        assert await in_view(screen.page.locator("#blocked #pair-code")) and await in_view(pair), url
+        fits = await screen.page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
+        assert fits, url
+        assert "--restaurant" in await screen.page.locator("#blocked").inner_text() or url.endswith("/pos")
+        await screen.page.close()

@@ -114,3 +114,17 @@ async def test_copies_of_one_save_make_one_group_and_strangers_are_refused(hub: 
         assert (await waiter.get("/api/v1/groups")).status_code == 403
         denied = await waiter.post("/api/v1/commands", json={"type": "group.save", "data": save})
         assert denied.json()["code"] == "FORBIDDEN"
+
+
+async def test_a_group_is_paid_whole_or_not_at_all(hub: RunningHub) -> None:
+    """Paying one of a group's two open orders under the group is refused: its invoice covers the group."""
+    a, b = [await ready_dine_in(hub, t, "water") for t in ("T9", "T10")]
+    till = await hub.client(Role.CASHIER, device="till-1")
+    group = (await till.command("group.save", {"title": "Two tables", "order_ids": [a, b]}))["result"]["group"]
+    due = (await till.command("bill.preview", {"order_ids": [a]}))["result"]["due"]
+    with pytest.raises(HubError) as part:
+        await till.command(
+            "order.pay", {"order_ids": [a], "group_id": group["id"], "tenders": [{"method": "CASH", "amount": due}]}
+        )
+    assert part.value.code == ErrorCode.INVALID_STATE and part.value.frame["details"]["order_ids"] == [b]
+    assert [o["order_id"] for o in (await _preview(hub, group["id"]))["included"]] == [a, b]

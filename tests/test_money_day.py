@@ -186,3 +186,9 @@ async def test_a_closed_days_report_never_changes_money_after_the_close_goes_to_
     with pytest.raises(HubError) as again:
         await manager.command("day.close", {"counted_cash": 0, "day": day})
     assert again.value.code == ErrorCode.INVALID_STATE and again.value.frame["details"]["last_closed"] == day
+    with pytest.raises(HubError) as future:  # a day not begun: closing it would strand every day before it
+        await manager.command("day.close", {"counted_cash": 0, "day": "2999-01-01"})
+    assert future.value.code == ErrorCode.INVALID_STATE and future.value.frame["details"]["day"] == "2999-01-01"
+    with pytest.raises(HubError) as no_day:
+        await manager.command("day.close", {"counted_cash": 0, "day": "2026-13-45"})
+    assert no_day.value.code == ErrorCode.INVALID_COMMAND

@@ -104,6 +104,9 @@ async def test_a_node_hashes_pins_at_argon2s_production_cost_unless_told_test(
 ) -> None:
     """A node on default settings hashes a PIN with argon2-cffi's own m, t, p; the suite's (PIN_HASH=test) the cheapest."""
     monkeypatch.delenv("FIREFLOW_PIN_HASH", raising=False)
+    manager = await hub.client(Role.MANAGER, device="manager-1")
+    for who in ("manager-2", "manager-3"):  # only staff who approve may hold a PIN that counts
+        await manager.command("setup.staff.put", {"staff_id": who, "name": who, "role": "MANAGER"})
     node = create_app(Settings().with_(redis_url=hub.settings.redis_url, secret=SECRET)).state.hub
     try:
         await node.bus.pins.set(hub.rid, "manager-2", "2468")
@@ -119,3 +122,20 @@ async def test_a_node_hashes_pins_at_argon2s_production_cost_unless_told_test(
     till = await hub.client(Role.CASHIER, device="till-5")
     ack = await till.command("order.discount", _big_discount(order_id, "2468"))
     assert ack["result"]["approved_by"] == "manager-2"
+
+
+async def test_only_the_pin_of_a_manager_on_the_staff_list_approves(hub: RunningHub) -> None:
+    """A device not on the staff list cannot set a PIN; a PIN left behind by anyone but a manager approves nothing."""
+    stranger = await hub.client(Role.MANAGER, device="mgr-tab")
+    with pytest.raises(HubError) as refused:
+        await stranger.command("manager.set_pin", {"pin": "9999"})
+    assert refused.value.code == ErrorCode.INVALID_STATE and refused.value.frame["details"] == {"staff_id": "mgr-tab"}
+    await hub.hub.bus.pins.set(hub.rid, "mgr-tab", "9999")  # as an older hub would have left it
+    order_id = await ready_dine_in(hub, "T8", "burger", "mojito")
+    till = await hub.client(Role.CASHIER, device="till-6")
+    with pytest.raises(HubError) as wrong:
+        await till.command("order.discount", _big_discount(order_id, "9999"))
+    assert wrong.value.code == ErrorCode.WRONG_PIN
+    assert (await till.command("order.discount", _big_discount(order_id, RIGHT)))["result"][
+        "approved_by"
+    ] == "manager-1"

@@ -260,3 +260,20 @@ async def test_printers_and_desks_over_http_reach_the_station_and_the_setup_file
     assert [(p.id, p.backup) for p in exported.printers] == [("pass", None), ("kitchen", "pass")]
     assert [(d.id, d.printer) for d in exported.desks] == [("cashier-1", "pass")]
     assert (exported.stations[0].routing.value, exported.stations[0].printer) == ("BOTH", "kitchen")
+
+
+async def test_a_manager_without_a_pin_does_not_count_as_someone_who_approves(hub: RunningHub) -> None:
+    """Ravi is a manager with no PIN yet: manager-1 (the one PIN) may not be made a cashier; once Ravi has one, may."""
+    manager = await hub.client(Role.MANAGER, device="manager-1")
+    await manager.command("setup.staff.put", {"staff_id": "ravi", "name": "Ravi", "role": "MANAGER"})
+    demote = {"staff_id": "manager-1", "name": "Asha", "role": "CASHIER"}
+    with pytest.raises(HubError) as refused:
+        await manager.command("setup.staff.put", demote)
+    assert refused.value.code == ErrorCode.INVALID_SETUP and "nobody who approves" in refused.value.frame["message"]
+    await manager.command("setup.staff.remove", {"staff_id": "ravi"})  # he approved nothing: nothing lost
+    await manager.command("setup.staff.put", {"staff_id": "ravi", "name": "Ravi", "role": "MANAGER", "pin": "2580"})
+    await manager.command("setup.staff.put", demote)
+    order_id = await ready_dine_in(hub, "T12", "burger", "mojito")
+    till = await hub.client(Role.CASHIER, device="till-4")
+    big = {"order_id": order_id, "kind": "AMOUNT", "value": 10000, "reason": "cold food"}
+    assert (await till.command("order.discount", big | {"pin": "2580"}))["result"]["approved_by"] == "ravi"

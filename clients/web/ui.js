@@ -127,8 +127,8 @@ let blocked = null; // { kind, title, text } once nothing this screen can do wil
 
 function howToFix() {
   const s = SCREENS[screen.page];
-  const mint = s ? ` (fireflow token ${s.mint} --device <name>)` : "";
-  return `Ask a manager for ${s ? s.needs : "a device token"}${mint}, then open /${screen.page}?token=<the token> on this screen.`;
+  const mint = s ? ` (fireflow token --restaurant <id> ${s.mint} --device <name>)` : "";
+  return `Or ask a manager for ${s ? s.needs : "a device token"}${mint}, then open /${screen.page}?token=<the token> on this screen.`;
 }
 
 // Stop the page and say why, in place of its content (the top bar stays).
@@ -168,9 +168,10 @@ function explainStop(hub) {
     const info = tokenInfo(screen.token);
     if (info && info.expires && info.expires <= Date.now()) {
       const when = new Date(info.expires).toLocaleString();
-      block("expired", "Token expired", `This screen's token expired on ${when}; the hub no longer accepts it.`);
+      block("expired", "Token expired", `This screen's token expired on ${when}; the hub no longer accepts it.`, pairOrMint());
     } else {
-      block("refused", "Token refused", "The hub does not accept this screen's token: it is mistyped, cut short, or made for another hub.");
+      const why = "The hub does not accept this screen's token: it is mistyped, cut short, or made for another hub.";
+      block("refused", "Token refused", why, pairOrMint());
     }
     return;
   }
@@ -183,6 +184,11 @@ export function noToken(page) {
     ? `This browser has no token for the device “${screen.device}”.`
     : `This ${s ? s.name : "screen"} has no device token yet.`;
   block("no-token", "Pair this screen", text, pairingForm());
+}
+
+// A screen whose token no longer works: pair it again with a code, or get a token another way.
+function pairOrMint() {
+  return h("div", {}, pairingForm(), h("p", { class: "fix" }, howToFix()));
 }
 
 // The code a manager got from "add device" (device.pair), traded once for this screen's own token.

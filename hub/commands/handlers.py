@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 
 from fireflow.hub.commands.context import Context, Handler
-from fireflow.hub.domain import billing, kitchen, orders, settlement, stock, tables
+from fireflow.hub.domain import billing, kitchen, orders, settlement, setup, stock, tables
 from fireflow.hub.domain.decision import Decision
 from fireflow.hub.domain.errors import DomainError
 from fireflow.schema import commands as payloads
@@ -251,7 +251,14 @@ async def set_pin(ctx: Context) -> Decision:
     cmd: payloads.SetPin = ctx.command
     if ctx.pins is None:
         raise DomainError(ErrorCode.UNAVAILABLE, "PINs cannot be set here")
-    await ctx.pins.set(ctx.rid, ctx.actor.device_id, cmd.pin)
+    me = ctx.actor.device_id
+    if not any(s.id == me and s.role in setup.APPROVERS for s in await ctx.store.staff(ctx.rid)):
+        raise DomainError(
+            ErrorCode.INVALID_STATE,
+            f"{me} is no manager on the staff list: a manager adds it on Staff (setup.staff.put) with its PIN",
+            {"staff_id": me},
+        )
+    await ctx.pins.set(ctx.rid, me, cmd.pin)
     return Decision(result={"manager": ctx.actor.device_id})
 
 

@@ -29,11 +29,13 @@ from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any, Literal
 
+import orjson
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 
 from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.setup import APPROVERS
 from fireflow.hub.live.keys import Keys
 from fireflow.schema.protocol import ErrorCode
 
@@ -84,6 +86,16 @@ class Pins:
         reply: list[Any] = await self._script(keys=keys, args=args)
         return reply
 
+    async def _approvers(self, rid: str) -> list[tuple[bytes, bytes]]:
+        """The PIN hashes of the staff who approve now (MANAGER, OWNER): a PIN left by anyone else never counts."""
+        k = Keys(rid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(k.pins)
+            pipe.hgetall(k.staff)
+            stored, people = await pipe.execute()
+        approve = {who for who, person in people.items() if orjson.loads(person).get("role") in APPROVERS}
+        return sorted((who, hashed) for who, hashed in stored.items() if who in approve)
+
     async def approver(self, rid: str, device: str, pin: str) -> str:
         """The manager whose PIN this is; WRONG_PIN (counted, logged) or RATE_LIMITED otherwise."""
         token = secrets.token_hex(8)
@@ -98,8 +110,7 @@ class Pins:
                 {"scope": scope, "retry_after_s": wait_s},
             )
         try:
-            stored: dict[bytes, bytes] = await self.redis.hgetall(Keys(rid).pins)  # type: ignore[assignment]
-            for manager, hashed in sorted(stored.items()):
+            for manager, hashed in await self._approvers(rid):
                 if await asyncio.to_thread(self._matches, hashed.decode(), pin):
                     await self._slot("right", rid, device, token)
                     return manager.decode()

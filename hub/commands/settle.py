@@ -191,7 +191,10 @@ class Settler:
         if found is None:
             raise DomainError(ErrorCode.NOT_FOUND, f"no group {cmd.group_id!r}")
         if found["invoice_id"] is None or await self.books.settlement_key(found["invoice_id"]) != key:
-            groups.check_payment(found, cmd.order_ids)
+            rid = actor.restaurant_id
+            orders = {order_id: await self.store.order(rid, order_id) for order_id in found["order_ids"]}
+            included = [o.id for o in groups.sort_out(found["order_ids"], orders).included]
+            groups.check_payment(found, cmd.order_ids, included)
         return found
 
     def _settlement(
@@ -463,7 +466,15 @@ class BooksOnly:
             txns = await self.books.transactions(actor.restaurant_id, references=[cmd.invoice_id, *invoice.order_ids])
             return rules.void(invoice, txns, cmd, key=key, by=by, approved_by=approver, now=now, done=done)
         if isinstance(cmd, c.CloseDay):
-            day = cmd.day or business_day(now, restaurant.timezone)
+            today = date.fromisoformat(business_day(now, restaurant.timezone))
+            day = cmd.day or today.isoformat()
+            open_day = await self.books.open_day(actor.restaurant_id, today)
+            if date.fromisoformat(day) > open_day:  # closed, no money could ever go to the days before it
+                raise DomainError(
+                    ErrorCode.INVALID_STATE,
+                    f"{day} cannot be closed: it has not begun (money goes to {open_day.isoformat()} now)",
+                    {"day": day, "open_day": open_day.isoformat()},
+                )
             txns = await self.books.transactions(actor.restaurant_id, day=date.fromisoformat(day))
             return rules.close_day(day, txns, currency=restaurant.currency, counted_cash=cmd.counted_cash)
         assert isinstance(cmd, c.DrawerFloat | c.DrawerPayout), type(cmd)

@@ -50,9 +50,9 @@ async def _live(ctx: Context) -> setup.LiveSetup:
     if restaurant is None:
         raise DomainError(ErrorCode.NOT_FOUND, "this restaurant is not set up")
     menu = await ctx.store.menu(ctx.rid) or Menu(stations=(), items=())
-    return setup.LiveSetup(
-        restaurant, menu, tuple(await ctx.store.tables(ctx.rid)), tuple(await ctx.store.staff(ctx.rid))
-    )
+    staff = tuple(await ctx.store.staff(ctx.rid))
+    pinned = frozenset(await ctx.store.pin_hashes(ctx.rid))
+    return setup.LiveSetup(restaurant, menu, tuple(await ctx.store.tables(ctx.rid)), staff, pinned)
 
 
 _C = TypeVar("_C", bound=payloads.Command)

@@ -65,8 +65,8 @@ def warnings(group: Mapping[str, Any], included: Sequence[Order]) -> dict[str, A
     }
 
 
-def check_payment(group: Mapping[str, Any], order_ids: Sequence[str]) -> None:
-    """A payment naming a group pays only that group's orders, and a group is invoiced once."""
+def check_payment(group: Mapping[str, Any], order_ids: Sequence[str], included: Sequence[str]) -> None:
+    """A payment naming a group pays exactly the orders it can cover now (``included``), and only once."""
     if group.get("invoice_id"):
         raise DomainError(
             ErrorCode.ALREADY_SETTLED,
@@ -79,4 +79,11 @@ def check_payment(group: Mapping[str, Any], order_ids: Sequence[str]) -> None:
             ErrorCode.INVALID_STATE,
             f"order {strangers[0]} is not in group {group['title']!r}; save it in the group first",
             {"order_ids": strangers, "group_id": group["id"]},
+        )
+    left = [o for o in included if o not in order_ids]
+    if left:  # one invoice for the whole group: paying part of it would leave the rest orphaned
+        raise DomainError(
+            ErrorCode.INVALID_STATE,
+            f"group {group['title']!r} is invoiced whole: order {left[0]} is in it too (see its preview)",
+            {"order_ids": left, "group_id": group["id"]},
         )

@@ -36,6 +36,7 @@ from fireflow.schema.records import (
 from fireflow.schema.setup import KitchenRules, Profile, PutStaff, RemoveStaff, RestaurantSetup, StaffMember, TablePlace
 
 __all__ = [
+    "APPROVERS",
     "LiveSetup",
     "from_live",
     "problems",
@@ -72,6 +73,7 @@ class LiveSetup:
     menu: Menu
     tables: tuple[Table, ...]
     staff: tuple[StaffMember, ...]
+    pinned: frozenset[str] = frozenset()  # the staff who have a PIN (its hash is the Pins' business)
 
 
 def _duplicates(where: str, ids: Iterable[str]) -> list[str]:
@@ -510,8 +512,13 @@ def remove_staff(live: LiveSetup, cmd: RemoveStaff) -> Decision:
 
 
 def _keep_an_approver(live: LiveSetup, leaving: str) -> None:
-    """Someone must still be able to approve refunds and voids once ``leaving`` no longer can."""
-    if not any(s.role in APPROVERS and s.id != leaving for s in live.staff):
+    """Someone must still be able to approve refunds and voids once ``leaving`` no longer can.
+
+    Able means a MANAGER or OWNER with a PIN: a manager added without one approves nothing yet.
+    """
+    if leaving not in live.pinned:
+        return  # they could not approve anyway: nothing is lost
+    if not any(s.role in APPROVERS and s.id != leaving and s.id in live.pinned for s in live.staff):
         raise DomainError(
             ErrorCode.INVALID_SETUP,
             "that would leave nobody who approves refunds and voids: add another manager first",

@@ -1,4 +1,4 @@
-"""``fireflow``: serve, demo, migrate, durable, token, bench.
+"""``fireflow``: serve, demo, migrate, durable, token, restaurant, print-agent, bench.
 
 With REDIS_URL / DATABASE_URL unset, serve and demo start embedded real
 servers under ``--data-dir`` and stop them on exit (Ctrl-C or SIGTERM).
@@ -38,6 +38,8 @@ logger = logging.getLogger("fireflow")
 USAGE = 2  # the command or its environment must change
 UNREACHABLE = 1  # a server is down or refuses us
 CONNECT_TIMEOUT = 5.0
+PRINT_TOKEN_ENV = "FIREFLOW_PRINT_TOKEN"
+PRINTER_CONNECT_TIMEOUT, PRINTER_WRITE_TIMEOUT = 3.0, 5.0  # print-agent's; the agent's own defaults (tested)
 TOKEN_TTL = 30 * 86_400
 
 
@@ -521,6 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     _setting(p, "--data-dir", "data_dir", type=Path)
     p.epilog = "secret: FIREFLOW_SECRET, else <data-dir>/secret as written by `fireflow serve` on that data dir"
     _restaurant_parser(sub)
+    _print_agent_parser(sub)
     what = "measure the hub (kitchen, broadcast, idle, settle)"
     p = sub.add_parser("bench", help=what, description=what)
     p.add_argument("scenario", choices=["kitchen", "broadcast", "idle", "settle"], help="what to measure")
@@ -552,6 +555,64 @@ def _restaurant_parser(sub: Any) -> None:
         _setting(each, "--data-dir", "data_dir", type=Path)
 
 
+def _print_agent_parser(sub: Any) -> None:
+    what = "print the hub's kitchen tickets on this restaurant's network printers"
+    p = sub.add_parser(
+        "print-agent",
+        help=what,
+        description=what
+        + """.
+
+Run it on a machine on the printers' LAN. It connects out to the hub (no port
+to open), claims each job for its printers so two agents never print one twice,
+sends it over raw TCP (port 9100) and tells the hub PRINTED only when the
+printer answers online with paper after it; otherwise the hub is told why
+(offline, paper out, cover open, no answer) and its fallback chain takes over.
+A job it could not confirm (it died mid-job) is never printed again by itself:
+the hub alerts staff to check the printer. Ctrl-C or SIGTERM stops it after the
+job in hand.""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--hub", required=True, help="the hub's address, e.g. https://hub.example.com (required)")
+    p.add_argument(
+        "--token",
+        default="",
+        help=f"a printer device token, from `fireflow token --restaurant R --role printer --device print-agent-1` "
+        f"(required, unless {PRINT_TOKEN_ENV} is set: better, as a command line shows in `ps`)",
+    )
+    p.add_argument(
+        "--printers",
+        default="",
+        help="comma-separated printer ids (as set up on /manager) this agent prints for; run one agent per LAN "
+        "and name its printers when a restaurant has several (default: every printer of the restaurant)",
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=_positive,
+        default=PRINTER_CONNECT_TIMEOUT,
+        help=f"seconds to reach a printer before it counts as offline (default: {PRINTER_CONNECT_TIMEOUT:g})",
+    )
+    p.add_argument(
+        "--write-timeout",
+        type=_positive,
+        default=PRINTER_WRITE_TIMEOUT,
+        help=f"seconds for a printer to take a job and for each status answer (default: {PRINTER_WRITE_TIMEOUT:g}); "
+        "connect + 3 x write must stay under the hub's 20 s claim lease",
+    )
+    p.add_argument(
+        "--font",
+        type=Path,
+        help="a TrueType font for item names the printer's code page lacks (e.g. Noto Sans Devanagari), "
+        "printed as images (default: none, such a name prints as its menu id)",
+    )
+    p.epilog = (
+        "example:\n"
+        f"  {PRINT_TOKEN_ENV}=$(fireflow token --restaurant spice --role printer --device print-agent-1) \\\n"
+        "    fireflow print-agent --hub https://hub.example.com --printers kitchen,pass\n"
+        "logs: one line per job (printed, or NOT printed and why); FIREFLOW_LOG_LEVEL / FIREFLOW_LOG_FORMAT apply"
+    )
+
+
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name, None) for name in ("host", "port", "data_dir")}
 
@@ -574,6 +635,7 @@ def main(argv: list[str] | None = None) -> int:
         "durable": lambda: _durable(settings),
         "token": lambda: _token(settings, args),
         "restaurant": lambda: _restaurant(settings, args),
+        "print-agent": lambda: _print_agent(args),
         "bench": lambda: _bench(args),
     }
     try:
@@ -581,6 +643,34 @@ def main(argv: list[str] | None = None) -> int:
     except Stop as exc:
         print(f"fireflow {args.command}: {exc}", file=sys.stderr)
         return exc.code
+
+
+def _print_agent(args: argparse.Namespace) -> int:
+    """``fireflow print-agent``: prints the hub's kitchen tickets on this LAN's printers (clients/printers/agent.py)."""
+    from fireflow.clients.printers.agent import AgentError, PrintAgent, run_until_signalled
+
+    token = args.token or os.environ.get(PRINT_TOKEN_ENV, "")
+    if not token:
+        raise Stop(f"no token: pass --token or set {PRINT_TOKEN_ENV} (fireflow token --role printer ...)")
+    printers = [p.strip() for p in args.printers.split(",") if p.strip()] or None
+    try:
+        agent = PrintAgent(
+            args.hub,
+            token,
+            printers=printers,
+            connect_timeout=args.connect_timeout,
+            write_timeout=args.write_timeout,
+            font=args.font,
+        )
+    except ValueError as exc:
+        raise Stop(str(exc)) from None
+    except OSError as exc:
+        raise Stop(f"--font {args.font}: cannot read it ({exc})") from None
+    try:
+        asyncio.run(run_until_signalled(agent))
+    except AgentError as exc:
+        raise Stop(str(exc), UNREACHABLE) from None
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
