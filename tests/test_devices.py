@@ -192,3 +192,23 @@ async def test_copies_of_one_pairing_command_make_one_code(hub: RunningHub, redi
     answers = await asyncio.gather(*(screen.command("device.pair", data, id="pair-1") for screen in screens))
     assert len({a["result"]["code"] for a in answers}) == 1
     assert len([k async for k in redis.scan_iter(match="ff:pair:*")]) == 1
+
+
+async def test_a_device_is_paired_for_stations_that_exist_and_an_older_code_stops_working(hub: RunningHub) -> None:
+    """A kitchen device needs real stations, a waiter none; a code replaced by pairing again no longer redeems."""
+    manager = await hub.client(Role.MANAGER, device="manager-1")
+    for data, code in (
+        ({"device_id": "kds-x", "role": "KITCHEN", "stations": []}, ErrorCode.INVALID_COMMAND),
+        ({"device_id": "kds-x", "role": "KITCHEN", "stations": ["pizza"]}, ErrorCode.INVALID_SETUP),
+        ({"device_id": "phone-x", "role": "WAITER", "stations": ["grill"]}, ErrorCode.INVALID_COMMAND),
+    ):
+        with pytest.raises(HubError) as err:
+            await manager.command("device.pair", data)
+        assert err.value.code == code, data
+    first = await manager.command("device.pair", {"device_id": "kds-y", "role": "KITCHEN", "stations": ["grill"]})
+    second = await manager.command("device.pair", {"device_id": "kds-y", "role": "KITCHEN", "stations": ["grill"]})
+    async with httpx.AsyncClient(base_url=hub.url, timeout=WAIT) as http:
+        old = await http.post("/api/v1/pair", json={"code": first["result"]["code"]})
+        assert (old.status_code, old.json()["code"]) == (404, "NOT_FOUND"), old.text
+        new = await http.post("/api/v1/pair", json={"code": second["result"]["code"]})
+        assert new.status_code == 200, new.text

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fireflow.hub.commands.context import Context, Handler
 from fireflow.hub.domain import setup
+from fireflow.hub.domain.actors import ALL_STATIONS
 from fireflow.hub.domain.decision import Decision, Event
 from fireflow.hub.domain.errors import DomainError
 from fireflow.schema import commands as payloads
@@ -115,6 +116,19 @@ async def pair_device(ctx: Context) -> Decision:
     cmd: PairDevice = ctx.command
     if ctx.devices is None:
         raise DomainError(ErrorCode.UNAVAILABLE, "devices cannot be paired here")
+    stations = set((await _live(ctx)).menu.stations)
+    if cmd.role == "KITCHEN" and not cmd.stations:
+        raise DomainError(ErrorCode.INVALID_COMMAND, "a kitchen device needs its stations (e.g. grill)")
+    if cmd.stations and cmd.role not in ("KITCHEN", "EXPO"):
+        raise DomainError(ErrorCode.INVALID_COMMAND, f"a {cmd.role} device has no stations; leave them empty")
+    unknown = sorted(set(cmd.stations) - stations - {ALL_STATIONS})
+    if unknown:
+        known = ", ".join(sorted(stations)) or "none yet"
+        raise DomainError(
+            ErrorCode.INVALID_SETUP,
+            f"no station {unknown[0]!r} (stations: {known})",
+            {"problems": [f"stations: no station {s!r}" for s in unknown]},
+        )
     current = await ctx.devices.get(ctx.rid, cmd.device_id)
     generation = current.generation + 1 if current is not None else 0
     device = Device(

@@ -108,7 +108,11 @@ class Devices:
         if not raw:
             raise DomainError(ErrorCode.NOT_FOUND, "no such pairing code (wrong, used or more than 10 minutes old)")
         data = orjson.loads(raw)
-        return Pairing(str(data["rid"]), Device.model_validate(data["device"]))
+        rid, device = str(data["rid"]), Device.model_validate(data["device"])
+        current = await self.get(rid, device.id)
+        if current is not None and current.generation != device.generation:  # paired again or revoked since
+            raise DomainError(ErrorCode.NOT_FOUND, "that pairing code was replaced by a newer one or revoked")
+        return Pairing(rid, device)
 
     # -- revocation ----------------------------------------------------------
 
