@@ -21,7 +21,8 @@ __all__ = ["COMMIT_ATTEMPTS", "Backoff", "until_committed"]
 
 T = TypeVar("T")
 
-COMMIT_ATTEMPTS = 8
+COMMIT_ATTEMPTS = 12
+COMMIT_PAUSE_CEILING = 0.1  # s: a burst on one restaurant's counters spreads out without long waits
 
 
 class Backoff:
@@ -65,5 +66,5 @@ async def until_committed(
         result = await attempt()
         if result is not None:
             return result
-        await asyncio.sleep(random.uniform(0, first * 2**n))
+        await asyncio.sleep(random.uniform(0, min(first * 2**n, COMMIT_PAUSE_CEILING)))
     raise DomainError(ErrorCode.BUSY, busy())
