@@ -567,7 +567,7 @@ Run it on a machine on the printers' LAN. It connects out to the hub (no port
 to open), claims each job for its printers so two agents never print one twice,
 sends it over raw TCP (port 9100) and tells the hub PRINTED only when the
 printer answers online with paper after it; otherwise the hub is told why
-(offline, paper out, cover open, no answer) and its fallback chain takes over.
+(offline, paper out, cover open, no answer), and expo and the manager see it FAILED.
 A job it could not confirm (it died mid-job) is never printed again by itself:
 the hub alerts staff to check the printer. Ctrl-C or SIGTERM stops it after the
 job in hand.""",
@@ -583,7 +583,7 @@ job in hand.""",
     p.add_argument(
         "--printers",
         default="",
-        help="comma-separated printer ids (as set up on /manager) this agent prints for; run one agent per LAN "
+        help="comma-separated printer ids (as in the restaurant's setup) this agent prints for; run one agent per LAN "
         "and name its printers when a restaurant has several (default: every printer of the restaurant)",
     )
     p.add_argument(
