@@ -12,19 +12,12 @@ from html import escape
 from fireflow.hub.domain.money import major
 from fireflow.schema.billing import ZReport
 
-__all__ = ["z_report_html"]
+__all__ = ["z_report_html", "z_sections"]
 
 
-def z_report_html(z: ZReport, restaurant: str, digits: int | None = None) -> str:
-    """The report as a page; ``digits`` is the restaurant's own minor-unit exponent, if it set one."""
-
-    def _money(minor: int | None) -> str:
-        return "not counted" if minor is None else major(minor, z.currency, digits)
-
-    def _rows(pairs: list[tuple[str, int | None]]) -> str:
-        return "".join(f"<tr><th>{escape(k)}</th><td>{_money(v)}</td></tr>" for k, v in pairs)
-
-    sections: dict[str, list[tuple[str, int | None]]] = {
+def z_sections(z: ZReport) -> dict[str, list[tuple[str, int | None]]]:
+    """The report's figures by section, each labelled with what it includes: the page and the paper print these."""
+    return {
         "Sales": [
             ("Bills total (with tax and service charge)", z.bills_total),
             ("Average bill", z.average_bill),
@@ -48,6 +41,18 @@ def z_report_html(z: ZReport, restaurant: str, digits: int | None = None) -> str
             ("Over (+) / short (-)", z.cash_difference),
         ],
     }
+
+
+def z_report_html(z: ZReport, restaurant: str, digits: int | None = None) -> str:
+    """The report as a page; ``digits`` is the restaurant's own minor-unit exponent, if it set one."""
+
+    def _money(minor: int | None) -> str:
+        return "not counted" if minor is None else major(minor, z.currency, digits)
+
+    def _rows(pairs: list[tuple[str, int | None]]) -> str:
+        return "".join(f"<tr><th>{escape(k)}</th><td>{_money(v)}</td></tr>" for k, v in pairs)
+
+    sections = z_sections(z)
     body = ""
     for title, pairs in sections.items():
         body += f"<h2>{escape(title)}</h2><table>{_rows(pairs)}</table>"

@@ -24,9 +24,11 @@ from fireflow.schema import commands as c
 from fireflow.schema import events as e
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import (
+    Desk,
     KitchenSettings,
     Menu,
     MenuItem,
+    Printer,
     Restaurant,
     Routing,
     StationSettings,
@@ -529,37 +531,39 @@ def _keep_an_approver(live: LiveSetup, leaving: str) -> None:
 # -- printers: where tickets and receipts print -------------------------------------------------------
 
 
-def put_printer(live: LiveSetup, cmd: c.PutPrinter) -> Decision:
+def _put_in(live: LiveSetup, version: int | None, part: str, record: Printer | Desk) -> Decision:
+    """``record`` added to (or replacing its like in) one of the restaurant's lists: printers, desks."""
     restaurant = live.restaurant
-    _fresh(restaurant.version, cmd.version, "restaurant")
-    printers = _upsert(restaurant.printers, cmd.printer, _id)
-    new = restaurant.model_copy(update={"printers": printers, "version": restaurant.version + 1})
-    return _profile_move(live, new, {"printer_id": cmd.printer.id})
+    _fresh(restaurant.version, version, "restaurant")
+    records = _upsert(getattr(restaurant, part), record, _id)
+    new = restaurant.model_copy(update={part: records, "version": restaurant.version + 1})
+    return _profile_move(live, new, {f"{part[:-1]}_id": record.id})
+
+
+def _remove_from(live: LiveSetup, version: int | None, part: str, record_id: str) -> Decision:
+    restaurant = live.restaurant
+    _fresh(restaurant.version, version, "restaurant")
+    records = getattr(restaurant, part)
+    if all(r.id != record_id for r in records):
+        raise DomainError(ErrorCode.NOT_FOUND, f"no {part[:-1]} {record_id!r}")
+    new = restaurant.model_copy(
+        update={part: tuple(r for r in records if r.id != record_id), "version": restaurant.version + 1}
+    )
+    return _profile_move(live, new, {f"{part[:-1]}_id": record_id})
+
+
+def put_printer(live: LiveSetup, cmd: c.PutPrinter) -> Decision:
+    return _put_in(live, cmd.version, "printers", cmd.printer)
 
 
 def remove_printer(live: LiveSetup, cmd: c.RemovePrinter) -> Decision:
-    restaurant = live.restaurant
-    _fresh(restaurant.version, cmd.version, "restaurant")
-    if all(p.id != cmd.printer_id for p in restaurant.printers):
-        raise DomainError(ErrorCode.NOT_FOUND, f"no printer {cmd.printer_id!r}")
-    printers = tuple(p for p in restaurant.printers if p.id != cmd.printer_id)
-    new = restaurant.model_copy(update={"printers": printers, "version": restaurant.version + 1})
-    return _profile_move(live, new, {"printer_id": cmd.printer_id})
+    """A printer a station, desk or backup still names is refused (INVALID_SETUP) by the whole-setup check."""
+    return _remove_from(live, cmd.version, "printers", cmd.printer_id)
 
 
 def put_desk(live: LiveSetup, cmd: c.PutDesk) -> Decision:
-    restaurant = live.restaurant
-    _fresh(restaurant.version, cmd.version, "restaurant")
-    desks = _upsert(restaurant.desks, cmd.desk, _id)
-    new = restaurant.model_copy(update={"desks": desks, "version": restaurant.version + 1})
-    return _profile_move(live, new, {"desk_id": cmd.desk.id})
+    return _put_in(live, cmd.version, "desks", cmd.desk)
 
 
 def remove_desk(live: LiveSetup, cmd: c.RemoveDesk) -> Decision:
-    restaurant = live.restaurant
-    _fresh(restaurant.version, cmd.version, "restaurant")
-    if all(d.id != cmd.desk_id for d in restaurant.desks):
-        raise DomainError(ErrorCode.NOT_FOUND, f"no desk {cmd.desk_id!r}")
-    desks = tuple(d for d in restaurant.desks if d.id != cmd.desk_id)
-    new = restaurant.model_copy(update={"desks": desks, "version": restaurant.version + 1})
-    return _profile_move(live, new, {"desk_id": cmd.desk_id})
+    return _remove_from(live, cmd.version, "desks", cmd.desk_id)

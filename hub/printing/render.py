@@ -54,6 +54,7 @@ from typing import Literal
 from escpos.printer import Dummy
 from PIL import Image, ImageDraw, ImageFont
 
+from fireflow.hub.books.reports import z_sections
 from fireflow.hub.domain.money import major
 from fireflow.schema.base import OrderType
 from fireflow.schema.billing import Bill, Payment, TaxMode, ZReport
@@ -513,9 +514,6 @@ def z_report(z: ZReport, *, restaurant: str, currency: str, minor_digits: int | 
     def money(amount: int | None) -> str:
         return "not counted" if amount is None else major(amount, currency, minor_digits)
 
-    def by_key(figures: dict[str, int]) -> list[tuple[str, str]]:
-        return [(key, money(value)) for key, value in sorted(figures.items())]
-
     sheet = _Sheet(width)
     sheet.line("Z-REPORT", BIG)
     sheet.line(restaurant, HEADING)
@@ -523,31 +521,11 @@ def z_report(z: ZReport, *, restaurant: str, currency: str, minor_digits: int | 
     sheet.line(f"Amounts in {currency}", CENTER)
     sheet.rule()
     sheet.line(f"Invoices: {z.invoices}  Refunds: {z.refunds}  Voids: {z.voids}")
-    sales = [
-        ("Bills total (with tax and service charge)", z.bills_total),
-        ("Average bill", z.average_bill),
-        ("Gross sales (before discounts, tax and service charge)", z.gross_sales),
-        ("Discounts", z.discounts),
-        ("Service charge", z.service_charge),
-        ("Tax", z.tax),
-        ("Refunded", z.refunded),
-        ("Voided", z.voided),
-        ("Net sales (after discounts, refunds and voids; before tax and service charge)", z.net_revenue),
-    ]
-    _section(sheet, "Sales", [(label, money(value)) for label, value in sales])
-    _section(sheet, "Tax by code (net)", by_key(z.net_tax_by_code))
-    _section(sheet, "Takings by method", by_key(z.takings_by_method))
-    _section(sheet, "Net by method", by_key(z.net_by_method))
-    _section(sheet, "Payouts by category", by_key(z.payouts_by_category))
-    difference = z.cash_difference
-    cash = [
-        ("Opening float", money(z.opening_float)),
-        ("Payouts", money(z.payouts)),
-        ("Expected cash", money(z.expected_cash)),
-        ("Counted cash", money(z.counted_cash)),
-        ("Over (+) / short (-)", "+" + money(difference) if difference and difference > 0 else money(difference)),
-    ]
-    _section(sheet, "Cash drawer", cash)
+    for title, pairs in z_sections(z).items():
+        rows = [(label, money(value)) for label, value in pairs]
+        if title == "Cash drawer" and z.cash_difference and z.cash_difference > 0:
+            rows[-1] = (rows[-1][0], "+" + rows[-1][1])  # over: the sign says which way
+        _section(sheet, title, rows)
     _section(sheet, "Per staff member", [(f"{t.by} ({t.invoices} invoices)", money(t.takings)) for t in z.staff])
     sheet.rule()
     return sheet.cut()
