@@ -108,9 +108,18 @@ async def test_a_job_never_confirmed_is_unconfirmed_told_and_printed_again_only_
     assert answer.status_code == 200, answer.text
     copy = answer.json()["result"]["job"]
     assert (copy["id"], copy["reprint"], copy["state"]) == (f"{job_id}:r1", True, "PENDING")
-    assert (await other.command("print.claim", {"job_id": copy["id"]}))["result"]["job"][
-        "claimed_by"
-    ] == "print-agent-2"
+    claimed = await other.command("print.claim", {"job_id": copy["id"]})
+    assert claimed["result"]["job"]["claimed_by"] == "print-agent-2"
+    # Two people press reprint at once, from two devices: no second copy, both told plainly.
+    kitchen = await hub.client(Role.KITCHEN, stations=("grill",), device="kds-grill")
+    again = await asyncio.gather(
+        expo.command("print.reprint", {"job_id": job_id}),
+        kitchen.command("print.reprint", {"job_id": job_id}),
+        return_exceptions=True,
+    )
+    assert [a.code for a in again if isinstance(a, HubError)] == [ErrorCode.INVALID_STATE] * 2
+    assert "reprinted already" in str(again[0])
+    assert await hub.hub.redis.hlen(f"ff:{{{hub.rid}}}:print_jobs") == 2  # the job and its one copy
 
 
 async def test_printing_is_the_printers_and_other_roles_or_restaurants_are_refused(hub: RunningHub) -> None:

@@ -37,7 +37,9 @@ async def failed(ctx: Context) -> Decision:
 
 
 async def reprint(ctx: Context) -> Decision:
-    return printing.reprint(await _job(ctx), ctx.actor, ctx.now)
+    job = await _job(ctx)
+    earlier = await ctx.store.print_job(ctx.rid, printing.reprint_id(job))
+    return printing.reprint(job, ctx.actor, ctx.now, earlier)
 
 
 async def check_lease(ctx: Context) -> Decision:

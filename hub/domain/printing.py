@@ -33,6 +33,7 @@ __all__ = [
     "jobs_for",
     "lease_ended",
     "reprint",
+    "reprint_id",
 ]
 
 LEASE_MS = 20_000  # how long an agent has between claiming a job and saying how it went (KitchenSettings' default)
@@ -126,8 +127,22 @@ def lease_ended(job: PrintJob, now: int) -> Decision:
     return _moved(job, due=Due(DueKind.PRINT, job.id, None), state=PrintJobState.UNCONFIRMED, reason=reason)
 
 
-def reprint(job: PrintJob, actor: Actor, now: int) -> Decision:
-    """A person asks for it again: a new job marked REPRINT (``<id>:r<n>``), whatever became of the first."""
+def reprint_id(job: PrintJob) -> str:
+    return f"{job.id}:r{job.attempts}"
+
+
+def reprint(job: PrintJob, actor: Actor, now: int, earlier: PrintJob | None = None) -> Decision:
+    """A person asks for it again: a new job marked REPRINT (``reprint_id``), whatever became of the first.
+
+    ``earlier`` is a copy already made of this job: two people pressing reprint at once make one copy.
+    """
+    if earlier is not None:
+        raise DomainError(
+            ErrorCode.INVALID_STATE,
+            f"print job {job.id} was reprinted already as {earlier.id} ({earlier.state.value.lower()}); "
+            "reprint that one if it is lost too",
+            {"job_id": job.id, "reprint_id": earlier.id, "state": earlier.state.value},
+        )
     if job.state in _OPEN:
         raise DomainError(
             ErrorCode.INVALID_STATE,
@@ -136,7 +151,7 @@ def reprint(job: PrintJob, actor: Actor, now: int) -> Decision:
         )
     again = job.model_copy(
         update={
-            "id": f"{job.id}:r{job.attempts}",
+            "id": reprint_id(job),
             "reprint": True,
             "state": PrintJobState.PENDING,
             "claimed_by": None,
