@@ -352,6 +352,9 @@ class PrintJobFailed(PrintJobCommand):
     """print.failed: the agent could not print it; ``reason`` as the printer said it (offline, paper out...)."""
 
     reason: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    sent: bool = Field(
+        default=False, description="some of the job's bytes reached the printer: it may still print them (UNCONFIRMED)"
+    )
 
 
 class UpdateBilling(SetupCommand):

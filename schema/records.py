@@ -502,6 +502,7 @@ class PrintJob(Record):
     claimed_until: int | None = None
     attempts: int = 0
     reason: str = ""
+    tried: tuple[str, ...] = Field(default=(), description="the printers this ticket failed on before, in order")
     fired_by: str = ""
     created_at: int = 0
     version: int = 1

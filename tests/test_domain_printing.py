@@ -11,7 +11,7 @@ from fireflow.hub.domain.decision import DueKind
 from fireflow.hub.domain.errors import DomainError
 from fireflow.schema import commands as c
 from fireflow.schema.protocol import ErrorCode
-from fireflow.schema.records import PrintJob, PrintJobState
+from fireflow.schema.records import Printer, PrintJob, PrintJobState
 from tests.domain_support import NOW, change, fire, with_items
 
 AGENT = Actor("demo", Role.PRINTER, "print-agent-1")
@@ -115,11 +115,50 @@ def test_a_lease_that_ends_unconfirmed_is_told_and_never_printed_again_by_itself
     assert copy.ticket == job.ticket
 
 
-def test_a_failure_is_said_with_its_reason_by_the_agent_that_held_it() -> None:
+PRINTERS = (
+    Printer(id="kitchen", host="10.0.0.21", backup="pass"),
+    Printer(id="pass", host="10.0.0.22", backup="kitchen"),
+)
+
+
+def test_a_failure_with_nothing_sent_goes_to_the_backup_and_one_with_bytes_sent_is_unconfirmed() -> None:
+    """Offline before the job: FAILED, and the ticket on "pass" (once round the chain); paper out after it: UNCONFIRMED."""
     job, _ = _fired_job()
     (taken,) = printing.claim(job, AGENT, NOW).print_jobs
     _refused(
-        ErrorCode.INVALID_STATE, lambda: printing.fail(taken, OTHER, c.PrintJobFailed(job_id=job.id, reason="offline"))
+        ErrorCode.INVALID_STATE,
+        lambda: printing.fail(taken, OTHER, c.PrintJobFailed(job_id=job.id, reason="x"), PRINTERS, NOW),
     )
-    (failed,) = printing.fail(taken, AGENT, c.PrintJobFailed(job_id=job.id, reason="paper out")).print_jobs
-    assert (failed.state, failed.reason) == (PrintJobState.FAILED, "paper out")
+    failed = printing.fail(taken, AGENT, c.PrintJobFailed(job_id=job.id, reason="offline"), PRINTERS, NOW + 1)
+    first, backup = failed.print_jobs
+    assert (first.state, first.reason) == (PrintJobState.FAILED, "offline")
+    assert (backup.id, backup.printer, backup.tried, backup.state) == (
+        f"{job.id}@pass",
+        "pass",
+        ("kitchen",),
+        PrintJobState.PENDING,
+    )
+    assert backup.ticket == job.ticket and failed.result["backup_job_id"] == backup.id
+    assert [e.type for e in failed.events] == ["PRINT_JOB_CHANGED", "PRINT_JOB"]
+    (on_pass,) = printing.claim(backup, OTHER, NOW + 2).print_jobs
+    last = printing.fail(on_pass, OTHER, c.PrintJobFailed(job_id=backup.id, reason="offline"), PRINTERS, NOW + 3)
+    assert [j.state for j in last.print_jobs] == [PrintJobState.FAILED]  # kitchen was tried: the chain ends
+    (sent,) = printing.fail(
+        taken, AGENT, c.PrintJobFailed(job_id=job.id, reason="paper out", sent=True), PRINTERS, NOW
+    ).print_jobs
+    assert sent.state is PrintJobState.UNCONFIRMED and "may still print" in sent.reason
+
+
+def test_a_job_nobody_claims_in_time_goes_to_the_backup() -> None:
+    """No agent took it by the print deadline: FAILED "no print agent", the ticket on the backup; due from the fire."""
+    order = with_items("burger")
+    decision = fire(order, kitchen=GRILL_PRINTS)
+    (job,) = decision.print_jobs
+    assert (DueKind.PRINT, job.id, NOW + 1 + printing.LEASE_MS) in [(x.kind, x.subject, x.at) for x in decision.due]
+    assert printing.lease_ended(job, NOW + 2, PRINTERS).print_jobs == ()  # not yet
+    moved = printing.lease_ended(job, NOW + 1 + printing.LEASE_MS, PRINTERS)
+    assert [(j.printer, j.state) for j in moved.print_jobs] == [
+        ("kitchen", PrintJobState.FAILED),
+        ("pass", PrintJobState.PENDING),
+    ]
+    assert moved.print_jobs[0].reason == "no print agent took it in time"

@@ -136,3 +136,29 @@ async def test_printing_is_the_printers_and_other_roles_or_restaurants_are_refus
     with pytest.raises(HubError) as not_a_printer:
         await waiter.command("print.claim", {"job_id": f"{hub.rid}.o1:t1"})
     assert not_a_printer.value.code == ErrorCode.FORBIDDEN
+
+
+async def test_a_printer_that_fails_hands_the_ticket_to_its_backup_and_the_manager_sees_both(hub: RunningHub) -> None:
+    """Offline before the job: FAILED, then the same ticket as a new job on the backup, told on `printing`."""
+    async with hub.http(Role.MANAGER) as http:
+        for printer in ({"id": "pass", "host": "127.0.0.1", "port": 9101},
+                        {"id": "kitchen", "host": "127.0.0.1", "port": 9100, "backup": "pass"}):  # fmt: skip
+            assert (await http.put("/api/v1/setup/printers", json={"printer": printer})).status_code == 200
+        station = GRILL | {"routing": "BOTH", "printer": "kitchen"}
+        assert (await http.put("/api/v1/setup/stations", json={"station": station})).status_code == 200
+    manager = await hub.client(Role.MANAGER)
+    await manager.subscribe("printing")
+    agent = await hub.client(Role.PRINTER, device="print-agent-1")
+    await agent.subscribe("printing")
+    waiter = await hub.client(Role.WAITER)
+    order_id = await new_order(waiter, "burger")
+    await waiter.command("order.fire", {"order_id": order_id})
+    (made,) = await events_until(agent, 1, WAIT, "PRINT_JOB")
+    job_id = made["data"]["job"]["id"]
+    await agent.command("print.claim", {"job_id": job_id})
+    failed = await agent.command("print.failed", {"job_id": job_id, "reason": "offline"})
+    assert failed["result"]["job"]["state"] == "FAILED" and failed["result"]["backup_job_id"] == f"{job_id}@pass"
+    (backup,) = await events_until(agent, 1, WAIT, "PRINT_JOB")
+    assert (backup["data"]["job"]["printer"], backup["data"]["job"]["tried"]) == ("pass", ["kitchen"])
+    seen = [e["data"]["job"]["state"] for e in await events_until(manager, 2, WAIT, "PRINT_JOB_CHANGED")]
+    assert seen == ["CLAIMED", "FAILED"]

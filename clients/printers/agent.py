@@ -502,7 +502,8 @@ class PrintAgent:
                 write_timeout=self.write_timeout,
             )
         except PrintFailed as exc:
-            await self._tell("print.failed", {"job_id": claimed.id, "reason": exc.reason[:200]}, claimed)
+            failed = {"job_id": claimed.id, "reason": exc.reason[:200], "sent": exc.sent}
+            await self._tell("print.failed", failed, claimed)
             self._record(Result(claimed.id, claimed.printer, Outcome.FAILED, exc.reason, exc.sent))
             return
         await self._tell("print.done", {"job_id": claimed.id}, claimed)

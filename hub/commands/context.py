@@ -88,7 +88,9 @@ class Context:
         settings = (await self.restaurant()).kitchen
         counters, stock, live = await self.store.kitchen_inputs(self.rid, menu_item_ids, self.now)
         printers = {s.id: s.printer for s in settings.stations if s.routing is not Routing.SCREEN and s.printer}
-        kitchen = orders.KitchenContext(live, settings.ack_timeout_s * 1000, printers, self.actor.device_id)
+        kitchen = orders.KitchenContext(
+            live, settings.ack_timeout_s * 1000, printers, self.actor.device_id, settings.print_confirm_s * 1000
+        )
         return counters, StockBook(stock), kitchen
 
     async def recall_window_ms(self) -> int:

@@ -33,7 +33,8 @@ async def done(ctx: Context) -> Decision:
 
 
 async def failed(ctx: Context) -> Decision:
-    return printing.fail(await _job(ctx), ctx.actor, ctx.command)
+    printers = (await ctx.restaurant()).printers
+    return printing.fail(await _job(ctx), ctx.actor, ctx.command, printers, ctx.now)
 
 
 async def reprint(ctx: Context) -> Decision:
@@ -43,4 +44,7 @@ async def reprint(ctx: Context) -> Decision:
 
 
 async def check_lease(ctx: Context) -> Decision:
-    return printing.lease_ended(await _job(ctx), ctx.now)
+    restaurant = await ctx.restaurant()
+    return printing.lease_ended(
+        await _job(ctx), ctx.now, restaurant.printers, restaurant.kitchen.print_confirm_s * 1000
+    )

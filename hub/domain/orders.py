@@ -93,7 +93,7 @@ ALERT_CHANNELS = ("expo", "manager")
 class KitchenContext:
     """What the kitchen side of a decision needs to know besides the order: who is watching, and the timers."""
 
-    __slots__ = ("ack_timeout_ms", "by", "live_stations", "printers")
+    __slots__ = ("ack_timeout_ms", "by", "live_stations", "print_ms", "printers")
 
     def __init__(
         self,
@@ -101,11 +101,13 @@ class KitchenContext:
         ack_timeout_ms: int = 30_000,
         printers: Mapping[str, str] | None = None,
         by: str = "",
+        print_ms: int = printing.LEASE_MS,
     ) -> None:
         self.live_stations = None if live_stations is None else frozenset(live_stations)
         self.ack_timeout_ms = ack_timeout_ms
         self.printers = dict(printers or {})  # station -> its printer, for stations that print (PRINT, BOTH)
         self.by = by  # the device whose command it is: printed on the ticket as who fired it
+        self.print_ms = print_ms  # a print job nobody claims by then goes to the backup printer
 
 
 def business_day(now: int, timezone: str) -> str:
@@ -323,6 +325,7 @@ def _issue(
         expo = make_ticket(order, EXPO, kind, f"{order.id}:x{seq}", expo_lines, now)
         events.append(Event(event_type, ("expo",), e.NewKitchenOrder(ticket=expo)))
     jobs, job_events = printing.jobs_for(printed, kitchen.printers, fired_by=kitchen.by, now=now)
+    due += [Due(DueKind.PRINT, job.id, now + kitchen.print_ms) for job in jobs]
     return order, events + alerts + list(job_events), due, jobs
 
 

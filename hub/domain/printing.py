@@ -22,7 +22,7 @@ from fireflow.hub.domain.errors import DomainError
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
 from fireflow.schema.protocol import ErrorCode
-from fireflow.schema.records import KitchenTicket, PrintJob, PrintJobState
+from fireflow.schema.records import KitchenTicket, Printer, PrintJob, PrintJobState
 
 __all__ = [
     "JOB_CHANNELS",
@@ -44,7 +44,10 @@ _OPEN = frozenset({PrintJobState.PENDING, PrintJobState.CLAIMED})
 def jobs_for(
     tickets: Sequence[KitchenTicket], printers: Mapping[str, str], *, fired_by: str, now: int
 ) -> tuple[tuple[PrintJob, ...], tuple[Event, ...]]:
-    """A job for each ticket of a station that prints (``printers``: station -> printer), and PRINT_JOB."""
+    """A job for each ticket of a station that prints (``printers``: station -> printer), and PRINT_JOB.
+
+    Each is due a check (``DueKind.PRINT``): one nobody claims in time goes to the backup printer.
+    """
     jobs = tuple(
         PrintJob(
             id=ticket.id,
@@ -112,13 +115,59 @@ def confirm(job: PrintJob, actor: Actor) -> Decision:
     return _moved(job, due=Due(DueKind.PRINT, job.id, None), state=PrintJobState.PRINTED)
 
 
-def fail(job: PrintJob, actor: Actor, cmd: c.PrintJobFailed) -> Decision:
+def _to_backup(job: PrintJob, printers: Sequence[Printer], now: int) -> tuple[PrintJob, ...]:
+    """The ticket again on the failed printer's backup, unless the chain has been tried through."""
+    backup = next((p.backup for p in printers if p.id == job.printer), None)
+    tried = (*job.tried, job.printer)
+    if backup is None or backup in tried or all(p.id != backup for p in printers):
+        return ()
+    again = job.model_copy(
+        update={
+            "id": f"{job.id}@{backup}",
+            "printer": backup,
+            "tried": tried,
+            "state": PrintJobState.PENDING,
+            "claimed_by": None,
+            "claimed_until": None,
+            "reason": "",
+            "created_at": now,
+            "version": 1,
+        }
+    )
+    return (again,)
+
+
+def _failed(job: PrintJob, reason: str, printers: Sequence[Printer], now: int) -> Decision:
+    """FAILED (nothing reached the printer), and the same ticket on its backup printer when it has one."""
+    moved = _moved(job, due=Due(DueKind.PRINT, job.id, None), state=PrintJobState.FAILED, reason=reason)
+    backups = _to_backup(job, printers, now)
+    told = tuple(Event("PRINT_JOB", ("printing",), e.PrintJobChanged(job=b)) for b in backups)
+    extra = {"backup_job_id": backups[0].id} if backups else {}
+    return Decision(
+        result={**moved.result, **extra},
+        print_jobs=(*moved.print_jobs, *backups),
+        events=(*moved.events, *told),
+        due=moved.due,
+    )
+
+
+def fail(job: PrintJob, actor: Actor, cmd: c.PrintJobFailed, printers: Sequence[Printer], now: int) -> Decision:
+    """Nothing sent: FAILED and on to the backup. Some bytes sent: the printer may still print them (a
+    printer out of paper keeps what it got), so it is UNCONFIRMED like a job never answered, not rerouted."""
     _held_by(job, actor)
-    return _moved(job, due=Due(DueKind.PRINT, job.id, None), state=PrintJobState.FAILED, reason=cmd.reason)
+    if cmd.sent:
+        reason = f"{cmd.reason} after the ticket was sent: it may still print; check the printer"
+        return _moved(job, due=Due(DueKind.PRINT, job.id, None), state=PrintJobState.UNCONFIRMED, reason=reason)
+    return _failed(job, cmd.reason, printers, now)
 
 
-def lease_ended(job: PrintJob, now: int) -> Decision:
-    """The lease ran out with no answer: UNCONFIRMED, told, never printed again by itself."""
+def lease_ended(job: PrintJob, now: int, printers: Sequence[Printer] = (), lease_ms: int = LEASE_MS) -> Decision:
+    """A job's time ran out. Never claimed (no agent took it): FAILED, on to the backup printer.
+    Claimed and never answered: UNCONFIRMED, told, never printed again by itself."""
+    if job.state is PrintJobState.PENDING:
+        if job.created_at + lease_ms > now:  # early (another node's clock): the check stays due
+            return Decision(result={"job": job.model_dump(mode="json")})
+        return _failed(job, "no print agent took it in time", printers, now)
     if job.state is not PrintJobState.CLAIMED:  # answered meanwhile: nothing to check any more
         return Decision(result={"job": job.model_dump(mode="json")}, due=(Due(DueKind.PRINT, job.id, None),))
     if (job.claimed_until or 0) > now:  # early (another node's clock): the check stays due
