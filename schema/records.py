@@ -7,7 +7,6 @@ so a snapshot and an event can never disagree on shape.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import Field
 
@@ -17,6 +16,7 @@ from fireflow.schema.billing import BillingSettings, Discount
 __all__ = [
     "Alert",
     "AlertKind",
+    "AlertSeverity",
     "Area",
     "BillLock",
     "Category",
@@ -38,6 +38,7 @@ __all__ = [
     "PaymentStatus",
     "PrintJob",
     "PrintJobState",
+    "PrintKind",
     "Printer",
     "Restaurant",
     "Routing",
@@ -286,6 +287,14 @@ class TicketChange(StrEnum):
 class AlertKind(StrEnum):
     STATION_OFFLINE = "STATION_OFFLINE"  # fired to a station with no live screen
     TICKET_UNACKED = "TICKET_UNACKED"  # no screen showed a ticket in time
+    PRINT_REROUTED = "PRINT_REROUTED"  # a printer failed a job; it went to the backup printer
+    PRINT_MANUAL = "PRINT_MANUAL"  # no printer could print a job (or it is unconfirmed): on the manual list
+    PRINT_UNHANDLED = "PRINT_UNHANDLED"  # on the manual list and nobody handled it in time (CRITICAL)
+
+
+class AlertSeverity(StrEnum):
+    WARNING = "WARNING"
+    CRITICAL = "CRITICAL"  # something may not be made at all: a person must act now
 
 
 class TicketRef(Record):
@@ -471,10 +480,12 @@ class KitchenTicket(Record):
 class Alert(Record):
     id: str
     kind: AlertKind
-    station: str
-    order_id: str
-    order_number: int
+    station: str = ""
+    order_id: str = ""
+    order_number: int | None = None
     ticket_id: str | None = None
+    job_id: str | None = Field(default=None, description="the print job it is about, for the printing alerts")
+    severity: AlertSeverity = AlertSeverity.WARNING
     at: int
     message: str
 
@@ -487,15 +498,21 @@ class PrintJobState(StrEnum):
     UNCONFIRMED = "UNCONFIRMED"  # claimed, never confirmed: maybe printed, maybe not; never printed again by itself
 
 
+class PrintKind(StrEnum):
+    KOT = "KOT"  # a kitchen ticket (fire, added, void)
+    RECEIPT = "RECEIPT"  # a customer's receipt, at a cashier's desk
+    Z_REPORT = "Z_REPORT"  # the day's Z-report
+
+
 class PrintJob(Record):
     """One ticket to print on one printer: its id is the ticket's, so one fire is one job however often it is told."""
 
     id: str
-    kind: Literal["KOT"] = "KOT"
+    kind: PrintKind = PrintKind.KOT
     printer: str
-    station: str
-    order_id: str
-    ticket: KitchenTicket
+    station: str = Field(default="", description="the kitchen station of a KOT; empty for receipts and Z-reports")
+    order_id: str = Field(default="", description="the order of a KOT or a receipt; empty for a Z-report")
+    ticket: KitchenTicket | None = Field(default=None, description="what a KOT prints")
     reprint: bool = False
     state: PrintJobState = PrintJobState.PENDING
     claimed_by: str | None = None
@@ -505,4 +522,11 @@ class PrintJob(Record):
     tried: tuple[str, ...] = Field(default=(), description="the printers this ticket failed on before, in order")
     fired_by: str = ""
     created_at: int = 0
+    manual_since: int | None = Field(
+        default=None, description="when every printer had failed it: on the manual list until somebody handles it"
+    )
+    handled_by: str | None = Field(default=None, description="who said it was done by hand, or reprinted it")
+    handled_at: int | None = None
+    handled: str = Field(default="", description="how it was handled, in a person's words")
+    critical_at: int | None = Field(default=None, description="when nobody had handled it in time: CRITICAL alert")
     version: int = 1

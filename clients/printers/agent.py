@@ -511,6 +511,8 @@ class PrintAgent:
 
     def _render(self, job: PrintJob, printer: Printer) -> bytes:
         try:
+            if job.ticket is None:
+                raise ValueError(f"job {job.id} ({job.kind.value}) has no ticket")
             return render.kot(
                 job.ticket,
                 station_name=job.station,
