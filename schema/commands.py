@@ -10,12 +10,22 @@ run it and how.
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from fireflow.schema.billing import BillingSettings, DiscountKind, Tender, TenderMethod
-from fireflow.schema.records import Area, Category, Desk, MenuItem, OrderType, Printer, StationSettings
+from fireflow.schema.records import (
+    Area,
+    Category,
+    Desk,
+    MenuItem,
+    OrderType,
+    Printer,
+    PrinterState,
+    StationSettings,
+)
 
 __all__ = [
     "AckTickets",
@@ -35,6 +45,7 @@ __all__ = [
     "ExpireBillLock",
     "FireOrder",
     "ForceReady",
+    "Handled",
     "HoldCourse",
     "ItemStatusCommand",
     "MergeTables",
@@ -43,8 +54,12 @@ __all__ = [
     "PayOrder",
     "PickupOrder",
     "PreviewBill",
+    "PrintAgentGone",
     "PrintJobCommand",
     "PrintJobFailed",
+    "PrintJobHandled",
+    "PrintReceipt",
+    "PrintZReport",
     "PutArea",
     "PutCategory",
     "PutDesk",
@@ -63,6 +78,7 @@ __all__ = [
     "RemovePrinter",
     "RemoveStation",
     "RemoveTable",
+    "ReportPrinterStatus",
     "RequestBill",
     "RushOrder",
     "SetPin",
@@ -244,6 +260,7 @@ class ConfigureKitchen(Command):
     recall_window_s: int | None = Field(default=None, ge=0, le=86_400)
     ack_timeout_s: int | None = Field(default=None, ge=1, le=3_600)
     print_confirm_s: int | None = Field(default=None, ge=1, le=600)
+    print_manual_s: int | None = Field(default=None, ge=1, le=3_600)
     stations: Annotated[list[StationSettings], Field(max_length=64)] | None = None
 
 
@@ -355,6 +372,57 @@ class PrintJobFailed(PrintJobCommand):
     sent: bool = Field(
         default=False, description="some of the job's bytes reached the printer: it may still print them (UNCONFIRMED)"
     )
+
+
+class Handled(StrEnum):
+    BY_HAND = "BY_HAND"  # made from the station's screen or a handwritten ticket
+    FOUND_PRINTED = "FOUND_PRINTED"  # somebody looked: the printer did print it
+
+
+class PrintJobHandled(PrintJobCommand):
+    """print.handled: a job on the manual list is taken care of by a person (its alerts stop)."""
+
+    how: Handled = Handled.BY_HAND
+
+
+class PrintReceipt(Command):
+    """print.receipt: the customer's receipt of a settled (or billed) order, on this till's desk printer."""
+
+    order_id: Id
+    printer: Id | None = Field(
+        default=None, description="a printer of the setup; default: the desk printer of this till"
+    )
+
+
+class PrintZReport(Command):
+    """print.z_report: the day's Z-report (the figures of GET /api/v1/reports/z) on a printer."""
+
+    day: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = Field(
+        default=None, description="YYYY-MM-DD; default: today in the restaurant's timezone"
+    )
+    printer: Id
+
+    @field_validator("day")
+    @classmethod
+    def _a_real_day(cls, day: str | None) -> str | None:
+        if day is not None:
+            date.fromisoformat(day)  # 2026-13-45 is no day: ValueError, told as INVALID_COMMAND
+        return day
+
+
+class ReportPrinterStatus(Command):
+    """print.status: a print agent says what a printer's real-time status answered (sent when it changed)."""
+
+    printer_id: Id
+    state: PrinterState
+    detail: Annotated[str, StringConstraints(max_length=200)] = ""
+
+    @field_validator("state")
+    @classmethod
+    def _read_from_the_printer(cls, state: PrinterState) -> PrinterState:
+        if state is PrinterState.UNKNOWN:
+            raise ValueError("UNKNOWN is the hub's own word; say what the printer answered")
+        return state
 
 
 class UpdateBilling(SetupCommand):
@@ -481,3 +549,9 @@ class ExpireBillLock(Command):
     """The hub's own: a bill lock ran out."""
 
     order_id: Id
+
+
+class PrintAgentGone(Command):
+    """The hub's own: a print agent's last socket closed; the printers it reported on are UNKNOWN."""
+
+    agent: Id

@@ -22,6 +22,7 @@ from fireflow.schema.records import (
     Order,
     OrderType,
     PaymentStatus,
+    PrinterHealth,
     PrintJob,
     Restaurant,
     Stock,
@@ -55,6 +56,7 @@ __all__ = [
     "PaymentRecorded",
     "PaymentRefunded",
     "PrintJobChanged",
+    "PrinterStatus",
     "ProfileChanged",
     "RevenueUpdated",
     "StaffChanged",
@@ -205,6 +207,12 @@ class PrintJobChanged(EventData):
     job: PrintJob
 
 
+class PrinterStatus(EventData):
+    """PRINTER_STATUS: a printer's state changed (a print agent read it from the printer, or no agent is left)."""
+
+    health: PrinterHealth
+
+
 class StaffChanged(EventData):
     """People added, changed or removed (never their PINs); ``version`` is the restaurant's after the change."""
 
@@ -334,6 +342,7 @@ EVENTS: dict[str, type[EventData]] = {
     "STAFF_CHANGED": StaffChanged,
     "PRINT_JOB": PrintJobChanged,
     "PRINT_JOB_CHANGED": PrintJobChanged,
+    "PRINTER_STATUS": PrinterStatus,
     "STOCK_CHANGED": StockChanged,
     "ITEM_86D": ItemAvailability,
     "ITEM_AVAILABLE": ItemAvailability,

@@ -11,7 +11,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from fireflow.schema.base import OrderType, Record
-from fireflow.schema.billing import BillingSettings, Discount
+from fireflow.schema.billing import Bill, BillingSettings, Discount, Payment, ZReport
 
 __all__ = [
     "Alert",
@@ -40,6 +40,9 @@ __all__ = [
     "PrintJobState",
     "PrintKind",
     "Printer",
+    "PrinterHealth",
+    "PrinterState",
+    "ReceiptPrint",
     "Restaurant",
     "Routing",
     "SettleLock",
@@ -51,6 +54,7 @@ __all__ = [
     "TicketKind",
     "TicketLine",
     "TicketRef",
+    "ZReportPrint",
 ]
 
 
@@ -186,11 +190,37 @@ class Desk(Record):
     printer: str
 
 
+class PrinterState(StrEnum):
+    """A printer's state, as its print agent read it from the printer's real-time status (DLE EOT)."""
+
+    ONLINE = "ONLINE"  # it answers, with paper and its cover shut: it can print
+    OFFLINE = "OFFLINE"  # it does not answer (switched off, unplugged, unreachable), or says it is offline
+    PAPER_OUT = "PAPER_OUT"
+    COVER_OPEN = "COVER_OPEN"
+    UNKNOWN = "UNKNOWN"  # no print agent is connected to say (the hub's word; an agent never sends it)
+
+
+class PrinterHealth(Record):
+    """What the hub was last told of one printer: its state, since when, and by which print agent."""
+
+    printer: str = Field(description="the printer's id")
+    name: str = Field(default="", description="the printer's name in the setup")
+    state: PrinterState = PrinterState.UNKNOWN
+    detail: str = Field(default="", description="more words on the state: no answer, paper low, ...")
+    agent: str = Field(default="", description="the print agent (device id) that told it")
+    at: int = Field(default=0, description="when the hub was told this (ms); 0: never told")
+    since: int = Field(default=0, description="when the printer entered this state (ms); 0: never told")
+    version: int = 0
+
+
 class KitchenSettings(Record):
     recall_window_s: int = Field(default=600, ge=0, description="how long a bumped item or order can be recalled")
     ack_timeout_s: int = Field(default=30, ge=1, description="a ticket not acknowledged by a screen by then alerts")
     print_confirm_s: int = Field(
         default=20, ge=1, le=600, description="a print job not confirmed by its agent by then is UNCONFIRMED"
+    )
+    print_manual_s: int = Field(
+        default=120, ge=1, le=3_600, description="a job on the manual list nobody handled by then: CRITICAL alert"
     )
     stations: tuple[StationSettings, ...] = ()
 
@@ -504,8 +534,31 @@ class PrintKind(StrEnum):
     Z_REPORT = "Z_REPORT"  # the day's Z-report
 
 
+class ReceiptPrint(Record):
+    """What a receipt prints, whole: the bill as invoiced (or as billed, not yet paid), its payments, the money's form."""
+
+    bill: Bill
+    invoice_id: str | None = None
+    invoice_number: int | None = Field(default=None, description="null: a bill not paid yet (BILL - NOT PAID)")
+    payments: tuple[Payment, ...] = ()
+    at: int = Field(description="when the invoice was issued (or the bill made), ms")
+    restaurant: str
+    currency: str
+    minor_digits: int | None = None
+
+
+class ZReportPrint(Record):
+    """What a Z-report prints: the day's report as the Z-report API gives it, and the money's form."""
+
+    report: ZReport
+    restaurant: str
+    currency: str
+    minor_digits: int | None = None
+
+
 class PrintJob(Record):
-    """One ticket to print on one printer: its id is the ticket's, so one fire is one job however often it is told."""
+    """One ticket, receipt or Z-report to print on one printer. A KOT's id is its ticket's, so one fire is one job
+    however often it is told; a receipt's comes from its invoice, a Z-report's from its day, printer and figures."""
 
     id: str
     kind: PrintKind = PrintKind.KOT
@@ -513,6 +566,8 @@ class PrintJob(Record):
     station: str = Field(default="", description="the kitchen station of a KOT; empty for receipts and Z-reports")
     order_id: str = Field(default="", description="the order of a KOT or a receipt; empty for a Z-report")
     ticket: KitchenTicket | None = Field(default=None, description="what a KOT prints")
+    receipt: ReceiptPrint | None = Field(default=None, description="what a RECEIPT prints")
+    z_report: ZReportPrint | None = Field(default=None, description="what a Z_REPORT prints")
     reprint: bool = False
     state: PrintJobState = PrintJobState.PENDING
     claimed_by: str | None = None

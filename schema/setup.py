@@ -73,6 +73,9 @@ class KitchenRules(Record):
     print_confirm_s: int = Field(
         default=20, ge=1, le=600, description="a print job not confirmed by its agent by then is UNCONFIRMED"
     )
+    print_manual_s: int = Field(
+        default=120, ge=1, le=3_600, description="a job on the manual list nobody handled by then: CRITICAL alert"
+    )
     expo_warn_after_s: int = Field(default=600, ge=1, description="the expo screen's ticket age for warn")
     expo_late_after_s: int = Field(default=900, ge=1, description="the expo screen's ticket age for late")
 

@@ -211,11 +211,14 @@ async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() ->
         tokens: dict[str, str] = {}
         links: dict[str, str] = {}
         said_embedded = False
+        printer_lines: list[str] = []
         assert proc.stdout is not None
         while "kitchen:bar" not in tokens:
             line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 12 * WAIT)
             assert line, "demo exited early"
             said_embedded |= "embedded Redis and PostgreSQL" in line and str(data_dir) in line
+            if "127.0.0.1:" in line and "/" not in line:  # a printer: id, address, what prints on it
+                printer_lines.append(line.split()[0])
             parts = line.split()
             if parts and parts[-1].startswith("http://") and "token=" in parts[-1]:
                 links[" ".join(parts[:-1])] = parts[-1]
@@ -256,6 +259,15 @@ async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() ->
             await http.post(f"/api/v1/orders/{order_id}/fire")
         event = await screen.next_event(WAIT)
         assert event["type"] == "NEW_KITCHEN_ORDER"
+        # The demo prints too: the grill's emulated printer printed the burger, and /printers.json shows it.
+        assert printer_lines == ["grill", "fry", "cold", "bar", "desk", "backup"], printer_lines
+        async with httpx.AsyncClient(base_url=base) as http:
+            for _ in range(int(100 * WAIT)):
+                shown = {p["id"]: p for p in (await http.get("/printers.json")).json()["printers"]}
+                if shown["grill"]["printed"]:
+                    break
+                await asyncio.sleep(0.05)
+        assert "1 x Classic Burger" in shown["grill"]["tickets"][0]["text"]
         secret = (data_dir / "secret").read_text()
         token_args = ["--data-dir", str(data_dir), "--role", "waiter", "--device", "w-2"]
         while_running = _fireflow("token", "--restaurant", "demo", *token_args, env=_env(), cwd=Path("/"))

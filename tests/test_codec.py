@@ -49,6 +49,8 @@ from fireflow.schema.records import (
     OrderStatus,
     OrderType,
     PaymentStatus,
+    PrinterHealth,
+    PrinterState,
     PrintJob,
     PrintJobState,
     Restaurant,
@@ -171,6 +173,17 @@ EVENT_DATA: dict[str, e.EventData] = {
             claimed_by="print-agent-1",
             claimed_until=NOW,
             reason="no answer",
+        )
+    ),
+    "PRINTER_STATUS": e.PrinterStatus(
+        health=PrinterHealth(
+            printer="kitchen",
+            name="Kitchen",
+            state=PrinterState.PAPER_OUT,
+            agent="print-agent-1",
+            at=NOW,
+            since=NOW,
+            version=2,
         )
     ),
     "DEVICE_CHANGED": e.DeviceChanged(device=Device(id="kds-2", role="KITCHEN", stations=("grill",), generation=1)),

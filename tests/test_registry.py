@@ -12,7 +12,15 @@ import pytest
 from starlette.routing import Route
 
 from fireflow.clients.python import HubError
-from fireflow.hub.commands import customer_handlers, group_handlers, handlers, print_handlers, setup_handlers
+from fireflow.hub.commands import (
+    customer_handlers,
+    group_handlers,
+    handlers,
+    print_documents,
+    print_handlers,
+    printer_health_handlers,
+    setup_handlers,
+)
 from fireflow.hub.commands.registry import PUBLIC, REGISTRY, Flow, spec
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.transports.http_api import READS, routes
@@ -70,6 +78,8 @@ def test_each_spec_is_whole() -> None:
             customer_handlers.__name__,
             group_handlers.__name__,
             print_handlers.__name__,
+            printer_health_handlers.__name__,
+            print_documents.__name__,
         ), s.name
     assert {s.name for s in REGISTRY if s.durable_first} >= {"order.pay", "invoice.refund", "day.close"}
 

@@ -7,7 +7,8 @@ PRINT_JOB_CHANGED a job's new state), and for each PENDING job of its printers:
 
 1. claims it (``print.claim``): only the agent holding the claim prints it, so two agents of one
    restaurant never print the same job; a job it has not claimed is never printed;
-2. renders it with python-escpos (:func:`fireflow.hub.printing.render.kot`) at the printer's width;
+2. renders it with python-escpos at the printer's width, by what it prints (:func:`render_job`): a kitchen
+   ticket (``render.kot``), a customer's receipt (``render.receipt``) or the Z-report (``render.z_report``);
 3. opens a raw TCP connection to the printer (port 9100 style) and asks its real-time status
    (DLE EOT 1, 2 and 4): a printer offline, out of paper or with its cover open is not sent the job;
 4. writes the bytes, then asks the status again on the same connection: ``print.done`` only when the
@@ -23,6 +24,12 @@ PENDING jobs, and never acts on a job version older than one it has already seen
 
 Jobs print one at a time per printer, in the order the hub sent them (a bounded queue and a worker per
 printer), so a slow or dead printer delays only its own tickets. Each job's outcome is one log line.
+
+Printer health: each printer's worker also reads its real-time status on a connection of its own, every
+``status_every`` seconds, after each job and at once when the printer's address changes (PROFILE_CHANGED),
+never while a job is on that printer, and tells the hub (``print.status``: ONLINE, OFFLINE, PAPER_OUT,
+COVER_OPEN, :func:`health_from`) when what it read changed, once for every printer on every (re)connect,
+and again when the hub says a printer is UNKNOWN (its agent left) while this agent can read it.
 
 Printer I/O is plain asyncio streams with a timeout on every step: ``connect_timeout`` for the TCP
 connection, ``write_timeout`` for the write and for each status answer. The worst case, connect
@@ -51,15 +58,17 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import websockets
+from PIL import ImageFont
 
 from fireflow.clients.python import HubClient, HubError
 from fireflow.hub.printing import render
-from fireflow.schema.records import Printer, PrintJob, PrintJobState
+from fireflow.schema.records import Printer, PrinterState, PrintJob, PrintJobState, PrintKind
 
 __all__ = [
     "CHANNEL",
     "CONNECT_TIMEOUT",
     "QUEUE_LIMIT",
+    "STATUS_EVERY",
     "STATUS_QUERY",
     "WRITE_TIMEOUT",
     "AgentError",
@@ -68,9 +77,12 @@ __all__ = [
     "PrintFailed",
     "Result",
     "Status",
+    "health_from",
     "hub_ws_url",
     "print_bytes",
     "query_status",
+    "read_status",
+    "render_job",
     "run_until_signalled",
     "status_from",
 ]
@@ -81,6 +93,7 @@ CHANNEL = "printing"
 CONNECT_TIMEOUT = 3.0  # seconds to open the printer's TCP connection
 WRITE_TIMEOUT = 5.0  # seconds for the job's bytes to be taken, and for each status answer
 QUEUE_LIMIT = 100  # jobs waiting per printer; more are left PENDING at the hub (logged)
+STATUS_EVERY = 10.0  # seconds between reads of each printer's real-time status (printer health)
 COMMAND_TIMEOUT = 15.0  # seconds for the hub to answer a command (resent on a new link meanwhile)
 RESULTS_KEPT = 1_000  # outcomes remembered for :meth:`PrintAgent.result`
 VERSIONS_KEPT = 10_000  # job versions remembered to ignore stale events
@@ -177,6 +190,46 @@ async def query_status(
         raise PrintFailed(f"bad status answer {answer.hex(' ')}", sent=sent) from None
 
 
+async def _open_printer(host: str, port: int, timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A raw TCP connection to the printer; PrintFailed (nothing sent) if it cannot be had in time."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await asyncio.open_connection(host, port)
+    except socket.gaierror:
+        raise PrintFailed(f"unknown host {host}", sent=False) from None
+    except (OSError, TimeoutError):
+        raise PrintFailed("offline", sent=False) from None
+
+
+async def read_status(host: str, port: int, *, connect_timeout: float, write_timeout: float) -> Status:
+    """The printer's real-time status on a connection of its own (nothing printed); PrintFailed if it cannot
+    be read: ``offline`` (no connection), ``no answer``, ``unknown host ...``."""
+    reader, writer = await _open_printer(host, port, connect_timeout)
+    try:
+        return await query_status(reader, writer, write_timeout, sent=False)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, TimeoutError):
+            async with asyncio.timeout(write_timeout):
+                await writer.wait_closed()
+
+
+def health_from(found: Status | PrintFailed) -> tuple[PrinterState, str]:
+    """What the hub is told of a printer (``print.status``: state, detail) from its status, or from why it
+    could not be read (OFFLINE, with the reason unless it is plainly "offline")."""
+    if isinstance(found, PrintFailed):
+        return PrinterState.OFFLINE, "" if found.reason == "offline" else found.reason
+    if found.cover_open:
+        return PrinterState.COVER_OPEN, ""
+    if found.paper_out:
+        return PrinterState.PAPER_OUT, ""
+    if found.error:
+        return PrinterState.OFFLINE, "printer error"
+    if not found.online:
+        return PrinterState.OFFLINE, "the printer says it is offline"
+    return PrinterState.ONLINE, "paper low" if found.paper_low else ""
+
+
 async def print_bytes(host: str, port: int, data: bytes, *, connect_timeout: float, write_timeout: float) -> Status:
     """Send one job to a network printer and return its status after it; PrintFailed if it may not have printed.
 
@@ -184,13 +237,7 @@ async def print_bytes(host: str, port: int, data: bytes, *, connect_timeout: flo
     its buffer to come out later) and after it, on the same connection, so the answer comes once the
     printer has read every byte of the job.
     """
-    try:
-        async with asyncio.timeout(connect_timeout):
-            reader, writer = await asyncio.open_connection(host, port)
-    except socket.gaierror:
-        raise PrintFailed(f"unknown host {host}", sent=False) from None
-    except (OSError, TimeoutError):
-        raise PrintFailed("offline", sent=False) from None
+    reader, writer = await _open_printer(host, port, connect_timeout)
     done = False
     try:
         before = await query_status(reader, writer, write_timeout, sent=False)
@@ -255,12 +302,57 @@ def _clock(ms: int) -> str:
     return time.strftime("%H:%M", time.localtime(ms / 1000))
 
 
+def _date_and_clock(ms: int) -> str:
+    """The time printed on a receipt: when its invoice was issued (or its bill made), on this machine's clock."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
+
+
+def render_job(job: PrintJob, width: int, font: ImageFont.FreeTypeFont | None = None) -> bytes:
+    """A job's ESC/POS bytes by what it prints, at ``width`` columns; ValueError if it carries nothing to print."""
+    if job.kind is PrintKind.KOT and job.ticket is not None:
+        return render.kot(
+            job.ticket,
+            station_name=job.station,
+            width=width,
+            fired_by=job.fired_by,
+            reprint=job.reprint,
+            now_text=_clock(job.created_at),
+            font=font,
+        )
+    if job.kind is PrintKind.RECEIPT and job.receipt is not None:
+        paper = job.receipt
+        return render.receipt(
+            paper.bill,
+            restaurant=paper.restaurant,
+            invoice_number=paper.invoice_number,
+            payments=paper.payments,
+            currency=paper.currency,
+            minor_digits=paper.minor_digits,
+            width=width,
+            now_text=_date_and_clock(paper.at),
+            font=font,
+            reprint=job.reprint,
+        )
+    if job.kind is PrintKind.Z_REPORT and job.z_report is not None:
+        day = job.z_report
+        return render.z_report(
+            day.report,
+            restaurant=day.restaurant,
+            currency=day.currency,
+            minor_digits=day.minor_digits,
+            width=width,
+            reprint=job.reprint,
+        )
+    raise ValueError(f"job {job.id} ({job.kind.value}) carries nothing to print")
+
+
 class PrintAgent:
     """Prints the hub's jobs for ``printers`` (ids; None: every printer of the restaurant) until stopped.
 
     ``await run()`` connects (trying again while the hub cannot be reached), follows the ``printing``
     channel and prints; it returns after ``await stop()`` and raises :class:`AgentError` when the
-    hub refuses the token. ``ready`` is set once the first snapshot is taken.
+    hub refuses the token. ``ready`` is set once the first snapshot is taken. ``readings`` holds what
+    each printer's status last said (state, detail), read every ``status_every`` seconds.
     """
 
     def __init__(
@@ -273,6 +365,7 @@ class PrintAgent:
         write_timeout: float = WRITE_TIMEOUT,
         queue_limit: int = QUEUE_LIMIT,
         font: str | Path | None = None,
+        status_every: float = STATUS_EVERY,
     ) -> None:
         self.url = hub_ws_url(url)
         self.token = token
@@ -280,6 +373,7 @@ class PrintAgent:
         self.connect_timeout = connect_timeout
         self.write_timeout = write_timeout
         self.queue_limit = queue_limit
+        self.status_every = status_every
         self.font = render.script_font(font) if font is not None else None
         self.device = ""  # this agent's device id, from the hub's welcome
         self.printers: dict[str, Printer] = {}
@@ -296,6 +390,10 @@ class PrintAgent:
         self._crashed: BaseException | None = None
         self._running = False
         self._finished = asyncio.Event()
+        self.readings: dict[str, tuple[PrinterState, str]] = {}  # printer id -> its status as last read here
+        self._told: dict[str, tuple[PrinterState, str]] = {}  # what the hub heard from us on this link
+        self._hub_says: dict[str, PrinterState] = {}  # the hub's word on each printer (snapshot, PRINTER_STATUS)
+        self._check_now: dict[str, asyncio.Event] = {}  # set: read that printer's status before its next job
 
     @property
     def client(self) -> HubClient | None:
@@ -325,6 +423,7 @@ class PrintAgent:
                 raise AgentError(f"the hub refused the {CHANNEL} channel: {exc}") from None
             logger.info("print agent %s following the hub at %s", self.device, self.url)
             self._take(answer)
+            self._linked()
             self.ready.set()
             await self._follow(client)
             if self._crashed is not None:
@@ -376,6 +475,7 @@ class PrintAgent:
                     continue  # events before the close: each is taken
                 if resumed.done():
                     self._take(resumed.result())
+                    self._linked()
                     resumed = asyncio.ensure_future(client.resumed.get())
                     continue
                 if stopping.done():
@@ -391,11 +491,19 @@ class PrintAgent:
         if answer.get("recovered"):
             return  # replayed events come through ``events``
         view = (answer.get("snapshot") or {}).get(CHANNEL) or {}
-        self.printers = {p.id: p for p in (Printer.model_validate(raw) for raw in view.get("printers", ()))}
+        self._set_printers(Printer.model_validate(raw) for raw in view.get("printers", ()))
+        for raw in view.get("printer_health", ()):
+            self._hub_says[raw["printer"]] = PrinterState(raw["state"])
         for raw in view.get("jobs", ()):
             self._offer(PrintJob.model_validate(raw))
 
     async def _event(self, frame: dict[str, Any]) -> None:
+        if frame.get("type") == "PROFILE_CHANGED":  # printers added, moved or taken out of the setup
+            self._set_printers(Printer.model_validate(raw) for raw in frame["data"]["restaurant"].get("printers", ()))
+            return
+        if frame.get("type") == "PRINTER_STATUS":
+            self._hub_heard(frame["data"]["health"])
+            return
         if frame.get("type") not in ("PRINT_JOB", "PRINT_JOB_CHANGED"):
             return
         job = PrintJob.model_validate(frame["data"]["job"])
@@ -442,12 +550,7 @@ class PrintAgent:
         if job.printer not in self.printers:
             self._record(Result(job.id, job.printer, Outcome.SKIPPED, f"no printer {job.printer!r} in the setup"))
             return
-        queue = self._queues.get(job.printer)
-        if queue is None:
-            queue = self._queues[job.printer] = asyncio.Queue(self.queue_limit)
-            worker = asyncio.create_task(self._work(job.printer, queue), name=f"print-agent:{job.printer}")
-            worker.add_done_callback(self._worker_ended)
-            self._workers[job.printer] = worker
+        queue = self._worker(job.printer)
         try:
             queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -457,6 +560,17 @@ class PrintAgent:
             return
         self._queued.add(job.id)
 
+    def _worker(self, printer_id: str) -> asyncio.Queue[PrintJob]:
+        """The queue of ``printer_id``'s worker, started on first need (a job, or its status to read)."""
+        queue = self._queues.get(printer_id)
+        if queue is None:
+            queue = self._queues[printer_id] = asyncio.Queue(self.queue_limit)
+            self._check_now.setdefault(printer_id, asyncio.Event())
+            worker = asyncio.create_task(self._work(printer_id, queue), name=f"print-agent:{printer_id}")
+            worker.add_done_callback(self._worker_ended)
+            self._workers[printer_id] = worker
+        return queue
+
     def _worker_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or task.exception() is None:
             return
@@ -465,9 +579,12 @@ class PrintAgent:
         self._stopping.set()
 
     async def _work(self, printer_id: str, queue: asyncio.Queue[PrintJob]) -> None:
-        """One printer's jobs, one at a time, in the order they came."""
+        """One printer's jobs, one at a time, in the order they came; its status read between them."""
         while not self._stopping.is_set():
-            job = await queue.get()
+            job = await self._next(printer_id, queue)
+            if job is None:
+                await self._check(printer_id)
+                continue
             self._busy.add(printer_id)
             try:
                 await self._print(job)
@@ -477,6 +594,9 @@ class PrintAgent:
             finally:
                 self._busy.discard(printer_id)
                 self._queued.discard(job.id)
+            done = self._results.get(job.id)
+            if done is not None and done.outcome in (Outcome.PRINTED, Outcome.FAILED):  # the printer was used
+                await self._check(printer_id)
 
     async def _print(self, job: PrintJob) -> None:
         if self._stopping.is_set():
@@ -511,20 +631,10 @@ class PrintAgent:
 
     def _render(self, job: PrintJob, printer: Printer) -> bytes:
         try:
-            if job.ticket is None:
-                raise ValueError(f"job {job.id} ({job.kind.value}) has no ticket")
-            return render.kot(
-                job.ticket,
-                station_name=job.station,
-                width=printer.columns,
-                fired_by=job.fired_by,
-                reprint=job.reprint,
-                now_text=_clock(job.created_at),
-                font=self.font,
-            )
+            return render_job(job, printer.columns, self.font)
         except Exception as exc:
             logger.exception("job %s could not be rendered", job.id)
-            raise PrintFailed(f"cannot render the ticket: {exc}", sent=False) from None
+            raise PrintFailed(f"cannot render the {job.kind.value.lower()} job: {exc}", sent=False) from None
 
     async def _claim(self, job: PrintJob) -> PrintJob | None:
         """The job as this agent's claim left it, or None (recorded) when it is not ours to print."""
@@ -586,6 +696,99 @@ class PrintAgent:
                 await self._changed.wait()
         return self._results[job_id]
 
+    # -- printer health ---------------------------------------------------------------------------
+
+    def _set_printers(self, printers: Iterable[Printer]) -> None:
+        """The restaurant's printers as the hub says now; each of ours new or moved is read at once."""
+        before, self.printers = self.printers, {p.id: p for p in printers}
+        for gone in before.keys() - self.printers.keys():  # out of the setup: said again if it comes back
+            self._told.pop(gone, None)
+            self.readings.pop(gone, None)
+        for printer in self.printers.values():
+            was = before.get(printer.id)
+            if self._mine(printer.id) and (was is None or (was.host, was.port) != (printer.host, printer.port)):
+                self._check_soon(printer.id)
+
+    def _linked(self) -> None:
+        """A new link to the hub (the first, or after a lost one): every printer is said once on it."""
+        self._told.clear()
+        for printer_id in self.printers:
+            if self._mine(printer_id):
+                self._check_soon(printer_id)
+
+    def _hub_heard(self, raw: dict[str, Any]) -> None:
+        """PRINTER_STATUS: the hub's word on a printer; UNKNOWN (its agent left) of one of ours: read it now."""
+        printer_id, state = str(raw["printer"]), PrinterState(raw["state"])
+        self._hub_says[printer_id] = state
+        if state is PrinterState.UNKNOWN and printer_id in self.printers and self._mine(printer_id):
+            self._check_soon(printer_id)
+
+    def _check_soon(self, printer_id: str) -> None:
+        """Read ``printer_id``'s status before its next job (at once when it has none waiting)."""
+        if self._stopping.is_set():
+            return
+        self._worker(printer_id)
+        self._check_now[printer_id].set()
+
+    async def _next(self, printer_id: str, queue: asyncio.Queue[PrintJob]) -> PrintJob | None:
+        """The printer's next job, or None when its status is to be read (asked for, or ``status_every`` passed)."""
+        check_now = self._check_now[printer_id]
+        if check_now.is_set():
+            check_now.clear()
+            return None
+        job = asyncio.ensure_future(queue.get())
+        asked = asyncio.ensure_future(check_now.wait())
+        try:
+            await asyncio.wait({job, asked}, timeout=self.status_every, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            asked.cancel()
+            if not job.done():
+                job.cancel()
+        if job.done() and not job.cancelled():
+            return job.result()
+        check_now.clear()
+        return None
+
+    async def _check(self, printer_id: str) -> None:
+        """Read the printer's status; tell the hub when it is news to it. A bug here is logged, never stops
+        the printer's jobs."""
+        try:
+            await self._read_and_tell(printer_id)
+        except Exception:
+            logger.exception("printer %s: its status could not be read or told; its jobs go on", printer_id)
+
+    async def _read_and_tell(self, printer_id: str) -> None:
+        printer = self.printers.get(printer_id)
+        if printer is None or not self._mine(printer_id) or self._stopping.is_set():
+            return  # out of the setup, or the agent is leaving: nothing to read
+        found: Status | PrintFailed
+        try:
+            found = await read_status(
+                printer.host, printer.port, connect_timeout=self.connect_timeout, write_timeout=self.write_timeout
+            )
+        except PrintFailed as exc:
+            found = exc
+        reading = self.readings[printer_id] = health_from(found)
+        if self._told.get(printer_id) == reading and self._hub_says.get(printer_id) is not PrinterState.UNKNOWN:
+            return
+        client = self._client
+        if client is None:
+            return
+        state, detail = reading
+        data = {"printer_id": printer_id, "state": state.value, "detail": detail}
+        try:
+            answer = await client.command("print.status", data, timeout=COMMAND_TIMEOUT)
+        except HubError as exc:
+            logger.warning("printer %s is %s; the hub refused print.status: %s", printer_id, state.value, exc)
+            return
+        except (TimeoutError, ConnectionError) as exc:
+            logger.warning("printer %s is %s; the hub did not answer print.status (%r)", printer_id, state.value, exc)
+            return
+        self._told[printer_id] = reading
+        self._hub_says[printer_id] = PrinterState(answer["result"]["health"]["state"])
+        if answer["result"].get("changed"):
+            logger.info("printer %s: %s%s", printer_id, state.value, f" ({detail})" if detail else "")
+
     async def _wind_down(self) -> None:
         """Idle workers stop now; one on a job finishes it within its timeouts, then is cancelled."""
         self._stopping.set()
@@ -603,6 +806,7 @@ class PrintAgent:
         self._workers.clear()
         self._queues.clear()
         self._queued.clear()
+        self._check_now.clear()
 
 
 async def run_until_signalled(agent: PrintAgent) -> None:

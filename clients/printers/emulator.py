@@ -600,9 +600,7 @@ class PrinterEmulator:
     async def stop(self) -> None:
         """Stop listening and end every connection; what they had printed uncut is reported, not lost."""
         if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+            await self._close_server()
         for task in list(self._handlers):
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
@@ -620,12 +618,24 @@ class PrinterEmulator:
         if not offline:
             await self._listen()
             return
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-        self._server = None
+        await self._close_server()
         for writer in list(self._writers):
             writer.transport.abort()
+
+    async def _close_server(self) -> None:
+        """Stop listening. asyncio (3.11) drops a connection it accepted just before ``Server.close()`` without
+        closing it (its transport cannot attach to a closed server): so stop accepting first, let the
+        connections already accepted start their handlers, then close."""
+        server, self._server = self._server, None
+        assert server is not None
+        loop = asyncio.get_running_loop()
+        for sock in server.sockets:
+            with contextlib.suppress(RuntimeError, ValueError, OSError):  # a loop that owns the socket itself
+                loop.remove_reader(sock.fileno())
+        for _ in range(4):
+            await asyncio.sleep(0)  # each accepted connection's transport attaches and its handler starts
+        server.close()
+        await server.wait_closed()
 
     def slow(self, seconds: float) -> None:
         """Each connection from now on waits ``seconds`` before its first byte is read (0: no wait)."""

@@ -7,7 +7,8 @@
 // payment over tenders while the remaining amount follows the typing, and settle (order.pay; items
 // not ready come back with guidance and "Settle anyway" resends with force). A settled table turns
 // DIRTY and offers Clean (table.clean). The day's figures come from GET /api/v1/reports/day, then
-// from REVENUE_UPDATED events.
+// from REVENUE_UPDATED events. A till with a desk printer (the `cashier` snapshot's `desks`, then
+// PROFILE_CHANGED) offers PRINT RECEIPT on a settled order (print.receipt: one original per invoice).
 //
 // Counter orders (takeaway, delivery) are paid first: settled, they stay open, PAID, until handed
 // over (ORDER_SETTLED names them in `awaiting_pickup`; a snapshot shows them with `invoice_id` and
@@ -48,6 +49,8 @@ let rowSeq = 0;
 let linesKey = "";
 let pinAsk = null; // { type, data, what, then }: the command waiting for a manager's PIN
 let hub = null;
+let device = null; // this till's device id (the hub's welcome): its desk says where its receipts print
+let desks = []; // the restaurant's desks: [{ id (a till's device id), name, printer }]
 
 const money = (minor) => formatMoney(minor, currency);
 const places = () => placesOf(currency);
@@ -97,6 +100,7 @@ function snapshot(snapshots) {
     tables.clear();
     for (const table of snapshots.tables.tables || []) tables.set(table.id, table);
   }
+  if (snapshots.cashier) desks = snapshots.cashier.desks || [];
   if (snapshots.cashier || snapshots.orders) {
     orders.clear();
     for (const snap of [snapshots.cashier, snapshots.orders]) for (const order of (snap && snap.orders) || []) putOrder(order);
@@ -162,6 +166,9 @@ function event(ev) {
       break;
     case "TABLE_STATUS_CHANGED":
       tables.set(d.table.id, d.table);
+      break;
+    case "PROFILE_CHANGED":
+      desks = (d.restaurant && d.restaurant.desks) || [];
       break;
     case "REVENUE_UPDATED":
       figures = { ...d };
@@ -265,6 +272,20 @@ function handOver(order) {
 
 function clean(table) {
   run("table.clean", { table_id: table.id }, () => toast(`${table.name} is clean`, "info"));
+}
+
+// This till's desk printer, if a manager gave the till a desk: its receipts print there.
+function deskPrinter() {
+  const desk = desks.find((d) => d.id === device);
+  return desk ? desk.printer : null;
+}
+
+// PRINT RECEIPT on a settled order, when this till has a desk printer; asked again, the hub names the job.
+function printButton(orderId, invoiceId) {
+  const printer = deskPrinter();
+  if (!printer || !orderId || !invoiceId) return null;
+  const send = () => run("print.receipt", { order_id: orderId }, () => toast(`Receipt sent to printer ${printer}`, "info"));
+  return h("button", { type: "button", class: "big-btn print-receipt", id: "print-receipt", onclick: send }, "PRINT RECEIPT");
 }
 
 // Run a command that a manager's PIN may have to approve: PIN_REQUIRED opens the PIN prompt and
@@ -988,6 +1009,7 @@ function fillReceipt(paid, table) {
         money(paid.change || 0),
       ),
       tableBlock(table),
+      printButton(selected.order, paid.invoice_id),
       h("button", { type: "button", class: "big-btn", onclick: deselect }, "DONE"),
     ),
   );
@@ -1026,6 +1048,7 @@ function fillPaid(order, paid) {
         "div",
         { class: "r-table" },
         ready ? h("button", { type: "button", class: "big-btn handover", id: "handed-over", onclick: () => handOver(order) }, "HANDED OVER") : null,
+        printButton(order.id, order.invoice_id ?? paid.invoice_id),
         h("button", { type: "button", class: "big-btn", onclick: deselect }, "DONE"),
       ),
     ),
@@ -1091,7 +1114,7 @@ if (!token) {
   noToken("cashier");
 } else {
   hub = new Hub(token, {
-    channels: (welcome) => (checkRole(welcome), ["tables", "cashier", "orders"]),
+    channels: (welcome) => (checkRole(welcome), (device = welcome.device || null), ["tables", "cashier", "orders"]),
     snapshot,
     event,
     applied: render,

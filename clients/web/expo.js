@@ -10,15 +10,23 @@
 // acknowledged) stay on top while they stand (alerts.js, by the rule of hub/domain/alerts.py: the
 // ticket not acknowledged, the order open, something left to make at that station) or until
 // dismissed; the snapshot carries those still standing, so a screen starting again keeps them.
+// Each printer's state (printer_health.js: PRINTER_STATUS) is a strip under the top bar, big when one
+// cannot print ("Grill printer: out of paper since 12:03").
+// Tickets no printer could print are listed under the alerts (manual_jobs.js) until somebody says
+// they were done by hand, found printed, or reprints them; a CRITICAL alert cannot be dismissed.
 
-import { AlertBook } from "./alerts.js";
+import { AlertBook, alertLabel, dismissable } from "./alerts.js";
 import { Hub } from "./fireflow.js";
+import { ManualJobs, showManualList } from "./manual_jobs.js";
+import { PrinterHealth, showPrinterHealth } from "./printer_health.js";
 import { CardBook, isActive, renderCard, tickAges } from "./tickets.js";
 import { checkRole, deviceToken, h, noToken, reportFailure, setConnection, toast } from "./ui.js";
 
 const token = deviceToken("expo");
 const book = new CardBook();
 const alerts = new AlertBook(book);
+const manual = new ManualJobs(); // tickets no printer could print, until somebody handles them
+const printerHealth = new PrinterHealth(); // each printer's state, as its print agent last read it
 const awaitingPickup = new Set(); // ids of paid counter orders still open (ORDER_SETTLED `awaiting_pickup`)
 const COUNTER = new Set(["TAKEAWAY", "DELIVERY"]);
 let hub = null;
@@ -28,11 +36,15 @@ function snapshot(snapshots) {
   awaitingPickup.clear(); // a reloaded screen learns who is paid from the cards (`paid`)
   for (const t of (snapshots.expo && snapshots.expo.tickets) || []) if (t.paid) awaitingPickup.add(t.order_id);
   alerts.load(snapshots);
+  manual.load(snapshots);
+  printerHealth.load(snapshots);
 }
 
 function event(ev) {
   const d = ev.data || {};
   alerts.apply(ev);
+  manual.apply(ev);
+  printerHealth.apply(ev);
   switch (ev.type) {
     case "ORDER_SETTLED": {
       const open = d.awaiting_pickup || [];
@@ -105,13 +117,17 @@ function render() {
   const items = alerts.standing().map((alert) =>
     h(
       "li",
-      { dataset: { alertId: alert.id, kind: alert.kind, orderId: alert.order_id } },
-      h("span", { class: "kind" }, alert.kind.replace("_", " ")),
+      { class: alert.severity === "CRITICAL" ? "critical" : null, dataset: { alertId: alert.id, kind: alert.kind, orderId: alert.order_id, severity: alert.severity } },
+      h("span", { class: "kind" }, alertLabel(alert)),
       h("span", {}, alert.message || `#${alert.order_number} at ${alert.station}`),
-      h("button", { type: "button", onclick: () => (alerts.dismiss(alert.id), render()) }, "OK"),
+      dismissable(alert)
+        ? h("button", { type: "button", onclick: () => (alerts.dismiss(alert.id), render()) }, "OK")
+        : h("span", { class: "must" }, "HANDLE IT BELOW"),
     ),
   );
   document.getElementById("alerts").replaceChildren(...items);
+  showManualList(document.getElementById("manual"), manual, { hub, redraw: render });
+  showPrinterHealth(document.getElementById("printer-health"), printerHealth);
 }
 
 if (!token) {
@@ -125,7 +141,7 @@ if (!token) {
     state: (_, conn) => setConnection(conn),
     problem: (message) => toast(message),
   }).start();
-  window.fireflow = { hub, book, alerts, awaitingPickup };
+  window.fireflow = { hub, book, alerts, manual, printerHealth, awaitingPickup };
   let ticks = 0;
   setInterval(() => {
     ticks += 1;

@@ -3,8 +3,12 @@
 // Tap a line to mark it DONE (tap a DONE line to recall it); BUMP (or Enter / B) marks the
 // station's whole ticket done (order.bump with the station). Bumped cards wait in the
 // recently-bumped strip, where RECALL (or R) brings them back (order.recall with the station).
+// A ticket no printer could print (the station's manual list, manual_jobs.js) is flagged on its
+// card, "NOT PRINTED — cook from this screen", until somebody handles it; "Got it" says the kitchen
+// makes it from the screen (print.handled BY_HAND).
 
 import { Hub } from "./fireflow.js";
+import { ManualJobs, cardOf, flagCard, keepTicking, showUnflagged } from "./manual_jobs.js";
 import { CardBook, FINISHED, isActive, renderCard, tickAges } from "./tickets.js";
 import {
   beep,
@@ -21,6 +25,7 @@ import {
 const token = deviceToken("kds");
 const wanted = new URLSearchParams(window.location.search).get("stations");
 const book = new CardBook();
+const manual = new ManualJobs(); // the station's tickets no printer could print
 const menu = new Map(); // menu item id -> { id, name, station, out, remaining }
 let selected = null; // key of the selected card
 let menuDirty = true;
@@ -52,6 +57,7 @@ async function channels(welcome) {
 
 function snapshot(snapshots) {
   book.load(snapshots);
+  manual.load(snapshots);
   if (snapshots.menu) {
     menu.clear();
     for (const item of snapshots.menu.items || []) menu.set(item.id, { ...item });
@@ -61,6 +67,7 @@ function snapshot(snapshots) {
 
 function event(ev) {
   const d = ev.data || {};
+  manual.apply(ev);
   switch (ev.type) {
     case "STOCK_CHANGED": {
       const s = d.stock;
@@ -94,6 +101,10 @@ function onLine(card, line) {
   return send(type, { order_id: card.order_id, line_id: line.line_id });
 }
 
+// A card whose ticket did not print wears the flag, with "Got it".
+const flagging = () => ({ hub, manual, redraw: render });
+const flagged = (el, card) => flagCard(el, manual.ofCard(card.order_id, card.station), flagging());
+
 const bump = (card) => send("order.bump", { order_id: card.order_id, station: card.station });
 const recall = (card) => send("order.recall", { order_id: card.order_id, station: card.station });
 
@@ -114,18 +125,24 @@ function render() {
       ? [["BUMP", () => bump(card), "bump"]]
       : [["CLEAR", () => (book.dismiss(card.key), render()), "recall"]]; // a ticket voided whole
     const settings = book.settingsFor(card.station);
-    return renderCard(card, { now, settings, onLine, actions, stationTag, selected: card.key === selected });
+    return flagged(renderCard(card, { now, settings, onLine, actions, stationTag, selected: card.key === selected }), card);
   });
   document.getElementById("queue").replaceChildren(...(cards.length ? cards : [h("p", { class: "empty" }, "No tickets")]));
-  const bumped = book.bumped(now).map((card) =>
-    renderCard(card, {
-      now,
-      settings: book.settingsFor(card.station),
-      stationTag,
-      actions: [["RECALL", () => recall(card), "recall"]],
-    }),
+  const recent = book.bumped(now);
+  const bumped = recent.map((card) =>
+    flagged(
+      renderCard(card, {
+        now,
+        settings: book.settingsFor(card.station),
+        stationTag,
+        actions: [["RECALL", () => recall(card), "recall"]],
+      }),
+      card,
+    ),
   );
   document.getElementById("bumped").replaceChildren(...bumped);
+  const shown = new Set([...queue, ...recent].map((card) => card.key));
+  showUnflagged(document.getElementById("unprinted"), manual.list().filter((job) => !shown.has(cardOf(job))), flagging());
   renderAllDay(stations);
   renderMenu();
   for (const ack of book.takeAcks()) hub.act("ticket.ack", ack).catch((err) => console.warn("ticket.ack", err.message));
@@ -228,7 +245,8 @@ if (!token) {
     state: (_, conn) => setConnection(conn),
     problem: (message) => toast(message),
   }).start();
-  window.fireflow = { hub, book, menu };
+  window.fireflow = { hub, book, menu, manual };
+  for (const id of ["queue", "bumped"]) keepTicking(document.getElementById(id), hub); // how long a flagged ticket has waited
   document.getElementById("menu-toggle").addEventListener("click", toggleMenu);
   document.getElementById("menu").addEventListener("focusout", () => setTimeout(renderMenu));
   document.addEventListener("keydown", onKey);

@@ -4,8 +4,10 @@
 //   alerts   the standing kitchen alerts, live: raised by the `manager` snapshot and KITCHEN_ALERT, ended
 //            as on expo (alerts.js: the `expo` channel's cards and TICKET_ACKED, bumps, cancels, merges,
 //            settles and pickups), so the count in the nav drops the moment an alert stops standing;
+//            under them the tickets no printer could print (manual_jobs.js: done by hand, found
+//            printed, reprint), and a CRITICAL alert cannot be dismissed;
 //   day      the day's figures (GET /api/v1/reports/day, then REVENUE_UPDATED), float, payout,
-//            day close with counted cash, and the printable Z-report;
+//            day close with counted cash, and the Z-report: printable, or on a printer (print.z_report);
 //   invoices history (GET /api/v1/invoices: customer, from/to, status, pages), one invoice whole,
 //            refund and void with the manager's PIN;
 //   groups   saved group bills: list, new or changed (group.save, the orders picked from the open
@@ -20,16 +22,19 @@
 //   devices  GET /api/v1/devices, pair (device.pair: the code shown big) and revoke (device.revoke);
 //   restaurant the profile (name, time zone, the currency shown) and the billing rules
 //            (setup.profile, setup.billing with the restaurant's version; manager_settings.js).
+// Above every section, each printer's state (printer_health.js: PRINTER_STATUS), big when one cannot print.
 //
 // Money commands (float, payout, close, refund, void, a group's payment) go over HTTP
 // POST /api/v1/commands with an Idempotency-Key kept until the hub answers, so a retry never pays
 // twice. Setup and device commands, and group.save, go over the WebSocket (hub.act). Amounts are
 // integer minor units (money.js).
 
-import { AlertBook } from "./alerts.js";
+import { AlertBook, alertLabel, dismissable } from "./alerts.js";
 import { Hub, HubError, randomHex } from "./fireflow.js";
 import { DAY_FIGURES, TENDER_METHODS, formatMoney, parseAmount, placesOf, plainAmount } from "./money.js";
 import { groupsSection } from "./manager_groups.js";
+import { ManualJobs, showManualList } from "./manual_jobs.js";
+import { PrinterHealth, showPrinterHealth } from "./printer_health.js";
 import { settingsSection } from "./manager_settings.js";
 import { CardBook } from "./tickets.js";
 import { checkRole, deviceToken, explain, h, noToken, setConnection, toast } from "./ui.js";
@@ -51,6 +56,8 @@ let restaurant = null; // the restaurant's settings as last told (snapshot, PROF
 
 const book = new CardBook(); // the expo cards: what each station still has to make
 const alerts = new AlertBook(book);
+const manual = new ManualJobs(); // tickets no printer could print, until somebody handles them
+const printerHealth = new PrinterHealth(); // each printer's state, as its print agent last read it
 let figures = null;
 let figureEvents = 0;
 const drawerLog = []; // DRAWER_MOVED and DAY_CLOSED seen by this page, newest first
@@ -292,6 +299,8 @@ function orderEvent(ev) {
 function snapshot(snapshots) {
   book.load(snapshots);
   alerts.load(snapshots);
+  manual.load(snapshots);
+  printerHealth.load(snapshots);
   if (snapshots.manager) {
     setRestaurant(snapshots.manager.restaurant); // station colours and timings, tax codes, currency, version
     staff.clear();
@@ -322,6 +331,8 @@ function snapshot(snapshots) {
 function event(ev) {
   const d = ev.data || {};
   alerts.apply(ev);
+  manual.apply(ev);
+  printerHealth.apply(ev);
   book.apply(ev);
   orderEvent(ev);
   switch (ev.type) {
@@ -463,7 +474,9 @@ function render() {
   $("where").textContent = [restaurantName, figures && figures.day].filter(Boolean).join(" · ");
   const standing = alerts.standing();
   $("nav-alerts").textContent = standing.length ? String(standing.length) : "";
+  $("nav-alerts").classList.toggle("critical", standing.some((alert) => alert.severity === "CRITICAL"));
   renderAlerts(standing);
+  showPrinterHealth($("printer-health"), printerHealth); // every section: a printer that cannot print is news anywhere
   renderDay();
   renderMenu();
   renderFloor();
@@ -484,13 +497,16 @@ function renderAlerts(standing) {
   const items = standing.map((alert) =>
     h(
       "li",
-      { dataset: { alertId: alert.id, kind: alert.kind, orderId: alert.order_id } },
-      h("span", { class: "kind" }, alert.kind === "STATION_OFFLINE" ? "STATION OFFLINE" : "NOT ACKNOWLEDGED"),
+      { class: alert.severity === "CRITICAL" ? "critical" : null, dataset: { alertId: alert.id, kind: alert.kind, orderId: alert.order_id, severity: alert.severity } },
+      h("span", { class: "kind" }, alertLabel(alert)),
       h("span", { class: "what" }, alert.message || `Order #${alert.order_number} at ${alert.station}`),
       h("span", { class: "when" }, since(alert.at)),
-      h("button", { type: "button", onclick: () => (alerts.dismiss(alert.id), render()) }, "OK"),
+      dismissable(alert)
+        ? h("button", { type: "button", onclick: () => (alerts.dismiss(alert.id), render()) }, "OK")
+        : h("span", { class: "must" }, "HANDLE IT BELOW"),
     ),
   );
+  showManualList($("manual"), manual, { hub, redraw: render });
   $("alerts-list").replaceChildren(...(items.length ? items : [h("li", { class: "none" }, "No kitchen alerts standing: every station has a screen and every ticket was seen.")]));
 }
 
@@ -500,6 +516,7 @@ function renderDay() {
   const z = new URLSearchParams({ token });
   if (f.day) z.set("day", f.day);
   $("z-link").href = `/api/v1/reports/z.html?${z}`;
+  renderZPrinters();
   const figs = FIGURES.map(([key, label, isMoney]) =>
     h("div", { class: `fig ${key}` }, h("span", {}, label), h("b", { id: `fig-${key}`, dataset: { minor: f[key] ?? "" } }, isMoney ? money(f[key]) : String(f[key] ?? "—"))),
   );
@@ -1345,6 +1362,32 @@ async function payout(e) {
   }
 }
 
+// The Z-report on one of the restaurant's printers (print.z_report): offered when it has printers.
+function renderZPrinters() {
+  const printers = (restaurant && restaurant.printers) || [];
+  const select = $("z-printer");
+  const chosen = select.value;
+  const ids = printers.map((p) => p.id).join(" ");
+  if (select.dataset.ids !== ids) {
+    select.replaceChildren(...printers.map((p) => h("option", { value: p.id }, p.name || p.id)));
+    select.dataset.ids = ids;
+    if (printers.some((p) => p.id === chosen)) select.value = chosen;
+  }
+  $("z-print-box").hidden = printers.length === 0;
+}
+
+async function printZReport() {
+  const printer = $("z-printer").value;
+  if (!printer) return;
+  const day = figures && figures.day;
+  try {
+    await hub.act("print.z_report", day ? { printer, day } : { printer });
+    toast(`Z-report sent to printer ${printer}`, "info");
+  } catch (err) {
+    toast(explain(err), "error", err.code || null);
+  }
+}
+
 async function closeDay(e) {
   e.preventDefault();
   const counted = amountOf($("close-counted"), true);
@@ -1387,6 +1430,7 @@ function wire() {
   $("float-form").addEventListener("submit", addFloat);
   $("payout-form").addEventListener("submit", payout);
   $("close-form").addEventListener("submit", closeDay);
+  $("z-print").addEventListener("click", printZReport);
   $("inv-search").addEventListener("submit", (e) => {
     e.preventDefault();
     Object.assign(query, { customer: $("inv-customer").value.trim(), from: $("inv-from").value, to: $("inv-to").value, status: $("inv-status").value, page: 1 });
@@ -1450,6 +1494,8 @@ if (!token) {
     staff,
     book,
     alerts,
+    manual,
+    printerHealth,
     openOrders,
     state: () => ({ section, figures, currency, restaurantVersion, restaurant, devices, invoices, invoice, offer, lastClose, settings: settings.state(), groups: groups.state() }),
   };

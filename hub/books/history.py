@@ -204,9 +204,19 @@ async def invoice_detail(engine: AsyncEngine, restaurant_id: str, invoice_id: st
             select(InvoiceOrderRow.order_id).where(InvoiceOrderRow.invoice_id == invoice_id).order_by("order_id")
         )
         payments = await conn.execute(
-            select(PaymentRow.method, PaymentRow.amount, PaymentRow.received, PaymentRow.reference, PaymentRow.order_id)
+            select(
+                PaymentRow.method,
+                PaymentRow.amount,
+                PaymentRow.received,
+                PaymentRow.change,
+                PaymentRow.reference,
+                PaymentRow.order_id,
+                PaymentRow.payment_key,
+                PaymentRow.created_by,
+                PaymentRow.created_at,
+            )
             .where(PaymentRow.restaurant_id == restaurant_id, PaymentRow.invoice_id == invoice_id)
-            .order_by(PaymentRow.payment_key)
+            .order_by(PaymentRow.created_at, PaymentRow.payment_key)  # part payments first, as they were taken
         )
         # What each refund gave back: its credits to the tender accounts (books_rules.paid_out, in SQL).
         given_back = func.sum(LedgerEntryRow.credit).label("amount")
@@ -232,7 +242,7 @@ async def invoice_detail(engine: AsyncEngine, restaurant_id: str, invoice_id: st
             "bill": row.bill,
             "order_ids": list(orders.scalars()),
             "lines": [dict(line._mapping) for line in lines],
-            "payments": [dict(p._mapping) for p in payments],
+            "payments": [dict(p._mapping) | {"created_at": int(p.created_at.timestamp() * 1000)} for p in payments],
             "refunds": given,
             "refunded": sum(r["amount"] for r in given),
         }

@@ -307,6 +307,7 @@ class CommandBus:
                         self.customers,
                         command_id,
                         self.groups,
+                        self.money,
                     )
                 )
             except DomainError:

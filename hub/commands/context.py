@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fireflow.hub.books.customers import Customers
 from fireflow.hub.books.groups import Groups
@@ -22,6 +22,9 @@ from fireflow.hub.live.devices import Devices
 from fireflow.hub.live.store import Store
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import Counters, Menu, Order, Restaurant, Routing, Table
+
+if TYPE_CHECKING:
+    from fireflow.hub.commands.settle import BooksOnly
 
 __all__ = ["Context", "Handler"]
 
@@ -38,6 +41,7 @@ class Context:
     customers: Customers | None = None
     command_id: str = ""
     groups: Groups | None = None
+    money: BooksOnly | None = None  # the books (Postgres), for what prints from them: receipts, the Z-report
 
     async def editable(self, order_id: str) -> Order:
         """An order this terminal may change: open, not being paid, and no other terminal holds its bill."""

@@ -25,7 +25,9 @@ from enum import StrEnum
 from fireflow.hub.commands import customer_handlers as customer_on
 from fireflow.hub.commands import group_handlers as group_on
 from fireflow.hub.commands import handlers as on
+from fireflow.hub.commands import print_documents as paper_on
 from fireflow.hub.commands import print_handlers as print_on
+from fireflow.hub.commands import printer_health_handlers as health_on
 from fireflow.hub.commands import setup_handlers as setup_on
 from fireflow.hub.commands.context import Handler
 from fireflow.hub.domain.actors import FRONT, KITCHEN_SIDE, MANAGERS, MONEY, Role
@@ -259,11 +261,24 @@ REGISTRY: tuple[Spec, ...] = (
     Spec(
         "print.reprint",
         payloads.PrintJobCommand,
-        KITCHEN_SIDE,
+        KITCHEN_SIDE | _CASH,  # by what the job prints: tickets the kitchen's, receipts the till's (print_documents)
         print_on.reprint,
         http=_post("/print-jobs/{job_id}/reprint"),
     ),
-    Spec("print.check", payloads.PrintJobCommand, _NOBODY, print_on.check_lease, internal=True),
+    Spec(
+        "print.handled",
+        payloads.PrintJobHandled,
+        KITCHEN_SIDE | _CASH,  # by what the job prints, as print.reprint
+        print_on.handled,
+        http=_post("/print-jobs/{job_id}/handled"),
+    ),
+    Spec("print.check", payloads.PrintJobCommand, _NOBODY, print_on.check, internal=True),
+    # Receipts and the Z-report on paper: jobs like a ticket's, made from the books (hub/domain/print_documents.py)
+    Spec("print.receipt", payloads.PrintReceipt, _CASH, paper_on.receipt, http=_post("/orders/{order_id}/receipt")),
+    Spec("print.z_report", payloads.PrintZReport, MANAGERS, paper_on.z_report, http=_post("/reports/z/print")),
+    # Printer health: what the agents read from the printers, told to expo and the manager (hub/domain/printer_health.py)
+    Spec("print.status", payloads.ReportPrinterStatus, _PRINTERS, health_on.report),
+    Spec("print.agent_gone", payloads.PrintAgentGone, _NOBODY, health_on.agent_gone, internal=True),
     # Saved group bills (Postgres): orders invoiced together under a title, with the customer's references
     Spec("group.save", SaveGroup, _CASH, group_on.save_group, http=_put("/groups"), side_effects=True),
 )

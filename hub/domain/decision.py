@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any
 
 from fireflow.schema import events as e
-from fireflow.schema.records import Counters, Menu, Order, PrintJob, Restaurant, Stock, Table
+from fireflow.schema.records import Counters, Menu, Order, PrinterHealth, PrintJob, Restaurant, Stock, Table
 from fireflow.schema.setup import StaffMember
 
 __all__ = ["AuditNote", "Decision", "Due", "DueKind", "Event", "PrepSample"]
@@ -68,6 +68,8 @@ class Decision:
     pin_hashes: Mapping[str, str] = field(default_factory=dict)  # staff id -> a new PIN's hash
     dropped_pins: tuple[str, ...] = ()  # staff who no longer approve: their PINs go
     print_jobs: tuple[PrintJob, ...] = ()  # made (version 1) or moved on (checked against the one stored)
+    dropped_print_jobs: tuple[str, ...] = ()  # jobs done with long enough ago: their records go
+    printer_health: tuple[PrinterHealth, ...] = ()  # printers whose state changed (checked like print jobs)
     stock: tuple[Stock, ...] = ()
     events: tuple[Event, ...] = field(default=())
     due: tuple[Due, ...] = ()

@@ -268,6 +268,8 @@ def configure(restaurant: Restaurant, menu: Menu | None, cmd: c.ConfigureKitchen
         changes["ack_timeout_s"] = cmd.ack_timeout_s
     if cmd.print_confirm_s is not None:
         changes["print_confirm_s"] = cmd.print_confirm_s
+    if cmd.print_manual_s is not None:
+        changes["print_manual_s"] = cmd.print_manual_s
     if cmd.stations is not None:
         given = {s.id: s for s in cmd.stations}
         printers = {p.id for p in restaurant.printers}

@@ -180,6 +180,7 @@ def to_live(setup: RestaurantSetup, *, restaurant_version: int = 0, menu_version
             recall_window_s=setup.kitchen.recall_window_s,
             ack_timeout_s=setup.kitchen.ack_timeout_s,
             print_confirm_s=setup.kitchen.print_confirm_s,
+            print_manual_s=setup.kitchen.print_manual_s,
             stations=(*setup.stations, _expo(setup.kitchen)),
         ),
         billing=setup.billing,
@@ -221,6 +222,7 @@ def from_live(
             recall_window_s=kitchen.recall_window_s,
             ack_timeout_s=kitchen.ack_timeout_s,
             print_confirm_s=kitchen.print_confirm_s,
+            print_manual_s=kitchen.print_manual_s,
             expo_warn_after_s=expo.warn_after_s,
             expo_late_after_s=expo.late_after_s,
         ),
@@ -261,7 +263,7 @@ def _table_order(table: Table) -> tuple[str, int, str]:
 
 MENU_CHANNELS = ("menu", "manager")
 FLOOR_CHANNELS = ("tables", "manager")
-PROFILE_CHANNELS = ("manager", "cashier", "menu")
+PROFILE_CHANNELS = ("manager", "cashier", "menu", "printing")  # printing: the agents take new printers
 
 
 def _shape(problem: str) -> str:

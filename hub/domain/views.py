@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fireflow.hub.domain.alerts import active_alerts
+from fireflow.hub.domain.printer_health import health_of
+from fireflow.hub.domain.printing import manual_alerts
 from fireflow.hub.domain.tickets import EXPO, ON_SCREEN, card
 from fireflow.schema.records import (
     Area,
@@ -19,6 +21,7 @@ from fireflow.schema.records import (
     Order,
     OrderStatus,
     OrderType,
+    PrinterHealth,
     PrintJob,
     PrintJobState,
     Restaurant,
@@ -46,15 +49,22 @@ class LiveState:
     restaurant: Restaurant | None = None
     staff: Sequence[StaffMember] = ()
     print_jobs: Sequence[PrintJob] = ()
+    manual_jobs: Sequence[PrintJob] = ()  # the jobs on the manual list (fireflow.hub.domain.printing)
+    printer_health: Sequence[PrinterHealth] = ()  # what the print agents last said of the printers
 
 
 def needs(channel: str) -> frozenset[str]:
     """Which parts of the live state a channel's snapshot reads besides open orders."""
     kind = channel.partition(":")[0]
     return frozenset(
-        {"tables": {"tables"}, "menu": {"menu", "stock"}, "manager": {"staff"}, "printing": {"print_jobs"}}.get(
-            kind, set()
-        )
+        {
+            "tables": {"tables"},
+            "menu": {"menu", "stock"},
+            "manager": {"staff", "print_manual", "printer_health"},
+            "expo": {"print_manual", "printer_health"},
+            "kitchen": {"print_manual"},
+            "printing": {"print_jobs", "printer_health"},
+        }.get(kind, set())
     )
 
 
@@ -117,12 +127,26 @@ def menu_view(menu: Menu | None, stock: Sequence[Stock]) -> dict[str, Any]:
 
 
 def _alerts(state: LiveState) -> list[dict[str, Any]]:
-    """The kitchen alerts still standing (fireflow.hub.domain.alerts): a screen starting from a snapshot sees them too."""
-    return [a.model_dump(mode="json") for a in active_alerts(state.orders)]
+    """The alerts still standing (fireflow.hub.domain.alerts, .printing): a screen starting from a snapshot sees them."""
+    standing = sorted((*active_alerts(state.orders), *manual_alerts(state.manual_jobs)), key=lambda a: (a.at, a.id))
+    return [a.model_dump(mode="json") for a in standing]
+
+
+def _manual(state: LiveState, station: str | None = None) -> list[dict[str, Any]]:
+    """The manual list: jobs no printer could print (or unconfirmed) that nobody has handled yet, oldest first."""
+    jobs = sorted((j for j in state.manual_jobs if station is None or j.station == station), key=_job_order)
+    return [j.model_dump(mode="json") for j in jobs]
 
 
 def _job_order(job: PrintJob) -> tuple[int, str]:
     return job.created_at, job.id
+
+
+def _health(state: LiveState) -> dict[str, Any]:
+    """Every printer of the setup with its state as last told (fireflow.hub.domain.printer_health)."""
+    printers = state.restaurant.printers if state.restaurant else ()
+    health = health_of(printers, {h.printer: h for h in state.printer_health})
+    return {"printer_health": [h.model_dump(mode="json") for h in health]}
 
 
 def _by_id(person: StaffMember) -> str:
@@ -133,15 +157,19 @@ def channel_view(channel: str, state: LiveState) -> dict[str, Any]:
     """The snapshot of ``channel`` given the restaurant's live state."""
     kind, _, param = channel.partition(":")
     open_orders = [o for o in state.orders if o.status in _OPEN]
-    if kind == "kitchen":
-        return _cards(state, param)
+    if kind == "kitchen":  # with the station's tickets no printer could print: flagged on its screens
+        return _cards(state, param) | {"manual": _manual(state, param)}
     if kind == "expo":
-        return _cards(state, EXPO) | {"alerts": _alerts(state)}
+        return _cards(state, EXPO) | {"alerts": _alerts(state), "manual": _manual(state)} | _health(state)
     if kind == "manager":
         restaurant = state.restaurant.model_dump(mode="json") if state.restaurant else None
         staff = [s.model_dump(mode="json", exclude={"pin", "pin_hash"}) for s in sorted(state.staff, key=_by_id)]
-        return {"alerts": _alerts(state), "restaurant": restaurant, "staff": staff}
-    if kind in ("orders", "cashier"):
+        view = {"alerts": _alerts(state), "manual": _manual(state), "restaurant": restaurant, "staff": staff}
+        return view | _health(state)
+    if kind == "cashier":  # with the desks: which till prints its receipts where (print.receipt)
+        desks = state.restaurant.desks if state.restaurant else ()
+        return {"orders": _dump(open_orders), "desks": [d.model_dump(mode="json") for d in desks]}
+    if kind == "orders":
         return {"orders": _dump(open_orders)}
     if kind == "waiter":
         return {"orders": _dump([o for o in open_orders if o.opened_by == param])}
@@ -157,7 +185,7 @@ def channel_view(channel: str, state: LiveState) -> dict[str, Any]:
         return {
             "jobs": [j.model_dump(mode="json") for j in jobs],
             "printers": [p.model_dump(mode="json") for p in printers],
-        }
+        } | _health(state)
     if kind == "menu":  # with the currency, so an order-taking screen prices the menu before any event
         money = state.restaurant or Restaurant(id="", name="")
         return menu_view(state.menu, state.stock) | {"currency": money.currency, "minor_digits": money.minor_digits}

@@ -152,6 +152,23 @@ class Keys:
         return self.prefix + "print_jobs"
 
     @property
+    def print_manual(self) -> str:
+        """Hash job id -> PrintJob, for the jobs on the manual list only: what screens' snapshots read."""
+        return self.prefix + "print_manual"
+
+    @property
+    def printer_health(self) -> str:
+        """Hash printer id -> PrinterHealth: each printer's state as a print agent last read it; versions
+        under ``health:<id>``."""
+        return self.prefix + "printer_health"
+
+    @property
+    def print_agents(self) -> str:
+        """Sorted set ``<agent device>|<node>`` scored by when that node's sockets of the print agent stop
+        counting as connected (ms): a printer's state is UNKNOWN once its agent has none left."""
+        return self.prefix + "print_agents"
+
+    @property
     def staff(self) -> str:
         """Hash staff id -> StaffMember (name, role; never a PIN: those are in ``pins``)."""
         return self.prefix + "staff"
@@ -192,6 +209,8 @@ class Keys:
             self.staff,
             self.pins,
             self.print_jobs,
+            self.print_manual,
+            self.printer_health,
         ]
 
 
@@ -206,4 +225,6 @@ KEY_MENU = 15
 KEY_STAFF = 16
 KEY_PINS = 17
 KEY_PRINT_JOBS = 18
+KEY_PRINT_MANUAL = 19
+KEY_PRINTER_HEALTH = 20
 KEY_VERSIONS = 6

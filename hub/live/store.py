@@ -26,6 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
 from fireflow.hub.domain.decision import Decision, Due
+from fireflow.hub.domain.printing import on_manual_list
 from fireflow.hub.domain.setup import LiveSetup
 from fireflow.hub.domain.views import LiveState
 from fireflow.hub.live.control import SETUP_CHANNEL
@@ -36,6 +37,8 @@ from fireflow.hub.live.keys import (
     KEY_OPEN_ORDERS,
     KEY_PINS,
     KEY_PRINT_JOBS,
+    KEY_PRINT_MANUAL,
+    KEY_PRINTER_HEALTH,
     KEY_RESTAURANT,
     KEY_STAFF,
     KEY_STOCK,
@@ -52,6 +55,7 @@ from fireflow.schema.records import (
     Menu,
     Order,
     OrderStatus,
+    PrinterHealth,
     PrintJob,
     Restaurant,
     Stock,
@@ -320,6 +324,16 @@ class Store:
         raw = await self.redis.hget(Keys(rid).print_jobs, job_id)
         return PrintJob.model_validate_json(raw) if raw else None
 
+    async def printer_health(self, rid: str) -> dict[str, PrinterHealth]:
+        """Printer id -> what a print agent last said of it (printers never reported have none)."""
+        values = await self.redis.hvals(Keys(rid).printer_health)
+        return {h.printer: h for h in (PrinterHealth.model_validate_json(v) for v in values)}
+
+    async def print_agent_connected(self, rid: str, agent: str, now_ms: int) -> bool:
+        """Whether the print agent ``agent`` has a socket on any node (``print_agents`` members still live)."""
+        members: Any = await self.redis.zrangebyscore(Keys(rid).print_agents, now_ms, "+inf")
+        return any(_text(m).rpartition("|")[0] == agent for m in members)
+
     async def staff(self, rid: str) -> list[StaffMember]:
         values = await self.redis.hvals(Keys(rid).staff)
         return sorted((StaffMember.model_validate_json(v) for v in values), key=lambda s: s.id)
@@ -513,6 +527,15 @@ class Store:
             field = f"job:{job.id}"
             checks.append((field, job.version - 1))
             hset.append((KEY_PRINT_JOBS, job.id, _json(job), field, job.version))
+            if on_manual_list(job):  # mirrored where the screens' snapshots read it, while it stands
+                hset.append((KEY_PRINT_MANUAL, job.id, _json(job), field, job.version))
+            elif job.manual_since is not None:
+                hdel.append((KEY_PRINT_MANUAL, job.id))
+        hdel += [(KEY_PRINT_JOBS, job_id) for job_id in decision.dropped_print_jobs]  # the version stays: no reuse
+        for health in decision.printer_health:
+            field = f"health:{health.printer}"
+            checks.append((field, health.version - 1))
+            hset.append((KEY_PRINTER_HEALTH, health.printer, _json(health), field, health.version))
         if decision.menu is not None:
             checks.append(("menu", decision.menu.version - 1))
             sets.append((KEY_MENU, _json(decision.menu), "menu", decision.menu.version))
@@ -575,7 +598,9 @@ class Store:
             pipe.get(k.restaurant)  # here, not from the node's cache: settings as of the same offset
             pipe.hvals(k.staff) if "staff" in parts else pipe.echo("")
             pipe.hvals(k.print_jobs) if "print_jobs" in parts else pipe.echo("")
-            seq, epoch, orders, tables, menu, stock, raw_restaurant, staff, jobs = await pipe.execute()
+            pipe.hvals(k.print_manual) if "print_manual" in parts else pipe.echo("")
+            pipe.hvals(k.printer_health) if "printer_health" in parts else pipe.echo("")
+            seq, epoch, orders, tables, menu, stock, raw_restaurant, staff, jobs, manual, health = await pipe.execute()
         restaurant = Restaurant.model_validate_json(raw_restaurant) if raw_restaurant else None
         state = LiveState(
             now=now,
@@ -588,6 +613,8 @@ class Store:
             restaurant=restaurant,
             staff=[StaffMember.model_validate_json(v) for v in staff] if "staff" in parts else [],
             print_jobs=[PrintJob.model_validate_json(v) for v in jobs] if "print_jobs" in parts else [],
+            manual_jobs=[PrintJob.model_validate_json(v) for v in manual] if "print_manual" in parts else [],
+            printer_health=[PrinterHealth.model_validate_json(v) for v in health] if "printer_health" in parts else [],
         )
         return int(seq or 0), _text(epoch), state
 

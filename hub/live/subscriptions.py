@@ -39,6 +39,7 @@ __all__ = ["Subscriptions"]
 logger = logging.getLogger(__name__)
 
 _UNAVAILABLE = "live state is unavailable; subscribe again"
+PRINTING = "printing"  # the channel a print agent follows
 
 
 class Subscriptions:
@@ -51,10 +52,12 @@ class Subscriptions:
         *,
         replay_limit: int,
         catch_up_timeout: float,
+        print_agents: Presence | None = None,
     ) -> None:
         self.store = store
         self.fanout = fanout
         self.presence = presence
+        self.print_agents = print_agents  # a PRINTER following `printing` is a connected print agent
         self.audit = audit
         self.replay_limit = replay_limit
         self.catch_up_timeout = catch_up_timeout
@@ -104,6 +107,8 @@ class Subscriptions:
             self._flush(conn, old, new, reply)
         if actor.role is Role.KITCHEN and (stations := stations_of(new)):
             await self._count_screens(rid, stations)
+        if actor.role is Role.PRINTER and PRINTING in new and self.print_agents is not None:
+            await self._count(self.print_agents, rid, [actor.device_id])
         if not caught_up:
             conn.close(CloseCode.SLOW_CONSUMER, "node fell behind; resume")
 
@@ -151,10 +156,14 @@ class Subscriptions:
 
     async def _count_screens(self, rid: str, stations: list[str]) -> None:
         """A kitchen subscription is a live screen at its station (kept until it unsubscribes or leaves)."""
+        await self._count(self.presence, rid, stations)
+
+    @staticmethod
+    async def _count(presence: Presence, rid: str, names: list[str]) -> None:
         try:
-            await self.presence.add(rid, stations)
+            await presence.add(rid, names)
         except (RedisError, OSError) as exc:
-            logger.warning("could not record screens %s of %s: %s", stations, rid, exc)
+            logger.warning("could not record %s of %s as present: %s", names, rid, exc)
 
     def unsubscribe(self, conn: Connection, channels: Sequence[str]) -> None:
         """Drop ``channels`` from the socket (those it does not hold are ignored) and confirm."""
@@ -174,3 +183,5 @@ class Subscriptions:
         self.fanout.release(actor.restaurant_id, conn, channels)
         if actor.role is Role.KITCHEN:
             self.presence.remove(actor.restaurant_id, stations_of(channels))
+        if actor.role is Role.PRINTER and PRINTING in channels and self.print_agents is not None:
+            self.print_agents.remove(actor.restaurant_id, [actor.device_id])

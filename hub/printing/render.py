@@ -442,16 +442,20 @@ def receipt(
     width: int = 42,
     now_text: str,
     font: ImageFont.FreeTypeFont | None = None,
+    reprint: bool = False,
 ) -> bytes:
     """The customer's receipt: each line's quantity, unit price and amount, discounts, service charge,
     tax per code, the total, the payments and the change; amounts in major units with the currency's
     decimals (``major``), the ISO code on the total. Without an invoice number it is a bill, not paid.
+    A reprint says REPRINT first and last, so a copy is never taken for a second sale.
     """
 
     def money(amount: int) -> str:
         return major(amount, currency, minor_digits)
 
     sheet = _Sheet(width, font)
+    if reprint:
+        sheet.line("** REPRINT **", BIG)
     sheet.line(restaurant, BIG)
     sheet.line(f"INVOICE {invoice_number}" if invoice_number is not None else "BILL - NOT PAID", HEADING)
     sheet.line(now_text, CENTER)
@@ -495,6 +499,8 @@ def receipt(
         sheet.line("* name in another script")
     sheet.line(f"Amounts in {currency}", CENTER)
     sheet.line("Thank you", CENTER)
+    if reprint:
+        sheet.line("** REPRINT **", BIG)
     return sheet.cut()
 
 
@@ -508,13 +514,17 @@ def _section(sheet: _Sheet, title: str, rows: Iterable[tuple[str, str]]) -> None
         sheet.pair(label, value)
 
 
-def z_report(z: ZReport, *, restaurant: str, currency: str, minor_digits: int | None, width: int = 42) -> bytes:
+def z_report(
+    z: ZReport, *, restaurant: str, currency: str, minor_digits: int | None, width: int = 42, reprint: bool = False
+) -> bytes:
     """The day's closing figures on paper: the same figures and labels as the printable page (books/reports)."""
 
     def money(amount: int | None) -> str:
         return "not counted" if amount is None else major(amount, currency, minor_digits)
 
     sheet = _Sheet(width)
+    if reprint:
+        sheet.line("** REPRINT **", BIG)
     sheet.line("Z-REPORT", BIG)
     sheet.line(restaurant, HEADING)
     sheet.line(z.day, CENTER)
@@ -528,4 +538,6 @@ def z_report(z: ZReport, *, restaurant: str, currency: str, minor_digits: int | 
         _section(sheet, title, rows)
     _section(sheet, "Per staff member", [(f"{t.by} ({t.invoices} invoices)", money(t.takings)) for t in z.staff])
     sheet.rule()
+    if reprint:
+        sheet.line("** REPRINT **", BIG)
     return sheet.cut()

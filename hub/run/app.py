@@ -48,7 +48,7 @@ from fireflow.hub.live.control import REVOKED_CHANNEL, SETUP_CHANNEL
 from fireflow.hub.live.devices import Devices
 from fireflow.hub.live.fanout import FanOut
 from fireflow.hub.live.keys import Keys
-from fireflow.hub.live.presence import Presence
+from fireflow.hub.live.presence import Presence, print_agents
 from fireflow.hub.live.store import Store, redis_client
 from fireflow.hub.live.subscriptions import Subscriptions
 from fireflow.hub.metrics import Metrics, NodeCollector, Sockets
@@ -60,6 +60,7 @@ from fireflow.hub.transports.limits import Buckets
 from fireflow.hub.transports.ws import WebSocketEndpoint
 from fireflow.hub.workers.durable import Backlog, DurableWriter, backlog
 from fireflow.hub.workers.timers import DueChecks
+from fireflow.schema.commands import PrintAgentGone
 from fireflow.schema.protocol import CloseCode
 
 __all__ = ["DURABLE_TASK", "FANOUT_TASKS", "Hub", "Readiness", "create_app", "uvicorn_config"]
@@ -122,6 +123,14 @@ class Hub:
         )
         self.fanout = FanOut(self.redis, self.store)
         self.presence = Presence(self.redis, secrets.token_hex(4), ttl=settings.presence_ttl)
+        self.print_agents = Presence(
+            self.redis,
+            self.presence.node_id,
+            ttl=settings.presence_ttl,
+            key=print_agents,
+            on_gone=self._print_agents_gone,
+        )
+        self._leaving = asyncio.Event()  # set by stop(): sockets closed by our shutdown resume elsewhere
         # The key new tokens are signed with first, then former ones still accepted (key rotation).
         self.secrets = [settings.secret, *(s.strip() for s in settings.previous_secrets.split(",") if s.strip())]
         self.subscriptions = Subscriptions(
@@ -131,6 +140,7 @@ class Hub:
             self.audit,
             replay_limit=settings.replay_limit,
             catch_up_timeout=settings.auth_timeout,
+            print_agents=self.print_agents,
         )
         self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick)
         self.connections: set[Connection] = Sockets(self.metrics)
@@ -161,6 +171,7 @@ class Hub:
             spawn(DURABLE_TASK, self._durable_process)
         spawn("heartbeat", self._heartbeat)
         spawn("presence", self.presence.run)
+        spawn("print-agents", self.print_agents.run)
         handlers: dict[str, Callable[[str], None]] = {REVOKED_CHANNEL: self._revoked, SETUP_CHANNEL: self.store.forget}
         spawn("control", lambda: control.listen(self.redis, handlers, self._resync))
         spawn("due-checks", self.due_checks.run)
@@ -175,6 +186,7 @@ class Hub:
             gc.set_threshold(50_000, 50, 100)
 
     async def stop(self, timeout: float = 5.0) -> None:
+        self._leaving.set()
         conns = list(self.connections)
         for conn in conns:
             conn.close(CloseCode.SERVICE_RESTART, "node shutting down; resume elsewhere")
@@ -183,6 +195,7 @@ class Hub:
         await self.supervisor.stop(timeout)
         self.metrics.stop_timing_gc()
         await self.presence.stop()
+        await self.print_agents.stop()
         await self.fanout.stop()
         if self.writer is not None:
             await self.writer.redis.aclose()
@@ -212,6 +225,23 @@ class Hub:
                 await proc.wait()
             raise
         raise TaskEnded(f"durable writer process {proc.pid} exited with {code}")
+
+    async def _print_agents_gone(self, rid: str, agents: list[str]) -> None:
+        """A print agent's last socket here closed: after ``print_agent_grace`` (an agent reconnecting, here or
+        to another node, is back by then), the hub's own ``print.agent_gone`` (printer health)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.print_agent_grace):
+                await self._leaving.wait()
+        if self._leaving.is_set():
+            return  # this node is stopping: its sockets resume on another
+        for agent in agents:
+            command_id = f"agent-gone-{agent}-{time.time_ns()}"
+            try:
+                await self.bus.execute_internal(rid, command_id, "print.agent_gone", PrintAgentGone(agent=agent))
+            except (DomainError, RedisError, OSError) as exc:
+                logger.warning("print agent %s of %s left; its printers' state stays as told: %s", agent, rid, exc)
+            except Exception:
+                logger.exception("print agent %s of %s left; its printers' state stays as told", agent, rid)
 
     def close_device(self, rid: str, device_id: str) -> int:
         """Close this node's sockets of a revoked device; how many there were."""

@@ -22,7 +22,7 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -30,6 +30,9 @@ from fireflow.hub.domain.actors import Role
 from fireflow.hub.logs import configure as configure_logging
 from fireflow.hub.run.config import Settings, SettingsError, address
 from fireflow.schema.setup import MENU_COLUMNS
+
+if TYPE_CHECKING:
+    from fireflow.hub.run.demo_printers import DemoPrinters
 
 __all__ = ["build_parser", "main"]
 
@@ -40,6 +43,7 @@ UNREACHABLE = 1  # a server is down or refuses us
 CONNECT_TIMEOUT = 5.0
 PRINT_TOKEN_ENV = "FIREFLOW_PRINT_TOKEN"
 PRINTER_CONNECT_TIMEOUT, PRINTER_WRITE_TIMEOUT = 3.0, 5.0  # print-agent's; the agent's own defaults (tested)
+PRINTER_STATUS_EVERY = 10.0  # print-agent's; the agent's own default (tested)
 TOKEN_TTL = 30 * 86_400
 
 
@@ -186,18 +190,27 @@ def _serve(settings: Settings, demo: bool) -> int:
     check_port_free(settings.host, settings.port)
     check_reachable(settings)  # the configured servers, before starting any embedded one
     settings = settings.with_(secret=_secret(settings, create=True))
-    with real_servers(settings) as settings:
+    with real_servers(settings) as settings, contextlib.ExitStack() as cleanup:
         if settings.database_url:
             _run_migrations(settings.database_url)
+        printers = None
         if demo:
-            _seed_demo(settings)
+            printers = _seed_demo(settings)
+            cleanup.callback(printers.release)  # their ports, if the server never starts them
         app = create_app(settings)
         config = uvicorn_config(app, settings, log_level=settings.log_level)
         # uvicorn re-raises the signal that stopped it; make that a normal exit so the
         # embedded servers above are stopped cleanly instead of dying with us.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, _exit_quietly)
-        uvicorn.Server(config).run()
+        if printers is not None and printers.printers:
+            from fireflow.hub.run.demo_printers import demo_server
+
+            hub_url = f"http://{_browser_host(settings.host)}:{settings.port}"
+            server: uvicorn.Server = demo_server(app, config, printers, hub_url, settings.secret)
+        else:
+            server = uvicorn.Server(config)
+        server.run()
     return 0
 
 
@@ -231,26 +244,29 @@ def demo_links(base: str, tokens: dict[str, str]) -> list[tuple[str, str]]:
     return links
 
 
-def _seed_demo(settings: Settings) -> None:
+def _seed_demo(settings: Settings) -> DemoPrinters:
     from fireflow.hub.commands.pins import Pins
     from fireflow.hub.live.store import Store, redis_client
-    from fireflow.hub.run.demo import DEMO_FILE, DEMO_ID, DEMO_PIN, demo_setup, demo_tokens
-    from fireflow.hub.run.setup_files import import_setup
+    from fireflow.hub.run.demo import DEMO_FILE, DEMO_PIN, demo_tokens
+    from fireflow.hub.run.demo_printers import FIRST_PORT, DemoPrinters
+
+    printers = DemoPrinters.reserve()
 
     async def seed() -> bool:
-        """The demo's setup file, imported as any restaurant's is, the first time only: a restart keeps
-        what the back office changed since (menu, staff, PINs) and the open orders."""
+        """The demo's setup file with its printers, imported as any restaurant's is, the first time only: a
+        restart keeps what the back office changed since (menu, staff, PINs) and the open orders, and
+        only moves the emulated printers to this run's ports."""
         redis = redis_client(settings.redis_url or "")
         try:
-            store = Store(redis)
-            if await store.restaurant(DEMO_ID, fresh=True) is not None:
-                return False
-            await import_setup(store, Pins(redis, cost=settings.pin_hash), demo_setup(), create=True)
-            return True
+            return await printers.set_up(Store(redis), Pins(redis, cost=settings.pin_hash))
         finally:
             await redis.aclose()
 
-    created = asyncio.run(seed())
+    try:
+        created = asyncio.run(seed())
+    except BaseException:
+        printers.release()
+        raise
     host = _browser_host(settings.host)
     base = f"http://{host}:{settings.port}"
     tokens = demo_tokens(settings.secret)
@@ -260,6 +276,20 @@ def _seed_demo(settings: Settings) -> None:
     lines.append("")
     lines.append("Open the screens (each link carries its device's token):")
     lines += [f"  {screen:<14} {url}" for screen, url in demo_links(base, tokens)]
+    if printers.printers:
+        last = FIRST_PORT + len(printers.printers) - 1
+        ports = (
+            f"ports {FIRST_PORT}-{last}" if printers.fixed_ports else f"ports from {FIRST_PORT}, a free one where taken"
+        )
+        lines.append(
+            f"\nPrinters: ESC/POS emulators in this process on {printers.host}, {ports}; a print agent here prints"
+            f" on them.\n  See what they printed: {base}/printers"
+        )
+        lines += [f"  {p.id:<14} {f'{printers.host}:{p.port}':<16} {p.serves}" for p in printers.printers.values()]
+    else:
+        lines.append(
+            "\nNo emulated printers: the restaurant's printers are not the demo's ones on this machine any more."
+        )
     lines.append("\nDevice tokens, for the API and the SDK (Authorization: Bearer <token>):")
     lines += [f"  {role:<14} {token}" for role, token in tokens.items()]
     lines.append(
@@ -270,8 +300,14 @@ def _seed_demo(settings: Settings) -> None:
         f"  curl -s -X POST {base}/api/v1/orders -H 'Authorization: Bearer <waiter token>' "
         '-d \'{"type":"TAKEAWAY"}\'\n'
         '  (then POST .../orders/<id>/items {"menu_item_id":"burger"} and .../orders/<id>/fire)\n'
+        + (
+            "  the grill's screen shows the burger, and its printer prints it: see /printers\n"
+            if printers.printers
+            else ""
+        )
     )
     print("\n".join(lines), flush=True)
+    return printers
 
 
 def _run_migrations(database_url: str) -> None:
@@ -499,7 +535,10 @@ def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(prog="fireflow", description="Fireflow Hub", formatter_class=formatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name, what in (("serve", "run a hub node"), ("demo", "run a hub node with the demo restaurant, print links")):
+    for name, what in (
+        ("serve", "run a hub node"),
+        ("demo", "run a hub node with the demo restaurant and its emulated printers, print links"),
+    ):
         p = sub.add_parser(name, help=what, description=what, epilog=_environment(), formatter_class=formatter)
         _setting(p, "--host", "host")
         _setting(p, "--port", "port", type=int)
@@ -569,8 +608,10 @@ sends it over raw TCP (port 9100) and tells the hub PRINTED only when the
 printer answers online with paper after it; otherwise the hub is told why
 (offline, paper out, cover open, no answer), and expo and the manager see it FAILED.
 A job it could not confirm (it died mid-job) is never printed again by itself:
-the hub alerts staff to check the printer. Ctrl-C or SIGTERM stops it after the
-job in hand.""",
+the hub alerts staff to check the printer. It also reads each printer's status
+every --status-every seconds and after each job, so expo and the manager see a
+printer offline, out of paper or with its cover open before a ticket fails.
+Ctrl-C or SIGTERM stops it after the job in hand.""",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--hub", required=True, help="the hub's address, e.g. https://hub.example.com (required)")
@@ -598,6 +639,13 @@ job in hand.""",
         default=PRINTER_WRITE_TIMEOUT,
         help=f"seconds for a printer to take a job and for each status answer (default: {PRINTER_WRITE_TIMEOUT:g}); "
         "connect + 3 x write must stay under the hub's 20 s claim lease",
+    )
+    p.add_argument(
+        "--status-every",
+        type=_positive,
+        default=PRINTER_STATUS_EVERY,
+        help="seconds between reads of each printer's real-time status; a change (online, offline, paper out, "
+        f"cover open) is told to expo and the manager (default: {PRINTER_STATUS_EVERY:g})",
     )
     p.add_argument(
         "--font",
@@ -661,6 +709,7 @@ def _print_agent(args: argparse.Namespace) -> int:
             connect_timeout=args.connect_timeout,
             write_timeout=args.write_timeout,
             font=args.font,
+            status_every=args.status_every,
         )
     except ValueError as exc:
         raise Stop(str(exc)) from None

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     # A station's screens count as live this long after their node last said so (it says so every third).
     presence_ttl: Positive = Field(15.0, description="seconds a node's kitchen screens count as live after it said so")
     due_tick: Positive = Field(0.5, description="seconds between checks for due acknowledgements and locks")
+    print_agent_grace: Positive = Field(
+        3.0,
+        description="seconds a print agent may be away (a reconnect, a node restarting) before its printers are UNKNOWN",
+    )
     # "test" hashes with argon2's cheapest parameters, so a suite seeding a restaurant per test is not
     # spent hashing; a hash carries its parameters, so either kind of hash still verifies.
     pin_hash: PinHash = Field(

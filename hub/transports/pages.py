@@ -1,4 +1,10 @@
-"""Pages served by the hub: the kitchen, expo, customer-board, cashier, order-taking and back-office screens and their JS, no build step."""
+"""Pages served by the hub: the kitchen, expo, customer-board, cashier, order-taking and back-office screens and their JS, no build step.
+
+``/printers`` shows what the demo's emulated printers printed (``fireflow.hub.run.demo_printers``). They
+live in the demo's own process, next to this app (``app.state.demo_printers``), so the page reads them
+from ``/printers.json`` without a token, as it would read the paper in the tray; a hub started with
+``fireflow serve`` has none, and says so.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -22,7 +28,9 @@ PAGES = {
     "/cashier": ("cashier.html", "cashier: table map, bill, discount with PIN, split payment, settle, live figures"),
     "/pos": ("pos.html", "order taking: floor plan, menu with modifiers, courses, fire, takeaway and delivery"),
     "/manager": ("manager.html", "back office: alerts, day, invoices, groups, menu, floor, staff, devices"),
+    "/printers": ("printers.html", "what the demo's emulated printers printed (no token needed)"),
 }
+NO_PRINTERS = {"emulated": False, "version": 0, "agent": "", "printers": []}
 
 
 async def index(request: Request) -> HTMLResponse:
@@ -45,8 +53,15 @@ def _page(filename: str) -> Callable[[Request], Awaitable[Response]]:
     return page
 
 
+async def printed(request: Request) -> JSONResponse:
+    """The demo's emulated printers and their newest tickets; ``emulated: false`` where none run in this process."""
+    printers = getattr(request.app.state, "demo_printers", None)
+    body = printers.view() if printers is not None else NO_PRINTERS
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
 def page_routes() -> list[BaseRoute]:
-    routes: list[BaseRoute] = [Route("/", index)]
+    routes: list[BaseRoute] = [Route("/", index), Route("/printers.json", printed)]
     if WEB.is_dir():
         routes += [Route(path, _page(filename)) for path, (filename, _) in PAGES.items()]
         routes.append(Mount("/static", StaticFiles(directory=WEB), name="static"))

@@ -1,7 +1,7 @@
 -- The one atomic commit: idempotency, version checks, state, events, trim, wake-up.
 -- KEYS: 1 stream, 2 seq, 3 command result, 4 persisted offset, 5 epoch, 6 versions,
 --       7 open orders, 8 closed orders, 9 tables, 10 counters, 11 stock, 12 due, 13 prep, 14 restaurant, 15 menu,
---       16 staff, 17 PIN hashes, 18 print jobs
+--       16 staff, 17 PIN hashes, 18 print jobs, 19 print jobs on the manual list, 20 printer health
 -- ARGV[1]: JSON {checks=[[field, expected]], hset=[[key, field, data, vfield, version]],
 --                hdel=[[key, field]], set=[[key, data, vfield, version]],
 --                events=[[type, channels, data]], zadd=[[member, at]], zrem=[member], prep=[[field, ms]],
