@@ -595,7 +595,7 @@ def _restaurant_parser(sub: Any) -> None:
 
 
 def _print_agent_parser(sub: Any) -> None:
-    what = "print the hub's kitchen tickets on this restaurant's network printers"
+    what = "print the hub's kitchen tickets, receipts and Z-reports on this restaurant's network printers"
     p = sub.add_parser(
         "print-agent",
         help=what,
@@ -606,9 +606,11 @@ Run it on a machine on the printers' LAN. It connects out to the hub (no port
 to open), claims each job for its printers so two agents never print one twice,
 sends it over raw TCP (port 9100) and tells the hub PRINTED only when the
 printer answers online with paper after it; otherwise the hub is told why
-(offline, paper out, cover open, no answer), and expo and the manager see it FAILED.
+(offline, paper out, cover open, no answer) and sends the job to the printer's
+backup; with no printer left the ticket is flagged on its station's screen and put
+on expo's and the manager's manual list (CRITICAL if nobody handles it in time).
 A job it could not confirm (it died mid-job) is never printed again by itself:
-the hub alerts staff to check the printer. It also reads each printer's status
+it goes on that list for staff to check the printer. It also reads each printer's status
 every --status-every seconds and after each job, so expo and the manager see a
 printer offline, out of paper or with its cover open before a ticket fails.
 Ctrl-C or SIGTERM stops it after the job in hand.""",
