@@ -19,24 +19,28 @@ from tests.conftest import WAIT, Servers, seed, serve_in_process, settings_for
 from tests.helpers import events_until, fired_order, new_order
 
 
-def _system_redis() -> Path | None:
-    found = shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
-    )
-    if found is None:
-        return None
-    version = subprocess.run([found, "--version"], capture_output=True, text=True).stdout
-    return Path(found) if " v=7." in version or " v=8." in version else None
+def _system_redis() -> tuple[Path | None, str]:
+    """Debian's redis-server 7 (or 8) if there is one, and what was found, for the skip's reason."""
+    seen = []
+    for found in dict.fromkeys(filter(None, (shutil.which("redis-server"), "/usr/bin/redis-server"))):
+        if not Path(found).exists():
+            continue
+        answer = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=60)
+        version = (answer.stdout + answer.stderr).strip()
+        if " v=7." in version or " v=8." in version:
+            return Path(found), version
+        seen.append(f"{found}: {version or f'exit {answer.returncode}'}")
+    return None, "; ".join(seen) or "none on PATH"
 
 
-SYSTEM_REDIS = _system_redis()
+SYSTEM_REDIS, SYSTEM_REDIS_FOUND = _system_redis()
 VERSIONS = [
     pytest.param(None, id="redis-6.2-embedded"),
     pytest.param(
         SYSTEM_REDIS,
         id="redis-7-system",
         marks=pytest.mark.skipif(
-            SYSTEM_REDIS is None, reason="no Redis 7 redis-server on PATH (apt-get install redis-server)"
+            SYSTEM_REDIS is None, reason=f"no Redis 7 redis-server ({SYSTEM_REDIS_FOUND}; apt-get install redis-server)"
         ),
     ),
 ]
