@@ -39,7 +39,11 @@ __all__ = [
     "CloseDay",
     "Command",
     "ConfigureKitchen",
+    "DeliveryCommand",
+    "DeliveryDeliver",
+    "DeliveryFail",
     "DiscountOrder",
+    "DispatchOrders",
     "DrawerFloat",
     "DrawerPayout",
     "ExpireBillLock",
@@ -542,6 +546,33 @@ class CloseDay(Command):
         if day is not None:
             date.fromisoformat(day)  # 2026-13-45 is no day: ValueError, told as INVALID_COMMAND
         return day
+
+
+class DispatchOrders(Command):
+    """Give open DELIVERY orders to a rider as one batch, in the order listed (an ASSIGNED one moves to this rider)."""
+
+    order_ids: Annotated[list[Id], Field(min_length=1, max_length=10)]
+    rider: Id = Field(description="the rider's device id")
+
+
+class DeliveryCommand(Command):
+    """The rider took the order (delivery.pickup), or the food is back at the restaurant (delivery.return)."""
+
+    order_id: Id
+
+
+class DeliveryDeliver(Command):
+    """The customer has the order; on a cash-on-delivery order, ``collected`` is exactly what was due."""
+
+    order_id: Id
+    collected: int = Field(default=0, ge=0, le=100_000_000, description="cash taken from the customer, minor units")
+
+
+class DeliveryFail(Command):
+    """The order could not be delivered; the rider brings it back."""
+
+    order_id: Id
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 # The hub's own commands (timers); not part of the public protocol.

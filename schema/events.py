@@ -34,6 +34,8 @@ __all__ = [
     "EVENTS",
     "CourseHeld",
     "DayClosed",
+    "DeliveryChanged",
+    "DeliveryUnassigned",
     "DeviceChanged",
     "DrawerMoved",
     "EventData",
@@ -256,6 +258,25 @@ class OrderPickedUp(EventData):
     picked_up_at: int
 
 
+class DeliveryChanged(EventData):
+    """DELIVERY_ASSIGNED, _PICKED_UP, _DELIVERED, _FAILED and _RETURNED: the whole order, ``delivery`` as it is now.
+
+    Only to channels that may see the customer: the order's own, ``dispatch``, ``cashier`` and the assigned rider's.
+    """
+
+    order: Order
+    previous_rider: str | None = Field(default=None, description="on a reassignment: the rider it was taken from")
+
+
+class DeliveryUnassigned(EventData):
+    """To the rider an order was taken from (reassigned): no customer details, only that it is no longer theirs."""
+
+    order_id: str
+    order_number: int
+    rider: str = Field(description="the rider it was taken from (the channel's own)")
+    at: int
+
+
 class RevenueUpdated(EventData):
     """The business day's figures after a settlement, read back from the books in Postgres."""
 
@@ -349,6 +370,12 @@ EVENTS: dict[str, type[EventData]] = {
     "PAYMENT_RECORDED": PaymentRecorded,
     "ORDER_SETTLED": OrderSettled,
     "ORDER_PICKED_UP": OrderPickedUp,
+    "DELIVERY_ASSIGNED": DeliveryChanged,
+    "DELIVERY_UNASSIGNED": DeliveryUnassigned,
+    "DELIVERY_PICKED_UP": DeliveryChanged,
+    "DELIVERY_DELIVERED": DeliveryChanged,
+    "DELIVERY_FAILED": DeliveryChanged,
+    "DELIVERY_RETURNED": DeliveryChanged,
     "REVENUE_UPDATED": RevenueUpdated,
     "PAYMENT_REFUNDED": PaymentRefunded,
     "ORDER_VOIDED": OrderVoided,

@@ -21,6 +21,8 @@ __all__ = [
     "BillLock",
     "Category",
     "Counters",
+    "Delivery",
+    "DeliveryStatus",
     "Desk",
     "ItemStatus",
     "KitchenSettings",
@@ -408,6 +410,35 @@ class SettleLock(Record):
     since: int
 
 
+class DeliveryStatus(StrEnum):
+    """Where a delivery order is; an order with no ``delivery`` is not assigned to a rider (yet)."""
+
+    ASSIGNED = "ASSIGNED"  # given to a rider (alone or in a batch), still at the restaurant
+    OUT_FOR_DELIVERY = "OUT_FOR_DELIVERY"  # the rider took it
+    DELIVERED = "DELIVERED"  # handed to the customer (cash on delivery: ``collected``)
+    FAILED = "FAILED"  # could not be delivered (``reason``); the rider brings it back
+    RETURNED = "RETURNED"  # back at the restaurant: it may be assigned again
+
+
+class Delivery(Record):
+    """A DELIVERY order's trip: which rider, in which batch, how far it got. Money in minor units."""
+
+    status: DeliveryStatus
+    rider: str = Field(description="the rider's device id")
+    batch: str = Field(description="the batch it went out in: one per delivery.assign command")
+    stop: int = Field(default=1, ge=1, description="its place in the batch, from 1")
+    assigned_at: int
+    assigned_by: str = Field(default="", description="the device that assigned it")
+    picked_up_at: int | None = None
+    delivered_at: int | None = None
+    failed_at: int | None = None
+    returned_at: int | None = None
+    reason: str = Field(default="", description="why it failed")
+    cod: int = Field(default=0, ge=0, description="cash to collect on delivery, minor units (0: prepaid)")
+    collected: int = Field(default=0, ge=0, description="cash the rider collected on delivery, minor units")
+    by: str = Field(default="", description="the device that made the last change")
+
+
 class BillLock(Record):
     """The bill was requested at ``by``: other terminals may not change the order until ``until`` (ms)."""
 
@@ -450,6 +481,7 @@ class Order(Record):
     ready_at: int | None = None
     picked_up_at: int | None = Field(default=None, description="when a counter order was handed over (order.pickup)")
     picked_up_by: str | None = Field(default=None, description="the device that handed it over")
+    delivery: Delivery | None = Field(default=None, description="a DELIVERY order's rider and trip (delivery.*)")
     version: int = Field(default=0, description="counts the changes clients see; send it back to detect conflicts")
     revision: int = Field(default=0, description="counts every write (also acknowledgements); the store's own check")
 

@@ -41,6 +41,8 @@ from fireflow.schema.protocol import (
 from fireflow.schema.records import (
     Alert,
     AlertKind,
+    Delivery,
+    DeliveryStatus,
     ItemStatus,
     KitchenTicket,
     Note,
@@ -111,6 +113,18 @@ STOCK = Stock(menu_item_id="burger", name="Burger", on_hand=5, reserved=2, versi
 ALERT = Alert(
     id="a1", kind=AlertKind.TICKET_UNACKED, station="grill", order_id=ORDER.id, order_number=7, at=NOW, message="late"
 )
+
+DELIVERING = ORDER.model_copy(
+    update={
+        "type": OrderType.DELIVERY,
+        "phone": "5550100",
+        "address": "1 Main St",
+        "delivery": Delivery(
+            status=DeliveryStatus.FAILED, rider="rider-1", batch="demo.b1", stop=2, assigned_at=NOW, cod=900,
+            picked_up_at=NOW, failed_at=NOW, reason="nobody home",
+        ),
+    }
+)  # fmt: skip
 
 EVENT_DATA: dict[str, e.EventData] = {
     "ORDER_OPENED": e.OrderChanged(order=ORDER.model_copy(update={"items": (), "version": 1})),
@@ -206,6 +220,12 @@ EVENT_DATA: dict[str, e.EventData] = {
         order_ids=(ORDER.id,), invoice_id="demo.inv7", invoice_number=7, total=900, table_ids=("T1",)
     ),
     "ORDER_PICKED_UP": e.OrderPickedUp(order_id=ORDER.id, token=12, picked_up_at=NOW),
+    "DELIVERY_ASSIGNED": e.DeliveryChanged(order=DELIVERING, previous_rider="rider-2"),
+    "DELIVERY_UNASSIGNED": e.DeliveryUnassigned(order_id=ORDER.id, order_number=7, rider="rider-2", at=NOW),
+    "DELIVERY_PICKED_UP": e.DeliveryChanged(order=DELIVERING),
+    "DELIVERY_DELIVERED": e.DeliveryChanged(order=DELIVERING),
+    "DELIVERY_FAILED": e.DeliveryChanged(order=DELIVERING),
+    "DELIVERY_RETURNED": e.DeliveryChanged(order=DELIVERING),
     "PAYMENT_REFUNDED": e.PaymentRefunded(
         invoice_id="demo.inv7",
         invoice_number=7,

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from fireflow.clients.python import HubError
 from fireflow.hub.commands import (
     customer_handlers,
+    delivery_handlers,
     group_handlers,
     handlers,
     print_documents,
@@ -76,6 +77,7 @@ def test_each_spec_is_whole() -> None:
             handlers.__name__,
             setup_handlers.__name__,
             customer_handlers.__name__,
+            delivery_handlers.__name__,
             group_handlers.__name__,
             print_handlers.__name__,
             printer_health_handlers.__name__,

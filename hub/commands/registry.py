@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from fireflow.hub.commands import customer_handlers as customer_on
+from fireflow.hub.commands import delivery_handlers as delivery_on
 from fireflow.hub.commands import group_handlers as group_on
 from fireflow.hub.commands import handlers as on
 from fireflow.hub.commands import print_documents as paper_on
@@ -96,6 +97,8 @@ def _delete(path: str) -> HttpRoute:
 _NOBODY: frozenset[Role] = frozenset()
 _CASH = MONEY  # cashiers and managers
 _PRINTERS = frozenset({Role.PRINTER})  # print agents
+_DISPATCH = frozenset({Role.DISPATCHER}) | MANAGERS
+_RIDERS = frozenset({Role.RIDER}) | _DISPATCH  # a rider on its own orders (hub/domain/delivery.py), dispatch on any
 
 REGISTRY: tuple[Spec, ...] = (
     # Orders
@@ -172,6 +175,36 @@ REGISTRY: tuple[Spec, ...] = (
         MONEY | {Role.EXPO},
         on.force_ready,
         http=_post("/orders/{order_id}/force_ready"),
+    ),
+    # Delivery: batches given to riders, taken out, delivered or failed and brought back (hub/domain/delivery.py)
+    Spec("delivery.assign", payloads.DispatchOrders, _DISPATCH, delivery_on.assign, http=_post("/deliveries")),
+    Spec(
+        "delivery.pickup",
+        payloads.DeliveryCommand,
+        _RIDERS,
+        delivery_on.pickup,
+        http=_post("/orders/{order_id}/delivery/pickup"),
+    ),
+    Spec(
+        "delivery.deliver",
+        payloads.DeliveryDeliver,
+        _RIDERS,
+        delivery_on.deliver,
+        http=_post("/orders/{order_id}/delivery/deliver"),
+    ),
+    Spec(
+        "delivery.fail",
+        payloads.DeliveryFail,
+        _RIDERS,
+        delivery_on.fail,
+        http=_post("/orders/{order_id}/delivery/fail"),
+    ),
+    Spec(
+        "delivery.return",
+        payloads.DeliveryCommand,
+        _DISPATCH | {Role.CASHIER},
+        delivery_on.return_to_restaurant,
+        http=_post("/orders/{order_id}/delivery/return"),
     ),
     # Bills and payments
     Spec("bill.preview", payloads.PreviewBill, FRONT, on.preview),

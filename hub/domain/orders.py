@@ -38,6 +38,7 @@ from fireflow.schema.records import (
     Alert,
     AlertKind,
     Counters,
+    DeliveryStatus,
     ItemStatus,
     KitchenTicket,
     Menu,
@@ -59,7 +60,9 @@ from fireflow.schema.records import (
 __all__ = [
     "ALERT_CHANNELS",
     "FINISHED",
+    "FOOD_GONE",
     "OPEN",
+    "WITH_RIDER",
     "KitchenContext",
     "add_item",
     "add_note",
@@ -87,6 +90,10 @@ __all__ = [
 ]
 
 OPEN = frozenset({OrderStatus.ACTIVE, OrderStatus.READY})
+# A delivery the rider still holds: its rider's channel follows the order.
+WITH_RIDER = frozenset({DeliveryStatus.ASSIGNED, DeliveryStatus.OUT_FOR_DELIVERY, DeliveryStatus.FAILED})
+# The food left the restaurant: the bill is final until it is back (RETURNED).
+FOOD_GONE = frozenset({DeliveryStatus.OUT_FOR_DELIVERY, DeliveryStatus.DELIVERED, DeliveryStatus.FAILED})
 ALERT_CHANNELS = ("expo", "manager")
 
 
@@ -123,8 +130,15 @@ def check_tenant(actor: Actor, entity_id: str) -> None:
 
 
 def order_channels(order: Order) -> tuple[str, ...]:
-    channels = ("orders", f"order:{order.id}")
-    return (*channels, f"waiter:{order.opened_by}") if order.opened_by else channels
+    """The order's own channels; a DELIVERY order's also reach ``dispatch``, and its rider's while the rider has it."""
+    channels: tuple[str, ...] = ("orders", f"order:{order.id}")
+    if order.opened_by:
+        channels = (*channels, f"waiter:{order.opened_by}")
+    if order.type is OrderType.DELIVERY:
+        channels = (*channels, "dispatch")
+        if order.delivery is not None and order.delivery.status in WITH_RIDER:
+            channels = (*channels, f"rider:{order.delivery.rider}")
+    return channels
 
 
 def require_open(order: Order) -> None:
@@ -342,6 +356,12 @@ def require_editable(order: Order) -> None:
     A settled counter order stays open until picked up (``settlement.pickup``), but its bill is final.
     """
     require_open(order)
+    if order.delivery is not None and order.delivery.status in FOOD_GONE:
+        raise DomainError(
+            ErrorCode.INVALID_STATE,
+            f"order {order.number} is {order.delivery.status} with {order.delivery.rider}; its bill can no longer change",
+            {"order_id": order.id, "delivery": order.delivery.status.value},
+        )
     if order.invoice_id is not None:
         raise DomainError(
             ErrorCode.INVALID_STATE,

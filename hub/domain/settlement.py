@@ -44,6 +44,7 @@ from fireflow.schema.billing import Bill, BillingSettings, LedgerTransaction, Pa
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import (
     BillLock,
+    DeliveryStatus,
     Order,
     OrderStatus,
     OrderType,
@@ -83,7 +84,8 @@ COUNTER = frozenset({OrderType.TAKEAWAY, OrderType.DELIVERY})  # paid first, han
 
 def waits_for_pickup(order: Order) -> bool:
     """Settled, it stays open until handed over: a counter order not yet picked up (dine-in closes at once)."""
-    return order.type in COUNTER and order.picked_up_at is None
+    delivered = order.delivery is not None and order.delivery.status is DeliveryStatus.DELIVERED
+    return order.type in COUNTER and order.picked_up_at is None and not delivered
 
 
 def _payable(orders: Sequence[Order], key: str) -> None:
@@ -492,6 +494,12 @@ def pickup(order: Order, actor: Actor, now: int) -> Decision:
     if order.type not in COUNTER:
         raise DomainError(
             ErrorCode.INVALID_STATE, f"order {order.number} is {order.type}: only counter orders are picked up"
+        )
+    if order.delivery is not None and order.delivery.status is not DeliveryStatus.RETURNED:
+        raise DomainError(
+            ErrorCode.INVALID_STATE,
+            f"order {order.number} is {order.delivery.status} with {order.delivery.rider}: riders hand it over",
+            {"order_id": order.id, "delivery": order.delivery.status.value},
         )
     if order.payment_status is not PaymentStatus.PAID:
         if order.settling is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fireflow.hub.domain.alerts import active_alerts
+from fireflow.hub.domain.delivery import rider_orders
 from fireflow.hub.domain.printer_health import health_of
 from fireflow.hub.domain.printing import manual_alerts
 from fireflow.hub.domain.tickets import EXPO, ON_SCREEN, card
@@ -70,6 +71,21 @@ def needs(channel: str) -> frozenset[str]:
 
 def _dump(orders: Sequence[Order]) -> list[dict[str, Any]]:
     return [o.model_dump(mode="json") for o in sorted(orders, key=lambda o: (o.created_at, o.number))]
+
+
+def _dump_in_order(orders: Sequence[Order]) -> list[dict[str, Any]]:
+    return [o.model_dump(mode="json") for o in orders]
+
+
+def _dispatch(state: LiveState, open_orders: Sequence[Order]) -> dict[str, Any]:
+    """Every open DELIVERY order (its ``delivery`` says where it is), and each rider's orders in batch order.
+
+    ``at`` is the hub's clock: ages (``created_at``, ``ready_at``) are counted from it.
+    """
+    deliveries = [o for o in open_orders if o.type is OrderType.DELIVERY]
+    riders = sorted({o.delivery.rider for o in deliveries if o.delivery is not None})
+    held = [{"rider": r, "order_ids": [o.id for o in rider_orders(deliveries, r)]} for r in riders]
+    return {"orders": _dump(deliveries), "riders": [h for h in held if h["order_ids"]], "at": state.now}
 
 
 def _cards(state: LiveState, station: str) -> dict[str, Any]:
@@ -189,6 +205,10 @@ def channel_view(channel: str, state: LiveState) -> dict[str, Any]:
     if kind == "menu":  # with the currency, so an order-taking screen prices the menu before any event
         money = state.restaurant or Restaurant(id="", name="")
         return menu_view(state.menu, state.stock) | {"currency": money.currency, "minor_digits": money.minor_digits}
+    if kind == "dispatch":
+        return _dispatch(state, open_orders)
+    if kind == "rider":  # only this rider's: privacy (hub/domain/actors.py lets a rider read no other channel)
+        return {"orders": _dump_in_order(rider_orders(open_orders, param))}
     if kind == "board":
         takeaway = [o for o in open_orders if o.type is OrderType.TAKEAWAY and o.token is not None]
         return {

@@ -1,0 +1,204 @@
+"""Delivery against the real servers: a batch to a rider, delivered, failed and returned; riders kept apart."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from fireflow.clients.python import HubClient
+from fireflow.clients.python.client import HubError
+from fireflow.hub.domain.actors import Role
+from fireflow.schema.protocol import ErrorCode
+from tests.conftest import WAIT, RunningHub
+from tests.helpers import new_order
+
+
+async def _event(client: HubClient, type_: str, order_id: str) -> dict[str, Any]:
+    """The first event of ``type_`` about ``order_id`` (others are passed over)."""
+
+    async def wait() -> dict[str, Any]:
+        while True:
+            event = await client.events.get()
+            data = event["data"]
+            about = data.get("order_id") or data.get("order", {}).get("id")
+            if event["type"] == type_ and about == order_id:
+                return event
+
+    return await asyncio.wait_for(wait(), WAIT)
+
+
+async def _ready_delivery(hub: RunningHub, n: int, *, prepaid: bool = False) -> str:
+    """A delivery order with a burger, fired and bumped READY (paid first when ``prepaid``)."""
+    waiter, expo = await hub.client(Role.WAITER), await hub.client(Role.EXPO)
+    order_id = await new_order(waiter, "burger", type="DELIVERY", phone=f"555020{n}", address=f"{n} Rider Rd")
+    await waiter.command("order.fire", {"order_id": order_id})
+    if prepaid:
+        cashier = await hub.client(Role.CASHIER)
+        due = (await cashier.command("bill.preview", {"order_ids": [order_id]}))["result"]["due"]
+        await cashier.command("order.pay", {"order_ids": [order_id], "tenders": [{"method": "UPI", "amount": due}]})
+    await expo.command("order.bump", {"order_id": order_id})
+    return order_id
+
+
+async def _order(hub: RunningHub, order_id: str) -> dict[str, Any]:
+    async with hub.http(Role.DISPATCHER) as http:
+        order: dict[str, Any] = (await http.get(f"/api/v1/orders/{order_id}")).json()["order"]
+    return order
+
+
+async def _refused(code: ErrorCode, client: HubClient, command_type: str, data: dict[str, Any]) -> HubError:
+    with pytest.raises(HubError) as err:
+        await client.command(command_type, data)
+    assert err.value.code == code, err.value.frame
+    return err.value
+
+
+async def test_a_batch_of_three_is_picked_up_delivered_failed_and_returned(hub: RunningHub) -> None:
+    """rider-1 gets three orders with address and phone; two delivered (one cash), one failed and returned; all told."""
+    cod, prepaid, failing = [await _ready_delivery(hub, n, prepaid=n == 2) for n in (1, 2, 3)]
+    dispatcher, cashier = await hub.client(Role.DISPATCHER), await hub.client(Role.CASHIER)
+    rider, other = await hub.client(Role.RIDER, device="rider-1"), await hub.client(Role.RIDER, device="rider-2")
+    await dispatcher.subscribe("dispatch")
+    await cashier.subscribe("cashier")
+    await rider.subscribe("rider:rider-1")
+    await other.subscribe("rider:rider-2")
+
+    ack = await dispatcher.command("delivery.assign", {"order_ids": [cod, prepaid, failing], "rider": "rider-1"})
+    batch = ack["result"]["batch"]
+    for n, order_id in enumerate((cod, prepaid, failing), start=1):
+        told = (await _event(rider, "DELIVERY_ASSIGNED", order_id))["data"]["order"]
+        assert (told["phone"], told["address"]) == (f"555020{n}", f"{n} Rider Rd")
+        assert (told["delivery"]["batch"], told["delivery"]["stop"], told["delivery"]["status"]) == (
+            batch,
+            n,
+            "ASSIGNED",
+        )
+        assert (await _event(dispatcher, "DELIVERY_ASSIGNED", order_id))["data"]["order"]["delivery"][
+            "rider"
+        ] == "rider-1"
+        await _event(cashier, "DELIVERY_ASSIGNED", order_id)
+    due = ack["result"]["orders"][0]["delivery"]["cod"]
+    assert due > 0 and ack["result"]["orders"][1]["delivery"]["cod"] == 0
+
+    fresh = await hub.client(Role.RIDER, device="rider-1")
+    mine = (await fresh.subscribe("rider:rider-1"))["snapshot"]["rider:rider-1"]["orders"]
+    assert [(o["id"], o["address"]) for o in mine] == [
+        (cod, "1 Rider Rd"),
+        (prepaid, "2 Rider Rd"),
+        (failing, "3 Rider Rd"),
+    ]
+    view = (await (await hub.client(Role.DISPATCHER)).subscribe("dispatch"))["snapshot"]["dispatch"]
+    assert {cod, prepaid, failing} <= {o["id"] for o in view["orders"]}
+    assert {"rider": "rider-1", "order_ids": [cod, prepaid, failing]} in view["riders"]
+
+    for order_id in (cod, prepaid):
+        await rider.command("delivery.pickup", {"order_id": order_id})
+    async with hub.http(Role.RIDER, device="rider-1") as http:  # the REST route does the same
+        r = await http.post(f"/api/v1/orders/{failing}/delivery/pickup", json={})
+        assert r.status_code == 200, r.text
+    for order_id in (cod, prepaid, failing):
+        await _event(dispatcher, "DELIVERY_PICKED_UP", order_id)
+
+    wrong = await _refused(ErrorCode.INVALID_STATE, rider, "delivery.deliver", {"order_id": cod, "collected": due - 1})
+    assert wrong.frame["details"]["due"] == due
+    delivered = await rider.command("delivery.deliver", {"order_id": cod, "collected": due})
+    assert delivered["result"]["closed"] is False
+    assert (await rider.command("delivery.deliver", {"order_id": prepaid}))["result"]["closed"] is True
+    await rider.command("delivery.fail", {"order_id": failing, "reason": "nobody home"})
+    await _refused(ErrorCode.FORBIDDEN, rider, "delivery.return", {"order_id": failing})  # the restaurant takes it back
+    await cashier.command("delivery.return", {"order_id": failing})
+
+    for client in (dispatcher, cashier, rider):
+        await _event(client, "DELIVERY_DELIVERED", cod)
+        await _event(client, "DELIVERY_DELIVERED", prepaid)
+        await _event(client, "DELIVERY_FAILED", failing)
+        returned = await _event(client, "DELIVERY_RETURNED", failing)
+        assert returned["data"]["order"]["delivery"]["reason"] == "nobody home"
+    assert (await _order(hub, cod))["delivery"]["collected"] == due
+    assert (await _order(hub, cod))["status"] == "READY"  # cash on delivery: open until its cash is settled
+    assert (await _order(hub, prepaid))["status"] == "CLOSED"
+    assert (await _order(hub, failing))["delivery"]["status"] == "RETURNED"
+    again = await _refused(ErrorCode.INVALID_STATE, rider, "delivery.deliver", {"order_id": cod, "collected": due})
+    assert "DELIVERED" in again.frame["message"]
+    mine = (await (await hub.client(Role.RIDER, device="rider-1")).subscribe("rider:rider-1"))["snapshot"]
+    assert mine["rider:rider-1"]["orders"] == []
+
+    # rider-2 saw none of it: the next event it gets is its own, and nothing of rider-1's came before it
+    own = await _ready_delivery(hub, 4)
+    await dispatcher.command("delivery.assign", {"order_ids": [own], "rider": "rider-2"})
+    await _event(other, "DELIVERY_ASSIGNED", own)
+    seen = []
+    while not other.events.empty():
+        seen.append(other.events.get_nowait())
+    assert all(own in str(ev) for ev in seen)
+
+
+async def test_another_rider_can_neither_read_nor_act_on_the_first_riders_orders(hub: RunningHub) -> None:
+    """rider-2: FORBIDDEN to read rider:rider-1, orders, order:<id>, cashier; FORBIDDEN to take or deliver them."""
+    order_id = await _ready_delivery(hub, 1)
+    dispatcher = await hub.client(Role.DISPATCHER)
+    await dispatcher.command("delivery.assign", {"order_ids": [order_id], "rider": "rider-1"})
+    other = await hub.client(Role.RIDER, device="rider-2")
+    for channel in ("rider:rider-1", "orders", f"order:{order_id}", "cashier", "dispatch"):
+        with pytest.raises(HubError) as err:
+            await other.subscribe(channel)
+        assert err.value.code == ErrorCode.FORBIDDEN, channel
+    for command_type, data in (
+        ("delivery.pickup", {"order_id": order_id}),
+        ("delivery.deliver", {"order_id": order_id}),
+        ("delivery.fail", {"order_id": order_id, "reason": "mine now"}),
+        ("delivery.assign", {"order_ids": [order_id], "rider": "rider-2"}),
+    ):
+        err = await _refused(ErrorCode.FORBIDDEN, other, command_type, data)
+        assert "Rider Rd" not in str(err.frame) and "5550201" not in str(err.frame)
+    async with hub.http(Role.RIDER, device="rider-2") as http:
+        for path in ("/api/v1/orders", f"/api/v1/orders/{order_id}"):
+            assert (await http.get(path)).status_code == 403, path
+    assert (await _order(hub, order_id))["delivery"]["status"] == "ASSIGNED"
+
+
+async def test_reassigning_tells_the_old_rider_without_the_customer(hub: RunningHub) -> None:
+    """ASSIGNED to rider-1, given to rider-2: rider-1 gets DELIVERY_UNASSIGNED (no address, no phone), rider-2 it all."""
+    order_id = await _ready_delivery(hub, 1)
+    dispatcher = await hub.client(Role.DISPATCHER)
+    first, second = await hub.client(Role.RIDER, device="rider-1"), await hub.client(Role.RIDER, device="rider-2")
+    await first.subscribe("rider:rider-1")
+    await second.subscribe("rider:rider-2")
+    await dispatcher.command("delivery.assign", {"order_ids": [order_id], "rider": "rider-1"})
+    await _event(first, "DELIVERY_ASSIGNED", order_id)
+    await dispatcher.command("delivery.assign", {"order_ids": [order_id], "rider": "rider-2"})
+    gone = await _event(first, "DELIVERY_UNASSIGNED", order_id)
+    assert gone["channels"] == ["rider:rider-1"]
+    assert "Rider Rd" not in str(gone) and "5550201" not in str(gone)
+    got = (await _event(second, "DELIVERY_ASSIGNED", order_id))["data"]
+    assert (got["order"]["address"], got["previous_rider"]) == ("1 Rider Rd", "rider-1")
+    await _refused(ErrorCode.FORBIDDEN, first, "delivery.pickup", {"order_id": order_id})
+    await second.command("delivery.pickup", {"order_id": order_id})
+
+
+async def test_concurrent_copies_of_a_delivery_apply_once(hub: RunningHub) -> None:
+    """The same delivery.deliver sent three times at once: one answer; three different ids: one DELIVERED, two refused."""
+    first, second = await _ready_delivery(hub, 1, prepaid=True), await _ready_delivery(hub, 2, prepaid=True)
+    dispatcher, rider = await hub.client(Role.DISPATCHER), await hub.client(Role.RIDER, device="rider-1")
+    await dispatcher.command("delivery.assign", {"order_ids": [first, second], "rider": "rider-1"})
+    for order_id in (first, second):
+        await rider.command("delivery.pickup", {"order_id": order_id})
+    version = (await _order(hub, first))["version"]
+
+    phones = [await hub.client(Role.RIDER, device="rider-1") for _ in range(3)]  # one id per client's wait
+    same = await asyncio.gather(
+        *(phone.command("delivery.deliver", {"order_id": first}, id="deliver-once") for phone in phones)
+    )
+    assert len({(a["offset"], str(a["result"])) for a in same}) == 1
+    closed = await _order(hub, first)
+    assert (closed["status"], closed["version"]) == ("CLOSED", version + 1)
+
+    answers = await asyncio.gather(
+        *(rider.command("delivery.deliver", {"order_id": second}) for _ in range(3)), return_exceptions=True
+    )
+    done = [a for a in answers if isinstance(a, dict)]
+    refused = [a for a in answers if isinstance(a, HubError)]
+    assert len(done) == 1 and len(refused) == 2, answers
+    assert all(r.code == ErrorCode.INVALID_STATE for r in refused)
