@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from fireflow.clients.python import HubClient, HubError
+from fireflow.hub.domain.actors import Role
 
 
 async def new_order(waiter: HubClient, *items: str, notes: str = "", **open_fields: Any) -> str:
@@ -53,3 +54,18 @@ async def events_until(client: HubClient, count: int, timeout: float, type_: str
 
     await asyncio.wait_for(collect(), timeout)
     return got
+
+
+async def ready_delivery(hub: Any, n: int, *, prepaid: bool = False, **customer: Any) -> str:
+    """A delivery order for customer ``n`` with a burger, fired and bumped READY (paid first when ``prepaid``);
+    phone 555020<n> and address "<n> Rider Rd" unless ``customer`` says otherwise. ``hub``: a RunningHub."""
+    waiter, expo = await hub.client(Role.WAITER), await hub.client(Role.EXPO)
+    where = {"phone": f"555020{n}", "address": f"{n} Rider Rd"} | customer
+    order_id = await new_order(waiter, "burger", type="DELIVERY", **where)
+    await waiter.command("order.fire", {"order_id": order_id})
+    if prepaid:
+        cashier = await hub.client(Role.CASHIER)
+        due = (await cashier.command("bill.preview", {"order_ids": [order_id]}))["result"]["due"]
+        await cashier.command("order.pay", {"order_ids": [order_id], "tenders": [{"method": "UPI", "amount": due}]})
+    await expo.command("order.bump", {"order_id": order_id})
+    return order_id

@@ -235,6 +235,8 @@ async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() ->
             "cashier",
             "waiter (pos)",
             "counter (pos)",
+            "dispatch",
+            "rider",
             "back office",
             "Z-report",
         }

@@ -12,7 +12,7 @@ from fireflow.clients.python.client import HubError
 from fireflow.hub.domain.actors import Role
 from fireflow.schema.protocol import ErrorCode
 from tests.conftest import WAIT, RunningHub
-from tests.helpers import new_order
+from tests.helpers import ready_delivery
 
 
 async def _event(client: HubClient, type_: str, order_id: str) -> dict[str, Any]:
@@ -27,19 +27,6 @@ async def _event(client: HubClient, type_: str, order_id: str) -> dict[str, Any]
                 return event
 
     return await asyncio.wait_for(wait(), WAIT)
-
-
-async def _ready_delivery(hub: RunningHub, n: int, *, prepaid: bool = False) -> str:
-    """A delivery order with a burger, fired and bumped READY (paid first when ``prepaid``)."""
-    waiter, expo = await hub.client(Role.WAITER), await hub.client(Role.EXPO)
-    order_id = await new_order(waiter, "burger", type="DELIVERY", phone=f"555020{n}", address=f"{n} Rider Rd")
-    await waiter.command("order.fire", {"order_id": order_id})
-    if prepaid:
-        cashier = await hub.client(Role.CASHIER)
-        due = (await cashier.command("bill.preview", {"order_ids": [order_id]}))["result"]["due"]
-        await cashier.command("order.pay", {"order_ids": [order_id], "tenders": [{"method": "UPI", "amount": due}]})
-    await expo.command("order.bump", {"order_id": order_id})
-    return order_id
 
 
 async def _order(hub: RunningHub, order_id: str) -> dict[str, Any]:
@@ -57,7 +44,7 @@ async def _refused(code: ErrorCode, client: HubClient, command_type: str, data: 
 
 async def test_a_batch_of_three_is_picked_up_delivered_failed_and_returned(hub: RunningHub) -> None:
     """rider-1 gets three orders with address and phone; two delivered (one cash), one failed and returned; all told."""
-    cod, prepaid, failing = [await _ready_delivery(hub, n, prepaid=n == 2) for n in (1, 2, 3)]
+    cod, prepaid, failing = [await ready_delivery(hub, n, prepaid=n == 2) for n in (1, 2, 3)]
     dispatcher, cashier = await hub.client(Role.DISPATCHER), await hub.client(Role.CASHIER)
     rider, other = await hub.client(Role.RIDER, device="rider-1"), await hub.client(Role.RIDER, device="rider-2")
     await dispatcher.subscribe("dispatch")
@@ -126,7 +113,7 @@ async def test_a_batch_of_three_is_picked_up_delivered_failed_and_returned(hub: 
     assert mine["rider:rider-1"]["orders"] == []
 
     # rider-2 saw none of it: the next event it gets is its own, and nothing of rider-1's came before it
-    own = await _ready_delivery(hub, 4)
+    own = await ready_delivery(hub, 4)
     await dispatcher.command("delivery.assign", {"order_ids": [own], "rider": "rider-2"})
     await _event(other, "DELIVERY_ASSIGNED", own)
     seen = []
@@ -137,7 +124,7 @@ async def test_a_batch_of_three_is_picked_up_delivered_failed_and_returned(hub: 
 
 async def test_another_rider_can_neither_read_nor_act_on_the_first_riders_orders(hub: RunningHub) -> None:
     """rider-2: FORBIDDEN to read rider:rider-1, orders, order:<id>, cashier; FORBIDDEN to take or deliver them."""
-    order_id = await _ready_delivery(hub, 1)
+    order_id = await ready_delivery(hub, 1)
     dispatcher = await hub.client(Role.DISPATCHER)
     await dispatcher.command("delivery.assign", {"order_ids": [order_id], "rider": "rider-1"})
     other = await hub.client(Role.RIDER, device="rider-2")
@@ -161,7 +148,7 @@ async def test_another_rider_can_neither_read_nor_act_on_the_first_riders_orders
 
 async def test_reassigning_tells_the_old_rider_without_the_customer(hub: RunningHub) -> None:
     """ASSIGNED to rider-1, given to rider-2: rider-1 gets DELIVERY_UNASSIGNED (no address, no phone), rider-2 it all."""
-    order_id = await _ready_delivery(hub, 1)
+    order_id = await ready_delivery(hub, 1)
     dispatcher = await hub.client(Role.DISPATCHER)
     first, second = await hub.client(Role.RIDER, device="rider-1"), await hub.client(Role.RIDER, device="rider-2")
     await first.subscribe("rider:rider-1")
@@ -180,7 +167,7 @@ async def test_reassigning_tells_the_old_rider_without_the_customer(hub: Running
 
 async def test_concurrent_copies_of_a_delivery_apply_once(hub: RunningHub) -> None:
     """The same delivery.deliver sent three times at once: one answer; three different ids: one DELIVERED, two refused."""
-    first, second = await _ready_delivery(hub, 1, prepaid=True), await _ready_delivery(hub, 2, prepaid=True)
+    first, second = await ready_delivery(hub, 1, prepaid=True), await ready_delivery(hub, 2, prepaid=True)
     dispatcher, rider = await hub.client(Role.DISPATCHER), await hub.client(Role.RIDER, device="rider-1")
     await dispatcher.command("delivery.assign", {"order_ids": [first, second], "rider": "rider-1"})
     for order_id in (first, second):

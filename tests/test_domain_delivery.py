@@ -304,7 +304,7 @@ def test_the_dispatch_and_rider_views() -> None:
     assert [o["id"] for o in mine] == ["demo.o3", "demo.o1", "demo.o2"]
     assert mine[0]["phone"] == "5550103" and mine[0]["address"] == "3 Main St"
     assert [o["id"] for o in channel_view("rider:rider-2", state)["orders"]] == ["demo.o4"]
-    assert channel_view("rider:rider-3", state) == {"orders": []}
+    assert channel_view("rider:rider-3", state) == {"orders": [], "currency": "INR"}
     view = channel_view("dispatch", state)
     assert {o["id"] for o in view["orders"]} == {f"demo.o{n}" for n in (1, 2, 3, 4, 5, 7)}
     assert view["riders"] == [

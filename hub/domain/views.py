@@ -208,7 +208,8 @@ def channel_view(channel: str, state: LiveState) -> dict[str, Any]:
     if kind == "dispatch":
         return _dispatch(state, open_orders)
     if kind == "rider":  # only this rider's: privacy (hub/domain/actors.py lets a rider read no other channel)
-        return {"orders": _dump_in_order(rider_orders(open_orders, param))}
+        currency = state.restaurant.currency if state.restaurant else "INR"  # a rider reads no menu: amounts' currency
+        return {"orders": _dump_in_order(rider_orders(open_orders, param)), "currency": currency}
     if kind == "board":
         takeaway = [o for o in open_orders if o.type is OrderType.TAKEAWAY and o.token is not None]
         return {

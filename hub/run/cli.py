@@ -239,6 +239,8 @@ def demo_links(base: str, tokens: dict[str, str]) -> list[tuple[str, str]]:
         ("waiter (pos)", f"{base}/pos?token={tokens['waiter']}"),
         ("counter (pos)", f"{base}/pos?token={tokens['cashier']}"),
         ("back office", f"{base}/manager?token={tokens['manager']}"),
+        ("dispatch", f"{base}/dispatch?token={tokens['dispatcher']}"),
+        ("rider", f"{base}/rider?token={tokens['rider']}"),
         ("Z-report", f"{base}/api/v1/reports/z.html?token={tokens['manager']}"),
     ]
     return links

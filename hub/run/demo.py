@@ -110,6 +110,8 @@ def demo_tokens(secret: str, rid: str = DEMO_ID) -> dict[str, str]:
         "manager": mint(secret, rid, Role.MANAGER, device="manager-1"),
         "expo": mint(secret, rid, Role.EXPO, device="expo-1", stations=(ALL_STATIONS,)),
         "board": mint(secret, rid, Role.DISPLAY, device="board-1"),
+        "rider": mint(secret, rid, Role.RIDER, device="rider-1"),
+        "dispatcher": mint(secret, rid, Role.DISPATCHER, device="dispatch-1"),
     }
     for station in stations():
         tokens[f"kitchen:{station}"] = mint(secret, rid, Role.KITCHEN, device=f"kds-{station}", stations=(station,))

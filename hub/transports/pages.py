@@ -27,8 +27,18 @@ PAGES = {
     "/board": ("board.html", "customer board: takeaway tokens preparing and ready"),
     "/cashier": ("cashier.html", "cashier: table map, bill, discount with PIN, split payment, settle, live figures"),
     "/pos": ("pos.html", "order taking: floor plan, menu with modifiers, courses, fire, takeaway and delivery"),
+    "/dispatch": ("dispatch.html", "dispatch: delivery orders waiting, riders and their stops, assign, move, back"),
     "/manager": ("manager.html", "back office: alerts, day, invoices, groups, menu, floor, staff, devices"),
+    "/rider": (
+        "rider.html",
+        "rider's phone: stops in order, navigation, picked up / delivered / failed, works offline",
+    ),
     "/printers": ("printers.html", "what the demo's emulated printers printed (no token needed)"),
+}
+# The rider page's installable shell, served from the root so the worker's scope can cover /rider.
+APP_FILES = {
+    "/rider.webmanifest": ("rider.webmanifest", "application/manifest+json"),
+    "/rider-sw.js": ("rider-sw.js", "text/javascript"),
 }
 NO_PRINTERS = {"emulated": False, "version": 0, "agent": "", "printers": []}
 
@@ -53,6 +63,13 @@ def _page(filename: str) -> Callable[[Request], Awaitable[Response]]:
     return page
 
 
+def _app_file(filename: str, media_type: str) -> Callable[[Request], Awaitable[Response]]:
+    async def app_file(request: Request) -> Response:
+        return FileResponse(WEB / filename, media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+    return app_file
+
+
 async def printed(request: Request) -> JSONResponse:
     """The demo's emulated printers and their newest tickets; ``emulated: false`` where none run in this process."""
     printers = getattr(request.app.state, "demo_printers", None)
@@ -64,5 +81,6 @@ def page_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [Route("/", index), Route("/printers.json", printed)]
     if WEB.is_dir():
         routes += [Route(path, _page(filename)) for path, (filename, _) in PAGES.items()]
+        routes += [Route(path, _app_file(filename, media)) for path, (filename, media) in APP_FILES.items()]
         routes.append(Mount("/static", StaticFiles(directory=WEB), name="static"))
     return routes

@@ -1,0 +1,417 @@
+// Dispatch: /dispatch?token=<DISPATCHER or MANAGER device token>
+//
+// Left, the delivery orders waiting for a rider (never assigned, or RETURNED to the restaurant):
+// number, customer, address, age since ready (or since opened, marked COOKING), and what the rider
+// collects (PREPAID, or the cash due once the hub has set it on an assignment). Tick several: the
+// order they are ticked in is the order the rider takes them (the stops). Right, the riders: those
+// the `dispatch` snapshot names, those the page has seen orders go to, the RIDER devices of the
+// device list when the token may read it (a manager's), and any id typed in the field. Each rider
+// shows its orders stop by stop with where each is (ASSIGNED, OUT FOR DELIVERY, DELIVERED, FAILED
+// with the reason, RETURNED).
+//
+// Actions: "Assign N to <rider>" (delivery.assign: one command, one batch, in the ticked order);
+// "Move to" another rider for an ASSIGNED order (delivery.assign of that one order); "Back at the
+// restaurant" for a FAILED one (delivery.return). A refusal shows the hub's own reason.
+//
+// Channels: `menu` (only for the currency) and `dispatch` (every open DELIVERY order, each rider's held orders, the hub's clock; then the
+// order events of delivery orders and the DELIVERY_* events). Delivered orders stay under their rider
+// for this session; a snapshot after a long gap starts from the hub's view again.
+
+import { Hub } from "./fireflow.js";
+import { formatMoney } from "./money.js";
+import { block, clock, deviceToken, h, noToken, reportFailure, setConnection, toast } from "./ui.js";
+
+const ROLES = new Set(["DISPATCHER", "MANAGER", "OWNER"]);
+const OPEN = new Set(["ACTIVE", "READY"]);
+const STATE_LABEL = {
+  ASSIGNED: "ASSIGNED",
+  OUT_FOR_DELIVERY: "OUT FOR DELIVERY",
+  DELIVERED: "DELIVERED",
+  FAILED: "FAILED",
+  RETURNED: "RETURNED",
+};
+
+const token = deviceToken("dispatch");
+const orders = new Map(); // order id -> Order (delivery orders: open ones, and delivered ones seen here)
+const riders = new Map(); // rider id -> order ids in stop order (as last known)
+const extraRiders = new Set(); // riders typed in, or from the device list
+let checked = []; // ticked order ids, in the order ticked
+const busy = new Set(); // what is being sent: "assign:<rider>", "move:<order>", "return:<order>"
+let currency = "INR";
+let hub = null;
+
+const money = (minor) => formatMoney(minor, currency);
+const byNumber = (a, b) => a.number - b.number;
+
+// -- state from the hub ------------------------------------------------------------------------
+
+function waiting(order) {
+  return OPEN.has(order.status) && (!order.delivery || order.delivery.status === "RETURNED");
+}
+
+function tripOrder(a, b) {
+  const x = a.delivery;
+  const y = b.delivery;
+  return x.assigned_at - y.assigned_at || String(x.batch).localeCompare(String(y.batch)) || x.stop - y.stop;
+}
+
+// Put the order under its rider (and only there); a waiting one is under nobody.
+function place(order) {
+  const trip = order.delivery;
+  const rider = trip && trip.status !== "RETURNED" ? trip.rider : null;
+  for (const [name, ids] of riders) {
+    if (name !== rider && ids.includes(order.id)) riders.set(name, ids.filter((id) => id !== order.id));
+  }
+  if (rider) {
+    const ids = riders.get(rider) || [];
+    if (!ids.includes(order.id)) ids.push(order.id);
+    riders.set(
+      rider,
+      ids
+        .map((id) => orders.get(id))
+        .filter(Boolean)
+        .sort(tripOrder)
+        .map((o) => o.id),
+    );
+  }
+}
+
+function put(order) {
+  if (!order || order.type !== "DELIVERY") return;
+  const delivered = order.delivery && order.delivery.status === "DELIVERED";
+  if (!OPEN.has(order.status) && !delivered) {
+    drop(order.id);
+    return;
+  }
+  orders.set(order.id, order);
+  place(order);
+  if (!waiting(order)) checked = checked.filter((id) => id !== order.id);
+}
+
+function drop(id) {
+  orders.delete(id);
+  checked = checked.filter((c) => c !== id);
+  for (const [name, ids] of riders) riders.set(name, ids.filter((c) => c !== id));
+}
+
+function update(id, change) {
+  const order = orders.get(id);
+  if (order) put({ ...order, ...change(order) });
+}
+
+function snapshot(snapshots) {
+  if (snapshots.menu && snapshots.menu.currency) currency = snapshots.menu.currency;
+  const view = snapshots.dispatch;
+  if (!view) return;
+  orders.clear();
+  riders.clear();
+  for (const order of view.orders || []) orders.set(order.id, order);
+  for (const { rider, order_ids: ids } of view.riders || []) riders.set(rider, ids.filter((id) => orders.has(id)));
+  for (const order of orders.values()) place(order);
+  checked = checked.filter((id) => orders.has(id) && waiting(orders.get(id)));
+}
+
+function event(ev) {
+  const d = ev.data || {};
+  if (ev.type.startsWith("DELIVERY_") && d.order) {
+    put(d.order);
+    if (ev.type === "DELIVERY_FAILED") toast(`Order #${d.order.number} failed: ${d.order.delivery.reason}`, "error");
+    return;
+  }
+  switch (ev.type) {
+    case "PROFILE_CHANGED":
+      if (d.restaurant && d.restaurant.currency) currency = d.restaurant.currency;
+      break;
+    case "ORDER_READY":
+      update(d.order_id, () => ({ status: "READY", ready_at: d.ready_at }));
+      break;
+    case "ORDER_CANCELLED":
+    case "ORDER_PICKED_UP":
+      drop(d.order_id);
+      break;
+    case "PAYMENT_RECORDED":
+      for (const id of d.order_ids || []) update(id, () => ({ payment_status: d.status }));
+      break;
+    case "ORDER_SETTLED":
+      for (const id of d.order_ids || []) {
+        if (!(d.awaiting_pickup || []).includes(id)) drop(id);
+        else update(id, () => ({ payment_status: "PAID", invoice_id: d.invoice_id }));
+      }
+      break;
+    default:
+      if (d.order) put(d.order);
+  }
+}
+
+// -- actions -----------------------------------------------------------------------------------
+
+async function send(key, type, data, done) {
+  if (busy.has(key)) return;
+  busy.add(key);
+  render();
+  try {
+    await hub.act(type, data);
+    done?.();
+  } catch (err) {
+    reportFailure(err);
+  } finally {
+    busy.delete(key);
+    render();
+  }
+}
+
+function assignTo(rider) {
+  const ids = checked.filter((id) => orders.has(id));
+  if (!ids.length) return;
+  send(`assign:${rider}`, "delivery.assign", { order_ids: ids, rider }, () => {
+    checked = checked.filter((id) => !ids.includes(id));
+    toast(`${ids.length === 1 ? "1 order" : `${ids.length} orders`} to ${rider}`, "info");
+  });
+}
+
+function toggle(id) {
+  checked = checked.includes(id) ? checked.filter((c) => c !== id) : [...checked, id];
+  render();
+}
+
+function addRider(name) {
+  const id = String(name || "").trim();
+  if (!id) return;
+  extraRiders.add(id);
+  if (!riders.has(id)) riders.set(id, []);
+  render();
+}
+
+// -- drawing -----------------------------------------------------------------------------------
+
+function since(order) {
+  return order.status === "READY" && order.ready_at ? order.ready_at : order.created_at;
+}
+
+function age(order) {
+  const cooking = order.status !== "READY";
+  return h(
+    "span",
+    { class: `age${cooking ? " cooking" : ""}`, dataset: { since: String(since(order)) } },
+    cooking ? h("span", { class: "badge cooking" }, "COOKING") : null,
+    h("b", { class: "clock" }, clock(hub.now() - since(order))),
+  );
+}
+
+function collect(order) {
+  const trip = order.delivery;
+  if (order.payment_status === "PAID" || (trip && trip.cod === 0)) {
+    return h("span", { class: "collect prepaid", dataset: { minor: "0" } }, "PREPAID");
+  }
+  if (trip && Number.isInteger(trip.cod)) {
+    const minor = trip.status === "DELIVERED" ? trip.collected : trip.cod;
+    return h("span", { class: "collect cod", dataset: { minor: String(minor) } }, `COLLECT ${money(minor)}`);
+  }
+  return h("span", { class: "collect cod" }, "CASH ON DELIVERY");
+}
+
+function customer(order) {
+  return h(
+    "span",
+    { class: "cust" },
+    h("span", { class: "who" }, order.customer_name || order.phone || "—"),
+    h("span", { class: "addr" }, order.address || "no address"),
+  );
+}
+
+function waitingRow(order) {
+  const pick = checked.indexOf(order.id);
+  const box = h("input", {
+    type: "checkbox",
+    class: "pick",
+    checked: pick >= 0,
+    "aria-label": `pick order ${order.number}`,
+    onchange: () => toggle(order.id),
+  });
+  const returned = order.delivery && order.delivery.status === "RETURNED";
+  return h(
+    "li",
+    { class: `w-order${pick >= 0 ? " checked" : ""}`, dataset: { orderId: order.id, number: String(order.number) } },
+    h(
+      "label",
+      { class: "w-label" },
+      box,
+      h("span", { class: "stop-pick" }, pick >= 0 ? String(pick + 1) : ""),
+      h("span", { class: "num" }, `#${order.number}`),
+      customer(order),
+      h(
+        "span",
+        { class: "w-side" },
+        returned ? h("span", { class: "badge returned" }, "RETURNED") : null,
+        age(order),
+        collect(order),
+      ),
+    ),
+  );
+}
+
+function riderOrder(order, rider, names, stop) {
+  const trip = order.delivery;
+  const state = trip.status;
+  const actions = [];
+  if (state === "ASSIGNED") {
+    const others = names.filter((n) => n !== rider);
+    if (others.length) {
+      const select = h(
+        "select",
+        {
+          class: "move",
+          "aria-label": `move order ${order.number} to another rider`,
+          disabled: busy.has(`move:${order.id}`),
+          onchange: (e) => {
+            const to = e.target.value;
+            if (to) send(`move:${order.id}`, "delivery.assign", { order_ids: [order.id], rider: to });
+          },
+        },
+        h("option", { value: "" }, "Move to…"),
+        others.map((n) => h("option", { value: n }, n)),
+      );
+      actions.push(select);
+    }
+  }
+  if (state === "FAILED") {
+    actions.push(
+      h(
+        "button",
+        {
+          class: "back",
+          type: "button",
+          disabled: busy.has(`return:${order.id}`),
+          onclick: () => send(`return:${order.id}`, "delivery.return", { order_id: order.id }),
+        },
+        "Back at the restaurant",
+      ),
+    );
+  }
+  return h(
+    "li",
+    { class: `r-order st-${state}`, dataset: { orderId: order.id, state, number: String(order.number) } },
+    h("span", { class: "stop" }, String(stop)),
+    h("span", { class: "num" }, `#${order.number}`),
+    customer(order),
+    h(
+      "span",
+      { class: "r-side" },
+      h("span", { class: `state st-${state}` }, STATE_LABEL[state] || state),
+      collect(order),
+    ),
+    state === "FAILED" && trip.reason ? h("span", { class: "reason" }, `Reason: ${trip.reason}`) : null,
+    actions.length ? h("span", { class: "r-actions" }, actions) : null,
+  );
+}
+
+function riderCard(rider, names) {
+  const held = (riders.get(rider) || []).map((id) => orders.get(id)).filter(Boolean);
+  const key = `assign:${rider}`;
+  const n = checked.length;
+  const assign = h(
+    "button",
+    {
+      class: "assign",
+      type: "button",
+      disabled: !n || busy.has(key),
+      dataset: { rider },
+      onclick: () => assignTo(rider),
+    },
+    n ? `Assign ${n} to ${rider}` : `Assign to ${rider}`,
+  );
+  const out = held.filter((o) => o.delivery.status === "OUT_FOR_DELIVERY").length;
+  const status = held.length ? (out ? "ON THE ROAD" : "HAS ORDERS") : "FREE";
+  return h(
+    "article",
+    { class: "rider", dataset: { rider } },
+    h(
+      "header",
+      {},
+      h("h3", {}, rider),
+      h("span", { class: `r-status s-${status.replace(/ /g, "_")}` }, status),
+      h("span", { class: "spacer" }),
+      assign,
+    ),
+    held.length
+      ? h("ol", { class: "r-orders" }, held.map((o, i) => riderOrder(o, rider, names, i + 1)))
+      : h("p", { class: "r-empty" }, "No orders"),
+  );
+}
+
+function render() {
+  if (!hub) return;
+  const list = [...orders.values()].filter(waiting).sort((a, b) => since(a) - since(b) || byNumber(a, b));
+  const box = document.getElementById("waiting");
+  box.replaceChildren(
+    ...(list.length ? list.map(waitingRow) : [h("li", { class: "empty" }, "No delivery order is waiting")]),
+  );
+  const names = [...new Set([...riders.keys(), ...extraRiders])].sort((a, b) =>
+    a.localeCompare(b, undefined, { numeric: true }),
+  );
+  const ridersBox = document.getElementById("riders");
+  ridersBox.replaceChildren(
+    ...(names.length ? names.map((r) => riderCard(r, names)) : [h("p", { class: "empty" }, "Type a rider's device id to add one")]),
+  );
+  const picked = document.getElementById("picked");
+  picked.textContent = checked.length
+    ? `${checked.length} picked: ${checked.map((id) => `#${orders.get(id)?.number ?? "?"}`).join(" → ")}`
+    : "";
+}
+
+function tick() {
+  for (const el of document.querySelectorAll(".age[data-since]")) {
+    const text = clock(hub.now() - Number(el.dataset.since));
+    const b = el.querySelector(".clock");
+    if (b && b.textContent !== text) b.textContent = text;
+  }
+}
+
+// The RIDER devices of the device list, when this token may read it (a manager's; a dispatcher types ids).
+async function loadRiders() {
+  try {
+    const res = await fetch("/api/v1/devices", { headers: { Authorization: `Bearer ${token}` } });
+    if (!res.ok) return;
+    const body = await res.json();
+    for (const device of body.devices || []) {
+      if (device.role === "RIDER" && !device.revoked_at) extraRiders.add(device.id);
+    }
+    render();
+  } catch {
+    // no device list: riders are typed in
+  }
+}
+
+function start() {
+  if (!token) {
+    noToken("dispatch");
+    return;
+  }
+  document.getElementById("add-rider").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const input = document.getElementById("rider-id");
+    addRider(input.value);
+    input.value = "";
+  });
+  hub = new Hub(token, {
+    channels: (welcome) => {
+      if (!ROLES.has(welcome.role)) {
+        const text = `This is a ${String(welcome.role).toLowerCase()} token; the dispatch screen needs a dispatcher's or a manager's token.`;
+        block("role", "Wrong token for this screen", text, "Ask a manager for a dispatcher's token (fireflow token --restaurant <id> --role DISPATCHER --device <name>), then open /dispatch?token=<the token>.");
+        throw new Error("wrong token for this screen");
+      }
+      if (welcome.role !== "DISPATCHER") loadRiders();
+      return ["dispatch", "menu"]; // the menu only for the currency
+    },
+    snapshot,
+    event,
+    applied: render,
+    state: (_state, h2) => setConnection(h2),
+    problem: (message) => toast(message, "error"),
+  });
+  window.fireflow = { hub };
+  hub.start();
+  setInterval(tick, 1000);
+}
+
+start();
