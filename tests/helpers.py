@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
+from fireflow.clients.printers.agent import PrintAgent
 from fireflow.clients.python import HubClient, HubError
 from fireflow.hub.domain.actors import Role
 
@@ -69,3 +72,37 @@ async def ready_delivery(hub: Any, n: int, *, prepaid: bool = False, **customer:
         await cashier.command("order.pay", {"order_ids": [order_id], "tenders": [{"method": "UPI", "amount": due}]})
     await expo.command("order.bump", {"order_id": order_id})
     return order_id
+
+
+@contextlib.asynccontextmanager
+async def running_agent(agent: PrintAgent, timeout: float) -> AsyncIterator[PrintAgent]:
+    """``agent`` running in this event loop from its first snapshot on; stopped (and its end checked) after."""
+    task = asyncio.create_task(agent.run())
+    ready = asyncio.ensure_future(agent.ready.wait())
+    await asyncio.wait({task, ready}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+    assert ready.done(), "the agent did not take its first snapshot in time"
+    try:
+        yield agent
+    finally:
+        await agent.stop()
+        await asyncio.wait_for(task, timeout)
+
+
+async def grill_printing_with_backup(
+    hub: Any, kitchen: int, pass_: int, *, confirm_s: int = 20, manual_s: int = 120
+) -> None:
+    """The grill prints (and shows) on "kitchen" at port ``kitchen``, whose backup is "pass" at ``pass_``."""
+    async with hub.http(Role.MANAGER) as http:
+        for printer in (
+            {"id": "pass", "name": "Pass", "host": "127.0.0.1", "port": pass_},
+            {"id": "kitchen", "name": "Kitchen", "host": "127.0.0.1", "port": kitchen, "backup": "pass"},
+        ):
+            answer = await http.put("/api/v1/setup/printers", json={"printer": printer})
+            assert answer.status_code == 200, answer.text
+        station = {"id": "grill", "name": "Grill", "routing": "BOTH", "printer": "kitchen"}
+        assert (await http.put("/api/v1/setup/stations", json={"station": station})).status_code == 200
+        timers = {"print_confirm_s": confirm_s, "print_manual_s": manual_s}
+        answer = await http.put("/api/v1/kitchen/settings", json=timers)
+        assert answer.status_code == 200, answer.text

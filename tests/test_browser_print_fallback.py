@@ -11,7 +11,6 @@ screenshot paths); the screenshots go to ``test-artifacts/screenshots/<page>-pri
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +23,7 @@ from fireflow.clients.printers.emulator import PrinterEmulator
 from fireflow.hub.domain.actors import Role
 from tests.browser import SIZES, TIMEOUT_MS, Screen, card, chromium, fired, in_view, open_screen, screenshot
 from tests.conftest import WAIT, RunningHub
+from tests.helpers import grill_printing_with_backup, running_agent
 
 TIMES = "\u00d7"  # how the screens print "1x"
 CRITICAL_WAIT_MS = 4 * TIMEOUT_MS  # print_manual_s (1 s) and the hub's timer, on a slow machine
@@ -35,21 +35,6 @@ async def browser() -> AsyncIterator[Any]:
         yield browser
 
 
-async def _setup(hub: RunningHub, kitchen: int, pass_: int, *, manual_s: int) -> None:
-    """The grill prints (and shows) on "kitchen", whose backup is "pass" (as tests/test_print_fallback.py)."""
-    async with hub.http(Role.MANAGER) as http:
-        for printer in (
-            {"id": "pass", "name": "Pass", "host": "127.0.0.1", "port": pass_},
-            {"id": "kitchen", "name": "Kitchen", "host": "127.0.0.1", "port": kitchen, "backup": "pass"},
-        ):
-            answer = await http.put("/api/v1/setup/printers", json={"printer": printer})
-            assert answer.status_code == 200, answer.text
-        station = {"id": "grill", "name": "Grill", "routing": "BOTH", "printer": "kitchen"}
-        assert (await http.put("/api/v1/setup/stations", json={"station": station})).status_code == 200
-        answer = await http.put("/api/v1/kitchen/settings", json={"print_confirm_s": 20, "print_manual_s": manual_s})
-        assert answer.status_code == 200, answer.text
-
-
 @contextlib.asynccontextmanager
 async def _printers_down(
     hub: RunningHub, *, manual_s: int = 120, dropping: bool = False
@@ -57,20 +42,15 @@ async def _printers_down(
     """Both grill printers off (or the kitchen one ``dropping`` the link mid-ticket: never confirmed) and an
     agent serving them; yields the kitchen printer (to turn back on)."""
     async with await PrinterEmulator.start() as kitchen, await PrinterEmulator.start() as pass_:
-        await _setup(hub, kitchen.port, pass_.port, manual_s=manual_s)
+        await grill_printing_with_backup(hub, kitchen.port, pass_.port, manual_s=manual_s)
         if dropping:
             kitchen.drop_after(len(STATUS_QUERY) + 16)  # the status query, then part of the ticket
         else:
             await kitchen.set_offline(True)
         await pass_.set_offline(True)
         agent = PrintAgent(hub.ws_url, hub.token(Role.PRINTER, device="print-agent-1"))
-        task = asyncio.create_task(agent.run())
-        await asyncio.wait_for(agent.ready.wait(), WAIT)
-        try:
+        async with running_agent(agent, WAIT):
             yield kitchen
-        finally:
-            await agent.stop()
-            await asyncio.wait_for(task, WAIT)
 
 
 async def _burger(hub: RunningHub) -> tuple[str, int, str]:

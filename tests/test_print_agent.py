@@ -40,7 +40,7 @@ from fireflow.hub.run import cli
 from fireflow.schema.records import KitchenTicket
 from tests.conftest import ROOT, WAIT, NodeProcess, RunningHub, Servers, free_port, seed, settings_for
 from tests.domain_support import add, fire, opened, tickets
-from tests.helpers import new_order
+from tests.helpers import new_order, running_agent
 
 QUICK = 0.2 * WAIT / 5  # a timeout meant to run out: a printer that does not answer
 
@@ -201,22 +201,6 @@ def _agent(hub: RunningHub, device: str = "print-agent-1", **kw: Any) -> PrintAg
     return PrintAgent(hub.ws_url, hub.token(Role.PRINTER, device=device), **kw)
 
 
-@contextlib.asynccontextmanager
-async def _running(agent: PrintAgent) -> AsyncIterator[PrintAgent]:
-    """``agent`` running in this event loop from its first snapshot on; stopped (and its end checked) after."""
-    task = asyncio.create_task(agent.run())
-    ready = asyncio.ensure_future(agent.ready.wait())
-    await asyncio.wait({task, ready}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()
-    assert ready.done(), "the agent did not take its first snapshot in time"
-    try:
-        yield agent
-    finally:
-        await agent.stop()
-        await asyncio.wait_for(task, WAIT)
-
-
 async def _fire(waiter: HubClient, *items: str, command_id: str | None = None) -> tuple[str, str]:
     """A takeaway order of ``items`` fired; its id and the grill job's id (its grill ticket's)."""
     order_id = await new_order(waiter, *items)
@@ -232,7 +216,7 @@ async def test_a_fire_prints_one_kot_and_nothing_repeats_it(hub: RunningHub, pri
     """One fire, one KOT with its lines; fired again with nothing new, or retried with its id: still one."""
     await _print_grill_on(hub, printer.port)
     waiter = await hub.client(Role.WAITER)
-    async with _running(_agent(hub)) as agent:
+    async with running_agent(_agent(hub), WAIT) as agent:
         order_id, job_id = await _fire(waiter, "burger", command_id="fire-once")
         assert (await agent.result(job_id, WAIT)).outcome is Outcome.PRINTED
         (ticket,) = await printer.wait_for(1, WAIT)
@@ -253,7 +237,7 @@ async def test_more_of_a_line_and_a_void_print_marked(hub: RunningHub, printer: 
     """A fired burger, two more fired (+2), then two taken off (VOID): three tickets, the last two marked."""
     await _print_grill_on(hub, printer.port)
     waiter = await hub.client(Role.WAITER)
-    async with _running(_agent(hub)):
+    async with running_agent(_agent(hub), WAIT):
         order_id, _ = await _fire(waiter, "burger")
         await waiter.command("order.change_item", {"order_id": order_id, "line_id": "L1", "quantity": 3})
         await waiter.command("order.fire", {"order_id": order_id})
@@ -268,7 +252,10 @@ async def test_two_agents_print_each_job_once(hub: RunningHub, printer: PrinterE
     """Two agents of one restaurant follow the same printer: each job is claimed and printed by exactly one."""
     await _print_grill_on(hub, printer.port)
     waiter = await hub.client(Role.WAITER)
-    async with _running(_agent(hub, "print-agent-1")) as one, _running(_agent(hub, "print-agent-2")) as two:
+    async with (
+        running_agent(_agent(hub, "print-agent-1"), WAIT) as one,
+        running_agent(_agent(hub, "print-agent-2"), WAIT) as two,
+    ):
         jobs = [(await _fire(waiter, "burger"))[1] for _ in range(4)]
         for job_id in jobs:  # each agent handles its jobs in order: the last one known means all are
             outcomes = sorted([(await one.result(job_id, WAIT)).outcome, (await two.result(job_id, WAIT)).outcome])
@@ -283,7 +270,7 @@ async def test_an_agent_that_reconnects_or_restarts_prints_what_it_missed_once(
     """A lost link resumes and a new agent process starts from the snapshot: missed jobs print, none twice."""
     await _print_grill_on(hub, printer.port)
     waiter = await hub.client(Role.WAITER)
-    async with _running(_agent(hub)) as agent:
+    async with running_agent(_agent(hub), WAIT) as agent:
         _, first = await _fire(waiter, "burger")
         assert (await agent.result(first, WAIT)).outcome is Outcome.PRINTED
         assert agent.client is not None
@@ -292,7 +279,7 @@ async def test_an_agent_that_reconnects_or_restarts_prints_what_it_missed_once(
         _, missed = await _fire(waiter, "burger")
         assert (await agent.result(missed, WAIT)).outcome is Outcome.PRINTED
     _, while_stopped = await _fire(waiter, "burger")  # no agent running: the job waits, PENDING
-    async with _running(_agent(hub)) as again:
+    async with running_agent(_agent(hub), WAIT) as again:
         assert (await again.result(while_stopped, WAIT)).outcome is Outcome.PRINTED
         _, marker = await _fire(waiter, "burger")
         assert (await again.result(marker, WAIT)).outcome is Outcome.PRINTED
@@ -306,7 +293,7 @@ async def test_a_printer_that_is_off_fails_the_job_with_its_reason(hub: RunningH
     waiter = await hub.client(Role.WAITER)
     manager = await hub.client(Role.MANAGER, device="manager-1")
     await manager.subscribe("printing")
-    async with _running(_agent(hub)) as agent:
+    async with running_agent(_agent(hub), WAIT) as agent:
         await printer.set_offline(True)
         _, off = await _fire(waiter, "burger")
         assert (await agent.result(off, WAIT)).reason == "offline"
@@ -391,7 +378,7 @@ async def test_an_agent_killed_mid_job_never_prints_it_again(
         (unconfirmed,) = await _jobs(manager, 1, "UNCONFIRMED")
         assert (unconfirmed["id"], unconfirmed["claimed_by"]) == (job_id, "print-agent-1")
     await _print_grill_on(hub, printer.port)  # the printer back (at the emulator): the same agent starts again
-    async with _running(_agent(hub)) as again:
+    async with running_agent(_agent(hub), WAIT) as again:
         _, marker = await _fire(waiter, "burger")
         assert (await again.result(marker, WAIT)).outcome is Outcome.PRINTED
         assert job_id not in again.results
@@ -432,7 +419,7 @@ async def test_a_hub_killed_and_restarted_leaves_each_job_printed_once(
         at_node = RunningHub(node.url, settings_for(servers), rid)
         await _print_grill_on(at_node, printer.port)
         waiter = await HubClient.connect(other.ws_url, at_node.token(Role.WAITER))
-        async with _running(_agent(at_node)) as agent:
+        async with running_agent(_agent(at_node), WAIT) as agent:
             _, first = await _fire(waiter, "burger")
             assert (await agent.result(first, WAIT)).outcome is Outcome.PRINTED
             node.kill()

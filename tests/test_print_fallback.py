@@ -21,7 +21,7 @@ from fireflow.clients.printers.emulator import PrinterEmulator
 from fireflow.clients.python import HubClient, HubError
 from fireflow.hub.domain.actors import Role
 from tests.conftest import WAIT, RunningHub
-from tests.helpers import new_order
+from tests.helpers import grill_printing_with_backup, new_order, running_agent
 
 
 @pytest.fixture
@@ -31,32 +31,8 @@ async def printers() -> AsyncIterator[tuple[PrinterEmulator, PrinterEmulator]]:
         yield kitchen, pass_
 
 
-async def _setup(hub: RunningHub, kitchen: int, pass_: int, *, confirm_s: int = 20, manual_s: int = 120) -> None:
-    """The grill prints (and shows) on "kitchen", whose backup is "pass"."""
-    async with hub.http(Role.MANAGER) as http:
-        for printer in (
-            {"id": "pass", "name": "Pass", "host": "127.0.0.1", "port": pass_},
-            {"id": "kitchen", "name": "Kitchen", "host": "127.0.0.1", "port": kitchen, "backup": "pass"},
-        ):
-            answer = await http.put("/api/v1/setup/printers", json={"printer": printer})
-            assert answer.status_code == 200, answer.text
-        station = {"id": "grill", "name": "Grill", "routing": "BOTH", "printer": "kitchen"}
-        assert (await http.put("/api/v1/setup/stations", json={"station": station})).status_code == 200
-        timers = {"print_confirm_s": confirm_s, "print_manual_s": manual_s}
-        answer = await http.put("/api/v1/kitchen/settings", json=timers)
-        assert answer.status_code == 200, answer.text
-
-
-@contextlib.asynccontextmanager
-async def _agent(hub: RunningHub, **kw: Any) -> AsyncIterator[PrintAgent]:
-    agent = PrintAgent(hub.ws_url, hub.token(Role.PRINTER, device="print-agent-1"), **kw)
-    task = asyncio.create_task(agent.run())
-    await asyncio.wait_for(agent.ready.wait(), WAIT)
-    try:
-        yield agent
-    finally:
-        await agent.stop()
-        await asyncio.wait_for(task, WAIT)
+def _agent(hub: RunningHub, **kw: Any) -> contextlib.AbstractAsyncContextManager[PrintAgent]:
+    return running_agent(PrintAgent(hub.ws_url, hub.token(Role.PRINTER, device="print-agent-1"), **kw), WAIT)
 
 
 async def _next(client: HubClient, match: Any, timeout: float = WAIT) -> dict[str, Any]:
@@ -98,7 +74,7 @@ async def test_an_offline_printer_s_ticket_prints_on_the_backup_and_expo_and_the
     once (well inside print_confirm_s), expo and the manager get PRINT_REROUTED, and the job's whole path
     is there as events: made, claimed, failed, made again on pass, claimed, printed."""
     kitchen, pass_ = printers
-    await _setup(hub, kitchen.port, pass_.port, confirm_s=5)
+    await grill_printing_with_backup(hub, kitchen.port, pass_.port, confirm_s=5)
     await kitchen.set_offline(True)
     expo, manager = await hub.client(Role.EXPO), await hub.client(Role.MANAGER, device="manager-1")
     await expo.subscribe("expo")
@@ -136,7 +112,7 @@ async def test_a_ticket_no_agent_takes_in_time_goes_to_the_backup_within_print_c
     """The only agent serves the pass printer alone: the kitchen printer's job waits PENDING until
     print_confirm_s (1 s) runs out, then FAILED "no print agent took it in time" and printed on pass."""
     kitchen, pass_ = printers
-    await _setup(hub, kitchen.port, pass_.port, confirm_s=1)
+    await grill_printing_with_backup(hub, kitchen.port, pass_.port, confirm_s=1)
     manager = await hub.client(Role.MANAGER, device="manager-1")
     await manager.subscribe("manager")
     waiter = await hub.client(Role.WAITER)
@@ -159,7 +135,7 @@ async def test_with_every_printer_down_the_ticket_is_flagged_listed_and_then_cri
     PRINT_MANUAL, in their snapshots too; nobody handles it in print_manual_s (1 s): CRITICAL. Then expo
     says it was done by hand: the list and the alerts are empty in a new snapshot."""
     kitchen, pass_ = printers
-    await _setup(hub, kitchen.port, pass_.port, manual_s=1)
+    await grill_printing_with_backup(hub, kitchen.port, pass_.port, manual_s=1)
     await kitchen.set_offline(True)
     await pass_.set_offline(True)
     grill = await hub.kitchen("grill")
@@ -212,7 +188,7 @@ async def test_handled_twice_at_once_is_handled_once_and_bad_requests_change_not
     """Expo and the manager both press "done by hand" at once: one is recorded, the other is told who did it.
     Another station's screen, another restaurant's job, an unknown job and a job not on the list are refused."""
     kitchen, pass_ = printers
-    await _setup(hub, kitchen.port, pass_.port)
+    await grill_printing_with_backup(hub, kitchen.port, pass_.port)
     await kitchen.set_offline(True)
     await pass_.set_offline(True)
     expo, manager = await hub.client(Role.EXPO), await hub.client(Role.MANAGER, device="manager-1")
@@ -254,7 +230,7 @@ async def test_a_reprint_from_the_manual_list_handles_it_and_prints_once_the_pri
     pass); the copy goes to the ticket's own printer, prints marked REPRINT, and the listed job is handled
     "reprinted as ..."."""
     kitchen, pass_ = printers
-    await _setup(hub, kitchen.port, pass_.port)
+    await grill_printing_with_backup(hub, kitchen.port, pass_.port)
     await kitchen.set_offline(True)
     await pass_.set_offline(True)
     manager = await hub.client(Role.MANAGER, device="manager-1")
@@ -283,7 +259,9 @@ async def test_a_listed_ticket_of_a_cancelled_order_leaves_the_list_without_a_cr
     """Both printers off, the ticket listed, then the order cancelled: at print_manual_s the hub takes it off
     the list ("order cancelled: nothing to make") and raises no CRITICAL alert."""
     kitchen, pass_ = printers
-    await _setup(hub, kitchen.port, pass_.port, manual_s=2)  # time enough to cancel first, even on a slow machine
+    await grill_printing_with_backup(
+        hub, kitchen.port, pass_.port, manual_s=2
+    )  # time enough to cancel first, even on a slow machine
     await kitchen.set_offline(True)
     await pass_.set_offline(True)
     manager = await hub.client(Role.MANAGER, device="manager-1")

@@ -21,7 +21,7 @@ from fireflow.hub.domain.actors import Role
 from fireflow.hub.domain.money import major
 from fireflow.schema.protocol import ErrorCode
 from tests.conftest import WAIT, RunningHub
-from tests.helpers import new_order
+from tests.helpers import new_order, running_agent
 
 TILL = "till-1"
 
@@ -43,21 +43,9 @@ async def _set_up(hub: RunningHub, *printers: dict[str, Any], desk_printer: str 
         assert answer.status_code == 200, answer.text
 
 
-@contextlib.asynccontextmanager
-async def _agent(hub: RunningHub) -> AsyncIterator[PrintAgent]:
+def _agent(hub: RunningHub) -> contextlib.AbstractAsyncContextManager[PrintAgent]:
     """A print agent following the hub from its first snapshot on; stopped after, its end checked."""
-    agent = PrintAgent(hub.ws_url, hub.token(Role.PRINTER, device="print-agent-1"))
-    task = asyncio.create_task(agent.run())
-    ready = asyncio.ensure_future(agent.ready.wait())
-    await asyncio.wait({task, ready}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()
-    assert ready.done(), "the agent did not take its first snapshot in time"
-    try:
-        yield agent
-    finally:
-        await agent.stop()
-        await asyncio.wait_for(task, WAIT)
+    return running_agent(PrintAgent(hub.ws_url, hub.token(Role.PRINTER, device="print-agent-1")), WAIT)
 
 
 async def _settled(hub: RunningHub, cashier: HubClient, table: str = "T3") -> dict[str, Any]:

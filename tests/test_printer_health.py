@@ -23,7 +23,7 @@ from fireflow.hub.domain.printer_health import NO_AGENT
 from fireflow.hub.run import cli
 from fireflow.schema.records import PrinterState
 from tests.conftest import WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
-from tests.helpers import new_order
+from tests.helpers import new_order, running_agent
 
 POLL = 0.05  # seconds between the agent's status reads in these tests (STATUS_EVERY in production)
 
@@ -49,21 +49,12 @@ async def _put_printer(hub: RunningHub, port: int, printer_id: str = "kitchen", 
         assert answer.status_code == 200, answer.text
 
 
-@contextlib.asynccontextmanager
-async def _agent(hub: RunningHub, device: str = "print-agent-1", **kw: Any) -> AsyncIterator[PrintAgent]:
+def _agent(
+    hub: RunningHub, device: str = "print-agent-1", **kw: Any
+) -> contextlib.AbstractAsyncContextManager[PrintAgent]:
     """A print agent reading its printers every POLL seconds, from its first snapshot on; stopped after."""
     agent = PrintAgent(hub.ws_url, hub.token(Role.PRINTER, device=device), status_every=POLL, **kw)
-    task = asyncio.create_task(agent.run())
-    ready = asyncio.ensure_future(agent.ready.wait())
-    await asyncio.wait({task, ready}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()
-    assert ready.done(), "the agent did not take its first snapshot in time"
-    try:
-        yield agent
-    finally:
-        await agent.stop()
-        await asyncio.wait_for(task, WAIT)
+    return running_agent(agent, WAIT)
 
 
 async def _watchers(hub: RunningHub) -> tuple[HubClient, HubClient]:
