@@ -121,6 +121,17 @@ class Metrics:
             "Age of the oldest event not yet stored in Postgres (0 when none)",
             registry=registry,
         )
+        self.positions = Counter(
+            "fireflow_positions",
+            "Riders' fixes received, by outcome: accepted, throttled (sooner than the interval after the last "
+            "taken), stale (taken before the last taken), failed (Redis)",
+            ["outcome"], registry=registry,
+        )  # fmt: skip
+        self.position_frames = Counter(
+            "fireflow_position_frames",
+            "positions frames offered to dispatch sockets: sent, or dropped (that socket's outgoing queue was long)",
+            ["outcome"], registry=registry,
+        )  # fmt: skip
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
         GCCollector(registry=registry)

@@ -24,6 +24,7 @@ __all__ = [
     "LedgerKind",
     "LedgerTransaction",
     "Payment",
+    "RiderCash",
     "StaffTotals",
     "TaxLine",
     "TaxMode",
@@ -140,6 +141,7 @@ class TenderMethod(StrEnum):
     UPI = "UPI"
     CARD = "CARD"
     WALLET = "WALLET"
+    COD = "COD"  # cash collected on delivery by a rider (``reference``: the rider): only delivery.deliver takes it
 
 
 class Tender(Record):
@@ -182,6 +184,8 @@ class LedgerKind(StrEnum):
     VOID = "VOID"  # a whole invoice (or an unsettled order's deposits) reversed
     PAYOUT = "PAYOUT"  # cash out of the drawer
     FLOAT = "FLOAT"  # the drawer's opening float
+    RIDER_FLOAT = "RIDER_FLOAT"  # cash from the drawer to a rider for change (rider.float)
+    RIDER_HANDOVER = "RIDER_HANDOVER"  # cash a rider hands in at the counter, all or part of it (rider.handover)
 
 
 class LedgerEntry(Record):
@@ -221,6 +225,17 @@ class StaffTotals(Record):
     payouts: int = 0
 
 
+class RiderCash(Record):
+    """One rider's cash over a day: what the rider held coming in, took, collected and handed in, and still holds."""
+
+    rider: str
+    carried_in: int = Field(description="held at the start of the day (earlier days' rest)")
+    floats: int = Field(description="change given from the drawer")
+    collected: int = Field(description="cash collected on delivery")
+    handed_in: int = Field(description="cash handed in at the counter")
+    holds: int = Field(description="still held at the end of the day: carried to the next")
+
+
 class ZReport(Record):
     """One day's figures, all from its ledger transactions: they agree with the ledger to the minor unit.
 
@@ -254,7 +269,12 @@ class ZReport(Record):
     payouts: int
     payouts_by_category: dict[str, int]
     opening_float: int
-    expected_cash: int = Field(description="float + cash taken - cash refunded - cash voided - payouts")
+    expected_cash: int = Field(
+        description="the drawer: float + cash taken - cash refunded - cash voided - payouts"
+        " - riders' floats + riders' cash handed in"
+    )
     counted_cash: int | None = None
     cash_difference: int | None = Field(default=None, description="counted - expected: over (+) or short (-)")
     staff: tuple[StaffTotals, ...] = ()
+    riders: tuple[RiderCash, ...] = Field(default=(), description="each rider's cash; what they hold is carried over")
+    riders_hold: int = Field(default=0, description="cash all riders hold at the end of the day")

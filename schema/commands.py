@@ -15,6 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from fireflow.schema.base import GeoPoint
 from fireflow.schema.billing import BillingSettings, DiscountKind, Tender, TenderMethod
 from fireflow.schema.records import (
     Area,
@@ -84,6 +85,7 @@ __all__ = [
     "RemoveTable",
     "ReportPrinterStatus",
     "RequestBill",
+    "RiderCashMove",
     "RushOrder",
     "SetPin",
     "SetStock",
@@ -117,6 +119,8 @@ class OpenOrder(Command):
     guests: int | None = Field(default=None, ge=1, le=500)
     phone: Annotated[str, StringConstraints(min_length=3, max_length=32)] | None = None
     address: ShortText | None = None
+    location: GeoPoint | None = Field(default=None, description="the delivery address's place, when known")
+    promised_at: int | None = Field(default=None, ge=0, description="when the customer was promised the food (ms)")
     customer_name: Annotated[str, StringConstraints(max_length=120)] | None = None
     notes: ShortText = ""
 
@@ -335,10 +339,11 @@ class RemoveTable(Command):
 
 
 class UpdateProfile(SetupCommand):
-    """The restaurant's name and time zone (its currency is fixed once it has taken money)."""
+    """The restaurant's name, time zone and place (its currency is fixed once it has taken money)."""
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = None
     timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    location: GeoPoint | None = Field(default=None, description="where riders leave from (the dispatch map, batches)")
 
 
 class PutPrinter(SetupCommand):
@@ -566,6 +571,16 @@ class DeliveryDeliver(Command):
 
     order_id: Id
     collected: int = Field(default=0, ge=0, le=100_000_000, description="cash taken from the customer, minor units")
+
+
+class RiderCashMove(Command):
+    """Cash between the drawer and a rider: change for the shift (rider.float), or cash handed in (rider.handover).
+
+    A handover may be part of what the rider holds; the rest stays with the rider, carried to later days.
+    """
+
+    rider: Id = Field(description="the rider's device id")
+    amount: Money
 
 
 class DeliveryFail(Command):

@@ -35,6 +35,8 @@ __all__ = [
     "CourseHeld",
     "DayClosed",
     "DeliveryChanged",
+    "DeliveryEta",
+    "DeliveryLate",
     "DeliveryUnassigned",
     "DeviceChanged",
     "DrawerMoved",
@@ -61,6 +63,7 @@ __all__ = [
     "PrinterStatus",
     "ProfileChanged",
     "RevenueUpdated",
+    "RiderCashChanged",
     "StaffChanged",
     "StockChanged",
     "TableStatusChanged",
@@ -268,6 +271,28 @@ class DeliveryChanged(EventData):
     previous_rider: str | None = Field(default=None, description="on a reassignment: the rider it was taken from")
 
 
+class DeliveryEta(EventData):
+    """DELIVERY_ETA: an order out for delivery is now expected at ``eta`` (ms); sent when it moves by a minute or more.
+
+    ``distance_m``: along the rider's remaining stops from its latest fix (before the detour factor);
+    ``speed``: the rider's measured speed, m/s. To ``dispatch`` only: no customer details.
+    """
+
+    order_id: str
+    order_number: int
+    rider: str
+    eta: int
+    promised_at: int | None = None
+    distance_m: int
+    speed: float
+
+
+class DeliveryLate(DeliveryEta):
+    """DELIVERY_LATE: the ETA passed ``promised_at``; raised once per trip, to ``dispatch`` and ``manager``."""
+
+    alert: Alert
+
+
 class DeliveryUnassigned(EventData):
     """To the rider an order was taken from (reassigned): no customer details, only that it is no longer theirs."""
 
@@ -316,6 +341,17 @@ class DrawerMoved(EventData):
     amount: int
     category: str = ""
     note: str = ""
+    by: str
+
+
+class RiderCashChanged(EventData):
+    """RIDER_CASH: a rider's cash in hand moved (a float, a collection on delivery, a handover); the books' balance."""
+
+    rider: str
+    kind: str = Field(description="RIDER_FLOAT, COD (collected on delivery) or RIDER_HANDOVER")
+    amount: int = Field(description="what moved, minor units: + to the rider, - from the rider")
+    holds: int = Field(description="what the rider holds now, as the ledger has it")
+    order_id: str | None = None
     by: str
 
 
@@ -376,9 +412,12 @@ EVENTS: dict[str, type[EventData]] = {
     "DELIVERY_DELIVERED": DeliveryChanged,
     "DELIVERY_FAILED": DeliveryChanged,
     "DELIVERY_RETURNED": DeliveryChanged,
+    "DELIVERY_ETA": DeliveryEta,
+    "DELIVERY_LATE": DeliveryLate,
     "REVENUE_UPDATED": RevenueUpdated,
     "PAYMENT_REFUNDED": PaymentRefunded,
     "ORDER_VOIDED": OrderVoided,
     "DRAWER_MOVED": DrawerMoved,
+    "RIDER_CASH": RiderCashChanged,
     "DAY_CLOSED": DayClosed,
 }

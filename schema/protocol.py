@@ -30,6 +30,9 @@ __all__ = [
     "Outcome",
     "Ping",
     "Pong",
+    "Position",
+    "Positions",
+    "RiderFix",
     "ServerFrame",
     "Subscribe",
     "Subscribed",
@@ -159,8 +162,27 @@ class Pong(Frame):
     t: int | None = None
 
 
-ClientFrame = Annotated[Auth | Subscribe | Unsubscribe | Cmd | Outcome | Ping | Pong, Field(discriminator="op")]
-CLIENT_FRAME: TypeAdapter[Auth | Subscribe | Unsubscribe | Cmd | Outcome | Ping | Pong] = TypeAdapter(ClientFrame)
+class Position(Frame):
+    """A rider's GPS fix, from RIDER devices only (others: ``error FORBIDDEN``). Fire and forget: no ack.
+
+    Not an event: the hub keeps the latest fix and a short trail per rider and passes them on to
+    dispatchers (``positions``); a fix sooner than ``FIREFLOW_POSITION_INTERVAL`` after the last one taken
+    from this rider is dropped.
+    """
+
+    op: Literal["position"]
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    accuracy: float | None = Field(default=None, ge=0, le=100_000, description="metres (the phone's estimate)")
+    at: int = Field(ge=0, le=2**53, description="when the fix was taken, ms since the epoch")
+
+
+ClientFrame = Annotated[
+    Auth | Subscribe | Unsubscribe | Cmd | Outcome | Ping | Pong | Position, Field(discriminator="op")
+]
+CLIENT_FRAME: TypeAdapter[Auth | Subscribe | Unsubscribe | Cmd | Outcome | Ping | Pong | Position] = TypeAdapter(
+    ClientFrame
+)
 # Every op a client may send, read off the union above so the two cannot disagree.
 CLIENT_OPS: frozenset[str] = frozenset(
     get_args(model.model_fields["op"].annotation)[0] for model in get_args(get_args(ClientFrame)[0])
@@ -217,6 +239,28 @@ class ErrorFrame(Frame):
     details: dict[str, Any] | None = None
 
 
+class RiderFix(Frame):
+    """One rider's latest fix as the hub took it."""
+
+    rider: str = Field(description="the rider's device id")
+    lat: float
+    lon: float
+    accuracy: float | None = Field(default=None, description="metres")
+    at: int = Field(description="when the fix was taken, ms since the epoch (the rider's clock)")
+    speed: float | None = Field(default=None, description="m/s from the rider's previous fix (null: unknown)")
+
+
+class Positions(Frame):
+    """Riders' latest fixes, to sockets subscribed to ``dispatch``: lossy, never replayed, no offset.
+
+    Sent at most every ``FIREFLOW_POSITION_WINDOW`` seconds per restaurant with the newest fix of each rider
+    that moved meanwhile; a socket whose outgoing queue is long misses it (the next one brings the news).
+    """
+
+    op: Literal["positions"]
+    riders: list[RiderFix]
+
+
 class EventFrame(Frame):
     op: Literal["event"]
     offset: int
@@ -227,6 +271,6 @@ class EventFrame(Frame):
 
 
 ServerFrame = Annotated[
-    Welcome | Subscribed | Unsubscribed | Ack | ErrorFrame | EventFrame | Ping | Pong,
+    Welcome | Subscribed | Unsubscribed | Ack | ErrorFrame | EventFrame | Positions | Ping | Pong,
     Field(discriminator="op"),
 ]

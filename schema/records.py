@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from fireflow.schema.base import OrderType, Record
+from fireflow.schema.base import GeoPoint, OrderType, Record
 from fireflow.schema.billing import Bill, BillingSettings, Discount, Payment, ZReport
 
 __all__ = [
@@ -248,6 +248,7 @@ class Restaurant(Record):
         default=None, ge=0, le=4, description="the currency's minor-unit exponent (null: ISO 4217's, INR 2, JPY 0)"
     )
     timezone: str = "UTC"
+    location: GeoPoint | None = Field(default=None, description="where riders leave from (dispatch's map and batches)")
     kitchen: KitchenSettings = KitchenSettings()
     billing: BillingSettings = BillingSettings()
     areas: tuple[Area, ...] = Field(default=(), description="the floor's areas, in the order the floor plan shows them")
@@ -322,6 +323,7 @@ class AlertKind(StrEnum):
     PRINT_REROUTED = "PRINT_REROUTED"  # a printer failed a job; it went to the backup printer
     PRINT_MANUAL = "PRINT_MANUAL"  # no printer could print a job (or it is unconfirmed): on the manual list
     PRINT_UNHANDLED = "PRINT_UNHANDLED"  # on the manual list and nobody handled it in time (CRITICAL)
+    DELIVERY_LATE = "DELIVERY_LATE"  # a delivery's ETA passed the time promised to the customer
 
 
 class AlertSeverity(StrEnum):
@@ -437,6 +439,10 @@ class Delivery(Record):
     cod: int = Field(default=0, ge=0, description="cash to collect on delivery, minor units (0: prepaid)")
     collected: int = Field(default=0, ge=0, description="cash the rider collected on delivery, minor units")
     by: str = Field(default="", description="the device that made the last change")
+    eta: int | None = Field(
+        default=None, description="when the rider should reach the customer (ms), from its fixes; moved by a minute+"
+    )
+    late_at: int | None = Field(default=None, description="when the ETA first passed promised_at (DELIVERY_LATE)")
 
 
 class BillLock(Record):
@@ -456,6 +462,8 @@ class Order(Record):
     guests: int | None = None
     phone: str | None = None
     address: str | None = None
+    location: GeoPoint | None = Field(default=None, description="a delivery address's place (batches, map, ETAs)")
+    promised_at: int | None = Field(default=None, description="when the customer was promised the food (ms)")
     customer_name: str | None = None
     token: int | None = None
     notes: tuple[Note, ...] = ()

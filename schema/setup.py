@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from fireflow.schema.base import Record
+from fireflow.schema.base import GeoPoint, Record
 from fireflow.schema.billing import BillingSettings
 from fireflow.schema.commands import Command, SetupCommand
 from fireflow.schema.records import Area, Category, Desk, MenuItem, Printer, StationSettings
@@ -59,6 +59,7 @@ class Profile(Record):
     minor_digits: int | None = Field(
         default=None, ge=0, le=4, description="the currency's minor-unit exponent (null: ISO 4217's, INR 2, JPY 0)"
     )
+    location: GeoPoint | None = Field(default=None, description="where riders leave from (dispatch's map, batches)")
 
     @model_validator(mode="after")
     def _currency_code(self) -> Profile:

@@ -188,7 +188,7 @@ class LedgerEntryRow(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     transaction_id: Mapped[str] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
-    account: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(96), index=True, doc="a rider's cash: asset:rider_cash:<device id>")
     debit: Mapped[int] = mapped_column(BigInteger)
     credit: Mapped[int] = mapped_column(BigInteger)
 

@@ -10,6 +10,7 @@ from typing import Any
 from fireflow.clients.printers.agent import PrintAgent
 from fireflow.clients.python import HubClient, HubError
 from fireflow.hub.domain.actors import Role
+from tests.conftest import WAIT
 
 
 async def new_order(waiter: HubClient, *items: str, notes: str = "", **open_fields: Any) -> str:
@@ -57,6 +58,21 @@ async def events_until(client: HubClient, count: int, timeout: float, type_: str
 
     await asyncio.wait_for(collect(), timeout)
     return got
+
+
+async def event_about(client: Any, type_: str, order_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    """The first event of ``type_`` about ``order_id`` (and with data ``fields``) the client gets; others pass."""
+
+    async def wait() -> dict[str, Any]:
+        while True:
+            event: dict[str, Any] = await client.events.get()
+            data = event["data"]
+            about = data.get("order_id") or data.get("order", {}).get("id")
+            if event["type"] == type_ and (order_id is None or about == order_id):
+                if all(data.get(k) == v for k, v in fields.items()):
+                    return event
+
+    return await asyncio.wait_for(wait(), WAIT)
 
 
 async def ready_delivery(hub: Any, n: int, *, prepaid: bool = False, **customer: Any) -> str:

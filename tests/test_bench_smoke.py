@@ -46,6 +46,18 @@ def _children() -> set[int]:
             ],
         ),
         (
+            "riders",
+            [
+                *("--sockets", "10", "--restaurants", "2", "--riders", "6", "--every", "0.5", "--alone", "1"),
+                *("--rate", "4", "--duration", "1", "--drain", "1"),
+            ],
+            [
+                r"^riders\[hub\] alone: positions/s=\d+ hub_cpu=\d+% cpu/position=\d+us .*dispatcher p50=\S+ p99=\S+",
+                r"^riders\[hub\] with kitchen: positions/s=\d+ .*dispatcher p50=\S+ p99=\S+",
+                r"^riders\[hub\] kitchen: p50=\S+ p99=\S+ deliveries/s=\d+ lost=0",
+            ],
+        ),
+        (
             "idle",
             ["--sockets", "20", "--restaurants", "2", "--settle", "0.5", "--baseline"],
             [

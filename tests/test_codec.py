@@ -31,6 +31,9 @@ from fireflow.schema.protocol import (
     Outcome,
     Ping,
     Pong,
+    Position,
+    Positions,
+    RiderFix,
     ServerFrame,
     Subscribe,
     Subscribed,
@@ -226,6 +229,19 @@ EVENT_DATA: dict[str, e.EventData] = {
     "DELIVERY_DELIVERED": e.DeliveryChanged(order=DELIVERING),
     "DELIVERY_FAILED": e.DeliveryChanged(order=DELIVERING),
     "DELIVERY_RETURNED": e.DeliveryChanged(order=DELIVERING),
+    "DELIVERY_ETA": e.DeliveryEta(
+        order_id=ORDER.id, order_number=7, rider="rider-1", eta=NOW + 600_000, distance_m=2_100, speed=3.9
+    ),
+    "DELIVERY_LATE": e.DeliveryLate(
+        order_id=ORDER.id,
+        order_number=7,
+        rider="rider-1",
+        eta=NOW + 600_000,
+        promised_at=NOW + 300_000,
+        distance_m=2_100,
+        speed=3.9,
+        alert=ALERT.model_copy(update={"id": f"{ORDER.id}:late", "kind": AlertKind.DELIVERY_LATE, "station": ""}),
+    ),
     "PAYMENT_REFUNDED": e.PaymentRefunded(
         invoice_id="demo.inv7",
         invoice_number=7,
@@ -239,6 +255,9 @@ EVENT_DATA: dict[str, e.EventData] = {
         invoice_id="demo.inv7", invoice_number=7, order_ids=(ORDER.id,), total=900, approved_by="manager-1"
     ),
     "DRAWER_MOVED": e.DrawerMoved(kind=LedgerKind.PAYOUT, amount=1200, category="supplies", note="ice", by="till"),
+    "RIDER_CASH": e.RiderCashChanged(
+        rider="rider-1", kind="COD", amount=41_900, holds=61_900, order_id=ORDER.id, by="rider-1"
+    ),
     "DAY_CLOSED": e.DayClosed(report=z_report("2026-11-23", [], currency="INR", counted_cash=0)),
     "REVENUE_UPDATED": e.RevenueUpdated(
         day="2026-11-23",
@@ -287,7 +306,16 @@ FRAMES: list[BaseModel] = [
     Ping(op="ping", t=NOW),
     Ping(op="ping"),
     Pong(op="pong", t=NOW),
+    Position(op="position", lat=12.9716, lon=77.5946, accuracy=8.5, at=NOW),
+    Position(op="position", lat=-33.9, lon=151.2, at=NOW),
     # hub -> client
+    Positions(
+        op="positions",
+        riders=[
+            RiderFix(rider="rider-1", lat=12.9716, lon=77.5946, accuracy=8.5, at=NOW, speed=4.2),
+            RiderFix(rider="rider-2", lat=12.98, lon=77.6, at=NOW),
+        ],
+    ),
     Welcome(
         op="welcome",
         restaurant="demo",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -11,22 +12,9 @@ from fireflow.clients.python import HubClient
 from fireflow.clients.python.client import HubError
 from fireflow.hub.domain.actors import Role
 from fireflow.schema.protocol import ErrorCode
-from tests.conftest import WAIT, RunningHub
+from tests.conftest import RunningHub
+from tests.helpers import event_about as _event
 from tests.helpers import ready_delivery
-
-
-async def _event(client: HubClient, type_: str, order_id: str) -> dict[str, Any]:
-    """The first event of ``type_`` about ``order_id`` (others are passed over)."""
-
-    async def wait() -> dict[str, Any]:
-        while True:
-            event = await client.events.get()
-            data = event["data"]
-            about = data.get("order_id") or data.get("order", {}).get("id")
-            if event["type"] == type_ and about == order_id:
-                return event
-
-    return await asyncio.wait_for(wait(), WAIT)
 
 
 async def _order(hub: RunningHub, order_id: str) -> dict[str, Any]:
@@ -91,7 +79,8 @@ async def test_a_batch_of_three_is_picked_up_delivered_failed_and_returned(hub: 
     wrong = await _refused(ErrorCode.INVALID_STATE, rider, "delivery.deliver", {"order_id": cod, "collected": due - 1})
     assert wrong.frame["details"]["due"] == due
     delivered = await rider.command("delivery.deliver", {"order_id": cod, "collected": due})
-    assert delivered["result"]["closed"] is False
+    assert delivered["result"]["closed"] is True  # paid on delivery: COD, to the rider's cash
+    assert delivered["result"]["payment"]["invoice_number"] and delivered["result"]["payment"]["total"] == due
     assert (await rider.command("delivery.deliver", {"order_id": prepaid}))["result"]["closed"] is True
     await rider.command("delivery.fail", {"order_id": failing, "reason": "nobody home"})
     await _refused(ErrorCode.FORBIDDEN, rider, "delivery.return", {"order_id": failing})  # the restaurant takes it back
@@ -104,7 +93,8 @@ async def test_a_batch_of_three_is_picked_up_delivered_failed_and_returned(hub: 
         returned = await _event(client, "DELIVERY_RETURNED", failing)
         assert returned["data"]["order"]["delivery"]["reason"] == "nobody home"
     assert (await _order(hub, cod))["delivery"]["collected"] == due
-    assert (await _order(hub, cod))["status"] == "READY"  # cash on delivery: open until its cash is settled
+    assert (await _order(hub, cod))["status"] == "CLOSED"
+    assert (await _order(hub, cod))["payment_status"] == "PAID"
     assert (await _order(hub, prepaid))["status"] == "CLOSED"
     assert (await _order(hub, failing))["delivery"]["status"] == "RETURNED"
     again = await _refused(ErrorCode.INVALID_STATE, rider, "delivery.deliver", {"order_id": cod, "collected": due})
@@ -189,3 +179,37 @@ async def test_concurrent_copies_of_a_delivery_apply_once(hub: RunningHub) -> No
     refused = [a for a in answers if isinstance(a, HubError)]
     assert len(done) == 1 and len(refused) == 2, answers
     assert all(r.code == ErrorCode.INVALID_STATE for r in refused)
+
+
+async def test_suggested_batches_group_ready_orders_by_direction(hub: RunningHub) -> None:
+    """Two ready orders north-east of the restaurant and one south-west: two trips, with the reasons; an order
+    with no place is listed to assign by hand; once the batch is assigned it is no longer suggested."""
+    manager, dispatcher = await hub.client(Role.MANAGER), await hub.client(Role.DISPATCHER)
+    async with hub.http(Role.DISPATCHER, rid="r-nowhere") as http:  # a restaurant with no place set
+        unset = await http.get("/api/v1/deliveries/suggestions")
+        assert unset.status_code == 409 and "location" in unset.json()["message"], unset.text
+    await manager.command("setup.profile", {"location": {"lat": 12.9716, "lon": 77.5946}})
+    promised = int(time.time() * 1000) + 20 * 60_000  # all promised in 20 minutes: one trip for all would be late
+    north_east = [
+        await ready_delivery(
+            hub, n, location={"lat": 12.9816 + n / 1000, "lon": 77.6046 + n / 1000}, promised_at=promised
+        )
+        for n in (1, 2)
+    ]
+    south_west = await ready_delivery(hub, 3, location={"lat": 12.9516, "lon": 77.5746}, promised_at=promised)
+    nowhere = await ready_delivery(hub, 4)
+    async with hub.http(Role.DISPATCHER) as http:
+        answer = (await http.get("/api/v1/deliveries/suggestions")).json()
+    assert answer["unplaced"] == [nowhere]
+    trips = {frozenset(s["order_ids"]): s for s in answer["suggestions"]}
+    assert set(trips) == {frozenset(north_east), frozenset([south_west])}, answer
+    together = trips[frozenset(north_east)]
+    assert "to the NE" in together["reason"] and "km" in together["reason"]
+    assert together["etas"] == sorted(together["etas"]) and together["distance_m"] > 0
+    async with hub.http(Role.WAITER) as http:
+        assert (await http.get("/api/v1/deliveries/suggestions")).status_code == 403
+
+    await dispatcher.command("delivery.assign", {"order_ids": together["order_ids"], "rider": "rider-1"})
+    async with hub.http(Role.DISPATCHER) as http:
+        after = (await http.get("/api/v1/deliveries/suggestions")).json()
+    assert [s["order_ids"] for s in after["suggestions"]] == [[south_west]]

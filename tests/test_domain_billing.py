@@ -36,6 +36,7 @@ from fireflow.schema.records import MenuItem, Order, OrderItem, OrderStatus, Ord
 MENU = demo_menu()
 NOW = 1_700_000_000_000
 DAY = "2023-11-14"
+RIDERS = ["rider-1", "rider-2"]
 GST = (TaxRate(code="GST5", name="GST 5%", rate_bp=500), TaxRate(code="GST18", name="GST 18%", rate_bp=1800))
 EXCLUSIVE = BillingSettings(tax_mode=TaxMode.EXCLUSIVE, taxes=GST)
 INCLUSIVE = BillingSettings(tax_mode=TaxMode.INCLUSIVE, taxes=GST)
@@ -427,7 +428,7 @@ def test_part_payment_is_a_deposit_until_the_rest_settles() -> None:
     assert entries(sale) == {b.CASH_DRAWER: 6000, b.CUSTOMER_DEPOSITS: 4000, b.SALES: -10000}
     assert b.account_balances([deposit, sale])[b.CUSTOMER_DEPOSITS] == 0
     report = b.z_report(DAY, [deposit, sale])
-    assert report.takings_by_method == {"CASH": 6000, "UPI": 4000, "CARD": 0, "WALLET": 0}
+    assert report.takings_by_method == {"CASH": 6000, "UPI": 4000, "CARD": 0, "WALLET": 0, "COD": 0}
     assert (report.invoices, report.bills_total, report.deposits_taken, report.deposits_applied) == (
         1,
         10000,
@@ -539,8 +540,8 @@ def test_payouts_float_and_the_z_report() -> None:
     assert (report.gross_sales, report.discounts, report.service_charge) == (97500, 0, 0)
     assert report.tax_by_code == {"GST18": 3222 + 1764, "GST5": 3490} and report.tax == 8476
     assert (report.refunds, report.refunded, report.voids, report.voided) == (1, 1000, 1, 11564)
-    assert report.takings_by_method == {"CASH": 94412, "UPI": 11564, "CARD": 0, "WALLET": 0}
-    assert report.net_by_method == {"CASH": 93412, "UPI": 0, "CARD": 0, "WALLET": 0}
+    assert report.takings_by_method == {"CASH": 94412, "UPI": 11564, "CARD": 0, "WALLET": 0, "COD": 0}
+    assert report.net_by_method == {"CASH": 93412, "UPI": 0, "CARD": 0, "WALLET": 0, "COD": 0}
     assert (report.opening_float, report.payouts, report.payouts_by_category) == (200000, 5000, {"supplies": 5000})
     assert report.expected_cash == 200000 + 94412 - 1000 - 5000 == 288412
     assert (report.counted_cash, report.cash_difference) == (288000, -412)
@@ -685,7 +686,9 @@ class Day:
         for part in _split(self.data, amount, 3):
             method = self.data.draw(st.sampled_from(list(TenderMethod)))
             extra = self.data.draw(st.none() | st.integers(0, 50_000)) if method is CASH else None
-            tenders.append(Tender(method=method, amount=part, received=None if extra is None else part + extra))
+            rider = self.data.draw(st.sampled_from(RIDERS)) if method is TenderMethod.COD else ""
+            received = None if extra is None else part + extra
+            tenders.append(Tender(method=method, amount=part, received=received, reference=rider))
         return tenders
 
     def pay(self, bill: Bill, reference: str, settle_it: bool) -> list[LedgerTransaction]:
@@ -761,7 +764,10 @@ def test_ledger_payments_and_z_report_agree_to_the_minor_unit(data: st.DataObjec
             void = day.post(
                 b.void_entries(posted, reference=reference, now=NOW, by=day.staff(), txn_id=day.next_id("v"))
             )
-            assert all(value == 0 for value in b.account_balances([*posted, void]).values())
+            after = b.account_balances([*posted, void])
+            given_back = sum(v for a, v in after.items() if b.rider_of(a))  # COD: from the drawer, riders still owe it
+            assert after.get(b.CASH_DRAWER, 0) == -given_back
+            assert all(v == 0 for a, v in after.items() if not b.rider_of(a) and a != b.CASH_DRAWER)
             voided_money += bill.total
         elif action.startswith("refund") and bill.total:
             earlier: list[LedgerTransaction] = []
@@ -773,7 +779,7 @@ def test_ledger_payments_and_z_report_agree_to_the_minor_unit(data: st.DataObjec
                 if amounts[0] < bill.total and data.draw(st.booleans()):
                     amounts.append(data.draw(st.integers(1, bill.total - amounts[0])))
             for amount in amounts:
-                method = data.draw(st.sampled_from(list(TenderMethod)))
+                method = data.draw(st.sampled_from(list(b.TENDER_ACCOUNTS)))  # at the counter: never COD
                 refund = day.post(
                     b.refund_entries(
                         sale, amount, method, earlier=earlier, now=NOW, by=day.staff(), txn_id=day.next_id("r")
@@ -810,6 +816,9 @@ def test_ledger_payments_and_z_report_agree_to_the_minor_unit(data: st.DataObjec
             assert report.expected_cash == report.opening_float + report.net_by_method["CASH"] - report.payouts
         else:
             assert balances.get(account, 0) == report.net_by_method[method.value]
+    held_by_riders = b.rider_balances(day.txns)
+    assert sum(held_by_riders.values()) == report.net_by_method["COD"] == report.riders_hold
+    assert {r.rider: r.holds for r in report.riders} == held_by_riders
     assert report.net_revenue == -sum(balances.get(a, 0) for a in (b.SALES, b.DISCOUNTS, b.REFUNDS))
     assert report.net_tax_by_code == {
         a.removeprefix(b.TAX_PREFIX): -v for a, v in sorted(balances.items()) if a.startswith(b.TAX_PREFIX)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fireflow.hub.domain import billing as b
 from fireflow.hub.domain import delivery as dl
 from fireflow.hub.domain import kitchen as k
 from fireflow.hub.domain import orders as d
@@ -58,7 +59,22 @@ def _out(order: Order, actor: Actor = RIDER_1) -> Order:
 
 
 def _deliver(order: Order, collected: int = 0, actor: Actor = RIDER_1) -> Decision:
-    return dl.deliver(order, c.DeliveryDeliver(order_id=order.id, collected=collected), actor, T + 2, **MONEY)
+    """delivery.deliver as the hub runs it: checked; cash on delivery paid (COD) and applied with the delivery."""
+    due = dl.check_delivery(order, c.DeliveryDeliver(order_id=order.id, collected=collected), actor, **MONEY)
+    if not due:
+        return dl.delivered(order, actor, T + 2, collected=0)
+    pay = dl.cod_tender(order, due)
+    plan = s.plan_payment(
+        [order], BILLING, "INR", pay, actor, T + 2, key="deliver-1", prep_mean_ms={}, on_delivery=True
+    )
+    assert {(x.account, x.debit) for x in plan.posting.entries if x.debit} >= {
+        (b.rider_account(order.delivery.rider if order.delivery else ""), due)
+    }
+    paid = s.finish(
+        [order], [], "deliver-1", list(plan.payments), total=due, change=0,
+        invoice_id="demo.inv1", invoice_number=1, now=T + 2,
+    )  # fmt: skip
+    return dl.paid_and_delivered(paid, actor, T + 2, collected=due)
 
 
 def _fail(order: Order, actor: Actor = RIDER_1) -> Decision:
@@ -138,7 +154,7 @@ def test_assign_refuses_a_repeat_a_listed_twice_and_orders_gone_or_failed() -> N
     failed = _fail(out).orders[0]
     assert "FAILED" in _refused(ErrorCode.INVALID_STATE, _assign, [failed], "rider-2").message
     delivered = _deliver(out, out.delivery.cod if out.delivery else 0).orders[0]
-    assert "DELIVERED" in _refused(ErrorCode.INVALID_STATE, _assign, [delivered], "rider-2").message
+    assert "CLOSED" in _refused(ErrorCode.INVALID_STATE, _assign, [delivered], "rider-2").message  # paid on delivery
 
 
 def test_assign_checks_the_rider_in_the_device_registry() -> None:
@@ -199,8 +215,8 @@ def test_a_rider_cannot_act_on_an_order_not_assigned_to_anyone() -> None:
     _refused(ErrorCode.FORBIDDEN, _fail, _out(_order()), RIDER_2)
 
 
-def test_cash_on_delivery_collects_exactly_what_is_due_and_stays_open() -> None:
-    """Unpaid: collected must equal the bill (else INVALID_STATE with the figure); DELIVERED, still open."""
+def test_cash_on_delivery_collects_exactly_what_is_due_and_is_paid_to_the_rider() -> None:
+    """Unpaid: collected must equal the bill (else INVALID_STATE with the figure); DELIVERED, paid COD, closed."""
     out = _out(_order())
     due = dl.amount_due(out, BILLING, "INR")
     assert due > 0 and out.delivery and out.delivery.cod == due
@@ -209,14 +225,17 @@ def test_cash_on_delivery_collects_exactly_what_is_due_and_stays_open() -> None:
         assert str(due) in err.message and err.details == {"order_id": out.id, "due": due, "collected": wrong}
     decision = _deliver(out, due)
     done = decision.orders[0]
-    assert done.status is OrderStatus.READY and done.delivery
-    assert (done.delivery.status, done.delivery.collected, done.delivery.delivered_at) == (
+    assert (done.status, done.payment_status, done.invoice_number) == (OrderStatus.CLOSED, PaymentStatus.PAID, 1)
+    assert done.delivery and (done.delivery.status, done.delivery.collected, done.delivery.delivered_at) == (
         DeliveryStatus.DELIVERED,
         due,
         T + 2,
     )
-    assert decision.result["closed"] is False and [ev.type for ev in decision.events] == ["DELIVERY_DELIVERED"]
-    assert "rider:rider-1" in decision.events[0].channels  # told though no longer held
+    assert done.version == out.version + 1  # one change, in one commit
+    kinds = [ev.type for ev in decision.events]
+    assert decision.result["closed"] is True and kinds == ["PAYMENT_RECORDED", "ORDER_SETTLED", "DELIVERY_DELIVERED"]
+    assert decision.result["payment"]["payments"][0]["method"] == "COD"
+    assert "rider:rider-1" in decision.events[-1].channels  # told though no longer held
     assert "DELIVERED" in _refused(ErrorCode.INVALID_STATE, _deliver, done, due).message
 
 
@@ -277,11 +296,17 @@ def test_the_bill_is_final_once_the_food_left_and_the_counter_does_not_hand_it_o
     assert s.pickup(returned, CASHIER, T + 4).orders[0].status is OrderStatus.CLOSED
 
 
-def test_a_cod_order_delivered_then_paid_closes_at_once() -> None:
-    """A delivered order no longer waits for a counter pickup once settled."""
-    out = _out(_order())
-    delivered = _deliver(out, out.delivery.cod if out.delivery else 0).orders[0]
-    assert s.waits_for_pickup(out) and not s.waits_for_pickup(delivered)
+def test_cod_is_taken_only_on_delivery() -> None:
+    """A till cannot pay in COD: the cash is the rider's to collect; nor can a refund be given in COD."""
+    order = _out(_order())
+    pay = dl.cod_tender(order, dl.amount_due(order, BILLING, "INR"))
+    err = _refused(
+        ErrorCode.INVALID_COMMAND, s.plan_payment, [order], BILLING, "INR", pay, CASHIER, T, key="k", prep_mean_ms={}
+    )
+    assert "rider" in err.message
+    assert s.waits_for_pickup(order) and not s.waits_for_pickup(
+        _deliver(order, dl.amount_due(order, BILLING, "INR")).orders[0]
+    )
 
 
 def test_cancelling_an_assigned_order_tells_its_rider_and_dispatch() -> None:
@@ -306,12 +331,13 @@ def test_the_dispatch_and_rider_views() -> None:
     assert [o["id"] for o in channel_view("rider:rider-2", state)["orders"]] == ["demo.o4"]
     assert channel_view("rider:rider-3", state) == {"orders": [], "currency": "INR"}
     view = channel_view("dispatch", state)
-    assert {o["id"] for o in view["orders"]} == {f"demo.o{n}" for n in (1, 2, 3, 4, 5, 7)}
+    assert {o["id"] for o in view["orders"]} == {f"demo.o{n}" for n in (1, 2, 3, 4, 7)}  # 5: delivered, closed
     assert view["riders"] == [
         {"rider": "rider-1", "order_ids": ["demo.o3", "demo.o1", "demo.o2"]},
         {"rider": "rider-2", "order_ids": ["demo.o4"]},
     ]
     assert view["at"] == T + 100
+    assert view["origin"] is None  # no restaurant location: the map has no centre
 
 
 def test_a_failed_order_stays_on_the_riders_list_until_returned() -> None:

@@ -116,8 +116,8 @@ def test_frames_and_enums_are_in_the_document() -> None:
         assert defs[model.__name__]["title"] == model.__name__
     client_ops = set(defs["ClientFrame"]["discriminator"]["mapping"])
     server_ops = set(defs["ServerFrame"]["discriminator"]["mapping"])
-    assert client_ops == {"auth", "subscribe", "unsubscribe", "cmd", "outcome", "ping", "pong"}
-    assert server_ops == {"welcome", "subscribed", "unsubscribed", "ack", "error", "event", "ping", "pong"}
+    assert client_ops == {"auth", "subscribe", "unsubscribe", "cmd", "outcome", "ping", "pong", "position"}
+    assert server_ops == {"welcome", "subscribed", "unsubscribed", "ack", "error", "event", "positions", "ping", "pong"}
     assert defs["ErrorCode"]["enum"] == [code.value for code in ErrorCode]
     assert defs["CloseCode"]["enum"] == [code.value for code in CloseCode]
 

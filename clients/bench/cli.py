@@ -11,18 +11,22 @@ import resource
 import signal
 from typing import Any
 
+from fireflow.clients.bench import batches
 from fireflow.clients.bench.broadcast import BROADCAST
 from fireflow.clients.bench.environment import Env, environment
 from fireflow.clients.bench.idle import IDLE
 from fireflow.clients.bench.kitchen import KITCHEN
 from fireflow.clients.bench.report import say
+from fireflow.clients.bench.riders import RIDERS
 from fireflow.clients.bench.scenario import Scenario
 from fireflow.clients.bench.servers import start_baseline, start_hub
 from fireflow.clients.bench.settle import SETTLE
 
-__all__ = ["SCENARIOS", "run"]
+__all__ = ["SCENARIOS", "SERVERLESS", "run"]
 
 SCENARIOS: dict[str, Scenario[Any]] = {"kitchen": KITCHEN, "broadcast": BROADCAST, "idle": IDLE, "settle": SETTLE}
+SCENARIOS["riders"] = RIDERS
+SERVERLESS = {"batches": batches.main}  # scenarios that start no servers: they parse their own options
 _BASELINE_FRAME = 600  # bytes, when the hub's run tells no frame size
 
 
@@ -85,6 +89,8 @@ async def _bench(scenario: Scenario[Any], args: argparse.Namespace, env: Env) ->
 
 def run(name: str, argv: list[str]) -> int:
     """Entry point of ``fireflow bench``; returns the exit code."""
+    if name in SERVERLESS:
+        return SERVERLESS[name](argv)
     scenario = SCENARIOS[name]
     args = _parser(name, scenario).parse_args(argv)
     root = logging.getLogger()

@@ -42,6 +42,7 @@ DEAD_AFTER = 2.5  # heartbeats of silence after which the hub counts as dead (sc
 DEFAULT_HEARTBEAT = 15.0  # until welcome says otherwise
 FATAL_CLOSES = frozenset({CloseCode.AUTH_FAILED, CloseCode.TOKEN_EXPIRED})  # a new link cannot help
 MIN_DELAY, MAX_DELAY = 0.1, 5.0  # reconnect backoff, seconds
+POSITIONS_KEPT = 1000
 
 
 class HubError(Exception):
@@ -77,6 +78,8 @@ class HubClient:
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.errors: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.resumed: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # the subscribed answer of each resume
+        # Riders' fixes for a dispatcher (lossy, no offset): the newest POSITIONS_KEPT frames, older ones dropped.
+        self.positions: asyncio.Queue[dict[str, Any]] = asyncio.Queue(POSITIONS_KEPT)
         self.lost_links: asyncio.Queue[int | None] = asyncio.Queue()  # with resume: the close code of each lost link
         self._waiting: dict[str, tuple[asyncio.Future[dict[str, Any]], dict[str, Any]]] = {}
         self._replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -190,6 +193,10 @@ class HubClient:
             self.events.put_nowait(frame)
         elif op == "ping":
             return True
+        elif op == "positions":
+            if self.positions.full():
+                self.positions.get_nowait()
+            self.positions.put_nowait(frame)
         elif op in ("ack", "error") and frame.get("id") in self._waiting:
             fut, _ = self._waiting.pop(frame["id"])
             if not fut.done():

@@ -19,8 +19,12 @@
 // Channels: `tables`, `cashier` (payments, settlements, revenue, ready / cancelled / moved /
 // merged orders) and `orders` (opened, updated, fired, item statuses: the `cashier` channel does
 // not carry them). Money is integer minor units throughout (money.js).
+//
+// RIDERS' CASH (top bar) opens the riders' cash panel in the detail pane (rider_cash.js): what each
+// rider holds, live from RIDER_CASH on `cashier`, with GIVE FLOAT and HAND IN.
 
 import { Hub } from "./fireflow.js";
+import { RiderCash } from "./rider_cash.js";
 import { DAY_FIGURES, TENDER_METHODS, currencySymbol, formatBp, formatMoney, parseAmount, placesOf, plainAmount } from "./money.js";
 import { checkRole, clock, deviceToken, explain, h, noToken, reportFailure, setConnection, toast } from "./ui.js";
 
@@ -51,6 +55,7 @@ let pinAsk = null; // { type, data, what, then }: the command waiting for a mana
 let hub = null;
 let device = null; // this till's device id (the hub's welcome): its desk says where its receipts print
 let desks = []; // the restaurant's desks: [{ id (a till's device id), name, printer }]
+const riderCash = new RiderCash({ token, hub: () => hub, changed: () => renderRidersButton() });
 
 const money = (minor) => formatMoney(minor, currency);
 const places = () => placesOf(currency);
@@ -107,6 +112,7 @@ function snapshot(snapshots) {
   }
   stale = true;
   loadFigures();
+  riderCash.load();
 }
 
 function receipt(id, fields) {
@@ -169,6 +175,9 @@ function event(ev) {
       break;
     case "PROFILE_CHANGED":
       desks = (d.restaurant && d.restaurant.desks) || [];
+      break;
+    case "RIDER_CASH":
+      riderCash.event(ev);
       break;
     case "REVENUE_UPDATED":
       figures = { ...d };
@@ -568,6 +577,7 @@ async function settle(force) {
 // -- rendering -----------------------------------------------------------------------------------
 
 function render() {
+  renderRidersButton();
   renderMap();
   renderFigures();
   renderDetail();
@@ -715,6 +725,7 @@ function renderDetail() {
   else if (order) key = `order:${order.id}`;
   else if (paid && paid.invoice_number !== undefined && paid.invoice_number !== null) key = `receipt:${selected.order}`;
   else if (table) key = `table:${table.id}`;
+  else if (selected.riders) key = "riders";
   if (key !== view) {
     view = key;
     box.dataset.view = key.split(":")[0];
@@ -726,6 +737,9 @@ function renderDetail() {
     } else if (!key) {
       pay = null;
       box.replaceChildren(h("p", { class: "empty" }, "Select a table or an order"), keysHelp());
+    } else if (key === "riders") {
+      pay = null;
+      box.replaceChildren(riderCash.panel());
     } else {
       pay = null;
       box.replaceChildren(h("div", { id: "d-static" }));
@@ -735,6 +749,22 @@ function renderDetail() {
   else if (order) fillOrder(order);
   else if (key.startsWith("receipt:")) fillReceipt(paid, table);
   else if (table) fillTable(table);
+}
+
+// The top bar's RIDERS' CASH button: what riders hold in all; pressed, the panel is in the detail pane.
+function renderRidersButton() {
+  const button = document.getElementById("riders-cash-btn");
+  if (!button) return;
+  const total = riderCash.total();
+  button.dataset.minor = String(total);
+  button.setAttribute("aria-pressed", selected.riders ? "true" : "false");
+  button.textContent = total ? `RIDERS' CASH ${money(total)}` : "RIDERS' CASH";
+}
+
+function showRiders() {
+  selected = { order: null, table: null, riders: true };
+  render();
+  document.querySelector("#rider-cash input")?.focus();
 }
 
 function keysHelp() {
@@ -747,6 +777,7 @@ function keysHelp() {
     ["B", "request or release the bill"],
     ["C", "clean a dirty table"],
     ["H", "hand over a paid takeaway once ready"],
+    ["R", "riders' cash: floats and handovers"],
     ["Esc", "deselect"],
   ];
   return h("dl", { class: "keys" }, ...keys.flatMap(([key, what]) => [h("dt", {}, key), h("dd", {}, what)]));
@@ -1105,6 +1136,9 @@ function onKey(e) {
     clean(table);
   } else if (e.key === "h" && awaitingPickup(open) && canHandOver(open)) {
     handOver(open);
+  } else if (e.key === "r") {
+    showRiders();
+    e.preventDefault();
   }
 }
 
@@ -1121,8 +1155,9 @@ if (!token) {
     state: (_, conn) => setConnection(conn),
     problem: (message) => toast(message),
   }).start();
-  window.fireflow = { hub, tables, orders, receipts, state: () => ({ selected, preview, pay, figures, currency }) };
+  window.fireflow = { hub, tables, orders, receipts, riderCash, state: () => ({ selected, preview, pay, figures, currency }) };
   document.addEventListener("keydown", onKey);
+  document.getElementById("riders-cash-btn").addEventListener("click", showRiders);
   document.getElementById("pin-form").addEventListener("submit", submitPin);
   document.getElementById("pin-input").addEventListener("input", (e) => {
     const digits = e.target.value.replace(/\D/g, "");

@@ -13,12 +13,28 @@
 // "Move to" another rider for an ASSIGNED order (delivery.assign of that one order); "Back at the
 // restaurant" for a FAILED one (delivery.return). A refusal shows the hub's own reason.
 //
+// Each rider's card shows the cash it holds (rider_cash.js: GET /api/v1/riders, then RIDER_CASH on
+// `dispatch`); riders the hub knows of (paired, or holding cash) are listed too.
+//
+// Suggested batches above the waiting list: dispatch_suggestions.js.
+//
+// Times: a waiting order shows its promised time (HH:MM) and how long until it, or "LATE by N min";
+// an order out for delivery shows its ETA (delivery.eta, moved by DELIVERY_ETA) and, once
+// delivery.late_at is set or DELIVERY_LATE came, LATE in words with the alert's message.
+//
+// The map (dispatch_map.js) sits in the right column above the riders: the restaurant (the
+// snapshot's `origin`), the open orders' pins and the riders' dots, moved by `positions` frames.
+// "Hide map" folds it away (remembered in this browser) when many riders need the room.
+//
 // Channels: `menu` (only for the currency) and `dispatch` (every open DELIVERY order, each rider's held orders, the hub's clock; then the
 // order events of delivery orders and the DELIVERY_* events). Delivered orders stay under their rider
 // for this session; a snapshot after a long gap starts from the hub's view again.
 
 import { Hub } from "./fireflow.js";
 import { formatMoney } from "./money.js";
+import { DispatchMap, pinsOf } from "./dispatch_map.js";
+import { Suggestions, hhmm } from "./dispatch_suggestions.js";
+import { RiderCash } from "./rider_cash.js";
 import { block, clock, deviceToken, h, noToken, reportFailure, setConnection, toast } from "./ui.js";
 
 const ROLES = new Set(["DISPATCHER", "MANAGER", "OWNER"]);
@@ -39,6 +55,19 @@ let checked = []; // ticked order ids, in the order ticked
 const busy = new Set(); // what is being sent: "assign:<rider>", "move:<order>", "return:<order>"
 let currency = "INR";
 let hub = null;
+const riderCash = new RiderCash({ token, hub: () => hub, changed: () => render() });
+const lateSaid = new Map(); // order id -> the DELIVERY_LATE alert's message
+const map = new DispatchMap(document.getElementById("map"), { now: () => (hub ? hub.now() : Date.now()) });
+const suggestions = new Suggestions({
+  token,
+  orders,
+  riders,
+  waiting,
+  busy,
+  send,
+  assigned: (ids) => (checked = checked.filter((id) => !ids.includes(id))),
+  changed: () => render(),
+});
 
 const money = (minor) => formatMoney(minor, currency);
 const byNumber = (a, b) => a.number - b.number;
@@ -109,6 +138,10 @@ function snapshot(snapshots) {
   for (const { rider, order_ids: ids } of view.riders || []) riders.set(rider, ids.filter((id) => orders.has(id)));
   for (const order of orders.values()) place(order);
   checked = checked.filter((id) => orders.has(id) && waiting(orders.get(id)));
+  map.setOrigin(view.origin);
+  map.snapshot(view.positions);
+  riderCash.setCurrency(currency);
+  riderCash.load();
 }
 
 function event(ev) {
@@ -119,8 +152,19 @@ function event(ev) {
     return;
   }
   switch (ev.type) {
+    case "RIDER_CASH":
+      riderCash.event(ev);
+      break;
     case "PROFILE_CHANGED":
       if (d.restaurant && d.restaurant.currency) currency = d.restaurant.currency;
+      if (d.restaurant && "location" in d.restaurant) map.setOrigin(d.restaurant.location);
+      break;
+    case "DELIVERY_ETA":
+      update(d.order_id, (o) => ({ delivery: { ...o.delivery, eta: d.eta } }));
+      break;
+    case "DELIVERY_LATE":
+      if (d.alert && d.alert.message) lateSaid.set(d.order_id, d.alert.message);
+      update(d.order_id, (o) => ({ delivery: { ...o.delivery, eta: d.eta, late_at: o.delivery?.late_at || ev.ts || hub.now() } }));
       break;
     case "ORDER_READY":
       update(d.order_id, () => ({ status: "READY", ready_at: d.ready_at }));
@@ -200,6 +244,9 @@ function age(order) {
 
 function collect(order) {
   const trip = order.delivery;
+  if (trip && trip.status === "DELIVERED" && Number.isInteger(trip.collected) && trip.collected > 0) {
+    return h("span", { class: "collect cod", dataset: { minor: String(trip.collected) } }, `COLLECTED ${money(trip.collected)}`);
+  }
   if (order.payment_status === "PAID" || (trip && trip.cod === 0)) {
     return h("span", { class: "collect prepaid", dataset: { minor: "0" } }, "PREPAID");
   }
@@ -216,6 +263,58 @@ function customer(order) {
     { class: "cust" },
     h("span", { class: "who" }, order.customer_name || order.phone || "—"),
     h("span", { class: "addr" }, order.address || "no address"),
+    waiting(order) ? promise(order) : null,
+  );
+}
+
+// -- promised times and ETAs ------------------------------------------------------------------
+
+function minutes(ms) {
+  const m = Math.round(Math.abs(ms) / 60000);
+  return m >= 60 ? `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min` : `${m} min`;
+}
+
+// "in 12 min", "due now", or "LATE by 3 min" (late: the promised time has passed)
+function untilText(promised, now) {
+  const left = promised - now;
+  if (left >= 60000) return { late: false, text: `in ${minutes(left)}` };
+  if (left > -60000) return { late: left < 0, text: left < 0 ? "LATE" : "due now" };
+  return { late: true, text: `LATE by ${minutes(left)}` };
+}
+
+function promise(order) {
+  if (!Number.isFinite(order.promised_at)) return h("span", { class: "promise none" }, "no promised time");
+  const { late, text } = untilText(order.promised_at, hub.now());
+  return h(
+    "span",
+    { class: `promise${late ? " late" : ""}`, dataset: { promised: String(order.promised_at) } },
+    `promised ${hhmm(order.promised_at)} · `,
+    h("b", { class: "until" }, text),
+  );
+}
+
+function isLate(order) {
+  const trip = order.delivery;
+  return Boolean(trip && (trip.late_at || lateSaid.has(order.id)));
+}
+
+// Under the rider: promised time, and once out for delivery the ETA, LATE and why.
+function eta(order) {
+  const trip = order.delivery;
+  const promised = Number.isFinite(order.promised_at) ? `promised ${hhmm(order.promised_at)}` : "no promised time";
+  if (trip.status !== "OUT_FOR_DELIVERY") {
+    return trip.status === "ASSIGNED" ? h("span", { class: "eta" }, promised) : null;
+  }
+  const late = isLate(order);
+  const expected = Number.isFinite(trip.eta) ? `ETA ${hhmm(trip.eta)}` : "ETA: waiting for the rider's position";
+  const said = lateSaid.get(order.id) || (late ? `ETA ${hhmm(trip.eta)}, promised ${hhmm(order.promised_at)}` : "");
+  return h(
+    "span",
+    { class: `eta${late ? " late" : ""}`, dataset: { eta: Number.isFinite(trip.eta) ? String(trip.eta) : "" } },
+    late ? h("span", { class: "badge late" }, "LATE") : null,
+    h("b", { class: "eta-at" }, expected),
+    ` · ${promised}`,
+    late ? h("span", { class: "late-why" }, said) : null,
   );
 }
 
@@ -290,7 +389,7 @@ function riderOrder(order, rider, names, stop) {
   }
   return h(
     "li",
-    { class: `r-order st-${state}`, dataset: { orderId: order.id, state, number: String(order.number) } },
+    { class: `r-order st-${state}${isLate(order) ? " late" : ""}`, dataset: { orderId: order.id, state, number: String(order.number) } },
     h("span", { class: "stop" }, String(stop)),
     h("span", { class: "num" }, `#${order.number}`),
     customer(order),
@@ -300,6 +399,7 @@ function riderOrder(order, rider, names, stop) {
       h("span", { class: `state st-${state}` }, STATE_LABEL[state] || state),
       collect(order),
     ),
+    eta(order),
     state === "FAILED" && trip.reason ? h("span", { class: "reason" }, `Reason: ${trip.reason}`) : null,
     actions.length ? h("span", { class: "r-actions" }, actions) : null,
   );
@@ -330,6 +430,8 @@ function riderCard(rider, names) {
       {},
       h("h3", {}, rider),
       h("span", { class: `r-status s-${status.replace(/ /g, "_")}` }, status),
+      riderCash.badge(rider),
+      map.badge(rider),
       h("span", { class: "spacer" }),
       assign,
     ),
@@ -346,7 +448,7 @@ function render() {
   box.replaceChildren(
     ...(list.length ? list.map(waitingRow) : [h("li", { class: "empty" }, "No delivery order is waiting")]),
   );
-  const names = [...new Set([...riders.keys(), ...extraRiders])].sort((a, b) =>
+  const names = [...new Set([...riders.keys(), ...extraRiders, ...riderCash.names()])].sort((a, b) =>
     a.localeCompare(b, undefined, { numeric: true }),
   );
   const ridersBox = document.getElementById("riders");
@@ -357,6 +459,8 @@ function render() {
   picked.textContent = checked.length
     ? `${checked.length} picked: ${checked.map((id) => `#${orders.get(id)?.number ?? "?"}`).join(" → ")}`
     : "";
+  suggestions.render(names);
+  map.draw(pinsOf(orders.values(), { isLate, now: hub.now() }));
 }
 
 function tick() {
@@ -365,6 +469,14 @@ function tick() {
     const b = el.querySelector(".clock");
     if (b && b.textContent !== text) b.textContent = text;
   }
+  for (const el of document.querySelectorAll(".promise[data-promised]")) {
+    const { late, text } = untilText(Number(el.dataset.promised), hub.now());
+    const b = el.querySelector(".until");
+    if (b && b.textContent !== text) b.textContent = text;
+    el.classList.toggle("late", late);
+  }
+  for (const el of document.querySelectorAll(".seen[data-rider]")) map.badge(el.dataset.rider, el);
+  map.redraw();
 }
 
 // The RIDER devices of the device list, when this token may read it (a manager's; a dispatcher types ids).
@@ -406,10 +518,12 @@ function start() {
     snapshot,
     event,
     applied: render,
+    positions: (frame) => map.positions(frame),
     state: (_state, h2) => setConnection(h2),
     problem: (message) => toast(message, "error"),
   });
-  window.fireflow = { hub };
+  window.fireflow = { hub, riderCash, map };
+  map.foldable(document.getElementById("map-panel"), document.getElementById("map-toggle"));
   hub.start();
   setInterval(tick, 1000);
 }

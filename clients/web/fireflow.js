@@ -13,10 +13,12 @@
 //     event: (event) => {...},                     // one event, in offset order, once
 //     applied: () => {...},                        // after a frame's events: render now
 //     state: (state, hub) => {...},                // "connecting" | "live" | "reconnecting" | "offline"
+//     positions: (frame) => {...},                 // optional: a `positions` frame (dispatch), as it comes
 //   });
 //   hub.start();
 //   await hub.command("item.done", { order_id, line_id });  // ack frame, or throws HubError
 //   await hub.act("order.bump", { order_id });  // the same, reusing the id of the same unanswered action
+//   hub.send({ op: "position", ... });  // a frame with no answer: sent now if live, else dropped (false)
 
 export const SUBPROTOCOL = "fireflow.v1.json";
 const MIN_DELAY_MS = 500;
@@ -115,6 +117,14 @@ export class Hub {
     return this.command(type, data, id).finally(done);
   }
 
+  // Send a frame the hub does not answer (a rider's `position`): now, if live; returns whether it
+  // went. Nothing is queued: a frame that cannot go now is dropped (its news would be stale).
+  send(frame) {
+    if (!this.live || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
   _connect() {
     if (this.stopped) return;
     this._setState(this.attempt ? "reconnecting" : "connecting");
@@ -169,6 +179,9 @@ export class Hub {
       case "ping":
         this._skew(frame.t);
         this._send({ op: "pong", t: frame.t });
+        break;
+      case "positions": // riders' fixes (dispatch): lossy, no offset, not events
+        this.handlers.positions?.(frame);
         break;
       default:
         break;

@@ -22,6 +22,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from fireflow.hub.domain.billing import method_of
 from fireflow.hub.domain.books_rules import Invoice, InvoiceStatus
 from fireflow.hub.domain.decision import AuditNote
 from fireflow.hub.domain.money import average
@@ -51,6 +52,7 @@ __all__ = [
     "Found",
     "InvoiceDraft",
     "InvoiceRecord",
+    "Overdrawn",
     "PaymentDraft",
     "Recorded",
     "Settlement",
@@ -108,6 +110,7 @@ class Settlement:
     audit: Sequence[AuditNote] = ()
     invoice_status: tuple[str, InvoiceStatus] | None = None  # (invoice id, new status): VOIDED, REFUNDED
     closing: Closing | None = None  # a day's close: written only if the day is as its report saw it
+    no_overdraw: Sequence[str] = ()  # accounts the postings may not take below zero (checked under the day lock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,14 @@ class DayClosed(Exception):
     def __init__(self, day: date, last: date) -> None:
         super().__init__(f"{day.isoformat()} cannot be closed: {last.isoformat()} is closed already")
         self.day, self.last = day, last
+
+
+class Overdrawn(Exception):
+    """A posting would take an account below zero (a rider handing in more than the rider holds)."""
+
+    def __init__(self, account: str, balance: int) -> None:
+        super().__init__(f"{account} holds {balance}")
+        self.account, self.balance = account, balance
 
 
 class DayMoved(Exception):
@@ -403,8 +414,11 @@ class Books:
                 ).all()
             )
         held = {str(account): int(balance) for account, balance in balances}
-        methods = {"asset:cash_drawer": "CASH", "asset:upi": "UPI", "asset:card": "CARD", "asset:wallet": "WALLET"}
-        by_method = {methods[a]: v for a, v in sorted(held.items()) if a in methods and v}
+        by_method: dict[str, int] = {}
+        for account, value in sorted(held.items()):
+            method = method_of(account)
+            if method is not None and value:
+                by_method[method.value] = by_method.get(method.value, 0) + value
         return DayFigures(
             # Takings less part payments still held for bills not settled yet (a credit balance).
             revenue=sum(by_method.values()) + held.get("liability:customer_deposits", 0),
@@ -422,7 +436,9 @@ class Books:
                 prior = await self._prior(conn, s)
                 if prior is not None:
                     return prior
-                return await self._write(conn, await self._on_open_day(conn, s))
+                s = await self._on_open_day(conn, s)
+                await self._check_overdraw(conn, s)
+                return await self._write(conn, s)
         except (IntegrityError, AlreadySettled) as exc:
             # The same key committed concurrently (a retry racing its original, seen as the orders
             # being settled or as a duplicate row): that one is the result.
@@ -463,6 +479,50 @@ class Books:
         if last is not None and s.business_day <= last:
             return dataclasses.replace(s, business_day=last + timedelta(days=1))
         return s
+
+    async def _check_overdraw(self, conn: AsyncConnection, s: Settlement) -> None:
+        """Raise Overdrawn if the postings take a guarded account below zero; the day lock is held, so no
+        other posting of the restaurant can move it meanwhile."""
+        for account in s.no_overdraw:
+            moved = sum(e.debit - e.credit for p in s.postings for e in p.entries if e.account == account)
+            balance = (await self._balances(conn, s.restaurant_id, [account])).get(account, 0)
+            if balance + moved < 0:
+                raise Overdrawn(account, balance)
+
+    @staticmethod
+    async def _balances(
+        conn: AsyncConnection,
+        rid: str,
+        accounts: Sequence[str] | None = None,
+        *,
+        prefix: str = "",
+        before: date | None = None,
+    ) -> dict[str, int]:
+        query = (
+            select(LedgerEntryRow.account, func.sum(LedgerEntryRow.debit - LedgerEntryRow.credit))
+            .join(LedgerTransactionRow, LedgerTransactionRow.id == LedgerEntryRow.transaction_id)
+            .where(LedgerTransactionRow.restaurant_id == rid)
+            .group_by(LedgerEntryRow.account)
+        )
+        if accounts is not None:
+            query = query.where(LedgerEntryRow.account.in_(list(accounts)))
+        if prefix:
+            query = query.where(LedgerEntryRow.account.startswith(prefix, autoescape=True))
+        if before is not None:
+            query = query.where(LedgerTransactionRow.business_day < before)
+        return {str(account): int(balance) for account, balance in (await conn.execute(query)).all()}
+
+    async def balances(
+        self,
+        restaurant_id: str,
+        *,
+        accounts: Sequence[str] | None = None,
+        prefix: str = "",
+        before: date | None = None,
+    ) -> dict[str, int]:
+        """Accounts' balances over every day (or the days ``before`` one): these ``accounts``, or those with ``prefix``."""
+        async with self.engine.connect() as conn:
+            return await self._balances(conn, restaurant_id, accounts, prefix=prefix, before=before)
 
     @staticmethod
     async def _last_closed(conn: AsyncConnection, rid: str) -> date | None:

@@ -36,9 +36,25 @@ def z_sections(z: ZReport) -> dict[str, list[tuple[str, int | None]]]:
         "Cash drawer": [
             ("Opening float", z.opening_float),
             ("Payouts", z.payouts),
+            ("Riders' floats (out of the drawer)", sum(r.floats for r in z.riders)),
+            ("Riders' cash handed in (into the drawer)", sum(r.handed_in for r in z.riders)),
             ("Expected cash", z.expected_cash),
             ("Counted cash", z.counted_cash),
             ("Over (+) / short (-)", z.cash_difference),
+        ],
+        "Riders' cash (what each holds is carried to the next day)": [
+            *(
+                row
+                for r in z.riders
+                for row in (
+                    (f"{r.rider}: carried in", r.carried_in),
+                    (f"{r.rider}: float", r.floats),
+                    (f"{r.rider}: collected on delivery", r.collected),
+                    (f"{r.rider}: handed in", r.handed_in),
+                    (f"{r.rider}: holds", r.holds),
+                )
+            ),
+            ("All riders hold", z.riders_hold),
         ],
     }
 

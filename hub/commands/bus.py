@@ -183,7 +183,7 @@ class CommandBus:
         self.groups = groups
         self.audit = audit  # where refusals worth keeping go (tenant violations)
         self.metrics = metrics
-        self.money = BooksOnly(settler, pins) if settler is not None else None
+        self.money = BooksOnly(settler, pins, devices) if settler is not None else None
 
     async def execute(self, actor: Actor, command_id: str, command_type: str, data: dict[str, Any]) -> StoredResult:
         """Run one command a client sent; raises DomainError with the code to answer.
@@ -287,6 +287,11 @@ class CommandBus:
                 raise DomainError(ErrorCode.UNAVAILABLE, "payments need the books (Postgres); none is configured")
             assert isinstance(command, payloads.PayOrder)
             return await self.settler.pay(actor, command_id, fp, command)
+        if found.flow is Flow.DELIVER:
+            if self.settler is None:
+                raise DomainError(ErrorCode.UNAVAILABLE, "deliveries need the books (Postgres); none is configured")
+            assert isinstance(command, payloads.DeliveryDeliver)
+            return await self.settler.deliver(actor, command_id, fp, command)
         handler = found.handler
         assert handler is not None, command_type
         conflict = "?"

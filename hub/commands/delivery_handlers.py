@@ -7,11 +7,13 @@ from __future__ import annotations
 import hashlib
 
 from fireflow.hub.commands.context import Context
-from fireflow.hub.domain import delivery
+from fireflow.hub.domain import delivery, eta
 from fireflow.hub.domain.decision import Decision
+from fireflow.hub.live.positions import read_track
 from fireflow.schema import commands as payloads
+from fireflow.schema.records import DeliveryStatus
 
-__all__ = ["assign", "deliver", "fail", "pickup", "return_to_restaurant"]
+__all__ = ["assign", "fail", "pickup", "return_to_restaurant"]
 
 
 async def assign(ctx: Context) -> Decision:
@@ -40,13 +42,6 @@ async def pickup(ctx: Context) -> Decision:
     return delivery.pickup(order, ctx.actor, ctx.now, settings=restaurant.billing, currency=restaurant.currency)
 
 
-async def deliver(ctx: Context) -> Decision:
-    cmd: payloads.DeliveryDeliver = ctx.command
-    restaurant = await ctx.restaurant()
-    order = await ctx.order(cmd.order_id)
-    return delivery.deliver(order, cmd, ctx.actor, ctx.now, settings=restaurant.billing, currency=restaurant.currency)
-
-
 async def fail(ctx: Context) -> Decision:
     cmd: payloads.DeliveryFail = ctx.command
     return delivery.fail(await ctx.order(cmd.order_id), cmd, ctx.actor, ctx.now)
@@ -55,3 +50,17 @@ async def fail(ctx: Context) -> Decision:
 async def return_to_restaurant(ctx: Context) -> Decision:
     cmd: payloads.DeliveryCommand = ctx.command
     return delivery.return_to_restaurant(await ctx.order(cmd.order_id), ctx.actor, ctx.now)
+
+
+async def check_eta(ctx: Context) -> Decision:
+    """The hub's own ETA check of an order out for delivery (a due check from pickup): its rider's fixes,
+    the rider's other stops and the restaurant's clock, then ``fireflow.hub.domain.eta.check``."""
+    cmd: payloads.DeliveryCommand = ctx.command
+    order = await ctx.order(cmd.order_id)
+    trip = order.delivery
+    if trip is None or trip.status is not DeliveryStatus.OUT_FOR_DELIVERY:
+        return eta.check(order, (), None, ctx.now)  # stops the check
+    track = await read_track(ctx.store.redis, ctx.rid, trip.rider)
+    orders = await ctx.store.open_orders(ctx.rid) if track is not None else []
+    restaurant = await ctx.restaurant()
+    return eta.check(order, orders, track, ctx.now, timezone=restaurant.timezone)

@@ -45,6 +45,7 @@ class Flow(StrEnum):
     LIVE = "live"
     SETTLE = "settle"
     BOOKS = "books"
+    DELIVER = "deliver"  # delivered: a cash-on-delivery order's payment goes to the books first
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +190,7 @@ REGISTRY: tuple[Spec, ...] = (
         "delivery.deliver",
         payloads.DeliveryDeliver,
         _RIDERS,
-        delivery_on.deliver,
+        flow=Flow.DELIVER,
         http=_post("/orders/{order_id}/delivery/deliver"),
     ),
     Spec(
@@ -206,6 +207,7 @@ REGISTRY: tuple[Spec, ...] = (
         delivery_on.return_to_restaurant,
         http=_post("/orders/{order_id}/delivery/return"),
     ),
+    Spec("delivery.check_eta", payloads.DeliveryCommand, _NOBODY, delivery_on.check_eta, internal=True),
     # Bills and payments
     Spec("bill.preview", payloads.PreviewBill, FRONT, on.preview),
     Spec("bill.request", payloads.RequestBill, FRONT, on.request_bill),
@@ -218,6 +220,9 @@ REGISTRY: tuple[Spec, ...] = (
     Spec("invoice.void", payloads.VoidInvoice, _CASH, flow=Flow.BOOKS),
     Spec("drawer.float", payloads.DrawerFloat, _CASH, flow=Flow.BOOKS),
     Spec("drawer.payout", payloads.DrawerPayout, _CASH, flow=Flow.BOOKS),
+    # Riders' cash (hub/domain/billing.py): change for the shift, cash handed in at the counter
+    Spec("rider.float", payloads.RiderCashMove, _CASH, flow=Flow.BOOKS, http=_post("/riders/{rider}/float")),
+    Spec("rider.handover", payloads.RiderCashMove, _CASH, flow=Flow.BOOKS, http=_post("/riders/{rider}/handover")),
     Spec("day.close", payloads.CloseDay, MANAGERS, flow=Flow.BOOKS),
     Spec("manager.set_pin", payloads.SetPin, MANAGERS, on.set_pin),
     # Setup: the restaurant changed one part at a time, told live (hub/domain/setup.py)

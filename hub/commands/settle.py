@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -40,22 +40,26 @@ from fireflow.hub.books.books import (
     DayMoved,
     Found,
     InvoiceDraft,
+    Overdrawn,
     PaymentDraft,
+    Recorded,
     Settlement,
 )
 from fireflow.hub.books.groups import Groups
 from fireflow.hub.commands.pins import Pins
-from fireflow.hub.domain import billing, groups, settlement
+from fireflow.hub.domain import billing, delivery, groups, settlement
 from fireflow.hub.domain import books_rules as rules
-from fireflow.hub.domain.actors import Actor
+from fireflow.hub.domain.actors import Actor, Role
 from fireflow.hub.domain.decision import Decision, Event
 from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.money import major
 from fireflow.hub.domain.orders import business_day, check_tenant
+from fireflow.hub.live.devices import Devices
 from fireflow.hub.live.store import Store, StoredResult
 from fireflow.hub.retry import until_committed
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
-from fireflow.schema.billing import LedgerTransaction, Payment, ZReport
+from fireflow.schema.billing import LedgerKind, LedgerTransaction, Payment, TenderMethod, ZReport
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import Order, Restaurant, SettleLock
 
@@ -124,7 +128,6 @@ class Settler:
         """Lock the bill, record the payment, apply it; the bus runs one copy of ``key`` at a time."""
         if self.books is None:
             raise _unavailable("the books (Postgres)")
-        books = self.books
         rid = actor.restaurant_id
         restaurant = await self._restaurant(rid)
         group = await self._group(actor, cmd, key) if cmd.group_id is not None else None
@@ -132,15 +135,9 @@ class Settler:
             cmd = cmd.model_copy(update={"customer_name": group["customer_name"]})
         plan, held = await self._lock(actor, key, fingerprint, cmd, restaurant)
         now = self._now()
-        try:
-            recorded = await books.record(self._settlement(plan, restaurant, actor, now, group))
-        except AlreadySettled as exc:  # by another command id: this one can never be recorded
-            await self._release(rid, key, cmd.order_ids, held)
-            invoice_id = await self._repair(rid, cmd.order_ids)
-            raise DomainError(ErrorCode.ALREADY_SETTLED, str(exc), {"invoice_id": invoice_id}) from None
-        except (SQLAlchemyError, OSError) as exc:
-            logger.warning("payment %s of %s not recorded: %s", key, rid, exc)
-            raise _unavailable("the books (Postgres)") from None
+        recorded = await self._record(
+            rid, key, cmd.order_ids, held, self._settlement(plan, restaurant, actor, now, group)
+        )
         found = Found(recorded.invoice_id, recorded.invoice_number, plan.bill.total, ())
         payments = list(plan.payments)
         stored = await self._finish(
@@ -151,8 +148,100 @@ class Settler:
             await self._revenue(rid, key, restaurant, now)
         return stored
 
+    async def _record(self, rid: str, key: str, order_ids: list[str], held: SettleLock, s: Settlement) -> Recorded:
+        """Write a locked payment to the books; refused for good (settled by another command): the lock goes."""
+        assert self.books is not None
+        try:
+            return await self.books.record(s)
+        except AlreadySettled as exc:  # by another command id: this one can never be recorded
+            await self._release(rid, key, order_ids, held)
+            invoice_id = await self._repair(rid, order_ids)
+            raise DomainError(ErrorCode.ALREADY_SETTLED, str(exc), {"invoice_id": invoice_id}) from None
+        except (SQLAlchemyError, OSError) as exc:
+            logger.warning("payment %s of %s not recorded: %s", key, rid, exc)
+            raise _unavailable("the books (Postgres)") from None
+
+    # -- delivering: cash on delivery is a payment, to the rider's cash ---------------------------
+
+    async def deliver(self, actor: Actor, key: str, fingerprint: str, cmd: c.DeliveryDeliver) -> StoredResult:
+        """The customer has the order. Prepaid, it closes. Cash on delivery: the cash is a payment (COD, to the
+        rider's cash account) recorded in the books first, then the order is paid, DELIVERED and closed in one
+        commit, and the rider's cash is told. The bus runs one copy of ``key`` at a time."""
+        rid = actor.restaurant_id
+        restaurant = await self._restaurant(rid)
+        (order,) = await self._orders(actor, [cmd.order_id])
+        if key not in order.payment_keys:  # else its payment is applied already (a due check finished it)
+            due = delivery.check_delivery(order, cmd, actor, settings=restaurant.billing, currency=restaurant.currency)
+            if due:
+                if self.books is None:
+                    raise _unavailable("the books (Postgres)")
+                plan, held = await self._lock(
+                    actor, key, fingerprint, delivery.cod_tender(order, due), restaurant, on_delivery=True
+                )
+                now = self._now()
+                recorded = await self._record(
+                    rid, key, [order.id], held, self._settlement(plan, restaurant, actor, now)
+                )
+                found = Found(recorded.invoice_id, recorded.invoice_number, plan.bill.total, ())
+                stored = await self._finish(
+                    rid, key, fingerprint, [order.id], found, list(plan.payments), plan.bill.total, 0, delivered=actor
+                )
+                await self._revenue(rid, key, restaurant, now)
+                await self._rider_cash(rid, key, (plan.posting,), actor.device_id, now, order_id=order.id)
+                return stored
+
+        async def attempt() -> StoredResult | None:
+            now = self._now()
+            (live,) = await self._orders(actor, [cmd.order_id])
+            decision = delivery.delivered(live, actor, now, collected=cmd.collected)
+            return (await self.store.commit(rid, key, fingerprint, decision, now)).stored
+
+        return await until_committed(attempt, busy=lambda: APPLY_BUSY)
+
+    async def _rider_cash(
+        self, rid: str, key: str, postings: Sequence[LedgerTransaction], by: str, now: int, order_id: str | None = None
+    ) -> None:
+        """RIDER_CASH to dispatch, cashiers, managers and the rider: each moved rider's cash as the books now hold it."""
+        assert self.books is not None
+        moved: dict[str, tuple[str, int]] = {}
+        for posting in postings:
+            for entry in posting.entries:
+                rider = billing.rider_of(entry.account)
+                if rider is not None:
+                    kind = "COD" if posting.kind is LedgerKind.SALE else posting.kind.value
+                    moved[rider] = (kind, moved.get(rider, ("", 0))[1] + entry.debit - entry.credit)
+        if not moved:
+            return
+        try:
+            held = await self.books.balances(rid, accounts=[billing.rider_account(r) for r in moved])
+        except (SQLAlchemyError, OSError) as exc:
+            logger.warning("riders' cash of %s not read: %s", rid, exc)
+            return
+        events = tuple(
+            Event(
+                "RIDER_CASH",
+                ("dispatch", *settlement.MONEY_CHANNELS, f"rider:{rider}"),
+                e.RiderCashChanged(
+                    rider=rider,
+                    kind=kind,
+                    amount=amount,
+                    holds=held.get(billing.rider_account(rider), 0),
+                    order_id=order_id,
+                    by=by,
+                ),
+            )
+            for rider, (kind, amount) in moved.items()
+        )
+        await self.store.commit(rid, f"{key}:rider_cash", "", Decision(result={}, events=events), now)
+
     async def _lock(
-        self, actor: Actor, key: str, fingerprint: str, cmd: c.PayOrder, restaurant: Restaurant
+        self,
+        actor: Actor,
+        key: str,
+        fingerprint: str,
+        cmd: c.PayOrder,
+        restaurant: Restaurant,
+        on_delivery: bool = False,
     ) -> tuple[settlement.PaymentPlan, SettleLock]:
         """Plan the payment on the orders as they are and lock them, again while they keep changing."""
         rid = actor.restaurant_id
@@ -166,8 +255,9 @@ class Settler:
             if settlement.unfinished(orders):  # only guidance and the pickup estimate need the prep times
                 prep = {(p.station, p.menu_item_id): p.mean_ms for p in await self.store.prep_stats(rid)}
             plan = settlement.plan_payment(
-                orders, restaurant.billing, restaurant.currency, cmd, actor, now, key=key, prep_mean_ms=prep
-            )
+                orders, restaurant.billing, restaurant.currency, cmd, actor, now,
+                key=key, prep_mean_ms=prep, on_delivery=on_delivery,
+            )  # fmt: skip
             held = settlement.settle_lock(plan, actor, now)  # what this copy sets: the only lock it may let go
             decision = settlement.lock(plan, actor, now, self.lock_check_ms)
             outcome = await self.store.commit(rid, f"{key}:lock:{secrets.token_hex(4)}", fingerprint, decision, now)
@@ -264,8 +354,12 @@ class Settler:
         *,
         command_id: str | None = None,
         pickup_estimate_ms: int | None = None,
+        delivered: Actor | None = None,
     ) -> StoredResult:
-        """Apply what the books recorded, under the paying command's own id (so retries get this answer)."""
+        """Apply what the books recorded, under the paying command's own id (so retries get this answer).
+
+        ``delivered``: the payment was cash on delivery, and the order is delivered by that actor in the same commit.
+        """
 
         async def attempt() -> StoredResult | None:
             now = self._now()
@@ -281,6 +375,9 @@ class Settler:
                 now=now,
                 pickup_estimate_ms=pickup_estimate_ms,
             )
+            if delivered is not None:
+                collected = sum(p.amount for p in payments)
+                decision = delivery.paid_and_delivered(decision, delivered, now, collected=collected)
             return (await self.store.commit(rid, command_id or key, fingerprint, decision, now)).stored
 
         return await until_committed(attempt, busy=lambda: APPLY_BUSY)
@@ -374,7 +471,10 @@ class Settler:
         payments = list(found.payments)
         total = found.total if found.total is not None else sum(p.amount for p in payments)
         change = sum(p.change for p in payments)
-        await self._finish(rid, key, "", order_ids, found, payments, total, change)
+        cod = [p for p in payments if p.method is TenderMethod.COD]
+        # Cash on delivery is in the books only once the rider delivered: the order is delivered as it is paid.
+        rider = Actor(rid, Role.RIDER, cod[0].reference) if cod else None
+        await self._finish(rid, key, "", order_ids, found, payments, total, change, delivered=rider)
         if found.invoice_id is not None:
             await self._revenue(rid, key, await self._restaurant(rid), self._now())
         return "finished"
@@ -388,10 +488,11 @@ class BooksOnly:
     finds it instead of posting it twice.
     """
 
-    def __init__(self, settler: Settler, pins: Pins | None) -> None:
+    def __init__(self, settler: Settler, pins: Pins | None, devices: Devices | None = None) -> None:
         self.settler = settler
         self.store = settler.store
         self.pins = pins
+        self.devices = devices
 
     @property
     def books(self) -> Books:
@@ -406,7 +507,7 @@ class BooksOnly:
         now = self.settler._now()
         try:
             for _ in range(CLOSE_ATTEMPTS):  # a close whose day took money meanwhile makes its report again
-                move = await self._decide(actor, key, cmd, restaurant, now)
+                move = await self._decide(actor, key, command_type, cmd, restaurant, now)
                 day, at = _day_and_time(now, restaurant)
                 closing = Closing(date.fromisoformat(move.closes[0]), move.closes[1]) if move.closes else None
                 settled = Settlement(
@@ -420,12 +521,21 @@ class BooksOnly:
                     audit=[move.audit],
                     invoice_status=move.invoice_status,
                     closing=closing,
+                    no_overdraw=move.no_overdraw,
                 )
                 try:
                     await self.books.record(settled)
                     break
                 except DayMoved:
                     continue
+                except Overdrawn as exc:  # a concurrent handover got there first
+                    rider = billing.rider_of(exc.account) or exc.account
+                    held = major(exc.balance, restaurant.currency, restaurant.minor_digits)
+                    raise DomainError(
+                        ErrorCode.INVALID_STATE,
+                        f"rider {rider} holds {held} {restaurant.currency} now: cannot hand in more than that",
+                        {"rider": rider, "holds": exc.balance},
+                    ) from None
             else:
                 raise DomainError(
                     ErrorCode.BUSY, "money kept arriving while the day was closing; retry with the same id"
@@ -447,13 +557,28 @@ class BooksOnly:
         stored = await until_committed(apply, busy=lambda: APPLY_BUSY)
         if move.tells_revenue:
             await self.settler._revenue(rid, key, restaurant, now)
+        await self.settler._rider_cash(rid, key, move.postings, actor.device_id, now)
         return stored
 
     async def _decide(
-        self, actor: Actor, key: str, cmd: c.Command, restaurant: Restaurant, now: int
+        self, actor: Actor, key: str, command_type: str, cmd: c.Command, restaurant: Restaurant, now: int
     ) -> rules.BooksMove:
         """Load what the rules need from the books, check the PIN they ask for, and let them decide."""
         by = actor.device_id
+        if isinstance(cmd, c.RiderCashMove):
+            device = await self.devices.get(actor.restaurant_id, cmd.rider) if self.devices is not None else None
+            if device is not None and (command_type == "rider.float" or device.role != Role.RIDER.value):
+                delivery.check_rider(cmd.rider, device)  # not a rider; or revoked, which may still hand cash in
+            done = await self.books.posted(actor.restaurant_id, f"{key}:handover")
+            if done is not None:  # written before (the answer was lost): finish that one, the balance has moved since
+                return rules.rider_cash(cmd, handover=True, holds=cmd.amount, key=key, by=by, now=now)
+            account = billing.rider_account(cmd.rider)
+            holds = (await self.books.balances(actor.restaurant_id, accounts=[account])).get(account, 0)
+            handover = command_type == "rider.handover"
+            return rules.rider_cash(
+                cmd, handover=handover, holds=holds, key=key, by=by, now=now,
+                currency=restaurant.currency, digits=restaurant.minor_digits,
+            )  # fmt: skip
         if isinstance(cmd, c.RefundInvoice):
             # Written before (the answer was lost in a crash)? Then finish that one; checking again would refuse it.
             invoice, done = await self._invoice(actor, cmd.invoice_id, rules.refund_id(key))
@@ -476,7 +601,10 @@ class BooksOnly:
                     {"day": day, "open_day": open_day.isoformat()},
                 )
             txns = await self.books.transactions(actor.restaurant_id, day=date.fromisoformat(day))
-            return rules.close_day(day, txns, currency=restaurant.currency, counted_cash=cmd.counted_cash)
+            carried = await self.riders_carried_in(actor.restaurant_id, day)
+            return rules.close_day(
+                day, txns, currency=restaurant.currency, counted_cash=cmd.counted_cash, riders_carried_in=carried
+            )
         assert isinstance(cmd, c.DrawerFloat | c.DrawerPayout), type(cmd)
         return rules.drawer(cmd, key=key, by=by, now=now)
 
@@ -505,4 +633,17 @@ class BooksOnly:
         if counted_cash is None:
             closed = await self.books.latest_audit(rid, "DAY_CLOSED", day)
             counted_cash = closed.details["counted_cash"] if closed else None
-        return billing.z_report(day, txns, currency=restaurant.currency, counted_cash=counted_cash)
+        carried = await self.riders_carried_in(rid, day)
+        return billing.z_report(
+            day, txns, currency=restaurant.currency, counted_cash=counted_cash, riders_carried_in=carried
+        )
+
+    async def riders_carried_in(self, rid: str, day: str) -> dict[str, int]:
+        """What each rider held before ``day``: their cash accounts over the earlier days."""
+        before = await self.books.balances(rid, prefix=billing.RIDER_CASH_PREFIX, before=date.fromisoformat(day))
+        return {billing.rider_of(account) or account: held for account, held in before.items()}
+
+    async def riders(self, rid: str) -> dict[str, int]:
+        """What each rider holds now, as the books have it."""
+        held = await self.books.balances(rid, prefix=billing.RIDER_CASH_PREFIX)
+        return {billing.rider_of(account) or account: value for account, value in held.items()}

@@ -24,6 +24,9 @@ Every rounding follows ``fireflow.hub.domain.money`` (half away from zero).
 Ledger accounts (a balance is debits minus credits):
 
 - ``asset:cash_drawer``, ``asset:upi``, ``asset:card``, ``asset:wallet``: money taken, one per tender method
+- ``asset:rider_cash:<rider>``: cash a rider holds for the restaurant (the rider's float and what the rider
+  collected on delivery, less what was handed in): the rider's debt to the restaurant, one account per
+  rider, carried from day to day until handed in (seed 004's rider-as-debtor)
 - ``liability:customer_deposits``: part payments on bills not yet settled
 - ``liability:tax:<code>``: tax owed, per tax code
 - ``liability:service_charge``: service charge collected (for the staff, so not revenue)
@@ -45,9 +48,14 @@ Posting rules (every transaction balances; :func:`check_balanced` proves it):
   over what the invoice still holds on each (so refunds reverse tax too, and
   refunding everything brings each back to zero).
 - VOID of an invoice (its SALE and its DEPOSITs), or of an unsettled order's
-  deposits: every entry mirrored, netted per account. An invoice with refunds
+  deposits: every entry mirrored, netted per account; what a rider collected is given back
+  from the cash drawer (the rider still owes it). An invoice with refunds
   is not voided: refund the rest instead.
 - PAYOUT: Dr payouts, Cr cash_drawer. FLOAT: Dr cash_drawer, Cr float.
+- COD, cash on delivery, is a tender like the others whose account is the rider's: a SALE paid COD
+  debits ``asset:rider_cash:<rider>``.
+- RIDER_FLOAT: Dr rider_cash:<rider>, Cr cash_drawer (change for the shift).
+  RIDER_HANDOVER: Dr cash_drawer, Cr rider_cash:<rider>, never more than the rider holds.
 
 The Z-report is computed from ledger transactions alone, so it, the payments
 and the ledger agree to the minor unit. Refusals raise ``DomainError``; the two
@@ -62,7 +70,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from fireflow.hub.domain.errors import DomainError
-from fireflow.hub.domain.money import BP, allocate, average, divide, percent_of
+from fireflow.hub.domain.money import BP, allocate, average, divide, major, percent_of
 from fireflow.hub.domain.orders import OPEN, bump
 from fireflow.schema.billing import (
     Bill,
@@ -74,6 +82,7 @@ from fireflow.schema.billing import (
     LedgerKind,
     LedgerTransaction,
     Payment,
+    RiderCash,
     StaffTotals,
     TaxLine,
     TaxMode,
@@ -94,6 +103,7 @@ __all__ = [
     "PIN_REQUIRED",
     "PROPOSED_ERROR_CODES",
     "REFUNDS",
+    "RIDER_CASH_PREFIX",
     "SALES",
     "SERVICE_CHARGE",
     "TAX_PREFIX",
@@ -106,15 +116,23 @@ __all__ = [
     "deposit_entries",
     "discount_share_bp",
     "float_entries",
+    "method_of",
     "needs_pin",
     "payment_entries",
     "payment_status",
     "payout_entries",
     "refund_entries",
     "remove_discount",
+    "rider_account",
+    "rider_balances",
+    "rider_cash",
+    "rider_float_entries",
+    "rider_handover_entries",
+    "rider_of",
     "sale_entries",
     "take_payments",
     "tax_account",
+    "tender_account",
     "void_entries",
     "z_report",
 ]
@@ -124,6 +142,7 @@ AMOUNT_MISMATCH = "AMOUNT_MISMATCH"  # payments that do not add up to what is du
 PROPOSED_ERROR_CODES = (PIN_REQUIRED, AMOUNT_MISMATCH)
 
 CASH_DRAWER = "asset:cash_drawer"
+RIDER_CASH_PREFIX = "asset:rider_cash:"
 TENDER_ACCOUNTS: Mapping[TenderMethod, str] = {
     TenderMethod.CASH: CASH_DRAWER,
     TenderMethod.UPI: "asset:upi",
@@ -141,6 +160,30 @@ FLOAT = "equity:float"
 
 _METHOD_OF = {account: method for method, account in TENDER_ACCOUNTS.items()}
 _BILLABLE = frozenset({OrderStatus.ACTIVE, OrderStatus.READY, OrderStatus.CLOSED})
+
+
+def rider_account(rider: str) -> str:
+    """The account of the cash ``rider`` holds for the restaurant."""
+    return f"{RIDER_CASH_PREFIX}{rider}"
+
+
+def rider_of(account: str) -> str | None:
+    """The rider whose cash account this is, or None."""
+    return account.removeprefix(RIDER_CASH_PREFIX) if account.startswith(RIDER_CASH_PREFIX) else None
+
+
+def method_of(account: str) -> TenderMethod | None:
+    """The tender method whose money an account holds (a rider's cash is COD), or None."""
+    return TenderMethod.COD if account.startswith(RIDER_CASH_PREFIX) else _METHOD_OF.get(account)
+
+
+def tender_account(method: TenderMethod, reference: str = "") -> str:
+    """Where a payment of ``method`` goes: COD to the cash account of its rider (``reference``)."""
+    if method is TenderMethod.COD:
+        if not reference:
+            raise DomainError(ErrorCode.INVALID_COMMAND, "cash on delivery names the rider who collected it")
+        return rider_account(reference)
+    return TENDER_ACCOUNTS[method]
 
 
 def tax_account(code: str) -> str:
@@ -448,7 +491,7 @@ def _post(
 
 
 def _tendered(payments: Iterable[Payment]) -> list[tuple[str, int]]:
-    return [(TENDER_ACCOUNTS[payment.method], payment.amount) for payment in payments]
+    return [(tender_account(payment.method, payment.reference), payment.amount) for payment in payments]
 
 
 def sale_entries(
@@ -563,6 +606,8 @@ def refund_entries(
         )
     accounts = list(holds)
     parts = allocate(amount, [holds[account] for account in accounts])
+    if method is TenderMethod.COD:
+        raise DomainError(ErrorCode.INVALID_COMMAND, "a refund is given at the counter: CASH, UPI, CARD or WALLET")
     moves = [*zip(accounts, parts, strict=True), (TENDER_ACCOUNTS[method], -amount)]
     return _post(LedgerKind.REFUND, moves, reference=sale.reference, now=now, by=by, txn_id=txn_id, note=note)
 
@@ -576,7 +621,11 @@ def void_entries(
     txn_id: str,
     note: str = "",
 ) -> LedgerTransaction:
-    """Reverse an invoice completely (its SALE and DEPOSITs), or an unsettled order's DEPOSITs."""
+    """Reverse an invoice completely (its SALE and DEPOSITs), or an unsettled order's DEPOSITs.
+
+    Cash a rider collected on delivery is given back at the counter, from the drawer: the rider still
+    owes what was collected (it may be handed in already), so a void never moves a rider's cash.
+    """
     if not transactions:
         raise DomainError(ErrorCode.INVALID_COMMAND, "nothing to void")
     kinds = [txn.kind for txn in transactions]
@@ -586,7 +635,11 @@ def void_entries(
         raise DomainError(ErrorCode.INVALID_STATE, f"{reference} has refunds: refund the rest instead of voiding")
     if kinds.count(LedgerKind.SALE) > 1 or not set(kinds) <= {LedgerKind.SALE, LedgerKind.DEPOSIT}:
         raise DomainError(ErrorCode.INVALID_COMMAND, f"only one invoice's sale and deposits can be voided: {kinds}")
-    moves = [(entry.account, entry.credit - entry.debit) for txn in transactions for entry in txn.entries]
+    moves = [
+        (CASH_DRAWER if rider_of(entry.account) else entry.account, entry.credit - entry.debit)
+        for txn in transactions
+        for entry in txn.entries
+    ]
     return _post(LedgerKind.VOID, moves, reference=reference, now=now, by=by, txn_id=txn_id, note=note)
 
 
@@ -617,6 +670,49 @@ def float_entries(amount: int, *, reference: str = "", now: int, by: str, txn_id
     return _post(LedgerKind.FLOAT, moves, reference=reference, now=now, by=by, txn_id=txn_id)
 
 
+def rider_float_entries(rider: str, amount: int, *, now: int, by: str, txn_id: str) -> LedgerTransaction:
+    """Change from the drawer for a rider's shift: the rider holds it until handed in."""
+    if amount <= 0:
+        raise DomainError(ErrorCode.INVALID_COMMAND, "a rider's float is a positive amount")
+    moves = [(rider_account(rider), amount), (CASH_DRAWER, -amount)]
+    return _post(LedgerKind.RIDER_FLOAT, moves, reference=rider, now=now, by=by, txn_id=txn_id)
+
+
+def rider_handover_entries(
+    rider: str,
+    amount: int,
+    holds: int,
+    *,
+    now: int,
+    by: str,
+    txn_id: str,
+    currency: str = "",
+    digits: int | None = None,
+) -> LedgerTransaction:
+    """Cash a rider hands in at the counter: all or part of what ``holds``; the rest stays with the rider."""
+    if amount <= 0:
+        raise DomainError(ErrorCode.INVALID_COMMAND, "a handover is a positive amount")
+    if amount > holds:
+        held, asked = major(holds, currency, digits), major(amount, currency, digits)
+        raise DomainError(
+            ErrorCode.INVALID_STATE,
+            f"rider {rider} holds {held} {currency}: cannot hand in {asked}".replace("  ", " "),
+            {"rider": rider, "holds": holds, "amount": amount},
+        )
+    moves = [(CASH_DRAWER, amount), (rider_account(rider), -amount)]
+    return _post(LedgerKind.RIDER_HANDOVER, moves, reference=rider, now=now, by=by, txn_id=txn_id)
+
+
+def rider_balances(transactions: Iterable[LedgerTransaction]) -> dict[str, int]:
+    """What each rider holds after these transactions (from zero): their cash accounts' balances."""
+    held: dict[str, int] = {}
+    for entry in (entry for txn in transactions for entry in txn.entries):
+        rider = rider_of(entry.account)
+        if rider is not None:
+            held[rider] = held.get(rider, 0) + entry.debit - entry.credit
+    return held
+
+
 def account_balances(transactions: Iterable[LedgerTransaction]) -> dict[str, int]:
     """Every account's balance, debits minus credits (revenue and liabilities come out negative)."""
     return dict(_amounts(entry for txn in transactions for entry in txn.entries))
@@ -632,7 +728,7 @@ def _by_method(entries: Iterable[LedgerEntry], *, debit: bool) -> dict[str, int]
     """What the entries debit (or credit) to each tender method's asset account."""
     totals = dict.fromkeys((method.value for method in TenderMethod), 0)
     for entry in entries:
-        method = _METHOD_OF.get(entry.account)
+        method = method_of(entry.account)
         if method is not None:
             totals[method.value] += entry.debit if debit else entry.credit
     return totals
@@ -643,10 +739,53 @@ def _add(into: dict[str, int], more: Mapping[str, int]) -> None:
         into[key] = into.get(key, 0) + value
 
 
+_RIDER_FIGURES = ("floats", "collected", "handed_in")
+
+
+def _rider_moves(transactions: Iterable[LedgerTransaction]) -> dict[str, dict[str, int]]:
+    """Each rider's floats, collections and handovers in these transactions (nothing else moves a rider's cash)."""
+    riders: dict[str, dict[str, int]] = {}
+    for txn in transactions:
+        for entry in txn.entries:
+            rider = rider_of(entry.account)
+            if rider is None:
+                continue
+            figures = riders.setdefault(rider, dict.fromkeys(_RIDER_FIGURES, 0))
+            amount = entry.debit - entry.credit
+            if txn.kind is LedgerKind.RIDER_FLOAT:
+                figures["floats"] += amount
+            elif txn.kind is LedgerKind.RIDER_HANDOVER:
+                figures["handed_in"] -= amount
+            else:  # a sale or part payment collected on delivery
+                figures["collected"] += amount
+    return riders
+
+
+def rider_cash(transactions: Sequence[LedgerTransaction], carried_in: Mapping[str, int]) -> tuple[RiderCash, ...]:
+    """Each rider's cash over the day: ``carried_in`` (what each held before it) and the day's moves."""
+    moves = _rider_moves(transactions)
+    shown = []
+    for rider in sorted(set(moves) | {r for r, held in carried_in.items() if held}):
+        figures = moves.get(rider, dict.fromkeys(_RIDER_FIGURES, 0))
+        before = carried_in.get(rider, 0)
+        holds = before + figures["floats"] + figures["collected"] - figures["handed_in"]
+        shown.append(RiderCash(rider=rider, carried_in=before, holds=holds, **figures))
+    return tuple(shown)
+
+
 def z_report(
-    day: str, transactions: Sequence[LedgerTransaction], *, currency: str = "", counted_cash: int | None = None
+    day: str,
+    transactions: Sequence[LedgerTransaction],
+    *,
+    currency: str = "",
+    counted_cash: int | None = None,
+    riders_carried_in: Mapping[str, int] | None = None,
 ) -> ZReport:
-    """The day's figures from its ledger transactions alone (each checked to balance)."""
+    """The day's figures from its ledger transactions alone (each checked to balance).
+
+    Riders' cash is carried from day to day, so what each held before the day (``riders_carried_in``,
+    the balances of their accounts over the earlier days) comes in from outside.
+    """
     methods = [method.value for method in TenderMethod]
     takings, refunds_by, voids_by = (dict.fromkeys(methods, 0) for _ in range(3))
     tax_by_code: dict[str, int] = {}
@@ -694,7 +833,10 @@ def z_report(
             opening += amounts.get(CASH_DRAWER, 0)
     balances = account_balances(transactions)
     net_by_method = {m: takings[m] - refunds_by[m] - voids_by[m] for m in methods}
-    expected = opening + net_by_method[TenderMethod.CASH.value] - payouts
+    riders = rider_cash(transactions, riders_carried_in or {})
+    to_riders = sum(r.floats for r in riders)
+    from_riders = sum(r.handed_in for r in riders)
+    expected = opening + net_by_method[TenderMethod.CASH.value] - payouts - to_riders + from_riders
     net_tax = {
         account.removeprefix(TAX_PREFIX): -value
         for account, value in sorted(balances.items())
@@ -741,4 +883,6 @@ def z_report(
             )
             for by, figures in sorted(staff.items())
         ),
+        riders=riders,
+        riders_hold=sum(r.holds for r in riders),
     )

@@ -7,7 +7,7 @@ it runs on is decided here, from what the books hold, without I/O:
 1. ``require_invoice`` and ``approval``: the invoice exists and is not void,
    and a manager's PIN came with the command (checking it is the shell's: a
    slow hash and a rate limit in Redis).
-2. ``refund``, ``void``, ``drawer`` or ``close_day``: refuses what is not
+2. ``refund``, ``void``, ``drawer``, ``rider_cash`` or ``close_day``: refuses what is not
    allowed (more than is left to refund, an invoice with refunds voided, a
    second void) or returns a ``BooksMove``: the postings, the audit note and
    the invoice's new status, recorded in one transaction under the command's
@@ -22,12 +22,21 @@ not refused: its posting (``done``) is reused as it was written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from fireflow.hub.domain.billing import float_entries, payout_entries, refund_entries, void_entries, z_report
+from fireflow.hub.domain.billing import (
+    float_entries,
+    payout_entries,
+    refund_entries,
+    rider_account,
+    rider_float_entries,
+    rider_handover_entries,
+    void_entries,
+    z_report,
+)
 from fireflow.hub.domain.decision import AuditNote, Decision, Event
 from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.domain.orders import bump
@@ -49,6 +58,7 @@ __all__ = [
     "refund",
     "refund_id",
     "require_invoice",
+    "rider_cash",
     "void",
     "void_id",
 ]
@@ -78,13 +88,14 @@ class BooksMove:
     postings: tuple[LedgerTransaction, ...]
     audit: AuditNote
     result: dict[str, Any]
-    event: Event
+    event: Event | None
     invoice_status: tuple[str, InvoiceStatus] | None = None  # (invoice id, its new status)
     order_ids: tuple[str, ...] = ()  # the orders whose live state follows
     order_status: OrderStatus | None = None
     payment_status: PaymentStatus | None = None
     tells_revenue: bool = False  # the day's revenue changed: cashiers and managers are told
     closes: tuple[str, int] | None = None  # a close: the day, and how many transactions its report counted
+    no_overdraw: tuple[str, ...] = ()  # accounts the postings may not take below zero
 
     def live(self, orders: Sequence[Order]) -> Decision:
         """The Decision applied under the command's id; ``orders`` are those of ``order_ids`` still live."""
@@ -94,7 +105,7 @@ class BooksMove:
         if self.payment_status is not None:
             changes["payment_status"] = self.payment_status
         changed = tuple(bump(o, **changes) for o in orders) if changes else ()
-        return Decision(result=self.result, orders=changed, events=(self.event,))
+        return Decision(result=self.result, orders=changed, events=() if self.event is None else (self.event,))
 
 
 def refund_id(key: str) -> str:
@@ -236,9 +247,48 @@ def drawer(cmd: c.DrawerFloat | c.DrawerPayout, *, key: str, by: str, now: int) 
     )
 
 
-def close_day(day: str, transactions: Sequence[LedgerTransaction], *, currency: str, counted_cash: int) -> BooksMove:
-    """Close the business day: its Z-report with the drawer counted; nothing is posted."""
-    report = z_report(day, transactions, currency=currency, counted_cash=counted_cash)
+def rider_cash(
+    cmd: c.RiderCashMove,
+    *,
+    handover: bool,
+    holds: int,
+    key: str,
+    by: str,
+    now: int,
+    currency: str = "",
+    digits: int | None = None,
+) -> BooksMove:
+    """Change from the drawer for a rider (``handover`` False), or cash a rider hands in (True), all or part
+    of what the rider ``holds``; the books refuse a handover that concurrent ones would take below zero."""
+    if handover:
+        posting = rider_handover_entries(
+            cmd.rider, cmd.amount, holds, now=now, by=by, txn_id=f"{key}:handover", currency=currency, digits=digits
+        )
+    else:
+        posting = rider_float_entries(cmd.rider, cmd.amount, now=now, by=by, txn_id=f"{key}:rider_float")
+    kind = posting.kind.value
+    details = {"rider": cmd.rider, "amount": cmd.amount, "held_before": holds}
+    return BooksMove(
+        postings=(posting,),
+        audit=AuditNote(kind, "rider", cmd.rider, details),
+        result={"kind": kind, "rider": cmd.rider, "amount": cmd.amount},
+        event=None,  # RIDER_CASH follows, with the balance the books hold once this is recorded
+        no_overdraw=(rider_account(cmd.rider),) if handover else (),
+    )
+
+
+def close_day(
+    day: str,
+    transactions: Sequence[LedgerTransaction],
+    *,
+    currency: str,
+    counted_cash: int,
+    riders_carried_in: Mapping[str, int] | None = None,
+) -> BooksMove:
+    """Close the business day: its Z-report with the drawer counted and riders' cash carried; nothing is posted."""
+    report = z_report(
+        day, transactions, currency=currency, counted_cash=counted_cash, riders_carried_in=riders_carried_in
+    )
     shown = report.model_dump(mode="json")
     return BooksMove(
         postings=(),

@@ -31,6 +31,7 @@ class DueKind(Enum):
     SETTLE = "SETTLE"  # a payment lock left behind; subject: the paying command's id
     BILL = "BILL"  # a bill lock running out; subject: the order id
     PRINT = "PRINT"  # a print job's lease running out; subject: the job id
+    ETA = "ETA"  # a delivery out with its rider: estimate its arrival again; subject: the order id
 
 
 @dataclass(frozen=True, slots=True)

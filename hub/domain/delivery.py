@@ -13,22 +13,25 @@ DELIVERY_UNASSIGNED, with no customer details. A rider acts only on its own orde
 step the order is past is INVALID_STATE naming where it is.
 
 Money here is only what the rider must collect: the bill still due on a cash-on-delivery order
-(0 when prepaid). A prepaid order closes when delivered; a cash-on-delivery one stays open,
-DELIVERED, until the cash is settled (the rider's cash in the books comes next).
+(0 when prepaid). Delivered, an order closes. A cash-on-delivery one is paid as it is delivered:
+``cod_tender`` is its payment, in COD, recorded in the books first (``hub/commands/settle.py``)
+to the rider's own cash account, where it stays until the rider hands it in (rider.handover).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from fireflow.hub.domain.actors import Actor, Role
 from fireflow.hub.domain.billing import compute_bill
 from fireflow.hub.domain.decision import Decision, Event
 from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.eta import first_check
 from fireflow.hub.domain.orders import WITH_RIDER, bump, order_channels, require_open
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
-from fireflow.schema.billing import BillingSettings
+from fireflow.schema.billing import BillingSettings, Tender, TenderMethod
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import Delivery, DeliveryStatus, Order, OrderStatus, OrderType, PaymentStatus
 from fireflow.schema.setup import Device
@@ -38,9 +41,12 @@ __all__ = [
     "amount_due",
     "assign",
     "channels",
+    "check_delivery",
     "check_rider",
-    "deliver",
+    "cod_tender",
+    "delivered",
     "fail",
+    "paid_and_delivered",
     "pickup",
     "return_to_restaurant",
     "rider_orders",
@@ -185,16 +191,16 @@ def pickup(order: Order, actor: Actor, now: int, *, settings: BillingSettings, c
             "by": actor.device_id,
         }
     )
-    return _decided(bump(order, delivery=new_trip), "DELIVERY_PICKED_UP")
+    decided = _decided(bump(order, delivery=new_trip), "DELIVERY_PICKED_UP")
+    return replace(decided, due=(first_check(order, now),))  # its ETA, every CHECK_EVERY_MS (hub/domain/eta.py)
 
 
-def deliver(
-    order: Order, cmd: c.DeliveryDeliver, actor: Actor, now: int, *, settings: BillingSettings, currency: str
-) -> Decision:
-    """The customer has it (OUT_FOR_DELIVERY → DELIVERED), with what was still due to pay (``amount_due``).
+def check_delivery(
+    order: Order, cmd: c.DeliveryDeliver, actor: Actor, *, settings: BillingSettings, currency: str
+) -> int:
+    """May this rider mark the order delivered with ``cmd.collected``? Returns what was due (``amount_due``).
 
-    Cash on delivery: ``collected`` must be exactly ``due``. Prepaid (``due`` 0): nothing is collected and
-    the order closes. A cash-on-delivery order stays open, DELIVERED, until its cash is settled.
+    Cash on delivery: ``collected`` must be exactly what is due. Prepaid (due 0): nothing is collected.
     """
     trip = _trip(order, actor)
     _require(order, trip, DeliveryStatus.OUT_FOR_DELIVERY, "delivered")
@@ -212,18 +218,58 @@ def deliver(
             f"order {order.number} is {said}, not {cmd.collected}",
             {"order_id": order.id, "due": due, "collected": cmd.collected},
         )
+    return due
+
+
+def cod_tender(order: Order, due: int) -> c.PayOrder:
+    """The payment a cash-on-delivery order takes when delivered: ``due`` in COD, held by its rider."""
+    assert order.delivery is not None
+    return c.PayOrder(
+        order_ids=[order.id], tenders=[Tender(method=TenderMethod.COD, amount=due, reference=order.delivery.rider)]
+    )
+
+
+def delivered(order: Order, actor: Actor, now: int, *, collected: int, change: Callable[..., Order] = bump) -> Decision:
+    """The customer has it (OUT_FOR_DELIVERY → DELIVERED), paid (beforehand, or just now on delivery): it closes.
+
+    ``check_delivery`` said yes first, and a cash-on-delivery order's payment is in the books by now.
+    ``change``: how the order changes (``bump``; a write already counted in this commit: no count again).
+    """
+    trip = _trip(order, actor)
+    _require(order, trip, DeliveryStatus.OUT_FOR_DELIVERY, "delivered")
     new_trip = trip.model_copy(
         update={
             "status": DeliveryStatus.DELIVERED,
             "delivered_at": now,
-            "cod": due,
-            "collected": cmd.collected,
+            "cod": collected,
+            "collected": collected,
             "by": actor.device_id,
         }
     )
     closes = order.payment_status is PaymentStatus.PAID
-    new = bump(order, delivery=new_trip, **({"status": OrderStatus.CLOSED} if closes else {}))
+    new = change(order, delivery=new_trip, **({"status": OrderStatus.CLOSED} if closes else {}))
     return _decided(new, "DELIVERY_DELIVERED", closed=closes)
+
+
+def _same_write(order: Order, **changes: object) -> Order:
+    """Changes to an order this commit has already counted (its version and revision moved once)."""
+    return order.model_copy(update=changes)
+
+
+def paid_and_delivered(paid: Decision, actor: Actor, now: int, *, collected: int) -> Decision:
+    """A cash-on-delivery payment applied (``settlement.finish``) and the order delivered, in one commit.
+
+    A payment applied before (the decision changes no order) is left as it is: its order was delivered with it.
+    """
+    if len(paid.orders) != 1:
+        return paid
+    done = delivered(paid.orders[0], actor, now, collected=collected, change=_same_write)
+    return replace(
+        paid,
+        result={**done.result, "payment": paid.result},
+        orders=done.orders,
+        events=(*paid.events, *done.events),
+    )
 
 
 def fail(order: Order, cmd: c.DeliveryFail, actor: Actor, now: int) -> Decision:

@@ -223,6 +223,8 @@ def open_order(
         guests=cmd.guests,
         phone=cmd.phone,
         address=cmd.address,
+        location=cmd.location,
+        promised_at=cmd.promised_at,
         customer_name=cmd.customer_name,
         notes=notes,
         opened_by=actor.device_id,

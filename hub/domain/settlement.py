@@ -40,7 +40,7 @@ from fireflow.hub.domain.orders import (
 from fireflow.hub.domain.tickets import FINISHED
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
-from fireflow.schema.billing import Bill, BillingSettings, LedgerTransaction, Payment
+from fireflow.schema.billing import Bill, BillingSettings, LedgerTransaction, Payment, TenderMethod
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import (
     BillLock,
@@ -248,8 +248,14 @@ def plan_payment(
     *,
     key: str,
     prep_mean_ms: Mapping[tuple[str, str], int],
+    on_delivery: bool = False,
 ) -> PaymentPlan:
+    """``on_delivery``: a rider's cash-on-delivery payment (``delivery.cod_tender``), the only one paid in COD."""
     _payable(orders, key)
+    if not on_delivery and any(t.method is TenderMethod.COD for t in cmd.tenders):
+        raise DomainError(
+            ErrorCode.INVALID_COMMAND, "cash on delivery is taken by the rider as the order is delivered, not at a till"
+        )
     seated = [o for o in orders if o.type not in COUNTER]  # counter orders are paid first, then cooked
     not_ready = unfinished(seated)
     if not_ready and not cmd.force:

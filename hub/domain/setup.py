@@ -176,6 +176,7 @@ def to_live(setup: RestaurantSetup, *, restaurant_version: int = 0, menu_version
         currency=profile.currency,
         minor_digits=profile.minor_digits,
         timezone=profile.timezone,
+        location=profile.location,
         kitchen=KitchenSettings(
             recall_window_s=setup.kitchen.recall_window_s,
             ack_timeout_s=setup.kitchen.ack_timeout_s,
@@ -216,6 +217,7 @@ def from_live(
             timezone=restaurant.timezone,
             currency=restaurant.currency,
             minor_digits=restaurant.minor_digits,
+            location=restaurant.location,
         ),
         billing=restaurant.billing,
         kitchen=KitchenRules.model_construct(
@@ -447,7 +449,7 @@ def _profile_move(live: LiveSetup, restaurant: Restaurant, result: dict[str, Any
 
 
 def update_profile(live: LiveSetup, cmd: c.UpdateProfile) -> Decision:
-    """Name and time zone; the time zone is checked against the zone database by the shell first."""
+    """Name, time zone and place; the time zone is checked against the zone database by the shell first."""
     restaurant = live.restaurant
     _fresh(restaurant.version, cmd.version, "restaurant")
     changes: dict[str, Any] = {"version": restaurant.version + 1}
@@ -455,6 +457,8 @@ def update_profile(live: LiveSetup, cmd: c.UpdateProfile) -> Decision:
         changes["name"] = cmd.name
     if cmd.timezone is not None:
         changes["timezone"] = cmd.timezone
+    if cmd.location is not None:
+        changes["location"] = cmd.location
     return _profile_move(live, restaurant.model_copy(update=changes))
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from fireflow.hub.domain.alerts import active_alerts
 from fireflow.hub.domain.delivery import rider_orders
+from fireflow.hub.domain.eta import Track
 from fireflow.hub.domain.printer_health import health_of
 from fireflow.hub.domain.printing import manual_alerts
 from fireflow.hub.domain.tickets import EXPO, ON_SCREEN, card
@@ -52,6 +53,7 @@ class LiveState:
     print_jobs: Sequence[PrintJob] = ()
     manual_jobs: Sequence[PrintJob] = ()  # the jobs on the manual list (fireflow.hub.domain.printing)
     printer_health: Sequence[PrinterHealth] = ()  # what the print agents last said of the printers
+    riders: Sequence[Track] = ()  # riders' latest fixes and trails (not events: hub/live/positions.py)
 
 
 def needs(channel: str) -> frozenset[str]:
@@ -78,14 +80,37 @@ def _dump_in_order(orders: Sequence[Order]) -> list[dict[str, Any]]:
 
 
 def _dispatch(state: LiveState, open_orders: Sequence[Order]) -> dict[str, Any]:
-    """Every open DELIVERY order (its ``delivery`` says where it is), and each rider's orders in batch order.
+    """Every open DELIVERY order (its ``delivery`` says where it is), each rider's orders in batch order, and
+    every rider's latest fix with its trail (``positions``: riders whose fixes have not expired).
 
     ``at`` is the hub's clock: ages (``created_at``, ``ready_at``) are counted from it.
     """
     deliveries = [o for o in open_orders if o.type is OrderType.DELIVERY]
     riders = sorted({o.delivery.rider for o in deliveries if o.delivery is not None})
     held = [{"rider": r, "order_ids": [o.id for o in rider_orders(deliveries, r)]} for r in riders]
-    return {"orders": _dump(deliveries), "riders": [h for h in held if h["order_ids"]], "at": state.now}
+    positions = [_position(t) for t in state.riders]
+    return {
+        "orders": _dump(deliveries),
+        "riders": [h for h in held if h["order_ids"]],
+        "positions": positions,
+        "origin": state.restaurant.location.model_dump() if state.restaurant and state.restaurant.location else None,
+        "at": state.now,
+    }
+
+
+def _position(track: Track) -> dict[str, Any]:
+    """A rider's latest fix as the positions frame has it, with its trail (newest first: ``[lat, lon, at]``)."""
+    fix = track.latest
+    trail = [[f.lat, f.lon, f.at] for f in track.trail]
+    return {
+        "rider": track.rider,
+        "lat": fix.lat,
+        "lon": fix.lon,
+        "accuracy": fix.accuracy,
+        "at": fix.at,
+        "speed": track.speed,
+        "trail": trail,
+    }
 
 
 def _cards(state: LiveState, station: str) -> dict[str, Any]:

@@ -11,17 +11,36 @@ from dataclasses import dataclass
 
 from fireflow.hub.domain.decision import DueKind
 
-__all__ = ["DURABLE_GROUP", "RESTAURANTS", "WAKE_PATTERN", "WAKE_PREFIX", "Keys", "due_member", "parse_due_member"]
+__all__ = [
+    "DURABLE_GROUP",
+    "POSITIONS_PATTERN",
+    "POSITIONS_PREFIX",
+    "RESTAURANTS",
+    "WAKE_PATTERN",
+    "WAKE_PREFIX",
+    "Keys",
+    "due_member",
+    "parse_due_member",
+]
 
 RESTAURANTS = "ff:restaurants"
 WAKE_PREFIX = "ff:wake:"
 WAKE_PATTERN = WAKE_PREFIX + "*"
+# Riders' fixes, published per restaurant (hub/live/positions.py): lossy, never in the stream.
+POSITIONS_PREFIX = "ff:pos:"
+POSITIONS_PATTERN = POSITIONS_PREFIX + "*"
 
 
 DURABLE_GROUP = "durable"  # the consumer group of every restaurant stream that feeds Postgres
 
 # A due check is the member ``<prefix><subject>`` of a restaurant's ``due`` sorted set, scored by when (ms).
-_DUE_PREFIX = {DueKind.ACK: "ack|", DueKind.SETTLE: "settle|", DueKind.BILL: "bill|", DueKind.PRINT: "print|"}
+_DUE_PREFIX = {
+    DueKind.ACK: "ack|",
+    DueKind.SETTLE: "settle|",
+    DueKind.BILL: "bill|",
+    DueKind.PRINT: "print|",
+    DueKind.ETA: "eta|",
+}
 
 
 def due_member(kind: DueKind, subject: str) -> str:
@@ -167,6 +186,20 @@ class Keys:
         """Sorted set ``<agent device>|<node>`` scored by when that node's sockets of the print agent stop
         counting as connected (ms): a printer's state is UNKNOWN once its agent has none left."""
         return self.prefix + "print_agents"
+
+    @property
+    def positions_channel(self) -> str:
+        """Where this restaurant's riders' fixes are published (every node pattern-subscribes)."""
+        return POSITIONS_PREFIX + self.restaurant_id
+
+    @property
+    def rider_positions(self) -> str:
+        """Hash rider device id -> its latest fix (JSON, as published); expires when no rider has sent for hours."""
+        return self.prefix + "riders:pos"
+
+    def rider_trail(self, rider: str) -> str:
+        """List of the rider's last fixes, newest first (JSON ``[lat, lon, at, accuracy]``), capped and expiring."""
+        return self.prefix + "riders:trail:" + rider
 
     @property
     def staff(self) -> str:

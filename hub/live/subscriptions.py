@@ -14,6 +14,7 @@ reply, then everything later. A client may resume from the reply's offset.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from fireflow.hub.domain.views import channel_view, needs
 from fireflow.hub.live.codec import EncodedEvent
 from fireflow.hub.live.connection import Connection
 from fireflow.hub.live.fanout import FanOut
+from fireflow.hub.live.positions import DISPATCH, Positions, read_tracks
 from fireflow.hub.live.presence import Presence, stations_of
 from fireflow.hub.live.store import Store
 from fireflow.schema.protocol import CloseCode, ErrorCode
@@ -53,6 +55,7 @@ class Subscriptions:
         replay_limit: int,
         catch_up_timeout: float,
         print_agents: Presence | None = None,
+        positions: Positions | None = None,
     ) -> None:
         self.store = store
         self.fanout = fanout
@@ -61,6 +64,7 @@ class Subscriptions:
         self.audit = audit
         self.replay_limit = replay_limit
         self.catch_up_timeout = catch_up_timeout
+        self.positions = positions  # riders' fixes: the dispatch snapshot shows them
 
     def check(self, actor: Actor, channels: Sequence[str]) -> None:
         """Refuse the first channel ``actor`` may not read; another restaurant's is audited too."""
@@ -151,6 +155,8 @@ class Subscriptions:
                 }
         parts = frozenset().union(*(needs(c) for c in channels))
         offset, at_epoch, state = await self.store.snapshot_state(rid, parts, int(time.time() * 1000))
+        if DISPATCH in channels and self.positions is not None:  # not at the offset: fixes are not events
+            state = dataclasses.replace(state, riders=await read_tracks(self.positions.redis, rid))
         snapshot = {c: channel_view(c, state) for c in channels}
         return reply | {"offset": offset, "epoch": at_epoch, "recovered": False, "snapshot": snapshot}
 

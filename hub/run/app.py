@@ -48,6 +48,7 @@ from fireflow.hub.live.control import REVOKED_CHANNEL, SETUP_CHANNEL
 from fireflow.hub.live.devices import Devices
 from fireflow.hub.live.fanout import FanOut
 from fireflow.hub.live.keys import Keys
+from fireflow.hub.live.positions import Positions
 from fireflow.hub.live.presence import Presence, print_agents
 from fireflow.hub.live.store import Store, redis_client
 from fireflow.hub.live.subscriptions import Subscriptions
@@ -133,6 +134,16 @@ class Hub:
         self._leaving = asyncio.Event()  # set by stop(): sockets closed by our shutdown resume elsewhere
         # The key new tokens are signed with first, then former ones still accepted (key rotation).
         self.secrets = [settings.secret, *(s.strip() for s in settings.previous_secrets.split(",") if s.strip())]
+        self.positions = Positions(
+            self.redis,
+            self.fanout,
+            self.metrics,
+            interval=settings.position_interval,
+            window=settings.position_window,
+            trail=settings.position_trail,
+            ttl=settings.position_ttl,
+            max_queued=settings.position_queue,
+        )
         self.subscriptions = Subscriptions(
             self.store,
             self.fanout,
@@ -141,6 +152,7 @@ class Hub:
             replay_limit=settings.replay_limit,
             catch_up_timeout=settings.auth_timeout,
             print_agents=self.print_agents,
+            positions=self.positions,
         )
         self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick)
         self.connections: set[Connection] = Sockets(self.metrics)
@@ -175,6 +187,8 @@ class Hub:
         handlers: dict[str, Callable[[str], None]] = {REVOKED_CHANNEL: self._revoked, SETUP_CHANNEL: self.store.forget}
         spawn("control", lambda: control.listen(self.redis, handlers, self._resync))
         spawn("due-checks", self.due_checks.run)
+        spawn("positions", self.positions.listen)
+        spawn("positions-writer", self.positions.write)
         spawn("audit", self.audit.run)
         spawn("loop-lag", self.metrics.watch_loop)
         self.metrics.time_gc()

@@ -565,9 +565,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.epilog = "secret: FIREFLOW_SECRET, else <data-dir>/secret as written by `fireflow serve` on that data dir"
     _restaurant_parser(sub)
     _print_agent_parser(sub)
-    what = "measure the hub (kitchen, broadcast, idle, settle)"
+    what = "measure the hub (kitchen, broadcast, idle, settle, riders) or the batch suggestions (batches)"
     p = sub.add_parser("bench", help=what, description=what)
-    p.add_argument("scenario", choices=["kitchen", "broadcast", "idle", "settle"], help="what to measure")
+    scenarios = ["kitchen", "broadcast", "idle", "settle", "riders", "batches"]
+    p.add_argument("scenario", choices=scenarios, help="what to measure")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="the scenario's options (fireflow bench SCENARIO --help)")
     return parser
 

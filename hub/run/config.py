@@ -118,6 +118,17 @@ class Settings(BaseSettings):
     # A station's screens count as live this long after their node last said so (it says so every third).
     presence_ttl: Positive = Field(15.0, description="seconds a node's kitchen screens count as live after it said so")
     due_tick: Positive = Field(0.5, description="seconds between checks for due acknowledgements and locks")
+    position_interval: Positive = Field(
+        1.0, description="seconds a rider's fixes must be apart; sooner ones are dropped (counted)"
+    )
+    position_window: Positive = Field(
+        0.25, description="seconds between positions frames per restaurant; fixes in between wait, newest per rider"
+    )
+    position_trail: Count = Field(20, description="fixes kept per rider's trail")
+    position_ttl: Positive = Field(4 * 3600.0, description="seconds a rider's fixes are kept after its last one")
+    position_queue: Count = Field(
+        16, description="frames waiting on a dispatcher's socket past which it misses a positions frame"
+    )
     print_agent_grace: Positive = Field(
         3.0,
         description="seconds a print agent may be away (a reconnect, a node restarting) before its printers are UNKNOWN",

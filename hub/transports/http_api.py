@@ -29,10 +29,11 @@ from starlette.routing import Route
 from fireflow.hub.books import history
 from fireflow.hub.books.groups import Groups
 from fireflow.hub.books.reports import z_report_html
+from fireflow.hub.commands.batch_suggestions import Suggestions
 from fireflow.hub.commands.registry import PUBLIC, REGISTRY
 from fireflow.hub.commands.tenancy import tenant_violation
 from fireflow.hub.domain import groups
-from fireflow.hub.domain.actors import Actor, can_read
+from fireflow.hub.domain.actors import Actor, Role, can_read
 from fireflow.hub.domain.billing import compute_bill
 from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.domain.orders import business_day, check_tenant
@@ -241,6 +242,35 @@ async def _z(hub: Hub, actor: Actor, request: Request) -> Any:
     return report.model_dump(mode="json")
 
 
+async def _riders(hub: Hub, actor: Actor, request: Request) -> Any:
+    """The riders (paired, not revoked, or holding cash) and the cash each holds, as the books have it."""
+    try:
+        can_read(actor, "dispatch")
+    except DomainError:
+        can_read(actor, "cashier")
+    if hub.bus.money is None:
+        raise DomainError(ErrorCode.UNAVAILABLE, "no books (Postgres) configured")
+    rid = actor.restaurant_id
+    holds = await hub.bus.money.riders(rid)
+    devices = {d.id: d for d in await hub.devices.all(rid) if d.role == Role.RIDER.value}
+    shown = sorted({*(i for i, d in devices.items() if d.revoked_at is None), *(r for r, v in holds.items() if v)})
+    restaurant = await hub.store.restaurant(rid)
+    return {
+        "currency": restaurant.currency if restaurant else "",
+        "riders": [
+            {"rider": r, "name": devices[r].name if r in devices else r, "holds": holds.get(r, 0)} for r in shown
+        ],
+    }
+
+
+_SUGGESTIONS = Suggestions()
+
+
+async def _suggestions(hub: Hub, actor: Actor, request: Request) -> Any:
+    can_read(actor, "dispatch")
+    return await _SUGGESTIONS.of(hub.store, actor.restaurant_id)
+
+
 async def _stock(hub: Hub, actor: Actor, request: Request) -> Any:
     can_read(actor, "menu")
     rid = actor.restaurant_id
@@ -372,6 +402,8 @@ READS: tuple[Read, ...] = (
     Read("/reports/day", _day, "The day's live figures, from the ledger", _DAY),
     Read("/reports/z", _z, "The Z-report", _DAY),
     Read("/reports/z.html", _z, "The Z-report, printable (token also as ?token=)", _DAY, html=True),
+    Read("/riders", _riders, "The riders and the cash each holds (floats and cash on delivery, less handovers)"),
+    Read("/deliveries/suggestions", _suggestions, "Suggested batches of the ready delivery orders, with the reasons"),
     Read("/menu", _menu, "The menu"),
     Read("/menu/stock", _stock, "The menu with 86s and portion counts"),
     Read(

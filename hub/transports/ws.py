@@ -39,6 +39,7 @@ from fireflow.schema.protocol import (
     Outcome,
     Ping,
     Pong,
+    Position,
     Subscribe,
     Unsubscribe,
 )
@@ -203,6 +204,8 @@ class _Session:
             frame = await self._next()
             if isinstance(frame, Cmd | Outcome):
                 await self._command(frame)
+            elif isinstance(frame, Position):
+                self._position(frame)
             elif isinstance(frame, Subscribe):
                 await self._subscribe(frame)
             elif isinstance(frame, Unsubscribe):
@@ -268,6 +271,14 @@ class _Session:
             self.error(error.code, error.message, error.details, frame.id, error.retryable)
             return
         conn.send_frame({"op": "ack", "id": frame.id, "offset": stored.offset, "result": stored.result})
+
+    def _position(self, frame: Position) -> None:
+        """A rider's fix: no answer when taken or dropped (fire and forget), an error when refused."""
+        assert self.conn.actor is not None
+        try:
+            self.hub.positions.take(self.conn.actor, frame)
+        except DomainError as exc:
+            self.error(exc.code, exc.message)
 
     async def _subscribe(self, frame: Subscribe) -> None:
         try:

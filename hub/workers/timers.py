@@ -23,7 +23,7 @@ from fireflow.hub.domain.decision import Due, DueKind
 from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.live.store import Store
 from fireflow.hub.supervise import reraise_if_cancelled
-from fireflow.schema.commands import CheckAck, ExpireBillLock, PrintJobCommand
+from fireflow.schema.commands import CheckAck, DeliveryCommand, ExpireBillLock, PrintJobCommand
 from fireflow.schema.protocol import ErrorCode
 
 __all__ = ["DueChecks"]
@@ -74,6 +74,8 @@ class DueChecks:
             await self._bill_lock(rid, due)
         elif due.kind is DueKind.PRINT:
             await self._print_lease(rid, due)
+        elif due.kind is DueKind.ETA:
+            await self._eta(rid, due)
         else:
             await self._ack(rid, due)
 
@@ -112,6 +114,17 @@ class DueChecks:
                 await self.store.drop_due(rid, due)
             else:
                 logger.warning("print lease of %s of %s: %s", due.subject, rid, exc.message)
+
+    async def _eta(self, rid: str, due: Due) -> None:
+        """A delivery's ETA, estimated again (hub/domain/eta.py); the id is the check's, so nodes run it once."""
+        try:
+            command = DeliveryCommand(order_id=due.subject)
+            await self.bus.execute_internal(rid, f"eta-{due.subject}-{due.at}", "delivery.check_eta", command)
+        except DomainError as exc:
+            if exc.code is ErrorCode.NOT_FOUND:
+                await self.store.drop_due(rid, due)
+            else:
+                logger.warning("ETA of %s of %s: %s", due.subject, rid, exc.message)
 
     async def _ack(self, rid: str, due: Due) -> None:
         ticket_id = due.subject
