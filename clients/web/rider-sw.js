@@ -4,12 +4,13 @@
 // cache when the network fails. Only the shell is cached; the hub's data comes over the
 // WebSocket, and the page keeps its last snapshot and its outbox in IndexedDB.
 
-const CACHE = "fireflow-rider-v1";
+const CACHE = "fireflow-rider-v2";
 const PAGE = "/rider";
 const SHELL = [
   PAGE,
   "/rider.webmanifest",
   "/static/rider.js",
+  "/static/rider_position.js",
   "/static/rider.css",
   "/static/rider-icon.svg",
   "/static/fireflow.js",

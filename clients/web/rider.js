@@ -12,9 +12,15 @@
 // or refused it (a refusal is shown in words). The last snapshot is kept in IndexedDB too, and a
 // service worker (/rider-sw.js) keeps the page's shell, so a reload with no signal still shows the
 // stops and the actions waiting.
+//
+// While the rider has something to deliver, the phone's GPS fixes go to dispatch (rider_position.js,
+// throttled, never queued offline); the line under the top bar says whether they do. "You hold ₹X":
+// the rider's cash as the books hold it, from the RIDER_CASH events on its channel (the last value
+// kept with the snapshot, so it shows offline; nothing shown before the first event).
 
 import { Hub, HubError, randomHex } from "./fireflow.js";
 import { formatMoney, parseAmount, placesOf, plainAmount } from "./money.js";
+import { PositionSharer } from "./rider_position.js";
 import { block, deviceToken, h, noToken, setConnection, tokenInfo } from "./ui.js";
 
 const DB_NAME = "fireflow-rider";
@@ -32,6 +38,8 @@ const adding = new Set(); // order ids whose tap is being written to the outbox
 let hub = null;
 let db = null;
 let flushing = false;
+let holds = null; // minor units the rider holds, as the last RIDER_CASH said; null: not told yet
+const sharer = new PositionSharer({ hub: () => hub, changed: () => drawWhere() });
 
 const $ = (id) => document.getElementById(id);
 let currency = "INR"; // the restaurant's, from the rider's snapshot (a rider reads no menu)
@@ -63,7 +71,7 @@ function store(name, mode = "readonly") {
 async function saveSnapshot() {
   if (!db || !device) return;
   try {
-    await request(store("snapshots", "readwrite").put({ device, currency, orders: [...orders.values()], at: Date.now() }));
+    await request(store("snapshots", "readwrite").put({ device, currency, holds, orders: [...orders.values()], at: Date.now() }));
   } catch (err) {
     console.warn("saving the snapshot", err);
   }
@@ -113,7 +121,9 @@ function snapshot(snapshots) {
 
 function event(ev) {
   const data = ev.data || {};
-  if (ev.type === "DELIVERY_UNASSIGNED" || ev.type === "ORDER_CANCELLED") {
+  if (ev.type === "RIDER_CASH") {
+    if (data.rider === device && Number.isInteger(data.holds)) holds = data.holds;
+  } else if (ev.type === "DELIVERY_UNASSIGNED" || ev.type === "ORDER_CANCELLED") {
     orders.delete(data.order_id);
   } else if (data.order) {
     putOrder(data.order);
@@ -234,6 +244,12 @@ function draw() {
   const done = list.filter((o) => ["DELIVERED", "FAILED"].includes(shown(o).status));
   $("stops").replaceChildren(...[...active, ...done].map((o) => card(o, list.indexOf(o))));
   $("empty").hidden = list.length > 0;
+  sharer.want(active.length > 0); // watch the GPS only while there is something to deliver
+  drawWhere();
+  const held = $("holds");
+  held.hidden = holds === null;
+  held.textContent = holds === null ? "" : `You hold ${formatMoney(holds, currency)}`;
+  if (holds !== null) held.dataset.minor = String(holds);
   $("refused").replaceChildren(
     ...refusals.map((r) =>
       h("li", { dataset: { id: r.id } }, h("span", {}, r.text), h("button", { type: "button", onclick: () => dismiss(r) }, "OK")),
@@ -254,6 +270,13 @@ function draw() {
   }
   signal.hidden = !(n || (hub && !online() && !hub.stopped));
   document.body.dataset.outbox = String(n);
+}
+
+function drawWhere() {
+  const where = $("where");
+  const text = sharer.text;
+  if (where.textContent !== text) where.textContent = text;
+  where.dataset.state = sharer.state;
 }
 
 function dismiss(refusal) {
@@ -332,6 +355,7 @@ async function restore() {
     db = await openDb();
     const saved = await request(store("snapshots").get(device));
     if (saved?.currency) currency = saved.currency;
+    if (Number.isInteger(saved?.holds)) holds = saved.holds;
     for (const order of saved?.orders || []) putOrder(order);
     const all = await request(store("outbox").getAll()); // in key order: tap order
     outbox = all.filter((e) => e.device === device);
@@ -345,6 +369,8 @@ function registerWorker() {
   if (!("serviceWorker" in navigator)) return;
   navigator.serviceWorker.register("/rider-sw.js", { scope: "/rider" }).catch((err) => console.warn("service worker", err));
 }
+
+let linkState = null;
 
 async function start() {
   registerWorker();
@@ -372,6 +398,10 @@ async function start() {
     state: (state, h) => {
       setConnection(h);
       draw();
+      if (state !== linkState) {
+        linkState = state;
+        sharer.linkChanged();
+      }
       if (state === "live") flush();
     },
   });
@@ -386,7 +416,7 @@ async function start() {
     }
     draw();
   });
-  window.fireflow = { hub, orders, outbox: () => outbox, refusals, draw };
+  window.fireflow = { hub, orders, outbox: () => outbox, refusals, draw, positions: sharer, holds: () => holds };
   hub.start();
 }
 
