@@ -213,3 +213,40 @@ async def test_suggested_batches_group_ready_orders_by_direction(hub: RunningHub
     async with hub.http(Role.DISPATCHER) as http:
         after = (await http.get("/api/v1/deliveries/suggestions")).json()
     assert [s["order_ids"] for s in after["suggestions"]] == [[south_west]]
+
+
+async def test_a_delivery_customers_phone_and_address_reach_only_riders_dispatch_and_the_money_side(
+    hub: RunningHub,
+) -> None:
+    """Item 7: a waiter (and the kitchen) gets delivery orders with the phone, address and place blanked, in
+    snapshots, live events, replays and HTTP reads; the dispatcher and the cashier get them whole."""
+    waiter, dispatcher, cashier = [await hub.client(r) for r in (Role.WAITER, Role.DISPATCHER, Role.CASHIER)]
+    snapshots = {
+        "waiter": (await waiter.subscribe("orders"))["snapshot"]["orders"]["orders"],
+        "cashier": (await cashier.subscribe("orders"))["snapshot"]["orders"]["orders"],
+    }
+    await dispatcher.subscribe("dispatch")
+    assert snapshots == {"waiter": [], "cashier": []}
+    place = {"lat": 12.98, "lon": 77.6}
+    order_id = await ready_delivery(hub, 7, location=place)
+    whole = {"phone": "5550207", "address": "7 Rider Rd", "location": place}
+    for client, seen in ((dispatcher, whole), (cashier, whole), (waiter, dict.fromkeys(whole))):
+        order = (await _event(client, "ORDER_OPENED", order_id))["data"]["order"]
+        assert {k: order[k] for k in whole} == seen, (client, order)
+    # a snapshot taken now, and HTTP reads
+    later = await hub.client(Role.WAITER)
+    (shown,) = (await later.subscribe("orders"))["snapshot"]["orders"]["orders"]
+    assert (shown["id"], shown["phone"], shown["address"], shown["location"]) == (order_id, None, None, None)
+    assert shown["customer_name"] == (await _order(hub, order_id))["customer_name"]  # the name is not withheld
+    async with hub.http(Role.WAITER) as http:
+        read = (await http.get(f"/api/v1/orders/{order_id}")).json()["order"]
+        assert (read["phone"], read["address"]) == (None, None)
+        listed = [o for o in (await http.get("/api/v1/orders")).json()["orders"] if o["id"] == order_id]
+        assert listed and listed[0]["address"] is None
+    async with hub.http(Role.CASHIER) as http:
+        assert (await http.get(f"/api/v1/orders/{order_id}")).json()["order"]["address"] == "7 Rider Rd"
+    # a waiter resuming from an earlier offset gets the missed events blanked too
+    resumed = await hub.client(Role.WAITER)
+    replay = await resumed.subscribe("orders", since=1)
+    assert "7 Rider Rd" not in str(replay) and "5550207" not in str(replay)
+    assert order_id in str(replay)

@@ -696,6 +696,13 @@ class PrintAgent:
                 await self._changed.wait()
         return self._results[job_id]
 
+    async def results_when(self, count: int, timeout: float) -> list[Result]:
+        """The outcomes once at least ``count`` jobs have one (the paper may be out before its outcome is)."""
+        async with asyncio.timeout(timeout):
+            while len(self._results) < count:
+                await self._changed.wait()
+        return list(self._results.values())
+
     # -- printer health ---------------------------------------------------------------------------
 
     def _set_printers(self, printers: Iterable[Printer]) -> None:

@@ -8,11 +8,13 @@ stream rather than decoded and encoded again.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Protocol
 
 import msgpack
 import orjson
 
+from fireflow.hub.domain.privacy import may_hold_customer, redact
 from fireflow.hub.live.store import StreamEntry
 from fireflow.schema.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK
 
@@ -72,18 +74,29 @@ CODECS: dict[str, Codec] = {SUBPROTOCOL_JSON: JsonCodec(), SUBPROTOCOL_MSGPACK: 
 
 
 class EncodedEvent:
-    """One stream entry as an event frame, encoded at most once per encoding."""
+    """One stream entry as an event frame, encoded at most once per encoding, and once more per encoding
+    with delivery customers' details blanked (``fireflow.hub.domain.privacy``) if a reader needs that."""
 
-    __slots__ = ("_json", "_msgpack", "entry")
+    __slots__ = ("_json", "_msgpack", "_private", "entry")
 
     def __init__(self, entry: StreamEntry) -> None:
         self.entry = entry
         self._json: Message | None = None
         self._msgpack: Message | None = None
+        self._private: EncodedEvent | None = None  # the entry with the details blanked, when it holds some
 
     @property
     def offset(self) -> int:
         return self.entry.offset
+
+    def for_reader(self, sees_customers: bool) -> EncodedEvent:
+        """This event as a reader may see it: itself, or (made once) a copy with customers' details blanked."""
+        if sees_customers or not may_hold_customer(self.entry.data):
+            return self
+        if self._private is None:
+            data = orjson.dumps(redact(orjson.loads(self.entry.data)))
+            self._private = EncodedEvent(dataclasses.replace(self.entry, data=data))
+        return self._private
 
     def frame(self) -> dict[str, Any]:
         e = self.entry

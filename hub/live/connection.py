@@ -57,6 +57,7 @@ class Connection:
         "limit",
         "outbox",
         "pending",
+        "sees_customers",
     )
 
     def __init__(
@@ -76,6 +77,7 @@ class Connection:
         self.limit = limit
         self.outbox: deque[Message] | None = None  # made on first backpressure (760 bytes per socket)
         self.actor: Actor | None = None
+        self.sees_customers = False  # delivery customers' details (hub/domain/privacy.py): set with the actor
         self.generation = 0  # the token's generation: a revoked device's older tokens stop working
         self.channels: set[str] = set()
         # While a subscribe is being answered, live events wait here (see subscriptions.Subscriptions.subscribe).
@@ -123,7 +125,7 @@ class Connection:
         if self.pending is not None:
             self.pending.append(event)
         else:
-            self.push(event.message(self.codec.binary))
+            self.push(event.for_reader(self.sees_customers).message(self.codec.binary))
 
     async def _drain(self) -> None:
         """Finish the send that had to wait, then everything queued behind it, then go away."""

@@ -27,6 +27,7 @@ from fireflow.hub.commands.tenancy import tenant_violation
 from fireflow.hub.domain.actors import Actor, Role, can_read
 from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.domain.orders import check_tenant
+from fireflow.hub.domain.privacy import redact
 from fireflow.hub.domain.views import channel_view, needs
 from fireflow.hub.live.codec import EncodedEvent
 from fireflow.hub.live.connection import Connection
@@ -98,7 +99,7 @@ class Subscriptions:
         reply: dict[str, Any] | None = None
         caught_up = True
         try:
-            reply = await self._state_since(rid, wanted, old, since, epoch)
+            reply = await self._state_since(rid, wanted, old, since, epoch, conn.sees_customers)
             # The feed may not have dispatched everything up to the reply's offset yet: keep buffering
             # until it has, so the reply follows every earlier event of the channels already held and
             # precedes every later one.
@@ -124,19 +125,26 @@ class Subscriptions:
         offset = reply["offset"] if reply is not None else 1 << 63
         for event in pending:
             if event.offset <= offset and old.intersection(event.entry.channel_list()):
-                conn.push(event.message(binary))
+                conn.push(event.for_reader(conn.sees_customers).message(binary))
         if reply is None:
             return
         conn.channels.update(new)
         conn.send_frame(reply)
         for event in pending:
             if event.offset > offset:
-                conn.push(event.message(binary))
+                conn.push(event.for_reader(conn.sees_customers).message(binary))
 
     async def _state_since(
-        self, rid: str, channels: list[str], old: frozenset[str], since: int | None, epoch: str | None
+        self,
+        rid: str,
+        channels: list[str],
+        old: frozenset[str],
+        since: int | None,
+        epoch: str | None,
+        sees_customers: bool = True,
     ) -> dict[str, Any]:
-        """The subscribed reply: the missed events when history still has them, else a snapshot."""
+        """The subscribed reply: the missed events when history still has them, else a snapshot; either with
+        delivery customers' details blanked for a reader who may not see them (``hub/domain/privacy.py``)."""
         reply: dict[str, Any] = {"op": "subscribed", "channels": channels}
         if since is not None:
             history = await self.store.history_since(rid, since, self.replay_limit)
@@ -146,7 +154,7 @@ class Subscriptions:
                 for entry in history.entries:
                     on = set(entry.channel_list())
                     if on & wanted and not on & old:  # events of channels already held come live
-                        replayed.append(EncodedEvent(entry).frame())
+                        replayed.append(EncodedEvent(entry).for_reader(sees_customers).frame())
                 return reply | {
                     "offset": history.offset,
                     "epoch": history.epoch,
@@ -158,6 +166,8 @@ class Subscriptions:
         if DISPATCH in channels and self.positions is not None:  # not at the offset: fixes are not events
             state = dataclasses.replace(state, riders=await read_tracks(self.positions.redis, rid))
         snapshot = {c: channel_view(c, state) for c in channels}
+        if not sees_customers:
+            snapshot = redact(snapshot)
         return reply | {"offset": offset, "epoch": at_epoch, "recovered": False, "snapshot": snapshot}
 
     async def _count_screens(self, rid: str, stations: list[str]) -> None:

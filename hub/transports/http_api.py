@@ -37,6 +37,7 @@ from fireflow.hub.domain.actors import Actor, Role, can_read
 from fireflow.hub.domain.billing import compute_bill
 from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.domain.orders import business_day, check_tenant
+from fireflow.hub.domain.privacy import redact, sees_customers
 from fireflow.hub.domain.views import all_day, menu_view
 from fireflow.hub.logs import log_context
 from fireflow.hub.metrics import CONTENT_TYPE
@@ -461,7 +462,9 @@ def _reader(read: Read) -> Callable[[Request], Awaitable[Response]]:
                 return _error(exc)
             except Exception as exc:
                 return _error(to_wire(exc, request.url.path))
-        return body if isinstance(body, Response) else _json(body)
+        if isinstance(body, Response):
+            return body
+        return _json(body if sees_customers(actor.role) else redact(body))  # hub/domain/privacy.py
 
     return endpoint
 

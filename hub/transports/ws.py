@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from fireflow.hub.commands.bus import validation_details
 from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.privacy import sees_customers
 from fireflow.hub.live.codec import CODECS, DecodeError, Message
 from fireflow.hub.live.connection import Connection
 from fireflow.hub.logs import bind_actor
@@ -240,6 +241,7 @@ class _Session:
         self.conn.generation = claims.generation
         hub.device_seen(actor, live=True)
         self.conn.actor = actor
+        self.conn.sees_customers = sees_customers(actor.role)
         bind_actor(actor)  # every later line of this socket names its restaurant and device
         self.conn.send_frame(
             {
