@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from fireflow.schema.base import Record
+from fireflow.schema.base import GeoPoint, Record
 from fireflow.schema.commands import Command
 
 __all__ = ["Address", "PutCustomer"]
@@ -18,6 +18,7 @@ class Address(Record):
     label: str = Field(default="", max_length=40, description="home, work...")
     line: str = Field(min_length=1, max_length=300)
     notes: str = Field(default="", max_length=300, description="gate code, landmark, floor")
+    location: GeoPoint | None = Field(default=None, description="its place: a delivery there carries it (map, ETAs)")
 
 
 class PutCustomer(Command):

@@ -99,6 +99,11 @@ async def test_three_orders_go_out_as_one_batch_and_the_page_follows_the_rider(h
     await page.locator(f"{waiting(cooking)} .badge.cooking").wait_for(timeout=TIMEOUT_MS)
     assert await page.locator(f"{waiting(first)} .badge.cooking").count() == 0
     assert "CASH ON DELIVERY" in await page.locator(f"{waiting(first)} .collect").inner_text()
+    await page.reload()  # a snapshot now: the hub says what each waiting order's rider will collect
+    collect = page.locator(f"{waiting(first)} .collect[data-minor]")
+    await collect.wait_for(timeout=TIMEOUT_MS)
+    due_shown = int(await collect.get_attribute("data-minor") or 0)
+    assert (await collect.inner_text()).startswith("COLLECT ₹")
 
     rider = await hub.client(Role.RIDER, device="rider-1")
     await rider.subscribe("rider:rider-1")
@@ -125,7 +130,7 @@ async def test_three_orders_go_out_as_one_batch_and_the_page_follows_the_rider(h
     for order_id in (third, first, second):
         assert await page.locator(waiting(order_id)).count() == 0
     cod = told[1]["delivery"]["cod"]
-    assert cod > 0
+    assert cod > 0 and cod == due_shown
     await page.locator(f'{row(first)} .collect[data-minor="{cod}"]').wait_for(timeout=TIMEOUT_MS)
 
     for order_id in (third, first, second):

@@ -6,6 +6,7 @@ the screenshots go to ``test-artifacts/screenshots/pos-<what>.png``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -272,7 +273,7 @@ async def test_a_takeaway_finds_the_customer_by_phone_and_a_delivery_saves_a_new
         saved = {
             "name": "Asha Rao",
             "phones": ["+91 98450-12345"],
-            "addresses": [{"label": "home", "line": "12 MG Road"}],
+            "addresses": [{"label": "home", "line": "12 MG Road", "location": {"lat": 12.975, "lon": 77.606}}],
         }
         await command(till, "customer.put", saved)
     pos = await open_pos(browser, hub)
@@ -301,13 +302,29 @@ async def test_a_takeaway_finds_the_customer_by_phone_and_a_delivery_saves_a_new
     assert await dialog.locator(".d-msg").inner_text() == "A delivery needs the phone number and the address."
     await dialog.locator("#cust-address").fill("4 Church St")
     assert await dialog.locator("#cust-save").is_checked()
+    opened = time.time() * 1000
     await dialog.locator("#ask-ok").click()
     delivery_id = await pos.order_view()
     order = await read_order(hub, delivery_id)
     assert (order["type"], order["address"], order["customer_name"]) == ("DELIVERY", "4 Church St", "Ravi K")
+    assert order["location"] is None  # not in the book: no place known
+    assert abs(order["promised_at"] - (opened + 45 * 60_000)) < 60_000  # promised in 45 min, the default
     async with hub.http(Role.WAITER) as waiter:
         found = (await waiter.get("/api/v1/customers", params={"phone": "08044445555"})).json()["customers"]
     assert [(c["name"], c["addresses"][0]["line"]) for c in found] == [("Ravi K", "4 Church St")]
+
+    # A saved address with its place: the delivery carries it, promised in the time chosen.
+    await page.locator("#back").click()
+    await page.locator("#new-delivery").click()
+    await dialog.locator("#cust-phone").fill("9845012345")
+    await dialog.locator("#cust-find").click()
+    await pos.wait('#cust-found:text("Found: Asha Rao")')
+    assert await dialog.locator("#cust-address").input_value() == "12 MG Road"
+    await dialog.locator("#cust-promise").select_option("30")
+    await dialog.locator("#ask-ok").click()
+    placed = await read_order(hub, await pos.order_view())
+    assert placed["location"] == {"lat": 12.975, "lon": 77.606}
+    assert placed["promised_at"] - placed["created_at"] < 31 * 60_000
     pos.no_errors()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -22,7 +23,15 @@ from fireflow.schema import commands as c
 from fireflow.schema import events as e
 from fireflow.schema.billing import BillingSettings
 from fireflow.schema.protocol import ErrorCode
-from fireflow.schema.records import DeliveryStatus, Order, OrderStatus, OrderType, PaymentStatus, SettleLock
+from fireflow.schema.records import (
+    DeliveryStatus,
+    Order,
+    OrderStatus,
+    OrderType,
+    PaymentStatus,
+    Restaurant,
+    SettleLock,
+)
 from fireflow.schema.setup import Device
 from tests.domain_support import EXPO, NOW, add, fire, opened
 
@@ -338,6 +347,9 @@ def test_the_dispatch_and_rider_views() -> None:
     ]
     assert view["at"] == T + 100
     assert view["origin"] is None  # no restaurant location: the map has no centre
+    assert view["due"] == {"demo.o7": None}  # only orders waiting for a rider; no restaurant, no bill rules
+    priced = channel_view("dispatch", replace(state, restaurant=Restaurant(id="demo", name="Demo", billing=BILLING)))
+    assert priced["due"] == {"demo.o7": dl.amount_due(_order(7), BILLING, "INR")} and priced["due"]["demo.o7"] > 0
 
 
 def test_a_failed_order_stays_on_the_riders_list_until_returned() -> None:

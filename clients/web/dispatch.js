@@ -2,7 +2,8 @@
 //
 // Left, the delivery orders waiting for a rider (never assigned, or RETURNED to the restaurant):
 // number, customer, address, age since ready (or since opened, marked COOKING), and what the rider
-// collects (PREPAID, or the cash due once the hub has set it on an assignment). Tick several: the
+// collects (PREPAID; the cash due, from the snapshot's `due` while the order is as it was then, or as the
+// hub set it on an assignment; else CASH ON DELIVERY). Tick several: the
 // order they are ticked in is the order the rider takes them (the stops). Right, the riders: those
 // the `dispatch` snapshot names, those the page has seen orders go to, the RIDER devices of the
 // device list when the token may read it (a manager's), and any id typed in the field. Each rider
@@ -128,13 +129,20 @@ function update(id, change) {
   if (order) put({ ...order, ...change(order) });
 }
 
+let dueAtSnapshot = new Map(); // order id -> { minor, version }: what a waiting order's rider collects (snapshot)
+
 function snapshot(snapshots) {
   if (snapshots.menu && snapshots.menu.currency) currency = snapshots.menu.currency;
   const view = snapshots.dispatch;
   if (!view) return;
   orders.clear();
   riders.clear();
-  for (const order of view.orders || []) orders.set(order.id, order);
+  dueAtSnapshot = new Map(Object.entries(view.due || {}).map(([id, minor]) => [id, { minor, version: null }]));
+  for (const order of view.orders || []) {
+    orders.set(order.id, order);
+    const due = dueAtSnapshot.get(order.id);
+    if (due) due.version = order.version;
+  }
   for (const { rider, order_ids: ids } of view.riders || []) riders.set(rider, ids.filter((id) => orders.has(id)));
   for (const order of orders.values()) place(order);
   checked = checked.filter((id) => orders.has(id) && waiting(orders.get(id)));
@@ -253,6 +261,10 @@ function collect(order) {
   if (trip && Number.isInteger(trip.cod)) {
     const minor = trip.status === "DELIVERED" ? trip.collected : trip.cod;
     return h("span", { class: "collect cod", dataset: { minor: String(minor) } }, `COLLECT ${money(minor)}`);
+  }
+  const due = dueAtSnapshot.get(order.id); // the hub's figure for a waiting order, while the order is as it was
+  if (due && Number.isInteger(due.minor) && due.minor > 0 && due.version === order.version) {
+    return h("span", { class: "collect cod", dataset: { minor: String(due.minor) } }, `COLLECT ${money(due.minor)}`);
   }
   return h("span", { class: "collect cod" }, "CASH ON DELIVERY");
 }

@@ -783,6 +783,11 @@ function askCustomer(type) {
   const name = h("input", { id: "cust-name", type: "text", autocomplete: "off", maxlength: "120", "aria-label": "customer name" });
   const address = h("textarea", { id: "cust-address", rows: "2", maxlength: "300", "aria-label": "delivery address" });
   const saved = h("div", { class: "saved-addresses", id: "cust-addresses" });
+  const promise = h(
+    "select",
+    { id: "cust-promise", "aria-label": "promised delivery time" },
+    ...[30, 45, 60, 90].map((m) => h("option", { value: String(m), selected: m === 45 }, `${m} min`)),
+  );
   const save = h("input", { type: "checkbox", id: "cust-save" });
   const saveLabel = h("label", { class: "check", id: "cust-save-label", hidden: true }, save, h("span", {}, " Save in the customer book"));
   const said = h("p", { class: "d-said", id: "cust-found", role: "status" });
@@ -855,7 +860,12 @@ function askCustomer(type) {
     const data = { type };
     if (number) data.phone = phone.value.trim();
     if (who) data.customer_name = who;
-    if (typedAddress && delivery) data.address = typedAddress;
+    if (typedAddress && delivery) {
+      data.address = typedAddress;
+      const known = found && (found.addresses || []).find((a) => a.line === typedAddress && a.location);
+      if (known) data.location = known.location; // the customer book's place: the dispatch map and ETAs
+      data.promised_at = Date.now() + Number(promise.value) * 60_000;
+    }
     const { result, error } = await send("order.open", data);
     ok.disabled = false;
     if (!result || !result.order) return (msg.textContent = error ? say(error) : "");
@@ -873,6 +883,8 @@ function askCustomer(type) {
     name,
     delivery ? h("label", { for: "cust-address" }, "Address") : null,
     delivery ? address : null,
+    delivery ? h("label", { for: "cust-promise" }, "Promised in") : null,
+    delivery ? promise : null,
     delivery ? saved : null,
     saveLabel,
     msg,

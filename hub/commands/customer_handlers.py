@@ -17,6 +17,6 @@ async def put_customer(ctx: Context) -> Decision:
         raise DomainError(ErrorCode.UNAVAILABLE, "no books (Postgres) configured for the customer book")
     if cmd.customer_id is not None and not cmd.customer_id.startswith(ctx.rid + "."):
         raise DomainError(ErrorCode.WRONG_TENANT, "that customer belongs to another restaurant")
-    fields = cmd.model_dump(mode="json", include={"name", "phones", "addresses", "notes"})
+    fields = cmd.model_dump(mode="json", include={"name", "phones", "addresses", "notes"}, exclude_none=True)
     stored = await ctx.customers.put(ctx.rid, ctx.command_id, ctx.actor.device_id, fields, cmd.customer_id, cmd.version)
     return Decision(result={"customer": stored})

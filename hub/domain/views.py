@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fireflow.hub.domain.alerts import active_alerts
-from fireflow.hub.domain.delivery import rider_orders
+from fireflow.hub.domain.delivery import amount_due, rider_orders
 from fireflow.hub.domain.eta import Track
 from fireflow.hub.domain.printer_health import health_of
 from fireflow.hub.domain.printing import manual_alerts
 from fireflow.hub.domain.tickets import EXPO, ON_SCREEN, card
 from fireflow.schema.records import (
     Area,
+    DeliveryStatus,
     KitchenSettings,
     Menu,
     Order,
@@ -83,14 +84,22 @@ def _dispatch(state: LiveState, open_orders: Sequence[Order]) -> dict[str, Any]:
     """Every open DELIVERY order (its ``delivery`` says where it is), each rider's orders in batch order, and
     every rider's latest fix with its trail (``positions``: riders whose fixes have not expired).
 
-    ``at`` is the hub's clock: ages (``created_at``, ``ready_at``) are counted from it.
+    ``due``: what a rider would collect for each order waiting for one (0 when prepaid), as a dispatcher
+    may not preview bills. ``at`` is the hub's clock: ages (``created_at``, ``ready_at``) are counted from it.
     """
     deliveries = [o for o in open_orders if o.type is OrderType.DELIVERY]
     riders = sorted({o.delivery.rider for o in deliveries if o.delivery is not None})
     held = [{"rider": r, "order_ids": [o.id for o in rider_orders(deliveries, r)]} for r in riders]
     positions = [_position(t) for t in state.riders]
+    restaurant = state.restaurant
+    due = {
+        o.id: amount_due(o, restaurant.billing, restaurant.currency) if restaurant else None
+        for o in deliveries
+        if o.delivery is None or o.delivery.status is DeliveryStatus.RETURNED
+    }
     return {
         "orders": _dump(deliveries),
+        "due": due,
         "riders": [h for h in held if h["order_ids"]],
         "positions": positions,
         "origin": state.restaurant.location.model_dump() if state.restaurant and state.restaurant.location else None,
