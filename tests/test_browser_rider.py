@@ -110,6 +110,12 @@ async def test_the_rider_sees_three_stops_in_order_with_links_and_cash(hub: Runn
     assert await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     manifest = await page.evaluate("() => fetch(document.querySelector('link[rel=manifest]').href).then(r => r.json())")
     assert manifest["start_url"] == "/rider" and manifest["display"] == "standalone"
+    for icon in manifest["icons"]:  # installable: a 192 and a 512 PNG as well as the SVG, each served
+        status = await page.evaluate(
+            "(src) => fetch(src).then(r => r.status + ' ' + r.headers.get('content-type'))", icon["src"]
+        )
+        assert status == f"200 {icon['type']}", (icon, status)
+    assert {"192x192", "512x512"} <= {i["sizes"] for i in manifest["icons"]}
     await screenshot(screen, "rider-stops-390x844")
     assert screen.errors == [], screen.errors
 

@@ -4,7 +4,7 @@
 // cache when the network fails. Only the shell is cached; the hub's data comes over the
 // WebSocket, and the page keeps its last snapshot and its outbox in IndexedDB.
 
-const CACHE = "fireflow-rider-v2";
+const CACHE = "fireflow-rider-v3";
 const PAGE = "/rider";
 const SHELL = [
   PAGE,
@@ -13,6 +13,7 @@ const SHELL = [
   "/static/rider_position.js",
   "/static/rider.css",
   "/static/rider-icon.svg",
+  "/static/rider-icon-192.png",
   "/static/fireflow.js",
   "/static/fireflow.css",
   "/static/ui.js",
