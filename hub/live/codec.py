@@ -83,7 +83,7 @@ class EncodedEvent:
         self.entry = entry
         self._json: Message | None = None
         self._msgpack: Message | None = None
-        self._private: EncodedEvent | None = None  # the entry with the details blanked, when it holds some
+        self._private: EncodedEvent | None = None  # as blanked readers see it (itself when there is nothing to blank)
 
     @property
     def offset(self) -> int:
@@ -91,11 +91,14 @@ class EncodedEvent:
 
     def for_reader(self, sees_customers: bool) -> EncodedEvent:
         """This event as a reader may see it: itself, or (made once) a copy with customers' details blanked."""
-        if sees_customers or not may_hold_customer(self.entry.data):
+        if sees_customers:
             return self
-        if self._private is None:
-            data = orjson.dumps(redact(orjson.loads(self.entry.data)))
-            self._private = EncodedEvent(dataclasses.replace(self.entry, data=data))
+        if self._private is None:  # looked at once per event, not per reader
+            if may_hold_customer(self.entry.data):
+                data = orjson.dumps(redact(orjson.loads(self.entry.data)))
+                self._private = EncodedEvent(dataclasses.replace(self.entry, data=data))
+            else:
+                self._private = self
         return self._private
 
     def frame(self) -> dict[str, Any]:
