@@ -304,6 +304,20 @@ CASES = [
     Case("clean a free table", "table.clean", lambda s: {"table_id": "T2"}, ErrorCode.INVALID_STATE),
     Case("occupied table", "order.open", lambda s: {"type": "DINE_IN", "table_id": "T1", "guests": 2},
          ErrorCode.TABLE_UNAVAILABLE),
+    Case("rider float of nothing", "rider.float", lambda s: {"rider": "rider-1", "amount": 0},
+         ErrorCode.INVALID_COMMAND, "amount"),
+    Case("rider float as a fraction", "rider.float", lambda s: {"rider": "rider-1", "amount": 10.5},
+         ErrorCode.INVALID_COMMAND, "amount"),
+    Case("rider id with spaces", "rider.handover", lambda s: {"rider": "rider one", "amount": 100},
+         ErrorCode.INVALID_COMMAND, "rider"),
+    Case("hand in more than held", "rider.handover", lambda s: {"rider": "rider-9", "amount": 100},
+         ErrorCode.INVALID_STATE),
+    Case("a location off the Earth", "order.open",
+         lambda s: {"type": "DELIVERY", "phone": "5550100", "address": "1 Main", "location": {"lat": 91, "lon": 0}},
+         ErrorCode.INVALID_COMMAND, "lat"),
+    Case("deliver a dine-in order", "delivery.deliver", _dine(), ErrorCode.INVALID_STATE),
+    Case("assign a dine-in order", "delivery.assign", lambda s: {"order_ids": [s.dine_in], "rider": "rider-1"},
+         ErrorCode.INVALID_STATE),
 ]  # fmt: skip
 
 HTTP_STATUS = {

@@ -174,3 +174,28 @@ async def test_concurrent_handovers_never_take_a_rider_below_zero(hub: RunningHu
     assert len(taken) == 1 and len(refused) == 2, answers
     assert all(r.code == ErrorCode.INVALID_STATE and "holds" in r.frame["message"] for r in refused)
     assert await _ledger_balance(servers, hub) == 0
+
+
+async def test_concurrent_copies_of_a_cash_delivery_pay_once(hub: RunningHub, servers: Servers) -> None:
+    """The same COD delivery sent three times at once (one id, three sockets): one invoice, one answer, the cash
+    counted once. Three different ids for another order: one delivers, two are refused, nothing paid twice."""
+    first, second = await ready_delivery(hub, 1), await ready_delivery(hub, 2)
+    rider = await hub.client(Role.RIDER, device="rider-1")
+    await _out_with(hub, rider, first, second)
+    due = [await _due(hub, first), await _due(hub, second)]
+    phones = [await hub.client(Role.RIDER, device="rider-1") for _ in range(3)]
+    deliver = {"order_id": first, "collected": due[0]}
+    same = await asyncio.gather(*(p.command("delivery.deliver", deliver, id="cod-once") for p in phones))
+    assert len({(a["offset"], str(a["result"])) for a in same}) == 1
+    assert same[0]["result"]["closed"] is True and same[0]["result"]["payment"]["invoice_number"] is not None
+    answers = await asyncio.gather(
+        *(p.command("delivery.deliver", {"order_id": second, "collected": due[1]}) for p in phones),
+        return_exceptions=True,
+    )
+    done = [a for a in answers if isinstance(a, dict)]
+    refused = [a for a in answers if isinstance(a, HubError)]
+    assert len(done) == 1 and len(refused) == 2, answers
+    assert {r.code for r in refused} <= {ErrorCode.INVALID_STATE, ErrorCode.ORDER_LOCKED, ErrorCode.ALREADY_SETTLED}
+    assert await _ledger_balance(servers, hub) == sum(due)
+    z = await _get(hub, Role.CASHIER, "/api/v1/reports/z")
+    assert z["invoices"] == 2 and z["takings_by_method"]["COD"] == sum(due)
