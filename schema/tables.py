@@ -51,11 +51,15 @@ class EventRow(Base):
     """Every event ever committed, written by the durable writer exactly once.
 
     The key is the stream position: restaurant, the stream's epoch (it changes
-    if the live history is ever reset) and the offset.
+    if the live history is ever reset) and the offset, with the commit time, which
+    partitions the table by month (migration 0007; a stream entry's time never changes).
     """
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_order_ids", "order_ids", postgresql_using="gin"),)
+    __table_args__ = (
+        Index("ix_events_order_ids", "order_ids", postgresql_using="gin"),
+        {"postgresql_partition_by": "RANGE (committed_at)"},  # by month: hub/books/partitions.py
+    )
 
     restaurant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     epoch: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -63,7 +67,7 @@ class EventRow(Base):
     type: Mapped[str] = mapped_column(String(64), index=True)
     channels: Mapped[list[str]] = mapped_column(ARRAY(String(80)))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    committed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    committed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     device: Mapped[str] = mapped_column(String(64), server_default="", doc="the device whose command caused it")
     order_ids: Mapped[list[str]] = mapped_column(

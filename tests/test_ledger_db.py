@@ -29,7 +29,11 @@ async def engine(servers: Servers) -> AsyncIterator[AsyncEngine]:
 async def test_the_migrations_build_exactly_the_models(engine: AsyncEngine) -> None:
     """Alembic finds no difference between the migrated database and the SQLAlchemy models."""
     async with engine.connect() as conn:
-        diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
+        # The events table's partitions are made at run time (hub/books/partitions.py), not models of their own.
+        opts = {"include_name": lambda name, kind, _: not (kind == "table" and str(name).startswith("events_"))}
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync, opts=opts), Base.metadata)
+        )
     assert diff == []
 
 

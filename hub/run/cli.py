@@ -1,4 +1,4 @@
-"""``fireflow``: serve, demo, migrate, durable, token, restaurant, print-agent, bench.
+"""``fireflow``: serve, demo, migrate, events, durable, token, restaurant, print-agent, bench.
 
 With REDIS_URL / DATABASE_URL unset, serve and demo start embedded real
 servers under ``--data-dir`` and stop them on exit (Ctrl-C or SIGTERM).
@@ -21,6 +21,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -329,6 +330,30 @@ def _migrate(settings: Settings) -> int:
     return 0
 
 
+def _events(settings: Settings, args: argparse.Namespace) -> int:
+    """``fireflow events prune --before YYYY-MM-DD``: drop the events table's months wholly before that day's."""
+    from fireflow.hub.books import partitions
+    from fireflow.hub.books.db import create_engine
+
+    try:
+        before = date.fromisoformat(args.before)
+    except ValueError:
+        raise Stop(f"--before must be a day as YYYY-MM-DD, not {args.before!r}") from None
+    check_reachable(settings, redis=False)
+
+    async def prune(url: str) -> list[str]:
+        engine = create_engine(url)
+        try:
+            return await partitions.prune(engine, before)
+        finally:
+            await engine.dispose()
+
+    with real_servers(settings.with_(redis_url="redis://unused")) as ready:
+        dropped = asyncio.run(prune(ready.database_url or ""))
+    print(f"dropped {len(dropped)} month(s) of events: {', '.join(dropped) or 'none'}")
+    return 0
+
+
 def _durable(settings: Settings) -> int:
     from fireflow.hub.workers.durable import run_forever
 
@@ -548,6 +573,11 @@ def build_parser() -> argparse.ArgumentParser:
     what = "apply the Postgres migrations (DATABASE_URL, else the embedded PostgreSQL)"
     p = sub.add_parser("migrate", help=what, description=what)
     _setting(p, "--data-dir", "data_dir", type=Path)
+    what = "the durable event log in Postgres: prune drops whole months before a day (retention)"
+    p = sub.add_parser("events", help=what, description=what)
+    p.add_argument("action", choices=["prune"], help="prune: drop the months wholly before --before")
+    p.add_argument("--before", required=True, help="YYYY-MM-DD: months ending on or before its month go (required)")
+    _setting(p, "--data-dir", "data_dir", type=Path)
     what = "run only the durable writer (stream -> Postgres); needs REDIS_URL and DATABASE_URL"
     sub.add_parser("durable", help=what, description=what)
     what = "mint a signed device token for a restaurant set up in Redis"
@@ -686,6 +716,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": lambda: _serve(settings, demo=True),
         "migrate": lambda: _migrate(settings),
         "durable": lambda: _durable(settings),
+        "events": lambda: _events(settings, args),
         "token": lambda: _token(settings, args),
         "restaurant": lambda: _restaurant(settings, args),
         "print-agent": lambda: _print_agent(args),

@@ -32,6 +32,7 @@ from redis.exceptions import ResponseError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fireflow.hub.books.partitions import ensure_months
 from fireflow.hub.live.keys import DURABLE_GROUP, Keys
 from fireflow.hub.live.store import Store, StreamEntry, redis_client
 from fireflow.hub.supervise import reraise_if_cancelled
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 CLAIM_IDLE_MS = 30_000
 REFRESH_S = 2.0
+MONTHS_EVERY_S = 6 * 3600.0  # how often the writer makes the events table's coming months (hub/books/partitions.py)
 WATERMARK_S = 1.0
 
 
@@ -98,12 +100,17 @@ class DurableWriter:
         """Copy forever: a Redis or Postgres error pauses the writer (with backoff), never ends it."""
         delay = 0.2
         loop = asyncio.get_running_loop()
-        last_claim = last_refresh = last_marks = -1e9
+        last_claim = last_refresh = last_marks = last_months = -1e9
         streams: list[str] = []
         while True:
             reraise_if_cancelled()  # a library may have swallowed our cancellation in the last round
             try:
                 now = loop.time()
+                if now - last_months > MONTHS_EVERY_S:
+                    made = await ensure_months(self.engine)
+                    last_months = now
+                    if made:
+                        logger.info("events partitions made: %s", ", ".join(made))
                 if now - last_refresh > REFRESH_S:  # new restaurants join within this time
                     last_refresh = now
                     streams = await self._ensure_groups(await self.store.restaurant_ids())
@@ -266,7 +273,7 @@ INSERT = text(
     'INSERT INTO events (restaurant_id, epoch, "offset", type, channels, data, committed_at, device, order_ids) '
     "VALUES (:restaurant_id, :epoch, :offset, :type, :channels, CAST(:data AS jsonb), :committed_at, "
     ":device, :order_ids) "
-    'ON CONFLICT (restaurant_id, epoch, "offset") DO NOTHING'
+    'ON CONFLICT (restaurant_id, epoch, "offset", committed_at) DO NOTHING'
 )
 
 
