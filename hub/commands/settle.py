@@ -187,7 +187,7 @@ class Settler:
                     rid, key, fingerprint, [order.id], found, list(plan.payments), plan.bill.total, 0, delivered=actor
                 )
                 await self._revenue(rid, key, restaurant, now)
-                await self._rider_cash(rid, key, (plan.posting,), actor.device_id, now, order_id=order.id)
+                await self._rider_cash(rid, key, (plan.posting,), actor.device_id, self._now(), order_id=order.id)
                 return stored
 
         async def attempt() -> StoredResult | None:
@@ -557,7 +557,7 @@ class BooksOnly:
         stored = await until_committed(apply, busy=lambda: APPLY_BUSY)
         if move.tells_revenue:
             await self.settler._revenue(rid, key, restaurant, now)
-        await self.settler._rider_cash(rid, key, move.postings, actor.device_id, now)
+        await self.settler._rider_cash(rid, key, move.postings, actor.device_id, self.settler._now())
         return stored
 
     async def _decide(
