@@ -199,3 +199,40 @@ async def test_concurrent_copies_of_a_cash_delivery_pay_once(hub: RunningHub, se
     assert await _ledger_balance(servers, hub) == sum(due)
     z = await _get(hub, Role.CASHIER, "/api/v1/reports/z")
     assert z["invoices"] == 2 and z["takings_by_method"]["COD"] == sum(due)
+
+
+async def test_a_cash_delivery_the_books_have_but_a_crash_left_unapplied_is_finished_and_answered(
+    hub: RunningHub, servers: Servers
+) -> None:
+    """The hub died after writing a COD delivery to the books: the payment lock's due check pays, delivers and
+    tells the rider's cash; the rider's outbox sending the same command id again is answered, nothing twice."""
+    from fireflow.hub.domain import delivery
+    from fireflow.hub.domain.actors import Actor
+    from fireflow.hub.domain.settlement import lock, plan_payment
+
+    node = hub.hub
+    dispatch, rider = await hub.client(Role.DISPATCHER), await hub.client(Role.RIDER, device="rider-1")
+    await dispatch.subscribe("dispatch")
+    order_id = await ready_delivery(hub, 1)
+    await _out_with(hub, rider, order_id)
+    order = await node.store.order(hub.rid, order_id)
+    restaurant = await node.store.restaurant(hub.rid)
+    assert order is not None and restaurant is not None and order.delivery is not None
+    due, key, phone = order.delivery.cod, "cod-crashed", Actor(hub.rid, Role.RIDER, "rider-1")
+    plan = plan_payment(
+        [order], restaurant.billing, restaurant.currency, delivery.cod_tender(order, due), phone, 1,
+        key=key, prep_mean_ms={}, on_delivery=True,
+    )  # fmt: skip
+    await node.store.commit(hub.rid, f"{key}:lock", "", lock(plan, phone, 1, 0), 1)  # its check is due at once
+    await node.settler.books.record(node.settler._settlement(plan, restaurant, phone, 1))  # then the crash
+
+    told = await event_about(dispatch, "RIDER_CASH", order_id)
+    assert (told["data"]["kind"], told["data"]["amount"], told["data"]["holds"]) == ("COD", due, due)
+    done = await node.store.order(hub.rid, order_id)
+    assert done is not None and done.delivery is not None
+    assert (done.status, done.payment_status, done.delivery.status, done.delivery.collected) == (
+        "CLOSED", "PAID", "DELIVERED", due,
+    )  # fmt: skip
+    again = await rider.command("delivery.deliver", {"order_id": order_id, "collected": due}, id=key)
+    assert again["result"]["closed"] is True and again["result"]["order"]["delivery"]["status"] == "DELIVERED"
+    assert await _ledger_balance(servers, hub) == due  # collected once

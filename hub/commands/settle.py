@@ -61,7 +61,7 @@ from fireflow.schema import commands as c
 from fireflow.schema import events as e
 from fireflow.schema.billing import LedgerKind, LedgerTransaction, Payment, TenderMethod, ZReport
 from fireflow.schema.protocol import ErrorCode
-from fireflow.schema.records import Order, Restaurant, SettleLock
+from fireflow.schema.records import DeliveryStatus, Order, OrderStatus, Restaurant, SettleLock
 
 __all__ = ["BooksOnly", "Settler"]
 
@@ -80,6 +80,18 @@ GROUP_ON_INVOICE = (
 
 def _unavailable(what: str) -> DomainError:
     return DomainError(ErrorCode.UNAVAILABLE, f"{what} is unavailable; retry with the same id")
+
+
+def _rider_moves(postings: Sequence[LedgerTransaction]) -> dict[str, tuple[str, int]]:
+    """Which riders' cash these postings move: rider -> (how: COD or the posting's kind, amount)."""
+    moved: dict[str, tuple[str, int]] = {}
+    for posting in postings:
+        for entry in posting.entries:
+            rider = billing.rider_of(entry.account)
+            if rider is not None:
+                kind = "COD" if posting.kind is LedgerKind.SALE else posting.kind.value
+                moved[rider] = (kind, moved.get(rider, ("", 0))[1] + entry.debit - entry.credit)
+    return moved
 
 
 def _day_and_time(now: int, restaurant: Restaurant) -> tuple[date, datetime]:
@@ -170,6 +182,15 @@ class Settler:
         rid = actor.restaurant_id
         restaurant = await self._restaurant(rid)
         (order,) = await self._orders(actor, [cmd.order_id])
+        if key in order.payment_keys and order.delivery and order.delivery.status is DeliveryStatus.DELIVERED:
+            # Paid and delivered by this very command, finished by the payment lock's due check after a
+            # crash: the rider's retry is answered with where the order is, nothing done again.
+            done = Decision(
+                result={"order": order.model_dump(mode="json"), "closed": order.status is OrderStatus.CLOSED}
+            )
+            outcome = await self.store.commit(rid, key, fingerprint, done, self._now())
+            if outcome.stored is not None:
+                return outcome.stored
         if key not in order.payment_keys:  # else its payment is applied already (a due check finished it)
             due = delivery.check_delivery(order, cmd, actor, settings=restaurant.billing, currency=restaurant.currency)
             if due:
@@ -187,7 +208,8 @@ class Settler:
                     rid, key, fingerprint, [order.id], found, list(plan.payments), plan.bill.total, 0, delivered=actor
                 )
                 await self._revenue(rid, key, restaurant, now)
-                await self._rider_cash(rid, key, (plan.posting,), actor.device_id, self._now(), order_id=order.id)
+                moved = _rider_moves((plan.posting,))
+                await self._rider_cash(rid, key, moved, actor.device_id, self._now(), order_id=order.id)
                 return stored
 
         async def attempt() -> StoredResult | None:
@@ -199,17 +221,17 @@ class Settler:
         return await until_committed(attempt, busy=lambda: APPLY_BUSY)
 
     async def _rider_cash(
-        self, rid: str, key: str, postings: Sequence[LedgerTransaction], by: str, now: int, order_id: str | None = None
+        self,
+        rid: str,
+        key: str,
+        moved: Mapping[str, tuple[str, int]],
+        by: str,
+        now: int,
+        order_id: str | None = None,
     ) -> None:
-        """RIDER_CASH to dispatch, cashiers, managers and the rider: each moved rider's cash as the books now hold it."""
+        """RIDER_CASH to dispatch, cashiers, managers and the rider: each moved rider's cash as the books now hold
+        it; ``moved``: rider -> (how, amount) (``_rider_moves``)."""
         assert self.books is not None
-        moved: dict[str, tuple[str, int]] = {}
-        for posting in postings:
-            for entry in posting.entries:
-                rider = billing.rider_of(entry.account)
-                if rider is not None:
-                    kind = "COD" if posting.kind is LedgerKind.SALE else posting.kind.value
-                    moved[rider] = (kind, moved.get(rider, ("", 0))[1] + entry.debit - entry.credit)
         if not moved:
             return
         try:
@@ -472,11 +494,18 @@ class Settler:
         total = found.total if found.total is not None else sum(p.amount for p in payments)
         change = sum(p.change for p in payments)
         cod = [p for p in payments if p.method is TenderMethod.COD]
-        # Cash on delivery is in the books only once the rider delivered: the order is delivered as it is paid.
+        # Cash on delivery is in the books only once the rider delivered: the order is delivered as it is paid,
+        # under an id of its own, so the rider's retry of the delivery (its own id) is still answered.
         rider = Actor(rid, Role.RIDER, cod[0].reference) if cod else None
-        await self._finish(rid, key, "", order_ids, found, payments, total, change, delivered=rider)
+        await self._finish(
+            rid, key, "", order_ids, found, payments, total, change,
+            delivered=rider, command_id=f"{key}:checked" if cod else None,
+        )  # fmt: skip
         if found.invoice_id is not None:
             await self._revenue(rid, key, await self._restaurant(rid), self._now())
+        if rider is not None:
+            moved = {rider.device_id: ("COD", sum(p.amount for p in cod))}
+            await self._rider_cash(rid, key, moved, rider.device_id, self._now(), order_id=order_ids[0])
         return "finished"
 
 
@@ -557,7 +586,8 @@ class BooksOnly:
         stored = await until_committed(apply, busy=lambda: APPLY_BUSY)
         if move.tells_revenue:
             await self.settler._revenue(rid, key, restaurant, now)
-        await self.settler._rider_cash(rid, key, move.postings, actor.device_id, self.settler._now())
+        moved = _rider_moves(move.postings)
+        await self.settler._rider_cash(rid, key, moved, actor.device_id, self.settler._now())
         return stored
 
     async def _decide(
