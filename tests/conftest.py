@@ -22,6 +22,9 @@ import httpx
 import pytest
 import uvicorn
 from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from fireflow.clients.python import HubClient
 from fireflow.hub.books.db import migrate
@@ -281,3 +284,18 @@ async def nodes(servers: Servers, redis: Redis, tmp_path: Path) -> AsyncIterator
     yield start
     for node in started:
         node.stop()
+
+
+@pytest.fixture
+async def fresh_database(servers: Servers) -> AsyncIterator[str]:
+    """The URL of a new, empty database on the suite's Postgres, dropped afterwards."""
+    name = "fresh_" + secrets.token_hex(4)
+    admin = create_async_engine(servers.database_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(servers.database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()

@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from alembic import command
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from fireflow.hub.books import partitions
 from fireflow.hub.books.db import alembic_config, migrate
-from tests.conftest import Servers
-
-
-@pytest.fixture
-async def fresh(servers: Servers) -> AsyncIterator[str]:
-    """A new, empty database on the suite's Postgres, dropped afterwards."""
-    name = "parts_" + secrets.token_hex(4)
-    admin = create_async_engine(servers.database_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(servers.database_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 async def _insert(engine: AsyncEngine, offset: int, at: datetime) -> None:
@@ -50,15 +30,15 @@ async def _where(engine: AsyncEngine) -> dict[int, str]:
         return {int(o): str(t) for o, t in rows}
 
 
-async def test_rows_from_before_the_migration_move_into_the_partitions(fresh: str) -> None:
+async def test_rows_from_before_the_migration_move_into_the_partitions(fresh_database: str) -> None:
     """Migrated from 0006 with rows in the plain table: every row kept, each in its month or before all of them."""
-    await asyncio.to_thread(command.upgrade, alembic_config(fresh), "0006")
-    engine = create_async_engine(fresh)
+    await asyncio.to_thread(command.upgrade, alembic_config(fresh_database), "0006")
+    engine = create_async_engine(fresh_database)
     now = datetime.now(UTC)
     try:
         await _insert(engine, 1, datetime(2020, 1, 5, tzinfo=UTC))
         await _insert(engine, 2, now)
-        await migrate(fresh)
+        await migrate(fresh_database)
         async with engine.connect() as conn:
             kind = (await conn.execute(text("SELECT relkind::text FROM pg_class WHERE relname = 'events'"))).scalar()
         assert kind == "p"  # partitioned
@@ -68,9 +48,9 @@ async def test_rows_from_before_the_migration_move_into_the_partitions(fresh: st
         await engine.dispose()
 
 
-async def test_months_are_made_ahead_and_old_ones_dropped_whole(fresh: str) -> None:
-    await migrate(fresh)
-    engine = create_async_engine(fresh)
+async def test_months_are_made_ahead_and_old_ones_dropped_whole(fresh_database: str) -> None:
+    await migrate(fresh_database)
+    engine = create_async_engine(fresh_database)
     today = datetime.now(UTC)
     try:
         assert await partitions.ensure_months(engine) == []  # the migration made this month and 3 ahead
@@ -90,10 +70,10 @@ async def test_months_are_made_ahead_and_old_ones_dropped_whole(fresh: str) -> N
         await engine.dispose()
 
 
-async def test_a_month_whose_rows_sit_in_the_default_is_left_to_it(fresh: str) -> None:
+async def test_a_month_whose_rows_sit_in_the_default_is_left_to_it(fresh_database: str) -> None:
     """A clock far ahead put a row in DEFAULT; making that month later is skipped (logged), the row still read."""
-    await migrate(fresh)
-    engine = create_async_engine(fresh)
+    await migrate(fresh_database)
+    engine = create_async_engine(fresh_database)
     far = datetime(2040, 6, 1, tzinfo=UTC)
     try:
         await _insert(engine, 1, far)
@@ -101,5 +81,20 @@ async def test_a_month_whose_rows_sit_in_the_default_is_left_to_it(fresh: str) -
         made = await partitions.ensure_months(engine, far, ahead=1)
         assert made == [partitions.month_name(date(2040, 7, 1))]  # June is left to the default, July is made
         assert await _where(engine) == {1: "events_default"}
+    finally:
+        await engine.dispose()
+
+
+async def test_downgrading_to_the_plain_table_keeps_every_row(fresh_database: str) -> None:
+    """0007 undone and done again: the rows go back to one plain table and into the months again."""
+    await migrate(fresh_database)
+    engine = create_async_engine(fresh_database)
+    now = datetime.now(UTC)
+    try:
+        await _insert(engine, 1, now)
+        await asyncio.to_thread(command.downgrade, alembic_config(fresh_database), "0006")
+        assert await _where(engine) == {1: "events"}
+        await migrate(fresh_database)
+        assert await _where(engine) == {1: partitions.month_name(now.date())}
     finally:
         await engine.dispose()

@@ -4,33 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import sys
-from collections.abc import AsyncIterator
 
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fireflow.hub.books.db import MIGRATION_LOCK, MigrationLocked, alembic_config, migrate
-from tests.conftest import ROOT, WAIT, Servers
-
-
-@pytest.fixture
-async def fresh_database(servers: Servers) -> AsyncIterator[str]:
-    """The URL of a new, empty database on the suite's Postgres, dropped afterwards."""
-    name = "fresh_" + secrets.token_hex(4)
-    admin = create_async_engine(servers.database_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(servers.database_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+from tests.conftest import ROOT, WAIT
 
 
 async def _versions(url: str) -> list[str]:

@@ -39,13 +39,19 @@ def _bound(year: int, month: int) -> str:
     return f"'{year:04d}-{month:02d}-01T00:00:00+00:00'"
 
 
-def upgrade() -> None:
-    op.execute("ALTER TABLE events RENAME TO events_unpartitioned")
-    op.execute("ALTER INDEX pk_events RENAME TO pk_events_unpartitioned")
-    op.execute("ALTER INDEX ix_events_type RENAME TO ix_events_type_unpartitioned")
-    op.execute("ALTER INDEX ix_events_order_ids RENAME TO ix_events_order_ids_unpartitioned")
+def _set_aside(suffix: str) -> None:
+    """Rename the events table and its indexes out of the way while the new one is made and filled."""
+    for name in ("events", "pk_events", "ix_events_type", "ix_events_order_ids"):
+        kind = "TABLE" if name == "events" else "INDEX"
+        op.execute(f"ALTER {kind} {name} RENAME TO {name}_{suffix}")
+
+
+def _create_events(*, partitioned: bool) -> None:
+    """The events table with its indexes: keyed and partitioned by commit time, or as it was before 0007."""
+    key = '"offset", committed_at' if partitioned else '"offset"'
+    by = " PARTITION BY RANGE (committed_at)" if partitioned else ""
     op.execute(
-        """
+        f"""
         CREATE TABLE events (
             restaurant_id varchar(64) NOT NULL,
             epoch varchar(32) NOT NULL,
@@ -56,13 +62,18 @@ def upgrade() -> None:
             committed_at timestamptz NOT NULL,
             stored_at timestamptz NOT NULL DEFAULT now(),
             device varchar(64) NOT NULL DEFAULT '',
-            order_ids varchar(96)[] NOT NULL DEFAULT '{}',
-            CONSTRAINT pk_events PRIMARY KEY (restaurant_id, epoch, "offset", committed_at)
-        ) PARTITION BY RANGE (committed_at)
+            order_ids varchar(96)[] NOT NULL DEFAULT '{{}}',
+            CONSTRAINT pk_events PRIMARY KEY (restaurant_id, epoch, {key})
+        ){by}
         """
     )
     op.execute("CREATE INDEX ix_events_type ON events (type)")
     op.execute("CREATE INDEX ix_events_order_ids ON events USING gin (order_ids)")
+
+
+def upgrade() -> None:
+    _set_aside("unpartitioned")
+    _create_events(partitioned=True)
     months = _months(4)
     first = months[0]
     op.execute(
@@ -80,28 +91,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE events RENAME TO events_partitioned")
-    op.execute("ALTER INDEX pk_events RENAME TO pk_events_partitioned")
-    op.execute("ALTER INDEX ix_events_type RENAME TO ix_events_type_partitioned")
-    op.execute("ALTER INDEX ix_events_order_ids RENAME TO ix_events_order_ids_partitioned")
-    op.execute(
-        """
-        CREATE TABLE events (
-            restaurant_id varchar(64) NOT NULL,
-            epoch varchar(32) NOT NULL,
-            "offset" bigint NOT NULL,
-            type varchar(64) NOT NULL,
-            channels varchar(80)[] NOT NULL,
-            data jsonb NOT NULL,
-            committed_at timestamptz NOT NULL,
-            stored_at timestamptz NOT NULL DEFAULT now(),
-            device varchar(64) NOT NULL DEFAULT '',
-            order_ids varchar(96)[] NOT NULL DEFAULT '{}',
-            CONSTRAINT pk_events PRIMARY KEY (restaurant_id, epoch, "offset")
-        )
-        """
-    )
-    op.execute("CREATE INDEX ix_events_type ON events (type)")
-    op.execute("CREATE INDEX ix_events_order_ids ON events USING gin (order_ids)")
+    _set_aside("partitioned")
+    _create_events(partitioned=False)
     op.execute(f"INSERT INTO events ({COLUMNS}) SELECT {COLUMNS} FROM events_partitioned ON CONFLICT DO NOTHING")
     op.execute("DROP TABLE events_partitioned")
