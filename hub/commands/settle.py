@@ -84,14 +84,11 @@ def _unavailable(what: str) -> DomainError:
 
 def _rider_moves(postings: Sequence[LedgerTransaction]) -> dict[str, tuple[str, int]]:
     """Which riders' cash these postings move: rider -> (how: COD or the posting's kind, amount)."""
-    moved: dict[str, tuple[str, int]] = {}
-    for posting in postings:
-        for entry in posting.entries:
-            rider = billing.rider_of(entry.account)
-            if rider is not None:
-                kind = "COD" if posting.kind is LedgerKind.SALE else posting.kind.value
-                moved[rider] = (kind, moved.get(rider, ("", 0))[1] + entry.debit - entry.credit)
-    return moved
+    return {
+        rider: ("COD" if posting.kind is LedgerKind.SALE else posting.kind.value, amount)
+        for posting in postings
+        for rider, amount in billing.rider_balances([posting]).items()
+    }
 
 
 def _day_and_time(now: int, restaurant: Restaurant) -> tuple[date, datetime]:
