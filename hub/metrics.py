@@ -28,7 +28,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -39,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from fireflow.hub.commands.registry import spec
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.live.redis_client import is_cluster
 from fireflow.schema.protocol import ErrorCode
 
 if TYPE_CHECKING:
@@ -195,6 +196,20 @@ class Sockets(set["Connection"]):
         self.metrics.sockets_closed.labels("peer" if code is None else str(code)).inc()
 
 
+def _pool_state(redis: Any) -> tuple[int, int, int, int]:
+    """Connections in use, idle, allowed, and commands waiting for one: one pool, or every cluster node's."""
+    if is_cluster(redis):
+        nodes = redis.get_nodes()
+        opened = sum(len(n._connections) for n in nodes)
+        idle = sum(len(n._free) for n in nodes)
+        return opened - idle, idle, sum(n.max_connections for n in nodes), 0
+    pool = redis.connection_pool
+    waiters = getattr(getattr(pool, "_condition", None), "_waiters", None) or ()
+    in_use = len(getattr(pool, "_in_use_connections", ()))
+    idle = len(getattr(pool, "_available_connections", ()))
+    return in_use, idle, getattr(pool, "max_connections", 0), len(waiters)
+
+
 class NodeCollector(Collector):
     """What the node holds, read when scraped: sockets by role, the Redis pool, its feeds and tasks."""
 
@@ -204,21 +219,21 @@ class NodeCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         hub = self.hub
         yield _by_role(hub.connections)
-        pool: Any = hub.redis.connection_pool
-        in_use = len(getattr(pool, "_in_use_connections", ()))
-        idle = len(getattr(pool, "_available_connections", ()))
-        waiters = getattr(getattr(pool, "_condition", None), "_waiters", None) or ()
+        in_use, idle, most, waiting = _pool_state(hub.redis)
         connections = GaugeMetricFamily(
             "fireflow_redis_pool_connections", "This node's pooled Redis connections, by state", labels=["state"]
         )
         connections.add_metric(["in_use"], in_use)
         connections.add_metric(["idle"], idle)
         yield connections
+        yield GaugeMetricFamily("fireflow_redis_pool_max", "Connections the pool may open", value=most)
         yield GaugeMetricFamily(
-            "fireflow_redis_pool_max", "Connections the pool may open", value=getattr(pool, "max_connections", 0)
+            "fireflow_redis_pool_waiting", "Commands waiting for a free pooled Redis connection", value=waiting
         )
-        yield GaugeMetricFamily(
-            "fireflow_redis_pool_waiting", "Commands waiting for a free pooled Redis connection", value=len(waiters)
+        yield CounterMetricFamily(
+            "fireflow_redis_unreplicated",
+            "Commands acknowledged by a Redis Cluster master with fewer live replicas than FIREFLOW_REDIS_REPLICAS",
+            value=hub.store.unreplicated,
         )
         yield GaugeMetricFamily(
             "fireflow_fanout_feeds", "Restaurant streams this node follows", value=len(hub.fanout.feeds)

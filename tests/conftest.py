@@ -30,11 +30,12 @@ from fireflow.clients.python import HubClient
 from fireflow.hub.books.db import migrate
 from fireflow.hub.commands.pins import Pins
 from fireflow.hub.domain.actors import ALL_STATIONS, Role
+from fireflow.hub.live.redis_client import redis_client
 from fireflow.hub.live.store import Store
 from fireflow.hub.run.app import create_app, uvicorn_config
 from fireflow.hub.run.config import Settings
 from fireflow.hub.run.demo import DEMO_PIN, seed_restaurant
-from fireflow.hub.run.embedded import EmbeddedRedis, EmbeddedServers
+from fireflow.hub.run.embedded import EmbeddedRedis, EmbeddedRedisCluster, EmbeddedServers
 from fireflow.hub.transports.tokens import mint
 
 # Every wait in the suite is a multiple of this; raise FIREFLOW_TEST_SCALE on slow machines.
@@ -75,8 +76,77 @@ class Servers:
     embedded: EmbeddedServers | None
 
 
+# The modules whose tests run twice: on one Redis and on a Redis Cluster (3 masters, a replica each).
+# They are the ones that drive the hub's Redis side: commits, fan-out, history, the durable writer,
+# timers, presence, idempotency and refusals.
+CLUSTER_MODULES = frozenset(
+    os.environ.get("FIREFLOW_TEST_CLUSTER_MODULES", "").split()
+    or (
+        "test_core",
+        "test_kitchen",
+        "test_ws",
+        "test_durable",
+        "test_scale_out",
+        "test_timers",
+        "test_settle_twins",
+        "test_tenancy",
+        "test_bad_input",
+        "test_positions",
+        "test_pins",
+        "test_devices",
+        "test_print_jobs",
+        "test_setup_commands",
+        "test_readiness",
+    )
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "servers" in metafunc.fixturenames and metafunc.module.__name__.rpartition(".")[2] in CLUSTER_MODULES:
+        metafunc.parametrize("redis_kind", ["redis", "cluster"], indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def servers() -> Iterator[Servers]:
+def redis_kind(request: pytest.FixtureRequest) -> str:
+    """ "redis" (one server) or "cluster": which Redis ``servers`` gives (parametrized in CLUSTER_MODULES)."""
+    return str(getattr(request, "param", "redis"))
+
+
+@contextlib.contextmanager
+def embedded_cluster(prefix: str) -> Iterator[EmbeddedRedisCluster]:
+    """A Redis Cluster of Debian's redis-server 7 (3 masters, a replica each) in a directory of its own."""
+    if shutil.which("redis-server", path="/usr/bin") is None:
+        pytest.skip("the Redis Cluster runs need Debian's redis-server 7: apt-get install redis-server")
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    cluster = EmbeddedRedisCluster(data_dir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[EmbeddedRedisCluster]:
+    """The suite's Redis Cluster, for the CLUSTER_MODULES' second run."""
+    with embedded_cluster("fireflow-cluster-") as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def servers(base_servers: Servers, redis_kind: str, request: pytest.FixtureRequest) -> Servers:
+    """The suite's servers, with a Redis Cluster in place of the one Redis where ``redis_kind`` says so."""
+    if redis_kind == "redis":
+        return base_servers
+    cluster: EmbeddedRedisCluster = request.getfixturevalue("redis_cluster")
+    return Servers(
+        cluster.url.replace("redis://", "redis+cluster://", 1), base_servers.database_url, base_servers.embedded
+    )
+
+
+@pytest.fixture(scope="session")
+def base_servers() -> Iterator[Servers]:
     redis_url, database_url = os.environ.get("REDIS_URL"), os.environ.get("DATABASE_URL")
     embedded = None
     # Not under pytest's tmp dir: another pytest run resets its permissions, which the
@@ -98,7 +168,7 @@ def servers() -> Iterator[Servers]:
 
 @pytest.fixture
 async def redis(servers: Servers) -> AsyncIterator[Redis]:
-    client = Redis.from_url(servers.redis_url)
+    client = redis_client(servers.redis_url)
     await client.flushall()
     yield client
     await client.aclose()
@@ -160,7 +230,7 @@ class RunningHub:
 
 async def seed(servers: Servers, rid: str) -> None:
     """The demo restaurant as ``rid``, manager-1's PIN hashed at test cost (it verifies as any argon2 hash)."""
-    redis = Redis.from_url(servers.redis_url)
+    redis = redis_client(servers.redis_url)
     await seed_restaurant(Store(redis), rid, manager_pin=None)
     await Pins(redis, cost="test").set(rid, "manager-1", DEMO_PIN)
     await redis.aclose()

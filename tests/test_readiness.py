@@ -15,7 +15,8 @@ from redis.asyncio import Redis
 
 from fireflow.hub.books.db import create_engine
 from fireflow.hub.domain.actors import Role
-from fireflow.hub.live.store import Store, redis_client
+from fireflow.hub.live.redis_client import redis_client
+from fireflow.hub.live.store import Store
 from fireflow.hub.workers.durable import DurableWriter
 from tests.conftest import SCALE, WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
 from tests.helpers import new_order

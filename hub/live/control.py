@@ -18,11 +18,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 
+from fireflow.hub.live.redis_client import is_cluster
 from fireflow.hub.retry import Backoff
 from fireflow.hub.supervise import reraise_if_cancelled
 
@@ -58,6 +60,9 @@ async def follow(
             reraise_if_cancelled()
             logger.warning("%s subscription lost (%s); subscribing again", what, exc)
             await backoff.wait()
+            if is_cluster(redis):  # its node may have failed over: ask the cluster who serves now
+                with contextlib.suppress(Exception):
+                    await cast(RedisCluster, redis).nodes_manager.initialize()
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]

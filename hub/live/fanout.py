@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from fireflow.hub.live.codec import EncodedEvent
 from fireflow.hub.live.connection import Connection
 from fireflow.hub.live.control import follow
-from fireflow.hub.live.keys import WAKE_PATTERN, WAKE_PREFIX, Keys
+from fireflow.hub.live.keys import WAKE_PATTERN, WAKE_PREFIX
 from fireflow.hub.live.store import Store
 from fireflow.hub.supervise import reraise_if_cancelled
 from fireflow.schema.protocol import CloseCode
@@ -101,7 +101,7 @@ class Feed:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self.wanted > self.last:
-                entries = await store.read_after(self.rid, self.last)
+                entries = await store.read_after(self.rid, self.last, self.wanted)
                 if not entries:
                     break
                 if entries[0].offset != self.last + 1:
@@ -180,8 +180,7 @@ class FanOut:
         """Wake-ups from every commit on every node; subscribes again forever (``control.follow``)."""
 
         async def catch_up() -> None:
-            for feed in self.feeds.values():  # anything missed while we were away
-                feed.wake(feed.last + 1)
+            await self._wake_to_heads()  # anything missed while we were away
 
         def on_message(message: dict[str, Any]) -> None:
             if message["type"] != "pmessage":
@@ -196,15 +195,15 @@ class FanOut:
         while True:
             reraise_if_cancelled()
             await asyncio.sleep(self.tick)
-            feeds = list(self.feeds.values())
-            if not feeds:
-                continue
             try:
-                seqs = await self.redis.mget([Keys(f.rid).seq for f in feeds])
+                await self._wake_to_heads()
             except Exception as exc:
                 reraise_if_cancelled()
                 logger.warning("offset poll failed: %s", exc)
-                continue
-            for feed, seq in zip(feeds, seqs, strict=True):
-                if seq is not None:
-                    feed.wake(int(seq))
+
+    async def _wake_to_heads(self) -> None:
+        """Wake every feed up to its restaurant's visible head, as read now."""
+        feeds = list(self.feeds.values())
+        if feeds:
+            for feed, head in zip(feeds, await self.store.heads([f.rid for f in feeds]), strict=True):
+                feed.wake(head)

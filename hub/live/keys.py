@@ -84,6 +84,12 @@ class Keys:
         return self.prefix + "epoch"
 
     @property
+    def acked(self) -> str:
+        """Highest offset readers may see (screens, history, the durable writer): on a Redis Cluster, what a
+        replica holds, so a failover never takes back an event anyone saw. Absent: the ``seq``."""
+        return self.prefix + "acked"
+
+    @property
     def persisted(self) -> str:
         """Highest offset the durable writer has stored in Postgres: history is never trimmed past it."""
         return self.prefix + "persisted"
@@ -244,6 +250,7 @@ class Keys:
             self.print_jobs,
             self.print_manual,
             self.printer_health,
+            self.acked,
         ]
 
 

@@ -42,6 +42,7 @@ from fireflow.hub.live.connection import Connection
 from fireflow.hub.live.control import follow
 from fireflow.hub.live.fanout import FanOut
 from fireflow.hub.live.keys import POSITIONS_PATTERN, POSITIONS_PREFIX, Keys
+from fireflow.hub.live.redis_client import is_cluster
 from fireflow.schema.protocol import ErrorCode, Position
 
 if TYPE_CHECKING:
@@ -201,14 +202,19 @@ class Positions:
                     self.metrics.positions.labels("failed").inc(lost)
 
     async def _write(self, batch: dict[str, list[tuple[str, bytes, bytes]]]) -> None:
+        calls: list[tuple[list[str], list[Any]]] = []
+        for rid, fixes in batch.items():
+            k = Keys(rid)
+            published = b"[" + b",".join(latest for _, latest, _ in fixes) + b"]"
+            args: list[Any] = [self.ttl_ms, self.trail, k.positions_channel, published]
+            for rider, latest, point in fixes:
+                args += (rider, latest, point)
+            calls.append(([k.rider_positions, *(k.rider_trail(rider) for rider, _, _ in fixes)], args))
+        if is_cluster(self.redis):  # a cluster pipeline takes no scripts: one call per restaurant, at once
+            await asyncio.gather(*(self._keep(keys=keys, args=args) for keys, args in calls))
+            return
         async with self.redis.pipeline(transaction=False) as pipe:
-            for rid, fixes in batch.items():
-                k = Keys(rid)
-                published = b"[" + b",".join(latest for _, latest, _ in fixes) + b"]"
-                args: list[Any] = [self.ttl_ms, self.trail, k.positions_channel, published]
-                for rider, latest, point in fixes:
-                    args += (rider, latest, point)
-                keys = [k.rider_positions, *(k.rider_trail(rider) for rider, _, _ in fixes)]
+            for keys, args in calls:
                 await self._keep(keys=keys, args=args, client=pipe)
             await pipe.execute()
 

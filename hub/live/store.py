@@ -7,6 +7,7 @@ layout itself (key names) lives in ``fireflow.hub.live.keys`` and the atomic com
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -15,15 +16,21 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    NoScriptError,
+    RedisError,
+    TryAgainError,
+    WatchError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.exceptions import WatchError
 
 from fireflow.hub.domain.decision import Decision, Due
 from fireflow.hub.domain.printing import on_manual_list
@@ -49,6 +56,7 @@ from fireflow.hub.live.keys import (
     due_member,
     parse_due_member,
 )
+from fireflow.hub.live.redis_client import get_many, is_cluster
 from fireflow.schema.records import (
     Counters,
     KitchenSettings,
@@ -70,11 +78,12 @@ __all__ = [
     "History",
     "PrepStat",
     "Refusal",
+    "ReplicaTimeout",
     "Store",
     "StoredResult",
     "StreamEntry",
     "acting_as",
-    "redis_client",
+    "visible_head",
 ]
 
 logger = logging.getLogger(__name__)
@@ -83,8 +92,12 @@ _OPEN = (OrderStatus.ACTIVE, OrderStatus.READY)
 RESTAURANT_TTL = 5.0
 # The device whose command is being committed: each event records it (an order's history says who did what).
 ACTING: ContextVar[str] = ContextVar("fireflow_acting", default="")
+# How long a command keeps looking for its shard's master while a replica takes over (cluster-node-timeout
+# and the election), before it is answered UNAVAILABLE.
+FAILOVER_WAIT_S = 15.0
+TOPOLOGY_EVERY_S = 5.0
+SNAPSHOT_ATTEMPTS = 50  # 2 ms apart: a snapshot waits this long at most for a command's replica
 SETUP_ATTEMPTS = 20  # a whole-setup write retried while commands keep landing in between
-REDIS_RETRIES = 3  # each on a fresh connection, after a jittered pause of at most 100, 200, 200 ms
 
 
 @contextlib.contextmanager
@@ -95,32 +108,6 @@ def acting_as(device: str) -> Iterator[None]:
         yield
     finally:
         ACTING.reset(token)
-
-
-def redis_client(url: str, *, pool_size: int = 64, pool_timeout: float = 5.0) -> Redis:
-    """A client whose commands outlive a dead pooled connection and whose bursts queue for a connection.
-
-    After Redis restarts, every idle pooled connection is dead, and the first command
-    sent on one fails; each is retried on a new connection instead, which is safe
-    because every write here is idempotent or goes through the commit script, which
-    answers a repeated command id with its first result. While Redis is down, a command
-    still fails (UNAVAILABLE) after the retries, within half a second. A burst of commands
-    waits for one of ``pool_size`` connections, for ``pool_timeout`` at most.
-    """
-    retry = Retry(
-        ExponentialWithJitterBackoff(cap=0.2, base=0.05),
-        REDIS_RETRIES,
-        supported_errors=(RedisConnectionError, RedisTimeoutError),
-    )
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=pool_size,
-        timeout=pool_timeout,
-        retry=retry,
-        health_check_interval=30,
-        socket_keepalive=True,
-    )
-    return Redis.from_pool(pool)  # owns the pool: closing the client closes its connections
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +204,17 @@ def _text(raw: bytes | str | None) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
+def visible_head(seq: Any, acked: Any) -> int:
+    """The offset readers may see: the acknowledged one, or the sequence where none is kept yet."""
+    return int(acked) if acked is not None else int(seq or 0)
+
+
+def _skip(pipe: Any, k: Keys) -> None:
+    """A placeholder reply in a pipeline whose replies are unpacked by position: a cheap read in the
+    restaurant's own slot (ECHO names no key, so a cluster could not place it in a transaction)."""
+    pipe.exists(k.seq)
+
+
 def _stations(members: Any) -> set[str]:
     """Station names of ``screens`` members (``<station>|<node>``)."""
     return {_text(m).partition("|")[0] for m in members}
@@ -226,9 +224,31 @@ def _json(model: Any) -> str:
     return str(model.model_dump_json())
 
 
+class ReplicaTimeout(RedisError):
+    """The command is on the master but no replica confirmed it in time: it is not acknowledged (UNAVAILABLE).
+
+    A retry with the same id is answered from the stored result once a replica holds it."""
+
+
 class Store:
-    def __init__(self, redis: Redis, *, history: int = 10_000, result_ttl: int = 86_400, durable: bool = True) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        history: int = 10_000,
+        result_ttl: int = 86_400,
+        durable: bool = True,
+        replicas: int = 1,
+        replica_wait_ms: int = 500,
+    ) -> None:
         self.redis = redis
+        # On a cluster, a command is acknowledged once this many replicas of its shard hold it.
+        self.replicas = replicas if is_cluster(redis) else 0
+        self.replica_wait_ms = replica_wait_ms
+        self.unreplicated = 0  # commands acknowledged with fewer replicas than asked (a shard's replica failed)
+        self._topology_at = time.monotonic()
+        self._topology_task: asyncio.Task[None] | None = None
+        self._replicas_of: dict[str, int] | None = None  # master host:port -> replicas serving with it
         # With a durable writer, history is only trimmed below what it has stored in Postgres.
         self.durable = durable
         self._restaurants: dict[str, tuple[float, Restaurant | None]] = {}
@@ -236,6 +256,7 @@ class Store:
         self.result_ttl = result_ttl
         source = resources.files("fireflow.hub.live").joinpath("lua/commit.lua").read_text()
         self._commit = redis.register_script(source)
+        self._ack = redis.register_script(resources.files("fireflow.hub.live").joinpath("lua/ack.lua").read_text())
         self._unclaim = redis.register_script(
             resources.files("fireflow.hub.live").joinpath("lua/unclaim.lua").read_text()
         )
@@ -257,8 +278,8 @@ class Store:
                     pipe.hset(k.tables, table.id, _json(table))
                     pipe.hset(k.versions, f"table:{table.id}", table.version)
             pipe.set(k.epoch, secrets.token_hex(8), nx=True)
-            pipe.sadd(RESTAURANTS, restaurant.id)
             await pipe.execute()
+        await self.redis.sadd(RESTAURANTS, restaurant.id)  # global, so in a slot of its own on a cluster
 
     async def put_setup(self, setup: LiveSetup, pin_hashes: Mapping[str, str]) -> list[str]:
         """Replace a restaurant's whole setup at once; open orders and tables' live states are kept.
@@ -285,6 +306,7 @@ class Store:
                     pipe.multi()  # type: ignore[no-untyped-call]
                     self._setup_writes(pipe, k, setup, existing, gone, pin_hashes)
                     await pipe.execute()
+                    await self.redis.sadd(RESTAURANTS, rid)
                     break
                 except WatchError:
                     continue
@@ -318,7 +340,6 @@ class Store:
         if pins:
             pipe.hset(k.pins, mapping={person: hashed for person, hashed in pins.items()})
         pipe.set(k.epoch, secrets.token_hex(8), nx=True)
-        pipe.sadd(RESTAURANTS, setup.restaurant.id)
 
     async def print_job(self, rid: str, job_id: str) -> PrintJob | None:
         raw = await self.redis.hget(Keys(rid).print_jobs, job_id)
@@ -409,7 +430,7 @@ class Store:
         ids = sorted(set(menu_item_ids))
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(k.counters)
-            pipe.hmget(k.stock, ids) if ids else pipe.echo("")
+            pipe.hmget(k.stock, ids) if ids else _skip(pipe, k)
             pipe.zrangebyscore(k.screens, now_ms, "+inf")
             counters, stock, screens = await pipe.execute()
         records = [Stock.model_validate_json(v) for v in (stock if ids else []) if v]
@@ -466,8 +487,23 @@ class Store:
     # -- commands ---------------------------------------------------------
 
     async def stored_result(self, rid: str, command_id: str) -> StoredResult | None:
-        raw = await self.redis.get(Keys(rid).command(command_id))
-        return StoredResult.parse(raw) if isinstance(raw, bytes) else None
+        k = Keys(rid)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(k.command(command_id))
+            pipe.get(k.acked)
+            raw, acked = await pipe.execute()
+        return await self._confirmed(k, command_id, raw, acked)
+
+    async def _confirmed(self, k: Keys, command_id: str, raw: Any, acked: Any) -> StoredResult | None:
+        """A stored result, acknowledged before it is answered: one whose command no replica had confirmed
+        (its first answer was UNAVAILABLE) is confirmed now and its events made visible."""
+        if not isinstance(raw, bytes):
+            return None
+        stored = StoredResult.parse(raw)
+        if self.replicas > 0 and acked is not None and stored.offset > int(acked):
+            await self._replicated(k, ("SET", k.command(command_id), raw, "KEEPTTL"))  # a write for WAIT to count
+            await self._ack(keys=[k.acked], args=[stored.offset, k.wake])
+        return stored
 
     async def claim(self, rid: str, command_id: str, token: str, ms: int) -> Claim:
         """Claim a command id for one running copy, for ``ms`` at most, and read what its twins answered.
@@ -481,10 +517,11 @@ class Store:
             pipe.get(k.running(command_id))
             pipe.get(k.command(command_id))
             pipe.get(k.refused(command_id))
-            _, holder, stored, refused = await pipe.execute()
+            pipe.get(k.acked)
+            _, holder, stored, refused, acked = await pipe.execute()
         return Claim(
             held=holder == token.encode(),
-            stored=StoredResult.parse(stored) if isinstance(stored, bytes) else None,
+            stored=await self._confirmed(k, command_id, stored, acked),
             refusal=Refusal.parse(refused) if isinstance(refused, bytes) else None,
         )
 
@@ -571,36 +608,164 @@ class Store:
             "epoch": secrets.token_hex(8),
             "setup": f"{SETUP_CHANNEL} {rid}" if decision.restaurant is not None else "",
             "actor": ACTING.get(),
+            "replicated": self.replicas > 0,
         }
-        reply: list[bytes] = await self._commit(keys=k.commit_keys(command_id), args=[orjson.dumps(payload)])
+        keys, args = k.commit_keys(command_id), [orjson.dumps(payload)]
+        if self.replicas > 0:
+            reply = await self._replicated(k, ("EVALSHA", self._commit.sha, len(keys), *keys, *args))
+        else:
+            reply = await self._commit(keys=keys, args=args)
         status = reply[0]
         if status == b"conflict":
             return CommitOutcome(None, conflict=reply[1].decode())
-        return CommitOutcome(StoredResult.parse(reply[1]), duplicate=status == b"dup")
+        outcome = CommitOutcome(StoredResult.parse(reply[1]), duplicate=status == b"dup")
+        if self.replicas > 0 and outcome.stored is not None:
+            await self._ack(keys=[k.acked], args=[outcome.stored.offset, k.wake])
+        return outcome
+
+    def _refresh_topology(self, cluster: RedisCluster) -> None:
+        """Read which replicas serve each master every TOPOLOGY_EVERY_S, in the background: a failed
+        replica drops out (and a rejoined one comes back) without waiting for a command to stumble."""
+        now = time.monotonic()
+        if now - self._topology_at < TOPOLOGY_EVERY_S or self._topology_task is not None:
+            return
+        self._topology_at = now
+
+        async def refresh() -> None:
+            try:
+                await self._read_replicas(cluster)
+            finally:
+                self._topology_task = None
+
+        self._topology_task = asyncio.get_running_loop().create_task(refresh())
+
+    async def _read_replicas(self, cluster: RedisCluster) -> None:
+        """Master ``host:port`` -> its replicas not marked failed, from CLUSTER SHARDS (CLUSTER SLOTS
+        hides a replica until it has data, so a new cluster would look unreplicated)."""
+        try:
+            shards = await cluster.execute_command("CLUSTER SHARDS", target_nodes=RedisCluster.RANDOM)
+        except (RedisError, OSError) as exc:
+            logger.warning("cannot read the cluster's replicas: %s", exc)
+            return
+        found: dict[str, int] = {}
+        for shard in shards:
+            nodes = [{_text(k): v for k, v in node.items()} for node in shard["nodes"]]
+            live = [n for n in nodes if _text(n["health"]) != "failed"]
+            replicas = sum(1 for n in live if _text(n["role"]) == "replica")
+            for master in (n for n in live if _text(n["role"]) == "master"):
+                found[f"{_text(master['ip'])}:{master['port']}"] = replicas
+        self._replicas_of = found
+
+    async def _replicated(self, k: Keys, command: tuple[Any, ...]) -> Any:
+        """A write (the commit script, or a touch of a stored result), then WAIT, on one connection to
+        the master of the restaurant's shard; the write's reply once the replicas hold it.
+
+        WAIT counts the replicas holding the writes of the connection it is sent on, so both go on
+        one connection taken from the node that owns the restaurant's slot; a redirection or a dead
+        master (a failover under way) refreshes the topology and sends the write again, which is safe:
+        the script answers a command id it has seen from the stored result (touching it, so the WAIT
+        covers the answer too).
+        """
+        cluster = cast(RedisCluster, self.redis)
+        deadline = time.monotonic() + FAILOVER_WAIT_S
+        pause = 0.05
+        while True:
+            if not cluster.nodes_manager.slots_cache:
+                await cluster.initialize()
+            if self._replicas_of is None:
+                await self._read_replicas(cluster)
+            self._refresh_topology(cluster)
+            node = cluster.nodes_manager.slots_cache[cluster.keyslot(k.stream)][0]
+            # Every replica serving with the master, up to the setting: a shard whose replica has failed
+            # (until one is back) is acknowledged by its master alone, and counted, rather than refused.
+            wanted = min(self.replicas, (self._replicas_of or {}).get(node.name, self.replicas))
+            if wanted < self.replicas:
+                self.unreplicated += 1
+            commands = [command, ("WAIT", wanted, self.replica_wait_ms)]
+            conn = node.acquire_connection()
+            try:
+                await conn.send_packed_command(conn.pack_commands(commands))
+                try:
+                    reply = await conn.read_response()
+                finally:
+                    held = await conn.read_response()  # WAIT's answer, read even after the script's error
+            except NoScriptError:
+                await cluster.script_load(self._commit.script)
+                continue
+            except (MovedError, AskError, TryAgainError, ClusterDownError, RedisConnectionError, OSError) as exc:
+                await conn.disconnect()
+                if time.monotonic() > deadline:
+                    raise RedisConnectionError(f"no master for {k.restaurant_id}'s shard: {exc}") from exc
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.5)
+                with contextlib.suppress(RedisError, OSError):  # the cluster may still be electing
+                    await cluster.nodes_manager.initialize()
+                await self._read_replicas(cluster)
+                continue
+            except BaseException:
+                await conn.disconnect()  # a reply may be left unread on it
+                raise
+            finally:
+                node.release(conn)
+            if int(held) < wanted:
+                raise ReplicaTimeout(
+                    f"no replica confirmed the command within {self.replica_wait_ms} ms; retry with the same id"
+                )
+            return reply
 
     # -- reading the stream -----------------------------------------------
 
     async def position(self, rid: str) -> tuple[int, str]:
+        """The restaurant's visible head (``Keys.acked``) and epoch."""
         k = Keys(rid)
-        seq, epoch = await self.redis.mget(k.seq, k.epoch)
-        return int(seq or 0), _text(epoch)
+        seq, acked, epoch = await self.redis.mget(k.seq, k.acked, k.epoch)
+        return visible_head(seq, acked), _text(epoch)
+
+    async def heads(self, rids: list[str]) -> list[int]:
+        """Each restaurant's visible head, in order; grouped by slot on a cluster."""
+        found = await get_many(self.redis, [key for rid in rids for key in (Keys(rid).seq, Keys(rid).acked)])
+        return [visible_head(seq, acked) for seq, acked in zip(found[::2], found[1::2], strict=True)]
 
     async def snapshot_state(self, rid: str, parts: frozenset[str], now: int) -> tuple[int, str, LiveState]:
         """Open orders, and the other ``parts`` asked for, exactly as of the returned offset (one MULTI/EXEC)."""
         k = Keys(rid)
+        for _ in range(SNAPSHOT_ATTEMPTS):
+            seq, acked, epoch, state = await self._snapshot_once(k, parts, now)
+            if acked is None or int(acked) >= seq:
+                break
+            # A command is on the master and not yet on a replica: its effects are in this state, so
+            # wait for its acknowledgement (a failover would take it back) rather than show it early.
+            await asyncio.sleep(0.002)
+        return seq, epoch, state
+
+    async def _snapshot_once(self, k: Keys, parts: frozenset[str], now: int) -> tuple[int, Any, str, LiveState]:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.get(k.seq)
+            pipe.get(k.acked)
             pipe.get(k.epoch)
             pipe.hvals(k.open_orders)
-            pipe.hvals(k.tables) if "tables" in parts else pipe.echo("")
-            pipe.get(k.menu) if "menu" in parts else pipe.echo("")
-            pipe.hvals(k.stock) if "stock" in parts else pipe.echo("")
+            pipe.hvals(k.tables) if "tables" in parts else _skip(pipe, k)
+            pipe.get(k.menu) if "menu" in parts else _skip(pipe, k)
+            pipe.hvals(k.stock) if "stock" in parts else _skip(pipe, k)
             pipe.get(k.restaurant)  # here, not from the node's cache: settings as of the same offset
-            pipe.hvals(k.staff) if "staff" in parts else pipe.echo("")
-            pipe.hvals(k.print_jobs) if "print_jobs" in parts else pipe.echo("")
-            pipe.hvals(k.print_manual) if "print_manual" in parts else pipe.echo("")
-            pipe.hvals(k.printer_health) if "printer_health" in parts else pipe.echo("")
-            seq, epoch, orders, tables, menu, stock, raw_restaurant, staff, jobs, manual, health = await pipe.execute()
+            pipe.hvals(k.staff) if "staff" in parts else _skip(pipe, k)
+            pipe.hvals(k.print_jobs) if "print_jobs" in parts else _skip(pipe, k)
+            pipe.hvals(k.print_manual) if "print_manual" in parts else _skip(pipe, k)
+            pipe.hvals(k.printer_health) if "printer_health" in parts else _skip(pipe, k)
+            (
+                seq,
+                acked,
+                epoch,
+                orders,
+                tables,
+                menu,
+                stock,
+                raw_restaurant,
+                staff,
+                jobs,
+                manual,
+                health,
+            ) = await pipe.execute()
         restaurant = Restaurant.model_validate_json(raw_restaurant) if raw_restaurant else None
         state = LiveState(
             now=now,
@@ -616,19 +781,21 @@ class Store:
             manual_jobs=[PrintJob.model_validate_json(v) for v in manual] if "print_manual" in parts else [],
             printer_health=[PrinterHealth.model_validate_json(v) for v in health] if "printer_health" in parts else [],
         )
-        return int(seq or 0), _text(epoch), state
+        return int(seq or 0), acked, _text(epoch), state
 
     async def history_since(self, rid: str, since: int, limit: int) -> History:
         """Every entry after ``since``, or ``entries=None`` when some of them were trimmed away."""
         k = Keys(rid)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.get(k.seq)
+            pipe.get(k.acked)
             pipe.get(k.epoch)
             pipe.xrange(k.stream, "-", "+", count=1)
             pipe.xrange(k.stream, f"{since + 1}-0", "+", count=limit + 1)
-            seq_raw, epoch_raw, first, rest = await pipe.execute()
-        seq = int(seq_raw or 0)
+            seq_raw, acked_raw, epoch_raw, first, rest = await pipe.execute()
+        seq = visible_head(seq_raw, acked_raw)
         epoch = _text(epoch_raw)
+        rest = [(i, f) for i, f in rest if int(i.partition(b"-")[0]) <= seq]  # none a reader may not see yet
         if since > seq or len(rest) > limit:
             return History(seq, epoch, None)
         if since < seq:
@@ -637,6 +804,7 @@ class Store:
                 return History(seq, epoch, None)
         return History(seq, epoch, [StreamEntry.from_redis(i, f) for i, f in rest])
 
-    async def read_after(self, rid: str, after: int, count: int = 1000) -> list[StreamEntry]:
-        entries: Any = await self.redis.xrange(Keys(rid).stream, f"{after + 1}-0", "+", count=count)
+    async def read_after(self, rid: str, after: int, upto: int, count: int = 1000) -> list[StreamEntry]:
+        """Entries after ``after`` up to ``upto`` (a visible head: never past what readers may see)."""
+        entries: Any = await self.redis.xrange(Keys(rid).stream, f"{after + 1}-0", f"{upto}-0", count=count)
         return [StreamEntry.from_redis(i, f) for i, f in entries]

@@ -47,10 +47,10 @@ from fireflow.hub.live.connection import Connection
 from fireflow.hub.live.control import REVOKED_CHANNEL, SETUP_CHANNEL
 from fireflow.hub.live.devices import Devices
 from fireflow.hub.live.fanout import FanOut
-from fireflow.hub.live.keys import Keys
 from fireflow.hub.live.positions import Positions
 from fireflow.hub.live.presence import Presence, print_agents
-from fireflow.hub.live.store import Store, redis_client
+from fireflow.hub.live.redis_client import redis_client
+from fireflow.hub.live.store import Store
 from fireflow.hub.live.subscriptions import Subscriptions
 from fireflow.hub.metrics import Metrics, NodeCollector, Sockets
 from fireflow.hub.run.config import Settings
@@ -103,7 +103,11 @@ class Hub:
             settings.redis_url, pool_size=settings.redis_pool, pool_timeout=settings.redis_pool_timeout
         )
         self.store = Store(
-            self.redis, history=settings.history, durable=bool(settings.database_url and settings.durable_mode != "off")
+            self.redis,
+            history=settings.history,
+            durable=bool(settings.database_url and settings.durable_mode != "off"),
+            replicas=settings.redis_replicas,
+            replica_wait_ms=int(settings.redis_replica_wait * 1000),
         )
         self.engine: AsyncEngine | None = create_engine(settings.database_url) if settings.database_url else None
         self.metrics = Metrics()
@@ -215,7 +219,7 @@ class Hub:
             await self.writer.redis.aclose()
         if self.engine is not None:
             await self.engine.dispose()
-        await self.redis.aclose(close_connection_pool=True)
+        await self.redis.aclose()  # it owns its pool (or its cluster's)
 
     async def _durable_process(self) -> None:
         """One life of the durable writer's child process, stopped with us; its exit is a death the supervisor restarts."""
@@ -379,8 +383,8 @@ class Hub:
         metrics = self.metrics
         try:
             feeds = list(self.fanout.feeds.values())
-            heads = await self.redis.mget([Keys(f.rid).seq for f in feeds]) if feeds else []
-            behind = [int(head) - feed.last for feed, head in zip(feeds, heads, strict=True) if head is not None]
+            heads = await self.store.heads([f.rid for f in feeds])
+            behind = [head - feed.last for feed, head in zip(feeds, heads, strict=True)]
             metrics.fanout_lag.set(max(behind, default=0))
             if self.engine is not None:
                 found = await self.durable_backlog()

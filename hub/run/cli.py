@@ -127,13 +127,19 @@ def _reason(exc: BaseException) -> str:
 async def _check_redis(url: str) -> None:
     from redis.asyncio import Redis
 
-    client = Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT)
+    from fireflow.hub.live.redis_client import is_cluster_url, plain_url
+
+    client = Redis.from_url(plain_url(url), socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT)
     try:
-        await client.ping()
+        cluster = (await client.info("cluster")).get("cluster_enabled") == 1
     except Exception as exc:
         raise Stop(f"cannot reach Redis at {address(url)} (REDIS_URL): {_reason(exc)}", UNREACHABLE) from None
     finally:
         await client.aclose()
+    if cluster and not is_cluster_url(url):
+        raise Stop(f"Redis at {address(url)} is a node of a Redis Cluster: write REDIS_URL=redis+cluster://host:port")
+    if is_cluster_url(url) and not cluster:
+        raise Stop(f"Redis at {address(url)} is not in cluster mode: write REDIS_URL=redis://host:port/db")
 
 
 async def _check_postgres(url: str) -> None:
@@ -249,7 +255,8 @@ def demo_links(base: str, tokens: dict[str, str]) -> list[tuple[str, str]]:
 
 def _seed_demo(settings: Settings) -> DemoPrinters:
     from fireflow.hub.commands.pins import Pins
-    from fireflow.hub.live.store import Store, redis_client
+    from fireflow.hub.live.redis_client import redis_client
+    from fireflow.hub.live.store import Store
     from fireflow.hub.run.demo import DEMO_FILE, DEMO_PIN, demo_tokens
     from fireflow.hub.run.demo_printers import FIRST_PORT, DemoPrinters
 
@@ -422,7 +429,8 @@ def _live_state(settings: Settings, *, create: bool = False) -> Iterator[str]:
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
-    from fireflow.hub.live.store import Store, redis_client
+    from fireflow.hub.live.redis_client import redis_client
+    from fireflow.hub.live.store import Store
     from fireflow.hub.transports.tokens import mint
 
     role = _role(args.role)
@@ -451,7 +459,8 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 def _restaurant(settings: Settings, args: argparse.Namespace) -> int:
     """``fireflow restaurant create|import|export``: a restaurant's setup as a file (hub/run/setup_files.py)."""
     from fireflow.hub.commands.pins import Pins
-    from fireflow.hub.live.store import Store, redis_client
+    from fireflow.hub.live.redis_client import redis_client
+    from fireflow.hub.live.store import Store
     from fireflow.hub.run import setup_files as files
     from fireflow.hub.transports.tokens import mint
     from fireflow.schema.setup import Profile, RestaurantSetup

@@ -31,7 +31,7 @@ Count = Annotated[int, Gt(0)]
 Positive = Annotated[float, Gt(0)]
 
 _DURABLE_SYNONYMS = {"0": "off", "false": "off", "no": "off", "1": "process", "true": "process", "yes": "process"}
-_REDIS_SCHEMES = ("redis", "rediss", "unix")
+_REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 _POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+asyncpg")
 
 
@@ -54,7 +54,9 @@ class Settings(BaseSettings):
         None,
         validation_alias="REDIS_URL",
         description="live state, streams, wake-ups (unset: an embedded Redis)",
-        json_schema_extra={"allowed": "redis://[:password@]host:port/db, rediss://…, unix://…"},
+        json_schema_extra={
+            "allowed": "redis://[:password@]host:port/db, rediss://…, unix://…; a Redis Cluster: redis+cluster://host:port"
+        },
     )
     database_url: str | None = Field(
         None,
@@ -107,6 +109,13 @@ class Settings(BaseSettings):
     redis_pool: Count = Field(64, description="Redis connections per node; commands wait their turn for one")
     redis_pool_timeout: Positive = Field(
         5.0, description="seconds a command waits for a free Redis connection before answering UNAVAILABLE"
+    )
+    redis_replicas: Annotated[int, Ge(0)] = Field(
+        1,
+        description="on a Redis Cluster, replicas that must hold a command before it is acknowledged (0: the master)",
+    )
+    redis_replica_wait: Positive = Field(
+        0.5, description="seconds a command waits for those replicas before answering UNAVAILABLE (retry: same id)"
     )
     redis_fsync: RedisFsync = Field(
         "everysec", description="the embedded Redis's appendfsync: everysec (lose at most ~1 s on power loss) or always"
@@ -162,7 +171,7 @@ class Settings(BaseSettings):
         if not value:
             return None
         if urlsplit(value).scheme not in _REDIS_SCHEMES:
-            raise ValueError("must be redis://host:port/db (or rediss://, unix://)")
+            raise ValueError("must be redis://host:port/db (or rediss://, unix://, redis+cluster://host:port)")
         return value
 
     @field_validator("database_url")

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.live.store import ReplicaTimeout
 from fireflow.schema.protocol import ErrorCode
 
 __all__ = ["to_wire"]
@@ -25,6 +26,11 @@ def to_wire(exc: Exception, what: str) -> DomainError:
     """The error to answer for ``exc``, raised while running ``what`` (a command type or a path)."""
     if isinstance(exc, DomainError):
         return exc
+    if isinstance(exc, ReplicaTimeout):  # the command is on the master, not yet safe from a failover
+        logger.warning("%s not acknowledged: %s", what, exc)
+        return DomainError(
+            ErrorCode.UNAVAILABLE, "no Redis replica confirmed the command in time; retry with the same id"
+        )
     if isinstance(exc, RedisError | OSError | SQLAlchemyError):
         logger.warning("%s failed on a backing server: %s", what, exc)
         return DomainError(ErrorCode.UNAVAILABLE, "live state or books unavailable; retry with the same id")

@@ -34,7 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fireflow.hub.books.partitions import ensure_months
 from fireflow.hub.live.keys import DURABLE_GROUP, Keys
-from fireflow.hub.live.store import Store, StreamEntry, redis_client
+from fireflow.hub.live.redis_client import get_many, redis_client, slot_groups
+from fireflow.hub.live.store import Store, StreamEntry, visible_head
 from fireflow.hub.supervise import reraise_if_cancelled
 
 __all__ = ["Backlog", "DurableWriter", "backlog"]
@@ -68,6 +69,7 @@ class DurableWriter:
         self._groups: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._backlog = True  # start by re-reading anything left pending under our name
+        self._holding = False  # entries read but not yet visible (``Keys.acked``) wait pending under our name
         self._touched: set[Keys] = set()
         self.linger = linger
 
@@ -121,14 +123,7 @@ class DurableWriter:
                     last_claim = now
                     if await self._claim(streams):
                         self._backlog = True
-                start = "0" if self._backlog else ">"
-                reply: Any = await self.redis.xreadgroup(
-                    self.group,
-                    self.consumer,
-                    dict.fromkeys(streams, start),
-                    count=self.batch,
-                )
-                got = await self._write(reply or [])
+                got = await self._write(await self._read(streams, "0" if self._backlog or self._holding else ">"))
                 if self._backlog and not got:
                     self._backlog = False
                 if self._touched and (not got or now - last_marks > WATERMARK_S):  # at most 1/s while busy
@@ -155,15 +150,27 @@ class DurableWriter:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    async def _read(self, streams: list[str], start: str) -> list[Any]:
+        """One XREADGROUP over every stream on one Redis; on a cluster one per slot, pipelined per node."""
+        groups = slot_groups(self.redis, streams)
+        if len(groups) == 1:
+            reply: Any = await self.redis.xreadgroup(
+                self.group, self.consumer, dict.fromkeys(groups[0], start), count=self.batch
+            )
+            return list(reply or [])
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for group in groups:
+                pipe.xreadgroup(self.group, self.consumer, dict.fromkeys(group, start), count=self.batch)
+            replies: list[Any] = await pipe.execute()
+        return [stream for reply in replies for stream in reply or []]
+
     async def _claim(self, streams: list[str]) -> bool:
         """Take over entries a dead node read but never stored."""
-        claimed = False
-        for stream in streams:
-            result = await self.redis.xautoclaim(
-                stream, self.group, self.consumer, CLAIM_IDLE_MS, "0-0", count=self.batch
-            )
-            claimed = claimed or bool(result[1])
-        return claimed
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for stream in streams:
+                pipe.xautoclaim(stream, self.group, self.consumer, CLAIM_IDLE_MS, "0-0", count=self.batch)
+            results: list[Any] = await pipe.execute()
+        return any(result[1] for result in results)
 
     async def _write(self, reply: list[Any]) -> int:
         """Store one read's entries from every stream in one transaction, then acknowledge them."""
@@ -173,8 +180,17 @@ class DurableWriter:
                 stream = stream_raw.decode()
                 batches.append((stream, Keys(stream[stream.index("{") + 1 : stream.index("}")]), messages))
         if not batches:
+            self._holding = False
             return 0
-        epochs = await self.redis.mget([keys.epoch for _, keys, _ in batches])
+        read = sum(len(messages) for _, _, messages in batches)
+        found = await get_many(self.redis, [key for _, k, _ in batches for key in (k.epoch, k.seq, k.acked)])
+        epochs = found[::3]
+        # Only what readers may see: on a cluster, an entry no replica holds yet could be taken back by a
+        # failover and its offset used again; it stays pending here and is read again next round.
+        batches = [
+            (stream, keys, [m for m in messages if _seq(m[0]) <= visible_head(seq, acked)])
+            for (stream, keys, messages), seq, acked in zip(batches, found[1::3], found[2::3], strict=True)
+        ]
         rows = [
             _row(keys.restaurant_id, _text(epoch), StreamEntry.from_redis(entry_id, fields))
             for (_, keys, messages), epoch in zip(batches, epochs, strict=True)
@@ -186,11 +202,14 @@ class DurableWriter:
                 await conn.execute(INSERT, rows)
         async with self.redis.pipeline(transaction=False) as pipe:
             for stream, _, messages in batches:
-                pipe.xack(stream, self.group, *(entry_id for entry_id, _ in messages))
+                if messages:
+                    pipe.xack(stream, self.group, *(entry_id for entry_id, _ in messages))
             await pipe.execute()
         self.written += len(rows)
         self._touched.update(keys for _, keys, _ in batches)
-        return sum(len(messages) for _, _, messages in batches)
+        written = sum(len(messages) for _, _, messages in batches)
+        self._holding = written < read
+        return written
 
     async def _publish_watermarks(self, streams: list[tuple[str, Keys]]) -> None:
         """Everything below the oldest unacknowledged entry (or the last delivered) is in Postgres."""

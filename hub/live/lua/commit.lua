@@ -1,16 +1,22 @@
 -- The one atomic commit: idempotency, version checks, state, events, trim, wake-up.
 -- KEYS: 1 stream, 2 seq, 3 command result, 4 persisted offset, 5 epoch, 6 versions,
 --       7 open orders, 8 closed orders, 9 tables, 10 counters, 11 stock, 12 due, 13 prep, 14 restaurant, 15 menu,
---       16 staff, 17 PIN hashes, 18 print jobs, 19 print jobs on the manual list, 20 printer health
+--       16 staff, 17 PIN hashes, 18 print jobs, 19 print jobs on the manual list, 20 printer health,
+--       21 acknowledged offset (what readers may see)
 -- ARGV[1]: JSON {checks=[[field, expected]], hset=[[key, field, data, vfield, version]],
 --                hdel=[[key, field]], set=[[key, data, vfield, version]],
 --                events=[[type, channels, data]], zadd=[[member, at]], zrem=[member], prep=[[field, ms]],
---                ts, fp, result, ttl, maxlen, durable, wake, epoch, setup, actor}
+--                ts, fp, result, ttl, maxlen, durable, wake, epoch, setup, actor, replicated}
+--   replicated: the caller WAITs for replicas, then makes the events visible (ack.lua); until then the
+--               acknowledged offset stays where it was and nobody is woken
 --   setup: "<channel> <restaurant>" when the restaurant's settings change: every node drops its cached copy
 -- Returns {'dup', stored} | {'conflict', field, current} | {'ok', stored}
 local p = cjson.decode(ARGV[1])
 local prior = redis.call('GET', KEYS[3])
 if prior then
+  if p.replicated then
+    redis.call('SET', KEYS[3], prior, 'KEEPTTL')  -- a write, so the caller's WAIT covers what it answers
+  end
   return {'dup', prior}
 end
 for _, c in ipairs(p.checks) do
@@ -62,7 +68,12 @@ if n > 0 then
   if keep > 0 then
     redis.call('XTRIM', KEYS[1], 'MINID', (keep + 1) .. '-0')
   end
-  redis.call('PUBLISH', p.wake, last)
+  if not p.replicated then
+    redis.call('SET', KEYS[21], last)
+    redis.call('PUBLISH', p.wake, last)
+  elseif redis.call('EXISTS', KEYS[21]) == 0 then
+    redis.call('SET', KEYS[21], first)
+  end
 else
   last = tonumber(redis.call('GET', KEYS[2]) or '0')
 end

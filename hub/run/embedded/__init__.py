@@ -24,12 +24,14 @@ the bundled PostgreSQL tree.  Redis has no such rule and runs as the current use
 
 Modules: ``process`` (death signal, graceful-then-kill stop, orphans), ``server`` (the
 lifecycle both servers share), ``redis`` and ``postgres`` (what differs), with
-``postgres_account`` (running PostgreSQL as an unprivileged user), and ``servers``
-(both under one data directory).
+``postgres_account`` (running PostgreSQL as an unprivileged user), ``servers``
+(both under one data directory), and ``cluster`` (a Redis Cluster from the system's
+``redis-server`` 7, for tests and benchmarks; never started by the hub on its own).
 """
 
 from __future__ import annotations
 
+from fireflow.hub.run.embedded.cluster import EmbeddedRedisCluster
 from fireflow.hub.run.embedded.postgres import EmbeddedPostgres
 from fireflow.hub.run.embedded.process import EmbeddedServerError, die_with_parent
 from fireflow.hub.run.embedded.redis import EmbeddedRedis
@@ -39,6 +41,7 @@ from fireflow.hub.run.embedded.servers import EmbeddedServers
 __all__ = [
     "EmbeddedPostgres",
     "EmbeddedRedis",
+    "EmbeddedRedisCluster",
     "EmbeddedServer",
     "EmbeddedServerError",
     "EmbeddedServers",

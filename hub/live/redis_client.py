@@ -1,0 +1,113 @@
+"""One Redis or a Redis Cluster behind one client type, and reads grouped so none crosses a hash slot.
+
+``REDIS_URL=redis+cluster://host:port`` (or ``rediss+cluster://``) names any node of a cluster; the
+client learns the rest. Every key of a restaurant carries the hash tag ``{<restaurant id>}``
+(``fireflow.hub.live.keys``), so one restaurant's commands and scripts touch one slot; what reads many
+restaurants at once (the fan-out's offset poll, the durable writer) groups its keys by slot here.
+
+A ``RedisCluster`` speaks the same commands as ``Redis`` for everything the hub sends, so the rest of
+the hub is typed against ``Redis`` and asks ``is_cluster`` only where the two differ: pub/sub nodes,
+pipelines that must stay on one node, and the replica acknowledgement of a commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+__all__ = [
+    "CLUSTER_SCHEMES",
+    "REDIS_RETRIES",
+    "get_many",
+    "is_cluster",
+    "is_cluster_url",
+    "plain_url",
+    "redis_client",
+    "slot_groups",
+]
+
+REDIS_RETRIES = 3  # each on a fresh connection, after a jittered pause of at most 100, 200, 200 ms
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+# A failover takes the cluster a node timeout or two: a command keeps being retried (on the new
+# topology) for about that long before it is answered UNAVAILABLE.
+CLUSTER_RETRIES = 12
+
+
+def is_cluster_url(url: str) -> bool:
+    return urlsplit(url).scheme in CLUSTER_SCHEMES
+
+
+def plain_url(url: str) -> str:
+    """The URL with ``+cluster`` taken off the scheme: what redis-py and redis-cli understand."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(scheme=CLUSTER_SCHEMES.get(parts.scheme, parts.scheme)))
+
+
+def is_cluster(redis: Any) -> bool:
+    return isinstance(redis, RedisCluster)
+
+
+def redis_client(url: str, *, pool_size: int = 64, pool_timeout: float = 5.0) -> Redis:
+    """A client whose commands outlive a dead connection and whose bursts queue for a connection.
+
+    After Redis restarts, every idle pooled connection is dead, and the first command
+    sent on one fails; each is retried on a new connection instead, which is safe
+    because every write here is idempotent or goes through the commit script, which
+    answers a repeated command id with its first result. While Redis is down, a command
+    still fails (UNAVAILABLE) after the retries, within half a second. A burst of commands
+    waits for one of ``pool_size`` connections, for ``pool_timeout`` at most.
+
+    On a cluster the same holds per node, and a command that meets a failover is retried on
+    the refreshed topology until a replica has taken over.
+    """
+    if is_cluster_url(url):
+        cluster = RedisCluster.from_url(
+            plain_url(url),
+            max_connections=pool_size,
+            retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), CLUSTER_RETRIES),
+            socket_keepalive=True,
+            socket_connect_timeout=1.0,
+        )
+        # Typed as Redis: the commands the hub sends are the same on both (see the module's docstring).
+        return cast(Redis, cluster)
+    retry = Retry(
+        ExponentialWithJitterBackoff(cap=0.2, base=0.05),
+        REDIS_RETRIES,
+        supported_errors=(RedisConnectionError, RedisTimeoutError),
+    )
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=pool_size,
+        timeout=pool_timeout,
+        retry=retry,
+        health_check_interval=30,
+        socket_keepalive=True,
+    )
+    return Redis.from_pool(pool)  # owns the pool: closing the client closes its connections
+
+
+def slot_groups(redis: Redis, keys: Sequence[str]) -> list[list[str]]:
+    """``keys`` in groups a multi-key command may take: all of them on one Redis, one slot each on a cluster."""
+    if not is_cluster(redis):
+        return [list(keys)] if keys else []
+    groups: dict[int, list[str]] = {}
+    for key in keys:
+        groups.setdefault(cast(RedisCluster, redis).keyslot(key), []).append(key)
+    return list(groups.values())
+
+
+async def get_many(redis: Redis, keys: Sequence[str]) -> list[Any]:
+    """GET of every key, in order: one MGET on one Redis, one per slot (pipelined per node) on a cluster."""
+    if not keys:
+        return []
+    if is_cluster(redis):
+        return list(await cast(RedisCluster, redis).mget_nonatomic(list(keys)))
+    return list(await redis.mget(list(keys)))

@@ -1,0 +1,168 @@
+"""The hub on a Redis Cluster: a master's failover under traffic, a replica that cannot confirm, bad URLs.
+
+Each test here has a cluster of its own (3 masters, a replica each, Debian's redis-server 7), which it
+may break: PROTOCOL.md ("Redis Cluster and failover") states what these tests hold the hub to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from fireflow.clients.python import HubClient, HubError
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.live.keys import Keys
+from fireflow.hub.live.redis_client import redis_client
+from fireflow.hub.run.cli import Stop, check_reachable
+from fireflow.hub.run.config import Settings
+from fireflow.hub.run.embedded import EmbeddedRedisCluster
+from tests.conftest import WAIT, Servers, embedded_cluster, seed, serve_in_process, settings_for
+from tests.helpers import new_order, retry_command
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[EmbeddedRedisCluster]:
+    """A Redis Cluster of this test's own, which it may break."""
+    with embedded_cluster("fireflow-own-cluster-") as cluster:
+        yield cluster
+
+
+def cluster_url(cluster: EmbeddedRedisCluster) -> str:
+    return cluster.url.replace("redis://", "redis+cluster://", 1)
+
+
+async def fire_until_acknowledged(waiter: HubClient, n: int, tag: str) -> str:
+    """Open, add and fire one takeaway, each step retried with its own id until answered: a till's loop."""
+    opened = await retry_command(waiter, "order.open", {"type": "TAKEAWAY", "notes": ""}, f"{tag}-open-{n}")
+    order_id: str = opened["result"]["order"]["id"]
+    add = {"order_id": order_id, "menu_item_id": "burger", "notes": ""}
+    await retry_command(waiter, "order.add_item", add, f"{tag}-add-{n}")
+    await retry_command(waiter, "order.fire", {"order_id": order_id}, f"{tag}-fire-{n}")
+    return order_id
+
+
+async def test_a_master_failover_under_traffic_keeps_every_acknowledged_command_once(
+    own_cluster: EmbeddedRedisCluster, servers: Servers, rid: str
+) -> None:
+    """Three tills fire orders while the restaurant's master is killed and its replica takes over.
+
+    Every acknowledged command is still there and applied once (its retry answers the first result),
+    the grill screen sees every fired order once and in offset order, and Postgres holds the stream
+    with no gap and no double.
+    """
+    live = Servers(cluster_url(own_cluster), servers.database_url, None)
+    await seed(live, rid)
+    async with serve_in_process(settings_for(live), rid) as hub:
+        grill = await hub.kitchen("grill")
+        await grill.subscribe("kitchen:grill")
+        tills = [await hub.client(Role.WAITER, device=f"till-{i}") for i in range(3)]
+        fired: list[str] = []
+        first: dict[int, str] = {}
+        failed_over = asyncio.Event()
+
+        async def till(i: int) -> None:
+            n = 0
+            # before, during and after the failover: until it is over and a few more orders went through
+            while not failed_over.is_set() or n < 8:
+                fired.append(await fire_until_acknowledged(tills[i], n, f"till{i}"))
+                first.setdefault(i, fired[-1])
+                n += 1
+
+        traffic = [asyncio.create_task(till(i)) for i in range(3)]
+        while len(fired) < 6:
+            await asyncio.sleep(0.01)
+        master = own_cluster.master_of(Keys(rid).stream)
+        await asyncio.to_thread(own_cluster.kill, master)
+        promoted = await asyncio.to_thread(own_cluster.wait_failover, master, Keys(rid).stream)
+        failed_over.set()
+        await asyncio.wait_for(asyncio.gather(*traffic), 12 * WAIT)
+        assert promoted != master
+
+        seen: list[tuple[int, str]] = []
+        while len(seen) < len(fired):
+            event = await grill.next_event(4 * WAIT)
+            seen.append((event["offset"], event["data"]["ticket"]["order_id"]))
+        assert sorted(order for _, order in seen) == sorted(fired)  # each once
+        assert [offset for offset, _ in seen] == sorted({offset for offset, _ in seen})  # in order, no repeat
+
+        # The first command of each till again, with its id: answered from the first result, not applied twice.
+        for i in range(3):
+            again = await tills[i].command("order.open", {"type": "TAKEAWAY", "notes": ""}, id=f"till{i}-open-0")
+            assert again["result"]["order"]["id"] == first[i]
+        redis = redis_client(cluster_url(own_cluster))  # its first node may be the one killed
+        try:
+            open_orders = await redis.hlen(Keys(rid).open_orders)
+            head = int(await redis.get(Keys(rid).acked) or 0)
+        finally:
+            await redis.aclose()
+        assert open_orders == len(fired)
+        with pytest.raises(asyncio.TimeoutError):
+            await grill.next_event(0.5)  # no ticket nobody fired
+        offsets = await asyncio.wait_for(stored_offsets(servers.database_url, rid, head), 6 * WAIT)
+        assert offsets == list(range(1, head + 1))  # the durable writer stored the stream once, with no gap
+
+
+async def stored_offsets(database_url: str, rid: str, until: int) -> list[int]:
+    """The restaurant's offsets in Postgres once the durable writer has stored ``until`` of them."""
+    engine = create_async_engine(database_url)
+    query = text('SELECT "offset" FROM events WHERE restaurant_id = :rid ORDER BY "offset"')
+    try:
+        while True:
+            async with engine.connect() as conn:
+                offsets = list((await conn.execute(query, {"rid": rid})).scalars())
+            if len(offsets) >= until:
+                return offsets
+            await asyncio.sleep(0.05)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_command_no_replica_confirms_is_unavailable_unseen_and_its_retry_applies_it_once(
+    own_cluster: EmbeddedRedisCluster, servers: Servers, rid: str
+) -> None:
+    """With the shard's replica down, a fire is answered UNAVAILABLE and no screen sees it; with the
+    replica back, its retry (same id) is acknowledged once and the grill gets the ticket once."""
+    live = Servers(cluster_url(own_cluster), servers.database_url, None)
+    await seed(live, rid)
+    async with serve_in_process(settings_for(live, redis_replica_wait=0.2), rid) as hub:
+        grill = await hub.kitchen("grill")
+        await grill.subscribe("kitchen:grill")
+        waiter = await hub.client(Role.WAITER)
+        order_id = await new_order(waiter, "burger")
+        replica = own_cluster.replica_of(own_cluster.master_of(Keys(rid).stream))
+        await asyncio.to_thread(own_cluster.kill, replica)
+        with pytest.raises(HubError) as err:
+            await waiter.command("order.fire", {"order_id": order_id}, id="fire-1")
+        assert err.value.code == "UNAVAILABLE" and err.value.retryable
+        assert "replica" in str(err.value.frame)
+        with pytest.raises(asyncio.TimeoutError):
+            await grill.next_event(0.5)  # committed on the master, but nobody may see it yet
+        await asyncio.to_thread(own_cluster.restart, replica)
+        first = await retry_command(waiter, "order.fire", {"order_id": order_id}, "fire-1")
+        again = await waiter.command("order.fire", {"order_id": order_id}, id="fire-1")
+        assert again["result"] == first["result"]
+        assert (await grill.next_event(WAIT))["data"]["ticket"]["order_id"] == order_id
+        with pytest.raises(asyncio.TimeoutError):
+            await grill.next_event(0.5)  # once
+
+
+def _lone_url(servers: Servers) -> str:
+    """The suite's one Redis, named as if it were a cluster."""
+    return servers.redis_url.replace("redis://", "redis+cluster://", 1)
+
+
+async def test_a_url_of_the_wrong_kind_is_refused_in_one_line(
+    own_cluster: EmbeddedRedisCluster, servers: Servers
+) -> None:
+    """REDIS_URL=redis:// at a cluster node (or redis+cluster:// at a lone Redis) stops with what to write."""
+    with pytest.raises(Stop) as err:
+        await asyncio.to_thread(check_reachable, Settings(redis_url=own_cluster.url), postgres=False)
+    assert "redis+cluster://" in str(err.value) and "\n" not in str(err.value)
+    await asyncio.to_thread(check_reachable, Settings(redis_url=cluster_url(own_cluster)), postgres=False)  # passes
+    with pytest.raises(Stop) as err:
+        await asyncio.to_thread(check_reachable, Settings(redis_url=_lone_url(servers)), postgres=False)
+    assert "redis://" in str(err.value) and "not in cluster mode" in str(err.value)
