@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "ArchivedOrderRow",
     "AuditRow",
     "Base",
     "BillGroupRow",
@@ -254,3 +255,21 @@ class BillGroupRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_by: Mapped[str] = mapped_column(String(64))
+
+
+# -- closed orders, out of Redis ------------------------------------------------------------------
+
+
+class ArchivedOrderRow(Base):
+    """A closed order as it last stood, once it left Redis (hub/books/archive.py): what reads of it
+    (the API, receipts, refunds) find from then on. A command on it brings it back to Redis."""
+
+    __tablename__ = "archived_orders"
+
+    restaurant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, doc="the order's revision: a later copy replaces an earlier one")
+    status: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, doc="the order record, as the API answers it")
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), doc="when it last went to the closed orders")
+    archived_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

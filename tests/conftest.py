@@ -97,6 +97,7 @@ CLUSTER_MODULES = frozenset(
         "test_print_jobs",
         "test_setup_commands",
         "test_readiness",
+        "test_archive",
     )
 )
 

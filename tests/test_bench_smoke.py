@@ -58,6 +58,15 @@ def _children() -> set[int]:
             ],
         ),
         (
+            "soak",
+            ["--days", "2", "--day", "3", "--orders", "3", "--restaurants", "2", "--sockets", "2"],
+            [
+                r"^soak day 1: redis_used=[\d.]+MiB keys=\d+ closed_in_redis=\d+ orders_so_far=6 commands/s=\d+ .*errors=0",
+                r"^soak day 2: redis_used=[\d.]+MiB keys=\d+ closed_in_redis=\d+ orders_so_far=12 ",
+                r"^soak: redis_used MiB by day=\[[\d.]+, [\d.]+\] last/first_full_day=[\d.]+x archived_orders=\d+ .*errors=0",
+            ],
+        ),
+        (
             "idle",
             ["--sockets", "20", "--restaurants", "2", "--settle", "0.5", "--baseline"],
             [

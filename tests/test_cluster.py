@@ -166,3 +166,20 @@ async def test_a_url_of_the_wrong_kind_is_refused_in_one_line(
     with pytest.raises(Stop) as err:
         await asyncio.to_thread(check_reachable, Settings(redis_url=_lone_url(servers)), postgres=False)
     assert "redis://" in str(err.value) and "not in cluster mode" in str(err.value)
+
+
+async def test_300_concurrent_commands_on_a_cluster_pool_of_8_all_succeed(
+    redis_cluster: EmbeddedRedisCluster, servers: Servers, rid: str
+) -> None:
+    """A burst beyond the connections each cluster node may open waits its turn instead of being refused."""
+    live = Servers(cluster_url(redis_cluster), servers.database_url, None)
+    rids = [f"{rid}-{n}" for n in range(30)]  # over the three shards
+    for each in rids:
+        await seed(live, each)
+    async with serve_in_process(settings_for(live, redis_pool=8), rid) as hub:
+        waiters = [await hub.client(Role.WAITER, rid=each) for each in rids]
+        sends = [waiters[n % 30].command("order.open", {"type": "TAKEAWAY"}, timeout=4 * WAIT) for n in range(300)]
+        results = await asyncio.gather(*sends, return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert not failed, f"{len(failed)} of 300 failed, first: {failed[0]!r}"
+    assert len({r["result"]["order"]["id"] for r in results if isinstance(r, dict)}) == 300

@@ -472,3 +472,26 @@ def test_msgpack_decode_errors(message: dict[str, Any]) -> None:
     """A text frame or bytes that are not one msgpack value raise DecodeError from the msgpack codec."""
     with pytest.raises(DecodeError):
         MsgpackCodec().decode(message)
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65_535, 65_536])
+@pytest.mark.parametrize("binary", [False, True])
+def test_an_events_prepared_frame_is_what_the_websockets_library_reads(size: int, binary: bool) -> None:
+    """``EncodedEvent.wire`` at each length boundary of RFC 6455's header, parsed by websockets' own reader
+    as a client reads a server's frame: final, unmasked, the right opcode, the payload intact."""
+    from websockets.frames import Frame, Opcode
+    from websockets.streams import StreamReader
+
+    data = orjson.dumps({"pad": "x" * size})
+    event = EncodedEvent(StreamEntry(7, b"ORDER_UPDATED", b"order:o-1", data, b"1700000000000"))
+    reader = StreamReader()
+    reader.feed_data(event.wire(binary))
+    parser = Frame.parse(reader.read_exact, mask=False)
+    try:
+        next(parser)
+    except StopIteration as done:
+        frame = done.value
+    assert frame.fin and frame.opcode is (Opcode.BINARY if binary else Opcode.TEXT)
+    message = event.message(binary)
+    assert frame.data == (message["bytes"] if binary else message["text"].encode())
+    assert event.wire(binary) is event.wire(binary)  # made once

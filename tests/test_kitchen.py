@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 from fireflow.clients.python import HubClient
 from fireflow.clients.python.client import HubError
 from fireflow.hub.domain.actors import Role
-from fireflow.hub.live.keys import Keys
+from fireflow.hub.domain.decision import Decision, PrepSample
+from fireflow.hub.live.keys import DAY_MS, PREP_WINDOW_DAYS, Keys
 from fireflow.hub.live.store import Store
 from fireflow.hub.run.demo import demo_kitchen, demo_menu, demo_tables
 from fireflow.schema.protocol import ErrorCode
@@ -226,6 +227,21 @@ async def test_prep_times_and_all_day_counts_are_readable(hub: RunningHub) -> No
         ("grill", "burger", 1), ("grill", "paneer-tikka", 1),
     ]  # fmt: skip
     assert all(0 <= p["min_ms"] <= p["mean_ms"] <= p["max_ms"] < WAIT * 1000 for p in prep)
+
+
+async def test_prep_statistics_are_of_the_last_week_and_each_day_expires(redis: Redis, rid: str) -> None:
+    """Samples of eight days ago are out of the statistics; the last seven days' merge (count, mean, min, max);
+    a day's hash expires a day after it leaves the window, so they never pile up."""
+    store = Store(redis)
+    today = 20_000 * DAY_MS  # a day number far from any other test's
+    samples = {-8: [100], -6: [200, 400], -1: [600], 0: [300]}
+    for back, times in samples.items():
+        prep = tuple(PrepSample("grill", "burger", ms) for ms in times)
+        await store.commit(rid, f"prep{back}", "", Decision(result={}, prep=prep), today + back * DAY_MS + 1000)
+    [stat] = await store.prep_stats(rid, today + 5000)
+    assert (stat.count, stat.mean_ms, stat.min_ms, stat.max_ms) == (4, 375, 200, 600)
+    ttl_ms = await redis.pttl(Keys(rid).prep(today // DAY_MS))
+    assert (PREP_WINDOW_DAYS) * DAY_MS < ttl_ms <= (PREP_WINDOW_DAYS + 1) * DAY_MS
 
 
 async def test_kitchen_snapshot_shows_held_courses_rush_and_recent_bumps(hub: RunningHub) -> None:

@@ -11,7 +11,7 @@ import resource
 import signal
 from typing import Any
 
-from fireflow.clients.bench import batches
+from fireflow.clients.bench import batches, cluster
 from fireflow.clients.bench.broadcast import BROADCAST
 from fireflow.clients.bench.environment import Env, environment
 from fireflow.clients.bench.idle import IDLE
@@ -21,12 +21,15 @@ from fireflow.clients.bench.riders import RIDERS
 from fireflow.clients.bench.scenario import Scenario
 from fireflow.clients.bench.servers import start_baseline, start_hub
 from fireflow.clients.bench.settle import SETTLE
+from fireflow.clients.bench.soak import SOAK
 
 __all__ = ["SCENARIOS", "SERVERLESS", "run"]
 
 SCENARIOS: dict[str, Scenario[Any]] = {"kitchen": KITCHEN, "broadcast": BROADCAST, "idle": IDLE, "settle": SETTLE}
 SCENARIOS["riders"] = RIDERS
+SCENARIOS["soak"] = SOAK
 SERVERLESS = {"batches": batches.main}  # scenarios that start no servers: they parse their own options
+SERVERLESS["cluster"] = cluster.main  # its own setup: a Redis Cluster and several hub nodes
 _BASELINE_FRAME = 600  # bytes, when the hub's run tells no frame size
 
 
@@ -66,7 +69,7 @@ async def _bench(scenario: Scenario[Any], args: argparse.Namespace, env: Env) ->
     await migrate(env.database_url)
     await env.seed(args.restaurants)
     say(f"starting the hub ({args.restaurants} restaurant(s) seeded)")
-    hub = await start_hub(env)
+    hub = await start_hub(env, scenario.hub_env(args) if scenario.hub_env is not None else None)
     try:
         ours = await scenario.measure(env, hub, args)
     except Exception:

@@ -10,6 +10,7 @@ event, on one clock (CLOCK_MONOTONIC).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,11 @@ class Load:
     waiters: list[tuple[str, int, str, int]]  # group, slot, token, worker
     slots: int  # fire-time slots in the shared map
     items: list[str] = field(default_factory=list)
+    # Several hub nodes: generator process i connects to ports[i % len(ports)]; empty: the server's port.
+    ports: list[int] = field(default_factory=list)
+
+    def port_of(self, worker: int, default: int) -> int:
+        return self.ports[worker % len(self.ports)] if self.ports else default
 
 
 @dataclass
@@ -116,7 +122,7 @@ class Run:
                 {
                     "index": index,
                     "host": HOST,
-                    "port": server.port,
+                    "port": load.port_of(index, server.port),
                     "client": args.client,
                     "times": str(times),
                     "slots": max(1, load.slots),
@@ -147,9 +153,21 @@ class Run:
         from fireflow.clients.loadgen import prepare_orders
 
         started = time.monotonic()
-        ids = await prepare_orders(
-            HOST, self.server.port, jobs, self.load.items, kind=self.env.args.client, frame_rate=WAITER_RATE
+        ports = self.load.ports or [self.server.port]  # several nodes: job i goes through ports[i % len(ports)]
+        shares = await asyncio.gather(
+            *(
+                prepare_orders(
+                    HOST,
+                    port,
+                    jobs[n :: len(ports)],
+                    self.load.items,
+                    kind=self.env.args.client,
+                    frame_rate=WAITER_RATE,
+                )
+                for n, port in enumerate(ports)
+            )
         )
+        ids = [shares[i % len(ports)][i // len(ports)] for i in range(len(jobs))]
         total = sum(len(i) for i in ids)
         say(f"{self.server.name}: prepared {total} orders in {time.monotonic() - started:.1f}s")
         return ids

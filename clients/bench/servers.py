@@ -112,8 +112,11 @@ def _tcp_ok(port: int) -> Callable[[], bool]:
     return probe
 
 
-async def start_hub(env: Env) -> Server:
-    """ONE hub process (``python -m fireflow.hub.run.cli serve``) on the bench's Redis and Postgres."""
+async def start_hub(env: Env, extra_env: dict[str, str] | None = None) -> Server:
+    """ONE hub process (``python -m fireflow.hub.run.cli serve``) on the bench's Redis and Postgres.
+
+    ``extra_env`` is added to (and overrides) its environment: a scenario's settings, e.g. retentions.
+    """
     port = env.args.port or free_port()
     child_env = {
         **os.environ,
@@ -121,6 +124,7 @@ async def start_hub(env: Env) -> Server:
         "DATABASE_URL": env.database_url,
         "FIREFLOW_SECRET": env.secret,
         "FIREFLOW_LOG_LEVEL": os.environ.get("FIREFLOW_LOG_LEVEL", "WARNING"),
+        **(extra_env or {}),
     }
     argv = [
         sys.executable,

@@ -18,7 +18,7 @@ from fireflow.hub.domain.privacy import may_hold_customer, redact
 from fireflow.hub.live.store import StreamEntry
 from fireflow.schema.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK
 
-__all__ = ["CODECS", "Codec", "DecodeError", "EncodedEvent", "JsonCodec", "MsgpackCodec"]
+__all__ = ["CODECS", "Codec", "DecodeError", "EncodedEvent", "JsonCodec", "MsgpackCodec", "ws_frame"]
 
 Message = dict[str, Any]
 
@@ -77,12 +77,13 @@ class EncodedEvent:
     """One stream entry as an event frame, encoded at most once per encoding, and once more per encoding
     with delivery customers' details blanked (``fireflow.hub.domain.privacy``) if a reader needs that."""
 
-    __slots__ = ("_json", "_msgpack", "_private", "entry")
+    __slots__ = ("_json", "_msgpack", "_private", "_wire", "entry")
 
     def __init__(self, entry: StreamEntry) -> None:
         self.entry = entry
         self._json: Message | None = None
         self._msgpack: Message | None = None
+        self._wire: list[bytes | None] = [None, None]  # the whole WebSocket frame: [text, binary]
         self._private: EncodedEvent | None = None  # as blanked readers see it (itself when there is nothing to blank)
 
     @property
@@ -112,6 +113,16 @@ class EncodedEvent:
             "data": orjson.loads(e.data),
         }
 
+    def wire(self, binary: bool) -> bytes:
+        """The event as one whole WebSocket frame, made once for every recipient: a server's frames are
+        not masked, so every socket without an extension (compression) gets exactly these bytes."""
+        frame = self._wire[binary]
+        if frame is None:
+            message = self.message(binary)
+            payload = message["bytes"] if binary else message["text"].encode()
+            frame = self._wire[binary] = ws_frame(payload, binary)
+        return frame
+
     def message(self, binary: bool) -> Message:
         if binary:
             if self._msgpack is None:
@@ -136,3 +147,16 @@ class EncodedEvent:
             )
             self._json = {"type": "websocket.send", "text": text.decode()}
         return self._json
+
+
+def ws_frame(payload: bytes, binary: bool) -> bytes:
+    """A final, unmasked WebSocket data frame (RFC 6455 section 5.2) of ``payload``: text or binary."""
+    first = 0x82 if binary else 0x81
+    size = len(payload)
+    if size < 126:
+        header = bytes((first, size))
+    elif size < 1 << 16:
+        header = bytes((first, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((first, 127)) + size.to_bytes(8, "big")
+    return header + payload

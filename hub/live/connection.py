@@ -10,6 +10,10 @@ graceful close waits for that buffer to drain), so ``close_timeout`` seconds
 after the socket starts closing the TCP connection is aborted. The server then
 reports the disconnect, which ends the session and releases its subscriptions.
 
+Events skip even the server's send where it can: an event's whole WebSocket frame is made once
+(``EncodedEvent.wire``) and written to each idle socket's transport as it is (``RawWriter``), so a
+delivery costs a transport write, not a frame built per recipient.
+
 The hot path skips the queue: when nothing is queued or in flight, ``push``
 runs the server's send right away, and it almost always completes without
 suspending (the transport takes the bytes). Only when it would wait (the
@@ -26,18 +30,28 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from fireflow.hub.domain.actors import Actor
 from fireflow.hub.live.codec import Codec, EncodedEvent, Message
 from fireflow.schema.protocol import CloseCode
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "RawWriter"]
 
 logger = logging.getLogger(__name__)
 
 Send = Callable[[Message], Coroutine[Any, Any, None]]
 Abort = Callable[[], None]
+
+
+class RawWriter(Protocol):
+    """The socket's transport, for frames made once for every recipient (``EncodedEvent.wire``)."""
+
+    def ready(self) -> bool:
+        """Whether a frame written now goes out in order: the socket is open, not paused, with no extension."""
+        ...
+
+    def write(self, frame: bytes) -> None: ...
 
 
 class Connection:
@@ -57,6 +71,7 @@ class Connection:
         "limit",
         "outbox",
         "pending",
+        "raw",
         "sees_customers",
     )
 
@@ -69,8 +84,10 @@ class Connection:
         now: float,
         abort: Abort | None = None,
         close_timeout: float = 5.0,
+        raw: RawWriter | None = None,
     ) -> None:
         self._send = send
+        self.raw = raw  # writes an event's prepared frame itself (None: the server offers no way to)
         self._abort = abort  # drops the TCP connection at once (None: the server offers no way to)
         self.close_timeout = close_timeout
         self.codec = codec
@@ -124,8 +141,13 @@ class Connection:
     def deliver(self, event: EncodedEvent) -> None:
         if self.pending is not None:
             self.pending.append(event)
+            return
+        event = event.for_reader(self.sees_customers)
+        raw = self.raw
+        if raw is not None and self._writer is None and not self._closing and raw.ready():
+            raw.write(event.wire(self.codec.binary))  # the event's one frame, straight to the socket
         else:
-            self.push(event.for_reader(self.sees_customers).message(self.codec.binary))
+            self.push(event.message(self.codec.binary))
 
     async def _drain(self) -> None:
         """Finish the send that had to wait, then everything queued behind it, then go away."""

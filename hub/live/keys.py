@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from fireflow.hub.domain.decision import DueKind
 
 __all__ = [
+    "DAY_MS",
     "DURABLE_GROUP",
     "POSITIONS_PATTERN",
     "POSITIONS_PREFIX",
+    "PREP_WINDOW_DAYS",
     "RESTAURANTS",
     "WAKE_PATTERN",
     "WAKE_PREFIX",
@@ -31,6 +33,8 @@ POSITIONS_PREFIX = "ff:pos:"
 POSITIONS_PATTERN = POSITIONS_PREFIX + "*"
 
 
+PREP_WINDOW_DAYS = 7  # preparation statistics are of the last week: what the kitchen does now
+DAY_MS = 86_400_000
 DURABLE_GROUP = "durable"  # the consumer group of every restaurant stream that feeds Postgres
 
 # A due check is the member ``<prefix><subject>`` of a restaurant's ``due`` sorted set, scored by when (ms).
@@ -108,6 +112,11 @@ class Keys:
         return self.prefix + "orders:closed"
 
     @property
+    def closed_at(self) -> str:
+        """Sorted set order id -> when it last went to the closed orders (ms): the archiver takes the old ones."""
+        return self.prefix + "orders:closed_at"
+
+    @property
     def tables(self) -> str:
         return self.prefix + "tables"
 
@@ -125,10 +134,10 @@ class Keys:
         """Sorted set of checks the hub owes (members by ``due_member``) scored by when, in ms."""
         return self.prefix + "due"
 
-    @property
-    def prep(self) -> str:
-        """Hash ``<station>|<menu item>|n|sum|min|max`` -> fire-to-done statistics in ms."""
-        return self.prefix + "prep"
+    def prep(self, day: int) -> str:
+        """Hash ``<station>|<menu item>|n|sum|min|max`` -> fire-to-done statistics in ms of one UTC day
+        (days since the epoch): readers merge the last PREP_WINDOW_DAYS, and each day's hash expires."""
+        return f"{self.prefix}prep:{day}"
 
     @property
     def screens(self) -> str:
@@ -227,8 +236,8 @@ class Keys:
         """For a few seconds after a copy of a command id was refused: the refusal, for its twins (JSON)."""
         return self.prefix + "refused:" + command_id
 
-    def commit_keys(self, command_id: str) -> list[str]:
-        """KEYS of commit.lua, in its order."""
+    def commit_keys(self, command_id: str, day: int) -> list[str]:
+        """KEYS of commit.lua, in its order (``day``: today's statistics)."""
         return [
             self.stream,
             self.seq,
@@ -242,7 +251,7 @@ class Keys:
             self.counters,
             self.stock,
             self.due,
-            self.prep,
+            self.prep(day),
             self.restaurant,
             self.menu,
             self.staff,
@@ -251,6 +260,7 @@ class Keys:
             self.print_manual,
             self.printer_health,
             self.acked,
+            self.closed_at,
         ]
 
 

@@ -12,12 +12,15 @@ pipelines that must stay on one node, and the replica acknowledgement of a commi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from contextvars import ContextVar
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -26,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 __all__ = [
     "CLUSTER_SCHEMES",
     "REDIS_RETRIES",
+    "BoundedCluster",
     "get_many",
     "is_cluster",
     "is_cluster_url",
@@ -39,6 +43,8 @@ CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 # A failover takes the cluster a node timeout or two: a command keeps being retried (on the new
 # topology) for about that long before it is answered UNAVAILABLE.
 CLUSTER_RETRIES = 12
+_IN_TURN: ContextVar[bool] = ContextVar("fireflow_redis_turn", default=False)
+SUBSCRIPTION_CONNECTIONS = 8  # per cluster node: wake-ups, control, positions, with room to spare
 
 
 def is_cluster_url(url: str) -> bool:
@@ -69,13 +75,18 @@ def redis_client(url: str, *, pool_size: int = 64, pool_timeout: float = 5.0) ->
     the refreshed topology until a replica has taken over.
     """
     if is_cluster_url(url):
-        cluster = RedisCluster.from_url(
-            plain_url(url),
-            max_connections=pool_size,
-            retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), CLUSTER_RETRIES),
-            socket_keepalive=True,
-            socket_connect_timeout=1.0,
+        cluster = cast(
+            BoundedCluster,
+            BoundedCluster.from_url(
+                plain_url(url),
+                # the subscriptions' connections come on top of the commands' (each holds one for good)
+                max_connections=pool_size + SUBSCRIPTION_CONNECTIONS,
+                retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), CLUSTER_RETRIES),
+                socket_keepalive=True,
+                socket_connect_timeout=1.0,
+            ),
         )
+        cluster.bound(pool_size, pool_timeout)
         # Typed as Redis: the commands the hub sends are the same on both (see the module's docstring).
         return cast(Redis, cluster)
     retry = Retry(
@@ -92,6 +103,56 @@ def redis_client(url: str, *, pool_size: int = 64, pool_timeout: float = 5.0) ->
         socket_keepalive=True,
     )
     return Redis.from_pool(pool)  # owns the pool: closing the client closes its connections
+
+
+class BoundedCluster(RedisCluster):
+    """A RedisCluster whose bursts wait for a connection, as the one-Redis client's blocking pool makes them.
+
+    redis-py's cluster client fails a command at once (MaxConnectionsError) when its node has no free
+    connection; here at most ``in_flight`` commands and pipelines run at once, each taking at most one
+    connection per node, so none is refused while Redis is healthy: the rest wait their turn, for
+    ``timeout`` at most (then UNAVAILABLE, as with one Redis).
+    """
+
+    _turns: asyncio.Semaphore
+    _timeout: float
+
+    def bound(self, in_flight: int, timeout: float) -> None:
+        self._turns = asyncio.Semaphore(in_flight)
+        self._timeout = timeout
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Hold one of the ``in_flight`` turns (one connection per node at most) while the block runs.
+
+        A command redis-py sends from inside a turn (a pipeline's redirected command, a retry) runs in
+        that turn: it already has its connection's worth, and waiting for a second could deadlock."""
+        if _IN_TURN.get():
+            yield
+            return
+        try:
+            await asyncio.wait_for(self._turns.acquire(), self._timeout)
+        except TimeoutError:
+            raise RedisConnectionError("No connection available (every Redis Cluster connection is busy)") from None
+        token = _IN_TURN.set(True)
+        try:
+            yield
+        finally:
+            _IN_TURN.reset(token)
+            self._turns.release()
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        async with self.turn():
+            return await super().execute_command(*args, **kwargs)
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> ClusterPipeline:
+        return _BoundedPipeline(self, transaction)  # type: ignore[abstract]  # as redis-py's own pipeline()
+
+
+class _BoundedPipeline(ClusterPipeline):
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> list[Any]:
+        async with cast(BoundedCluster, self.cluster_client).turn():
+            return await super().execute(raise_on_error, allow_redirections)
 
 
 def slot_groups(redis: Redis, keys: Sequence[str]) -> list[list[str]]:

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
@@ -38,6 +38,7 @@ from fireflow.hub.domain.setup import LiveSetup
 from fireflow.hub.domain.views import LiveState
 from fireflow.hub.live.control import SETUP_CHANNEL
 from fireflow.hub.live.keys import (
+    DAY_MS,
     KEY_CLOSED_ORDERS,
     KEY_COUNTERS,
     KEY_MENU,
@@ -51,12 +52,13 @@ from fireflow.hub.live.keys import (
     KEY_STOCK,
     KEY_TABLES,
     KEY_VERSIONS,
+    PREP_WINDOW_DAYS,
     RESTAURANTS,
     Keys,
     due_member,
     parse_due_member,
 )
-from fireflow.hub.live.redis_client import get_many, is_cluster
+from fireflow.hub.live.redis_client import BoundedCluster, get_many, is_cluster
 from fireflow.schema.records import (
     Counters,
     KitchenSettings,
@@ -96,6 +98,7 @@ ACTING: ContextVar[str] = ContextVar("fireflow_acting", default="")
 # and the election), before it is answered UNAVAILABLE.
 FAILOVER_WAIT_S = 15.0
 TOPOLOGY_EVERY_S = 5.0
+ARCHIVED_READS = 10_000  # orders read from the archive and not yet committed, remembered per node
 SNAPSHOT_ATTEMPTS = 50  # 2 ms apart: a snapshot waits this long at most for a command's replica
 SETUP_ATTEMPTS = 20  # a whole-setup write retried while commands keep landing in between
 
@@ -209,6 +212,37 @@ def visible_head(seq: Any, acked: Any) -> int:
     return int(acked) if acked is not None else int(seq or 0)
 
 
+async def _then_wait(cluster: BoundedCluster, node: Any, command: tuple[Any, ...], wait: tuple[Any, ...]) -> Any:
+    """``command`` then WAIT on one connection of ``node``, in one of the client's turns: both replies."""
+    async with cluster.turn():
+        conn = node.acquire_connection()
+        try:
+            await conn.send_packed_command(conn.pack_commands([command, wait]))
+            try:
+                reply = await conn.read_response()
+            finally:
+                held = await conn.read_response()  # WAIT's answer, read even after the command's error
+        except NoScriptError:
+            raise  # both replies read: the connection is clean
+        except BaseException:
+            await conn.disconnect()  # it failed, or a reply may be left unread on it
+            raise
+        finally:
+            node.release(conn)
+        return reply, held
+
+
+def _merge_stat(what: str, before: int | None, value: int) -> int:
+    """Two days' ``n``, ``sum``, ``min`` or ``max`` of one station and item, as one."""
+    if before is None:
+        return value
+    if what == "min":
+        return min(before, value)
+    if what == "max":
+        return max(before, value)
+    return before + value
+
+
 def _skip(pipe: Any, k: Keys) -> None:
     """A placeholder reply in a pipeline whose replies are unpacked by position: a cheap read in the
     restaurant's own slot (ECHO names no key, so a cluster could not place it in a transaction)."""
@@ -240,14 +274,17 @@ class Store:
         durable: bool = True,
         replicas: int = 1,
         replica_wait_ms: int = 500,
+        archived: Callable[[str, str], Awaitable[Order | None]] | None = None,
     ) -> None:
         self.redis = redis
+        # Where an order that has left Redis is read (the archive in Postgres), and which were read there.
+        self.archived = archived
+        self._from_archive: dict[tuple[str, str], int] = {}
         # On a cluster, a command is acknowledged once this many replicas of its shard hold it.
         self.replicas = replicas if is_cluster(redis) else 0
         self.replica_wait_ms = replica_wait_ms
         self.unreplicated = 0  # commands acknowledged with fewer replicas than asked (a shard's replica failed)
-        self._topology_at = time.monotonic()
-        self._topology_task: asyncio.Task[None] | None = None
+        self._topology_at = 0.0
         self._replicas_of: dict[str, int] | None = None  # master host:port -> replicas serving with it
         # With a durable writer, history is only trimmed below what it has stored in Postgres.
         self.durable = durable
@@ -393,11 +430,21 @@ class Store:
     # -- aggregates -------------------------------------------------------
 
     async def order(self, rid: str, order_id: str) -> Order | None:
+        """An order from Redis, or from the archive once it has left (``fireflow.hub.books.archive``)."""
         k = Keys(rid)
         raw = await self.redis.hget(k.open_orders, order_id)
         if raw is None:
             raw = await self.redis.hget(k.closed_orders, order_id)
-        return Order.model_validate_json(raw) if raw else None
+        if raw:
+            return Order.model_validate_json(raw)
+        if self.archived is None:
+            return None
+        order = await self.archived(rid, order_id)
+        if order is not None:
+            if len(self._from_archive) > ARCHIVED_READS:
+                self._from_archive.clear()  # reads never followed by a commit; a commit after this conflicts
+            self._from_archive[(rid, order.id)] = order.revision
+        return order
 
     async def open_orders(self, rid: str) -> list[Order]:
         values = await self.redis.hvals(Keys(rid).open_orders)
@@ -469,12 +516,20 @@ class Store:
         """Forget a due check outside a commit (what it was about is gone)."""
         await self.redis.zrem(Keys(rid).due, due_member(due.kind, due.subject))
 
-    async def prep_stats(self, rid: str) -> list[PrepStat]:
-        raw = await self.redis.hgetall(Keys(rid).prep)
+    async def prep_stats(self, rid: str, now_ms: int | None = None) -> list[PrepStat]:
+        """Fire-to-done statistics of the last PREP_WINDOW_DAYS days, per station and menu item."""
+        k = Keys(rid)
+        today = (int(time.time() * 1000) if now_ms is None else now_ms) // DAY_MS
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for day in range(today - PREP_WINDOW_DAYS + 1, today + 1):
+                pipe.hgetall(k.prep(day))
+            days: list[dict[bytes, bytes]] = await pipe.execute()
         fields: dict[tuple[str, str], dict[str, int]] = {}
-        for key, value in raw.items():
-            station, item, what = _text(key).split("|")
-            fields.setdefault((station, item), {})[what] = int(value)
+        for raw in days:
+            for key, value in raw.items():
+                station, item, what = _text(key).split("|")
+                found = fields.setdefault((station, item), {})
+                found[what] = _merge_stat(what, found.get(what), int(value))
         return [
             PrepStat(station, item, f["n"], f["sum"] // max(f["n"], 1), f.get("min", 0), f.get("max", 0))
             for (station, item), f in sorted(fields.items())
@@ -536,13 +591,15 @@ class Store:
 
     async def commit(self, rid: str, command_id: str, fingerprint: str, decision: Decision, now: int) -> CommitOutcome:
         k = Keys(rid)
-        checks: list[tuple[str, int]] = []
+        checks: list[tuple[str, int] | tuple[str, int, int]] = []  # field, expected[, archived]
         hset: list[tuple[int, str, str, str, int]] = []
         hdel: list[tuple[int, str]] = []
         sets: list[tuple[int, str, str, int]] = []
         for order in decision.orders:
             field = f"order:{order.id}"
-            checks.append((field, order.revision - 1))
+            # an order read back from the archive has no version in Redis: its check passes on that alone
+            archived = self._from_archive.pop((rid, order.id), None) == order.revision - 1
+            checks.append((field, order.revision - 1, 1 if archived else 0))
             is_open = order.status in _OPEN
             hset.append(
                 (KEY_OPEN_ORDERS if is_open else KEY_CLOSED_ORDERS, order.id, _json(order), field, order.revision)
@@ -598,6 +655,7 @@ class Store:
             "zadd": [(due_member(d.kind, d.subject), d.at) for d in decision.due if d.at is not None],
             "zrem": [due_member(d.kind, d.subject) for d in decision.due if d.at is None],
             "prep": [(f"{p.station}|{p.menu_item_id}", p.ms) for p in decision.prep],
+            "prep_ttl": (PREP_WINDOW_DAYS + 1) * DAY_MS,
             "ts": now,
             "fp": fingerprint,
             "result": orjson.dumps(decision.result).decode(),
@@ -610,7 +668,7 @@ class Store:
             "actor": ACTING.get(),
             "replicated": self.replicas > 0,
         }
-        keys, args = k.commit_keys(command_id), [orjson.dumps(payload)]
+        keys, args = k.commit_keys(command_id, now // DAY_MS), [orjson.dumps(payload)]
         if self.replicas > 0:
             reply = await self._replicated(k, ("EVALSHA", self._commit.sha, len(keys), *keys, *args))
         else:
@@ -623,29 +681,14 @@ class Store:
             await self._ack(keys=[k.acked], args=[outcome.stored.offset, k.wake])
         return outcome
 
-    def _refresh_topology(self, cluster: RedisCluster) -> None:
-        """Read which replicas serve each master every TOPOLOGY_EVERY_S, in the background: a failed
-        replica drops out (and a rejoined one comes back) without waiting for a command to stumble."""
-        now = time.monotonic()
-        if now - self._topology_at < TOPOLOGY_EVERY_S or self._topology_task is not None:
-            return
-        self._topology_at = now
-
-        async def refresh() -> None:
-            try:
-                await self._read_replicas(cluster)
-            finally:
-                self._topology_task = None
-
-        self._topology_task = asyncio.get_running_loop().create_task(refresh())
-
     async def _read_replicas(self, cluster: RedisCluster) -> None:
         """Master ``host:port`` -> its replicas not marked failed, from CLUSTER SHARDS (CLUSTER SLOTS
         hides a replica until it has data, so a new cluster would look unreplicated)."""
+        self._topology_at = time.monotonic()
         try:
             shards = await cluster.execute_command("CLUSTER SHARDS", target_nodes=RedisCluster.RANDOM)
-        except (RedisError, OSError) as exc:
-            logger.warning("cannot read the cluster's replicas: %s", exc)
+        except Exception as exc:  # advisory: the last answer stands (redis-py can fail oddly mid-failover)
+            logger.warning("cannot read the cluster's replicas: %r", exc)
             return
         found: dict[str, int] = {}
         for shard in shards:
@@ -666,34 +709,28 @@ class Store:
         the script answers a command id it has seen from the stored result (touching it, so the WAIT
         covers the answer too).
         """
-        cluster = cast(RedisCluster, self.redis)
+        cluster = cast(BoundedCluster, self.redis)
         deadline = time.monotonic() + FAILOVER_WAIT_S
         pause = 0.05
         while True:
             if not cluster.nodes_manager.slots_cache:
                 await cluster.initialize()
-            if self._replicas_of is None:
+            if self._replicas_of is None or time.monotonic() - self._topology_at > TOPOLOGY_EVERY_S:
+                # which replicas serve each master, asked again now and then: a failed replica drops out
+                # (and a rejoined one comes back) without waiting for a command to stumble on it
                 await self._read_replicas(cluster)
-            self._refresh_topology(cluster)
             node = cluster.nodes_manager.slots_cache[cluster.keyslot(k.stream)][0]
             # Every replica serving with the master, up to the setting: a shard whose replica has failed
             # (until one is back) is acknowledged by its master alone, and counted, rather than refused.
             wanted = min(self.replicas, (self._replicas_of or {}).get(node.name, self.replicas))
             if wanted < self.replicas:
                 self.unreplicated += 1
-            commands = [command, ("WAIT", wanted, self.replica_wait_ms)]
-            conn = node.acquire_connection()
             try:
-                await conn.send_packed_command(conn.pack_commands(commands))
-                try:
-                    reply = await conn.read_response()
-                finally:
-                    held = await conn.read_response()  # WAIT's answer, read even after the script's error
+                reply, held = await _then_wait(cluster, node, command, ("WAIT", wanted, self.replica_wait_ms))
             except NoScriptError:
                 await cluster.script_load(self._commit.script)
                 continue
             except (MovedError, AskError, TryAgainError, ClusterDownError, RedisConnectionError, OSError) as exc:
-                await conn.disconnect()
                 if time.monotonic() > deadline:
                     raise RedisConnectionError(f"no master for {k.restaurant_id}'s shard: {exc}") from exc
                 await asyncio.sleep(pause)
@@ -702,11 +739,6 @@ class Store:
                     await cluster.nodes_manager.initialize()
                 await self._read_replicas(cluster)
                 continue
-            except BaseException:
-                await conn.disconnect()  # a reply may be left unread on it
-                raise
-            finally:
-                node.release(conn)
             if int(held) < wanted:
                 raise ReplicaTimeout(
                     f"no replica confirmed the command within {self.replica_wait_ms} ms; retry with the same id"

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
+from fireflow.hub.books.archive import OrderArchive
 from fireflow.hub.books.audit import AuditTrail
 from fireflow.hub.books.books import AuditNote, Books
 from fireflow.hub.books.customers import Customers
@@ -102,14 +103,16 @@ class Hub:
         self.redis = redis_client(
             settings.redis_url, pool_size=settings.redis_pool, pool_timeout=settings.redis_pool_timeout
         )
+        self.engine: AsyncEngine | None = create_engine(settings.database_url) if settings.database_url else None
         self.store = Store(
             self.redis,
             history=settings.history,
+            result_ttl=settings.result_ttl,
             durable=bool(settings.database_url and settings.durable_mode != "off"),
             replicas=settings.redis_replicas,
             replica_wait_ms=int(settings.redis_replica_wait * 1000),
+            archived=OrderArchive(self.engine).order if self.engine is not None else None,
         )
-        self.engine: AsyncEngine | None = create_engine(settings.database_url) if settings.database_url else None
         self.metrics = Metrics()
         books = Books(self.engine) if self.engine is not None else None
         self.settler = Settler(self.store, books)
@@ -180,7 +183,11 @@ class Hub:
             # Its own connections: its reads must never wait behind the sockets' commands, nor hold them up.
             writer_redis = redis_client(self.settings.redis_url or "")
             self.writer = DurableWriter(
-                writer_redis, Store(writer_redis), self.engine, batch=self.settings.durable_batch
+                writer_redis,
+                Store(writer_redis),
+                self.engine,
+                batch=self.settings.durable_batch,
+                closed_keep=self.settings.closed_keep,
             )
             spawn(DURABLE_TASK, self.writer.run)
         elif self.engine is not None and self.settings.durable_mode == "process":

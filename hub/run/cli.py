@@ -604,9 +604,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.epilog = "secret: FIREFLOW_SECRET, else <data-dir>/secret as written by `fireflow serve` on that data dir"
     _restaurant_parser(sub)
     _print_agent_parser(sub)
-    what = "measure the hub (kitchen, broadcast, idle, settle, riders) or the batch suggestions (batches)"
+    what = (
+        "measure the hub (kitchen, broadcast, idle, settle, riders, soak), 3 hubs on a Redis Cluster (cluster)"
+        " or the batch suggestions (batches)"
+    )
     p = sub.add_parser("bench", help=what, description=what)
-    scenarios = ["kitchen", "broadcast", "idle", "settle", "riders", "batches"]
+    scenarios = ["kitchen", "broadcast", "idle", "settle", "riders", "soak", "cluster", "batches"]
     p.add_argument("scenario", choices=scenarios, help="what to measure")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="the scenario's options (fireflow bench SCENARIO --help)")
     return parser

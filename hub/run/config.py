@@ -120,6 +120,12 @@ class Settings(BaseSettings):
     redis_fsync: RedisFsync = Field(
         "everysec", description="the embedded Redis's appendfsync: everysec (lose at most ~1 s on power loss) or always"
     )
+    result_ttl: Count = Field(
+        86_400, description="seconds a command's answer is kept for its retries (and `outcome` asks)"
+    )
+    closed_keep: Positive = Field(
+        3600.0, description="seconds a closed order stays in Redis before it moves to Postgres (archived_orders)"
+    )
     durable_batch: Count = Field(500, description="events per durable writer batch")
     durable_max_lag: Positive = Field(
         30.0, description="seconds the oldest event not yet in Postgres may wait before /readyz answers 503"

@@ -399,7 +399,7 @@ READS: tuple[Read, ...] = (
     Read("/orders/{order_id}", _order, "One order"),
     Read("/tables", _tables, "The tables and who sits there"),
     Read("/stations/{station}/all-day", _all_day, "All-day counts of a station (* for every station)"),
-    Read("/stats/prep", _prep, "Recorded prep times per station and item"),
+    Read("/stats/prep", _prep, "Recorded prep times per station and item, over the last seven days"),
     Read("/reports/day", _day, "The day's live figures, from the ledger", _DAY),
     Read("/reports/z", _z, "The Z-report", _DAY),
     Read("/reports/z.html", _z, "The Z-report, printable (token also as ?token=)", _DAY, html=True),

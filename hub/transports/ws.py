@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from redis.exceptions import RedisError
+from websockets.protocol import State
 
 from fireflow.hub.commands.bus import validation_details
 from fireflow.hub.domain.errors import DomainError
@@ -68,6 +69,46 @@ def _abort_of(send: Any) -> Callable[[], None] | None:
     return abort if callable(abort) else None
 
 
+class _SansIOWriter:
+    """uvicorn's sans-I/O websockets protocol, written to directly (``fireflow.hub.live.connection.RawWriter``).
+
+    Its own send builds a frame per call; a prepared frame is the same bytes. Only while it would
+    send one at once: the handshake done, nothing negotiated that changes frames (compression), the
+    transport not paused for a slow reader (then the queued path takes over, and order is kept
+    because nothing is written here while a send waits) and not closing.
+    """
+
+    __slots__ = ("_conn", "_protocol", "_transport", "_writable")
+
+    def __init__(self, protocol: Any) -> None:
+        self._protocol = protocol
+        self._conn = protocol.conn
+        self._transport = protocol.transport
+        self._writable = protocol.writable
+
+    def ready(self) -> bool:
+        return (
+            self._writable.is_set()
+            and self._conn.state is State.OPEN  # not once either side has begun to close
+            and not self._protocol.close_sent
+            and not self._transport.is_closing()
+        )
+
+    def write(self, frame: bytes) -> None:
+        self._transport.write(frame)
+
+
+def _raw_writer_of(send: Any) -> _SansIOWriter | None:
+    """A direct writer for this socket when the server is uvicorn's sans-I/O websockets with plain frames."""
+    protocol = getattr(send, "__self__", None)
+    if type(protocol).__name__ != "WebSocketsSansIOProtocol":
+        return None
+    conn = getattr(protocol, "conn", None)
+    if conn is None or getattr(conn, "extensions", None) or not getattr(protocol, "handshake_complete", False):
+        return None
+    return _SansIOWriter(protocol)
+
+
 class WebSocketEndpoint:
     """ASGI app for ``/ws``: one instance, one task per socket (uvicorn's)."""
 
@@ -92,6 +133,7 @@ class WebSocketEndpoint:
             now=time.monotonic(),
             abort=_abort_of(send),
             close_timeout=hub.settings.close_timeout,
+            raw=_raw_writer_of(send),
         )
         session = _Session(hub, conn, receive)
         hub.connections.add(conn)

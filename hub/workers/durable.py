@@ -32,11 +32,13 @@ from redis.exceptions import ResponseError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fireflow.hub.books.archive import OrderArchive
 from fireflow.hub.books.partitions import ensure_months
 from fireflow.hub.live.keys import DURABLE_GROUP, Keys
 from fireflow.hub.live.redis_client import get_many, redis_client, slot_groups
 from fireflow.hub.live.store import Store, StreamEntry, visible_head
 from fireflow.hub.supervise import reraise_if_cancelled
+from fireflow.hub.workers.archiver import Archiver
 
 __all__ = ["Backlog", "DurableWriter", "backlog"]
 
@@ -57,8 +59,11 @@ class DurableWriter:
         *,
         batch: int = 500,
         linger: float = 0.2,
+        closed_keep: float | None = 3600.0,
     ) -> None:
         self.redis = redis
+        # Orders closed this long leave Redis for the archive (None: they stay, as for a writer of a test).
+        self.archiver = Archiver(redis, OrderArchive(engine), keep_s=closed_keep) if closed_keep is not None else None
         self.store = store
         self.engine = engine
         self.batch = batch
@@ -102,7 +107,7 @@ class DurableWriter:
         """Copy forever: a Redis or Postgres error pauses the writer (with backoff), never ends it."""
         delay = 0.2
         loop = asyncio.get_running_loop()
-        last_claim = last_refresh = last_marks = last_months = -1e9
+        last_claim = last_refresh = last_marks = last_months = last_archive = -1e9
         streams: list[str] = []
         while True:
             reraise_if_cancelled()  # a library may have swallowed our cancellation in the last round
@@ -119,6 +124,9 @@ class DurableWriter:
                 if not streams:
                     await asyncio.sleep(REFRESH_S)
                     continue
+                if self.archiver is not None and now - last_archive > self.archiver.every_s:
+                    last_archive = now
+                    await self.archiver.run([stream[stream.index("{") + 1 : stream.index("}")] for stream in streams])
                 if now - last_claim > CLAIM_IDLE_MS / 3000:
                     last_claim = now
                     if await self._claim(streams):
@@ -348,7 +356,7 @@ async def run_forever(settings: Any) -> None:
     # The nodes' client: a command on a connection Redis dropped (a restart) is retried on a fresh one.
     redis = redis_client(settings.redis_url, pool_size=4, pool_timeout=settings.redis_pool_timeout)
     engine = create_engine(settings.database_url)
-    writer = DurableWriter(redis, Store(redis), engine, batch=settings.durable_batch)
+    writer = DurableWriter(redis, Store(redis), engine, batch=settings.durable_batch, closed_keep=settings.closed_keep)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,15 +1,17 @@
 -- The one atomic commit: idempotency, version checks, state, events, trim, wake-up.
 -- KEYS: 1 stream, 2 seq, 3 command result, 4 persisted offset, 5 epoch, 6 versions,
---       7 open orders, 8 closed orders, 9 tables, 10 counters, 11 stock, 12 due, 13 prep, 14 restaurant, 15 menu,
+--       7 open orders, 8 closed orders, 9 tables, 10 counters, 11 stock, 12 due, 13 today's prep statistics, 14 restaurant, 15 menu,
 --       16 staff, 17 PIN hashes, 18 print jobs, 19 print jobs on the manual list, 20 printer health,
---       21 acknowledged offset (what readers may see)
--- ARGV[1]: JSON {checks=[[field, expected]], hset=[[key, field, data, vfield, version]],
+--       21 acknowledged offset (what readers may see), 22 closed orders by when they closed (the archiver's)
+-- ARGV[1]: JSON {checks=[[field, expected, archived]], hset=[[key, field, data, vfield, version]],
 --                hdel=[[key, field]], set=[[key, data, vfield, version]],
 --                events=[[type, channels, data]], zadd=[[member, at]], zrem=[member], prep=[[field, ms]],
---                ts, fp, result, ttl, maxlen, durable, wake, epoch, setup, actor, replicated}
+--                ts, fp, result, ttl, maxlen, prep_ttl, durable, wake, epoch, setup, actor, replicated}
 --   replicated: the caller WAITs for replicas, then makes the events visible (ack.lua); until then the
 --               acknowledged offset stays where it was and nobody is woken
 --   setup: "<channel> <restaurant>" when the restaurant's settings change: every node drops its cached copy
+--   archived: 1 for an order: no version at all means it was archived (evict.lua) and read back from the
+--             archive, so it passes; the write puts its version back, so a second such command conflicts
 -- Returns {'dup', stored} | {'conflict', field, current} | {'ok', stored}
 local p = cjson.decode(ARGV[1])
 local prior = redis.call('GET', KEYS[3])
@@ -20,17 +22,24 @@ if prior then
   return {'dup', prior}
 end
 for _, c in ipairs(p.checks) do
-  local current = tonumber(redis.call('HGET', KEYS[6], c[1]) or '0')
-  if current ~= c[2] then
+  local stored = redis.call('HGET', KEYS[6], c[1])
+  local current = tonumber(stored or '0')
+  if current ~= c[2] and not (stored == false and c[3] == 1) then
     return {'conflict', c[1], tostring(current)}
   end
 end
 for _, w in ipairs(p.hset) do
   redis.call('HSET', KEYS[w[1]], w[2], w[3])
   redis.call('HSET', KEYS[6], w[4], w[5])
+  if w[1] == 8 then
+    redis.call('ZADD', KEYS[22], p.ts, w[2])
+  end
 end
 for _, d in ipairs(p.hdel) do
   redis.call('HDEL', KEYS[d[1]], d[2])
+  if d[1] == 8 then
+    redis.call('ZREM', KEYS[22], d[2])
+  end
 end
 for _, w in ipairs(p.set) do
   redis.call('SET', KEYS[w[1]], w[2])
@@ -50,6 +59,9 @@ for _, s in ipairs(p.prep) do
   if lo < 0 or ms < lo then redis.call('HSET', KEYS[13], f .. '|min', ms) end
   local hi = tonumber(redis.call('HGET', KEYS[13], f .. '|max') or '-1')
   if ms > hi then redis.call('HSET', KEYS[13], f .. '|max', ms) end
+end
+if #p.prep > 0 then
+  redis.call('PEXPIRE', KEYS[13], p.prep_ttl)  -- a day's statistics outlive the window, then go
 end
 redis.call('SET', KEYS[5], p.epoch, 'NX')
 local n = #p.events

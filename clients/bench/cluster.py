@@ -1,0 +1,342 @@
+"""``fireflow bench cluster``: the kitchen load on several hub nodes sharing a Redis Cluster with replicas.
+
+Its own setup, unlike the one-hub scenarios: a Redis Cluster of Debian's ``redis-server``
+(``--masters`` masters, ``--replicas`` replicas each, ``EmbeddedRedisCluster``) and an embedded
+Postgres (unless DATABASE_URL is set) in a temporary directory, ``--restaurants`` seeded on the
+cluster, and ``--nodes`` hub processes on ``REDIS_URL=redis+cluster://``. The durable writer runs
+in node 0 only (``FIREFLOW_DURABLE=process``; ``off`` on the others) unless ``--durable all``.
+
+The load is the kitchen scenario's (two screens per station plus expo, one item per station, so
+each fire reaches every screen of its restaurant), spread so that every restaurant has screens on
+every node (when it has at least ``--nodes`` screens) and its waiter on one of them: each fire
+crosses nodes. Generator process ``i`` connects to node ``i % nodes``, so ``--procs`` is at least
+``--nodes``. The figure line gives fire->screen latency, deliveries/s, lost (expected - received),
+each node's CPU, the hub CPU per delivered ticket, the largest hub RSS, the masters' used memory
+and the CPU of every Redis node together; then a line per hub node and one per Redis master.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import redis
+
+from fireflow.clients.bench.environment import Env
+from fireflow.clients.bench.kitchen import KITCHEN_ITEMS
+from fireflow.clients.bench.load import STATIONS, Load, Run, StepResult
+from fireflow.clients.bench.report import MiB, figure, ms, say
+from fireflow.clients.bench.servers import Server, _http_ok
+from fireflow.clients.bench.usage import cpu_seconds
+from fireflow.hub.run.embedded import EmbeddedRedisCluster, EmbeddedServers
+from fireflow.hub.run.embedded.process import HOST, free_port
+
+__all__ = ["main"]
+
+REDIS_SERVER = Path("/usr/bin/redis-server")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fireflow bench cluster", description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--nodes", type=int, default=3, help="hub processes")
+    p.add_argument("--masters", type=int, default=3, help="Redis Cluster masters (at least 3)")
+    p.add_argument("--replicas", type=int, default=1, help="replicas per master")
+    p.add_argument("--durable", choices=["one", "all"], default="one", help="durable writer in node 0 or every node")
+    p.add_argument("--sockets", type=int, default=20_000, help="screens (sockets that receive), over all nodes")
+    p.add_argument("--restaurants", type=int, default=1000)
+    p.add_argument("--procs", type=int, default=4, help="load generator processes (at least --nodes)")
+    p.add_argument("--client", choices=["raw", "websockets"], default="raw", help="load generator's WebSocket client")
+    p.add_argument("--connect-concurrency", type=int, default=32, help="handshakes in flight per generator process")
+    p.add_argument("--rate", type=float, default=200.0, help="fires per second, all restaurants together")
+    p.add_argument("--duration", type=float, default=30.0, help="seconds of firing")
+    p.add_argument("--drain", type=float, default=5.0, help="seconds to wait for late deliveries")
+    return p
+
+
+@contextlib.contextmanager
+def _environment(args: argparse.Namespace) -> Iterator[tuple[Env, EmbeddedRedisCluster]]:
+    """The Redis Cluster and (unless DATABASE_URL is set) Postgres in a temporary directory."""
+    directory = Path(tempfile.mkdtemp(prefix="fireflow-bench-cluster-"))
+    database_url = os.environ.get("DATABASE_URL") or ""
+    servers = None
+    cluster = EmbeddedRedisCluster(directory / "cluster", masters=args.masters, replicas=args.replicas)
+    try:
+        extras: list[psutil.Process] = []
+        if not database_url:
+            say("starting embedded Postgres")
+            servers = EmbeddedServers(directory / "servers", redis=False, postgres=True)
+            servers.start()
+            assert servers.postgres is not None
+            database_url = servers.postgres.url
+            if servers.postgres.pid:
+                extras.append(psutil.Process(servers.postgres.pid))
+        say(f"starting a Redis Cluster: {args.masters} masters, {args.replicas} replica(s) each")
+        cluster.start()
+        url = cluster.url.replace("redis://", "redis+cluster://", 1)
+        secret = os.environ.get("FIREFLOW_SECRET") or secrets.token_urlsafe(24)
+        prefix = f"bench{secrets.token_hex(3)}r"
+        yield Env(args, directory, url, database_url, secret, prefix, extras), cluster
+    finally:
+        with contextlib.suppress(Exception):
+            cluster.stop()
+        if servers is not None:
+            with contextlib.suppress(Exception):
+                servers.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def _seed(env: Env, count: int) -> None:
+    """``Env.seed`` on the cluster (``redis_client`` understands ``redis+cluster://``)."""
+    from fireflow.hub.live.redis_client import redis_client
+    from fireflow.hub.live.store import Store
+    from fireflow.hub.run.demo import demo_kitchen, seed_restaurant
+
+    # As in Env.seed: screens that never acknowledge raise no alerts during a run.
+    kitchen = demo_kitchen().model_copy(update={"ack_timeout_s": 86_400})
+    client = redis_client(env.redis_url)
+    try:
+        store = Store(client)
+        for start in range(0, count, 50):
+            await asyncio.gather(
+                *(
+                    seed_restaurant(store, env.rid(n), f"Bench {n}", kitchen=kitchen, manager_pin=None)
+                    for n in range(start, min(count, start + 50))
+                )
+            )
+    finally:
+        await client.aclose()
+
+
+async def _start_nodes(env: Env, count: int, durable: str) -> list[Server]:
+    """``count`` hub processes on the cluster, each with its own port and data directory."""
+    nodes: list[Server] = []
+    try:
+        for i in range(count):
+            port = free_port()
+            child_env = {
+                **os.environ,
+                "REDIS_URL": env.redis_url,
+                "DATABASE_URL": env.database_url,
+                "FIREFLOW_SECRET": env.secret,
+                "FIREFLOW_LOG_LEVEL": os.environ.get("FIREFLOW_LOG_LEVEL", "WARNING"),
+                "FIREFLOW_DURABLE": "process" if durable == "all" or i == 0 else "off",
+            }
+            argv = [sys.executable, "-m", "fireflow.hub.run.cli", "serve", "--port", str(port)]
+            argv += ["--data-dir", str(env.directory / f"hub{i}")]
+            nodes.append(Server(f"hub{i}", argv, child_env, env.directory / f"hub{i}.log", port))
+        await asyncio.gather(*(node.ready(_http_ok(f"http://{HOST}:{node.port}/readyz")) for node in nodes))
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return nodes
+
+
+def _cluster_load(env: Env, args: argparse.Namespace, ports: list[int]) -> tuple[Load, list[int], list[int]]:
+    """The kitchen's screens, each restaurant's spread over every node; with each waiter's process and node's count."""
+    lanes = [*(f"kitchen:{s}" for s in STATIONS), "expo"]
+    nodes = len(ports)
+    by_node = [
+        [w for w in range(args.procs) if w % nodes == k] for k in range(nodes)
+    ]  # process w talks to node w % nodes
+
+    def process(node: int, n: int) -> int:
+        mine = by_node[node]
+        return mine[(n // nodes) % len(mine)]
+
+    screens: list[tuple[str, list[str], str]] = []
+    owner: list[int] = []
+    waiters = []
+    waiter_process = []
+    per_node = [0] * nodes
+    per, extra = divmod(args.sockets, args.restaurants)
+    for n in range(args.restaurants):
+        rid = env.rid(n)
+        for j in range(per + (1 if n < extra else 0)):
+            lane = lanes[j % len(lanes)]
+            if lane == "expo":
+                token = env.token(rid, "EXPO", f"expo-{j}", ("*",))
+            else:
+                token = env.token(rid, "KITCHEN", f"kds-{j}", (lane.partition(":")[2],))
+            node = (n + j) % nodes
+            screens.append((token, [lane], rid))
+            owner.append(process(node, n))
+            per_node[node] += 1
+        w = process(n % nodes, n)
+        waiters.append((rid, 0, env.token(rid, "WAITER", "bench-waiter"), w))
+        waiter_process.append(w)
+    fires = round(args.rate * args.duration)
+    return Load(screens, owner, waiters, slots=fires, items=KITCHEN_ITEMS, ports=ports), waiter_process, per_node
+
+
+def _used_memory(port: int) -> int:
+    client = redis.Redis(host=HOST, port=port, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        return int(client.info("memory")["used_memory"])
+    finally:
+        client.close()
+
+
+def _own_cpu(node: Server) -> float:
+    """CPU seconds of the node's own process, without its children."""
+    with contextlib.suppress(psutil.Error):
+        times = node.ps.cpu_times()
+        return float(times.user + times.system)
+    return 0.0
+
+
+def _check_alive(nodes: list[Server]) -> None:
+    for node in nodes:
+        if not node.alive():
+            raise RuntimeError(f"{node.name} died:\n{node.log_tail()}")
+
+
+async def _measure(env: Env, cluster: EmbeddedRedisCluster, nodes: list[Server], args: argparse.Namespace) -> None:
+    ports = [node.port for node in nodes]
+    load, waiter_process, per_node = _cluster_load(env, args, ports)
+    redis_ps = {port: psutil.Process(pid) for port, pid in cluster.pids.items()}
+    run = await Run.attach(env, nodes[0], load)
+    try:
+        total = round(args.rate * args.duration)
+        restaurants = args.restaurants
+        counts = [len(range(n, total, restaurants)) for n in range(restaurants)]
+        jobs = [(env.token(env.rid(n), "WAITER", f"bench-prep-{n}"), counts[n]) for n in range(restaurants)]
+        say(f"cluster: preparing {total} orders ({len(KITCHEN_ITEMS)} items each) through {len(nodes)} nodes")
+        ids = await run.prepare([j for j in jobs if j[1]])
+        by_restaurant = iter(ids)
+        orders = [next(by_restaurant) if counts[n] else [] for n in range(restaurants)]
+        fires = [[k, env.rid(k % restaurants), orders[k % restaurants][k // restaurants], waiter_process[k % restaurants], 0]
+                 for k in range(total)]  # fmt: skip
+        _check_alive(nodes)
+        say(f"cluster: firing {total} orders at {args.rate:g}/s for {args.duration:g}s")
+        hub0, own0 = [node.cpu_split() for node in nodes], [_own_cpu(node) for node in nodes]
+        redis0 = {port: cpu_seconds([ps]) for port, ps in redis_ps.items()}
+        wall0 = time.monotonic()
+        result = await run.step(0, args.rate, fires, args.drain)
+        wall = time.monotonic() - wall0
+        hub1, own1 = [node.cpu_split() for node in nodes], [_own_cpu(node) for node in nodes]
+        redis_cpu = {port: (cpu_seconds([ps]) - redis0[port]) / wall * 100 for port, ps in redis_ps.items()}
+        _check_alive(nodes)
+        rss = [node.rss() for node in nodes]
+        masters = await asyncio.to_thread(cluster.master_ports)
+        used = {port: await asyncio.to_thread(_used_memory, port) for port in masters}
+        failed = run.failed
+    finally:
+        await run.close()
+    cpu_s = [u1 + s1 - u0 - s0 for (u0, s0), (u1, s1) in zip(hub0, hub1, strict=True)]
+    sys_s = [s1 - s0 for (_, s0), (_, s1) in zip(hub0, hub1, strict=True)]
+    # what the node's children (its durable writer) used, apart from the sockets' process
+    child_s = [c - (b - a) for c, a, b in zip(cpu_s, own0, own1, strict=True)]
+    _figures(args, result, nodes, per_node, (cpu_s, sys_s, child_s), wall, rss, used, redis_cpu, failed)
+
+
+def _figures(
+    args: argparse.Namespace,
+    result: StepResult,
+    nodes: list[Server],
+    per_node: list[int],
+    cpus: tuple[list[float], list[float], list[float]],
+    wall: float,
+    rss: list[int],
+    used: dict[int, int],
+    redis_cpu: dict[int, float],
+    failed: int,
+) -> None:
+    cpu_s, sys_s, child_s = cpus
+    if failed:
+        result.first_error = result.first_error or "some sockets did not connect"
+    per_delivery = sum(cpu_s) / result.received * 1e6 if result.received else 0.0
+    hub_cpu = "+".join(f"{c / wall * 100:.0f}%" for c in cpu_s)
+    figure(
+        f"cluster[{len(nodes)} nodes, {len(used)} masters]: p50={ms(result.p50)} p99={ms(result.p99)} max={ms(result.max)} "
+        f"deliveries/s={result.received / result.seconds:.0f} lost={result.lost} hub_cpu={hub_cpu} "
+        f"cpu/delivery={per_delivery:.0f}us hub_rss={max(rss) / MiB:.0f}MiB(max) "
+        f"redis_used={sum(used.values()) / MiB:.1f}MiB(sum of masters) redis_cpu={sum(redis_cpu.values()):.0f}% "
+        f"fire->ack p50={ms(result.ack_p50)} p99={ms(result.ack_p99)} sockets={args.sockets} restaurants={args.restaurants} "
+        f"loadgen_cpu={result.gen_cpu:.0f}% max_at=+{result.max_at:.1f}s frame={result.frame}B"
+        f"{result.notes()}{f' connect_failed={failed}' if failed else ''}"
+    )
+    for i, node in enumerate(nodes):
+        durable = "process" if args.durable == "all" or i == 0 else "off"
+        figure(
+            f"cluster[{node.name} :{node.port}]: sockets={per_node[i]} cpu={cpu_s[i] / wall * 100:.0f}%"
+            f"(sys={sys_s[i] / wall * 100:.0f}%) rss={rss[i] / MiB:.0f}MiB durable={durable}"
+            f"{f' writer_cpu={child_s[i] / wall * 100:.0f}%' if durable == 'process' else ''}"
+        )
+    replicas = sorted(set(redis_cpu) - set(used))
+    for port in sorted(used):
+        figure(f"cluster[redis :{port} master]: used={used[port] / MiB:.1f}MiB cpu={redis_cpu.get(port, 0.0):.0f}%")
+    if replicas:
+        figure(f"cluster[redis replicas]: cpu={'+'.join(f'{redis_cpu[p]:.0f}%' for p in replicas)}")
+
+
+async def _bench(args: argparse.Namespace) -> int:
+    from fireflow.hub.books.db import migrate
+
+    with _environment(args) as (env, cluster):
+        await migrate(env.database_url)
+        say(f"seeding {args.restaurants} restaurant(s) on the cluster")
+        await _seed(env, args.restaurants)
+        say(f"starting {args.nodes} hub nodes on {env.redis_url}")
+        nodes = await _start_nodes(env, args.nodes, args.durable)
+        try:
+            await _measure(env, cluster, nodes, args)
+        except Exception:
+            for node in nodes:
+                say(f"the run failed; {node.name}'s log ends with:\n{node.log_tail()}")
+            raise
+        finally:
+            for node in nodes:
+                node.stop()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Run the scenario; returns the exit code."""
+    from fireflow.clients.bench.cli import _raise_nofile
+
+    args = _parser().parse_args(argv)
+    if args.nodes < 1 or args.sockets < 1 or args.restaurants < 1 or args.procs < 1:
+        raise SystemExit("bench cluster: --nodes, --sockets, --restaurants and --procs must be at least 1")
+    if args.masters < 3 or args.replicas < 0:
+        raise SystemExit("bench cluster: a Redis Cluster needs --masters 3 or more and --replicas 0 or more")
+    if not os.access(REDIS_SERVER, os.X_OK):
+        raise SystemExit(f"bench cluster: needs {REDIS_SERVER} (apt-get install redis-server)")
+    if args.procs < args.nodes:
+        say(f"--procs {args.procs} < --nodes {args.nodes}: using {args.nodes} generator processes, one per node")
+        args.procs = args.nodes
+    if args.sockets < args.restaurants * args.nodes:
+        say("warning: fewer screens per restaurant than nodes: some restaurants' fires stay on one node")
+    root = logging.getLogger()
+    level = root.level
+    if "FIREFLOW_LOG_LEVEL" not in os.environ:
+        root.setLevel(logging.WARNING)
+    limit = _raise_nofile(args.sockets * 2 + 1024)
+    if limit < args.sockets / args.nodes + 512:
+        say(f"warning: open-file limit {limit} is low for {args.sockets} sockets over {args.nodes} nodes")
+
+    async def run() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await _bench(args)
+
+    try:
+        return asyncio.run(run())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        say("interrupted")
+        return 130
+    finally:
+        root.setLevel(level)

@@ -1,0 +1,54 @@
+"""``fireflow bench cluster`` at toy size: hub nodes on a Redis Cluster, every fire reaching screens on other nodes.
+
+Like tests/test_bench_smoke.py, nothing here asserts performance; it guards the plumbing: the
+cluster, the nodes, the sockets spread over them, the figure lines and the cleanup.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import psutil
+import pytest
+
+from fireflow.clients import bench
+from tests.conftest import WAIT, Servers
+
+REDIS_SERVER = Path("/usr/bin/redis-server")
+
+FIGURE = (
+    r"^cluster\[2 nodes, 3 masters\]: p50=\S+ p99=\S+ max=\S+ deliveries/s=\d+ lost=(\d+) hub_cpu=\d+%\+\d+% "
+    r"cpu/delivery=\d+us hub_rss=\d+MiB\(max\) redis_used=[\d.]+MiB\(sum of masters\) redis_cpu=\d+% "
+    r"fire->ack p50=\S+ p99=\S+ sockets=24 restaurants=4 "
+)
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def test_two_nodes_on_a_cluster_deliver_every_fire(
+    base_servers: Servers, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not os.access(REDIS_SERVER, os.X_OK):
+        reason = f"bench cluster needs {REDIS_SERVER}: apt-get install redis-server"
+        print(reason)
+        pytest.skip(reason)
+    monkeypatch.setenv("DATABASE_URL", base_servers.database_url)  # the suite's Postgres: one fewer to start
+    monkeypatch.setenv("FIREFLOW_LOG_LEVEL", "WARNING")
+    before = _children()
+    argv = ["--nodes", "2", "--restaurants", "4", "--sockets", "24", "--rate", "5", "--duration", "2"]
+    assert bench.run("cluster", [*argv, "--drain", "3", "--procs", "2"]) == 0
+    out = capsys.readouterr().out
+    found = re.search(FIGURE, out, re.MULTILINE)
+    assert found, f"no cluster figure line in:\n{out}"
+    assert found.group(1) == "0", out
+    assert "fire_errors" not in out and "connect_failed" not in out, out
+    for node in (0, 1):
+        assert re.search(rf"^cluster\[hub{node} :\d+\]: sockets=12 cpu=\d+%", out, re.MULTILINE), out
+    assert len(re.findall(r"^cluster\[redis :\d+ master\]: used=", out, re.MULTILINE)) == 3, out
+    extra = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    _, alive = psutil.wait_procs(extra, timeout=WAIT)
+    assert not alive, f"the bench left processes behind: {[' '.join(p.cmdline()[:4]) for p in alive]}"
