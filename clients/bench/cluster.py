@@ -35,8 +35,8 @@ import psutil
 import redis
 
 from fireflow.clients.bench.environment import Env
-from fireflow.clients.bench.kitchen import KITCHEN_ITEMS
-from fireflow.clients.bench.load import STATIONS, Load, Run, StepResult
+from fireflow.clients.bench.kitchen import KITCHEN_ITEMS, kitchen_screens
+from fireflow.clients.bench.load import Load, Run, StepResult
 from fireflow.clients.bench.report import MiB, figure, ms, say
 from fireflow.clients.bench.servers import Server, _http_ok
 from fireflow.clients.bench.usage import cpu_seconds
@@ -97,28 +97,6 @@ def _environment(args: argparse.Namespace) -> Iterator[tuple[Env, EmbeddedRedisC
         shutil.rmtree(directory, ignore_errors=True)
 
 
-async def _seed(env: Env, count: int) -> None:
-    """``Env.seed`` on the cluster (``redis_client`` understands ``redis+cluster://``)."""
-    from fireflow.hub.live.redis_client import redis_client
-    from fireflow.hub.live.store import Store
-    from fireflow.hub.run.demo import demo_kitchen, seed_restaurant
-
-    # As in Env.seed: screens that never acknowledge raise no alerts during a run.
-    kitchen = demo_kitchen().model_copy(update={"ack_timeout_s": 86_400})
-    client = redis_client(env.redis_url)
-    try:
-        store = Store(client)
-        for start in range(0, count, 50):
-            await asyncio.gather(
-                *(
-                    seed_restaurant(store, env.rid(n), f"Bench {n}", kitchen=kitchen, manager_pin=None)
-                    for n in range(start, min(count, start + 50))
-                )
-            )
-    finally:
-        await client.aclose()
-
-
 async def _start_nodes(env: Env, count: int, durable: str) -> list[Server]:
     """``count`` hub processes on the cluster, each with its own port and data directory."""
     nodes: list[Server] = []
@@ -146,7 +124,6 @@ async def _start_nodes(env: Env, count: int, durable: str) -> list[Server]:
 
 def _cluster_load(env: Env, args: argparse.Namespace, ports: list[int]) -> tuple[Load, list[int], list[int]]:
     """The kitchen's screens, each restaurant's spread over every node; with each waiter's process and node's count."""
-    lanes = [*(f"kitchen:{s}" for s in STATIONS), "expo"]
     nodes = len(ports)
     by_node = [
         [w for w in range(args.procs) if w % nodes == k] for k in range(nodes)
@@ -158,25 +135,16 @@ def _cluster_load(env: Env, args: argparse.Namespace, ports: list[int]) -> tuple
 
     screens: list[tuple[str, list[str], str]] = []
     owner: list[int] = []
-    waiters = []
-    waiter_process = []
     per_node = [0] * nodes
-    per, extra = divmod(args.sockets, args.restaurants)
-    for n in range(args.restaurants):
-        rid = env.rid(n)
-        for j in range(per + (1 if n < extra else 0)):
-            lane = lanes[j % len(lanes)]
-            if lane == "expo":
-                token = env.token(rid, "EXPO", f"expo-{j}", ("*",))
-            else:
-                token = env.token(rid, "KITCHEN", f"kds-{j}", (lane.partition(":")[2],))
-            node = (n + j) % nodes
-            screens.append((token, [lane], rid))
-            owner.append(process(node, n))
-            per_node[node] += 1
-        w = process(n % nodes, n)
-        waiters.append((rid, 0, env.token(rid, "WAITER", "bench-waiter"), w))
-        waiter_process.append(w)
+    for n, j, screen in kitchen_screens(env, args.sockets, args.restaurants):
+        node = (n + j) % nodes  # a restaurant's screens on every node in turn
+        screens.append(screen)
+        owner.append(process(node, n))
+        per_node[node] += 1
+    waiter_process = [process(n % nodes, n) for n in range(args.restaurants)]
+    waiters = [
+        (env.rid(n), 0, env.token(env.rid(n), "WAITER", "bench-waiter"), w) for n, w in enumerate(waiter_process)
+    ]
     fires = round(args.rate * args.duration)
     return Load(screens, owner, waiters, slots=fires, items=KITCHEN_ITEMS, ports=ports), waiter_process, per_node
 
@@ -288,7 +256,7 @@ async def _bench(args: argparse.Namespace) -> int:
     with _environment(args) as (env, cluster):
         await migrate(env.database_url)
         say(f"seeding {args.restaurants} restaurant(s) on the cluster")
-        await _seed(env, args.restaurants)
+        await env.seed(args.restaurants)
         say(f"starting {args.nodes} hub nodes on {env.redis_url}")
         nodes = await _start_nodes(env, args.nodes, args.durable)
         try:

@@ -42,15 +42,14 @@ class Env:
         return mint(self.secret, rid, role, device=device, stations=stations, ttl=86_400)
 
     async def seed(self, count: int) -> None:
-        from redis.asyncio import Redis
-
+        from fireflow.hub.live.redis_client import redis_client
         from fireflow.hub.live.store import Store
         from fireflow.hub.run.demo import demo_kitchen, seed_restaurant
 
         # The generator's screens do not acknowledge tickets: give them longer than a run, so that
         # unacknowledged-ticket alerts do not join the load being measured.
         kitchen = demo_kitchen().model_copy(update={"ack_timeout_s": 86_400})
-        redis = Redis.from_url(self.redis_url)
+        redis = redis_client(self.redis_url)  # one Redis or a cluster (redis+cluster://)
         try:
             store = Store(redis)
             for start in range(0, count, 50):

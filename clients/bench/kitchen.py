@@ -9,6 +9,7 @@ deliveries are known and ``lost`` = expected - received after a drain period.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 
 from fireflow.clients.bench.environment import Env
 from fireflow.clients.bench.load import STATIONS, Load, Run, StepResult
@@ -16,7 +17,7 @@ from fireflow.clients.bench.report import MiB, figure, ms, ratio, say
 from fireflow.clients.bench.scenario import Scenario
 from fireflow.clients.bench.servers import Server
 
-__all__ = ["KITCHEN"]
+__all__ = ["KITCHEN", "KITCHEN_ITEMS", "kitchen_screens"]
 
 KITCHEN_ITEMS = ["burger", "fries", "caesar", "mojito"]  # one per station: every screen gets each fire
 
@@ -27,14 +28,12 @@ def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--drain", type=float, default=5.0, help="seconds to wait for late deliveries")
 
 
-def _kitchen_load(env: Env, args: argparse.Namespace) -> Load:
+def kitchen_screens(env: Env, sockets: int, restaurants: int) -> Iterator[tuple[int, int, tuple[str, list[str], str]]]:
+    """``sockets`` screens over ``restaurants``: two per station and expo, in turn; each as (restaurant n,
+    its screen j, (token, channels, restaurant id))."""
     lanes = [*(f"kitchen:{s}" for s in STATIONS), "expo"]
-    screens: list[tuple[str, list[str], str]] = []
-    owner: list[int] = []
-    waiters = []
-    procs = max(1, args.procs)
-    per, extra = divmod(args.sockets, args.restaurants)
-    for n in range(args.restaurants):
+    per, extra = divmod(sockets, restaurants)
+    for n in range(restaurants):
         rid = env.rid(n)
         for j in range(per + (1 if n < extra else 0)):
             lane = lanes[j % len(lanes)]
@@ -42,9 +41,19 @@ def _kitchen_load(env: Env, args: argparse.Namespace) -> Load:
                 token = env.token(rid, "EXPO", f"expo-{j}", ("*",))
             else:
                 token = env.token(rid, "KITCHEN", f"kds-{j}", (lane.partition(":")[2],))
-            screens.append((token, [lane], rid))
-            owner.append(n % procs)  # a restaurant's screens and its waiter share a process
-        waiters.append((rid, 0, env.token(rid, "WAITER", "bench-waiter"), n % procs))
+            yield n, j, (token, [lane], rid)
+
+
+def _kitchen_load(env: Env, args: argparse.Namespace) -> Load:
+    screens: list[tuple[str, list[str], str]] = []
+    owner: list[int] = []
+    procs = max(1, args.procs)
+    for n, _, screen in kitchen_screens(env, args.sockets, args.restaurants):
+        screens.append(screen)
+        owner.append(n % procs)  # a restaurant's screens and its waiter share a process
+    waiters = [
+        (env.rid(n), 0, env.token(env.rid(n), "WAITER", "bench-waiter"), n % procs) for n in range(args.restaurants)
+    ]
     fires = round(args.rate * args.duration)
     return Load(screens, owner, waiters, slots=fires, items=KITCHEN_ITEMS)
 

@@ -39,7 +39,7 @@ _TIMEOUT = 30.0  # seconds a command may take before it counts as an error
 def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--days", type=int, default=7, help="simulated days")
     p.add_argument("--day", type=float, default=20.0, help="seconds of one simulated day")
-    p.add_argument("--orders", type=int, default=40, help="orders per restaurant per simulated day")
+    p.add_argument("--orders", type=int, default=12, help="orders per restaurant per simulated day")
 
 
 def _hub_env(args: argparse.Namespace) -> dict[str, str]:

@@ -26,6 +26,7 @@ import subprocess
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -362,31 +363,26 @@ class EmbeddedRedisCluster:
         """Wait until ``key``'s slot is served by another master than ``old_master_port``
         and every live node says cluster_state:ok; return the new master's port."""
         slot = self._keyslot(key)
-        deadline = time.monotonic() + timeout
-        while True:
-            problem, owner = self._failover_problem(old_master_port, slot)
-            if problem is None:
-                assert owner is not None
-                return owner
-            if time.monotonic() > deadline:
-                raise EmbeddedServerError(
-                    f"no failover of slot {slot} away from port {old_master_port} within {timeout:.0f}s: "
-                    f"{problem}\n{self._logs_tail()}"
-                )
-            time.sleep(_HEALTH_POLL)
+        return self._until(
+            lambda: self._failover_problem(old_master_port, slot),
+            timeout,
+            f"no failover of slot {slot} away from port {old_master_port}",
+        )
 
     def wait_replica(self, port: int, timeout: float = 30.0) -> int:
         """Wait until ``port`` is a replica in sync with a live master; return the master's port."""
+        return self._until(lambda: self._replica_problem(port), timeout, f"port {port} did not become a replica")
+
+    def _until(self, problem_of: Callable[[], tuple[str | None, int | None]], timeout: float, what: str) -> int:
+        """The port ``problem_of`` finds once it finds no problem; EmbeddedServerError after ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:
-            problem, master = self._replica_problem(port)
+            problem, port = problem_of()
             if problem is None:
-                assert master is not None
-                return master
+                assert port is not None
+                return port
             if time.monotonic() > deadline:
-                raise EmbeddedServerError(
-                    f"port {port} did not become a replica within {timeout:.0f}s: {problem}\n{self._logs_tail()}"
-                )
+                raise EmbeddedServerError(f"{what} within {timeout:.0f}s: {problem}\n{self._logs_tail()}")
             time.sleep(_HEALTH_POLL)
 
     def wait_healthy(self, timeout: float = START_TIMEOUT) -> None:
