@@ -98,6 +98,7 @@ ACTING: ContextVar[str] = ContextVar("fireflow_acting", default="")
 # and the election), before it is answered UNAVAILABLE.
 FAILOVER_WAIT_S = 15.0
 TOPOLOGY_EVERY_S = 5.0
+PARSED_MENUS = 2_000  # restaurants whose parsed menu a node keeps (records are frozen: shared safely)
 ARCHIVED_READS = 10_000  # orders read from the archive and not yet committed, remembered per node
 SNAPSHOT_ATTEMPTS = 50  # 2 ms apart: a snapshot waits this long at most for a command's replica
 SETUP_ATTEMPTS = 20  # a whole-setup write retried while commands keep landing in between
@@ -289,6 +290,7 @@ class Store:
         # With a durable writer, history is only trimmed below what it has stored in Postgres.
         self.durable = durable
         self._restaurants: dict[str, tuple[float, Restaurant | None]] = {}
+        self._menus: dict[str, tuple[bytes | str, Menu]] = {}  # rid -> the stored bytes and their parse
         self.history = history
         self.result_ttl = result_ttl
         source = resources.files("fireflow.hub.live").joinpath("lua/commit.lua").read_text()
@@ -424,8 +426,18 @@ class Store:
         return restaurant
 
     async def menu(self, rid: str) -> Menu | None:
+        """The menu as stored now; parsed only when its bytes changed (a menu is read by most commands)."""
         raw = await self.redis.get(Keys(rid).menu)
-        return Menu.model_validate_json(raw) if raw else None
+        if not raw:
+            return None
+        cached = self._menus.get(rid)
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        if len(self._menus) >= PARSED_MENUS:
+            self._menus.clear()
+        menu = Menu.model_validate_json(raw)
+        self._menus[rid] = (raw, menu)
+        return menu
 
     # -- aggregates -------------------------------------------------------
 
