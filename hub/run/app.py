@@ -315,10 +315,13 @@ class Hub:
         task.add_done_callback(self._seen_tasks.discard)
 
     async def _note_seen(self, by_restaurant: dict[str, list[str]], live: bool) -> None:
+        """Advisory (the back office's "last seen"): a failure is logged, never raised into the heartbeat."""
         try:
             await self.devices.seen(by_restaurant, live=live)
         except (RedisError, OSError) as exc:
             logger.debug("could not note devices seen: %s", exc)
+        except Exception as exc:  # redis-py's cluster client can fail oddly while its topology changes
+            logger.warning("could not note devices seen: %r", exc)
 
     async def _heartbeat(self) -> None:
         """Ping each socket once per heartbeat and close the ones silent for two (dead peers).
