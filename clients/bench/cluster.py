@@ -35,7 +35,7 @@ import psutil
 import redis
 
 from fireflow.clients.bench.environment import Env
-from fireflow.clients.bench.kitchen import KITCHEN_ITEMS, kitchen_screens
+from fireflow.clients.bench.kitchen import KITCHEN_ITEMS, kitchen_screens, planned_fires
 from fireflow.clients.bench.load import Load, Run, StepResult
 from fireflow.clients.bench.report import MiB, figure, ms, say
 from fireflow.clients.bench.servers import Server, _http_ok
@@ -177,16 +177,8 @@ async def _measure(env: Env, cluster: EmbeddedRedisCluster, nodes: list[Server],
     redis_ps = {port: psutil.Process(pid) for port, pid in cluster.pids.items()}
     run = await Run.attach(env, nodes[0], load)
     try:
-        total = round(args.rate * args.duration)
-        restaurants = args.restaurants
-        counts = [len(range(n, total, restaurants)) for n in range(restaurants)]
-        jobs = [(env.token(env.rid(n), "WAITER", f"bench-prep-{n}"), counts[n]) for n in range(restaurants)]
-        say(f"cluster: preparing {total} orders ({len(KITCHEN_ITEMS)} items each) through {len(nodes)} nodes")
-        ids = await run.prepare([j for j in jobs if j[1]])
-        by_restaurant = iter(ids)
-        orders = [next(by_restaurant) if counts[n] else [] for n in range(restaurants)]
-        fires = [[k, env.rid(k % restaurants), orders[k % restaurants][k // restaurants], waiter_process[k % restaurants], 0]
-                 for k in range(total)]  # fmt: skip
+        fires = await planned_fires(env, run, args, f"cluster ({len(nodes)} nodes)", waiter_process.__getitem__)
+        total = len(fires)
         _check_alive(nodes)
         say(f"cluster: firing {total} orders at {args.rate:g}/s for {args.duration:g}s")
         hub0, own0 = [node.cpu_split() for node in nodes], [_own_cpu(node) for node in nodes]

@@ -9,7 +9,8 @@ deliveries are known and ``lost`` = expected - received after a drain period.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from fireflow.clients.bench.environment import Env
 from fireflow.clients.bench.load import STATIONS, Load, Run, StepResult
@@ -17,7 +18,7 @@ from fireflow.clients.bench.report import MiB, figure, ms, ratio, say
 from fireflow.clients.bench.scenario import Scenario
 from fireflow.clients.bench.servers import Server
 
-__all__ = ["KITCHEN", "KITCHEN_ITEMS", "kitchen_screens"]
+__all__ = ["KITCHEN", "KITCHEN_ITEMS", "kitchen_screens", "planned_fires"]
 
 KITCHEN_ITEMS = ["burger", "fries", "caesar", "mojito"]  # one per station: every screen gets each fire
 
@@ -58,21 +59,29 @@ def _kitchen_load(env: Env, args: argparse.Namespace) -> Load:
     return Load(screens, owner, waiters, slots=fires, items=KITCHEN_ITEMS)
 
 
+async def planned_fires(
+    env: Env, run: Run, args: argparse.Namespace, who: str, process_of: Callable[[int], int]
+) -> list[list[Any]]:
+    """``--rate`` x ``--duration`` orders prepared (opened, one item per station) round the restaurants,
+    then the plan firing them: [k, restaurant id, order id, the generator process of restaurant n, step]."""
+    total = round(args.rate * args.duration)
+    restaurants = args.restaurants
+    counts = [len(range(n, total, restaurants)) for n in range(restaurants)]
+    jobs = [(env.token(env.rid(n), "WAITER", f"bench-prep-{n}"), counts[n]) for n in range(restaurants)]
+    say(f"{who}: preparing {total} orders ({len(KITCHEN_ITEMS)} items each)")
+    ids = iter(await run.prepare([j for j in jobs if j[1]]))
+    orders = [next(ids) if counts[n] else [] for n in range(restaurants)]
+    return [[k, env.rid(k % restaurants), orders[k % restaurants][k // restaurants], process_of(k % restaurants), 0]
+            for k in range(total)]  # fmt: skip
+
+
 async def _kitchen(env: Env, server: Server, args: argparse.Namespace) -> StepResult:
     load = _kitchen_load(env, args)
     run = await Run.attach(env, server, load)
     try:
-        total = round(args.rate * args.duration)
-        restaurants = args.restaurants
-        counts = [len(range(n, total, restaurants)) for n in range(restaurants)]
-        jobs = [(env.token(env.rid(n), "WAITER", f"bench-prep-{n}"), counts[n]) for n in range(restaurants)]
-        say(f"{server.name}: preparing {total} orders ({len(KITCHEN_ITEMS)} items each)")
-        ids = await run.prepare([j for j in jobs if j[1]])
-        by_restaurant = iter(ids)
-        orders = [next(by_restaurant) if counts[n] else [] for n in range(restaurants)]
         procs = max(1, args.procs)
-        fires = [[k, env.rid(k % restaurants), orders[k % restaurants][k // restaurants], (k % restaurants) % procs, 0]
-                 for k in range(total)]  # fmt: skip
+        fires = await planned_fires(env, run, args, server.name, lambda n: n % procs)
+        total = len(fires)
         say(f"{server.name}: firing {total} orders at {args.rate:g}/s for {args.duration:g}s")
         result = await run.step(0, args.rate, fires, args.drain)
         rss = server.rss()
