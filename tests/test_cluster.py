@@ -7,16 +7,20 @@ may break: PROTOCOL.md ("Redis Cluster and failover") states what these tests ho
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fireflow.clients.python import HubClient, HubError
 from fireflow.hub.domain.actors import Role
+from fireflow.hub.domain.decision import Decision
 from fireflow.hub.live.keys import Keys
 from fireflow.hub.live.redis_client import redis_client
+from fireflow.hub.live.store import Store
 from fireflow.hub.run.cli import Stop, check_reachable
 from fireflow.hub.run.config import Settings
 from fireflow.hub.run.embedded import EmbeddedRedisCluster
@@ -183,3 +187,53 @@ async def test_300_concurrent_commands_on_a_cluster_pool_of_8_all_succeed(
     failed = [r for r in results if isinstance(r, BaseException)]
     assert not failed, f"{len(failed)} of 300 failed, first: {failed[0]!r}"
     assert len({r["result"]["order"]["id"] for r in results if isinstance(r, dict)}) == 300
+
+
+async def test_commands_while_a_node_drops_its_idle_connections_all_succeed(
+    redis_cluster: EmbeddedRedisCluster,
+) -> None:
+    """After a connection error redis-py closes a node's idle connections while other commands are about
+    to write on them: each such write is retried as a connection error, none fails (redis-py #4287)."""
+    client = redis_client(cluster_url(redis_cluster), pool_size=16)
+    try:
+        await client.set("{race}k", b"v")
+        node = client.get_node_from_key("{race}k")  # type: ignore[attr-defined]
+
+        async def drop_idle(times: int) -> None:
+            for _ in range(times):
+                await node.disconnect_free_connections()
+                await asyncio.sleep(0)
+
+        results = await asyncio.gather(
+            *(client.get("{race}k") for _ in range(2000)), drop_idle(400), return_exceptions=True
+        )
+    finally:
+        await client.aclose()
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert not failed, f"{len(failed)} failed, first: {failed[0]!r}"
+    assert results[:-1] == [b"v"] * 2000
+
+
+async def test_a_commit_cancelled_before_redis_answers_ends_at_once(
+    redis_cluster: EmbeddedRedisCluster, rid: str
+) -> None:
+    """A commit whose caller goes away (a closed socket, a node stopping) before Redis has answered ends
+    cancelled at once: the cancellation is not taken for a lost connection and retried for seconds."""
+    client = redis_client(cluster_url(redis_cluster))
+    master = Redis(port=redis_cluster.master_of(Keys(rid).stream))
+    try:
+        store = Store(client)
+        await store.commit(rid, "warm-up", "", Decision(result={}), int(time.time() * 1000))  # topology, script
+        await master.client_pause(3000, all=False)  # scripts wait; reads go on
+        commit = asyncio.create_task(store.commit(rid, "c-1", "", Decision(result={}), int(time.time() * 1000)))
+        while int((await master.info("clients"))["blocked_clients"]) < 1:
+            await asyncio.sleep(0.01)  # until the script waits on the master
+        commit.cancel()
+        started = time.monotonic()
+        with pytest.raises(asyncio.CancelledError):
+            await commit
+        assert time.monotonic() - started < 0.5
+    finally:
+        await master.client_unpause()
+        await master.aclose()
+        await client.aclose()

@@ -43,6 +43,7 @@ from fireflow.hub.live.control import follow
 from fireflow.hub.live.fanout import FanOut
 from fireflow.hub.live.keys import POSITIONS_PATTERN, POSITIONS_PREFIX, Keys
 from fireflow.hub.live.redis_client import is_cluster
+from fireflow.hub.supervise import reraise_if_cancelled
 from fireflow.schema.protocol import ErrorCode, Position
 
 if TYPE_CHECKING:
@@ -196,6 +197,7 @@ class Positions:
             try:
                 await self._write(batch)
             except (RedisError, OSError) as exc:
+                reraise_if_cancelled()
                 lost = sum(len(fixes) for fixes in batch.values())
                 logger.warning("%d riders' fixes not kept: %s", lost, exc)
                 if self.metrics is not None:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextvars import ContextVar
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Connection, Redis, SSLConnection
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
@@ -105,17 +105,50 @@ def redis_client(url: str, *, pool_size: int = 64, pool_timeout: float = 5.0) ->
     return Redis.from_pool(pool)  # owns the pool: closing the client closes its connections
 
 
+class _WriteGuard(Connection):
+    """A connection whose write on a connection closed under it raises ConnectionError.
+
+    In redis-py 8.1 a cluster node closes its idle connections after a connection error while another
+    task may be about to write on one of them; the write then fails with ``AttributeError`` ('NoneType'
+    object has no attribute 'writelines', redis-py #4287), which no retry catches and which reached
+    screens as INTERNAL. As a ConnectionError it is retried on the refreshed topology like any other.
+    """
+
+    async def _send_packed_command(self, command: Iterable[bytes]) -> None:
+        writer = self._writer
+        if writer is None or writer.transport.is_closing():
+            raise RedisConnectionError("the Redis connection was closed while a command was being sent")
+        writer.writelines(command)
+        await writer.drain()
+
+
+class _GuardedSSLConnection(_WriteGuard, SSLConnection):
+    pass
+
+
 class BoundedCluster(RedisCluster):
     """A RedisCluster whose bursts wait for a connection, as the one-Redis client's blocking pool makes them.
 
     redis-py's cluster client fails a command at once (MaxConnectionsError) when its node has no free
     connection; here at most ``in_flight`` commands and pipelines run at once, each taking at most one
     connection per node, so none is refused while Redis is healthy: the rest wait their turn, for
-    ``timeout`` at most (then UNAVAILABLE, as with one Redis).
+    ``timeout`` at most (then UNAVAILABLE, as with one Redis). Its connections are ``_WriteGuard``s.
     """
 
     _turns: asyncio.Semaphore
     _timeout: float
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # redis-py takes no connection class for a cluster: set it where every node's connections come from
+        guarded = (
+            _GuardedSSLConnection
+            if issubclass(self.connection_kwargs["connection_class"], SSLConnection)
+            else _WriteGuard
+        )
+        self.connection_kwargs["connection_class"] = guarded  # the dict the nodes manager makes nodes with
+        for node in self.nodes_manager.startup_nodes.values():
+            node.connection_class = guarded
 
     def bound(self, in_flight: int, timeout: float) -> None:
         self._turns = asyncio.Semaphore(in_flight)

@@ -27,6 +27,7 @@ from redis.exceptions import (
     MovedError,
     NoScriptError,
     RedisError,
+    ResponseError,
     TryAgainError,
     WatchError,
 )
@@ -59,6 +60,7 @@ from fireflow.hub.live.keys import (
     parse_due_member,
 )
 from fireflow.hub.live.redis_client import BoundedCluster, get_many, is_cluster
+from fireflow.hub.supervise import reraise_if_cancelled
 from fireflow.schema.records import (
     Counters,
     KitchenSettings,
@@ -219,17 +221,21 @@ async def _then_wait(cluster: BoundedCluster, node: Any, command: tuple[Any, ...
         conn = node.acquire_connection()
         try:
             await conn.send_packed_command(conn.pack_commands([command, wait]))
+            refused: ResponseError | None = None
             try:
                 reply = await conn.read_response()
-            finally:
-                held = await conn.read_response()  # WAIT's answer, read even after the command's error
-        except NoScriptError:
-            raise  # both replies read: the connection is clean
+            except ResponseError as exc:  # Redis answered with an error: WAIT's answer still follows
+                refused = exc
+            # Only after an answer: a cancelled or broken read must surface as itself, not be replaced by
+            # this second read's failure (a cancellation turned ConnectionError would be retried for good).
+            held = await conn.read_response()
         except BaseException:
             await conn.disconnect()  # it failed, or a reply may be left unread on it
             raise
         finally:
             node.release(conn)
+        if refused is not None:
+            raise refused  # both replies read: the connection is clean
         return reply, held
 
 
@@ -743,6 +749,7 @@ class Store:
                 await cluster.script_load(self._commit.script)
                 continue
             except (MovedError, AskError, TryAgainError, ClusterDownError, RedisConnectionError, OSError) as exc:
+                reraise_if_cancelled()  # redis-py can turn a cancellation into a ConnectionError
                 if time.monotonic() > deadline:
                     raise RedisConnectionError(f"no master for {k.restaurant_id}'s shard: {exc}") from exc
                 await asyncio.sleep(pause)
