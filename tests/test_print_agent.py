@@ -318,6 +318,16 @@ async def _jobs(client: HubClient, count: int, state: str) -> list[dict[str, Any
     return found
 
 
+async def _printer_said(client: HubClient, state: str, timeout: float) -> None:
+    """Wait for the hub to say (PRINTER_STATUS) that a printer is in ``state``: an agent started as a process
+    has read it, so it follows the hub; a job fired before that could outlive a short lease unclaimed."""
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await client.events.get()
+            if event["type"] == "PRINTER_STATUS" and event["data"]["health"]["state"] == state:
+                return
+
+
 class _HungPrinter:
     """A printer that answers the status before a job, takes the whole job, then never answers again."""
 
@@ -369,6 +379,7 @@ async def test_an_agent_killed_mid_job_never_prints_it_again(
     with (tmp_path / "agent.log").open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
+            await _printer_said(manager, "ONLINE", 4 * WAIT)  # the agent is up: the job is claimed before its lease
             _, job_id = await _fire(waiter, "burger")
             await asyncio.wait_for(hung.received.wait(), 4 * WAIT)  # the whole job is at the printer
         finally:
