@@ -460,14 +460,17 @@ class _DirectWebSocket:
 def uvicorn_config(
     app: Starlette, settings: Settings, *, log_level: str = "info", ws_max_size: int | None = None
 ) -> Any:
-    """How every hub node is served: sans-I/O websockets, our frame limit, compression as configured."""
+    """How every hub node is served: sans-I/O websockets (kept lean per idle socket), our frame limit,
+    compression as configured."""
     import uvicorn
+
+    from fireflow.hub.transports.ws_protocol import LeanWebSocketProtocol
 
     return uvicorn.Config(
         _DirectWebSocket(app),
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
+        ws=LeanWebSocketProtocol,
         log_config=None,  # uvicorn's lines go through the root logger: JSON or text, as ours (fireflow.hub.logs)
         ws_max_size=ws_max_size or settings.max_frame,
         ws_per_message_deflate=settings.compression,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from redis.exceptions import RedisError
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
 from fireflow.hub.commands.bus import validation_details
@@ -101,7 +102,7 @@ class _SansIOWriter:
 def _raw_writer_of(send: Any) -> _SansIOWriter | None:
     """A direct writer for this socket when the server is uvicorn's sans-I/O websockets with plain frames."""
     protocol = getattr(send, "__self__", None)
-    if type(protocol).__name__ != "WebSocketsSansIOProtocol":
+    if not isinstance(protocol, WebSocketsSansIOProtocol):
         return None
     conn = getattr(protocol, "conn", None)
     if conn is None or getattr(conn, "extensions", None) or not getattr(protocol, "handshake_complete", False):
