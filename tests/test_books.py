@@ -19,8 +19,12 @@ from fireflow.hub.books.books import (
     AuditNote,
     AuditRecord,
     Books,
+    Closing,
+    DayClosed,
+    DayMoved,
     InvoiceDraft,
     InvoiceRecord,
+    Overdrawn,
     PaymentDraft,
     Settlement,
 )
@@ -133,3 +137,68 @@ async def test_the_books_answer_with_typed_records(engine: AsyncEngine) -> None:
                         role="MANAGER", invoice_status=(invoice.id, InvoiceStatus.VOIDED))  # fmt: skip
     await books.record(voided)
     assert (await books.invoice(rid, invoice.id)) == dataclasses.replace(invoice, status=InvoiceStatus.VOIDED)
+
+
+async def _written(engine: AsyncEngine, rid: str) -> tuple[int, ...]:
+    """How many rows of each table of the books the restaurant has."""
+    tables = ("invoices", "payments", "ledger_transactions", "audit_log", "invoice_counters")
+    return tuple([await _scalar(engine, f"SELECT count(*) FROM {t} WHERE restaurant_id = :r", r=rid) for t in tables])
+
+
+def _close(rid: str, day: date, seen: int) -> Settlement:
+    return Settlement(
+        key=f"close:{day}:{secrets.token_hex(2)}", restaurant_id=rid, business_day=day, at=datetime.now(UTC),
+        by="manager-1", role="MANAGER", audit=[AuditNote("DAY_CLOSED", "day", day.isoformat())],
+        closing=Closing(day, seen),
+    )  # fmt: skip
+
+
+async def test_what_the_books_refuse_is_named_and_writes_nothing(engine: AsyncEngine) -> None:
+    """A close of a day that moved, a second close, an overdrawn rider and an order settled twice: each is its
+    own error, and not a row (nor an invoice number) is left behind; money posted to a closed day goes to the next."""
+    rid, books = "r" + secrets.token_hex(4), Books(engine)
+    day = date(2026, 11, 23)
+    await books.record(settlement(rid, f"{rid}.o1", "k1"))
+    before = await _written(engine, rid)
+    with pytest.raises(DayMoved):
+        await books.record(_close(rid, day, seen=0))  # its report saw no posting; there is one
+    with pytest.raises(AlreadySettled) as settled:
+        await books.record(settlement(rid, f"{rid}.o1", "k2"))
+    assert (settled.value.order_id, settled.value.invoice_id) == (f"{rid}.o1", f"{rid}.inv1")
+    handover = dataclasses.replace(
+        settlement(rid, f"{rid}.o2", "k3"), invoice=None, payments=(), no_overdraw=("asset:rider_cash:rider-1",),
+        postings=[LedgerTransaction(id="handover:k3", kind=LedgerKind.RIDER_HANDOVER, reference="k3", at=0,
+                                    by="cashier-1", entries=(LedgerEntry(account="cash", debit=500),
+                                    LedgerEntry(account="asset:rider_cash:rider-1", credit=500)))],
+    )  # fmt: skip
+    with pytest.raises(Overdrawn) as overdrawn:
+        await books.record(handover)
+    assert (overdrawn.value.account, overdrawn.value.balance) == ("asset:rider_cash:rider-1", 0)
+    assert await _written(engine, rid) == before
+    await books.record(_close(rid, day, seen=1))
+    with pytest.raises(DayClosed) as closed:
+        await books.record(_close(rid, day, seen=1))
+    assert (closed.value.day, closed.value.last) == (day, day)
+    late = await books.record(settlement(rid, f"{rid}.o3", "k4"))  # dated the closed day
+    assert late.invoice_number == 2
+    moved = await _scalar(
+        engine, "SELECT business_day - DATE '2026-11-23' FROM invoices WHERE id = :i", i=late.invoice_id
+    )
+    assert moved == 1
+
+
+async def test_a_sale_answers_with_the_days_figures_as_the_day_figures_read_them(engine: AsyncEngine) -> None:
+    """Asked for, the figures the record returns are those day_figures reads after it (the tills are told them
+    without a second query); each posting makes a later reading; after a close the open day is the next."""
+    rid, books = "r" + secrets.token_hex(4), Books(engine)
+    day = date(2026, 11, 23)
+    first = await books.record(dataclasses.replace(settlement(rid, f"{rid}.o1", "k1"), figures=True))
+    second = await books.record(dataclasses.replace(settlement(rid, f"{rid}.o2", "k2", total=2050), figures=True))
+    assert first.figures is not None and second.figures is not None
+    assert second.figures == await books.day_figures(rid, day) == await books.open_day_figures(rid, day)
+    assert (first.figures.invoices, second.figures.invoices) == (1, 2)
+    assert first.figures.order < second.figures.order == (day, 2)
+    assert (await books.record(settlement(rid, f"{rid}.o3", "k3"))).figures is None  # not asked
+    await books.record(_close(rid, day, seen=3))
+    after = await books.open_day_figures(rid, day)
+    assert (after.day, after.revenue, after.postings) == (date(2026, 11, 24), 0, 0)

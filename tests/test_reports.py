@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from fireflow.hub.books.books import DayFigures
 from fireflow.hub.books.reports import z_report_html
@@ -41,6 +42,8 @@ def test_net_sales_say_they_leave_out_tax_and_service_charge() -> None:
 
 def test_the_live_average_bill_rounds_like_the_z_reports() -> None:
     """Revenue 1001 over 2 bills: the live figure is 501 by the rounding rule (floor said 500), as the Z-report's."""
-    figures = DayFigures(revenue=1001, invoices=2, by_method={}, discounts=0, tax=0, service_charge=0)
+    day = date(2026, 11, 23)
+    figures = DayFigures(day=day, revenue=1001, invoices=2, by_method={}, discounts=0, tax=0, service_charge=0)
     assert figures.average_bill == 501
-    assert DayFigures(revenue=0, invoices=0, by_method={}, discounts=0, tax=0, service_charge=0).average_bill == 0
+    none = DayFigures(day=day, revenue=0, invoices=0, by_method={}, discounts=0, tax=0, service_charge=0)
+    assert none.average_bill == 0

@@ -15,7 +15,7 @@ from fireflow.clients.python.client import HubError
 from fireflow.hub.domain.actors import Role
 from fireflow.schema.protocol import ErrorCode
 from tests.conftest import WAIT, RunningHub, Servers
-from tests.helpers import events_until, new_order
+from tests.helpers import events_until, fired_order, new_order
 
 
 def _dsn(servers: Servers) -> str:
@@ -92,6 +92,32 @@ async def test_a_split_bill_over_cash_and_upi_settles_the_order_and_dirties_the_
     again = await cashier.command("order.pay", {"order_ids": [order_id], "tenders": tenders}, id=ack["id"])
     assert again["result"] == result  # a retry with the same id is the same answer, nothing twice
     assert len(await _rows(servers, "SELECT 1 FROM payments WHERE restaurant_id = $1", hub.rid)) == 2
+
+
+async def test_revenue_told_during_concurrent_payments_ends_with_every_one(hub: RunningHub) -> None:
+    """Eight takeaways paid at once from eight tills: the figures told only grow (one node tells them in the
+    ledger's order, skipping readings overtaken), and the last told counts all eight and their sum."""
+    waiter = await hub.client(Role.WAITER)
+    order_ids = [await fired_order(waiter, "water", "soda") for _ in range(8)]  # ready as fired
+    tills = [await hub.client(Role.CASHIER, device=f"till-{n}") for n in range(8)]
+    manager = await hub.client(Role.MANAGER, device="manager-1")
+    await manager.subscribe("manager")
+    dues = [(await tills[0].command("bill.preview", {"order_ids": [o]}))["result"]["due"] for o in order_ids]
+    payments = [
+        till.command("order.pay", {"order_ids": [o], "tenders": [{"method": "CARD", "amount": due}]})
+        for till, o, due in zip(tills, order_ids, dues, strict=True)
+    ]
+    answers = await asyncio.gather(*payments)
+    assert sorted(a["result"]["invoice_number"] for a in answers) == list(range(1, 9))
+    told: list[dict[str, Any]] = []
+    async with asyncio.timeout(WAIT):
+        while not told or told[-1]["invoices"] < 8:
+            event = await manager.events.get()
+            if event["type"] == "REVENUE_UPDATED":
+                told.append(event["data"])
+    assert 1 <= len(told) <= 8
+    assert [t["invoices"] for t in told] == sorted(t["invoices"] for t in told)
+    assert (told[-1]["revenue"], told[-1]["by_method"]) == (sum(dues), {"CARD": sum(dues)})
 
 
 async def test_items_not_ready_get_guidance_and_force_settles_anyway(hub: RunningHub, servers: Servers) -> None:

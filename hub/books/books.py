@@ -11,15 +11,15 @@ a second settlement of an order fail in the database, whatever the race.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+import orjson
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fireflow.hub.domain.billing import method_of
@@ -30,8 +30,6 @@ from fireflow.hub.domain.settlement import INVOICE_REF
 from fireflow.schema.billing import LedgerEntry, LedgerKind, LedgerTransaction, Payment, TenderMethod
 from fireflow.schema.tables import (
     AuditRow,
-    BillGroupRow,
-    InvoiceLineRow,
     InvoiceOrderRow,
     InvoiceRow,
     LedgerEntryRow,
@@ -111,6 +109,7 @@ class Settlement:
     invoice_status: tuple[str, InvoiceStatus] | None = None  # (invoice id, new status): VOIDED, REFUNDED
     closing: Closing | None = None  # a day's close: written only if the day is as its report saw it
     no_overdraw: Sequence[str] = ()  # accounts the postings may not take below zero (checked under the day lock)
+    figures: bool = False  # answer with the day's figures (Recorded.figures): the tills are told them
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +145,7 @@ class Recorded:
     invoice_id: str | None
     invoice_number: int | None
     duplicate: bool
+    figures: DayFigures | None = None  # the day's figures just after it, when the settlement asked for them
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,16 +180,153 @@ class AuditRecord:
 
 @dataclass(frozen=True, slots=True)
 class DayFigures:
+    """A business day's takings, and how many postings the day had when they were read: the ledger is append
+    only, so of two readings of one day the one with more postings is the later."""
+
+    day: date
     revenue: int
     invoices: int
     by_method: dict[str, int]
     discounts: int
     tax: int
     service_charge: int
+    postings: int = 0
+
+    @property
+    def order(self) -> tuple[date, int]:
+        """Later readings sort after earlier ones (a day after a close included)."""
+        return self.day, self.postings
 
     @property
     def average_bill(self) -> int:
         return average(self.revenue, self.invoices)  # by the one rounding rule, as the Z-report's
+
+
+RECORD = text("SELECT fireflow_record_settlement(CAST(:s AS jsonb))")
+REFUSED_HINT = "fireflow-books"  # the hint of what fireflow_record_settlement raises when it refuses
+
+
+def _as_json(s: Settlement) -> dict[str, Any]:
+    """A settlement as ``fireflow_record_settlement`` takes it: rows in the tables' column names, the invoice's
+    placeholder (``invoice_ref``) still in ids, references and audit entities for the function to fill in."""
+    rid = s.restaurant_id
+    found: dict[str, Any] = {
+        "key": s.key,
+        "restaurant_id": rid,
+        "business_day": s.business_day.isoformat(),
+        "at": s.at.isoformat(),
+        "by": s.by,
+        "role": s.role,
+        "invoice_ref": INVOICE_REF,
+        "figures": s.figures,
+        "payments": [
+            {
+                "id": f"{rid}.pay.{p.key}",
+                "payment_key": p.key,
+                "order_id": p.order_id,
+                "method": p.method,
+                "amount": p.amount,
+                "received": p.received,
+                "change": p.change,
+                "reference": p.reference,
+            }
+            for p in s.payments
+        ],
+        "postings": [
+            {
+                "id": posting.id,
+                "kind": posting.kind.value,
+                "reference": posting.reference,
+                "category": posting.category,
+                "note": posting.note,
+                "entries": [{"account": e.account, "debit": e.debit, "credit": e.credit} for e in posting.entries],
+            }
+            for posting in s.postings
+        ],
+        "audit": [
+            {"action": n.action, "entity": n.entity, "entity_id": n.entity_id, "details": n.details} for n in s.audit
+        ],
+        # Each guarded account, and what the postings move it by.
+        "no_overdraw": {
+            account: sum(e.debit - e.credit for p in s.postings for e in p.entries if e.account == account)
+            for account in s.no_overdraw
+        },
+    }
+    if s.invoice is not None:
+        inv = s.invoice
+        found["invoice"] = {
+            "order_ids": list(inv.order_ids),
+            "currency": inv.currency,
+            "gross": inv.gross,
+            "discount": inv.discount,
+            "service_charge": inv.service_charge,
+            "tax": inv.tax,
+            "total": inv.total,
+            "customer_name": inv.customer_name,
+            "bill": inv.bill,
+            "lines": list(inv.lines),
+            "group": None if inv.group is None else dict(inv.group),
+        }
+    if s.closing is not None:
+        found["closing"] = {"day": s.closing.day.isoformat(), "seen": s.closing.seen}
+    if s.invoice_status is not None:
+        target, status = s.invoice_status
+        found["invoice_status"] = [target, status.value]
+    return found
+
+
+def _refusal(exc: DBAPIError) -> Exception | None:
+    """What ``fireflow_record_settlement`` refused, as the exception the settler handles; None: not a refusal."""
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    if getattr(cause, "hint", None) != REFUSED_HINT:
+        return None
+    why = orjson.loads(getattr(cause, "detail", None) or "{}")
+    match why.get("refused"):
+        case "ALREADY_SETTLED":
+            return AlreadySettled(why["order_id"], why["invoice_id"])
+        case "DAY_CLOSED":
+            return DayClosed(date.fromisoformat(why["day"]), date.fromisoformat(why["last"]))
+        case "DAY_MOVED":
+            return DayMoved(date.fromisoformat(why["day"]))
+        case "OVERDRAWN":
+            return Overdrawn(why["account"], int(why["balance"]))
+    return None
+
+
+# A day's figures (fireflow_day_figures, migration 0009); ``follow``: of the day after the last closed one
+# when ``day`` is closed (money goes there now).
+FIGURES = text(
+    "SELECT fireflow_day_figures(:rid, CASE WHEN NOT :follow OR last IS NULL OR :day > last THEN :day "
+    "ELSE last + 1 END) FROM (SELECT max(entity_id)::date AS last FROM audit_log "
+    "WHERE restaurant_id = :rid AND action = 'DAY_CLOSED') closed"
+)
+
+
+def _json(answer: Any) -> Any:
+    """A jsonb value as the driver gave it (text, or already decoded)."""
+    return orjson.loads(answer) if isinstance(answer, str | bytes) else answer
+
+
+def _day_figures(found: Mapping[str, Any]) -> DayFigures:
+    """fireflow_day_figures's answer as the tills see it: takings by tender, net of refunds and voids."""
+    held = {str(account): int(balance) for account, balance in found["accounts"].items()}
+    kinds = {str(kind): int(n) for kind, n in found["kinds"].items()}
+    by_method: dict[str, int] = {}
+    for account, value in sorted(held.items()):
+        method = method_of(account)
+        if method is not None and value:
+            by_method[method.value] = by_method.get(method.value, 0) + value
+    return DayFigures(
+        day=date.fromisoformat(found["day"]),
+        # Takings less part payments still held for bills not settled yet (a credit balance).
+        revenue=sum(by_method.values()) + held.get("liability:customer_deposits", 0),
+        invoices=kinds.get("SALE", 0) - kinds.get("VOID", 0),
+        by_method=by_method,
+        discounts=held.get("revenue:discounts", 0),
+        tax=-sum(v for a, v in held.items() if a.startswith("liability:tax:")),
+        service_charge=-held.get("liability:service_charge", 0),
+        postings=sum(kinds.values()),
+    )
 
 
 class Books:
@@ -389,105 +526,51 @@ class Books:
 
         Net of refunds and voids; the drawer's float and payouts are not takings.
         """
-        sales_kinds = ("SALE", "DEPOSIT", "REFUND", "VOID")
+        return await self._figures(restaurant_id, day, follow_close=False)
+
+    async def open_day_figures(self, restaurant_id: str, today: date) -> DayFigures:
+        """The figures of the day money goes to now: ``today``, or the day after the last one closed."""
+        return await self._figures(restaurant_id, today, follow_close=True)
+
+    async def _figures(self, restaurant_id: str, day: date, *, follow_close: bool) -> DayFigures:
         async with self.engine.connect() as conn:
-            balances = (
-                await conn.execute(
-                    text(
-                        "SELECT e.account, sum(e.debit) - sum(e.credit) FROM ledger_entries e "
-                        "JOIN ledger_transactions t ON t.id = e.transaction_id "
-                        "WHERE t.restaurant_id = :rid AND t.business_day = :day AND t.kind = ANY(:kinds) "
-                        "GROUP BY e.account"
-                    ),
-                    {"rid": restaurant_id, "day": day, "kinds": list(sales_kinds)},
-                )
-            ).all()
-            kinds: dict[str, int] = dict(
-                (
-                    await conn.execute(
-                        text(
-                            "SELECT kind, count(*) FROM ledger_transactions WHERE restaurant_id = :rid "
-                            "AND business_day = :day GROUP BY kind"
-                        ),
-                        {"rid": restaurant_id, "day": day},
-                    )
-                ).all()
-            )
-        held = {str(account): int(balance) for account, balance in balances}
-        by_method: dict[str, int] = {}
-        for account, value in sorted(held.items()):
-            method = method_of(account)
-            if method is not None and value:
-                by_method[method.value] = by_method.get(method.value, 0) + value
-        return DayFigures(
-            # Takings less part payments still held for bills not settled yet (a credit balance).
-            revenue=sum(by_method.values()) + held.get("liability:customer_deposits", 0),
-            invoices=int(kinds.get("SALE", 0)) - int(kinds.get("VOID", 0)),
-            by_method=by_method,
-            discounts=held.get("revenue:discounts", 0),
-            tax=-sum(v for a, v in held.items() if a.startswith("liability:tax:")),
-            service_charge=-held.get("liability:service_charge", 0),
-        )
+            answer = (
+                await conn.execute(FIGURES, {"rid": restaurant_id, "day": day, "follow": follow_close})
+            ).scalar_one()
+        return _day_figures(_json(answer))
 
     async def record(self, s: Settlement) -> Recorded:
-        """Write it all, or find it written before under the same key; raises AlreadySettled."""
-        try:
-            async with self.engine.begin() as conn:
-                prior = await self._prior(conn, s)
-                if prior is not None:
-                    return prior
-                s = await self._on_open_day(conn, s)
-                await self._check_overdraw(conn, s)
-                return await self._write(conn, s)
-        except (IntegrityError, AlreadySettled) as exc:
-            # The same key committed concurrently (a retry racing its original, seen as the orders
-            # being settled or as a duplicate row): that one is the result.
-            async with self.engine.connect() as conn:
-                prior = await self._prior(conn, s)
-            if prior is not None:
-                return prior
-            if isinstance(exc, AlreadySettled):
-                raise
-            raise self._settled_by_other(exc, s) from exc
+        """Write it all, or find it written before under the same key; raises AlreadySettled, DayClosed,
+        DayMoved or Overdrawn when the books refuse it (nothing written).
 
-    async def _on_open_day(self, conn: AsyncConnection, s: Settlement) -> Settlement:
-        """Take the restaurant's day lock: money posted to a closed day goes to the day after it.
-
-        Postings and closes of one restaurant take turns on a transaction-scoped advisory lock, so
-        a close sees every posting of its day and no posting lands in a day once it is closed:
-        a closed day's report never changes.
+        One round trip: the transaction is the database function ``fireflow_record_settlement``
+        (migration 0009), given the settlement as JSON (:func:`_as_json`).
         """
-        rid = s.restaurant_id
-        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"fireflow-day:{rid}"})
-        last = await self._last_closed(conn, rid)
-        if s.closing is not None:
-            if last is not None and last >= s.closing.day:
-                raise DayClosed(s.closing.day, last)
-            seen = (
-                await conn.execute(
-                    select(func.count())
-                    .select_from(LedgerTransactionRow)
-                    .where(
-                        LedgerTransactionRow.restaurant_id == rid,
-                        LedgerTransactionRow.business_day == s.closing.day,
-                    )
-                )
-            ).scalar_one()
-            if seen != s.closing.seen:
-                raise DayMoved(s.closing.day)
-            return s
-        if last is not None and s.business_day <= last:
-            return dataclasses.replace(s, business_day=last + timedelta(days=1))
-        return s
+        payload = orjson.dumps(_as_json(s)).decode()
+        try:
+            return await self._call_record(payload)
+        except IntegrityError:
+            # A row of another settlement committed between the function's checks and its writes
+            # (they take the day lock first, so only a settlement by some other path): the checks,
+            # run again, name it.
+            try:
+                return await self._call_record(payload)
+            except IntegrityError as exc:
+                raise self._settled_by_other(exc, s) from exc
 
-    async def _check_overdraw(self, conn: AsyncConnection, s: Settlement) -> None:
-        """Raise Overdrawn if the postings take a guarded account below zero; the day lock is held, so no
-        other posting of the restaurant can move it meanwhile."""
-        for account in s.no_overdraw:
-            moved = sum(e.debit - e.credit for p in s.postings for e in p.entries if e.account == account)
-            balance = (await self._balances(conn, s.restaurant_id, [account])).get(account, 0)
-            if balance + moved < 0:
-                raise Overdrawn(account, balance)
+    async def _call_record(self, payload: str) -> Recorded:
+        try:
+            async with self.engine.connect() as conn:
+                autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")  # the call is one transaction
+                answer = (await autocommit.execute(RECORD, {"s": payload})).scalar_one()
+        except DBAPIError as exc:
+            refused = _refusal(exc)
+            if refused is None:
+                raise
+            raise refused from None
+        found = _json(answer)
+        figures = None if found.get("figures") is None else _day_figures(found["figures"])
+        return Recorded(found["invoice_id"], found["number"], duplicate=found["duplicate"], figures=figures)
 
     @staticmethod
     async def _balances(
@@ -541,32 +624,6 @@ class Books:
             last = await self._last_closed(conn, restaurant_id)
         return today if last is None or today > last else last + timedelta(days=1)
 
-    async def _prior(self, conn: AsyncConnection, s: Settlement) -> Recorded | None:
-        if s.invoice is not None:
-            row = (
-                await conn.execute(
-                    select(InvoiceRow.id, InvoiceRow.number).where(
-                        InvoiceRow.restaurant_id == s.restaurant_id, InvoiceRow.settlement_key == s.key
-                    )
-                )
-            ).first()
-            return Recorded(row.id, row.number, duplicate=True) if row is not None else None
-        keys = [p.key for p in s.payments]
-        if keys:
-            found = (
-                await conn.execute(
-                    select(PaymentRow.id).where(
-                        PaymentRow.restaurant_id == s.restaurant_id, PaymentRow.payment_key.in_(keys)
-                    )
-                )
-            ).first()
-        else:
-            ids = [self._txn_id(s.restaurant_id, p.id, "") for p in s.postings]
-            found = (
-                await conn.execute(select(LedgerTransactionRow.id).where(LedgerTransactionRow.id.in_(ids)))
-            ).first()
-        return Recorded(None, None, duplicate=True) if found is not None else None
-
     @staticmethod
     def _txn_id(rid: str, posting_id: str, invoice_id: str) -> str:
         return f"{rid}/{posting_id.replace(INVOICE_REF, invoice_id)}"  # ids are per restaurant; the table is shared
@@ -583,153 +640,3 @@ class Books:
         if "pk_invoice_orders" in str(exc.orig):
             return AlreadySettled(", ".join(s.invoice.order_ids) if s.invoice else "?", "another invoice")
         return exc
-
-    async def _write(self, conn: AsyncConnection, s: Settlement) -> Recorded:
-        rid = s.restaurant_id
-        invoice_id: str | None = None
-        number: int | None = None
-        if s.invoice is not None:
-            inv = s.invoice
-            held = (
-                await conn.execute(
-                    select(InvoiceOrderRow.order_id, InvoiceOrderRow.invoice_id).where(
-                        InvoiceOrderRow.restaurant_id == rid, InvoiceOrderRow.order_id.in_(list(inv.order_ids))
-                    )
-                )
-            ).first()
-            if held is not None:
-                raise AlreadySettled(held.order_id, held.invoice_id)
-            # The counter row stays locked until commit: concurrent settlements number one after another,
-            # and a rolled-back one gives its number back.
-            number = (
-                await conn.execute(
-                    text(
-                        "INSERT INTO invoice_counters (restaurant_id, last_number) VALUES (:rid, 1) "
-                        "ON CONFLICT (restaurant_id) DO UPDATE SET last_number = invoice_counters.last_number + 1 "
-                        "RETURNING last_number"
-                    ),
-                    {"rid": rid},
-                )
-            ).scalar_one()
-            invoice_id = f"{rid}.inv{number}"
-            await conn.execute(
-                insert(InvoiceRow).values(
-                    id=invoice_id,
-                    restaurant_id=rid,
-                    number=number,
-                    settlement_key=s.key,
-                    business_day=s.business_day,
-                    status="ISSUED",
-                    currency=inv.currency,
-                    gross=inv.gross,
-                    discount=inv.discount,
-                    service_charge=inv.service_charge,
-                    tax=inv.tax,
-                    total=inv.total,
-                    customer_name=inv.customer_name,
-                    group_id=inv.group["id"] if inv.group else None,
-                    created_by=s.by,
-                    created_at=s.at,
-                    bill=inv.bill
-                    | {"invoice_id": invoice_id, "number": number}
-                    | ({"group": dict(inv.group)} if inv.group else {}),
-                )
-            )
-            if inv.group is not None:  # a group is invoiced once: a payment that finds it taken rolls back whole
-                taken = await conn.execute(
-                    update(BillGroupRow)
-                    .where(
-                        BillGroupRow.restaurant_id == rid,
-                        BillGroupRow.id == inv.group["id"],
-                        BillGroupRow.invoice_id.is_(None),
-                    )
-                    .values(invoice_id=invoice_id)
-                )
-                if taken.rowcount != 1:
-                    raise AlreadySettled(f"of group {inv.group['id']}", "another invoice")
-            await conn.execute(
-                insert(InvoiceOrderRow),
-                [{"restaurant_id": rid, "order_id": o, "invoice_id": invoice_id} for o in inv.order_ids],
-            )
-            if inv.lines:
-                await conn.execute(
-                    insert(InvoiceLineRow),
-                    [{**line, "invoice_id": invoice_id, "line_no": n} for n, line in enumerate(inv.lines, 1)],
-                )
-            # Part payments taken before the bill was settled now belong to this invoice.
-            await conn.execute(
-                update(PaymentRow)
-                .where(PaymentRow.restaurant_id == rid, PaymentRow.order_id.in_(list(inv.order_ids)))
-                .where(PaymentRow.invoice_id.is_(None))
-                .values(invoice_id=invoice_id)
-            )
-        if s.payments:
-            await conn.execute(
-                insert(PaymentRow),
-                [
-                    {
-                        "id": f"{rid}.pay.{p.key}",
-                        "restaurant_id": rid,
-                        "payment_key": p.key,
-                        "order_id": p.order_id,
-                        "invoice_id": invoice_id,
-                        "method": p.method,
-                        "amount": p.amount,
-                        "received": p.received,
-                        "change": p.change,
-                        "reference": p.reference,
-                        "business_day": s.business_day,
-                        "created_by": s.by,
-                        "created_at": s.at,
-                    }
-                    for p in s.payments
-                ],
-            )
-        ref = invoice_id or ""
-        for posting in s.postings:
-            txn_id = self._txn_id(rid, posting.id, ref)
-            await conn.execute(
-                insert(LedgerTransactionRow).values(
-                    id=txn_id,
-                    restaurant_id=rid,
-                    kind=posting.kind.value,
-                    reference=posting.reference.replace(INVOICE_REF, ref),
-                    business_day=s.business_day,
-                    created_by=s.by,
-                    created_at=s.at,
-                    category=posting.category,
-                    note=posting.note[:500],
-                )
-            )
-            await conn.execute(
-                insert(LedgerEntryRow),
-                [
-                    {"transaction_id": txn_id, "account": x.account, "debit": x.debit, "credit": x.credit}
-                    for x in posting.entries
-                ],
-            )
-        if s.invoice_status is not None:
-            target, status = s.invoice_status
-            await conn.execute(
-                update(InvoiceRow)
-                .where(InvoiceRow.restaurant_id == rid, InvoiceRow.id == target)
-                .values(status=status.value)
-            )
-        if s.audit:
-            await conn.execute(
-                insert(AuditRow),
-                [
-                    {
-                        "restaurant_id": rid,
-                        "at": s.at,
-                        "actor": s.by,
-                        "role": s.role,
-                        "action": note.action,
-                        "entity": note.entity,
-                        "entity_id": note.entity_id.replace(INVOICE_REF, ref),
-                        "details": note.details,
-                    }
-                    for note in s.audit
-                ],
-            )
-        return Recorded(invoice_id, number, duplicate=False)

@@ -84,8 +84,11 @@ def create_engine(url: str) -> AsyncEngine:
     timeout_ms = str(int(STATEMENT_TIMEOUT_S * 1000))
     return create_async_engine(
         url,
-        pool_size=5,
-        max_overflow=5,
+        # Sized for concurrent settlements (each holds a connection for its one call, then for the day's
+        # figures): 10 queued behind 16 tills in `fireflow bench settle`. Three nodes and their durable
+        # writers stay well inside Postgres's default 100 connections.
+        pool_size=10,
+        max_overflow=10,
         pool_pre_ping=True,
         connect_args={
             "command_timeout": STATEMENT_TIMEOUT_S,

@@ -37,6 +37,7 @@ from fireflow.hub.books.books import (
     Books,
     Closing,
     DayClosed,
+    DayFigures,
     DayMoved,
     Found,
     InvoiceDraft,
@@ -108,6 +109,10 @@ class Settler:
         self.books = books
         self.lock_check_ms = lock_check_ms
         self.clock = clock
+        # Per restaurant, the latest figures read on this node (and the command they came with), and whose
+        # figures are being told now (_revenue).
+        self._revenue_latest: dict[str, tuple[DayFigures, str]] = {}
+        self._revenue_telling: set[str] = set()
 
     def _now(self) -> int:
         return int(self.clock() * 1000)
@@ -154,7 +159,7 @@ class Settler:
             pickup_estimate_ms=plan.pickup_estimate_ms,
         )  # fmt: skip
         if recorded.invoice_id is not None:
-            await self._revenue(rid, key, restaurant, now)
+            await self._revenue(rid, key, restaurant, now, recorded.figures)
         return stored
 
     async def _record(self, rid: str, key: str, order_ids: list[str], held: SettleLock, s: Settlement) -> Recorded:
@@ -204,7 +209,7 @@ class Settler:
                 stored = await self._finish(
                     rid, key, fingerprint, [order.id], found, list(plan.payments), plan.bill.total, 0, delivered=actor
                 )
-                await self._revenue(rid, key, restaurant, now)
+                await self._revenue(rid, key, restaurant, now, recorded.figures)
                 moved = _rider_moves((plan.posting,))
                 await self._rider_cash(rid, key, moved, actor.device_id, self._now(), order_id=order.id)
                 return stored
@@ -358,6 +363,7 @@ class Settler:
             ],
             postings=[plan.posting],
             audit=[plan.audit],
+            figures=plan.settles,  # a sale: the tills are told the day's revenue
         )
 
     async def _finish(
@@ -449,18 +455,42 @@ class Settler:
             return False
         return True
 
-    async def _revenue(self, rid: str, key: str, restaurant: Restaurant, now: int) -> None:
-        """REVENUE_UPDATED to cashiers and managers: the day's figures as the books now have them."""
+    async def _revenue(
+        self, rid: str, key: str, restaurant: Restaurant, now: int, figures: DayFigures | None = None
+    ) -> None:
+        """REVENUE_UPDATED to cashiers and managers: the day's figures as the books now have them.
+
+        ``figures``: as the settlement's own record returned them (no second query); else read now.
+        Told in order on this node: one telling per restaurant at a time, always of the latest reading
+        (readings compare by day and postings, the ledger being append only), so a till never sees the
+        figures go back, and a reading overtaken while it waited is not told at all.
+        """
         assert self.books is not None
-        today = date.fromisoformat(business_day(now, restaurant.timezone))
+        if figures is None:
+            today = date.fromisoformat(business_day(now, restaurant.timezone))
+            try:
+                figures = await self.books.open_day_figures(rid, today)  # after a close: the next day's figures
+            except (SQLAlchemyError, OSError) as exc:
+                logger.warning("revenue figures of %s not read: %s", rid, exc)
+                return
+        latest = self._revenue_latest.get(rid)
+        if latest is not None and latest[0].order >= figures.order:
+            return  # a later reading is told, or is about to be
+        self._revenue_latest[rid] = (figures, key)
+        if rid in self._revenue_telling:
+            return  # the telling under way tells this one next
+        self._revenue_telling.add(rid)
         try:
-            day = (await self.books.open_day(rid, today)).isoformat()  # after a close: the next day's figures
-            figures = await self.books.day_figures(rid, date.fromisoformat(day))
-        except (SQLAlchemyError, OSError) as exc:
-            logger.warning("revenue figures of %s not read: %s", rid, exc)
-            return
+            told = None
+            while (latest := self._revenue_latest[rid]) is not told:
+                told = latest
+                await self._tell_revenue(rid, *latest, restaurant)
+        finally:
+            self._revenue_telling.discard(rid)
+
+    async def _tell_revenue(self, rid: str, figures: DayFigures, key: str, restaurant: Restaurant) -> None:
         data = e.RevenueUpdated(
-            day=day,
+            day=figures.day.isoformat(),
             currency=restaurant.currency,
             revenue=figures.revenue,
             invoices=figures.invoices,
@@ -471,7 +501,7 @@ class Settler:
             service_charge=figures.service_charge,
         )
         decision = Decision(result={}, events=(Event("REVENUE_UPDATED", settlement.MONEY_CHANNELS, data),))
-        await self.store.commit(rid, f"{key}:revenue", "", decision, now)
+        await self.store.commit(rid, f"{key}:revenue", "", decision, self._now())
 
     # -- the lock's due check -------------------------------------------------------------------
 

@@ -227,7 +227,7 @@ async def _day(hub: Hub, actor: Actor, request: Request) -> Any:
         "day": day,
         "currency": restaurant.currency if restaurant else "",
         "average_bill": figures.average_bill,
-        **dataclasses.asdict(figures),
+        **{k: v for k, v in dataclasses.asdict(figures).items() if k not in ("day", "postings")},  # the day: asked
     }
 
 
