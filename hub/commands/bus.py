@@ -267,9 +267,9 @@ class CommandBus:
             return await one_copy_at_a_time(
                 self.store, rid, command_id, fp, lambda: self._decide_and_commit(actor, command_id, fp, found, command)
             )
-        prior = await self.store.stored_result(rid, command_id)
-        if prior is not None:
-            return _same(prior, fp)
+        # No look for an earlier answer first: that was a Redis round trip on every command for the rare
+        # retry. A retry decides again, and the commit (commit.lua) finds the id answered and returns that
+        # answer; a retry the state has moved past is refused by its handler, which then looks (below).
         return await self._decide_and_commit(actor, command_id, fp, found, command)
 
     async def _decide_and_commit(
