@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -293,13 +293,10 @@ def _refusal(exc: DBAPIError) -> Exception | None:
     return None
 
 
-# A day's figures (fireflow_day_figures, migration 0009); ``follow``: of the day after the last closed one
-# when ``day`` is closed (money goes there now).
-FIGURES = text(
-    "SELECT fireflow_day_figures(:rid, CASE WHEN NOT :follow OR last IS NULL OR :day > last THEN :day "
-    "ELSE last + 1 END) FROM (SELECT max(entity_id)::date AS last FROM audit_log "
-    "WHERE restaurant_id = :rid AND action = 'DAY_CLOSED') closed"
-)
+# A day's figures (fireflow_day_figures, migration 0009); ``follow``: of the day money goes to now
+# (fireflow_open_day: the day after the last closed one, when ``day`` is closed).
+FIGURES = text("SELECT fireflow_day_figures(:rid, CASE WHEN :follow THEN fireflow_open_day(:rid, :day) ELSE :day END)")
+OPEN_DAY = text("SELECT fireflow_open_day(:rid, :day)")
 
 
 def _json(answer: Any) -> Any:
@@ -607,22 +604,11 @@ class Books:
         async with self.engine.connect() as conn:
             return await self._balances(conn, restaurant_id, accounts, prefix=prefix, before=before)
 
-    @staticmethod
-    async def _last_closed(conn: AsyncConnection, rid: str) -> date | None:
-        last = (
-            await conn.execute(
-                select(func.max(AuditRow.entity_id)).where(
-                    AuditRow.restaurant_id == rid, AuditRow.action == "DAY_CLOSED"
-                )
-            )
-        ).scalar()
-        return None if last is None else date.fromisoformat(last)
-
     async def open_day(self, restaurant_id: str, today: date) -> date:
         """The business day money goes to now: ``today``, or the day after the last one closed."""
         async with self.engine.connect() as conn:
-            last = await self._last_closed(conn, restaurant_id)
-        return today if last is None or today > last else last + timedelta(days=1)
+            day: date = (await conn.execute(OPEN_DAY, {"rid": restaurant_id, "day": today})).scalar_one()
+        return day
 
     @staticmethod
     def _txn_id(rid: str, posting_id: str, invoice_id: str) -> str:

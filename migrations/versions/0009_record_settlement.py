@@ -25,6 +25,22 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
+LAST_CLOSED = r"""
+CREATE FUNCTION fireflow_last_closed(p_rid text) RETURNS date
+LANGUAGE sql STABLE AS $fn$
+    SELECT max(a.entity_id)::date FROM audit_log a WHERE a.restaurant_id = p_rid AND a.action = 'DAY_CLOSED'
+$fn$;
+"""
+
+OPEN_DAY = r"""
+CREATE FUNCTION fireflow_open_day(p_rid text, p_day date) RETURNS date
+LANGUAGE sql STABLE AS $fn$
+    -- The day money taken on p_day goes to: p_day, or the day after the last closed one when p_day is closed.
+    SELECT CASE WHEN last IS NULL OR p_day > last THEN p_day ELSE last + 1 END
+      FROM (SELECT fireflow_last_closed(p_rid) AS last) closed
+$fn$;
+"""
+
 DAY_FIGURES = r"""
 CREATE FUNCTION fireflow_day_figures(p_rid text, p_day date) RETURNS jsonb
 LANGUAGE sql STABLE AS $fn$
@@ -93,8 +109,7 @@ BEGIN
         END IF;
     END IF;
 
-    SELECT max(a.entity_id)::date INTO last_closed FROM audit_log a
-     WHERE a.restaurant_id = rid AND a.action = 'DAY_CLOSED';
+    last_closed := fireflow_last_closed(rid);
     IF closing IS NOT NULL THEN
         IF last_closed IS NOT NULL AND last_closed >= (closing->>'day')::date THEN
             RAISE EXCEPTION 'fireflow books: day closed' USING HINT = 'fireflow-books',
@@ -107,8 +122,8 @@ BEGIN
             RAISE EXCEPTION 'fireflow books: day moved' USING HINT = 'fireflow-books',
                 DETAIL = jsonb_build_object('refused', 'DAY_MOVED', 'day', closing->>'day')::text;
         END IF;
-    ELSIF last_closed IS NOT NULL AND post_day <= last_closed THEN
-        post_day := last_closed + 1;
+    ELSE
+        post_day := fireflow_open_day(rid, post_day);
     END IF;
 
     -- Accounts the postings may not take below zero (a rider's cash), with the day lock held.
@@ -215,6 +230,8 @@ def upgrade() -> None:
         ["restaurant_id", "entity_id"],
         postgresql_where=sa.text("action = 'DAY_CLOSED'"),
     )
+    op.execute(LAST_CLOSED)
+    op.execute(OPEN_DAY)
     op.execute(DAY_FIGURES)
     op.execute(RECORD)
 
@@ -222,4 +239,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP FUNCTION fireflow_record_settlement(jsonb)")
     op.execute("DROP FUNCTION fireflow_day_figures(text, date)")
+    op.execute("DROP FUNCTION fireflow_open_day(text, date)")
+    op.execute("DROP FUNCTION fireflow_last_closed(text)")
     op.drop_index("ix_audit_log_day_closed", table_name="audit_log")
