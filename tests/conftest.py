@@ -98,6 +98,7 @@ CLUSTER_MODULES = frozenset(
         "test_setup_commands",
         "test_readiness",
         "test_archive",
+        "test_fanout",
     )
 )
 

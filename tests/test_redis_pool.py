@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from fireflow.clients.python import HubClient
 from fireflow.hub.domain.actors import Role
+from fireflow.hub.live.redis_client import FairPool, plain_url
 from fireflow.hub.live.store import Store
 from fireflow.hub.run.demo import seed_restaurant
 from fireflow.hub.run.embedded import EmbeddedRedis
@@ -56,3 +59,34 @@ async def test_300_concurrent_commands_on_a_pool_of_8_all_succeed(servers: Serve
         assert not failed, f"{len(failed)} of 300 failed, first: {failed[0]!r}"
         ids = {r["result"]["order"]["id"] for r in results if not isinstance(r, BaseException)}
         assert len(ids) == 300
+
+
+async def test_the_pool_serves_waiters_first_come_first_served(servers: Servers) -> None:
+    """A released connection goes to the command that has waited longest, never to one that asks after it;
+    a waiter that gives up (cancelled) leaks nothing, and one that waits past the timeout says why."""
+    pool = FairPool.from_url(plain_url(servers.redis_url), max_connections=1, timeout=0.5)
+    client = Redis.from_pool(pool)
+    try:
+        held = await pool.get_connection()
+        order: list[str] = []
+
+        async def ping(name: str) -> None:
+            await client.ping()
+            order.append(name)
+
+        first = asyncio.create_task(ping("first"))
+        gone = asyncio.create_task(ping("gone"))
+        await asyncio.sleep(0)  # both wait now, in this order
+        gone.cancel()
+        late = asyncio.create_task(ping("late"))  # runs before "first" wakes: it must not jump the queue
+        await pool.release(held)  # handed to "first" directly
+        await asyncio.wait_for(asyncio.gather(first, late), WAIT)
+        assert order == ["first", "late"] and gone.cancelled()
+        assert len(pool._in_use_connections) == 0 and len(pool._available_connections) == 1
+        held = await pool.get_connection()
+        with pytest.raises(RedisConnectionError, match="No connection available"):
+            await client.ping()
+        await pool.release(held)
+        assert await client.ping()
+    finally:
+        await client.aclose()

@@ -6,7 +6,7 @@ goes through one place that also enforces the tenant and the bill lock.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from fireflow.schema.records import Counters, Menu, Order, Restaurant, Routing, 
 if TYPE_CHECKING:
     from fireflow.hub.commands.settle import BooksOnly
 
-__all__ = ["Context", "Handler"]
+__all__ = ["AtOrder", "Context", "Handler"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,22 @@ class Context:
         order = await self.order(order_id)
         settlement.check_bill_lock(order, self.actor, self.now)
         return order
+
+    async def at_order(
+        self, order_id: str, *, editable: bool = False, menu: bool = False, items: Sequence[str] = ()
+    ) -> AtOrder:
+        """An order with the kitchen's inputs (and the menu, and the stock of ``items``), read in one round trip:
+        a fire or an added item is the hot path, and each round trip costs the hub more than the deciding."""
+        orders.check_tenant(self.actor, order_id)
+        found = await self.store.order_inputs(self.rid, order_id, self.now, kitchen=True, menu=menu, items=items)
+        if found.order is None:
+            raise DomainError(ErrorCode.NOT_FOUND, f"no order {order_id!r}")
+        if editable:
+            settlement.check_bill_lock(found.order, self.actor, self.now)
+        if menu and found.menu is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "this restaurant has no menu")
+        kitchen = await self._kitchen_context(found.live_stations)
+        return AtOrder(found.order, found.counters, StockBook(found.stock), kitchen, found.menu)
 
     @property
     def rid(self) -> str:
@@ -87,18 +103,26 @@ class Context:
     async def book(self, menu_item_ids: list[str]) -> StockBook:
         return StockBook(await self.store.stock(self.rid, menu_item_ids))
 
-    async def kitchen(self, menu_item_ids: list[str]) -> tuple[Counters, StockBook, orders.KitchenContext]:
-        """The day's counters, the stock of these items and who is watching which station: one round trip."""
+    async def _kitchen_context(self, live: set[str]) -> orders.KitchenContext:
         settings = (await self.restaurant()).kitchen
-        counters, stock, live = await self.store.kitchen_inputs(self.rid, menu_item_ids, self.now)
         printers = {s.id: s.printer for s in settings.stations if s.routing is not Routing.SCREEN and s.printer}
-        kitchen = orders.KitchenContext(
+        return orders.KitchenContext(
             live, settings.ack_timeout_s * 1000, printers, self.actor.device_id, settings.print_confirm_s * 1000
         )
-        return counters, StockBook(stock), kitchen
 
     async def recall_window_ms(self) -> int:
         return (await self.restaurant()).kitchen.recall_window_s * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AtOrder:
+    """An order and what was read with it (``Context.at_order``)."""
+
+    order: Order
+    counters: Counters
+    book: StockBook
+    kitchen: orders.KitchenContext
+    menu: Menu | None
 
 
 Handler = Callable[[Context], Awaitable[Decision]]

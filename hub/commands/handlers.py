@@ -30,34 +30,28 @@ async def open_order(ctx: Context) -> Decision:
 
 async def add(ctx: Context) -> Decision:
     cmd: payloads.AddItem = ctx.command
-    order = await ctx.editable(cmd.order_id)
-    return orders.add_item(order, await ctx.menu(), await ctx.book([cmd.menu_item_id]), cmd, ctx.now)
-
-
-def _line_item(order: Order, line_id: str) -> list[str]:
-    line = order.line(line_id)
-    return [line.menu_item_id] if line else []
+    at = await ctx.at_order(cmd.order_id, editable=True, menu=True, items=[cmd.menu_item_id])
+    assert at.menu is not None  # at_order refuses an order without one
+    return orders.add_item(at.order, at.menu, at.book, cmd, ctx.now)
 
 
 async def change(ctx: Context) -> Decision:
     cmd: payloads.ChangeItem = ctx.command
-    order = await ctx.editable(cmd.order_id)
-    _, book, watching = await ctx.kitchen(_line_item(order, cmd.line_id))
-    return orders.change_item(order, book, cmd, ctx.now, watching)
+    at = await ctx.at_order(cmd.order_id, editable=True)
+    return orders.change_item(at.order, at.book, cmd, ctx.now, at.kitchen)
 
 
 async def remove(ctx: Context) -> Decision:
     cmd: payloads.RemoveItem = ctx.command
-    order = await ctx.editable(cmd.order_id)
-    _, book, watching = await ctx.kitchen(_line_item(order, cmd.line_id))
-    return orders.remove_item(order, book, cmd, ctx.now, watching)
+    at = await ctx.at_order(cmd.order_id, editable=True)
+    return orders.remove_item(at.order, at.book, cmd, ctx.now, at.kitchen)
 
 
 async def fire(ctx: Context) -> Decision:
     cmd: payloads.FireOrder = ctx.command
-    order = await ctx.order(cmd.order_id)
-    counters, book, watching = await ctx.kitchen([i.menu_item_id for i in order.items if i.unsent])
-    return orders.fire_order(order, cmd, ctx.now, counters=counters, day=await ctx.day(), book=book, kitchen=watching)
+    at = await ctx.at_order(cmd.order_id)
+    day = await ctx.day()
+    return orders.fire_order(at.order, cmd, ctx.now, counters=at.counters, day=day, book=at.book, kitchen=at.kitchen)
 
 
 async def hold(ctx: Context) -> Decision:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from fireflow.hub.domain.actors import Actor
-from fireflow.hub.live.codec import Codec, EncodedEvent, Message
+from fireflow.hub.live.codec import Codec, EncodedEvent, Message, ws_frame
 from fireflow.schema.protocol import CloseCode
 
 __all__ = ["Connection", "RawWriter"]
@@ -136,18 +136,31 @@ class Connection:
         self._writer = asyncio.get_running_loop().create_task(self._drain())
 
     def send_frame(self, frame: dict[str, Any]) -> None:
-        self.push(self.codec.encode(frame))
+        """A reply or a snapshot: straight to the socket as one frame when nothing waits before it."""
+        message = self.codec.encode(frame)
+        raw = self._raw_now()
+        if raw is not None:
+            raw.write(ws_frame(message["bytes"] if self.codec.binary else message["text"].encode(), self.codec.binary))
+        else:
+            self.push(message)
 
     def deliver(self, event: EncodedEvent) -> None:
         if self.pending is not None:
             self.pending.append(event)
             return
         event = event.for_reader(self.sees_customers)
-        raw = self.raw
-        if raw is not None and self._writer is None and not self._closing and raw.ready():
+        raw = self._raw_now()
+        if raw is not None:
             raw.write(event.wire(self.codec.binary))  # the event's one frame, straight to the socket
         else:
             self.push(event.message(self.codec.binary))
+
+    def _raw_now(self) -> RawWriter | None:
+        """The transport, when a frame written to it now goes out in order (nothing queued or in flight)."""
+        raw = self.raw
+        if raw is not None and self._writer is None and not self._closing and raw.ready():
+            return raw
+        return None
 
     async def _drain(self) -> None:
         """Finish the send that had to wait, then everything queued behind it, then go away."""

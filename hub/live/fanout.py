@@ -3,7 +3,9 @@
 A commit PUBLISHes the restaurant's newest offset; the node's one pattern
 subscription wakes that restaurant's Feed, which reads the new entries with
 XRANGE, encodes each once per encoding, and appends it to the queue of every
-local connection subscribed to any of its channels. A tick re-checks the
+local connection subscribed to any of its channels. The node that committed
+has the entries in hand: when they are the next ones its feed expects, it
+delivers them at once (``Feed.committed``), without the XRANGE. A tick re-checks the
 offsets every second, so a lost wake-up costs at most a second, never an event.
 """
 
@@ -21,7 +23,7 @@ from fireflow.hub.live.codec import EncodedEvent
 from fireflow.hub.live.connection import Connection
 from fireflow.hub.live.control import follow
 from fireflow.hub.live.keys import WAKE_PATTERN, WAKE_PREFIX
-from fireflow.hub.live.store import Store
+from fireflow.hub.live.store import Store, StreamEntry
 from fireflow.hub.supervise import reraise_if_cancelled
 from fireflow.schema.protocol import CloseCode
 
@@ -42,6 +44,7 @@ class Feed:
         self.ready = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._progress = asyncio.Event()
+        self._reading = False  # an XRANGE is in flight: what it returns comes first
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"feed:{rid}")
 
     def wake(self, offset: int) -> None:
@@ -101,16 +104,32 @@ class Feed:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self.wanted > self.last:
-                entries = await store.read_after(self.rid, self.last, self.wanted)
+                self._reading = True
+                try:
+                    entries = await store.read_after(self.rid, self.last, self.wanted)
+                finally:
+                    self._reading = False
                 if not entries:
                     break
                 if entries[0].offset != self.last + 1:
                     self._lost_history()
-                for entry in entries:
-                    self.dispatch(EncodedEvent(entry))
-                self.last = entries[-1].offset
-                self._progress.set()
-                self._progress = asyncio.Event()
+                self._dispatched(entries)
+
+    def committed(self, entries: list[StreamEntry]) -> None:
+        """Entries this node just committed: delivered at once when they are the next ones, instead of read
+        back from Redis; otherwise (a read in flight, another node's entries before them) read in order."""
+        if not self._reading and self.ready.is_set() and entries[0].offset == self.last + 1:
+            self._dispatched(entries)
+            self.wanted = max(self.wanted, self.last)
+        else:
+            self.wake(entries[-1].offset)
+
+    def _dispatched(self, entries: list[StreamEntry]) -> None:
+        for entry in entries:
+            self.dispatch(EncodedEvent(entry))
+        self.last = entries[-1].offset
+        self._progress.set()
+        self._progress = asyncio.Event()
 
     def dispatch(self, event: EncodedEvent) -> None:
         subscribers = self.subscribers
@@ -161,6 +180,12 @@ class FanOut:
             except TimeoutError:
                 raise ConnectionError(f"cannot read the stream of {rid}") from None
         return feed
+
+    def committed(self, rid: str, entries: list[StreamEntry]) -> None:
+        """This node's commit made ``entries`` visible (``Store.on_visible``)."""
+        feed = self.feeds.get(rid)
+        if feed is not None and entries:
+            feed.committed(entries)
 
     def subscribers(self, rid: str) -> int:
         """How many of this node's sockets are subscribed to channels of ``rid``."""

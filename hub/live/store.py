@@ -12,7 +12,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
@@ -80,6 +80,7 @@ __all__ = [
     "Claim",
     "CommitOutcome",
     "History",
+    "OrderInputs",
     "PrepStat",
     "Refusal",
     "ReplicaTimeout",
@@ -188,6 +189,17 @@ class StreamEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderInputs:
+    """An order (None: there is none) and what a command on it read with it (``Store.order_inputs``)."""
+
+    order: Order | None
+    counters: Counters
+    stock: dict[str, Stock]
+    live_stations: set[str]
+    menu: Menu | None
+
+
+@dataclass(frozen=True, slots=True)
 class PrepStat:
     station: str
     menu_item_id: str
@@ -261,6 +273,16 @@ def _stations(members: Any) -> set[str]:
     return {_text(m).partition("|")[0] for m in members}
 
 
+def _entries(events: list[tuple[str, str, str]], last: int, now: int, actor: str) -> list[StreamEntry]:
+    """The stream entries commit.lua made of ``events`` (the last at offset ``last``), byte for byte."""
+    first = last - len(events) + 1
+    ts, by = str(now).encode(), actor.encode()
+    return [
+        StreamEntry(first + i, kind.encode(), channels.encode(), data.encode(), ts, by)
+        for i, (kind, channels, data) in enumerate(events)
+    ]
+
+
 def _json(model: Any) -> str:
     return str(model.model_dump_json())
 
@@ -295,6 +317,9 @@ class Store:
         self._replicas_of: dict[str, int] | None = None  # master host:port -> replicas serving with it
         # With a durable writer, history is only trimmed below what it has stored in Postgres.
         self.durable = durable
+        # Told the events of each commit of this node once readers may see them (the node's fan-out
+        # delivers them without reading them back); it must not raise.
+        self.on_visible: Callable[[str, list[StreamEntry]], None] | None = None
         self._restaurants: dict[str, tuple[float, Restaurant | None]] = {}
         self._menus: dict[str, tuple[bytes | str, Menu]] = {}  # rid -> the stored bytes and their parse
         self.history = history
@@ -304,6 +329,9 @@ class Store:
         self._ack = redis.register_script(resources.files("fireflow.hub.live").joinpath("lua/ack.lua").read_text())
         self._unclaim = redis.register_script(
             resources.files("fireflow.hub.live").joinpath("lua/unclaim.lua").read_text()
+        )
+        self._order_inputs = redis.register_script(
+            resources.files("fireflow.hub.live").joinpath("lua/order_inputs.lua").read_text()
         )
 
     # -- restaurants ------------------------------------------------------
@@ -433,7 +461,9 @@ class Store:
 
     async def menu(self, rid: str) -> Menu | None:
         """The menu as stored now; parsed only when its bytes changed (a menu is read by most commands)."""
-        raw = await self.redis.get(Keys(rid).menu)
+        return self._menu_of(rid, await self.redis.get(Keys(rid).menu))
+
+    def _menu_of(self, rid: str, raw: bytes | str | None) -> Menu | None:
         if not raw:
             return None
         cached = self._menus.get(rid)
@@ -464,6 +494,39 @@ class Store:
             self._from_archive[(rid, order.id)] = order.revision
         return order
 
+    async def order_inputs(
+        self,
+        rid: str,
+        order_id: str,
+        now_ms: int,
+        *,
+        kitchen: bool = False,
+        menu: bool = False,
+        items: Sequence[str] = (),
+    ) -> OrderInputs:
+        """An order and what a command on it reads besides, in one round trip (``lua/order_inputs.lua``).
+
+        ``kitchen``: the day's counters, the stations with a live screen and the stock of the order's
+        items; ``menu``: the menu; ``items``: more menu items whose stock to read.
+        """
+        k = Keys(rid)
+        keys = [k.open_orders, k.closed_orders, k.counters, k.stock, k.screens, k.menu]
+        args = [order_id, now_ms, "1" if kitchen else "0", "1" if menu else "0", *items]
+        raw, counters, stock, screens, menu_raw = await self._order_inputs(keys=keys, args=args)
+        order = Order.model_validate_json(raw) if raw else None
+        records = {r.menu_item_id: r for r in (Stock.model_validate_json(v) for v in stock)}
+        if order is None and self.archived is not None:  # left Redis: read back from the archive (rare)
+            order = await self.order(rid, order_id)
+            if order is not None and kitchen:
+                records |= await self.stock(rid, [i.menu_item_id for i in order.items])
+        return OrderInputs(
+            order,
+            Counters.model_validate_json(counters) if counters else Counters(),
+            records,
+            _stations(screens),
+            self._menu_of(rid, menu_raw) if menu else None,
+        )
+
     async def open_orders(self, rid: str) -> list[Order]:
         values = await self.redis.hvals(Keys(rid).open_orders)
         return sorted((Order.model_validate_json(v) for v in values), key=lambda o: (o.created_at, o.number))
@@ -486,24 +549,6 @@ class Store:
         else:
             values = []
         return {s.menu_item_id: s for s in (Stock.model_validate_json(v) for v in values)}
-
-    async def kitchen_inputs(
-        self, rid: str, menu_item_ids: list[str], now_ms: int
-    ) -> tuple[Counters, dict[str, Stock], set[str]]:
-        """What a fire or a void reads besides the order, in one round trip: counters, stock, live stations."""
-        k = Keys(rid)
-        ids = sorted(set(menu_item_ids))
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(k.counters)
-            pipe.hmget(k.stock, ids) if ids else _skip(pipe, k)
-            pipe.zrangebyscore(k.screens, now_ms, "+inf")
-            counters, stock, screens = await pipe.execute()
-        records = [Stock.model_validate_json(v) for v in (stock if ids else []) if v]
-        return (
-            Counters.model_validate_json(counters) if counters else Counters(),
-            {r.menu_item_id: r for r in records},
-            _stations(screens),
-        )
 
     async def live_stations(self, rid: str, now_ms: int) -> set[str]:
         """Stations with at least one live screen on any node."""
@@ -664,12 +709,14 @@ class Store:
         if decision.counters is not None:
             checks.append(("counters", decision.counters.version - 1))
             sets.append((KEY_COUNTERS, _json(decision.counters), "counters", decision.counters.version))
+        events = [(ev.type, " ".join(ev.channels), _json(ev.data)) for ev in decision.events]
+        actor = ACTING.get()
         payload = {
             "checks": checks,
             "hset": hset,
             "hdel": hdel,
             "set": sets,
-            "events": [(ev.type, " ".join(ev.channels), _json(ev.data)) for ev in decision.events],
+            "events": events,
             "zadd": [(due_member(d.kind, d.subject), d.at) for d in decision.due if d.at is not None],
             "zrem": [due_member(d.kind, d.subject) for d in decision.due if d.at is None],
             "prep": [(f"{p.station}|{p.menu_item_id}", p.ms) for p in decision.prep],
@@ -683,7 +730,7 @@ class Store:
             "wake": k.wake,
             "epoch": secrets.token_hex(8),
             "setup": f"{SETUP_CHANNEL} {rid}" if decision.restaurant is not None else "",
-            "actor": ACTING.get(),
+            "actor": actor,
             "replicated": self.replicas > 0,
         }
         keys, args = k.commit_keys(command_id, now // DAY_MS), [orjson.dumps(payload)]
@@ -697,6 +744,12 @@ class Store:
         outcome = CommitOutcome(StoredResult.parse(reply[1]), duplicate=status == b"dup")
         if self.replicas > 0 and outcome.stored is not None:
             await self._ack(keys=[k.acked], args=[outcome.stored.offset, k.wake])
+        if events and not outcome.duplicate and self.on_visible is not None:
+            assert outcome.stored is not None
+            try:
+                self.on_visible(rid, _entries(events, outcome.stored.offset, now, actor))
+            except Exception:  # committed all the same: the feed reads them back (its wake-up and tick)
+                logger.exception("handing %s's committed events to the fan-out failed", rid)
         return outcome
 
     async def _read_replicas(self, cluster: RedisCluster) -> None:

@@ -1,0 +1,85 @@
+"""The committing node delivers its own events without reading them back, and still in stream order."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from redis.asyncio import Redis
+
+from fireflow.hub.domain.decision import Decision, Event
+from fireflow.hub.live.codec import JsonCodec
+from fireflow.hub.live.connection import Connection
+from fireflow.hub.live.fanout import FanOut
+from fireflow.hub.live.store import Store, StreamEntry, acting_as
+from fireflow.schema import events as e
+from tests.conftest import WAIT
+
+
+def _rushed(order_id: str, station: str | None = None) -> Decision:
+    data = e.OrderRushed(order_id=order_id, order_number=7, rush=True, station=station)
+    channels = ("kitchen:grill", "expo") if station else ("kitchen:grill",)
+    return Decision(result={"order_id": order_id}, events=(Event("ORDER_RUSHED", channels, data),))
+
+
+class Recorded:
+    """An ASGI send that records each frame's offset."""
+
+    def __init__(self) -> None:
+        self.offsets: list[int] = []
+        self.more = asyncio.Event()
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        text = message["text"]
+        self.offsets.append(int(text[text.index('"offset":') + 9 : text.index(",", text.index('"offset":'))]))
+        self.more.set()
+
+    async def until(self, count: int) -> None:
+        while len(self.offsets) < count:
+            self.more.clear()
+            await asyncio.wait_for(self.more.wait(), WAIT)
+
+
+async def test_the_entries_a_commit_hands_over_are_the_streams_byte_for_byte(redis: Redis, rid: str) -> None:
+    """What the fan-out gets from the commit equals what XRANGE reads: offsets, type, channels, data
+    (non-ASCII and JSON escapes included), time and device."""
+    store = Store(redis)
+    told: list[tuple[str, list[StreamEntry]]] = []
+    store.on_visible = lambda r, entries: told.append((r, entries))
+    decision = _rushed('o-"ü€"\\1', station="grill")
+    decision = Decision(result={}, events=decision.events * 3)
+    with acting_as("kds-Ω"):
+        outcome = await store.commit(rid, "c1", "fp", decision, 1_733_000_000_123)
+    assert outcome.stored is not None
+    [(where, entries)] = told
+    assert where == rid and [x.offset for x in entries] == [1, 2, 3]
+    assert entries == await store.read_after(rid, 0, outcome.stored.offset)
+    # A retry of the same id commits nothing new, and hands nothing over.
+    await store.commit(rid, "c1", "fp", decision, 1_733_000_000_999)
+    assert len(told) == 1
+
+
+async def test_own_commits_are_delivered_at_once_and_others_in_order(redis: Redis, rid: str) -> None:
+    """An own commit that is next is on the socket before commit returns (no XRANGE, no task switch);
+    one behind another node's commit waits for the feed to read both, in order, none twice."""
+    mine, other = Store(redis), Store(redis)
+    fanout = FanOut(redis, mine)
+    mine.on_visible = fanout.committed
+    send = Recorded()
+    conn = Connection(send, JsonCodec(), limit=64, now=0)
+    feed = await fanout.feed(rid)
+    feed.add(conn, ["kitchen:grill"])
+    try:
+        await mine.commit(rid, "a", "fp", _rushed("o1"), 1)
+        assert send.offsets == [1]  # delivered inside the commit, nothing awaited since
+        await other.commit(rid, "b", "fp", _rushed("o2"), 2)  # another node's: this one only hears of it
+        await mine.commit(rid, "c", "fp", _rushed("o3"), 3)
+        assert send.offsets == [1]  # 3 must wait for 2
+        feed.wake(3)
+        await send.until(3)
+        await mine.commit(rid, "d", "fp", _rushed("o4"), 4)
+        assert send.offsets == [1, 2, 3, 4]
+        assert await feed.caught_up(4, WAIT)
+    finally:
+        await fanout.stop()
+        await conn.shutdown()
