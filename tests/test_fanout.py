@@ -60,8 +60,9 @@ async def test_the_entries_a_commit_hands_over_are_the_streams_byte_for_byte(red
 
 
 async def test_own_commits_are_delivered_at_once_and_others_in_order(redis: Redis, rid: str) -> None:
-    """An own commit that is next is on the socket before commit returns (no XRANGE, no task switch);
-    one behind another node's commit waits for the feed to read both, in order, none twice."""
+    """An own commit that is next is on the socket on the loop's next turn (no XRANGE: nothing woke the
+    feed, and a read takes more turns); one behind another node's commit waits for the feed to read
+    both, in order, none twice."""
     mine, other = Store(redis), Store(redis)
     fanout = FanOut(redis, mine)
     mine.on_visible = fanout.committed
@@ -71,13 +72,17 @@ async def test_own_commits_are_delivered_at_once_and_others_in_order(redis: Redi
     feed.add(conn, ["kitchen:grill"])
     try:
         await mine.commit(rid, "a", "fp", _rushed("o1"), 1)
-        assert send.offsets == [1]  # delivered inside the commit, nothing awaited since
+        assert send.offsets == []  # the answer goes first
+        await asyncio.sleep(0)
+        assert send.offsets == [1]
         await other.commit(rid, "b", "fp", _rushed("o2"), 2)  # another node's: this one only hears of it
         await mine.commit(rid, "c", "fp", _rushed("o3"), 3)
+        await asyncio.sleep(0)
         assert send.offsets == [1]  # 3 must wait for 2
         feed.wake(3)
         await send.until(3)
         await mine.commit(rid, "d", "fp", _rushed("o4"), 4)
+        await asyncio.sleep(0)
         assert send.offsets == [1, 2, 3, 4]
         assert await feed.caught_up(4, WAIT)
     finally:

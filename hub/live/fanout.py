@@ -5,7 +5,8 @@ subscription wakes that restaurant's Feed, which reads the new entries with
 XRANGE, encodes each once per encoding, and appends it to the queue of every
 local connection subscribed to any of its channels. The node that committed
 has the entries in hand: when they are the next ones its feed expects, it
-delivers them at once (``Feed.committed``), without the XRANGE. A tick re-checks the
+delivers them on the loop's next turn, after the command's answer
+(``Feed.committed``), without the XRANGE. A tick re-checks the
 offsets every second, so a lost wake-up costs at most a second, never an event.
 """
 
@@ -182,10 +183,11 @@ class FanOut:
         return feed
 
     def committed(self, rid: str, entries: list[StreamEntry]) -> None:
-        """This node's commit made ``entries`` visible (``Store.on_visible``)."""
+        """This node's commit made ``entries`` visible (``Store.on_visible``): delivered on the loop's next
+        turn, so the device whose command it was gets its answer before a broadcast to thousands."""
         feed = self.feeds.get(rid)
         if feed is not None and entries:
-            feed.committed(entries)
+            asyncio.get_running_loop().call_soon(feed.committed, entries)
 
     def subscribers(self, rid: str) -> int:
         """How many of this node's sockets are subscribed to channels of ``rid``."""
