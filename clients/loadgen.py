@@ -31,6 +31,7 @@ import itertools
 import math
 import mmap
 import os
+import secrets
 import signal
 import sys
 import time
@@ -89,6 +90,9 @@ class Conn:
         self.close_code: int | None = None
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._replies: deque[asyncio.Future[dict[str, Any]]] = deque()
+        # A connection's own prefix: id(self) is reused once a closed connection is freed, and a command
+        # id used again in the same restaurant for another command is refused (IDEMPOTENCY_KEY_REUSED).
+        self._prefix = secrets.token_hex(6)
         self._ids = itertools.count(1)
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -156,7 +160,7 @@ class Conn:
         return await asyncio.wait_for(fut, timeout)
 
     async def command(self, command_type: str, data: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
-        cid = f"c{id(self):x}-{next(self._ids)}"
+        cid = f"c{self._prefix}-{next(self._ids)}"
         answer = await self.request({"op": "cmd", "id": cid, "type": command_type, "data": data}, timeout)
         if answer.get("op") != "ack":
             raise RuntimeError(f"{command_type} failed: {answer.get('code')}: {answer.get('message')}")
