@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fireflow.hub.books.books import (
@@ -28,6 +27,7 @@ from fireflow.hub.books.books import (
     PaymentDraft,
     Settlement,
 )
+from fireflow.hub.books.calls import CallFailed
 from fireflow.hub.books.db import create_engine
 from fireflow.hub.domain.books_rules import InvoiceStatus
 from fireflow.schema.billing import LedgerEntry, LedgerKind, LedgerTransaction, Payment, TenderMethod
@@ -39,6 +39,13 @@ async def engine(servers: Servers) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(servers.database_url)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def books(engine: AsyncEngine) -> AsyncIterator[Books]:
+    books = Books(engine)
+    yield books
+    await books.close()
 
 
 def settlement(rid: str, order_id: str, key: str, total: int = 1050, *, balanced: bool = True) -> Settlement:
@@ -69,9 +76,11 @@ async def _scalar(engine: AsyncEngine, sql: str, **params: object) -> int:
         return value
 
 
-async def test_fifty_concurrent_settlements_of_one_order_make_exactly_one_invoice(engine: AsyncEngine) -> None:
+async def test_fifty_concurrent_settlements_of_one_order_make_exactly_one_invoice(
+    engine: AsyncEngine, books: Books
+) -> None:
     """50 attempts with different keys at once: one invoice, number 1; the 49 others are told it is settled."""
-    rid, books = "r" + secrets.token_hex(4), Books(engine)
+    rid = "r" + secrets.token_hex(4)
     attempts = [books.record(settlement(rid, f"{rid}.o1", f"k{n}")) for n in range(50)]
     results = await asyncio.gather(*attempts, return_exceptions=True)
     recorded = [r for r in results if not isinstance(r, BaseException)]
@@ -83,13 +92,13 @@ async def test_fifty_concurrent_settlements_of_one_order_make_exactly_one_invoic
     assert await _scalar(engine, "SELECT last_number FROM invoice_counters WHERE restaurant_id = :r", r=rid) == 1
 
 
-async def test_invoice_numbers_have_no_gaps_under_concurrency_and_failures(engine: AsyncEngine) -> None:
+async def test_invoice_numbers_have_no_gaps_under_concurrency_and_failures(engine: AsyncEngine, books: Books) -> None:
     """40 orders settled at once, every fifth attempt failing in the database: numbers are exactly 1..32."""
-    rid, books = "r" + secrets.token_hex(4), Books(engine)
+    rid = "r" + secrets.token_hex(4)
     attempts = [books.record(settlement(rid, f"{rid}.o{n}", f"k{n}", balanced=n % 5 != 0)) for n in range(1, 41)]
     results = await asyncio.gather(*attempts, return_exceptions=True)
     failed = [r for r in results if isinstance(r, BaseException)]
-    assert len(failed) == 8 and all(isinstance(f, DBAPIError) for f in failed)
+    assert len(failed) == 8 and all(isinstance(f, CallFailed) for f in failed)
     async with engine.connect() as conn:
         numbers = sorted(
             (await conn.execute(text("SELECT number FROM invoices WHERE restaurant_id = :r"), {"r": rid})).scalars()
@@ -97,9 +106,9 @@ async def test_invoice_numbers_have_no_gaps_under_concurrency_and_failures(engin
     assert numbers == list(range(1, 33))
 
 
-async def test_a_retry_with_the_same_key_returns_the_first_result(engine: AsyncEngine) -> None:
+async def test_a_retry_with_the_same_key_returns_the_first_result(engine: AsyncEngine, books: Books) -> None:
     """Recording the same settlement again (a retried command) changes nothing and returns the same invoice."""
-    rid, books = "r" + secrets.token_hex(4), Books(engine)
+    rid = "r" + secrets.token_hex(4)
     first = await books.record(settlement(rid, f"{rid}.o1", "same"))
     again = await asyncio.gather(*(books.record(settlement(rid, f"{rid}.o1", "same")) for _ in range(5)))
     assert {(a.invoice_id, a.invoice_number, a.duplicate) for a in again} == {(first.invoice_id, 1, True)}
@@ -107,9 +116,9 @@ async def test_a_retry_with_the_same_key_returns_the_first_result(engine: AsyncE
     assert await _scalar(engine, "SELECT count(*) FROM audit_log WHERE restaurant_id = :r", r=rid) == 1
 
 
-async def test_the_books_answer_with_typed_records(engine: AsyncEngine) -> None:
+async def test_the_books_answer_with_typed_records(engine: AsyncEngine, books: Books) -> None:
     """An invoice, a payment command's payments and an audit row come back as typed records, not dicts."""
-    rid, books = "r" + secrets.token_hex(4), Books(engine)
+    rid = "r" + secrets.token_hex(4)
     recorded = await books.record(settlement(rid, f"{rid}.o1", "typed"))
     assert recorded.invoice_id is not None
     invoice = await books.invoice(rid, recorded.invoice_id)
@@ -153,10 +162,10 @@ def _close(rid: str, day: date, seen: int) -> Settlement:
     )  # fmt: skip
 
 
-async def test_what_the_books_refuse_is_named_and_writes_nothing(engine: AsyncEngine) -> None:
+async def test_what_the_books_refuse_is_named_and_writes_nothing(engine: AsyncEngine, books: Books) -> None:
     """A close of a day that moved, a second close, an overdrawn rider and an order settled twice: each is its
     own error, and not a row (nor an invoice number) is left behind; money posted to a closed day goes to the next."""
-    rid, books = "r" + secrets.token_hex(4), Books(engine)
+    rid = "r" + secrets.token_hex(4)
     day = date(2026, 11, 23)
     await books.record(settlement(rid, f"{rid}.o1", "k1"))
     before = await _written(engine, rid)
@@ -187,10 +196,12 @@ async def test_what_the_books_refuse_is_named_and_writes_nothing(engine: AsyncEn
     assert moved == 1
 
 
-async def test_a_sale_answers_with_the_days_figures_as_the_day_figures_read_them(engine: AsyncEngine) -> None:
+async def test_a_sale_answers_with_the_days_figures_as_the_day_figures_read_them(
+    engine: AsyncEngine, books: Books
+) -> None:
     """Asked for, the figures the record returns are those day_figures reads after it (the tills are told them
     without a second query); each posting makes a later reading; after a close the open day is the next."""
-    rid, books = "r" + secrets.token_hex(4), Books(engine)
+    rid = "r" + secrets.token_hex(4)
     day = date(2026, 11, 23)
     first = await books.record(dataclasses.replace(settlement(rid, f"{rid}.o1", "k1"), figures=True))
     second = await books.record(dataclasses.replace(settlement(rid, f"{rid}.o2", "k2", total=2050), figures=True))

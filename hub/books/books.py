@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from fireflow.hub.books.calls import CallFailed, Calls
 from fireflow.hub.domain.billing import method_of
 from fireflow.hub.domain.books_rules import Invoice, InvoiceStatus
 from fireflow.hub.domain.decision import AuditNote
@@ -202,7 +203,7 @@ class DayFigures:
         return average(self.revenue, self.invoices)  # by the one rounding rule, as the Z-report's
 
 
-RECORD = text("SELECT fireflow_record_settlement(CAST(:s AS jsonb))")
+RECORD = "SELECT fireflow_record_settlement($1::jsonb)::text"
 REFUSED_HINT = "fireflow-books"  # the hint of what fireflow_record_settlement raises when it refuses
 
 
@@ -275,12 +276,11 @@ def _as_json(s: Settlement) -> dict[str, Any]:
     return found
 
 
-def _refusal(exc: DBAPIError) -> Exception | None:
+def _refusal(exc: asyncpg.PostgresError) -> Exception | None:
     """What ``fireflow_record_settlement`` refused, as the exception the settler handles; None: not a refusal."""
-    cause = exc.orig.__cause__ if exc.orig is not None else None
-    if getattr(cause, "hint", None) != REFUSED_HINT:
+    if getattr(exc, "hint", None) != REFUSED_HINT:
         return None
-    why = orjson.loads(getattr(cause, "detail", None) or "{}")
+    why = orjson.loads(getattr(exc, "detail", None) or "{}")
     match why.get("refused"):
         case "ALREADY_SETTLED":
             return AlreadySettled(why["order_id"], why["invoice_id"])
@@ -329,6 +329,10 @@ def _day_figures(found: Mapping[str, Any]) -> DayFigures:
 class Books:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.calls = Calls(engine.url)  # the settlement's one call, off the engine (calls.py says why)
+
+    async def close(self) -> None:
+        await self.calls.close()
 
     async def find(self, restaurant_id: str, key: str) -> Found | None:
         """The payments recorded under a payment command's id (``<key>:<n>``), and its invoice."""
@@ -538,7 +542,8 @@ class Books:
 
     async def record(self, s: Settlement) -> Recorded:
         """Write it all, or find it written before under the same key; raises AlreadySettled, DayClosed,
-        DayMoved or Overdrawn when the books refuse it (nothing written).
+        DayMoved or Overdrawn when the books refuse it (nothing written), CallFailed (an OSError) when
+        Postgres did not take it.
 
         One round trip: the transaction is the database function ``fireflow_record_settlement``
         (migration 0009), given the settlement as JSON (:func:`_as_json`).
@@ -546,26 +551,26 @@ class Books:
         payload = orjson.dumps(_as_json(s)).decode()
         try:
             return await self._call_record(payload)
-        except IntegrityError:
+        except asyncpg.IntegrityConstraintViolationError:
             # A row of another settlement committed between the function's checks and its writes
             # (they take the day lock first, so only a settlement by some other path): the checks,
             # run again, name it.
             try:
                 return await self._call_record(payload)
-            except IntegrityError as exc:
+            except asyncpg.IntegrityConstraintViolationError as exc:
                 raise self._settled_by_other(exc, s) from exc
 
     async def _call_record(self, payload: str) -> Recorded:
         try:
-            async with self.engine.connect() as conn:
-                autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")  # the call is one transaction
-                answer = (await autocommit.execute(RECORD, {"s": payload})).scalar_one()
-        except DBAPIError as exc:
+            answer = await self.calls.value(RECORD, payload)
+        except asyncpg.IntegrityConstraintViolationError:
+            raise
+        except asyncpg.PostgresError as exc:
             refused = _refusal(exc)
             if refused is None:
-                raise
+                raise CallFailed(f"settlement not recorded: {exc}") from exc
             raise refused from None
-        found = _json(answer)
+        found = orjson.loads(answer)
         figures = None if found.get("figures") is None else _day_figures(found["figures"])
         return Recorded(found["invoice_id"], found["number"], duplicate=found["duplicate"], figures=figures)
 
@@ -622,7 +627,7 @@ class Books:
             ).scalar()
         return found
 
-    def _settled_by_other(self, exc: IntegrityError, s: Settlement) -> Exception:
-        if "pk_invoice_orders" in str(exc.orig):
+    def _settled_by_other(self, exc: asyncpg.IntegrityConstraintViolationError, s: Settlement) -> Exception:
+        if getattr(exc, "constraint_name", None) == "pk_invoice_orders":
             return AlreadySettled(", ".join(s.invoice.order_ids) if s.invoice else "?", "another invoice")
-        return exc
+        return CallFailed(f"settlement not recorded: {exc}")

@@ -23,6 +23,8 @@ from fireflow import migrations
 __all__ = [
     "MIGRATION_LOCK",
     "MIGRATION_LOCK_TIMEOUT_S",
+    "SESSION_SETTINGS",
+    "STATEMENT_TIMEOUT_S",
     "MigrationLocked",
     "alembic_config",
     "create_engine",
@@ -78,21 +80,23 @@ async def migrate(url: str, *, lock_timeout: float = MIGRATION_LOCK_TIMEOUT_S) -
 
 
 STATEMENT_TIMEOUT_S = 10.0  # well under the payment lock's check (30 s): no commit can land after the lock is let go
+_TIMEOUT_MS = str(int(STATEMENT_TIMEOUT_S * 1000))
+# Every session of ours, the engine's and the books' calls' (calls.py): a transaction left open by a node
+# that died is rolled back by the server itself.
+SESSION_SETTINGS = {"statement_timeout": _TIMEOUT_MS, "idle_in_transaction_session_timeout": _TIMEOUT_MS}
 
 
 def create_engine(url: str) -> AsyncEngine:
-    timeout_ms = str(int(STATEMENT_TIMEOUT_S * 1000))
     return create_async_engine(
         url,
-        # Sized for concurrent settlements (each holds a connection for its one call, then for the day's
-        # figures): 10 queued behind 16 tills in `fireflow bench settle`. Three nodes and their durable
-        # writers stay well inside Postgres's default 100 connections.
-        pool_size=10,
-        max_overflow=10,
+        # Settlements have their own pool (calls.py, 10); this one serves lookups, reports and the rarer
+        # money commands. Three nodes, their books' calls and durable writers stay inside Postgres's
+        # default 100 connections.
+        pool_size=5,
+        max_overflow=5,
         pool_pre_ping=True,
         connect_args={
             "command_timeout": STATEMENT_TIMEOUT_S,
-            # A transaction left open by a node that died is rolled back by the server itself.
-            "server_settings": {"statement_timeout": timeout_ms, "idle_in_transaction_session_timeout": timeout_ms},
+            "server_settings": SESSION_SETTINGS,
         },
     )

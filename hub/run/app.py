@@ -114,7 +114,7 @@ class Hub:
             archived=OrderArchive(self.engine).order if self.engine is not None else None,
         )
         self.metrics = Metrics()
-        books = Books(self.engine) if self.engine is not None else None
+        self.books = books = Books(self.engine) if self.engine is not None else None
         self.settler = Settler(self.store, books)
         self.audit = AuditTrail(books, on_drop=self.metrics.audit_dropped.inc)
         self.devices = Devices(self.redis)
@@ -225,6 +225,8 @@ class Hub:
         await self.fanout.stop()
         if self.writer is not None:
             await self.writer.redis.aclose()
+        if self.books is not None:
+            await self.books.close()
         if self.engine is not None:
             await self.engine.dispose()
         await self.redis.aclose()  # it owns its pool (or its cluster's)
