@@ -99,6 +99,7 @@ CLUSTER_MODULES = frozenset(
         "test_readiness",
         "test_archive",
         "test_fanout",
+        "test_commit_riders",
     )
 )
 

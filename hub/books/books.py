@@ -199,6 +199,11 @@ class DayFigures:
         return self.day, self.postings
 
     @property
+    def rank(self) -> int:
+        """``order`` as one number (a day holds far fewer than 10⁹ postings), for ``Decision.latest``."""
+        return self.day.toordinal() * 10**9 + self.postings
+
+    @property
     def average_bill(self) -> int:
         return average(self.revenue, self.invoices)  # by the one rounding rule, as the Z-report's
 

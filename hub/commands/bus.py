@@ -44,7 +44,7 @@ from fireflow.hub.commands.tenancy import tenant_violation
 from fireflow.hub.domain.actors import Actor, Role, check_role
 from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.live.devices import Devices
-from fireflow.hub.live.store import Claim, Refusal, Store, StoredResult, acting_as
+from fireflow.hub.live.store import CLAIMED, Claim, Claimed, Refusal, Store, StoredResult, acting_as
 from fireflow.hub.logs import log_context
 from fireflow.hub.metrics import Metrics, outcome_of
 from fireflow.hub.retry import Backoff, until_committed
@@ -142,6 +142,8 @@ async def one_copy_at_a_time(
         await backoff.wait()
     refusal: Refusal | None = None
     kept_ms = 0
+    held = Claimed(rid, key, token)
+    running = CLAIMED.set(held)  # the commit of the answer lets go of the claim (commit.lua), a round trip saved
     try:
         found = _answered(claim, fingerprint, waited=waited)
         if found is not None:
@@ -156,8 +158,10 @@ async def one_copy_at_a_time(
             kept_ms = RETRYABLE_REFUSAL_KEPT_MS if exc.retryable else REFUSAL_KEPT_MS
             raise
     finally:
-        with contextlib.suppress(RedisError, OSError):  # the claim runs out by itself
-            await store.unclaim(rid, key, token, refusal, kept_ms)
+        CLAIMED.reset(running)
+        if refusal is not None or not held.released:
+            with contextlib.suppress(RedisError, OSError):  # the claim runs out by itself
+                await store.unclaim(rid, key, token, refusal, kept_ms)
 
 
 class CommandBus:

@@ -23,6 +23,7 @@ no copy checks a PIN, posts, or lets go of a lock its twin holds.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
@@ -92,6 +93,25 @@ def _rider_moves(postings: Sequence[LedgerTransaction]) -> dict[str, tuple[str, 
     }
 
 
+REVENUE = "told:revenue"  # where commit.lua keeps the rank of the figures last told (Decision.latest)
+
+
+def _revenue_event(figures: DayFigures, restaurant: Restaurant) -> Event:
+    """REVENUE_UPDATED to cashiers and managers: the day's figures as the books have them."""
+    data = e.RevenueUpdated(
+        day=figures.day.isoformat(),
+        currency=restaurant.currency,
+        revenue=figures.revenue,
+        invoices=figures.invoices,
+        average_bill=figures.average_bill,
+        by_method=figures.by_method,
+        discounts=figures.discounts,
+        tax=figures.tax,
+        service_charge=figures.service_charge,
+    )
+    return Event("REVENUE_UPDATED", settlement.MONEY_CHANNELS, data)
+
+
 def _day_and_time(now: int, restaurant: Restaurant) -> tuple[date, datetime]:
     return date.fromisoformat(business_day(now, restaurant.timezone)), datetime.fromtimestamp(now / 1000, UTC)
 
@@ -147,7 +167,7 @@ class Settler:
         group = await self._group(actor, cmd, key) if cmd.group_id is not None else None
         if group is not None and cmd.customer_name is None:
             cmd = cmd.model_copy(update={"customer_name": group["customer_name"]})
-        plan, held = await self._lock(actor, key, fingerprint, cmd, restaurant)
+        plan, held, locked = await self._lock(actor, key, fingerprint, cmd, restaurant)
         now = self._now()
         recorded = await self._record(
             rid, key, cmd.order_ids, held, self._settlement(plan, restaurant, actor, now, group)
@@ -156,10 +176,10 @@ class Settler:
         payments = list(plan.payments)
         stored = await self._finish(
             rid, key, fingerprint, cmd.order_ids, found, payments, plan.bill.total, plan.change,
-            pickup_estimate_ms=plan.pickup_estimate_ms,
+            pickup_estimate_ms=plan.pickup_estimate_ms, locked=locked, revenue=self._told(recorded, restaurant),
         )  # fmt: skip
-        if recorded.invoice_id is not None:
-            await self._revenue(rid, key, restaurant, now, recorded.figures)
+        if recorded.invoice_id is not None and recorded.figures is None:  # a retry the books had: read them
+            await self._revenue(rid, key, restaurant, now)
         return stored
 
     async def _record(self, rid: str, key: str, order_ids: list[str], held: SettleLock, s: Settlement) -> Recorded:
@@ -198,7 +218,7 @@ class Settler:
             if due:
                 if self.books is None:
                     raise _unavailable("the books (Postgres)")
-                plan, held = await self._lock(
+                plan, held, locked = await self._lock(
                     actor, key, fingerprint, delivery.cod_tender(order, due), restaurant, on_delivery=True
                 )
                 now = self._now()
@@ -207,9 +227,11 @@ class Settler:
                 )
                 found = Found(recorded.invoice_id, recorded.invoice_number, plan.bill.total, ())
                 stored = await self._finish(
-                    rid, key, fingerprint, [order.id], found, list(plan.payments), plan.bill.total, 0, delivered=actor
-                )
-                await self._revenue(rid, key, restaurant, now, recorded.figures)
+                    rid, key, fingerprint, [order.id], found, list(plan.payments), plan.bill.total, 0,
+                    delivered=actor, locked=locked, revenue=self._told(recorded, restaurant),
+                )  # fmt: skip
+                if recorded.figures is None:  # a retry the books had: read them
+                    await self._revenue(rid, key, restaurant, now)
                 moved = _rider_moves((plan.posting,))
                 await self._rider_cash(rid, key, moved, actor.device_id, self._now(), order_id=order.id)
                 return stored
@@ -266,11 +288,15 @@ class Settler:
         cmd: c.PayOrder,
         restaurant: Restaurant,
         on_delivery: bool = False,
-    ) -> tuple[settlement.PaymentPlan, SettleLock]:
-        """Plan the payment on the orders as they are and lock them, again while they keep changing."""
+    ) -> tuple[settlement.PaymentPlan, SettleLock, list[Order]]:
+        """Plan the payment on the orders as they are and lock them, again while they keep changing.
+
+        Also the orders as the lock left them: the payment's finish starts from those instead of reading
+        them again (a command that changed one since makes its commit conflict, and it reads them then).
+        """
         rid = actor.restaurant_id
 
-        async def attempt() -> tuple[settlement.PaymentPlan, SettleLock] | None:
+        async def attempt() -> tuple[settlement.PaymentPlan, SettleLock, list[Order]] | None:
             now = self._now()
             orders = await self._orders(actor, cmd.order_ids)
             for order in orders:
@@ -285,7 +311,10 @@ class Settler:
             held = settlement.settle_lock(plan, actor, now)  # what this copy sets: the only lock it may let go
             decision = settlement.lock(plan, actor, now, self.lock_check_ms)
             outcome = await self.store.commit(rid, f"{key}:lock:{secrets.token_hex(4)}", fingerprint, decision, now)
-            return (plan, held) if outcome.stored is not None else None
+            if outcome.stored is None:
+                return None
+            changed = {o.id: o for o in decision.orders}
+            return plan, held, [changed.get(o.id, o) for o in orders]
 
         return await until_committed(attempt, busy=lambda: "the orders kept changing; retry with the same id")
 
@@ -380,17 +409,26 @@ class Settler:
         command_id: str | None = None,
         pickup_estimate_ms: int | None = None,
         delivered: Actor | None = None,
+        locked: list[Order] | None = None,
+        revenue: tuple[Event, int] | None = None,
     ) -> StoredResult:
         """Apply what the books recorded, under the paying command's own id (so retries get this answer).
 
         ``delivered``: the payment was cash on delivery, and the order is delivered by that actor in the same commit.
+        ``locked``: the orders as this command's lock committed them, for the first try (no read).
+        ``revenue``: REVENUE_UPDATED with the figures the books answered the payment with, told in the same
+        commit unless a later reading was told first (``_told``).
         """
+        known = locked
 
         async def attempt() -> StoredResult | None:
+            nonlocal known
             now = self._now()
+            live = known if known is not None else await self._live_orders(rid, order_ids)
+            known = None  # a conflict: the next try reads them
             decision = settlement.finish(
-                await self._live_orders(rid, order_ids),
-                await self.store.tables(rid),
+                live,
+                await self.store.tables(rid) if any(o.table_id for o in live) else [],  # only a table's order has one
                 key,
                 payments,
                 total=total,
@@ -403,6 +441,9 @@ class Settler:
             if delivered is not None:
                 collected = sum(p.amount for p in payments)
                 decision = delivery.paid_and_delivered(decision, delivered, now, collected=collected)
+            if revenue is not None:
+                told, rank = revenue
+                decision = dataclasses.replace(decision, events=(*decision.events, told), latest=(REVENUE, rank))
             return (await self.store.commit(rid, command_id or key, fingerprint, decision, now)).stored
 
         return await until_committed(attempt, busy=lambda: APPLY_BUSY)
@@ -455,24 +496,22 @@ class Settler:
             return False
         return True
 
-    async def _revenue(
-        self, rid: str, key: str, restaurant: Restaurant, now: int, figures: DayFigures | None = None
-    ) -> None:
+    async def _revenue(self, rid: str, key: str, restaurant: Restaurant, now: int) -> None:
         """REVENUE_UPDATED to cashiers and managers: the day's figures as the books now have them.
 
-        ``figures``: as the settlement's own record returned them (no second query); else read now.
+        (A sale tells the figures its own record answered with, in its finishing commit: ``_told``.)
         Told in order on this node: one telling per restaurant at a time, always of the latest reading
-        (readings compare by day and postings, the ledger being append only), so a till never sees the
-        figures go back, and a reading overtaken while it waited is not told at all.
+        (readings compare by day and postings, the ledger being append only), and the commit drops a
+        reading a later one overtook, on any node (``Decision.latest``), so a till never sees the
+        figures go back.
         """
         assert self.books is not None
-        if figures is None:
-            today = date.fromisoformat(business_day(now, restaurant.timezone))
-            try:
-                figures = await self.books.open_day_figures(rid, today)  # after a close: the next day's figures
-            except (SQLAlchemyError, OSError) as exc:
-                logger.warning("revenue figures of %s not read: %s", rid, exc)
-                return
+        today = date.fromisoformat(business_day(now, restaurant.timezone))
+        try:
+            figures = await self.books.open_day_figures(rid, today)  # after a close: the next day's figures
+        except (SQLAlchemyError, OSError) as exc:
+            logger.warning("revenue figures of %s not read: %s", rid, exc)
+            return
         latest = self._revenue_latest.get(rid)
         if latest is not None and latest[0].order >= figures.order:
             return  # a later reading is told, or is about to be
@@ -488,19 +527,14 @@ class Settler:
         finally:
             self._revenue_telling.discard(rid)
 
+    def _told(self, recorded: Recorded, restaurant: Restaurant) -> tuple[Event, int] | None:
+        """A sale's REVENUE_UPDATED and its rank, for ``_finish``; None when the books gave no figures."""
+        if recorded.invoice_id is None or recorded.figures is None:
+            return None
+        return _revenue_event(recorded.figures, restaurant), recorded.figures.rank
+
     async def _tell_revenue(self, rid: str, figures: DayFigures, key: str, restaurant: Restaurant) -> None:
-        data = e.RevenueUpdated(
-            day=figures.day.isoformat(),
-            currency=restaurant.currency,
-            revenue=figures.revenue,
-            invoices=figures.invoices,
-            average_bill=figures.average_bill,
-            by_method=figures.by_method,
-            discounts=figures.discounts,
-            tax=figures.tax,
-            service_charge=figures.service_charge,
-        )
-        decision = Decision(result={}, events=(Event("REVENUE_UPDATED", settlement.MONEY_CHANNELS, data),))
+        decision = Decision(result={}, events=(_revenue_event(figures, restaurant),), latest=(REVENUE, figures.rank))
         await self.store.commit(rid, f"{key}:revenue", "", decision, self._now())
 
     # -- the lock's due check -------------------------------------------------------------------

@@ -75,6 +75,10 @@ class Decision:
     events: tuple[Event, ...] = field(default=())
     due: tuple[Due, ...] = ()
     prep: tuple[PrepSample, ...] = ()
+    # (name, figure): the last event goes out only if ``figure`` is above the one last told under ``name``,
+    # which it then becomes. Readings taken in one order can commit in another (two tills paying at once);
+    # the later-taken one told, an earlier one arriving after it is not (a till's takings never go back).
+    latest: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

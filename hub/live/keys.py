@@ -261,6 +261,7 @@ class Keys:
             self.printer_health,
             self.acked,
             self.closed_at,
+            self.running(command_id),
         ]
 
 

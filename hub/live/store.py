@@ -77,7 +77,9 @@ from fireflow.schema.records import (
 from fireflow.schema.setup import StaffMember
 
 __all__ = [
+    "CLAIMED",
     "Claim",
+    "Claimed",
     "CommitOutcome",
     "History",
     "OrderInputs",
@@ -105,6 +107,20 @@ PARSED_MENUS = 2_000  # restaurants whose parsed menu a node keeps (records are 
 ARCHIVED_READS = 10_000  # orders read from the archive and not yet committed, remembered per node
 SNAPSHOT_ATTEMPTS = 50  # 2 ms apart: a snapshot waits this long at most for a command's replica
 SETUP_ATTEMPTS = 20  # a whole-setup write retried while commands keep landing in between
+
+
+@dataclass(slots=True)
+class Claimed:
+    """The claim a copy of a command holds while it runs (bus.one_copy_at_a_time): the commit that stores the
+    command's answer lets go of it too, and says so in ``released``."""
+
+    rid: str
+    command_id: str
+    token: str
+    released: bool = False
+
+
+CLAIMED: ContextVar[Claimed | None] = ContextVar("fireflow_claimed", default=None)
 
 
 @contextlib.contextmanager
@@ -711,6 +727,9 @@ class Store:
             sets.append((KEY_COUNTERS, _json(decision.counters), "counters", decision.counters.version))
         events = [(ev.type, " ".join(ev.channels), _json(ev.data)) for ev in decision.events]
         actor = ACTING.get()
+        held = CLAIMED.get()
+        if held is not None and (held.rid, held.command_id) != (rid, command_id):
+            held = None  # another command's commit (a payment's lock, its revenue): the claim stays
         payload = {
             "checks": checks,
             "hset": hset,
@@ -732,6 +751,8 @@ class Store:
             "setup": f"{SETUP_CHANNEL} {rid}" if decision.restaurant is not None else "",
             "actor": actor,
             "replicated": self.replicas > 0,
+            "claim": "" if held is None else held.token,
+            "latest": [] if decision.latest is None else [decision.latest[0], str(decision.latest[1])],
         }
         keys, args = k.commit_keys(command_id, now // DAY_MS), [orjson.dumps(payload)]
         if self.replicas > 0:
@@ -742,6 +763,10 @@ class Store:
         if status == b"conflict":
             return CommitOutcome(None, conflict=reply[1].decode())
         outcome = CommitOutcome(StoredResult.parse(reply[1]), duplicate=status == b"dup")
+        if len(reply) > 2 and int(reply[2]):
+            events.pop()  # a reading overtaken by a later one (Decision.latest): not told
+        if held is not None:
+            held.released = True
         if self.replicas > 0 and outcome.stored is not None:
             await self._ack(keys=[k.acked], args=[outcome.stored.offset, k.wake])
         if events and not outcome.duplicate and self.on_visible is not None:

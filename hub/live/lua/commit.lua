@@ -2,20 +2,32 @@
 -- KEYS: 1 stream, 2 seq, 3 command result, 4 persisted offset, 5 epoch, 6 versions,
 --       7 open orders, 8 closed orders, 9 tables, 10 counters, 11 stock, 12 due, 13 today's prep statistics, 14 restaurant, 15 menu,
 --       16 staff, 17 PIN hashes, 18 print jobs, 19 print jobs on the manual list, 20 printer health,
---       21 acknowledged offset (what readers may see), 22 closed orders by when they closed (the archiver's)
+--       21 acknowledged offset (what readers may see), 22 closed orders by when they closed (the archiver's),
+--       23 the command's claim (one copy running, bus.py)
 -- ARGV[1]: JSON {checks=[[field, expected, archived]], hset=[[key, field, data, vfield, version]],
 --                hdel=[[key, field]], set=[[key, data, vfield, version]],
 --                events=[[type, channels, data]], zadd=[[member, at]], zrem=[member], prep=[[field, ms]],
---                ts, fp, result, ttl, maxlen, prep_ttl, durable, wake, epoch, setup, actor, replicated}
+--                ts, fp, result, ttl, maxlen, prep_ttl, durable, wake, epoch, setup, actor, replicated, claim}
+--   latest: [] or [name, figure]: the last event goes only if figure (a decimal string) is above the one
+--           kept under name in the versions hash (then kept instead); the reply's third element says 1 if
+--           it did not go
+--   claim: the running copy's token ('' for none): its claim goes with the answer (stored now or before),
+--          so the copy needs no round trip of its own to let go (unclaim.lua)
 --   replicated: the caller WAITs for replicas, then makes the events visible (ack.lua); until then the
 --               acknowledged offset stays where it was and nobody is woken
 --   setup: "<channel> <restaurant>" when the restaurant's settings change: every node drops its cached copy
 --   archived: 1 for an order: no version at all means it was archived (evict.lua) and read back from the
 --             archive, so it passes; the write puts its version back, so a second such command conflicts
--- Returns {'dup', stored} | {'conflict', field, current} | {'ok', stored}
+-- Returns {'dup', stored} | {'conflict', field, current} | {'ok', stored, dropped}
 local p = cjson.decode(ARGV[1])
+local function release()
+  if p.claim ~= '' and redis.call('GET', KEYS[23]) == p.claim then
+    redis.call('DEL', KEYS[23])
+  end
+end
 local prior = redis.call('GET', KEYS[3])
 if prior then
+  release()
   if p.replicated then
     redis.call('SET', KEYS[3], prior, 'KEEPTTL')  -- a write, so the caller's WAIT covers what it answers
   end
@@ -26,6 +38,16 @@ for _, c in ipairs(p.checks) do
   local current = tonumber(stored or '0')
   if current ~= c[2] and not (stored == false and c[3] == 1) then
     return {'conflict', c[1], tostring(current)}
+  end
+end
+local dropped = 0
+if #p.latest > 0 then
+  local told = tonumber(redis.call('HGET', KEYS[6], p.latest[1]) or '-1')
+  if told >= tonumber(p.latest[2]) then
+    p.events[#p.events] = nil
+    dropped = 1
+  else
+    redis.call('HSET', KEYS[6], p.latest[1], p.latest[2])
   end
 end
 for _, w in ipairs(p.hset) do
@@ -95,4 +117,5 @@ if p.setup ~= '' then
 end
 local stored = '{"fp":"' .. p.fp .. '","offset":' .. last .. ',"result":' .. p.result .. '}'
 redis.call('SET', KEYS[3], stored, 'EX', p.ttl)
-return {'ok', stored}
+release()
+return {'ok', stored, dropped}
