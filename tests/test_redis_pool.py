@@ -47,18 +47,18 @@ async def test_every_command_after_a_redis_restart_succeeds_on_its_first_try(
         assert not failed, f"{len(failed)} of 64 failed, first: {failed[0]!r}"
 
 
-async def test_300_concurrent_commands_on_a_pool_of_8_all_succeed(servers: Servers, redis: Redis, rid: str) -> None:
-    """Three hundred commands in flight on one node with 8 Redis connections all wait their turn and succeed."""
-    rids = [f"{rid}-{n}" for n in range(30)]  # 10 orders each: no contention on one restaurant's counters
+async def test_1000_concurrent_commands_on_a_pool_of_8_all_succeed(servers: Servers, redis: Redis, rid: str) -> None:
+    """A thousand commands in flight on one node with 8 Redis connections all wait their turn and succeed."""
+    rids = [f"{rid}-{n}" for n in range(100)]  # 10 orders each: no contention on one restaurant's counters
     for each in rids:
         await seed_restaurant(Store(redis), each, manager_pin=None)
     async with serve_in_process(settings_for(servers, redis_pool=8), rid) as hub:
         waiters = [await hub.client(Role.WAITER, rid=each) for each in rids]
-        results = await _open_orders(waiters, 300)
+        results = await _open_orders(waiters, 1000)
         failed = [r for r in results if isinstance(r, BaseException)]
-        assert not failed, f"{len(failed)} of 300 failed, first: {failed[0]!r}"
+        assert not failed, f"{len(failed)} of 1000 failed, first: {failed[0]!r}"
         ids = {r["result"]["order"]["id"] for r in results if not isinstance(r, BaseException)}
-        assert len(ids) == 300
+        assert len(ids) == 1000
 
 
 async def test_the_pool_serves_waiters_first_come_first_served(servers: Servers) -> None:
