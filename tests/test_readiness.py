@@ -66,6 +66,7 @@ async def test_no_durable_writer_keeping_up_makes_the_node_unready(servers: Serv
             assert body["why"] == [] and body["durable"] is True
         finally:
             await writer.stop()
+            await writer.close()
             await engine.dispose()
             await writer_redis.aclose()
 

@@ -1,11 +1,12 @@
-"""The books' hot call straight on asyncpg: one database function per call, no ORM in between.
+"""The hot calls straight on asyncpg, no ORM in between: a settlement, and the durable writer's batches.
 
 A settlement is one call to ``fireflow_record_settlement`` (migration 0009). Through SQLAlchemy's async
 engine that call cost about 875 µs of hub CPU on this machine (a pool checkout with a pre-ping round trip,
 the greenlet hop, the result's wrapping); on a plain asyncpg pool, 123 µs. At hundreds of settlements a
-second per node that difference is most of a core, so the call goes here. The tables stay SQLAlchemy
-models under Alembic; the rest of the books (reports, lookups) stay on the engine, where their cost
-does not matter.
+second per node that difference is most of a core, so the call goes here. The durable writer's batch of
+events is one INSERT over arrays here (hub/workers/durable.py), not SQLAlchemy's executemany. The
+tables stay SQLAlchemy models under Alembic; the rest of the books (reports, lookups) stay on the
+engine, where their cost does not matter.
 
 The pool keeps no session state between calls (no LISTEN, advisory locks, cursors or SET), so returning a
 connection only rolls back a transaction a cancelled call left open (asyncpg does that itself) and skips
@@ -15,6 +16,7 @@ asyncpg's default reset query, one more round trip per call.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -40,7 +42,7 @@ async def _keep(_connection: asyncpg.Connection) -> None:
 
 
 class Calls:
-    """A lazily opened asyncpg pool on the books' database, for :meth:`value` calls."""
+    """A lazily opened asyncpg pool on the books' database, for :meth:`value` and :meth:`execute` calls."""
 
     def __init__(self, url: URL, *, size: int = POOL_SIZE) -> None:
         self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -68,18 +70,26 @@ class Calls:
         return self._pool
 
     async def value(self, sql: str, *args: Any) -> Any:
-        """The first column of the first row ``sql`` answers.
+        """The first column of the first row ``sql`` answers (see :meth:`_call` for what it raises)."""
+        pool = await self._opened()
+        return await self._call(lambda: pool.fetchval(sql, *args))
 
-        What the statement itself raised (an ``asyncpg.PostgresError``: a refusal, a constraint) is raised as
+    async def execute(self, sql: str, *args: Any) -> None:
+        """Run ``sql`` (see :meth:`_call` for what it raises)."""
+        pool = await self._opened()
+        await self._call(lambda: pool.execute(sql, *args))
+
+    @staticmethod
+    async def _call(call: Callable[[], Awaitable[Any]]) -> Any:
+        """What the statement itself raised (an ``asyncpg.PostgresError``: a refusal, a constraint) is raised as
         it is, for the caller to read. A connection found dead (Postgres restarted since it was pooled) is
         replaced and the call made once more on the fresh one, safe only because every call made here is
-        idempotent by its key. Anything else that stops the call (Postgres down, shutting down, a statement
-        timeout) is a :class:`CallFailed`.
+        idempotent (by its key, or ON CONFLICT DO NOTHING). Anything else that stops the call (Postgres down,
+        shutting down, a statement timeout) is a :class:`CallFailed`.
         """
-        pool = await self._opened()
         for attempt in range(2):
             try:
-                return await pool.fetchval(sql, *args)
+                return await call()
             except LOST as exc:
                 if attempt:
                     raise CallFailed(f"Postgres connection lost: {exc}") from exc

@@ -224,6 +224,7 @@ class Hub:
         await self.print_agents.stop()
         await self.fanout.stop()
         if self.writer is not None:
+            await self.writer.close()
             await self.writer.redis.aclose()
         if self.books is not None:
             await self.books.close()
