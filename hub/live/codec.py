@@ -84,7 +84,9 @@ class EncodedEvent:
         self._json: Message | None = None
         self._msgpack: Message | None = None
         self._wire: list[bytes | None] = [None, None]  # the whole WebSocket frame: [text, binary]
-        self._private: EncodedEvent | None = None  # as blanked readers see it (itself when there is nothing to blank)
+        # As blanked readers see it; None until asked. Never ``self`` when there is nothing to blank (``_PLAIN``
+        # instead): a reference to itself would be a cycle, left for the garbage collector, per event.
+        self._private: EncodedEvent | None = None
 
     @property
     def offset(self) -> int:
@@ -99,8 +101,8 @@ class EncodedEvent:
                 data = orjson.dumps(redact(orjson.loads(self.entry.data)))
                 self._private = EncodedEvent(dataclasses.replace(self.entry, data=data))
             else:
-                self._private = self
-        return self._private
+                self._private = _PLAIN
+        return self if self._private is _PLAIN else self._private
 
     def frame(self) -> dict[str, Any]:
         e = self.entry
@@ -147,6 +149,9 @@ class EncodedEvent:
             )
             self._json = {"type": "websocket.send", "text": text.decode()}
         return self._json
+
+
+_PLAIN = EncodedEvent.__new__(EncodedEvent)  # marks "blanked readers see the event itself"
 
 
 def ws_frame(payload: bytes, binary: bool) -> bytes:
