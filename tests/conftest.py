@@ -100,6 +100,7 @@ CLUSTER_MODULES = frozenset(
         "test_archive",
         "test_fanout",
         "test_commit_riders",
+        "test_encode_once",
     )
 )
 

@@ -207,9 +207,7 @@ class Settler:
         if key in order.payment_keys and order.delivery and order.delivery.status is DeliveryStatus.DELIVERED:
             # Paid and delivered by this very command, finished by the payment lock's due check after a
             # crash: the rider's retry is answered with where the order is, nothing done again.
-            done = Decision(
-                result={"order": order.model_dump(mode="json"), "closed": order.status is OrderStatus.CLOSED}
-            )
+            done = Decision(result={"order": order, "closed": order.status is OrderStatus.CLOSED})
             outcome = await self.store.commit(rid, key, fingerprint, done, self._now())
             if outcome.stored is not None:
                 return outcome.stored

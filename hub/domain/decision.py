@@ -57,6 +57,8 @@ class PrepSample:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    # What the command answers, JSON-ready; a record in it (the order, mostly) is kept as the record, and
+    # encoded once by the commit for both the state it writes and the answer (``Store.commit``).
     result: dict[str, Any]
     orders: tuple[Order, ...] = ()
     tables: tuple[Table, ...] = ()

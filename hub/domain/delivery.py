@@ -292,7 +292,7 @@ def return_to_restaurant(order: Order, actor: Actor, now: int) -> Decision:
 
 def _decided(order: Order, event_type: str, **result: object) -> Decision:
     return Decision(
-        result={"order": order.model_dump(mode="json"), **result},
+        result={"order": order, **result},
         orders=(order,),
         events=(_moved(order, event_type),),
     )

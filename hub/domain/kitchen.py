@@ -135,7 +135,7 @@ def set_item_status(
     new, events, prep = _move_lines(order, [line], target, now)
     if recall:
         events += card_events(new, now, [line.station] if line.requires_prep else [])
-    return Decision(result={"order": new.model_dump(mode="json")}, orders=(new,), events=tuple(events), prep=prep)
+    return Decision(result={"order": new}, orders=(new,), events=tuple(events), prep=prep)
 
 
 def _station_filter(actor: Actor, station: str | None) -> str | None:
@@ -158,7 +158,7 @@ def bump_order(order: Order, cmd: c.BumpOrder, actor: Actor, now: int) -> Decisi
     if not lines:
         raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} has nothing left to make here")
     new, events, prep = _move_lines(order, lines, ItemStatus.DONE, now)
-    return Decision(result={"order": new.model_dump(mode="json")}, orders=(new,), events=tuple(events), prep=prep)
+    return Decision(result={"order": new}, orders=(new,), events=tuple(events), prep=prep)
 
 
 def _skippable(order: Order, line: OrderItem) -> None:
@@ -179,7 +179,7 @@ def skip_item(order: Order, cmd: c.SkipItem, actor: Actor, now: int) -> Decision
         raise DomainError(ErrorCode.NOT_FOUND, f"order {order.number} has no line {cmd.line_id!r}")
     _skippable(order, line)
     new, events, _ = _move_lines(order, [line], ItemStatus.SKIPPED, now, actor.device_id)
-    return Decision(result={"order": new.model_dump(mode="json")}, orders=(new,), events=tuple(events))
+    return Decision(result={"order": new}, orders=(new,), events=tuple(events))
 
 
 def force_ready(order: Order, cmd: c.ForceReady, actor: Actor, now: int) -> Decision:
@@ -197,7 +197,7 @@ def force_ready(order: Order, cmd: c.ForceReady, actor: Actor, now: int) -> Deci
     if not lines:
         raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} has nothing to make")
     new, events, _ = _move_lines(order, lines, ItemStatus.SKIPPED, now, actor.device_id)
-    return Decision(result={"order": new.model_dump(mode="json")}, orders=(new,), events=tuple(events))
+    return Decision(result={"order": new}, orders=(new,), events=tuple(events))
 
 
 def recall_order(order: Order, cmd: c.RecallOrder, actor: Actor, now: int, *, recall_window_ms: int) -> Decision:
@@ -212,7 +212,7 @@ def recall_order(order: Order, cmd: c.RecallOrder, actor: Actor, now: int, *, re
         raise DomainError(ErrorCode.INVALID_STATE, f"order {order.number} has nothing bumped to recall")
     new, events, _ = _move_lines(order, lines, ItemStatus.PREPARING, now)
     events += card_events(new, now, {i.station for i in lines})
-    return Decision(result={"order": new.model_dump(mode="json")}, orders=(new,), events=tuple(events))
+    return Decision(result={"order": new}, orders=(new,), events=tuple(events))
 
 
 def ack_tickets(order: Order, cmd: c.AckTickets, actor: Actor, now: int) -> Decision:

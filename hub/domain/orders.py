@@ -169,7 +169,7 @@ def updated(order: Order, *events: Event, result_extra: dict[str, Any] | None = 
     """ORDER_UPDATED to the order's channels first, then the other events."""
     first = Event("ORDER_UPDATED", order_channels(order), e.OrderChanged(order=order))
     return Decision(
-        result={"order": order.model_dump(mode="json"), **(result_extra or {})},
+        result={"order": order, **(result_extra or {})},
         orders=(order, *fields.pop("more_orders", ())),
         events=(first, *events),
         **fields,
@@ -234,7 +234,7 @@ def open_order(
     )
     events.insert(0, Event("ORDER_OPENED", order_channels(order), e.OrderChanged(order=order)))
     return Decision(
-        result={"order": order.model_dump(mode="json")},
+        result={"order": order},
         orders=(order,),
         tables=tables,
         counters=counters,
@@ -556,7 +556,7 @@ def fire_order(
         events.append(Event("TOKEN_PREPARING", ("board",), e.TokenPreparing(order_id=fired.id, token=token)))
     stock, stock_events = book.settle()
     return Decision(
-        result={"order": fired.model_dump(mode="json"), "stations": sorted(by_station)},
+        result={"order": fired, "stations": sorted(by_station)},
         orders=(fired,),
         counters=new_counters,
         stock=stock,
@@ -635,7 +635,7 @@ def cancel_order(order: Order, tables: Mapping[str, Table], book: StockBook, cmd
             events.append(table_event(table))
     stock, stock_events = book.settle()
     return Decision(
-        result={"order": cancelled.model_dump(mode="json")},
+        result={"order": cancelled},
         orders=(cancelled,),
         tables=tuple(freed),
         stock=stock,

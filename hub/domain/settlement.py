@@ -520,4 +520,4 @@ def pickup(order: Order, actor: Actor, now: int) -> Decision:
     closed = bump(order, status=OrderStatus.CLOSED, picked_up_at=now, picked_up_by=actor.device_id)
     channels = (*order_channels(order), "cashier", "expo", *(("board",) if order.token is not None else ()))
     event = Event("ORDER_PICKED_UP", channels, e.OrderPickedUp(order_id=order.id, token=order.token, picked_up_at=now))
-    return Decision(result={"order": closed.model_dump(mode="json")}, orders=(closed,), events=(event,))
+    return Decision(result={"order": closed}, orders=(closed,), events=(event,))

@@ -58,7 +58,7 @@ class MsgpackCodec:
     binary = True
 
     def encode(self, frame: dict[str, Any]) -> Message:
-        return {"type": "websocket.send", "bytes": msgpack.packb(frame)}
+        return {"type": "websocket.send", "bytes": msgpack.packb(frame, default=_parsed)}
 
     def decode(self, message: Message) -> Any:
         raw = message.get("bytes")
@@ -68,6 +68,14 @@ class MsgpackCodec:
             return msgpack.unpackb(raw, strict_map_key=True)
         except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
             raise DecodeError(f"not msgpack: {exc}") from None
+
+
+def _parsed(value: Any) -> Any:
+    """msgpack's hook for what it cannot pack: JSON already encoded (``orjson.Fragment``, a stored
+    result) is packed as its parse, so both codecs carry the same values."""
+    if isinstance(value, orjson.Fragment):
+        return orjson.loads(orjson.dumps(value))  # (its bytes are not exposed otherwise)
+    raise TypeError(f"cannot pack {type(value).__name__}")
 
 
 CODECS: dict[str, Codec] = {SUBPROTOCOL_JSON: JsonCodec(), SUBPROTOCOL_MSGPACK: MsgpackCodec()}
@@ -120,9 +128,7 @@ class EncodedEvent:
         not masked, so every socket without an extension (compression) gets exactly these bytes."""
         frame = self._wire[binary]
         if frame is None:
-            message = self.message(binary)
-            payload = message["bytes"] if binary else message["text"].encode()
-            frame = self._wire[binary] = ws_frame(payload, binary)
+            frame = self._wire[binary] = wire_of(self.message(binary), binary)
         return frame
 
     def message(self, binary: bool) -> Message:
@@ -152,6 +158,11 @@ class EncodedEvent:
 
 
 _PLAIN = EncodedEvent.__new__(EncodedEvent)  # marks "blanked readers see the event itself"
+
+
+def wire_of(message: Message, binary: bool) -> bytes:
+    """An ASGI send message as the whole WebSocket frame a socket without extensions gets."""
+    return ws_frame(message["bytes"] if binary else message["text"].encode(), binary)
 
 
 def ws_frame(payload: bytes, binary: bool) -> bytes:

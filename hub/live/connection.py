@@ -33,7 +33,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from fireflow.hub.domain.actors import Actor
-from fireflow.hub.live.codec import Codec, EncodedEvent, Message, ws_frame
+from fireflow.hub.live.codec import Codec, EncodedEvent, Message, wire_of
 from fireflow.schema.protocol import CloseCode
 
 __all__ = ["Connection", "RawWriter"]
@@ -140,7 +140,16 @@ class Connection:
         message = self.codec.encode(frame)
         raw = self._raw_now()
         if raw is not None:
-            raw.write(ws_frame(message["bytes"] if self.codec.binary else message["text"].encode(), self.codec.binary))
+            raw.write(wire_of(message, self.codec.binary))
+        else:
+            self.push(message)
+
+    def send_prepared(self, message: Message, wire: bytes) -> None:
+        """A frame made once for many sockets (a ping): ``wire`` (``wire_of(message)``) straight to the socket
+        when nothing waits before it, else ``message`` queued in order."""
+        raw = self._raw_now()
+        if raw is not None:
+            raw.write(wire)
         else:
             self.push(message)
 

@@ -19,6 +19,7 @@ from importlib import resources
 from typing import Any, cast
 
 import orjson
+from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import (
@@ -61,6 +62,7 @@ from fireflow.hub.live.keys import (
 )
 from fireflow.hub.live.redis_client import BoundedCluster, get_many, is_cluster
 from fireflow.hub.supervise import reraise_if_cancelled
+from fireflow.schema.events import OrderChanged
 from fireflow.schema.records import (
     Counters,
     KitchenSettings,
@@ -139,13 +141,20 @@ class StoredResult:
 
     fingerprint: str
     offset: int
-    result: dict[str, Any]
-    raw: bytes
+    result_json: bytes  # as committed: an answer embeds it (``answer``), neither parsed nor encoded again
+
+    @property
+    def result(self) -> dict[str, Any]:
+        return cast(dict[str, Any], orjson.loads(self.result_json))
+
+    def answer(self) -> orjson.Fragment:
+        """The result for a frame: JSON as it is, msgpack from its parse (``fireflow.hub.live.codec``)."""
+        return orjson.Fragment(self.result_json)
 
     @classmethod
     def parse(cls, raw: bytes) -> StoredResult:
         doc = orjson.loads(raw)
-        return cls(doc["fp"], doc["offset"], doc["result"], raw)
+        return cls(doc["fp"], doc["offset"], orjson.dumps(doc["result"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +310,28 @@ def _entries(events: list[tuple[str, str, str]], last: int, now: int, actor: str
 
 def _json(model: Any) -> str:
     return str(model.model_dump_json())
+
+
+def _event_json(data: Any, bodies: Mapping[int, str]) -> str:
+    """An event's data as JSON. The whole order an event carries (ORDER_UPDATED, ORDER_FIRED...) is
+    spliced in as this commit already encoded it for its hash: the largest event, encoded once."""
+    if type(data) is OrderChanged:
+        body = bodies.get(id(data.order))
+        if body is not None:
+            return '{"order":' + body + "}"
+    return _json(data)
+
+
+def _encoder(bodies: Mapping[int, str]) -> Callable[[Any], Any]:
+    """orjson's hook for a result's records (a decision's result holds the order itself, not its dump):
+    the order as this commit encoded it for its hash, any other record encoded now."""
+
+    def encoded(value: Any) -> Any:
+        if isinstance(value, BaseModel):
+            return orjson.Fragment(bodies.get(id(value)) or _json(value))
+        raise TypeError(f"a result cannot hold {type(value).__name__}")
+
+    return encoded
 
 
 class ReplicaTimeout(RedisError):
@@ -674,15 +705,15 @@ class Store:
         hset: list[tuple[int, str, str, str, int]] = []
         hdel: list[tuple[int, str]] = []
         sets: list[tuple[int, str, str, int]] = []
+        bodies: dict[int, str] = {}  # id(order) -> its JSON, for the events that carry it
         for order in decision.orders:
             field = f"order:{order.id}"
             # an order read back from the archive has no version in Redis: its check passes on that alone
             archived = self._from_archive.pop((rid, order.id), None) == order.revision - 1
             checks.append((field, order.revision - 1, 1 if archived else 0))
             is_open = order.status in _OPEN
-            hset.append(
-                (KEY_OPEN_ORDERS if is_open else KEY_CLOSED_ORDERS, order.id, _json(order), field, order.revision)
-            )
+            body = bodies[id(order)] = _json(order)
+            hset.append((KEY_OPEN_ORDERS if is_open else KEY_CLOSED_ORDERS, order.id, body, field, order.revision))
             hdel.append((KEY_CLOSED_ORDERS if is_open else KEY_OPEN_ORDERS, order.id))
         for table in decision.tables:
             field = f"table:{table.id}"
@@ -725,7 +756,8 @@ class Store:
         if decision.counters is not None:
             checks.append(("counters", decision.counters.version - 1))
             sets.append((KEY_COUNTERS, _json(decision.counters), "counters", decision.counters.version))
-        events = [(ev.type, " ".join(ev.channels), _json(ev.data)) for ev in decision.events]
+        events = [(ev.type, " ".join(ev.channels), _event_json(ev.data, bodies)) for ev in decision.events]
+        result = orjson.dumps(decision.result, default=_encoder(bodies))
         actor = ACTING.get()
         held = CLAIMED.get()
         if held is not None and (held.rid, held.command_id) != (rid, command_id):
@@ -742,7 +774,6 @@ class Store:
             "prep_ttl": (PREP_WINDOW_DAYS + 1) * DAY_MS,
             "ts": now,
             "fp": fingerprint,
-            "result": orjson.dumps(decision.result).decode(),
             "ttl": self.result_ttl,
             "maxlen": self.history,
             "durable": self.durable,
@@ -754,7 +785,7 @@ class Store:
             "claim": "" if held is None else held.token,
             "latest": [] if decision.latest is None else [decision.latest[0], str(decision.latest[1])],
         }
-        keys, args = k.commit_keys(command_id, now // DAY_MS), [orjson.dumps(payload)]
+        keys, args = k.commit_keys(command_id, now // DAY_MS), [orjson.dumps(payload), result]
         if self.replicas > 0:
             reply = await self._replicated(k, ("EVALSHA", self._commit.sha, len(keys), *keys, *args))
         else:
@@ -762,7 +793,10 @@ class Store:
         status = reply[0]
         if status == b"conflict":
             return CommitOutcome(None, conflict=reply[1].decode())
-        outcome = CommitOutcome(StoredResult.parse(reply[1]), duplicate=status == b"dup")
+        if status == b"dup":
+            outcome = CommitOutcome(StoredResult.parse(reply[1]), duplicate=True)
+        else:  # the script stored {fp, offset, result} and answers the offset: the rest is in hand
+            outcome = CommitOutcome(StoredResult(fingerprint, int(reply[1]), result))
         if len(reply) > 2 and int(reply[2]):
             events.pop()  # a reading overtaken by a later one (Decision.latest): not told
         if held is not None:

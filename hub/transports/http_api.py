@@ -148,7 +148,7 @@ async def _run(request: Request, command_type: str, data: dict[str, Any], comman
             stored = await _hub(request).bus.execute(actor, command_id, command_type, data)
         except Exception as exc:
             return _error(to_wire(exc, command_type), command_id)
-    return _json({"id": command_id, "offset": stored.offset, "result": stored.result})
+    return _json({"id": command_id, "offset": stored.offset, "result": stored.answer()})
 
 
 def _command_route(command_type: str, *path_fields: str) -> Callable[[Request], Awaitable[Response]]:

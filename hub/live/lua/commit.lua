@@ -7,7 +7,8 @@
 -- ARGV[1]: JSON {checks=[[field, expected, archived]], hset=[[key, field, data, vfield, version]],
 --                hdel=[[key, field]], set=[[key, data, vfield, version]],
 --                events=[[type, channels, data]], zadd=[[member, at]], zrem=[member], prep=[[field, ms]],
---                ts, fp, result, ttl, maxlen, prep_ttl, durable, wake, epoch, setup, actor, replicated, claim}
+--                ts, fp, ttl, maxlen, prep_ttl, durable, wake, epoch, setup, actor, replicated, claim}
+-- ARGV[2]: the command's result (JSON), stored with its fingerprint and offset for every retry to get
 --   latest: [] or [name, figure]: the last event goes only if figure (a decimal string) is above the one
 --           kept under name in the versions hash (then kept instead); the reply's third element says 1 if
 --           it did not go
@@ -18,7 +19,7 @@
 --   setup: "<channel> <restaurant>" when the restaurant's settings change: every node drops its cached copy
 --   archived: 1 for an order: no version at all means it was archived (evict.lua) and read back from the
 --             archive, so it passes; the write puts its version back, so a second such command conflicts
--- Returns {'dup', stored} | {'conflict', field, current} | {'ok', stored, dropped}
+-- Returns {'dup', stored} | {'conflict', field, current} | {'ok', offset, dropped}
 local p = cjson.decode(ARGV[1])
 local function release()
   if p.claim ~= '' and redis.call('GET', KEYS[23]) == p.claim then
@@ -115,7 +116,6 @@ if p.setup ~= '' then
   local space = string.find(p.setup, ' ', 1, true)
   redis.call('PUBLISH', string.sub(p.setup, 1, space - 1), string.sub(p.setup, space + 1))
 end
-local stored = '{"fp":"' .. p.fp .. '","offset":' .. last .. ',"result":' .. p.result .. '}'
-redis.call('SET', KEYS[3], stored, 'EX', p.ttl)
+redis.call('SET', KEYS[3], '{"fp":"' .. p.fp .. '","offset":' .. last .. ',"result":' .. ARGV[2] .. '}', 'EX', p.ttl)
 release()
-return {'ok', stored, dropped}
+return {'ok', last, dropped}
