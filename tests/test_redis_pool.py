@@ -11,7 +11,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from fireflow.clients.python import HubClient
 from fireflow.hub.domain.actors import Role
-from fireflow.hub.live.redis_client import FairPool, plain_url
+from fireflow.hub.live.redis_client import FairPool, plain_url, redis_client
 from fireflow.hub.live.store import Store
 from fireflow.hub.run.demo import seed_restaurant
 from fireflow.hub.run.embedded import EmbeddedRedis
@@ -88,5 +88,24 @@ async def test_the_pool_serves_waiters_first_come_first_served(servers: Servers)
             await client.ping()
         await pool.release(held)
         assert await client.ping()
+    finally:
+        await client.aclose()
+
+
+async def test_a_new_connection_does_not_read_package_metadata(
+    servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis-py names itself on every new connection (CLIENT SETINFO); left to itself it looked its version
+    up in the installed packages' metadata each time, a site-packages scan that held the loop 10-35 ms."""
+    import redis.utils
+
+    def scan(name: str) -> str:
+        raise AssertionError(f"package metadata read for {name!r} on a new connection")
+
+    monkeypatch.setattr(redis.utils.metadata, "version", scan)
+    client = redis_client(servers.redis_url, pool_size=4)
+    try:
+        assert all(await asyncio.gather(*(client.ping() for _ in range(8))))  # more than one connection made
+        assert len(client.connection_pool._available_connections) > 1  # type: ignore[attr-defined]
     finally:
         await client.aclose()
