@@ -30,7 +30,7 @@ __all__ = ["Presence", "print_agents", "screens", "stations_of"]
 
 logger = logging.getLogger(__name__)
 
-# Each refresh of this node's members is made in this many parts spread over its interval: a thousand
+# Each refresh of this node's members is made in this many parts spread over its interval: 200
 # restaurants' writes in one pipeline held the node's loop (and every socket's events) for 6-10 ms.
 REFRESH_PARTS = 5
 

@@ -332,8 +332,8 @@ class Hub:
 
         The work is spread over the interval in slices, so ten thousand sockets never get their pings
         in one burst that delays everyone's events; a ping is one frame made once per encoding and
-        written to each socket as it is (through the server's own send, 20 µs a socket, 600 pings
-        held every socket's events for 6-9 ms).
+        written to each socket as it is (through the server's own send, a slice of 275 pings held
+        every socket's events for 6-9 ms).
         """
         interval = self.settings.heartbeat
         slices = HEARTBEAT_SLICES

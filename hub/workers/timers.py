@@ -31,8 +31,8 @@ __all__ = ["DueChecks"]
 logger = logging.getLogger(__name__)
 
 RESTAURANTS_EVERY = 10.0  # seconds between re-reads of the restaurant list
-# Each tick's look at every restaurant's due checks is made in this many parts spread over the tick: a
-# thousand restaurants' reads in one burst held the node's loop (and every socket's events) for 6-8 ms.
+# Each tick's look at every restaurant's due checks is made in this many parts spread over the tick: 200
+# restaurants' reads in one burst held the node's loop (and every socket's events) for 6-8 ms.
 DUE_PARTS = 5
 
 
