@@ -144,15 +144,6 @@ class Connection:
         else:
             self.push(message)
 
-    def send_prepared(self, message: Message, wire: bytes) -> None:
-        """A frame made once for many sockets (a ping): ``wire`` (``wire_of(message)``) straight to the socket
-        when nothing waits before it, else ``message`` queued in order."""
-        raw = self._raw_now()
-        if raw is not None:
-            raw.write(wire)
-        else:
-            self.push(message)
-
     def deliver(self, event: EncodedEvent) -> None:
         if self.pending is not None:
             self.pending.append(event)

@@ -30,10 +30,6 @@ __all__ = ["Presence", "print_agents", "screens", "stations_of"]
 
 logger = logging.getLogger(__name__)
 
-# Each refresh of this node's members is made in this many parts spread over its interval: 200
-# restaurants' writes in one pipeline held the node's loop (and every socket's events) for 6-10 ms.
-REFRESH_PARTS = 5
-
 
 def stations_of(channels: Iterable[str]) -> list[str]:
     return [c.partition(":")[2] for c in channels if c.startswith("kitchen:")]
@@ -112,13 +108,11 @@ class Presence:
         if gone and self.on_gone is not None:
             await self.on_gone(rid, gone)
 
-    async def refresh(self, part: int = 0, parts: int = 1) -> None:
-        """Extend this node's members (of the restaurants in ``part`` of ``parts``) and drop expired ones."""
+    async def refresh(self) -> None:
         by_rid: dict[str, dict[str, int]] = {}
         expiry = self._expiry()
         for rid, station in list(self._counts):
-            if hash(rid) % parts == part:  # (a string's hash is the same for the life of the process)
-                by_rid.setdefault(rid, {})[self._member(station)] = expiry
+            by_rid.setdefault(rid, {})[self._member(station)] = expiry
         if not by_rid:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -128,15 +122,13 @@ class Presence:
             await pipe.execute()
 
     async def run(self) -> None:
-        part = 0
         while True:
-            await asyncio.sleep(self.ttl / 3 / REFRESH_PARTS)
+            await asyncio.sleep(self.ttl / 3)
             try:
-                await self.refresh(part, REFRESH_PARTS)
+                await self.refresh()
             except (RedisError, OSError) as exc:
                 reraise_if_cancelled()
                 logger.warning("screen presence refresh failed: %s", exc)
-            part = (part + 1) % REFRESH_PARTS
 
     async def stop(self) -> None:
         """Forget this node's screens now instead of letting them expire."""

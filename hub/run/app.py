@@ -43,7 +43,7 @@ from fireflow.hub.commands.settle import Settler
 from fireflow.hub.domain.actors import Actor
 from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.live import control
-from fireflow.hub.live.codec import CODECS, wire_of
+from fireflow.hub.live.codec import CODECS
 from fireflow.hub.live.connection import Connection
 from fireflow.hub.live.control import REVOKED_CHANNEL, SETUP_CHANNEL
 from fireflow.hub.live.devices import Devices
@@ -69,7 +69,7 @@ __all__ = ["DURABLE_TASK", "FANOUT_TASKS", "Hub", "Readiness", "create_app", "uv
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_SLICES = 32  # at 20,000 sockets, about 600 pings every half second with the default heartbeat
+HEARTBEAT_SLICES = 8
 DURABLE_TASK = "durable-writer"  # in this node's loop, or watching its child process
 FANOUT_TASKS = ("fanout-listen", "fanout-poll")  # the wake-up pattern subscription, and the offsets' tick
 
@@ -330,10 +330,8 @@ class Hub:
     async def _heartbeat(self) -> None:
         """Ping each socket once per heartbeat and close the ones silent for two (dead peers).
 
-        The work is spread over the interval in slices, so ten thousand sockets never get their pings
-        in one burst that delays everyone's events; a ping is one frame made once per encoding and
-        written to each socket as it is (through the server's own send, a slice of 275 pings held
-        every socket's events for 6-9 ms).
+        The work is spread over the interval in slices, so ten
+        thousand sockets never get their pings in one burst that delays everyone's events.
         """
         interval = self.settings.heartbeat
         slices = HEARTBEAT_SLICES
@@ -342,17 +340,14 @@ class Hub:
         while True:
             await asyncio.sleep(interval / slices)
             now = time.monotonic()
-            pings = {}
-            for codec in CODECS.values():
-                message = codec.encode({"op": "ping", "t": int(time.time() * 1000)})
-                pings[codec.binary] = (message, wire_of(message, codec.binary))
+            pings = {c.binary: c.encode({"op": "ping", "t": int(time.time() * 1000)}) for c in CODECS.values()}
             for conn in list(self.connections):
                 if (id(conn) >> 4) % slices != tick:  # a socket's slice never changes while it lives
                     continue
                 if now - conn.last_seen > 2 * interval:
                     conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frames from peer")
                 elif conn.actor is not None:
-                    conn.send_prepared(*pings[conn.codec.binary])
+                    conn.push(pings[conn.codec.binary])
                     seen.setdefault(conn.actor.restaurant_id, set()).add(conn.actor.device_id)
             if seen:
                 await self._note_seen({rid: sorted(devices) for rid, devices in seen.items()}, True)
