@@ -60,6 +60,11 @@ class Job:
     loop: asyncio.Task[None] | None = None
 
 
+# A run that is still going this long after its cancellation has had it swallowed (redis-py's pipelines
+# can consume one and return normally): it is cancelled again, so a node's shutdown never waits it out.
+CANCEL_AGAIN_AFTER = 0.25
+
+
 class Supervisor:
     def __init__(
         self,
@@ -99,7 +104,9 @@ class Supervisor:
                 await asyncio.wait({run})
             finally:
                 if not run.done():  # we are being stopped: so is the run
-                    run.cancel()
+                    while not run.done():  # again, if a library swallowed the last cancellation
+                        run.cancel()
+                        await asyncio.wait({run}, timeout=CANCEL_AGAIN_AFTER)
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await run
                 job.up = False

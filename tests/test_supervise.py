@@ -72,6 +72,34 @@ async def test_a_task_that_returns_counts_as_dead() -> None:
         await supervisor.stop()
 
 
+async def test_a_task_whose_cancellation_is_swallowed_is_cancelled_again_and_stops(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A library inside the run eats the first cancellation (as redis-py's pipelines can): stop() still ends it."""
+    supervisor = Supervisor()
+    swallowed = asyncio.Event()
+    inside = asyncio.Event()
+
+    async def swallows_once() -> None:
+        try:
+            inside.set()
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            swallowed.set()  # and carries on, as if the round trip had been answered
+        await asyncio.Event().wait()
+
+    job = supervisor.spawn("swallows", swallows_once)
+    await asyncio.wait_for(inside.wait(), WAIT)
+    run = job.current
+    started = asyncio.get_running_loop().time()
+    with caplog.at_level(logging.WARNING, logger="fireflow.hub.supervise"):
+        await supervisor.stop(timeout=WAIT)
+    took = asyncio.get_running_loop().time() - started
+    assert swallowed.is_set() and run is not None and run.cancelled()
+    assert took < WAIT / 2, f"stop() took {took:.2f} s"
+    assert "did not stop" not in caplog.text
+
+
 async def test_a_hub_task_that_keeps_dying_makes_the_node_unready(
     hub: RunningHub, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -12,6 +13,8 @@ from hypothesis import strategies as st
 from fireflow.hub.domain.decision import Decision, Due, DueKind
 from fireflow.hub.live.keys import Keys, due_member, parse_due_member
 from fireflow.hub.live.store import Store
+from fireflow.hub.workers.timers import DueChecks
+from tests.conftest import WAIT, RunningHub
 
 
 @given(st.sampled_from(DueKind), st.text(min_size=1, max_size=80))
@@ -42,3 +45,18 @@ async def test_the_store_writes_and_reads_typed_checks(redis: Any, caplog: pytes
     await store.drop_due(rid, Due(DueKind.BILL, "due-r1.o1", None))
     await store.commit(rid, "c2", "", Decision(result={}, due=(Due(DueKind.ACK, "due-r1.o1:t1", None),)), 2)
     assert await redis.zcard(Keys(rid).due) == 0
+
+
+async def test_the_due_checks_stop_when_told_whatever_they_were_doing(hub: RunningHub) -> None:
+    """Cancelled at any moment, also inside a Redis round trip whose client swallows the cancellation, they stop.
+
+    redis-py's cluster pipeline can consume a task's cancellation and return normally; a loop that did
+    not look again kept sleeping and checking after its node had closed Redis (the node's shutdown
+    waited its 5 s, and the connections it reopened were never closed)."""
+    checks = DueChecks(hub.hub.store, hub.hub.bus, tick=0.005)
+    for attempt in range(60):
+        task = asyncio.create_task(checks.run())
+        await asyncio.sleep(0.0005 * (attempt % 20))
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=WAIT)
+        assert done == {task} and task.cancelled(), f"attempt {attempt}: still running after {WAIT} s"

@@ -67,6 +67,7 @@ class AuditTrail:
         assert books is not None
         backoff = Backoff(first=0.2, ceiling=5.0)
         while True:
+            reraise_if_cancelled()  # a library may have swallowed our cancellation in the last round
             row = await self._queue.get()
             try:
                 await self._write(books, row, backoff)

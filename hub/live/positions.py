@@ -190,6 +190,7 @@ class Positions:
         """Keep the fixes taken, every ``WRITE_EVERY_S`` while there are some: one round trip for all of them
         (per restaurant, ``lua/positions.lua``: latest, trails, expiries and the PUBLISH). Runs for good."""
         while True:
+            reraise_if_cancelled()  # a library may have swallowed our cancellation in the last round
             await self._wake.wait()
             await asyncio.sleep(WRITE_EVERY_S)  # let the other riders' fixes of this moment join
             self._wake.clear()

@@ -123,6 +123,7 @@ class Presence:
 
     async def run(self) -> None:
         while True:
+            reraise_if_cancelled()  # a library may have swallowed our cancellation in the last round
             await asyncio.sleep(self.ttl / 3)
             try:
                 await self.refresh()

@@ -48,6 +48,7 @@ class DueChecks:
     async def run(self) -> None:
         part = 0
         while True:
+            reraise_if_cancelled()  # a library may have swallowed our cancellation in the last round
             await asyncio.sleep(self.tick / DUE_PARTS)
             try:
                 await self.run_once(part, DUE_PARTS)
