@@ -60,8 +60,8 @@ class Job:
     loop: asyncio.Task[None] | None = None
 
 
-# A run that is still going this long after its cancellation has had it swallowed (redis-py's pipelines
-# can consume one and return normally): it is cancelled again, so a node's shutdown never waits it out.
+# A run that is still going this long after its cancellation has had it swallowed (redis-py can consume
+# one inside a pipeline and return normally): it is cancelled again, so a node's shutdown never waits it out.
 CANCEL_AGAIN_AFTER = 0.25
 
 

@@ -50,9 +50,9 @@ async def test_the_store_writes_and_reads_typed_checks(redis: Any, caplog: pytes
 async def test_the_due_checks_stop_when_told_whatever_they_were_doing(hub: RunningHub) -> None:
     """Cancelled at any moment, also inside a Redis round trip whose client swallows the cancellation, they stop.
 
-    redis-py's cluster pipeline can consume a task's cancellation and return normally; a loop that did
-    not look again kept sleeping and checking after its node had closed Redis (the node's shutdown
-    waited its 5 s, and the connections it reopened were never closed)."""
+    redis-py can consume a task's cancellation inside a pipeline and return normally (seen on one Redis
+    and on the cluster); a loop that did not look again kept sleeping and checking after its node had
+    closed Redis (the node's shutdown waited its 5 s, and the connections it reopened were never closed)."""
     checks = DueChecks(hub.hub.store, hub.hub.bus, tick=0.005)
     for attempt in range(60):
         task = asyncio.create_task(checks.run())
