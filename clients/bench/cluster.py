@@ -240,6 +240,9 @@ def _figures(
         figure(f"cluster[redis :{port} master]: used={used[port] / MiB:.1f}MiB cpu={redis_cpu.get(port, 0.0):.0f}%")
     if replicas:
         figure(f"cluster[redis replicas]: cpu={'+'.join(f'{redis_cpu[p]:.0f}%' for p in replicas)}")
+    if result.lost:
+        for node in nodes:
+            say(f"{result.lost} deliveries lost; {node.name}'s log ends with:\n{node.log_tail()}")
 
 
 async def _bench(args: argparse.Namespace) -> int:

@@ -287,10 +287,9 @@ def _merge_stat(what: str, before: int | None, value: int) -> int:
     return before + value
 
 
-def _skip(pipe: Any, k: Keys) -> None:
-    """A placeholder reply in a pipeline whose replies are unpacked by position: a cheap read in the
-    restaurant's own slot (ECHO names no key, so a cluster could not place it in a transaction)."""
-    pipe.exists(k.seq)
+def _pairs(fields: list[bytes]) -> dict[bytes, bytes]:
+    """A stream entry's fields as a script returns them (a flat list) as redis-py's XRANGE gives them."""
+    return dict(zip(fields[::2], fields[1::2], strict=True))
 
 
 def _stations(members: Any) -> set[str]:
@@ -380,6 +379,7 @@ class Store:
         self._order_inputs = redis.register_script(
             resources.files("fireflow.hub.live").joinpath("lua/order_inputs.lua").read_text()
         )
+        self._reads = redis.register_script(resources.files("fireflow.hub.live").joinpath("lua/reads.lua").read_text())
 
     # -- restaurants ------------------------------------------------------
 
@@ -902,33 +902,37 @@ class Store:
         return seq, epoch, state
 
     async def _snapshot_once(self, k: Keys, parts: frozenset[str], now: int) -> tuple[int, Any, str, LiveState]:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(k.seq)
-            pipe.get(k.acked)
-            pipe.get(k.epoch)
-            pipe.hvals(k.open_orders)
-            pipe.hvals(k.tables) if "tables" in parts else _skip(pipe, k)
-            pipe.get(k.menu) if "menu" in parts else _skip(pipe, k)
-            pipe.hvals(k.stock) if "stock" in parts else _skip(pipe, k)
-            pipe.get(k.restaurant)  # here, not from the node's cache: settings as of the same offset
-            pipe.hvals(k.staff) if "staff" in parts else _skip(pipe, k)
-            pipe.hvals(k.print_jobs) if "print_jobs" in parts else _skip(pipe, k)
-            pipe.hvals(k.print_manual) if "print_manual" in parts else _skip(pipe, k)
-            pipe.hvals(k.printer_health) if "printer_health" in parts else _skip(pipe, k)
-            (
-                seq,
-                acked,
-                epoch,
-                orders,
-                tables,
-                menu,
-                stock,
-                raw_restaurant,
-                staff,
-                jobs,
-                manual,
-                health,
-            ) = await pipe.execute()
+        def read(part: str, how: str) -> str:
+            return how if part in parts else "none"
+
+        reads = {
+            k.seq: "get",
+            k.acked: "get",
+            k.epoch: "get",
+            k.open_orders: "hvals",
+            k.tables: read("tables", "hvals"),
+            k.menu: read("menu", "get"),
+            k.stock: read("stock", "hvals"),
+            k.restaurant: "get",  # here, not from the node's cache: settings as of the same offset
+            k.staff: read("staff", "hvals"),
+            k.print_jobs: read("print_jobs", "hvals"),
+            k.print_manual: read("print_manual", "hvals"),
+            k.printer_health: read("printer_health", "hvals"),
+        }
+        (
+            seq,
+            acked,
+            epoch,
+            orders,
+            tables,
+            menu,
+            stock,
+            raw_restaurant,
+            staff,
+            jobs,
+            manual,
+            health,
+        ) = await self._reads(keys=list(reads), args=list(reads.values()))
         restaurant = Restaurant.model_validate_json(raw_restaurant) if raw_restaurant else None
         state = LiveState(
             now=now,
@@ -949,13 +953,10 @@ class Store:
     async def history_since(self, rid: str, since: int, limit: int) -> History:
         """Every entry after ``since``, or ``entries=None`` when some of them were trimmed away."""
         k = Keys(rid)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(k.seq)
-            pipe.get(k.acked)
-            pipe.get(k.epoch)
-            pipe.xrange(k.stream, "-", "+", count=1)
-            pipe.xrange(k.stream, f"{since + 1}-0", "+", count=limit + 1)
-            seq_raw, acked_raw, epoch_raw, first, rest = await pipe.execute()
+        seq_raw, acked_raw, epoch_raw, first, rest = await self._reads(
+            keys=[k.seq, k.acked, k.epoch, k.stream, k.stream],
+            args=["get", "get", "get", "xfirst", "xfrom", f"{since + 1}-0", limit + 1],
+        )
         seq = visible_head(seq_raw, acked_raw)
         epoch = _text(epoch_raw)
         rest = [(i, f) for i, f in rest if int(i.partition(b"-")[0]) <= seq]  # none a reader may not see yet
@@ -965,7 +966,7 @@ class Store:
             oldest = int(first[0][0].partition(b"-")[0]) if first else seq + 1
             if oldest > since + 1:
                 return History(seq, epoch, None)
-        return History(seq, epoch, [StreamEntry.from_redis(i, f) for i, f in rest])
+        return History(seq, epoch, [StreamEntry.from_redis(i, _pairs(f)) for i, f in rest])
 
     async def read_after(self, rid: str, after: int, upto: int, count: int = 1000) -> list[StreamEntry]:
         """Entries after ``after`` up to ``upto`` (a visible head: never past what readers may see)."""
