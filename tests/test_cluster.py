@@ -272,3 +272,36 @@ async def test_a_snapshot_and_a_replay_on_a_cluster_are_one_command_each_and_sta
     finally:
         await master.aclose()
         await client.aclose()
+
+
+async def test_a_pipeline_of_stream_reads_asks_the_server_for_no_keys(
+    redis_cluster: EmbeddedRedisCluster, rid: str
+) -> None:
+    """redis-py asked each master COMMAND GETKEYS for every XREADGROUP (its keys move), one round trip
+    each and one after another: the durable writer's read of 1,000 restaurants' streams took its whole
+    time. The client finds a stream read's slot itself, and each read still reaches its stream's master."""
+    client = redis_client(cluster_url(redis_cluster))
+    masters = [Redis(port=port) for port in redis_cluster.master_ports()]
+    streams = [Keys(f"{rid}-{n}").stream for n in range(30)]  # over the three shards
+    try:
+        for n, stream in enumerate(streams):
+            await client.xadd(stream, {"n": n})
+            await client.xgroup_create(stream, "g", "0")
+
+        async def getkeys() -> int:
+            stats = [await m.info("commandstats") for m in masters]
+            return sum(int(s.get("cmdstat_command|getkeys", {}).get("calls", 0)) for s in stats)
+
+        before = await getkeys()
+        async with client.pipeline(transaction=False) as pipe:
+            for stream in streams:
+                pipe.xreadgroup("g", "c", {stream: ">"}, count=10)
+            replies = await pipe.execute()
+        assert await getkeys() == before
+        assert [[(s.decode(), [f for _, f in m]) for s, m in r] for r in replies] == [
+            [(stream, [{b"n": str(n).encode()}])] for n, stream in enumerate(streams)
+        ]
+    finally:
+        for m in masters:
+            await m.aclose()
+        await client.aclose()
