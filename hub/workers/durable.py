@@ -17,6 +17,7 @@ was committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -34,7 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from fireflow.hub.books.archive import OrderArchive
 from fireflow.hub.books.calls import Calls
 from fireflow.hub.books.partitions import ensure_months
-from fireflow.hub.live.keys import DURABLE_GROUP, Keys
+from fireflow.hub.live.control import follow
+from fireflow.hub.live.keys import DURABLE_GROUP, WAKE_PATTERN, WAKE_PREFIX, Keys
 from fireflow.hub.live.redis_client import get_many, redis_client, slot_groups
 from fireflow.hub.live.store import Store, StreamEntry, visible_head
 from fireflow.hub.supervise import reraise_if_cancelled
@@ -46,6 +48,9 @@ logger = logging.getLogger(__name__)
 
 CLAIM_IDLE_MS = 30_000
 REFRESH_S = 2.0
+# Every stream is read at least this often, whatever the wake-ups said: a lost one delays events by this
+# much, never loses them. Between sweeps only the streams a commit woke are read.
+SWEEP_S = 5.0
 MONTHS_EVERY_S = 6 * 3600.0  # how often the writer makes the events table's coming months (hub/books/partitions.py)
 WATERMARK_S = 1.0
 
@@ -60,6 +65,7 @@ class DurableWriter:
         batch: int = 500,
         linger: float = 0.2,
         closed_keep: float | None = 3600.0,
+        sweep: float = SWEEP_S,
     ) -> None:
         self.redis = redis
         # Orders closed this long leave Redis for the archive (None: they stay, as for a writer of a test).
@@ -78,6 +84,10 @@ class DurableWriter:
         self._holding = False  # entries read but not yet visible (``Keys.acked``) wait pending under our name
         self._touched: set[Keys] = set()
         self.linger = linger
+        self.sweep = sweep
+        self._woken: set[str] = set()  # streams a commit published since the last read
+        self._swept = -1e9  # when every stream was last read
+        self.reads: dict[str, int] = {}  # reads per stream: what the wake-ups spare is seen here
 
     def start(self) -> None:
         """Run on a task of its own (``fireflow durable``); a node supervises ``run()`` instead."""
@@ -110,6 +120,40 @@ class DurableWriter:
 
     async def run(self) -> None:
         """Copy forever: a Redis or Postgres error pauses the writer (with backoff), never ends it."""
+        listening = asyncio.get_running_loop().create_task(self._listen(), name="durable-wake-ups")
+        try:
+            await self._copy()
+        finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listening
+
+    async def _listen(self) -> None:
+        """The commits' wake-ups (the fan-out's): which streams have something new to read."""
+
+        async def caught_up() -> None:
+            self._swept = -1e9  # wake-ups were missed while away: read every stream next round
+
+        def on_message(message: dict[str, Any]) -> None:
+            if message["type"] == "pmessage":
+                self._woken.add(Keys(message["channel"].decode()[len(WAKE_PREFIX) :]).stream)
+
+        await follow(
+            self.redis, "durable wake-up", lambda pubsub: pubsub.psubscribe(WAKE_PATTERN), on_message, caught_up
+        )
+
+    def _to_read(self, streams: list[str], now: float) -> list[str]:
+        """Every stream on a sweep; else those a commit woke. A round re-reading what is pending (``0``)
+        reads every stream and leaves the wake-ups for the next round, which reads what is new."""
+        if self._backlog or self._holding:
+            return streams
+        woken, self._woken = self._woken, set()
+        if now - self._swept > self.sweep:
+            self._swept = now
+            return streams
+        return [stream for stream in streams if stream in woken]
+
+    async def _copy(self) -> None:
         delay = 0.2
         loop = asyncio.get_running_loop()
         last_claim = last_refresh = last_marks = last_months = last_archive = -1e9
@@ -125,7 +169,10 @@ class DurableWriter:
                         logger.info("events partitions made: %s", ", ".join(made))
                 if now - last_refresh > REFRESH_S:  # new restaurants join within this time
                     last_refresh = now
+                    before = len(streams)
                     streams = await self._ensure_groups(await self.store.restaurant_ids())
+                    if len(streams) != before:
+                        self._swept = -1e9  # a new restaurant's first events may have woken no one yet
                 if not streams:
                     await asyncio.sleep(REFRESH_S)
                     continue
@@ -136,7 +183,12 @@ class DurableWriter:
                     last_claim = now
                     if await self._claim(streams):
                         self._backlog = True
-                got = await self._write(await self._read(streams, "0" if self._backlog or self._holding else ">"))
+                start = "0" if self._backlog or self._holding else ">"
+                reading = self._to_read(streams, now)
+                reply = await self._read(reading, start) if reading else []
+                # a stream with a whole batch read may have more: read it again next round, woken or not
+                self._woken.update(stream.decode() for stream, messages in reply if len(messages) >= self.batch)
+                got = await self._write(reply)
                 if self._backlog and not got:
                     self._backlog = False
                 if self._touched and (not got or now - last_marks > WATERMARK_S):  # at most 1/s while busy
@@ -165,6 +217,8 @@ class DurableWriter:
 
     async def _read(self, streams: list[str], start: str) -> list[Any]:
         """One XREADGROUP over every stream on one Redis; on a cluster one per slot, pipelined per node."""
+        for stream in streams:
+            self.reads[stream] = self.reads.get(stream, 0) + 1
         groups = slot_groups(self.redis, streams)
         if len(groups) == 1:
             reply: Any = await self.redis.xreadgroup(
