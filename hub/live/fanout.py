@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -160,6 +160,9 @@ class FanOut:
         self.store = store
         self.tick = tick
         self.feeds: dict[str, Feed] = {}
+        # Told every restaurant's wake-up, and when some may have been missed (``DueChecks``); must not raise.
+        self.on_wake: Callable[[str], None] | None = None
+        self.on_missed: Callable[[], None] | None = None
 
     async def stop(self) -> None:
         """Stop the feeds; ``listen`` and ``poll`` run under the node's supervisor, which stops them."""
@@ -207,14 +210,19 @@ class FanOut:
         """Wake-ups from every commit on every node; subscribes again forever (``control.follow``)."""
 
         async def catch_up() -> None:
+            if self.on_missed is not None:
+                self.on_missed()
             await self._wake_to_heads()  # anything missed while we were away
 
         def on_message(message: dict[str, Any]) -> None:
             if message["type"] != "pmessage":
                 return
-            woken = self.feeds.get(message["channel"].decode()[len(WAKE_PREFIX) :])
+            rid = message["channel"].decode()[len(WAKE_PREFIX) :]
+            woken = self.feeds.get(rid)
             if woken is not None:
                 woken.wake(int(message["data"]))
+            if self.on_wake is not None:
+                self.on_wake(rid)
 
         await follow(self.redis, "wake-up", lambda pubsub: pubsub.psubscribe(WAKE_PATTERN), on_message, catch_up)
 

@@ -602,16 +602,27 @@ class Store:
         return _stations(await self.redis.zrangebyscore(Keys(rid).screens, now_ms, "+inf"))
 
     async def due(self, rids: list[str], now_ms: int, limit: int = 100) -> dict[str, list[Due]]:
-        """Checks that are due now, per restaurant (one round trip for all of them).
+        """Checks that are due now, per restaurant (one round trip for all of them)."""
+        found, _ = await self.due_and_next(rids, now_ms, limit)
+        return found
+
+    async def due_and_next(
+        self, rids: list[str], now_ms: int, limit: int = 100
+    ) -> tuple[dict[str, list[Due]], dict[str, int]]:
+        """Checks due now per restaurant, and when each restaurant's first check falls due (none: absent).
 
         A member this hub cannot read (written by a newer one, or damaged) is logged and dropped.
         """
         async with self.redis.pipeline(transaction=False) as pipe:
             for rid in rids:
                 pipe.zrangebyscore(Keys(rid).due, "-inf", now_ms, start=0, num=limit, withscores=True)
+                pipe.zrange(Keys(rid).due, 0, 0, withscores=True)
             replies = await pipe.execute()
         found: dict[str, list[Due]] = {}
-        for rid, members in zip(rids, replies, strict=True):
+        first: dict[str, int] = {}
+        for rid, members, earliest in zip(rids, replies[::2], replies[1::2], strict=True):
+            if earliest:
+                first[rid] = int(earliest[0][1])
             for raw, score in members:
                 member = _text(raw)
                 parsed = parse_due_member(member)
@@ -620,7 +631,7 @@ class Store:
                     await self.redis.zrem(Keys(rid).due, member)
                     continue
                 found.setdefault(rid, []).append(Due(*parsed, int(score)))
-        return found
+        return found, first
 
     async def drop_due(self, rid: str, due: Due) -> None:
         """Forget a due check outside a commit (what it was about is gone)."""

@@ -163,6 +163,7 @@ class Hub:
             positions=self.positions,
         )
         self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick)
+        self.fanout.on_wake, self.fanout.on_missed = self.due_checks.woken, self.due_checks.missed
         self.connections: set[Connection] = Sockets(self.metrics)
         self._seen_tasks: set[asyncio.Task[None]] = set()
         self.writer: DurableWriter | None = None

@@ -3,7 +3,9 @@
 A check is a typed ``Due`` (its kind and subject): a ticket not acknowledged
 in time, a bill lock running out, a payment lock left behind. They sit in
 each restaurant's ``due`` sorted set, written atomically with the commit that
-started them (the live store encodes and decodes them). Every node polls;
+started them (the live store encodes and decodes them). Every node polls: the
+restaurants a commit woke (the fan-out's wake-ups) and those whose first check
+has fallen due, and every restaurant on a sweep every ``SWEEP_S``;
 each check runs as an internal command whose id is derived from the check, so
 when two nodes run the same one the second gets the stored result and
 nothing happens twice.
@@ -31,19 +33,36 @@ __all__ = ["DueChecks"]
 logger = logging.getLogger(__name__)
 
 RESTAURANTS_EVERY = 10.0  # seconds between re-reads of the restaurant list
+# Every restaurant's due checks are read at least this often; between sweeps only those of a restaurant a
+# commit woke (it may have added or moved one) or whose first check has fallen due. A check added by a
+# commit whose wake-up this node missed runs at most this late.
+SWEEP_S = 5.0
 # Each tick's look at every restaurant's due checks is made in this many parts spread over the tick: 200
 # restaurants' reads in one burst held the node's loop (and every socket's events) for 6-8 ms.
 DUE_PARTS = 5
 
 
 class DueChecks:
-    def __init__(self, store: Store, bus: CommandBus, *, tick: float = 0.5) -> None:
+    def __init__(self, store: Store, bus: CommandBus, *, tick: float = 0.5, sweep: float = SWEEP_S) -> None:
         self.store = store
         self.bus = bus
         self.settler = bus.settler
         self.tick = tick
+        self.sweep = sweep
         self._rids: list[str] = []
         self._rids_at = 0.0
+        self._woken: set[str] = set()  # restaurants a commit woke since their last read
+        self._first: dict[str, int] = {}  # when each restaurant's first check falls due (ms), as last read
+        self._swept: dict[int, float] = {}  # part -> when all of its restaurants were last read
+        self.reads: dict[str, int] = {}  # reads per restaurant: what the wake-ups spare is seen here
+
+    def woken(self, rid: str) -> None:
+        """A commit of ``rid`` (the fan-out's wake-up): its due checks may have changed."""
+        self._woken.add(rid)
+
+    def missed(self) -> None:
+        """Wake-ups may have been lost (the subscription was away): read every restaurant next time."""
+        self._swept.clear()
 
     async def run(self) -> None:
         part = 0
@@ -65,7 +84,29 @@ class DueChecks:
         now = time.monotonic()
         if now - self._rids_at > RESTAURANTS_EVERY or not self._rids:
             self._rids, self._rids_at = await self.store.restaurant_ids(), now
-        due = await self.store.due(self._rids[part::parts], int(time.time() * 1000))
+        now_ms = int(time.time() * 1000)
+        mine = self._rids[part::parts]
+        if now - self._swept.get(part, -1e9) > self.sweep:
+            self._swept[part] = now
+            reading = mine
+        else:
+            woken, first = self._woken, self._first
+            reading = [rid for rid in mine if rid in woken or first.get(rid, now_ms + 1) <= now_ms]
+        if not reading:
+            return 0
+        self._woken.difference_update(reading)
+        for rid in reading:
+            self.reads[rid] = self.reads.get(rid, 0) + 1
+        try:
+            due, first_due = await self.store.due_and_next(reading, now_ms)
+        except BaseException:
+            self._woken.update(reading)  # not read after all: read them next time
+            raise
+        for rid in reading:
+            if rid in first_due:
+                self._first[rid] = first_due[rid]
+            else:
+                self._first.pop(rid, None)
         ran = 0
         for rid, checks in due.items():
             for check in checks:
