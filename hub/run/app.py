@@ -192,6 +192,7 @@ class Hub:
                 closed_keep=self.settings.closed_keep,
             )
             spawn(DURABLE_TASK, self.writer.run)
+            spawn("durable-wake-ups", self.writer.listen)
         elif self.engine is not None and self.settings.durable_mode == "process":
             spawn(DURABLE_TASK, self._durable_process)
         spawn("heartbeat", self._heartbeat)

@@ -17,7 +17,6 @@ was committed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -79,7 +78,7 @@ class DurableWriter:
         self.healthy = True
         self.written = 0
         self._groups: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._backlog = True  # start by re-reading anything left pending under our name
         self._holding = False  # entries read but not yet visible (``Keys.acked``) wait pending under our name
         self._touched: set[Keys] = set()
@@ -90,14 +89,19 @@ class DurableWriter:
         self.reads: dict[str, int] = {}  # reads per stream: what the wake-ups spare is seen here
 
     def start(self) -> None:
-        """Run on a task of its own (``fireflow durable``); a node supervises ``run()`` instead."""
-        self._task = asyncio.get_running_loop().create_task(self.run(), name="durable-writer")
+        """Run on tasks of its own (``fireflow durable``); a node supervises ``run()`` and ``listen()`` instead."""
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self.run(), name="durable-writer"),
+            loop.create_task(self.listen(), name="durable-wake-ups"),
+        ]
 
     async def stop(self, timeout: float = 5.0) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            done, _ = await asyncio.wait({self._task}, timeout=timeout)
-            if not done:
+        if self._tasks:
+            for task in self._tasks:
+                task.cancel()
+            _, pending = await asyncio.wait(self._tasks, timeout=timeout)
+            if pending:
                 logger.warning("durable writer did not stop within %.0f s; abandoning it", timeout)
 
     async def close(self) -> None:
@@ -118,18 +122,9 @@ class DurableWriter:
             streams.append(stream)
         return streams
 
-    async def run(self) -> None:
-        """Copy forever: a Redis or Postgres error pauses the writer (with backoff), never ends it."""
-        listening = asyncio.get_running_loop().create_task(self._listen(), name="durable-wake-ups")
-        try:
-            await self._copy()
-        finally:
-            listening.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await listening
-
-    async def _listen(self) -> None:
-        """The commits' wake-ups (the fan-out's): which streams have something new to read."""
+    async def listen(self) -> None:
+        """The commits' wake-ups (the fan-out's): which streams have something new to read. Without it
+        the writer still reads every stream on each sweep."""
 
         async def caught_up() -> None:
             self._swept = -1e9  # wake-ups were missed while away: read every stream next round
@@ -153,7 +148,8 @@ class DurableWriter:
             return streams
         return [stream for stream in streams if stream in woken]
 
-    async def _copy(self) -> None:
+    async def run(self) -> None:
+        """Copy forever: a Redis or Postgres error pauses the writer (with backoff), never ends it."""
         delay = 0.2
         loop = asyncio.get_running_loop()
         last_claim = last_refresh = last_marks = last_months = last_archive = -1e9
