@@ -49,6 +49,8 @@ async def follow(
         reraise_if_cancelled()
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
         try:
+            if is_cluster(redis):  # a new client knows no slot yet: its pubsub would fail (KeyError: the slot)
+                await cast(RedisCluster, redis).initialize()
             await subscribe(pubsub)
             await caught_up()  # whatever was sent while we were not listening
             backoff.reset()
