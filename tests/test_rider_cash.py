@@ -223,8 +223,10 @@ async def test_a_cash_delivery_the_books_have_but_a_crash_left_unapplied_is_fini
         [order], restaurant.billing, restaurant.currency, delivery.cod_tender(order, due), phone, 1,
         key=key, prep_mean_ms={}, on_delivery=True,
     )  # fmt: skip
-    await node.store.commit(hub.rid, f"{key}:lock", "", lock(plan, phone, 1, 0), 1)  # its check is due at once
-    await node.settler.books.record(node.settler._settlement(plan, restaurant, phone, 1))  # then the crash
+    # The books first, then the lock whose check is due at once: in the other order (as the crash happened)
+    # a due check between the two would find no payment and release the lock, which is a different test.
+    await node.settler.books.record(node.settler._settlement(plan, restaurant, phone, 1))
+    await node.store.commit(hub.rid, f"{key}:lock", "", lock(plan, phone, 1, 0), 1)
 
     told = await event_about(dispatch, "RIDER_CASH", order_id)
     assert (told["data"]["kind"], told["data"]["amount"], told["data"]["holds"]) == ("COD", due, due)

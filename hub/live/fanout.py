@@ -160,9 +160,10 @@ class FanOut:
         self.store = store
         self.tick = tick
         self.feeds: dict[str, Feed] = {}
-        # Told every restaurant's wake-up, and when some may have been missed (``DueChecks``); must not raise.
-        self.on_wake: Callable[[str], None] | None = None
-        self.on_missed: Callable[[], None] | None = None
+        # Told every restaurant's wake-up, and when some may have been missed (the due checks, an inline
+        # durable writer: one subscription per node for all of them); they must not raise.
+        self.on_wake: list[Callable[[str], None]] = []
+        self.on_missed: list[Callable[[], None]] = []
 
     async def stop(self) -> None:
         """Stop the feeds; ``listen`` and ``poll`` run under the node's supervisor, which stops them."""
@@ -210,8 +211,8 @@ class FanOut:
         """Wake-ups from every commit on every node; subscribes again forever (``control.follow``)."""
 
         async def catch_up() -> None:
-            if self.on_missed is not None:
-                self.on_missed()
+            for missed in self.on_missed:
+                missed()
             await self._wake_to_heads()  # anything missed while we were away
 
         def on_message(message: dict[str, Any]) -> None:
@@ -221,8 +222,8 @@ class FanOut:
             woken = self.feeds.get(rid)
             if woken is not None:
                 woken.wake(int(message["data"]))
-            if self.on_wake is not None:
-                self.on_wake(rid)
+            for told in self.on_wake:
+                told(rid)
 
         await follow(self.redis, "wake-up", lambda pubsub: pubsub.psubscribe(WAKE_PATTERN), on_message, catch_up)
 

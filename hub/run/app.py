@@ -163,7 +163,8 @@ class Hub:
             positions=self.positions,
         )
         self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick)
-        self.fanout.on_wake, self.fanout.on_missed = self.due_checks.woken, self.due_checks.missed
+        self.fanout.on_wake.append(self.due_checks.woken)
+        self.fanout.on_missed.append(self.due_checks.missed)
         self.connections: set[Connection] = Sockets(self.metrics)
         self._seen_tasks: set[asyncio.Task[None]] = set()
         self.writer: DurableWriter | None = None
@@ -191,8 +192,9 @@ class Hub:
                 batch=self.settings.durable_batch,
                 closed_keep=self.settings.closed_keep,
             )
+            self.fanout.on_wake.append(self.writer.woken)  # the node's wake-ups: no subscription of its own
+            self.fanout.on_missed.append(self.writer.missed)
             spawn(DURABLE_TASK, self.writer.run)
-            spawn("durable-wake-ups", self.writer.listen)
         elif self.engine is not None and self.settings.durable_mode == "process":
             spawn(DURABLE_TASK, self._durable_process)
         spawn("heartbeat", self._heartbeat)

@@ -122,16 +122,24 @@ class DurableWriter:
             streams.append(stream)
         return streams
 
+    def woken(self, rid: str) -> None:
+        """A commit of ``rid`` (the fan-out's wake-up): its stream has something new to read."""
+        self._woken.add(Keys(rid).stream)
+
+    def missed(self) -> None:
+        """Wake-ups may have been lost (the subscription was away): read every stream next round."""
+        self._swept = -1e9
+
     async def listen(self) -> None:
-        """The commits' wake-ups (the fan-out's): which streams have something new to read. Without it
-        the writer still reads every stream on each sweep."""
+        """The commits' wake-ups, for a writer on its own (``fireflow durable``); inline in a node the node's
+        fan-out tells it (``woken``, ``missed``). Without either it still reads every stream on each sweep."""
 
         async def caught_up() -> None:
-            self._swept = -1e9  # wake-ups were missed while away: read every stream next round
+            self.missed()
 
         def on_message(message: dict[str, Any]) -> None:
             if message["type"] == "pmessage":
-                self._woken.add(Keys(message["channel"].decode()[len(WAKE_PREFIX) :]).stream)
+                self.woken(message["channel"].decode()[len(WAKE_PREFIX) :])
 
         await follow(
             self.redis, "durable wake-up", lambda pubsub: pubsub.psubscribe(WAKE_PATTERN), on_message, caught_up

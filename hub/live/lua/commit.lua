@@ -1,4 +1,4 @@
--- The one atomic commit: idempotency, version checks, state, events, trim, wake-up.
+-- The one atomic commit: idempotency, version checks, state, events, trim, wake-up (also for a due check alone).
 -- KEYS: 1 stream, 2 seq, 3 command result, 4 persisted offset, 5 epoch, 6 versions,
 --       7 open orders, 8 closed orders, 9 tables, 10 counters, 11 stock, 12 due, 13 today's prep statistics, 14 restaurant, 15 menu,
 --       16 staff, 17 PIN hashes, 18 print jobs, 19 print jobs on the manual list, 20 printer health,
@@ -111,6 +111,11 @@ if n > 0 then
   end
 else
   last = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if #p.zadd > 0 then
+    -- no event, but a check that falls due: the nodes' due checks read a restaurant a commit woke (at
+    -- the offset readers may already see, so no feed reads past it)
+    redis.call('PUBLISH', p.wake, redis.call('GET', KEYS[21]) or '0')
+  end
 end
 if p.setup ~= '' then
   local space = string.find(p.setup, ' ', 1, true)
