@@ -32,6 +32,8 @@ __all__ = [
     "InvoiceLineRow",
     "InvoiceOrderRow",
     "InvoiceRow",
+    "LedgerDayBalanceRow",
+    "LedgerDayKindRow",
     "LedgerEntryRow",
     "LedgerTransactionRow",
     "PaymentRow",
@@ -197,6 +199,32 @@ class LedgerEntryRow(Base):
     account: Mapped[str] = mapped_column(String(96), index=True, doc="a rider's cash: asset:rider_cash:<device id>")
     debit: Mapped[int] = mapped_column(BigInteger)
     credit: Mapped[int] = mapped_column(BigInteger)
+
+
+class LedgerDayKindRow(Base):
+    """How many transactions of a kind a restaurant's business day holds, kept by the database itself (a
+    trigger on ledger_transactions, migration 0010): a sale's answer tells the tills the day's figures, and
+    counting the day's postings for it grew with every sale of the day."""
+
+    __tablename__ = "ledger_day_kinds"
+
+    restaurant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    business_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    postings: Mapped[int] = mapped_column(BigInteger)
+
+
+class LedgerDayBalanceRow(Base):
+    """An account's debits less credits over a business day's transactions of one kind, kept by the database
+    (a trigger on ledger_entries, migration 0010): the day's figures read these rows, not the day's ledger."""
+
+    __tablename__ = "ledger_day_balances"
+
+    restaurant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    business_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account: Mapped[str] = mapped_column(String(96), primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger)
 
 
 class AuditRow(Base):

@@ -185,9 +185,17 @@ def settings_for(servers: Servers, **changes: Any) -> Settings:
         secret=SECRET,
         freeze_gc=False,
         durable="inline",
-        # cheap PIN hashes (test_pins proves the default is production's); HTTP limits out of the way of
-        # tests that drive a day of trade through one token (test_devices proves the limit itself)
-        **{"pin_hash": "test", "http_rate": 10_000.0, "http_burst": 10_000.0, **changes},
+        # cheap PIN hashes (test_pins proves the default is production's); HTTP and frame limits out of the
+        # way of tests that drive a day of trade through one token or socket, which a fast machine answers
+        # quicker than 100 frames a second (test_devices, test_ws and test_bad_input prove the limits)
+        **{
+            "pin_hash": "test",
+            "http_rate": 10_000.0,
+            "http_burst": 10_000.0,
+            "rate": 10_000.0,
+            "burst": 10_000.0,
+            **changes,
+        },
     )
 
 

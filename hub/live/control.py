@@ -67,7 +67,7 @@ async def follow(
                     await cast(RedisCluster, redis).nodes_manager.initialize()
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
 
 
 async def listen(
