@@ -67,6 +67,14 @@ def _children() -> set[int]:
             ],
         ),
         (
+            "settle",
+            ["--sockets", "3", "--restaurants", "2", "--orders", "60"],
+            [
+                r"^settle: settlements/s=\d+ p50=\S+ p99=\S+ settled=60 invoices_in_postgres=60 unbalanced=0 errors=0 "
+                r"cashiers=3 restaurants=2 hub_cpu=\d+% hub_ms_per_settlement=[\d.]+$",
+            ],
+        ),
+        (
             "idle",
             ["--sockets", "20", "--restaurants", "2", "--settle", "0.5", "--baseline"],
             [
