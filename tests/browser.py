@@ -168,20 +168,36 @@ def card(order_id: str) -> str:
 
 
 # Whether an element is wholly on screen: inside the viewport and inside every box that clips it.
-_IN_VIEW = """(el) => {
-    const r = el.getBoundingClientRect();
-    if (!r.width || !r.height) return false;
-    const inside = (b) => r.left >= b.left - 0.5 && r.top >= b.top - 0.5 && r.right <= b.right + 0.5 && r.bottom <= b.bottom + 0.5;
-    if (!inside({ left: 0, top: 0, right: window.innerWidth, bottom: window.innerHeight })) return false;
-    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
-        if (getComputedStyle(p).overflow !== "visible" && !inside(p.getBoundingClientRect())) return false;
-    }
-    return true;
-}"""
+_IN_VIEW = """(el, ms) => new Promise((resolve) => {
+    const inside = (r, b) => r.left >= b.left - 0.5 && r.top >= b.top - 0.5 && r.right <= b.right + 0.5 && r.bottom <= b.bottom + 0.5;
+    const seen = () => {
+        const r = el.getBoundingClientRect();
+        if (!r.width || !r.height) return false;
+        if (!inside(r, { left: 0, top: 0, right: window.innerWidth, bottom: window.innerHeight })) return false;
+        for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+            if (getComputedStyle(p).overflow !== "visible" && !inside(r, p.getBoundingClientRect())) return false;
+        }
+        return true;
+    };
+    const end = performance.now() + ms;
+    const check = () => {
+        if (seen()) resolve(true);
+        else if (!el.isConnected || performance.now() > end) resolve(false);
+        else requestAnimationFrame(check);
+    };
+    check();
+})"""
 
 
 async def in_view(locator: Any) -> bool:
-    """Whether the element is wholly visible without scrolling the page or any box it is in."""
+    """Whether the element is, or comes within TIMEOUT_MS, wholly visible without scrolling the page or any
+    box it is in. A page just loaded may still be laying out (a list filling in above it) when the element
+    first appears; the check follows its frames, and an element drawn again is found again."""
     await locator.wait_for(timeout=TIMEOUT_MS)
-    seen: bool = await locator.evaluate(_IN_VIEW)
-    return seen
+    for _ in range(int(TIMEOUT_MS / _IN_VIEW_SLICE_MS)):
+        if await locator.evaluate(_IN_VIEW, _IN_VIEW_SLICE_MS):
+            return True
+    return False
+
+
+_IN_VIEW_SLICE_MS = 250  # how long one look follows the frames of one element before finding it again
