@@ -20,7 +20,7 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -189,7 +189,7 @@ def check_port_free(host: str, port: int) -> None:
 # -- commands --------------------------------------------------------------------
 
 
-def _serve(settings: Settings, demo: bool) -> int:
+def _serve(settings: Settings, demo: bool, simulate: argparse.Namespace | None = None) -> int:
     import uvicorn
 
     from fireflow.hub.run.app import create_app, uvicorn_config
@@ -210,15 +210,49 @@ def _serve(settings: Settings, demo: bool) -> int:
         # embedded servers above are stopped cleanly instead of dying with us.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, _exit_quietly)
-        if printers is not None and printers.printers:
+        if printers is not None and (printers.printers or simulate is not None):
             from fireflow.hub.run.demo_printers import demo_server
 
             hub_url = f"http://{_browser_host(settings.host)}:{settings.port}"
-            server: uvicorn.Server = demo_server(app, config, printers, hub_url, settings.secret)
+            companion = _simulation(settings, hub_url, simulate) if simulate is not None else None
+            emulated = printers if printers.printers else None
+            server: uvicorn.Server = demo_server(app, config, emulated, hub_url, settings.secret, companion=companion)
         else:
             server = uvicorn.Server(config)
         server.run()
     return 0
+
+
+def _simulation(settings: Settings, hub_url: str, options: argparse.Namespace) -> Callable[[], Awaitable[None]]:
+    """``fireflow demo --simulate``: a day part of the demo restaurant played by simulated staff, once the hub is up."""
+    from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Simulation, plan_service
+    from fireflow.clients.simulator.service import menu_of
+    from fireflow.hub.domain.actors import Role
+    from fireflow.hub.run.demo import DEMO_ID
+    from fireflow.hub.transports.tokens import mint
+
+    def token(role: str, device: str, stations: tuple[str, ...]) -> str:
+        return mint(settings.secret, DEMO_ID, Role(role), device=device, stations=stations)
+
+    async def run() -> None:
+        ws_url = hub_url.replace("http", "ws", 1) + "/ws"
+        menu = await menu_of(ws_url, token("WAITER", "sim-host", ()))
+        part = DAY_PARTS[options.day_part]
+        plan = plan_service(menu, orders=options.orders, part=part, seed=options.seed)
+        lasts = part.seconds / options.speed
+        print(
+            f"\nSimulating {part.name} ({options.orders} orders, {_clock(part.opens)} to {_clock(part.closes)}) at "
+            f"{options.speed:g}x: about {lasts / 60:.0f} min {lasts % 60:.0f} s. Open the screens to watch it.",
+            flush=True,
+        )
+        report = await Simulation(ws_url, token, plan, DEMO_KITCHEN, speed=options.speed).run()
+        print("\n".join(report.summary()), flush=True)
+
+    return run
+
+
+def _clock(hour: float) -> str:
+    return f"{int(hour):02d}:{round(hour % 1 * 60):02d}"
 
 
 def _exit_quietly(signum: int, frame: object) -> None:
@@ -567,6 +601,30 @@ def _positive(value: str) -> float:
     return number
 
 
+def _simulate_options(p: argparse.ArgumentParser) -> None:
+    from fireflow.clients.simulator.plan import DAY_PARTS
+
+    p.add_argument(
+        "--simulate",
+        action="store_true",
+        help="play a simulated service against the demo restaurant: guests, waiters, cooks, cashiers, riders",
+    )
+    p.add_argument("--speed", type=_positive, default=20.0, help="simulated seconds per second (default: 20)")
+    p.add_argument("--orders", type=_count, default=120, help="orders in the simulated service (default: 120)")
+    p.add_argument("--day-part", choices=sorted(DAY_PARTS), default="dinner", help="which service (default: dinner)")
+    p.add_argument("--seed", type=int, default=1, help="the same seed plays the same service (default: 1)")
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= number <= 100_000:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 100000")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(prog="fireflow", description="Fireflow Hub", formatter_class=formatter)
@@ -579,6 +637,8 @@ def build_parser() -> argparse.ArgumentParser:
         _setting(p, "--host", "host")
         _setting(p, "--port", "port", type=int)
         _setting(p, "--data-dir", "data_dir", type=Path)
+        if name == "demo":
+            _simulate_options(p)
     what = "apply the Postgres migrations (DATABASE_URL, else the embedded PostgreSQL)"
     p = sub.add_parser("migrate", help=what, description=what)
     _setting(p, "--data-dir", "data_dir", type=Path)
@@ -725,7 +785,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin on every import
     commands: dict[str, Callable[[], int]] = {
         "serve": lambda: _serve(settings, demo=False),
-        "demo": lambda: _serve(settings, demo=True),
+        "demo": lambda: _serve(settings, demo=True, simulate=args if args.simulate else None),
         "migrate": lambda: _migrate(settings),
         "durable": lambda: _durable(settings),
         "events": lambda: _events(settings, args),

@@ -25,9 +25,10 @@ PENDING jobs, as they would for a real agent that is down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -306,31 +307,65 @@ class DemoPrinters:
 
 
 def demo_server(
-    app: Starlette, config: uvicorn.Config, printers: DemoPrinters, hub_url: str, secret: str, rid: str = DEMO_ID
+    app: Starlette,
+    config: uvicorn.Config,
+    printers: DemoPrinters | None,
+    hub_url: str,
+    secret: str,
+    rid: str = DEMO_ID,
+    companion: Callable[[], Awaitable[None]] | None = None,
 ) -> DemoServer:
-    """The demo's node: ``app`` served with ``printers`` (shown on /printers) and a print agent with a token of its own."""
-    app.state.demo_printers = printers
+    """The demo's node: ``app`` served with ``printers`` (shown on /printers) and a print agent with a token of
+    its own, and ``companion`` (the simulated service) run once the hub takes connections."""
+    if printers is not None:
+        app.state.demo_printers = printers
     token = mint(secret, rid, Role.PRINTER, device=AGENT_DEVICE)
-    return DemoServer(config, printers, hub_url, token)
+    return DemoServer(config, printers, hub_url, token, companion)
 
 
 class DemoServer(uvicorn.Server):
-    """A hub node that also runs the demo's printers and their print agent in its event loop."""
+    """A hub node that also runs the demo's printers, their print agent and a companion in its event loop."""
 
-    def __init__(self, config: uvicorn.Config, printers: DemoPrinters, hub_url: str, token: str) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        printers: DemoPrinters | None,
+        hub_url: str,
+        token: str,
+        companion: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         super().__init__(config)
         self.printers = printers
         self.hub_url = hub_url
         self.token = token
+        self.companion = companion
+        self._companion: asyncio.Task[None] | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await self.printers.start()
+        if self.printers is not None:
+            await self.printers.start()
         await super().startup(sockets)
-        if self.started:
+        if not self.started:
+            if self.printers is not None:
+                await self.printers.stop()
+            return
+        if self.printers is not None:
             self.printers.start_agent(self.hub_url, self.token)  # the hub accepts connections now
-        else:
-            await self.printers.stop()
+        if self.companion is not None:
+            self._companion = asyncio.create_task(self._accompany(self.companion), name="demo-companion")
+
+    @staticmethod
+    async def _accompany(companion: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await companion()
+        except Exception:  # the demo's hub serves on without it
+            logger.exception("the demo's companion stopped")
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        await self.printers.stop()  # the agent leaves before the hub closes its sockets
+        if self._companion is not None:
+            self._companion.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._companion
+        if self.printers is not None:
+            await self.printers.stop()  # the agent leaves before the hub closes its sockets
         await super().shutdown(sockets)

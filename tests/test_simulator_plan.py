@@ -1,0 +1,87 @@
+"""The simulator's day plan, without servers: seeded, shaped like the day part, and valid against the menu."""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+import pytest
+
+from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Kind, KitchenModel, Slowdown, plan_service
+from fireflow.clients.simulator.plan import arrival_times
+from fireflow.hub.run.demo import demo_setup
+
+MENU = [item.model_dump(mode="json") for item in demo_setup().menu]
+BY_ID = {item["id"]: item for item in MENU}
+
+
+def test_the_same_seed_plans_the_same_day_and_another_seed_another() -> None:
+    one = plan_service(MENU, orders=200, seed=3)
+    assert one == plan_service(MENU, orders=200, seed=3)
+    assert one != plan_service(MENU, orders=200, seed=4)
+
+
+def test_arrivals_crowd_the_peak_and_stay_within_opening_hours() -> None:
+    part = DAY_PARTS["dinner"]  # 18:30 to 23:00, peak at 20:30
+    times = arrival_times(part, 2000, random.Random(1))
+    assert len(times) == 2000 and times == sorted(times)
+    assert 0 <= times[0] and times[-1] <= part.seconds
+    hour = [t / 3600 + part.opens for t in times]
+    at_peak = sum(1 for h in hour if 20.0 <= h < 21.0)
+    first_hour = sum(1 for h in hour if h < 19.5)
+    assert at_peak > 2 * first_hour
+    assert abs(statistics.median(hour) - 20.5) < 0.4
+
+
+def test_a_whole_day_has_two_rushes() -> None:
+    part = DAY_PARTS["day"]
+    hour = [t / 3600 + part.opens for t in arrival_times(part, 3000, random.Random(2))]
+    lunch, afternoon, dinner = (sum(1 for h in hour if lo <= h < hi) for lo, hi in ((12.5, 13.5), (16, 17), (20, 21)))
+    assert lunch > 2 * afternoon and dinner > 2 * afternoon
+
+
+def test_the_mix_of_orders_follows_the_shares_asked() -> None:
+    plan = plan_service(MENU, orders=2000, seed=5, mix={Kind.DINE_IN: 0.6, Kind.TAKEAWAY: 0.4})
+    kinds = plan.kinds()
+    assert kinds[Kind.DELIVERY] == 0
+    assert 0.55 < kinds[Kind.DINE_IN] / 2000 < 0.65
+    assert all(o.guests >= 1 for o in plan.orders)
+    assert all(o.tender == "UPI" for o in plan_service(MENU, orders=300, seed=5).orders if o.kind is Kind.DELIVERY)
+
+
+def test_every_planned_line_is_one_the_menu_takes() -> None:
+    for order in plan_service(MENU, orders=500, seed=9).orders:
+        assert order.lines, order
+        for line in order.lines:
+            item = BY_ID[line.menu_item_id]
+            groups = {group["id"]: group for group in item.get("modifiers", ())}
+            for group in groups.values():
+                if group["required"]:
+                    assert line.modifiers.get(group["id"]), (line, group["id"])
+            for group_id, options in line.modifiers.items():
+                group = groups[group_id]
+                assert 1 <= len(options) <= group["max_choices"] and len(set(options)) == len(options)
+                assert set(options) <= {option["id"] for option in group["options"]}
+            assert line.command("o1")["menu_item_id"] == line.menu_item_id
+
+
+def test_a_bad_plan_request_is_refused_plainly() -> None:
+    with pytest.raises(ValueError, match="at least 0"):
+        plan_service(MENU, orders=-1)
+    with pytest.raises(ValueError, match="no items"):
+        plan_service([], orders=10)
+    with pytest.raises(ValueError, match="no kind"):
+        plan_service(MENU, orders=10, mix={Kind.DINE_IN: 0})
+
+
+def test_a_planted_slowdown_stretches_only_its_station_and_stretch() -> None:
+    slow = DEMO_KITCHEN.with_slowdown(Slowdown("grill", 600, 1200, 2.0))
+
+    def median(model: KitchenModel, station: str, at: float) -> float:
+        rng = random.Random(1)
+        return statistics.median(model.prep_seconds(station, "burger", 1, at, rng) for _ in range(400))
+
+    assert median(slow, "grill", 900) == pytest.approx(2 * median(DEMO_KITCHEN, "grill", 900))
+    assert median(slow, "grill", 1300) == pytest.approx(median(DEMO_KITCHEN, "grill", 1300))
+    assert median(slow, "fry", 900) == pytest.approx(median(DEMO_KITCHEN, "fry", 900))
+    assert 250 < median(DEMO_KITCHEN, "grill", 0) < 500  # about the grill's 6 minutes
