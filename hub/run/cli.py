@@ -607,7 +607,8 @@ def _simulate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--simulate",
         action="store_true",
-        help="play a simulated service against the demo restaurant: guests, waiters, cooks, cashiers, riders",
+        help="play a simulated service against the demo restaurant: guests, waiters, cooks, cashiers, riders "
+        "(default: off)",
     )
     p.add_argument("--speed", type=_positive, default=20.0, help="simulated seconds per second (default: 20)")
     p.add_argument("--orders", type=_count, default=120, help="orders in the simulated service (default: 120)")
