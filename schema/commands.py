@@ -234,6 +234,32 @@ class AckTickets(Command):
     ticket_ids: Annotated[list[Id], Field(min_length=1, max_length=50)]
 
 
+class ReadyPrediction(BaseModel):
+    """When one order is expected ready (ms), and each of its stations done with its lines."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    order_id: Id
+    ready_at: int = Field(ge=0)
+    stations: dict[Id, Annotated[int, Field(ge=0)]] = Field(default_factory=dict, max_length=64)
+
+
+class PredictReady(Command):
+    """Raised by the hub itself (the predictor) when orders' predicted ready times moved; clients cannot send it."""
+
+    predictions: Annotated[list[ReadyPrediction], Field(min_length=1, max_length=500)]
+
+
+class FlagBottleneck(Command):
+    """Raised by the hub itself (the predictor) when a station's queue and pace predict late tickets soon."""
+
+    station: Id
+    message: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    order_ids: Annotated[list[Id], Field(min_length=1, max_length=50)] = Field(
+        description="the orders predicted late there, soonest late first"
+    )
+
+
 class CheckAck(Command):
     """Raised by the hub itself when a ticket's acknowledgement is due; clients cannot send it."""
 

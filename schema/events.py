@@ -111,6 +111,22 @@ class OrderReady(EventData):
     ready_at: int
 
 
+class OrderPredicted(EventData):
+    """ORDER_PREDICTED: an order's predicted ready time, at fire and whenever it moves by a minute or more.
+
+    ``stations``: when each station is expected done with the order's lines (a finished one: when it was).
+    No customer details: the board shows a takeaway's pickup estimate by ``token``.
+    """
+
+    order_id: str
+    order_number: int
+    order_type: OrderType
+    token: int | None
+    ready_at: int
+    stations: dict[str, int]
+    at: int
+
+
 class OrderCancelled(EventData):
     order_id: str
     order_number: int
@@ -378,6 +394,7 @@ EVENTS: dict[str, type[EventData]] = {
     "NEW_KITCHEN_ORDER": NewKitchenOrder,
     "ITEM_STATUS_CHANGED": ItemStatusChanged,
     "ORDER_READY": OrderReady,
+    "ORDER_PREDICTED": OrderPredicted,
     "ORDER_CANCELLED": OrderCancelled,
     "TABLE_STATUS_CHANGED": TableStatusChanged,
     "TOKEN_PREPARING": TokenPreparing,

@@ -324,6 +324,7 @@ class AlertKind(StrEnum):
     PRINT_MANUAL = "PRINT_MANUAL"  # no printer could print a job (or it is unconfirmed): on the manual list
     PRINT_UNHANDLED = "PRINT_UNHANDLED"  # on the manual list and nobody handled it in time (CRITICAL)
     DELIVERY_LATE = "DELIVERY_LATE"  # a delivery's ETA passed the time promised to the customer
+    STATION_BOTTLENECK = "STATION_BOTTLENECK"  # a station's queue and pace predict late tickets in the next minutes
 
 
 class AlertSeverity(StrEnum):
@@ -381,6 +382,7 @@ class OrderItem(Record):
         default=(), description="the choices made, in the menu's group order; unit_price includes their deltas"
     )
     fired_at: int | None = None
+    started_at: int | None = Field(default=None, description="when a cook last started it (item.start, a recall)")
     done_at: int | None = None
     skipped_by: str | None = Field(
         default=None, description="the device that marked it SKIPPED (item.skip, force ready)"

@@ -194,6 +194,9 @@ def settings_for(servers: Servers, **changes: Any) -> Settings:
             "http_burst": 10_000.0,
             "rate": 10_000.0,
             "burst": 10_000.0,
+            # ORDER_PREDICTED would come between the events a test awaits on the order's channels, a second
+            # after each fire: the predictor's own tests turn it on (test_predictions)
+            "predictions": False,
             **changes,
         },
     )
@@ -299,6 +302,14 @@ async def hub(servers: Servers, redis: Redis, rid: str) -> AsyncIterator[Running
         yield running
 
 
+@pytest.fixture
+async def predicting(servers: Servers, redis: Redis, rid: str) -> AsyncIterator[RunningHub]:
+    """A hub node that makes predictions (``hub`` does not), looking a twentieth of a second after each change."""
+    await seed(servers, rid)
+    async with serve_in_process(settings_for(servers, predictions=True, predict_tick=0.05), rid) as running:
+        yield running
+
+
 class NodeProcess:
     """A ``fireflow serve`` process on external (shared) Redis and Postgres."""
 
@@ -316,6 +327,7 @@ class NodeProcess:
             # as settings_for: these nodes take a test's whole traffic through one token
             "FIREFLOW_HTTP_RATE": "10000",
             "FIREFLOW_HTTP_BURST": "10000",
+            "FIREFLOW_PREDICTIONS": "off",  # as settings_for: no ORDER_PREDICTED between the events a test awaits
             **env,
         }
         self.log = log.open("ab")

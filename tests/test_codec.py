@@ -146,6 +146,15 @@ EVENT_DATA: dict[str, e.EventData] = {
     "ORDER_READY": e.OrderReady(
         order_id=ORDER.id, order_number=7, order_type=OrderType.TAKEAWAY, table_id=None, token=12, ready_at=NOW
     ),
+    "ORDER_PREDICTED": e.OrderPredicted(
+        order_id=ORDER.id,
+        order_number=7,
+        order_type=OrderType.TAKEAWAY,
+        token=12,
+        ready_at=NOW + 600_000,
+        stations={"grill": NOW + 600_000, "fry": NOW + 240_000},
+        at=NOW,
+    ),
     "ORDER_CANCELLED": e.OrderCancelled(order_id=ORDER.id, order_number=7, reason="guest left", stations=("grill",)),
     "TABLE_STATUS_CHANGED": e.TableStatusChanged(table=TABLE),
     "TOKEN_PREPARING": e.TokenPreparing(order_id=ORDER.id, token=12),

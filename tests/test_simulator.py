@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Simulation, plan_service
+from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Kind, Simulation, plan_service
 from fireflow.hub.run.demo import demo_setup
 from tests.conftest import ROOT, WAIT, RunningHub, free_port
 
@@ -49,6 +49,33 @@ async def test_a_simulated_dinner_is_served_paid_and_cleared(hub: RunningHub) ->
     summary = report.summary()
     assert summary[0].startswith(f"simulated dinner: {len(plan.orders)} orders planned")
     assert any(line.strip().startswith("grill") for line in summary)
+
+
+async def test_a_simulated_lunch_scores_the_hubs_predictions_against_the_naive_guess(predicting: RunningHub) -> None:
+    """The simulator hears each order's first ORDER_PREDICTED and scores it, per station, against when the cooks
+    finished; the hub scores its own the same way for the manager."""
+    menu = [item.model_dump(mode="json") for item in demo_setup().menu]
+    plan = plan_service(menu, orders=40, part=DAY_PARTS["lunch"], seed=11, mix={Kind.TAKEAWAY: 1.0})
+    simulation = Simulation(
+        predicting.ws_url,
+        lambda role, device, stations: predicting.token(role, device=device, stations=stations),
+        plan,
+        DEMO_KITCHEN,
+        speed=600,
+    )
+    report = await simulation.run()
+    assert report.errors == [] and report.completed() == len(plan.orders), report.summary()
+    predicted = [o for o in report.orders if o.predicted]
+    assert len(predicted) >= 0.9 * len(plan.orders)  # nearly every order heard its prediction (the first may not)
+    accuracy = report.accuracy()
+    assert {"grill", "fry"} <= set(accuracy), accuracy
+    for station, figures in accuracy.items():
+        assert figures["scored"] >= 1 and 0 <= figures["mae"] < 3600, (station, figures)  # within an hour, at least
+        assert figures["naive_mae"] >= 0 and figures["p90"] >= 0, (station, figures)
+    assert any("naive MAE" in line for line in report.summary())
+    async with predicting.http("MANAGER") as http:
+        own = {row["station"]: row for row in (await http.get("/api/v1/stats/predictions")).json()["stations"]}
+    assert {"grill", "fry"} <= set(own) and all(row["scored"] >= 1 for row in own.values())
 
 
 async def test_the_demo_plays_a_simulated_service_by_itself() -> None:

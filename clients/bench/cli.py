@@ -20,6 +20,7 @@ from fireflow.clients.bench.report import say
 from fireflow.clients.bench.riders import RIDERS
 from fireflow.clients.bench.scenario import Scenario
 from fireflow.clients.bench.servers import start_baseline, start_hub
+from fireflow.clients.bench.service import SERVICE
 from fireflow.clients.bench.settle import SETTLE
 from fireflow.clients.bench.soak import SOAK
 
@@ -28,6 +29,7 @@ __all__ = ["SCENARIOS", "SERVERLESS", "run"]
 SCENARIOS: dict[str, Scenario[Any]] = {"kitchen": KITCHEN, "broadcast": BROADCAST, "idle": IDLE, "settle": SETTLE}
 SCENARIOS["riders"] = RIDERS
 SCENARIOS["soak"] = SOAK
+SCENARIOS["service"] = SERVICE
 SERVERLESS = {"batches": batches.main}  # scenarios that start no servers: they parse their own options
 SERVERLESS["cluster"] = cluster.main  # its own setup: a Redis Cluster and several hub nodes
 _BASELINE_FRAME = 600  # bytes, when the hub's run tells no frame size

@@ -17,12 +17,13 @@ import contextlib
 import logging
 import random
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fireflow.clients.python import HubClient, HubError
-from fireflow.clients.simulator.cooks import KitchenModel
+from fireflow.clients.simulator.cooks import KitchenModel, Slowdown
 from fireflow.clients.simulator.plan import Kind, PlannedOrder, ServicePlan
 
 __all__ = ["LineRecord", "OrderRecord", "Report", "Simulation", "TokenSource", "menu_of"]
@@ -30,6 +31,7 @@ __all__ = ["LineRecord", "OrderRecord", "Report", "Simulation", "TokenSource", "
 logger = logging.getLogger(__name__)
 
 TokenSource = Callable[[str, str, tuple[str, ...]], str]  # (role, device, stations) -> a device token
+ALERT_HORIZON = 15 * 60.0  # an alert is true when a ticket at its station turns late within this much after it
 TABLE_WAIT = 15 * 60.0  # service seconds a party waits for a table before it leaves
 BUS_TIME = 3 * 60.0  # service seconds from a settled table to a clean one
 COMMAND_TIMEOUT = 30.0  # real seconds
@@ -60,6 +62,7 @@ class OrderRecord:
     paid: float = -1.0
     closed: float = -1.0
     error: str = ""  # the refusal (code: message) that stopped it, or why it never started
+    predicted: dict[str, float] = field(default_factory=dict)  # station -> done, as first predicted (ORDER_PREDICTED)
 
 
 @dataclass
@@ -69,6 +72,44 @@ class Report:
     orders: list[OrderRecord] = field(default_factory=list)
     lines: list[LineRecord] = field(default_factory=list)
     walked_out: int = 0  # parties that found no table in time
+    alerts: list[tuple[float, str]] = field(default_factory=list)  # STATION_BOTTLENECK heard: (when, station)
+    late_after: dict[str, float] = field(default_factory=dict)  # per station: seconds from fire to late
+    slowdowns: tuple[Slowdown, ...] = ()
+
+    def late_tickets(self) -> list[tuple[float, str]]:
+        """When each station's part of an order turned late (fire plus the station's late time, done after it)."""
+        fired = {o.order_id: o.fired for o in self.orders if o.fired >= 0}
+        done: dict[tuple[str, str], float] = {}
+        for line in self.lines:
+            if line.done >= 0 and line.order_id in fired:
+                key = (line.order_id, line.station)
+                done[key] = max(done.get(key, 0.0), line.done)
+        late = []
+        for (order_id, station), at in done.items():
+            limit = self.late_after.get(station)
+            if limit is not None and at - fired[order_id] > limit:
+                late.append((fired[order_id] + limit, station))
+        return sorted(late)
+
+    def alert_scores(self) -> dict[str, Any]:
+        """Bottleneck alerts: true when a ticket there turned late within ``ALERT_HORIZON`` after, else false; per
+        planted slowdown, the lead of its station's first alert (from its start) over its first late ticket."""
+        late = self.late_tickets()
+        true = [a for a in self.alerts if any(a[1] == s and a[0] <= t <= a[0] + ALERT_HORIZON for t, s in late)]
+        leads = []
+        for slow in self.slowdowns:
+            first_late = next((t for t, s in late if s == slow.station and t >= slow.start), None)
+            first_alert = next(
+                (t for t, s in self.alerts if s == slow.station and t >= slow.start - ALERT_HORIZON), None
+            )
+            leads.append((slow, None if first_late is None or first_alert is None else first_late - first_alert))
+        return {
+            "alerts": len(self.alerts),
+            "true": len(true),
+            "false": len(self.alerts) - len(true),
+            "late": len(late),
+            "leads": leads,
+        }
 
     @property
     def errors(self) -> list[OrderRecord]:
@@ -76,6 +117,48 @@ class Report:
 
     def completed(self) -> int:
         return sum(1 for order in self.orders if order.closed >= 0)
+
+    def accuracy(self) -> dict[str, dict[str, float]]:
+        """The hub's first prediction of each station's part of each order against when it was done, per station,
+        next to the naive guess: the order's fire time plus its slowest item's mean fire-to-done time over the
+        lines done before that fire (in service seconds; stations with no guess yet are left out)."""
+        by_order: dict[str, list[LineRecord]] = {}
+        for line in self.lines:
+            if line.done >= 0:
+                by_order.setdefault(line.order_id, []).append(line)
+        history = sorted(
+            (line.done, line.station, line.menu_item_id, line.done - line.queued)
+            for line in self.lines
+            if line.done >= 0
+        )
+        errors: dict[str, list[tuple[float, float]]] = {}
+        for order in sorted((o for o in self.orders if o.predicted and o.fired >= 0), key=lambda o: o.fired):
+            means: dict[tuple[str, str], list[float]] = {}
+            for done, station, item, took in history:
+                if done > order.fired:
+                    break
+                means.setdefault((station, item), []).append(took)
+            for station, predicted in order.predicted.items():
+                made = [line for line in by_order.get(order.order_id, []) if line.station == station]
+                known = [
+                    statistics.fmean(means[(station, line.menu_item_id)])
+                    for line in made
+                    if (station, line.menu_item_id) in means
+                ]
+                if not made or len(known) < len(made):
+                    continue
+                actual = max(line.done for line in made)
+                errors.setdefault(station, []).append((actual - predicted, actual - (order.fired + max(known))))
+        return {
+            station: {
+                "scored": len(pairs),
+                "mae": statistics.fmean(abs(e) for e, _ in pairs),
+                "p90": _p90([abs(e) for e, _ in pairs]),
+                "naive_mae": statistics.fmean(abs(n) for _, n in pairs),
+                "naive_p90": _p90([abs(n) for _, n in pairs]),
+            }
+            for station, pairs in sorted(errors.items())
+        }
 
     def summary(self) -> list[str]:
         """The service in a few lines: what was done, how long the kitchen took per station, what went wrong."""
@@ -100,6 +183,25 @@ class Report:
         ticket = [o.ready - o.fired for o in self.orders if o.ready >= 0 and o.fired >= 0]
         if ticket:
             out.append(f"  fire to ready: p50 {_minutes(statistics.median(ticket))} p90 {_minutes(_p90(ticket))}")
+        accuracy = self.accuracy()
+        if accuracy:
+            out.append("  predicted ready (first prediction per station) against done, min: MAE p90 | naive MAE p90")
+            for station, f in accuracy.items():
+                out.append(
+                    f"  {station:<8} {f['scored']:4.0f} scored  {f['mae'] / 60:5.1f} {f['p90'] / 60:5.1f} | "
+                    f"{f['naive_mae'] / 60:5.1f} {f['naive_p90'] / 60:5.1f}"
+                )
+        elif self.orders:
+            out.append("  no predictions heard (the hub's FIREFLOW_PREDICTIONS is off?)")
+        scores = self.alert_scores()
+        rate = f"{scores['false'] / scores['alerts']:.0%}" if scores["alerts"] else "-"
+        out.append(
+            f"  bottleneck alerts: {scores['alerts']} ({scores['true']} true, {scores['false']} false: "
+            f"false-alert rate {rate}); {scores['late']} late tickets"
+        )
+        for slow, lead in scores["leads"]:
+            when = "no alert, or no late ticket" if lead is None else f"lead time {lead / 60:+.1f} min"
+            out.append(f"  planted slowdown {slow.station} x{slow.factor:g} from {slow.start / 60:.0f} min: {when}")
         for order in self.errors[:5]:
             out.append(f"  order #{order.index} ({order.kind.value}): {order.error}")
         return out
@@ -119,6 +221,11 @@ class _Clock:
     def __init__(self, speed: float) -> None:
         self.speed = speed
         self.start = asyncio.get_running_loop().time()
+        self.wall_start = time.time()
+
+    def at(self, wall_ms: int) -> float:
+        """Service time of a moment the hub names (ms since the epoch)."""
+        return (wall_ms / 1000 - self.wall_start) * self.speed
 
     def now(self) -> float:
         return (asyncio.get_running_loop().time() - self.start) * self.speed
@@ -237,11 +344,12 @@ class Simulation:
         self.plan = plan
         self.kitchen = kitchen
         self.speed = speed
-        self.report = Report(plan, speed)
+        self.report = Report(plan, speed, slowdowns=kitchen.slowdowns)
         self.waiter_count = max(1, waiters)
         self.rider_count = max(1, riders)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ready: dict[str, asyncio.Future[float]] = {}
+        self._records: dict[str, OrderRecord] = {}
 
     def spawn(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -262,18 +370,23 @@ class Simulation:
         """Play the whole plan; returns once every order has finished (or stopped on a refusal)."""
         self._clients: list[HubClient] = []
         background: list[asyncio.Task[Any]] = []
+        restored: list[dict[str, Any]] | None = None
         try:
             self.waiters = [await self._connect("WAITER", f"sim-waiter-{n + 1}") for n in range(self.waiter_count)]
             snapshot = (await self.waiters[0].subscribe("menu", "tables"))["snapshot"]
             stations = sorted({str(item["station"]) for item in snapshot["menu"]["items"] if item.get("requires_prep")})
             self.tables = _Tables(snapshot["tables"]["tables"])
             self.cashier = await self._connect("CASHIER", "sim-cashier-1")
+            await self.cashier.subscribe("cashier")
             self.dispatcher = await self._connect("DISPATCHER", "sim-dispatch-1")
             self.riders = [await self._connect("RIDER", f"sim-rider-{n + 1}") for n in range(self.rider_count)]
             expo = await self._connect("EXPO", "sim-expo-1", ("*",))
             await expo.subscribe("expo")
+            manager = await self._connect("MANAGER", "sim-manager-1")
+            restored = await self._kitchen_at_speed(manager)
             self.clock = _Clock(self.speed)
             background.append(asyncio.create_task(self._hear_ready(expo)))
+            background.append(asyncio.create_task(self._hear_predictions(self.cashier)))
             for station in stations:
                 screen = await self._connect("KITCHEN", f"sim-kds-{station}", (station,))
                 await screen.subscribe(f"kitchen:{station}")
@@ -284,6 +397,9 @@ class Simulation:
             while self._tasks:  # acknowledgements still on their way
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
         finally:
+            if restored is not None:  # the restaurant's own timings again
+                with contextlib.suppress(HubError, TimeoutError, ConnectionError):
+                    await self.command(manager, "kitchen.configure", {"stations": restored})
             for task in background:
                 task.cancel()
             for task in background:
@@ -293,13 +409,39 @@ class Simulation:
                 await client.close()
         return self.report
 
+    async def _kitchen_at_speed(self, manager: HubClient) -> list[dict[str, Any]]:
+        """The stations' warn and late times divided by the speed, as the hub reads the clock; returns them as
+        they were, to be put back. The report keeps the late times in service seconds."""
+        snapshot = (await manager.subscribe("manager"))["snapshot"]["manager"]
+        stations: list[dict[str, Any]] = snapshot["restaurant"]["kitchen"]["stations"]
+        scaled = []
+        for station in stations:
+            self.report.late_after[station["id"]] = float(station["late_after_s"])
+            warn = max(1, round(station["warn_after_s"] / self.speed))
+            late = max(warn + 1, round(station["late_after_s"] / self.speed))
+            scaled.append(station | {"warn_after_s": warn, "late_after_s": late})
+        if scaled:
+            await self.command(manager, "kitchen.configure", {"stations": scaled})
+        return stations
+
     async def _hear_ready(self, expo: HubClient) -> None:
         while True:
             event = await expo.events.get()
-            if event.get("type") == "ORDER_READY":
+            if event.get("type") == "KITCHEN_ALERT" and event["data"]["alert"]["kind"] == "STATION_BOTTLENECK":
+                self.report.alerts.append((self.clock.now(), event["data"]["alert"]["station"]))
+            elif event.get("type") == "ORDER_READY":
                 waiting = self._ready.get(event["data"]["order_id"])
                 if waiting is not None and not waiting.done():
                     waiting.set_result(self.clock.now())
+
+    async def _hear_predictions(self, cashier: HubClient) -> None:
+        while True:
+            event = await cashier.events.get()
+            if event.get("type") != "ORDER_PREDICTED":
+                continue
+            record = self._records.get(event["data"]["order_id"])
+            if record is not None and not record.predicted:  # the first: what the customer would be promised
+                record.predicted = {s: self.clock.at(ms) for s, ms in event["data"]["stations"].items()}
 
     async def _order(self, planned: PlannedOrder) -> None:
         record = OrderRecord(planned.index, planned.kind)
@@ -326,6 +468,7 @@ class Simulation:
             data |= {"phone": f"+9198{planned.index:08d}", "address": f"{planned.index % 90 + 1} Market Road"}
         opened = await self.command(waiter, "order.open", data)
         order_id = record.order_id = opened["order"]["id"]
+        self._records[order_id] = record
         record.opened = self.clock.now()
         order: dict[str, Any] = opened["order"]
         for line in planned.lines:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 
 from fireflow.hub.commands.context import Context, Handler
-from fireflow.hub.domain import billing, kitchen, orders, settlement, setup, stock, tables
+from fireflow.hub.domain import billing, kitchen, orders, ready_times, settlement, setup, stock, tables
 from fireflow.hub.domain.decision import Decision
 from fireflow.hub.domain.errors import DomainError
 from fireflow.schema import commands as payloads
@@ -116,6 +116,16 @@ async def ack(ctx: Context) -> Decision:
 async def check_ack(ctx: Context) -> Decision:
     cmd: payloads.CheckAck = ctx.command
     return kitchen.check_ack(await ctx.order(cmd.order_id, follow_merge=True), cmd.ticket_id, ctx.now)
+
+
+async def predict(ctx: Context) -> Decision:
+    cmd: payloads.PredictReady = ctx.command
+    ids = [prediction.order_id for prediction in cmd.predictions]
+    return ready_times.told(await ctx.store.open_orders_of(ctx.rid, ids), cmd, ctx.now)
+
+
+async def flag_bottleneck(ctx: Context) -> Decision:
+    return ready_times.bottleneck_alert(ctx.command, ctx.now)
 
 
 async def cancel(ctx: Context) -> Decision:

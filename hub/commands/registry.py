@@ -140,6 +140,8 @@ REGISTRY: tuple[Spec, ...] = (
     ),
     Spec("ticket.ack", payloads.AckTickets, KITCHEN_SIDE, on.ack, http=_post("/orders/{order_id}/ack")),
     Spec("ticket.check_ack", payloads.CheckAck, _NOBODY, on.check_ack, internal=True),
+    Spec("order.predict", payloads.PredictReady, _NOBODY, on.predict, internal=True),
+    Spec("kitchen.bottleneck", payloads.FlagBottleneck, _NOBODY, on.flag_bottleneck, internal=True),
     Spec("stock.out", payloads.StockCommand, KITCHEN_SIDE, on.stock_out, http=_post("/menu/{menu_item_id}/86")),
     Spec(
         "stock.available",

@@ -90,6 +90,8 @@ def _move_lines(
     ids = {line.id for line in lines}
     done_at = now if target in (ItemStatus.DONE, ItemStatus.SKIPPED) else None
     changes: dict[str, object] = {"status": target}
+    if target is ItemStatus.PREPARING:  # started, or recalled to be made again: the station's time runs from now
+        changes["started_at"] = now
     if target is ItemStatus.SKIPPED:
         changes["skipped_by"] = by
     items = tuple(

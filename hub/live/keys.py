@@ -16,6 +16,7 @@ __all__ = [
     "DURABLE_GROUP",
     "POSITIONS_PATTERN",
     "POSITIONS_PREFIX",
+    "PREDICTOR_LEASE",
     "PREP_WINDOW_DAYS",
     "RESTAURANTS",
     "WAKE_PATTERN",
@@ -26,6 +27,9 @@ __all__ = [
 ]
 
 RESTAURANTS = "ff:restaurants"
+PREDICTOR_LEASE = (
+    "ff:predictor"  # the node that makes the kitchen's predictions holds this (hub/workers/predictions.py)
+)
 WAKE_PREFIX = "ff:wake:"
 WAKE_PATTERN = WAKE_PREFIX + "*"
 # Riders' fixes, published per restaurant (hub/live/positions.py): lossy, never in the stream.
@@ -133,6 +137,22 @@ class Keys:
     def due(self) -> str:
         """Sorted set of checks the hub owes (members by ``due_member``) scored by when, in ms."""
         return self.prefix + "due"
+
+    @property
+    def changed_orders(self) -> str:
+        """Set of the open orders' ids a commit wrote since the predictor last looked; it exists (with the member
+        "") only while the predictor follows the restaurant, which renews its expiry on every look."""
+        return self.prefix + "changed-orders"
+
+    def prediction_errors(self, station: str) -> str:
+        """List of the station's latest scored predictions, newest first, each ``[error s, naive error s, at ms]``
+        (signed: actual less predicted); capped at PREDICTION_ERRORS_KEPT (``hub/workers/predictions.py``)."""
+        return f"{self.prefix}predicted:{station}"
+
+    @property
+    def prediction_stations(self) -> str:
+        """Set of the stations that have scored predictions (what ``prediction_errors`` to read)."""
+        return self.prefix + "predicted-stations"
 
     def prep(self, day: int) -> str:
         """Hash ``<station>|<menu item>|n|sum|min|max`` -> fire-to-done statistics in ms of one UTC day
@@ -262,6 +282,7 @@ class Keys:
             self.acked,
             self.closed_at,
             self.running(command_id),
+            self.changed_orders,
         ]
 
 

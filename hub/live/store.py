@@ -578,6 +578,13 @@ class Store:
         values = await self.redis.hvals(Keys(rid).open_orders)
         return sorted((Order.model_validate_json(v) for v in values), key=lambda o: (o.created_at, o.number))
 
+    async def open_orders_of(self, rid: str, order_ids: Sequence[str]) -> list[Order]:
+        """Those of ``order_ids`` that are open (one HMGET: a few orders of a busy restaurant, not all of them)."""
+        if not order_ids:
+            return []
+        values = await self.redis.hmget(Keys(rid).open_orders, list(order_ids))
+        return [Order.model_validate_json(v) for v in values if v]
+
     async def table(self, rid: str, table_id: str) -> Table | None:
         raw = await self.redis.hget(Keys(rid).tables, table_id)
         return Table.model_validate_json(raw) if raw else None

@@ -61,6 +61,7 @@ from fireflow.hub.transports.http_api import routes
 from fireflow.hub.transports.limits import Buckets
 from fireflow.hub.transports.ws import WebSocketEndpoint
 from fireflow.hub.workers.durable import Backlog, DurableWriter, backlog
+from fireflow.hub.workers.predictions import Predictor
 from fireflow.hub.workers.timers import DueChecks
 from fireflow.schema.commands import PrintAgentGone
 from fireflow.schema.protocol import CloseCode
@@ -165,6 +166,10 @@ class Hub:
         self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick)
         self.fanout.on_wake.append(self.due_checks.woken)
         self.fanout.on_missed.append(self.due_checks.missed)
+        self.predictor = Predictor(self.redis, self.store, self.bus, tick=settings.predict_tick)
+        if settings.predictions:
+            self.fanout.on_wake.append(self.predictor.woken)
+            self.fanout.on_missed.append(self.predictor.missed)
         self.connections: set[Connection] = Sockets(self.metrics)
         self._seen_tasks: set[asyncio.Task[None]] = set()
         self.writer: DurableWriter | None = None
@@ -203,6 +208,8 @@ class Hub:
         handlers: dict[str, Callable[[str], None]] = {REVOKED_CHANNEL: self._revoked, SETUP_CHANNEL: self.store.forget}
         spawn("control", lambda: control.listen(self.redis, handlers, self._resync))
         spawn("due-checks", self.due_checks.run)
+        if self.settings.predictions:
+            spawn("predictions", self.predictor.run)
         spawn("positions", self.positions.listen)
         spawn("positions-writer", self.positions.write)
         spawn("audit", self.audit.run)
@@ -223,6 +230,7 @@ class Hub:
         if conns:
             await asyncio.wait([asyncio.ensure_future(c.finished()) for c in conns], timeout=timeout)
         await self.supervisor.stop(timeout)
+        await self.predictor.stop()  # another node takes the predictions over at once, not when the lease runs out
         self.metrics.stop_timing_gc()
         await self.presence.stop()
         await self.print_agents.stop()

@@ -666,11 +666,11 @@ def build_parser() -> argparse.ArgumentParser:
     _restaurant_parser(sub)
     _print_agent_parser(sub)
     what = (
-        "measure the hub (kitchen, broadcast, idle, settle, riders, soak), 3 hubs on a Redis Cluster (cluster)"
-        " or the batch suggestions (batches)"
+        "measure the hub (kitchen, broadcast, idle, settle, riders, soak), 3 hubs on a Redis Cluster (cluster),"
+        " the batch suggestions (batches) or the predictions over a simulated day (service)"
     )
     p = sub.add_parser("bench", help=what, description=what)
-    scenarios = ["kitchen", "broadcast", "idle", "settle", "riders", "soak", "cluster", "batches"]
+    scenarios = ["kitchen", "broadcast", "idle", "settle", "riders", "soak", "cluster", "batches", "service"]
     p.add_argument("scenario", choices=scenarios, help="what to measure")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="the scenario's options (fireflow bench SCENARIO --help)")
     return parser

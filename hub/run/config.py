@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     # A station's screens count as live this long after their node last said so (it says so every third).
     presence_ttl: Positive = Field(15.0, description="seconds a node's kitchen screens count as live after it said so")
     due_tick: Positive = Field(0.5, description="seconds between checks for due acknowledgements and locks")
+    predictions: bool = Field(
+        True, description="predict fired orders' ready times (ORDER_PREDICTED); one node at a time makes them"
+    )
+    predict_tick: Positive = Field(
+        1.0, description="seconds between the predictor's looks at restaurants a commit woke"
+    )
     position_interval: Positive = Field(
         1.0, description="seconds a rider's fixes must be apart; sooner ones are dropped (counted)"
     )

@@ -39,6 +39,7 @@ from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.domain.orders import business_day, check_tenant
 from fireflow.hub.domain.privacy import redact, sees_customers
 from fireflow.hub.domain.views import all_day, menu_view
+from fireflow.hub.forecast.accuracy import prediction_accuracy
 from fireflow.hub.logs import log_context
 from fireflow.hub.metrics import CONTENT_TYPE
 from fireflow.hub.transports.errors import to_wire
@@ -215,6 +216,11 @@ async def _all_day(hub: Hub, actor: Actor, request: Request) -> Any:
 async def _prep(hub: Hub, actor: Actor, request: Request) -> Any:
     can_read(actor, "expo")
     return {"prep": [dataclasses.asdict(s) for s in await hub.store.prep_stats(actor.restaurant_id)]}
+
+
+async def _predictions(hub: Hub, actor: Actor, request: Request) -> Any:
+    can_read(actor, "manager")
+    return {"stations": await prediction_accuracy(hub.redis, actor.restaurant_id)}
 
 
 async def _day(hub: Hub, actor: Actor, request: Request) -> Any:
@@ -400,6 +406,11 @@ READS: tuple[Read, ...] = (
     Read("/tables", _tables, "The tables and who sits there"),
     Read("/stations/{station}/all-day", _all_day, "All-day counts of a station (* for every station)"),
     Read("/stats/prep", _prep, "Recorded prep times per station and item, over the last seven days"),
+    Read(
+        "/stats/predictions",
+        _predictions,
+        "How far off the predicted ready times were per station (latest 2000 each), next to the naive guess's",
+    ),
     Read("/reports/day", _day, "The day's live figures, from the ledger", _DAY),
     Read("/reports/z", _z, "The Z-report", _DAY),
     Read("/reports/z.html", _z, "The Z-report, printable (token also as ?token=)", _DAY, html=True),

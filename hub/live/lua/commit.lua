@@ -3,7 +3,8 @@
 --       7 open orders, 8 closed orders, 9 tables, 10 counters, 11 stock, 12 due, 13 today's prep statistics, 14 restaurant, 15 menu,
 --       16 staff, 17 PIN hashes, 18 print jobs, 19 print jobs on the manual list, 20 printer health,
 --       21 acknowledged offset (what readers may see), 22 closed orders by when they closed (the archiver's),
---       23 the command's claim (one copy running, bus.py)
+--       23 the command's claim (one copy running, bus.py), 24 open orders changed since the predictor last
+--       looked (only while it follows the restaurant: the set exists; hub/live/lua/changed_orders.lua)
 -- ARGV[1]: JSON {checks=[[field, expected, archived]], hset=[[key, field, data, vfield, version]],
 --                hdel=[[key, field]], set=[[key, data, vfield, version]],
 --                events=[[type, channels, data]], zadd=[[member, at]], zrem=[member], prep=[[field, ms]],
@@ -62,6 +63,14 @@ for _, d in ipairs(p.hdel) do
   redis.call('HDEL', KEYS[d[1]], d[2])
   if d[1] == 8 then
     redis.call('ZREM', KEYS[22], d[2])
+  end
+end
+if redis.call('EXISTS', KEYS[24]) == 1 then
+  for _, w in ipairs(p.hset) do
+    if w[1] == 7 then redis.call('SADD', KEYS[24], w[2]) end
+  end
+  for _, d in ipairs(p.hdel) do
+    if d[1] == 7 then redis.call('SADD', KEYS[24], d[2]) end
   end
 end
 for _, w in ipairs(p.set) do

@@ -1,0 +1,277 @@
+"""When each fired order will be ready: the queue ahead of it at each station, made at the station's pace.
+
+A station makes ``capacity`` lines at once. The lines in hand (PREPARING) end at their start plus
+their expected time, or a little after now if they are already over it; the waiting lines (PENDING)
+are taken in the kitchen screen's order, rush first and then by fire time, each by the first hand
+free. An order is ready when the last of its lines is. What a station has finished (DONE, SKIPPED)
+is kept as the time it finished, so a prediction can be scored against it per station.
+
+Pure: the expected time of a line comes in as a function (``Expect``: what the learned model says
+for that station, item and quantity at that hour), and nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from fireflow.hub.domain.decision import Decision, Event
+from fireflow.hub.domain.orders import ALERT_CHANNELS, order_channels
+from fireflow.schema import commands as c
+from fireflow.schema import events as e
+from fireflow.schema.records import Alert, AlertKind, ItemStatus, Order, OrderItem, OrderStatus, OrderType
+
+__all__ = [
+    "BOTTLENECK_TICKETS",
+    "MOVED_MS",
+    "OVERDUE_SHARE",
+    "AtPass",
+    "Bottleneck",
+    "Expect",
+    "PassLine",
+    "Prediction",
+    "bottleneck_alert",
+    "bottlenecks",
+    "moved",
+    "predict",
+    "told",
+]
+
+Expect = Callable[[str, str, int], float]  # (station, menu_item_id, quantity) -> seconds of the station's time
+OVERDUE_SHARE = 0.1  # a line over its expected time is taken to need this share of it more, not to be done already
+MOVED_MS = 60_000  # a prediction is told again when it moves by this much (or its stations change) ...
+MOVED_SHARE = 0.1  # ... and by this share of the time still to wait
+_WAITING = (ItemStatus.PENDING,)
+_FINISHED = (ItemStatus.DONE, ItemStatus.SKIPPED, ItemStatus.SERVED)
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """When an order is expected ready (ms), and when each of its stations is expected to finish its lines."""
+
+    order_id: str
+    ready_at: int
+    stations: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class PassLine:
+    """What the pass needs of a fired line that is made in the kitchen."""
+
+    id: str
+    station: str
+    menu_item_id: str
+    quantity: int
+    status: ItemStatus
+    fired_at: int | None
+    started_at: int | None
+    done_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AtPass:
+    """An order as the pass sees it: a few fields, kept for every open order by the predictor (not the whole Order)."""
+
+    id: str
+    number: int
+    created_at: int
+    status: OrderStatus
+    fired_at: int | None
+    rush: bool
+    rush_stations: tuple[str, ...]
+    lines: tuple[PassLine, ...]
+
+    @classmethod
+    def of(cls, order: Order) -> AtPass:
+        lines = tuple(
+            PassLine(i.id, i.station, i.menu_item_id, i.quantity, i.status, i.fired_at, i.started_at, i.done_at)
+            for i in order.items
+            if _counted(i)
+        )
+        return cls(
+            order.id,
+            order.number,
+            order.created_at,
+            order.status,
+            order.fired_at,
+            order.rush,
+            order.rush_stations,
+            lines,
+        )
+
+    def is_rush(self, station: str) -> bool:
+        return self.rush or station in self.rush_stations
+
+
+def _counted(line: OrderItem) -> bool:
+    return line.requires_prep and line.fired and line.sent > 0
+
+
+def predict(
+    orders: Iterable[AtPass], now_ms: int, expect: Expect, capacity: Mapping[str, int], *, default_capacity: int = 2
+) -> dict[str, Prediction]:
+    """Predictions for every ACTIVE order with a fired line still to make; ``capacity``: lines at once per station."""
+    active = [o for o in orders if o.status is OrderStatus.ACTIVE and o.fired_at is not None]
+    queues: dict[str, list[tuple[bool, int, int, str, PassLine]]] = {}
+    in_hand: dict[str, list[tuple[float, str]]] = {}
+    finished: dict[str, dict[str, int]] = {}
+    for order in active:
+        for line in order.lines:
+            if line.status in _FINISHED:
+                done = line.done_at if line.done_at is not None else now_ms
+                station_done = finished.setdefault(order.id, {})
+                station_done[line.station] = max(station_done.get(line.station, 0), done)
+            elif line.status is ItemStatus.PREPARING:
+                seconds = expect(line.station, line.menu_item_id, line.quantity)
+                started = line.started_at if line.started_at is not None else now_ms - seconds * 500  # half made
+                end = max(started + seconds * 1000, now_ms + OVERDUE_SHARE * seconds * 1000)
+                in_hand.setdefault(line.station, []).append((end, order.id))
+            elif line.status in _WAITING:
+                fired = line.fired_at if line.fired_at is not None else order.fired_at or now_ms
+                key = (not order.is_rush(line.station), fired, order.number, order.id, line)
+                queues.setdefault(line.station, []).append(key)
+    ends: dict[str, dict[str, float]] = {}
+
+    def note(station: str, order_id: str, end: float) -> None:
+        station_ends = ends.setdefault(order_id, {})
+        station_ends[station] = max(station_ends.get(station, 0.0), end)
+
+    for station in sorted(set(queues) | set(in_hand)):
+        hands = max(1, int(capacity.get(station, default_capacity)))
+        busy = sorted(end for end, _ in in_hand.get(station, []))
+        for end, order_id in in_hand.get(station, []):
+            note(station, order_id, end)
+        # More lines in hand than its usual hands: the station has that many today.
+        free = busy + [float(now_ms)] * max(hands - len(busy), 0)
+        heapq.heapify(free)
+        for _, _, _, order_id, line in sorted(queues.get(station, []), key=lambda k: k[:4]):
+            start = heapq.heappop(free)
+            end = start + expect(station, line.menu_item_id, line.quantity) * 1000
+            heapq.heappush(free, end)
+            note(station, order_id, end)
+    predictions: dict[str, Prediction] = {}
+    for order in active:
+        pending = ends.get(order.id)
+        if not pending:
+            continue  # nothing left to make: it is ready, or about to be told so
+        stations = {s: int(t) for s, t in (finished.get(order.id, {}) | pending).items()}
+        predictions[order.id] = Prediction(order.id, max(int(t) for t in pending.values()), stations)
+    return predictions
+
+
+def moved(new: Prediction, told_before: Prediction | None, now_ms: int) -> bool:
+    """Whether ``new`` is worth telling: the first for its order, or a minute or more from the last told, and a
+    tenth or more of the time still to wait (an order two hours out is not told again every minute it slips)."""
+    if told_before is None or set(new.stations) != set(told_before.stations):
+        return True
+    return abs(new.ready_at - told_before.ready_at) >= max(MOVED_MS, MOVED_SHARE * (new.ready_at - now_ms))
+
+
+def told(orders: Iterable[Order], cmd: c.PredictReady, now: int) -> Decision:
+    """ORDER_PREDICTED for each prediction whose order is still being made; the others are passed over.
+
+    Predictions change no order (their version stays, so no waiter's edit is refused for one): they
+    are events only, to the order's own channels, the cashier and, for a takeaway, the public board.
+    """
+    by_id = {order.id: order for order in orders}
+    events: list[Event] = []
+    for prediction in cmd.predictions:
+        order = by_id.get(prediction.order_id)
+        if order is None or order.status is not OrderStatus.ACTIVE or order.fired_at is None:
+            continue
+        channels = (*order_channels(order), "cashier")
+        if order.type is OrderType.TAKEAWAY:
+            channels = (*channels, "board")
+        data = e.OrderPredicted(
+            order_id=order.id,
+            order_number=order.number,
+            order_type=order.type,
+            token=order.token,
+            ready_at=prediction.ready_at,
+            stations=dict(prediction.stations),
+            at=now,
+        )
+        events.append(Event("ORDER_PREDICTED", channels, data))
+    return Decision(result={"told": len(events)}, events=tuple(events))
+
+
+BOTTLENECK_TICKETS = 2  # a bottleneck is this many tickets at one station predicted to turn late soon: within
+# the station's late time from now (what a cook can still catch up on: 12 minutes at a grill late after 12)
+
+
+@dataclass(frozen=True, slots=True)
+class Bottleneck:
+    """A station whose queue and pace predict late tickets soon: which, and why, in words for expo."""
+
+    station: str
+    order_ids: tuple[str, ...]  # predicted late there, soonest late first
+    message: str
+
+
+def bottlenecks(
+    orders: Iterable[AtPass],
+    predictions: Mapping[str, Prediction],
+    now_ms: int,
+    late_after_s: Mapping[str, int],
+    capacity: Mapping[str, int],
+    pace_s: Mapping[str, float],
+    *,
+    default_capacity: int = 2,
+) -> list[Bottleneck]:
+    """Stations with ``BOTTLENECK_TICKETS`` or more tickets not late yet but predicted to be within the station's late time.
+
+    A station's part of an order is late once it is still being made ``late_after_s`` after its lines were
+    fired (the screens turn the ticket red then). Tickets already late are what the screens show; this
+    is about the ones that are not yet, while something can still be done (a cook moved, an item 86'd).
+    """
+    soon: dict[str, list[tuple[int, str]]] = {}
+    waiting: dict[str, int] = {}
+    for order in orders:
+        prediction = predictions.get(order.id)
+        if prediction is None:
+            continue
+        for station in {line.station for line in order.lines if line.status in (*_WAITING, ItemStatus.PREPARING)}:
+            fired = [line.fired_at for line in order.lines if line.station == station and line.fired_at is not None]
+            if not fired or station not in late_after_s:
+                continue
+            late_at = min(fired) + late_after_s[station] * 1000
+            done = prediction.stations.get(station, 0)
+            if now_ms < late_at <= now_ms + late_after_s[station] * 1000 and done > late_at:
+                soon.setdefault(station, []).append((late_at, order.id))
+        for line in order.lines:
+            if line.status in _WAITING:
+                waiting[line.station] = waiting.get(line.station, 0) + 1
+    found = []
+    for station, late in sorted(soon.items()):
+        if len(late) < BOTTLENECK_TICKETS:
+            continue
+        late.sort()
+        hands = max(1, int(capacity.get(station, default_capacity)))
+        pace = f", each taking about {_minutes(pace_s[station])}" if station in pace_s else ""
+        message = (
+            f"{station}: {len(late)} tickets will be late within {_minutes(late_after_s[station])} (the first in "
+            f"{_minutes((late[0][0] - now_ms) // 1000)}); {waiting.get(station, 0)} lines waiting, {hands} made at "
+            f"once{pace}"
+        )
+        found.append(Bottleneck(station, tuple(order_id for _, order_id in late), message))
+    return found
+
+
+def _minutes(seconds: float) -> str:
+    """Minutes as a cook says them ("9 min"); under two minutes in seconds ("40 s")."""
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def bottleneck_alert(cmd: c.FlagBottleneck, now: int) -> Decision:
+    """KITCHEN_ALERT STATION_BOTTLENECK to expo and the manager: raised once while it lasts (the predictor's)."""
+    alert = Alert(
+        id=f"bottleneck:{cmd.station}:{now}",
+        kind=AlertKind.STATION_BOTTLENECK,
+        station=cmd.station,
+        order_id=cmd.order_ids[0],
+        at=now,
+        message=cmd.message,
+    )
+    event = Event("KITCHEN_ALERT", ALERT_CHANNELS, e.KitchenAlert(alert=alert))
+    return Decision(result={"alert": alert.model_dump(mode="json")}, events=(event,))

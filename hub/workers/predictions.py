@@ -1,0 +1,325 @@
+"""The predictor: each fired order's ready time, told at fire and whenever it moves, and scored when it is ready.
+
+One node makes the predictions at a time: the one holding the ``ff:predictor`` lease (redis-py's
+lock, renewed every tick; another node takes over within ``LEASE_S`` of a node's death). It looks at
+a restaurant when a commit woke it (at most once a tick) and at every restaurant each ``SWEEP_S``
+(time alone moves a prediction: a line over its time). Each look reads the open orders and
+
+- teaches the restaurant's prep-time model every line finished since (start to done,
+  ``hub/forecast/prep_times.py``) and its stations' hands (lines in hand at once);
+- predicts every fired order still being made (``hub/domain/ready_times.py``) and tells those
+  that moved by a minute or more, as the internal command ``order.predict`` (ORDER_PREDICTED to the
+  waiter, the cashier and, for a takeaway, the board);
+- scores each order that became ready against its first prediction, per station, next to the
+  naive guess (the fire time plus the slowest of its items' mean fire-to-done time): the errors are
+  kept in Redis (``Keys.prediction_errors``), read by ``/api/v1/stats/predictions``.
+
+What the model learned lives in the leader's memory: a new leader starts from the stations'
+warning times and learns again (a few lines of each item).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from zoneinfo import ZoneInfo
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import LockError, RedisError
+
+from fireflow.hub.commands.bus import CommandBus
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.ready_times import AtPass, Prediction, bottlenecks, moved, predict
+from fireflow.hub.forecast.prep_times import PrepTimes
+from fireflow.hub.live.keys import PREDICTOR_LEASE, Keys
+from fireflow.hub.live.store import Store
+from fireflow.hub.supervise import reraise_if_cancelled
+from fireflow.schema.commands import FlagBottleneck, PredictReady, ReadyPrediction
+from fireflow.schema.records import ItemStatus, Order, OrderStatus
+
+__all__ = ["PREDICTION_ERRORS_KEPT", "Predictor"]
+
+logger = logging.getLogger(__name__)
+
+LEASE_S = 15.0
+SWEEP_S = 15.0
+RESTAURANTS_EVERY = 10.0
+PREDICTION_ERRORS_KEPT = 2000  # per station: the latest scored predictions
+PREDICTION_ERRORS_TTL_S = 14 * 86_400
+RESYNC_S = 30.0  # every open order is read again this often (a write the changed set did not see)
+FOLLOW_MS = 120_000  # commits note changed orders this long after the predictor's last look
+FALLBACK_SHARE = 0.6  # before anything is learned, a station's line takes this share of its warning time
+_DONE = (ItemStatus.DONE, ItemStatus.SERVED)
+
+
+@dataclass
+class _Kitchen:
+    """What the leader keeps of one restaurant between looks."""
+
+    prep: PrepTimes
+    zone: ZoneInfo
+    learned: set[tuple[str, str, int]] = field(default_factory=set)  # (order, line, done_at) taught
+    told: dict[str, Prediction] = field(default_factory=dict)  # the last prediction told per order
+    first: dict[str, tuple[Prediction, dict[str, int]]] = field(default_factory=dict)  # first one, naive one
+    naive_ms: dict[tuple[str, str], int] = field(default_factory=dict)  # (station, item) -> mean fire to done
+    naive_at: float = -1e9
+    parsed: dict[str, AtPass] = field(default_factory=dict)  # the open orders as last read
+    synced_at: float = -1e9  # when every open order was last read
+    late_after_s: dict[str, int] = field(default_factory=dict)  # per station: when its tickets turn late
+    flagged: set[str] = field(default_factory=set)  # stations with a bottleneck standing (alerted once)
+
+
+class Predictor:
+    def __init__(
+        self, redis: Redis, store: Store, bus: CommandBus, *, tick: float = 1.0, sweep: float = SWEEP_S
+    ) -> None:
+        self.redis = redis
+        self.store = store
+        self.bus = bus
+        self.tick = tick
+        self.sweep = sweep
+        self.kitchens: dict[str, _Kitchen] = {}
+        self.leading = False
+        script = resources.files("fireflow.hub.live").joinpath("lua/changed_orders.lua").read_text()
+        self._changed = redis.register_script(script)
+        self._lock = redis.lock(PREDICTOR_LEASE, timeout=LEASE_S, blocking=False, thread_local=False)
+        self._woken: set[str] = set()
+        self._rids: list[str] = []
+        self._rids_at = -1e9
+        self._swept = -1e9
+        self.looks = 0
+
+    def woken(self, rid: str) -> None:
+        """A commit of ``rid`` (the fan-out's wake-up): its kitchen may have moved."""
+        self._woken.add(rid)
+
+    def missed(self) -> None:
+        self._swept = -1e9
+
+    async def run(self) -> None:
+        while True:
+            reraise_if_cancelled()
+            await asyncio.sleep(self.tick)
+            try:
+                if await self._lead():
+                    await self.run_once()
+            except (RedisError, OSError) as exc:
+                reraise_if_cancelled()
+                logger.warning("predictions paused: %s", exc)
+            except Exception:
+                reraise_if_cancelled()
+                logger.exception("predictions failed; trying again next tick")
+
+    async def stop(self) -> None:
+        if self.leading:
+            try:
+                await self._lock.release()
+            except (LockError, RedisError, OSError):
+                pass  # it runs out by itself
+            self.leading = False
+
+    async def _lead(self) -> bool:
+        """Hold the lease (take it when free, renew it when ours); a node that loses it forgets what it kept."""
+        try:
+            if self.leading:
+                await self._lock.reacquire()
+            else:
+                self.leading = bool(await self._lock.acquire(token=secrets.token_hex(8)))
+        except LockError:
+            self.leading = False
+        if not self.leading:
+            self.kitchens.clear()
+        return self.leading
+
+    async def run_once(self) -> int:
+        """Look at the restaurants due a look; returns how many predictions were told."""
+        now = time.monotonic()
+        if now - self._rids_at > RESTAURANTS_EVERY:
+            self._rids, self._rids_at = await self.store.restaurant_ids(), now
+        if now - self._swept > self.sweep:
+            self._swept = now
+            looking = list(self._rids)
+            self._woken.clear()
+        else:
+            looking, self._woken = sorted(self._woken), set()
+        told = 0
+        for rid in looking:
+            try:
+                told += await self.look(rid, int(time.time() * 1000))
+            except DomainError as exc:
+                logger.warning("predictions for %s not told: %s", rid, exc.message)
+        return told
+
+    async def look(self, rid: str, now_ms: int) -> int:
+        """One restaurant: learn, predict, tell what moved, score what became ready."""
+        self.looks += 1
+        kitchen = await self._kitchen(rid)
+        if kitchen is None:
+            return 0
+        orders = await self._open_orders(rid, kitchen)
+        await self._naive(rid, kitchen)
+        self._learn(kitchen, orders)
+        hour = datetime.fromtimestamp(now_ms / 1000, kitchen.zone).hour
+
+        def expect(station: str, menu_item_id: str, quantity: int) -> float:
+            return kitchen.prep.expect(station, menu_item_id, quantity, hour)
+
+        predictions = predict(orders, now_ms, expect, kitchen.prep.hands())
+        changed = [p for order_id, p in predictions.items() if moved(p, kitchen.told.get(order_id), now_ms)]
+        by_id = {order.id: order for order in orders}
+        for prediction in predictions.values():
+            if prediction.order_id not in kitchen.first:
+                kitchen.first[prediction.order_id] = (
+                    prediction,
+                    self._naive_guess(kitchen, by_id[prediction.order_id]),
+                )
+        await self._score(rid, kitchen, by_id, now_ms)
+        if changed:
+            await self._tell(rid, changed, now_ms)
+            kitchen.told.update((p.order_id, p) for p in changed)
+        await self._flag(rid, kitchen, orders, predictions, now_ms)
+        for gone in set(kitchen.told) - set(predictions):
+            del kitchen.told[gone]
+        kitchen.learned = {seen for seen in kitchen.learned if seen[0] in by_id}
+        return len(changed)
+
+    async def _open_orders(self, rid: str, kitchen: _Kitchen) -> list[AtPass]:
+        """The open orders as the pass sees them: those a commit changed since the last look are read again
+        (``lua/changed_orders.lua``: one round trip, a few orders), every one on a first look and each
+        ``RESYNC_S``. Each is kept as that much only: thousands of open orders cost the leader little memory."""
+        now = time.monotonic()
+        every = now - kitchen.synced_at > RESYNC_S
+        keys = Keys(rid)
+        ids, jsons = await self._changed(
+            keys=[keys.changed_orders, keys.open_orders], args=[FOLLOW_MS, "all" if every else ""]
+        )
+        if every:
+            kitchen.synced_at = now
+            kitchen.parsed = {}
+        for raw_id, raw in zip(ids, jsons, strict=True):
+            order_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            if raw:
+                kitchen.parsed[order_id] = AtPass.of(Order.model_validate_json(raw))
+            else:
+                kitchen.parsed.pop(order_id, None)
+        return sorted(kitchen.parsed.values(), key=lambda o: (o.created_at, o.number))  # told in the order taken
+
+    async def _kitchen(self, rid: str) -> _Kitchen | None:
+        kitchen = self.kitchens.get(rid)
+        if kitchen is not None:
+            return kitchen
+        restaurant = await self.store.restaurant(rid)
+        if restaurant is None:
+            return None
+        fallback = {s.id: s.warn_after_s * FALLBACK_SHARE for s in restaurant.kitchen.stations}
+        try:
+            zone = ZoneInfo(restaurant.timezone)
+        except (ValueError, KeyError):
+            zone = ZoneInfo("UTC")
+        late = {s.id: s.late_after_s for s in restaurant.kitchen.stations}
+        kitchen = self.kitchens[rid] = _Kitchen(PrepTimes(fallback), zone, late_after_s=late)
+        return kitchen
+
+    async def _naive(self, rid: str, kitchen: _Kitchen) -> None:
+        """Re-read each minute: the items' mean fire-to-done times (the hub's prep statistics: the naive guess),
+        and the stations' late times (a manager may change them)."""
+        now = time.monotonic()
+        if now - kitchen.naive_at > 60:
+            kitchen.naive_ms = {(s.station, s.menu_item_id): s.mean_ms for s in await self.store.prep_stats(rid)}
+            restaurant = await self.store.restaurant(rid)
+            if restaurant is not None:
+                kitchen.late_after_s = {s.id: s.late_after_s for s in restaurant.kitchen.stations}
+            kitchen.naive_at = now
+
+    @staticmethod
+    def _naive_guess(kitchen: _Kitchen, order: AtPass) -> dict[str, int]:
+        """Per station, the fire time plus the slowest of the order's items there, at its mean fire-to-done time."""
+        guess: dict[str, int] = {}
+        for line in order.lines:
+            if line.fired_at is None:
+                continue
+            fallback = int(kitchen.prep.fallback.get(line.station, kitchen.prep.default_s) * 1000)
+            at = line.fired_at + kitchen.naive_ms.get((line.station, line.menu_item_id), fallback)
+            guess[line.station] = max(guess.get(line.station, 0), at)
+        return guess
+
+    @staticmethod
+    def _learn(kitchen: _Kitchen, orders: list[AtPass]) -> None:
+        in_hand: dict[str, int] = {}
+        for order in orders:
+            for line in order.lines:
+                if line.status is ItemStatus.PREPARING:
+                    in_hand[line.station] = in_hand.get(line.station, 0) + 1
+                elif line.status in _DONE and line.started_at is not None and line.done_at is not None:
+                    seen = (order.id, line.id, line.done_at)
+                    if seen not in kitchen.learned:
+                        kitchen.learned.add(seen)
+                        hour = datetime.fromtimestamp(line.started_at / 1000, kitchen.zone).hour
+                        seconds = (line.done_at - line.started_at) / 1000
+                        kitchen.prep.learn(line.station, line.menu_item_id, line.quantity, hour, seconds)
+        for station in {line.station for order in orders for line in order.lines}:
+            kitchen.prep.saw_in_hand(station, in_hand.get(station, 0))
+
+    async def _score(self, rid: str, kitchen: _Kitchen, by_id: dict[str, AtPass], now_ms: int) -> None:
+        """Orders ready since the last look, scored per station against their first prediction."""
+        scored: list[tuple[str, bytes]] = []
+        for order_id in list(kitchen.first):
+            order = by_id.get(order_id)
+            if order is not None and order.status is OrderStatus.ACTIVE:
+                continue
+            first, naive = kitchen.first.pop(order_id)
+            if order is None or order.status is not OrderStatus.READY:
+                continue  # cancelled, or gone between two looks: nothing to score
+            for station, predicted in first.stations.items():
+                done = [line.done_at for line in order.lines if line.station == station and line.done_at is not None]
+                if not done or station not in naive:
+                    continue
+                actual = max(done)
+                off = [round((actual - predicted) / 1000, 1), round((actual - naive[station]) / 1000, 1), now_ms]
+                scored.append((station, orjson.dumps(off)))
+        if not scored:
+            return
+        keys = Keys(rid)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for station, raw in scored:
+                pipe.lpush(keys.prediction_errors(station), raw)
+            for station in {station for station, _ in scored}:
+                pipe.ltrim(keys.prediction_errors(station), 0, PREDICTION_ERRORS_KEPT - 1)
+                pipe.expire(keys.prediction_errors(station), int(PREDICTION_ERRORS_TTL_S))
+                pipe.sadd(keys.prediction_stations, station)
+            pipe.expire(keys.prediction_stations, int(PREDICTION_ERRORS_TTL_S))
+            await pipe.execute()
+
+    async def _flag(
+        self, rid: str, kitchen: _Kitchen, orders: list[AtPass], predictions: dict[str, Prediction], now_ms: int
+    ) -> None:
+        """A station newly predicted to run late tickets gets one alert; it may get another once it has cleared."""
+        found = bottlenecks(
+            orders, predictions, now_ms, kitchen.late_after_s, kitchen.prep.hands(), kitchen.prep.pace()
+        )
+        standing = {b.station for b in found}
+        for bottleneck in found:
+            if bottleneck.station in kitchen.flagged:
+                continue
+            command = FlagBottleneck(
+                station=bottleneck.station, message=bottleneck.message, order_ids=list(bottleneck.order_ids[:50])
+            )
+            command_id = f"bottleneck-{now_ms}-{secrets.token_hex(6)}"
+            await self.bus.execute_internal(rid, command_id, "kitchen.bottleneck", command)
+            logger.info("bottleneck at %s of %s: %s", bottleneck.station, rid, bottleneck.message)
+        kitchen.flagged = standing
+
+    async def _tell(self, rid: str, changed: list[Prediction], now_ms: int) -> None:
+        predictions = [
+            ReadyPrediction(order_id=p.order_id, ready_at=p.ready_at, stations=dict(p.stations)) for p in changed
+        ]
+        for start in range(0, len(predictions), 500):
+            command = PredictReady(predictions=predictions[start : start + 500])
+            command_id = f"predict-{now_ms}-{secrets.token_hex(6)}"
+            await self.bus.execute_internal(rid, command_id, "order.predict", command)

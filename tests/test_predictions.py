@@ -1,0 +1,184 @@
+"""Predicted ready times on a real hub: told at fire, moved by the queue, bumps and recalls, scored when ready."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from fireflow.clients.python import HubClient
+from fireflow.hub.forecast.prep_times import MIN_SEEN, PrepTimes
+from fireflow.hub.run.demo import demo_kitchen
+from fireflow.hub.workers.predictions import Predictor
+from tests.conftest import WAIT, RunningHub
+
+GRILL_S = demo_kitchen().station("grill").warn_after_s * 0.6  # what a grill line takes before anything is learned
+FRY_S = demo_kitchen().station("fry").warn_after_s * 0.6
+
+
+async def _predicted(client: HubClient, order_id: str) -> dict[str, Any]:
+    """The next ORDER_PREDICTED about ``order_id`` (other events passed over)."""
+    return (await _all_predicted(client, [order_id]))[order_id]
+
+
+async def _all_predicted(client: HubClient, order_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The next ORDER_PREDICTED about each of ``order_ids``, in whatever order they come."""
+    found: dict[str, dict[str, Any]] = {}
+
+    async def wait() -> None:
+        while len(found) < len(order_ids):
+            event = await client.events.get()
+            if event["type"] == "ORDER_PREDICTED" and event["data"]["order_id"] in order_ids:
+                found.setdefault(event["data"]["order_id"], dict(event["data"]))
+
+    await asyncio.wait_for(wait(), 4 * WAIT)
+    return found
+
+
+async def _fired(waiter: HubClient, *items: str) -> tuple[str, int]:
+    order = (await waiter.command("order.open", {"type": "TAKEAWAY"}))["result"]["order"]
+    for item in items:
+        await waiter.command("order.add_item", {"order_id": order["id"], "menu_item_id": item})
+    fired = (await waiter.command("order.fire", {"order_id": order["id"]}))["result"]["order"]
+    return order["id"], int(fired["fired_at"])
+
+
+async def test_a_fired_order_is_told_its_ready_time_by_station_to_the_cashier_and_the_board(
+    predicting: RunningHub,
+) -> None:
+    waiter = await predicting.client("WAITER")
+    cashier = await predicting.client("CASHIER")
+    board = await predicting.client("DISPLAY")
+    await cashier.subscribe("cashier")
+    await board.subscribe("board")
+    order_id, fired_at = await _fired(waiter, "burger", "fries", "water")
+
+    told = await _predicted(cashier, order_id)
+    stations = told["stations"]
+    assert set(stations) == {"grill", "fry"}  # water needs no preparation
+    assert abs(stations["grill"] - fired_at - GRILL_S * 1000) < 3000
+    assert abs(stations["fry"] - fired_at - FRY_S * 1000) < 3000
+    assert told["ready_at"] == max(stations.values())
+    on_board = await _predicted(board, order_id)
+    assert on_board["token"] is not None and on_board["ready_at"] == told["ready_at"]
+    # a prediction is no change to the order: a waiter holding its version is not refused
+    order = (await waiter.command("order.note", {"order_id": order_id, "text": "no onions"}))["result"]["order"]
+    assert order["version"] >= 1
+
+
+async def test_the_queue_ahead_pushes_a_prediction_back_and_a_bump_brings_it_forward(predicting: RunningHub) -> None:
+    waiter = await predicting.client("WAITER")
+    cashier = await predicting.client("CASHIER")
+    await cashier.subscribe("cashier")
+    grill = await predicting.client("KITCHEN", device="kds-grill", stations=("grill",))
+    ahead = [await _fired(waiter, "burger") for _ in range(2)]  # the grill's two hands are taken
+    await _all_predicted(cashier, [order_id for order_id, _ in ahead])
+    third, fired_at = await _fired(waiter, "burger")
+    waiting = await _predicted(cashier, third)
+    assert waiting["ready_at"] - fired_at > 1.8 * GRILL_S * 1000  # it waits for a free hand
+
+    first_id = ahead[0][0]
+    await grill.command("order.bump", {"order_id": first_id, "station": "grill"})
+    sooner = await _predicted(cashier, third)  # a hand came free: the third starts now
+    assert sooner["ready_at"] < waiting["ready_at"] - 60_000
+    assert abs(sooner["ready_at"] - sooner["at"] - GRILL_S * 1000) < 3000
+
+    # the bumped order was ready: scored against its first prediction, next to the naive guess
+    async with predicting.http("MANAGER") as http:
+        for _ in range(int(40 * WAIT)):
+            stations = (await http.get("/api/v1/stats/predictions")).json()["stations"]
+            if stations:
+                break
+            await asyncio.sleep(0.05)
+    (row,) = stations
+    assert row["station"] == "grill" and row["scored"] == 1
+    assert row["mae_s"] == pytest.approx(GRILL_S, abs=3) and row["bias_s"] == pytest.approx(-GRILL_S, abs=3)
+    assert row["naive_mae_s"] is not None and row["p90_s"] == row["mae_s"]
+
+    # a recall puts the order back in the kitchen: predicted again, from now
+    await grill.command("order.recall", {"order_id": first_id, "station": "grill"})
+    again = await _predicted(cashier, first_id)
+    assert again["ready_at"] > again["at"]
+
+
+async def test_predictions_are_for_managers_to_read(predicting: RunningHub) -> None:
+    async with predicting.http("WAITER") as http:
+        refused = await http.get("/api/v1/stats/predictions")
+    assert refused.status_code == 403 and refused.json()["code"] == "FORBIDDEN"
+    async with predicting.http("MANAGER") as http:
+        assert (await http.get("/api/v1/stats/predictions")).json() == {"stations": []}
+
+
+async def test_one_node_makes_the_predictions_and_another_takes_over_when_it_stops(hub: RunningHub) -> None:
+    app = hub.hub
+    first = Predictor(app.redis, app.store, app.bus, tick=0.05)
+    second = Predictor(app.redis, app.store, app.bus, tick=0.05)
+    try:
+        assert await first._lead() and not await second._lead()
+        assert await first._lead()  # renewed, still its own
+        await first.stop()
+        assert await second._lead()
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+def test_prep_times_learn_an_item_by_station_and_hour_and_fall_back_before() -> None:
+    prep = PrepTimes({"grill": 200.0})
+    assert prep.expect("grill", "burger", 1, 19) == 200.0  # nothing learned: the station's fallback
+    assert prep.expect("grill", "burger", 2, 19) == 300.0  # a second portion adds half
+    for _ in range(MIN_SEEN):
+        prep.learn("grill", "burger", 1, 19, 400.0)
+    assert prep.expect("grill", "steak", 1, 19) == pytest.approx(400.0)  # the station's mean, for an item unseen
+    for n in range(400):
+        prep.learn("grill", "burger", 1, 13, 300.0 + (n % 3) * 10)
+        prep.learn("grill", "burger", 1, 20, 600.0 + (n % 3) * 10)
+    lunch, dinner = prep.expect("grill", "burger", 1, 13), prep.expect("grill", "burger", 1, 20)
+    assert 250 < lunch < 360 and 520 < dinner < 700  # the hour moves the grill's pace
+    prep.learn("grill", "burger", 1, 13, 0.1)  # a start pressed just before done: no time at all, not learned
+    assert prep.expect("grill", "burger", 1, 13) == lunch
+    for lines in (1, 3, 2):
+        prep.saw_in_hand("grill", lines)
+    prep.saw_in_hand("fry", 0)
+    assert prep.hands() == {"grill": 3}
+
+
+async def test_a_grill_predicted_to_run_tickets_late_alerts_expo_once_with_the_reason(predicting: RunningHub) -> None:
+    manager = await predicting.client("MANAGER")
+    grill_late = {"id": "grill", "name": "Grill", "warn_after_s": 300, "late_after_s": 400}
+    await manager.command("kitchen.configure", {"stations": [grill_late]})  # a line: 3 min, late after 6:40
+    waiter = await predicting.client("WAITER")
+    cashier = await predicting.client("CASHIER")
+    await cashier.subscribe("cashier")
+    expo = await predicting.client("EXPO")
+    await expo.subscribe("expo")
+    orders = [(await _fired(waiter, "burger"))[0] for _ in range(6)]  # two hands: the last two done at +9 min
+    await _all_predicted(cashier, orders)
+
+    async def bottleneck() -> dict[str, Any]:
+        while True:
+            event = await expo.events.get()
+            if event["type"] == "KITCHEN_ALERT" and event["data"]["alert"]["kind"] == "STATION_BOTTLENECK":
+                return dict(event["data"]["alert"])
+
+    alert = await asyncio.wait_for(bottleneck(), 4 * WAIT)
+    assert alert["station"] == "grill" and alert["order_id"] in orders[4:]
+    assert alert["message"].startswith("grill: 2 tickets will be late within 7 min")
+    assert "lines waiting, 2 made at once" in alert["message"]
+    # it stands: more orders behind it raise no second alert. Each later look starts after the one before has
+    # flagged what it found; a rush committed after the last one's prediction reaches expo after any such alert.
+    for _ in range(2):
+        await _predicted(cashier, (await _fired(waiter, "burger"))[0])
+    await waiter.command("order.rush", {"order_id": orders[0]})
+
+    async def until_rushed() -> list[dict[str, Any]]:
+        seen = []
+        while True:
+            event = await expo.events.get()
+            if event["type"] == "ORDER_RUSHED":
+                return seen
+            if event["type"] == "KITCHEN_ALERT":
+                seen.append(event["data"]["alert"])
+
+    assert [a for a in await asyncio.wait_for(until_rushed(), 4 * WAIT) if a["kind"] == "STATION_BOTTLENECK"] == []
