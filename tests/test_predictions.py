@@ -9,6 +9,7 @@ import pytest
 
 from fireflow.clients.python import HubClient
 from fireflow.hub.forecast.prep_times import MIN_SEEN, PrepTimes
+from fireflow.hub.live.keys import Keys
 from fireflow.hub.run.demo import demo_kitchen
 from fireflow.hub.workers.predictions import Predictor
 from tests.conftest import WAIT, RunningHub
@@ -182,3 +183,16 @@ async def test_a_grill_predicted_to_run_tickets_late_alerts_expo_once_with_the_r
                 seen.append(event["data"]["alert"])
 
     assert [a for a in await asyncio.wait_for(until_rushed(), 4 * WAIT) if a["kind"] == "STATION_BOTTLENECK"] == []
+
+
+async def test_the_predictors_commands_leave_their_answers_for_minutes_not_a_day(predicting: RunningHub) -> None:
+    waiter = await predicting.client("WAITER")
+    cashier = await predicting.client("CASHIER")
+    await cashier.subscribe("cashier")
+    order_id, _ = await _fired(waiter, "burger")
+    await _predicted(cashier, order_id)
+    redis = predicting.hub.redis
+    ttls = [await redis.ttl(key) async for key in redis.scan_iter(match=Keys(predicting.rid).command("predict-*"))]
+    assert ttls and all(0 < ttl <= 300 for ttl in ttls)
+    fired = [await redis.ttl(key) async for key in redis.scan_iter(match=Keys(predicting.rid).command("*"))]
+    assert max(fired) > 3600  # a client's command keeps its answer the node's whole result TTL

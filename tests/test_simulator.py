@@ -13,24 +13,29 @@ from pathlib import Path
 
 import pytest
 
-from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Kind, Simulation, plan_service
+from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Kind, Report, ServicePlan, Simulation, plan_service
 from fireflow.hub.run.demo import demo_setup
 from tests.conftest import ROOT, WAIT, RunningHub, free_port
 
 pytestmark = pytest.mark.timeout(240)
 
 
-async def test_a_simulated_dinner_is_served_paid_and_cleared(hub: RunningHub) -> None:
-    menu = [item.model_dump(mode="json") for item in demo_setup().menu]
-    plan = plan_service(menu, orders=24, part=DAY_PARTS["dinner"], seed=7)
+async def _simulate(hub: RunningHub, plan: ServicePlan, speed: float) -> Report:
+    """``plan`` played against ``hub`` at ``speed``, every device's token minted for it."""
     simulation = Simulation(
         hub.ws_url,
         lambda role, device, stations: hub.token(role, device=device, stations=stations),
         plan,
         DEMO_KITCHEN,
-        speed=1200,
+        speed=speed,
     )
-    report = await simulation.run()
+    return await simulation.run()
+
+
+async def test_a_simulated_dinner_is_served_paid_and_cleared(hub: RunningHub) -> None:
+    menu = [item.model_dump(mode="json") for item in demo_setup().menu]
+    plan = plan_service(menu, orders=24, part=DAY_PARTS["dinner"], seed=7)
+    report = await _simulate(hub, plan, 1200)
 
     assert [o.error for o in report.errors] == [], report.summary()
     assert report.completed() + report.walked_out == len(plan.orders), report.summary()
@@ -56,14 +61,7 @@ async def test_a_simulated_lunch_scores_the_hubs_predictions_against_the_naive_g
     finished; the hub scores its own the same way for the manager."""
     menu = [item.model_dump(mode="json") for item in demo_setup().menu]
     plan = plan_service(menu, orders=40, part=DAY_PARTS["lunch"], seed=11, mix={Kind.TAKEAWAY: 1.0})
-    simulation = Simulation(
-        predicting.ws_url,
-        lambda role, device, stations: predicting.token(role, device=device, stations=stations),
-        plan,
-        DEMO_KITCHEN,
-        speed=600,
-    )
-    report = await simulation.run()
+    report = await _simulate(predicting, plan, 600)
     assert report.errors == [] and report.completed() == len(plan.orders), report.summary()
     predicted = [o for o in report.orders if o.predicted]
     assert len(predicted) >= 0.9 * len(plan.orders)  # nearly every order heard its prediction (the first may not)

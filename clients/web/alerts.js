@@ -11,7 +11,8 @@
 //                                                     tickets.js loaded from the `expo` channel):
 //                                                     bumped, voided or made anyway ends it.
 // A ticket carries its latest alert only: TICKET_UNACKED replaces the STATION_OFFLINE of the same
-// ticket. OK on a screen dismisses an alert there only.
+// ticket. OK on a screen dismisses an alert there only. A STATION_BOTTLENECK (tickets predicted late
+// soon; hub/domain/ready_times.py) names the first of them: it stands like that ticket's alert would.
 //
 // Printing alerts (hub/domain/printing.py) are about a print job (`job_id`), not a ticket:
 //   PRINT_MANUAL, PRINT_UNHANDLED  stand while the job is on the manual list, whatever the cards say:
@@ -35,6 +36,7 @@ const WORDS = {
   PRINT_REROUTED: "SENT TO THE BACKUP",
   PRINT_MANUAL: "NOT PRINTED",
   PRINT_UNHANDLED: "NOT PRINTED · ACT NOW",
+  STATION_BOTTLENECK: "LATE TICKETS AHEAD",
 };
 
 // One entry per ticket (its latest alert), per listed job (its latest printing alert), else per alert.

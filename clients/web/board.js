@@ -1,6 +1,7 @@
 // Customer board: /board?token=...   Takeaway tokens PREPARING and READY (channel `board`);
 // the newest ready token is highlighted; a token leaves READY when its order is picked up
-// (ORDER_PICKED_UP). Read-only: it sends no commands.
+// (ORDER_PICKED_UP). A preparing token shows its pickup estimate, "about N min", from the hub's
+// ORDER_PREDICTED (counted down each half minute; "soon" once it is due). Read-only: it sends no commands.
 
 import { Hub } from "./fireflow.js";
 import { checkRole, deviceToken, h, noToken, setConnection } from "./ui.js";
@@ -11,6 +12,7 @@ let preparing = []; // tokens, oldest first
 let ready = []; // tokens, newest first
 let newest = null;
 const tokenOf = new Map(); // order id -> token (ORDER_CANCELLED names the order, not the token)
+const readyAt = new Map(); // token -> predicted ready time (ms), while it is preparing
 
 // Snapshot entries are tokens, or { order_id, token } when the hub sends them.
 function tokenFrom(entry) {
@@ -29,6 +31,7 @@ function snapshot(snapshots) {
 }
 
 function remove(tok) {
+  readyAt.delete(tok);
   preparing = preparing.filter((t) => t !== tok);
   ready = ready.filter((t) => t !== tok);
   if (newest === tok) newest = null;
@@ -41,6 +44,9 @@ function event(ev) {
       tokenOf.set(d.order_id, d.token);
       remove(d.token);
       preparing.push(d.token);
+      break;
+    case "ORDER_PREDICTED":
+      if (d.token !== null && d.token !== undefined && preparing.includes(d.token)) readyAt.set(d.token, d.ready_at);
       break;
     case "ORDER_READY":
       if (d.token === null || d.token === undefined) break;
@@ -67,15 +73,25 @@ function event(ev) {
   }
 }
 
-function tokens(list, highlight) {
-  return list.slice(0, SHOWN).map((t) =>
-    h("li", { class: t === highlight ? "token newest" : "token", dataset: { token: t } }, String(t)),
-  );
+// "about 6 min" until the predicted time, then "soon": a promise the customer can read from the queue.
+function estimate(tok) {
+  const at = readyAt.get(tok);
+  if (at === undefined) return null;
+  const minutes = Math.round((at - Date.now()) / 60000);
+  return h("span", { class: "eta" }, minutes >= 1 ? `about ${minutes} min` : "soon");
+}
+
+function tokens(list, highlight, withEstimates) {
+  return list.slice(0, SHOWN).map((t) => {
+    const shown = withEstimates ? estimate(t) : null;
+    const parts = shown ? [String(t), shown] : [String(t)];
+    return h("li", { class: t === highlight ? "token newest" : "token", dataset: { token: t } }, ...parts);
+  });
 }
 
 function render() {
-  document.getElementById("preparing").replaceChildren(...tokens(preparing, null));
-  document.getElementById("ready").replaceChildren(...tokens(ready, newest));
+  document.getElementById("preparing").replaceChildren(...tokens(preparing, null, true));
+  document.getElementById("ready").replaceChildren(...tokens(ready, newest, false));
 }
 
 if (!token) {
@@ -89,4 +105,5 @@ if (!token) {
     state: (_, conn) => setConnection(conn),
   }).start();
   window.fireflow = { hub };
+  setInterval(render, 30000); // the estimates count down
 }

@@ -81,6 +81,9 @@ class Decision:
     # which it then becomes. Readings taken in one order can commit in another (two tills paying at once);
     # the later-taken one told, an earlier one arriving after it is not (a till's takings never go back).
     latest: tuple[str, int] | None = None
+    # Seconds the answer is kept for retries, instead of the node's (a day): the hub's own frequent commands
+    # (predictions) would otherwise leave a key a call for a day.
+    result_ttl: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -252,10 +252,14 @@ def status_after(status: OrderStatus, items: Iterable[OrderItem]) -> OrderStatus
     return OrderStatus.ACTIVE
 
 
+def front_channels(order: Order, *also: str) -> tuple[str, ...]:
+    """The order's own channels, ``also``, and for a takeaway the public board (which shows its token)."""
+    channels = (*order_channels(order), *also)
+    return (*channels, "board") if order.type is OrderType.TAKEAWAY else channels
+
+
 def ready_event(order: Order) -> Event:
-    channels = (*order_channels(order), "expo", "cashier")
-    if order.type is OrderType.TAKEAWAY:
-        channels = (*channels, "board")
+    channels = front_channels(order, "expo", "cashier")
     data = e.OrderReady(
         order_id=order.id,
         order_number=order.number,

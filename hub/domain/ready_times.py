@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from fireflow.hub.domain.decision import Decision, Event
-from fireflow.hub.domain.orders import ALERT_CHANNELS, order_channels
+from fireflow.hub.domain.orders import ALERT_CHANNELS, front_channels
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
-from fireflow.schema.records import Alert, AlertKind, ItemStatus, Order, OrderItem, OrderStatus, OrderType
+from fireflow.schema.records import Alert, AlertKind, ItemStatus, Order, OrderItem, OrderStatus
 
 __all__ = [
     "BOTTLENECK_TICKETS",
@@ -42,6 +42,7 @@ Expect = Callable[[str, str, int], float]  # (station, menu_item_id, quantity) -
 OVERDUE_SHARE = 0.1  # a line over its expected time is taken to need this share of it more, not to be done already
 MOVED_MS = 60_000  # a prediction is told again when it moves by this much (or its stations change) ...
 MOVED_SHARE = 0.1  # ... and by this share of the time still to wait
+OWN_RESULT_TTL_S = 300  # the predictor's commands are its own, never retried after that: their answers go soon
 _WAITING = (ItemStatus.PENDING,)
 _FINISHED = (ItemStatus.DONE, ItemStatus.SKIPPED, ItemStatus.SERVED)
 
@@ -180,9 +181,7 @@ def told(orders: Iterable[Order], cmd: c.PredictReady, now: int) -> Decision:
         order = by_id.get(prediction.order_id)
         if order is None or order.status is not OrderStatus.ACTIVE or order.fired_at is None:
             continue
-        channels = (*order_channels(order), "cashier")
-        if order.type is OrderType.TAKEAWAY:
-            channels = (*channels, "board")
+        channels = front_channels(order, "cashier")
         data = e.OrderPredicted(
             order_id=order.id,
             order_number=order.number,
@@ -193,7 +192,7 @@ def told(orders: Iterable[Order], cmd: c.PredictReady, now: int) -> Decision:
             at=now,
         )
         events.append(Event("ORDER_PREDICTED", channels, data))
-    return Decision(result={"told": len(events)}, events=tuple(events))
+    return Decision(result={"told": len(events)}, events=tuple(events), result_ttl=OWN_RESULT_TTL_S)
 
 
 BOTTLENECK_TICKETS = 2  # a bottleneck is this many tickets at one station predicted to turn late soon: within
@@ -274,4 +273,4 @@ def bottleneck_alert(cmd: c.FlagBottleneck, now: int) -> Decision:
         message=cmd.message,
     )
     event = Event("KITCHEN_ALERT", ALERT_CHANNELS, e.KitchenAlert(alert=alert))
-    return Decision(result={"alert": alert.model_dump(mode="json")}, events=(event,))
+    return Decision(result={"alert": alert.model_dump(mode="json")}, events=(event,), result_ttl=OWN_RESULT_TTL_S)

@@ -13,7 +13,6 @@ it has had in hand at once over its recent looks (river's rolling maximum).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +22,11 @@ __all__ = ["MIN_SEEN", "PrepTimes"]
 
 MIN_SEEN = 3  # lines of an item (or a station) seen before the model's word is taken for it
 HANDS_WINDOW = 240  # looks at a station over which its most lines in hand count as its hands
-SHORTEST_S, LONGEST_S = 5.0, 4 * 3600.0
+SHORTEST_S, LONGEST_S = 0.1, 4 * 3600.0  # what an expected time is kept within
+# A line done in under this share of what was expected (or over this many times it) was not timed: a start
+# pressed just before done, or forgotten for hours. Relative, so a kitchen of any pace (a simulated one
+# played fast too) is learned alike.
+MISTIMED_UNDER, MISTIMED_OVER = 0.05, 20.0
 
 
 def _model() -> Any:
@@ -45,7 +48,7 @@ def _portions(quantity: int) -> float:
 class PrepTimes:
     """One restaurant's learned prep times and station hands; ``fallback``: seconds per station before any."""
 
-    fallback: Mapping[str, float] = field(default_factory=dict)
+    fallback: dict[str, float] = field(default_factory=dict)
     default_s: float = 300.0
     model: Any = field(default_factory=_model)
     seen_items: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -55,7 +58,8 @@ class PrepTimes:
 
     def learn(self, station: str, menu_item_id: str, quantity: int, hour: int, seconds: float) -> None:
         """A line was made in ``seconds`` (from its start to done) at ``hour`` of the restaurant's day."""
-        if not SHORTEST_S / 5 <= seconds <= LONGEST_S:  # a start forgotten, or pressed by mistake: not a time
+        expected = self.expect(station, menu_item_id, quantity, hour)
+        if not MISTIMED_UNDER * expected <= seconds <= min(MISTIMED_OVER * expected, LONGEST_S):
             return
         one = seconds / _portions(quantity)
         self.model.learn_one(_features(station, menu_item_id, hour), math.log(one))

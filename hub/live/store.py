@@ -792,7 +792,7 @@ class Store:
             "prep_ttl": (PREP_WINDOW_DAYS + 1) * DAY_MS,
             "ts": now,
             "fp": fingerprint,
-            "ttl": self.result_ttl,
+            "ttl": decision.result_ttl or self.result_ttl,
             "maxlen": self.history,
             "durable": self.durable,
             "wake": k.wake,

@@ -72,6 +72,7 @@ class _Kitchen:
     parsed: dict[str, AtPass] = field(default_factory=dict)  # the open orders as last read
     synced_at: float = -1e9  # when every open order was last read
     late_after_s: dict[str, int] = field(default_factory=dict)  # per station: when its tickets turn late
+    settings_version: int = -1  # of the restaurant's settings these times were taken from
     flagged: set[str] = field(default_factory=set)  # stations with a bottleneck standing (alerted once)
 
 
@@ -149,11 +150,14 @@ class Predictor:
         else:
             looking, self._woken = sorted(self._woken), set()
         told = 0
-        for rid in looking:
+        for n, rid in enumerate(looking):
             try:
                 told += await self.look(rid, int(time.time() * 1000))
             except DomainError as exc:
                 logger.warning("predictions for %s not told: %s", rid, exc.message)
+            except BaseException:
+                self._woken.update(looking[n:])  # not looked at after all: next tick
+                raise
         return told
 
     async def look(self, rid: str, now_ms: int) -> int:
@@ -211,30 +215,29 @@ class Predictor:
         return sorted(kitchen.parsed.values(), key=lambda o: (o.created_at, o.number))  # told in the order taken
 
     async def _kitchen(self, rid: str) -> _Kitchen | None:
-        kitchen = self.kitchens.get(rid)
-        if kitchen is not None:
-            return kitchen
+        """What is kept of ``rid``, its stations' times as its settings say now (the store's cached copy, which a
+        change of them drops at once): the late times, and the fallback pace before anything is learned."""
         restaurant = await self.store.restaurant(rid)
         if restaurant is None:
             return None
-        fallback = {s.id: s.warn_after_s * FALLBACK_SHARE for s in restaurant.kitchen.stations}
-        try:
-            zone = ZoneInfo(restaurant.timezone)
-        except (ValueError, KeyError):
-            zone = ZoneInfo("UTC")
-        late = {s.id: s.late_after_s for s in restaurant.kitchen.stations}
-        kitchen = self.kitchens[rid] = _Kitchen(PrepTimes(fallback), zone, late_after_s=late)
+        kitchen = self.kitchens.get(rid)
+        if kitchen is None:
+            try:
+                zone = ZoneInfo(restaurant.timezone)
+            except (ValueError, KeyError):
+                zone = ZoneInfo("UTC")
+            kitchen = self.kitchens[rid] = _Kitchen(PrepTimes(), zone)
+        if kitchen.settings_version != restaurant.version:
+            kitchen.settings_version = restaurant.version
+            kitchen.late_after_s = {s.id: s.late_after_s for s in restaurant.kitchen.stations}
+            kitchen.prep.fallback = {s.id: s.warn_after_s * FALLBACK_SHARE for s in restaurant.kitchen.stations}
         return kitchen
 
     async def _naive(self, rid: str, kitchen: _Kitchen) -> None:
-        """Re-read each minute: the items' mean fire-to-done times (the hub's prep statistics: the naive guess),
-        and the stations' late times (a manager may change them)."""
+        """The items' mean fire-to-done times (the hub's prep statistics), re-read each minute: the naive guess."""
         now = time.monotonic()
         if now - kitchen.naive_at > 60:
             kitchen.naive_ms = {(s.station, s.menu_item_id): s.mean_ms for s in await self.store.prep_stats(rid)}
-            restaurant = await self.store.restaurant(rid)
-            if restaurant is not None:
-                kitchen.late_after_s = {s.id: s.late_after_s for s in restaurant.kitchen.stations}
             kitchen.naive_at = now
 
     @staticmethod
