@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Kind, KitchenModel, Slowdown, plan_service
+from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Kind, KitchenModel, Slowdown, plan_service, staffed_for
 from fireflow.clients.simulator.plan import arrival_times
 from fireflow.hub.run.demo import demo_setup
 
@@ -85,3 +85,12 @@ def test_a_planted_slowdown_stretches_only_its_station_and_stretch() -> None:
     assert median(slow, "grill", 1300) == pytest.approx(median(DEMO_KITCHEN, "grill", 1300))
     assert median(slow, "fry", 900) == pytest.approx(median(DEMO_KITCHEN, "fry", 900))
     assert 250 < median(DEMO_KITCHEN, "grill", 0) < 500  # about the grill's 6 minutes
+
+
+def test_a_kitchen_is_staffed_for_its_busiest_half_hour_and_never_below_its_own() -> None:
+    big = plan_service(MENU, orders=600, part=DAY_PARTS["day"], seed=1)
+    staffed = staffed_for(DEMO_KITCHEN, big, MENU)
+    assert staffed.cooks["grill"] > DEMO_KITCHEN.cooks["grill"]  # 600 orders need a longer grill line
+    assert staffed.medians == DEMO_KITCHEN.medians and staffed.slowdowns == ()
+    small = plan_service(MENU, orders=5, part=DAY_PARTS["dinner"], seed=1)
+    assert staffed_for(DEMO_KITCHEN, small, MENU).cooks == dict(DEMO_KITCHEN.cooks)

@@ -69,7 +69,7 @@ async def _bench(scenario: Scenario[Any], args: argparse.Namespace, env: Env) ->
     if args.restaurants < 1 or args.sockets < 1:
         raise SystemExit("bench: --sockets and --restaurants must be at least 1")
     await migrate(env.database_url)
-    await env.seed(args.restaurants)
+    await env.seed(args.restaurants, scenario.tables)
     say(f"starting the hub ({args.restaurants} restaurant(s) seeded)")
     hub = await start_hub(env, scenario.hub_env(args) if scenario.hub_env is not None else None)
     try:

@@ -41,7 +41,7 @@ class Env:
 
         return mint(self.secret, rid, role, device=device, stations=stations, ttl=86_400)
 
-    async def seed(self, count: int) -> None:
+    async def seed(self, count: int, tables: int = 12) -> None:
         from fireflow.hub.live.redis_client import redis_client
         from fireflow.hub.live.store import Store
         from fireflow.hub.run.demo import demo_kitchen, seed_restaurant
@@ -55,7 +55,9 @@ class Env:
             for start in range(0, count, 50):
                 await asyncio.gather(
                     *(
-                        seed_restaurant(store, self.rid(n), f"Bench {n}", kitchen=kitchen, manager_pin=None)
+                        seed_restaurant(
+                            store, self.rid(n), f"Bench {n}", tables=tables, kitchen=kitchen, manager_pin=None
+                        )
                         for n in range(start, min(count, start + 50))
                     )
                 )

@@ -31,3 +31,4 @@ class Scenario(Generic[R]):
     compare: Callable[[R, R], None] | None = None  # prints the hub/baseline ratios; None: no baseline run
     frame: Callable[[R], int] = _no_frame  # the hub's frame size, which the baseline pads to (0: 600 bytes)
     hub_env: Callable[[argparse.Namespace], dict[str, str]] | None = None  # extra environment for the hub process
+    tables: int = 12  # tables of each seeded restaurant

@@ -24,7 +24,7 @@ from fireflow.clients.bench.environment import Env
 from fireflow.clients.bench.report import figure, say
 from fireflow.clients.bench.scenario import Scenario
 from fireflow.clients.bench.servers import Server
-from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Report, Simulation, Slowdown, plan_service
+from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Report, Simulation, Slowdown, plan_service, staffed_for
 from fireflow.clients.simulator.plan import DayPart
 from fireflow.hub.run.demo import demo_setup
 from fireflow.hub.run.embedded.process import HOST
@@ -66,7 +66,12 @@ async def _service(env: Env, hub: Server, args: argparse.Namespace) -> Report:
     menu = [item.model_dump(mode="json") for item in demo_setup().menu]
     plan = plan_service(menu, orders=args.orders, part=DAY_PARTS[args.day_part], seed=args.seed)
     slowdown = _slowdown(args.slowdown, plan.part)
-    kitchen = DEMO_KITCHEN if slowdown is None else DEMO_KITCHEN.with_slowdown(slowdown)
+    staffed = staffed_for(DEMO_KITCHEN, plan, menu)
+    kitchen = staffed if slowdown is None else staffed.with_slowdown(slowdown)
+    say(
+        "lines made at once, staffed for the day's busiest half hour: "
+        + ", ".join(f"{s} {n}" for s, n in staffed.cooks.items())
+    )
     lasts = plan.part.seconds / args.speed
     say(f"playing {plan.part.name}: {len(plan.orders)} orders at {args.speed:g}x, about {lasts / 60:.0f} min")
     simulation = Simulation(
@@ -98,4 +103,7 @@ def _minutes(wall_s: float | None, speed: float) -> str:
     return "    -" if wall_s is None else f"{wall_s * speed / 60:5.1f}"
 
 
-SERVICE = Scenario(sockets=1, procs=1, restaurants=None, options=_options, measure=_service, hub_env=_hub_env)
+# 40 tables: a restaurant doing 600 orders a day seats more than the demo's dozen
+SERVICE = Scenario(
+    sockets=1, procs=1, restaurants=None, options=_options, measure=_service, hub_env=_hub_env, tables=40
+)

@@ -5,7 +5,7 @@
 --simulate`` runs it against the demo restaurant; the evaluation days are generated the same way.
 """
 
-from fireflow.clients.simulator.cooks import DEMO_KITCHEN, KitchenModel, Slowdown
+from fireflow.clients.simulator.cooks import DEMO_KITCHEN, KitchenModel, Slowdown, staffed_for
 from fireflow.clients.simulator.plan import DAY_PARTS, Kind, ServicePlan, plan_service
 from fireflow.clients.simulator.service import Report, Simulation
 
@@ -19,4 +19,5 @@ __all__ = [
     "Simulation",
     "Slowdown",
     "plan_service",
+    "staffed_for",
 ]

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-__all__ = ["DEMO_KITCHEN", "KitchenModel", "Slowdown"]
+from fireflow.clients.simulator.plan import ServicePlan
+
+__all__ = ["DEMO_KITCHEN", "KitchenModel", "Slowdown", "staffed_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +72,27 @@ DEMO_KITCHEN = KitchenModel(
     cooks={"grill": 6, "fry": 4, "cold": 2, "bar": 2},
     item_factors={"ribeye": 1.4, "paneer-tikka": 0.85, "calamari": 1.15, "gazpacho": 0.6, "mojito": 1.3},
 )
+
+
+BUSY_AT_PEAK = 0.8  # a kitchen is staffed so that its stations are this busy in the busiest half hour
+
+
+def staffed_for(model: KitchenModel, plan: ServicePlan, menu: Sequence[Mapping[str, Any]]) -> KitchenModel:
+    """``model`` with as many hands at each station as ``plan``'s busiest half hour needs (at ``BUSY_AT_PEAK``),
+    and never fewer than it has: a restaurant that does 600 orders a day has the grill line for it."""
+    station_of = {str(item["id"]): str(item["station"]) for item in menu if item.get("requires_prep", True)}
+    work: dict[tuple[str, int], float] = {}  # (station, half hour) -> seconds of making
+    for order in plan.orders:
+        half_hour = int(order.at // 1800)
+        for line in order.lines:
+            station = station_of.get(line.menu_item_id)
+            if station is None:
+                continue
+            median = model.medians.get(station, model.default_median) * model.item_factors.get(line.menu_item_id, 1.0)
+            key = (station, half_hour)
+            work[key] = work.get(key, 0.0) + median * (1 + 0.5 * (line.quantity - 1))
+    hands = dict(model.cooks)
+    for (station, _), seconds in work.items():
+        needed = math.ceil(seconds / 1800 / BUSY_AT_PEAK)
+        hands[station] = max(hands.get(station, 1), needed)
+    return replace(model, cooks=hands)

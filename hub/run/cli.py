@@ -225,7 +225,7 @@ def _serve(settings: Settings, demo: bool, simulate: argparse.Namespace | None =
 
 def _simulation(settings: Settings, hub_url: str, options: argparse.Namespace) -> Callable[[], Awaitable[None]]:
     """``fireflow demo --simulate``: a day part of the demo restaurant played by simulated staff, once the hub is up."""
-    from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Simulation, plan_service
+    from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Simulation, plan_service, staffed_for
     from fireflow.clients.simulator.service import menu_of
     from fireflow.hub.domain.actors import Role
     from fireflow.hub.run.demo import DEMO_ID
@@ -245,7 +245,8 @@ def _simulation(settings: Settings, hub_url: str, options: argparse.Namespace) -
             f"{options.speed:g}x: about {lasts / 60:.0f} min {lasts % 60:.0f} s. Open the screens to watch it.",
             flush=True,
         )
-        report = await Simulation(ws_url, token, plan, DEMO_KITCHEN, speed=options.speed).run()
+        kitchen = staffed_for(DEMO_KITCHEN, plan, menu)
+        report = await Simulation(ws_url, token, plan, kitchen, speed=options.speed).run()
         print("\n".join(report.summary()), flush=True)
 
     return run
