@@ -137,7 +137,7 @@ class Settings(BaseSettings):
         True, description="predict fired orders' ready times (ORDER_PREDICTED); one node at a time makes them"
     )
     predict_tick: Positive = Field(
-        1.0, description="seconds between the predictor's looks at restaurants a commit woke"
+        2.0, description="seconds between the predictor's looks at restaurants a commit woke"
     )
     position_interval: Positive = Field(
         1.0, description="seconds a rider's fixes must be apart; sooner ones are dropped (counted)"

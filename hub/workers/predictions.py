@@ -78,7 +78,7 @@ class _Kitchen:
 
 class Predictor:
     def __init__(
-        self, redis: Redis, store: Store, bus: CommandBus, *, tick: float = 1.0, sweep: float = SWEEP_S
+        self, redis: Redis, store: Store, bus: CommandBus, *, tick: float = 2.0, sweep: float = SWEEP_S
     ) -> None:
         self.redis = redis
         self.store = store
