@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fireflow.clients.python import HubClient
+from fireflow.clients.python import HubClient, HubError
 from fireflow.hub.forecast.prep_times import MIN_SEEN, PrepTimes
 from fireflow.hub.live.keys import Keys
 from fireflow.hub.run.demo import demo_kitchen
@@ -196,3 +196,19 @@ async def test_the_predictors_commands_leave_their_answers_for_minutes_not_a_day
     assert ttls and all(0 < ttl <= 300 for ttl in ttls)
     fired = [await redis.ttl(key) async for key in redis.scan_iter(match=Keys(predicting.rid).command("*"))]
     assert max(fired) > 3600  # a client's command keeps its answer the node's whole result TTL
+
+
+@pytest.mark.parametrize(
+    ("command", "data"),
+    [
+        ("order.predict", {"predictions": [{"order_id": "x.o1", "ready_at": 1, "stations": {}}]}),
+        ("kitchen.bottleneck", {"station": "grill", "message": "late soon", "order_ids": ["x.o1"]}),
+    ],
+)
+async def test_no_device_may_send_the_predictors_own_commands(
+    predicting: RunningHub, command: str, data: dict[str, Any]
+) -> None:
+    manager = await predicting.client("MANAGER")
+    with pytest.raises(HubError) as refused:
+        await manager.command(command, data)
+    assert refused.value.code == "UNKNOWN_COMMAND"
