@@ -76,8 +76,12 @@ class PrepTimes:
         elif self.seen_stations.get(station, 0) >= MIN_SEEN:
             one = float(self.station_mean[station].get())
         else:
-            one = float(self.fallback.get(station, self.default_s))
+            one = self.fallback_s(station)
         return min(max(one, SHORTEST_S), LONGEST_S) * _portions(quantity)
+
+    def fallback_s(self, station: str) -> float:
+        """A line's seconds at ``station`` before anything is learned there."""
+        return float(self.fallback.get(station, self.default_s))
 
     def pace(self) -> dict[str, float]:
         """Each station's mean seconds a line (one portion) took, over what was learned."""

@@ -94,7 +94,6 @@ class Predictor:
         self._rids: list[str] = []
         self._rids_at = -1e9
         self._swept = -1e9
-        self.looks = 0
 
     def woken(self, rid: str) -> None:
         """A commit of ``rid`` (the fan-out's wake-up): its kitchen may have moved."""
@@ -162,7 +161,6 @@ class Predictor:
 
     async def look(self, rid: str, now_ms: int) -> int:
         """One restaurant: learn, predict, tell what moved, score what became ready."""
-        self.looks += 1
         kitchen = await self._kitchen(rid)
         if kitchen is None:
             return 0
@@ -247,7 +245,7 @@ class Predictor:
         for line in order.lines:
             if line.fired_at is None:
                 continue
-            fallback = int(kitchen.prep.fallback.get(line.station, kitchen.prep.default_s) * 1000)
+            fallback = int(kitchen.prep.fallback_s(line.station) * 1000)
             at = line.fired_at + kitchen.naive_ms.get((line.station, line.menu_item_id), fallback)
             guess[line.station] = max(guess.get(line.station, 0), at)
         return guess
