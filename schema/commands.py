@@ -26,6 +26,7 @@ from fireflow.schema.records import (
     Printer,
     PrinterState,
     StationSettings,
+    SweepFinding,
 )
 
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "PutTable",
     "RecallOrder",
     "RefundInvoice",
+    "ReleaseTable",
     "RemoveArea",
     "RemoveCategory",
     "RemoveDesk",
@@ -84,6 +86,7 @@ __all__ = [
     "RemoveStation",
     "RemoveTable",
     "ReportPrinterStatus",
+    "ReportSweep",
     "RequestBill",
     "RiderCashMove",
     "RushOrder",
@@ -286,6 +289,19 @@ class CancelOrder(Versioned):
 
 class CleanTable(Command):
     table_id: Id
+
+
+class ReleaseTable(Command):
+    """A seated table whose order is gone, closed or cancelled becomes DIRTY (a manager, or the sweeps)."""
+
+    table_id: Id
+    version: int | None = Field(default=None, ge=0, description="the table's version as seen; refused if it moved")
+
+
+class ReportSweep(Command):
+    """Raised by the hub itself (the sweeps) for the faults found; clients cannot send it."""
+
+    findings: Annotated[list[SweepFinding], Field(min_length=1, max_length=200)]
 
 
 class ConfigureKitchen(Command):

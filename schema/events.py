@@ -26,6 +26,7 @@ from fireflow.schema.records import (
     PrintJob,
     Restaurant,
     Stock,
+    SweepFinding,
     Table,
 )
 from fireflow.schema.setup import Device, StaffMember
@@ -66,6 +67,7 @@ __all__ = [
     "RiderCashChanged",
     "StaffChanged",
     "StockChanged",
+    "SweepFound",
     "TableStatusChanged",
     "TablesChanged",
     "TicketAcked",
@@ -379,6 +381,12 @@ class StockChanged(EventData):
     stock: Stock
 
 
+class SweepFound(EventData):
+    """SWEEP_FOUND: a self-healing sweep found a fault, to ``manager``: repaired, or for staff to look at."""
+
+    finding: SweepFinding
+
+
 class ItemAvailability(EventData):
     """ITEM_86D and ITEM_AVAILABLE."""
 
@@ -395,6 +403,7 @@ EVENTS: dict[str, type[EventData]] = {
     "ITEM_STATUS_CHANGED": ItemStatusChanged,
     "ORDER_READY": OrderReady,
     "ORDER_PREDICTED": OrderPredicted,
+    "SWEEP_FOUND": SweepFound,
     "ORDER_CANCELLED": OrderCancelled,
     "TABLE_STATUS_CHANGED": TableStatusChanged,
     "TOKEN_PREPARING": TokenPreparing,

@@ -44,17 +44,21 @@ __all__ = [
     "Printer",
     "PrinterHealth",
     "PrinterState",
+    "PriorityReason",
     "ReceiptPrint",
     "Restaurant",
     "Routing",
     "SettleLock",
     "StationSettings",
     "Stock",
+    "SweepFinding",
+    "SweepKind",
     "Table",
     "TableStatus",
     "TicketChange",
     "TicketKind",
     "TicketLine",
+    "TicketPriority",
     "TicketRef",
     "ZReportPrint",
 ]
@@ -520,6 +524,48 @@ class TicketLine(Record):
     done_at: int | None = None
 
 
+class SweepKind(StrEnum):
+    """What a self-healing sweep found (``hub/domain/sweeps.py``)."""
+
+    TABLE_WITHOUT_ORDER = "TABLE_WITHOUT_ORDER"  # seated, but its order is gone or closed: released
+    TABLE_DIRTY = "TABLE_DIRTY"  # dirty too long: someone should clean it (reported)
+    ORDER_EMPTY = "ORDER_EMPTY"  # open for hours with nothing on it: cancelled
+    ORDER_UNFIRED = "ORDER_UNFIRED"  # open for hours with lines never sent to the kitchen (reported)
+    SETTLED_NOT_CLOSED = "SETTLED_NOT_CLOSED"  # the books have it paid, the live state does not: closed
+    TICKET_UNSEEN = "TICKET_UNSEEN"  # tickets to make at a station with no live screen or printer (reported)
+
+
+class SweepFinding(Record):
+    """One thing a sweep found, what the hub did about it, or what it asks staff to do."""
+
+    id: str = Field(description="stable while the fault stands: the same fault is reported once")
+    kind: SweepKind
+    subject: str = Field(description="the table, order or station it is about")
+    message: str = Field(description="what is wrong and what was done, in a manager's words")
+    repaired: bool = Field(description="the hub put it right itself (through an ordinary command)")
+    action: str = Field(default="", description="the command that repaired it, or what staff should do")
+    since: int = Field(description="when the fault was first seen (ms)")
+    at: int
+
+
+class PriorityReason(StrEnum):
+    """What set a ticket's place in the kitchen's queue (``hub/domain/priority.py``)."""
+
+    RUSH = "RUSH"  # rushed: on top whatever its due time
+    PROMISED = "PROMISED"  # the customer was promised a time earlier than the order type's grace
+    DELIVERY = "DELIVERY"  # a delivery's grace after the fire (the road is still ahead)
+    TAKEAWAY = "TAKEAWAY"  # a takeaway's grace (a customer at the counter)
+    DINE_IN = "DINE_IN"  # a seated table's grace
+
+
+class TicketPriority(Record):
+    """When a ticket should be out and why: the queue is rush first, then earliest ``due_at``."""
+
+    due_at: int = Field(description="when the station should have it out (ms); fixed at fire, so the order holds")
+    reason: PriorityReason
+    grace_s: int = Field(description="the order type's grace after the fire, in seconds")
+
+
 class KitchenTicket(Record):
     """What one station is told about one order: only that station's lines (station ``*`` is expo).
 
@@ -546,6 +592,9 @@ class KitchenTicket(Record):
     acked: bool = False
     unacked_ticket_ids: tuple[str, ...] = Field(
         default=(), description="on a CARD: this station's tickets no screen has acknowledged"
+    )
+    priority: TicketPriority | None = Field(
+        default=None, description="its place in the station's queue and why (null: nothing of it fired yet)"
     )
 
 

@@ -197,6 +197,8 @@ def settings_for(servers: Servers, **changes: Any) -> Settings:
             # ORDER_PREDICTED would come between the events a test awaits on the order's channels, a second
             # after each fire: the predictor's own tests turn it on (test_predictions)
             "predictions": False,
+            # the sweeps act on every restaurant in the shared Redis, other tests' too: their tests turn them on
+            "sweeps": False,
             **changes,
         },
     )
@@ -328,6 +330,7 @@ class NodeProcess:
             "FIREFLOW_HTTP_RATE": "10000",
             "FIREFLOW_HTTP_BURST": "10000",
             "FIREFLOW_PREDICTIONS": "off",  # as settings_for: no ORDER_PREDICTED between the events a test awaits
+            "FIREFLOW_SWEEPS": "off",
             **env,
         }
         self.log = log.open("ab")

@@ -60,6 +60,8 @@ from fireflow.schema.records import (
     PrintJobState,
     Restaurant,
     Stock,
+    SweepFinding,
+    SweepKind,
     Table,
     TableStatus,
     TicketChange,
@@ -154,6 +156,18 @@ EVENT_DATA: dict[str, e.EventData] = {
         ready_at=NOW + 600_000,
         stations={"grill": NOW + 600_000, "fry": NOW + 240_000},
         at=NOW,
+    ),
+    "SWEEP_FOUND": e.SweepFound(
+        finding=SweepFinding(
+            id="TABLE_DIRTY:T1:4",
+            kind=SweepKind.TABLE_DIRTY,
+            subject="T1",
+            message="Table T1 has been dirty for 20 min: clean it so it can be seated",
+            repaired=False,
+            action="clean the table, then mark it clean (table.clean)",
+            since=NOW - 1_200_000,
+            at=NOW,
+        )
     ),
     "ORDER_CANCELLED": e.OrderCancelled(order_id=ORDER.id, order_number=7, reason="guest left", stations=("grill",)),
     "TABLE_STATUS_CHANGED": e.TableStatusChanged(table=TABLE),

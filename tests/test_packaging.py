@@ -39,6 +39,8 @@ def test_the_wheel_ships_only_fireflow_with_its_data_files(tmp_path: Path) -> No
         "fireflow/hub/run/cli.py",
         "fireflow/hub/live/lua/commit.lua",
         "fireflow/clients/web/fireflow.js",
+        "fireflow/clients/web/vendor/uPlot.iife.min.js",  # the dashboard's charts, served by the hub (no CDN)
+        "fireflow/clients/web/vendor/uPlot.LICENSE",
         "fireflow/schema/asyncapi.json",
         "fireflow/migrations/env.py",
     ):

@@ -34,9 +34,9 @@
 import { Hub } from "./fireflow.js";
 import { formatMoney } from "./money.js";
 import { DispatchMap, pinsOf } from "./dispatch_map.js";
-import { Suggestions, hhmm } from "./dispatch_suggestions.js";
+import { Suggestions } from "./dispatch_suggestions.js";
 import { RiderCash } from "./rider_cash.js";
-import { block, clock, deviceToken, h, noToken, reportFailure, setConnection, toast } from "./ui.js";
+import { block, clock, deviceToken, h, hhmm, noToken, reportFailure, setConnection, toast } from "./ui.js";
 
 const ROLES = new Set(["DISPATCHER", "MANAGER", "OWNER"]);
 const OPEN = new Set(["ACTIVE", "READY"]);

@@ -7,14 +7,10 @@
 //   suggestions.render(names);   // draws #suggestions and #unplaced (only when what they show changed)
 //   suggestions.want();          // read again if the waiting list changed since the last answer
 
-import { h, toast } from "./ui.js";
+import { h, hhmm, toast } from "./ui.js";
 
 const EVERY_MS = 3000; // at most one read of the suggestions this often
 const REFRESH_MS = 30000; // and again this often, as promised times draw near
-
-export function hhmm(ms) {
-  return Number.isFinite(ms) ? new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false }) : "—";
-}
 
 export class Suggestions {
   // orders: id -> Order; riders: rider -> order ids; waiting(order); busy: keys being sent;

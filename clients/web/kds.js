@@ -120,12 +120,13 @@ function render() {
   const stationTag = stations.length > 1;
   if (!queue.some((c) => c.key === selected)) selected = null;
   document.getElementById("title").textContent = stations.map((s) => s.toUpperCase()).join(" + ") || "KITCHEN";
-  const cards = queue.map((card) => {
+  const cards = queue.map((card, i) => {
     const actions = isActive(card)
       ? [["BUMP", () => bump(card), "bump"]]
       : [["CLEAR", () => (book.dismiss(card.key), render()), "recall"]]; // a ticket voided whole
     const settings = book.settingsFor(card.station);
-    return flagged(renderCard(card, { now, settings, onLine, actions, stationTag, selected: card.key === selected }), card);
+    const first = i === 0 && isActive(card);
+    return flagged(renderCard(card, { now, settings, onLine, actions, stationTag, first, selected: card.key === selected }), card);
   });
   document.getElementById("queue").replaceChildren(...(cards.length ? cards : [h("p", { class: "empty" }, "No tickets")]));
   const recent = book.bumped(now);

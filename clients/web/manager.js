@@ -1,6 +1,8 @@
 // Back office: /manager?token=<MANAGER device token>
 //
-// One page in nine sections (left nav, the section kept in the address's #hash):
+// One page in ten sections (left nav, the section kept in the address's #hash):
+//   dashboard  prep times, queues, predicted against actual ready times, takings by hour and alerts, drawn
+//            as charts (manager_dashboard.js: GET /api/v1/stats/dashboard, refreshed while shown);
 //   alerts   the standing kitchen alerts, live: raised by the `manager` snapshot and KITCHEN_ALERT, ended
 //            as on expo (alerts.js: the `expo` channel's cards and TICKET_ACKED, bumps, cancels, merges,
 //            settles and pickups), so the count in the nav drops the moment an alert stops standing;
@@ -32,6 +34,7 @@
 import { AlertBook, alertLabel, dismissable } from "./alerts.js";
 import { Hub, HubError, randomHex } from "./fireflow.js";
 import { DAY_FIGURES, TENDER_METHODS, formatMoney, parseAmount, placesOf, plainAmount } from "./money.js";
+import { dashboardSection } from "./manager_dashboard.js";
 import { groupsSection } from "./manager_groups.js";
 import { ManualJobs, showManualList } from "./manual_jobs.js";
 import { PrinterHealth, showPrinterHealth } from "./printer_health.js";
@@ -39,7 +42,7 @@ import { settingsSection } from "./manager_settings.js";
 import { CardBook } from "./tickets.js";
 import { checkRole, deviceToken, explain, h, noToken, setConnection, toast } from "./ui.js";
 
-const SECTIONS = ["alerts", "day", "invoices", "groups", "menu", "floor", "staff", "devices", "restaurant"];
+const SECTIONS = ["dashboard", "alerts", "day", "invoices", "groups", "menu", "floor", "staff", "devices", "restaurant"];
 const METHODS = TENDER_METHODS;
 const PER_PAGE = 12;
 const FIGURES = [["revenue", "Revenue", true], ...DAY_FIGURES];
@@ -331,6 +334,7 @@ function snapshot(snapshots) {
 function event(ev) {
   const d = ev.data || {};
   alerts.apply(ev);
+  dashboard.event(ev);
   manual.apply(ev);
   printerHealth.apply(ev);
   book.apply(ev);
@@ -467,6 +471,7 @@ function go(name) {
   if (section === "invoices" && !invoices) loadInvoices();
   if (section === "devices") loadDevices();
   if (section === "groups") groups.shown();
+  dashboard.shown(section === "dashboard");
   render();
 }
 
@@ -1411,6 +1416,12 @@ const settings = settingsSection({
   saved: savedRestaurant,
 });
 
+const dashboard = dashboardSection({
+  read,
+  alerts: () => [...alerts.alerts.values()],
+  currency: () => currency,
+});
+
 const groups = groupsSection({
   hub: () => hub,
   read,
@@ -1497,6 +1508,7 @@ if (!token) {
     manual,
     printerHealth,
     openOrders,
+    dashboard,
     state: () => ({ section, figures, currency, restaurantVersion, restaurant, devices, invoices, invoice, offer, lastClose, settings: settings.state(), groups: groups.state() }),
   };
   wire();

@@ -13,7 +13,7 @@
 //   ORDER_SETTLED (on `tables`)      the order is paid and closed: its cards stay, marked PAID,
 //                                    and a page offers no action on them (the hub would refuse)
 
-import { clock, h } from "./ui.js";
+import { clock, h, hhmm } from "./ui.js";
 
 export const EXPO = "*";
 export const ACTIVE = new Set(["PENDING", "PREPARING"]);
@@ -221,6 +221,7 @@ export class CardBook {
       token: t.token,
       rush: Boolean(t.rush),
       notes: t.notes,
+      priority: t.priority ?? prev?.priority ?? null,
     };
     if (back && t.kind === "FIRE") {
       Object.assign(card, { since: t.sent_at, fresh: true, freshAt: t.sent_at, ready: false, bumpedAt: null });
@@ -334,8 +335,9 @@ export class CardBook {
     if (card) card.dismissed = true;
   }
 
-  // The queue: cards with something to make (or a void to see), rush first, then oldest first;
-  // a paid order's card until it is cleared.
+  // The queue: cards with something to make (or a void to see), rush first, then earliest due
+  // (the hub's priority: the order type's grace after the fire, or a promised time), then oldest
+  // first; a paid order's card until it is cleared.
   queue() {
     const shown = [...this.cards.values()].filter(
       (c) =>
@@ -343,7 +345,12 @@ export class CardBook {
         (!c.dismissed && !hasFinished(c) && [...c.lines.values()].some((l) => l.mark === "VOIDED")),
     );
     return shown.sort(
-      (a, b) => b.rush - a.rush || a.since - b.since || a.order_number - b.order_number || (a.station < b.station ? -1 : 1),
+      (a, b) =>
+        b.rush - a.rush ||
+        dueAt(a) - dueAt(b) ||
+        a.since - b.since ||
+        a.order_number - b.order_number ||
+        (a.station < b.station ? -1 : 1),
     );
   }
 
@@ -380,6 +387,25 @@ function where(card) {
   if (card.table_id) return `TABLE ${card.table_id}`;
   if (card.token !== null && card.token !== undefined) return `TOKEN ${card.token}`;
   return card.order_type || "";
+}
+
+function dueAt(card) {
+  return card.priority?.due_at ?? Number.MAX_SAFE_INTEGER;
+}
+
+const BECAUSE = {
+  PROMISED: "promised to the customer",
+  DELIVERY: "delivery",
+  TAKEAWAY: "takeaway, customer waiting",
+  DINE_IN: "dine-in",
+};
+
+// Why a card stands where it does in the queue, in a cook's words: "delivery · out by 19:42".
+export function whyText(card) {
+  if (card.rush) return "RUSH · ahead of everything";
+  const p = card.priority;
+  if (!p) return "";
+  return `${BECAUSE[p.reason] || p.reason.toLowerCase()} · out by ${hhmm(p.due_at)}`;
 }
 
 function ageClass(ageMs, settings) {
@@ -423,7 +449,8 @@ function renderLine(line, card, opts) {
 }
 
 // One card. opts: { now, settings, stationTag (name the card's station), showStation (each line's),
-// onLine(card, line), actions: [[label, fn, class]], selected }
+// onLine(card, line), actions: [[label, fn, class]], selected, first (the top of the queue: it
+// says FIRST and why) }
 export function renderCard(card, opts) {
   const finished = !isActive(card) && card.bumpedAt; // a bumped card shows how long it took, frozen
   const age = (finished ? card.bumpedAt : opts.now) - card.since;
@@ -445,6 +472,7 @@ export function renderCard(card, opts) {
         warn: settings.warn_after_s,
         late: settings.late_after_s,
         ready: card.ready ? "true" : "false",
+        due: card.priority?.due_at ?? null,
         closed: card.closed ? "true" : null,
       },
     },
@@ -460,6 +488,14 @@ export function renderCard(card, opts) {
       card.closed && h("span", { class: "badge paid", title: "settled: the order is closed" }, "PAID"),
       h("span", { class: `age ${ageClass(age, settings)}` }, clock(age)),
     ),
+    !finished &&
+      (card.rush || card.priority) &&
+      h(
+        "p",
+        { class: opts.first ? "why first" : "why", dataset: { reason: card.rush ? "RUSH" : card.priority.reason } },
+        opts.first && h("b", {}, "FIRST: "),
+        whyText(card),
+      ),
     card.notes.length > 0 &&
       h(
         "ul",

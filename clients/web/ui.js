@@ -381,6 +381,11 @@ export function unlockAudioOnFirstTouch() {
   window.addEventListener("keydown", unlock, { once: true });
 }
 
+// A time of day as the screen's clock shows it, 24-hour: "19:42".
+export function hhmm(ms) {
+  return Number.isFinite(ms) ? new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false }) : "—";
+}
+
 export function clock(ms) {
   const s = Math.max(0, Math.floor(ms / 1000));
   const m = Math.floor(s / 60);

@@ -427,6 +427,18 @@ class Books:
             ).scalar()
             return found
 
+    async def invoices_of(self, restaurant_id: str, order_ids: Sequence[str]) -> dict[str, str]:
+        """Which of ``order_ids`` an invoice settled (order -> invoice): one query for a sweep's open orders."""
+        if not order_ids:
+            return {}
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(InvoiceOrderRow.order_id, InvoiceOrderRow.invoice_id).where(
+                    InvoiceOrderRow.restaurant_id == restaurant_id, InvoiceOrderRow.order_id.in_(list(order_ids))
+                )
+            )
+            return {order_id: invoice_id for order_id, invoice_id in rows}
+
     async def posted(self, restaurant_id: str, posting_id: str) -> LedgerTransaction | None:
         """A ledger transaction written under this id (a command's own), if it was."""
         found = await self.transactions(restaurant_id, ids=[self._txn_id(restaurant_id, posting_id, "")])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 
 from fireflow.hub.commands.context import Context, Handler
-from fireflow.hub.domain import billing, kitchen, orders, ready_times, settlement, setup, stock, tables
+from fireflow.hub.domain import billing, kitchen, orders, ready_times, settlement, setup, stock, sweeps, tables
 from fireflow.hub.domain.decision import Decision
 from fireflow.hub.domain.errors import DomainError
 from fireflow.schema import commands as payloads
@@ -143,6 +143,17 @@ async def cancel(ctx: Context) -> Decision:
 async def clean(ctx: Context) -> Decision:
     cmd: payloads.CleanTable = ctx.command
     return tables.clean_table(await ctx.table(cmd.table_id))
+
+
+async def release(ctx: Context) -> Decision:
+    cmd: payloads.ReleaseTable = ctx.command
+    table = await ctx.table(cmd.table_id)
+    order = await ctx.store.order(ctx.rid, table.order_id) if table.order_id else None
+    return tables.release_table(table, order, cmd)
+
+
+async def report_sweep(ctx: Context) -> Decision:
+    return sweeps.report(ctx.command)
 
 
 async def move(ctx: Context) -> Decision:

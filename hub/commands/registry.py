@@ -163,6 +163,8 @@ REGISTRY: tuple[Spec, ...] = (
     # Tables
     Spec("table.clean", payloads.CleanTable, FRONT, on.clean, http=_post("/tables/{table_id}/clean")),
     Spec("table.merge", payloads.MergeTables, FRONT, on.merge, http=_post("/tables/{from_table_id}/merge")),
+    Spec("table.release", payloads.ReleaseTable, MANAGERS, on.release, http=_post("/tables/{table_id}/release")),
+    Spec("sweep.report", payloads.ReportSweep, _NOBODY, on.report_sweep, internal=True),
     # Quick service: paid first, cooked, handed over; staff may skip what will not be made
     Spec("order.pickup", payloads.PickupOrder, FRONT | {Role.EXPO}, on.pickup, http=_post("/orders/{order_id}/pickup")),
     Spec(

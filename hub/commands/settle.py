@@ -189,7 +189,7 @@ class Settler:
             return await self.books.record(s)
         except AlreadySettled as exc:  # by another command id: this one can never be recorded
             await self._release(rid, key, order_ids, held)
-            invoice_id = await self._repair(rid, order_ids)
+            invoice_id = await self.repair(rid, order_ids)
             raise DomainError(ErrorCode.ALREADY_SETTLED, str(exc), {"invoice_id": invoice_id}) from None
         except (SQLAlchemyError, OSError) as exc:
             logger.warning("payment %s of %s not recorded: %s", key, rid, exc)
@@ -446,7 +446,7 @@ class Settler:
 
         return await until_committed(attempt, busy=lambda: APPLY_BUSY)
 
-    async def _repair(self, rid: str, order_ids: list[str]) -> str | None:
+    async def repair(self, rid: str, order_ids: list[str]) -> str | None:
         """The books say these orders were settled: make the live state say so too (it may have lost it).
 
         Redis can lose its last second of writes in a crash; the books cannot.

@@ -2,7 +2,7 @@
 
 A station makes ``capacity`` lines at once. The lines in hand (PREPARING) end at their start plus
 their expected time, or a little after now if they are already over it; the waiting lines (PENDING)
-are taken in the kitchen screen's order, rush first and then by fire time, each by the first hand
+are taken in the kitchen screen's order (``hub/domain/priority.py``: rush, then due time), each by the first hand
 free. An order is ready when the last of its lines is. What a station has finished (DONE, SKIPPED)
 is kept as the time it finished, so a prediction can be scored against it per station.
 
@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 from fireflow.hub.domain.decision import Decision, Event
 from fireflow.hub.domain.orders import ALERT_CHANNELS, front_channels
+from fireflow.hub.domain.priority import due
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
+from fireflow.schema.base import OrderType
 from fireflow.schema.records import Alert, AlertKind, ItemStatus, Order, OrderItem, OrderStatus
 
 __all__ = [
@@ -82,6 +84,8 @@ class AtPass:
     rush: bool
     rush_stations: tuple[str, ...]
     lines: tuple[PassLine, ...]
+    type: OrderType = OrderType.DINE_IN
+    promised_at: int | None = None
 
     @classmethod
     def of(cls, order: Order) -> AtPass:
@@ -99,6 +103,8 @@ class AtPass:
             order.rush,
             order.rush_stations,
             lines,
+            order.type,
+            order.promised_at,
         )
 
     def is_rush(self, station: str) -> bool:
@@ -114,7 +120,7 @@ def predict(
 ) -> dict[str, Prediction]:
     """Predictions for every ACTIVE order with a fired line still to make; ``capacity``: lines at once per station."""
     active = [o for o in orders if o.status is OrderStatus.ACTIVE and o.fired_at is not None]
-    queues: dict[str, list[tuple[bool, int, int, str, PassLine]]] = {}
+    queues: dict[str, list[tuple[bool, int, int, int, str, PassLine]]] = {}
     in_hand: dict[str, list[tuple[float, str]]] = {}
     finished: dict[str, dict[str, int]] = {}
     for order in active:
@@ -130,7 +136,8 @@ def predict(
                 in_hand.setdefault(line.station, []).append((end, order.id))
             elif line.status in _WAITING:
                 fired = line.fired_at if line.fired_at is not None else order.fired_at or now_ms
-                key = (not order.is_rush(line.station), fired, order.number, order.id, line)
+                due_at = due(order.type, fired, order.promised_at).due_at
+                key = (not order.is_rush(line.station), due_at, fired, order.number, order.id, line)
                 queues.setdefault(line.station, []).append(key)
     ends: dict[str, dict[str, float]] = {}
 
@@ -146,7 +153,7 @@ def predict(
         # More lines in hand than its usual hands: the station has that many today.
         free = busy + [float(now_ms)] * max(hands - len(busy), 0)
         heapq.heapify(free)
-        for _, _, _, order_id, line in sorted(queues.get(station, []), key=lambda k: k[:4]):
+        for *_, order_id, line in sorted(queues.get(station, []), key=lambda k: k[:5]):
             start = heapq.heappop(free)
             end = start + expect(station, line.menu_item_id, line.quantity) * 1000
             heapq.heappush(free, end)

@@ -1,4 +1,8 @@
-"""The table life: FREE → OCCUPIED → (settled) DIRTY → FREE, moving an order and merging two tables' orders."""
+"""The table life: FREE → OCCUPIED → (settled) DIRTY → FREE, moving an order and merging two tables' orders.
+
+A seated table whose order is gone (closed, cancelled, lost) is released to DIRTY by a manager or the
+sweeps (``hub/domain/sweeps.py``).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from fireflow.schema import events as e
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import Order, OrderStatus, OrderType, PaymentStatus, Table, TableStatus
 
-__all__ = ["clean_table", "merge_tables", "move_order"]
+__all__ = ["clean_table", "merge_tables", "move_order", "release_table"]
 
 
 def _retable(table: Table, status: TableStatus, order_id: str | None) -> Table:
@@ -33,6 +37,24 @@ def clean_table(table: Table) -> Decision:
     cleaned = _retable(table, TableStatus.FREE, None)
     return Decision(
         result={"table": cleaned.model_dump(mode="json")}, tables=(cleaned,), events=(table_event(cleaned),)
+    )
+
+
+def release_table(table: Table, order: Order | None, cmd: c.ReleaseTable) -> Decision:
+    """A seated table whose order is gone or no longer open becomes DIRTY; one with an open order is refused."""
+    if cmd.version is not None and cmd.version != table.version:
+        raise DomainError(
+            ErrorCode.VERSION_CONFLICT, f"table {table.name} changed (version {table.version}, not {cmd.version})"
+        )
+    if table.status not in (TableStatus.OCCUPIED, TableStatus.BILL_REQUESTED):
+        raise DomainError(ErrorCode.INVALID_STATE, f"table {table.name} is {table.status}, not seated")
+    if order is not None and order.status in (OrderStatus.ACTIVE, OrderStatus.READY):
+        raise DomainError(
+            ErrorCode.INVALID_STATE, f"table {table.name} has open order #{order.number}: settle or cancel it first"
+        )
+    released = _retable(table, TableStatus.DIRTY, None)
+    return Decision(
+        result={"table": released.model_dump(mode="json")}, tables=(released,), events=(table_event(released),)
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fireflow.hub.domain.decision import Event
+from fireflow.hub.domain.priority import ticket_priority
 from fireflow.schema import events as e
 from fireflow.schema.records import (
     ItemStatus,
@@ -84,6 +85,7 @@ def make_ticket(
         paid=order.invoice_id is not None,
         acked=station == EXPO or all(t.acked_at is not None for t in refs),
         unacked_ticket_ids=tuple(t.id for t in refs if t.acked_at is None) if kind is TicketKind.CARD else (),
+        priority=ticket_priority(order, station, expo=station == EXPO),
     )
 
 

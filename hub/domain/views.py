@@ -15,6 +15,7 @@ from fireflow.hub.domain.delivery import amount_due, rider_orders
 from fireflow.hub.domain.eta import Track
 from fireflow.hub.domain.printer_health import health_of
 from fireflow.hub.domain.printing import manual_alerts
+from fireflow.hub.domain.priority import queue_key
 from fireflow.hub.domain.tickets import EXPO, ON_SCREEN, card
 from fireflow.schema.records import (
     Area,
@@ -137,7 +138,7 @@ def _cards(state: LiveState, station: str) -> dict[str, Any]:
         ]
         if lines:
             cards.append(ticket)
-    cards.sort(key=lambda t: (not t.rush, t.order_fired_at or 0, t.order_number))
+    cards.sort(key=lambda t: queue_key(t.priority, t.order_fired_at, t.order_number))
     return {
         "station": state.kitchen.station(station).model_dump(mode="json"),
         "recall_window_s": state.kitchen.recall_window_s,

@@ -1,7 +1,8 @@
 """How good the predicted ready times have been, per station, next to the naive guess (``hub/workers/predictions.py``).
 
 Each scored prediction is kept as ``[error, naive error, at]`` (seconds, signed: actual less
-predicted); these figures are what the manager reads. The mean absolute error and the 90th
+predicted), then the predicted and the actual wait from fire to ready (seconds; scored since the
+dashboard, ``hub/forecast/dashboard.py``, drew them); these figures are what the manager reads. The mean absolute error and the 90th
 percentile of the absolute error say how far off a waiter's promise would be; the bias says which way.
 """
 
@@ -16,7 +17,7 @@ from redis.asyncio import Redis
 
 from fireflow.hub.live.keys import Keys
 
-__all__ = ["prediction_accuracy", "summary"]
+__all__ = ["prediction_accuracy", "scored", "summary"]
 
 
 def _p90(values: list[float]) -> float:
@@ -40,19 +41,21 @@ def summary(station: str, entries: list[list[float]]) -> dict[str, Any]:
     }
 
 
-async def prediction_accuracy(redis: Redis, rid: str) -> list[dict[str, Any]]:
-    """Every station's figures over its latest scored predictions, by station id."""
+async def scored(redis: Redis, rid: str) -> dict[str, list[list[float]]]:
+    """Every station's latest scored predictions (newest first), by station id in order: one round trip."""
     keys = Keys(rid)
     stations = sorted(
         s.decode() if isinstance(s, bytes) else str(s) for s in await redis.smembers(keys.prediction_stations)
     )
     if not stations:
-        return []
+        return {}
     async with redis.pipeline(transaction=False) as pipe:
         for station in stations:
             pipe.lrange(keys.prediction_errors(station), 0, -1)
         lists: list[list[bytes]] = await pipe.execute()
-    return [
-        summary(station, [orjson.loads(raw) for raw in raw_list])
-        for station, raw_list in zip(stations, lists, strict=True)
-    ]
+    return {station: [orjson.loads(raw) for raw in raw_list] for station, raw_list in zip(stations, lists, strict=True)}
+
+
+async def prediction_accuracy(redis: Redis, rid: str) -> list[dict[str, Any]]:
+    """Every station's figures over its latest scored predictions, by station id."""
+    return [summary(station, entries) for station, entries in (await scored(redis, rid)).items()]

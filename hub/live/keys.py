@@ -19,6 +19,7 @@ __all__ = [
     "PREDICTOR_LEASE",
     "PREP_WINDOW_DAYS",
     "RESTAURANTS",
+    "SWEEPER_LEASE",
     "WAKE_PATTERN",
     "WAKE_PREFIX",
     "Keys",
@@ -30,6 +31,7 @@ RESTAURANTS = "ff:restaurants"
 PREDICTOR_LEASE = (
     "ff:predictor"  # the node that makes the kitchen's predictions holds this (hub/workers/predictions.py)
 )
+SWEEPER_LEASE = "ff:sweeper"  # the node that runs the self-healing sweeps holds this (hub/workers/sweeps.py)
 WAKE_PREFIX = "ff:wake:"
 WAKE_PATTERN = WAKE_PREFIX + "*"
 # Riders' fixes, published per restaurant (hub/live/positions.py): lossy, never in the stream.
@@ -146,7 +148,8 @@ class Keys:
 
     def prediction_errors(self, station: str) -> str:
         """List of the station's latest scored predictions, newest first, each ``[error s, naive error s, at ms]``
-        (signed: actual less predicted); capped at PREDICTION_ERRORS_KEPT (``hub/workers/predictions.py``)."""
+        (signed: actual less predicted), then, when the station's fire time was known, ``predicted wait s, actual
+        wait s`` (fire to ready: the dashboard's pairs); capped at PREDICTION_ERRORS_KEPT (``hub/workers/predictions.py``)."""
         return f"{self.prefix}predicted:{station}"
 
     @property
@@ -158,6 +161,12 @@ class Keys:
         """Hash ``<station>|<menu item>|n|sum|min|max`` -> fire-to-done statistics in ms of one UTC day
         (days since the epoch): readers merge the last PREP_WINDOW_DAYS, and each day's hash expires."""
         return f"{self.prefix}prep:{day}"
+
+    @property
+    def sweep_seen(self) -> str:
+        """Hash fault id -> when a sweep first saw it standing (ms), and ``<id>|reported`` once it was reported:
+        a fault is acted on once it stood its time, and reported once while it stands (``hub/workers/sweeps.py``)."""
+        return self.prefix + "sweep-seen"
 
     @property
     def screens(self) -> str:

@@ -62,6 +62,7 @@ from fireflow.hub.transports.limits import Buckets
 from fireflow.hub.transports.ws import WebSocketEndpoint
 from fireflow.hub.workers.durable import Backlog, DurableWriter, backlog
 from fireflow.hub.workers.predictions import Predictor
+from fireflow.hub.workers.sweeps import Sweeper
 from fireflow.hub.workers.timers import DueChecks
 from fireflow.schema.commands import PrintAgentGone
 from fireflow.schema.protocol import CloseCode
@@ -170,6 +171,7 @@ class Hub:
         if settings.predictions:
             self.fanout.on_wake.append(self.predictor.woken)
             self.fanout.on_missed.append(self.predictor.missed)
+        self.sweeper = Sweeper(self.redis, self.store, self.bus, self.settler, self.audit, every=settings.sweep_every)
         self.connections: set[Connection] = Sockets(self.metrics)
         self._seen_tasks: set[asyncio.Task[None]] = set()
         self.writer: DurableWriter | None = None
@@ -210,6 +212,8 @@ class Hub:
         spawn("due-checks", self.due_checks.run)
         if self.settings.predictions:
             spawn("predictions", self.predictor.run)
+        if self.settings.sweeps:
+            spawn("sweeps", self.sweeper.run)
         spawn("positions", self.positions.listen)
         spawn("positions-writer", self.positions.write)
         spawn("audit", self.audit.run)
@@ -231,6 +235,7 @@ class Hub:
             await asyncio.wait([asyncio.ensure_future(c.finished()) for c in conns], timeout=timeout)
         await self.supervisor.stop(timeout)
         await self.predictor.stop()  # another node takes the predictions over at once, not when the lease runs out
+        await self.sweeper.stop()
         self.metrics.stop_timing_gc()
         await self.presence.stop()
         await self.print_agents.stop()

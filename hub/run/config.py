@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     predict_tick: Positive = Field(
         2.0, description="seconds between the predictor's looks at restaurants a commit woke"
     )
+    sweeps: bool = Field(
+        True, description="self-healing sweeps: repair drifted live state, report what needs a person (one node)"
+    )
+    sweep_every: Positive = Field(30.0, description="seconds between sweeps of every restaurant")
     position_interval: Positive = Field(
         1.0, description="seconds a rider's fixes must be apart; sooner ones are dropped (counted)"
     )

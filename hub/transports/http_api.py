@@ -15,8 +15,9 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -40,6 +41,8 @@ from fireflow.hub.domain.orders import business_day, check_tenant
 from fireflow.hub.domain.privacy import redact, sees_customers
 from fireflow.hub.domain.views import all_day, menu_view
 from fireflow.hub.forecast.accuracy import prediction_accuracy
+from fireflow.hub.forecast.dashboard import read_dashboard
+from fireflow.hub.forecast.history import anomalies_of, forecast_of
 from fireflow.hub.logs import log_context
 from fireflow.hub.metrics import CONTENT_TYPE
 from fireflow.hub.transports.errors import to_wire
@@ -223,6 +226,16 @@ async def _predictions(hub: Hub, actor: Actor, request: Request) -> Any:
     return {"stations": await prediction_accuracy(hub.redis, actor.restaurant_id)}
 
 
+async def _dashboard(hub: Hub, actor: Actor, request: Request) -> Any:
+    """The manager's Dashboard (hub/forecast/dashboard.py): the takings of ``?day=``, the kitchen as it is now."""
+    can_read(actor, "manager")
+    restaurant, day = await _report_day(hub, actor.restaurant_id, request)
+    if restaurant is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "no such restaurant")
+    now_ms = int(time.time() * 1000)
+    return await read_dashboard(hub.redis, hub.store, hub.engine, restaurant, date.fromisoformat(day), now_ms)
+
+
 async def _day(hub: Hub, actor: Actor, request: Request) -> Any:
     can_read(actor, "cashier")
     if hub.settler.books is None:
@@ -385,6 +398,56 @@ async def _outcome(hub: Hub, actor: Actor, request: Request) -> Any:
     return {"id": request.path_params["command_id"], "offset": stored.offset, "result": stored.result}
 
 
+async def _restaurant_zone(hub: Hub, rid: str) -> tuple[Restaurant, ZoneInfo]:
+    """The restaurant (a default one if never set up) and its timezone, UTC if the name is unknown here."""
+    restaurant = await hub.store.restaurant(rid) or Restaurant(id=rid, name=rid)
+    try:
+        return restaurant, ZoneInfo(restaurant.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return restaurant, ZoneInfo("UTC")
+
+
+async def _anomalies(hub: Hub, actor: Actor, request: Request) -> Any:
+    """What looks wrong on ``?day=`` (hub/forecast/anomalies.py), with notes on what too little history left
+    unjudged."""
+    can_read(actor, "manager")
+    engine = _engine(hub)
+    _, day = await _report_day(hub, actor.restaurant_id, request)
+    restaurant, zone = await _restaurant_zone(hub, actor.restaurant_id)
+    names = {d.id: d.name or d.id for d in await hub.devices.all(actor.restaurant_id)}
+    findings, history_days = await anomalies_of(
+        engine,
+        actor.restaurant_id,
+        date.fromisoformat(day),
+        datetime.now(UTC),
+        zone,
+        restaurant.currency,
+        restaurant.minor_digits,
+        names,
+    )
+    return {
+        "day": day,
+        "anomalies": [a.as_json() for a in findings.anomalies],
+        "notes": list(findings.notes),
+        "history_days": history_days,
+    }
+
+
+FORECAST_DAYS = (1, 7)  # the days a forecast may cover (?days=), 3 when not given
+
+
+async def _forecast(hub: Hub, actor: Actor, request: Request) -> Any:
+    """Orders per hour for the coming ``?days=`` and cooks per station (hub/forecast/demand.py)."""
+    can_read(actor, "manager")
+    engine = _engine(hub)
+    raw = request.query_params.get("days") or "3"
+    low, high = FORECAST_DAYS
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise DomainError(ErrorCode.INVALID_FRAME, f"days is a whole number from {low} to {high}")
+    _, zone = await _restaurant_zone(hub, actor.restaurant_id)
+    return await forecast_of(engine, actor.restaurant_id, datetime.now(UTC), zone, int(raw))
+
+
 ReadFn = Callable[["Hub", Actor, Request], Awaitable[Any]]
 
 
@@ -410,6 +473,25 @@ READS: tuple[Read, ...] = (
         "/stats/predictions",
         _predictions,
         "How far off the predicted ready times were per station (latest 2000 each), next to the naive guess's",
+    ),
+    Read(
+        "/stats/anomalies",
+        _anomalies,
+        "What looks wrong on a day, in words: slow orders, takings below the usual curve, staff discount, refund "
+        "and void outliers (managers)",
+        _DAY,
+    ),
+    Read(
+        "/stats/forecast",
+        _forecast,
+        "Orders per hour for the coming days with an interval, each day's peak, and cooks per station (managers)",
+        (("days", "1 to 7 (default 3)"),),
+    ),
+    Read(
+        "/stats/dashboard",
+        _dashboard,
+        "The manager's dashboard: prep times, queues now, predicted against actual ready times, takings by hour",
+        _DAY,
     ),
     Read("/reports/day", _day, "The day's live figures, from the ledger", _DAY),
     Read("/reports/z", _z, "The Z-report", _DAY),

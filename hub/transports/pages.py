@@ -28,7 +28,7 @@ PAGES = {
     "/cashier": ("cashier.html", "cashier: table map, bill, discount with PIN, split payment, settle, live figures"),
     "/pos": ("pos.html", "order taking: floor plan, menu with modifiers, courses, fire, takeaway and delivery"),
     "/dispatch": ("dispatch.html", "dispatch: delivery orders waiting, riders and their stops, assign, move, back"),
-    "/manager": ("manager.html", "back office: alerts, day, invoices, groups, menu, floor, staff, devices"),
+    "/manager": ("manager.html", "back office: dashboard, alerts, day, invoices, groups, menu, floor, staff, devices"),
     "/rider": (
         "rider.html",
         "rider's phone: stops in order, navigation, picked up / delivered / failed, works offline",

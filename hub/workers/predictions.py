@@ -12,7 +12,8 @@ a restaurant when a commit woke it (at most once a tick) and at every restaurant
   waiter, the cashier and, for a takeaway, the board);
 - scores each order that became ready against its first prediction, per station, next to the
   naive guess (the fire time plus the slowest of its items' mean fire-to-done time): the errors are
-  kept in Redis (``Keys.prediction_errors``), read by ``/api/v1/stats/predictions``.
+  kept in Redis (``Keys.prediction_errors``) with the predicted and actual waits, read by
+  ``/api/v1/stats/predictions`` and the manager's dashboard (``/api/v1/stats/dashboard``).
 
 What the model learned lives in the leader's memory: a new leader starts from the stations'
 warning times and learns again (a few lines of each item).
@@ -282,7 +283,12 @@ class Predictor:
                 if not done or station not in naive:
                     continue
                 actual = max(done)
+                fired = min(
+                    (line.fired_at for line in order.lines if line.station == station and line.fired_at), default=0
+                )
                 off = [round((actual - predicted) / 1000, 1), round((actual - naive[station]) / 1000, 1), now_ms]
+                if fired:  # the waits themselves, fire to ready: the dashboard's predicted against actual
+                    off += [round((predicted - fired) / 1000, 1), round((actual - fired) / 1000, 1)]
                 scored.append((station, orjson.dumps(off)))
         if not scored:
             return

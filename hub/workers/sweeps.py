@@ -1,0 +1,159 @@
+"""The self-healing sweeps: every ``every`` seconds, one node looks at every restaurant for drifted state.
+
+What a fault is and what may be done about it is decided in ``hub/domain/sweeps.py``; this reads
+the live state and the books, keeps when each fault was first seen (``Keys.sweep_seen``: a fault is
+acted on once it stood its time, whichever node looks), runs the repairs as ordinary commands from
+the device ``sweeper`` (ids made from the fault, so a repair is made once however many looks race
+it), and reports each finding once, to the manager (``sweep.report``: SWEEP_FOUND), and to the
+audit log.
+
+One node sweeps at a time: the one holding ``ff:sweeper`` (``hub/workers/lease.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from fireflow.hub.books.audit import AuditTrail
+from fireflow.hub.commands.bus import CommandBus
+from fireflow.hub.commands.settle import Settler
+from fireflow.hub.domain.actors import Actor, Role
+from fireflow.hub.domain.decision import AuditNote
+from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.sweeps import SETTLE_REPAIR, Fault, SweepRules, faults, finding, ripe
+from fireflow.hub.live.keys import SWEEPER_LEASE, Keys
+from fireflow.hub.live.store import Store
+from fireflow.hub.supervise import reraise_if_cancelled
+from fireflow.hub.workers.lease import Lease
+from fireflow.schema.commands import ReportSweep
+from fireflow.schema.records import Routing, SweepFinding
+
+__all__ = ["SWEEPER", "Sweeper"]
+
+logger = logging.getLogger(__name__)
+
+SWEEPER = "sweeper"  # the device the repairs are made as: the event log names it
+_REPORTED = "|reported"
+
+
+class Sweeper:
+    def __init__(
+        self,
+        redis: Redis,
+        store: Store,
+        bus: CommandBus,
+        settler: Settler | None,
+        audit: AuditTrail | None = None,
+        *,
+        every: float = 30.0,
+        rules: SweepRules | None = None,
+    ) -> None:
+        self.redis = redis
+        self.store = store
+        self.bus = bus
+        self.settler = settler
+        self.audit = audit
+        self.every = every
+        self.rules = rules or SweepRules()
+        self.lease = Lease(redis, SWEEPER_LEASE, max(15.0, 3 * every))
+
+    async def run(self) -> None:
+        while True:
+            reraise_if_cancelled()
+            await asyncio.sleep(self.every)
+            try:
+                if await self.lease.hold():
+                    for rid in await self.store.restaurant_ids():
+                        await self._sweep_logged(rid)
+            except (RedisError, OSError) as exc:
+                reraise_if_cancelled()
+                logger.warning("sweeps paused: %s", exc)
+
+    async def _sweep_logged(self, rid: str) -> None:
+        try:
+            await self.sweep(rid, int(time.time() * 1000))
+        except (RedisError, OSError):
+            raise
+        except Exception:
+            reraise_if_cancelled()
+            logger.exception("sweep of %s failed; the next sweep tries again", rid)
+
+    async def stop(self) -> None:
+        await self.lease.release()
+
+    async def sweep(self, rid: str, now_ms: int) -> list[SweepFinding]:
+        """One restaurant: the faults standing, repaired or reported once they stood their time."""
+        restaurant = await self.store.restaurant(rid)
+        if restaurant is None:
+            return []
+        tables = await self.store.tables(rid)
+        orders = await self.store.open_orders(rid)
+        printing = {s.id for s in restaurant.kitchen.stations if s.routing is not Routing.SCREEN and s.printer}
+        watched = await self.store.live_stations(rid, now_ms) | printing
+        books = self.settler.books if self.settler is not None else None
+        settled = await books.invoices_of(rid, [o.id for o in orders]) if books is not None else {}
+        standing = faults(tables, orders, settled=settled, watched=watched, rules=self.rules)
+        seen = await self._seen(rid, standing, now_ms)
+        found: list[SweepFinding] = []
+        for fault in standing:
+            first = seen.get(fault.id, now_ms)
+            if fault.id + _REPORTED in seen or not ripe(fault, first, now_ms):
+                continue
+            found.append(await self._handle(rid, fault, first, now_ms))
+        if found:
+            await self._report(rid, found)
+        return found
+
+    async def _seen(self, rid: str, standing: list[Fault], now_ms: int) -> dict[str, int]:
+        """When each standing fault was first seen (new ones: now); faults no longer standing are forgotten."""
+        key = Keys(rid).sweep_seen
+        raw = await self.redis.hgetall(key)
+        seen = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+        ids = {f.id for f in standing}
+        gone = [k for k in seen if k.removesuffix(_REPORTED) not in ids]
+        new = {f.id: now_ms for f in standing if f.id not in seen}
+        if gone or new:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                if gone:
+                    pipe.hdel(key, *gone)
+                for fault_id, at in new.items():
+                    pipe.hsetnx(key, fault_id, at)  # another node's sighting, if first, stands
+                await pipe.execute()
+        return {k: v for k, v in seen.items() if k not in gone} | new
+
+    async def _handle(self, rid: str, fault: Fault, first: int, now_ms: int) -> SweepFinding:
+        repair = fault.repair
+        if repair is None:
+            return finding(fault, first, now_ms, repaired=False)
+        try:
+            if repair.command_type == SETTLE_REPAIR:
+                await self._resettle(rid, list(repair.data["order_ids"]))
+            else:
+                actor = Actor(rid, Role.MANAGER, SWEEPER)
+                await self.bus.execute(actor, f"sweep:{fault.id}", repair.command_type, dict(repair.data))
+        except DomainError as exc:
+            logger.info("sweep of %s: %s not repaired: %s", rid, fault.id, exc.message)
+            return finding(fault, first, now_ms, repaired=False, refused=exc.message)
+        return finding(fault, first, now_ms, repaired=True)
+
+    async def _resettle(self, rid: str, order_ids: list[str]) -> None:
+        assert self.settler is not None  # a SETTLED_NOT_CLOSED fault comes from the books
+        await self.settler.repair(rid, order_ids)
+
+    async def _report(self, rid: str, found: list[SweepFinding]) -> None:
+        """SWEEP_FOUND once per finding: the command's id is made from the findings, so a retry is answered."""
+        ids = sorted(f.id for f in found)
+        command_id = "sweep-report:" + hashlib.sha256("\n".join(ids).encode()).hexdigest()[:24]
+        await self.bus.execute_internal(rid, command_id, "sweep.report", ReportSweep(findings=found))
+        await self.redis.hset(Keys(rid).sweep_seen, mapping={i + _REPORTED: found[0].at for i in ids})
+        for f in found:
+            action = "SWEEP_REPAIRED" if f.repaired else "SWEEP_REPORTED"
+            details = {"message": f.message, "since": f.since}
+            if self.audit is not None:
+                self.audit.record(rid, SWEEPER, Role.MANAGER.value, AuditNote(action, f.kind.value, f.subject, details))
