@@ -37,6 +37,7 @@ __all__ = [
     "LedgerEntryRow",
     "LedgerTransactionRow",
     "PaymentRow",
+    "RecommendationRow",
 ]
 
 
@@ -311,3 +312,29 @@ class ArchivedOrderRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, doc="the order record, as the API answers it")
     closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), doc="when it last went to the closed orders")
     archived_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# -- recommendations and whether staff followed them ----------------------------------------------
+
+
+class RecommendationRow(Base):
+    """Advice the hub gave staff (settle-now guidance, a sweep's "needs you"), and what they did about it
+    (``hub/books/recommendations.py``): the acceptance rate says whether the advice is worth giving."""
+
+    __tablename__ = "recommendations"
+    __table_args__ = (Index("ix_recommendations_given_at", "restaurant_id", "given_at"),)
+
+    restaurant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(160), primary_key=True, doc="made from what it is about: given once")
+    kind: Mapped[str] = mapped_column(String(24), doc="SETTLEMENT or SWEEP")
+    subject: Mapped[str] = mapped_column(String(160))
+    order_ids: Mapped[list[str]] = mapped_column(ARRAY(String(96)), server_default="{}")
+    recommended: Mapped[str] = mapped_column(String(120), doc="the option the hub recommended")
+    options: Mapped[list[str]] = mapped_column(ARRAY(String(120)), doc="every option staff were offered")
+    reason: Mapped[str] = mapped_column(String(500))
+    given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    given_to: Mapped[str] = mapped_column(String(64), doc="the device it was shown on (or the manager's channel)")
+    chosen: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    followed: Mapped[bool | None] = mapped_column(nullable=True, doc="chosen is what was recommended")
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)

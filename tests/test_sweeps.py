@@ -25,7 +25,7 @@ MIN = 60_000
 def sweeper(hub: RunningHub) -> Sweeper:
     """A sweeper over the node's own Redis, store, bus and books (the one the node runs is off in tests)."""
     node = hub.hub
-    return Sweeper(node.redis, node.store, node.bus, node.settler, node.audit)
+    return Sweeper(node.redis, node.store, node.bus, node.settler, node.audit, recommendations=node.recommendations)
 
 
 def now_ms() -> int:

@@ -48,8 +48,9 @@ from fireflow.hub.books.books import (
     Settlement,
 )
 from fireflow.hub.books.groups import Groups
+from fireflow.hub.books.recommendations import Recommendations
 from fireflow.hub.commands.pins import Pins
-from fireflow.hub.domain import billing, delivery, groups, settlement
+from fireflow.hub.domain import billing, delivery, groups, recommendations, settlement
 from fireflow.hub.domain import books_rules as rules
 from fireflow.hub.domain.actors import Actor, Role
 from fireflow.hub.domain.decision import Decision, Event
@@ -124,9 +125,11 @@ class Settler:
         *,
         lock_check_ms: int = 30_000,
         clock: Callable[[], float] = time.time,
+        recommendations: Recommendations | None = None,
     ) -> None:
         self.store = store
         self.books = books
+        self.recommendations = recommendations  # the guidance given, and what the cashier did
         self.lock_check_ms = lock_check_ms
         self.clock = clock
         # Per restaurant, the latest figures read on this node (and the command they came with), and whose
@@ -167,7 +170,13 @@ class Settler:
         group = await self._group(actor, cmd, key) if cmd.group_id is not None else None
         if group is not None and cmd.customer_name is None:
             cmd = cmd.model_copy(update={"customer_name": group["customer_name"]})
-        plan, held, locked = await self._lock(actor, key, fingerprint, cmd, restaurant)
+        try:
+            plan, held, locked = await self._lock(actor, key, fingerprint, cmd, restaurant)
+        except DomainError as exc:
+            if exc.code is ErrorCode.ITEMS_NOT_READY and exc.details and self.recommendations is not None:
+                advice = recommendations.settlement_recommendation(cmd.order_ids, exc.details["guidance"])
+                await self.recommendations.given(rid, advice, actor.device_id, self._now())
+            raise
         now = self._now()
         recorded = await self._record(
             rid, key, cmd.order_ids, held, self._settlement(plan, restaurant, actor, now, group)
@@ -180,6 +189,10 @@ class Settler:
         )  # fmt: skip
         if recorded.invoice_id is not None and recorded.figures is None:  # a retry the books had: read them
             await self._revenue(rid, key, restaurant, now)
+        if plan.forced_by is not None and self.recommendations is not None:  # settled after guidance
+            chosen = recommendations.settlement_choice(plan.orders, forced=True)
+            advised = recommendations.settlement_id(cmd.order_ids)
+            await self.recommendations.decided(rid, [advised], chosen, actor.device_id, now)
         return stored
 
     async def _record(self, rid: str, key: str, order_ids: list[str], held: SettleLock, s: Settlement) -> Recorded:

@@ -37,6 +37,7 @@ from fireflow.hub.books.books import AuditNote, Books
 from fireflow.hub.books.customers import Customers
 from fireflow.hub.books.db import create_engine
 from fireflow.hub.books.groups import Groups
+from fireflow.hub.books.recommendations import Recommendations
 from fireflow.hub.commands.bus import CommandBus
 from fireflow.hub.commands.pins import Pins
 from fireflow.hub.commands.settle import Settler
@@ -117,7 +118,8 @@ class Hub:
         )
         self.metrics = Metrics()
         self.books = books = Books(self.engine) if self.engine is not None else None
-        self.settler = Settler(self.store, books)
+        self.recommendations = Recommendations(self.engine) if self.engine is not None else None
+        self.settler = Settler(self.store, books, recommendations=self.recommendations)
         self.audit = AuditTrail(books, on_drop=self.metrics.audit_dropped.inc)
         self.devices = Devices(self.redis)
         self.http_limits = Buckets(settings.http_rate, settings.http_burst)

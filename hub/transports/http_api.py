@@ -440,12 +440,30 @@ async def _forecast(hub: Hub, actor: Actor, request: Request) -> Any:
     """Orders per hour for the coming ``?days=`` and cooks per station (hub/forecast/demand.py)."""
     can_read(actor, "manager")
     engine = _engine(hub)
-    raw = request.query_params.get("days") or "3"
-    low, high = FORECAST_DAYS
+    days = _days(request, *FORECAST_DAYS, default=3)
+    _, zone = await _restaurant_zone(hub, actor.restaurant_id)
+    return await forecast_of(engine, actor.restaurant_id, datetime.now(UTC), zone, days)
+
+
+def _days(request: Request, low: int, high: int, *, default: int) -> int:
+    """``?days=``: a whole number from ``low`` to ``high``."""
+    raw = request.query_params.get("days") or str(default)
     if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise DomainError(ErrorCode.INVALID_FRAME, f"days is a whole number from {low} to {high}")
-    _, zone = await _restaurant_zone(hub, actor.restaurant_id)
-    return await forecast_of(engine, actor.restaurant_id, datetime.now(UTC), zone, int(raw))
+    return int(raw)
+
+
+RECOMMENDATION_DAYS = (1, 90)
+
+
+async def _recommendations(hub: Hub, actor: Actor, request: Request) -> Any:
+    """Advice given over the last ``?days=`` and whether staff took it (hub/books/recommendations.py)."""
+    can_read(actor, "manager")
+    _engine(hub)
+    assert hub.recommendations is not None  # there with the books
+    days = _days(request, *RECOMMENDATION_DAYS, default=7)
+    since = int(time.time() * 1000) - days * 86_400_000
+    return {"days": days, **await hub.recommendations.read(actor.restaurant_id, since)}
 
 
 ReadFn = Callable[["Hub", Actor, Request], Awaitable[Any]]
@@ -486,6 +504,12 @@ READS: tuple[Read, ...] = (
         _forecast,
         "Orders per hour for the coming days with an interval, each day's peak, and cooks per station (managers)",
         (("days", "1 to 7 (default 3)"),),
+    ),
+    Read(
+        "/stats/recommendations",
+        _recommendations,
+        "Advice the hub gave staff (settle-now guidance, sweeps' findings) and how often they took it (managers)",
+        (("days", "1 to 90 (default 7)"),),
     ),
     Read(
         "/stats/dashboard",

@@ -5,7 +5,8 @@ the live state and the books, keeps when each fault was first seen (``Keys.sweep
 acted on once it stood its time, whichever node looks), runs the repairs as ordinary commands from
 the device ``sweeper`` (ids made from the fault, so a repair is made once however many looks race
 it), and reports each finding once, to the manager (``sweep.report``: SWEEP_FOUND), and to the
-audit log.
+audit log. What a finding asks of a person is logged as a recommendation (``hub/books/recommendations.py``),
+followed once its fault clears.
 
 One node sweeps at a time: the one holding ``ff:sweeper`` (``hub/workers/lease.py``).
 """
@@ -21,11 +22,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from fireflow.hub.books.audit import AuditTrail
+from fireflow.hub.books.recommendations import Recommendations
 from fireflow.hub.commands.bus import CommandBus
 from fireflow.hub.commands.settle import Settler
 from fireflow.hub.domain.actors import Actor, Role
 from fireflow.hub.domain.decision import AuditNote
 from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.recommendations import DONE, sweep_id, sweep_recommendation
 from fireflow.hub.domain.sweeps import SETTLE_REPAIR, Fault, SweepRules, faults, finding, ripe
 from fireflow.hub.live.keys import SWEEPER_LEASE, Keys
 from fireflow.hub.live.store import Store
@@ -53,6 +56,7 @@ class Sweeper:
         *,
         every: float = 30.0,
         rules: SweepRules | None = None,
+        recommendations: Recommendations | None = None,
     ) -> None:
         self.redis = redis
         self.store = store
@@ -61,6 +65,7 @@ class Sweeper:
         self.audit = audit
         self.every = every
         self.rules = rules or SweepRules()
+        self.recommendations = recommendations  # what a finding asks of staff, and whether they did it
         self.lease = Lease(redis, SWEEPER_LEASE, max(15.0, 3 * every))
 
     async def run(self) -> None:
@@ -118,6 +123,9 @@ class Sweeper:
         ids = {f.id for f in standing}
         gone = [k for k in seen if k.removesuffix(_REPORTED) not in ids]
         new = {f.id: now_ms for f in standing if f.id not in seen}
+        cleared = [sweep_id(k.removesuffix(_REPORTED)) for k in gone if k.endswith(_REPORTED)]
+        if cleared and self.recommendations is not None:  # what a person was asked to do is done
+            await self.recommendations.decided(rid, cleared, DONE, "staff", now_ms)
         if gone or new:
             async with self.redis.pipeline(transaction=False) as pipe:
                 if gone:
@@ -157,3 +165,5 @@ class Sweeper:
             details = {"message": f.message, "since": f.since}
             if self.audit is not None:
                 self.audit.record(rid, SWEEPER, Role.MANAGER.value, AuditNote(action, f.kind.value, f.subject, details))
+            if not f.repaired and self.recommendations is not None:
+                await self.recommendations.given(rid, sweep_recommendation(f), "manager", f.at)
