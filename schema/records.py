@@ -493,6 +493,9 @@ class Order(Record):
     created_at: int = 0
     fired_at: int | None = None
     ready_at: int | None = None
+    predicted_ready_at: int | None = Field(
+        default=None, description="the latest predicted ready time told (ORDER_PREDICTED), ms; not a change of version"
+    )
     picked_up_at: int | None = Field(default=None, description="when a counter order was handed over (order.pickup)")
     picked_up_by: str | None = Field(default=None, description="the device that handed it over")
     delivery: Delivery | None = Field(default=None, description="a DELIVERY order's rider and trip (delivery.*)")

@@ -54,6 +54,7 @@ async def test_a_fired_order_is_told_its_ready_time_by_station_to_the_cashier_an
     await cashier.subscribe("cashier")
     await board.subscribe("board")
     order_id, fired_at = await _fired(waiter, "burger", "fries", "water")
+    fired_version = (await predicting.hub.store.order(predicting.rid, order_id)).version  # type: ignore[union-attr]
 
     told = await _predicted(cashier, order_id)
     stations = told["stations"]
@@ -63,9 +64,17 @@ async def test_a_fired_order_is_told_its_ready_time_by_station_to_the_cashier_an
     assert told["ready_at"] == max(stations.values())
     on_board = await _predicted(board, order_id)
     assert on_board["token"] is not None and on_board["ready_at"] == told["ready_at"]
-    # a prediction is no change to the order: a waiter holding its version is not refused
-    order = (await waiter.command("order.note", {"order_id": order_id, "text": "no onions"}))["result"]["order"]
-    assert order["version"] >= 1
+    # the order keeps it: a board (or a till) that connects later has it in its snapshot
+    later = await predicting.client("DISPLAY", device="board-2")
+    snapshot = (await later.subscribe("board"))["snapshot"]["board"]
+    assert snapshot["estimates"] == {str(on_board["token"]): told["ready_at"]}
+    kept = await predicting.hub.store.order(predicting.rid, order_id)
+    assert kept is not None and kept.predicted_ready_at == told["ready_at"]
+    # a prediction is no change the waiter sees: one holding the version of the fire is not refused
+    assert kept.version == fired_version
+    more = {"order_id": order_id, "menu_item_id": "soda", "version": fired_version}
+    order = (await waiter.command("order.add_item", more))["result"]["order"]
+    assert order["version"] == fired_version + 1
 
 
 async def test_the_queue_ahead_pushes_a_prediction_back_and_a_bump_brings_it_forward(predicting: RunningHub) -> None:

@@ -28,6 +28,8 @@ function snapshot(snapshots) {
   preparing = (snap.preparing || []).map(tokenFrom);
   ready = (snap.ready || []).map(tokenFrom).reverse();
   newest = null;
+  readyAt.clear(); // a board that connects later has the estimates told before it came
+  for (const [tok, at] of Object.entries(snap.estimates || {})) if (preparing.includes(Number(tok))) readyAt.set(Number(tok), at);
 }
 
 function remove(tok) {

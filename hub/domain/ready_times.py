@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from fireflow.hub.domain.decision import Decision, Event
-from fireflow.hub.domain.orders import ALERT_CHANNELS, front_channels
+from fireflow.hub.domain.orders import ALERT_CHANNELS, front_channels, touch
 from fireflow.hub.domain.priority import due
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
@@ -179,11 +179,14 @@ def moved(new: Prediction, told_before: Prediction | None, now_ms: int) -> bool:
 def told(orders: Iterable[Order], cmd: c.PredictReady, now: int) -> Decision:
     """ORDER_PREDICTED for each prediction whose order is still being made; the others are passed over.
 
-    Predictions change no order (their version stays, so no waiter's edit is refused for one): they
-    are events only, to the order's own channels, the cashier and, for a takeaway, the public board.
+    Predictions change no order's version (so no waiter's edit is refused for one): the order keeps the
+    latest as ``predicted_ready_at`` (a bookkeeping write, so a screen that connects later finds it in
+    its snapshot), and the events go to the order's own channels, the cashier and, for a takeaway, the
+    public board.
     """
     by_id = {order.id: order for order in orders}
     events: list[Event] = []
+    kept: list[Order] = []
     for prediction in cmd.predictions:
         order = by_id.get(prediction.order_id)
         if order is None or order.status is not OrderStatus.ACTIVE or order.fired_at is None:
@@ -199,7 +202,8 @@ def told(orders: Iterable[Order], cmd: c.PredictReady, now: int) -> Decision:
             at=now,
         )
         events.append(Event("ORDER_PREDICTED", channels, data))
-    return Decision(result={"told": len(events)}, events=tuple(events), result_ttl=OWN_RESULT_TTL_S)
+        kept.append(touch(order, predicted_ready_at=prediction.ready_at))
+    return Decision(result={"told": len(events)}, orders=tuple(kept), events=tuple(events), result_ttl=OWN_RESULT_TTL_S)
 
 
 BOTTLENECK_TICKETS = 2  # a bottleneck is this many tickets at one station predicted to turn late soon: within

@@ -247,8 +247,10 @@ def channel_view(channel: str, state: LiveState) -> dict[str, Any]:
         return {"orders": _dump_in_order(rider_orders(open_orders, param)), "currency": currency}
     if kind == "board":
         takeaway = [o for o in open_orders if o.type is OrderType.TAKEAWAY and o.token is not None]
+        preparing = [o for o in takeaway if o.status is OrderStatus.ACTIVE]
         return {
-            "preparing": sorted(o.token or 0 for o in takeaway if o.status is OrderStatus.ACTIVE),
+            "preparing": sorted(o.token or 0 for o in preparing),
             "ready": sorted(o.token or 0 for o in takeaway if o.status is OrderStatus.READY),
+            "estimates": {str(o.token): o.predicted_ready_at for o in preparing if o.predicted_ready_at},
         }
     return {}
