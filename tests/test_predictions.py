@@ -134,6 +134,37 @@ async def test_one_node_makes_the_predictions_and_another_takes_over_when_it_sto
         await second.stop()
 
 
+async def test_what_a_leader_learned_is_kept_for_the_next_signed_with_the_secret(hub: RunningHub) -> None:
+    app = hub.hub
+    first = Predictor(app.redis, app.store, app.bus, secret="s3cret")
+    kitchen = await first._kitchen(hub.rid)
+    assert kitchen is not None
+    for n in range(40):
+        kitchen.prep.learn("grill", "burger", 1, 19, 400.0 + n % 3)
+    learned = kitchen.prep.expect("grill", "burger", 1, 19)
+    assert await first._lead()
+    await first.stop()  # keeps it before letting go
+    second = Predictor(app.redis, app.store, app.bus, secret="s3cret")
+    taken_over = await second._kitchen(hub.rid)
+    assert taken_over is not None and taken_over.prep.expect("grill", "burger", 1, 19) == pytest.approx(learned)
+    assert taken_over.prep.learned == 40
+    stranger = Predictor(app.redis, app.store, app.bus, secret="another")  # not its signature: starts afresh
+    fresh = await stranger._kitchen(hub.rid)
+    assert fresh is not None and fresh.prep.learned == 0
+    assert fresh.prep.expect("grill", "burger", 1, 19) == pytest.approx(GRILL_S)
+
+
+def test_a_saved_model_altered_or_unsigned_is_never_unpickled() -> None:
+    prep = PrepTimes()
+    for _ in range(MIN_SEEN):
+        prep.learn("fry", "fries", 1, 12, 120.0)
+    saved = prep.dumps("k")
+    assert PrepTimes.loads(saved, "k") is not None
+    altered = saved[:-1] + bytes([saved[-1] ^ 1])
+    assert PrepTimes.loads(altered, "k") is None
+    assert PrepTimes.loads(b"not a model", "k") is None
+
+
 def test_prep_times_learn_an_item_by_station_and_hour_and_fall_back_before() -> None:
     prep = PrepTimes({"grill": 200.0})
     assert prep.expect("grill", "burger", 1, 19) == 200.0  # nothing learned: the station's fallback

@@ -7,7 +7,8 @@ comes within a few service seconds of its fire). It prints the day's summary: li
 per station, and per station the mean absolute error and 90th percentile of the hub's first
 prediction of when that station is done with an order, next to the naive guess (the fire time plus
 the slowest item's mean fire-to-done time so far), in service minutes; the bottleneck alerts heard,
-true (a ticket at that station turned late within 15 minutes after) or false, and the lead of the
+true (two or more tickets at that station turned late within 15 minutes after: what the alert said)
+or false, and the lead of the
 slowed station's first alert over its first late ticket. Then the hub's own scoring of the
 predictions (``GET /api/v1/stats/predictions``, wall-clock seconds, which the speed scales).
 """

@@ -31,7 +31,8 @@ __all__ = ["LineRecord", "OrderRecord", "Report", "Simulation", "TokenSource", "
 logger = logging.getLogger(__name__)
 
 TokenSource = Callable[[str, str, tuple[str, ...]], str]  # (role, device, stations) -> a device token
-ALERT_HORIZON = 15 * 60.0  # an alert is true when a ticket at its station turns late within this much after it
+ALERT_HORIZON = 15 * 60.0  # an alert is true when tickets at its station turn late within this much after it ...
+ALERT_LATE = 2  # ... at least this many: what the alert said (hub/domain/ready_times.py BOTTLENECK_TICKETS)
 TABLE_WAIT = 15 * 60.0  # service seconds a party waits for a table before it leaves
 BUS_TIME = 3 * 60.0  # service seconds from a settled table to a clean one
 COMMAND_TIMEOUT = 30.0  # real seconds
@@ -92,10 +93,15 @@ class Report:
         return sorted(late)
 
     def alert_scores(self) -> dict[str, Any]:
-        """Bottleneck alerts: true when a ticket there turned late within ``ALERT_HORIZON`` after, else false; per
-        planted slowdown, the lead of its station's first alert (from its start) over its first late ticket."""
+        """Bottleneck alerts: true when ``ALERT_LATE`` or more tickets there turned late within ``ALERT_HORIZON``
+        after it (what it said would happen), else false; per planted slowdown, the lead of its station's first
+        alert (from its start) over its first late ticket."""
         late = self.late_tickets()
-        true = [a for a in self.alerts if any(a[1] == s and a[0] <= t <= a[0] + ALERT_HORIZON for t, s in late)]
+        true = [
+            a
+            for a in self.alerts
+            if sum(1 for t, s in late if a[1] == s and a[0] <= t <= a[0] + ALERT_HORIZON) >= ALERT_LATE
+        ]
         leads = []
         for slow in self.slowdowns:
             first_late = next((t for t, s in late if s == slow.station and t >= slow.start), None)

@@ -8,17 +8,27 @@ seen a few times the station's typical time stands in; until the station has, it
 
 A station's hands (how many lines it makes at once) are read from the kitchen too: the most lines
 it has had in hand at once over its recent looks (river's rolling maximum).
+
+What was learned outlives the node that learned it: ``dumps`` and ``loads`` keep it as a pickle (river's
+models have no other form) signed with the hub's secret, so the next node to predict starts from it,
+and a blob it did not sign (or that a newer hub wrote in another shape) is ignored, never unpickled.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import math
+import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
 from river import compose, linear_model, optim, preprocessing, stats
 
 __all__ = ["MIN_SEEN", "PrepTimes"]
+
+logger = logging.getLogger(__name__)
 
 MIN_SEEN = 3  # lines of an item (or a station) seen before the model's word is taken for it
 HANDS_WINDOW = 240  # looks at a station over which its most lines in hand count as its hands
@@ -56,6 +66,36 @@ class PrepTimes:
     station_mean: dict[str, Any] = field(default_factory=dict)  # river stats.Mean of each station's seconds
     in_hand: dict[str, Any] = field(default_factory=dict)  # river stats.RollingMax of lines in hand at once
 
+    learned: int = 0  # lines learned, ever: what a saved copy is compared by
+
+    def dumps(self, secret: str) -> bytes:
+        """What was learned, signed: the fallbacks are not kept (they follow the settings)."""
+        body = pickle.dumps(
+            (self.model, self.seen_items, self.seen_stations, self.station_mean, self.in_hand, self.learned)
+        )
+        return hmac.new(secret.encode(), body, hashlib.sha256).digest() + body
+
+    @classmethod
+    def loads(cls, data: bytes, secret: str) -> PrepTimes | None:
+        """A copy ``dumps`` made with ``secret``; None for anything else (unsigned, altered, another shape)."""
+        mac, body = data[:32], data[32:]
+        if not hmac.compare_digest(mac, hmac.new(secret.encode(), body, hashlib.sha256).digest()):
+            logger.warning("a saved prep-time model is not signed with this hub's secret: learning afresh")
+            return None
+        try:
+            model, items, stations, means, hands, learned = pickle.loads(body)  # signed: written by a hub
+        except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, ImportError, EOFError) as exc:
+            logger.warning("a saved prep-time model could not be read (%s): learning afresh", exc)
+            return None
+        return cls(
+            model=model,
+            seen_items=items,
+            seen_stations=stations,
+            station_mean=means,
+            in_hand=hands,
+            learned=learned,
+        )
+
     def learn(self, station: str, menu_item_id: str, quantity: int, hour: int, seconds: float) -> None:
         """A line was made in ``seconds`` (from its start to done) at ``hour`` of the restaurant's day."""
         expected = self.expect(station, menu_item_id, quantity, hour)
@@ -66,6 +106,7 @@ class PrepTimes:
         self.seen_items[(station, menu_item_id)] = self.seen_items.get((station, menu_item_id), 0) + 1
         self.seen_stations[station] = self.seen_stations.get(station, 0) + 1
         self.station_mean.setdefault(station, stats.Mean()).update(one)
+        self.learned += 1
 
     def expect(self, station: str, menu_item_id: str, quantity: int, hour: int) -> float:
         """Seconds the line should take once started."""

@@ -163,6 +163,11 @@ class Keys:
         return f"{self.prefix}prep:{day}"
 
     @property
+    def prep_model(self) -> str:
+        """The predictor's learned prep-time model, signed (``hub/forecast/prep_times.py``): kept for the next leader."""
+        return self.prefix + "prep-model"
+
+    @property
     def sweep_seen(self) -> str:
         """Hash fault id -> when a sweep first saw it standing (ms), and ``<id>|reported`` once it was reported:
         a fault is acted on once it stood its time, and reported once while it stands (``hub/workers/sweeps.py``)."""

@@ -169,7 +169,7 @@ class Hub:
         self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick)
         self.fanout.on_wake.append(self.due_checks.woken)
         self.fanout.on_missed.append(self.due_checks.missed)
-        self.predictor = Predictor(self.redis, self.store, self.bus, tick=settings.predict_tick)
+        self.predictor = Predictor(self.redis, self.store, self.bus, tick=settings.predict_tick, secret=settings.secret)
         if settings.predictions:
             self.fanout.on_wake.append(self.predictor.woken)
             self.fanout.on_missed.append(self.predictor.missed)

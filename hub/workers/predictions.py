@@ -15,8 +15,8 @@ a restaurant when a commit woke it (at most once a tick) and at every restaurant
   kept in Redis (``Keys.prediction_errors``) with the predicted and actual waits, read by
   ``/api/v1/stats/predictions`` and the manager's dashboard (``/api/v1/stats/dashboard``).
 
-What the model learned lives in the leader's memory: a new leader starts from the stations'
-warning times and learns again (a few lines of each item).
+What the model learned lives in the leader's memory and, each minute and when the node stops, in
+Redis (``Keys.prep_model``, signed with the hub's secret): a new leader starts from there.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 
 from fireflow.hub.commands.bus import CommandBus
 from fireflow.hub.domain.errors import DomainError
@@ -41,6 +41,7 @@ from fireflow.hub.forecast.prep_times import PrepTimes
 from fireflow.hub.live.keys import PREDICTOR_LEASE, Keys
 from fireflow.hub.live.store import Store
 from fireflow.hub.supervise import reraise_if_cancelled
+from fireflow.hub.workers.lease import Lease
 from fireflow.schema.commands import FlagBottleneck, PredictReady, ReadyPrediction
 from fireflow.schema.records import ItemStatus, Order, OrderStatus
 
@@ -53,6 +54,8 @@ SWEEP_S = 15.0
 RESTAURANTS_EVERY = 10.0
 PREDICTION_ERRORS_KEPT = 2000  # per station: the latest scored predictions
 PREDICTION_ERRORS_TTL_S = 14 * 86_400
+SAVE_S = 60.0  # what a restaurant's model learned is kept in Redis this often (and when the node stops)
+MODEL_TTL_S = 30 * 86_400  # a restaurant closed this long starts learning afresh
 RESYNC_S = 30.0  # every open order is read again this often (a write the changed set did not see)
 FOLLOW_MS = 120_000  # commits note changed orders this long after the predictor's last look
 FALLBACK_SHARE = 0.6  # before anything is learned, a station's line takes this share of its warning time
@@ -75,11 +78,20 @@ class _Kitchen:
     late_after_s: dict[str, int] = field(default_factory=dict)  # per station: when its tickets turn late
     settings_version: int = -1  # of the restaurant's settings these times were taken from
     flagged: set[str] = field(default_factory=set)  # stations with a bottleneck standing (alerted once)
+    saved_at: float = field(default_factory=time.monotonic)  # when the model was last kept in Redis ...
+    saved_learned: int = 0  # ... and how many lines it had learned then
 
 
 class Predictor:
     def __init__(
-        self, redis: Redis, store: Store, bus: CommandBus, *, tick: float = 2.0, sweep: float = SWEEP_S
+        self,
+        redis: Redis,
+        store: Store,
+        bus: CommandBus,
+        *,
+        tick: float = 2.0,
+        sweep: float = SWEEP_S,
+        secret: str = "",
     ) -> None:
         self.redis = redis
         self.store = store
@@ -87,10 +99,10 @@ class Predictor:
         self.tick = tick
         self.sweep = sweep
         self.kitchens: dict[str, _Kitchen] = {}
-        self.leading = False
+        self.secret = secret  # signs the learned models kept in Redis; none kept without it
         script = resources.files("fireflow.hub.live").joinpath("lua/changed_orders.lua").read_text()
         self._changed = redis.register_script(script)
-        self._lock = redis.lock(PREDICTOR_LEASE, timeout=LEASE_S, blocking=False, thread_local=False)
+        self.lease = Lease(redis, PREDICTOR_LEASE, LEASE_S)
         self._woken: set[str] = set()
         self._rids: list[str] = []
         self._rids_at = -1e9
@@ -118,25 +130,22 @@ class Predictor:
                 logger.exception("predictions failed; trying again next tick")
 
     async def stop(self) -> None:
-        if self.leading:
-            try:
-                await self._lock.release()
-            except (LockError, RedisError, OSError):
-                pass  # it runs out by itself
-            self.leading = False
+        """Keep what was learned, then let the lease go: another node takes over at once, from there."""
+        if self.lease.held:
+            for rid, kitchen in list(self.kitchens.items()):
+                try:
+                    await self._save(rid, kitchen)
+                except (RedisError, OSError) as exc:
+                    logger.warning("prep-time model of %s not kept: %s", rid, exc)
+                    break
+        await self.lease.release()
 
     async def _lead(self) -> bool:
-        """Hold the lease (take it when free, renew it when ours); a node that loses it forgets what it kept."""
-        try:
-            if self.leading:
-                await self._lock.reacquire()
-            else:
-                self.leading = bool(await self._lock.acquire(token=secrets.token_hex(8)))
-        except LockError:
-            self.leading = False
-        if not self.leading:
+        """Hold the lease; a node that loses it forgets what it kept (the next holder reads what was saved)."""
+        if not await self.lease.hold():
             self.kitchens.clear()
-        return self.leading
+            return False
+        return True
 
     async def run_once(self) -> int:
         """Look at the restaurants due a look; returns how many predictions were told."""
@@ -190,7 +199,26 @@ class Predictor:
         for gone in set(kitchen.told) - set(predictions):
             del kitchen.told[gone]
         kitchen.learned = {seen for seen in kitchen.learned if seen[0] in by_id}
+        if time.monotonic() - kitchen.saved_at > SAVE_S:
+            await self._save(rid, kitchen)
         return len(changed)
+
+    async def _save(self, rid: str, kitchen: _Kitchen) -> None:
+        """Keep the model in Redis when it learned since it was last kept (a new leader starts from it)."""
+        kitchen.saved_at = time.monotonic()
+        if self.secret and kitchen.prep.learned != kitchen.saved_learned:
+            await self.redis.set(Keys(rid).prep_model, kitchen.prep.dumps(self.secret), ex=MODEL_TTL_S)
+            kitchen.saved_learned = kitchen.prep.learned
+
+    async def _load(self, rid: str) -> PrepTimes:
+        """What an earlier leader learned of ``rid`` and kept, or a model that has learned nothing yet."""
+        if self.secret:
+            data = await self.redis.get(Keys(rid).prep_model)
+            if isinstance(data, bytes):  # the hub's Redis clients answer bytes
+                found = PrepTimes.loads(data, self.secret)
+                if found is not None:
+                    return found
+        return PrepTimes()
 
     async def _open_orders(self, rid: str, kitchen: _Kitchen) -> list[AtPass]:
         """The open orders as the pass sees them: those a commit changed since the last look are read again
@@ -225,7 +253,8 @@ class Predictor:
                 zone = ZoneInfo(restaurant.timezone)
             except (ValueError, KeyError):
                 zone = ZoneInfo("UTC")
-            kitchen = self.kitchens[rid] = _Kitchen(PrepTimes(), zone)
+            prep = await self._load(rid)
+            kitchen = self.kitchens[rid] = _Kitchen(prep, zone, saved_learned=prep.learned)
         if kitchen.settings_version != restaurant.version:
             kitchen.settings_version = restaurant.version
             kitchen.late_after_s = {s.id: s.late_after_s for s in restaurant.kitchen.stations}
