@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from fireflow.schema.base import OrderType
 from fireflow.schema.records import ItemStatus, Order, OrderItem, PriorityReason, TicketPriority
 
-__all__ = ["GRACE_S", "ROAD_S", "due", "line_priority", "queue_key", "ticket_priority"]
+__all__ = ["GRACE_S", "ROAD_S", "due", "queue_key", "ticket_priority"]
 
 GRACE_S: dict[OrderType, int] = {
     OrderType.DELIVERY: 10 * 60,  # the food still has the road to travel
@@ -56,14 +56,6 @@ def _first_fired(lines: Iterable[OrderItem]) -> int | None:
 
 def _marked(found: TicketPriority, rushed: bool) -> TicketPriority:
     return found.model_copy(update={"reason": PriorityReason.RUSH}) if rushed else found
-
-
-def line_priority(order: Order, line: OrderItem) -> TicketPriority | None:
-    """One line's due time: from its own fire, so a course fired later is not taken for an old ticket."""
-    fired = line.fired_at if line.fired_at is not None else order.fired_at
-    if fired is None:
-        return None
-    return _marked(due(order.type, fired, order.promised_at), order.is_rush(line.station))
 
 
 def ticket_priority(order: Order, station: str, expo: bool = False) -> TicketPriority | None:
