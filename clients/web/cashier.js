@@ -20,13 +20,19 @@
 // merged orders) and `orders` (opened, updated, fired, item statuses: the `cashier` channel does
 // not carry them). Money is integer minor units throughout (money.js).
 //
+// A fired order still being made shows when it should be ready, "Ready about 19:42 · in 6 min", from
+// the hub's ORDER_PREDICTED (on `cashier`): in the takeaway list, on its table's tile and in its detail
+// (the pay panel, or the paid one while it waits for pickup), so the cashier can tell the customer.
+// Counted down each 15 s ("any minute" under a minute, "running late" once past); gone once READY.
+//
 // RIDERS' CASH (top bar) opens the riders' cash panel in the detail pane (rider_cash.js): what each
 // rider holds, live from RIDER_CASH on `cashier`, with GIVE FLOAT and HAND IN.
 
+import { Estimates } from "./estimates.js";
 import { Hub } from "./fireflow.js";
 import { RiderCash } from "./rider_cash.js";
 import { DAY_FIGURES, TENDER_METHODS, currencySymbol, formatBp, formatMoney, parseAmount, placesOf, plainAmount } from "./money.js";
-import { checkRole, clock, deviceToken, explain, h, noToken, reportFailure, setConnection, toast } from "./ui.js";
+import { checkRole, clock, deviceToken, explain, h, hhmm, noToken, reportFailure, setConnection, toast } from "./ui.js";
 
 const OPEN = new Set(["ACTIVE", "READY"]);
 const COUNTER = new Set(["TAKEAWAY", "DELIVERY"]); // paid first, handed over at the counter
@@ -40,6 +46,8 @@ const token = deviceToken("cashier");
 const tables = new Map(); // table id -> Table
 const orders = new Map(); // order id -> Order (open orders only)
 const receipts = new Map(); // order id -> { invoice_number, total, change, table_ids } once paid
+const estimates = new Estimates(() => hub.now()); // predicted ready times (estimates.js)
+const predicted = estimates.at; // order id -> predicted ready time (ms): ORDER_PREDICTED, and snapshots
 let currency = "INR";
 let figures = null; // the day's figures (REVENUE_UPDATED shape)
 let figureEvents = 0; // REVENUE_UPDATED applied: a slower GET must not overwrite them
@@ -79,6 +87,7 @@ function handedOver(id) {
   const order = orders.get(id);
   orders.delete(id);
   receipts.delete(id);
+  predicted.delete(id);
   if (selected.order === id) {
     selected = { order: null, table: null };
     if (order) toast(`Order #${order.number} handed over`, "info");
@@ -109,6 +118,7 @@ function snapshot(snapshots) {
   if (snapshots.cashier || snapshots.orders) {
     orders.clear();
     for (const snap of [snapshots.cashier, snapshots.orders]) for (const order of (snap && snap.orders) || []) putOrder(order);
+    estimates.fromOrders(orders.values());
   }
   stale = true;
   loadFigures();
@@ -126,16 +136,22 @@ function event(ev) {
     case "ORDER_UPDATED":
     case "ORDER_FIRED":
     case "ORDER_RECALLED":
+      if (ev.type === "ORDER_RECALLED") predicted.delete(d.order.id); // made again: the hub predicts it afresh
       putOrder(d.order);
       touched(d.order && d.order.id);
       break;
+    case "ORDER_PREDICTED":
+      predicted.set(d.order_id, d.ready_at);
+      break;
     case "ORDER_MERGED":
       orders.delete(d.from_order_id);
+      predicted.delete(d.from_order_id);
       putOrder(d.order);
       if (selected.order === d.from_order_id) selected = { order: d.order.id, table: d.order.table_id };
       touched(d.order.id);
       break;
     case "ORDER_READY":
+      predicted.delete(d.order_id);
       updateOrder(d.order_id, () => ({ status: "READY", ready_at: d.ready_at }));
       break;
     case "ITEM_STATUS_CHANGED":
@@ -146,6 +162,7 @@ function event(ev) {
     case "ORDER_CANCELLED":
       if (orders.has(d.order_id) && selected.order === d.order_id) toast(`Order #${d.order_number} was cancelled`, "info");
       orders.delete(d.order_id);
+      predicted.delete(d.order_id);
       break;
     case "ORDER_MOVED":
       updateOrder(d.order_id, () => ({ table_id: d.to_table_id }));
@@ -163,7 +180,10 @@ function event(ev) {
       for (const id of d.order_ids || []) {
         receipt(id, { invoice_number: d.invoice_number, invoice_id: d.invoice_id, total: d.total, table_ids: d.table_ids });
         if (waiting.has(id)) updateOrder(id, () => ({ payment_status: "PAID", invoice_id: d.invoice_id, invoice_number: d.invoice_number, settling: null }));
-        else orders.delete(id);
+        else {
+          orders.delete(id);
+          predicted.delete(id);
+        }
       }
       break;
     }
@@ -596,6 +616,9 @@ function fill(el, ...children) {
   el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
 }
 
+const readyAt = (order) => estimates.readyAt(order);
+const estimate = (order, cls, form = "full", id = null) => estimates.element(order, cls, form, id);
+
 function orderBadges(order) {
   return [
     order.status === "READY"
@@ -617,13 +640,20 @@ function tile(table) {
       class: `tile st-${table.status}${isSelected ? " selected" : ""}`,
       dataset: { key: `t:${table.id}`, tableId: table.id, status: table.status, orderId: table.order_id },
       "aria-pressed": isSelected ? "true" : "false",
-      "aria-label": `${table.name}: ${TABLE_LABEL[table.status] || table.status}${order ? `, order ${order.number}` : ""}`,
+      "aria-label": `${table.name}: ${TABLE_LABEL[table.status] || table.status}${order ? `, order ${order.number}` : ""}${readyAt(order) ? `, ready about ${hhmm(readyAt(order))}` : ""}`,
       onclick: () => selectTable(table.id),
     },
     h("span", { class: "t-name" }, table.name),
     h("span", { class: "t-status" }, TABLE_LABEL[table.status] || table.status),
     order
-      ? h("span", { class: "t-order" }, h("span", {}, `#${order.number}`), order.guests ? h("span", {}, `· ${order.guests} guests`) : null, ...orderBadges(order))
+      ? h(
+          "span",
+          { class: "t-order" },
+          h("span", {}, `#${order.number}`),
+          order.guests ? h("span", {}, `· ${order.guests} guests`) : null,
+          ...orderBadges(order),
+          estimate(order, "t-eta", "short"),
+        )
       : h("span", { class: "t-seats" }, table.status === "DIRTY" ? "to clean" : `${table.seats} seats`),
   );
 }
@@ -673,6 +703,7 @@ function toGoEntry(order) {
     order.token ? h("span", { class: "badge station" }, `TOKEN ${order.token}`) : null,
     order.customer_name ? h("span", { class: "who" }, order.customer_name) : null,
     ...orderBadges(order),
+    estimate(order, "tg-eta"),
   );
 }
 
@@ -837,7 +868,13 @@ function orderSkeleton(order) {
   const orderSection = h(
     "section",
     { class: "d-order", "aria-label": "order" },
-    h("div", { class: "d-top" }, h("header", { class: "d-head", id: "d-head" }), h("div", { class: "d-actions", id: "d-actions" })),
+    h(
+      "div",
+      { class: "d-top" },
+      h("header", { class: "d-head", id: "d-head" }),
+      h("div", { class: "d-actions", id: "d-actions" }),
+      h("p", { class: "d-when", id: "d-when" }),
+    ),
     h(
       "div",
       { class: "d-body" },
@@ -862,6 +899,7 @@ function fillOrder(order) {
     ...orderBadges(order),
     billRequested(order) ? h("span", { class: "badge locked" }, "BILL REQUESTED") : null,
   );
+  fill(document.getElementById("d-when"), estimate(order, "d-eta", "full", "d-eta"));
   document.getElementById("d-lines").replaceChildren(...lineItems(order));
   fillBill(order);
   document.getElementById("d-actions").replaceChildren(
@@ -1075,6 +1113,7 @@ function fillPaid(order, paid) {
         { class: `pickup-state${ready ? " ready" : ""}`, id: "pickup-state", dataset: { ready: String(ready) } },
         ready ? "Ready: hand it over" : "In the kitchen: hand it over once it is ready",
       ),
+      ready ? null : estimate(order, "d-eta", "full", "d-eta"),
       h(
         "div",
         { class: "r-table" },
@@ -1155,7 +1194,7 @@ if (!token) {
     state: (_, conn) => setConnection(conn),
     problem: (message) => toast(message),
   }).start();
-  window.fireflow = { hub, tables, orders, receipts, riderCash, state: () => ({ selected, preview, pay, figures, currency }) };
+  window.fireflow = { hub, tables, orders, receipts, predicted, riderCash, state: () => ({ selected, preview, pay, figures, currency }) };
   document.addEventListener("keydown", onKey);
   document.getElementById("riders-cash-btn").addEventListener("click", showRiders);
   document.getElementById("pin-form").addEventListener("submit", submitPin);
@@ -1171,6 +1210,7 @@ if (!token) {
     pinAsk = null;
   });
   renderFigures();
+  setInterval(() => estimates.tick(), 15_000); // the estimates count down
   setInterval(() => {
     const order = selected.order ? orders.get(selected.order) : null;
     if (order && order.bill_lock) renderDetail(); // a bill lock expires by itself

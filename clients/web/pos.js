@@ -14,12 +14,18 @@
 // VERSION_CONFLICT takes the hub's current order and says so. ORDER_READY of an order this device
 // opened (`waiter:<device>`) shows a banner until dismissed.
 //
+// A fired order still being made shows when it should be ready, "Ready about 19:42 · in 6 min", from
+// the hub's ORDER_PREDICTED (on `orders`): on the order's screen (in the bar with FIRE, always in
+// view) and in the takeaway list and the table tiles of the floor; counted down each 15 s ("any
+// minute" under a minute, "running late" once past it); gone once the order is READY or closed.
+//
 // Channels: `tables`, `menu`, `orders`, and `waiter:<device>` for a waiter. Money is integer
 // minor units (money.js); a line keeps the unit_price it was added with.
 
+import { Estimates } from "./estimates.js";
 import { Hub } from "./fireflow.js";
 import { formatMoney } from "./money.js";
-import { beep, checkRole, deviceToken, explain, h, noToken, setConnection, toast, unlockAudioOnFirstTouch } from "./ui.js";
+import { beep, checkRole, deviceToken, explain, h, hhmm, noToken, setConnection, toast, unlockAudioOnFirstTouch } from "./ui.js";
 
 const OPEN = new Set(["ACTIVE", "READY"]);
 const TABLE_WORD = { FREE: "FREE", OCCUPIED: "SEATED", BILL_REQUESTED: "BILL", DIRTY: "DIRTY" };
@@ -32,6 +38,8 @@ const tables = new Map(); // table id -> Table
 const orders = new Map(); // order id -> Order (open ones)
 const menu = { version: 0, categories: [], items: new Map() }; // items: MenuItem + sellable, out, remaining
 const ready = new Map(); // order id -> { number, where }: banners until dismissed
+const estimates = new Estimates(() => hub.now()); // predicted ready times (estimates.js)
+const predicted = estimates.at; // order id -> predicted ready time (ms): ORDER_PREDICTED, and snapshots
 let areas = [];
 let currency = "INR";
 let me = null; // this device (welcome)
@@ -92,6 +100,7 @@ function snapshot(snaps) {
       for (const order of (snap && snap.orders) || []) putOrder(order, true);
     }
   }
+  estimates.fromOrders(orders.values());
   loaded = true;
   if (view.order && !orders.has(view.order)) fetchOrder(view.order);
 }
@@ -105,6 +114,7 @@ function mine(ev, orderId) {
 
 function gone(id, why) {
   orders.delete(id);
+  predicted.delete(id);
   if (view.order === id) {
     toast(why, "info");
     go(null);
@@ -117,11 +127,18 @@ function event(ev) {
     case "ORDER_OPENED":
     case "ORDER_UPDATED":
     case "ORDER_FIRED":
-    case "ORDER_RECALLED":
       putOrder(d.order);
+      break;
+    case "ORDER_RECALLED":
+      predicted.delete(d.order.id); // made again: the hub predicts it afresh
+      putOrder(d.order);
+      break;
+    case "ORDER_PREDICTED":
+      predicted.set(d.order_id, d.ready_at);
       break;
     case "ORDER_MERGED":
       orders.delete(d.from_order_id);
+      predicted.delete(d.from_order_id);
       putOrder(d.order);
       if (view.order === d.from_order_id) {
         toast(`Order #${d.from_order_number} was merged into order #${d.order.number}`, "info");
@@ -129,6 +146,7 @@ function event(ev) {
       }
       break;
     case "ORDER_READY":
+      predicted.delete(d.order_id);
       updateOrder(d.order_id, () => ({ status: "READY", ready_at: d.ready_at }));
       if (mine(ev, d.order_id)) {
         ready.set(d.order_id, { number: d.order_number, where: where(orders.get(d.order_id) || { type: d.order_type, table_id: d.table_id, token: d.token }) });
@@ -385,6 +403,11 @@ function where(order) {
   return `${order.type === "DELIVERY" ? "Delivery" : "Takeaway"}${order.token ? ` token ${order.token}` : ""}${who}`;
 }
 
+// -- predicted ready times ------------------------------------------------------------------------
+
+const readyAt = (order) => estimates.readyAt(order);
+const estimate = (order, cls, form = "full", id = null) => estimates.element(order, cls, form, id);
+
 // Redraw `el` only when `key` changed: a tap landing while an unrelated event arrives is not lost.
 function keyed(el, key, build) {
   if (el.dataset.key === key) return;
@@ -425,12 +448,13 @@ function tableButton(table) {
       class: `table st-${table.status}${isReady ? " is-ready" : ""}`,
       style: `--x: ${table.x / 1000}; --y: ${table.y / 1000}`,
       dataset: { tableId: table.id, status: table.status, orderId: table.order_id },
-      "aria-label": `${table.name}: ${TABLE_WORD[table.status] || table.status}${order ? `, order ${order.number}, ${order.guests || "?"} guests` : ""}${isReady ? ", ready" : ""}`,
+      "aria-label": `${table.name}: ${TABLE_WORD[table.status] || table.status}${order ? `, order ${order.number}, ${order.guests || "?"} guests` : ""}${isReady ? ", ready" : ""}${readyAt(order) ? `, ready about ${hhmm(readyAt(order))}` : ""}`,
       onclick: () => tapTable(table.id),
     },
     h("span", { class: "t-name" }, table.name),
     h("span", { class: "t-status" }, isReady ? "READY" : TABLE_WORD[table.status] || table.status),
     info ? h("span", { class: "t-info" }, info) : null,
+    estimate(order, "t-eta", "short"),
   );
 }
 
@@ -443,6 +467,7 @@ function counterButton(order) {
     order.token ? h("span", { class: "badge station" }, `TOKEN ${order.token}`) : null,
     order.customer_name ? h("span", { class: "who" }, order.customer_name) : null,
     order.status === "READY" ? h("span", { class: "badge ready" }, "READY") : !order.fired_at ? h("span", { class: "badge active" }, "NOT SENT") : null,
+    estimate(order, "tg-eta"),
   );
 }
 
@@ -459,10 +484,10 @@ function renderFloor() {
       : [],
   );
   const shown = [...tables.values()].filter(inArea).sort((a, b) => a.y - b.y || a.x - b.x || byName(a, b));
-  const key = JSON.stringify([area, shown, shown.map((t) => t.order_id && orders.get(t.order_id)).map((o) => o && [o.number, o.guests, o.status])]);
+  const key = JSON.stringify([area, shown, shown.map((t) => t.order_id && orders.get(t.order_id)).map((o) => o && [o.number, o.guests, o.status, readyAt(o)])]);
   keyed($("plan"), key, () => (shown.length ? shown.map(tableButton) : [h("p", { class: "empty" }, loaded ? "No tables here" : "Loading the floor…")]));
   const counter = [...orders.values()].filter((o) => o.type !== "DINE_IN").sort((a, b) => a.created_at - b.created_at || a.number - b.number);
-  keyed($("to-go"), JSON.stringify(counter.map((o) => [o.id, o.number, o.status, o.token, o.customer_name, o.fired_at])), () =>
+  keyed($("to-go"), JSON.stringify(counter.map((o) => [o.id, o.number, o.status, o.token, o.customer_name, o.fired_at, readyAt(o)])), () =>
     counter.length ? counter.map(counterButton) : [h("p", { class: "empty" }, "No takeaway or delivery orders open")],
   );
 }
@@ -489,6 +514,7 @@ function renderOrder(order) {
       delete $(id).dataset.key;
     }
     $("o-total").textContent = "—";
+    $("o-eta").hidden = true;
     $("fire").disabled = true;
     renderMenu(null);
     return;
@@ -512,6 +538,14 @@ function renderOrder(order) {
   const totalEl = $("o-total");
   totalEl.textContent = money(total);
   totalEl.dataset.minor = String(total);
+  const eta = $("o-eta");
+  const at = readyAt(order);
+  eta.hidden = at === undefined;
+  if (at === undefined) delete eta.dataset.readyAt;
+  else {
+    eta.dataset.readyAt = String(at);
+    estimates.paint(eta);
+  }
   const count = toFire(order);
   const button = $("fire");
   button.disabled = count === 0 || firing;
@@ -1066,7 +1100,7 @@ if (!token) {
     state: (_, conn) => setConnection(conn),
     problem: (message) => toast(message),
   }).start();
-  window.fireflow = { hub, tables, orders, menu, ready, state: () => ({ view, area, category, search, currency, me }) };
+  window.fireflow = { hub, tables, orders, menu, ready, predicted, state: () => ({ view, area, category, search, currency, me }) };
   unlockAudioOnFirstTouch();
   $("back").addEventListener("click", () => go(null));
   $("new-takeaway").addEventListener("click", () => askCustomer("TAKEAWAY"));
@@ -1077,5 +1111,6 @@ if (!token) {
     render();
   });
   window.addEventListener("popstate", () => show(fromHash()));
+  setInterval(() => estimates.tick(), 15_000); // the estimates count down
   render();
 }

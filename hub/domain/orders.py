@@ -287,6 +287,8 @@ def with_status(order: Order, items: tuple[OrderItem, ...], now: int, **changes:
     status = status_after(order.status, items)
     became_ready = status is OrderStatus.READY and order.status is not OrderStatus.READY
     ready_at = now if became_ready else (order.ready_at if status is OrderStatus.READY else None)
+    if became_ready:
+        changes["predicted_ready_at"] = None  # done: a recall is predicted afresh, not from before
     new = bump(order, items=items, status=status, ready_at=ready_at, **changes)
     if became_ready:
         return new, [ready_event(new)]
