@@ -46,7 +46,11 @@ def test_a_seated_table_whose_order_is_gone_is_released_after_its_grace() -> Non
     assert not ripe(fault, NOW, NOW + RULES.table_grace_s * 1000 - 1)
     assert ripe(fault, NOW, NOW + RULES.table_grace_s * 1000)
     said = finding(fault, NOW, NOW + 180_000, repaired=True)
-    assert said.message.startswith("Table ") and "for 3 min" in said.message and "released to DIRTY" in said.message
+    assert (
+        said.message.startswith("Table 1 was shown occupied with order demo.o9")
+        and "for 3 min" in said.message
+        and "released to DIRTY" in said.message
+    )
     assert (said.kind, said.subject, said.repaired, said.since) == (SweepKind.TABLE_WITHOUT_ORDER, "T1", True, NOW)
 
 

@@ -93,6 +93,17 @@ async def test_a_dirty_table_is_reported_after_twenty_minutes_and_left_for_a_per
     (said,) = await found_events(manager, 1)
     assert said["id"] == found.id and said["action"].startswith("clean the table")
     assert await sweeps.sweep(hub.rid, start + RULES.dirty_after_s * 1000 + MIN) == []  # told once while it stands
+    async with hub.http(Role.MANAGER) as http:  # a manager's page opened later reads it
+        standing = (await http.get("/api/v1/sweeps/findings")).json()["findings"]
+    assert standing == [said]
+    waiter = await hub.client(Role.WAITER)
+    await waiter.command("table.clean", {"table_id": "T3"})
+    await sweeps.sweep(hub.rid, start + RULES.dirty_after_s * 1000 + 2 * MIN)
+    async with hub.http(Role.MANAGER) as http:  # put right: no longer standing
+        assert (await http.get("/api/v1/sweeps/findings")).json()["findings"] == []
+    async with hub.http(Role.WAITER) as http:
+        refused = await http.get("/api/v1/sweeps/findings")
+    assert refused.status_code == 403 and refused.json()["code"] == "FORBIDDEN"
 
 
 async def test_an_empty_order_is_cancelled_by_the_sweeper_and_an_unfired_one_is_reported(hub: RunningHub) -> None:

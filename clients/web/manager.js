@@ -2,12 +2,15 @@
 //
 // One page in ten sections (left nav, the section kept in the address's #hash):
 //   dashboard  prep times, queues, predicted against actual ready times, takings by hour and alerts, drawn
-//            as charts (manager_dashboard.js: GET /api/v1/stats/dashboard, refreshed while shown);
+//            as charts (manager_dashboard.js: GET /api/v1/stats/dashboard, refreshed while shown); a
+//            second page, Unusual & ahead: the day's anomalies and the orders forecast (manager_ahead.js);
 //   alerts   the standing kitchen alerts, live: raised by the `manager` snapshot and KITCHEN_ALERT, ended
 //            as on expo (alerts.js: the `expo` channel's cards and TICKET_ACKED, bumps, cancels, merges,
 //            settles and pickups), so the count in the nav drops the moment an alert stops standing;
 //            under them the tickets no printer could print (manual_jobs.js: done by hand, found
-//            printed, reprint), and a CRITICAL alert cannot be dismissed;
+//            printed, reprint), and a CRITICAL alert cannot be dismissed; then what the hub's own
+//            checks found (manager_sweeps.js: SWEEP_FOUND, "Fixed by the hub" or "Needs you"), those
+//            that need someone counted in the nav too;
 //   day      the day's figures (GET /api/v1/reports/day, then REVENUE_UPDATED), float, payout,
 //            day close with counted cash, and the Z-report: printable, or on a printer (print.z_report);
 //   invoices history (GET /api/v1/invoices: customer, from/to, status, pages), one invoice whole,
@@ -39,6 +42,7 @@ import { groupsSection } from "./manager_groups.js";
 import { ManualJobs, showManualList } from "./manual_jobs.js";
 import { PrinterHealth, showPrinterHealth } from "./printer_health.js";
 import { settingsSection } from "./manager_settings.js";
+import { SweepFindings, showSweepFindings } from "./manager_sweeps.js";
 import { CardBook } from "./tickets.js";
 import { checkRole, deviceToken, explain, h, noToken, setConnection, toast } from "./ui.js";
 
@@ -61,6 +65,7 @@ const book = new CardBook(); // the expo cards: what each station still has to m
 const alerts = new AlertBook(book);
 const manual = new ManualJobs(); // tickets no printer could print, until somebody handles them
 const printerHealth = new PrinterHealth(); // each printer's state, as its print agent last read it
+const sweeps = new SweepFindings(); // what the hub's self-healing sweeps found, since this page opened
 let figures = null;
 let figureEvents = 0;
 const drawerLog = []; // DRAWER_MOVED and DAY_CLOSED seen by this page, newest first
@@ -327,6 +332,7 @@ function snapshot(snapshots) {
   }
   loadFigures();
   loadDevices();
+  loadFindings();
   if (section === "invoices") loadInvoices();
   if (section === "groups") groups.shown();
 }
@@ -334,6 +340,7 @@ function snapshot(snapshots) {
 function event(ev) {
   const d = ev.data || {};
   alerts.apply(ev);
+  sweeps.apply(ev);
   dashboard.event(ev);
   manual.apply(ev);
   printerHealth.apply(ev);
@@ -428,6 +435,16 @@ async function loadFigures() {
   render();
 }
 
+// What the sweeps reported that still stands: told before this page opened (or while it was offline).
+async function loadFindings() {
+  try {
+    for (const finding of (await read("/api/v1/sweeps/findings")).findings || []) sweeps.apply({ type: "SWEEP_FOUND", data: { finding } });
+  } catch (err) {
+    toast(`What the hub's checks found could not be read: ${explain(err)}`);
+  }
+  render();
+}
+
 async function loadDevices() {
   try {
     devices = (await read("/api/v1/devices")).devices || [];
@@ -478,7 +495,8 @@ function go(name) {
 function render() {
   $("where").textContent = [restaurantName, figures && figures.day].filter(Boolean).join(" · ");
   const standing = alerts.standing();
-  $("nav-alerts").textContent = standing.length ? String(standing.length) : "";
+  const counted = standing.length + sweeps.needsYou().length;
+  $("nav-alerts").textContent = counted ? String(counted) : "";
   $("nav-alerts").classList.toggle("critical", standing.some((alert) => alert.severity === "CRITICAL"));
   renderAlerts(standing);
   showPrinterHealth($("printer-health"), printerHealth); // every section: a printer that cannot print is news anywhere
@@ -512,6 +530,7 @@ function renderAlerts(standing) {
     ),
   );
   showManualList($("manual"), manual, { hub, redraw: render });
+  showSweepFindings($("sweeps"), sweeps, { since, redraw: render });
   $("alerts-list").replaceChildren(...(items.length ? items : [h("li", { class: "none" }, "No kitchen alerts standing: every station has a screen and every ticket was seen.")]));
 }
 
@@ -1507,6 +1526,7 @@ if (!token) {
     alerts,
     manual,
     printerHealth,
+    sweeps,
     openOrders,
     dashboard,
     state: () => ({ section, figures, currency, restaurantVersion, restaurant, devices, invoices, invoice, offer, lastClose, settings: settings.state(), groups: groups.state() }),

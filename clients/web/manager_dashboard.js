@@ -1,4 +1,6 @@
 // Back office, the Dashboard section: how the kitchen and the day are going, on one screen with no scrolling.
+// Two pages, each filling the screen: "Today" (below) and "Unusual & ahead" (manager_ahead.js: the day's
+// anomalies in words, the orders forecast for the coming days), its tab counting the anomalies.
 //
 //   takings by hour        bars of the day's takings per hour (GET /api/v1/stats/dashboard: from the ledger,
 //                          adding up to the day's revenue), the day's total and bills above;
@@ -10,13 +12,14 @@
 //   alerts                 kitchen alerts per hour today and the latest ones: what this page was told (the
 //                          `manager` snapshot's standing alerts and every KITCHEN_ALERT since it opened).
 //
-// Read when the section is shown and every REFRESH_MS while it stays shown (REVENUE_UPDATED brings the next
+// Today is read when the section is shown and every REFRESH_MS while it stays shown (REVENUE_UPDATED brings the next
 // read forward), never while another section is open. Charts are uPlot (clients/web/vendor: served by the
 // hub, no CDN). What cannot be shown is said in words where its chart would be: no books (Postgres), no
 // sales yet today, nothing scored yet; a failed read keeps the last charts and says since when.
 // Amounts are integer minor units (money.js); the axis shows them in the currency's major units.
 
 import { alertLabel } from "./alerts.js";
+import { AHEAD_REFRESH_MS, aheadPage } from "./manager_ahead.js";
 import { formatMoney } from "./money.js";
 import { explain, h } from "./ui.js";
 
@@ -105,6 +108,8 @@ function grouped(index, count) {
 export function dashboardSection({ read, alerts, currency }) {
   let visible = false;
   let timer = null;
+  let aheadTimer = null;
+  let page = "today"; // the page shown: "today" or "ahead"
   let soon = null;
   let seq = 0;
   let data = null; // the last answer of /api/v1/stats/dashboard
@@ -114,6 +119,7 @@ export function dashboardSection({ read, alerts, currency }) {
   const charts = new Map(); // card -> { plot, key }: the uPlot drawn there, and what it was drawn for
   const seen = new Map(); // alert id -> alert: KITCHEN_ALERTs this page was told, with the snapshot's
   let built = false;
+  const ahead = aheadPage({ read, changed: () => tabs() });
 
   function build() {
     const card = (id, title, extra = null, wide = false) =>
@@ -130,13 +136,19 @@ export function dashboardSection({ read, alerts, currency }) {
         "div",
         { class: "col-head" },
         h("h2", {}, "Dashboard ", h("span", { id: "dash-day", class: "dash-day" })),
+        h(
+          "div",
+          { class: "dash-pages", role: "tablist", "aria-label": "Dashboard pages" },
+          h("button", { type: "button", role: "tab", id: "dash-tab-today", dataset: { page: "today" }, onclick: () => show("today") }, "Today"),
+          h("button", { type: "button", role: "tab", id: "dash-tab-ahead", dataset: { page: "ahead" }, onclick: () => show("ahead") }, "Unusual & ahead", h("b", { class: "count", id: "dash-unusual-count" })),
+        ),
         h("span", { class: "hint", id: "dash-updated", "aria-live": "polite" }),
-        h("button", { type: "button", id: "dash-reload", onclick: () => load() }, "REFRESH"),
+        h("button", { type: "button", id: "dash-reload", onclick: () => (load(), ahead.load()) }, "REFRESH"),
       ),
       h("p", { id: "dash-problem", class: "dash-problem", role: "alert", hidden: true }),
       h(
         "div",
-        { class: "dash-grid" },
+        { class: "dash-grid", id: "dash-page-today", role: "tabpanel", "aria-labelledby": "dash-tab-today" },
         card("takings", "Takings by hour", h("span", { class: "dash-total", id: "dash-takings-total" }), true),
         card("queues", "Queues now", h("span", { class: "dash-key" }, h("i", { class: "k-wait" }), "waiting ", h("i", { class: "k-prep" }), "being made")),
         card("prep", "Prep time, fire to done", h("span", { class: "dash-key" }, h("i", { class: "k-median" }), "typical ", h("i", { class: "k-p90" }), "slow (p90)")),
@@ -146,11 +158,33 @@ export function dashboardSection({ read, alerts, currency }) {
         ]),
         card("alerts", "Kitchen alerts today", h("span", { class: "dash-total", id: "dash-alerts-total" })),
       ),
+      h("div", { class: "dash-ahead", id: "dash-page-ahead", role: "tabpanel", "aria-labelledby": "dash-tab-ahead", hidden: true }, ...ahead.build()),
     );
     $("dash-predictions").append(h("table", { class: "dash-mae", id: "dash-mae" }));
     $("dash-alerts").append(h("ul", { class: "dash-latest", id: "dash-latest" }));
     const observer = new ResizeObserver(() => resize());
     for (const el of document.querySelectorAll("#sec-dashboard .dash-chart")) observer.observe(el);
+  }
+
+  // The page on screen, its tab marked; the other's charts keep their last size until it comes back.
+  function show(which) {
+    page = which;
+    tabs();
+    $("dash-page-today").hidden = page !== "today";
+    $("dash-page-ahead").hidden = page !== "ahead";
+    ahead.shown(visible && page === "ahead");
+    if (page === "today") resize();
+  }
+
+  function tabs() {
+    if (!built) return;
+    for (const b of document.querySelectorAll("#sec-dashboard .dash-pages button")) {
+      const on = b.dataset.page === page;
+      b.classList.toggle("selected", on);
+      b.setAttribute("aria-selected", on ? "true" : "false");
+    }
+    const count = ahead.count();
+    $("dash-unusual-count").textContent = count ? String(count) : "";
   }
 
   function resize() {
@@ -406,6 +440,7 @@ export function dashboardSection({ read, alerts, currency }) {
     if (!built) {
       build();
       built = true;
+      show(page);
     }
     const problems = [];
     if (failed) problems.push(`The dashboard could not be read (${failed.message}).${data ? ` Showing what was read at ${clock(loadedAt)}.` : ""}`);
@@ -446,7 +481,9 @@ export function dashboardSection({ read, alerts, currency }) {
 
   function schedule() {
     clearInterval(timer);
+    clearInterval(aheadTimer);
     timer = visible ? setInterval(() => (document.hidden ? null : load()), REFRESH_MS) : null;
+    aheadTimer = visible ? setInterval(() => (document.hidden ? null : ahead.load()), AHEAD_REFRESH_MS) : null;
   }
 
   return {
@@ -458,7 +495,9 @@ export function dashboardSection({ read, alerts, currency }) {
       if (visible) {
         render();
         load();
+        ahead.load();
       }
+      ahead.shown(visible && page === "ahead");
     },
     event(ev) {
       const d = ev.data || {};
@@ -471,7 +510,11 @@ export function dashboardSection({ read, alerts, currency }) {
         soon = setTimeout(() => ((soon = null), load()), SOON_MS);
       }
     },
+    // Bring a page on screen: "today" or "ahead".
+    page: (which) => show(which === "ahead" ? "ahead" : "today"),
     state: () => ({
+      page,
+      ahead: ahead.state(),
       data,
       failed,
       station,

@@ -103,7 +103,7 @@ def _table_faults(tables: Iterable[Table], open_ids: set[str], rules: SweepRules
                     SweepKind.TABLE_WITHOUT_ORDER,
                     table.id,
                     rules.table_grace_s,
-                    f"Table {table.name} was shown {table.status.value.lower().replace('_', ' ')} with {gone} "
+                    f"{table.name} was shown {table.status.value.lower().replace('_', ' ')} with {gone} "
                     "for {age}: released to DIRTY so it can be cleaned and seated",
                     "table.release",
                     Repair("table.release", {"table_id": table.id, "version": table.version}),
@@ -116,7 +116,7 @@ def _table_faults(tables: Iterable[Table], open_ids: set[str], rules: SweepRules
                     SweepKind.TABLE_DIRTY,
                     table.id,
                     rules.dirty_after_s,
-                    f"Table {table.name} has been dirty for {{age}}: clean it so it can be seated",
+                    f"{table.name} has been dirty for {{age}}: clean it so it can be seated",
                     "clean the table, then mark it clean (table.clean)",
                 )
             )

@@ -169,8 +169,9 @@ class Keys:
 
     @property
     def sweep_seen(self) -> str:
-        """Hash fault id -> when a sweep first saw it standing (ms), and ``<id>|reported`` once it was reported:
-        a fault is acted on once it stood its time, and reported once while it stands (``hub/workers/sweeps.py``)."""
+        """Hash fault id -> when a sweep first saw it standing (ms), and ``<id>|reported`` -> the finding (JSON) once
+        it was reported: a fault is acted on once it stood its time, and reported once while it stands; both go
+        when it no longer stands (``hub/workers/sweeps.py``)."""
         return self.prefix + "sweep-seen"
 
     @property

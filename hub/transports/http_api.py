@@ -49,6 +49,7 @@ from fireflow.hub.transports.errors import to_wire
 from fireflow.hub.transports.limits import Buckets
 from fireflow.hub.transports.tokens import mint
 from fireflow.hub.transports.tokens import read as read_token
+from fireflow.hub.workers.sweeps import standing_findings
 from fireflow.schema import generate
 from fireflow.schema.http import API_PREFIX, STATUS, Operation, openapi
 from fireflow.schema.protocol import CommandId, ErrorCode
@@ -453,6 +454,11 @@ def _days(request: Request, low: int, high: int, *, default: int) -> int:
     return int(raw)
 
 
+async def _findings(hub: Hub, actor: Actor, request: Request) -> Any:
+    can_read(actor, "manager")
+    return {"findings": [f.model_dump(mode="json") for f in await standing_findings(hub.redis, actor.restaurant_id)]}
+
+
 RECOMMENDATION_DAYS = (1, 90)
 
 
@@ -504,6 +510,11 @@ READS: tuple[Read, ...] = (
         _forecast,
         "Orders per hour for the coming days with an interval, each day's peak, and cooks per station (managers)",
         (("days", "1 to 7 (default 3)"),),
+    ),
+    Read(
+        "/sweeps/findings",
+        _findings,
+        "What the self-healing sweeps reported that still stood at their last look, newest first (managers)",
     ),
     Read(
         "/stats/recommendations",

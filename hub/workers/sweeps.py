@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -37,12 +38,26 @@ from fireflow.hub.workers.lease import Lease
 from fireflow.schema.commands import ReportSweep
 from fireflow.schema.records import Routing, SweepFinding
 
-__all__ = ["SWEEPER", "Sweeper"]
+__all__ = ["SWEEPER", "Sweeper", "standing_findings"]
 
 logger = logging.getLogger(__name__)
 
 SWEEPER = "sweeper"  # the device the repairs are made as: the event log names it
 _REPORTED = "|reported"
+
+
+def _decoded(raw: dict[Any, Any]) -> dict[str, str]:
+    return {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v) for k, v in raw.items()
+    }
+
+
+async def standing_findings(redis: Redis, rid: str) -> list[SweepFinding]:
+    """What the sweeps reported whose fault still stood at the last sweep, newest first (a manager's page that
+    opens later lists them: the SWEEP_FOUND events came before it)."""
+    raw = _decoded(await redis.hgetall(Keys(rid).sweep_seen))
+    found = [SweepFinding.model_validate_json(v) for k, v in raw.items() if k.endswith(_REPORTED)]
+    return sorted(found, key=lambda f: (-f.at, f.id))
 
 
 class Sweeper:
@@ -119,7 +134,7 @@ class Sweeper:
         """When each standing fault was first seen (new ones: now); faults no longer standing are forgotten."""
         key = Keys(rid).sweep_seen
         raw = await self.redis.hgetall(key)
-        seen = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+        seen = {k: int(v) if not k.endswith(_REPORTED) else 0 for k, v in _decoded(raw).items()}
         ids = {f.id for f in standing}
         gone = [k for k in seen if k.removesuffix(_REPORTED) not in ids]
         new = {f.id: now_ms for f in standing if f.id not in seen}
@@ -159,7 +174,7 @@ class Sweeper:
         ids = sorted(f.id for f in found)
         command_id = "sweep-report:" + hashlib.sha256("\n".join(ids).encode()).hexdigest()[:24]
         await self.bus.execute_internal(rid, command_id, "sweep.report", ReportSweep(findings=found))
-        await self.redis.hset(Keys(rid).sweep_seen, mapping={i + _REPORTED: found[0].at for i in ids})
+        await self.redis.hset(Keys(rid).sweep_seen, mapping={f.id + _REPORTED: f.model_dump_json() for f in found})
         for f in found:
             action = "SWEEP_REPAIRED" if f.repaired else "SWEEP_REPORTED"
             details = {"message": f.message, "since": f.since}
