@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 SWEEPER = "sweeper"  # the device the repairs are made as: the event log names it
 _REPORTED = "|reported"
+REPORT_AT_ONCE = 200  # findings in one sweep.report (its most)
 
 
 def _decoded(raw: dict[Any, Any]) -> dict[str, str]:
@@ -125,9 +126,11 @@ class Sweeper:
             first = seen.get(fault.id, now_ms)
             if fault.id + _REPORTED in seen or not ripe(fault, first, now_ms):
                 continue
-            found.append(await self._handle(rid, fault, first, now_ms))
-        if found:
-            await self._report(rid, found)
+            handled = await self._handle(rid, fault, first, now_ms)
+            if handled is not None:
+                found.append(handled)
+        for start in range(0, len(found), REPORT_AT_ONCE):
+            await self._report(rid, found[start : start + REPORT_AT_ONCE])
         return found
 
     async def _seen(self, rid: str, standing: list[Fault], now_ms: int) -> dict[str, int]:
@@ -150,7 +153,8 @@ class Sweeper:
                 await pipe.execute()
         return {k: v for k, v in seen.items() if k not in gone} | new
 
-    async def _handle(self, rid: str, fault: Fault, first: int, now_ms: int) -> SweepFinding:
+    async def _handle(self, rid: str, fault: Fault, first: int, now_ms: int) -> SweepFinding | None:
+        """Repair what may be, through its command; None when the hub could not try now (the next sweep will)."""
         repair = fault.repair
         if repair is None:
             return finding(fault, first, now_ms, repaired=False)
@@ -161,6 +165,9 @@ class Sweeper:
                 actor = Actor(rid, Role.MANAGER, SWEEPER)
                 await self.bus.execute(actor, f"sweep:{fault.id}", repair.command_type, dict(repair.data))
         except DomainError as exc:
+            if exc.retryable:  # busy or unavailable: not an answer about the fault
+                logger.info("sweep of %s: %s not repaired yet: %s", rid, fault.id, exc.message)
+                return None
             logger.info("sweep of %s: %s not repaired: %s", rid, fault.id, exc.message)
             return finding(fault, first, now_ms, repaired=False, refused=exc.message)
         return finding(fault, first, now_ms, repaired=True)
