@@ -229,7 +229,8 @@ def bottlenecks(
     *,
     default_capacity: int = 2,
 ) -> list[Bottleneck]:
-    """Stations with ``BOTTLENECK_TICKETS`` or more tickets not late yet but predicted to be within the station's late time.
+    """Stations with ``BOTTLENECK_TICKETS`` or more tickets waiting for a hand, not late yet, but predicted to be
+    within the station's late time: the queue and the pace, not one slow plate.
 
     A station's part of an order is late once it is still being made ``late_after_s`` after its lines were
     fired (the screens turn the ticket red then). Tickets already late are what the screens show; this
@@ -241,7 +242,9 @@ def bottlenecks(
         prediction = predictions.get(order.id)
         if prediction is None:
             continue
-        for station in {line.station for line in order.lines if line.status in (*_WAITING, ItemStatus.PREPARING)}:
+        # Only tickets still waiting for a hand: a line in hand running long is on the cook's own timer already,
+        # and no queue or pace problem (the log-normal tail of an ordinary service is full of them).
+        for station in {line.station for line in order.lines if line.status in _WAITING}:
             fired = [line.fired_at for line in order.lines if line.station == station and line.fired_at is not None]
             if not fired or station not in late_after_s:
                 continue
