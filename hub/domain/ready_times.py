@@ -25,6 +25,7 @@ from fireflow.schema.base import OrderType
 from fireflow.schema.records import Alert, AlertKind, ItemStatus, Order, OrderItem, OrderStatus
 
 __all__ = [
+    "BOTTLENECK_SHARE",
     "BOTTLENECK_TICKETS",
     "MOVED_MS",
     "OVERDUE_SHARE",
@@ -207,7 +208,9 @@ def told(orders: Iterable[Order], cmd: c.PredictReady, now: int) -> Decision:
 
 
 BOTTLENECK_TICKETS = 2  # a bottleneck is this many tickets at one station predicted to turn late soon: within
-# the station's late time from now (what a cook can still catch up on: 12 minutes at a grill late after 12)
+# the station's late time from now (what a cook can still catch up on: 12 minutes at a grill late after 12) ...
+BOTTLENECK_SHARE = 0.25  # ... and this share of its tickets not late yet: a few slow plates among many is the
+# everyday tail of any kitchen (bench service, no slowdown: 102 alerts a day without this), not its queue or pace
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,27 +232,28 @@ def bottlenecks(
     *,
     default_capacity: int = 2,
 ) -> list[Bottleneck]:
-    """Stations with ``BOTTLENECK_TICKETS`` or more tickets waiting for a hand, not late yet, but predicted to be
-    within the station's late time: the queue and the pace, not one slow plate.
+    """Stations with ``BOTTLENECK_TICKETS`` or more tickets, and ``BOTTLENECK_SHARE`` of those not late yet, predicted
+    to turn late within the station's late time: the queue and the pace, not the odd slow plate.
 
     A station's part of an order is late once it is still being made ``late_after_s`` after its lines were
     fired (the screens turn the ticket red then). Tickets already late are what the screens show; this
     is about the ones that are not yet, while something can still be done (a cook moved, an item 86'd).
     """
     soon: dict[str, list[tuple[int, str]]] = {}
+    on_time: dict[str, int] = {}  # per station: tickets being made that are not late yet
     waiting: dict[str, int] = {}
     for order in orders:
         prediction = predictions.get(order.id)
         if prediction is None:
             continue
-        # Only tickets still waiting for a hand: a line in hand running long is on the cook's own timer already,
-        # and no queue or pace problem (the log-normal tail of an ordinary service is full of them).
-        for station in {line.station for line in order.lines if line.status in _WAITING}:
+        for station in {line.station for line in order.lines if line.status in (*_WAITING, ItemStatus.PREPARING)}:
             fired = [line.fired_at for line in order.lines if line.station == station and line.fired_at is not None]
             if not fired or station not in late_after_s:
                 continue
             late_at = min(fired) + late_after_s[station] * 1000
             done = prediction.stations.get(station, 0)
+            if now_ms < late_at:
+                on_time[station] = on_time.get(station, 0) + 1
             if now_ms < late_at <= now_ms + late_after_s[station] * 1000 and done > late_at:
                 soon.setdefault(station, []).append((late_at, order.id))
         for line in order.lines:
@@ -257,7 +261,7 @@ def bottlenecks(
                 waiting[line.station] = waiting.get(line.station, 0) + 1
     found = []
     for station, late in sorted(soon.items()):
-        if len(late) < BOTTLENECK_TICKETS:
+        if len(late) < BOTTLENECK_TICKETS or len(late) < BOTTLENECK_SHARE * on_time[station]:
             continue
         late.sort()
         hands = max(1, int(capacity.get(station, default_capacity)))
