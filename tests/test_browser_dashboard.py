@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from fireflow.clients.python import HubClient
 from fireflow.hub.domain.actors import Role
 from fireflow.schema.records import TableStatus
 from tests.browser import TIMEOUT_MS, Screen, chromium, in_view, open_screen, screenshot
 from tests.conftest import WAIT, RunningHub, Servers, free_port, seed, serve_in_process, settings_for
+from tests.helpers import event_about, fired_order
 from tests.planted_history import plant
 from tests.test_sweeps import RULES, now_ms, plant_table, sweeper
 
@@ -32,26 +32,6 @@ CARDS = ("takings", "queues", "prep", "predictions", "alerts")
 async def browser() -> AsyncIterator[Any]:
     async for browser in chromium():
         yield browser
-
-
-async def _fired(waiter: HubClient, *items: str) -> str:
-    order = (await waiter.command("order.open", {"type": "TAKEAWAY"}))["result"]["order"]
-    for item in items:
-        await waiter.command("order.add_item", {"order_id": order["id"], "menu_item_id": item})
-    await waiter.command("order.fire", {"order_id": order["id"]})
-    return str(order["id"])
-
-
-async def _predicted(cashier: HubClient, order_id: str) -> None:
-    """Until the predictor told ``order_id``'s first ready time (ORDER_PREDICTED on the cashier's channel)."""
-
-    async def wait() -> None:
-        while True:
-            event = await cashier.events.get()
-            if event["type"] == "ORDER_PREDICTED" and event["data"]["order_id"] == order_id:
-                return
-
-    await asyncio.wait_for(wait(), 4 * WAIT)
 
 
 async def _manager_page(browser: Any, hub: RunningHub) -> Screen:
@@ -92,13 +72,13 @@ async def test_the_dashboard_draws_every_chart_on_one_laptop_screen(predicting: 
     await cashier.subscribe("cashier")
     fry = await predicting.kitchen("fry")
     for _ in range(3):  # three fries orders predicted, then bumped: three pairs to draw
-        quick = await _fired(waiter, "fries")
-        await _predicted(cashier, quick)
+        quick = await fired_order(waiter, "fries")
+        await event_about(cashier, "ORDER_PREDICTED", quick)
         await fry.command("order.bump", {"order_id": quick, "station": "fry"})
     for items in (("burger", "fries"), ("burger",), ("fries",)):
-        await _fired(waiter, *items)  # no grill screen is open: STATION_OFFLINE alerts too
+        await fired_order(waiter, *items)  # no grill screen is open: STATION_OFFLINE alerts too
     for method in ("CASH", "CARD"):
-        order_id = await _fired(waiter, "water", "soda")
+        order_id = await fired_order(waiter, "water", "soda")
         due = (await cashier.command("bill.preview", {"order_ids": [order_id]}))["result"]["due"]
         await cashier.command("order.pay", {"order_ids": [order_id], "tenders": [{"method": method, "amount": due}]})
     async with predicting.http(Role.MANAGER) as http:
@@ -291,7 +271,7 @@ async def test_books_not_answering_are_said_in_words(servers: Servers, redis: An
     nowhere = f"postgresql+asyncpg://fireflow:fireflow@127.0.0.1:{free_port()}/fireflow"
     async with serve_in_process(settings_for(servers).with_(database_url=nowhere, durable="off"), rid) as running:
         waiter = await running.client(Role.WAITER)
-        await _fired(waiter, "burger")
+        await fired_order(waiter, "burger")
         screen = await _dashboard_page(browser, running)
         page = screen.page
         await page.locator("#dash-problem:not([hidden])").wait_for(timeout=TIMEOUT_MS)

@@ -16,6 +16,7 @@ from fireflow.hub.forecast.dashboard import prediction_pairs, prep_by_station, t
 from fireflow.hub.live.store import PrepStat
 from fireflow.schema.records import StationSettings
 from tests.conftest import WAIT, RunningHub, Servers, free_port, seed, serve_in_process, settings_for
+from tests.helpers import event_about, fired_order
 
 STATIONS = (StationSettings(id="grill", name="Grill"), StationSettings(id="fry", name="Fry"))
 
@@ -80,26 +81,6 @@ def test_prediction_pairs_are_oldest_first_and_older_scores_still_count() -> Non
     assert fry["scored"] == 0 and fry["recent"] == [] and fry["mae_s"] is None
 
 
-async def _fired(waiter: HubClient, *items: str) -> str:
-    order = (await waiter.command("order.open", {"type": "TAKEAWAY"}))["result"]["order"]
-    for item in items:
-        await waiter.command("order.add_item", {"order_id": order["id"], "menu_item_id": item})
-    await waiter.command("order.fire", {"order_id": order["id"]})
-    return str(order["id"])
-
-
-async def _predicted(cashier: HubClient, order_id: str) -> None:
-    """Until the predictor told ``order_id``'s first ready time (ORDER_PREDICTED on the cashier's channel)."""
-
-    async def wait() -> None:
-        while True:
-            event = await cashier.events.get()
-            if event["type"] == "ORDER_PREDICTED" and event["data"]["order_id"] == order_id:
-                return
-
-    await asyncio.wait_for(wait(), 4 * WAIT)
-
-
 async def _due(cashier: HubClient, order_id: str) -> int:
     return int((await cashier.command("bill.preview", {"order_ids": [order_id]}))["result"]["due"])
 
@@ -113,18 +94,18 @@ async def test_a_planted_day_reads_back_takings_queues_prep_and_predictions(pred
     grill = await predicting.kitchen("grill")
 
     # The fry's one order is told its ready time, then bumped at once: scored, a pair to draw.
-    quick = await _fired(waiter, "fries")
-    await _predicted(cashier, quick)
+    quick = await fired_order(waiter, "fries")
+    await event_about(cashier, "ORDER_PREDICTED", quick)
     await fry.command("order.bump", {"order_id": quick, "station": "fry"})
     # Still in the kitchen: burger and fries waiting, a burger on the grill, and a burger not fired (not queued).
-    await _fired(waiter, "burger", "fries")
-    on_grill = await _fired(waiter, "burger")
+    await fired_order(waiter, "burger", "fries")
+    on_grill = await fired_order(waiter, "burger")
     await grill.command("item.start", {"order_id": on_grill, "line_id": "L1"})
     held = (await waiter.command("order.open", {"type": "TAKEAWAY"}))["result"]["order"]["id"]
     await waiter.command("order.add_item", {"order_id": held, "menu_item_id": "burger"})
 
     # Money: two bills settled, a part payment on a third, a refund of part of the first.
-    cash, card, part = [await _fired(waiter, "water", "soda") for _ in range(3)]
+    cash, card, part = [await fired_order(waiter, "water", "soda") for _ in range(3)]
     paid = {}
     for order_id, method in ((cash, "CASH"), (card, "CARD")):
         due = await _due(cashier, order_id)
@@ -189,7 +170,7 @@ async def test_books_not_answering_leave_the_kitchen_figures_and_say_why(
     nowhere = f"postgresql+asyncpg://fireflow:fireflow@127.0.0.1:{free_port()}/fireflow"
     async with serve_in_process(settings_for(servers).with_(database_url=nowhere, durable="off"), rid) as running:
         waiter = await running.client("WAITER")
-        await _fired(waiter, "burger")
+        await fired_order(waiter, "burger")
         async with running.http("MANAGER") as http:
             answer = await http.get("/api/v1/stats/dashboard")
     board = answer.json()

@@ -14,6 +14,7 @@
 // chart is drawn only while the page is on screen (uPlot needs the box's size) and redrawn when it comes
 // back. A failed read says so on its card and keeps what was read before.
 
+import { writeLabels } from "./chart_labels.js";
 import { explain, h } from "./ui.js";
 
 export const AHEAD_REFRESH_MS = 300000;
@@ -48,20 +49,13 @@ function localParts(at) {
 function peaksPlugin(marks) {
   return {
     hooks: {
-      draw: (u) => {
-        const { ctx } = u;
-        ctx.save();
-        ctx.font = `bold ${Math.round(13 * devicePixelRatio)}px system-ui, sans-serif`;
-        ctx.fillStyle = "#f4f6f8";
-        ctx.textAlign = "center";
-        ctx.textBaseline = "bottom";
-        for (const { index, orders } of marks) {
-          const x = u.valToPos(index, "x", true);
-          const y = u.valToPos(u.data[3][index] ?? orders, "y", true) - 4 * devicePixelRatio;
-          ctx.fillText(`≈${Math.round(orders)}`, x, Math.max(y, u.bbox.top + 14 * devicePixelRatio));
-        }
-        ctx.restore();
-      },
+      draw: (u) =>
+        writeLabels(u, (put) => {
+          for (const { index, orders } of marks) {
+            const y = u.valToPos(u.data[3][index] ?? orders, "y", true) - 4 * devicePixelRatio;
+            put(`≈${Math.round(orders)}`, u.valToPos(index, "x", true), y);
+          }
+        }),
     },
   };
 }

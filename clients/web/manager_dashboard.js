@@ -19,6 +19,7 @@
 // Amounts are integer minor units (money.js); the axis shows them in the currency's major units.
 
 import { alertLabel } from "./alerts.js";
+import { writeLabels } from "./chart_labels.js";
 import { AHEAD_REFRESH_MS, aheadPage } from "./manager_ahead.js";
 import { formatMoney } from "./money.js";
 import { explain, h } from "./ui.js";
@@ -60,29 +61,21 @@ function compactMajor(minor, digits) {
 function barsPlugin(label) {
   return {
     hooks: {
-      draw: (u) => {
-        const { ctx } = u;
-        ctx.save();
-        ctx.font = `bold ${Math.round(13 * devicePixelRatio)}px system-ui, sans-serif`;
-        ctx.fillStyle = "#f4f6f8";
-        ctx.textAlign = "center";
-        ctx.textBaseline = "bottom";
-        const count = u.series.length - 1;
-        for (let s = 1; s <= count; s++) {
-          if (!u.series[s].show) continue;
-          const data = u.data[s];
-          for (let i = 0; i < data.length; i++) {
-            const value = data[i];
-            if (value === null || value === undefined || value === 0) continue;
-            const slot = u.valToPos(1, "x", true) - u.valToPos(0, "x", true);
-            const offset = count > 1 ? (s - (count + 1) / 2) * slot * (0.7 / count) : 0;
-            const x = u.valToPos(u.data[0][i], "x", true) + offset;
-            const y = u.valToPos(value, "y", true) - 3 * devicePixelRatio;
-            ctx.fillText(label(value, s), x, Math.max(y, u.bbox.top + 14 * devicePixelRatio));
+      draw: (u) =>
+        writeLabels(u, (put) => {
+          const count = u.series.length - 1;
+          const slot = u.valToPos(1, "x", true) - u.valToPos(0, "x", true);
+          for (let s = 1; s <= count; s++) {
+            if (!u.series[s].show) continue;
+            const data = u.data[s];
+            for (let i = 0; i < data.length; i++) {
+              const value = data[i];
+              if (value === null || value === undefined || value === 0) continue;
+              const offset = count > 1 ? (s - (count + 1) / 2) * slot * (0.7 / count) : 0;
+              put(label(value, s), u.valToPos(u.data[0][i], "x", true) + offset, u.valToPos(value, "y", true) - 3 * devicePixelRatio);
+            }
           }
-        }
-        ctx.restore();
-      },
+        }),
     },
   };
 }
