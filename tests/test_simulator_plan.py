@@ -8,6 +8,7 @@ import statistics
 import pytest
 
 from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Kind, KitchenModel, Slowdown, plan_service, staffed_for
+from fireflow.clients.simulator.cooks import late_times
 from fireflow.clients.simulator.plan import arrival_times
 from fireflow.hub.run.demo import demo_setup
 
@@ -94,3 +95,12 @@ def test_a_kitchen_is_staffed_for_its_busiest_half_hour_and_never_below_its_own(
     assert staffed.medians == DEMO_KITCHEN.medians and staffed.slowdowns == ()
     small = plan_service(MENU, orders=5, part=DAY_PARTS["dinner"], seed=1)
     assert staffed_for(DEMO_KITCHEN, small, MENU).cooks == dict(DEMO_KITCHEN.cooks)
+
+
+def test_late_times_fit_the_kitchens_pace_past_its_slowest_items_tail() -> None:
+    """The grill's slowest item (ribeye, 1.4 x 6 min) at its 97.5th percentile, and two minutes' wait: 19 min."""
+    late = late_times(DEMO_KITCHEN, MENU)
+    assert late == {"grill": 1140, "fry": 660, "cold": 480, "bar": 360}
+    assert all(seconds % 60 == 0 for seconds in late.values())  # whole minutes, as a kitchen sets them
+    slower = KitchenModel({**DEMO_KITCHEN.medians, "grill": 720.0}, DEMO_KITCHEN.cooks, DEMO_KITCHEN.item_factors)
+    assert late_times(slower, MENU)["grill"] > late["grill"]

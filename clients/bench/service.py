@@ -26,6 +26,7 @@ from fireflow.clients.bench.report import figure, say
 from fireflow.clients.bench.scenario import Scenario
 from fireflow.clients.bench.servers import Server
 from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Report, Simulation, Slowdown, plan_service, staffed_for
+from fireflow.clients.simulator.cooks import late_times
 from fireflow.clients.simulator.plan import DayPart
 from fireflow.hub.run.demo import demo_setup
 from fireflow.hub.run.embedded.process import HOST
@@ -38,6 +39,11 @@ def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, default=120.0, help="service seconds per second")
     p.add_argument("--day-part", choices=sorted(DAY_PARTS), default="day", help="which service")
     p.add_argument("--seed", type=int, default=1, help="the same seed plays the same day")
+    p.add_argument(
+        "--restaurant-times",
+        action="store_true",
+        help="keep the demo restaurant's late times (grill 12 min) instead of ones that fit the simulated pace",
+    )
     p.add_argument(
         "--slowdown",
         default="grill,19.5,20.5,2.0",
@@ -75,12 +81,16 @@ async def _service(env: Env, hub: Server, args: argparse.Namespace) -> Report:
     )
     lasts = plan.part.seconds / args.speed
     say(f"playing {plan.part.name}: {len(plan.orders)} orders at {args.speed:g}x, about {lasts / 60:.0f} min")
+    late = {} if args.restaurant_times else late_times(staffed, menu)
+    if late:
+        say("late times to fit the kitchen's pace: " + ", ".join(f"{s} {v // 60} min" for s, v in late.items()))
     simulation = Simulation(
         f"ws://{HOST}:{hub.port}/ws",
         lambda role, device, stations: env.token(rid, role, device, stations),
         plan,
         kitchen,
         speed=args.speed,
+        late_after=late,
     )
     report = await simulation.run()
     for line in report.summary():

@@ -15,7 +15,13 @@ from typing import Any
 
 from fireflow.clients.simulator.plan import ServicePlan
 
-__all__ = ["DEMO_KITCHEN", "KitchenModel", "Slowdown", "staffed_for"]
+__all__ = [
+    "DEMO_KITCHEN",
+    "KitchenModel",
+    "Slowdown",
+    "late_times",
+    "staffed_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,23 @@ DEMO_KITCHEN = KitchenModel(
 
 
 BUSY_AT_PEAK = 0.8  # a kitchen is staffed so that its stations are this busy in the busiest half hour
+LATE_QUANTILE_Z = 1.96  # a ticket is late past its slowest item's 97.5th percentile prep time ...
+LATE_WAIT_S = 120.0  # ... and this much of a wait for a hand
+
+
+def late_times(model: KitchenModel, menu: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """The late time (seconds from fire) a kitchen of this pace would set per station, in whole minutes: its
+    slowest item's 97.5th percentile prep time and a short wait. A day with no slowdown then turns few
+    tickets late, so a slowdown's alerts stand out from the everyday tail."""
+    slowest: dict[str, float] = {}
+    for item in menu:
+        if not item.get("requires_prep", True):
+            continue
+        station = str(item["station"])
+        median = model.medians.get(station, model.default_median) * model.item_factors.get(str(item["id"]), 1.0)
+        slowest[station] = max(slowest.get(station, 0.0), median)
+    tail = math.exp(LATE_QUANTILE_Z * model.spread)
+    return {station: 60 * math.ceil((median * tail + LATE_WAIT_S) / 60) for station, median in slowest.items()}
 
 
 def staffed_for(model: KitchenModel, plan: ServicePlan, menu: Sequence[Mapping[str, Any]]) -> KitchenModel:

@@ -18,7 +18,7 @@ import logging
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -342,6 +342,7 @@ class Simulation:
         speed: float = 20.0,
         waiters: int = 3,
         riders: int = 3,
+        late_after: Mapping[str, int] | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be above 0")
@@ -350,6 +351,7 @@ class Simulation:
         self.plan = plan
         self.kitchen = kitchen
         self.speed = speed
+        self.late_after = dict(late_after or {})  # per station, seconds: instead of the restaurant's own
         self.report = Report(plan, speed, slowdowns=kitchen.slowdowns)
         self.waiter_count = max(1, waiters)
         self.rider_count = max(1, riders)
@@ -416,15 +418,18 @@ class Simulation:
         return self.report
 
     async def _kitchen_at_speed(self, manager: HubClient) -> list[dict[str, Any]]:
-        """The stations' warn and late times divided by the speed, as the hub reads the clock; returns them as
-        they were, to be put back. The report keeps the late times in service seconds."""
+        """The stations' warn and late times (``late_after`` where given, warning at two thirds of it) divided by
+        the speed, as the hub reads the clock; returns them as they were, to be put back. The report keeps the
+        late times in service seconds."""
         snapshot = (await manager.subscribe("manager"))["snapshot"]["manager"]
         stations: list[dict[str, Any]] = snapshot["restaurant"]["kitchen"]["stations"]
         scaled = []
         for station in stations:
-            self.report.late_after[station["id"]] = float(station["late_after_s"])
-            warn = max(1, round(station["warn_after_s"] / self.speed))
-            late = max(warn + 1, round(station["late_after_s"] / self.speed))
+            late_s = float(self.late_after.get(station["id"], station["late_after_s"]))
+            warn_s = late_s * 2 / 3 if station["id"] in self.late_after else float(station["warn_after_s"])
+            self.report.late_after[station["id"]] = late_s
+            warn = max(1, round(warn_s / self.speed))
+            late = max(warn + 1, round(late_s / self.speed))
             scaled.append(station | {"warn_after_s": warn, "late_after_s": late})
         if scaled:
             await self.command(manager, "kitchen.configure", {"stations": scaled})
