@@ -207,13 +207,25 @@ async def test_the_nodes_own_sweeper_repairs_unattended(servers: Servers, redis:
     async with serve_in_process(settings, rid) as hub:
         waiter = await hub.client(Role.WAITER)
         order_id = await new_order(waiter)
-        order = await hub.hub.store.order(rid, order_id)
-        assert order is not None
-        old = order.model_copy(update={"created_at": order.created_at - RULES.empty_after_s * 1000})
-        await redis.hset(Keys(rid).open_orders, order_id, old.model_dump_json())  # opened hours ago, left empty
+        forgotten = await new_order(waiter, "burger")
+        for planted, hours in ((order_id, RULES.empty_after_s), (forgotten, RULES.unfired_after_s)):
+            order = await hub.hub.store.order(rid, planted)
+            assert order is not None
+            old = order.model_copy(update={"created_at": order.created_at - hours * 1000})
+            await redis.hset(Keys(rid).open_orders, planted, old.model_dump_json())  # opened hours ago
         for _ in range(int(100 * WAIT)):
             now = await hub.hub.store.order(rid, order_id)
             if now is not None and now.status is OrderStatus.CANCELLED:
                 break
             await asyncio.sleep(0.05)
         assert now is not None and now.status is OrderStatus.CANCELLED
+        # the unfired one is the manager's to decide: logged as advice, not yet followed
+        async with hub.http(Role.MANAGER) as http:
+            for _ in range(int(100 * WAIT)):
+                latest = (await http.get("/api/v1/stats/recommendations")).json()["latest"]
+                if latest:
+                    break
+                await asyncio.sleep(0.05)
+        (advice,) = latest
+        assert (advice["kind"], advice["subject"], advice["chosen"]) == ("SWEEP", forgotten, None)
+        assert advice["recommended"] == "fire or cancel the order"

@@ -173,7 +173,15 @@ class Hub:
         if settings.predictions:
             self.fanout.on_wake.append(self.predictor.woken)
             self.fanout.on_missed.append(self.predictor.missed)
-        self.sweeper = Sweeper(self.redis, self.store, self.bus, self.settler, self.audit, every=settings.sweep_every)
+        self.sweeper = Sweeper(
+            self.redis,
+            self.store,
+            self.bus,
+            self.settler,
+            self.audit,
+            every=settings.sweep_every,
+            recommendations=self.recommendations,
+        )
         self.connections: set[Connection] = Sockets(self.metrics)
         self._seen_tasks: set[asyncio.Task[None]] = set()
         self.writer: DurableWriter | None = None
