@@ -134,3 +134,18 @@ def test_a_few_slow_plates_among_many_are_no_bottleneck_most_of_them_are() -> No
         late[f"demo.o{n}"] = Prediction(f"demo.o{n}", FIRED + 900_000, {"grill": FIRED + 900_000})
     (grill,) = bottlenecks(orders, late, FIRED, {"grill": 720}, {"grill": 10}, {})
     assert set(grill.order_ids) == {f"demo.o{n}" for n in (6, 7, 8, 9, 10)}
+
+
+def test_a_slowed_station_alerts_on_the_chances_of_its_tickets_before_any_is_expected_late() -> None:
+    """Twelve grill tickets expected at 16 of their 19 late minutes: none late by its expected time, but with the
+    grill's spread each has about a one in three chance; four or so expected late is a bottleneck. The same
+    times with a tight spread, or on a grill whose lines keep to their times, are not."""
+    orders = [AtPass.of(fired(n, "burger")) for n in range(1, 13)]
+    found = predict_at_pass(orders, FIRED, lambda s, i, q: 960.0, {"grill": 12})  # all in hand: done at +16 min
+    assert all(p.ready_at < FIRED + 1_140_000 for p in found.values())  # each expected before its late time
+    (grill,) = bottlenecks(orders, found, FIRED, {"grill": 1140}, {"grill": 12}, {}, spread={"grill": 0.35})
+    assert grill.message.startswith("grill: 4 tickets will be late within 19 min")
+    assert len(grill.order_ids) == 4
+    assert bottlenecks(orders, found, FIRED, {"grill": 1140}, {"grill": 12}, {}, spread={"grill": 0.1}) == []
+    everyday = predict_at_pass(orders, FIRED, lambda s, i, q: 480.0, {"grill": 12})  # 8 of 19 min: the usual
+    assert bottlenecks(orders, everyday, FIRED, {"grill": 1140}, {"grill": 12}, {}, spread={"grill": 0.35}) == []

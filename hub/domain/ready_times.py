@@ -13,8 +13,10 @@ for that station, item and quantity at that hour), and nothing here reads a cloc
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from fireflow.hub.domain.decision import Decision, Event
 from fireflow.hub.domain.orders import ALERT_CHANNELS, front_channels, touch
@@ -48,6 +50,7 @@ MOVED_SHARE = 0.1  # ... and by this share of the time still to wait
 OWN_RESULT_TTL_S = 300  # the predictor's commands are its own, never retried after that: their answers go soon
 _WAITING = (ItemStatus.PENDING,)
 _FINISHED = (ItemStatus.DONE, ItemStatus.SKIPPED, ItemStatus.SERVED)
+_NORMAL = NormalDist()
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +214,9 @@ BOTTLENECK_TICKETS = 2  # a bottleneck is this many tickets at one station predi
 # the station's late time from now (what a cook can still catch up on: 12 minutes at a grill late after 12) ...
 BOTTLENECK_SHARE = 0.25  # ... and this share of its tickets not late yet: a few slow plates among many is the
 # everyday tail of any kitchen (bench service, no slowdown: 102 alerts a day without this), not its queue or pace
+DEFAULT_SPREAD = 0.3  # a station's log-normal sigma before its own is learned ...
+MIN_SPREAD = 0.05  # ... and never below this (a kitchen is never that regular)
+LIKELY = 0.5  # a ticket this likely to turn late is named in the alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +228,14 @@ class Bottleneck:
     message: str
 
 
+def _late_chance(duration_ms: float, late_ms: float, sigma: float) -> float:
+    """How likely a station's part, expected to take ``duration_ms`` from its fire, is to take over ``late_ms``:
+    its time taken as log-normal around the expected, with the station's spread."""
+    if duration_ms <= 0:
+        return 0.0
+    return 1.0 - _NORMAL.cdf(math.log(late_ms / duration_ms) / max(sigma, MIN_SPREAD))
+
+
 def bottlenecks(
     orders: Iterable[AtPass],
     predictions: Mapping[str, Prediction],
@@ -230,16 +244,23 @@ def bottlenecks(
     capacity: Mapping[str, int],
     pace_s: Mapping[str, float],
     *,
+    spread: Mapping[str, float] | None = None,
     default_capacity: int = 2,
 ) -> list[Bottleneck]:
-    """Stations with ``BOTTLENECK_TICKETS`` or more tickets, and ``BOTTLENECK_SHARE`` of those not late yet, predicted
-    to turn late within the station's late time: the queue and the pace, not the odd slow plate.
+    """Stations where ``BOTTLENECK_TICKETS`` or more of the tickets not late yet, and ``BOTTLENECK_SHARE`` of them,
+    are likely to turn late: the chances of each, from its predicted time and the station's ``spread``
+    (the log-normal sigma of its lines against what was expected; ``DEFAULT_SPREAD`` until learned), added up.
 
     A station's part of an order is late once it is still being made ``late_after_s`` after its lines were
     fired (the screens turn the ticket red then). Tickets already late are what the screens show; this
     is about the ones that are not yet, while something can still be done (a cook moved, an item 86'd).
+    Chances, not the expected times alone: a station slowed down turns most of its tickets late through
+    the slow end of its times well before a queue says so, and a kitchen's everyday slow plate is one
+    ticket's small chance among many.
     """
-    soon: dict[str, list[tuple[int, str]]] = {}
+    spread = spread or {}
+    likely: dict[str, float] = {}  # per station: tickets expected to turn late (their chances added up)
+    soon: dict[str, list[tuple[float, int, str]]] = {}
     on_time: dict[str, int] = {}  # per station: tickets being made that are not late yet
     waiting: dict[str, int] = {}
     for order in orders:
@@ -250,26 +271,33 @@ def bottlenecks(
             fired = [line.fired_at for line in order.lines if line.station == station and line.fired_at is not None]
             if not fired or station not in late_after_s:
                 continue
-            late_at = min(fired) + late_after_s[station] * 1000
-            done = prediction.stations.get(station, 0)
-            if now_ms < late_at:
-                on_time[station] = on_time.get(station, 0) + 1
-            if now_ms < late_at <= now_ms + late_after_s[station] * 1000 and done > late_at:
-                soon.setdefault(station, []).append((late_at, order.id))
+            late_ms = late_after_s[station] * 1000
+            late_at = min(fired) + late_ms
+            if now_ms >= late_at:
+                continue
+            on_time[station] = on_time.get(station, 0) + 1
+            chance = _late_chance(
+                prediction.stations.get(station, 0) - min(fired), late_ms, spread.get(station, DEFAULT_SPREAD)
+            )
+            likely[station] = likely.get(station, 0.0) + chance
+            soon.setdefault(station, []).append((-chance, late_at, order.id))
         for line in order.lines:
             if line.status in _WAITING:
                 waiting[line.station] = waiting.get(line.station, 0) + 1
     found = []
-    for station, late in sorted(soon.items()):
-        if len(late) < BOTTLENECK_TICKETS or len(late) < BOTTLENECK_SHARE * on_time[station]:
+    for station, expected in sorted(likely.items()):
+        if expected < BOTTLENECK_TICKETS or expected < BOTTLENECK_SHARE * on_time[station]:
             continue
-        late.sort()
+        # named: those more likely late than not, else the likeliest as many as are expected late
+        ranked = sorted(soon[station])
+        named = [t for t in ranked if -t[0] >= LIKELY] or ranked[: max(BOTTLENECK_TICKETS, round(expected))]
+        late = sorted((late_at, order_id) for _, late_at, order_id in named)
         hands = max(1, int(capacity.get(station, default_capacity)))
         pace = f", each taking about {_minutes(pace_s[station])}" if station in pace_s else ""
         message = (
-            f"{station}: {len(late)} tickets will be late within {_minutes(late_after_s[station])} (the first in "
-            f"{_minutes((late[0][0] - now_ms) // 1000)}); {waiting.get(station, 0)} lines waiting, {hands} made at "
-            f"once{pace}"
+            f"{station}: {round(expected)} tickets will be late within {_minutes(late_after_s[station])} (the first "
+            f"in {_minutes((late[0][0] - now_ms) // 1000)}); {waiting.get(station, 0)} lines waiting, {hands} made "
+            f"at once{pace}"
         )
         found.append(Bottleneck(station, tuple(order_id for _, order_id in late), message))
     return found

@@ -6,6 +6,10 @@ it is finished. Learning the log suits prep times (a long tail of slow plates) a
 shift a station's pace as a factor (dinner's grill is slower than lunch's). Until an item has been
 seen a few times the station's typical time stands in; until the station has, its warning time does.
 
+How far its lines stray from what was expected is kept per station too (the spread of the log of
+took/expected): the bottleneck alert reads from it how likely a ticket is to turn late, not only
+whether its expected time does.
+
 A station's hands (how many lines it makes at once) are read from the kitchen too: the most lines
 it has had in hand at once over its recent looks (river's rolling maximum).
 
@@ -65,13 +69,22 @@ class PrepTimes:
     seen_stations: dict[str, int] = field(default_factory=dict)
     station_mean: dict[str, Any] = field(default_factory=dict)  # river stats.Mean of each station's seconds
     in_hand: dict[str, Any] = field(default_factory=dict)  # river stats.RollingMax of lines in hand at once
+    residuals: dict[str, Any] = field(default_factory=dict)  # river stats.Var of log(took / expected) per station
 
     learned: int = 0  # lines learned, ever: what a saved copy is compared by
 
     def dumps(self, secret: str) -> bytes:
         """What was learned, signed: the fallbacks are not kept (they follow the settings)."""
         body = pickle.dumps(
-            (self.model, self.seen_items, self.seen_stations, self.station_mean, self.in_hand, self.learned)
+            (
+                self.model,
+                self.seen_items,
+                self.seen_stations,
+                self.station_mean,
+                self.in_hand,
+                self.residuals,
+                self.learned,
+            )
         )
         return hmac.new(secret.encode(), body, hashlib.sha256).digest() + body
 
@@ -83,7 +96,7 @@ class PrepTimes:
             logger.warning("a saved prep-time model is not signed with this hub's secret: learning afresh")
             return None
         try:
-            model, items, stations, means, hands, learned = pickle.loads(body)  # signed: written by a hub
+            model, items, stations, means, hands, residuals, learned = pickle.loads(body)  # signed by a hub
         except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, ImportError, EOFError) as exc:
             logger.warning("a saved prep-time model could not be read (%s): learning afresh", exc)
             return None
@@ -93,6 +106,7 @@ class PrepTimes:
             seen_stations=stations,
             station_mean=means,
             in_hand=hands,
+            residuals=residuals,
             learned=learned,
         )
 
@@ -101,6 +115,7 @@ class PrepTimes:
         expected = self.expect(station, menu_item_id, quantity, hour)
         if not MISTIMED_UNDER * expected <= seconds <= min(MISTIMED_OVER * expected, LONGEST_S):
             return
+        self.residuals.setdefault(station, stats.Var()).update(math.log(seconds / expected))
         one = seconds / _portions(quantity)
         self.model.learn_one(_features(station, menu_item_id, hour), math.log(one))
         self.seen_items[(station, menu_item_id)] = self.seen_items.get((station, menu_item_id), 0) + 1
@@ -123,6 +138,15 @@ class PrepTimes:
     def fallback_s(self, station: str) -> float:
         """A line's seconds at ``station`` before anything is learned there."""
         return float(self.fallback.get(station, self.default_s))
+
+    def spread(self) -> dict[str, float]:
+        """Per station, how far a line's time strays from what was expected: the standard deviation of the log
+        of their ratio (a log-normal's sigma), once a station has some lines behind it."""
+        return {
+            station: math.sqrt(max(float(var.get()), 0.0))
+            for station, var in self.residuals.items()
+            if var.mean.n >= 3 * MIN_SEEN
+        }
 
     def pace(self) -> dict[str, float]:
         """Each station's mean seconds a line (one portion) took, over what was learned."""

@@ -336,8 +336,9 @@ class Predictor:
         self, rid: str, kitchen: _Kitchen, orders: list[AtPass], predictions: dict[str, Prediction], now_ms: int
     ) -> None:
         """A station newly predicted to run late tickets gets one alert; it may get another once it has cleared."""
+        prep = kitchen.prep
         found = bottlenecks(
-            orders, predictions, now_ms, kitchen.late_after_s, kitchen.prep.hands(), kitchen.prep.pace()
+            orders, predictions, now_ms, kitchen.late_after_s, prep.hands(), prep.pace(), spread=prep.spread()
         )
         standing = {b.station for b in found}
         for bottleneck in found:
