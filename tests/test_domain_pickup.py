@@ -88,10 +88,14 @@ def test_a_settled_counter_order_stays_open_paid_and_on_every_kitchen_screen() -
     state = LiveState(now=FIRED + 3000, orders=[paid])
     assert [t["order_id"] for t in channel_view("kitchen:grill", state)["tickets"]] == [paid.id]
     assert [(t["order_id"], t["paid"]) for t in channel_view("expo", state)["tickets"]] == [(paid.id, True)]
-    assert channel_view("board", state) == {"preparing": [1], "ready": []}
+    assert channel_view("board", state) == {"preparing": [1], "ready": [], "estimates": {}}
     bumped = _bumped(paid)
     assert bumped.status is OrderStatus.READY
-    assert channel_view("board", LiveState(now=FIRED + 6000, orders=[bumped])) == {"preparing": [], "ready": [1]}
+    assert channel_view("board", LiveState(now=FIRED + 6000, orders=[bumped])) == {
+        "preparing": [],
+        "ready": [1],
+        "estimates": {},
+    }
 
 
 def test_a_settled_dine_in_order_closes_as_before() -> None:
@@ -123,7 +127,11 @@ def test_pickup_of_a_ready_paid_order_closes_it_and_clears_the_board() -> None:
         event.channels
     )
     assert (event.data.token, event.data.picked_up_at) == (1, FIRED + 9000)  # type: ignore[union-attr]
-    assert channel_view("board", LiveState(now=FIRED + 9001, orders=[closed])) == {"preparing": [], "ready": []}
+    assert channel_view("board", LiveState(now=FIRED + 9001, orders=[closed])) == {
+        "preparing": [],
+        "ready": [],
+        "estimates": {},
+    }
 
 
 def test_pickup_is_refused_unpaid_unready_dine_in_and_while_paying() -> None:

@@ -250,7 +250,7 @@ async def test_a_display_only_reads(two: Restaurants) -> None:
         assert (await http.get("/api/v1/tables")).status_code == 200
     assert await two.state() == before
     answer = await display.subscribe("board")
-    assert answer["snapshot"]["board"] == {"preparing": [], "ready": []}
+    assert answer["snapshot"]["board"] == {"preparing": [], "ready": [], "estimates": {}}
     with pytest.raises(HubError) as err:
         await display.subscribe("orders")
     assert err.value.code == ErrorCode.FORBIDDEN
