@@ -229,3 +229,21 @@ async def test_the_nodes_own_sweeper_repairs_unattended(servers: Servers, redis:
         (advice,) = latest
         assert (advice["kind"], advice["subject"], advice["chosen"]) == ("SWEEP", forgotten, None)
         assert advice["recommended"] == "fire or cancel the order"
+
+
+async def test_release_sent_twice_at_once_from_two_devices_releases_once(hub: RunningHub) -> None:
+    """Concurrent copies of one id answer alike; a second id at the same moment is refused, the table moved once."""
+    planted = await plant_table(hub, "T5", status=TableStatus.OCCUPIED, order_id=f"{hub.rid}.o998")
+    one = await hub.client(Role.MANAGER, device="manager-1")
+    two = await hub.client(Role.MANAGER, device="manager-2")
+    data = {"table_id": "T5", "version": planted.version}
+    same = await asyncio.gather(
+        one.command("table.release", data, id="release-t5"),
+        two.command("table.release", data, id="release-t5"),
+    )
+    assert same[0]["result"] == same[1]["result"]
+    with pytest.raises(HubError) as again:
+        await two.command("table.release", data, id="release-t5-other")
+    assert again.value.code in ("VERSION_CONFLICT", "INVALID_STATE")
+    table = await hub.hub.store.table(hub.rid, "T5")
+    assert table is not None and table.status is TableStatus.DIRTY and table.version == planted.version + 1
