@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -223,6 +224,42 @@ async def test_a_grill_predicted_to_run_tickets_late_alerts_expo_once_with_the_r
                 seen.append(event["data"]["alert"])
 
     assert [a for a in await asyncio.wait_for(until_rushed(), 4 * WAIT) if a["kind"] == "STATION_BOTTLENECK"] == []
+
+
+async def test_lines_in_hand_running_over_their_time_alert_before_any_ticket_is_late(hub: RunningHub) -> None:
+    """A grill of twelve hands, each line expected at 4 min, late after 12; twelve lines in hand, twelve waiting.
+    Looked at 1 min in, the grill keeps up. Looked at 6 min in, the lines in hand have all run over: at the
+    learned times the waiting tickets would still make it (done by 10.4 min), at the pace they say (about twice)
+    they will not, and expo hears so before any ticket is late, with the pace in the reason."""
+    app = hub.hub
+    manager = await hub.client("MANAGER")
+    grill_slow = {"id": "grill", "name": "Grill", "warn_after_s": 400, "late_after_s": 720}
+    await manager.command("kitchen.configure", {"stations": [grill_slow]})  # a line: 4 min before anything learned
+    waiter = await hub.client("WAITER")
+    grill = await hub.client("KITCHEN", device="kds-grill", stations=("grill",))
+    expo = await hub.client("EXPO")
+    await expo.subscribe("expo")
+    fired = [await _fired(waiter, "burger") for _ in range(24)]
+    for order_id, _ in fired[:12]:
+        await grill.command("item.start", {"order_id": order_id, "line_id": "L1"})
+    started = max(at for _, at in fired)
+    predictor = Predictor(app.redis, app.store, app.bus)
+    await predictor.look(hub.rid, started + 60_000)
+    kitchen = predictor.kitchens[hub.rid]
+    assert kitchen.prep.hands() == {"grill": 12} and kitchen.flagged == set()
+
+    await predictor.look(hub.rid, started + 360_000)
+    assert kitchen.flagged == {"grill"}
+
+    async def bottleneck() -> dict[str, Any]:
+        while True:
+            event = await expo.events.get()
+            if event["type"] == "KITCHEN_ALERT" and event["data"]["alert"]["kind"] == "STATION_BOTTLENECK":
+                return dict(event["data"]["alert"])
+
+    alert = await asyncio.wait_for(bottleneck(), 4 * WAIT)
+    assert alert["order_id"] in {order_id for order_id, _ in fired[12:]}  # one waiting, not one in hand
+    assert re.search(r"lines taking [12]\.\dx their usual time lately", alert["message"]), alert["message"]
 
 
 async def test_the_predictors_commands_leave_their_answers_for_minutes_not_a_day(predicting: RunningHub) -> None:

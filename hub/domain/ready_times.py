@@ -29,6 +29,7 @@ from fireflow.schema.records import Alert, AlertKind, ItemStatus, Order, OrderIt
 __all__ = [
     "BOTTLENECK_SHARE",
     "BOTTLENECK_TICKETS",
+    "DEFAULT_SPREAD",
     "MOVED_MS",
     "OVERDUE_SHARE",
     "AtPass",
@@ -217,6 +218,7 @@ BOTTLENECK_SHARE = 0.25  # ... and this share of its tickets not late yet: a few
 DEFAULT_SPREAD = 0.3  # a station's log-normal sigma before its own is learned ...
 MIN_SPREAD = 0.05  # ... and never below this (a kitchen is never that regular)
 LIKELY = 0.5  # a ticket this likely to turn late is named in the alert
+SLOWER_SAID = 1.2  # a station this much slower than learned lately says so in its alert (``hub/domain/pace.py``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +247,7 @@ def bottlenecks(
     pace_s: Mapping[str, float],
     *,
     spread: Mapping[str, float] | None = None,
+    slower: Mapping[str, float] | None = None,
     default_capacity: int = 2,
 ) -> list[Bottleneck]:
     """Stations where ``BOTTLENECK_TICKETS`` or more of the tickets not late yet, and ``BOTTLENECK_SHARE`` of them,
@@ -259,6 +262,7 @@ def bottlenecks(
     ticket's small chance among many.
     """
     spread = spread or {}
+    slower = slower or {}
     likely: dict[str, float] = {}  # per station: tickets expected to turn late (their chances added up)
     soon: dict[str, list[tuple[float, int, str]]] = {}
     on_time: dict[str, int] = {}  # per station: tickets being made that are not late yet
@@ -294,6 +298,8 @@ def bottlenecks(
         late = sorted((late_at, order_id) for _, late_at, order_id in named)
         hands = max(1, int(capacity.get(station, default_capacity)))
         pace = f", each taking about {_minutes(pace_s[station])}" if station in pace_s else ""
+        if slower.get(station, 1.0) >= SLOWER_SAID:
+            pace += f"; lines taking {slower[station]:.1f}x their usual time lately"
         message = (
             f"{station}: {round(expected)} tickets will be late within {_minutes(late_after_s[station])} (the first "
             f"in {_minutes((late[0][0] - now_ms) // 1000)}); {waiting.get(station, 0)} lines waiting, {hands} made "

@@ -36,7 +36,8 @@ from redis.exceptions import RedisError
 
 from fireflow.hub.commands.bus import CommandBus
 from fireflow.hub.domain.errors import DomainError
-from fireflow.hub.domain.ready_times import AtPass, Prediction, bottlenecks, moved, predict
+from fireflow.hub.domain.pace import Timed, pace, started_lately
+from fireflow.hub.domain.ready_times import DEFAULT_SPREAD, AtPass, Prediction, bottlenecks, moved, predict
 from fireflow.hub.forecast.prep_times import PrepTimes
 from fireflow.hub.live.keys import PREDICTOR_LEASE, Keys
 from fireflow.hub.live.store import Store
@@ -58,6 +59,11 @@ SAVE_S = 60.0  # what a restaurant's model learned is kept in Redis this often (
 MODEL_TTL_S = 30 * 86_400  # a restaurant closed this long starts learning afresh
 RESYNC_S = 30.0  # every open order is read again this often (a write the changed set did not see)
 FOLLOW_MS = 120_000  # commits note changed orders this long after the predictor's last look
+# A station's pace is read from the lines started within this many of its typical line times: enough for a slow
+# line to show it has run over, few enough that the lines from before a change do not drown it (a grill doubled
+# ten minutes ago reads 1.8 over 1.25 of its times, 1.1 over its 19 late minutes; steady, its p99 reads 1.16).
+PACE_WINDOW = 1.25
+PACE_LINES = 12  # ... or from the latest this many lines started, when fewer started within that
 FALLBACK_SHARE = 0.6  # before anything is learned, a station's line takes this share of its warning time
 _DONE = (ItemStatus.DONE, ItemStatus.SERVED)
 
@@ -80,6 +86,8 @@ class _Kitchen:
     flagged: set[str] = field(default_factory=set)  # stations with a bottleneck standing (alerted once)
     saved_at: float = field(default_factory=time.monotonic)  # when the model was last kept in Redis ...
     saved_learned: int = 0  # ... and how many lines it had learned then
+    # per station: lines done lately (started_at, done_at, item, quantity, hour at start), for its pace
+    done_lately: dict[str, list[tuple[int, int, str, int, int]]] = field(default_factory=dict)
 
 
 class Predictor:
@@ -178,9 +186,10 @@ class Predictor:
         await self._naive(rid, kitchen)
         self._learn(kitchen, orders)
         hour = datetime.fromtimestamp(now_ms / 1000, kitchen.zone).hour
+        paces = self._paces(kitchen, orders, now_ms, hour)
 
         def expect(station: str, menu_item_id: str, quantity: int) -> float:
-            return kitchen.prep.expect(station, menu_item_id, quantity, hour)
+            return kitchen.prep.expect(station, menu_item_id, quantity, hour) * paces.get(station, 1.0)
 
         predictions = predict(orders, now_ms, expect, kitchen.prep.hands())
         changed = [p for order_id, p in predictions.items() if moved(p, kitchen.told.get(order_id), now_ms)]
@@ -195,7 +204,7 @@ class Predictor:
         if changed:
             await self._tell(rid, changed, now_ms)
             kitchen.told.update((p.order_id, p) for p in changed)
-        await self._flag(rid, kitchen, orders, predictions, now_ms)
+        await self._flag(rid, kitchen, orders, predictions, now_ms, paces)
         for gone in set(kitchen.told) - set(predictions):
             del kitchen.told[gone]
         kitchen.learned = {seen for seen in kitchen.learned if seen[0] in by_id}
@@ -294,8 +303,51 @@ class Predictor:
                         hour = datetime.fromtimestamp(line.started_at / 1000, kitchen.zone).hour
                         seconds = (line.done_at - line.started_at) / 1000
                         kitchen.prep.learn(line.station, line.menu_item_id, line.quantity, hour, seconds)
+                        kitchen.done_lately.setdefault(line.station, []).append(
+                            (line.started_at, line.done_at, line.menu_item_id, line.quantity, hour)
+                        )
         for station in {line.station for order in orders for line in order.lines}:
             kitchen.prep.saw_in_hand(station, in_hand.get(station, 0))
+
+    @staticmethod
+    def _paces(kitchen: _Kitchen, orders: list[AtPass], now_ms: int, hour: int) -> dict[str, float]:
+        """Per station, how much slower than learned its lines are going lately (``hub/domain/pace.py``): those
+        started within ``PACE_WINDOW`` of its typical line times (at least the latest ``PACE_LINES``), done or
+        still in hand. Stations at the model's pace are left out.
+
+        The window is by start, for done and in-hand lines alike: the lines in hand at any moment are the
+        long ones more often than not, so without the quick ones started with them any station reads slow."""
+        prep = kitchen.prep
+        spread = prep.spread()
+        expected: dict[tuple[str, str, int, int], float] = {}
+
+        def expect(station: str, menu_item_id: str, quantity: int, at_hour: int) -> float:
+            key = (station, menu_item_id, quantity, at_hour)
+            if key not in expected:
+                expected[key] = prep.expect(station, menu_item_id, quantity, at_hour)
+            return expected[key]
+
+        typical = prep.pace()
+        lines: dict[str, list[Timed]] = {}
+        for station, done in kitchen.done_lately.items():
+            lines[station] = [
+                Timed(expect(station, item, quantity, at_hour), (done_at - started) / 1000, True, started)
+                for started, done_at, item, quantity, at_hour in done
+            ]
+        for order in orders:
+            for line in order.lines:
+                if line.status is ItemStatus.PREPARING and line.started_at is not None:
+                    took = (now_ms - line.started_at) / 1000
+                    expected_s = expect(line.station, line.menu_item_id, line.quantity, hour)
+                    lines.setdefault(line.station, []).append(Timed(expected_s, took, False, line.started_at))
+        for station, timed in lines.items():
+            since = now_ms - int(PACE_WINDOW * typical.get(station, prep.fallback_s(station)) * 1000)
+            lines[station] = timed = started_lately(timed, since, PACE_LINES)
+            if timed and station in kitchen.done_lately:  # what is out of the window now stays out: kept no longer
+                first = min(line.started_at for line in timed)
+                kitchen.done_lately[station] = [d for d in kitchen.done_lately[station] if d[0] >= first]
+        paces = {station: pace(timed, spread.get(station, DEFAULT_SPREAD)) for station, timed in lines.items()}
+        return {station: factor for station, factor in paces.items() if abs(factor - 1.0) >= 0.01}
 
     async def _score(self, rid: str, kitchen: _Kitchen, by_id: dict[str, AtPass], now_ms: int) -> None:
         """Orders ready since the last look, scored per station against their first prediction."""
@@ -333,12 +385,25 @@ class Predictor:
             await pipe.execute()
 
     async def _flag(
-        self, rid: str, kitchen: _Kitchen, orders: list[AtPass], predictions: dict[str, Prediction], now_ms: int
+        self,
+        rid: str,
+        kitchen: _Kitchen,
+        orders: list[AtPass],
+        predictions: dict[str, Prediction],
+        now_ms: int,
+        paces: dict[str, float],
     ) -> None:
         """A station newly predicted to run late tickets gets one alert; it may get another once it has cleared."""
         prep = kitchen.prep
         found = bottlenecks(
-            orders, predictions, now_ms, kitchen.late_after_s, prep.hands(), prep.pace(), spread=prep.spread()
+            orders,
+            predictions,
+            now_ms,
+            kitchen.late_after_s,
+            prep.hands(),
+            prep.pace(),
+            spread=prep.spread(),
+            slower=paces,
         )
         standing = {b.station for b in found}
         for bottleneck in found:
