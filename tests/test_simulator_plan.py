@@ -7,9 +7,19 @@ import statistics
 
 import pytest
 
-from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Kind, KitchenModel, Slowdown, plan_service, staffed_for
+from fireflow.clients.simulator import (
+    DAY_PARTS,
+    DEMO_KITCHEN,
+    Kind,
+    KitchenModel,
+    Report,
+    Slowdown,
+    plan_service,
+    staffed_for,
+)
 from fireflow.clients.simulator.cooks import late_times
 from fireflow.clients.simulator.plan import arrival_times
+from fireflow.clients.simulator.service import LineRecord, OrderRecord
 from fireflow.hub.run.demo import demo_setup
 
 MENU = [item.model_dump(mode="json") for item in demo_setup().menu]
@@ -104,3 +114,25 @@ def test_late_times_fit_the_kitchens_pace_past_its_slowest_items_tail() -> None:
     assert all(seconds % 60 == 0 for seconds in late.values())  # whole minutes, as a kitchen sets them
     slower = KitchenModel({**DEMO_KITCHEN.medians, "grill": 720.0}, DEMO_KITCHEN.cooks, DEMO_KITCHEN.item_factors)
     assert late_times(slower, MENU)["grill"] > late["grill"]
+
+
+def test_alerts_are_scored_true_by_the_late_tickets_after_them_and_a_slowdown_by_its_first_of_each() -> None:
+    """Grill late after 10 min; a slowdown from 60 min. Tickets turn late at 64, 74 and 90 min, one at 55 before
+    it; alerts at 50 (two late within 15 min after: true), 62 (true) and 100 (none after: false). The slowdown's
+    first alert counts from 15 min before its start, its first late ticket from its start."""
+    plan = plan_service(MENU, orders=4)
+    report = Report(plan, speed=1.0, late_after={"grill": 600.0})
+    report.slowdowns = (Slowdown("grill", 3600.0, 7200.0, 2.0),)
+    for n, late_at in enumerate((55, 64, 74, 90)):
+        fired = (late_at - 10) * 60.0
+        report.orders.append(OrderRecord(n, Kind.DINE_IN, order_id=f"o{n}", fired=fired))
+        report.lines.append(LineRecord(f"o{n}", "L1", "grill", "burger", 1, fired, fired, fired + 660.0))
+    report.lines.append(LineRecord("o0", "L2", "fry", "fries", 1, 0.0, 0.0, 3000.0))  # no late time: never late
+    report.alerts = [(50 * 60.0, "grill"), (62 * 60.0, "grill"), (100 * 60.0, "grill")]
+    scores = report.alert_scores()
+    assert (scores["alerts"], scores["true"], scores["false"], scores["late"]) == (3, 2, 1, 4)
+    assert scores["leads"] == [(report.slowdowns[0], 50 * 60.0, 64 * 60.0)]
+    assert any(
+        "lead time +14.0 min (first alert at -10.0 min, first late ticket at +4.0 min)" in line
+        for line in report.summary()
+    )

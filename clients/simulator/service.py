@@ -94,8 +94,9 @@ class Report:
 
     def alert_scores(self) -> dict[str, Any]:
         """Bottleneck alerts: true when ``ALERT_LATE`` or more tickets there turned late within ``ALERT_HORIZON``
-        after it (what it said would happen), else false; per planted slowdown, the lead of its station's first
-        alert (from its start) over its first late ticket."""
+        after it (what it said would happen), else false; per planted slowdown, its station's first alert (from
+        ``ALERT_HORIZON`` before its start) and first late ticket (from its start): the lead is the one less the
+        other."""
         late = self.late_tickets()
         true = [
             a
@@ -108,7 +109,7 @@ class Report:
             first_alert = next(
                 (t for t, s in self.alerts if s == slow.station and t >= slow.start - ALERT_HORIZON), None
             )
-            leads.append((slow, None if first_late is None or first_alert is None else first_late - first_alert))
+            leads.append((slow, first_alert, first_late))
         return {
             "alerts": len(self.alerts),
             "true": len(true),
@@ -205,8 +206,14 @@ class Report:
             f"  bottleneck alerts: {scores['alerts']} ({scores['true']} true, {scores['false']} false: "
             f"false-alert rate {rate}); {scores['late']} late tickets"
         )
-        for slow, lead in scores["leads"]:
-            when = "no alert, or no late ticket" if lead is None else f"lead time {lead / 60:+.1f} min"
+        for slow, alert, late in scores["leads"]:
+            if alert is None or late is None:
+                when = "no alert, or no late ticket"
+            else:  # when each came, from the slowdown's start: an alert up to ALERT_HORIZON before it counts
+                when = (
+                    f"lead time {(late - alert) / 60:+.1f} min (first alert at {(alert - slow.start) / 60:+.1f} min, "
+                    f"first late ticket at {(late - slow.start) / 60:+.1f} min)"
+                )
             out.append(f"  planted slowdown {slow.station} x{slow.factor:g} from {slow.start / 60:.0f} min: {when}")
         for order in self.errors[:5]:
             out.append(f"  order #{order.index} ({order.kind.value}): {order.error}")
