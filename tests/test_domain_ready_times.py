@@ -149,3 +149,15 @@ def test_a_slowed_station_alerts_on_the_chances_of_its_tickets_before_any_is_exp
     assert bottlenecks(orders, found, FIRED, {"grill": 1140}, {"grill": 12}, {}, spread={"grill": 0.1}) == []
     everyday = predict_at_pass(orders, FIRED, lambda s, i, q: 480.0, {"grill": 12})  # 8 of 19 min: the usual
     assert bottlenecks(orders, everyday, FIRED, {"grill": 1140}, {"grill": 12}, {}, spread={"grill": 0.35}) == []
+
+
+def test_an_order_read_straight_from_its_json_is_the_same_at_the_pass_as_the_record() -> None:
+    """What the predictor reads from Redis without building the record: every field alike, for orders fired,
+    started, done, rushed, promised and not yet fired (and a line that needs no cooking is left out alike)."""
+    first = fired(1, "burger", "fries", "water", rush=True)
+    started = moved(first, "L1", "start", FIRED + 5_000)
+    done = moved(started, "L2", "done", FIRED + 9_000)
+    promised = fired(2, "burger").model_copy(update={"promised_at": FIRED + 900_000, "rush_stations": ("grill",)})
+    for order in (first, started, done, promised, with_items("burger")):
+        assert AtPass.of_json(order.model_dump_json()) == AtPass.of(order)
+    assert [line.station for line in AtPass.of_json(done.model_dump_json()).lines] == ["grill", "fry"]

@@ -262,6 +262,20 @@ async def test_lines_in_hand_running_over_their_time_alert_before_any_ticket_is_
     assert re.search(r"lines taking [12]\.\dx their usual time lately", alert["message"]), alert["message"]
 
 
+async def test_a_prediction_kept_on_an_order_is_not_read_again_but_a_waiters_change_is(hub: RunningHub) -> None:
+    app = hub.hub
+    waiter = await hub.client("WAITER")
+    order_id, fired_at = await _fired(waiter, "burger")
+    predictor = Predictor(app.redis, app.store, app.bus)
+    assert await predictor.look(hub.rid, fired_at + 1) == 1  # told: the order now keeps its prediction
+    kept = await app.store.order(hub.rid, order_id)
+    assert kept is not None and kept.predicted_ready_at is not None
+    changed = Keys(hub.rid).changed_orders
+    assert await app.redis.smembers(changed) == {b""}  # following, and nothing changed since the look
+    await waiter.command("order.rush", {"order_id": order_id})
+    assert await app.redis.smembers(changed) == {b"", order_id.encode()}
+
+
 async def test_the_predictors_commands_leave_their_answers_for_minutes_not_a_day(predicting: RunningHub) -> None:
     waiter = await predicting.client("WAITER")
     cashier = await predicting.client("CASHIER")

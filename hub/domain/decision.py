@@ -84,6 +84,9 @@ class Decision:
     # Seconds the answer is kept for retries, instead of the node's (a day): the hub's own frequent commands
     # (predictions) would otherwise leave a key a call for a day.
     result_ttl: int | None = None
+    # Whether the orders written are noted for the predictor's next look (lua/changed_orders.lua): the predictor's
+    # own bookkeeping (a prediction kept on the order) changes nothing it reads, and would have it read them again.
+    noted: bool = True
 
 
 @dataclass(frozen=True, slots=True)

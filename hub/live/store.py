@@ -802,6 +802,7 @@ class Store:
             "replicated": self.replicas > 0,
             "claim": "" if held is None else held.token,
             "latest": [] if decision.latest is None else [decision.latest[0], str(decision.latest[1])],
+            "noted": 1 if decision.noted else 0,
         }
         keys, args = k.commit_keys(command_id, now // DAY_MS), [orjson.dumps(payload), result]
         if self.replicas > 0:

@@ -44,7 +44,7 @@ from fireflow.hub.live.store import Store
 from fireflow.hub.supervise import reraise_if_cancelled
 from fireflow.hub.workers.lease import Lease
 from fireflow.schema.commands import FlagBottleneck, PredictReady, ReadyPrediction
-from fireflow.schema.records import ItemStatus, Order, OrderStatus
+from fireflow.schema.records import ItemStatus, OrderStatus
 
 __all__ = ["PREDICTION_ERRORS_KEPT", "Predictor"]
 
@@ -245,7 +245,7 @@ class Predictor:
         for raw_id, raw in zip(ids, jsons, strict=True):
             order_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
             if raw:
-                kitchen.parsed[order_id] = AtPass.of(Order.model_validate_json(raw))
+                kitchen.parsed[order_id] = AtPass.of_json(raw)
             else:
                 kitchen.parsed.pop(order_id, None)
         return sorted(kitchen.parsed.values(), key=lambda o: (o.created_at, o.number))  # told in the order taken

@@ -65,7 +65,7 @@ for _, d in ipairs(p.hdel) do
     redis.call('ZREM', KEYS[22], d[2])
   end
 end
-if redis.call('EXISTS', KEYS[24]) == 1 then
+if p.noted ~= 0 and redis.call('EXISTS', KEYS[24]) == 1 then
   for _, w in ipairs(p.hset) do
     if w[1] == 7 then redis.call('SADD', KEYS[24], w[2]) end
   end
