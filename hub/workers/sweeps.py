@@ -87,11 +87,15 @@ class Sweeper:
     async def run(self) -> None:
         while True:
             reraise_if_cancelled()
-            await asyncio.sleep(self.every)
+            await asyncio.sleep(self.every / 2)
             try:
                 if await self.lease.hold():
-                    for rid in await self.store.restaurant_ids():
+                    # spread over half the interval, not all at once: thousands of restaurants' reads in one
+                    # burst would stall every socket on the node for as long as they take
+                    rids = await self.store.restaurant_ids()
+                    for rid in rids:
                         await self._sweep_logged(rid)
+                        await asyncio.sleep(self.every / 2 / len(rids))
             except (RedisError, OSError) as exc:
                 reraise_if_cancelled()
                 logger.warning("sweeps paused: %s", exc)
