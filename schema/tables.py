@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -338,3 +339,50 @@ class RecommendationRow(Base):
     followed: Mapped[bool | None] = mapped_column(nullable=True, doc="chosen is what was recommended")
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# -- the outbox: what leaves the hub, and its sync log ---------------------------------------------------------
+
+
+class OutboxRow(Base):
+    """Something to push to a system outside the hub (ERPNext: a sale, a refund, a void), written by a trigger
+    in the same transaction as the ledger posting it is about (migration 0012), drained by
+    ``hub/workers/outbox.py``: at least once, and the remote side drops a second copy by ``subject``."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("target", "subject", name="uq_outbox_subject"),
+        Index("ix_outbox_due", "status", "next_at"),
+        Index("ix_outbox_restaurant", "restaurant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    restaurant_id: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(24), doc="where it goes: erpnext")
+    kind: Mapped[str] = mapped_column(String(16), doc="the ledger transaction's kind: SALE, REFUND or VOID")
+    subject: Mapped[str] = mapped_column(String(96), doc="the ledger transaction's id: the idempotency key")
+    reference: Mapped[str] = mapped_column(String(96), doc="the invoice it is about")
+    status: Mapped[str] = mapped_column(String(12), server_default="PENDING", doc="PENDING, DONE or FAILED")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    remote_id: Mapped[str | None] = mapped_column(String(140), nullable=True, doc="its name there (a Sales Invoice)")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class OutboxAttemptRow(Base):
+    """One try at pushing an outbox row (seed 002's sync log): what was sent, what came back or why not."""
+
+    __tablename__ = "outbox_attempts"
+    __table_args__ = (Index("ix_outbox_attempts_outbox", "outbox_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    restaurant_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    outcome: Mapped[str] = mapped_column(String(12), doc="SENT, ALREADY (it was there), FAILED, LOGGED (no ERPNext)")
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(1000), nullable=True)

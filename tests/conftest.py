@@ -24,10 +24,10 @@ import uvicorn
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from fireflow.clients.python import HubClient
-from fireflow.hub.books.db import migrate
+from fireflow.hub.books.db import create_engine, migrate
 from fireflow.hub.commands.pins import Pins
 from fireflow.hub.domain.actors import ALL_STATIONS, Role
 from fireflow.hub.live.redis_client import redis_client
@@ -199,6 +199,8 @@ def settings_for(servers: Servers, **changes: Any) -> Settings:
             "predictions": False,
             # the sweeps act on every restaurant in the shared Redis, other tests' too: their tests turn them on
             "sweeps": False,
+            # the outbox's drain takes every restaurant's rows in the shared Postgres: its tests run their own
+            "outbox": False,
             **changes,
         },
     )
@@ -331,6 +333,7 @@ class NodeProcess:
             "FIREFLOW_HTTP_BURST": "10000",
             "FIREFLOW_PREDICTIONS": "off",  # as settings_for: no ORDER_PREDICTED between the events a test awaits
             "FIREFLOW_SWEEPS": "off",
+            "FIREFLOW_OUTBOX": "off",  # as settings_for: the outbox's tests run their own drain
             **env,
         }
         self.log = log.open("ab")
@@ -381,6 +384,14 @@ async def nodes(servers: Servers, redis: Redis, tmp_path: Path) -> AsyncIterator
     yield start
     for node in started:
         node.stop()
+
+
+@pytest.fixture
+async def engine(servers: Servers) -> AsyncIterator[AsyncEngine]:
+    """An engine on the suite's Postgres (the books), for reading what a test's hub wrote there."""
+    engine = create_engine(servers.database_url)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture

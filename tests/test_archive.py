@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fireflow.hub.books.archive import OrderArchive
-from fireflow.hub.books.db import create_engine
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.live.keys import Keys
 from fireflow.hub.workers.archiver import Archiver
 from fireflow.schema.records import Order
-from tests.conftest import RunningHub, Servers
+from tests.conftest import RunningHub
 from tests.helpers import new_order
-
-
-@pytest.fixture
-async def engine(servers: Servers) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(servers.database_url)
-    yield engine
-    await engine.dispose()
 
 
 async def closed_order(hub: RunningHub) -> tuple[str, str]:

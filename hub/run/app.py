@@ -43,6 +43,7 @@ from fireflow.hub.commands.pins import Pins
 from fireflow.hub.commands.settle import Settler
 from fireflow.hub.domain.actors import Actor
 from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.integrations.erpnext import ErpNext
 from fireflow.hub.live import control
 from fireflow.hub.live.codec import CODECS
 from fireflow.hub.live.connection import Connection
@@ -62,6 +63,7 @@ from fireflow.hub.transports.http_api import routes
 from fireflow.hub.transports.limits import Buckets
 from fireflow.hub.transports.ws import WebSocketEndpoint
 from fireflow.hub.workers.durable import Backlog, DurableWriter, backlog
+from fireflow.hub.workers.outbox import OutboxDrain
 from fireflow.hub.workers.predictions import Predictor
 from fireflow.hub.workers.sweeps import Sweeper
 from fireflow.hub.workers.timers import DueChecks
@@ -182,6 +184,12 @@ class Hub:
             every=settings.sweep_every,
             recommendations=self.recommendations,
         )
+        self.outbox: OutboxDrain | None = None
+        if self.engine is not None and settings.outbox:
+            erp = None
+            if settings.erpnext_url:
+                erp = ErpNext(settings.erpnext_url, settings.erpnext_api_key, settings.erpnext_api_secret)
+            self.outbox = OutboxDrain(self.engine, erp)
         self.connections: set[Connection] = Sockets(self.metrics)
         self._seen_tasks: set[asyncio.Task[None]] = set()
         self.writer: DurableWriter | None = None
@@ -224,6 +232,8 @@ class Hub:
             spawn("predictions", self.predictor.run)
         if self.settings.sweeps:
             spawn("sweeps", self.sweeper.run)
+        if self.outbox is not None:
+            spawn("outbox", self.outbox.run)
         spawn("positions", self.positions.listen)
         spawn("positions-writer", self.positions.write)
         spawn("audit", self.audit.run)
@@ -246,6 +256,8 @@ class Hub:
         await self.supervisor.stop(timeout)
         await self.predictor.stop()  # another node takes the predictions over at once, not when the lease runs out
         await self.sweeper.stop()
+        if self.outbox is not None:
+            await self.outbox.close()
         self.metrics.stop_timing_gc()
         await self.presence.stop()
         await self.print_agents.stop()

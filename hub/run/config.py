@@ -143,6 +143,17 @@ class Settings(BaseSettings):
         True, description="self-healing sweeps: repair drifted live state, report what needs a person (one node)"
     )
     sweep_every: Positive = Field(30.0, description="seconds between sweeps of every restaurant")
+    erpnext_url: str | None = Field(
+        None,
+        validation_alias="ERPNEXT_URL",
+        description="the ERPNext site settled invoices, refunds and voids are pushed to (unset: logged here only)",
+        json_schema_extra={"allowed": "http(s)://host[:port]"},
+    )
+    erpnext_api_key: str = Field("", validation_alias="ERPNEXT_API_KEY", description="ERPNext API key (token auth)")
+    erpnext_api_secret: str = Field(
+        "", validation_alias="ERPNEXT_API_SECRET", description="ERPNext API secret (token auth)"
+    )
+    outbox: bool = Field(True, description="push what the books wrote to the outbox (ERPNext) from this node")
     position_interval: Positive = Field(
         1.0, description="seconds a rider's fixes must be apart; sooner ones are dropped (counted)"
     )
@@ -189,6 +200,13 @@ class Settings(BaseSettings):
         if urlsplit(value).scheme not in _REDIS_SCHEMES:
             raise ValueError("must be redis://host:port/db (or rediss://, unix://, redis+cluster://host:port)")
         return value
+
+    @field_validator("erpnext_url")
+    @classmethod
+    def _erpnext_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be http://host[:port] or https://host[:port] (the ERPNext site)")
+        return value.rstrip("/") if value else value
 
     @field_validator("database_url")
     @classmethod

@@ -29,6 +29,8 @@ from starlette.routing import Route
 
 from fireflow.hub.books import history
 from fireflow.hub.books.groups import Groups
+from fireflow.hub.books.outbox import STATUSES as OUTBOX_STATUSES
+from fireflow.hub.books.outbox import outbox_page
 from fireflow.hub.books.reports import z_report_html
 from fireflow.hub.commands.batch_suggestions import Suggestions
 from fireflow.hub.commands.registry import PUBLIC, REGISTRY
@@ -459,6 +461,15 @@ async def _findings(hub: Hub, actor: Actor, request: Request) -> Any:
     return {"findings": [f.model_dump(mode="json") for f in await standing_findings(hub.redis, actor.restaurant_id)]}
 
 
+async def _outbox(hub: Hub, actor: Actor, request: Request) -> Any:
+    """What the hub pushed or is pushing to ERPNext (the outbox), latest first (hub/books/outbox.py)."""
+    can_read(actor, "manager")
+    status = request.query_params.get("status") or None
+    if status is not None and status not in OUTBOX_STATUSES:
+        raise DomainError(ErrorCode.INVALID_FRAME, f"status is one of {', '.join(OUTBOX_STATUSES)}")
+    return await outbox_page(_engine(hub), actor.restaurant_id, status)
+
+
 RECOMMENDATION_DAYS = (1, 90)
 
 
@@ -515,6 +526,13 @@ READS: tuple[Read, ...] = (
         "/sweeps/findings",
         _findings,
         "What the self-healing sweeps reported that still stood at their last look, newest first (managers)",
+    ),
+    Read(
+        "/outbox",
+        _outbox,
+        "What went or is going to ERPNext (each sale, refund and void): pending, failed with the error, done; "
+        "latest 200 and counts by status (managers)",
+        (("status", "PENDING, FAILED or DONE; all when left out"),),
     ),
     Read(
         "/stats/recommendations",
