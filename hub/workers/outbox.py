@@ -78,10 +78,6 @@ class OutboxDrain:
         self.settings = settings or ErpSettings()
         self._wake = asyncio.Event()
 
-    def woken(self) -> None:
-        """Something was just settled: look now rather than at the next idle tick."""
-        self._wake.set()
-
     async def run(self) -> None:
         while True:
             reraise_if_cancelled()
