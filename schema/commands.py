@@ -291,6 +291,12 @@ class CleanTable(Command):
     table_id: Id
 
 
+class RetryOutbox(Command):
+    """Send a FAILED outbox item (a sale, refund or void for ERPNext) again, after what it failed on was put right."""
+
+    outbox_id: int = Field(ge=1, description="the item's id, as GET /api/v1/outbox lists it")
+
+
 class ReleaseTable(Command):
     """A seated table whose order is gone, closed or cancelled becomes DIRTY (a manager, or the sweeps)."""
 

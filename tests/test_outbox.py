@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fireflow.clients.erpnext.emulator import serve_emulator
+from fireflow.clients.python import HubError
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.domain.erpnext import amount, sale_doc
 from fireflow.hub.integrations.erpnext import ErpNext
-from fireflow.hub.workers.outbox import MAX_ATTEMPTS, OutboxDrain
+from fireflow.hub.workers.outbox import OutboxDrain
 from fireflow.schema.tables import OutboxAttemptRow, OutboxRow
 from tests.conftest import WAIT, RunningHub, Servers, seed
 from tests.helpers import new_order
@@ -199,28 +201,42 @@ async def test_a_refund_becomes_a_return_against_the_sale_and_a_void_cancels_it(
     assert by_name[sold.remote_id]["docstatus"] == 2
 
 
-async def test_a_refusal_a_person_must_fix_fails_at_once_and_a_retry_sends_it(
+async def test_a_refusal_a_person_must_fix_fails_at_once_and_the_managers_retry_sends_it(
     hub: RunningHub, engine: AsyncEngine
 ) -> None:
+    """A wrong API secret is not something time mends: FAILED after one try, with ERPNext's words. Once it is
+    right, the manager's outbox.retry (two copies at once: one effect, the same answer) sends it."""
     paid = await _settled(hub)
     await _alone(engine, hub.rid)
+    manager = await hub.client(Role.MANAGER, device="manager-1")
     async with serve_emulator(KEY, SECRET) as erp:
         wrong = OutboxDrain(engine, ErpNext(erp.url, KEY, "not-the-secret"))
         try:
             (row,) = await _until_done(wrong, engine, paid["invoice_id"], 1)
         finally:
             await wrong.close()
-        assert (row.status, row.attempts) == ("FAILED", 1) and "401" in (row.last_error or "")
+        assert (row.status, row.attempts) == ("FAILED", 1) and "401 AuthenticationError" in (row.last_error or "")
+        retry = {"outbox_id": row.id}
+        twin = await hub.client(Role.MANAGER, device="manager-2")  # the same command sent again from another screen
+        first, second = await asyncio.gather(
+            manager.command("outbox.retry", retry, id="retry-1"), twin.command("outbox.retry", retry, id="retry-1")
+        )
+        assert first["result"] == second["result"] == {"outbox_id": row.id, "status": "PENDING"}
+        (again,) = await _rows(engine, paid["invoice_id"])
+        assert (again.status, again.attempts) == ("PENDING", 0)
         right = OutboxDrain(engine, ErpNext(erp.url, KEY, SECRET))
         try:
-            assert not await right.retry("another-restaurant", row.id)  # another tenant's row: not found
-            assert await right.retry(hub.rid, row.id)
-            assert not await right.retry(hub.rid, row.id)  # PENDING now, not FAILED
             (row,) = await _until_done(right, engine, paid["invoice_id"], 1)
         finally:
             await right.close()
         assert row.status == "DONE" and len([d for d in erp.docs if d.get("fireflow_id") == row.subject]) == 1
-    assert MAX_ATTEMPTS > 1
+    for refused, code in [({"outbox_id": row.id}, "INVALID_STATE"), ({"outbox_id": 10**12}, "NOT_FOUND")]:
+        with pytest.raises(HubError) as caught:
+            await manager.command("outbox.retry", refused)
+        assert caught.value.code == code
+    with pytest.raises(HubError) as caught:
+        await (await hub.client(Role.CASHIER)).command("outbox.retry", {"outbox_id": row.id})
+    assert caught.value.code == "FORBIDDEN"
 
 
 async def test_the_manager_reads_the_outbox_with_counts_and_errors_and_no_one_else_does(

@@ -38,6 +38,18 @@ async def _all_predicted(client: HubClient, order_ids: list[str]) -> dict[str, d
     return found
 
 
+async def _bottleneck(expo: HubClient) -> dict[str, Any]:
+    """The next STATION_BOTTLENECK alert expo hears (other events passed over)."""
+
+    async def heard() -> dict[str, Any]:
+        while True:
+            event = await expo.events.get()
+            if event["type"] == "KITCHEN_ALERT" and event["data"]["alert"]["kind"] == "STATION_BOTTLENECK":
+                return dict(event["data"]["alert"])
+
+    return await asyncio.wait_for(heard(), 4 * WAIT)
+
+
 async def _fired(waiter: HubClient, *items: str) -> tuple[str, int]:
     order = (await waiter.command("order.open", {"type": "TAKEAWAY"}))["result"]["order"]
     for item in items:
@@ -198,13 +210,7 @@ async def test_a_grill_predicted_to_run_tickets_late_alerts_expo_once_with_the_r
     orders = [(await _fired(waiter, "burger"))[0] for _ in range(6)]  # two hands: the last two done at +9 min
     await _all_predicted(cashier, orders)
 
-    async def bottleneck() -> dict[str, Any]:
-        while True:
-            event = await expo.events.get()
-            if event["type"] == "KITCHEN_ALERT" and event["data"]["alert"]["kind"] == "STATION_BOTTLENECK":
-                return dict(event["data"]["alert"])
-
-    alert = await asyncio.wait_for(bottleneck(), 4 * WAIT)
+    alert = await _bottleneck(expo)
     assert alert["station"] == "grill" and alert["order_id"] in orders[4:]
     assert alert["message"].startswith("grill: 2 tickets will be late within 7 min")
     assert "lines waiting, 2 made at once" in alert["message"]
@@ -251,13 +257,7 @@ async def test_lines_in_hand_running_over_their_time_alert_before_any_ticket_is_
     await predictor.look(hub.rid, started + 360_000)
     assert kitchen.flagged == {"grill"}
 
-    async def bottleneck() -> dict[str, Any]:
-        while True:
-            event = await expo.events.get()
-            if event["type"] == "KITCHEN_ALERT" and event["data"]["alert"]["kind"] == "STATION_BOTTLENECK":
-                return dict(event["data"]["alert"])
-
-    alert = await asyncio.wait_for(bottleneck(), 4 * WAIT)
+    alert = await _bottleneck(expo)
     assert alert["order_id"] in {order_id for order_id, _ in fired[12:]}  # one waiting, not one in hand
     assert re.search(r"lines taking [12]\.\dx their usual time lately", alert["message"]), alert["message"]
 

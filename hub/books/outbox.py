@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fireflow.hub.domain.errors import DomainError
+from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.tables import OutboxRow
 
-__all__ = ["STATUSES", "outbox_page"]
+__all__ = ["STATUSES", "outbox_page", "retry"]
 
 STATUSES = ("PENDING", "FAILED", "DONE")
 PAGE = 200
@@ -49,3 +51,25 @@ async def outbox_page(engine: AsyncEngine, rid: str, status: str | None = None) 
             for row in found
         ],
     }
+
+
+async def retry(engine: AsyncEngine, rid: str, outbox_id: int) -> None:
+    """A FAILED item of ``rid`` back to PENDING, due now (its tries counted afresh). One PENDING already is left as
+    it is (a second copy of the retry); one DONE is refused, and so is another restaurant's (as not found)."""
+    async with engine.begin() as conn:
+        moved = await conn.execute(
+            update(OutboxRow)
+            .where(OutboxRow.restaurant_id == rid, OutboxRow.id == outbox_id, OutboxRow.status == "FAILED")
+            .values(status="PENDING", attempts=0, next_at=func.now())
+        )
+        if moved.rowcount:
+            return
+        status = (
+            await conn.execute(
+                select(OutboxRow.status).where(OutboxRow.restaurant_id == rid, OutboxRow.id == outbox_id)
+            )
+        ).scalar()
+    if status is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"no outbox item {outbox_id} in this restaurant")
+    if status == "DONE":
+        raise DomainError(ErrorCode.INVALID_STATE, f"outbox item {outbox_id} was sent already")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 
+from fireflow.hub.books import outbox
 from fireflow.hub.commands.context import Context, Handler
 from fireflow.hub.domain import billing, kitchen, orders, ready_times, settlement, setup, stock, sweeps, tables
 from fireflow.hub.domain.decision import Decision
@@ -150,6 +151,16 @@ async def release(ctx: Context) -> Decision:
     table = await ctx.table(cmd.table_id)
     order = await ctx.store.order(ctx.rid, table.order_id) if table.order_id else None
     return tables.release_table(table, order, cmd)
+
+
+async def retry_outbox(ctx: Context) -> Decision:
+    """A FAILED outbox item back to PENDING in Postgres (the drain sends it within a second); a copy of the command
+    finds it PENDING already and answers the same. The answer is kept like any command's for its retries."""
+    cmd: payloads.RetryOutbox = ctx.command
+    if ctx.money is None:
+        raise DomainError(ErrorCode.UNAVAILABLE, "the outbox needs the books (Postgres); none is configured")
+    await outbox.retry(ctx.money.books.engine, ctx.rid, cmd.outbox_id)
+    return Decision(result={"outbox_id": cmd.outbox_id, "status": "PENDING"})
 
 
 async def report_sweep(ctx: Context) -> Decision:

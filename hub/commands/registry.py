@@ -164,6 +164,7 @@ REGISTRY: tuple[Spec, ...] = (
     Spec("table.clean", payloads.CleanTable, FRONT, on.clean, http=_post("/tables/{table_id}/clean")),
     Spec("table.merge", payloads.MergeTables, FRONT, on.merge, http=_post("/tables/{from_table_id}/merge")),
     Spec("table.release", payloads.ReleaseTable, MANAGERS, on.release, http=_post("/tables/{table_id}/release")),
+    Spec("outbox.retry", payloads.RetryOutbox, MANAGERS, on.retry_outbox, http=_post("/outbox/{outbox_id}/retry")),
     Spec("sweep.report", payloads.ReportSweep, _NOBODY, on.report_sweep, internal=True),
     # Quick service: paid first, cooked, handed over; staff may skip what will not be made
     Spec("order.pickup", payloads.PickupOrder, FRONT | {Role.EXPO}, on.pickup, http=_post("/orders/{order_id}/pickup")),

@@ -11,7 +11,7 @@ which is taken as done. So a push is at least once from here and exactly once th
   doubles from ``BACKOFF_S`` up to ``BACKOFF_CAP_S`` (with full jitter, so a site coming back is not hit by
   every row at once), and FAILED after ``MAX_ATTEMPTS``.
 - Any other refusal (a wrong key, a validation error) is FAILED at once with ERPNext's words: a person must
-  change something. ``retry`` puts a FAILED row back (the manager's "retry").
+  change something. The manager's ``outbox.retry`` puts a FAILED row back (``hub/books/outbox.py``).
 - A refund or void waits for its sale to be there (its document is what they name). A void of deposits
   alone (no sale was pushed) has nothing to cancel.
 - With ``ERPNEXT_URL`` unset (seed 002) each row is logged here, LOGGED in the sync log, and done.
@@ -76,7 +76,6 @@ class OutboxDrain:
         self.engine = engine
         self.erp = erp  # None: ERPNEXT_URL is unset, rows are logged here only
         self.settings = settings or ErpSettings()
-        self._wake = asyncio.Event()
 
     async def run(self) -> None:
         while True:
@@ -88,11 +87,7 @@ class OutboxDrain:
                 logger.exception("the outbox's drain failed; it looks again shortly")
                 pushed = 0
             if not pushed:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), IDLE_S)
-                except TimeoutError:
-                    pass
+                await asyncio.sleep(IDLE_S)
 
     async def close(self) -> None:
         if self.erp is not None:
@@ -295,17 +290,6 @@ class OutboxDrain:
             )
         ).all()
         return [LedgerEntry(account=a, debit=d, credit=c) for a, d, c in rows], note
-
-    async def retry(self, rid: str, outbox_id: int) -> bool:
-        """Put a FAILED row of ``rid`` back to be pushed now (the manager's retry); False if it is not FAILED."""
-        async with self.engine.begin() as conn:
-            changed = await conn.execute(
-                update(OutboxRow)
-                .where(OutboxRow.restaurant_id == rid, OutboxRow.id == outbox_id, OutboxRow.status == "FAILED")
-                .values(status="PENDING", attempts=0, next_at=func_now())
-            )
-        self._wake.set()
-        return bool(changed.rowcount)
 
 
 def func_now() -> Any:
