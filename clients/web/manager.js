@@ -10,7 +10,8 @@
 //            under them the tickets no printer could print (manual_jobs.js: done by hand, found
 //            printed, reprint), and a CRITICAL alert cannot be dismissed; then what the hub's own
 //            checks found (manager_sweeps.js: SWEEP_FOUND, "Fixed by the hub" or "Needs you"), those
-//            that need someone counted in the nav too;
+//            that need someone counted in the nav too; last, what was sent to ERPNext (manager_outbox.js:
+//            GET /api/v1/outbox, failed ones first with a Retry: outbox.retry);
 //   day      the day's figures (GET /api/v1/reports/day, then REVENUE_UPDATED), float, payout,
 //            day close with counted cash, and the Z-report: printable, or on a printer (print.z_report);
 //   invoices history (GET /api/v1/invoices: customer, from/to, status, pages), one invoice whole,
@@ -39,6 +40,7 @@ import { Hub, HubError, randomHex } from "./fireflow.js";
 import { DAY_FIGURES, TENDER_METHODS, formatMoney, parseAmount, placesOf, plainAmount } from "./money.js";
 import { dashboardSection } from "./manager_dashboard.js";
 import { groupsSection } from "./manager_groups.js";
+import { outboxPanel } from "./manager_outbox.js";
 import { ManualJobs, showManualList } from "./manual_jobs.js";
 import { PrinterHealth, showPrinterHealth } from "./printer_health.js";
 import { settingsSection } from "./manager_settings.js";
@@ -333,6 +335,7 @@ function snapshot(snapshots) {
   loadFigures();
   loadDevices();
   loadFindings();
+  outbox.load();
   if (section === "invoices") loadInvoices();
   if (section === "groups") groups.shown();
 }
@@ -489,6 +492,7 @@ function go(name) {
   if (section === "devices") loadDevices();
   if (section === "groups") groups.shown();
   dashboard.shown(section === "dashboard");
+  outbox.shown(section === "alerts");
   render();
 }
 
@@ -1441,6 +1445,8 @@ const dashboard = dashboardSection({
   currency: () => currency,
 });
 
+const outbox = outboxPanel($("outbox"), { read, hub: () => hub, openInvoice: (id) => openInvoice(id) });
+
 const groups = groupsSection({
   hub: () => hub,
   read,
@@ -1529,6 +1535,7 @@ if (!token) {
     sweeps,
     openOrders,
     dashboard,
+    outbox,
     state: () => ({ section, figures, currency, restaurantVersion, restaurant, devices, invoices, invoice, offer, lastClose, settings: settings.state(), groups: groups.state() }),
   };
   wire();

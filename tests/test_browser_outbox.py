@@ -1,0 +1,178 @@
+"""The back office's "Sent to ERPNext" panel (/manager, the Alerts section) in Debian's Chromium at a manager's 1366x768:
+the outbox's counts, a failed push said in ERPNext's words with its tries and a Retry in view, the pending and the
+logged-only ones; Retry sends outbox.retry and the refreshed list (and Postgres) has it pending; a refusal is plain.
+
+Run: ``.venv/bin/python -m pytest tests/test_browser_outbox.py -q -s`` (``-s`` shows the screenshot paths); the
+screenshots go to ``test-artifacts/screenshots/manager-outbox*.png`` and ``/tmp/manager-outbox.png``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fireflow.clients.erpnext.emulator import serve_emulator
+from fireflow.hub.domain.actors import Role
+from fireflow.hub.integrations.erpnext import ErpNext
+from fireflow.hub.workers.outbox import OutboxDrain
+from fireflow.schema.tables import OutboxRow
+from tests.browser import TIMEOUT_MS, Screen, chromium, in_view, open_screen, screenshot
+from tests.conftest import RunningHub
+from tests.test_outbox import KEY, SECRET, _alone, _rows, _settled, _until_done
+
+LAPTOP = (1366, 768)
+WAITED = {"timeout": TIMEOUT_MS}  # each expectation waits as long as the other browser tests do
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    async for browser in chromium():
+        yield browser
+
+
+def expect(locator: Any) -> Any:
+    """Playwright's expect, imported once the browser fixture has found Playwright (else the test is skipped)."""
+    from playwright.async_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+async def _manager_page(browser: Any, hub: RunningHub) -> Screen:
+    url = f"{hub.url}/manager?token={hub.token(Role.MANAGER, device='manager-1')}"
+    screen = await open_screen(browser, url, size=LAPTOP)
+    await screen.live()
+    return screen
+
+
+async def _failed(hub: RunningHub, engine: AsyncEngine) -> Any:
+    """A sale pushed to a loopback ERPNext with a wrong API secret: FAILED at once (401), its outbox row."""
+    paid = await _settled(hub)
+    await _alone(engine, hub.rid)
+    async with serve_emulator(KEY, SECRET) as erp:
+        wrong = OutboxDrain(engine, ErpNext(erp.url, KEY, "not-the-secret"))
+        try:
+            (row,) = await _until_done(wrong, engine, paid["invoice_id"], 1)
+        finally:
+            await wrong.close()
+    assert row.status == "FAILED" and "401 AuthenticationError" in (row.last_error or "")
+    return row
+
+
+async def _status(engine: AsyncEngine, outbox_id: int) -> str | None:
+    async with engine.connect() as conn:
+        status: str | None = (
+            await conn.execute(select(OutboxRow.status).where(OutboxRow.id == outbox_id))
+        ).scalar_one_or_none()
+    return status
+
+
+async def test_the_panel_says_what_went_to_erpnext_and_retry_sends_a_failed_one_again(
+    hub: RunningHub, engine: AsyncEngine, browser: Any
+) -> None:
+    """One logged-only, one failed (401), one pending: the counts, the error and tries with Retry in view once the
+    panel is, "logged here"; Retry makes the failed one pending on the page and in Postgres."""
+    logged = await _settled(hub)
+    await _alone(engine, hub.rid)
+    (done,) = await _until_done(OutboxDrain(engine, None), engine, logged["invoice_id"], 1)
+    assert done.status == "DONE" and done.last_error == "ERPNEXT_URL is not set: not sent"
+    failed = await _failed(hub, engine)
+    waiting = await _settled(hub)
+    (pending,) = await _rows(engine, waiting["invoice_id"])
+    assert pending.status == "PENDING"
+
+    screen = await _manager_page(browser, hub)
+    page = screen.page
+    await expect(page.locator("#sec-alerts")).to_be_visible(**WAITED)
+    assert await in_view(page.locator("#alerts-list li").first)  # the section's own main content stays first
+    await expect(page.locator("#outbox-count-FAILED")).to_have_text("1 failed", **WAITED)
+    await expect(page.locator("#outbox-count-PENDING")).to_have_text("1 pending", **WAITED)
+    await expect(page.locator("#outbox-count-DONE")).to_have_text("1 done", **WAITED)
+    await expect(page.locator("#outbox-problem")).to_have_count(0)  # read fine: no problem line
+    items = page.locator("#outbox-list li.ob-item")
+    await expect(items).to_have_count(3, **WAITED)
+    assert [await items.nth(i).get_attribute("data-status") for i in range(3)] == ["FAILED", "PENDING", "DONE"]
+
+    bad = page.locator(f'#outbox-list li[data-outbox-id="{failed.id}"]')
+    await expect(bad.locator(".ob-what")).to_have_text(f"Sale of invoice {failed.reference}", **WAITED)
+    await expect(bad.locator(".ob-error")).to_have_text(failed.last_error, **WAITED)
+    await expect(bad.locator(".ob-tries")).to_contain_text("tried 1 time", **WAITED)
+    retry = bad.locator("button.ob-retry")
+    await expect(retry).to_have_text("Retry", **WAITED)
+    await page.locator("#outbox").scroll_into_view_if_needed()
+    assert await in_view(retry), "a failed item's Retry needs a scroll once the panel is in view"
+    assert await in_view(page.locator("#outbox-count-FAILED"))
+    sizes = await page.locator("#outbox-list li .ob-what").evaluate_all(
+        "(els) => els.map((el) => parseFloat(getComputedStyle(el).fontSize))"
+    )
+    assert min(sizes) >= 20, sizes  # the page's list size (1.05rem of 20px), readable at arm's length
+
+    waits = page.locator(f'#outbox-list li[data-outbox-id="{pending.id}"]')
+    await expect(waits.locator(".ob-next")).to_have_text(re.compile(r"^next try \d\d:\d\d$"), **WAITED)
+    there = page.locator(f'#outbox-list li[data-outbox-id="{done.id}"]')
+    await expect(there.locator(".ob-done")).to_have_text("logged here (ERPNext not set up)", **WAITED)
+    shot = await screenshot(screen, "manager-outbox")
+    shutil.copy(shot, "/tmp/manager-outbox.png")
+
+    await retry.click()
+    await expect(page.locator(f'#outbox-list li[data-outbox-id="{failed.id}"][data-status="PENDING"]')).to_have_count(
+        1, **WAITED
+    )
+    await expect(page.locator("#outbox-count-FAILED")).to_have_text("0 failed", **WAITED)
+    await expect(page.locator("#outbox-count-PENDING")).to_have_text("2 pending", **WAITED)
+    await expect(page.locator(f'#outbox-list li[data-outbox-id="{failed.id}"] .ob-next')).to_contain_text(
+        "next try", **WAITED
+    )
+    assert await _status(engine, failed.id) == "PENDING"
+    await there.locator("button.ob-invoice").click()  # the invoice it is about, whole, in the Invoices section
+    await expect(page.locator("#sec-invoices")).to_be_visible(**WAITED)
+    await expect(page.locator(f'#inv-total[data-minor="{logged["total"]}"]')).to_have_count(1, **WAITED)
+    assert screen.errors == [], screen.errors
+
+
+async def test_a_retry_refused_and_a_list_not_read_are_said_plainly(
+    hub: RunningHub, engine: AsyncEngine, browser: Any
+) -> None:
+    """A failed item sent meanwhile (DONE in Postgres) is refused on Retry: "Already sent" on it and in a notice, and
+    the list shows it done; a read with no answer says so in one line and keeps the list."""
+    failed = await _failed(hub, engine)
+    screen = await _manager_page(browser, hub)
+    page = screen.page
+    bad = page.locator(f'#outbox-list li[data-outbox-id="{failed.id}"]')
+    await expect(bad.locator("button.ob-retry")).to_be_visible(**WAITED)
+
+    # a read just answered: the next refresh is 10 s away, so the list on screen is the one the click acts on
+    async with page.expect_response(lambda response: "/api/v1/outbox" in response.url):
+        await page.click("#outbox-reload")
+    await expect(bad.locator("button.ob-retry")).to_be_enabled(**WAITED)
+    async with engine.begin() as conn:  # sent by another node meanwhile
+        await conn.execute(
+            text("UPDATE outbox SET status = 'DONE', remote_id = 'ACC-SINV-0001', done_at = now() WHERE id = :id"),
+            {"id": failed.id},
+        )
+    await bad.locator("button.ob-retry").click()
+    await expect(bad.locator(".ob-said")).to_have_text("Already sent: ERPNext has it, nothing to retry.", **WAITED)
+    await expect(page.locator('#toasts .toast.error[data-code="INVALID_STATE"]')).to_contain_text(
+        "Already sent", **WAITED
+    )
+    await expect(bad).to_have_attribute("data-status", "DONE", **WAITED)
+    await expect(bad.locator(".ob-done")).to_have_text("in ERPNext as ACC-SINV-0001", **WAITED)
+    await expect(page.locator("#outbox-count-FAILED")).to_have_text("0 failed", **WAITED)
+    assert await _status(engine, failed.id) == "DONE"
+    await page.locator("#outbox").scroll_into_view_if_needed()
+    await screenshot(screen, "manager-outbox-refused")
+
+    await page.route("**/api/v1/outbox*", lambda route: route.abort())  # the hub out of reach
+    await page.click("#outbox-reload")
+    problem = page.locator("#outbox-problem")
+    await expect(problem).to_contain_text("could not be read", **WAITED)
+    await expect(problem).to_contain_text("no answer from the hub", **WAITED)
+    await expect(bad).to_have_attribute("data-status", "DONE", **WAITED)  # the last list is kept
+    assert await in_view(problem)
+    await screenshot(screen, "manager-outbox-unread")
+    assert [e for e in screen.errors if "net::ERR_FAILED" not in e] == [], screen.errors
