@@ -10,7 +10,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from fireflow.clients.simulator import DAY_PARTS, DEMO_KITCHEN, Kind, Report, ServicePlan, Simulation, plan_service
@@ -96,6 +98,20 @@ async def test_the_demo_plays_a_simulated_service_by_itself() -> None:
             said.append(line)
         assert any(line.startswith("Simulating lunch (12 orders, 11:30 to 15:00) at 3000x") for line in said), said
         assert " 0 refused" in said[-1] and "12 orders planned" in said[-1], said[-1]
+        # what the simulated cashiers settled reached the demo's own loopback ERPNext as Sales Invoices
+        (erp,) = [line.split(" at ")[1].split()[0] for line in said if line.startswith("ERPNext: an emulator")]
+
+        async def invoiced() -> list[dict[str, Any]]:
+            async with httpx.AsyncClient(base_url=erp, timeout=WAIT) as http:
+                while True:
+                    docs = (await http.get("/_emulator/docs")).json()
+                    pushed = [d for d in docs["docs"] if d.get("fireflow_id")]
+                    if pushed:
+                        return pushed
+                    await asyncio.sleep(0.1)
+
+        pushed = await asyncio.wait_for(invoiced(), 12 * WAIT)
+        assert all(d["doctype"] == "Sales Invoice" and d["docstatus"] == 1 for d in pushed), pushed[:1]
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -201,22 +201,35 @@ def _serve(settings: Settings, demo: bool, simulate: argparse.Namespace | None =
         if settings.database_url:
             _run_migrations(settings.database_url)
         printers = None
+        erpnext = None
         if demo:
             printers = _seed_demo(settings)
             cleanup.callback(printers.release)  # their ports, if the server never starts them
+            if not settings.erpnext_url:
+                from fireflow.hub.run.demo_erpnext import DemoErpNext
+
+                erpnext = DemoErpNext.reserve()
+                settings = erpnext.configure(settings)
+                print(
+                    f"ERPNext: an emulator in this process at {erpnext.url} takes each settled invoice as a Sales "
+                    f"Invoice.\n  See what it holds: {erpnext.url}/_emulator/docs  (ERPNEXT_URL points at yours)",
+                    flush=True,
+                )
         app = create_app(settings)
         config = uvicorn_config(app, settings, log_level=settings.log_level)
         # uvicorn re-raises the signal that stopped it; make that a normal exit so the
         # embedded servers above are stopped cleanly instead of dying with us.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, _exit_quietly)
-        if printers is not None and (printers.printers or simulate is not None):
+        if printers is not None and (printers.printers or simulate is not None or erpnext is not None):
             from fireflow.hub.run.demo_printers import demo_server
 
             hub_url = f"http://{_browser_host(settings.host)}:{settings.port}"
             companion = _simulation(settings, hub_url, simulate) if simulate is not None else None
             emulated = printers if printers.printers else None
-            server: uvicorn.Server = demo_server(app, config, emulated, hub_url, settings.secret, companion=companion)
+            server: uvicorn.Server = demo_server(
+                app, config, emulated, hub_url, settings.secret, companion=companion, erpnext=erpnext
+            )
         else:
             server = uvicorn.Server(config)
         server.run()

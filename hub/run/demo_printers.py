@@ -41,6 +41,7 @@ from fireflow.hub.commands.pins import Pins
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.live.store import Store
 from fireflow.hub.run.demo import DEMO_ID, demo_setup, printer_ids, with_printers
+from fireflow.hub.run.demo_erpnext import DemoErpNext
 from fireflow.hub.run.setup_files import export_setup, import_setup
 from fireflow.hub.transports.tokens import mint
 from fireflow.schema.records import Routing
@@ -314,13 +315,14 @@ def demo_server(
     secret: str,
     rid: str = DEMO_ID,
     companion: Callable[[], Awaitable[None]] | None = None,
+    erpnext: DemoErpNext | None = None,
 ) -> DemoServer:
     """The demo's node: ``app`` served with ``printers`` (shown on /printers) and a print agent with a token of
-    its own, and ``companion`` (the simulated service) run once the hub takes connections."""
+    its own, its loopback ERPNext, and ``companion`` (the simulated service) run once the hub takes connections."""
     if printers is not None:
         app.state.demo_printers = printers
     token = mint(secret, rid, Role.PRINTER, device=AGENT_DEVICE)
-    return DemoServer(config, printers, hub_url, token, companion)
+    return DemoServer(config, printers, hub_url, token, companion, erpnext)
 
 
 class DemoServer(uvicorn.Server):
@@ -333,8 +335,10 @@ class DemoServer(uvicorn.Server):
         hub_url: str,
         token: str,
         companion: Callable[[], Awaitable[None]] | None = None,
+        erpnext: DemoErpNext | None = None,
     ) -> None:
         super().__init__(config)
+        self.erpnext = erpnext
         self.printers = printers
         self.hub_url = hub_url
         self.token = token
@@ -342,12 +346,16 @@ class DemoServer(uvicorn.Server):
         self._companion: asyncio.Task[None] | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.erpnext is not None:
+            await self.erpnext.start()
         if self.printers is not None:
             await self.printers.start()
         await super().startup(sockets)
         if not self.started:
             if self.printers is not None:
                 await self.printers.stop()
+            if self.erpnext is not None:
+                await self.erpnext.stop()
             return
         if self.printers is not None:
             self.printers.start_agent(self.hub_url, self.token)  # the hub accepts connections now
@@ -369,3 +377,5 @@ class DemoServer(uvicorn.Server):
         if self.printers is not None:
             await self.printers.stop()  # the agent leaves before the hub closes its sockets
         await super().shutdown(sockets)
+        if self.erpnext is not None:
+            await self.erpnext.stop()  # after the hub: its outbox's last push gets an answer
