@@ -19,12 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fireflow.clients.erpnext.emulator import serve_emulator
 from fireflow.hub.domain.actors import Role
-from fireflow.hub.integrations.erpnext import ErpNext
 from fireflow.hub.workers.outbox import OutboxDrain
 from fireflow.schema.tables import OutboxRow
 from tests.browser import TIMEOUT_MS, Screen, chromium, in_view, open_screen, screenshot
 from tests.conftest import RunningHub
-from tests.test_outbox import KEY, SECRET, _alone, _rows, _settled, _until_done
+from tests.test_outbox import KEY, SECRET, _alone, _refused, _rows, _settled, _until_done
 
 LAPTOP = (1366, 768)
 WAITED = {"timeout": TIMEOUT_MS}  # each expectation waits as long as the other browser tests do
@@ -55,11 +54,7 @@ async def _failed(hub: RunningHub, engine: AsyncEngine) -> Any:
     paid = await _settled(hub)
     await _alone(engine, hub.rid)
     async with serve_emulator(KEY, SECRET) as erp:
-        wrong = OutboxDrain(engine, ErpNext(erp.url, KEY, "not-the-secret"))
-        try:
-            (row,) = await _until_done(wrong, engine, paid["invoice_id"], 1)
-        finally:
-            await wrong.close()
+        row = await _refused(engine, erp.url, paid["invoice_id"])
     assert row.status == "FAILED" and "401 AuthenticationError" in (row.last_error or "")
     return row
 

@@ -79,6 +79,16 @@ async def _until_done(drain: OutboxDrain, engine: AsyncEngine, invoice_id: str, 
     return await asyncio.wait_for(done(), 10 * WAIT)
 
 
+async def _refused(engine: AsyncEngine, url: str, invoice_id: str) -> Any:
+    """The invoice's sale pushed to the ERPNext at ``url`` with a wrong API secret until it stands: its row."""
+    wrong = OutboxDrain(engine, ErpNext(url, KEY, "not-the-secret"))
+    try:
+        (row,) = await _until_done(wrong, engine, invoice_id, 1)
+    finally:
+        await wrong.close()
+    return row
+
+
 async def test_a_settlement_writes_its_outbox_row_in_its_own_transaction(hub: RunningHub, engine: AsyncEngine) -> None:
     paid = await _settled(hub)
     (row,) = await _rows(engine, paid["invoice_id"])
@@ -210,11 +220,7 @@ async def test_a_refusal_a_person_must_fix_fails_at_once_and_the_managers_retry_
     await _alone(engine, hub.rid)
     manager = await hub.client(Role.MANAGER, device="manager-1")
     async with serve_emulator(KEY, SECRET) as erp:
-        wrong = OutboxDrain(engine, ErpNext(erp.url, KEY, "not-the-secret"))
-        try:
-            (row,) = await _until_done(wrong, engine, paid["invoice_id"], 1)
-        finally:
-            await wrong.close()
+        row = await _refused(engine, erp.url, paid["invoice_id"])
         assert (row.status, row.attempts) == ("FAILED", 1) and "401 AuthenticationError" in (row.last_error or "")
         retry = {"outbox_id": row.id}
         twin = await hub.client(Role.MANAGER, device="manager-2")  # the same command sent again from another screen

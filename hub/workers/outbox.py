@@ -106,7 +106,7 @@ class OutboxDrain:
             row = (
                 await conn.execute(
                     select(OutboxRow.__table__)
-                    .where(OutboxRow.status == "PENDING", OutboxRow.next_at <= func_now())
+                    .where(OutboxRow.status == "PENDING", OutboxRow.next_at <= func.now())
                     .order_by(OutboxRow.id)
                     .limit(1)
                     .with_for_update(skip_locked=True)
@@ -138,7 +138,7 @@ class OutboxDrain:
                 await conn.execute(
                     update(OutboxRow)
                     .where(OutboxRow.id == row.id)
-                    .values(next_at=func_now() + timedelta(seconds=WAIT_FOR_SALE_S))
+                    .values(next_at=func.now() + timedelta(seconds=WAIT_FOR_SALE_S))
                 )
                 return Drained(row.id, "PENDING", "WAITING")
             if sale.status == "FAILED":
@@ -164,7 +164,7 @@ class OutboxDrain:
                     .values(
                         attempts=attempts,
                         last_error=exc.message[:1000],
-                        next_at=func_now() + timedelta(seconds=backoff_s(attempts)),
+                        next_at=func.now() + timedelta(seconds=backoff_s(attempts)),
                     )
                 )
                 await self._attempt(conn, row, "FAILED", exc.status or None, payload, exc.response, exc.message)
@@ -207,7 +207,7 @@ class OutboxDrain:
         response: dict[str, Any] | None = None,
         remote: str | None = None,
     ) -> Drained:
-        done = {"done_at": func_now()} if status == "DONE" else {}
+        done = {"done_at": func.now()} if status == "DONE" else {}
         await conn.execute(
             update(OutboxRow)
             .where(OutboxRow.id == row.id)
@@ -290,8 +290,3 @@ class OutboxDrain:
             )
         ).all()
         return [LedgerEntry(account=a, debit=d, credit=c) for a, d, c in rows], note
-
-
-def func_now() -> Any:
-    """The database's clock (every node and the trigger agree on it), as a column expression."""
-    return func.now()
