@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from fireflow.clients.erpnext.emulator import serve_emulator
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.workers.outbox import OutboxDrain
+from fireflow.hub.workers.outbox_erpnext import ErpNextTarget
 from fireflow.schema.tables import OutboxRow
 from tests.browser import TIMEOUT_MS, Screen, chromium, in_view, open_screen, screenshot
 from tests.conftest import RunningHub
@@ -74,7 +75,7 @@ async def test_the_panel_says_what_went_to_erpnext_and_retry_sends_a_failed_one_
     panel is, "logged here"; Retry makes the failed one pending on the page and in Postgres."""
     logged = await _settled(hub)
     await _alone(engine, hub.rid)
-    (done,) = await _until_done(OutboxDrain(engine, None), engine, logged["invoice_id"], 1)
+    (done,) = await _until_done(OutboxDrain(engine, [ErpNextTarget(None)]), engine, logged["invoice_id"], 1)
     assert done.status == "DONE" and done.last_error == "ERPNEXT_URL is not set: not sent"
     failed = await _failed(hub, engine)
     waiting = await _settled(hub)

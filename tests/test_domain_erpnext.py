@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fireflow.hub.domain.billing import CASH_DRAWER, REFUNDS, SERVICE_CHARGE, TAX_PREFIX
-from fireflow.hub.domain.erpnext import ErpSettings, InvoiceLine, SoldInvoice, amount, refund_doc, sale_doc
+from fireflow.hub.domain.erpnext import ErpSettings, amount, refund_doc, sale_doc
+from fireflow.hub.domain.sold import InvoiceLine, SoldInvoice
 from fireflow.schema.billing import LedgerEntry
 
 SETTINGS = ErpSettings(company="Fireflow Demo", tax_account="Output Tax {code} - FD")

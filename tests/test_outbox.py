@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from fireflow.clients.erpnext.emulator import serve_emulator
 from fireflow.clients.python import HubError
 from fireflow.hub.domain.actors import Role
-from fireflow.hub.domain.erpnext import amount, sale_doc
+from fireflow.hub.books.sold import sold_invoice
+from fireflow.hub.domain.erpnext import ErpSettings, amount, sale_doc
 from fireflow.hub.integrations.erpnext import ErpNext
 from fireflow.hub.workers.outbox import OutboxDrain
+from fireflow.hub.workers.outbox_erpnext import ErpNextTarget
 from fireflow.schema.tables import OutboxAttemptRow, OutboxRow
 from tests.conftest import WAIT, RunningHub, Servers, seed
 from tests.helpers import new_order
@@ -43,15 +45,15 @@ async def _alone(engine: AsyncEngine, rid: str) -> None:
         )
 
 
-async def _rows(engine: AsyncEngine, invoice_id: str) -> list[Any]:
+async def _rows(engine: AsyncEngine, invoice_id: str, target: str = "erpnext") -> list[Any]:
+    """The invoice's outbox rows for ``target``, oldest first."""
+    query = (
+        select(OutboxRow.__table__)
+        .where(OutboxRow.reference == invoice_id, OutboxRow.target == target)
+        .order_by(OutboxRow.id)
+    )
     async with engine.connect() as conn:
-        return list(
-            (
-                await conn.execute(
-                    select(OutboxRow.__table__).where(OutboxRow.reference == invoice_id).order_by(OutboxRow.id)
-                )
-            ).all()
-        )
+        return list((await conn.execute(query)).all())
 
 
 async def _attempts(engine: AsyncEngine, outbox_id: int) -> list[Any]:
@@ -81,7 +83,7 @@ async def _until_done(drain: OutboxDrain, engine: AsyncEngine, invoice_id: str, 
 
 async def _refused(engine: AsyncEngine, url: str, invoice_id: str) -> Any:
     """The invoice's sale pushed to the ERPNext at ``url`` with a wrong API secret until it stands: its row."""
-    wrong = OutboxDrain(engine, ErpNext(url, KEY, "not-the-secret"))
+    wrong = OutboxDrain(engine, [ErpNextTarget(ErpNext(url, KEY, "not-the-secret"))])
     try:
         (row,) = await _until_done(wrong, engine, invoice_id, 1)
     finally:
@@ -104,6 +106,8 @@ async def test_a_settlement_writes_its_outbox_row_in_its_own_transaction(hub: Ru
             await conn.execute(text("SELECT kind FROM ledger_transactions WHERE id = :s"), {"s": row.subject})
         ).scalar()
     assert kind == "SALE"
+    (archived,) = await _rows(engine, paid["invoice_id"], "archive")  # and one for the invoice archive (0013)
+    assert (archived.subject, archived.status) == (row.subject, "PENDING")
     # a posting rolled back leaves no row: the trigger writes in the posting's transaction
     async with engine.connect() as conn:
         before = (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar()
@@ -116,7 +120,7 @@ async def test_a_settlement_writes_its_outbox_row_in_its_own_transaction(hub: Ru
                 ),
                 {"rid": hub.rid},
             )
-            assert (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar() == before + 1
+            assert (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar() == before + 2
             await txn.rollback()
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar() == before
@@ -125,7 +129,7 @@ async def test_a_settlement_writes_its_outbox_row_in_its_own_transaction(hub: Ru
 async def test_without_erpnext_each_push_is_logged_here_and_done(hub: RunningHub, engine: AsyncEngine) -> None:
     paid = await _settled(hub)
     await _alone(engine, hub.rid)
-    drain = OutboxDrain(engine, None)
+    drain = OutboxDrain(engine, [ErpNextTarget(None)])
     (row,) = await _until_done(drain, engine, paid["invoice_id"], 1)
     assert (row.status, row.remote_id, row.last_error) == ("DONE", None, "ERPNEXT_URL is not set: not sent")
     (attempt,) = await _attempts(engine, row.id)
@@ -139,7 +143,7 @@ async def test_a_sale_reaches_erpnext_once_through_an_outage_with_its_items_taxe
     paid = await _settled(hub, "burger", "fries")
     await _alone(engine, hub.rid)
     async with serve_emulator(KEY, SECRET) as erp:
-        drain = OutboxDrain(engine, ErpNext(erp.url, KEY, SECRET))
+        drain = OutboxDrain(engine, [ErpNextTarget(ErpNext(erp.url, KEY, SECRET))])
         try:
             erp.set_down(True)
             assert (await drain.push_one()) is not None
@@ -170,12 +174,12 @@ async def test_a_push_that_got_there_before_a_crash_is_not_made_twice(hub: Runni
     await _alone(engine, hub.rid)
     async with serve_emulator(KEY, SECRET) as erp:
         client = ErpNext(erp.url, KEY, SECRET)
-        drain = OutboxDrain(engine, client)
+        drain = OutboxDrain(engine, [ErpNextTarget(client)])
         try:
             (row,) = await _rows(engine, paid["invoice_id"])
             async with engine.connect() as conn:  # the same document the drain makes, sent by the node that died
-                invoice = await drain._invoice(conn, hub.rid, paid["invoice_id"])
-            first = await client.create(sale_doc(invoice, row.subject, drain.settings))
+                invoice = await sold_invoice(conn, hub.rid, paid["invoice_id"])
+            first = await client.create(sale_doc(invoice, row.subject, ErpSettings()))
             (row,) = await _until_done(drain, engine, paid["invoice_id"], 1)
         finally:
             await drain.close()
@@ -194,7 +198,7 @@ async def test_a_refund_becomes_a_return_against_the_sale_and_a_void_cancels_it(
     await manager.command("invoice.void", {"invoice_id": voided["invoice_id"], "reason": "wrong", "pin": "1234"})
     await _alone(engine, hub.rid)
     async with serve_emulator(KEY, SECRET) as erp:
-        drain = OutboxDrain(engine, ErpNext(erp.url, KEY, SECRET))
+        drain = OutboxDrain(engine, [ErpNextTarget(ErpNext(erp.url, KEY, SECRET))])
         try:
             sale, back = await _until_done(drain, engine, refunded["invoice_id"], 2)
             sold, void = await _until_done(drain, engine, voided["invoice_id"], 2)
@@ -230,7 +234,7 @@ async def test_a_refusal_a_person_must_fix_fails_at_once_and_the_managers_retry_
         assert first["result"] == second["result"] == {"outbox_id": row.id, "status": "PENDING"}
         (again,) = await _rows(engine, paid["invoice_id"])
         assert (again.status, again.attempts) == ("PENDING", 0)
-        right = OutboxDrain(engine, ErpNext(erp.url, KEY, SECRET))
+        right = OutboxDrain(engine, [ErpNextTarget(ErpNext(erp.url, KEY, SECRET))])
         try:
             (row,) = await _until_done(right, engine, paid["invoice_id"], 1)
         finally:
@@ -252,20 +256,22 @@ async def test_the_manager_reads_the_outbox_with_counts_and_errors_and_no_one_el
     await _alone(engine, hub.rid)
     async with hub.http(Role.MANAGER) as http:
         before = (await http.get("/api/v1/outbox")).json()
-    assert before["counts"] == {"PENDING": 1, "FAILED": 0, "DONE": 0}
-    (item,) = before["items"]
+    assert before["counts"] == {"PENDING": 2, "FAILED": 0, "DONE": 0}  # for ERPNext, and for the archive
+    assert sorted(i["target"] for i in before["items"]) == ["archive", "erpnext"]
+    (item,) = [i for i in before["items"] if i["target"] == "erpnext"]
     assert (item["kind"], item["reference"], item["status"], item["attempts"]) == (
         "SALE",
         paid["invoice_id"],
         "PENDING",
         0,
     )
-    await _until_done(OutboxDrain(engine, None), engine, paid["invoice_id"], 1)
+    await _until_done(OutboxDrain(engine, [ErpNextTarget(None)]), engine, paid["invoice_id"], 1)
     async with hub.http(Role.MANAGER) as http:
         done = (await http.get("/api/v1/outbox", params={"status": "DONE"})).json()
         pending = (await http.get("/api/v1/outbox", params={"status": "PENDING"})).json()
         wrong = await http.get("/api/v1/outbox", params={"status": "LOST"})
-    assert done["counts"] == {"PENDING": 0, "FAILED": 0, "DONE": 1} and pending["items"] == []
+    assert done["counts"] == {"PENDING": 1, "FAILED": 0, "DONE": 1}
+    assert [i["target"] for i in pending["items"]] == ["archive"]  # this drain sends to ERPNext only
     assert done["items"][0]["last_error"] == "ERPNEXT_URL is not set: not sent" and done["items"][0]["done_at"]
     assert wrong.status_code == 400 and wrong.json()["code"] == "INVALID_FRAME"
     async with hub.http(Role.WAITER) as http:

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from fireflow.hub.domain.billing import REFUNDS, SERVICE_CHARGE, TAX_PREFIX, TENDER_ACCOUNTS
+from fireflow.hub.domain.sold import InvoiceLine, SoldInvoice
 from fireflow.schema.billing import LedgerEntry
 
-__all__ = ["DOCTYPE", "ErpSettings", "InvoiceLine", "SoldInvoice", "amount", "refund_doc", "sale_doc"]
+__all__ = ["DOCTYPE", "ErpSettings", "amount", "refund_doc", "sale_doc"]
 
 DOCTYPE = "Sales Invoice"
 _METHOD_OF = {account: method for method, account in TENDER_ACCOUNTS.items()}
@@ -46,34 +46,6 @@ class ErpSettings:
     modes: Mapping[str, str] = field(
         default_factory=lambda: {"CASH": "Cash", "UPI": "UPI", "CARD": "Credit Card", "WALLET": "Wallet", "COD": "Cash"}
     )
-
-
-@dataclass(frozen=True, slots=True)
-class InvoiceLine:
-    menu_item_id: str
-    name: str
-    quantity: int
-    unit_price: int
-    tax_code: str
-    tax: int
-
-
-@dataclass(frozen=True, slots=True)
-class SoldInvoice:
-    """An invoice as the books hold it, with what ERPNext needs of it."""
-
-    id: str
-    number: int
-    currency: str
-    digits: int  # minor digits of the currency
-    business_day: date
-    created_at: datetime
-    customer_name: str | None
-    discount: int
-    service_charge: int
-    total: int
-    lines: tuple[InvoiceLine, ...]
-    payments: tuple[tuple[str, int], ...]  # (method, amount): what was tendered, change already given back
 
 
 def amount(minor: int, digits: int) -> float:

@@ -15,37 +15,17 @@ key:secret``). Its errors carry ``exc_type``; the ones that matter here:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-__all__ = ["ErpNext", "PushFailed", "Pushed"]
+from fireflow.hub.integrations.pushed import Pushed, PushFailed
+
+__all__ = ["ErpNext"]
 
 TIMEOUT_S = 10.0
 _RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True, slots=True)
-class Pushed:
-    """The document as ERPNext holds it: ``already`` when an earlier copy of the push had made it."""
-
-    name: str
-    status: int
-    response: dict[str, Any]
-    already: bool = False
-
-
-class PushFailed(Exception):
-    """ERPNext did not take it: ``status`` (0: no answer), why in one line, and whether to try again later."""
-
-    def __init__(self, message: str, *, status: int = 0, retryable: bool, response: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retryable = retryable
-        self.response = response
 
 
 def _error(answer: httpx.Response) -> tuple[str, dict[str, Any] | None]:

@@ -64,6 +64,7 @@ from fireflow.hub.transports.limits import Buckets
 from fireflow.hub.transports.ws import WebSocketEndpoint
 from fireflow.hub.workers.durable import Backlog, DurableWriter, backlog
 from fireflow.hub.workers.outbox import OutboxDrain
+from fireflow.hub.workers.outbox_erpnext import ErpNextTarget
 from fireflow.hub.workers.predictions import Predictor
 from fireflow.hub.workers.sweeps import Sweeper
 from fireflow.hub.workers.timers import DueChecks
@@ -189,7 +190,7 @@ class Hub:
             erp = None
             if settings.erpnext_url:
                 erp = ErpNext(settings.erpnext_url, settings.erpnext_api_key, settings.erpnext_api_secret)
-            self.outbox = OutboxDrain(self.engine, erp)
+            self.outbox = OutboxDrain(self.engine, [ErpNextTarget(erp)])
         self.connections: set[Connection] = Sockets(self.metrics)
         self._seen_tasks: set[asyncio.Task[None]] = set()
         self.writer: DurableWriter | None = None

@@ -1,20 +1,21 @@
-"""The outbox's drain: every sale, refund and void the books wrote goes to ERPNext, at least once, never twice there.
+"""The outbox's drain: everything the hub sends out, at least once from here and never twice there.
 
-The rows are written by the database in the posting's own transaction (migration 0012), so nothing settled
-is missed. Each is pushed in a transaction of its own that holds the row (``FOR UPDATE SKIP LOCKED``: any
-number of nodes drain side by side, never the same row): the push, then the row's new state and the attempt
-in the sync log commit together. A node killed mid-push leaves the row as it was, PENDING, and the next
-drain pushes it again; ERPNext refuses the second copy as a duplicate of its ``fireflow_id`` (unique there),
-which is taken as done. So a push is at least once from here and exactly once there.
+The rows are written by the database in the transaction that made what they are about (migrations 0012
+and 0013: each sale, refund and void for ERPNext, each sale's invoice for the archive), so nothing
+settled is missed. Each is sent in a transaction of its own that holds the row (``FOR UPDATE SKIP
+LOCKED``: any number of nodes drain side by side, never the same row): the send, then the row's new state
+and the attempt in the sync log commit together. A node killed mid-send leaves the row as it was, PENDING,
+and the next drain sends it again; every target makes a second copy harmless (ERPNext refuses a duplicate
+``fireflow_id``, the archive writes the same object under the same key).
 
-- Answers ERPNext may change its mind about (no answer, 5xx, 429) are tried again after a backoff that
-  doubles from ``BACKOFF_S`` up to ``BACKOFF_CAP_S`` (with full jitter, so a site coming back is not hit by
-  every row at once), and FAILED after ``MAX_ATTEMPTS``.
-- Any other refusal (a wrong key, a validation error) is FAILED at once with ERPNext's words: a person must
-  change something. The manager's ``outbox.retry`` puts a FAILED row back (``hub/books/outbox.py``).
-- A refund or void waits for its sale to be there (its document is what they name). A void of deposits
-  alone (no sale was pushed) has nothing to cancel.
-- With ``ERPNEXT_URL`` unset (seed 002) each row is logged here, LOGGED in the sync log, and done.
+What a row becomes is its target's business (``Target``: ``hub/workers/outbox_erpnext.py``,
+``hub/workers/outbox_archive.py``); what a refusal means is decided here, once for all of them:
+
+- Answers the other side may change its mind about (no answer, 5xx, 429) are tried again after a backoff
+  that doubles from ``BACKOFF_S`` up to ``BACKOFF_CAP_S`` (with full jitter, so a site coming back is not hit
+  by every row at once), and FAILED after ``MAX_ATTEMPTS``.
+- Any other refusal (a wrong key, a validation error) is FAILED at once with the other side's words: a
+  person must change something. The manager's ``outbox.retry`` puts a FAILED row back (``hub/books/outbox.py``).
 """
 
 from __future__ import annotations
@@ -22,36 +23,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from fireflow.hub.domain.erpnext import ErpSettings, InvoiceLine, SoldInvoice, refund_doc, sale_doc
-from fireflow.hub.domain.money import minor_digits
-from fireflow.hub.integrations.erpnext import ErpNext, Pushed, PushFailed
+from fireflow.hub.integrations.pushed import PushFailed
 from fireflow.hub.supervise import reraise_if_cancelled
-from fireflow.schema.billing import LedgerEntry
-from fireflow.schema.tables import (
-    InvoiceLineRow,
-    InvoiceRow,
-    LedgerEntryRow,
-    LedgerTransactionRow,
-    OutboxAttemptRow,
-    OutboxRow,
-    PaymentRow,
-)
+from fireflow.schema.tables import OutboxAttemptRow, OutboxRow
 
-__all__ = ["BACKOFF_CAP_S", "BACKOFF_S", "MAX_ATTEMPTS", "Drained", "OutboxDrain", "backoff_s"]
+__all__ = ["BACKOFF_CAP_S", "BACKOFF_S", "MAX_ATTEMPTS", "Drained", "OutboxDrain", "Sent", "Target", "backoff_s"]
 
 logger = logging.getLogger(__name__)
 
 BACKOFF_S = 2.0
 BACKOFF_CAP_S = 600.0
 MAX_ATTEMPTS = 12  # about an hour and a half of a site down before a person is asked
-WAIT_FOR_SALE_S = 5.0  # a refund or void whose sale is not pushed yet looks again this soon
 IDLE_S = 1.0  # nothing due: the drain looks again this soon
 
 
@@ -60,6 +50,32 @@ def backoff_s(attempts: int, rng: random.Random | None = None) -> float:
     and jitter"), so rows that failed together do not come back together."""
     ceiling = min(BACKOFF_CAP_S, BACKOFF_S * 2 ** max(attempts - 1, 0))
     return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What a target did with a row: ``status`` DONE or FAILED (a person must look), or PENDING to look again
+    in ``wait_s`` (it waits for another row); ``outcome`` is the sync log's word for the attempt."""
+
+    status: str
+    outcome: str
+    payload: dict[str, Any] | None = None
+    http: int | None = None
+    response: dict[str, Any] | None = None
+    remote: str | None = None
+    error: str | None = None
+    wait_s: float = 0.0
+
+
+class Target(Protocol):
+    """Where rows of one ``target`` go. ``send`` runs in the row's transaction (it may read the books there)
+    and raises ``PushFailed`` when the other side did not take it."""
+
+    name: str
+
+    async def send(self, conn: AsyncConnection, row: Any) -> Sent: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +88,9 @@ class Drained:
 
 
 class OutboxDrain:
-    def __init__(self, engine: AsyncEngine, erp: ErpNext | None, *, settings: ErpSettings | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, targets: Sequence[Target]) -> None:
         self.engine = engine
-        self.erp = erp  # None: ERPNEXT_URL is unset, rows are logged here only
-        self.settings = settings or ErpSettings()
+        self.targets = {target.name: target for target in targets}
 
     async def run(self) -> None:
         while True:
@@ -90,23 +105,28 @@ class OutboxDrain:
                 await asyncio.sleep(IDLE_S)
 
     async def close(self) -> None:
-        if self.erp is not None:
-            await self.erp.close()
+        for target in self.targets.values():
+            await target.close()
 
     async def drain(self, limit: int = 100) -> int:
-        """Push what is due, one row at a time, up to ``limit``; how many were handled."""
+        """Send what is due, one row at a time, up to ``limit``; how many were handled."""
         handled = 0
         while handled < limit and await self.push_one() is not None:
             handled += 1
         return handled
 
     async def push_one(self) -> Drained | None:
-        """The oldest due row, pushed and recorded in one transaction; None when nothing is due."""
+        """The oldest due row of this drain's targets, sent and recorded in one transaction; None when nothing
+        is due. Rows of a target this node does not send wait for a node that does."""
         async with self.engine.begin() as conn:
             row = (
                 await conn.execute(
                     select(OutboxRow.__table__)
-                    .where(OutboxRow.status == "PENDING", OutboxRow.next_at <= func.now())
+                    .where(
+                        OutboxRow.status == "PENDING",
+                        OutboxRow.next_at <= func.now(),
+                        OutboxRow.target.in_(self.targets),
+                    )
                     .order_by(OutboxRow.id)
                     .limit(1)
                     .with_for_update(skip_locked=True)
@@ -114,179 +134,72 @@ class OutboxDrain:
             ).first()
             if row is None:
                 return None
-            return await self._push(conn, row)
+            try:
+                sent = await self.targets[row.target].send(conn, row)
+            except PushFailed as exc:
+                return await self._refused(conn, row, exc)
+            if sent.status == "PENDING":
+                await conn.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id == row.id)
+                    .values(next_at=func.now() + timedelta(seconds=sent.wait_s))
+                )
+                return Drained(row.id, "PENDING", sent.outcome)
+            return await self._finish(conn, row, sent)
 
-    async def _push(self, conn: AsyncConnection, row: Any) -> Drained:
-        payload: dict[str, Any] | None = None
-        try:
-            if row.kind == "SALE":
-                invoice = await self._invoice(conn, row.restaurant_id, row.reference)
-                payload = sale_doc(invoice, row.subject, self.settings)
-                if self.erp is None:
-                    return await self._logged(conn, row, payload)
-                return await self._done(conn, row, payload, await self.erp.create(payload))
-            sale = (
-                await conn.execute(
-                    select(OutboxRow.status, OutboxRow.remote_id).where(
-                        OutboxRow.target == row.target, OutboxRow.kind == "SALE", OutboxRow.reference == row.reference
-                    )
+    async def _refused(self, conn: AsyncConnection, row: Any, exc: PushFailed) -> Drained:
+        attempts = row.attempts + 1
+        if exc.retryable and attempts < MAX_ATTEMPTS:
+            await conn.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == row.id)
+                .values(
+                    attempts=attempts,
+                    last_error=exc.message[:1000],
+                    next_at=func.now() + timedelta(seconds=backoff_s(attempts)),
                 )
-            ).first()
-            if sale is None:  # deposits voided on an order never settled: no document there
-                return await self._finish(conn, row, "DONE", "NOTHING", None, error="no sale of it was sent")
-            if sale.status == "PENDING":
-                await conn.execute(
-                    update(OutboxRow)
-                    .where(OutboxRow.id == row.id)
-                    .values(next_at=func.now() + timedelta(seconds=WAIT_FOR_SALE_S))
-                )
-                return Drained(row.id, "PENDING", "WAITING")
-            if sale.status == "FAILED":
-                message = "its sale could not be sent to ERPNext: retry the sale first"
-                return await self._finish(conn, row, "FAILED", "FAILED", None, error=message)
-            if row.kind == "VOID":
-                payload = {"doctype": "Sales Invoice", "name": sale.remote_id, "cancel": True}
-                if self.erp is None or sale.remote_id is None:
-                    return await self._logged(conn, row, payload)
-                return await self._done(conn, row, payload, await self.erp.cancel(sale.remote_id))
-            invoice = await self._invoice(conn, row.restaurant_id, row.reference)
-            entries, note = await self._posting(conn, row.subject)
-            payload = refund_doc(invoice, sale.remote_id or "", row.subject, entries, self.settings, reason=note)
-            if self.erp is None or sale.remote_id is None:
-                return await self._logged(conn, row, payload)
-            return await self._done(conn, row, payload, await self.erp.create(payload))
-        except PushFailed as exc:
-            attempts = row.attempts + 1
-            if exc.retryable and attempts < MAX_ATTEMPTS:
-                await conn.execute(
-                    update(OutboxRow)
-                    .where(OutboxRow.id == row.id)
-                    .values(
-                        attempts=attempts,
-                        last_error=exc.message[:1000],
-                        next_at=func.now() + timedelta(seconds=backoff_s(attempts)),
-                    )
-                )
-                await self._attempt(conn, row, "FAILED", exc.status or None, payload, exc.response, exc.message)
-                logger.warning(
-                    "outbox %s (%s %s) not pushed, tried again later: %s", row.id, row.kind, row.reference, exc.message
-                )
-                return Drained(row.id, "PENDING", "FAILED")
-            logger.error("outbox %s (%s %s) failed: %s", row.id, row.kind, row.reference, exc.message)
-            return await self._finish(
-                conn,
-                row,
-                "FAILED",
-                "FAILED",
-                payload,
-                error=exc.message,
-                http=exc.status or None,
-                response=exc.response,
             )
+            retried = Sent("PENDING", "FAILED", exc.payload, exc.status or None, exc.response, error=exc.message)
+            await self._attempt(conn, row, retried)
+            logger.warning(
+                "outbox %s (%s %s %s) not sent, tried again later: %s",
+                row.id,
+                row.target,
+                row.kind,
+                row.reference,
+                exc.message,
+            )
+            return Drained(row.id, "PENDING", "FAILED")
+        logger.error("outbox %s (%s %s %s) failed: %s", row.id, row.target, row.kind, row.reference, exc.message)
+        failed = Sent("FAILED", "FAILED", exc.payload, exc.status or None, exc.response, error=exc.message)
+        return await self._finish(conn, row, failed)
 
-    async def _done(self, conn: AsyncConnection, row: Any, payload: dict[str, Any], pushed: Pushed) -> Drained:
-        outcome = "ALREADY" if pushed.already else "SENT"
-        return await self._finish(
-            conn, row, "DONE", outcome, payload, http=pushed.status, response=pushed.response, remote=pushed.name
-        )
-
-    async def _logged(self, conn: AsyncConnection, row: Any, payload: dict[str, Any]) -> Drained:
-        logger.info("outbox %s (%s %s): ERPNEXT_URL is not set, logged here only", row.id, row.kind, row.reference)
-        return await self._finish(conn, row, "DONE", "LOGGED", payload, error="ERPNEXT_URL is not set: not sent")
-
-    async def _finish(
-        self,
-        conn: AsyncConnection,
-        row: Any,
-        status: str,
-        outcome: str,
-        payload: dict[str, Any] | None,
-        *,
-        error: str | None = None,
-        http: int | None = None,
-        response: dict[str, Any] | None = None,
-        remote: str | None = None,
-    ) -> Drained:
-        done = {"done_at": func.now()} if status == "DONE" else {}
+    async def _finish(self, conn: AsyncConnection, row: Any, sent: Sent) -> Drained:
+        done = {"done_at": func.now()} if sent.status == "DONE" else {}
         await conn.execute(
             update(OutboxRow)
             .where(OutboxRow.id == row.id)
-            .values(status=status, attempts=row.attempts + 1, last_error=error, remote_id=remote, **done)
+            .values(
+                status=sent.status,
+                attempts=row.attempts + 1,
+                last_error=sent.error[:1000] if sent.error else None,
+                remote_id=sent.remote,
+                **done,
+            )
         )
-        await self._attempt(conn, row, outcome, http, payload, response, error)
-        return Drained(row.id, status, outcome)
+        await self._attempt(conn, row, sent)
+        return Drained(row.id, sent.status, sent.outcome)
 
     @staticmethod
-    async def _attempt(
-        conn: AsyncConnection,
-        row: Any,
-        outcome: str,
-        http: int | None,
-        payload: dict[str, Any] | None,
-        response: dict[str, Any] | None,
-        error: str | None,
-    ) -> None:
+    async def _attempt(conn: AsyncConnection, row: Any, sent: Sent) -> None:
         await conn.execute(
             insert(OutboxAttemptRow).values(
                 outbox_id=row.id,
                 restaurant_id=row.restaurant_id,
-                outcome=outcome,
-                http_status=http,
-                payload=payload,
-                response=response,
-                error=error[:1000] if error else None,
+                outcome=sent.outcome,
+                http_status=sent.http,
+                payload=sent.payload,
+                response=sent.response,
+                error=sent.error[:1000] if sent.error else None,
             )
         )
-
-    @staticmethod
-    async def _invoice(conn: AsyncConnection, rid: str, invoice_id: str) -> SoldInvoice:
-        invoice = (
-            await conn.execute(
-                select(InvoiceRow.__table__).where(InvoiceRow.restaurant_id == rid, InvoiceRow.id == invoice_id)
-            )
-        ).one()
-        lines = (
-            await conn.execute(
-                select(InvoiceLineRow.__table__)
-                .where(InvoiceLineRow.invoice_id == invoice_id)
-                .order_by(InvoiceLineRow.line_no)
-            )
-        ).all()
-        payments = (
-            await conn.execute(
-                select(PaymentRow.method, PaymentRow.amount)
-                .where(PaymentRow.restaurant_id == rid, PaymentRow.invoice_id == invoice_id)
-                .order_by(PaymentRow.created_at, PaymentRow.id)
-            )
-        ).all()
-        return SoldInvoice(
-            id=invoice.id,
-            number=invoice.number,
-            currency=invoice.currency,
-            digits=minor_digits(invoice.currency),
-            business_day=invoice.business_day,
-            created_at=invoice.created_at,
-            customer_name=invoice.customer_name,
-            discount=invoice.discount,
-            service_charge=invoice.service_charge,
-            total=invoice.total,
-            lines=tuple(
-                InvoiceLine(line.menu_item_id, line.name, line.quantity, line.unit_price, line.tax_code, line.tax)
-                for line in lines
-            ),
-            payments=tuple((method, paid) for method, paid in payments),
-        )
-
-    @staticmethod
-    async def _posting(conn: AsyncConnection, txn_id: str) -> tuple[list[LedgerEntry], str]:
-        note = (
-            await conn.execute(select(LedgerTransactionRow.note).where(LedgerTransactionRow.id == txn_id))
-        ).scalar_one()
-        rows = (
-            await conn.execute(
-                select(LedgerEntryRow.account, LedgerEntryRow.debit, LedgerEntryRow.credit).where(
-                    LedgerEntryRow.transaction_id == txn_id
-                )
-            )
-        ).all()
-        return [LedgerEntry(account=a, debit=d, credit=c) for a, d, c in rows], note
