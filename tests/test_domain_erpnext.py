@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fireflow.hub.domain.billing import CASH_DRAWER, REFUNDS, SERVICE_CHARGE, TAX_PREFIX
 from fireflow.hub.domain.erpnext import ErpSettings, amount, refund_doc, sale_doc
-from fireflow.hub.domain.sold import InvoiceLine, SoldInvoice
+from fireflow.hub.domain.sold import InvoiceLine, Posting, SoldInvoice
 from fireflow.schema.billing import LedgerEntry
 
+KOLKATA = ZoneInfo("Asia/Kolkata")
 SETTINGS = ErpSettings(company="Fireflow Demo", tax_account="Output Tax {code} - FD")
 
 
@@ -28,7 +30,7 @@ def _invoice(**changes: object) -> SoldInvoice:
         "currency": "INR",
         "digits": 2,
         "business_day": date(2026, 12, 5),
-        "created_at": datetime(2026, 12, 5, 19, 42, 5),
+        "created_at": datetime(2026, 12, 5, 14, 12, 5, tzinfo=UTC),  # 19:42:05 in Kolkata
         "customer_name": None,
         "discount": 5000,
         "service_charge": 8270,
@@ -48,7 +50,7 @@ def _grand_total(doc: dict[str, object]) -> Decimal:
 
 def test_a_sale_is_a_submitted_pos_invoice_whose_grand_total_is_the_hubs_total() -> None:
     invoice = _invoice()
-    doc = sale_doc(invoice, "r1.pay-1:txn", SETTINGS)
+    doc = sale_doc(invoice, "r1.pay-1:txn", SETTINGS, KOLKATA)
     assert (doc["doctype"], doc["docstatus"], doc["is_pos"], doc["fireflow_id"]) == (
         "Sales Invoice",
         1,
@@ -76,20 +78,24 @@ def test_a_sale_is_a_submitted_pos_invoice_whose_grand_total_is_the_hubs_total()
         {"mode_of_payment": "Cash", "amount": 470.72},
     ]
     assert _grand_total(doc) == Decimal(invoice.total).scaleb(-2)
+    assert sale_doc(invoice, "x", SETTINGS)["posting_time"] == "14:12:05"  # a restaurant on UTC
     assert sale_doc(_invoice(customer_name="Asha", discount=0), "x", SETTINGS)["customer"] == "Asha"
     assert "discount_amount" not in sale_doc(_invoice(discount=0), "x", SETTINGS)
 
 
 def test_a_refund_is_a_return_against_the_sale_from_the_ledgers_own_split() -> None:
-    """20.00 given back in cash: 15.60 of revenue, 1.10 and 1.30 of two taxes and 2.00 of service charge."""
-    entries = [
+    """20.00 given back in cash: 15.60 of revenue, 1.10 and 1.30 of two taxes and 2.00 of service charge, dated
+    the refund's own day and local time, two days after the sale."""
+    entries = (
         LedgerEntry(account=REFUNDS, debit=1560),
         LedgerEntry(account=f"{TAX_PREFIX}GST5", debit=110),
         LedgerEntry(account=f"{TAX_PREFIX}GST18", debit=130),
         LedgerEntry(account=SERVICE_CHARGE, debit=200),
         LedgerEntry(account=CASH_DRAWER, credit=2000),
-    ]
-    doc = refund_doc(_invoice(), "ACC-SINV-2026-00007", "r1.refund-1", entries, SETTINGS, reason="cold fries")
+    )
+    refund = Posting(entries, "cold fries", date(2026, 12, 7), datetime(2026, 12, 7, 3, 0, 0, tzinfo=UTC))
+    doc = refund_doc(_invoice(), "ACC-SINV-2026-00007", "r1.refund-1", refund, SETTINGS, KOLKATA)
+    assert (doc["posting_date"], doc["posting_time"]) == ("2026-12-07", "08:30:00")
     assert (doc["is_return"], doc["return_against"], doc["fireflow_id"]) == (1, "ACC-SINV-2026-00007", "r1.refund-1")
     assert doc["items"] == [{"item_code": "Refund", "item_name": "Refund", "qty": -1, "rate": 15.6}]
     assert [(t["account_head"], t["tax_amount"]) for t in doc["taxes"]] == [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text
@@ -11,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fireflow.clients.erpnext.emulator import serve_emulator
 from fireflow.clients.python import HubError
-from fireflow.hub.domain.actors import Role
 from fireflow.hub.books.sold import sold_invoice
+from fireflow.hub.domain.actors import Role
 from fireflow.hub.domain.erpnext import ErpSettings, amount, sale_doc
 from fireflow.hub.integrations.erpnext import ErpNext
 from fireflow.hub.workers.outbox import OutboxDrain
@@ -290,8 +291,12 @@ async def test_a_sale_reaches_erpnext_exactly_once_across_a_kill_9_mid_push_and_
     await _alone(engine, rid)
     async with serve_emulator(KEY, SECRET) as erp:
         env = {"FIREFLOW_OUTBOX": "on", "ERPNEXT_URL": erp.url, "ERPNEXT_API_KEY": KEY, "ERPNEXT_API_SECRET": SECRET}
+        env |= {"ERPNEXT_COMPANY": "Spice Route Pvt Ltd", "ERPNEXT_TAX_ACCOUNT": "Output Tax {code} - SR"}
         erp.slow(60)  # each answer is sent a minute after the request took effect
         node = await nodes(**env)
+        async with _http(node.url, rid, Role.MANAGER) as manager:
+            profile = {"type": "setup.profile", "id": "tz-1", "data": {"timezone": "Asia/Kolkata"}}
+            assert (await manager.post("/api/v1/commands", json=profile)).status_code == 200
         order_id, due = await _ready_order(node.url, rid)
         async with _http(node.url, rid, Role.CASHIER) as cashier:
             paid = (await cashier.post("/api/v1/commands", json=_pay(order_id, due))).json()["result"]
@@ -333,3 +338,9 @@ async def test_a_sale_reaches_erpnext_exactly_once_across_a_kill_9_mid_push_and_
         docs = [d for d in erp.docs if d.get("fireflow_id") == row.subject]
     assert len(docs) == 1 and (row.status, row.remote_id) == ("DONE", docs[0]["name"])
     assert [a.outcome for a in await _attempts(engine, row.id)] == ["FAILED", "ALREADY"]
+    # the site's names from the environment, the time on the restaurant's clock (Kolkata: UTC+05:30)
+    async with engine.connect() as conn:
+        at = (await conn.execute(text("SELECT created_at FROM invoices WHERE id = :i"), {"i": invoice_id})).scalar()
+    assert docs[0]["company"] == "Spice Route Pvt Ltd"
+    assert "Output Tax GST5 - SR" in {t["account_head"] for t in docs[0]["taxes"]}  # a burger's GST
+    assert docs[0]["posting_time"] == at.astimezone(ZoneInfo("Asia/Kolkata")).strftime("%H:%M:%S")

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fireflow.hub.domain.money import minor_digits
-from fireflow.hub.domain.sold import InvoiceLine, SoldInvoice
+from fireflow.hub.domain.sold import InvoiceLine, Posting, SoldInvoice
 from fireflow.schema.billing import LedgerEntry
 from fireflow.schema.tables import InvoiceLineRow, InvoiceRow, LedgerEntryRow, LedgerTransactionRow, PaymentRow
 
@@ -53,11 +53,14 @@ async def sold_invoice(conn: AsyncConnection, rid: str, invoice_id: str) -> Sold
     )
 
 
-async def posting(conn: AsyncConnection, txn_id: str) -> tuple[list[LedgerEntry], str]:
-    """A ledger transaction's entries and its note (a refund's reason)."""
-    note = (
-        await conn.execute(select(LedgerTransactionRow.note).where(LedgerTransactionRow.id == txn_id))
-    ).scalar_one()
+async def posting(conn: AsyncConnection, txn_id: str) -> Posting:
+    txn = (
+        await conn.execute(
+            select(LedgerTransactionRow.note, LedgerTransactionRow.business_day, LedgerTransactionRow.created_at).where(
+                LedgerTransactionRow.id == txn_id
+            )
+        )
+    ).one()
     rows = (
         await conn.execute(
             select(LedgerEntryRow.account, LedgerEntryRow.debit, LedgerEntryRow.credit).where(
@@ -65,4 +68,5 @@ async def posting(conn: AsyncConnection, txn_id: str) -> tuple[list[LedgerEntry]
             )
         )
     ).all()
-    return [LedgerEntry(account=a, debit=d, credit=c) for a, d, c in rows], note
+    entries = tuple(LedgerEntry(account=a, debit=d, credit=c) for a, d, c in rows)
+    return Posting(entries, txn.note, txn.business_day, txn.created_at)

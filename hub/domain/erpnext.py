@@ -19,16 +19,17 @@ Pure: the invoice, its lines, payments and the ledger's postings come in; docume
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from fireflow.hub.domain.billing import REFUNDS, SERVICE_CHARGE, TAX_PREFIX, TENDER_ACCOUNTS
-from fireflow.hub.domain.sold import InvoiceLine, SoldInvoice
-from fireflow.schema.billing import LedgerEntry
+from fireflow.hub.domain.sold import Posting, SoldInvoice
+from fireflow.schema.billing import TenderMethod
 
-__all__ = ["DOCTYPE", "ErpSettings", "amount", "refund_doc", "sale_doc"]
+__all__ = ["DOCTYPE", "ErpSettings", "amount", "erp_modes", "refund_doc", "sale_doc"]
 
 DOCTYPE = "Sales Invoice"
 _METHOD_OF = {account: method for method, account in TENDER_ACCOUNTS.items()}
@@ -48,20 +49,37 @@ class ErpSettings:
     )
 
 
+def erp_modes(text: str) -> dict[str, str]:
+    """``CASH=Cash,CARD=Credit Card`` as a mapping from each tender method to ERPNext's mode of payment; a method
+    the hub does not know, or a pair without ``=``, is refused with what was wrong."""
+    known = {method.value for method in TenderMethod}
+    found: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        method, sep, mode = (piece.strip() for piece in pair.partition("="))
+        if not sep or not mode:
+            raise ValueError(f"{pair!r} is not METHOD=Mode")
+        if method.upper() not in known:
+            raise ValueError(f"{method!r} is not a tender method (one of {', '.join(sorted(known))})")
+        found[method.upper()] = mode
+    return found
+
+
 def amount(minor: int, digits: int) -> float:
     """``minor`` units as a major-unit number: 1250 with 2 digits is 12.5, exactly (a shifted decimal)."""
     return float(Decimal(minor).scaleb(-digits))
 
 
 def _header(
-    invoice: SoldInvoice, fireflow_id: str, settings: ErpSettings, *, remarks: str, customer: str | None = None
+    invoice: SoldInvoice, fireflow_id: str, settings: ErpSettings, *, remarks: str, day: date, at: datetime
 ) -> dict[str, Any]:
+    """``day`` is the business day the posting belongs to (an invoice after midnight may still be the evening's),
+    ``at`` its time on the restaurant's clock: an accountant reads ERPNext in the restaurant's time, not UTC."""
     doc: dict[str, Any] = {
         "doctype": DOCTYPE,
         "fireflow_id": fireflow_id,
-        "customer": customer or invoice.customer_name or settings.walk_in_customer,
-        "posting_date": invoice.business_day.isoformat(),
-        "posting_time": invoice.created_at.strftime("%H:%M:%S"),
+        "customer": invoice.customer_name or settings.walk_in_customer,
+        "posting_date": day.isoformat(),
+        "posting_time": at.strftime("%H:%M:%S"),
         "set_posting_time": 1,
         "currency": invoice.currency,
         "is_pos": 1,
@@ -98,10 +116,13 @@ def _tax_rows(
     return rows
 
 
-def sale_doc(invoice: SoldInvoice, fireflow_id: str, settings: ErpSettings) -> dict[str, Any]:
-    """The submitted POS Sales Invoice of a settled invoice; its grand total is the invoice's total."""
+def sale_doc(invoice: SoldInvoice, fireflow_id: str, settings: ErpSettings, zone: tzinfo = UTC) -> dict[str, Any]:
+    """The submitted POS Sales Invoice of a settled invoice; its grand total is the invoice's total. ``zone`` is
+    the restaurant's timezone."""
     digits = invoice.digits
-    doc = _header(invoice, fireflow_id, settings, remarks=f"Fireflow invoice {invoice.number} ({invoice.id})")
+    remarks = f"Fireflow invoice {invoice.number} ({invoice.id})"
+    at = invoice.created_at.astimezone(zone)
+    doc = _header(invoice, fireflow_id, settings, remarks=remarks, day=invoice.business_day, at=at)
     doc["items"] = [
         {
             "item_code": line.menu_item_id,
@@ -129,16 +150,17 @@ def refund_doc(
     invoice: SoldInvoice,
     sale_name: str,
     fireflow_id: str,
-    entries: Sequence[LedgerEntry],
+    refund: Posting,
     settings: ErpSettings,
-    *,
-    reason: str = "",
+    zone: tzinfo = UTC,
 ) -> dict[str, Any]:
     """The return Sales Invoice of a refund against ``sale_name`` (the sale's document in ERPNext), from the
-    refund's ledger postings: the revenue, each tax and the service charge given back, and the tender paid out."""
+    refund's ledger postings: the revenue, each tax and the service charge given back, and the tender paid out.
+    It is dated the refund's own day and time: the sale's day may be closed in the books already."""
     digits = invoice.digits
+    reason = refund.note
     given: dict[str, int] = {}
-    for entry in entries:
+    for entry in refund.entries:
         given[entry.account] = given.get(entry.account, 0) + entry.debit - entry.credit
     revenue = given.get(REFUNDS, 0)
     taxes = {
@@ -146,7 +168,8 @@ def refund_doc(
     }
     paid = [(_METHOD_OF[account], -value) for account, value in given.items() if account in _METHOD_OF and value < 0]
     remarks = f"Refund on Fireflow invoice {invoice.number} ({invoice.id})" + (f": {reason}" if reason else "")
-    doc = _header(invoice, fireflow_id, settings, remarks=remarks)
+    at = refund.created_at.astimezone(zone)
+    doc = _header(invoice, fireflow_id, settings, remarks=remarks, day=refund.business_day, at=at)
     doc["is_return"] = 1
     doc["return_against"] = sale_name
     doc["items"] = [

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-__all__ = ["InvoiceLine", "SoldInvoice"]
+from fireflow.schema.billing import LedgerEntry
+
+__all__ = ["InvoiceLine", "Posting", "SoldInvoice"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +37,14 @@ class SoldInvoice:
     total: int
     lines: tuple[InvoiceLine, ...]
     payments: tuple[tuple[str, int], ...]  # (method, amount): what was tendered, change already given back
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """A ledger transaction as the books hold it: its entries, its note (a refund's reason), and when it was
+    posted: its business day and its time."""
+
+    entries: tuple[LedgerEntry, ...]
+    note: str
+    business_day: date
+    created_at: datetime

@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from pydantic import BaseModel
@@ -505,6 +506,14 @@ class Store:
         restaurant = Restaurant.model_validate_json(raw) if raw else None
         self._restaurants[rid] = (now, restaurant)
         return restaurant
+
+    async def zone(self, rid: str) -> ZoneInfo:
+        """The restaurant's timezone (UTC for one never set up, or named a zone this machine does not know)."""
+        restaurant = await self.restaurant(rid)
+        try:
+            return ZoneInfo(restaurant.timezone if restaurant else "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
 
     async def menu(self, rid: str) -> Menu | None:
         """The menu as stored now; parsed only when its bytes changed (a menu is read by most commands)."""

@@ -190,7 +190,7 @@ class Hub:
             erp = None
             if settings.erpnext_url:
                 erp = ErpNext(settings.erpnext_url, settings.erpnext_api_key, settings.erpnext_api_secret)
-            self.outbox = OutboxDrain(self.engine, [ErpNextTarget(erp)])
+            self.outbox = OutboxDrain(self.engine, [ErpNextTarget(erp, settings.erpnext, self.store.zone)])
         self.connections: set[Connection] = Sockets(self.metrics)
         self._seen_tasks: set[asyncio.Task[None]] = set()
         self.writer: DurableWriter | None = None

@@ -20,6 +20,8 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fireflow.hub.domain.erpnext import ErpSettings, erp_modes
+
 __all__ = ["Settings", "SettingsError", "address"]
 
 DurableMode = Literal["process", "inline", "off"]
@@ -153,6 +155,37 @@ class Settings(BaseSettings):
     erpnext_api_secret: str = Field(
         "", validation_alias="ERPNEXT_API_SECRET", description="ERPNext API secret (token auth)"
     )
+    erpnext_company: str = Field(
+        "",
+        validation_alias="ERPNEXT_COMPANY",
+        description="the company invoices are booked to (empty: the site's default)",
+    )
+    erpnext_walk_in_customer: str = Field(
+        "Walk-in Customer",
+        validation_alias="ERPNEXT_WALK_IN_CUSTOMER",
+        description="the ERPNext customer of an invoice with no customer's name",
+    )
+    erpnext_refund_item: str = Field(
+        "Refund",
+        validation_alias="ERPNEXT_REFUND_ITEM",
+        description="the ERPNext item a refund's revenue is given back as",
+    )
+    erpnext_tax_account: str = Field(
+        "{code}",
+        validation_alias="ERPNEXT_TAX_ACCOUNT",
+        description="the account head of each tax code; {code} is replaced by the code (e.g. 'Output Tax {code} - FD')",
+    )
+    erpnext_service_charge_account: str = Field(
+        "Service Charge",
+        validation_alias="ERPNEXT_SERVICE_CHARGE_ACCOUNT",
+        description="the account head of the service charge",
+    )
+    erpnext_modes: str = Field(
+        "CASH=Cash,UPI=UPI,CARD=Credit Card,WALLET=Wallet,COD=Cash",
+        validation_alias="ERPNEXT_MODES",
+        description="ERPNext's mode of payment for each tender, METHOD=Mode separated by commas",
+        json_schema_extra={"allowed": "METHOD=Mode,... with METHOD one of CASH, UPI, CARD, WALLET, COD"},
+    )
     outbox: bool = Field(True, description="push what the books wrote to the outbox (ERPNext) from this node")
     position_interval: Positive = Field(
         1.0, description="seconds a rider's fixes must be apart; sooner ones are dropped (counted)"
@@ -208,6 +241,12 @@ class Settings(BaseSettings):
             raise ValueError("must be http://host[:port] or https://host[:port] (the ERPNext site)")
         return value.rstrip("/") if value else value
 
+    @field_validator("erpnext_modes")
+    @classmethod
+    def _erpnext_modes(cls, value: str) -> str:
+        erp_modes(value)
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
@@ -221,6 +260,18 @@ class Settings(BaseSettings):
     @property
     def durable_mode(self) -> str:
         return self.durable
+
+    @property
+    def erpnext(self) -> ErpSettings:
+        """How this hub's ERPNext site names things (its accounts, customer, items and modes of payment)."""
+        return ErpSettings(
+            company=self.erpnext_company,
+            walk_in_customer=self.erpnext_walk_in_customer,
+            refund_item=self.erpnext_refund_item,
+            tax_account=self.erpnext_tax_account,
+            service_charge_account=self.erpnext_service_charge_account,
+            modes=erp_modes(self.erpnext_modes),
+        )
 
     @classmethod
     def from_env(cls, **changes: Any) -> Settings:

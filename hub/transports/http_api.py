@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -403,11 +403,7 @@ async def _outcome(hub: Hub, actor: Actor, request: Request) -> Any:
 
 async def _restaurant_zone(hub: Hub, rid: str) -> tuple[Restaurant, ZoneInfo]:
     """The restaurant (a default one if never set up) and its timezone, UTC if the name is unknown here."""
-    restaurant = await hub.store.restaurant(rid) or Restaurant(id=rid, name=rid)
-    try:
-        return restaurant, ZoneInfo(restaurant.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return restaurant, ZoneInfo("UTC")
+    return await hub.store.restaurant(rid) or Restaurant(id=rid, name=rid), await hub.store.zone(rid)
 
 
 async def _anomalies(hub: Hub, actor: Actor, request: Request) -> Any:

@@ -9,7 +9,8 @@ a return, or a cancel there (``hub/domain/erpnext.py`` makes the documents).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, tzinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -32,9 +33,18 @@ WAIT_FOR_SALE_S = 5.0  # a refund or void whose sale is not pushed yet looks aga
 class ErpNextTarget:
     name = "erpnext"
 
-    def __init__(self, erp: ErpNext | None, settings: ErpSettings | None = None) -> None:
+    def __init__(
+        self,
+        erp: ErpNext | None,
+        settings: ErpSettings | None = None,
+        zones: Callable[[str], Awaitable[tzinfo]] | None = None,
+    ) -> None:
         self.erp = erp  # None: ERPNEXT_URL is unset, rows are logged here only
         self.settings = settings or ErpSettings()
+        self.zones = zones  # a restaurant's timezone (its settings in Redis); None: UTC
+
+    async def _zone(self, rid: str) -> tzinfo:
+        return UTC if self.zones is None else await self.zones(rid)
 
     async def close(self) -> None:
         if self.erp is not None:
@@ -43,7 +53,7 @@ class ErpNextTarget:
     async def send(self, conn: AsyncConnection, row: Any) -> Sent:
         if row.kind == "SALE":
             invoice = await sold_invoice(conn, row.restaurant_id, row.reference)
-            payload = sale_doc(invoice, row.subject, self.settings)
+            payload = sale_doc(invoice, row.subject, self.settings, await self._zone(row.restaurant_id))
             if self.erp is None:
                 return self._logged(row, payload)
             return _done(payload, await self._push(payload, self.erp.create(payload)))
@@ -66,8 +76,9 @@ class ErpNextTarget:
                 return self._logged(row, payload)
             return _done(payload, await self._push(payload, self.erp.cancel(sale.remote_id)))
         invoice = await sold_invoice(conn, row.restaurant_id, row.reference)
-        entries, note = await posting(conn, row.subject)
-        payload = refund_doc(invoice, sale.remote_id or "", row.subject, entries, self.settings, reason=note)
+        refund = await posting(conn, row.subject)
+        zone = await self._zone(row.restaurant_id)
+        payload = refund_doc(invoice, sale.remote_id or "", row.subject, refund, self.settings, zone)
         if self.erp is None or sale.remote_id is None:
             return self._logged(row, payload)
         return _done(payload, await self._push(payload, self.erp.create(payload)))
