@@ -639,6 +639,9 @@ class ReceiptPrint(Record):
     restaurant: str
     currency: str
     minor_digits: int | None = None
+    link: str | None = Field(
+        default=None, description="the customer's signed link to the archived invoice, printed as a QR code"
+    )
 
 
 class ZReportPrint(Record):

@@ -386,3 +386,55 @@ class OutboxAttemptRow(Base):
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+# -- webhooks: integrators' subscriptions to a restaurant's events, and each delivery attempt -----------------
+
+
+class WebhookRow(Base):
+    """A URL subscribed to a restaurant's events (all, or some types), delivered in order by
+    ``hub/workers/webhooks.py`` from the events table: the cursor is the stream position of the last event it
+    took (or skipped, not being of its types); ``webhook.replay`` moves it back."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (
+        UniqueConstraint("restaurant_id", "command_id", name="uq_webhooks_command"),
+        Index("ix_webhooks_due", "active", "next_at"),
+        Index("ix_webhooks_restaurant", "restaurant_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    restaurant_id: Mapped[str] = mapped_column(String(64))
+    command_id: Mapped[str] = mapped_column(String(128), doc="the webhook.subscribe that made it: a copy finds it")
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(ARRAY(String(64)), doc="the event types it takes; empty: all")
+    secret: Mapped[str] = mapped_column(String(80), doc="the HMAC-SHA256 key of its signatures, made by the hub")
+    active: Mapped[bool] = mapped_column(server_default=text("true"), doc="false once unsubscribed (kept for its log)")
+    cursor_epoch: Mapped[str] = mapped_column(String(32), doc="the stream epoch of the cursor")
+    cursor_offset: Mapped[int] = mapped_column(BigInteger, doc="the last offset delivered or passed over")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0", doc="failed tries at the event after the cursor")
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebhookDeliveryRow(Base):
+    """One try at delivering one event to one webhook: its delivery id (the same on every try and replay of that
+    event), what the receiver answered or why nothing was."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"))
+    restaurant_id: Mapped[str] = mapped_column(String(64))
+    delivery_id: Mapped[str] = mapped_column(String(96))
+    event_type: Mapped[str] = mapped_column(String(64))
+    epoch: Mapped[str] = mapped_column(String(32))
+    offset: Mapped[int] = mapped_column(BigInteger)
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -201,6 +201,8 @@ def settings_for(servers: Servers, **changes: Any) -> Settings:
             "sweeps": False,
             # the outbox's drain takes every restaurant's rows in the shared Postgres: its tests run their own
             "outbox": False,
+            # likewise the webhooks' worker delivers every restaurant's subscriptions: its tests run their own
+            "webhooks": False,
             **changes,
         },
     )
@@ -334,6 +336,8 @@ class NodeProcess:
             "FIREFLOW_PREDICTIONS": "off",  # as settings_for: no ORDER_PREDICTED between the events a test awaits
             "FIREFLOW_SWEEPS": "off",
             "FIREFLOW_OUTBOX": "off",  # as settings_for: the outbox's tests run their own drain
+            "FIREFLOW_WEBHOOKS": "off",  # as settings_for: the webhooks' tests run their own worker
+            "ARCHIVE_URL": f"file://{log.parent / 'archive'}",  # a node draining the outbox archives beside its log
             **env,
         }
         self.log = log.open("ab")

@@ -1,4 +1,4 @@
-"""The browser client (clients/web/fireflow.js) drops a hub that went silent and resumes when it answers again."""
+"""The browser client (clients/js/src/fireflow.js) drops a hub that went silent and resumes when it answers again."""
 
 from __future__ import annotations
 

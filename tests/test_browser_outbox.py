@@ -1,6 +1,7 @@
-"""The back office's "Sent to ERPNext" panel (/manager, the Alerts section) in Debian's Chromium at a manager's 1366x768:
-the outbox's counts, a failed push said in ERPNext's words with its tries and a Retry in view, the pending and the
-logged-only ones; Retry sends outbox.retry and the refreshed list (and Postgres) has it pending; a refusal is plain.
+"""The back office's "Sent out" panel (/manager, the Alerts section) in Debian's Chromium at a manager's 1366x768:
+the outbox's counts over both targets (ERPNext, the invoice archive), each row naming its target, a failed push
+said in ERPNext's words with its tries and a Retry in view, the pending, the logged-only and the archived ones;
+Retry sends outbox.retry and the refreshed list (and Postgres) has it pending; a refusal is plain.
 
 Run: ``.venv/bin/python -m pytest tests/test_browser_outbox.py -q -s`` (``-s`` shows the screenshot paths); the
 screenshots go to ``test-artifacts/screenshots/manager-outbox*.png`` and ``/tmp/manager-outbox.png``.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fireflow.clients.erpnext.emulator import serve_emulator
 from fireflow.hub.domain.actors import Role
+from fireflow.hub.integrations.object_store import LocalStore
 from fireflow.hub.workers.outbox import OutboxDrain
+from fireflow.hub.workers.outbox_archive import ArchiveTarget
 from fireflow.hub.workers.outbox_erpnext import ErpNextTarget
 from fireflow.schema.tables import OutboxRow
 from tests.browser import TIMEOUT_MS, Screen, chromium, in_view, open_screen, screenshot
@@ -68,15 +72,29 @@ async def _status(engine: AsyncEngine, outbox_id: int) -> str | None:
     return status
 
 
-async def test_the_panel_says_what_went_to_erpnext_and_retry_sends_a_failed_one_again(
-    hub: RunningHub, engine: AsyncEngine, browser: Any
+async def _archive(hub: RunningHub, engine: AsyncEngine, invoice_id: str, folder: Path) -> Any:
+    """The invoice's archive row drained to a local directory until DONE: the row."""
+    target = ArchiveTarget(LocalStore(folder), hub.hub.invoice_links, hub.hub.store.restaurant)
+    drain = OutboxDrain(engine, [target])
+    while True:
+        await drain.drain()
+        (row,) = await _rows(engine, invoice_id, "archive")
+        if row.status == "DONE":
+            return row
+
+
+async def test_the_panel_says_what_went_out_where_and_retry_sends_a_failed_one_again(
+    hub: RunningHub, engine: AsyncEngine, browser: Any, tmp_path: Path
 ) -> None:
-    """One logged-only, one failed (401), one pending: the counts, the error and tries with Retry in view once the
-    panel is, "logged here"; Retry makes the failed one pending on the page and in Postgres."""
+    """Each sale has a row for ERPNext and one for the archive: one sale logged-only and archived, one failed (401)
+    with its archive row pending, one pending twice. The counts of all six, each row's target, the error and tries
+    with Retry in view once the panel is, "logged here", "archived as"; Retry makes the failed one pending on the
+    page and in Postgres."""
     logged = await _settled(hub)
     await _alone(engine, hub.rid)
     (done,) = await _until_done(OutboxDrain(engine, [ErpNextTarget(None)]), engine, logged["invoice_id"], 1)
     assert done.status == "DONE" and done.last_error == "ERPNEXT_URL is not set: not sent"
+    archived = await _archive(hub, engine, logged["invoice_id"], tmp_path)
     failed = await _failed(hub, engine)
     waiting = await _settled(hub)
     (pending,) = await _rows(engine, waiting["invoice_id"])
@@ -86,16 +104,24 @@ async def test_the_panel_says_what_went_to_erpnext_and_retry_sends_a_failed_one_
     page = screen.page
     await expect(page.locator("#sec-alerts")).to_be_visible(**WAITED)
     assert await in_view(page.locator("#alerts-list li").first)  # the section's own main content stays first
+    await expect(page.locator("#outbox h2")).to_have_text("Sent out: ERPNext, invoice archive", **WAITED)
     await expect(page.locator("#outbox-count-FAILED")).to_have_text("1 failed", **WAITED)
-    await expect(page.locator("#outbox-count-PENDING")).to_have_text("1 pending", **WAITED)
-    await expect(page.locator("#outbox-count-DONE")).to_have_text("1 done", **WAITED)
+    await expect(page.locator("#outbox-count-PENDING")).to_have_text("3 pending", **WAITED)
+    await expect(page.locator("#outbox-count-DONE")).to_have_text("2 done", **WAITED)
     await expect(page.locator("#outbox-problem")).to_have_count(0)  # read fine: no problem line
     items = page.locator("#outbox-list li.ob-item")
-    await expect(items).to_have_count(3, **WAITED)
-    assert [await items.nth(i).get_attribute("data-status") for i in range(3)] == ["FAILED", "PENDING", "DONE"]
+    await expect(items).to_have_count(6, **WAITED)
+    shown = [(await items.nth(i).get_attribute("data-status"), await items.nth(i).get_attribute("data-target"))
+             for i in range(6)]  # fmt: skip
+    assert [status for status, _ in shown] == ["FAILED", "PENDING", "PENDING", "PENDING", "DONE", "DONE"]
+    assert sorted(target for _, target in shown) == ["archive"] * 3 + ["erpnext"] * 3
+    targets = await page.locator("#outbox-list li.ob-item").evaluate_all(
+        "(els) => els.map((el) => [el.dataset.target, el.querySelector('.ob-target').textContent])"
+    )
+    assert {tuple(t) for t in targets} == {("erpnext", "ERPNext"), ("archive", "Invoice archive")}
 
     bad = page.locator(f'#outbox-list li[data-outbox-id="{failed.id}"]')
-    await expect(bad.locator(".ob-what")).to_have_text(f"Sale of invoice {failed.reference}", **WAITED)
+    await expect(bad.locator(".ob-what")).to_have_text(f"ERPNext Sale of invoice {failed.reference}", **WAITED)
     await expect(bad.locator(".ob-error")).to_have_text(failed.last_error, **WAITED)
     await expect(bad.locator(".ob-tries")).to_contain_text("tried 1 time", **WAITED)
     retry = bad.locator("button.ob-retry")
@@ -112,6 +138,10 @@ async def test_the_panel_says_what_went_to_erpnext_and_retry_sends_a_failed_one_
     await expect(waits.locator(".ob-next")).to_have_text(re.compile(r"^next try \d\d:\d\d$"), **WAITED)
     there = page.locator(f'#outbox-list li[data-outbox-id="{done.id}"]')
     await expect(there.locator(".ob-done")).to_have_text("logged here (ERPNext not set up)", **WAITED)
+    kept = page.locator(f'#outbox-list li[data-outbox-id="{archived.id}"]')
+    await expect(kept.locator(".ob-what")).to_have_text(f"Invoice archive Sale of invoice {archived.reference}")
+    await expect(kept.locator(".ob-done")).to_have_text(f"archived as {archived.remote_id}", **WAITED)
+    assert archived.remote_id.startswith(f"{hub.rid}/invoices/") and archived.remote_id.endswith(".pdf")
     shot = await screenshot(screen, "manager-outbox")
     shutil.copy(shot, "/tmp/manager-outbox.png")
 
@@ -120,7 +150,7 @@ async def test_the_panel_says_what_went_to_erpnext_and_retry_sends_a_failed_one_
         1, **WAITED
     )
     await expect(page.locator("#outbox-count-FAILED")).to_have_text("0 failed", **WAITED)
-    await expect(page.locator("#outbox-count-PENDING")).to_have_text("2 pending", **WAITED)
+    await expect(page.locator("#outbox-count-PENDING")).to_have_text("4 pending", **WAITED)
     await expect(page.locator(f'#outbox-list li[data-outbox-id="{failed.id}"] .ob-next')).to_contain_text(
         "next try", **WAITED
     )

@@ -40,7 +40,11 @@ def test_database_url_in_any_usual_spelling_becomes_the_asyncpg_one(monkeypatch:
         ("FIREFLOW_WS_COMPRESSION", "maybe", "FIREFLOW_WS_COMPRESSION=maybe: must be 1 or 0"),
         ("REDIS_URL", "localhost:6379", "REDIS_URL=localhost:6379: must be redis://"),
         ("DATABASE_URL", "mysql://u:hunter2@db/ff", "DATABASE_URL=mysql://u:***@db/ff: must be postgresql://"),
-        ("ERPNEXT_MODES", "CASH=Cash,BITCOIN=Crypto", "ERPNEXT_MODES=CASH=Cash,BITCOIN=Crypto: 'BITCOIN' is not a tender"),
+        (
+            "ERPNEXT_MODES",
+            "CASH=Cash,BITCOIN=Crypto",
+            "ERPNEXT_MODES=CASH=Cash,BITCOIN=Crypto: 'BITCOIN' is not a tender",
+        ),
         ("ERPNEXT_MODES", "CASH", "ERPNEXT_MODES=CASH: 'CASH' is not METHOD=Mode"),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,9 @@ from fireflow.hub.books.sold import sold_invoice
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.domain.erpnext import ErpSettings, amount, sale_doc
 from fireflow.hub.integrations.erpnext import ErpNext
+from fireflow.hub.integrations.object_store import LocalStore
 from fireflow.hub.workers.outbox import OutboxDrain
+from fireflow.hub.workers.outbox_archive import ArchiveTarget
 from fireflow.hub.workers.outbox_erpnext import ErpNextTarget
 from fireflow.schema.tables import OutboxAttemptRow, OutboxRow
 from tests.conftest import WAIT, RunningHub, Servers, seed
@@ -251,8 +254,10 @@ async def test_a_refusal_a_person_must_fix_fails_at_once_and_the_managers_retry_
 
 
 async def test_the_manager_reads_the_outbox_with_counts_and_errors_and_no_one_else_does(
-    hub: RunningHub, engine: AsyncEngine
+    hub: RunningHub, engine: AsyncEngine, tmp_path: Path
 ) -> None:
+    """A sale's two rows (ERPNext, the archive), each named by its target: counts by status, a status filter, what
+    each did (logged here; the archived PDF's key); a bad filter is INVALID_FRAME and a waiter is refused."""
     paid = await _settled(hub)
     await _alone(engine, hub.rid)
     async with hub.http(Role.MANAGER) as http:
@@ -275,6 +280,13 @@ async def test_the_manager_reads_the_outbox_with_counts_and_errors_and_no_one_el
     assert [i["target"] for i in pending["items"]] == ["archive"]  # this drain sends to ERPNext only
     assert done["items"][0]["last_error"] == "ERPNEXT_URL is not set: not sent" and done["items"][0]["done_at"]
     assert wrong.status_code == 400 and wrong.json()["code"] == "INVALID_FRAME"
+    archive = ArchiveTarget(LocalStore(tmp_path), hub.hub.invoice_links, hub.hub.store.restaurant)
+    assert await OutboxDrain(engine, [archive]).drain() == 1
+    async with hub.http(Role.MANAGER) as http:
+        after = (await http.get("/api/v1/outbox")).json()
+    assert after["counts"] == {"PENDING": 0, "FAILED": 0, "DONE": 2}
+    (kept,) = [i for i in after["items"] if i["target"] == "archive"]
+    assert kept["status"] == "DONE" and kept["last_error"] is None and (tmp_path / kept["remote_id"]).is_file()
     async with hub.http(Role.WAITER) as http:
         refused = await http.get("/api/v1/outbox")
     assert refused.status_code == 403 and refused.json()["code"] == "FORBIDDEN"
@@ -344,3 +356,21 @@ async def test_a_sale_reaches_erpnext_exactly_once_across_a_kill_9_mid_push_and_
     assert docs[0]["company"] == "Spice Route Pvt Ltd"
     assert "Output Tax GST5 - SR" in {t["account_head"] for t in docs[0]["taxes"]}  # a burger's GST
     assert docs[0]["posting_time"] == at.astimezone(ZoneInfo("Asia/Kolkata")).strftime("%H:%M:%S")
+
+
+async def test_a_failed_item_is_retried_over_its_rest_route_and_a_word_for_an_id_is_refused(
+    hub: RunningHub, engine: AsyncEngine
+) -> None:
+    """POST /api/v1/outbox/{id}/retry takes the path's id as the number it is; a non-number is a clear 422 (INVALID_COMMAND)."""
+    paid = await _settled(hub)
+    await _alone(engine, hub.rid)
+    async with serve_emulator(KEY, SECRET) as erp:
+        row = await _refused(engine, erp.url, paid["invoice_id"])
+    assert row.status == "FAILED"
+    async with hub.http(Role.MANAGER) as http:
+        retried = await http.post(f"/api/v1/outbox/{row.id}/retry")
+        wrong = await http.post("/api/v1/outbox/five/retry")
+    assert retried.status_code == 200, retried.text
+    assert wrong.status_code == 422 and wrong.json()["code"] == "INVALID_COMMAND", wrong.text
+    (again,) = await _rows(engine, paid["invoice_id"])
+    assert (again.status, again.attempts) == ("PENDING", 0)

@@ -38,7 +38,7 @@ def test_the_wheel_ships_only_fireflow_with_its_data_files(tmp_path: Path) -> No
     for needed in (
         "fireflow/hub/run/cli.py",
         "fireflow/hub/live/lua/commit.lua",
-        "fireflow/clients/web/fireflow.js",
+        "fireflow/clients/js/src/fireflow.js",  # the browser client the pages import, from its package (clients/js)
         "fireflow/clients/web/vendor/uPlot.iife.min.js",  # the dashboard's charts, served by the hub (no CDN)
         "fireflow/clients/web/vendor/uPlot.LICENSE",
         "fireflow/schema/asyncapi.json",

@@ -332,6 +332,7 @@ def render_job(job: PrintJob, width: int, font: ImageFont.FreeTypeFont | None = 
             now_text=_date_and_clock(paper.at),
             font=font,
             reprint=job.reprint,
+            link=paper.link,
         )
     if job.kind is PrintKind.Z_REPORT and job.z_report is not None:
         day = job.z_report

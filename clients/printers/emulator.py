@@ -21,7 +21,9 @@ Faults, set at run time:
 - ``drop_after(n_bytes)``: each new connection is reset after ``n_bytes``; the part printed so
   far is reported with ``cut=False``.
 
-Commands the parser does not act on are skipped by their lengths from the Epson ESC/POS
+A QR code (GS ( k: its data stored by function 80, printed by 81) prints as a ``[qr code]`` line
+and its text is kept in ``Printed.codes``, so a test reads the link a receipt carries as a phone
+would. Commands the parser does not act on are skipped by their lengths from the Epson ESC/POS
 reference; an unknown one is skipped as two bytes, logged, and named in ``Printed.unknown``.
 Nothing a peer sends can stop the server. Not modelled: page mode, kanji (double-byte) modes,
 user-defined characters' glyphs, and GS r / ESC v style status commands (not answered).
@@ -190,6 +192,7 @@ class Printed:
     raw: bytes
     at: float
     unknown: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()  # the QR codes printed (GS ( k), each as the text it holds
 
     def show(self, width: int = 48) -> str:
         """The ticket as a terminal shows it: aligned to ``width``, flags B(old) 2(double) I(nverse) on the left."""
@@ -249,6 +252,7 @@ class Parser:
         self._width = self._height = 1
         self._align = "left"
         self._codec = CODE_PAGES[0]
+        self._qr = b""  # the QR code's data stored (GS ( k fn 80), printed by fn 81
 
     def _new_job(self) -> None:
         self._lines: list[Line] = []
@@ -257,6 +261,7 @@ class Parser:
         self._images = 0
         self._raw = bytearray()
         self._unknown: list[str] = []
+        self._codes: list[str] = []
 
     # -- the stream ---------------------------------------------------------------------------------
 
@@ -404,8 +409,15 @@ class Parser:
             if not self._length(pos, 5):
                 return 0
             size = 5 + buf[pos + 3] + 256 * buf[pos + 4]
-            if buf[pos + 2] == 0x4C and size > 6 and buf[pos + 6] in (0x32, 0x02):  # GS ( L: print graphics
+            whole = self._length(pos, size)  # parameters read only once they are all here
+            if buf[pos + 2] == 0x4C and size > 6 and whole and buf[pos + 6] in (0x32, 0x02):  # GS ( L: graphics
                 image = "[image]"
+            elif buf[pos + 2] == 0x6B and size >= 8 and whole and buf[pos + 5] == 0x31:  # GS ( k cn=49: QR code
+                if buf[pos + 6] == 0x50:  # fn 80: store the data (after m)
+                    self._qr = bytes(buf[pos + 8 : pos + size])
+                elif buf[pos + 6] == 0x51:  # fn 81: print what is stored
+                    self._codes.append(self._qr.decode("utf-8", errors="replace"))
+                    image = "[qr code]"
         elif cmd == 0x38:  # GS 8 L p1 p2 p3 p4 d...: graphics with a 4-byte length
             if not self._length(pos, 7):
                 return 0
@@ -440,7 +452,7 @@ class Parser:
         elif cmd == 0x56:
             events.append(self._finish(cut=True, now=now))
         elif image is not None:
-            if image != "[barcode]":
+            if image not in ("[barcode]", "[qr code]"):
                 self._images += 1
             self._image_line(image)
         return size
@@ -543,6 +555,7 @@ class Parser:
             raw=bytes(self._raw),
             at=now,
             unknown=tuple(self._unknown),
+            codes=tuple(self._codes),
         )
         self._new_job()
         return printed

@@ -4,20 +4,38 @@ It keeps the resume position (``epoch`` and ``offset``, the highest offset
 applied) and treats a hub it has heard nothing from (no ping, no frame) for
 2.5 heartbeats as dead, dropping the socket.
 
-Connected with ``resume=True`` it survives a lost link by itself: it
-reconnects with backoff (to the same URL, any node behind it), authenticates
-again, subscribes again to its channels with ``since``/``epoch``, and puts the
-replayed events in ``events`` ahead of the live ones, so each event comes out
-once and in offset order. Commands waiting for an answer are sent again with
-the same id (the hub runs an id once). The answer to each automatic
-subscribe goes to ``resumed``; one with ``recovered: false`` carries a
-snapshot that replaces the state of its channels; ``lost_links`` gets the
-close code of each link lost. It gives up only when the token is refused
-(4001, 4002) or ``close()`` is called, then ``closed`` is set.
+**Reconnect.** Connected with ``resume=True`` it survives a lost link by
+itself: it reconnects with backoff (0.1 s doubling to 5 s, jittered; to the
+same URL, so any node behind it) and authenticates again. It gives up only
+when the token is refused (4001, 4002) or ``close()`` is called, then
+``closed`` is set; ``lost_links`` gets the close code of each link lost.
+
+**Resume.** On each new link it subscribes again to its channels with
+``since``/``epoch`` and puts the replayed events in ``events`` ahead of the
+live ones, so each event comes out once and in offset order. The answer to
+each automatic subscribe goes to ``resumed``; one with ``recovered: false``
+carries a snapshot that replaces the state of its channels.
+
+**Offline command queue.** With ``resume``, ``command()`` never needs the link
+to be up. A command issued while the link is down waits in order, at most
+``queue_limit`` of them (one more is refused at once with ``QueueFull``, code
+``QUEUE_FULL``: the caller is told, nothing is kept); a command sent whose
+link dropped before its answer waits with them. When a link is back (and
+resubscribed, so the command's events come after the replay) they go out in
+the order they were issued, each with its original id: the hub stores a
+command's result under its id, so one that had already run is answered with
+its first result and runs once. The caller's ``await`` gets the hub's answer
+whichever link brought it. ``timeout`` counts from the call, time offline
+included (``None``: no limit); a command that times out before it was sent
+is dropped and never sent, one that was sent may have run (ask again with
+the same ``id`` to learn its result).
 
 Without ``resume`` a lost link sets ``closed`` and ``close_code``; the caller
 resumes by connecting again and subscribing with ``since=offset, epoch=epoch``.
-Used by the tests, the load generator and integrations.
+
+It is the SDK ``fireflow-client`` (``import fireflow_client``, ``clients/python/pyproject.toml``) and,
+the same files, ``fireflow.clients.python`` inside the hub, where the tests, the load generator and the
+integrations use it. It needs only websockets, orjson and msgpack.
 """
 
 from __future__ import annotations
@@ -27,6 +45,7 @@ import contextlib
 import itertools
 import random
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -34,23 +53,49 @@ import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from fireflow.schema.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, CloseCode
+from .wire import CLOSE_AUTH_FAILED, CLOSE_TOKEN_EXPIRED, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK
 
-__all__ = ["DEAD_AFTER", "HubClient", "HubError"]
+__all__ = ["DEAD_AFTER", "QUEUE_LIMIT", "HubClient", "HubError", "QueueFull"]
 
 DEAD_AFTER = 2.5  # heartbeats of silence after which the hub counts as dead (schema/PROTOCOL.md, Heartbeat)
 DEFAULT_HEARTBEAT = 15.0  # until welcome says otherwise
-FATAL_CLOSES = frozenset({CloseCode.AUTH_FAILED, CloseCode.TOKEN_EXPIRED})  # a new link cannot help
+FATAL_CLOSES = frozenset({CLOSE_AUTH_FAILED, CLOSE_TOKEN_EXPIRED})  # a new link cannot help
 MIN_DELAY, MAX_DELAY = 0.1, 5.0  # reconnect backoff, seconds
 POSITIONS_KEPT = 1000
+QUEUE_LIMIT = 100  # commands that may wait for a link (resume only)
 
 
 class HubError(Exception):
+    """An ``error`` frame from the hub: ``code`` for a program, ``message`` for a person."""
+
     def __init__(self, frame: dict[str, Any]) -> None:
         super().__init__(f"{frame.get('code')}: {frame.get('message')}")
         self.frame = frame
         self.code: str = frame.get("code", "")
         self.retryable: bool = bool(frame.get("retryable"))
+
+
+class QueueFull(HubError):
+    """Refused by this client, not the hub: the link is down and ``queue_limit`` commands already wait for it."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            {
+                "op": "error",
+                "code": "QUEUE_FULL",
+                "message": f"not sent: the link to the hub is down and {limit} commands already wait for it",
+                "retryable": True,
+            }
+        )
+
+
+@dataclass
+class _Pending:
+    """A command not answered yet, and the link it was last sent on (0: none yet)."""
+
+    answer: asyncio.Future[dict[str, Any]]
+    frame: dict[str, Any]
+    link: int = 0
 
 
 class HubClient:
@@ -62,6 +107,7 @@ class HubClient:
         url: str = "",
         token: str | None = None,
         resume: bool = False,
+        queue_limit: int = QUEUE_LIMIT,
         connect_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self.ws = ws
@@ -69,6 +115,7 @@ class HubClient:
         self.url = url
         self.token = token
         self.resume = resume
+        self.queue_limit = queue_limit
         self._connect_kwargs = connect_kwargs or {}
         self.welcome: dict[str, Any] = {}
         self.offset = 0
@@ -81,7 +128,8 @@ class HubClient:
         # Riders' fixes for a dispatcher (lossy, no offset): the newest POSITIONS_KEPT frames, older ones dropped.
         self.positions: asyncio.Queue[dict[str, Any]] = asyncio.Queue(POSITIONS_KEPT)
         self.lost_links: asyncio.Queue[int | None] = asyncio.Queue()  # with resume: the close code of each lost link
-        self._waiting: dict[str, tuple[asyncio.Future[dict[str, Any]], dict[str, Any]]] = {}
+        self._waiting: dict[str, _Pending] = {}  # in the order issued: the order they are sent again
+        self._link = 1  # the number of the current link
         self._replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(4)
@@ -105,14 +153,20 @@ class HubClient:
         encoding: str = "json",
         auth: bool = True,
         resume: bool = False,
+        queue_limit: int = QUEUE_LIMIT,
         **kwargs: Any,
     ) -> HubClient:
-        """Open a socket and authenticate with ``token``; ``resume=True`` makes the client survive lost links."""
+        """Open a socket and authenticate with ``token``; ``resume=True`` makes the client survive lost links.
+
+        ``queue_limit``: with ``resume``, how many commands may wait for a link (the offline queue).
+        """
         if resume and (token is None or not auth):
             raise ValueError("resume needs a token to authenticate each new link with")
+        if queue_limit < 1:
+            raise ValueError("queue_limit must be at least 1")
         binary = encoding == "msgpack"
         ws = await cls._open(url, binary, kwargs)
-        client = cls(ws, binary, url=url, token=token, resume=resume, connect_kwargs=kwargs)
+        client = cls(ws, binary, url=url, token=token, resume=resume, queue_limit=queue_limit, connect_kwargs=kwargs)
         if auth and token is not None:
             await client.send({"op": "auth", "token": token})
             client.welcome = await client.reply()
@@ -162,9 +216,9 @@ class HubClient:
             if self._watchdog is not None:
                 self._watchdog.cancel()
             self.closed.set()
-            for fut, _ in self._waiting.values():
-                if not fut.done():
-                    fut.set_exception(ConnectionError(f"closed {self.close_code}"))
+            for pending in self._waiting.values():
+                if not pending.answer.done():
+                    pending.answer.set_exception(ConnectionError(f"closed {self.close_code}"))
 
     async def _read(self, ws: ClientConnection) -> None:
         """Read one link until it ends; its close code goes to ``close_code``."""
@@ -198,9 +252,9 @@ class HubClient:
                 self.positions.get_nowait()
             self.positions.put_nowait(frame)
         elif op in ("ack", "error") and frame.get("id") in self._waiting:
-            fut, _ = self._waiting.pop(frame["id"])
-            if not fut.done():
-                fut.set_result(frame)
+            answer = self._waiting.pop(frame["id"]).answer
+            if not answer.done():
+                answer.set_result(frame)
         elif op == "subscribed":
             self._replayed(frame)
             self._replies.put_nowait(frame)
@@ -270,11 +324,12 @@ class HubClient:
 
     async def _rejoin(self, ws: ClientConnection) -> bool:
         """Authenticate and resubscribe on a new link, then send the unanswered commands again."""
+        self._link += 1
         await self.send({"op": "auth", "token": self.token})
         welcome = await self._handshake_frame(ws)
         if welcome.get("op") != "welcome":
             if welcome.get("code") in ("UNAUTHENTICATED", "TOKEN_EXPIRED"):
-                self.close_code = CloseCode.AUTH_FAILED
+                self.close_code = CLOSE_AUTH_FAILED
             return False
         self.welcome = welcome
         self._heartbeat(welcome)
@@ -289,9 +344,20 @@ class HubClient:
             self.offset = max(self.offset, answer["offset"])
             self.epoch = answer["epoch"]
             self.resumed.put_nowait(answer)
-        for _, frame in list(self._waiting.values()):
-            await self.send(frame)
+        await self._flush()
         return True
+
+    async def _flush(self) -> None:
+        """Send, in the order issued, every unanswered command not yet sent on this link.
+
+        Commands issued meanwhile join the end; it returns only once none is left, and the caller marks
+        the link live with no ``await`` in between, so no command is left behind unsent.
+        """
+        while unsent := [pending for pending in self._waiting.values() if pending.link != self._link]:
+            for pending in unsent:
+                if pending.link != self._link and not pending.answer.done():
+                    pending.link = self._link
+                    await self.send(pending.frame)
 
     async def _handshake_frame(self, ws: ClientConnection) -> dict[str, Any]:
         """The next frame of a rejoin that is not a ping (answered); nothing else can come before it."""
@@ -344,31 +410,57 @@ class HubClient:
         return answer
 
     async def command(
-        self, command_type: str, data: dict[str, Any], *, id: str | None = None, timeout: float = 10
+        self, command_type: str, data: dict[str, Any], *, id: str | None = None, timeout: float | None = 10
     ) -> dict[str, Any]:
         """Send a command and return its ack frame; raises HubError on an error frame.
 
-        With ``resume``, a command whose link is lost before the answer is sent again, with the same id,
-        on the next link (within ``timeout``).
+        With ``resume`` the link need not be up: the command waits for the next one (the offline queue,
+        at most ``queue_limit``, else ``QueueFull``), and one whose link is lost before the answer is sent
+        again, with the same id, on the next link; all within ``timeout`` (``None``: no limit).
         """
         command_id = id or f"{self._prefix}-{next(self._ids)}"
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        frame = {"op": "cmd", "id": command_id, "type": command_type, "data": data}
-        self._waiting[command_id] = (fut, frame)
+        known = self._waiting.get(command_id)
+        if known is not None:  # the same command asked again while unanswered: one frame, one answer
+            if (known.frame["type"], known.frame["data"]) != (command_type, data):
+                raise ValueError(f"command id {command_id!r} is waiting for the answer to another command")
+            answer = await asyncio.wait_for(asyncio.shield(known.answer), timeout)
+            return self._answered(answer)
+        if self.resume and self.closed.is_set():
+            raise ConnectionError(f"closed {self.close_code}")
+        if self.resume and not self._linked and len(self._waiting) >= self.queue_limit:
+            raise QueueFull(self.queue_limit)
+        pending = _Pending(
+            asyncio.get_running_loop().create_future(),
+            {"op": "cmd", "id": command_id, "type": command_type, "data": data},
+        )
+        self._waiting[command_id] = pending
         try:
             if self._linked or not self.resume:  # else the next link sends it, after resubscribing
+                pending.link = self._link
                 try:
-                    await self.send(frame)
+                    await self.send(pending.frame)
                 except websockets.ConnectionClosed:
                     if not self.resume:
                         raise
-            answer = await asyncio.wait_for(fut, timeout)  # with resume, sent again on the next link
+            answer = await asyncio.wait_for(asyncio.shield(pending.answer), timeout)
         finally:
-            if self._waiting.get(command_id, (None,))[0] is fut:
+            if self._waiting.get(command_id) is pending:
                 del self._waiting[command_id]
+                if not pending.answer.done():  # given up on (timeout, cancelled): so is the same id asked again
+                    pending.answer.set_exception(TimeoutError(f"no answer to command {command_id}"))
+                    pending.answer.exception()  # nobody else need be waiting to read it
+        return self._answered(answer)
+
+    @staticmethod
+    def _answered(answer: dict[str, Any]) -> dict[str, Any]:
         if answer["op"] == "error":
             raise HubError(answer)
         return answer
+
+    @property
+    def queued(self) -> int:
+        """Commands waiting for an answer, those waiting for a link among them."""
+        return len(self._waiting)
 
     async def next_event(self, timeout: float = 10) -> dict[str, Any]:
         return await asyncio.wait_for(self.events.get(), timeout)

@@ -41,6 +41,7 @@ import { DAY_FIGURES, TENDER_METHODS, formatMoney, parseAmount, placesOf, plainA
 import { dashboardSection } from "./manager_dashboard.js";
 import { groupsSection } from "./manager_groups.js";
 import { outboxPanel } from "./manager_outbox.js";
+import { webhooksPanel } from "./manager_webhooks.js";
 import { ManualJobs, showManualList } from "./manual_jobs.js";
 import { PrinterHealth, showPrinterHealth } from "./printer_health.js";
 import { settingsSection } from "./manager_settings.js";
@@ -48,7 +49,7 @@ import { SweepFindings, showSweepFindings } from "./manager_sweeps.js";
 import { CardBook } from "./tickets.js";
 import { checkRole, deviceToken, explain, h, noToken, setConnection, toast } from "./ui.js";
 
-const SECTIONS = ["dashboard", "alerts", "day", "invoices", "groups", "menu", "floor", "staff", "devices", "restaurant"];
+const SECTIONS = ["dashboard", "alerts", "day", "invoices", "groups", "menu", "floor", "staff", "devices", "restaurant", "webhooks"];
 const METHODS = TENDER_METHODS;
 const PER_PAGE = 12;
 const FIGURES = [["revenue", "Revenue", true], ...DAY_FIGURES];
@@ -493,6 +494,7 @@ function go(name) {
   if (section === "groups") groups.shown();
   dashboard.shown(section === "dashboard");
   outbox.shown(section === "alerts");
+  webhooks.shown(section === "webhooks");
   render();
 }
 
@@ -1447,6 +1449,8 @@ const dashboard = dashboardSection({
 
 const outbox = outboxPanel($("outbox"), { read, hub: () => hub, openInvoice: (id) => openInvoice(id) });
 
+const webhooks = webhooksPanel($("webhooks"), { read, hub: () => hub }); // the Webhooks section (manager_webhooks.js)
+
 const groups = groupsSection({
   hub: () => hub,
   read,
@@ -1536,6 +1540,7 @@ if (!token) {
     openOrders,
     dashboard,
     outbox,
+    webhooks,
     state: () => ({ section, figures, currency, restaurantVersion, restaurant, devices, invoices, invoice, offer, lastClose, settings: settings.state(), groups: groups.state() }),
   };
   wire();

@@ -1,10 +1,12 @@
-// Back office, the Alerts section: what went, or is going, to ERPNext (the outbox: every sale, refund and void the
-// books wrote; hub/books/outbox.py, pushed by hub/workers/outbox.py), so a send that needs a person is plain.
+// Back office, the Alerts section: what went, or is going, out of the hub (the outbox: every sale, refund and void
+// the books wrote, to ERPNext; every sale's invoice, to the invoice archive; hub/books/outbox.py, pushed by
+// hub/workers/outbox.py), so a send that needs a person is plain.
 //
-// The counts of pending, failed and done on top; under them the failed ones first, each with its kind and
-// invoice, the error as it was answered, how many tries, and Retry (outbox.retry over the WebSocket: back to
-// pending, tried again now); then the pending ones with when they are tried next; then the done ones with the
-// document's name in ERPNext, or "logged here (ERPNext not set up)" when ERPNEXT_URL is unset.
+// The counts of pending, failed and done on top; under them the failed ones first, each with where it goes
+// (ERPNext, Invoice archive), its kind and invoice, the error as it was answered, how many tries, and Retry
+// (outbox.retry over the WebSocket: back to pending, tried again now); then the pending ones with when they are
+// tried next; then the done ones with the document's name in ERPNext or the PDF's key in the archive, or
+// "logged here (ERPNext not set up)" when ERPNEXT_URL is unset.
 //
 // Read (GET /api/v1/outbox, the latest 200) when the page opens, every REFRESH_MS while the Alerts section is
 // shown (at once when it is shown again after that long), after each retry, and on REFRESH. A failed read keeps
@@ -17,18 +19,21 @@ export const REFRESH_MS = 10000;
 const LOGGED_ONLY = "ERPNEXT_URL is not set"; // the drain's words when there is no ERPNext to send to
 const ORDER = { FAILED: 0, PENDING: 1, DONE: 2 };
 const KIND_WORDS = { SALE: "Sale", REFUND: "Refund", VOID: "Void" };
+// Where a row goes, in words; a target this page does not know yet shows as it is named.
+export const TARGETS = { erpnext: "ERPNext", archive: "Invoice archive" };
+export const targetName = (item) => TARGETS[item.target] || item.target || "?";
 
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
-const title = (item) => `${KIND_WORDS[item.kind] || item.kind} of invoice ${item.reference}`;
+const title = (item) => `${targetName(item)}: ${KIND_WORDS[item.kind] || item.kind} of invoice ${item.reference}`;
 const tries = (n) => `tried ${plural(n, "time", "times")}`;
 export const loggedOnly = (item) => item.status === "DONE" && !item.remote_id && String(item.last_error || "").startsWith(LOGGED_ONLY);
 
 // Failed first, then pending, then done; the hub's order (latest first) within each.
 export const forShow = (items) => items.map((item, at) => ({ item, at })).sort((a, b) => (ORDER[a.item.status] ?? 3) - (ORDER[b.item.status] ?? 3) || a.at - b.at).map((x) => x.item);
 
-// A refusal of outbox.retry, in words.
-export function retryRefusal(err) {
-  if (err && err.code === "INVALID_STATE") return "Already sent: ERPNext has it, nothing to retry.";
+// A refusal of outbox.retry of `item`, in words.
+export function retryRefusal(err, item = {}) {
+  if (err && err.code === "INVALID_STATE") return item.target === "archive" ? "Already sent: the archive has it, nothing to retry." : `Already sent: ${targetName({ target: item.target || "erpnext" })} has it, nothing to retry.`;
   if (err && err.code === "NOT_FOUND") return "Not in the outbox any more: nothing to retry.";
   return explain(err);
 }
@@ -43,6 +48,7 @@ function readProblem(err) {
 // What became of a done item.
 function doneWords(item) {
   if (loggedOnly(item)) return "logged here (ERPNext not set up)";
+  if (item.target === "archive") return item.remote_id ? `archived as ${item.remote_id}` : item.last_error ? `nothing archived: ${item.last_error}` : "done";
   if (item.remote_id) return item.kind === "VOID" ? `cancelled in ERPNext: ${item.remote_id}` : `in ERPNext as ${item.remote_id}`;
   return item.last_error ? `nothing sent: ${item.last_error}` : "done";
 }
@@ -97,7 +103,7 @@ export function outboxPanel(box, { read, hub, openInvoice }) {
       await hub().act("outbox.retry", { outbox_id: item.id });
       toast(`${title(item)}: back in the queue: it is tried again now.`, "info");
     } catch (err) {
-      const words = retryRefusal(err);
+      const words = retryRefusal(err, item);
       said.set(item.id, words);
       toast(`${title(item)}: ${words}`, "error", (err && err.code) || null);
     } finally {
@@ -123,11 +129,13 @@ export function outboxPanel(box, { read, hub, openInvoice }) {
     const when = status === "DONE" ? `done ${hhmm(item.done_at)}` : `since ${hhmm(item.created_at)}`;
     return h(
       "li",
-      { class: `ob-item s-${status}`, dataset: { outboxId: item.id, status, kind: item.kind, reference: item.reference } },
+      { class: `ob-item s-${status}`, dataset: { outboxId: item.id, status, target: item.target, kind: item.kind, reference: item.reference } },
       h("span", { class: "ob-status" }, status),
       h(
         "span",
         { class: "ob-what" },
+        h("span", { class: `ob-target t-${item.target}` }, targetName(item)),
+        " ",
         `${KIND_WORDS[item.kind] || item.kind} of invoice `,
         h("button", { type: "button", class: "ob-invoice", title: "Show the invoice", onclick: () => openInvoice(item.reference) }, item.reference),
       ),
@@ -148,18 +156,18 @@ export function outboxPanel(box, { read, hub, openInvoice }) {
       h(
         "div",
         { class: "col-head" },
-        h("h2", {}, "Sent to ERPNext"),
+        h("h2", {}, "Sent out: ERPNext, invoice archive"),
         h("span", { class: "ob-counts" }, count("FAILED", "failed"), count("PENDING", "pending"), count("DONE", "done")),
         h("span", { class: "hint", id: "outbox-updated" }, loadedAt ? `read ${hhmm(loadedAt)}` : ""),
         h("button", { type: "button", id: "outbox-reload", onclick: () => load() }, "REFRESH"),
       ),
-      ...(failed ? [h("p", { class: "problem", id: "outbox-problem", role: "alert" }, `What was sent to ERPNext could not be read (since ${hhmm(failed.at)}): ${failed.message}`)] : []),
+      ...(failed ? [h("p", { class: "problem", id: "outbox-problem", role: "alert" }, `What was sent out could not be read (since ${hhmm(failed.at)}): ${failed.message}`)] : []),
       h(
         "ul",
         { class: "ob-list", id: "outbox-list", "aria-live": "polite" },
         items.length
           ? items.map(entry)
-          : h("li", { class: "none" }, answer ? "Nothing for ERPNext yet: each sale, refund and void goes there once it is paid." : failed ? "Not read yet." : "Reading…"),
+          : h("li", { class: "none" }, answer ? "Nothing sent out yet: each sale, refund and void goes to ERPNext, and each sale's invoice to the archive, once it is paid." : failed ? "Not read yet." : "Reading…"),
       ),
     );
   }

@@ -43,6 +43,7 @@ from fireflow.hub.commands.settle import BooksOnly, Settler
 from fireflow.hub.commands.tenancy import tenant_violation
 from fireflow.hub.domain.actors import Actor, Role, check_role
 from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.invoice_links import InvoiceLinks
 from fireflow.hub.live.devices import Devices
 from fireflow.hub.live.store import CLAIMED, Claim, Claimed, Refusal, Store, StoredResult, acting_as
 from fireflow.hub.logs import log_context
@@ -188,6 +189,7 @@ class CommandBus:
         self.audit = audit  # where refusals worth keeping go (tenant violations)
         self.metrics = metrics
         self.money = BooksOnly(settler, pins, devices) if settler is not None else None
+        self.links: InvoiceLinks | None = None  # the customers' invoice links, printed on receipts (the hub's)
 
     async def execute(self, actor: Actor, command_id: str, command_type: str, data: dict[str, Any]) -> StoredResult:
         """Run one command a client sent; raises DomainError with the code to answer.
@@ -317,6 +319,7 @@ class CommandBus:
                         command_id,
                         self.groups,
                         self.money,
+                        self.links,
                     )
                 )
             except DomainError:

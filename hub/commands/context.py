@@ -17,6 +17,7 @@ from fireflow.hub.domain import orders, settlement
 from fireflow.hub.domain.actors import Actor
 from fireflow.hub.domain.decision import Decision
 from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.invoice_links import InvoiceLinks
 from fireflow.hub.domain.stock import StockBook
 from fireflow.hub.live.devices import Devices
 from fireflow.hub.live.store import Store
@@ -42,6 +43,7 @@ class Context:
     command_id: str = ""
     groups: Groups | None = None
     money: BooksOnly | None = None  # the books (Postgres), for what prints from them: receipts, the Z-report
+    links: InvoiceLinks | None = None  # the customers' invoice links, for the receipt's QR code
 
     async def editable(self, order_id: str) -> Order:
         """An order this terminal may change: open, not being paid, and no other terminal holds its bill."""

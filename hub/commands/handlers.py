@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import secrets
 
-from fireflow.hub.books import outbox
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from fireflow.hub.books import outbox, webhooks
 from fireflow.hub.commands.context import Context, Handler
 from fireflow.hub.domain import billing, kitchen, orders, ready_times, settlement, setup, stock, sweeps, tables
 from fireflow.hub.domain.decision import Decision
@@ -18,6 +20,7 @@ from fireflow.schema import commands as payloads
 from fireflow.schema.billing import Discount
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import Order, Table
+from fireflow.schema.webhooks import ReplayWebhook, SubscribeWebhook, UnsubscribeWebhook
 
 
 async def open_order(ctx: Context) -> Decision:
@@ -161,6 +164,39 @@ async def retry_outbox(ctx: Context) -> Decision:
         raise DomainError(ErrorCode.UNAVAILABLE, "the outbox needs the books (Postgres); none is configured")
     await outbox.retry(ctx.money.books.engine, ctx.rid, cmd.outbox_id)
     return Decision(result={"outbox_id": cmd.outbox_id, "status": "PENDING"})
+
+
+# The answer to webhook.subscribe (with the secret) is kept in Redis for a copy this long, not the usual day; a
+# later copy of the same id finds the subscription by its command id in Postgres (hub/books/webhooks.py).
+SECRET_KEPT_S = 600
+
+
+def _webhook_books(ctx: Context) -> AsyncEngine:
+    if ctx.money is None:
+        raise DomainError(ErrorCode.UNAVAILABLE, "webhooks need the books (Postgres); none is configured")
+    return ctx.money.books.engine
+
+
+async def subscribe_webhook(ctx: Context) -> Decision:
+    """A URL subscribed from the stream's head now, with a secret made here; copies of the id run one at a time
+    (the registry's ``side_effects``) and get the first's answer."""
+    cmd: SubscribeWebhook = ctx.command
+    engine = _webhook_books(ctx)
+    head, epoch = await ctx.store.position(ctx.rid)
+    found = await webhooks.subscribe(
+        engine, ctx.rid, ctx.command_id, ctx.actor.device_id, cmd.url, cmd.events, (epoch, head)
+    )
+    return Decision(result=found, result_ttl=SECRET_KEPT_S)
+
+
+async def unsubscribe_webhook(ctx: Context) -> Decision:
+    cmd: UnsubscribeWebhook = ctx.command
+    return Decision(result=await webhooks.unsubscribe(_webhook_books(ctx), ctx.rid, cmd.webhook_id))
+
+
+async def replay_webhook(ctx: Context) -> Decision:
+    cmd: ReplayWebhook = ctx.command
+    return Decision(result=await webhooks.replay(_webhook_books(ctx), ctx.rid, cmd.webhook_id, cmd.from_offset))
 
 
 async def report_sweep(ctx: Context) -> Decision:

@@ -86,7 +86,9 @@ async def receipt(ctx: Context) -> Decision:
     if invoice_id is not None:
         job_id = print_documents.receipt_job_id(invoice_id)
         made = await ctx.store.print_job(ctx.rid, job_id)
-        paper = print_documents.invoice_receipt(await _invoice(ctx, invoice_id), restaurant)
+        invoice = await _invoice(ctx, invoice_id)
+        link = ctx.links.issued(ctx.rid, invoice_id, invoice["created_at"]) if ctx.links is not None else None
+        paper = print_documents.invoice_receipt(invoice, restaurant, link)
     else:
         assert order is not None
         job_id = print_documents.bill_job_id(order)

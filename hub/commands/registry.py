@@ -37,6 +37,7 @@ from fireflow.schema import commands as payloads
 from fireflow.schema.customers import PutCustomer
 from fireflow.schema.groups import SaveGroup
 from fireflow.schema.setup import PairDevice, PutStaff, RemoveStaff, RevokeDevice
+from fireflow.schema.webhooks import ReplayWebhook, SubscribeWebhook, UnsubscribeWebhook
 
 __all__ = ["PUBLIC", "REGISTRY", "Flow", "HttpRoute", "Spec", "spec"]
 
@@ -324,6 +325,31 @@ REGISTRY: tuple[Spec, ...] = (
     Spec("print.agent_gone", payloads.PrintAgentGone, _NOBODY, health_on.agent_gone, internal=True),
     # Saved group bills (Postgres): orders invoiced together under a title, with the customer's references
     Spec("group.save", SaveGroup, _CASH, group_on.save_group, http=_put("/groups"), side_effects=True),
+    # Webhooks (Postgres): integrators' URLs given the restaurant's events, signed (hub/workers/webhooks.py)
+    Spec(
+        "webhook.subscribe",
+        SubscribeWebhook,
+        MANAGERS,
+        on.subscribe_webhook,
+        http=_post("/webhooks"),
+        side_effects=True,
+    ),
+    Spec(
+        "webhook.unsubscribe",
+        UnsubscribeWebhook,
+        MANAGERS,
+        on.unsubscribe_webhook,
+        http=_delete("/webhooks/{webhook_id}"),
+        side_effects=True,
+    ),
+    Spec(
+        "webhook.replay",
+        ReplayWebhook,
+        MANAGERS,
+        on.replay_webhook,
+        http=_post("/webhooks/{webhook_id}/replay"),
+        side_effects=True,
+    ),
 )
 
 _BY_NAME: dict[str, Spec] = {s.name: s for s in REGISTRY}

@@ -117,11 +117,12 @@ def _money(restaurant: Restaurant) -> dict[str, Any]:
     return {"restaurant": restaurant.name, "currency": restaurant.currency, "minor_digits": restaurant.minor_digits}
 
 
-def invoice_receipt(invoice: Mapping[str, Any], restaurant: Restaurant) -> ReceiptPrint:
+def invoice_receipt(invoice: Mapping[str, Any], restaurant: Restaurant, link: str | None = None) -> ReceiptPrint:
     """The receipt of an invoice as the invoice history reads it (``hub.books.history.invoice_detail``).
 
     Its bill is the one stored at settlement, its payments the rows recorded (part payments first,
-    change as given); a voided invoice has no receipt.
+    change as given); a voided invoice has no receipt. ``link``, the customer's link to the archived
+    invoice (``hub/domain/invoice_links.py``), prints as a QR code.
     """
     if invoice["status"] == "VOIDED":
         raise DomainError(
@@ -150,6 +151,7 @@ def invoice_receipt(invoice: Mapping[str, Any], restaurant: Restaurant) -> Recei
         invoice_number=invoice["number"],
         payments=payments,
         at=invoice["created_at"],
+        link=link,
         **_money(restaurant),
     )
 

@@ -51,6 +51,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from escpos.constants import QR_ECLEVEL_M
 from escpos.printer import Dummy
 from PIL import Image, ImageDraw, ImageFont
 
@@ -78,6 +79,7 @@ _CODEC = "cp858"  # the same table in Python (checked against python-escpos's in
 DOTS_PER_COLUMN = 12  # font A is 12 dots wide: 32 columns = 384 dots (58 mm), 42 = 504, 48 = 576 (80 mm)
 MIN_WIDTH, MAX_WIDTH = 24, 64
 FOOTNOTE = "* name in another script: see the screen"
+QR_DOTS = 5  # a QR module's side in dots: a 120-character link (45 modules) is 28 mm at 203 dpi
 OTHER_SCRIPT = "(another script: see the screen)"
 
 Align = Literal["left", "center", "right"]
@@ -321,6 +323,12 @@ class _Sheet:
             ImageDraw.Draw(image).text((left, 0), row, font=font, fill=0)
             self._printer.image(image, impl="bitImageRaster")
 
+    def qr(self, text: str) -> None:
+        """``text`` as a QR code drawn by the printer itself (GS ( k), centred, on its own lines."""
+        self._apply(CENTER)
+        self._printer.qr(text, ec=QR_ECLEVEL_M, size=QR_DOTS, native=True)
+        self._printer.text("\n")
+
     def cut(self) -> bytes:
         self._apply(PLAIN)
         self._printer.cut()
@@ -443,11 +451,13 @@ def receipt(
     now_text: str,
     font: ImageFont.FreeTypeFont | None = None,
     reprint: bool = False,
+    link: str | None = None,
 ) -> bytes:
     """The customer's receipt: each line's quantity, unit price and amount, discounts, service charge,
     tax per code, the total, the payments and the change; amounts in major units with the currency's
     decimals (``major``), the ISO code on the total. Without an invoice number it is a bill, not paid.
-    A reprint says REPRINT first and last, so a copy is never taken for a second sale.
+    A reprint says REPRINT first and last, so a copy is never taken for a second sale. ``link`` (the
+    customer's link to the archived invoice) prints as a QR code under the total's lines.
     """
 
     def money(amount: int) -> str:
@@ -498,6 +508,9 @@ def receipt(
     if sheet.footnote:
         sheet.line("* name in another script")
     sheet.line(f"Amounts in {currency}", CENTER)
+    if link:
+        sheet.line("Your invoice online:", CENTER)
+        sheet.qr(link)
     sheet.line("Thank you", CENTER)
     if reprint:
         sheet.line("** REPRINT **", BIG)

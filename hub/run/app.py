@@ -43,7 +43,9 @@ from fireflow.hub.commands.pins import Pins
 from fireflow.hub.commands.settle import Settler
 from fireflow.hub.domain.actors import Actor
 from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.invoice_links import InvoiceLinks
 from fireflow.hub.integrations.erpnext import ErpNext
+from fireflow.hub.integrations.object_store import open_store
 from fireflow.hub.live import control
 from fireflow.hub.live.codec import CODECS
 from fireflow.hub.live.connection import Connection
@@ -64,10 +66,12 @@ from fireflow.hub.transports.limits import Buckets
 from fireflow.hub.transports.ws import WebSocketEndpoint
 from fireflow.hub.workers.durable import Backlog, DurableWriter, backlog
 from fireflow.hub.workers.outbox import OutboxDrain
+from fireflow.hub.workers.outbox_archive import ArchiveTarget
 from fireflow.hub.workers.outbox_erpnext import ErpNextTarget
 from fireflow.hub.workers.predictions import Predictor
 from fireflow.hub.workers.sweeps import Sweeper
 from fireflow.hub.workers.timers import DueChecks
+from fireflow.hub.workers.webhooks import WebhookWorker
 from fireflow.schema.commands import PrintAgentGone
 from fireflow.schema.protocol import CloseCode
 
@@ -185,12 +189,20 @@ class Hub:
             every=settings.sweep_every,
             recommendations=self.recommendations,
         )
+        # The invoice archive (the outbox's archive target writes it, /invoice/… links read it) and its links.
+        self.archive_store = open_store(settings.archive_url, settings.data_dir, settings.s3_endpoint_url)
+        self.invoice_links = InvoiceLinks.of(self.secrets, settings.public_base_url, settings.invoice_link_ttl)
+        self.bus.links = self.invoice_links  # receipts print the link as a QR code
         self.outbox: OutboxDrain | None = None
         if self.engine is not None and settings.outbox:
             erp = None
+            archive = ArchiveTarget(self.archive_store, self.invoice_links, self.store.restaurant)
             if settings.erpnext_url:
                 erp = ErpNext(settings.erpnext_url, settings.erpnext_api_key, settings.erpnext_api_secret)
-            self.outbox = OutboxDrain(self.engine, [ErpNextTarget(erp, settings.erpnext, self.store.zone)])
+            self.outbox = OutboxDrain(self.engine, [ErpNextTarget(erp, settings.erpnext, self.store.zone), archive])
+        self.webhooks: WebhookWorker | None = None
+        if self.engine is not None and settings.webhooks:
+            self.webhooks = WebhookWorker(self.engine, self.redis)
         self.connections: set[Connection] = Sockets(self.metrics)
         self._seen_tasks: set[asyncio.Task[None]] = set()
         self.writer: DurableWriter | None = None
@@ -235,6 +247,8 @@ class Hub:
             spawn("sweeps", self.sweeper.run)
         if self.outbox is not None:
             spawn("outbox", self.outbox.run)
+        if self.webhooks is not None:
+            spawn("webhooks", self.webhooks.run)
         spawn("positions", self.positions.listen)
         spawn("positions-writer", self.positions.write)
         spawn("audit", self.audit.run)
@@ -259,6 +273,9 @@ class Hub:
         await self.sweeper.stop()
         if self.outbox is not None:
             await self.outbox.close()
+        if self.webhooks is not None:
+            await self.webhooks.close()
+        await self.archive_store.close()
         self.metrics.stop_timing_gc()
         await self.presence.stop()
         await self.print_agents.stop()
@@ -462,10 +479,11 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await hub.stop()
 
+    from fireflow.hub.transports.invoice_links import invoice_routes
     from fireflow.hub.transports.pages import page_routes
 
     ws = WebSocketEndpoint(hub)
-    app = Starlette(routes=[*routes(), WebSocketRoute("/ws", ws), *page_routes()], lifespan=lifespan)
+    app = Starlette(routes=[*routes(), WebSocketRoute("/ws", ws), *invoice_routes(), *page_routes()], lifespan=lifespan)
     app.state.hub = hub
     app.state.ws = ws
     return app

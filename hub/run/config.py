@@ -186,7 +186,30 @@ class Settings(BaseSettings):
         description="ERPNext's mode of payment for each tender, METHOD=Mode separated by commas",
         json_schema_extra={"allowed": "METHOD=Mode,... with METHOD one of CASH, UPI, CARD, WALLET, COD"},
     )
-    outbox: bool = Field(True, description="push what the books wrote to the outbox (ERPNext) from this node")
+    outbox: bool = Field(
+        True, description="push what the books wrote to the outbox (ERPNext, the invoice archive) from this node"
+    )
+    webhooks: bool = Field(True, description="deliver the restaurants' events to their webhooks from this node")
+    archive_url: str | None = Field(
+        None,
+        validation_alias="ARCHIVE_URL",
+        description="where each invoice's JSON and PDF are archived (unset: the directory <data-dir>/archive)",
+        json_schema_extra={"allowed": "s3://bucket[/prefix] (any S3-compatible store) or file:///a/directory"},
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        validation_alias="S3_ENDPOINT_URL",
+        description="the S3-compatible store's address (MinIO, Ceph, …; unset: AWS); credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY",
+        json_schema_extra={"allowed": "http(s)://host[:port]"},
+    )
+    invoice_link_ttl: Positive = Field(
+        30 * 86_400.0, description="seconds a customer's invoice link (the receipt's QR code) works after the invoice"
+    )
+    public_url: str | None = Field(
+        None,
+        description="the address customers reach this hub at, which invoice links start with (unset: http://host:port)",
+        json_schema_extra={"allowed": "http(s)://host[:port][/path]"},
+    )
     position_interval: Positive = Field(
         1.0, description="seconds a rider's fixes must be apart; sooner ones are dropped (counted)"
     )
@@ -247,6 +270,22 @@ class Settings(BaseSettings):
         erp_modes(value)
         return value
 
+    @field_validator("archive_url")
+    @classmethod
+    def _archive_url(cls, value: str | None) -> str | None:
+        from fireflow.hub.integrations.object_store import location
+
+        if value:
+            location(value, Path("."))
+        return value or None
+
+    @field_validator("s3_endpoint_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and (not value.startswith(("http://", "https://")) or not urlsplit(value).hostname):
+            raise ValueError("must be http://host[:port] or https://host[:port]")
+        return value.rstrip("/") if value else None
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
@@ -260,6 +299,12 @@ class Settings(BaseSettings):
     @property
     def durable_mode(self) -> str:
         return self.durable
+
+    @property
+    def public_base_url(self) -> str:
+        """What invoice links start with: ``FIREFLOW_PUBLIC_URL``, else this node's own address."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return self.public_url or f"http://{host}:{self.port}"
 
     @property
     def erpnext(self) -> ErpSettings:

@@ -32,6 +32,8 @@ from fireflow.hub.books.groups import Groups
 from fireflow.hub.books.outbox import STATUSES as OUTBOX_STATUSES
 from fireflow.hub.books.outbox import outbox_page
 from fireflow.hub.books.reports import z_report_html
+from fireflow.hub.books.webhooks import deliveries as webhook_deliveries
+from fireflow.hub.books.webhooks import webhooks as webhook_list
 from fireflow.hub.commands.batch_suggestions import Suggestions
 from fireflow.hub.commands.registry import PUBLIC, REGISTRY
 from fireflow.hub.commands.tenancy import tenant_violation
@@ -48,6 +50,7 @@ from fireflow.hub.forecast.history import anomalies_of, forecast_of
 from fireflow.hub.logs import log_context
 from fireflow.hub.metrics import CONTENT_TYPE
 from fireflow.hub.transports.errors import to_wire
+from fireflow.hub.transports.invoice_links import staff_link
 from fireflow.hub.transports.limits import Buckets
 from fireflow.hub.transports.tokens import mint
 from fireflow.hub.transports.tokens import read as read_token
@@ -158,13 +161,21 @@ async def _run(request: Request, command_type: str, data: dict[str, Any], comman
     return _json({"id": command_id, "offset": stored.offset, "result": stored.answer()})
 
 
-def _command_route(command_type: str, *path_fields: str) -> Callable[[Request], Awaitable[Response]]:
+def _command_route(
+    command_type: str, payload: type[BaseModel], *path_fields: str
+) -> Callable[[Request], Awaitable[Response]]:
+    """A command's own REST route. A path's id is text; one the payload holds as a number (``/outbox/5/retry``)
+    is given as one when it is all digits, so the strict payload takes it (any other text is refused there)."""
+    numbers = {name for name in path_fields if payload.model_fields[name].annotation in (int, "int")}
+
     async def endpoint(request: Request) -> Response:
         try:
             data = await _body(request)
         except DomainError as exc:
             return _error(exc)
-        data.update({name: request.path_params[name] for name in path_fields})
+        for name in path_fields:
+            value = request.path_params[name]
+            data[name] = int(value) if name in numbers and value.isascii() and value.isdigit() else value
         return await _run(request, command_type, data)
 
     return endpoint
@@ -466,6 +477,20 @@ async def _outbox(hub: Hub, actor: Actor, request: Request) -> Any:
     return await outbox_page(_engine(hub), actor.restaurant_id, status)
 
 
+async def _webhooks(hub: Hub, actor: Actor, request: Request) -> Any:
+    """The restaurant's webhooks: state, cursor, last error (hub/books/webhooks.py); never their secrets."""
+    can_read(actor, "manager")
+    return await webhook_list(_engine(hub), actor.restaurant_id)
+
+
+async def _webhook_deliveries(hub: Hub, actor: Actor, request: Request) -> Any:
+    can_read(actor, "manager")
+    raw = request.path_params["webhook_id"]
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 19):
+        raise DomainError(ErrorCode.NOT_FOUND, f"no webhook {raw[:40]!r} in this restaurant")
+    return await webhook_deliveries(_engine(hub), actor.restaurant_id, int(raw))
+
+
 RECOMMENDATION_DAYS = (1, 90)
 
 
@@ -530,6 +555,12 @@ READS: tuple[Read, ...] = (
         "latest 200 and counts by status (managers)",
         (("status", "PENDING, FAILED or DONE; all when left out"),),
     ),
+    Read("/webhooks", _webhooks, "The webhooks: URL, event types, state, cursor and last error (managers)"),
+    Read(
+        "/webhooks/{webhook_id}/deliveries",
+        _webhook_deliveries,
+        "One webhook and its latest 50 delivery attempts, newest first: delivery id, offset, HTTP status, error",
+    ),
     Read(
         "/stats/recommendations",
         _recommendations,
@@ -570,6 +601,11 @@ READS: tuple[Read, ...] = (
         "Every event about an order, with the device that caused it (as stored; the last second may be missing)",
     ),
     Read("/invoices/{invoice_id}", _invoice, "One invoice whole: figures, bill, lines, orders and payments"),
+    Read(
+        "/invoices/{invoice_id}/link",
+        staff_link,
+        "A fresh signed link for the customer to the archived invoice (PDF and JSON) and when it expires",
+    ),
     Read(
         "/customers",
         _customers,
@@ -734,7 +770,11 @@ def routes() -> list[Route]:
     ]
     found += [Route(prefix + read.path, _reader(read), methods=["GET"]) for read in READS]
     found += [
-        Route(prefix + spec.http.path, _command_route(spec.name, *spec.http.fields), methods=[spec.http.method])
+        Route(
+            prefix + spec.http.path,
+            _command_route(spec.name, spec.payload, *spec.http.fields),
+            methods=[spec.http.method],
+        )
         for spec in REGISTRY
         if spec.http is not None
     ]

@@ -19,6 +19,8 @@ from starlette.staticfiles import StaticFiles
 __all__ = ["PAGES", "page_routes"]
 
 WEB = Path(__file__).resolve().parents[2] / "clients" / "web"
+# The browser client lives once, in the JS package (clients/js, @fireflow/client); the pages import it from here.
+CLIENT_JS = Path(__file__).resolve().parents[2] / "clients" / "js" / "src" / "fireflow.js"
 
 # path -> (file in clients/web, what it is)
 PAGES = {
@@ -70,6 +72,10 @@ def _app_file(filename: str, media_type: str) -> Callable[[Request], Awaitable[R
     return app_file
 
 
+async def _client_js(request: Request) -> Response:
+    return FileResponse(CLIENT_JS, media_type="text/javascript")
+
+
 async def printed(request: Request) -> JSONResponse:
     """The demo's emulated printers and their newest tickets; ``emulated: false`` where none run in this process."""
     printers = getattr(request.app.state, "demo_printers", None)
@@ -82,5 +88,6 @@ def page_routes() -> list[BaseRoute]:
     if WEB.is_dir():
         routes += [Route(path, _page(filename)) for path, (filename, _) in PAGES.items()]
         routes += [Route(path, _app_file(filename, media)) for path, (filename, media) in APP_FILES.items()]
+        routes.append(Route("/static/fireflow.js", _client_js))
         routes.append(Mount("/static", StaticFiles(directory=WEB), name="static"))
     return routes

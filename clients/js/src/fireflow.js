@@ -1,4 +1,6 @@
 // Fireflow browser client: one WebSocket to the hub, protocol v1 (schema/PROTOCOL.md).
+// The package @fireflow/client (clients/js; its major version is the protocol's), and the very file
+// the hub serves to its own pages at /static/fireflow.js. Types: fireflow.d.ts beside it.
 //
 // It authenticates, subscribes, and keeps the resume position (the epoch and the highest
 // offset applied). When the socket drops it reconnects with backoff and subscribes again
@@ -20,6 +22,7 @@
 //   await hub.act("order.bump", { order_id });  // the same, reusing the id of the same unanswered action
 //   hub.send({ op: "position", ... });  // a frame with no answer: sent now if live, else dropped (false)
 
+export const PROTOCOL_VERSION = 1;
 export const SUBPROTOCOL = "fireflow.v1.json";
 const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 5000;
