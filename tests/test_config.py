@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -96,3 +98,31 @@ def test_every_setting_is_in_the_readme_configuration_table() -> None:
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", table))
     wanted = {variable for name in Settings.model_fields for variable in Settings.env_names(name)}
     assert wanted - documented == set()
+
+
+def test_settings_handed_to_the_background_process_as_its_environment_are_the_same(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """as_env makes the same settings again: flags, the secret read from the data directory, booleans, paths."""
+    for name in list(os.environ):
+        if name.startswith(("FIREFLOW_", "ERPNEXT_", "ARCHIVE_", "S3_")) or name in (
+            "REDIS_URL",
+            "DATABASE_URL",
+            "PORT",
+        ):
+            monkeypatch.delenv(name)
+    settings = Settings.from_env(
+        data_dir=tmp_path,
+        secret="s3cret",
+        port=8123,
+        outbox=False,
+        durable="inline",
+        redis_url="redis://127.0.0.1:7000/0",
+        database_url="postgresql://u:p@127.0.0.1:5433/ff",
+        erpnext_modes="CASH=Cash",
+    )
+    for name, value in settings.as_env().items():
+        monkeypatch.setenv(name, value)
+    again = Settings.from_env()
+    assert again == settings
+    assert again.public_base_url.endswith(":8123")  # the node's own port: the links it prints

@@ -43,8 +43,6 @@ from fireflow.hub.commands.pins import Pins
 from fireflow.hub.commands.settle import Settler
 from fireflow.hub.domain.actors import Actor
 from fireflow.hub.domain.errors import DomainError
-from fireflow.hub.domain.invoice_links import InvoiceLinks
-from fireflow.hub.integrations.erpnext import ErpNext
 from fireflow.hub.integrations.object_store import open_store
 from fireflow.hub.live import control
 from fireflow.hub.live.codec import CODECS
@@ -65,13 +63,10 @@ from fireflow.hub.transports.http_api import routes
 from fireflow.hub.transports.limits import Buckets
 from fireflow.hub.transports.ws import WebSocketEndpoint
 from fireflow.hub.workers.durable import Backlog, DurableWriter, backlog
-from fireflow.hub.workers.outbox import OutboxDrain
-from fireflow.hub.workers.outbox_archive import ArchiveTarget
-from fireflow.hub.workers.outbox_erpnext import ErpNextTarget
 from fireflow.hub.workers.predictions import Predictor
+from fireflow.hub.workers.senders import Senders, invoice_links
 from fireflow.hub.workers.sweeps import Sweeper
 from fireflow.hub.workers.timers import DueChecks
-from fireflow.hub.workers.webhooks import WebhookWorker
 from fireflow.schema.commands import PrintAgentGone
 from fireflow.schema.protocol import CloseCode
 
@@ -152,7 +147,7 @@ class Hub:
         )
         self._leaving = asyncio.Event()  # set by stop(): sockets closed by our shutdown resume elsewhere
         # The key new tokens are signed with first, then former ones still accepted (key rotation).
-        self.secrets = [settings.secret, *(s.strip() for s in settings.previous_secrets.split(",") if s.strip())]
+        self.secrets = settings.secrets
         self.positions = Positions(
             self.redis,
             self.fanout,
@@ -189,20 +184,14 @@ class Hub:
             every=settings.sweep_every,
             recommendations=self.recommendations,
         )
-        # The invoice archive (the outbox's archive target writes it, /invoice/… links read it) and its links.
+        # The invoice archive as the customers' links read it (/invoice/…), and the links receipts print.
         self.archive_store = open_store(settings.archive_url, settings.data_dir, settings.s3_endpoint_url)
-        self.invoice_links = InvoiceLinks.of(self.secrets, settings.public_base_url, settings.invoice_link_ttl)
-        self.bus.links = self.invoice_links  # receipts print the link as a QR code
-        self.outbox: OutboxDrain | None = None
-        if self.engine is not None and settings.outbox:
-            erp = None
-            archive = ArchiveTarget(self.archive_store, self.invoice_links, self.store.restaurant)
-            if settings.erpnext_url:
-                erp = ErpNext(settings.erpnext_url, settings.erpnext_api_key, settings.erpnext_api_secret)
-            self.outbox = OutboxDrain(self.engine, [ErpNextTarget(erp, settings.erpnext, self.store.zone), archive])
-        self.webhooks: WebhookWorker | None = None
-        if self.engine is not None and settings.webhooks:
-            self.webhooks = WebhookWorker(self.engine, self.redis)
+        self.invoice_links = invoice_links(settings)
+        self.bus.links = self.invoice_links
+        # What leaves the hub runs where the durable writer does (hub/workers/senders.py): here when inline.
+        self.senders: Senders | None = None
+        if self.engine is not None and settings.durable_mode == "inline":
+            self.senders = Senders.of(settings, self.engine, self.redis, self.store)
         self.connections: set[Connection] = Sockets(self.metrics)
         self._seen_tasks: set[asyncio.Task[None]] = set()
         self.writer: DurableWriter | None = None
@@ -245,10 +234,9 @@ class Hub:
             spawn("predictions", self.predictor.run)
         if self.settings.sweeps:
             spawn("sweeps", self.sweeper.run)
-        if self.outbox is not None:
-            spawn("outbox", self.outbox.run)
-        if self.webhooks is not None:
-            spawn("webhooks", self.webhooks.run)
+        if self.senders is not None:
+            for name, run in self.senders.tasks().items():
+                spawn(name, run)
         spawn("positions", self.positions.listen)
         spawn("positions-writer", self.positions.write)
         spawn("audit", self.audit.run)
@@ -271,10 +259,8 @@ class Hub:
         await self.supervisor.stop(timeout)
         await self.predictor.stop()  # another node takes the predictions over at once, not when the lease runs out
         await self.sweeper.stop()
-        if self.outbox is not None:
-            await self.outbox.close()
-        if self.webhooks is not None:
-            await self.webhooks.close()
+        if self.senders is not None:
+            await self.senders.close()
         await self.archive_store.close()
         self.metrics.stop_timing_gc()
         await self.presence.stop()
@@ -291,11 +277,7 @@ class Hub:
 
     async def _durable_process(self) -> None:
         """One life of the durable writer's child process, stopped with us; its exit is a death the supervisor restarts."""
-        env = {
-            **os.environ,
-            "REDIS_URL": self.settings.redis_url or "",
-            "DATABASE_URL": self.settings.database_url or "",
-        }
+        env = {**os.environ, **self.settings.as_env()}  # the same settings, the secret and the port among them
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "fireflow.hub.run.cli", "durable", env=env, preexec_fn=_background_child()
         )

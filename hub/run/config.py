@@ -187,9 +187,13 @@ class Settings(BaseSettings):
         json_schema_extra={"allowed": "METHOD=Mode,... with METHOD one of CASH, UPI, CARD, WALLET, COD"},
     )
     outbox: bool = Field(
-        True, description="push what the books wrote to the outbox (ERPNext, the invoice archive) from this node"
+        True,
+        description="push what the books wrote to the outbox (ERPNext, the invoice archive), where this node's"
+        " durable writer runs",
     )
-    webhooks: bool = Field(True, description="deliver the restaurants' events to their webhooks from this node")
+    webhooks: bool = Field(
+        True, description="deliver the restaurants' events to their webhooks, where this node's durable writer runs"
+    )
     archive_url: str | None = Field(
         None,
         validation_alias="ARCHIVE_URL",
@@ -299,6 +303,22 @@ class Settings(BaseSettings):
     @property
     def durable_mode(self) -> str:
         return self.durable
+
+    @property
+    def secrets(self) -> list[str]:
+        """The key new tokens and links are signed with first, then former ones still accepted (rotation)."""
+        return [self.secret, *(s.strip() for s in self.previous_secrets.split(",") if s.strip())]
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as the environment that makes them again: how a node hands its own (its flags, the
+        secret it read from its data directory, its port for links) to the background process it starts."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None or value == "":
+                continue
+            env[self.env_names(name)[0]] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return env
 
     @property
     def public_base_url(self) -> str:

@@ -417,21 +417,30 @@ def _row(rid: str, epoch: str, entry: StreamEntry) -> tuple[Any, ...]:
 
 
 async def run_forever(settings: Any) -> None:
-    """``fireflow durable``: only the writer, until SIGTERM or SIGINT."""
+    """``fireflow durable`` (a node's background process, or one of its own): the writer and, beside it, what
+    leaves the hub (``hub/workers/senders.py``), until SIGTERM or SIGINT."""
     from fireflow.hub.books.db import create_engine
+    from fireflow.hub.workers.senders import Senders
 
     # The nodes' client: a command on a connection Redis dropped (a restart) is retried on a fresh one.
     redis = redis_client(settings.redis_url, pool_size=4, pool_timeout=settings.redis_pool_timeout)
     engine = create_engine(settings.database_url)
-    writer = DurableWriter(redis, Store(redis), engine, batch=settings.durable_batch, closed_keep=settings.closed_keep)
+    store = Store(redis)
+    writer = DurableWriter(redis, store, engine, batch=settings.durable_batch, closed_keep=settings.closed_keep)
+    senders = Senders.of(settings, engine, redis, store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     writer.start()
+    running = [asyncio.create_task(run(), name=name) for name, run in senders.tasks().items()]
     try:
         await stop.wait()
     finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        await senders.close()
         await writer.stop()
         await writer.close()
         await engine.dispose()
