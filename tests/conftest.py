@@ -203,6 +203,7 @@ def settings_for(servers: Servers, **changes: Any) -> Settings:
             "outbox": False,
             # likewise the webhooks' worker delivers every restaurant's subscriptions: its tests run their own
             "webhooks": False,
+            "webhook_private": True,  # the tests' receivers listen on 127.0.0.1
             **changes,
         },
     )
@@ -337,6 +338,7 @@ class NodeProcess:
             "FIREFLOW_SWEEPS": "off",
             "FIREFLOW_OUTBOX": "off",  # as settings_for: the outbox's tests run their own drain
             "FIREFLOW_WEBHOOKS": "off",  # as settings_for: the webhooks' tests run their own worker
+            "FIREFLOW_WEBHOOK_PRIVATE": "1",  # as settings_for: the tests' receivers listen on 127.0.0.1
             "ARCHIVE_URL": f"file://{log.parent / 'archive'}",  # a node draining the outbox archives beside its log
             **env,
         }

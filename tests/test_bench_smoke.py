@@ -71,7 +71,8 @@ def _children() -> set[int]:
             ["--sockets", "3", "--restaurants", "2", "--orders", "60"],
             [
                 r"^settle: settlements/s=\d+ p50=\S+ p99=\S+ settled=60 invoices_in_postgres=60 unbalanced=0 errors=0 "
-                r"cashiers=3 restaurants=2 hub_cpu=\d+% hub_ms_per_settlement=[\d.]+$",
+                r"cashiers=3 restaurants=2 hub_cpu=\d+% hub_ms_per_settlement=[\d.]+ \(node [\d.]+, background -?[\d.]+\) "
+                r"outbox_pending=\d+$",
             ],
         ),
         (

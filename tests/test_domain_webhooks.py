@@ -23,6 +23,7 @@ from fireflow.hub.domain.webhooks import (
     WebhookState,
     delivery,
     delivery_id,
+    private_address,
     sign,
     signature_header,
     state_of,
@@ -181,3 +182,23 @@ def test_a_webhook_id_from_a_rest_path_is_read_as_its_number_and_nothing_else_is
     for bad in (b'"1.5"', b'"-3"', b'"twelve"', b"0", b"true"):
         with pytest.raises(ValidationError):
             UnsubscribeWebhook.model_validate_json(b'{"webhook_id": ' + bad + b"}", strict=True)
+
+
+@pytest.mark.parametrize(
+    ("address", "private"),
+    [
+        ("127.0.0.1", True),
+        ("10.1.2.3", True),
+        ("192.168.0.10", True),
+        ("169.254.169.254", True),  # a cloud's metadata service
+        ("::1", True),
+        ("fe80::1%eth0", True),
+        ("::ffff:127.0.0.1", True),
+        ("0.0.0.0", True),
+        ("93.184.216.34", False),
+        ("2606:4700:4700::1111", False),
+    ],
+)
+def test_private_addresses_are_told_from_public_ones(address: str, private: bool) -> None:
+    """What a receiver's name resolved to: the machine, its network and link-local are private; the internet is not."""
+    assert private_address(address) is private

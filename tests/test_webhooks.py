@@ -38,7 +38,7 @@ async def hook() -> AsyncIterator[Receiver]:
 async def worker(hub: RunningHub, engine: AsyncEngine) -> AsyncIterator[WebhookWorker]:
     """This test's own worker (the hub's is off, as in every test), on this test's restaurant alone."""
     await _alone(engine, hub.rid)
-    found = WebhookWorker(engine, hub.hub.redis)
+    found = WebhookWorker(engine, hub.hub.redis, private_ok=True)  # the receiver is on 127.0.0.1
     yield found
     await found.close()
 
@@ -395,7 +395,7 @@ async def test_one_worker_per_engine_holds_a_subscription_while_it_sends(
     """Two workers in one process on their own connection pools, turning at once on one subscription: every event
     once, each delivery taken by one of them."""
     other_engine = create_engine(servers.database_url)
-    other = WebhookWorker(other_engine, hub.hub.redis)
+    other = WebhookWorker(other_engine, hub.hub.redis, private_ok=True)
     waiter = await hub.client(Role.WAITER)
     try:
         async with hub.http(Role.MANAGER) as http:
@@ -419,3 +419,37 @@ async def test_one_worker_per_engine_holds_a_subscription_while_it_sends(
     assert [g.offset for g in got] == sorted(g.offset for g in got)
     assert worker.delivered + other.delivered == 6
     assert hook.most_at_once["/pair"] == 1
+
+
+async def test_a_receiver_on_a_private_address_is_not_sent_to_unless_the_hub_allows_it(
+    hub: RunningHub, engine: AsyncEngine, hook: Receiver, worker: WebhookWorker
+) -> None:
+    """With FIREFLOW_WEBHOOK_PRIVATE off, a URL on 127.0.0.1 gets nothing: the try is logged with the reason in
+    one line and the cursor stays; allowed, the same event is delivered under the same delivery id."""
+    guarded = WebhookWorker(engine, hub.hub.redis)  # the default: private addresses refused
+    try:
+        waiter = await hub.client(Role.WAITER)
+        async with hub.http(Role.MANAGER) as http:
+            webhook = (await _subscribe(http, hook, "lan", ("ORDER_FIRED",)))["webhook"]
+        order_id = await new_order(waiter, "burger")
+        await waiter.command("order.fire", {"order_id": order_id})
+
+        async def refused() -> Any:
+            while True:
+                await guarded.deliver()
+                row = await _row(engine, webhook["id"])
+                if row.attempts:
+                    return row
+                await _poke(engine, webhook["id"])
+                await asyncio.sleep(0.01)
+
+        row = await asyncio.wait_for(refused(), 10 * WAIT)
+    finally:
+        await guarded.close()
+    assert hook.got == [] and "private address 127.0.0.1" in row.last_error
+    assert "FIREFLOW_WEBHOOK_PRIVATE=1" in row.last_error and "\n" not in row.last_error
+    (attempt,) = await _attempts(engine, webhook["id"])
+    assert attempt.http_status is None and attempt.error == row.last_error
+    await _deliver_until(worker, engine, webhook["id"], lambda: bool(hook.taken("/lan")))
+    (got,) = hook.taken("/lan")
+    assert got.delivery_id == attempt.delivery_id and got.signature_error is None

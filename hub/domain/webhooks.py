@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -33,6 +34,7 @@ __all__ = [
     "WebhookState",
     "delivery",
     "delivery_id",
+    "private_address",
     "sign",
     "signature_header",
     "signed_string",
@@ -143,3 +145,15 @@ def state_of(active: bool, attempts: int) -> WebhookState:
     if not active:
         return WebhookState.REMOVED
     return WebhookState.FAILING if attempts >= FAILING_AFTER else WebhookState.ACTIVE
+
+
+def private_address(address: str) -> bool:
+    """Whether an address a receiver's name resolved to is one a manager's URL must not reach by default: the
+    hub's own machine, its network, link-local (a cloud's metadata service), multicast or reserved. A webhook
+    URL is typed by a restaurant's manager; on a platform it must not become a way into the platform's network."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return bool(
+        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+    )

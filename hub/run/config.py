@@ -194,6 +194,11 @@ class Settings(BaseSettings):
     webhooks: bool = Field(
         True, description="deliver the restaurants' events to their webhooks, where this node's durable writer runs"
     )
+    webhook_private: bool = Field(
+        False,
+        description="let webhooks reach private addresses (this machine, its network, link-local); off, a URL whose"
+        " host is one is not sent to",
+    )
     archive_url: str | None = Field(
         None,
         validation_alias="ARCHIVE_URL",

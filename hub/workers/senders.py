@@ -57,7 +57,7 @@ class Senders:
             ]
             senders.outbox = OutboxDrain(engine, targets)
         if settings.webhooks:
-            senders.webhooks = WebhookWorker(engine, redis)
+            senders.webhooks = WebhookWorker(engine, redis, private_ok=settings.webhook_private)
         return senders
 
     def tasks(self) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:

@@ -29,17 +29,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from redis.asyncio import Redis
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from fireflow.hub.domain.webhooks import Delivery, delivery
+from fireflow.hub.domain.webhooks import Delivery, delivery, private_address
 from fireflow.hub.live.keys import Keys
 from fireflow.hub.live.redis_client import get_many
 from fireflow.hub.supervise import reraise_if_cancelled
@@ -75,9 +77,12 @@ class _Event:
 
 
 class WebhookWorker:
-    def __init__(self, engine: AsyncEngine, redis: Redis, *, timeout: float = TIMEOUT_S) -> None:
+    def __init__(
+        self, engine: AsyncEngine, redis: Redis, *, private_ok: bool = False, timeout: float = TIMEOUT_S
+    ) -> None:
         self.engine = engine
         self.redis = redis
+        self.private_ok = private_ok  # FIREFLOW_WEBHOOK_PRIVATE: receivers on the hub's own network allowed
         self.client = httpx.AsyncClient(
             timeout=timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT}, trust_env=False
         )
@@ -241,6 +246,9 @@ class WebhookWorker:
 
     async def post(self, url: str, secret: str, sending: Delivery) -> Sent:
         """One POST, signed now; only the status is read of the answer (a receiver's body is not kept)."""
+        refused = None if self.private_ok else await _private_receiver(url)
+        if refused is not None:
+            return Sent(None, refused)
         try:
             headers = sending.headers(secret, int(time.time()))
             async with self.client.stream("POST", url, content=sending.body, headers=headers) as response:
@@ -250,6 +258,27 @@ class WebhookWorker:
         if 200 <= status < 300:
             return Sent(status, None)
         return Sent(status, f"answered HTTP {status}")
+
+
+async def _private_receiver(url: str) -> str | None:
+    """Why ``url`` is not sent to, when its host is (or resolves to) a private address; None when it may be.
+
+    Checked before each POST, so a name that later moves onto a private address is caught at its next delivery.
+    The client resolves the name again to connect: a resolver that answers differently within that moment (DNS
+    rebinding) is not stopped here; a platform that must stop it too sends webhooks through an egress proxy."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"no answer: {host} could not be resolved ({exc})"
+    for *_, address in found:
+        if private_address(str(address[0])):
+            return (
+                f"not sent: {host} is the private address {address[0]} (this machine, its network or link-local);"
+                " FIREFLOW_WEBHOOK_PRIVATE=1 allows receivers there"
+            )
+    return None
 
 
 def _cursor(at: tuple[str, int]) -> dict[str, Any]:
