@@ -10,7 +10,6 @@ screenshots go to ``test-artifacts/screenshots/manager-outbox*.png`` and ``/tmp/
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,12 @@ from tests.conftest import RunningHub
 from tests.test_outbox import KEY, SECRET, _alone, _refused, _rows, _settled, _until_done
 
 LAPTOP = (1366, 768)
+# The nav's Alerts badge is the standing kitchen alerts, the findings that need someone, and ``failed`` sends.
+BADGE_IS = """(failed) => {
+  const f = window.fireflow, others = f.alerts.standing().length + f.sweeps.needsYou().length;
+  const n = others + failed;
+  return f.outbox.failedCount() === failed && document.getElementById("nav-alerts").textContent === (n ? String(n) : "");
+}"""
 WAITED = {"timeout": TIMEOUT_MS}  # each expectation waits as long as the other browser tests do
 
 
@@ -142,8 +147,9 @@ async def test_the_panel_says_what_went_out_where_and_retry_sends_a_failed_one_a
     await expect(kept.locator(".ob-what")).to_have_text(f"Invoice archive Sale of invoice {archived.reference}")
     await expect(kept.locator(".ob-done")).to_have_text(f"archived as {archived.remote_id}", **WAITED)
     assert archived.remote_id.startswith(f"{hub.rid}/invoices/") and archived.remote_id.endswith(".pdf")
-    shot = await screenshot(screen, "manager-outbox")
-    shutil.copy(shot, "/tmp/manager-outbox.png")
+    await screenshot(screen, "manager-outbox")
+    # the failed send counts in the nav's Alerts badge, beside the kitchen's alerts and the sweeps' findings
+    await page.wait_for_function(BADGE_IS, arg=1, timeout=TIMEOUT_MS)
 
     await retry.click()
     await expect(page.locator(f'#outbox-list li[data-outbox-id="{failed.id}"][data-status="PENDING"]')).to_have_count(
@@ -155,6 +161,7 @@ async def test_the_panel_says_what_went_out_where_and_retry_sends_a_failed_one_a
         "next try", **WAITED
     )
     assert await _status(engine, failed.id) == "PENDING"
+    await page.wait_for_function(BADGE_IS, arg=0, timeout=TIMEOUT_MS)  # retried: no longer counted
     await there.locator("button.ob-invoice").click()  # the invoice it is about, whole, in the Invoices section
     await expect(page.locator("#sec-invoices")).to_be_visible(**WAITED)
     await expect(page.locator(f'#inv-total[data-minor="{logged["total"]}"]')).to_have_count(1, **WAITED)

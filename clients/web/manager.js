@@ -10,8 +10,9 @@
 //            under them the tickets no printer could print (manual_jobs.js: done by hand, found
 //            printed, reprint), and a CRITICAL alert cannot be dismissed; then what the hub's own
 //            checks found (manager_sweeps.js: SWEEP_FOUND, "Fixed by the hub" or "Needs you"), those
-//            that need someone counted in the nav too; last, what was sent to ERPNext (manager_outbox.js:
-//            GET /api/v1/outbox, failed ones first with a Retry: outbox.retry);
+//            that need someone counted in the nav too; last, what was sent out to ERPNext and the invoice
+//            archive (manager_outbox.js: GET /api/v1/outbox, failed ones first with a Retry: outbox.retry,
+//            and counted in the nav as well);
 //   day      the day's figures (GET /api/v1/reports/day, then REVENUE_UPDATED), float, payout,
 //            day close with counted cash, and the Z-report: printable, or on a printer (print.z_report);
 //   invoices history (GET /api/v1/invoices: customer, from/to, status, pages), one invoice whole,
@@ -501,7 +502,7 @@ function go(name) {
 function render() {
   $("where").textContent = [restaurantName, figures && figures.day].filter(Boolean).join(" · ");
   const standing = alerts.standing();
-  const counted = standing.length + sweeps.needsYou().length;
+  const counted = standing.length + sweeps.needsYou().length + outbox.failedCount();
   $("nav-alerts").textContent = counted ? String(counted) : "";
   $("nav-alerts").classList.toggle("critical", standing.some((alert) => alert.severity === "CRITICAL"));
   renderAlerts(standing);
@@ -1447,7 +1448,7 @@ const dashboard = dashboardSection({
   currency: () => currency,
 });
 
-const outbox = outboxPanel($("outbox"), { read, hub: () => hub, openInvoice: (id) => openInvoice(id) });
+const outbox = outboxPanel($("outbox"), { read, hub: () => hub, openInvoice: (id) => openInvoice(id), onCounts: () => render() });
 
 const webhooks = webhooksPanel($("webhooks"), { read, hub: () => hub }); // the Webhooks section (manager_webhooks.js)
 

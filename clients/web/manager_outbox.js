@@ -9,13 +9,15 @@
 // "logged here (ERPNext not set up)" when ERPNEXT_URL is unset.
 //
 // Read (GET /api/v1/outbox, the latest 200) when the page opens, every REFRESH_MS while the Alerts section is
-// shown (at once when it is shown again after that long), after each retry, and on REFRESH. A failed read keeps
+// shown, every HIDDEN_REFRESH_MS while it is not (the failed ones count in the nav's Alerts badge: a send that
+// needs a person is news on any section), after each retry, and on REFRESH. A failed read keeps
 // the last list and says in one line what went wrong and since when; a refused retry is said on its item
 // ("Already sent: …") and in a notice.
 
 import { explain, h, hhmm, toast } from "./ui.js";
 
 export const REFRESH_MS = 10000;
+export const HIDDEN_REFRESH_MS = 60000;
 const LOGGED_ONLY = "ERPNEXT_URL is not set"; // the drain's words when there is no ERPNext to send to
 const ORDER = { FAILED: 0, PENDING: 1, DONE: 2 };
 const KIND_WORDS = { SALE: "Sale", REFUND: "Refund", VOID: "Void" };
@@ -55,7 +57,8 @@ function doneWords(item) {
 
 // The panel in `box`. read(path) answers the body or throws (HubError); hub() is the page's Hub (act);
 // openInvoice(id) shows an invoice whole.
-export function outboxPanel(box, { read, hub, openInvoice }) {
+// onCounts() is told after each read (the page counts the failed ones in its nav).
+export function outboxPanel(box, { read, hub, openInvoice, onCounts = () => {} }) {
   let answer = null; // the last GET /api/v1/outbox
   let failed = null; // { message, at } when the last read failed
   let loadedAt = null;
@@ -81,18 +84,15 @@ export function outboxPanel(box, { read, hub, openInvoice }) {
       failed = { message: readProblem(err), at: (failed && failed.at) || Date.now() };
     }
     render();
-    timer = setTimeout(tick, REFRESH_MS);
+    onCounts();
+    timer = setTimeout(load, visible ? REFRESH_MS : HIDDEN_REFRESH_MS);
   }
 
-  function tick() {
-    if (visible) load();
-    else timer = null; // read again when shown
-  }
-
-  // The Alerts section shown (true) or left (false).
+  // The Alerts section shown (true) or left (false): shown, it is read now and then every REFRESH_MS.
   function shown(now) {
+    const was = visible;
     visible = now;
-    if (now && timer === null && seq > 0) load();
+    if (now && !was && seq > 0) load();
   }
 
   async function retry(item) {
@@ -175,6 +175,7 @@ export function outboxPanel(box, { read, hub, openInvoice }) {
   return {
     load,
     shown,
+    failedCount: () => (answer && answer.counts && answer.counts.FAILED) || 0,
     state: () => ({ answer, failed, loadedAt, busy: [...busy], said: Object.fromEntries(said) }),
   };
 }
