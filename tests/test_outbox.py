@@ -370,7 +370,9 @@ async def test_a_failed_item_is_retried_over_its_rest_route_and_a_word_for_an_id
     async with hub.http(Role.MANAGER) as http:
         retried = await http.post(f"/api/v1/outbox/{row.id}/retry")
         wrong = await http.post("/api/v1/outbox/five/retry")
+        huge = await http.post("/api/v1/outbox/99999999999999999999/retry")
     assert retried.status_code == 200, retried.text
     assert wrong.status_code == 422 and wrong.json()["code"] == "INVALID_COMMAND", wrong.text
+    assert huge.status_code == 422 and "valid integer" in huge.text, huge.text  # past a BIGINT: refused in words
     (again,) = await _rows(engine, paid["invoice_id"])
     assert (again.status, again.attempts) == ("PENDING", 0)

@@ -161,6 +161,11 @@ async def _run(request: Request, command_type: str, data: dict[str, Any], comman
     return _json({"id": command_id, "offset": stored.offset, "result": stored.answer()})
 
 
+def _whole(text: str) -> bool:
+    """A path's id that spells a number a BIGINT holds; longer is left as text, for the payload to refuse in words."""
+    return text.isascii() and text.isdigit() and len(text) < 19
+
+
 def _command_route(
     command_type: str, payload: type[BaseModel], *path_fields: str
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -175,7 +180,7 @@ def _command_route(
             return _error(exc)
         for name in path_fields:
             value = request.path_params[name]
-            data[name] = int(value) if name in numbers and value.isascii() and value.isdigit() else value
+            data[name] = int(value) if name in numbers and _whole(value) else value
         return await _run(request, command_type, data)
 
     return endpoint
@@ -486,7 +491,7 @@ async def _webhooks(hub: Hub, actor: Actor, request: Request) -> Any:
 async def _webhook_deliveries(hub: Hub, actor: Actor, request: Request) -> Any:
     can_read(actor, "manager")
     raw = request.path_params["webhook_id"]
-    if not (raw.isascii() and raw.isdigit() and len(raw) < 19):
+    if not _whole(raw):
         raise DomainError(ErrorCode.NOT_FOUND, f"no webhook {raw[:40]!r} in this restaurant")
     return await webhook_deliveries(_engine(hub), actor.restaurant_id, int(raw))
 
