@@ -105,7 +105,14 @@ async def test_a_new_connection_does_not_read_package_metadata(
     monkeypatch.setattr(redis.utils.metadata, "version", scan)
     client = redis_client(servers.redis_url, pool_size=4)
     try:
-        assert all(await asyncio.gather(*(client.ping() for _ in range(8))))  # more than one connection made
+        assert all(await asyncio.gather(*(client.ping() for _ in range(8))))  # the multiplexed line's connection
+
+        async def pooled() -> list[Any]:
+            async with client.pipeline(transaction=False) as pipe:  # a pipeline takes a pooled connection
+                pipe.ping()
+                return await pipe.execute()  # type: ignore[no-any-return]
+
+        assert all(r == [True] for r in await asyncio.gather(*(pooled() for _ in range(8))))
         assert len(client.connection_pool._available_connections) > 1  # type: ignore[attr-defined]
     finally:
         await client.aclose()

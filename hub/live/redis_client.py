@@ -29,6 +29,8 @@ from redis.driver_info import DriverInfo
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from fireflow.hub.live.multiplexed import MultiplexedRedis
+
 __all__ = [
     "CLUSTER_SCHEMES",
     "REDIS_RETRIES",
@@ -111,7 +113,11 @@ def redis_client(url: str, *, pool_size: int = 64, pool_timeout: float = 5.0) ->
         socket_keepalive=True,
         driver_info=DRIVER,
     )
-    return Redis.from_pool(pool)  # owns the pool: closing the client closes its connections
+    kwargs = pool.connection_kwargs
+    if kwargs.get("decode_responses") or str(kwargs.get("protocol") or 2) != "2":
+        return Redis.from_pool(pool)  # owns the pool: closing the client closes its connections
+    # Plain commands on one pipelined connection, the rest on the pool (hub/live/multiplexed.py).
+    return MultiplexedRedis.from_pool(pool)
 
 
 class FairPool(ConnectionPool):

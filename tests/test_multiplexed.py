@@ -1,0 +1,95 @@
+"""The node's plain Redis commands share one pipelined connection: each caller gets its own reply, whatever
+else is in flight, cancelled or blocking, and a lost connection fails over to a new one."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from fireflow.hub.live.multiplexed import MultiplexedRedis
+from fireflow.hub.live.redis_client import redis_client
+from fireflow.hub.run.embedded import EmbeddedRedis
+from tests.conftest import WAIT
+
+
+@pytest.fixture
+async def client(own_redis: EmbeddedRedis) -> AsyncIterator[MultiplexedRedis]:
+    made = redis_client(own_redis.url)
+    assert isinstance(made, MultiplexedRedis)
+    yield made
+    await made.aclose()
+
+
+async def _connections(client: MultiplexedRedis) -> int:
+    async with client.pipeline(transaction=False) as pipe:  # asked on a pooled connection: it counts itself
+        pipe.client_list()
+        (listed,) = await pipe.execute()
+    return len(listed)
+
+
+async def test_a_thousand_commands_in_flight_each_get_their_own_reply_on_one_connection(
+    client: MultiplexedRedis,
+) -> None:
+    echo = client.register_script("return {KEYS[1], ARGV[1]}")
+    calls = []
+    for n in range(1000):
+        if n % 3 == 0:
+            calls.append(client.incrby(f"count:{n}", n))
+        elif n % 3 == 1:
+            calls.append(echo(keys=[f"k{n}"], args=[n]))
+        else:
+            calls.append(client.set(f"s:{n}", n, nx=True))  # parsed by redis-py's callback: True
+    replies = await asyncio.gather(*calls)
+    for n, reply in enumerate(replies):
+        expected = n if n % 3 == 0 else [f"k{n}".encode(), str(n).encode()] if n % 3 == 1 else True
+        assert reply == expected, n
+    assert await _connections(client) == 2  # the line and the pooled connection asking
+
+
+async def test_a_cancelled_caller_leaves_the_replies_in_step(client: MultiplexedRedis) -> None:
+    await client.set("a", "first")
+    gone = asyncio.ensure_future(client.get("a"))
+    await asyncio.sleep(0)  # queued on the line
+    gone.cancel()
+    await client.set("b", "second")
+    assert await client.get("b") == b"second"
+    assert gone.cancelled()
+
+
+async def test_an_error_reply_is_the_callers_alone(client: MultiplexedRedis) -> None:
+    await client.set("text", "x")
+    wrong, right = await asyncio.gather(client.hset("text", "f", 1), client.get("text"), return_exceptions=True)
+    assert isinstance(wrong, ResponseError) and "WRONGTYPE" in str(wrong)
+    assert right == b"x"
+    script = client.register_script("return 7")
+    await client.script_flush()  # NOSCRIPT on the line: redis-py loads it and asks again
+    assert await script() == 7
+
+
+async def test_a_blocking_command_takes_a_connection_of_its_own(client: MultiplexedRedis) -> None:
+    waiting = asyncio.ensure_future(client.blpop(["nothing-yet"], timeout=5))
+    async with asyncio.timeout(WAIT):
+        while (await client.info("clients"))["blocked_clients"] != 1:  # the BLPOP is in Redis, blocking
+            await asyncio.sleep(0.01)
+    started = time.monotonic()
+    assert await client.ping()
+    assert time.monotonic() - started < 1.0  # not behind the 5 s BLPOP
+    await client.rpush("nothing-yet", "here")
+    assert await asyncio.wait_for(waiting, WAIT) == (b"nothing-yet", b"here")
+
+
+async def test_a_lost_connection_fails_over_and_a_dead_redis_is_said_plainly(
+    client: MultiplexedRedis, own_redis: EmbeddedRedis
+) -> None:
+    await client.set("kept", "1")
+    await asyncio.to_thread(own_redis.kill)
+    with pytest.raises(RedisConnectionError):
+        await asyncio.wait_for(client.get("kept"), WAIT)  # refused after the retries, not hung
+    await asyncio.to_thread(own_redis.start)
+    assert await asyncio.wait_for(client.ping(), WAIT)  # the next command opens a new line
+    assert await client.incr("after") == 1
