@@ -11,6 +11,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from fireflow.hub.live.control import follow
 from fireflow.hub.live.multiplexed import MultiplexedRedis
 from fireflow.hub.live.redis_client import redis_client
 from fireflow.hub.run.embedded import EmbeddedRedis
@@ -93,3 +94,40 @@ async def test_a_lost_connection_fails_over_and_a_dead_redis_is_said_plainly(
     await asyncio.to_thread(own_redis.start)
     assert await asyncio.wait_for(client.ping(), WAIT)  # the next command opens a new line
     assert await client.incr("after") == 1
+
+
+async def test_a_subscription_holds_what_comes_while_catching_up_then_hands_it_on_in_order(
+    client: MultiplexedRedis, own_redis: EmbeddedRedis
+) -> None:
+    got: list[tuple[bytes, bytes]] = []
+    arrived = asyncio.Event()
+    subscribed = 0
+    publisher = redis_client(own_redis.url)
+
+    def on_message(message: dict[str, object]) -> None:
+        assert message["type"] == "pmessage"
+        got.append((message["channel"], message["data"]))  # type: ignore[arg-type]
+        if len(got) % 3 == 0:
+            arrived.set()
+
+    async def caught_up() -> None:
+        nonlocal subscribed
+        subscribed += 1
+        for n in range(3):
+            assert await publisher.publish(f"t:{subscribed}", n) == 1  # Redis has sent it to the subscriber
+        assert len(got) == 3 * (subscribed - 1)  # none handed on before the catch-up is over
+
+    following = asyncio.ensure_future(
+        follow(client, "test", lambda pubsub: pubsub.psubscribe("t:*"), on_message, caught_up)
+    )
+    try:
+        await asyncio.wait_for(arrived.wait(), WAIT)
+        assert got == [(b"t:1", b"0"), (b"t:1", b"1"), (b"t:1", b"2")]
+        arrived.clear()
+        await asyncio.to_thread(own_redis.kill)  # the subscription is lost: subscribed again once Redis is back
+        await asyncio.to_thread(own_redis.start)
+        await asyncio.wait_for(arrived.wait(), 4 * WAIT)
+        assert got[3:] == [(b"t:2", b"0"), (b"t:2", b"1"), (b"t:2", b"2")]
+    finally:
+        following.cancel()
+        await publisher.aclose()

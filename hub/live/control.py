@@ -24,6 +24,8 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 
+from fireflow.hub.live.multiplexed import MultiplexedRedis, Names
+from fireflow.hub.live.multiplexed import listen as listen_lean
 from fireflow.hub.live.redis_client import is_cluster
 from fireflow.hub.retry import Backoff
 from fireflow.hub.supervise import reraise_if_cancelled
@@ -49,6 +51,16 @@ async def follow(
         reraise_if_cancelled()
         pubsub = redis.pubsub(ignore_subscribe_messages=True)
         try:
+            if isinstance(redis, MultiplexedRedis):  # one Redis: messages parsed as they come (hub/live/multiplexed)
+                names = Names()
+                await subscribe(cast(PubSub, names))
+
+                async def caught_up_then_reset() -> None:
+                    await caught_up()
+                    backoff.reset()
+
+                await listen_lean(redis, names, on_message, caught_up_then_reset)  # ends by raising: subscribe again
+                continue
             if is_cluster(redis):  # a new client knows no slot yet: its pubsub would fail (KeyError: the slot)
                 await cast(RedisCluster, redis).initialize()
             await subscribe(pubsub)

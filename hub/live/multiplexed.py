@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import hiredis
@@ -41,7 +41,7 @@ from redis.client import EMPTY_RESPONSE, NEVER_DECODE
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, ResponseError
 
-__all__ = ["MultiplexedRedis"]
+__all__ = ["MultiplexedRedis", "Names", "listen"]
 
 # Commands that hold or change the connection they run on: these take a pooled connection of their own.
 _OWN_CONNECTION = frozenset(
@@ -218,3 +218,103 @@ class MultiplexedRedis(Redis):
         if line is not None:
             line.close(RedisConnectionError("the client was closed"))
         await super().aclose(close_connection_pool)
+
+
+class Names:
+    """The channels and patterns a subscription asks for: stands in for redis-py's ``PubSub`` while it is named."""
+
+    def __init__(self) -> None:
+        self.channels: list[str] = []
+        self.patterns: list[str] = []
+
+    async def subscribe(self, *channels: str) -> None:
+        self.channels += channels
+
+    async def psubscribe(self, *patterns: str) -> None:
+        self.patterns += patterns
+
+
+class _Listener(asyncio.Protocol):
+    """A subscribed socket: each message handed on as it is parsed, as a ``PubSub`` message dict.
+
+    redis-py's ``PubSub.listen`` costs a few coroutines per message (a read under a timeout, a health check);
+    a node receives one wake-up per commit of every restaurant, so here a message is one call. Messages that
+    arrive while the subscriber catches up are held and handed on, in order, once it has."""
+
+    def __init__(self, expected: int, on_message: Callable[[dict[str, Any]], None]) -> None:
+        self._reader = hiredis.Reader(protocolError=InvalidResponse, replyError=BaseParser.parse_error)
+        self._on_message = on_message
+        self._expected = expected  # subscription confirmations still to come
+        loop = asyncio.get_running_loop()
+        self.subscribed: asyncio.Future[None] = loop.create_future()
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self._held: list[dict[str, Any]] | None = []
+
+    def release(self) -> None:
+        held, self._held = self._held or [], None
+        for message in held:
+            self._on_message(message)
+
+    def data_received(self, data: bytes) -> None:
+        self._reader.feed(data)
+        try:
+            while (reply := self._reader.gets()) is not False:
+                self._received(reply)
+        except InvalidResponse as exc:
+            self._end(RedisConnectionError(f"the subscription is out of step: {exc}"))
+
+    def _received(self, reply: Any) -> None:
+        kind = reply[0] if isinstance(reply, list) and reply else None
+        if kind == b"message":
+            message = {"type": "message", "pattern": None, "channel": reply[1], "data": reply[2]}
+        elif kind == b"pmessage":
+            message = {"type": "pmessage", "pattern": reply[1], "channel": reply[2], "data": reply[3]}
+        else:
+            if kind in (b"subscribe", b"psubscribe"):
+                self._expected -= 1
+                if self._expected <= 0 and not self.subscribed.done():
+                    self.subscribed.set_result(None)
+            elif isinstance(reply, Exception):
+                self._end(RedisConnectionError(f"the subscription was refused: {reply}"))
+            return
+        if self._held is not None:
+            self._held.append(message)
+        else:
+            self._on_message(message)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end(RedisConnectionError(f"Redis closed the subscription ({exc or 'end of stream'})"))
+
+    def _end(self, exc: Exception) -> None:
+        for waiter in (self.subscribed, self.lost):
+            if not waiter.done():
+                waiter.set_exception(exc)
+
+
+async def listen(
+    redis: MultiplexedRedis,
+    names: Names,
+    on_message: Callable[[dict[str, Any]], None],
+    caught_up: Callable[[], Awaitable[None]],
+) -> None:
+    """Subscribe to ``names`` on a connection of its own, run ``caught_up``, then hand every message to
+    ``on_message`` until the connection is lost (raised as a ``ConnectionError``, for the caller to retry)."""
+    connection = redis.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+    await connection.connect()
+    writer = connection._writer
+    assert writer is not None
+    connection._reader = connection._writer = None  # the socket is the listener's (see _Line.open)
+    listener = _Listener(len(names.channels) + len(names.patterns), on_message)
+    transport = writer.transport
+    transport.set_protocol(listener)
+    try:
+        if names.channels:
+            writer.writelines(connection.pack_command("SUBSCRIBE", *names.channels))
+        if names.patterns:
+            writer.writelines(connection.pack_command("PSUBSCRIBE", *names.patterns))
+        await listener.subscribed
+        await caught_up()  # whatever was sent before the subscription took: messages wait meanwhile
+        listener.release()
+        await listener.lost
+    finally:
+        transport.close()

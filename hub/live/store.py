@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -377,6 +378,7 @@ class Store:
         self._unclaim = redis.register_script(
             resources.files("fireflow.hub.live").joinpath("lua/unclaim.lua").read_text()
         )
+        self._claim = redis.register_script(resources.files("fireflow.hub.live").joinpath("lua/claim.lua").read_text())
         self._order_inputs = redis.register_script(
             resources.files("fireflow.hub.live").joinpath("lua/order_inputs.lua").read_text()
         )
@@ -700,17 +702,13 @@ class Store:
     async def claim(self, rid: str, command_id: str, token: str, ms: int) -> Claim:
         """Claim a command id for one running copy, for ``ms`` at most, and read what its twins answered.
 
-        One round trip. ``held`` is False while another copy holds the id; a claim of
+        One round trip (``lua/claim.lua``). ``held`` is False while another copy holds the id; a claim of
         ours whose first reply was lost (and the command retried) is still ours.
         """
         k = Keys(rid)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(k.running(command_id), token, nx=True, px=ms)
-            pipe.get(k.running(command_id))
-            pipe.get(k.command(command_id))
-            pipe.get(k.refused(command_id))
-            pipe.get(k.acked)
-            _, holder, stored, refused, acked = await pipe.execute()
+        holder, stored, refused, acked = await self._claim(
+            keys=[k.running(command_id), k.command(command_id), k.refused(command_id), k.acked], args=[token, ms]
+        )
         return Claim(
             held=holder == token.encode(),
             stored=await self._confirmed(k, command_id, stored, acked),
@@ -805,7 +803,7 @@ class Store:
             "maxlen": self.history,
             "durable": self.durable,
             "wake": k.wake,
-            "epoch": secrets.token_hex(8),
+            "epoch": f"{random.getrandbits(64):016x}",  # used only if the stream is new; no system call for it
             "setup": f"{SETUP_CHANNEL} {rid}" if decision.restaurant is not None else "",
             "actor": actor,
             "replicated": self.replicas > 0,
