@@ -108,7 +108,11 @@ class Settings(BaseSettings):
     # the sockets), "inline" (in this node's event loop), or "off" (another node or `fireflow durable`).
     durable: DurableMode = Field("process", description="where this node's durable writer runs")
     freeze_gc: bool = Field(True, description="freeze the start-up heap out of the garbage collector")
-    redis_pool: Count = Field(64, description="Redis connections per node; commands wait their turn for one")
+    redis_pool: Count = Field(
+        64,
+        description="Redis connections per node for pipelines, blocking reads and (on a cluster) commands; one Redis "
+        "also carries every plain command on one pipelined connection of its own (hub/live/multiplexed.py)",
+    )
     redis_pool_timeout: Positive = Field(
         5.0, description="seconds a command waits for a free Redis connection before answering UNAVAILABLE"
     )
