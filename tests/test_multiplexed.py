@@ -131,3 +131,36 @@ async def test_a_subscription_holds_what_comes_while_catching_up_then_hands_it_o
     finally:
         following.cancel()
         await publisher.aclose()
+
+
+async def test_a_handler_that_fails_on_one_message_still_gets_the_next(
+    client: MultiplexedRedis, own_redis: EmbeddedRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    got: list[bytes] = []
+    second = asyncio.Event()
+    publisher = redis_client(own_redis.url)
+
+    def on_message(message: dict[str, object]) -> None:
+        data = message["data"]
+        assert isinstance(data, bytes)
+        if data == b"bad":
+            raise ValueError("cannot read this one")
+        got.append(data)
+        second.set()
+
+    ready = asyncio.Event()
+
+    async def caught_up() -> None:
+        ready.set()
+
+    following = asyncio.ensure_future(follow(client, "test", lambda p: p.subscribe("one"), on_message, caught_up))
+    try:
+        await asyncio.wait_for(ready.wait(), WAIT)
+        assert await publisher.publish("one", "bad") == 1
+        assert await publisher.publish("one", "good") == 1
+        await asyncio.wait_for(second.wait(), WAIT)
+        assert got == [b"good"]
+        assert any("handler failed" in r.getMessage() for r in caplog.records)
+    finally:
+        following.cancel()
+        await publisher.aclose()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -42,6 +43,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, ResponseError
 
 __all__ = ["MultiplexedRedis", "Names", "listen"]
+
+logger = logging.getLogger(__name__)
 
 # Commands that hold or change the connection they run on: these take a pooled connection of their own.
 _OWN_CONNECTION = frozenset(
@@ -253,7 +256,14 @@ class _Listener(asyncio.Protocol):
     def release(self) -> None:
         held, self._held = self._held or [], None
         for message in held:
+            self._hand_on(message)
+
+    def _hand_on(self, message: dict[str, Any]) -> None:
+        """One message to its handler; a handler that fails on one is logged, and the next still reaches it."""
+        try:
             self._on_message(message)
+        except Exception:
+            logger.exception("a subscription's handler failed on %r; following on", message.get("channel"))
 
     def data_received(self, data: bytes) -> None:
         self._reader.feed(data)
@@ -280,7 +290,7 @@ class _Listener(asyncio.Protocol):
         if self._held is not None:
             self._held.append(message)
         else:
-            self._on_message(message)
+            self._hand_on(message)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._end(RedisConnectionError(f"Redis closed the subscription ({exc or 'end of stream'})"))
@@ -318,3 +328,6 @@ async def listen(
         await listener.lost
     finally:
         transport.close()
+        for ended in (listener.subscribed, listener.lost):  # read, so an unawaited loss is not reported as unseen
+            if ended.done() and not ended.cancelled():
+                ended.exception()
