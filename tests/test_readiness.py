@@ -99,25 +99,3 @@ async def test_a_stopped_durable_child_makes_the_node_unready_and_a_killed_one_i
         assert f"durable writer process {child.pid} exited with -9" in death
         await new_order(waiter, "water")
         await ready_becomes(node, True)  # the new child writes what came since
-
-
-async def test_the_senders_run_in_a_child_of_their_own_at_idle_priority_and_are_restarted(
-    servers: Servers, rid: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The outbox and webhooks take only CPU nothing else wants (SCHED_IDLE); the writer is niced, not idle, so
-    it keeps up through a busy hour. Either child killed is logged and started again."""
-    await seed(servers, rid)
-    async with serve_in_process(settings_for(servers).with_(durable="process"), rid) as node:
-        hub = node.hub
-        await until(lambda: hub.durable_child is not None and hub.senders_child is not None)
-        writer, senders = hub.durable_child, hub.senders_child
-        assert writer is not None and senders is not None and writer.pid != senders.pid
-        assert os.sched_getscheduler(senders.pid) == os.SCHED_IDLE
-        assert os.sched_getscheduler(writer.pid) == os.SCHED_OTHER
-        assert os.getpriority(os.PRIO_PROCESS, writer.pid) == os.getpriority(os.PRIO_PROCESS, 0) + 10
-        with caplog.at_level(logging.ERROR, logger="fireflow.hub.supervise"):
-            os.kill(senders.pid, signal.SIGKILL)
-            await until(lambda: hub.senders_child is not None and hub.senders_child.pid != senders.pid)
-        (death,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("task senders died")]
-        assert f"process {senders.pid} exited with -9" in death
-        assert hub.durable_child is writer  # the writer went on

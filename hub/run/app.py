@@ -76,7 +76,6 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_SLICES = 8
 DURABLE_TASK = "durable-writer"  # in this node's loop, or watching its child process
-SENDERS_TASK = "senders"  # watching the child process that sends (outbox, webhooks) when the writer has one
 FANOUT_TASKS = ("fanout-listen", "fanout-poll")  # the wake-up pattern subscription, and the offsets' tick
 
 
@@ -197,7 +196,6 @@ class Hub:
         self._seen_tasks: set[asyncio.Task[None]] = set()
         self.writer: DurableWriter | None = None
         self.durable_child: asyncio.subprocess.Process | None = None
-        self.senders_child: asyncio.subprocess.Process | None = None
         self.supervisor = Supervisor(on_death=lambda name: self.metrics.task_restarts.labels(name).inc())
         self.metrics.registry.register(NodeCollector(self))
 
@@ -225,8 +223,7 @@ class Hub:
             self.fanout.on_missed.append(self.writer.missed)
             spawn(DURABLE_TASK, self.writer.run)
         elif self.engine is not None and self.settings.durable_mode == "process":
-            spawn(DURABLE_TASK, lambda: self._background_process("writer"))
-            spawn(SENDERS_TASK, lambda: self._background_process("senders"))
+            spawn(DURABLE_TASK, self._durable_process)
         spawn("heartbeat", self._heartbeat)
         spawn("presence", self.presence.run)
         spawn("print-agents", self.print_agents.run)
@@ -278,18 +275,13 @@ class Hub:
             await self.engine.dispose()
         await self.redis.aclose()  # it owns its pool (or its cluster's)
 
-    async def _background_process(self, part: str) -> None:
-        """One life of a background child (``fireflow durable --only writer|senders``), stopped with us; its exit
-        is a death the supervisor restarts."""
+    async def _durable_process(self) -> None:
+        """One life of the durable writer's child process, stopped with us; its exit is a death the supervisor restarts."""
         env = {**os.environ, **self.settings.as_env()}  # the same settings, the secret and the port among them
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "fireflow.hub.run.cli", "durable", "--only", part, env=env,
-            preexec_fn=_background_child(idle=part == "senders"),
-        )  # fmt: skip
-        if part == "writer":
-            self.durable_child = proc
-        else:
-            self.senders_child = proc
+            sys.executable, "-m", "fireflow.hub.run.cli", "durable", env=env, preexec_fn=_background_child()
+        )
+        self.durable_child = proc
         try:
             code = await proc.wait()
         except asyncio.CancelledError:
@@ -300,8 +292,7 @@ class Hub:
                 proc.kill()
                 await proc.wait()
             raise
-        what = "durable writer" if part == "writer" else "senders' (outbox, webhooks)"
-        raise TaskEnded(f"{what} process {proc.pid} exited with {code}")
+        raise TaskEnded(f"durable writer process {proc.pid} exited with {code}")
 
     async def _print_agents_gone(self, rid: str, agents: list[str]) -> None:
         """A print agent's last socket here closed: after ``print_agent_grace`` (an agent reconnecting, here or
@@ -480,19 +471,12 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-def _background_child(*, idle: bool) -> Callable[[], None]:
-    """A background child yields the CPU to the sockets and dies with us.
-
-    The durable writer is niced: it is behind by design, but it must keep up over a busy hour. The senders (the
-    outbox's PDFs and pushes, the webhooks) run at idle priority (``SCHED_IDLE``): they take only CPU nothing
-    else here wants, and catch up after the peak (``bench settle``: 523 settlements/s with the outbox off, about
-    460 with it niced beside the writer, its PDFs and their Postgres work taking turns with the payments)."""
+def _background_child() -> Callable[[], None]:
+    """The durable writer yields the CPU to the sockets (it is behind by design; they must not be) and dies with us."""
     arm = die_with_parent(signal.SIGTERM)  # made here: it captures this process as the parent
 
     def preexec() -> None:
         os.nice(10)
-        if idle:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         if arm is not None:
             arm()
 

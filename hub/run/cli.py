@@ -409,13 +409,13 @@ def _events(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _durable(settings: Settings, only: str | None) -> int:
+def _durable(settings: Settings) -> int:
     from fireflow.hub.workers.durable import run_forever
 
     if not (settings.redis_url and settings.database_url):
         raise Stop("durable needs REDIS_URL and DATABASE_URL: the servers of the nodes it writes for")
     check_reachable(settings)
-    asyncio.run(run_forever(settings, only))
+    asyncio.run(run_forever(settings))
     return 0
 
 
@@ -662,16 +662,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["prune"], help="prune: drop the months wholly before --before")
     p.add_argument("--before", required=True, help="YYYY-MM-DD: months ending on or before its month go (required)")
     _setting(p, "--data-dir", "data_dir", type=Path)
-    what = (
-        "run the durable writer (stream -> Postgres) and what leaves the hub (outbox, webhooks) apart from the "
-        "nodes; needs REDIS_URL and DATABASE_URL"
-    )
-    p = sub.add_parser("durable", help=what, description=what)
-    p.add_argument(
-        "--only",
-        choices=["writer", "senders"],
-        help="run only the writer, or only the senders (a node runs each so in a process of its own)",
-    )
+    what = "run only the durable writer (stream -> Postgres); needs REDIS_URL and DATABASE_URL"
+    sub.add_parser("durable", help=what, description=what)
     what = "mint a signed device token for a restaurant set up in Redis"
     p = sub.add_parser("token", help=what, description=what + "; the secret is the one serve uses")
     p.add_argument("--restaurant", required=True, help="restaurant id, as set up in Redis (required)")
@@ -810,7 +802,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": lambda: _serve(settings, demo=False),
         "demo": lambda: _serve(settings, demo=True, simulate=args if args.simulate else None),
         "migrate": lambda: _migrate(settings),
-        "durable": lambda: _durable(settings, args.only),
+        "durable": lambda: _durable(settings),
         "events": lambda: _events(settings, args),
         "token": lambda: _token(settings, args),
         "restaurant": lambda: _restaurant(settings, args),

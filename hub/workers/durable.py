@@ -416,9 +416,9 @@ def _row(rid: str, epoch: str, entry: StreamEntry) -> tuple[Any, ...]:
     )
 
 
-async def run_forever(settings: Any, only: str | None = None) -> None:
-    """``fireflow durable`` (a node's background processes, or one of its own): the writer and, beside it, what
-    leaves the hub (``hub/workers/senders.py``), or ``only`` one of them, until SIGTERM or SIGINT."""
+async def run_forever(settings: Any) -> None:
+    """``fireflow durable`` (a node's background process, or one of its own): the writer and, beside it, what
+    leaves the hub (``hub/workers/senders.py``), until SIGTERM or SIGINT."""
     from fireflow.hub.books.db import create_engine
     from fireflow.hub.workers.senders import Senders
 
@@ -426,28 +426,22 @@ async def run_forever(settings: Any, only: str | None = None) -> None:
     redis = redis_client(settings.redis_url, pool_size=4, pool_timeout=settings.redis_pool_timeout)
     engine = create_engine(settings.database_url)
     store = Store(redis)
-    writer = None
-    if only in (None, "writer"):
-        writer = DurableWriter(redis, store, engine, batch=settings.durable_batch, closed_keep=settings.closed_keep)
-    senders = Senders.of(settings, engine, redis, store) if only in (None, "senders") else None
+    writer = DurableWriter(redis, store, engine, batch=settings.durable_batch, closed_keep=settings.closed_keep)
+    senders = Senders.of(settings, engine, redis, store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if writer is not None:
-        writer.start()
-    tasks = senders.tasks() if senders is not None else {}
-    running = [asyncio.create_task(run(), name=name) for name, run in tasks.items()]
+    writer.start()
+    running = [asyncio.create_task(run(), name=name) for name, run in senders.tasks().items()]
     try:
         await stop.wait()
     finally:
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
-        if senders is not None:
-            await senders.close()
-        if writer is not None:
-            await writer.stop()
-            await writer.close()
+        await senders.close()
+        await writer.stop()
+        await writer.close()
         await engine.dispose()
         await redis.aclose()

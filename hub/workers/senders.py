@@ -1,9 +1,8 @@
 """What leaves the hub, run beside the durable writer: the outbox's drain (ERPNext, the invoice archive) and
 the webhooks' deliveries.
 
-They run where the writer runs: beside the node's background process (``FIREFLOW_DURABLE=process``, the
-default: the writer niced, these in a process of their own at idle priority), in the node itself
-(``inline``), or in ``fireflow durable`` (for nodes run with ``off``; ``--only`` splits it the same way).
+They run where the writer runs: in the node's background process (``FIREFLOW_DURABLE=process``, the
+default, niced), in the node itself (``inline``), or in ``fireflow durable`` (for nodes run with ``off``).
 They are behind by design, like the writer, and some of their work is CPU the sockets must not wait for: a
 PDF is about 13 ms of pure Python, which a thread would still take from the event loop under the GIL. Any
 number of them may run at once: each takes its rows with ``FOR UPDATE SKIP LOCKED``.
