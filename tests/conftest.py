@@ -337,6 +337,8 @@ class NodeProcess:
             "FIREFLOW_PREDICTIONS": "off",  # as settings_for: no ORDER_PREDICTED between the events a test awaits
             "FIREFLOW_SWEEPS": "off",
             "FIREFLOW_OUTBOX": "off",  # as settings_for: the outbox's tests run their own drain
+            # a node of the outbox's tests drains at once: a busy CI's CPU pressure must not hold it (test_pressure)
+            "FIREFLOW_OUTBOX_YIELD_AT": "1",
             "FIREFLOW_WEBHOOKS": "off",  # as settings_for: the webhooks' tests run their own worker
             "FIREFLOW_WEBHOOK_PRIVATE": "1",  # as settings_for: the tests' receivers listen on 127.0.0.1
             "ARCHIVE_URL": f"file://{log.parent / 'archive'}",  # a node draining the outbox archives beside its log

@@ -68,11 +68,11 @@ def _children() -> set[int]:
         ),
         (
             "settle",
-            ["--sockets", "3", "--restaurants", "2", "--orders", "60"],
+            ["--sockets", "3", "--restaurants", "2", "--orders", "60", "--after", "0.5"],
             [
                 r"^settle: settlements/s=\d+ p50=\S+ p99=\S+ settled=60 invoices_in_postgres=60 unbalanced=0 errors=0 "
                 r"cashiers=3 restaurants=2 hub_cpu=\d+% hub_ms_per_settlement=[\d.]+ \(node [\d.]+, background -?[\d.]+\) "
-                r"outbox_pending=\d+$",
+                r"outbox_pending=\d+ outbox_after=\d+/s$",
             ],
         ),
         (

@@ -29,6 +29,12 @@ __all__ = ["SETTLE"]
 
 def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--orders", type=int, default=4000, help="orders to settle, spread over the restaurants")
+    p.add_argument(
+        "--after",
+        type=float,
+        default=3.0,
+        help="seconds the outbox's drain is watched once the rush is over (default 3: it stood aside during it)",
+    )
 
 
 class _Paced:
@@ -110,7 +116,8 @@ async def _settle(env: Env, server: Server, args: argparse.Namespace) -> None:
     hub_cpu = hub_cpu_s / elapsed * 100 if elapsed else 0.0
     # The hub's CPU per settlement (its bill.preview included): what bounds a node once Postgres, Redis and
     # this load generator no longer share its two cores, as they do here. Split: the sockets' process, and its
-    # niced background process (the durable writer, and the outbox's drain: ERPNext, each invoice's PDF).
+    # niced background process (the durable writer, and the outbox's drain: ERPNext, each invoice's PDF, which waits while
+    # the CPUs are fought over, so little of it runs in the rush: outbox_after is its pace once the rush is over).
     hub_ms = hub_cpu_s * 1000 / len(latencies) if latencies else 0.0
     node_ms = own_cpu_s * 1000 / len(latencies) if latencies else 0.0
     engine = create_engine(env.database_url)
@@ -123,12 +130,13 @@ async def _settle(env: Env, server: Server, args: argparse.Namespace) -> None:
                     text("SELECT count(*) FROM invoices WHERE restaurant_id LIKE :p"), {"p": env.prefix + "%"}
                 )
             ).scalar_one()
-            outbox_pending = (
-                await conn.execute(
-                    text("SELECT count(*) FROM outbox WHERE restaurant_id LIKE :p AND status = 'PENDING'"),
-                    {"p": env.prefix + "%"},
-                )
-            ).scalar_one()
+            pending = text("SELECT count(*) FROM outbox WHERE restaurant_id LIKE :p AND status = 'PENDING'")
+            outbox_pending = (await conn.execute(pending, {"p": env.prefix + "%"})).scalar_one()
+            # The drain waits while the CPUs are fought over (hub/workers/pressure.py): once the rush is over
+            # it takes the backlog on, as fast as its invoices' PDFs let it.
+            await asyncio.sleep(args.after)
+            await conn.rollback()  # a new snapshot
+            drained = outbox_pending - (await conn.execute(pending, {"p": env.prefix + "%"})).scalar_one()
             unbalanced = (
                 await conn.execute(
                     text(
@@ -151,6 +159,7 @@ async def _settle(env: Env, server: Server, args: argparse.Namespace) -> None:
         f"settled={len(latencies)} invoices_in_postgres={stored} unbalanced={unbalanced} errors={len(errors)} "
         f"cashiers={args.sockets} restaurants={args.restaurants} hub_cpu={hub_cpu:.0f}% hub_ms_per_settlement={hub_ms:.2f}"
         f" (node {node_ms:.2f}, background {hub_ms - node_ms:.2f}) outbox_pending={outbox_pending}"
+        f" outbox_after={drained / args.after if args.after else 0.0:.0f}/s"
         + (f" first_error={errors[0][:120]!r}" if errors else "")
     )
 

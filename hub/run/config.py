@@ -195,6 +195,14 @@ class Settings(BaseSettings):
         description="push what the books wrote to the outbox (ERPNext, the invoice archive), where this node's"
         " durable writer runs",
     )
+    outbox_yield_at: Annotated[float, Ge(0), Le(1)] = Field(
+        0.25,
+        description="CPU pressure (the share of time a task waited for a CPU, /proc/pressure/cpu) above which the"
+        " outbox's drain waits before its next batch, so a rush keeps the CPUs (1: never waits)",
+    )
+    outbox_yield_max: Positive = Field(
+        30.0, description="seconds at most between two batches of the outbox's drain while it waits for the CPUs"
+    )
     webhooks: bool = Field(
         True, description="deliver the restaurants' events to their webhooks, where this node's durable writer runs"
     )

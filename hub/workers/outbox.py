@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fireflow.hub.integrations.pushed import PushFailed
 from fireflow.hub.supervise import reraise_if_cancelled
+from fireflow.hub.workers.pressure import Yielding
 from fireflow.schema.tables import OutboxAttemptRow, OutboxRow
 
 __all__ = ["BACKOFF_CAP_S", "BACKOFF_S", "MAX_ATTEMPTS", "Drained", "OutboxDrain", "Sent", "Target", "backoff_s"]
@@ -89,15 +90,18 @@ class Drained:
 
 
 class OutboxDrain:
-    def __init__(self, engine: AsyncEngine, targets: Sequence[Target]) -> None:
+    def __init__(self, engine: AsyncEngine, targets: Sequence[Target], gate: Yielding | None = None) -> None:
         self.engine = engine
         self.targets = {target.name: target for target in targets}
+        self.gate = gate  # passed before each batch: the drain stands aside while the CPUs are fought over
 
     async def run(self) -> None:
         while True:
             reraise_if_cancelled()
             try:
-                pushed = await self.drain()
+                if self.gate is not None:
+                    await self.gate.turn()
+                pushed = await self.drain(BATCH)
             except Exception:
                 reraise_if_cancelled()
                 logger.exception("the outbox's drain failed; it looks again shortly")

@@ -25,6 +25,7 @@ from fireflow.hub.run.config import Settings
 from fireflow.hub.workers.outbox import OutboxDrain, Target
 from fireflow.hub.workers.outbox_archive import ArchiveTarget
 from fireflow.hub.workers.outbox_erpnext import ErpNextTarget
+from fireflow.hub.workers.pressure import Yielding
 from fireflow.hub.workers.webhooks import WebhookWorker
 
 __all__ = ["Senders", "invoice_links"]
@@ -55,7 +56,8 @@ class Senders:
                 ErpNextTarget(erp, settings.erpnext, store.zone),
                 ArchiveTarget(archive, invoice_links(settings), store.restaurant),
             ]
-            senders.outbox = OutboxDrain(engine, targets)
+            gate = Yielding(settings.outbox_yield_at, settings.outbox_yield_max)
+            senders.outbox = OutboxDrain(engine, targets, gate)
         if settings.webhooks:
             senders.webhooks = WebhookWorker(engine, redis, private_ok=settings.webhook_private)
         return senders
