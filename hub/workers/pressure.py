@@ -1,9 +1,9 @@
 """Background work that waits while the machine's CPUs are fought over (the outbox's drain).
 
-Niceness alone does not keep the drain out of a rush's way: an invoice's PDF is milliseconds of pure Python,
-the drain renders them back to back while a backlog lasts, and at nice 10 on two cores it still took a fifth
-of the CPU a settlement costs and cost the node a fifth of its settlements a second (`fireflow bench settle`
-with the outbox on and off). So the drain looks before each batch at the kernel's CPU pressure
+Niceness alone does not keep the drain out of a rush's way: an invoice's PDF is about 9 ms of pure Python, the
+drain renders them back to back while a backlog lasts, and at nice 10 on two cores it still took 0.9 ms of CPU
+a settlement (a fifth of all it cost there) and the node settled 437-444/s against 531-538/s with the outbox
+off (`fireflow bench settle`, 2026-12-05). So the drain looks before each batch at the kernel's CPU pressure
 (``/proc/pressure/cpu``, "some": the share of wall time in which at least one runnable task waited for a CPU)
 and, while it is above ``at``, waits — but never more than ``most_s`` between two batches, so a backlog always
 moves. Pressure, not load: the drain alone on idle cores waits for nobody and runs flat out, and it counts any
