@@ -78,11 +78,10 @@ async def test_on_quiet_cpus_or_unreadable_pressure_the_drain_goes_at_once() -> 
         Yielding(1.0, most_s=30.0, stalled=_Stalls(1.0), look_s=0.05),
     ):
         await asyncio.sleep(0.06)
-        started = time.monotonic()
         for _ in range(3):
             await asyncio.wait_for(gate.turn(), 5)
             await asyncio.sleep(0.06)  # the batch's own time
-        assert time.monotonic() - started < 0.6 and gate.waits == 0
+        assert gate.waits == 0  # not one look found it had to wait
 
 
 def test_the_threshold_is_a_share_and_the_default_stands_aside_in_a_rush(monkeypatch: pytest.MonkeyPatch) -> None:
