@@ -74,7 +74,11 @@ async def serve_invoice(request: Request) -> Response:
         return _plain(404, "No such invoice in the archive.")
     status, pdf_key = found
     if status != "DONE" or not pdf_key:
-        return _plain(503, "This invoice is not archived yet: try again in a minute.", **_later())
+        return _plain(
+            503,
+            "This invoice is not archived yet (a busy restaurant archives after its rush): try again in a few minutes.",
+            **_later(),
+        )
     key = pdf_key if fmt == "pdf" else pdf_key.removesuffix(".pdf") + ".json"
     try:
         body = await hub.archive_store.get(key)
