@@ -114,7 +114,9 @@ class Settings(BaseSettings):
         "also carries every plain command on one pipelined connection of its own (hub/live/multiplexed.py)",
     )
     redis_pool_timeout: Positive = Field(
-        5.0, description="seconds a command waits for a free Redis connection before answering UNAVAILABLE"
+        5.0,
+        description="seconds a pipeline or (on a cluster) a command waits for a free Redis connection before"
+        " answering UNAVAILABLE",
     )
     redis_replicas: Annotated[int, Ge(0)] = Field(
         1,
