@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from typing import Any
 
@@ -57,7 +58,7 @@ async def test_the_entries_a_commit_hands_over_are_the_streams_byte_for_byte(red
     assert entries == await store.read_after(rid, 0, outcome.stored.offset)
     # A retry of the same id commits nothing new, and hands nothing over.
     await store.commit(rid, "c1", "fp", decision, 1_733_000_000_999)
-    assert len(told) == 1
+    assert told[1:] == [(rid, [])]
 
 
 async def test_own_commits_are_delivered_at_once_and_others_in_order(redis: Redis, rid: str) -> None:
@@ -87,6 +88,50 @@ async def test_own_commits_are_delivered_at_once_and_others_in_order(redis: Redi
         assert send.offsets == [1, 2, 3, 4]
         assert await feed.caught_up(4, WAIT)
     finally:
+        await fanout.stop()
+        await conn.shutdown()
+
+
+async def test_own_commits_are_not_read_back_though_their_wake_up_comes_first(redis: Redis, rid: str) -> None:
+    """With the node's wake-up subscription running, each commit's PUBLISH reaches the feed about when its
+    answer does, often first: the feed holds that read until the commit ends and hands its entries over, so
+    none of this node's entries is read back, and another node's still is, in order."""
+    mine, other = Store(redis), Store(redis)
+    fanout = FanOut(redis, mine)
+    mine.on_commit, mine.on_visible = fanout.committing, fanout.committed
+    send = Recorded()
+    conn = Connection(send, JsonCodec(), limit=256, now=0)
+    feed = await fanout.feed(rid)
+    feed.add(conn, ["kitchen:grill"])
+    woken = asyncio.Event()
+    fanout.on_wake.append(lambda _rid: woken.set())
+    listening = asyncio.create_task(fanout.listen())
+    try:
+        probes = 0
+        while not woken.is_set():  # subscribed: a commit's wake-up is heard
+            probes += 1
+            await other.commit(rid, f"probe{probes}", "fp", _rushed("o0"), 0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), 0.05)
+        assert await feed.caught_up(probes, WAIT)
+        read_before = feed.read_back
+        await asyncio.gather(*(mine.commit(rid, f"c{n}", "fp", _rushed(f"o{n}"), n) for n in range(1, 41)))
+        await send.until(probes + 40)
+        assert feed.read_back == read_before  # all 40 handed over by their commits, none read back
+        await other.commit(rid, "theirs", "fp", _rushed("o41"), 41)
+        await send.until(probes + 41)
+        await mine.commit(rid, "mine", "fp", _rushed("o42"), 42)
+        await send.until(probes + 42)
+        assert feed.read_back == read_before + 1  # the other node's entry only
+        feed.committing()  # a commit of this node that does not end (a stalled Redis connection) ...
+        await other.commit(rid, "stuck", "fp", _rushed("o43"), 43)
+        await send.until(probes + 43)  # ... holds another node's entry for HOLD_S at most
+        assert feed.read_back == read_before + 2
+        assert send.offsets == list(range(1, probes + 44))
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
         await fanout.stop()
         await conn.shutdown()
 

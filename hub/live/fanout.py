@@ -6,8 +6,12 @@ XRANGE, encodes each once per encoding, and appends it to the queue of every
 local connection subscribed to any of its channels. The node that committed
 has the entries in hand: when they are the next ones its feed expects, it
 delivers them on the loop's next turn, after the command's answer
-(``Feed.committed``), without the XRANGE. A tick re-checks the
-offsets every second, so a lost wake-up costs at most a second, never an event.
+(``Feed.committed``), without the XRANGE. The commit's own wake-up, which
+often arrives before its answer, would read them back all the same: a feed
+woken while a commit of this node is in flight holds its read until that
+commit ends, then reads only what the commit did not bring (another node's
+entries). A tick re-checks the offsets every second, so a lost wake-up costs
+at most a second, never an event.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ __all__ = ["FanOut", "Feed"]
 
 logger = logging.getLogger(__name__)
 
+HOLD_S = 0.05  # a read woken while this node commits to the restaurant waits at most this long for the commits
+
 
 class Feed:
     """One restaurant's stream as this node reads it."""
@@ -46,6 +52,11 @@ class Feed:
         self._wakeup = asyncio.Event()
         self._progress = asyncio.Event()
         self._reading = False  # an XRANGE is in flight: what it returns comes first
+        self.own = 0  # this node's commits of the restaurant in flight: their entries come with their answers
+        self._own_entries: dict[int, list[StreamEntry]] = {}  # handed over out of order, by first offset
+        self._hold: asyncio.TimerHandle | None = None  # a read waits for them: its end
+        self._hold_over = False
+        self.read_back = 0  # entries read from the stream, not handed over by this node's commits
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"feed:{rid}")
 
     def wake(self, offset: int) -> None:
@@ -104,7 +115,7 @@ class Feed:
             reraise_if_cancelled()
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self.wanted > self.last:
+            while self.wanted > self.last and not self._holds():
                 self._reading = True
                 try:
                     entries = await store.read_after(self.rid, self.last, self.wanted)
@@ -114,16 +125,62 @@ class Feed:
                     break
                 if entries[0].offset != self.last + 1:
                     self._lost_history()
+                self.read_back += len(entries)
                 self._dispatched(entries)
+                self._dispatch_own()
+            if self.wanted <= self.last:
+                self._unhold()
+
+    def _holds(self) -> bool:
+        """Whether a read waits: while commits of this node are in flight (their entries come with their
+        answers), for at most ``HOLD_S`` (under commits without end, another node's entries are read all the
+        same)."""
+        if self.own > 0 and not self._hold_over:
+            if self._hold is None:
+                self._hold = asyncio.get_running_loop().call_later(HOLD_S, self._held_long)
+            return True
+        self._unhold()
+        return False
+
+    def _held_long(self) -> None:
+        self._hold, self._hold_over = None, True
+        self._wakeup.set()
+
+    def _unhold(self) -> None:
+        if self._hold is not None:
+            self._hold.cancel()
+            self._hold = None
+        self._hold_over = False
+
+    def committing(self) -> None:
+        self.own += 1
 
     def committed(self, entries: list[StreamEntry]) -> None:
-        """Entries this node just committed: delivered at once when they are the next ones, instead of read
-        back from Redis; otherwise (a read in flight, another node's entries before them) read in order."""
-        if not self._reading and self.ready.is_set() and entries[0].offset == self.last + 1:
-            self._dispatched(entries)
-            self.wanted = max(self.wanted, self.last)
+        """A commit of this node ended, with these entries (none if it made none): delivered at once when they
+        are the next ones, instead of read back from Redis; kept while this node's commits in flight may bring
+        those before them (several connections to a cluster answer out of order); read otherwise."""
+        self.own = max(0, self.own - 1)  # a feed made while the commit ran never counted it
+        if entries:
+            if not self.ready.is_set():
+                self.wake(entries[-1].offset)  # its first read brings them
+            elif entries[0].offset > self.last:
+                self.wanted = max(self.wanted, entries[-1].offset)
+                self._own_entries[entries[0].offset] = entries
+                if not self._reading:  # else after the read in flight, if it did not bring them
+                    self._dispatch_own()
+        if self.wanted > self.last:
+            if self.own == 0:
+                self._wakeup.set()  # what no commit of this node brought: read it
         else:
-            self.wake(entries[-1].offset)
+            self._unhold()  # nothing left to read
+
+    def _dispatch_own(self) -> None:
+        """The entries this node's commits handed over that are next, in order; those a read overtook dropped."""
+        kept = self._own_entries
+        while (entries := kept.pop(self.last + 1, None)) is not None:
+            self._dispatched(entries)
+        for offset in [offset for offset in kept if offset <= self.last]:
+            del kept[offset]
 
     def _dispatched(self, entries: list[StreamEntry]) -> None:
         for entry in entries:
@@ -186,11 +243,17 @@ class FanOut:
                 raise ConnectionError(f"cannot read the stream of {rid}") from None
         return feed
 
-    def committed(self, rid: str, entries: list[StreamEntry]) -> None:
-        """This node's commit made ``entries`` visible (``Store.on_visible``): delivered on the loop's next
-        turn, so the device whose command it was gets its answer before a broadcast to thousands."""
+    def committing(self, rid: str) -> None:
+        """A commit of ``rid`` by this node starts (``Store.on_commit``)."""
         feed = self.feeds.get(rid)
-        if feed is not None and entries:
+        if feed is not None:
+            feed.committing()
+
+    def committed(self, rid: str, entries: list[StreamEntry]) -> None:
+        """This node's commit ended, making ``entries`` visible (``Store.on_visible``): delivered on the loop's
+        next turn, so the device whose command it was gets its answer before a broadcast to thousands."""
+        feed = self.feeds.get(rid)
+        if feed is not None:
             asyncio.get_running_loop().call_soon(feed.committed, entries)
 
     def subscribers(self, rid: str) -> int:

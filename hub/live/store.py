@@ -365,8 +365,10 @@ class Store:
         self._replicas_of: dict[str, int] | None = None  # master host:port -> replicas serving with it
         # With a durable writer, history is only trimmed below what it has stored in Postgres.
         self.durable = durable
-        # Told the events of each commit of this node once readers may see them (the node's fan-out
-        # delivers them without reading them back); it must not raise.
+        # Told when each commit of this node starts (``on_commit``) and, when it ends however it ends, the events
+        # readers may now see (``on_visible``: none for a conflict, a repeated id or a failure). The node's fan-out
+        # delivers them without reading them back, and holds a read woken meanwhile until then. Neither may raise.
+        self.on_commit: Callable[[str], None] | None = None
         self.on_visible: Callable[[str, list[StreamEntry]], None] | None = None
         self._restaurants: dict[str, tuple[float, Restaurant | None]] = {}
         self._menus: dict[str, tuple[bytes | str, Menu]] = {}  # rid -> the stored bytes and their parse
@@ -725,6 +727,25 @@ class Store:
         await self._unclaim(keys=[k.running(command_id)], args=[token])
 
     async def commit(self, rid: str, command_id: str, fingerprint: str, decision: Decision, now: int) -> CommitOutcome:
+        on_visible = self.on_visible
+        if on_visible is None:
+            return (await self._commit_decision(rid, command_id, fingerprint, decision, now))[0]
+        if self.on_commit is not None:
+            self.on_commit(rid)
+        handed: list[StreamEntry] = []
+        try:
+            outcome, handed = await self._commit_decision(rid, command_id, fingerprint, decision, now)
+            return outcome
+        finally:
+            try:
+                on_visible(rid, handed)
+            except Exception:  # committed all the same: the feed reads them back (its wake-up and tick)
+                logger.exception("handing %s's committed events to the fan-out failed", rid)
+
+    async def _commit_decision(
+        self, rid: str, command_id: str, fingerprint: str, decision: Decision, now: int
+    ) -> tuple[CommitOutcome, list[StreamEntry]]:
+        """The commit, and the stream entries it made (none for a conflict or a repeated id)."""
         k = Keys(rid)
         checks: list[tuple[str, int] | tuple[str, int, int]] = []  # field, expected[, archived]
         hset: list[tuple[int, str, str, str, int]] = []
@@ -818,7 +839,7 @@ class Store:
             reply = await self._commit(keys=keys, args=args)
         status = reply[0]
         if status == b"conflict":
-            return CommitOutcome(None, conflict=reply[1].decode())
+            return CommitOutcome(None, conflict=reply[1].decode()), []
         if status == b"dup":
             outcome = CommitOutcome(StoredResult.parse(reply[1]), duplicate=True)
         else:  # the script stored {fp, offset, result} and answers the offset: the rest is in hand
@@ -829,13 +850,9 @@ class Store:
             held.released = True
         if self.replicas > 0 and outcome.stored is not None:
             await self._ack(keys=[k.acked], args=[outcome.stored.offset, k.wake])
-        if events and not outcome.duplicate and self.on_visible is not None:
-            assert outcome.stored is not None
-            try:
-                self.on_visible(rid, _entries(events, outcome.stored.offset, now, actor))
-            except Exception:  # committed all the same: the feed reads them back (its wake-up and tick)
-                logger.exception("handing %s's committed events to the fan-out failed", rid)
-        return outcome
+        if not events or outcome.duplicate or outcome.stored is None:
+            return outcome, []
+        return outcome, _entries(events, outcome.stored.offset, now, actor)
 
     async def _read_replicas(self, cluster: RedisCluster) -> None:
         """Master ``host:port`` -> its replicas not marked failed, from CLUSTER SHARDS (CLUSTER SLOTS

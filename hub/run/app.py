@@ -136,6 +136,7 @@ class Hub:
             groups=Groups(self.engine) if self.engine is not None else None,
         )
         self.fanout = FanOut(self.redis, self.store)
+        self.store.on_commit = self.fanout.committing
         self.store.on_visible = self.fanout.committed  # this node's own commits need no read back
         self.presence = Presence(self.redis, secrets.token_hex(4), ttl=settings.presence_ttl)
         self.print_agents = Presence(
