@@ -209,6 +209,10 @@ class DayFigures:
 
 
 RECORD = "SELECT fireflow_record_settlement($1::jsonb)::text"
+INVOICES_OF = (
+    f"SELECT order_id, invoice_id FROM {InvoiceOrderRow.__tablename__}"
+    " WHERE restaurant_id = $1 AND order_id = ANY($2::text[])"
+)
 REFUSED_HINT = "fireflow-books"  # the hint of what fireflow_record_settlement raises when it refuses
 
 
@@ -431,13 +435,10 @@ class Books:
         """Which of ``order_ids`` an invoice settled (order -> invoice): one query for a sweep's open orders."""
         if not order_ids:
             return {}
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(InvoiceOrderRow.order_id, InvoiceOrderRow.invoice_id).where(
-                    InvoiceOrderRow.restaurant_id == restaurant_id, InvoiceOrderRow.order_id.in_(list(order_ids))
-                )
-            )
-            return {order_id: invoice_id for order_id, invoice_id in rows}
+        # On asyncpg (``calls.py``), one prepared statement whatever the number of ids: through the engine, each
+        # sweep compiled its IN list afresh (about 1 ms of the node's CPU a restaurant).
+        rows = await self.calls.rows(INVOICES_OF, restaurant_id, list(order_ids))
+        return {row["order_id"]: row["invoice_id"] for row in rows}
 
     async def posted(self, restaurant_id: str, posting_id: str) -> LedgerTransaction | None:
         """A ledger transaction written under this id (a command's own), if it was."""
