@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -261,3 +263,19 @@ def test_random_command_sequences_keep_the_invariants(actions: list[tuple[str, s
             assert (order.status is OrderStatus.READY) == all_done
         assert all(isinstance(i.unit_price * i.quantity, int) for i in order.items)
     assert ready_events >= (1 if order.status is OrderStatus.READY else 0)
+
+
+@pytest.mark.parametrize(
+    ("zone", "midnight_utc"),
+    [
+        ("UTC", "2026-12-05T00:00:00"),
+        ("Asia/Kolkata", "2026-12-04T18:30:00"),
+        ("Asia/Kathmandu", "2026-12-04T18:15:00"),
+    ],
+)
+def test_the_business_day_turns_at_the_restaurants_midnight_to_the_millisecond(zone: str, midnight_utc: str) -> None:
+    """Found once a minute per zone: still exact on either side of a midnight at a half or quarter hour of UTC."""
+    at = int(datetime.fromisoformat(midnight_utc).replace(tzinfo=UTC).timestamp() * 1000)
+    assert d.business_day(at - 1, zone) == "2026-12-04"
+    assert d.business_day(at, zone) == "2026-12-05"
+    assert d.business_day(at + 59_999, zone) == "2026-12-05"

@@ -62,7 +62,8 @@ class Feed:
     def wake(self, offset: int) -> None:
         if offset > self.wanted:
             self.wanted = offset
-            self._wakeup.set()
+            if not (self.ready.is_set() and self._holds()):  # held: not even the task is woken
+                self._wakeup.set()
 
     async def caught_up(self, offset: int, timeout: float) -> bool:
         """Wait until every entry up to ``offset`` has been dispatched; False on timeout."""
@@ -134,7 +135,7 @@ class Feed:
     def _holds(self) -> bool:
         """Whether a read waits: while commits of this node are in flight (their entries come with their
         answers), for at most ``HOLD_S`` (under commits without end, another node's entries are read all the
-        same)."""
+        same). A wake-up that waits does not even wake the feed's task: ``committed`` or the hold's end does."""
         if self.own > 0 and not self._hold_over:
             if self._hold is None:
                 self._hold = asyncio.get_running_loop().call_later(HOLD_S, self._held_long)
