@@ -104,14 +104,17 @@ def redis_client(url: str, *, pool_size: int = 64, pool_timeout: float = 5.0) ->
         REDIS_RETRIES,
         supported_errors=(RedisConnectionError, RedisTimeoutError),
     )
+    # A unix socket (``unix:///path?db=0``: a Redis on the same machine, with no TCP stack in between) has no
+    # keepalive to ask for.
+    tcp = {} if url.startswith("unix:") else {"socket_keepalive": True}
     pool = FairPool.from_url(
         url,
         max_connections=pool_size,
         timeout=pool_timeout,
         retry=retry,
         health_check_interval=30,
-        socket_keepalive=True,
         driver_info=DRIVER,
+        **tcp,
     )
     kwargs = pool.connection_kwargs
     if kwargs.get("decode_responses") or str(kwargs.get("protocol") or 2) != "2":
