@@ -164,16 +164,17 @@ class Feed:
         if entries:
             if not self.ready.is_set():
                 self.wake(entries[-1].offset)  # its first read brings them
-            elif entries[0].offset > self.last:
+            elif entries[-1].offset > self.last:
+                if entries[0].offset <= self.last:  # partly read already
+                    entries = [entry for entry in entries if entry.offset > self.last]
                 self.wanted = max(self.wanted, entries[-1].offset)
                 self._own_entries[entries[0].offset] = entries
                 if not self._reading:  # else after the read in flight, if it did not bring them
                     self._dispatch_own()
-        if self.wanted > self.last:
-            if self.own == 0:
-                self._wakeup.set()  # what no commit of this node brought: read it
-        else:
+        if self.wanted <= self.last:
             self._unhold()  # nothing left to read
+        elif not self._holds():
+            self._wakeup.set()  # what no commit of this node brought: read it (at once, or when the hold ends)
 
     def _dispatch_own(self) -> None:
         """The entries this node's commits handed over that are next, in order; those a read overtook dropped."""
