@@ -117,7 +117,13 @@ def _answered(claim: Claim, fp: str, *, waited: bool) -> StoredResult | None:
 def runs_one_copy_at_a_time(found: Spec, command: payloads.Command) -> bool:
     """Whether the command does work before its commit that a twin must not repeat: the books first,
     a PIN to check, or a write of its own (a pairing code, a customer)."""
-    return found.durable_first or found.side_effects or getattr(command, "pin", None) is not None
+    # A model without the field is asked through pydantic's slow ``__getattr__`` (an AttributeError caught): on
+    # every command, so the field is looked up on the model's class first.
+    return (
+        found.durable_first
+        or found.side_effects
+        or ("pin" in type(command).model_fields and getattr(command, "pin", None) is not None)
+    )
 
 
 async def one_copy_at_a_time(
