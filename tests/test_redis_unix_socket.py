@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 import tempfile
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from fireflow.hub.run.embedded.redis import _redis_executable
 
 
 @pytest.fixture
-async def unix_url() -> AsyncIterator[str]:
+def unix_url() -> Iterator[str]:
     """A redis-server on a unix socket alone (no TCP port), once it says it is ready; a short directory, as a
     socket's path must be."""
     with tempfile.TemporaryDirectory(dir="/tmp", prefix="ff-") as directory:
