@@ -8,11 +8,12 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from fireflow.hub.live.control import follow
-from fireflow.hub.live.multiplexed import MultiplexedRedis
+from fireflow.hub.live.multiplexed import MultiplexedRedis, _packed
 from fireflow.hub.live.redis_client import redis_client
 from fireflow.hub.run.embedded import EmbeddedRedis
 from tests.conftest import WAIT
@@ -50,6 +51,28 @@ async def test_a_thousand_commands_in_flight_each_get_their_own_reply_on_one_con
         expected = n if n % 3 == 0 else [f"k{n}".encode(), str(n).encode()] if n % 3 == 1 else True
         assert reply == expected, n
     assert await _connections(client) == 2  # the line and the pooled connection asking
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("SET", "ключ", b"\x00\r\n bytes", "EX", 60),
+        ("EVALSHA", "a" * 40, 2, "ff:{r1}:stream", "ff:{r1}:seq", b"x" * 70_000, -12, 0),
+        ("GET", ""),
+    ],
+)
+def test_the_hubs_own_arguments_are_packed_as_redis_py_packs_them(args: tuple[object, ...]) -> None:
+    packed = _packed(args)
+    assert packed is not None
+    assert packed[0] == b"".join(Connection().pack_command(*args))
+
+
+@pytest.mark.parametrize(
+    "args", [("SCRIPT LOAD", "return 1"), ("SET", "k", 1.5), ("SET", "k", True), ("SET", "k", memoryview(b"v"))]
+)
+def test_other_arguments_are_left_to_redis_py(args: tuple[object, ...]) -> None:
+    """A name with a space (redis-py splits it), floats, bools (refused there) and buffers: not packed here."""
+    assert _packed(args) is None
 
 
 async def test_a_cancelled_caller_leaves_the_replies_in_step(client: MultiplexedRedis) -> None:

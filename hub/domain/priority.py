@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from fireflow.schema.base import OrderType
 from fireflow.schema.records import ItemStatus, Order, OrderItem, PriorityReason, TicketPriority
 
-__all__ = ["GRACE_S", "ROAD_S", "due", "queue_key", "ticket_priority"]
+__all__ = ["GRACE_S", "ROAD_S", "due", "due_at", "queue_key", "ticket_priority"]
 
 GRACE_S: dict[OrderType, int] = {
     OrderType.DELIVERY: 10 * 60,  # the food still has the road to travel
@@ -40,13 +40,19 @@ _ON_SCREEN = (ItemStatus.PENDING, ItemStatus.PREPARING)
 def due(order_type: OrderType, fired_at: int, promised_at: int | None) -> TicketPriority:
     """When a ticket fired at ``fired_at`` should be out, and what set that time."""
     grace = GRACE_S[order_type]
-    by_type = fired_at + grace * 1000
+    at = due_at(order_type, fired_at, promised_at)
+    reason = _REASON[order_type] if at == fired_at + grace * 1000 else PriorityReason.PROMISED
+    return TicketPriority(due_at=at, reason=reason, grace_s=grace)
+
+
+def due_at(order_type: OrderType, fired_at: int, promised_at: int | None) -> int:
+    """``due(...).due_at`` without the record: the predictor asks it of every waiting line on every look."""
+    by_type = fired_at + GRACE_S[order_type] * 1000
     if promised_at is not None:
-        road = ROAD_S * 1000 if order_type is OrderType.DELIVERY else 0
-        by_promise = promised_at - road
+        by_promise = promised_at - (ROAD_S * 1000 if order_type is OrderType.DELIVERY else 0)
         if by_promise < by_type:
-            return TicketPriority(due_at=by_promise, reason=PriorityReason.PROMISED, grace_s=grace)
-    return TicketPriority(due_at=by_type, reason=_REASON[order_type], grace_s=grace)
+            return by_promise
+    return by_type
 
 
 def _first_fired(lines: Iterable[OrderItem]) -> int | None:

@@ -16,13 +16,12 @@ import heapq
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import orjson
 
 from fireflow.hub.domain.decision import Decision, Event
 from fireflow.hub.domain.orders import ALERT_CHANNELS, front_channels, touch
-from fireflow.hub.domain.priority import due
+from fireflow.hub.domain.priority import due_at
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
 from fireflow.schema.base import OrderType
@@ -53,7 +52,7 @@ MOVED_SHARE = 0.1  # ... and by this share of the time still to wait
 OWN_RESULT_TTL_S = 300  # the predictor's commands are its own, never retried after that: their answers go soon
 _WAITING = (ItemStatus.PENDING,)
 _FINISHED = (ItemStatus.DONE, ItemStatus.SKIPPED, ItemStatus.SERVED)
-_NORMAL = NormalDist()
+_SQRT2 = math.sqrt(2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +176,8 @@ def predict(
                 in_hand.setdefault(line.station, []).append((end, order.id))
             elif line.status in _WAITING:
                 fired = line.fired_at if line.fired_at is not None else order.fired_at or now_ms
-                due_at = due(order.type, fired, order.promised_at).due_at
-                key = (not order.is_rush(line.station), due_at, fired, order.number, order.id, line)
+                due = due_at(order.type, fired, order.promised_at)
+                key = (not order.is_rush(line.station), due, fired, order.number, order.id, line)
                 queues.setdefault(line.station, []).append(key)
     ends: dict[str, dict[str, float]] = {}
 
@@ -277,7 +276,8 @@ def _late_chance(duration_ms: float, late_ms: float, sigma: float) -> float:
     its time taken as log-normal around the expected, with the station's spread."""
     if duration_ms <= 0:
         return 0.0
-    return 1.0 - _NORMAL.cdf(math.log(late_ms / duration_ms) / max(sigma, MIN_SPREAD))
+    # The standard normal's cdf as ``statistics.NormalDist().cdf`` computes it, without its method calls.
+    return 1.0 - 0.5 * (1.0 + math.erf(math.log(late_ms / duration_ms) / max(sigma, MIN_SPREAD) / _SQRT2))
 
 
 def bottlenecks(
@@ -313,23 +313,32 @@ def bottlenecks(
         prediction = predictions.get(order.id)
         if prediction is None:
             continue
-        for station in {line.station for line in order.lines if line.status in (*_WAITING, ItemStatus.PREPARING)}:
-            fired = [line.fired_at for line in order.lines if line.station == station and line.fired_at is not None]
-            if not fired or station not in late_after_s:
+        # One pass over the lines (the predictor runs this over every open order on every look): per station,
+        # its first fire, and whether anything of it is still being made.
+        first_fired: dict[str, int] = {}
+        making: list[str] = []
+        for line in order.lines:
+            station, status = line.station, line.status
+            if status in _WAITING:
+                waiting[station] = waiting.get(station, 0) + 1
+            if (status in _WAITING or status is ItemStatus.PREPARING) and station not in making:
+                making.append(station)
+            if line.fired_at is not None and line.fired_at < first_fired.get(station, line.fired_at + 1):
+                first_fired[station] = line.fired_at
+        for station in making:
+            fired = first_fired.get(station)
+            if fired is None or station not in late_after_s:
                 continue
             late_ms = late_after_s[station] * 1000
-            late_at = min(fired) + late_ms
+            late_at = fired + late_ms
             if now_ms >= late_at:
                 continue
             on_time[station] = on_time.get(station, 0) + 1
             chance = _late_chance(
-                prediction.stations.get(station, 0) - min(fired), late_ms, spread.get(station, DEFAULT_SPREAD)
+                prediction.stations.get(station, 0) - fired, late_ms, spread.get(station, DEFAULT_SPREAD)
             )
             likely[station] = likely.get(station, 0.0) + chance
             soon.setdefault(station, []).append((-chance, late_at, order.id))
-        for line in order.lines:
-            if line.status in _WAITING:
-                waiting[line.station] = waiting.get(line.station, 0) + 1
     found = []
     for station, expected in sorted(likely.items()):
         if expected < BOTTLENECK_TICKETS or expected < BOTTLENECK_SHARE * on_time[station]:

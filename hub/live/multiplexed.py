@@ -89,6 +89,26 @@ _OWN_CONNECTION = frozenset(
 _ONCE = Retry(NoBackoff(), 0)
 
 
+def _packed(args: tuple[Any, ...]) -> tuple[bytes] | None:
+    """The command in RESP, for the hub's own arguments (text, bytes, whole numbers); None for anything else,
+    which redis-py's ``pack_command`` encodes as it always did (and refuses what it refuses).
+
+    The same bytes as ``pack_command`` for these, in a third of its time (6 against 18 µs for a commit's
+    EVALSHA with its 24 keys): every command of the node is packed, a few on every fire."""
+    if type(args[0]) is str and " " in args[0]:  # "SCRIPT LOAD" and the like: redis-py splits the name
+        return None
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if type(arg) is str:
+            arg = arg.encode()
+        elif type(arg) is int:
+            arg = b"%d" % arg
+        elif type(arg) is not bytes:
+            return None
+        out.append(b"$%d\r\n%b\r\n" % (len(arg), arg))
+    return (b"".join(out),)
+
+
 class _Line(asyncio.Protocol):
     """One connected socket: requests written in batches, replies matched to them in order."""
 
@@ -101,6 +121,9 @@ class _Line(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._writer: asyncio.StreamWriter | None = None
         self.lost: Exception | None = None
+        encoder = connection.encoder
+        # packed here (``_packed``) only where redis-py would encode text the same way
+        self.plain = (encoder.encoding, encoder.encoding_errors) == ("utf-8", "strict")
 
     @classmethod
     async def open(cls, connection: AbstractConnection) -> _Line:
@@ -191,7 +214,8 @@ class MultiplexedRedis(Redis):
         line = self._line
         if line is None or line.lost is not None:
             line = await self._open()
-        reply = await line.call(line.connection.pack_command(*args))
+        packed = _packed(args) if line.plain else None
+        reply = await line.call(line.connection.pack_command(*args) if packed is None else packed)
         if isinstance(reply, ResponseError):
             raise reply
         return reply
