@@ -47,6 +47,12 @@ async def test_the_store_writes_and_reads_typed_checks(redis: Any, caplog: pytes
         due = await store.due([rid, "due-r2"], 1500)
     assert due == {rid: [Due(DueKind.ACK, "due-r1.o1:t1", 1000)]}
     assert "nudge|x" in caplog.text and await redis.zscore(Keys(rid).due, "nudge|x") is None
+    # before any is due: none found, the first one's time, and no time for a restaurant with none
+    assert await store.due_and_next([rid, "due-r2"], 0) == ({}, {rid: 1000})
+    assert await store.due_and_next([rid], 5000, limit=1) == (
+        {rid: [Due(DueKind.ACK, "due-r1.o1:t1", 1000)]},
+        {rid: 1000},
+    )
     await store.drop_due(rid, Due(DueKind.BILL, "due-r1.o1", None))
     await store.commit(rid, "c2", "", Decision(result={}, due=(Due(DueKind.ACK, "due-r1.o1:t1", None),)), 2)
     assert await redis.zcard(Keys(rid).due) == 0
