@@ -75,6 +75,34 @@ def test_other_arguments_are_left_to_redis_py(args: tuple[object, ...]) -> None:
     assert _packed(args) is None
 
 
+async def test_a_pipeline_without_a_transaction_goes_on_the_line_with_its_replies_parsed_and_in_order(
+    client: MultiplexedRedis,
+) -> None:
+    """Each reply parsed by its command's callback, an error reply in its place or raised; a transaction still
+    takes a pooled connection of its own (MULTI/EXEC must not interleave with the line's other commands)."""
+    await client.set("text", "x")
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.zadd("z", {"a": 1, "b": 2})
+        pipe.hset("text", "f", 1)  # WRONGTYPE
+        pipe.zrange("z", 0, -1, withscores=True)
+        pipe.set("n", 1, nx=True)
+        replies = await pipe.execute(raise_on_error=False)
+    assert replies[0] == 2 and isinstance(replies[1], ResponseError) and "WRONGTYPE" in str(replies[1])
+    assert replies[2:] == [[(b"a", 1.0), (b"b", 2.0)], True]
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.get("n")
+        pipe.hset("text", "f", 1)
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await pipe.execute()
+    async with client.pipeline(transaction=False) as pipe:
+        assert await pipe.execute() == []
+    assert await _connections(client) == 2  # the line, and the pooled connection that asks
+    async with client.pipeline() as multi:
+        multi.incr("n")
+        multi.get("n")
+        assert await multi.execute() == [2, b"2"]
+
+
 async def test_a_cancelled_caller_leaves_the_replies_in_step(client: MultiplexedRedis) -> None:
     await client.set("a", "first")
     gone = asyncio.ensure_future(client.get("a"))
@@ -114,9 +142,18 @@ async def test_a_lost_connection_fails_over_and_a_dead_redis_is_said_plainly(
     await asyncio.to_thread(own_redis.kill)
     with pytest.raises(RedisConnectionError):
         await asyncio.wait_for(client.get("kept"), WAIT)  # refused after the retries, not hung
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.get("kept")
+        pipe.get("kept")
+        with pytest.raises(RedisConnectionError):
+            await asyncio.wait_for(pipe.execute(), WAIT)  # a pipeline on the line too
     await asyncio.to_thread(own_redis.start)
     assert await asyncio.wait_for(client.ping(), WAIT)  # the next command opens a new line
     assert await client.incr("after") == 1
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.incr("after")
+        pipe.incr("after")
+        assert await pipe.execute() == [2, 3]
 
 
 async def test_a_subscription_holds_what_comes_while_catching_up_then_hands_it_on_in_order(

@@ -108,7 +108,7 @@ async def test_a_new_connection_does_not_read_package_metadata(
         assert all(await asyncio.gather(*(client.ping() for _ in range(8))))  # the multiplexed line's connection
 
         async def pooled() -> list[Any]:
-            async with client.pipeline(transaction=False) as pipe:  # a pipeline takes a pooled connection
+            async with client.pipeline() as pipe:  # a transaction takes a pooled connection
                 pipe.ping()
                 return await pipe.execute()  # type: ignore[no-any-return]
 

@@ -29,12 +29,13 @@ import asyncio
 import inspect
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import hiredis
 from redis._parsers.base import BaseParser
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -184,6 +185,35 @@ class _Line(asyncio.Protocol):
                 waiter.set_exception(exc)
 
 
+def _own_connection(name: Any) -> bool:
+    return str(name).split(" ", 1)[0].upper() in _OWN_CONNECTION
+
+
+def _pack(line: _Line, args: tuple[Any, ...]) -> Sequence[bytes]:
+    packed = _packed(args) if line.plain else None
+    return line.connection.pack_command(*args) if packed is None else packed
+
+
+class _LinePipeline(Pipeline):
+    """A pipeline without a transaction whose commands go on the node's line, written with whatever else is
+    queued there: redis-py's own packs each command and reads each reply under a timeout of its own, on a
+    pooled connection (the due checks' two reads a restaurant: 37 µs of the node's CPU that way, 25 on the line).
+    What it cannot carry goes the usual way: a command that holds its connection, WATCH, scripts to load."""
+
+    def __init__(self, client: MultiplexedRedis) -> None:
+        super().__init__(client.connection_pool, client.response_callbacks, False, None)
+        self._client = client
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        stack = self.command_stack
+        if self.watching or self.scripts or self.explicit_transaction or any(_own_connection(a[0]) for a, _ in stack):
+            return await super().execute(raise_on_error)
+        try:
+            return await self._client.execute_many(stack, raise_on_error) if stack else []
+        finally:
+            await self.reset()  # type: ignore[no-untyped-call]
+
+
 class MultiplexedRedis(Redis):
     """``Redis`` whose plain commands share one pipelined connection; the rest use the pool as before."""
 
@@ -191,16 +221,46 @@ class MultiplexedRedis(Redis):
     _opening: asyncio.Future[_Line] | None = None
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        name = args[0]
-        if str(name).split(" ", 1)[0].upper() in _OWN_CONNECTION:
+        if _own_connection(args[0]):
             return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
-        retry: Retry = self.connection_pool.connection_kwargs.get("retry") or _ONCE
         try:
-            response = await retry.call_with_retry(lambda: self._send(args), self._drop)
+            response = await self._retry().call_with_retry(lambda: self._send(args), self._drop)
         except ResponseError:
             if EMPTY_RESPONSE in options:
                 return options[EMPTY_RESPONSE]
             raise
+        return await self._parsed(args[0], response, options)
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        """Without a transaction, a pipeline's commands go on the line too (``_LinePipeline``)."""
+        if transaction or shard_hint is not None:
+            return super().pipeline(transaction, shard_hint)
+        return _LinePipeline(self)
+
+    async def execute_many(
+        self, stack: Sequence[tuple[tuple[Any, ...], Mapping[str, Any]]], raise_on_error: bool
+    ) -> list[Any]:
+        """A pipeline's commands (``(args, options)``, as redis-py stacks them) on the line, written together; their
+        replies in order, an error reply in its place (or raised, the first, with ``raise_on_error``)."""
+        replies = await self._retry().call_with_retry(lambda: self._send_many([args for args, _ in stack]), self._drop)
+        results: list[Any] = []
+        for (args, options), reply in zip(stack, replies, strict=True):
+            if isinstance(reply, ResponseError):
+                results.append(options[EMPTY_RESPONSE] if EMPTY_RESPONSE in options else reply)
+            else:
+                results.append(await self._parsed(args[0], reply, dict(options)))
+        if raise_on_error:
+            for result in results:
+                if isinstance(result, ResponseError):
+                    raise result
+        return results
+
+    def _retry(self) -> Retry:
+        retry: Retry | None = self.connection_pool.connection_kwargs.get("retry")
+        return retry or _ONCE
+
+    async def _parsed(self, name: Any, response: Any, options: dict[str, Any]) -> Any:
+        """A reply as redis-py's callback for the command makes it (``Redis.parse_response``)."""
         options.pop(EMPTY_RESPONSE, None)
         options.pop(NEVER_DECODE, None)  # replies are bytes here already
         options.pop("keys", None)
@@ -210,15 +270,28 @@ class MultiplexedRedis(Redis):
         parsed = callback(response, **options)
         return await parsed if inspect.isawaitable(parsed) else parsed
 
-    async def _send(self, args: tuple[Any, ...]) -> Any:
+    async def _line_now(self) -> _Line:
         line = self._line
         if line is None or line.lost is not None:
             line = await self._open()
-        packed = _packed(args) if line.plain else None
-        reply = await line.call(line.connection.pack_command(*args) if packed is None else packed)
+        return line
+
+    async def _send(self, args: tuple[Any, ...]) -> Any:
+        line = await self._line_now()
+        reply = await line.call(_pack(line, args))
         if isinstance(reply, ResponseError):
             raise reply
         return reply
+
+    async def _send_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Every command queued before the line writes (one write for them all); a lost connection raised for the
+        retry, once every reply has been waited for (none left unread to warn of)."""
+        line = await self._line_now()
+        replies = await asyncio.gather(*[line.call(_pack(line, args)) for args in commands], return_exceptions=True)
+        for reply in replies:
+            if isinstance(reply, BaseException) and not isinstance(reply, ResponseError):
+                raise reply
+        return replies
 
     async def _open(self) -> _Line:
         """One connection at a time: the commands that found none all wait for the same one."""
