@@ -54,7 +54,9 @@ async def test_every_event_is_stored_once(hub: RunningHub, servers: Servers, red
     conn = await asyncpg.connect(_dsn(servers))
     try:
         row = await conn.fetchrow(
-            "SELECT type, channels, jsonb_typeof(data) AS kind, data->'ticket'->>'station' AS station FROM events "
+            "SELECT \"offset\", type, channels, jsonb_typeof(data) AS kind, data->'ticket'->>'station' AS station, "
+            "data->'ticket'->>'order_id' AS order_id, order_ids, device, "
+            "(extract(epoch FROM committed_at) * 1000)::bigint AS at_ms FROM events "
             "WHERE restaurant_id = $1 AND type = 'NEW_KITCHEN_ORDER' ORDER BY \"offset\" LIMIT 1",
             hub.rid,
         )
@@ -62,6 +64,13 @@ async def test_every_event_is_stored_once(hub: RunningHub, servers: Servers, red
         await conn.close()
     assert row is not None
     assert (row["kind"], row["station"], list(row["channels"])) == ("object", "fry", ["kitchen:fry"])
+    (entry,) = await Store(redis).read_after(hub.rid, row["offset"] - 1, row["offset"])
+    # the commit's own milliseconds, the order it is about (HTTP's history finds it by that), the device that fired
+    assert (row["at_ms"], list(row["order_ids"]), row["device"]) == (
+        int(entry.ts),
+        [row["order_id"]],
+        waiter.welcome["device"],
+    )
 
 
 async def test_postgres_restart_during_traffic_loses_and_doubles_nothing(
