@@ -142,3 +142,28 @@ async def test_the_writer_reads_only_the_streams_a_commit_woke_and_the_rest_on_i
             await writer.close()
             await engine.dispose()
             await writer_redis.aclose()
+
+
+async def test_a_watermark_stops_below_the_oldest_entry_not_yet_stored(
+    servers: Servers, redis: Redis, rid: str
+) -> None:
+    """Everything at or below a restaurant's watermark is in Postgres: below the oldest entry a writer has read
+    and not acknowledged, or the last entry given out once none is pending; several restaurants in one call."""
+    writer_redis = redis_client(servers.redis_url)
+    engine = create_engine(servers.database_url)
+    writer = DurableWriter(writer_redis, Store(writer_redis), engine)
+    try:
+        busy, idle = Keys(f"{rid}-busy"), Keys(f"{rid}-idle")
+        for keys in (busy, idle):
+            await redis.xgroup_create(keys.stream, writer.group, id="0", mkstream=True)
+            for n in (1, 2, 3):
+                await redis.xadd(keys.stream, {"t": "X"}, id=f"{n}-0")
+            await redis.xreadgroup(writer.group, "someone", {keys.stream: ">"}, count=10)
+        await redis.xack(busy.stream, writer.group, "1-0", "3-0")  # 2 is still being stored
+        await redis.xack(idle.stream, writer.group, "1-0", "2-0", "3-0")
+        await writer._publish_watermarks([(k.stream, k) for k in (busy, idle)])
+        assert [await redis.get(k.persisted) for k in (busy, idle)] == [b"1", b"3"]
+    finally:
+        await writer.close()
+        await writer_redis.aclose()
+        await engine.dispose()
