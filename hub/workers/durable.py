@@ -368,12 +368,11 @@ async def backlog(redis: Redis, rids: list[str]) -> Backlog:
 
 
 # Raw JSON goes straight into jsonb: the stream already holds it encoded, so it is never re-encoded.
-# One statement per batch: the rows as nine arrays (asyncpg encodes them in C), not a Bind and Execute per
-# row through SQLAlchemy's executemany, which was over a third of the writer's CPU. Channels and order ids
-# are joined by spaces (neither holds one) because unnest flattens an array of arrays.
-# A batch is one JSON document, each event's data in it as it was committed (not parsed again): nine arrays of
-# text, the batch's columns, cost asyncpg an abstract-class check per element to encode (a fifth of the writer's
-# CPU in ``bench kitchen``). The commit time is the entry's milliseconds, exactly (no float on the way).
+# One statement per batch (a Bind and Execute per row through SQLAlchemy's executemany was over a third of the
+# writer's CPU), its rows one JSON document with each event's data in it as committed (not parsed again): as
+# nine arrays, the batch's columns, asyncpg checked every element against an abstract class to encode it (a
+# fifth of the writer's CPU in ``bench kitchen``). Channels and order ids are joined by spaces (neither holds
+# one); the commit time is the entry's milliseconds, exactly (no float on the way).
 INSERT = (
     'INSERT INTO events (restaurant_id, epoch, "offset", type, channels, data, committed_at, device, order_ids) '
     "SELECT r, e, o, t, string_to_array(c, ' '), d, TIMESTAMPTZ 'epoch' + at * INTERVAL '1 millisecond', dev, "
