@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from fireflow.clients.python import HubClient, HubError
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.transports.tokens import mint
-from fireflow.schema.protocol import SUBPROTOCOL_JSON, CloseCode, ErrorCode
+from fireflow.schema.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, CloseCode, ErrorCode
 from tests.conftest import SECRET, WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
 
 ENCODINGS = pytest.mark.parametrize("encoding", ["json", "msgpack"])
@@ -663,3 +663,22 @@ async def test_a_silent_peer_is_closed_4010_and_a_live_one_is_kept(servers: Serv
             answering.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await answering
+
+
+async def test_the_heartbeats_ping_reaches_json_and_msgpack_sockets_as_a_frame_of_their_own(servers: Servers) -> None:
+    """The ping is encoded once per encoding and written to each socket as it stands: each peer reads a whole,
+    valid frame of its own encoding, and answers it."""
+    async with hub_with(servers, heartbeat=0.3) as hub:
+        token = hub.token(Role.WAITER)
+        for subprotocol, dumps, loads in (
+            (SUBPROTOCOL_JSON, lambda f: orjson.dumps(f).decode(), orjson.loads),
+            (SUBPROTOCOL_MSGPACK, msgpack.packb, msgpack.unpackb),
+        ):
+            async with websockets.connect(hub.ws_url, subprotocols=[subprotocol]) as ws:  # type: ignore[list-item]
+                await ws.send(dumps({"op": "auth", "token": token}))
+                assert loads(await asyncio.wait_for(ws.recv(), WAIT))["op"] == "welcome"
+                for _ in range(3):  # past twice the heartbeat: kept, because it answers
+                    frame = loads(await asyncio.wait_for(ws.recv(), WAIT))
+                    assert frame["op"] == "ping" and isinstance(frame["t"], int), subprotocol
+                    await ws.send(dumps({"op": "pong", "t": frame["t"]}))
+                assert ws.protocol.close_rcvd is None

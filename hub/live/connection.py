@@ -144,6 +144,15 @@ class Connection:
         else:
             self.push(message)
 
+    def send_encoded(self, message: Message, wire: bytes) -> None:
+        """A frame encoded once for many sockets (the heartbeat's ping): ``wire``, its whole WebSocket frame,
+        straight to the socket when nothing waits before it; else queued as ``message``."""
+        raw = self._raw_now()
+        if raw is not None:
+            raw.write(wire)
+        else:
+            self.push(message)
+
     def deliver(self, event: EncodedEvent) -> None:
         if self.pending is not None:
             self.pending.append(event)
