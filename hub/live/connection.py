@@ -138,15 +138,11 @@ class Connection:
     def send_frame(self, frame: dict[str, Any]) -> None:
         """A reply or a snapshot: straight to the socket as one frame when nothing waits before it."""
         message = self.codec.encode(frame)
-        raw = self._raw_now()
-        if raw is not None:
-            raw.write(wire_of(message, self.codec.binary))
-        else:
-            self.push(message)
+        self.send_encoded(message, wire_of(message, self.codec.binary))
 
     def send_encoded(self, message: Message, wire: bytes) -> None:
-        """A frame encoded once for many sockets (the heartbeat's ping): ``wire``, its whole WebSocket frame,
-        straight to the socket when nothing waits before it; else queued as ``message``."""
+        """A frame already encoded (the heartbeat's ping, once for many sockets): ``wire``, its whole WebSocket
+        frame, straight to the socket when nothing waits before it; else queued as ``message``."""
         raw = self._raw_now()
         if raw is not None:
             raw.write(wire)

@@ -8,9 +8,9 @@ before), queued, and written with the others of the same loop iteration in one `
 are parsed by hiredis as they arrive and each resolves the oldest waiting future: 47 µs alone and 6 µs
 with 20 in flight. In ``bench kitchen`` this is most of what the hub spent in the Redis client.
 
-What stays on the pool (``_OWN_CONNECTION``): what blocks a connection (``XREADGROUP … BLOCK``,
-``BLPOP``, ``WAIT``), what changes a connection's state (``SELECT``, ``CLIENT``, ``WATCH`` …),
-pipelines, transactions and pub/sub, none of which come through ``execute_command``. One connection
+A pipeline without a transaction goes on the line too (``_LinePipeline``). What stays on the pool
+(``_OWN_CONNECTION``): what blocks a connection (``XREADGROUP … BLOCK``, ``BLPOP``, ``WAIT``), what changes
+a connection's state (``SELECT``, ``CLIENT``, ``WATCH`` …), transactions and pub/sub. One connection
 also runs its commands in the order they were sent, where several pooled ones ran them in any order:
 stricter, never looser.
 

@@ -382,15 +382,17 @@ class Hub:
             now = time.monotonic()
             # encoded once a slice, and each socket's copy written as it stands (a server's frames are not masked):
             # through the server's own send a slice of 275 sockets took 6-9 ms, every other socket waiting
-            pings = {c.binary: c.encode({"op": "ping", "t": int(time.time() * 1000)}) for c in CODECS.values()}
-            wires = {binary: wire_of(message, binary) for binary, message in pings.items()}
+            pings = {}
+            for codec in CODECS.values():
+                message = codec.encode({"op": "ping", "t": int(time.time() * 1000)})
+                pings[codec.binary] = (message, wire_of(message, codec.binary))
             for conn in list(self.connections):
                 if (id(conn) >> 4) % slices != tick:  # a socket's slice never changes while it lives
                     continue
                 if now - conn.last_seen > 2 * interval:
                     conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frames from peer")
                 elif conn.actor is not None:
-                    conn.send_encoded(pings[conn.codec.binary], wires[conn.codec.binary])
+                    conn.send_encoded(*pings[conn.codec.binary])
                     seen.setdefault(conn.actor.restaurant_id, set()).add(conn.actor.device_id)
             if seen:
                 await self._note_seen({rid: sorted(devices) for rid, devices in seen.items()}, True)
