@@ -71,12 +71,23 @@ def _dead(pid: int) -> bool:
 def test_redis_set_get_and_aof_survives_restart(redis_server: EmbeddedRedis) -> None:
     """A key written before a graceful stop is read back after restarting on the same dir."""
     url = redis_server.start()
-    assert url.startswith("redis://127.0.0.1:") and url.endswith("/0")
+    # the hub's clients go over the unix socket in its directory; the TCP port stays for tools (redis-cli)
+    assert url == f"unix://{redis_server.directory.absolute() / 'redis.sock'}?db=0"
     assert redis_server.start() == url  # idempotent while running
     client = redis.Redis.from_url(url)
     client.set("order:1", "ready")
     assert client.get("order:1") == b"ready"
     client.close()
+    port = int(
+        next(
+            line
+            for line in (redis_server.directory / "redis.conf").read_text().splitlines()
+            if line.startswith("port ")
+        )[5:]
+    )
+    over_tcp = redis.Redis(host="127.0.0.1", port=port)
+    assert over_tcp.get("order:1") == b"ready"
+    over_tcp.close()
     redis_server.stop()
     assert redis_server.pid is None
     assert (redis_server.directory / "appendonly.aof").exists()
@@ -85,6 +96,20 @@ def test_redis_set_get_and_aof_survives_restart(redis_server: EmbeddedRedis) -> 
     client = redis.Redis.from_url(url)
     assert client.get("order:1") == b"ready"
     client.close()
+
+
+def test_redis_on_a_path_too_long_for_a_socket_is_served_over_tcp(tmp_path: Path) -> None:
+    """A socket's path has at most 107 bytes: a deep data directory gets the TCP URL, and it works."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    server = EmbeddedRedis(deep)
+    try:
+        assert server.socket_path is None
+        url = server.start()
+        assert url.startswith("redis://127.0.0.1:") and url.endswith("/0")
+        assert redis.Redis.from_url(url).ping()
+        assert "unixsocket" not in (server.directory / "redis.conf").read_text()
+    finally:
+        server.stop()
 
 
 def test_redis_kill_then_start_keeps_data(redis_server: EmbeddedRedis) -> None:

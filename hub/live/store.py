@@ -304,12 +304,12 @@ def _stations(members: Any) -> set[str]:
     return {_text(m).partition("|")[0] for m in members}
 
 
-def _entries(events: list[tuple[str, str, str]], last: int, now: int, actor: str) -> list[StreamEntry]:
+def _entries(events: list[tuple[str, str, bytes]], last: int, now: int, actor: str) -> list[StreamEntry]:
     """The stream entries commit.lua made of ``events`` (the last at offset ``last``), byte for byte."""
     first = last - len(events) + 1
     ts, by = str(now).encode(), actor.encode()
     return [
-        StreamEntry(first + i, kind.encode(), channels.encode(), data.encode(), ts, by)
+        StreamEntry(first + i, kind.encode(), channels.encode(), data, ts, by)
         for i, (kind, channels, data) in enumerate(events)
     ]
 
@@ -318,23 +318,28 @@ def _json(model: Any) -> str:
     return str(model.model_dump_json())
 
 
-def _event_json(data: Any, bodies: Mapping[int, str]) -> str:
+def _json_bytes(model: Any) -> bytes:
+    """``model_dump_json`` without its decode: a commit hands Redis and the fan-out bytes."""
+    return bytes(model.__pydantic_serializer__.to_json(model))
+
+
+def _event_json(data: Any, bodies: Mapping[int, bytes]) -> bytes:
     """An event's data as JSON. The whole order an event carries (ORDER_UPDATED, ORDER_FIRED...) is
     spliced in as this commit already encoded it for its hash: the largest event, encoded once."""
     if type(data) is OrderChanged:
         body = bodies.get(id(data.order))
         if body is not None:
-            return '{"order":' + body + "}"
-    return _json(data)
+            return b'{"order":' + body + b"}"
+    return _json_bytes(data)
 
 
-def _encoder(bodies: Mapping[int, str]) -> Callable[[Any], Any]:
+def _encoder(bodies: Mapping[int, bytes]) -> Callable[[Any], Any]:
     """orjson's hook for a result's records (a decision's result holds the order itself, not its dump):
     the order as this commit encoded it for its hash, any other record encoded now."""
 
     def encoded(value: Any) -> Any:
         if isinstance(value, BaseModel):
-            return orjson.Fragment(bodies.get(id(value)) or _json(value))
+            return orjson.Fragment(bodies.get(id(value)) or _json_bytes(value))
         raise TypeError(f"a result cannot hold {type(value).__name__}")
 
     return encoded
@@ -776,27 +781,37 @@ class Store:
         """The commit, and the stream entries it made (none for a conflict or a repeated id)."""
         k = Keys(rid)
         checks: list[tuple[str, int] | tuple[str, int, int]] = []  # field, expected[, archived]
-        hset: list[tuple[int, str, str, str, int]] = []
+        hset: list[tuple[int, str, int, str, int]] = []  # key, field, ARGV index, version field, version
         hdel: list[tuple[int, str]] = []
-        sets: list[tuple[int, str, str, int]] = []
-        bodies: dict[int, str] = {}  # id(order) -> its JSON, for the events that carry it
+        sets: list[tuple[int, int, str, int]] = []  # key, ARGV index, version field, version
+        bodies: dict[int, bytes] = {}  # id(order) -> its JSON, for the events that carry it
+        blobs: list[bytes] = []  # records' and events' JSON: ARGV[3...], each passed to Redis as it is
+
+        def blob(data: bytes) -> int:
+            """``data`` as an argument of its own, by its ARGV index: the script's JSON holds only the small
+            parts, so Redis decodes no record twice (nor the hub escapes one into a string)."""
+            blobs.append(data)
+            return len(blobs) + 2
+
         for order in decision.orders:
             field = f"order:{order.id}"
             # an order read back from the archive has no version in Redis: its check passes on that alone
             archived = self._from_archive.pop((rid, order.id), None) == order.revision - 1
             checks.append((field, order.revision - 1, 1 if archived else 0))
             is_open = order.status in _OPEN
-            body = bodies[id(order)] = _json(order)
-            hset.append((KEY_OPEN_ORDERS if is_open else KEY_CLOSED_ORDERS, order.id, body, field, order.revision))
+            body = bodies[id(order)] = _json_bytes(order)
+            hset.append(
+                (KEY_OPEN_ORDERS if is_open else KEY_CLOSED_ORDERS, order.id, blob(body), field, order.revision)
+            )
             hdel.append((KEY_CLOSED_ORDERS if is_open else KEY_OPEN_ORDERS, order.id))
         for table in decision.tables:
             field = f"table:{table.id}"
             checks.append((field, table.version - 1))
-            hset.append((KEY_TABLES, table.id, _json(table), field, table.version))
+            hset.append((KEY_TABLES, table.id, blob(_json_bytes(table)), field, table.version))
         for stock in decision.stock:
             field = f"stock:{stock.menu_item_id}"
             checks.append((field, stock.version - 1))
-            hset.append((KEY_STOCK, stock.menu_item_id, _json(stock), field, stock.version))
+            hset.append((KEY_STOCK, stock.menu_item_id, blob(_json_bytes(stock)), field, stock.version))
         for table in decision.dropped_tables:  # the record and its version go: an id used again starts over
             checks.append((f"table:{table.id}", table.version))  # as it was when found free
             hdel.append((KEY_TABLES, table.id))
@@ -804,32 +819,37 @@ class Store:
         for job in decision.print_jobs:  # version 1 is made only if no job has this id: one per ticket
             field = f"job:{job.id}"
             checks.append((field, job.version - 1))
-            hset.append((KEY_PRINT_JOBS, job.id, _json(job), field, job.version))
+            at = blob(_json_bytes(job))
+            hset.append((KEY_PRINT_JOBS, job.id, at, field, job.version))
             if on_manual_list(job):  # mirrored where the screens' snapshots read it, while it stands
-                hset.append((KEY_PRINT_MANUAL, job.id, _json(job), field, job.version))
+                hset.append((KEY_PRINT_MANUAL, job.id, at, field, job.version))
             elif job.manual_since is not None:
                 hdel.append((KEY_PRINT_MANUAL, job.id))
         hdel += [(KEY_PRINT_JOBS, job_id) for job_id in decision.dropped_print_jobs]  # the version stays: no reuse
         for health in decision.printer_health:
             field = f"health:{health.printer}"
             checks.append((field, health.version - 1))
-            hset.append((KEY_PRINTER_HEALTH, health.printer, _json(health), field, health.version))
+            hset.append((KEY_PRINTER_HEALTH, health.printer, blob(_json_bytes(health)), field, health.version))
         if decision.menu is not None:
             checks.append(("menu", decision.menu.version - 1))
-            sets.append((KEY_MENU, _json(decision.menu), "menu", decision.menu.version))
+            sets.append((KEY_MENU, blob(_json_bytes(decision.menu)), "menu", decision.menu.version))
         if decision.restaurant is not None:
             checks.append(("restaurant", decision.restaurant.version - 1))
-            sets.append((KEY_RESTAURANT, _json(decision.restaurant), "restaurant", decision.restaurant.version))
+            at = blob(_json_bytes(decision.restaurant))
+            sets.append((KEY_RESTAURANT, at, "restaurant", decision.restaurant.version))
             self._restaurants.pop(rid, None)  # other nodes drop theirs on the script's message (hub.live.control)
             # staff changes ride on the restaurant's version: its check above guards them
             version = decision.restaurant.version
-            hset += [(KEY_STAFF, person.id, _json(person), "restaurant", version) for person in decision.staff]
-            hset += [(KEY_PINS, who, hashed, "restaurant", version) for who, hashed in decision.pin_hashes.items()]
+            hset += [(KEY_STAFF, p.id, blob(_json_bytes(p)), "restaurant", version) for p in decision.staff]
+            hset += [
+                (KEY_PINS, who, blob(hashed.encode()), "restaurant", version)
+                for who, hashed in decision.pin_hashes.items()
+            ]
             hdel += [(key, who) for who in decision.dropped_staff for key in (KEY_STAFF, KEY_PINS)]
             hdel += [(KEY_PINS, who) for who in decision.dropped_pins]
         if decision.counters is not None:
             checks.append(("counters", decision.counters.version - 1))
-            sets.append((KEY_COUNTERS, _json(decision.counters), "counters", decision.counters.version))
+            sets.append((KEY_COUNTERS, blob(_json_bytes(decision.counters)), "counters", decision.counters.version))
         events = [(ev.type, " ".join(ev.channels), _event_json(ev.data, bodies)) for ev in decision.events]
         result = orjson.dumps(decision.result, default=_encoder(bodies))
         actor = ACTING.get()
@@ -841,7 +861,7 @@ class Store:
             "hset": hset,
             "hdel": hdel,
             "set": sets,
-            "events": events,
+            "events": [(kind, channels, blob(data)) for kind, channels, data in events],
             "zadd": [(due_member(d.kind, d.subject), d.at) for d in decision.due if d.at is not None],
             "zrem": [due_member(d.kind, d.subject) for d in decision.due if d.at is None],
             "prep": [(f"{p.station}|{p.menu_item_id}", p.ms) for p in decision.prep],
@@ -860,7 +880,7 @@ class Store:
             "latest": [] if decision.latest is None else [decision.latest[0], str(decision.latest[1])],
             "noted": 1 if decision.noted else 0,
         }
-        keys, args = k.commit_keys(command_id, now // DAY_MS), [orjson.dumps(payload), result]
+        keys, args = k.commit_keys(command_id, now // DAY_MS), [orjson.dumps(payload), result, *blobs]
         if self.replicas > 0:
             reply = await self._replicated(k, ("EVALSHA", self._commit.sha, len(keys), *keys, *args))
         else:

@@ -10,6 +10,8 @@
 --                events=[[type, channels, data]], zadd=[[member, at]], zrem=[member], prep=[[field, ms]],
 --                ts, fp, ttl, maxlen, prep_ttl, durable, wake, epoch, setup, actor, replicated, claim}
 -- ARGV[2]: the command's result (JSON), stored with its fingerprint and offset for every retry to get
+-- ARGV[3...]: the records' and events' JSON, each an argument of its own; a "data" above is its index here,
+--   so the script decodes only the small JSON of ARGV[1] and stores the records as they came
 --   latest: [] or [name, figure]: the last event goes only if figure (a decimal string) is above the one
 --           kept under name in the versions hash (then kept instead); the reply's third element says 1 if
 --           it did not go
@@ -53,7 +55,7 @@ if #p.latest > 0 then
   end
 end
 for _, w in ipairs(p.hset) do
-  redis.call('HSET', KEYS[w[1]], w[2], w[3])
+  redis.call('HSET', KEYS[w[1]], w[2], ARGV[w[3]])
   redis.call('HSET', KEYS[6], w[4], w[5])
   if w[1] == 8 then
     redis.call('ZADD', KEYS[22], p.ts, w[2])
@@ -74,7 +76,7 @@ if p.noted ~= 0 and redis.call('EXISTS', KEYS[24]) == 1 then
   end
 end
 for _, w in ipairs(p.set) do
-  redis.call('SET', KEYS[w[1]], w[2])
+  redis.call('SET', KEYS[w[1]], ARGV[w[2]])
   redis.call('HSET', KEYS[6], w[3], w[4])
 end
 for _, z in ipairs(p.zadd) do
@@ -102,7 +104,7 @@ if n > 0 then
   last = redis.call('INCRBY', KEYS[2], n)
   local first = last - n
   for i, ev in ipairs(p.events) do
-    redis.call('XADD', KEYS[1], (first + i) .. '-0', 't', ev[1], 'c', ev[2], 'd', ev[3], 'ts', p.ts, 'a', p.actor or '')
+    redis.call('XADD', KEYS[1], (first + i) .. '-0', 't', ev[1], 'c', ev[2], 'd', ARGV[ev[3]], 'ts', p.ts, 'a', p.actor or '')
   end
   local keep = last - p.maxlen
   local persisted = tonumber(redis.call('GET', KEYS[4]) or '0')
