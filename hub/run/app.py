@@ -74,7 +74,8 @@ __all__ = ["DURABLE_TASK", "FANOUT_TASKS", "Hub", "Readiness", "create_app", "uv
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_SLICES = 8
+HEARTBEAT_SLICES = 64  # a socket's ping goes out in one of these, spread over the interval: at 8, a slice of 275
+# of 2,200 sockets held the loop 4-10 ms (each ping is a write to the kernel), the kitchen bench's worst stalls
 DURABLE_TASK = "durable-writer"  # in this node's loop, or watching its child process
 FANOUT_TASKS = ("fanout-listen", "fanout-poll")  # the wake-up pattern subscription, and the offsets' tick
 
