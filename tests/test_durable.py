@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import asyncpg
+import orjson
 import pytest
 from redis.asyncio import Redis
 
@@ -14,7 +15,7 @@ from fireflow.hub.domain.actors import Role
 from fireflow.hub.live.keys import Keys
 from fireflow.hub.live.redis_client import redis_client
 from fireflow.hub.live.store import Store
-from fireflow.hub.workers.durable import DurableWriter
+from fireflow.hub.workers.durable import DurableWriter, orders_in
 from tests.conftest import WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
 from tests.helpers import fired_order, new_order
 
@@ -73,6 +74,37 @@ async def test_every_event_is_stored_once(hub: RunningHub, servers: Servers, red
     )
 
 
+async def test_each_entrys_order_ids_are_those_its_data_names(hub: RunningHub, servers: Servers, redis: Redis) -> None:
+    """The order ids read off each event's record at commit are what the event's JSON names (an order, a ticket's,
+    an alert's, a list of them), and the events table stores them: fired, started, ready, cancelled orders."""
+    waiter = await hub.client(Role.WAITER)
+    ready = await fired_order(waiter, "burger", "water")
+    grill = await hub.kitchen("grill")
+    await grill.command("item.start", {"order_id": ready, "line_id": "L1"})
+    await grill.command("item.done", {"order_id": ready, "line_id": "L1"})
+    cancelled = await new_order(waiter, "fries")
+    manager = await hub.client(Role.MANAGER)
+    await manager.command("order.cancel", {"order_id": cancelled, "reason": "guest left"})
+    seq = int(await redis.get(Keys(hub.rid).seq) or 0)
+    entries = await Store(redis).read_after(hub.rid, 0, seq)
+    assert len(entries) == seq and {e.type for e in entries} >= {
+        b"ORDER_FIRED",
+        b"NEW_KITCHEN_ORDER",
+        b"ORDER_READY",
+        b"ORDER_CANCELLED",
+    }
+    named = {e.offset: orders_in(orjson.loads(e.data)) for e in entries}
+    assert {e.offset: (e.order_ids or b"").decode().split() for e in entries} == named
+    assert {ready, cancelled} <= {i for ids in named.values() for i in ids}
+    await _until_stored(servers, hub.rid, seq)
+    conn = await asyncpg.connect(_dsn(servers))
+    try:
+        rows = await conn.fetch('SELECT "offset", order_ids FROM events WHERE restaurant_id = $1', hub.rid)
+    finally:
+        await conn.close()
+    assert {r["offset"]: list(r["order_ids"]) for r in rows} == named
+
+
 async def test_postgres_restart_during_traffic_loses_and_doubles_nothing(
     hub: RunningHub, servers: Servers, redis: Redis
 ) -> None:
@@ -126,8 +158,8 @@ async def test_the_writer_reads_only_the_streams_a_commit_woke_and_the_rest_on_i
             await _until_stored(servers, rids[1], 1)
             read = {stream for stream, n in writer.reads.items() if n > before.get(stream, 0)}
             assert read == {Keys(rids[1]).stream}
-            # An event whose wake-up never came (written here as commit.lua would, without its PUBLISH)
-            # is stored by the next sweep.
+            # An event whose wake-up never came (written here as commit.lua would, without its PUBLISH, and
+            # without its order ids, as an older hub wrote) is stored by the next sweep.
             k = Keys(rids[2])
             offset = int(await redis.get(k.seq) or 0) + 1
             fields = {"t": "NOTE", "c": "kitchen:grill", "d": "{}", "ts": int(time.time() * 1000), "a": "test"}

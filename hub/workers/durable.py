@@ -424,7 +424,10 @@ def _row(rid: str, epoch: str, entry: StreamEntry) -> dict[str, Any]:
         "d": orjson.Fragment(entry.data),
         "at": int(entry.ts),
         "dev": entry.actor.decode()[:64],
-        "ids": " ".join(orders_in(orjson.loads(entry.data))),
+        # read off the record at commit (``order_ids_of``); an entry an older hub wrote has them only in its data
+        "ids": entry.order_ids.decode()
+        if entry.order_ids is not None
+        else " ".join(orders_in(orjson.loads(entry.data))),
     }
 
 

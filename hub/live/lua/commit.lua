@@ -7,7 +7,7 @@
 --       looked (only while it follows the restaurant: the set exists; hub/live/lua/changed_orders.lua)
 -- ARGV[1]: JSON {checks=[[field, expected, archived]], hset=[[key, field, data, vfield, version]],
 --                hdel=[[key, field]], set=[[key, data, vfield, version]],
---                events=[[type, channels, data]], zadd=[[member, at]], zrem=[member], prep=[[field, ms]],
+--                events=[[type, channels, data, order ids]], zadd=[[member, at]], zrem=[member], prep=[[field, ms]],
 --                ts, fp, ttl, maxlen, prep_ttl, durable, wake, epoch, setup, actor, replicated, claim}
 -- ARGV[2]: the command's result (JSON), stored with its fingerprint and offset for every retry to get
 -- ARGV[3...]: the records' and events' JSON, each an argument of its own; a "data" above is its index here,
@@ -104,7 +104,7 @@ if n > 0 then
   last = redis.call('INCRBY', KEYS[2], n)
   local first = last - n
   for i, ev in ipairs(p.events) do
-    redis.call('XADD', KEYS[1], (first + i) .. '-0', 't', ev[1], 'c', ev[2], 'd', ARGV[ev[3]], 'ts', p.ts, 'a', p.actor or '')
+    redis.call('XADD', KEYS[1], (first + i) .. '-0', 't', ev[1], 'c', ev[2], 'd', ARGV[ev[3]], 'ts', p.ts, 'a', p.actor or '', 'o', ev[4])
   end
   local keep = last - p.maxlen
   local persisted = tonumber(redis.call('GET', KEYS[4]) or '0')
