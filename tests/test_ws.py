@@ -21,6 +21,7 @@ from websockets.uri import parse_uri
 from fireflow.clients.python import HubError
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.live.keys import Keys
+from fireflow.hub.run.app import HEARTBEAT_SLICES, next_slice
 from fireflow.schema.protocol import SUBPROTOCOL_JSON, CloseCode, ErrorCode
 from tests.conftest import WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
 from tests.helpers import fired_order
@@ -282,3 +283,19 @@ async def test_connect_and_leave_cycles_leave_nothing_behind(servers: Servers, r
             await until(empty, 4 * 0.5 + WAIT)  # the deaf one ends with the heartbeat (and the close timeout)
             deaf.close()
             assert await screens(redis, hub.rid) == []
+
+
+def test_the_heartbeats_slices_keep_their_schedule_when_every_sleep_ends_late() -> None:
+    """Each slice's moment is on a fixed schedule: with every sleep ending 50 ms late (a loaded loop), a round
+    of all the slices still takes one interval, where a fixed sleep after each took 3.2 s more and left quiet
+    sockets unpinged past the two intervals they are given. A schedule a whole interval behind starts afresh."""
+    interval = 15.0
+    period = interval / HEARTBEAT_SLICES
+    start = now = due = 1000.0
+    for _ in range(HEARTBEAT_SLICES):
+        due, wait = next_slice(due, now, period, interval)
+        now += wait + 0.05
+    assert now - start <= interval + 0.05 + 1e-9
+    assert HEARTBEAT_SLICES * (period + 0.05) >= interval + 3.2  # what sleeping a period after each slice took
+    suspended = now + 60.0
+    assert next_slice(due, suspended, period, interval) == (suspended + period, period)

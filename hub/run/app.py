@@ -70,14 +70,28 @@ from fireflow.hub.workers.timers import DueChecks
 from fireflow.schema.commands import PrintAgentGone
 from fireflow.schema.protocol import CloseCode
 
-__all__ = ["DURABLE_TASK", "FANOUT_TASKS", "Hub", "Readiness", "create_app", "uvicorn_config"]
+__all__ = ["DURABLE_TASK", "FANOUT_TASKS", "Hub", "Readiness", "create_app", "next_slice", "uvicorn_config"]
 
 logger = logging.getLogger(__name__)
+
 
 HEARTBEAT_SLICES = 64  # a socket's ping goes out in one of these, spread over the interval: at 8, a slice of 275
 # of 2,200 sockets held the loop 4-10 ms (each ping is a write to the kernel), the kitchen bench's worst stalls
 DURABLE_TASK = "durable-writer"  # in this node's loop, or watching its child process
 FANOUT_TASKS = ("fanout-listen", "fanout-poll")  # the wake-up pattern subscription, and the offsets' tick
+
+
+def next_slice(due: float, now: float, period: float, interval: float) -> tuple[float, float]:
+    """When the heartbeat's next slice is due, and how long to sleep until then.
+
+    Each slice has its moment on a fixed schedule, not a fixed sleep after the last one: on a loaded loop
+    every sleep ends late, and 64 late sleeps in a row would stretch a round past the two intervals a quiet
+    socket is given (a cluster run closed screens so). Behind schedule the slices come back to back; a
+    schedule a whole interval behind (a suspended machine) starts afresh from now.
+    """
+    due = now if now - due > interval else due
+    due += period
+    return due, max(0.0, due - now)
 
 
 @dataclass
@@ -378,8 +392,10 @@ class Hub:
         slices = HEARTBEAT_SLICES
         tick = 0
         seen: dict[str, set[str]] = {}
+        due = time.monotonic()
         while True:
-            await asyncio.sleep(interval / slices)
+            due, wait = next_slice(due, time.monotonic(), interval / slices, interval)
+            await asyncio.sleep(wait)
             now = time.monotonic()
             # encoded once a slice, and each socket's copy written as it stands (a server's frames are not masked):
             # through the server's own send a slice of 275 sockets took 6-9 ms, every other socket waiting
