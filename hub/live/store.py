@@ -830,7 +830,7 @@ class Store:
 
         def blob(data: bytes) -> int:
             """``data`` as an argument of its own, by its ARGV index: the script's JSON holds only the small
-            parts, so Redis decodes no record twice (nor the hub escapes one into a string)."""
+            parts, so Redis decodes no record twice and the hub escapes none into a string."""
             blobs.append(data)
             return len(blobs) + 2
 
@@ -860,10 +860,10 @@ class Store:
         for job in decision.print_jobs:  # version 1 is made only if no job has this id: one per ticket
             field = f"job:{job.id}"
             checks.append((field, job.version - 1))
-            at = blob(_json_bytes(job))
-            hset.append((KEY_PRINT_JOBS, job.id, at, field, job.version))
+            arg = blob(_json_bytes(job))
+            hset.append((KEY_PRINT_JOBS, job.id, arg, field, job.version))
             if on_manual_list(job):  # mirrored where the screens' snapshots read it, while it stands
-                hset.append((KEY_PRINT_MANUAL, job.id, at, field, job.version))
+                hset.append((KEY_PRINT_MANUAL, job.id, arg, field, job.version))
             elif job.manual_since is not None:
                 hdel.append((KEY_PRINT_MANUAL, job.id))
         hdel += [(KEY_PRINT_JOBS, job_id) for job_id in decision.dropped_print_jobs]  # the version stays: no reuse
@@ -876,8 +876,9 @@ class Store:
             sets.append((KEY_MENU, blob(_json_bytes(decision.menu)), "menu", decision.menu.version))
         if decision.restaurant is not None:
             checks.append(("restaurant", decision.restaurant.version - 1))
-            at = blob(_json_bytes(decision.restaurant))
-            sets.append((KEY_RESTAURANT, at, "restaurant", decision.restaurant.version))
+            sets.append(
+                (KEY_RESTAURANT, blob(_json_bytes(decision.restaurant)), "restaurant", decision.restaurant.version)
+            )
             self._restaurants.pop(rid, None)  # other nodes drop theirs on the script's message (hub.live.control)
             # staff changes ride on the restaurant's version: its check above guards them
             version = decision.restaurant.version

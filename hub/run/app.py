@@ -74,7 +74,6 @@ __all__ = ["DURABLE_TASK", "FANOUT_TASKS", "Hub", "Readiness", "create_app", "ne
 
 logger = logging.getLogger(__name__)
 
-
 HEARTBEAT_SLICES = 64  # a socket's ping goes out in one of these, spread over the interval: at 8, a slice of 275
 # of 2,200 sockets held the loop 4-10 ms (each ping is a write to the kernel), the kitchen bench's worst stalls
 DURABLE_TASK = "durable-writer"  # in this node's loop, or watching its child process
