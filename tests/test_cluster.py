@@ -156,8 +156,13 @@ async def test_a_command_no_replica_confirms_is_unavailable_unseen_and_its_retry
 
 
 def _lone_url(servers: Servers) -> str:
-    """The suite's one Redis, named as if it were a cluster."""
-    return servers.redis_url.replace("redis://", "redis+cluster://", 1)
+    """The suite's one Redis, named as if it were a cluster (by its TCP port: the embedded one's URL is its
+    unix socket)."""
+    embedded = servers.embedded.redis if servers.embedded is not None else None
+    url = embedded.tcp_url if embedded is not None else servers.redis_url
+    if not url.startswith("redis://"):
+        pytest.skip(f"REDIS_URL {url.split(':', 1)[0]}:// cannot be named as a cluster's URL")
+    return url.replace("redis://", "redis+cluster://", 1)
 
 
 async def test_a_url_of_the_wrong_kind_is_refused_in_one_line(

@@ -242,6 +242,42 @@ async def test_a_busy_terminal_is_warned_with_retryable_rate_limited_before_it_i
         assert await client.wait_closed(WAIT) == CloseCode.POLICY_VIOLATION
 
 
+async def test_a_pong_to_the_hubs_ping_costs_a_terminal_none_of_its_rate(
+    servers: Servers, redis: Redis, rid: str
+) -> None:
+    """Answering the hub's heartbeat spends none of a terminal's frame rate (one told to retry later is not refused
+    again for having answered a ping meanwhile); a pong nobody asked for is charged like any frame."""
+
+    async def answer(ws: Any, command_id: str) -> dict[str, Any]:
+        """The answer to ``command_id``, each ping on the way answered at once."""
+        while True:
+            frame = orjson.loads(await asyncio.wait_for(ws.recv(), WAIT))
+            if frame["op"] == "ping":
+                await ws.send(orjson.dumps({"op": "pong", "t": frame["t"]}).decode())
+            elif frame.get("id") == command_id:
+                return dict(frame)
+
+    def command(command_id: str) -> str:
+        return orjson.dumps(
+            {"op": "cmd", "id": command_id, "type": "order.open", "data": {"type": "TAKEAWAY"}}
+        ).decode()
+
+    async with hub_with(servers, rid, rate=0.01, burst=3.0, heartbeat=0.2) as hub:
+        ws = await _raw_client(hub)  # the auth spends one frame of three; none comes back in this test
+        for _ in range(6):  # six pings answered, over a second
+            frame = orjson.loads(await asyncio.wait_for(ws.recv(), WAIT))
+            assert frame["op"] == "ping"
+            await ws.send(orjson.dumps({"op": "pong", "t": frame["t"]}).decode())
+        await ws.send(command("c1"))  # the second frame of three
+        assert (await answer(ws, "c1"))["op"] == "ack"
+        for _ in range(2):  # pongs nobody asked for: the third frame, and one over
+            await ws.send(orjson.dumps({"op": "pong", "t": 0}).decode())
+        await ws.send(command("c2"))
+        refused = await answer(ws, "c2")
+        assert (refused["op"], refused["code"]) == ("error", ErrorCode.RATE_LIMITED)
+        await ws.close()
+
+
 async def test_connect_and_leave_cycles_leave_nothing_behind(servers: Servers, redis: Redis, rid: str) -> None:
     """Sockets leaving every way leave no connection, subscription, feed or screen count behind, cycle after cycle."""
     async with hub_with(servers, rid, heartbeat=0.5) as hub:

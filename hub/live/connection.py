@@ -71,6 +71,7 @@ class Connection:
         "limit",
         "outbox",
         "pending",
+        "pinged",
         "raw",
         "sees_customers",
     )
@@ -100,6 +101,7 @@ class Connection:
         # While a subscribe is being answered, live events wait here (see subscriptions.Subscriptions.subscribe).
         self.pending: list[EncodedEvent] | None = None
         self.last_seen = now
+        self.pinged = False  # a heartbeat ping not answered yet: its pong is not charged to the peer's rate
         self.close_code: int | None = None
         self._closing = False
         self._inflight: tuple[Coroutine[Any, Any, None], Any] | None = None

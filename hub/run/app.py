@@ -409,6 +409,7 @@ class Hub:
                     conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frames from peer")
                 elif conn.actor is not None:
                     conn.send_encoded(*pings[conn.codec.binary])
+                    conn.pinged = True
                     seen.setdefault(conn.actor.restaurant_id, set()).add(conn.actor.device_id)
             if seen:
                 await self._note_seen({rid: sorted(devices) for rid, devices in seen.items()}, True)

@@ -198,6 +198,9 @@ class _Session:
                 continue
             op = frame.get("op")
             if op == "pong":  # the answer to our heartbeat: counted as alive above, nothing else to do
+                if conn.pinged:  # the answer to a ping we sent is our traffic, not the peer's: its token back
+                    conn.pinged = False
+                    self.tokens += 1
                 continue
             if self.tokens < 0:
                 self._refuse(frame)

@@ -80,6 +80,13 @@ class EmbeddedRedis(EmbeddedServer):
         path = self.directory.absolute() / "redis.sock"
         return path if len(os.fsencode(path)) <= SOCKET_PATH_MAX else None
 
+    @property
+    def tcp_url(self) -> str:
+        """The URL of its TCP port, for what cannot take a unix socket (a cluster's URL, say)."""
+        if self._bound_port is None:
+            raise EmbeddedServerError(f"embedded {self.title} has not been started")
+        return f"redis://{HOST}:{self._bound_port}/0"
+
     def _url(self, port: int) -> str:
         path = self.socket_path
         return f"unix://{path}?db=0" if path is not None else f"redis://{HOST}:{port}/0"
