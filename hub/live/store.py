@@ -82,6 +82,8 @@ from fireflow.schema.setup import StaffMember
 
 __all__ = [
     "CLAIMED",
+    "NESTED_ORDER_IDS",
+    "ORDER_ID_FIELDS",
     "Claim",
     "Claimed",
     "CommitOutcome",
@@ -94,6 +96,7 @@ __all__ = [
     "StoredResult",
     "StreamEntry",
     "acting_as",
+    "order_ids_of",
     "visible_head",
 ]
 
@@ -317,17 +320,19 @@ def _entries(events: list[tuple[str, str, bytes, str]], last: int, now: int, act
     ]
 
 
-_ORDER_FIELDS = ("order_id", "into_order_id", "from_order_id")  # an order's id, as the event's own field
-_NESTED_ORDER = (("order", "id"), ("ticket", "order_id"), ("alert", "order_id"))  # ... or a record's in it
+# Where an event's data names the orders it is about: here on the typed record, in ``durable.orders_in`` on
+# the JSON of an entry an older hub wrote. One rule for both.
+ORDER_ID_FIELDS = ("order_id", "into_order_id", "from_order_id")  # an order's id, as the event's own field
+NESTED_ORDER_IDS = (("order", "id"), ("ticket", "order_id"), ("alert", "order_id"))  # ... or a record's in it
 _ID_PLANS: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
 def _id_plan(cls: type[BaseModel]) -> tuple[tuple[str, str], ...]:
     """Where an event type holds order ids: (field, "") for a field, (field, "*") for a list, (field, inner)."""
     fields = cls.model_fields
-    plan = [(name, "") for name in _ORDER_FIELDS if name in fields]
+    plan = [(name, "") for name in ORDER_ID_FIELDS if name in fields]
     plan += [("order_ids", "*")] if "order_ids" in fields else []
-    plan += [(name, inner) for name, inner in _NESTED_ORDER if name in fields]
+    plan += [(name, inner) for name, inner in NESTED_ORDER_IDS if name in fields]
     return tuple(plan)
 
 

@@ -37,7 +37,7 @@ from fireflow.hub.books.partitions import ensure_months
 from fireflow.hub.live.control import follow
 from fireflow.hub.live.keys import DURABLE_GROUP, WAKE_PATTERN, WAKE_PREFIX, Keys
 from fireflow.hub.live.redis_client import get_many, is_cluster, redis_client, slot_groups
-from fireflow.hub.live.store import Store, StreamEntry, visible_head
+from fireflow.hub.live.store import NESTED_ORDER_IDS, ORDER_ID_FIELDS, Store, StreamEntry, visible_head
 from fireflow.hub.supervise import reraise_if_cancelled
 from fireflow.hub.workers.archiver import Archiver
 
@@ -394,22 +394,21 @@ def _seq(entry_id: bytes | str) -> int:
 
 
 def orders_in(data: Any) -> list[str]:
-    """The ids of the orders an event's data is about: an order, a ticket's, a payment's or a bill's."""
+    """The ids of the orders an event's data is about: an order, a ticket's, a payment's or a bill's. For an
+    entry an older hub wrote; the hub now reads them off the record at commit (``store.order_ids_of``)."""
     found: list[str] = []
     if not isinstance(data, dict):
         return found
-    for key in ("order_id", "into_order_id", "from_order_id"):
+    for key in ORDER_ID_FIELDS:
         if isinstance(data.get(key), str):
             found.append(data[key])
     ids = data.get("order_ids")
     if isinstance(ids, list):
         found += [i for i in ids if isinstance(i, str)]
-    for nested in ("order", "ticket", "alert"):
+    for nested, key in NESTED_ORDER_IDS:
         inner = data.get(nested)
-        if isinstance(inner, dict):
-            value = inner.get("id") if nested == "order" else inner.get("order_id")
-            if isinstance(value, str):
-                found.append(value)
+        if isinstance(inner, dict) and isinstance(inner.get(key), str):
+            found.append(inner[key])
     return sorted(set(found))
 
 

