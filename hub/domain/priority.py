@@ -16,6 +16,7 @@ Pure: no clock, no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from fireflow.schema.base import OrderType
 from fireflow.schema.records import ItemStatus, Order, OrderItem, PriorityReason, TicketPriority
@@ -60,7 +61,11 @@ def _first_fired(lines: Iterable[OrderItem]) -> int | None:
     return min(fired) if fired else None
 
 
-def _marked(found: TicketPriority, rushed: bool) -> TicketPriority:
+@lru_cache(maxsize=4096)
+def _priority(order_type: OrderType, fired_at: int, promised_at: int | None, rushed: bool) -> TicketPriority:
+    """``due(...)``, marked RUSH when rushed: one frozen record shared by every ticket fired together (a fire's
+    four stations and expo ask the same), instead of one built and checked for each."""
+    found = due(order_type, fired_at, promised_at)
     return found.model_copy(update={"reason": PriorityReason.RUSH}) if rushed else found
 
 
@@ -75,7 +80,7 @@ def ticket_priority(order: Order, station: str, expo: bool = False) -> TicketPri
         fired = _first_fired(mine) or order.fired_at
     if fired is None:
         return None
-    return _marked(due(order.type, fired, order.promised_at), order.rush if expo else order.is_rush(station))
+    return _priority(order.type, fired, order.promised_at, order.rush if expo else order.is_rush(station))
 
 
 def queue_key(priority: TicketPriority | None, fired_at: int | None, number: int) -> tuple[bool, int, int, int]:

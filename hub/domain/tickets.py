@@ -90,6 +90,8 @@ def make_ticket(
 
 
 def held_lines(order: Order, station: str) -> list[TicketLine]:
+    if not order.held_courses:
+        return []
     return [
         ticket_line(i, TicketChange.HELD, i.unsent)
         for i in order.items
