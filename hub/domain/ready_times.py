@@ -160,44 +160,45 @@ def predict(
 ) -> dict[str, Prediction]:
     """Predictions for every ACTIVE order with a fired line still to make; ``capacity``: lines at once per station."""
     active = [o for o in orders if o.status is OrderStatus.ACTIVE and o.fired_at is not None]
-    queues: dict[str, list[tuple[bool, int, int, int, str, PassLine]]] = {}
+    # a waiting line's place: rush first, due, fired, the order's number and id, then the line's place in the
+    # order (a whole key, so the queue sorts as plain tuples: the predictor sorts every station's on every look)
+    queues: dict[str, list[tuple[bool, int, int, int, str, int, PassLine]]] = {}
     in_hand: dict[str, list[tuple[float, str]]] = {}
     finished: dict[str, dict[str, int]] = {}
     for order in active:
-        for line in order.lines:
-            if line.status in _FINISHED:
+        for n, line in enumerate(order.lines):
+            status = line.status
+            if status in _FINISHED:
                 done = line.done_at if line.done_at is not None else now_ms
                 station_done = finished.setdefault(order.id, {})
                 station_done[line.station] = max(station_done.get(line.station, 0), done)
-            elif line.status is ItemStatus.PREPARING:
+            elif status is ItemStatus.PREPARING:
                 seconds = expect(line.station, line.menu_item_id, line.quantity)
                 started = line.started_at if line.started_at is not None else now_ms - seconds * 500  # half made
                 end = max(started + seconds * 1000, now_ms + OVERDUE_SHARE * seconds * 1000)
                 in_hand.setdefault(line.station, []).append((end, order.id))
-            elif line.status in _WAITING:
+            elif status in _WAITING:
                 fired = line.fired_at if line.fired_at is not None else order.fired_at or now_ms
                 due = due_at(order.type, fired, order.promised_at)
-                key = (not order.is_rush(line.station), due, fired, order.number, order.id, line)
+                key = (not order.is_rush(line.station), due, fired, order.number, order.id, n, line)
                 queues.setdefault(line.station, []).append(key)
     ends: dict[str, dict[str, float]] = {}
-
-    def note(station: str, order_id: str, end: float) -> None:
-        station_ends = ends.setdefault(order_id, {})
-        station_ends[station] = max(station_ends.get(station, 0.0), end)
-
     for station in sorted(set(queues) | set(in_hand)):
         hands = max(1, int(capacity.get(station, default_capacity)))
         busy = sorted(end for end, _ in in_hand.get(station, []))
         for end, order_id in in_hand.get(station, []):
-            note(station, order_id, end)
+            station_ends = ends.setdefault(order_id, {})
+            station_ends[station] = max(station_ends.get(station, 0.0), end)
         # More lines in hand than its usual hands: the station has that many today.
         free = busy + [float(now_ms)] * max(hands - len(busy), 0)
         heapq.heapify(free)
-        for *_, order_id, line in sorted(queues.get(station, []), key=lambda k: k[:5]):
-            start = heapq.heappop(free)
-            end = start + expect(station, line.menu_item_id, line.quantity) * 1000
-            heapq.heappush(free, end)
-            note(station, order_id, end)
+        for key in sorted(queues.get(station, ())):
+            line = key[6]
+            end = free[0] + expect(station, line.menu_item_id, line.quantity) * 1000  # the first hand free takes it
+            heapq.heapreplace(free, end)
+            station_ends = ends.setdefault(key[4], {})
+            if end > station_ends.get(station, 0.0):
+                station_ends[station] = end
     predictions: dict[str, Prediction] = {}
     for order in active:
         pending = ends.get(order.id)
@@ -271,15 +272,6 @@ class Bottleneck:
     message: str
 
 
-def _late_chance(duration_ms: float, late_ms: float, sigma: float) -> float:
-    """How likely a station's part, expected to take ``duration_ms`` from its fire, is to take over ``late_ms``:
-    its time taken as log-normal around the expected, with the station's spread."""
-    if duration_ms <= 0:
-        return 0.0
-    # The standard normal's cdf as ``statistics.NormalDist().cdf`` computes it, without its method calls.
-    return 1.0 - 0.5 * (1.0 + math.erf(math.log(late_ms / duration_ms) / max(sigma, MIN_SPREAD) / _SQRT2))
-
-
 def bottlenecks(
     orders: Iterable[AtPass],
     predictions: Mapping[str, Prediction],
@@ -309,6 +301,7 @@ def bottlenecks(
     soon: dict[str, list[tuple[float, int, str]]] = {}
     on_time: dict[str, int] = {}  # per station: tickets being made that are not late yet
     waiting: dict[str, int] = {}
+    scales: dict[str, float] = {}  # per station: its spread (at least ``MIN_SPREAD``) times the square root of two
     for order in orders:
         prediction = predictions.get(order.id)
         if prediction is None:
@@ -334,9 +327,14 @@ def bottlenecks(
             if now_ms >= late_at:
                 continue
             on_time[station] = on_time.get(station, 0) + 1
-            chance = _late_chance(
-                prediction.stations.get(station, 0) - fired, late_ms, spread.get(station, DEFAULT_SPREAD)
-            )
+            scale = scales.get(station)
+            if scale is None:
+                scale = scales[station] = max(spread.get(station, DEFAULT_SPREAD), MIN_SPREAD) * _SQRT2
+            # How likely its part, expected to take ``duration_ms`` from its fire, is to take over ``late_ms``: its
+            # time log-normal around the expected, with the station's spread (the standard normal's cdf as
+            # ``statistics.NormalDist().cdf`` computes it, written out: asked of every ticket on every look).
+            duration_ms = prediction.stations.get(station, 0) - fired
+            chance = 0.0 if duration_ms <= 0 else 0.5 - 0.5 * math.erf(math.log(late_ms / duration_ms) / scale)
             likely[station] = likely.get(station, 0.0) + chance
             soon.setdefault(station, []).append((-chance, late_at, order.id))
     found = []
