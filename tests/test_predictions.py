@@ -276,6 +276,27 @@ async def test_a_prediction_kept_on_an_order_is_not_read_again_but_a_waiters_cha
     assert await app.redis.smembers(changed) == {b"", order_id.encode()}
 
 
+async def test_three_burgers_are_predicted_later_than_one_at_the_same_grill(hub: RunningHub) -> None:
+    """Both start at once (two hands free), and three portions take twice one's time: a look asks each quantity
+    what it takes, not once for the item."""
+    app = hub.hub
+    waiter = await hub.client("WAITER")
+    fired: dict[int, tuple[str, int]] = {}
+    for quantity in (3, 1):
+        order = (await waiter.command("order.open", {"type": "TAKEAWAY"}))["result"]["order"]
+        item = {"order_id": order["id"], "menu_item_id": "burger", "quantity": quantity}
+        await waiter.command("order.add_item", item)
+        done = (await waiter.command("order.fire", {"order_id": order["id"]}))["result"]["order"]
+        fired[quantity] = (order["id"], int(done["fired_at"]))
+    now = max(at for _, at in fired.values()) + 1
+    predictor = Predictor(app.redis, app.store, app.bus)
+    assert await predictor.look(hub.rid, now) == 2
+    told = predictor.kitchens[hub.rid].told
+    three, one = told[fired[3][0]].ready_at, told[fired[1][0]].ready_at
+    assert one == now + round(GRILL_S * 1000)
+    assert three == now + round(2 * GRILL_S * 1000)
+
+
 async def test_the_predictors_commands_leave_their_answers_for_minutes_not_a_day(predicting: RunningHub) -> None:
     waiter = await predicting.client("WAITER")
     cashier = await predicting.client("CASHIER")
