@@ -25,6 +25,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -66,6 +67,22 @@ PACE_WINDOW = 1.25
 PACE_LINES = 12  # ... or from the latest this many lines started, when fewer started within that
 FALLBACK_SHARE = 0.6  # before anything is learned, a station's line takes this share of its warning time
 _DONE = (ItemStatus.DONE, ItemStatus.SERVED)
+
+
+def _asked_once(prep: PrepTimes) -> Callable[[str, str, int, int], float]:
+    """``prep.expect`` for one look, each station, item, quantity and hour answered once: a look asks it of every
+    waiting line and every line done lately, of a few items (a learned model's answer is a model's prediction, 6 µs;
+    asked per line, it was a third of ``predict`` over 30 open orders)."""
+    answers: dict[tuple[str, str, int, int], float] = {}
+
+    def expect(station: str, menu_item_id: str, quantity: int, hour: int) -> float:
+        key = (station, menu_item_id, quantity, hour)
+        found = answers.get(key)
+        if found is None:
+            found = answers[key] = prep.expect(station, menu_item_id, quantity, hour)
+        return found
+
+    return expect
 
 
 @dataclass
@@ -186,20 +203,11 @@ class Predictor:
         await self._naive(rid, kitchen)
         self._learn(kitchen, orders)
         hour = datetime.fromtimestamp(now_ms / 1000, kitchen.zone).hour
-        paces = self._paces(kitchen, orders, now_ms, hour)
-
-        expected: dict[tuple[str, str, int], float] = {}
+        learned = _asked_once(kitchen.prep)
+        paces = self._paces(kitchen, orders, now_ms, hour, learned)
 
         def expect(station: str, menu_item_id: str, quantity: int) -> float:
-            """Asked once per waiting line, of a few items: each answered once a look (a learned model's answer is a
-            model's prediction; over 30 open orders the asking was a third of ``predict``)."""
-            key = (station, menu_item_id, quantity)
-            found = expected.get(key)
-            if found is None:
-                found = expected[key] = kitchen.prep.expect(station, menu_item_id, quantity, hour) * paces.get(
-                    station, 1.0
-                )
-            return found
+            return learned(station, menu_item_id, quantity, hour) * paces.get(station, 1.0)
 
         predictions = predict(orders, now_ms, expect, kitchen.prep.hands())
         changed = [p for order_id, p in predictions.items() if moved(p, kitchen.told.get(order_id), now_ms)]
@@ -320,7 +328,9 @@ class Predictor:
             kitchen.prep.saw_in_hand(station, in_hand.get(station, 0))
 
     @staticmethod
-    def _paces(kitchen: _Kitchen, orders: list[AtPass], now_ms: int, hour: int) -> dict[str, float]:
+    def _paces(
+        kitchen: _Kitchen, orders: list[AtPass], now_ms: int, hour: int, expect: Callable[[str, str, int, int], float]
+    ) -> dict[str, float]:
         """Per station, how much slower than learned its lines are going lately (``hub/domain/pace.py``): those
         started within ``PACE_WINDOW`` of its typical line times (at least the latest ``PACE_LINES``), done or
         still in hand. Stations at the model's pace are left out.
@@ -329,14 +339,6 @@ class Predictor:
         long ones more often than not, so without the quick ones started with them any station reads slow."""
         prep = kitchen.prep
         spread = prep.spread()
-        expected: dict[tuple[str, str, int, int], float] = {}
-
-        def expect(station: str, menu_item_id: str, quantity: int, at_hour: int) -> float:
-            key = (station, menu_item_id, quantity, at_hour)
-            if key not in expected:
-                expected[key] = prep.expect(station, menu_item_id, quantity, at_hour)
-            return expected[key]
-
         typical = prep.pace()
         lines: dict[str, list[Timed]] = {}
         for station, done in kitchen.done_lately.items():
