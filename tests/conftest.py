@@ -101,6 +101,7 @@ CLUSTER_MODULES = frozenset(
         "test_fanout",
         "test_commit_riders",
         "test_encode_once",
+        "test_shares",
     )
 )
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from typing import Any
 
 import pytest
 
 from fireflow.clients.python import HubClient, HubError
+from fireflow.hub.domain.shares import SHARDS, shard_of
 from fireflow.hub.forecast.prep_times import MIN_SEEN, PrepTimes
 from fireflow.hub.live.keys import Keys
 from fireflow.hub.run.demo import demo_kitchen
 from fireflow.hub.workers.predictions import Predictor
-from tests.conftest import WAIT, RunningHub
+from tests.conftest import WAIT, RunningHub, Servers, seed
 
 GRILL_S = demo_kitchen().station("grill").warn_after_s * 0.6  # what a grill line takes before anything is learned
 FRY_S = demo_kitchen().station("fry").warn_after_s * 0.6
@@ -133,15 +135,48 @@ async def test_predictions_are_for_managers_to_read(predicting: RunningHub) -> N
         assert (await http.get("/api/v1/stats/predictions")).json() == {"stations": []}
 
 
-async def test_one_node_makes_the_predictions_and_another_takes_over_when_it_stops(hub: RunningHub) -> None:
+async def test_two_nodes_share_the_restaurants_and_one_takes_them_all_when_the_other_stops(hub: RunningHub) -> None:
     app = hub.hub
     first = Predictor(app.redis, app.store, app.bus, tick=0.05)
     second = Predictor(app.redis, app.store, app.bus, tick=0.05)
     try:
-        assert await first._lead() and not await second._lead()
-        assert await first._lead()  # renewed, still its own
+        assert await first._lead() and not await second._lead()  # the first, alone, took every shard
+        assert await first._lead() and await second._lead()  # it saw two nodes and handed half over
+        assert first.shares.held.isdisjoint(second.shares.held)
+        assert first.shares.held | second.shares.held == frozenset(range(SHARDS))
+        owner, other = (first, second) if first.shares.owns(hub.rid) else (second, first)
+        await other.run_once()  # each looks at every restaurant of its own on its first tick
+        await owner.run_once()
+        assert hub.rid in owner.kitchens and hub.rid not in other.kitchens
+        await owner.stop()
+        assert await other._lead() and other.shares.held == frozenset(range(SHARDS))
+        await other.run_once()  # a shard just taken: its restaurants looked at on the same tick
+        assert hub.rid in other.kitchens
+    finally:
         await first.stop()
-        assert await second._lead()
+        await second.stop()
+
+
+async def test_a_restaurant_handed_to_another_node_keeps_what_was_learned_of_it(
+    hub: RunningHub, servers: Servers
+) -> None:
+    rid = next(r for r in (f"r{secrets.token_hex(4)}" for _ in range(1000)) if shard_of(r) >= SHARDS // 2)
+    await seed(servers, rid)  # in the half of the shards a node gives back first
+    app = hub.hub
+    first = Predictor(app.redis, app.store, app.bus, secret="s3cret")
+    second = Predictor(app.redis, app.store, app.bus, secret="s3cret")
+    try:
+        assert await first._lead()
+        kitchen = await first._kitchen(rid)
+        assert kitchen is not None
+        for n in range(40):
+            kitchen.prep.learn("grill", "burger", 1, 19, 400.0 + n % 3)
+        assert not await second._lead()
+        assert await first._lead()  # hands half over, this restaurant's shard among them: kept, then forgotten
+        assert not first.shares.owns(rid) and rid not in first.kitchens
+        assert await second._lead() and second.shares.owns(rid)
+        taken_over = await second._kitchen(rid)
+        assert taken_over is not None and taken_over.prep.learned == 40
     finally:
         await first.stop()
         await second.stop()

@@ -4,6 +4,7 @@ reported to the manager, once; repairs race safely; the hub's own sweeper runs t
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from fireflow.clients.python import HubClient, HubError
 from fireflow.hub.domain.actors import Role
+from fireflow.hub.domain.shares import SHARDS, shard_of
 from fireflow.hub.domain.sweeps import SweepRules
 from fireflow.hub.live.keys import Keys
 from fireflow.hub.workers.sweeps import SWEEPER, Sweeper
@@ -247,3 +249,24 @@ async def test_release_sent_twice_at_once_from_two_devices_releases_once(hub: Ru
     assert again.value.code in ("VERSION_CONFLICT", "INVALID_STATE")
     table = await hub.hub.store.table(hub.rid, "T5")
     assert table is not None and table.status is TableStatus.DIRTY and table.version == planted.version + 1
+
+
+async def test_two_nodes_sweep_each_restaurant_once_between_them_and_one_sweeps_all_when_the_other_stops(
+    hub: RunningHub, servers: Servers
+) -> None:
+    ids = [f"r{secrets.token_hex(4)}" for _ in range(200)]
+    for low in (True, False):  # one in each half of the shards: a node hands the upper half over first
+        await seed(servers, next(r for r in ids if (shard_of(r) < SHARDS // 2) == low))
+    first, second = sweeper(hub), sweeper(hub)
+    try:
+        every = set(await hub.hub.store.restaurant_ids())
+        assert hub.rid in every and set(await first.restaurants()) == every  # alone: all of them
+        assert await second.restaurants() == []  # counted in; nothing free yet
+        mine = set(await first.restaurants())  # handed half of the shards over
+        theirs = set(await second.restaurants())
+        assert mine and theirs and mine.isdisjoint(theirs) and mine | theirs == every
+        await first.stop()
+        assert set(await second.restaurants()) == every
+    finally:
+        await first.stop()
+        await second.stop()

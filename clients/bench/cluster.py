@@ -165,6 +165,29 @@ def _own_cpu(node: Server) -> float:
     return 0.0
 
 
+async def _shares(env: Env, nodes: list[Server]) -> list[str]:
+    """Per node, how many shards of each kind of background work it holds (``hub/workers/shares.py``): the nodes
+    are named with their process id."""
+    from fireflow.hub.domain.shares import SHARDS
+    from fireflow.hub.live.keys import ShareKeys
+    from fireflow.hub.live.redis_client import redis_client
+
+    client = redis_client(env.redis_url)
+    counts: list[dict[str, int]] = [{} for _ in nodes]
+    pids = [node.ps.pid for node in nodes]
+    try:
+        for kind in ("predictor", "sweeper"):
+            holders = await client.mget([ShareKeys(kind).shard(s) for s in range(SHARDS)])
+            for holder in holders:
+                name = holder.decode() if isinstance(holder, bytes) else holder  # node name: host-pid-token
+                pid = int(name.rsplit("-", 2)[1]) if name else None
+                if pid in pids:
+                    counts[pids.index(pid)][kind] = counts[pids.index(pid)].get(kind, 0) + 1
+    finally:
+        await client.aclose()
+    return [",".join(f"{kind}:{count.get(kind, 0)}" for kind in ("predictor", "sweeper")) for count in counts]
+
+
 def _check_alive(nodes: list[Server]) -> None:
     for node in nodes:
         if not node.alive():
@@ -193,13 +216,14 @@ async def _measure(env: Env, cluster: EmbeddedRedisCluster, nodes: list[Server],
         masters = await asyncio.to_thread(cluster.master_ports)
         used = {port: await asyncio.to_thread(_used_memory, port) for port in masters}
         failed = run.failed
+        shares = await _shares(env, nodes)
     finally:
         await run.close()
     cpu_s = [u1 + s1 - u0 - s0 for (u0, s0), (u1, s1) in zip(hub0, hub1, strict=True)]
     sys_s = [s1 - s0 for (_, s0), (_, s1) in zip(hub0, hub1, strict=True)]
     # what the node's children (its durable writer) used, apart from the sockets' process
     child_s = [c - (b - a) for c, a, b in zip(cpu_s, own0, own1, strict=True)]
-    _figures(args, result, nodes, per_node, (cpu_s, sys_s, child_s), wall, rss, used, redis_cpu, failed)
+    _figures(args, result, nodes, per_node, (cpu_s, sys_s, child_s), wall, rss, used, redis_cpu, failed, shares)
 
 
 def _figures(
@@ -213,6 +237,7 @@ def _figures(
     used: dict[int, int],
     redis_cpu: dict[int, float],
     failed: int,
+    shares: list[str],
 ) -> None:
     cpu_s, sys_s, child_s = cpus
     if failed:
@@ -233,7 +258,7 @@ def _figures(
         figure(
             f"cluster[{node.name} :{node.port}]: sockets={per_node[i]} cpu={cpu_s[i] / wall * 100:.0f}%"
             f"(sys={sys_s[i] / wall * 100:.0f}%) rss={rss[i] / MiB:.0f}MiB durable={durable}"
-            f"{f' writer_cpu={child_s[i] / wall * 100:.0f}%' if durable == 'process' else ''}"
+            f"{f' writer_cpu={child_s[i] / wall * 100:.0f}%' if durable == 'process' else ''} shards={shares[i]}"
         )
     replicas = sorted(set(redis_cpu) - set(used))
     for port in sorted(used):

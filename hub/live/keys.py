@@ -2,7 +2,8 @@
 
 All keys of one restaurant share the hash tag ``{<restaurant id>}``, so a
 restaurant lives on one Redis Cluster shard and its commit script touches one
-slot. Only the restaurant registry and the wake-up channels are global.
+slot. Only the restaurant registry, the wake-up channels and the background work's shares are global
+(each kind of work's keys in one slot of its own).
 """
 
 from __future__ import annotations
@@ -16,22 +17,17 @@ __all__ = [
     "DURABLE_GROUP",
     "POSITIONS_PATTERN",
     "POSITIONS_PREFIX",
-    "PREDICTOR_LEASE",
     "PREP_WINDOW_DAYS",
     "RESTAURANTS",
-    "SWEEPER_LEASE",
     "WAKE_PATTERN",
     "WAKE_PREFIX",
     "Keys",
+    "ShareKeys",
     "due_member",
     "parse_due_member",
 ]
 
 RESTAURANTS = "ff:restaurants"
-PREDICTOR_LEASE = (
-    "ff:predictor"  # the node that makes the kitchen's predictions holds this (hub/workers/predictions.py)
-)
-SWEEPER_LEASE = "ff:sweeper"  # the node that runs the self-healing sweeps holds this (hub/workers/sweeps.py)
 WAKE_PREFIX = "ff:wake:"
 WAKE_PATTERN = WAKE_PREFIX + "*"
 # Riders' fixes, published per restaurant (hub/live/positions.py): lossy, never in the stream.
@@ -315,3 +311,19 @@ KEY_PRINT_JOBS = 18
 KEY_PRINT_MANUAL = 19
 KEY_PRINTER_HEALTH = 20
 KEY_VERSIONS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class ShareKeys:
+    """One kind of background work shared among the nodes (``hub/workers/shares.py``): "predictor", "sweeper".
+
+    One hash tag for the kind: its leases and its count of nodes are one slot, so the holders are one MGET."""
+
+    kind: str
+
+    def shard(self, n: int) -> str:
+        return f"{{ff:{self.kind}}}:shard:{n}"  # a lease: the holding node's name, expiring
+
+    @property
+    def nodes(self) -> str:
+        return f"{{ff:{self.kind}}}:nodes"  # zset: node name -> when it stops counting (ms) unless renewed

@@ -1,9 +1,10 @@
 """The predictor: each fired order's ready time, told at fire and whenever it moves, and scored when it is ready.
 
-One node makes the predictions at a time: the one holding the ``ff:predictor`` lease (redis-py's
-lock, renewed every tick; another node takes over within ``LEASE_S`` of a node's death). It looks at
-a restaurant when a commit woke it (at most once a tick) and at every restaurant each ``SWEEP_S``
-(time alone moves a prediction: a line over its time). Each look reads the open orders and
+The live nodes share the restaurants: each predicts for those in its shards (``hub/workers/shares.py``,
+leases renewed every tick; another node takes a node's shards over within ``LEASE_S`` of its death, at
+once when it stops). A node looks at a restaurant of its own when a commit woke it (at most once a tick)
+and at every one each ``SWEEP_S`` (time alone moves a prediction: a line over its time), and at once at
+those of a shard it has just taken. Each look reads the open orders and
 
 - teaches the restaurant's prep-time model every line finished since (start to done,
   ``hub/forecast/prep_times.py``) and its stations' hands (lines in hand at once);
@@ -15,8 +16,8 @@ a restaurant when a commit woke it (at most once a tick) and at every restaurant
   kept in Redis (``Keys.prediction_errors``) with the predicted and actual waits, read by
   ``/api/v1/stats/predictions`` and the manager's dashboard (``/api/v1/stats/dashboard``).
 
-What the model learned lives in the leader's memory and, each minute and when the node stops, in
-Redis (``Keys.prep_model``, signed with the hub's secret): a new leader starts from there.
+What the model learned lives in the holder's memory and, each minute and when it hands the shard on, in
+Redis (``Keys.prep_model``, signed with the hub's secret): the next holder starts from there.
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ from fireflow.hub.commands.bus import CommandBus
 from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.domain.pace import Timed, pace, started_lately
 from fireflow.hub.domain.ready_times import DEFAULT_SPREAD, AtPass, Prediction, bottlenecks, moved, predict
+from fireflow.hub.domain.shares import shard_of
 from fireflow.hub.forecast.prep_times import PrepTimes
-from fireflow.hub.live.keys import PREDICTOR_LEASE, Keys
+from fireflow.hub.live.keys import Keys
 from fireflow.hub.live.store import Store
 from fireflow.hub.supervise import reraise_if_cancelled
-from fireflow.hub.workers.lease import Lease
+from fireflow.hub.workers.shares import Shares
 from fireflow.schema.commands import FlagBottleneck, PredictReady, ReadyPrediction
 from fireflow.schema.records import ItemStatus, OrderStatus
 
@@ -87,7 +89,7 @@ def _asked_once(prep: PrepTimes) -> Callable[[str, str, int, int], float]:
 
 @dataclass
 class _Kitchen:
-    """What the leader keeps of one restaurant between looks."""
+    """What the node predicting for it keeps of one restaurant between looks."""
 
     prep: PrepTimes
     zone: ZoneInfo
@@ -127,7 +129,7 @@ class Predictor:
         self.secret = secret  # signs the learned models kept in Redis; none kept without it
         script = resources.files("fireflow.hub.live").joinpath("lua/changed_orders.lua").read_text()
         self._changed = redis.register_script(script)
-        self.lease = Lease(redis, PREDICTOR_LEASE, LEASE_S)
+        self.shares = Shares(redis, "predictor", LEASE_S)
         self._woken: set[str] = set()
         self._rids: list[str] = []
         self._rids_at = -1e9
@@ -155,22 +157,32 @@ class Predictor:
                 logger.exception("predictions failed; trying again next tick")
 
     async def stop(self) -> None:
-        """Keep what was learned, then let the lease go: another node takes over at once, from there."""
-        if self.lease.held:
-            for rid, kitchen in list(self.kitchens.items()):
+        """Keep what was learned, then let the shards go: the other nodes take them over at once, from there."""
+        await self._keep(self.shares.held)
+        await self.shares.release()
+
+    async def _lead(self) -> bool:
+        """Hold this node's share of the restaurants; whether it holds any.
+
+        A shard handed back is kept first; one lost (not renewed in time) is forgotten, as its next holder reads
+        what was kept. The restaurants of a shard just taken are all looked at on this tick."""
+        before = self.shares.held
+        held = await self.shares.hold(self._keep)
+        for rid in [rid for rid in self.kitchens if shard_of(rid, self.shares.shards) not in held]:
+            del self.kitchens[rid]
+        if held - before:
+            self._swept = -1e9
+        return bool(held)
+
+    async def _keep(self, shards: frozenset[int]) -> None:
+        """Keep in Redis what was learned of the restaurants in ``shards``, for whoever holds them next."""
+        for rid, kitchen in list(self.kitchens.items()):
+            if shard_of(rid, self.shares.shards) in shards:
                 try:
                     await self._save(rid, kitchen)
                 except (RedisError, OSError) as exc:
                     logger.warning("prep-time model of %s not kept: %s", rid, exc)
-                    break
-        await self.lease.release()
-
-    async def _lead(self) -> bool:
-        """Hold the lease; a node that loses it forgets what it kept (the next holder reads what was saved)."""
-        if not await self.lease.hold():
-            self.kitchens.clear()
-            return False
-        return True
+                    return
 
     async def run_once(self) -> int:
         """Look at the restaurants due a look; returns how many predictions were told."""
@@ -183,6 +195,7 @@ class Predictor:
             self._woken.clear()
         else:
             looking, self._woken = sorted(self._woken), set()
+        looking = [rid for rid in looking if self.shares.owns(rid)]
         told = 0
         for n, rid in enumerate(looking):
             try:
@@ -231,14 +244,14 @@ class Predictor:
         return len(changed)
 
     async def _save(self, rid: str, kitchen: _Kitchen) -> None:
-        """Keep the model in Redis when it learned since it was last kept (a new leader starts from it)."""
+        """Keep the model in Redis when it learned since it was last kept (its next holder starts from it)."""
         kitchen.saved_at = time.monotonic()
         if self.secret and kitchen.prep.learned != kitchen.saved_learned:
             await self.redis.set(Keys(rid).prep_model, kitchen.prep.dumps(self.secret), ex=MODEL_TTL_S)
             kitchen.saved_learned = kitchen.prep.learned
 
     async def _load(self, rid: str) -> PrepTimes:
-        """What an earlier leader learned of ``rid`` and kept, or a model that has learned nothing yet."""
+        """What an earlier holder of its shard learned of ``rid`` and kept, or a model that has learned nothing yet."""
         if self.secret:
             data = await self.redis.get(Keys(rid).prep_model)
             if isinstance(data, bytes):  # the hub's Redis clients answer bytes
@@ -250,7 +263,7 @@ class Predictor:
     async def _open_orders(self, rid: str, kitchen: _Kitchen) -> list[AtPass]:
         """The open orders as the pass sees them: those a commit changed since the last look are read again
         (``lua/changed_orders.lua``: one round trip, a few orders), every one on a first look and each
-        ``RESYNC_S``. Each is kept as that much only: thousands of open orders cost the leader little memory."""
+        ``RESYNC_S``. Each is kept as that much only: thousands of open orders cost the node little memory."""
         now = time.monotonic()
         every = now - kitchen.synced_at > RESYNC_S
         keys = Keys(rid)

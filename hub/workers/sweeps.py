@@ -1,4 +1,4 @@
-"""The self-healing sweeps: every ``every`` seconds, one node looks at every restaurant for drifted state.
+"""The self-healing sweeps: every ``every`` seconds, each restaurant is looked at for drifted state.
 
 What a fault is and what may be done about it is decided in ``hub/domain/sweeps.py``; this reads
 the live state and the books, keeps when each fault was first seen (``Keys.sweep_seen``: a fault is
@@ -8,7 +8,8 @@ it), and reports each finding once, to the manager (``sweep.report``: SWEEP_FOUN
 audit log. What a finding asks of a person is logged as a recommendation (``hub/books/recommendations.py``),
 followed once its fault clears.
 
-One node sweeps at a time: the one holding ``ff:sweeper`` (``hub/workers/lease.py``).
+The live nodes share the restaurants: each sweeps those in its shards (``hub/workers/shares.py``), and
+takes a dead node's over once their leases run out.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from fireflow.hub.domain.decision import AuditNote
 from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.domain.recommendations import DONE, sweep_id, sweep_recommendation
 from fireflow.hub.domain.sweeps import SETTLE_REPAIR, Fault, SweepRules, faults, finding, ripe
-from fireflow.hub.live.keys import SWEEPER_LEASE, Keys
+from fireflow.hub.live.keys import Keys
 from fireflow.hub.live.store import Store
 from fireflow.hub.supervise import reraise_if_cancelled
-from fireflow.hub.workers.lease import Lease
+from fireflow.hub.workers.shares import Shares
 from fireflow.schema.commands import ReportSweep
 from fireflow.schema.records import Routing, SweepFinding
 
@@ -82,23 +83,28 @@ class Sweeper:
         self.every = every
         self.rules = rules or SweepRules()
         self.recommendations = recommendations  # what a finding asks of staff, and whether they did it
-        self.lease = Lease(redis, SWEEPER_LEASE, max(15.0, 3 * every))
+        self.shares = Shares(redis, "sweeper", max(15.0, 3 * every))
 
     async def run(self) -> None:
         while True:
             reraise_if_cancelled()
             await asyncio.sleep(self.every / 2)
             try:
-                if await self.lease.hold():
-                    # spread over half the interval, not all at once: thousands of restaurants' reads in one
-                    # burst would stall every socket on the node for as long as they take
-                    rids = await self.store.restaurant_ids()
-                    for rid in rids:
-                        await self._sweep_logged(rid)
-                        await asyncio.sleep(self.every / 2 / len(rids))
+                # spread over half the interval, not all at once: thousands of restaurants' reads in one
+                # burst would stall every socket on the node for as long as they take
+                rids = await self.restaurants()
+                for rid in rids:
+                    await self._sweep_logged(rid)
+                    await asyncio.sleep(self.every / 2 / len(rids))
             except (RedisError, OSError) as exc:
                 reraise_if_cancelled()
                 logger.warning("sweeps paused: %s", exc)
+
+    async def restaurants(self) -> list[str]:
+        """The restaurants this node sweeps this round: those in its share of the shards, taken or renewed now."""
+        if not await self.shares.hold():
+            return []
+        return [rid for rid in await self.store.restaurant_ids() if self.shares.owns(rid)]
 
     async def _sweep_logged(self, rid: str) -> None:
         try:
@@ -110,7 +116,7 @@ class Sweeper:
             logger.exception("sweep of %s failed; the next sweep tries again", rid)
 
     async def stop(self) -> None:
-        await self.lease.release()
+        await self.shares.release()
 
     async def sweep(self, rid: str, now_ms: int) -> list[SweepFinding]:
         """One restaurant: the faults standing, repaired or reported once they stood their time."""

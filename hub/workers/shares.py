@@ -1,0 +1,106 @@
+"""A node's share of one kind of background work (predictions, sweeps): leases on shards of restaurants.
+
+Each shard is a redis-py lock held by one node (its value the node's name, so one read shows who holds
+what), renewed on every tick; every node counts the live nodes (a sorted set of names, each scored with
+when it stops counting unless it comes back) and takes or gives shards toward its fair share
+(``hub/domain/shares.py``). A node that dies stops renewing: its shards come free within ``lease_s``, and
+the others take them. A node shutting down lets go of everything at once.
+
+The keys of one kind share a hash tag, so on Redis Cluster they live in one slot: the holders are one
+MGET, and no command crosses slots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable
+
+from redis.asyncio import Redis
+from redis.exceptions import LockError, RedisError
+
+from fireflow.hub.domain.shares import SHARDS, moves, shard_of
+from fireflow.hub.live.keys import ShareKeys
+
+__all__ = ["Shares"]
+
+
+class Shares:
+    def __init__(self, redis: Redis, kind: str, lease_s: float, shards: int = SHARDS) -> None:
+        self.redis = redis
+        self.kind = kind
+        self.lease_s = lease_s
+        self.shards = shards
+        self.node = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._mine = self.node.encode()
+        keys = ShareKeys(kind)
+        self._names = [keys.shard(s) for s in range(shards)]
+        self._nodes_key = keys.nodes
+        self._locks = [redis.lock(name, timeout=lease_s, blocking=False, thread_local=False) for name in self._names]
+        self.held: frozenset[int] = frozenset()
+
+    def owns(self, restaurant_id: str) -> bool:
+        return shard_of(restaurant_id, self.shards) in self.held
+
+    async def hold(self, giving: Callable[[frozenset[int]], Awaitable[None]] | None = None) -> frozenset[int]:
+        """Count this node in, renew what it holds, and move toward its fair share: the shards held now.
+
+        ``giving`` is awaited with the shards about to be handed back, before they are (the predictor keeps
+        what it learned of their restaurants for the next holder). A lease that could not be renewed is
+        simply gone: the work is the next holder's.
+        """
+        nodes = await self._count_in()
+        renewed = await asyncio.gather(*(self._renewed(s) for s in sorted(self.held)))
+        self.held = frozenset(s for s, ok in zip(sorted(self.held), renewed, strict=True) if ok)
+        planned = moves(await self.redis.mget(self._names), self.node, self.held, nodes)
+        if planned.give:
+            given = frozenset(planned.give)
+            if giving is not None:
+                await giving(given)
+            await asyncio.gather(*(self._given(s) for s in given))
+            self.held -= given
+        if planned.take:
+            taken = await asyncio.gather(*(self._taken(s) for s in planned.take))
+            self.held |= {s for s, ok in zip(planned.take, taken, strict=True) if ok}
+        return self.held
+
+    async def release(self) -> None:
+        """Hand everything back and stop counting: the other nodes take this node's shards on their next tick."""
+        held, self.held = self.held, frozenset()
+        try:
+            await asyncio.gather(*(self._given(s) for s in held))
+            await self.redis.zrem(self._nodes_key, self.node)
+        except (RedisError, OSError):
+            pass  # the leases run out by themselves, and so does the count
+
+    async def _count_in(self) -> int:
+        """This node counted for another ``lease_s``; the nodes counted now (those that stopped drop out)."""
+        now_ms = int(time.time() * 1000)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self._nodes_key, {self.node: now_ms + int(self.lease_s * 1000)})
+            pipe.zremrangebyscore(self._nodes_key, "-inf", now_ms)
+            pipe.zcard(self._nodes_key)
+            pipe.pexpire(self._nodes_key, int(self.lease_s * 2000))  # no key left behind by a fleet that is gone
+            *_, count, _ = await pipe.execute()
+        return max(1, int(count))
+
+    async def _renewed(self, shard: int) -> bool:
+        try:
+            return bool(await self._locks[shard].reacquire())
+        except LockError:
+            return False
+
+    async def _taken(self, shard: int) -> bool:
+        try:
+            return bool(await self._locks[shard].acquire(token=self._mine))
+        except LockError:
+            return False
+
+    async def _given(self, shard: int) -> None:
+        try:
+            await self._locks[shard].release()
+        except LockError:
+            pass  # it ran out, or another holds it now: either way not this node's
