@@ -272,7 +272,7 @@ class Hub:
         if conns:
             await asyncio.wait([asyncio.ensure_future(c.finished()) for c in conns], timeout=timeout)
         await self.supervisor.stop(timeout)
-        await self.predictor.stop()  # another node takes the predictions over at once, not when the lease runs out
+        await self.predictor.stop()  # the other nodes take its shards at once, not when its leases run out
         await self.sweeper.stop()
         if self.senders is not None:
             await self.senders.close()
