@@ -248,6 +248,14 @@ class NodeCollector(Collector):
         yield GaugeMetricFamily(
             "fireflow_fanout_feeds", "Restaurant streams this node follows", value=len(hub.fanout.feeds)
         )
+        shards = GaugeMetricFamily(
+            "fireflow_shards_held",
+            "Shards of the restaurants whose background work this node does now, by work (hub/workers/shares.py)",
+            labels=["work"],
+        )
+        shards.add_metric(["predictions"], len(hub.predictor.shares.held))
+        shards.add_metric(["sweeps"], len(hub.sweeper.shares.held))
+        yield shards
         up = GaugeMetricFamily(
             "fireflow_task_up", "1 while a background task runs, 0 while it waits to restart", labels=["task"]
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 
 import httpx
@@ -11,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from fireflow.clients.python import HubError
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.domain.errors import DomainError
+from fireflow.hub.domain.shares import SHARDS
 from fireflow.hub.metrics import command_label, outcome_of
 from fireflow.schema.protocol import ErrorCode
 from tests.conftest import WAIT, RunningHub
@@ -60,6 +62,17 @@ async def test_metrics_show_sockets_commands_latency_and_the_runtime(hub: Runnin
     assert samples[("fireflow_fanout_lag_events", ())] >= 0
     assert samples[("fireflow_durable_unwritten_events", ())] >= 0
     assert samples[("fireflow_task_up", (("task", "fanout-listen"),))] == 1
+    assert samples[("fireflow_shards_held", (("work", "predictions"),))] == 0  # this node does not predict
+
+
+async def test_metrics_show_the_shards_a_predicting_node_holds(predicting: RunningHub) -> None:
+    """A node alone holds every shard of the predictions once its first tick has counted it in."""
+    held = 0.0
+    async with asyncio.timeout(WAIT):
+        while held < SHARDS:
+            await asyncio.sleep(predicting.hub.predictor.tick)
+            held = (await scrape(predicting))[1][("fireflow_shards_held", (("work", "predictions"),))]
+    assert held == SHARDS
 
 
 def test_labels_stay_bounded() -> None:
