@@ -255,6 +255,7 @@ class NodeCollector(Collector):
         )
         shards.add_metric(["predictions"], len(hub.predictor.shares.held))
         shards.add_metric(["sweeps"], len(hub.sweeper.shares.held))
+        shards.add_metric(["due_checks"], len(hub.due_checks.shares.held))
         yield shards
         up = GaugeMetricFamily(
             "fireflow_task_up", "1 while a background task runs, 0 while it waits to restart", labels=["task"]

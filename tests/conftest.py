@@ -205,6 +205,9 @@ def settings_for(servers: Servers, **changes: Any) -> Settings:
             # likewise the webhooks' worker delivers every restaurant's subscriptions: its tests run their own
             "webhooks": False,
             "webhook_private": True,  # the tests' receivers listen on 127.0.0.1
+            # a node a test killed holds its share of the due checks this long: short, so the next test's are not
+            # held up (test_shares proves the leases whatever their length)
+            "due_lease": 2.0,
             **changes,
         },
     )
@@ -342,6 +345,7 @@ class NodeProcess:
             "FIREFLOW_OUTBOX_YIELD_AT": "1",
             "FIREFLOW_WEBHOOKS": "off",  # as settings_for: the webhooks' tests run their own worker
             "FIREFLOW_WEBHOOK_PRIVATE": "1",  # as settings_for: the tests' receivers listen on 127.0.0.1
+            "FIREFLOW_DUE_LEASE": "2",  # as settings_for: a killed node's due checks are taken over soon
             "ARCHIVE_URL": f"file://{log.parent / 'archive'}",  # a node draining the outbox archives beside its log
             **env,
         }

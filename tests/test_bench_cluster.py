@@ -48,7 +48,9 @@ def test_two_nodes_on_a_cluster_deliver_every_fire(
     assert "fire_errors" not in out and "connect_failed" not in out, out
     for node in (0, 1):
         assert re.search(
-            rf"^cluster\[hub{node} :\d+\]: sockets=12 cpu=\d+%.* shards=predictor:\d+,sweeper:\d+$", out, re.MULTILINE
+            rf"^cluster\[hub{node} :\d+\]: sockets=12 cpu=\d+%.* shards=predictor:\d+,sweeper:\d+,due:\d+$",
+            out,
+            re.MULTILINE,
         ), out
     assert len(re.findall(r"^cluster\[redis :\d+ master\]: used=", out, re.MULTILINE)) == 3, out
     extra = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]

@@ -63,6 +63,7 @@ async def test_metrics_show_sockets_commands_latency_and_the_runtime(hub: Runnin
     assert samples[("fireflow_durable_unwritten_events", ())] >= 0
     assert samples[("fireflow_task_up", (("task", "fanout-listen"),))] == 1
     assert samples[("fireflow_shards_held", (("work", "predictions"),))] == 0  # this node does not predict
+    assert samples[("fireflow_shards_held", (("work", "due_checks"),))] == len(hub.hub.due_checks.shares.held)
 
 
 async def test_metrics_show_the_shards_a_predicting_node_holds(predicting: RunningHub) -> None:

@@ -11,8 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
+from fireflow.clients.python import HubClient
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.domain.decision import Decision, Due, DueKind
+from fireflow.hub.domain.shares import SHARDS, shard_of
 from fireflow.hub.live.keys import Keys, due_member, parse_due_member
 from fireflow.hub.live.store import Store
 from fireflow.hub.run.demo import demo_kitchen, demo_menu, demo_tables
@@ -65,12 +67,15 @@ async def test_the_due_checks_stop_when_told_whatever_they_were_doing(hub: Runni
     and on the cluster); a loop that did not look again kept sleeping and checking after its node had
     closed Redis (the node's shutdown waited its 5 s, and the connections it reopened were never closed)."""
     checks = DueChecks(hub.hub.store, hub.hub.bus, tick=0.005)
-    for attempt in range(60):
-        task = asyncio.create_task(checks.run())
-        await asyncio.sleep(0.0005 * (attempt % 20))
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=WAIT)
-        assert done == {task} and task.cancelled(), f"attempt {attempt}: still running after {WAIT} s"
+    try:
+        for attempt in range(60):
+            task = asyncio.create_task(checks.run())
+            await asyncio.sleep(0.0005 * (attempt % 20))
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=WAIT)
+            assert done == {task} and task.cancelled(), f"attempt {attempt}: still running after {WAIT} s"
+    finally:
+        await checks.stop()  # its share of the restaurants, handed back to the node's own
 
 
 async def test_the_due_checks_read_only_the_restaurants_a_commit_woke_or_with_a_check_due(
@@ -108,3 +113,82 @@ async def test_the_due_checks_read_only_the_restaurants_a_commit_woke_or_with_a_
         await waiter.command("order.fire", {"order_id": order_id})
         (alert,) = [e["data"]["alert"] for e in await events_until(expo, 1, WAIT, "KITCHEN_ALERT")]
         assert (alert["kind"], alert["order_id"], alert["station"]) == ("TICKET_UNACKED", order_id, "grill")
+
+
+async def _quick_restaurant(servers: Servers, redis: Redis, rid: str, ack_timeout_s: int = 1) -> None:
+    """A restaurant whose tickets must be acknowledged within ``ack_timeout_s``."""
+    quick = demo_kitchen().model_copy(update={"ack_timeout_s": ack_timeout_s})
+    await seed(servers, rid)
+    await Store(redis).put_restaurant(Restaurant(id=rid, name="quick", kitchen=quick), demo_menu(), demo_tables())
+
+
+async def _fired_unacked(node: RunningHub, rid: str) -> tuple[HubClient, str]:
+    """Fire a burger at ``rid`` with the grill's screen up and never acknowledging: expo, and the order."""
+    grill, expo = await node.kitchen("grill", rid=rid), await node.client(Role.EXPO, rid=rid)
+    await grill.subscribe("kitchen:grill")
+    await expo.subscribe("expo")
+    waiter = await node.client(Role.WAITER, rid=rid)
+    order_id = await new_order(waiter, "burger")
+    await waiter.command("order.fire", {"order_id": order_id})
+    return expo, order_id
+
+
+async def _alerted(expo: HubClient, order_id: str) -> None:
+    (alert,) = [e["data"]["alert"] for e in await events_until(expo, 1, WAIT, "KITCHEN_ALERT")]
+    assert (alert["kind"], alert["order_id"]) == ("TICKET_UNACKED", order_id)
+
+
+def _in_halves(prefix: str, count: int) -> list[str]:
+    """``count`` restaurant ids in each half of the shards: a node keeps the lower half when a second one comes."""
+    ids = [f"{prefix}-{n}" for n in range(400)]
+    return [r for r in ids if shard_of(r) < SHARDS // 2][:count] + [r for r in ids if shard_of(r) >= SHARDS // 2][
+        :count
+    ]
+
+
+async def test_two_nodes_share_the_due_checks_and_one_takes_them_all_when_the_other_stops(
+    servers: Servers, redis: Redis, rid: str
+) -> None:
+    """Each node reads only the restaurants of its shards, and a check at the other node's restaurant still runs
+    (the other node ran it). When that node stops, the one left runs its restaurants' checks: one already set
+    (read when the shard is taken, with no commit to wake it) and a new one."""
+    rids = _in_halves(rid, 3)
+    later = _in_halves(rid + "-later", 3)[3:]  # their tickets wait 3 s: time for the second node to stop first
+    for each in rids:
+        await _quick_restaurant(servers, redis, each)
+    for each in later:
+        await _quick_restaurant(servers, redis, each, ack_timeout_s=3)
+    async with serve_in_process(settings_for(servers, due_tick=0.1), rids[0]) as first:
+        one = first.hub.due_checks
+        async with serve_in_process(settings_for(servers, due_tick=0.1), rids[0]) as second:
+            two = second.hub.due_checks
+
+            async def shared() -> None:
+                while not (one.shares.held and two.shares.held) or one.shares.held & two.shares.held:
+                    await asyncio.sleep(0.05)
+                while one.shares.held | two.shares.held != frozenset(range(SHARDS)):
+                    await asyncio.sleep(0.05)
+
+            await asyncio.wait_for(shared(), 4 * WAIT)
+            one.reads.clear()
+            two.reads.clear()
+            one.missed()  # a sweep of each node's own restaurants on its next ticks
+            two.missed()
+
+            async def swept() -> None:
+                while not set(rids) <= set(one.reads) | set(two.reads):
+                    await asyncio.sleep(0.05)
+
+            await asyncio.wait_for(swept(), WAIT)
+            assert set(one.reads).isdisjoint(two.reads)
+            assert {r for r in rids if r in one.reads} == {r for r in rids if one.shares.owns(r)}
+            theirs = [r for r in rids if two.shares.owns(r)]
+            waits = [r for r in later if two.shares.owns(r)]
+            assert theirs and waits, "the second node holds none of the restaurants in its half of the shards"
+            await _alerted(*await _fired_unacked(first, theirs[0]))  # run by the second node, heard on the first
+            one.sweep = 3600  # from here the first node reads what a wake-up or a shard it takes gives it, no more
+            pending = await _fired_unacked(first, waits[0])
+        # the second node stopped within the 3 s and handed its share over
+        await _alerted(*pending)
+        assert one.shares.held == frozenset(range(SHARDS))
+        await _alerted(*await _fired_unacked(first, theirs[0]))

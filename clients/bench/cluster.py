@@ -165,6 +165,9 @@ def _own_cpu(node: Server) -> float:
     return 0.0
 
 
+KINDS = ("predictor", "sweeper", "due")  # the background work the nodes share (hub/workers/shares.py)
+
+
 async def _shares(env: Env, nodes: list[Server]) -> list[str]:
     """Per node, how many shards of each kind of background work it holds (``hub/workers/shares.py``): the nodes
     are named with their process id."""
@@ -176,7 +179,7 @@ async def _shares(env: Env, nodes: list[Server]) -> list[str]:
     counts: list[dict[str, int]] = [{} for _ in nodes]
     pids = [node.ps.pid for node in nodes]
     try:
-        for kind in ("predictor", "sweeper"):
+        for kind in KINDS:
             holders = await client.mget([ShareKeys(kind).shard(s) for s in range(SHARDS)])
             for holder in holders:
                 name = holder.decode() if isinstance(holder, bytes) else holder  # node name: host-pid-token
@@ -185,7 +188,7 @@ async def _shares(env: Env, nodes: list[Server]) -> list[str]:
                     counts[pids.index(pid)][kind] = counts[pids.index(pid)].get(kind, 0) + 1
     finally:
         await client.aclose()
-    return [",".join(f"{kind}:{count.get(kind, 0)}" for kind in ("predictor", "sweeper")) for count in counts]
+    return [",".join(f"{kind}:{count.get(kind, 0)}" for kind in KINDS) for count in counts]
 
 
 def _check_alive(nodes: list[Server]) -> None:

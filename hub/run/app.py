@@ -183,7 +183,7 @@ class Hub:
             print_agents=self.print_agents,
             positions=self.positions,
         )
-        self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick)
+        self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick, lease=settings.due_lease)
         self.fanout.on_wake.append(self.due_checks.woken)
         self.fanout.on_missed.append(self.due_checks.missed)
         self.predictor = Predictor(self.redis, self.store, self.bus, tick=settings.predict_tick, secret=settings.secret)
@@ -274,6 +274,7 @@ class Hub:
         await self.supervisor.stop(timeout)
         await self.predictor.stop()  # the other nodes take its shards at once, not when its leases run out
         await self.sweeper.stop()
+        await self.due_checks.stop()
         if self.senders is not None:
             await self.senders.close()
         await self.archive_store.close()

@@ -141,14 +141,19 @@ class Settings(BaseSettings):
     # A station's screens count as live this long after their node last said so (it says so every third).
     presence_ttl: Positive = Field(15.0, description="seconds a node's kitchen screens count as live after it said so")
     due_tick: Positive = Field(0.5, description="seconds between checks for due acknowledgements and locks")
+    due_lease: Positive = Field(
+        10.0,
+        description="seconds a dead node's share of the due checks waits before the other nodes take it over",
+    )
     predictions: bool = Field(
-        True, description="predict fired orders' ready times (ORDER_PREDICTED); one node at a time makes them"
+        True, description="predict fired orders' ready times (ORDER_PREDICTED); the live nodes share the restaurants"
     )
     predict_tick: Positive = Field(
         2.0, description="seconds between the predictor's looks at restaurants a commit woke"
     )
     sweeps: bool = Field(
-        True, description="self-healing sweeps: repair drifted live state, report what needs a person (one node)"
+        True,
+        description="self-healing sweeps: repair drifted live state, report what needs a person (nodes share them)",
     )
     sweep_every: Positive = Field(30.0, description="seconds between sweeps of every restaurant")
     erpnext_url: str | None = Field(

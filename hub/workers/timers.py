@@ -1,14 +1,19 @@
-"""The hub's own timers: checks that fall due, run on every node.
+"""The hub's own timers: checks that fall due, run by the node whose share holds the restaurant.
 
 A check is a typed ``Due`` (its kind and subject): a ticket not acknowledged
 in time, a bill lock running out, a payment lock left behind. They sit in
 each restaurant's ``due`` sorted set, written atomically with the commit that
-started them (the live store encodes and decodes them). Every node polls: the
-restaurants a commit woke (the fan-out's wake-ups) and those whose first check
-has fallen due, and every restaurant on a sweep every ``SWEEP_S``;
-each check runs as an internal command whose id is derived from the check, so
-when two nodes run the same one the second gets the stored result and
-nothing happens twice.
+started them (the live store encodes and decodes them).
+
+The live nodes share the restaurants (``hub/workers/shares.py``): every node reading every restaurant
+a commit woke, and every restaurant on each sweep, made thirty nodes do thirty times the reads. A node
+polls its own: those a commit woke (the fan-out's wake-ups) and those whose first check has fallen
+due, and all of them on a sweep every ``SWEEP_S``, and at once those of a shard it has just taken. A
+dead node's restaurants wait for its leases to run out (``lease``, ``FIREFLOW_DUE_LEASE``).
+
+Each check runs as an internal command whose id is derived from the check, so when two nodes run
+the same one (a shard changing hands mid-check) the second gets the stored result and nothing happens
+twice.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from fireflow.hub.domain.decision import Due, DueKind
 from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.live.store import Store
 from fireflow.hub.supervise import reraise_if_cancelled
+from fireflow.hub.workers.shares import Shares
 from fireflow.schema.commands import CheckAck, DeliveryCommand, ExpireBillLock, PrintJobCommand
 from fireflow.schema.protocol import ErrorCode
 
@@ -40,16 +46,23 @@ SWEEP_S = 5.0
 # Each tick's look at every restaurant's due checks is made in this many parts spread over the tick: 200
 # restaurants' reads in one burst held the node's loop (and every socket's events) for 6-8 ms.
 DUE_PARTS = 5
+LEASE_S = 10.0  # a dead node's restaurants' checks wait at most this long (FIREFLOW_DUE_LEASE)
 
 
 class DueChecks:
-    def __init__(self, store: Store, bus: CommandBus, *, tick: float = 0.5, sweep: float = SWEEP_S) -> None:
+    def __init__(
+        self, store: Store, bus: CommandBus, *, tick: float = 0.5, sweep: float = SWEEP_S, lease: float = LEASE_S
+    ) -> None:
         self.store = store
         self.bus = bus
         self.settler = bus.settler
         self.tick = tick
         self.sweep = sweep
-        self._rids: list[str] = []
+        self.shares = Shares(store.redis, "due", lease)
+        self._held_at = -1e9
+        self._all: list[str] = []  # every restaurant, re-read each RESTAURANTS_EVERY
+        self._rids: list[str] = []  # this node's: those in its shards
+        self._rids_of: frozenset[int] | None = None  # the shards ``_rids`` was made for
         self._rids_at = 0.0
         self._woken: set[str] = set()  # restaurants a commit woke since their last read
         self._first: dict[str, int] = {}  # when each restaurant's first check falls due (ms), as last read
@@ -58,7 +71,8 @@ class DueChecks:
 
     def woken(self, rid: str) -> None:
         """A commit of ``rid`` (the fan-out's wake-up): its due checks may have changed."""
-        self._woken.add(rid)
+        if self.shares.owns(rid):
+            self._woken.add(rid)
 
     def missed(self) -> None:
         """Wake-ups may have been lost (the subscription was away): read every restaurant next time."""
@@ -79,11 +93,25 @@ class DueChecks:
                 logger.exception("due checks failed; trying again next tick")
             part = (part + 1) % DUE_PARTS
 
+    async def stop(self) -> None:
+        """Let this node's share go: the other nodes take its restaurants' checks over at once."""
+        await self.shares.release()
+
     async def run_once(self, part: int = 0, parts: int = 1) -> int:
-        """Run every check due now (of the restaurants in ``part`` of ``parts``); returns how many ran."""
+        """Run every check due now (of this node's restaurants in ``part`` of ``parts``); returns how many ran."""
         now = time.monotonic()
-        if now - self._rids_at > RESTAURANTS_EVERY or not self._rids:
-            self._rids, self._rids_at = await self.store.restaurant_ids(), now
+        if now - self._held_at > self.shares.lease_s / 3:  # renewed three times a lease
+            self._held_at = now
+            before = self.shares.held
+            if await self.shares.hold() - before:
+                self._swept.clear()  # a shard just taken: its restaurants' checks may be overdue
+        if now - self._rids_at > RESTAURANTS_EVERY or not self._all:
+            self._all, self._rids_at = await self.store.restaurant_ids(), now
+            self._rids_of = None
+        if self._rids_of != self.shares.held:
+            self._rids_of = self.shares.held
+            self._rids = [rid for rid in self._all if self.shares.owns(rid)]
+            self._woken.intersection_update(self._rids)
         now_ms = int(time.time() * 1000)
         mine = self._rids[part::parts]
         if now - self._swept.get(part, -1e9) > self.sweep:
