@@ -315,7 +315,8 @@ KEY_VERSIONS = 6
 
 @dataclass(frozen=True, slots=True)
 class ShareKeys:
-    """One kind of background work shared among the nodes (``hub/workers/shares.py``): "predictor", "sweeper".
+    """One kind of background work shared among the nodes (``hub/workers/shares.py``): "predictor", "sweeper",
+    "due".
 
     One hash tag for the kind: its leases and its count of nodes are one slot, so the holders are one MGET."""
 
