@@ -168,7 +168,7 @@ class Predictor:
         what was kept. The restaurants of a shard just taken are all looked at on this tick."""
         before = self.shares.held
         held = await self.shares.hold(self._keep)
-        for rid in [rid for rid in self.kitchens if shard_of(rid, self.shares.shards) not in held]:
+        for rid in [rid for rid in self.kitchens if not self.shares.owns(rid)]:
             del self.kitchens[rid]
         if held - before:
             self._swept = -1e9
