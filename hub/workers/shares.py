@@ -33,7 +33,6 @@ __all__ = ["Shares"]
 class Shares:
     def __init__(self, redis: Redis, kind: str, lease_s: float, shards: int = SHARDS) -> None:
         self.redis = redis
-        self.kind = kind
         self.lease_s = lease_s
         self.shards = shards
         self.node = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
