@@ -262,9 +262,9 @@ async def test_a_pong_to_the_hubs_ping_costs_a_terminal_none_of_its_rate(
             {"op": "cmd", "id": command_id, "type": "order.open", "data": {"type": "TAKEAWAY"}}
         ).decode()
 
-    async with hub_with(servers, rid, rate=0.01, burst=3.0, heartbeat=0.2) as hub:
+    async with hub_with(servers, rid, rate=0.01, burst=3.0, heartbeat=0.3) as hub:
         ws = await _raw_client(hub)  # the auth spends one frame of three; none comes back in this test
-        for _ in range(6):  # six pings answered, over a second
+        for _ in range(6):  # six pings answered, over nearly two seconds
             frame = orjson.loads(await asyncio.wait_for(ws.recv(), WAIT))
             assert frame["op"] == "ping"
             await ws.send(orjson.dumps({"op": "pong", "t": frame["t"]}).decode())

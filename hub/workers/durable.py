@@ -434,6 +434,7 @@ async def run_forever(settings: Any) -> None:
     """``fireflow durable`` (a node's background process, or one of its own): the writer and, beside it, what
     leaves the hub (``hub/workers/senders.py``), until SIGTERM or SIGINT."""
     from fireflow.hub.books.db import create_engine
+    from fireflow.hub.run.heap import freeze_the_start
     from fireflow.hub.workers.senders import Senders
 
     # The nodes' client: a command on a connection Redis dropped (a restart) is retried on a fresh one.
@@ -448,6 +449,7 @@ async def run_forever(settings: Any) -> None:
         loop.add_signal_handler(sig, stop.set)
     writer.start()
     running = [asyncio.create_task(run(), name=name) for name, run in senders.tasks().items()]
+    freeze_the_start()
     try:
         await stop.wait()
     finally:
