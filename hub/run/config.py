@@ -149,7 +149,9 @@ class Settings(BaseSettings):
         True, description="predict fired orders' ready times (ORDER_PREDICTED); the live nodes share the restaurants"
     )
     predict_tick: Positive = Field(
-        2.0, description="seconds between the predictor's looks at restaurants a commit woke"
+        5.0,
+        description="seconds between the predictor's looks at restaurants a commit woke: a fired order's first "
+        "prediction comes within one",
     )
     sweeps: bool = Field(
         True,

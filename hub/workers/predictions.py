@@ -1,8 +1,8 @@
 """The predictor: each fired order's ready time, told at fire and whenever it moves, and scored when it is ready.
 
 The live nodes share the restaurants: each predicts for those in its shards (``hub/workers/shares.py``,
-leases renewed every tick; another node takes a node's shards over within ``LEASE_S`` of its death, at
-once when it stops). A node looks at a restaurant of its own when a commit woke it (at most once a tick)
+leases renewed every tick; another node takes a node's shards over within ``LEASE_S`` and a tick of its death,
+at once when it stops). A node looks at a restaurant of its own when a commit woke it (at most once a tick)
 and at every one each ``SWEEP_S`` (time alone moves a prediction: a line over its time), and at once at
 those of a shard it has just taken. Each look reads the open orders and
 
@@ -116,7 +116,7 @@ class Predictor:
         store: Store,
         bus: CommandBus,
         *,
-        tick: float = 2.0,
+        tick: float = 5.0,
         sweep: float = SWEEP_S,
         secret: str = "",
     ) -> None:
