@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import secrets
 import shutil
@@ -36,7 +37,6 @@ from fireflow.hub.run.app import create_app, uvicorn_config
 from fireflow.hub.run.config import Settings
 from fireflow.hub.run.demo import DEMO_PIN, seed_restaurant
 from fireflow.hub.run.embedded import EmbeddedRedis, EmbeddedRedisCluster, EmbeddedServers
-from fireflow.hub.run.heap import freeze_the_start
 from fireflow.hub.transports.tokens import mint
 
 # Every wait in the suite is a multiple of this; raise FIREFLOW_TEST_SCALE on slow machines.
@@ -112,9 +112,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
     The suite shares one process and one loop with the hubs it serves in-process. A full collection over the
     modules alone (240,000 objects) held that loop 150-235 ms here, long enough for a hub on a 0.2-s heartbeat
-    to close a test's socket as silent (CI failed so twice). The hub's own processes do the same after start.
+    to close a test's socket as silent (CI failed so twice). The hub's processes freeze their start too
+    (``hub/run/heap.py``); the suite keeps the collector's default pace, as its garbage is whole hubs, test by test.
     """
-    freeze_the_start()
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

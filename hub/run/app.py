@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import math
 import os
@@ -58,6 +57,7 @@ from fireflow.hub.live.subscriptions import Subscriptions
 from fireflow.hub.metrics import Metrics, NodeCollector, Sockets
 from fireflow.hub.run.config import Settings
 from fireflow.hub.run.embedded import die_with_parent
+from fireflow.hub.run.heap import freeze_the_start
 from fireflow.hub.supervise import Supervisor, TaskEnded
 from fireflow.hub.transports.http_api import routes
 from fireflow.hub.transports.limits import Buckets
@@ -258,11 +258,7 @@ class Hub:
         spawn("loop-lag", self.metrics.watch_loop)
         self.metrics.time_gc()
         if self.settings.freeze_gc:
-            # Everything allocated so far lives as long as the process: keep the collector off it,
-            # and collect the young generation less often (full collections are what stall sockets).
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(50_000, 50, 100)
+            freeze_the_start()
 
     async def stop(self, timeout: float = 5.0) -> None:
         self._leaving.set()

@@ -30,7 +30,6 @@ from pydantic import ValidationError
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.logs import configure as configure_logging
 from fireflow.hub.run.config import Settings, SettingsError, address
-from fireflow.hub.run.heap import freeze_the_start
 from fireflow.schema.setup import MENU_COLUMNS
 
 if TYPE_CHECKING:
@@ -233,7 +232,6 @@ def _serve(settings: Settings, demo: bool, simulate: argparse.Namespace | None =
             )
         else:
             server = uvicorn.Server(config)
-        freeze_the_start()
         server.run()
     return 0
 

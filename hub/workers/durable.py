@@ -449,7 +449,8 @@ async def run_forever(settings: Any) -> None:
         loop.add_signal_handler(sig, stop.set)
     writer.start()
     running = [asyncio.create_task(run(), name=name) for name, run in senders.tasks().items()]
-    freeze_the_start()
+    if settings.freeze_gc:
+        freeze_the_start()
     try:
         await stop.wait()
     finally:
