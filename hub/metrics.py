@@ -256,6 +256,8 @@ class NodeCollector(Collector):
         shards.add_metric(["predictions"], len(hub.predictor.shares.held))
         shards.add_metric(["sweeps"], len(hub.sweeper.shares.held))
         shards.add_metric(["due_checks"], len(hub.due_checks.shares.held))
+        if hub.writer is not None:  # in this node's loop; a writer's own process reports nothing here
+            shards.add_metric(["durable_writes"], len(hub.writer.shares.held))
         yield shards
         up = GaugeMetricFamily(
             "fireflow_task_up", "1 while a background task runs, 0 while it waits to restart", labels=["task"]

@@ -221,6 +221,7 @@ def settings_for(servers: Servers, **changes: Any) -> Settings:
             # a node a test killed holds its share of the due checks this long: short, so the next test's are not
             # held up (test_shares proves the leases whatever their length)
             "due_lease": 2.0,
+            "durable_lease": 2.0,  # likewise a killed node's share of the durable writes
             **changes,
         },
     )
@@ -359,6 +360,7 @@ class NodeProcess:
             "FIREFLOW_WEBHOOKS": "off",  # as settings_for: the webhooks' tests run their own worker
             "FIREFLOW_WEBHOOK_PRIVATE": "1",  # as settings_for: the tests' receivers listen on 127.0.0.1
             "FIREFLOW_DUE_LEASE": "2",  # as settings_for: a killed node's due checks are taken over soon
+            "FIREFLOW_DURABLE_LEASE": "2",  # and its durable writes
             "ARCHIVE_URL": f"file://{log.parent / 'archive'}",  # a node draining the outbox archives beside its log
             **env,
         }

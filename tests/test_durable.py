@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import asyncpg
 import orjson
@@ -12,6 +13,7 @@ from redis.asyncio import Redis
 
 from fireflow.hub.books.db import create_engine
 from fireflow.hub.domain.actors import Role
+from fireflow.hub.domain.shares import SHARDS
 from fireflow.hub.live.keys import Keys
 from fireflow.hub.live.redis_client import redis_client
 from fireflow.hub.live.store import Store
@@ -31,6 +33,14 @@ async def _stored(servers: Servers, rid: str) -> list[int]:
     finally:
         await conn.close()
     return [r["offset"] for r in rows]
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    async def wait() -> None:
+        while not condition():
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(wait(), 6 * WAIT)
 
 
 async def _until_stored(servers: Servers, rid: str, count: int) -> list[int]:
@@ -146,11 +156,12 @@ async def test_the_writer_reads_only_the_streams_a_commit_woke_and_the_rest_on_i
         await seed(servers, each)
     writer_redis = redis_client(servers.redis_url)
     engine = create_engine(servers.database_url)
-    writer = DurableWriter(writer_redis, Store(writer_redis), engine, sweep=3600)  # no sweep during the test
+    writer = DurableWriter(writer_redis, Store(writer_redis), engine, sweep=3600, lease=2.0)  # no sweep in the test
     async with serve_in_process(settings_for(servers).with_(durable="off"), rids[0]) as node:
         waiters = [await node.client(Role.WAITER, rid=each) for each in rids]
         writer.start()
         try:
+            await _until(lambda: len(writer.shares.held) == SHARDS)  # alone: a shard taken later is read whole
             await new_order(waiters[0], "burger")
             await _until_stored(servers, rids[0], 1)  # past the writer's first rounds, which read every stream
             before = dict(writer.reads)
@@ -174,6 +185,50 @@ async def test_the_writer_reads_only_the_streams_a_commit_woke_and_the_rest_on_i
             await writer.close()
             await engine.dispose()
             await writer_redis.aclose()
+
+
+async def test_the_writers_share_the_restaurants_and_one_takes_over_when_the_other_stops(
+    servers: Servers, redis: Redis, rid: str
+) -> None:
+    """Two writers (two nodes', or ``fireflow durable`` twice) read only the streams of their own restaurants,
+    each event stored once between them; when one stops, the other stores its restaurants' events from then on."""
+    await seed(servers, rid)  # a writer takes its share once there is a restaurant to write for
+    engine = create_engine(servers.database_url)
+    clients = [redis_client(servers.redis_url) for _ in range(2)]
+    first, second = writers = [DurableWriter(c, Store(c), engine, lease=2.0) for c in clients]
+    for writer in writers:
+        writer.start()
+    try:
+        await _until(lambda: [len(w.shares.held) for w in writers] == [SHARDS // 2] * 2)
+        candidates = [f"{rid}-{n}" for n in range(200)]
+        ours = [next(r for r in candidates if w.shares.owns(r)) for w in writers]  # a restaurant of each
+        for each in ours:
+            await seed(servers, each)
+        async with serve_in_process(settings_for(servers).with_(durable="off"), ours[0]) as node:
+            waiters = [await node.client(Role.WAITER, rid=each) for each in ours]
+            before = [dict(w.reads) for w in writers]
+            for waiter in waiters:
+                await fired_order(waiter, "burger")
+            for each in ours:
+                await _until_stored(servers, each, int(await redis.get(Keys(each).seq) or 0))
+            for writer, was, mine in zip(writers, before, ours, strict=True):
+                read = {stream for stream, n in writer.reads.items() if n > was.get(stream, 0)}
+                assert Keys(mine).stream in read
+                assert all(writer.shares.owns(stream[stream.index("{") + 1 : stream.index("}")]) for stream in read)
+
+            await first.stop()
+            await first.close()  # hands its shards over
+            await fired_order(waiters[0], "fries")
+            seq = int(await redis.get(Keys(ours[0]).seq) or 0)
+            assert await _until_stored(servers, ours[0], seq) == list(range(1, seq + 1))
+            assert second.shares.owns(ours[0]) and len(second.shares.held) == SHARDS
+    finally:
+        for writer in writers:
+            await writer.stop()
+            await writer.close()
+        await engine.dispose()
+        for client in clients:
+            await client.aclose()
 
 
 async def test_a_watermark_stops_below_the_oldest_entry_not_yet_stored(

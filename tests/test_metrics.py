@@ -64,6 +64,8 @@ async def test_metrics_show_sockets_commands_latency_and_the_runtime(hub: Runnin
     assert samples[("fireflow_task_up", (("task", "fanout-listen"),))] == 1
     assert samples[("fireflow_shards_held", (("work", "predictions"),))] == 0  # this node does not predict
     assert samples[("fireflow_shards_held", (("work", "due_checks"),))] == len(hub.hub.due_checks.shares.held)
+    assert hub.hub.writer is not None  # the suite's nodes write inline
+    assert samples[("fireflow_shards_held", (("work", "durable_writes"),))] == len(hub.hub.writer.shares.held)
 
 
 async def test_metrics_show_the_shards_a_predicting_node_holds(predicting: RunningHub) -> None:

@@ -59,7 +59,7 @@ async def test_no_durable_writer_keeping_up_makes_the_node_unready(servers: Serv
         # `fireflow durable`, run elsewhere: it stores the backlog, and the node is ready again.
         writer_redis = redis_client(servers.redis_url)
         engine = create_engine(servers.database_url)
-        writer = DurableWriter(writer_redis, Store(writer_redis), engine)
+        writer = DurableWriter(writer_redis, Store(writer_redis), engine, lease=2.0)
         writer.start()
         try:
             body = await ready_becomes(node, True)

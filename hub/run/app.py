@@ -233,6 +233,7 @@ class Hub:
                 self.engine,
                 batch=self.settings.durable_batch,
                 closed_keep=self.settings.closed_keep,
+                lease=self.settings.durable_lease,
             )
             self.fanout.on_wake.append(self.writer.woken)  # the node's wake-ups: no subscription of its own
             self.fanout.on_missed.append(self.writer.missed)

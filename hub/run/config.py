@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     # A station's screens count as live this long after their node last said so (it says so every third).
     presence_ttl: Positive = Field(15.0, description="seconds a node's kitchen screens count as live after it said so")
     due_tick: Positive = Field(0.5, description="seconds between checks for due acknowledgements and locks")
+    durable_lease: Positive = Field(
+        10.0,
+        description="seconds a dead durable writer's restaurants wait before the other writers take them over",
+    )
     due_lease: Positive = Field(
         10.0,
         description="seconds a dead node's share of the due checks waits before the other nodes take it over",

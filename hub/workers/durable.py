@@ -1,7 +1,9 @@
 """The durable writer: every stream entry into Postgres's events table, in batches, exactly once.
 
 Every node runs one, as a consumer in the ``durable`` group of each
-restaurant's stream. An entry is acknowledged only after its row is
+restaurant's stream. The writers share the restaurants (``hub/workers/shares.py``): each reads the
+streams of its shards, and takes a dead writer's over once their leases run out (``lease``). An entry is
+acknowledged only after its row is
 committed, and rows are inserted with ON CONFLICT DO NOTHING, so a crash
 between insert and ack, or Postgres down for a while, loses and doubles
 nothing: unacknowledged entries are read again (ours) or claimed (a dead
@@ -17,6 +19,7 @@ was committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -28,7 +31,7 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fireflow.hub.books.archive import OrderArchive
@@ -40,6 +43,7 @@ from fireflow.hub.live.redis_client import get_many, is_cluster, redis_client, s
 from fireflow.hub.live.store import NESTED_ORDER_IDS, ORDER_ID_FIELDS, Store, StreamEntry, visible_head
 from fireflow.hub.supervise import reraise_if_cancelled
 from fireflow.hub.workers.archiver import Archiver
+from fireflow.hub.workers.shares import Shares
 
 __all__ = ["Backlog", "DurableWriter", "backlog"]
 
@@ -50,6 +54,7 @@ REFRESH_S = 2.0
 # Every stream is read at least this often, whatever the wake-ups said: a lost one delays events by this
 # much, never loses them. Between sweeps only the streams a commit woke are read.
 SWEEP_S = 5.0
+LEASE_S = 10.0  # a dead writer's restaurants wait this long for another (their events stay in Redis meanwhile)
 MONTHS_EVERY_S = 6 * 3600.0  # how often the writer makes the events table's coming months (hub/books/partitions.py)
 WATERMARK_S = 1.0
 
@@ -65,6 +70,7 @@ class DurableWriter:
         linger: float = 0.2,
         closed_keep: float | None = 3600.0,
         sweep: float = SWEEP_S,
+        lease: float = LEASE_S,
     ) -> None:
         self.redis = redis
         # Orders closed this long leave Redis for the archive (None: they stay, as for a writer of a test).
@@ -87,6 +93,8 @@ class DurableWriter:
         self._woken: set[str] = set()  # streams a commit published since the last read
         self._swept = -1e9  # when every stream was last read
         self.reads: dict[str, int] = {}  # reads per stream: what the wake-ups spare is seen here
+        self.shares = Shares(redis, "durable", lease)
+        self._owned: tuple[list[str], frozenset[int], list[str]] = ([], frozenset(), [])
         self._marks = redis.register_script(resources.files("fireflow.hub.live").joinpath("lua/marks.lua").read_text())
 
     def start(self) -> None:
@@ -106,8 +114,24 @@ class DurableWriter:
                 logger.warning("durable writer did not stop within %.0f s; abandoning it", timeout)
 
     async def close(self) -> None:
-        """Close what the writer opened itself (once it no longer runs)."""
+        """Close what the writer opened itself (once it no longer runs), and let its shards go: the other writers
+        take them on their next turn, not when the leases run out."""
         await self.calls.close()
+        with contextlib.suppress(RedisError, OSError):
+            await self.shares.release()
+
+    async def _hold(self) -> bool:
+        """Renew this writer's share of the restaurants; whether it took shards it did not hold."""
+        before = self.shares.held
+        return bool(await self.shares.hold() - before)
+
+    def _own(self, streams: list[str]) -> list[str]:
+        """The streams of this writer's restaurants (worked out again only when the streams or the shards change)."""
+        known, held, owned = self._owned
+        if known is not streams or held != self.shares.held:
+            owned = [stream for stream in streams if self.shares.owns(_rid_of(stream))]
+            self._owned = (streams, self.shares.held, owned)
+        return owned
 
     async def _ensure_groups(self, rids: list[str]) -> list[str]:
         streams = []
@@ -146,22 +170,23 @@ class DurableWriter:
             self.redis, "durable wake-up", lambda pubsub: pubsub.psubscribe(WAKE_PATTERN), on_message, caught_up
         )
 
-    def _to_read(self, streams: list[str], now: float) -> list[str]:
-        """Every stream on a sweep; else those a commit woke. A round re-reading what is pending (``0``)
-        reads every stream and leaves the wake-ups for the next round, which reads what is new."""
+    def _to_read(self, streams: list[str], owned: list[str], now: float) -> list[str]:
+        """Every stream of its own on a sweep; else those a commit woke. A round re-reading what is pending
+        under its name (``0``) reads every stream (a shard handed on may have left some) and leaves the wake-ups
+        for the next round, which reads what is new."""
         if self._backlog or self._holding:
             return streams
         woken, self._woken = self._woken, set()
         if now - self._swept > self.sweep:
             self._swept = now
-            return streams
-        return [stream for stream in streams if stream in woken]
+            return owned
+        return [stream for stream in owned if stream in woken]
 
     async def run(self) -> None:
         """Copy forever: a Redis or Postgres error pauses the writer (with backoff), never ends it."""
         delay = 0.2
         loop = asyncio.get_running_loop()
-        last_claim = last_refresh = last_marks = last_months = last_archive = -1e9
+        last_claim = last_refresh = last_marks = last_months = last_archive = last_hold = -1e9
         streams: list[str] = []
         while True:
             reraise_if_cancelled()  # a library may have swallowed our cancellation in the last round
@@ -181,15 +206,20 @@ class DurableWriter:
                 if not streams:
                     await asyncio.sleep(REFRESH_S)
                     continue
+                if now - last_hold > self.shares.lease_s / 3:
+                    last_hold = now
+                    if await self._hold():
+                        self._swept = -1e9  # a dead writer's restaurants: their new events are read at once
+                owned = self._own(streams)
                 if self.archiver is not None and now - last_archive > self.archiver.every_s:
                     last_archive = now
-                    await self.archiver.run([stream[stream.index("{") + 1 : stream.index("}")] for stream in streams])
+                    await self.archiver.run([_rid_of(stream) for stream in owned])
                 if now - last_claim > CLAIM_IDLE_MS / 3000:
                     last_claim = now
-                    if await self._claim(streams):
+                    if owned and await self._claim(owned):
                         self._backlog = True
                 start = "0" if self._backlog or self._holding else ">"
-                reading = self._to_read(streams, now)
+                reading = self._to_read(streams, owned, now)
                 reply = await self._read(reading, start) if reading else []
                 # a stream with a whole batch read may have more: read it again next round, woken or not
                 self._woken.update(stream.decode() for stream, messages in reply if len(messages) >= self.batch)
@@ -250,7 +280,7 @@ class DurableWriter:
         for stream_raw, messages in reply:
             if messages:
                 stream = stream_raw.decode()
-                batches.append((stream, Keys(stream[stream.index("{") + 1 : stream.index("}")]), messages))
+                batches.append((stream, Keys(_rid_of(stream)), messages))
         if not batches:
             self._holding = False
             return 0
@@ -383,6 +413,11 @@ INSERT = (
 )
 
 
+def _rid_of(stream: str) -> str:
+    """The restaurant whose stream this is (its key's hash tag)."""
+    return stream[stream.index("{") + 1 : stream.index("}")]
+
+
 def _text(raw: bytes | str | None) -> str:
     if raw is None:
         return ""
@@ -441,7 +476,14 @@ async def run_forever(settings: Any) -> None:
     redis = redis_client(settings.redis_url, pool_size=4, pool_timeout=settings.redis_pool_timeout)
     engine = create_engine(settings.database_url)
     store = Store(redis)
-    writer = DurableWriter(redis, store, engine, batch=settings.durable_batch, closed_keep=settings.closed_keep)
+    writer = DurableWriter(
+        redis,
+        store,
+        engine,
+        batch=settings.durable_batch,
+        closed_keep=settings.closed_keep,
+        lease=settings.durable_lease,
+    )
     senders = Senders.of(settings, engine, redis, store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
