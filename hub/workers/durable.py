@@ -120,11 +120,6 @@ class DurableWriter:
         with contextlib.suppress(RedisError, OSError):
             await self.shares.release()
 
-    async def _hold(self) -> bool:
-        """Renew this writer's share of the restaurants; whether it took shards it did not hold."""
-        before = self.shares.held
-        return bool(await self.shares.hold() - before)
-
     def _own(self, streams: list[str]) -> list[str]:
         """The streams of this writer's restaurants (worked out again only when the streams or the shards change)."""
         known, held, owned = self._owned
@@ -208,7 +203,8 @@ class DurableWriter:
                     continue
                 if now - last_hold > self.shares.lease_s / 3:
                     last_hold = now
-                    if await self._hold():
+                    await self.shares.hold()
+                    if self.shares.taken:
                         self._swept = -1e9  # a dead writer's restaurants: their new events are read at once
                 owned = self._own(streams)
                 if self.archiver is not None and now - last_archive > self.archiver.every_s:

@@ -166,11 +166,10 @@ class Predictor:
 
         A shard handed back is kept first; one lost (not renewed in time) is forgotten, as its next holder reads
         what was kept. The restaurants of a shard just taken are all looked at on this tick."""
-        before = self.shares.held
         held = await self.shares.hold(self._keep)
         for rid in [rid for rid in self.kitchens if not self.shares.owns(rid)]:
             del self.kitchens[rid]
-        if held - before:
+        if self.shares.taken:
             self._swept = -1e9
         return bool(held)
 

@@ -41,6 +41,7 @@ class Shares:
         self._nodes_key = keys.nodes
         self._turn = redis.register_script(resources.files("fireflow.hub.live").joinpath("lua/shares.lua").read_text())
         self.held: frozenset[int] = frozenset()
+        self.taken: frozenset[int] = frozenset()  # taken on the last turn: their work may be overdue
 
     def owns(self, restaurant_id: str) -> bool:
         return shard_of(restaurant_id, self.shards) in self.held
@@ -52,6 +53,7 @@ class Shares:
         what it learned of their restaurants for the next holder). A lease that could not be renewed is
         simply gone: the work is the next holder's.
         """
+        before = self.held
         nodes = await self._count_in()
         self.held = await self._leases(self.held, "renew")
         planned = moves(await self.redis.mget(self._names), self.node, self.held, nodes)
@@ -63,6 +65,7 @@ class Shares:
             self.held -= given
         if planned.take:
             self.held |= await self._leases(planned.take, "take")
+        self.taken = self.held - before
         return self.held
 
     async def release(self) -> None:

@@ -102,8 +102,8 @@ class DueChecks:
         now = time.monotonic()
         if now - self._held_at > self.shares.lease_s / 3:  # renewed three times a lease
             self._held_at = now
-            before = self.shares.held
-            if await self.shares.hold() - before:
+            await self.shares.hold()
+            if self.shares.taken:
                 self._swept.clear()  # a shard just taken: its restaurants' checks may be overdue
         if now - self._rids_at > RESTAURANTS_EVERY or not self._all:
             self._all, self._rids_at = await self.store.restaurant_ids(), now
