@@ -155,7 +155,7 @@ class Settings(BaseSettings):
     predict_tick: Positive = Field(
         5.0,
         description="seconds between the predictor's looks at restaurants a commit woke: a fired order's first "
-        "prediction comes within one",
+        "prediction comes within one, after the looks at the restaurants woken with it",
     )
     sweeps: bool = Field(
         True,
