@@ -12,7 +12,7 @@ import pytest
 from fireflow.clients.python import HubClient, HubError
 from fireflow.hub.domain.shares import SHARDS, shard_of
 from fireflow.hub.forecast.prep_times import MIN_SEEN, PrepTimes
-from fireflow.hub.live.keys import Keys
+from fireflow.hub.live.keys import Keys, ShareKeys
 from fireflow.hub.run.demo import demo_kitchen
 from fireflow.hub.workers.predictions import Predictor
 from tests.conftest import WAIT, RunningHub, Servers, seed
@@ -155,6 +155,23 @@ async def test_two_nodes_share_the_restaurants_and_one_takes_them_all_when_the_o
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_a_round_of_looks_longer_than_a_third_of_the_lease_renews_the_leases_as_it_goes(hub: RunningHub) -> None:
+    app = hub.hub
+    predictor = Predictor(app.redis, app.store, app.bus, tick=0.05)
+    predictor.shares.lease_s = 0.6  # a third: 0.2 s
+    try:
+        assert await predictor._lead()
+        began = predictor.shares.held_at
+        await asyncio.sleep(0.2)  # a round's looks that took a third of the lease so far: the time is the test
+        await predictor.run_once()
+        assert hub.rid in predictor.kitchens  # looked at, by the node holding it ...
+        assert predictor.shares.held_at > began  # ... which renewed its leases within the round, before the look
+        shard = ShareKeys("predictor").shard(shard_of(hub.rid))
+        assert await app.redis.get(shard) == predictor.shares.node.encode()
+    finally:
+        await predictor.stop()
 
 
 async def test_a_restaurant_handed_to_another_node_keeps_what_was_learned_of_it(

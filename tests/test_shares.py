@@ -119,6 +119,23 @@ async def test_a_node_holding_everything_keeps_it_renewed_tick_after_tick(redis:
     assert await redis.mget([ShareKeys(kind).shard(s) for s in range(SHARDS)]) == [None] * SHARDS
 
 
+async def test_renew_takes_a_turn_only_once_a_third_of_the_lease_has_passed(redis: Redis) -> None:
+    kind = _kind()
+    lease_s = 0.6
+    node = Shares(redis, kind, lease_s, SHARDS)
+    try:
+        await node.hold()
+        await redis.pexpire(ShareKeys(kind).shard(0), 400)  # a mark: what is left of its lease, shortened
+        assert not await node.renew()  # within a third of the lease: no turn, no Redis write
+        assert await redis.pttl(ShareKeys(kind).shard(0)) <= 400
+        await asyncio.sleep(lease_s / 3)  # the time that passing is what is tested
+        assert await node.renew()
+        assert await redis.pttl(ShareKeys(kind).shard(0)) > 400  # renewed for a whole lease again
+        assert node.held == frozenset(range(SHARDS))
+    finally:
+        await node.release()
+
+
 def test_a_kinds_keys_are_one_cluster_slot_so_its_holders_are_one_read() -> None:
     keys = ShareKeys("predictor")
     assert {key_slot(k.encode()) for k in [keys.nodes, *(keys.shard(s) for s in range(64))]} == {

@@ -181,7 +181,7 @@ class DurableWriter:
         """Copy forever: a Redis or Postgres error pauses the writer (with backoff), never ends it."""
         delay = 0.2
         loop = asyncio.get_running_loop()
-        last_claim = last_refresh = last_marks = last_months = last_archive = last_hold = -1e9
+        last_claim = last_refresh = last_marks = last_months = last_archive = -1e9
         streams: list[str] = []
         while True:
             reraise_if_cancelled()  # a library may have swallowed our cancellation in the last round
@@ -201,11 +201,8 @@ class DurableWriter:
                 if not streams:
                     await asyncio.sleep(REFRESH_S)
                     continue
-                if now - last_hold > self.shares.lease_s / 3:
-                    last_hold = now
-                    await self.shares.hold()
-                    if self.shares.taken:
-                        self._swept = -1e9  # a dead writer's restaurants: their new events are read at once
+                if await self.shares.renew() and self.shares.taken:
+                    self._swept = -1e9  # a dead writer's restaurants: their new events are read at once
                 owned = self._own(streams)
                 if self.archiver is not None and now - last_archive > self.archiver.every_s:
                     last_archive = now

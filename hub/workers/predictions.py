@@ -1,7 +1,7 @@
 """The predictor: each fired order's ready time, told at fire and whenever it moves, and scored when it is ready.
 
 The live nodes share the restaurants: each predicts for those in its shards (``hub/workers/shares.py``,
-leases renewed every tick; another node takes a node's shards over within ``LEASE_S`` and a tick of its death,
+leases renewed every tick, and every third of a lease within a long round of looks; another node takes a node's shards over within ``LEASE_S`` and a tick of its death,
 at once when it stops). A node looks at a restaurant of its own when a commit woke it (at most once a tick)
 and at every one each ``SWEEP_S`` (time alone moves a prediction: a line over its time), and at once at
 those of a shard it has just taken. Each look reads the open orders and
@@ -166,12 +166,17 @@ class Predictor:
 
         A shard handed back is kept first; one lost (not renewed in time) is forgotten, as its next holder reads
         what was kept. The restaurants of a shard just taken are all looked at on this tick."""
-        held = await self.shares.hold(self._keep)
+        await self.shares.hold(self._keep)
+        return self._held()
+
+    def _held(self) -> bool:
+        """After a turn of the shares: the restaurants handed on forgotten, those of a shard just taken all due a
+        look; whether this node holds any."""
         for rid in [rid for rid in self.kitchens if not self.shares.owns(rid)]:
             del self.kitchens[rid]
         if self.shares.taken:
             self._swept = -1e9
-        return bool(held)
+        return bool(self.shares.held)
 
     async def _keep(self, shards: frozenset[int]) -> None:
         """Keep in Redis what was learned of the restaurants in ``shards``, for whoever holds them next."""
@@ -198,6 +203,10 @@ class Predictor:
         told = 0
         for n, rid in enumerate(looking):
             try:
+                if await self.shares.renew(self._keep):  # a round that outlasts a third of the lease renews it
+                    self._held()
+                if not self.shares.owns(rid):
+                    continue  # handed on meanwhile: its next holder looks
                 told += await self.look(rid, int(time.time() * 1000))
             except DomainError as exc:
                 logger.warning("predictions for %s not told: %s", rid, exc.message)

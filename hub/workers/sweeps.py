@@ -94,7 +94,9 @@ class Sweeper:
                 # burst would stall every socket on the node for as long as they take
                 rids = await self.restaurants()
                 for rid in rids:
-                    await self._sweep_logged(rid)
+                    await self.shares.renew()  # a round that outlasts a third of the lease renews it as it goes
+                    if self.shares.owns(rid):  # not handed on meanwhile
+                        await self._sweep_logged(rid)
                     await asyncio.sleep(self.every / 2 / len(rids))
             except (RedisError, OSError) as exc:
                 reraise_if_cancelled()

@@ -59,7 +59,6 @@ class DueChecks:
         self.tick = tick
         self.sweep = sweep
         self.shares = Shares(store.redis, "due", lease)
-        self._held_at = -1e9
         self._all: list[str] = []  # every restaurant, re-read each RESTAURANTS_EVERY
         self._rids: list[str] = []  # this node's: those in its shards
         self._rids_of: frozenset[int] | None = None  # the shards ``_rids`` was made for
@@ -100,11 +99,8 @@ class DueChecks:
     async def run_once(self, part: int = 0, parts: int = 1) -> int:
         """Run every check due now (of this node's restaurants in ``part`` of ``parts``); returns how many ran."""
         now = time.monotonic()
-        if now - self._held_at > self.shares.lease_s / 3:  # renewed three times a lease
-            self._held_at = now
-            await self.shares.hold()
-            if self.shares.taken:
-                self._swept.clear()  # a shard just taken: its restaurants' checks may be overdue
+        if await self.shares.renew() and self.shares.taken:
+            self._swept.clear()  # a shard just taken: its restaurants' checks may be overdue
         if now - self._rids_at > RESTAURANTS_EVERY or not self._all:
             self._all, self._rids_at = await self.store.restaurant_ids(), now
             self._rids_of = None
