@@ -77,7 +77,7 @@ class Shares:
         a saturated node. The predictor renewed only between its rounds, and in ``bench cluster`` (three nodes, two
         cores) a round of 500 restaurants' looks took longer than the 15-s lease: the leases ran out mid-round,
         the other nodes' counts went with them, and one node at a time took all 64 shards, which made its rounds
-        longer still; for minutes at a time no node held any."""
+        longer still; for up to 45 s at a time no node held any."""
         if time.monotonic() - self.held_at <= self.lease_s / 3:
             return False
         await self.hold(giving)
