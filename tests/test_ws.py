@@ -309,8 +309,10 @@ async def test_connect_and_leave_cycles_leave_nothing_behind(servers: Servers, r
             await never.close()
 
             def empty() -> bool:
+                sliced = sum(len(hub.hub.connections.in_slice(n)) for n in range(HEARTBEAT_SLICES))
                 return (
                     len(hub.hub.connections) == baseline
+                    and sliced == baseline  # the heartbeat's buckets let go of them too
                     and not fanout.feeds
                     and not presence._counts
                     and not presence._tasks

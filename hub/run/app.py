@@ -45,7 +45,6 @@ from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.integrations.object_store import open_store
 from fireflow.hub.live import control
 from fireflow.hub.live.codec import CODECS, wire_of
-from fireflow.hub.live.connection import Connection
 from fireflow.hub.live.control import REVOKED_CHANNEL, SETUP_CHANNEL
 from fireflow.hub.live.devices import Devices
 from fireflow.hub.live.fanout import FanOut
@@ -207,7 +206,7 @@ class Hub:
         self.senders: Senders | None = None
         if self.engine is not None and settings.durable_mode == "inline":
             self.senders = Senders.of(settings, self.engine, self.redis, self.store)
-        self.connections: set[Connection] = Sockets(self.metrics)
+        self.connections = Sockets(self.metrics, HEARTBEAT_SLICES)
         self._seen_tasks: set[asyncio.Task[None]] = set()
         self.writer: DurableWriter | None = None
         self.durable_child: asyncio.subprocess.Process | None = None
@@ -400,9 +399,7 @@ class Hub:
             for codec in CODECS.values():
                 message = codec.encode({"op": "ping", "t": int(time.time() * 1000)})
                 pings[codec.binary] = (message, wire_of(message, codec.binary))
-            for conn in list(self.connections):
-                if (id(conn) >> 4) % slices != tick:  # a socket's slice never changes while it lives
-                    continue
+            for conn in self.connections.in_slice(tick):
                 if now - conn.last_seen > 2 * interval:
                     conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frames from peer")
                 elif conn.actor is not None:
