@@ -323,6 +323,34 @@ async def test_connect_and_leave_cycles_leave_nothing_behind(servers: Servers, r
             assert await screens(redis, hub.rid) == []
 
 
+async def test_a_device_that_left_after_its_ping_stays_noted_as_gone(servers: Servers, redis: Redis, rid: str) -> None:
+    """The heartbeat notes the devices it pinged as seen; one whose socket left after its ping stays noted as gone
+    (the back office's "live"), not noted live again by the heartbeat that pinged it."""
+    async with hub_with(servers, rid, heartbeat=0.4) as hub:
+        stays = await hub.client(Role.WAITER, device="till-stays")
+        leaves = await websockets.connect(hub.ws_url, subprotocols=[Subprotocol(SUBPROTOCOL_JSON)])
+        await leaves.send(orjson.dumps({"op": "auth", "token": hub.token(Role.WAITER, device="till-leaves")}).decode())
+        assert orjson.loads(await asyncio.wait_for(leaves.recv(), WAIT))["op"] == "welcome"
+        assert orjson.loads(await asyncio.wait_for(leaves.recv(), WAIT))["op"] == "ping"  # pinged in this round
+        await leaves.close()
+
+        async def seen() -> dict[str, int]:
+            return {k.decode(): int(v) for k, v in (await redis.hgetall(Keys(hub.rid).device_seen)).items()}
+
+        async def gone() -> bool:
+            return (await seen()).get("till-leaves", 0) < 0
+
+        await until(gone)
+        left_at = -(await seen())["till-leaves"]
+
+        async def a_round_noted_since() -> bool:
+            return (await seen())["till-stays"] > left_at
+
+        await until(a_round_noted_since, 4 * 0.4 + WAIT)
+        assert (await seen())["till-leaves"] == -left_at
+        await stays.close()
+
+
 def test_the_heartbeats_slices_keep_their_schedule_when_every_sleep_ends_late() -> None:
     """Each slice's moment is on a fixed schedule: with every sleep ending 50 ms late (a loaded loop), a round
     of all the slices still takes one interval, where a fixed sleep after each took 3.2 s more and left quiet
