@@ -46,7 +46,13 @@ async def test_a_closed_order_leaves_redis_and_reads_the_same_from_postgres(
     archiver = Archiver(redis, OrderArchive(engine), keep_s=3600)
     assert await archiver.run([hub.rid]) == 0  # closed a moment ago: it stays for now
     archiver.keep_s = 0.001
-    assert await archiver.run([hub.rid]) == 1
+    renewals = []
+
+    async def renew() -> None:  # the durable writer's leases, renewed as a long pass goes
+        renewals.append(await redis.hget(k.closed_orders, order_id))
+
+    assert await archiver.run([hub.rid], between=renew) == 1
+    assert renewals == [None]  # after the restaurant's orders had left
     assert await redis.hget(k.closed_orders, order_id) is None
     assert await redis.hget(k.versions, f"order:{order_id}") is None
     assert await redis.zscore(k.closed_at, order_id) is None

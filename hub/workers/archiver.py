@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -41,8 +42,12 @@ class Archiver:
         self._evict = redis.register_script(resources.files("fireflow.hub.live").joinpath("lua/evict.lua").read_text())
         self._swept: set[str] = set()
 
-    async def run(self, rids: list[str]) -> int:
-        """One pass over ``rids``; how many orders left Redis."""
+    async def run(self, rids: list[str], between: Callable[[], Awaitable[object]] | None = None) -> int:
+        """One pass over ``rids``; how many orders left Redis.
+
+        ``between`` is awaited after each restaurant that had orders to move: the durable writer renews its leases
+        there (``Shares.renew``), as a pass over hundreds of restaurants may outlast them on a saturated node.
+        """
         now_ms = int(time.time() * 1000)
         await self._sweep([rid for rid in rids if rid not in self._swept], now_ms)
         cutoff = now_ms - int(self.keep_s * 1000)
@@ -54,6 +59,8 @@ class Archiver:
         for rid, found in zip(rids, due, strict=True):
             if found:
                 gone += await self._archive(Keys(rid), [(_text(member), int(score)) for member, score in found])
+                if between is not None:
+                    await between()
         self.archived += gone
         return gone
 

@@ -201,12 +201,11 @@ class DurableWriter:
                 if not streams:
                     await asyncio.sleep(REFRESH_S)
                     continue
-                if await self.shares.renew() and self.shares.taken:
-                    self._swept = -1e9  # a dead writer's restaurants: their new events are read at once
+                await self._renew()
                 owned = self._own(streams)
                 if self.archiver is not None and now - last_archive > self.archiver.every_s:
                     last_archive = now
-                    await self.archiver.run([_rid_of(stream) for stream in owned])
+                    await self.archiver.run([_rid_of(stream) for stream in owned], between=self._renew)
                 if now - last_claim > CLAIM_IDLE_MS / 3000:
                     last_claim = now
                     if owned and await self._claim(owned):
@@ -242,6 +241,11 @@ class DurableWriter:
                 self._backlog = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    async def _renew(self) -> None:
+        """The writer's leases renewed when a third of one has passed (``Shares.renew``), between steps of a round."""
+        if await self.shares.renew() and self.shares.taken:
+            self._swept = -1e9  # a dead writer's restaurants: their new events are read at once
 
     async def _read(self, streams: list[str], start: str) -> list[Any]:
         """One XREADGROUP over every stream on one Redis; on a cluster one per slot, pipelined per node."""
