@@ -264,6 +264,20 @@ class NodeCollector(Collector):
         yield GaugeMetricFamily(
             "fireflow_fanout_feeds", "Restaurant streams this node follows", value=len(hub.fanout.feeds)
         )
+        if hub.books is not None:
+            grouped = hub.books.settlements
+            yield CounterMetricFamily(
+                "fireflow_books_commits", "Calls that recorded settlements in Postgres (group_commit.py)",
+                value=grouped.commits,
+            )  # fmt: skip
+            yield CounterMetricFamily(
+                "fireflow_books_settlements", "Settlements sent to Postgres; over commits: how many a call carried",
+                value=grouped.recorded,
+            )  # fmt: skip
+            yield CounterMetricFamily(
+                "fireflow_books_groups_split", "Groups one settlement's error rolled back, sent again one by one",
+                value=grouped.split,
+            )  # fmt: skip
         shards = GaugeMetricFamily(
             "fireflow_shards_held",
             "Shards of the restaurants whose background work this node does now, by work (hub/workers/shares.py)",

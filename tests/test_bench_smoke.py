@@ -72,7 +72,7 @@ def _children() -> set[int]:
             [
                 r"^settle: settlements/s=\d+ p50=\S+ p99=\S+ settled=60 invoices_in_postgres=60 unbalanced=0 errors=0 "
                 r"cashiers=3 restaurants=2 hub_cpu=\d+% hub_ms_per_settlement=[\d.]+ \(node [\d.]+, background -?[\d.]+\) "
-                r"outbox_pending=\d+ outbox_after=\d+/s$",
+                r"per_commit=(?!0\.0)[\d.]+ outbox_pending=\d+ outbox_after=\d+/s$",
             ],
         ),
         (

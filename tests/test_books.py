@@ -213,3 +213,78 @@ async def test_a_sale_answers_with_the_days_figures_as_the_day_figures_read_them
     await books.record(_close(rid, day, seen=3))
     after = await books.open_day_figures(rid, day)
     assert (after.day, after.revenue, after.postings) == (date(2026, 11, 24), 0, 0)
+
+
+async def _invoices(engine: AsyncEngine, rids: list[str]) -> list[tuple[str, str, int, str]]:
+    """Each invoice of the restaurants: restaurant, settlement key, number, and the transaction that wrote it."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT restaurant_id, settlement_key, number, xmin::text FROM invoices"
+                 " WHERE restaurant_id = ANY(:r) ORDER BY restaurant_id, number"),
+            {"r": rids},
+        )  # fmt: skip
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def test_settlements_that_arrive_together_are_committed_together(engine: AsyncEngine, books: Books) -> None:
+    """Twelve settlements of three restaurants at once: one call and one transaction writes them all, and each
+    restaurant's invoices are numbered in the order its settlements arrived."""
+    rids = sorted("r" + secrets.token_hex(4) for _ in range(3))
+    arriving = [(rids[n % 3], f"k{n}") for n in range(12)]
+    commits = books.settlements.commits
+    recorded = await asyncio.gather(*(books.record(settlement(rid, f"{rid}.o{key}", key)) for rid, key in arriving))
+    assert books.settlements.commits == commits + 1
+    assert [r.duplicate for r in recorded] == [False] * 12
+    invoices = await _invoices(engine, rids)
+    assert [(rid, key, number) for rid, key, number, _ in invoices] == [
+        (rid, key, number) for rid in rids for number, key in enumerate([k for r, k in arriving if r == rid], 1)
+    ]
+    assert len({written_by for *_, written_by in invoices}) == 1  # one transaction
+
+
+async def test_a_refusal_in_a_group_is_its_own_callers_and_the_others_are_written(
+    engine: AsyncEngine, books: Books
+) -> None:
+    """A group holding an order settled before: that payment is refused as it would be alone, the group is sent
+    again one by one, and the others are written, numbered without a gap."""
+    rid, other = sorted("r" + secrets.token_hex(4) for _ in range(2))
+    await books.record(settlement(rid, f"{rid}.o1", "k1"))
+    split = books.settlements.split
+    results = await asyncio.gather(
+        books.record(settlement(rid, f"{rid}.o2", "k2")),
+        books.record(settlement(rid, f"{rid}.o1", "k3")),  # o1 is invoiced already
+        books.record(settlement(other, f"{other}.o1", "k4")),
+        return_exceptions=True,
+    )
+    assert books.settlements.split == split + 1
+    first, refused, third = results
+    assert isinstance(refused, AlreadySettled) and refused.invoice_id == f"{rid}.inv1"
+    assert not isinstance(first, BaseException) and first.invoice_number == 2
+    assert not isinstance(third, BaseException) and third.invoice_number == 1
+    assert [key for _, key, _, _ in await _invoices(engine, [rid, other])] == ["k1", "k2", "k4"]
+
+
+async def test_a_payment_given_up_before_its_group_leaves_is_not_written(engine: AsyncEngine, books: Books) -> None:
+    """The caller of the middle one gives up while all three wait: the other two are written, that one is not,
+    and sent again later it is written then (not told it was a duplicate)."""
+    rid = "r" + secrets.token_hex(4)
+    waiting = [asyncio.ensure_future(books.record(settlement(rid, f"{rid}.o{n}", f"k{n}"))) for n in range(3)]
+    await asyncio.sleep(0)  # each is queued; no group has left yet
+    waiting[1].cancel()
+    first, second, third = await asyncio.gather(*waiting, return_exceptions=True)
+    assert isinstance(second, asyncio.CancelledError)
+    assert not isinstance(first, BaseException) and not isinstance(third, BaseException)
+    assert (first.invoice_number, third.invoice_number) == (1, 2)
+    assert [key for _, key, _, _ in await _invoices(engine, [rid])] == ["k0", "k2"]
+    again = await books.record(settlement(rid, f"{rid}.o1", "k1"))
+    assert (again.invoice_number, again.duplicate) == (3, False)
+
+
+async def test_postgres_out_of_reach_is_each_callers_own_error(books: Books) -> None:
+    """No connection to be had: every settlement of the group is told, each with an error of its own."""
+    await books.calls.close()
+    results = await asyncio.gather(
+        *(books.record(settlement("r" + secrets.token_hex(4), "o1", f"k{n}")) for n in range(3)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, CallFailed) for r in results) and len({id(r) for r in results}) == 3

@@ -17,6 +17,7 @@ from fireflow.hub.metrics import command_label, outcome_of
 from fireflow.schema.protocol import ErrorCode
 from tests.conftest import WAIT, RunningHub
 from tests.helpers import new_order
+from tests.test_books import settlement
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -66,6 +67,27 @@ async def test_metrics_show_sockets_commands_latency_and_the_runtime(hub: Runnin
     assert samples[("fireflow_shards_held", (("work", "due_checks"),))] == len(hub.hub.due_checks.shares.held)
     assert hub.hub.writer is not None  # the suite's nodes write inline
     assert samples[("fireflow_shards_held", (("work", "durable_writes"),))] == len(hub.hub.writer.shares.held)
+
+
+async def test_metrics_show_how_many_settlements_a_books_commit_carried(hub: RunningHub) -> None:
+    """Five settlements at once go to Postgres in one call: the counters say one commit carried five."""
+    books = hub.hub.books
+    assert books is not None
+    _, before = await scrape(hub)
+    rid = hub.rid
+    await asyncio.gather(*(books.record(settlement(rid, f"{rid}.o{n}", f"metrics-{n}")) for n in range(5)))
+    _, after = await scrape(hub)
+    moved = {
+        name: after[(name, ())] - before[(name, ())]
+        for name in (
+            "fireflow_books_commits_total",
+            "fireflow_books_settlements_total",
+            "fireflow_books_groups_split_total",
+        )
+    }
+    assert moved == {
+        "fireflow_books_commits_total": 1, "fireflow_books_settlements_total": 5, "fireflow_books_groups_split_total": 0,
+    }  # fmt: skip
 
 
 async def test_metrics_show_the_shards_a_predicting_node_holds(predicting: RunningHub) -> None:

@@ -14,7 +14,9 @@ import contextlib
 import time
 from typing import Any
 
+import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from fireflow.clients.bench.environment import Env
 from fireflow.clients.bench.load import WAITER_RATE
@@ -107,12 +109,14 @@ async def _settle(env: Env, server: Server, args: argparse.Namespace) -> None:
             await client.client.close()
 
     say(f"settling with {args.sockets} cashier connection(s)")
+    commits_before = await _commits(server)
     cpu_before, own_before = server.cpu(), _own_cpu(server)
     started = time.perf_counter()
     await asyncio.gather(*(cashier(c) for c in range(args.sockets)))
     elapsed = time.perf_counter() - started
     hub_cpu_s = server.cpu() - cpu_before
     own_cpu_s = _own_cpu(server) - own_before
+    commits, sent = (after - before for after, before in zip(await _commits(server), commits_before, strict=True))
     hub_cpu = hub_cpu_s / elapsed * 100 if elapsed else 0.0
     # The hub's CPU per settlement (its bill.preview included): what bounds a node once Postgres, Redis and
     # this load generator no longer share its two cores, as they do here. Split: the sockets' process, and its
@@ -158,10 +162,24 @@ async def _settle(env: Env, server: Server, args: argparse.Namespace) -> None:
         f"settle: settlements/s={len(latencies) / elapsed:.0f} p50={pct(0.5):.1f}ms p99={pct(0.99):.1f}ms "
         f"settled={len(latencies)} invoices_in_postgres={stored} unbalanced={unbalanced} errors={len(errors)} "
         f"cashiers={args.sockets} restaurants={args.restaurants} hub_cpu={hub_cpu:.0f}% hub_ms_per_settlement={hub_ms:.2f}"
-        f" (node {node_ms:.2f}, background {hub_ms - node_ms:.2f}) outbox_pending={outbox_pending}"
+        f" (node {node_ms:.2f}, background {hub_ms - node_ms:.2f}) per_commit={sent / commits if commits else 0.0:.1f}"
+        f" outbox_pending={outbox_pending}"
         f" outbox_after={drained / args.after if args.after else 0.0:.0f}/s"
         + (f" first_error={errors[0][:120]!r}" if errors else "")
     )
+
+
+async def _commits(server: Server) -> tuple[float, float]:
+    """The node's calls to the books and the settlements they carried (hub/books/group_commit.py), from /metrics."""
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{server.port}", timeout=10) as http:
+        scraped = (await http.get("/metrics")).text
+    found = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(scraped)
+        for sample in family.samples
+        if sample.name in ("fireflow_books_commits_total", "fireflow_books_settlements_total")
+    }
+    return found.get("fireflow_books_commits_total", 0.0), found.get("fireflow_books_settlements_total", 0.0)
 
 
 def _own_cpu(server: Server) -> float:

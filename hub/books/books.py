@@ -23,6 +23,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fireflow.hub.books.calls import CallFailed, Calls
+from fireflow.hub.books.group_commit import GroupCommit
 from fireflow.hub.domain.billing import method_of
 from fireflow.hub.domain.books_rules import Invoice, InvoiceStatus
 from fireflow.hub.domain.decision import AuditNote
@@ -208,7 +209,6 @@ class DayFigures:
         return average(self.revenue, self.invoices)  # by the one rounding rule, as the Z-report's
 
 
-RECORD = "SELECT fireflow_record_settlement($1::jsonb)::text"
 INVOICES_OF = (
     f"SELECT order_id, invoice_id FROM {InvoiceOrderRow.__tablename__}"
     " WHERE restaurant_id = $1 AND order_id = ANY($2::text[])"
@@ -339,6 +339,7 @@ class Books:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.calls = Calls(engine.url)  # the settlement's one call, off the engine (calls.py says why)
+        self.settlements = GroupCommit(self.calls)  # with those that arrive while others are written
 
     async def close(self) -> None:
         await self.calls.close()
@@ -564,23 +565,24 @@ class Books:
         Postgres did not take it.
 
         One round trip: the transaction is the database function ``fireflow_record_settlement``
-        (migration 0009), given the settlement as JSON (:func:`_as_json`).
+        (migration 0009), given the settlement as JSON (:func:`_as_json`), in one call with the settlements
+        that arrived while others were being written (``group_commit.py``).
         """
         payload = orjson.dumps(_as_json(s)).decode()
         try:
-            return await self._call_record(payload)
+            return await self._call_record(s.restaurant_id, payload)
         except asyncpg.IntegrityConstraintViolationError:
             # A row of another settlement committed between the function's checks and its writes
             # (they take the day lock first, so only a settlement by some other path): the checks,
             # run again, name it.
             try:
-                return await self._call_record(payload)
+                return await self._call_record(s.restaurant_id, payload)
             except asyncpg.IntegrityConstraintViolationError as exc:
                 raise self._settled_by_other(exc, s) from exc
 
-    async def _call_record(self, payload: str) -> Recorded:
+    async def _call_record(self, restaurant_id: str, payload: str) -> Recorded:
         try:
-            answer = await self.calls.value(RECORD, payload)
+            answer = await self.settlements.record(restaurant_id, payload)
         except asyncpg.IntegrityConstraintViolationError:
             raise
         except asyncpg.PostgresError as exc:
