@@ -278,6 +278,10 @@ class NodeCollector(Collector):
                 "fireflow_books_groups_split", "Groups one settlement's error rolled back, sent again one by one",
                 value=grouped.split,
             )  # fmt: skip
+            yield CounterMetricFamily(
+                "fireflow_books_calls_stuck", "Books' calls that outlasted 0.25 s (a day lock held elsewhere, most likely)",
+                value=grouped.stuck,
+            )  # fmt: skip
         shards = GaugeMetricFamily(
             "fireflow_shards_held",
             "Shards of the restaurants whose background work this node does now, by work (hub/workers/shares.py)",

@@ -31,7 +31,7 @@ from fireflow.hub.books.calls import CallFailed
 from fireflow.hub.books.db import create_engine
 from fireflow.hub.domain.books_rules import InvoiceStatus
 from fireflow.schema.billing import LedgerEntry, LedgerKind, LedgerTransaction, Payment, TenderMethod
-from tests.conftest import Servers
+from tests.conftest import WAIT, Servers
 
 
 @pytest.fixture
@@ -288,3 +288,34 @@ async def test_postgres_out_of_reach_is_each_callers_own_error(books: Books) -> 
         return_exceptions=True,
     )
     assert all(isinstance(r, CallFailed) for r in results) and len({id(r) for r in results}) == 3
+
+
+async def _waiting_on_day_locks(engine: AsyncEngine) -> int:
+    return await _scalar(
+        engine,
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'",
+    )
+
+
+async def test_a_settlement_waiting_on_its_day_lock_holds_up_no_other_restaurant(
+    engine: AsyncEngine, books: Books
+) -> None:
+    """Two restaurants' day locks held by another transaction: their settlements wait in both lanes, and a third
+    restaurant's settlement is still written (in a lane opened when theirs outlasted STUCK); theirs once the locks go."""
+    held, free = ["r" + secrets.token_hex(4) for _ in range(2)], "r" + secrets.token_hex(4)
+    async with engine.connect() as holder:
+        for rid in held:
+            await holder.execute(text("SELECT pg_advisory_xact_lock(hashtext('fireflow-day:' || :r))"), {"r": rid})
+        blocked = []
+        for n, rid in enumerate(held, 1):
+            blocked.append(asyncio.ensure_future(books.record(settlement(rid, f"{rid}.o1", "k1"))))
+            async with asyncio.timeout(WAIT):
+                while await _waiting_on_day_locks(engine) < n:
+                    await asyncio.sleep(0.01)
+        async with asyncio.timeout(WAIT):
+            written = await books.record(settlement(free, f"{free}.o1", "k1"))
+        assert written.invoice_number == 1 and not any(b.done() for b in blocked)
+        assert books.settlements.stuck >= 1
+        await holder.rollback()  # the locks go
+    async with asyncio.timeout(WAIT):
+        assert [b.invoice_number for b in await asyncio.gather(*blocked)] == [1, 1]

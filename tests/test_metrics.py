@@ -83,10 +83,12 @@ async def test_metrics_show_how_many_settlements_a_books_commit_carried(hub: Run
             "fireflow_books_commits_total",
             "fireflow_books_settlements_total",
             "fireflow_books_groups_split_total",
+            "fireflow_books_calls_stuck_total",
         )
     }
     assert moved == {
         "fireflow_books_commits_total": 1, "fireflow_books_settlements_total": 5, "fireflow_books_groups_split_total": 0,
+        "fireflow_books_calls_stuck_total": 0,
     }  # fmt: skip
 
 

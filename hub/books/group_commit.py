@@ -22,6 +22,8 @@ plain answer for every settlement sends each one on its own:
   same key is told so, as ``duplicate``).
 
 Alone, a settlement costs nothing more: with a lane free it leaves at once, in a group of one, as the plain call.
+And one restaurant's trouble stays its own: a call that waits (on a day lock another transaction holds) gives its
+lane up after ``STUCK``, so the settlements behind it go on in another.
 """
 
 from __future__ import annotations
@@ -31,12 +33,17 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from fireflow.hub.books.calls import CallFailed, Calls
+from fireflow.hub.books.calls import POOL_SIZE, CallFailed, Calls
 
 __all__ = ["GroupCommit"]
 
 LANES = 2  # groups in flight at once: one committing while the next is sent (1 to 4 measured the same)
 MOST = 16  # settlements in one group, so no caller waits behind more than that (8 to 32 measured the same)
+# A call this long (a group is 10-30 ms under load) is waiting on something, a day lock held elsewhere most likely:
+# its lane stops counting, so the other restaurants' settlements are not held up behind it. Up to MOST_LANES calls
+# (the books' connections) may wait so.
+STUCK = 0.25
+MOST_LANES = POOL_SIZE
 ONE = "SELECT fireflow_record_settlement($1::jsonb)::text"
 # WITH ORDINALITY: each answer named by its place in the group, not by the order rows happen to come back in.
 GROUP = "SELECT n, fireflow_record_settlement(s)::text FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS g(s, n)"
@@ -57,32 +64,50 @@ class GroupCommit:
         self.lanes = lanes
         self.most = most
         self._waiting: list[_Waiting] = []
-        self._busy = 0  # lanes sending; counted down as a lane finds nothing left, before it ends
+        self._busy = 0  # lanes sending and not stuck; counted down as a lane finds nothing left, before it ends
         self._lanes: set[asyncio.Task[None]] = set()  # held, so a lane is not collected mid-call
-        # Read by the node's metrics: calls made, settlements sent in them, groups sent again one by one.
+        # Read by the node's metrics: calls made, settlements sent in them, groups sent again one by one, calls
+        # that outlasted STUCK.
         self.commits = 0
         self.recorded = 0
         self.split = 0
+        self.stuck = 0
 
     async def record(self, restaurant_id: str, payload: str) -> str:
         waiting = _Waiting(restaurant_id, payload)
         self._waiting.append(waiting)
-        if self._busy < self.lanes:
+        self._open_lane()
+        return await waiting.answer
+
+    def _open_lane(self) -> None:
+        if self._waiting and self._busy < self.lanes and len(self._lanes) < MOST_LANES:
             self._busy += 1
             lane = asyncio.get_running_loop().create_task(self._lane(), name="books-group-commit")
             self._lanes.add(lane)
-            lane.add_done_callback(self._lanes.discard)
-        return await waiting.answer
 
     async def _lane(self) -> None:
-        """Send what is waiting, a group at a time, until nothing is; a lane ends with the queue."""
+        """Send what is waiting, a group at a time, until nothing is; a lane ends with the queue, or after a call
+        that outlasted ``STUCK`` (its place went to another lane meanwhile)."""
         group: list[_Waiting] = []
+        counted = True  # this lane is one of the ``_busy``
+
+        def step_aside() -> None:
+            nonlocal counted
+            counted = False
+            self._busy -= 1
+            self.stuck += 1
+            self._open_lane()
+
         try:
-            while self._waiting:
+            while counted and self._waiting:
                 taken, self._waiting = self._waiting[: self.most], self._waiting[self.most :]
                 group = sorted((w for w in taken if not w.answer.done()), key=lambda w: w.restaurant_id)
                 if group:
-                    await self._send(group)
+                    timer = asyncio.get_running_loop().call_later(STUCK, step_aside)
+                    try:
+                        await self._send(group)
+                    finally:
+                        timer.cancel()
         except BaseException as exc:  # the node stopping (or a fault here): no caller is left waiting
             stranded, self._waiting = [*group, *self._waiting], []
             for waiting in stranded:
@@ -92,7 +117,10 @@ class GroupCommit:
                     waiting.answer.cancel()
             raise
         finally:
-            self._busy -= 1
+            self._lanes.discard(asyncio.current_task())
+            if counted:
+                self._busy -= 1
+            self._open_lane()  # for any that came while every lane was stuck
 
     async def _send(self, group: list[_Waiting]) -> None:
         self.commits += 1
