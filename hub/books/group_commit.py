@@ -5,8 +5,8 @@ Why: in ``fireflow bench settle`` (40 tills) a settlement's call took 13 ms of t
 Postgres itself busy 1.8 ms of it. The rest was the commit's wait for its WAL flush (one fsync for every two
 settlements, 2.1 ms each under that load, ``pg_stat_io``) and the two cores' run queue, which every wake-up of one
 of ten backends joined. One call for every settlement waiting when a lane comes free pays the round trip, the
-transaction and the flush once for all of them. Alternated with the code before, three runs each: 602 / 625 / 623
-settlements a second against 503 / 509 / 411, and less CPU on the node for each (SCALING.md).
+transaction and the flush once for all of them. Alternated with the code before, three runs each: 481 / 679 / 634
+settlements a second against 456 / 451 / 377, and less CPU on the node for each (SCALING.md).
 
 What each caller sees is what it saw from its own call (``Books._call_record``), because anything that is not a
 plain answer for every settlement sends each one on its own:
