@@ -319,3 +319,11 @@ async def test_a_settlement_waiting_on_its_day_lock_holds_up_no_other_restaurant
         await holder.rollback()  # the locks go
     async with asyncio.timeout(WAIT):
         assert [b.invoice_number for b in await asyncio.gather(*blocked)] == [1, 1]
+
+
+async def test_copies_of_one_settlement_in_one_group_write_it_once(engine: AsyncEngine, books: Books) -> None:
+    """Three copies of a payment no one has recorded yet, in one group: one invoice, the copies told it was theirs."""
+    rid = "r" + secrets.token_hex(4)
+    copies = await asyncio.gather(*(books.record(settlement(rid, f"{rid}.o1", "twice")) for _ in range(3)))
+    assert [(c.invoice_number, c.duplicate) for c in copies] == [(1, False), (1, True), (1, True)]
+    assert await _written(engine, rid) == (1, 1, 1, 1, 1)

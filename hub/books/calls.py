@@ -1,7 +1,8 @@
 """The hot calls straight on asyncpg, no ORM in between: a settlement, the durable writer's batches, the sweeps'
 look for settled orders.
 
-A settlement is one call to ``fireflow_record_settlement`` (migration 0009). Through SQLAlchemy's async
+A settlement is one call to ``fireflow_record_settlement`` (migration 0009), made with the others waiting in one
+statement (``group_commit.py``). Through SQLAlchemy's async
 engine that call cost about 875 µs of hub CPU on this machine (a pool checkout with a pre-ping round trip,
 the greenlet hop, the result's wrapping); on a plain asyncpg pool, 123 µs. At hundreds of settlements a
 second per node that difference is most of a core, so the call goes here, on connections of its own
@@ -25,7 +26,7 @@ from fireflow.hub.books.db import SESSION_SETTINGS, STATEMENT_TIMEOUT_S
 
 __all__ = ["CallFailed", "Calls"]
 
-POOL_SIZE = 10  # as the engine's: a node's concurrent settlements each hold one connection for one call
+POOL_SIZE = 10  # as the engine's: settlements take two at a time (group_commit.LANES), more while calls wait on locks
 # What a connection lost under a call raises (a server that ended it mid-reply leaves the client's protocol in a
 # state it reports as an internal error): the call is made once more on a fresh connection.
 LOST = (
