@@ -266,22 +266,21 @@ class NodeCollector(Collector):
         )
         if hub.books is not None:
             grouped = hub.books.settlements
-            yield CounterMetricFamily(
-                "fireflow_books_commits", "Calls that recorded settlements in Postgres (group_commit.py)",
-                value=grouped.commits,
-            )  # fmt: skip
-            yield CounterMetricFamily(
-                "fireflow_books_settlements", "Settlements sent to Postgres; over commits: how many a call carried",
-                value=grouped.recorded,
-            )  # fmt: skip
-            yield CounterMetricFamily(
-                "fireflow_books_groups_split", "Groups one settlement's error rolled back, sent again one by one",
-                value=grouped.split,
-            )  # fmt: skip
-            yield CounterMetricFamily(
-                "fireflow_books_calls_stuck", "Books' calls that outlasted 0.25 s (a day lock held elsewhere, most likely)",
-                value=grouped.stuck,
-            )  # fmt: skip
+            for name, what, value in (
+                ("commits", "Calls that recorded settlements in Postgres (group_commit.py)", grouped.commits),
+                (
+                    "settlements",
+                    "Settlements sent to Postgres; over commits: how many a call carried",
+                    grouped.recorded,
+                ),
+                ("groups_split", "Groups one settlement's error rolled back, sent again one by one", grouped.split),
+                (
+                    "calls_stuck",
+                    "Books' calls that outlasted 0.25 s (a day lock held elsewhere, most likely)",
+                    grouped.stuck,
+                ),
+            ):
+                yield CounterMetricFamily(f"fireflow_books_{name}", what, value=value)
         shards = GaugeMetricFamily(
             "fireflow_shards_held",
             "Shards of the restaurants whose background work this node does now, by work (hub/workers/shares.py)",
