@@ -8,11 +8,9 @@ rule in ``fireflow.hub.domain.money``.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import Field, model_validator
 
-from fireflow.schema.base import OrderType, Record
+from fireflow.schema.base import OrderType, Record, StrEnum
 
 __all__ = [
     "Bill",

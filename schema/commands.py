@@ -10,12 +10,11 @@ run it and how.
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from fireflow.schema.base import GeoPoint
+from fireflow.schema.base import GeoPoint, StrEnum
 from fireflow.schema.billing import BillingSettings, DiscountKind, Tender, TenderMethod
 from fireflow.schema.records import (
     Area,

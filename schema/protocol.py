@@ -8,10 +8,12 @@ explains the conversation; this module is its contract, and
 
 from __future__ import annotations
 
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+
+from fireflow.schema.base import StrEnum
 
 __all__ = [
     "CLIENT_FRAME",

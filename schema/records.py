@@ -6,11 +6,9 @@ so a snapshot and an event can never disagree on shape.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import Field
 
-from fireflow.schema.base import GeoPoint, OrderType, Record
+from fireflow.schema.base import GeoPoint, OrderType, Record, StrEnum
 from fireflow.schema.billing import Bill, BillingSettings, Discount, Payment, ZReport
 
 __all__ = [

@@ -123,6 +123,15 @@ async def test_an_error_reply_is_the_callers_alone(client: MultiplexedRedis) -> 
     assert await script() == 7
 
 
+async def test_a_script_runs_on_the_line_or_in_the_pipeline_it_is_given(client: MultiplexedRedis) -> None:
+    add = client.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    assert await asyncio.gather(*(add(keys=["n"], args=[k]) for k in range(1, 5))) == [1, 3, 6, 10]
+    async with client.pipeline() as multi:  # queued in the transaction, loaded before it (redis-py's way)
+        await add(keys=["n"], args=[5], client=multi)
+        multi.get("n")
+        assert await multi.execute() == [15, b"15"]
+
+
 async def test_a_blocking_command_takes_a_connection_of_its_own(client: MultiplexedRedis) -> None:
     waiting = asyncio.ensure_future(client.blpop(["nothing-yet"], timeout=5))
     async with asyncio.timeout(WAIT):

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import enum
+import importlib
 import json
+import pkgutil
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 
+import fireflow.hub.domain
 from fireflow.hub.commands.registry import PUBLIC, REGISTRY
 from fireflow.hub.run import documents
-from fireflow.schema import generate
+from fireflow.schema import base, generate
 from fireflow.schema.commands import Command
 from fireflow.schema.events import EVENTS, EventData
 from fireflow.schema.protocol import CloseCode, ErrorCode
@@ -146,3 +151,32 @@ def test_every_reference_resolves_within_the_document(name: str) -> None:
     for ref in refs:
         target = _resolve(doc, ref)
         assert isinstance(target, dict) and target, f"{ref} resolves to {target!r}"
+
+
+def _string_enums() -> list[type[enum.StrEnum]]:
+    for package in (fireflow.schema, fireflow.hub.domain):
+        for module in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+            importlib.import_module(module.name)
+    found, todo = [], list(enum.StrEnum.__subclasses__())
+    while todo:
+        kind = todo.pop()
+        todo.extend(kind.__subclasses__())
+        if kind.__module__.startswith("fireflow.") and kind is not base.StrEnum:
+            found.append(kind)
+    return found
+
+
+def test_every_string_enum_reads_its_value_in_c_and_writes_the_json_the_standard_one_would() -> None:
+    """pydantic writes an enum field as its ``value``: the schema's and the domain's enums read it through
+    ``base.StrEnum``'s C-level descriptor (the standard one runs Python on every write), and it is the very
+    string the standard ``Enum.value`` gives."""
+    kinds = _string_enums()
+    assert len(kinds) > 20
+    standard = enum.Enum.__dict__["value"]
+    for kind in kinds:
+        assert issubclass(kind, base.StrEnum), f"{kind.__module__}.{kind.__name__} is a plain enum.StrEnum"
+        adapter = TypeAdapter(kind)
+        for member in kind:
+            assert type(member.value) is str and member.value == standard.__get__(member, kind)
+            assert adapter.dump_json(member) == json.dumps(standard.__get__(member, kind)).encode()
+            assert adapter.validate_json(adapter.dump_json(member)) is member

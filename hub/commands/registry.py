@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
 from fireflow.hub.commands import customer_handlers as customer_on
 from fireflow.hub.commands import delivery_handlers as delivery_on
@@ -34,6 +33,7 @@ from fireflow.hub.commands.context import Handler
 from fireflow.hub.domain.actors import FRONT, KITCHEN_SIDE, MANAGERS, MONEY, Role
 from fireflow.hub.domain.kitchen import ItemMove
 from fireflow.schema import commands as payloads
+from fireflow.schema.base import StrEnum
 from fireflow.schema.customers import PutCustomer
 from fireflow.schema.groups import SaveGroup
 from fireflow.schema.setup import PairDevice, PutStaff, RemoveStaff, RevokeDevice

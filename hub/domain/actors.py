@@ -8,9 +8,9 @@ and read is decided here, once, for every transport.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from fireflow.hub.domain.errors import DomainError
+from fireflow.schema.base import StrEnum
 from fireflow.schema.protocol import ErrorCode
 
 __all__ = ["ALL_STATIONS", "FRONT", "KITCHEN_SIDE", "MANAGERS", "MONEY", "Actor", "Role", "can_read", "check_role"]

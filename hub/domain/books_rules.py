@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from fireflow.hub.domain.billing import (
@@ -43,6 +42,7 @@ from fireflow.hub.domain.orders import bump
 from fireflow.hub.domain.settlement import MONEY_CHANNELS
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
+from fireflow.schema.base import StrEnum
 from fireflow.schema.billing import LedgerKind, LedgerTransaction
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import Order, OrderStatus, PaymentStatus

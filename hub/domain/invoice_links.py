@@ -19,8 +19,9 @@ import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from urllib.parse import quote, urlencode
+
+from fireflow.schema.base import StrEnum
 
 __all__ = ["FORMATS", "InvoiceLinks", "LinkCheck", "SignedLink", "check", "link_key", "sign", "signed_link"]
 

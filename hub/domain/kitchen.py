@@ -6,7 +6,7 @@ lines become SKIPPED with the device that said so, and the order READY as when b
 
 from __future__ import annotations
 
-from enum import StrEnum
+from fireflow.schema.base import StrEnum
 
 from fireflow.hub.domain.actors import Actor, Role
 from fireflow.hub.domain.alerts import ticket_alert

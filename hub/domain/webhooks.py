@@ -18,10 +18,11 @@ import hmac
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import orjson
+
+from fireflow.schema.base import StrEnum
 
 __all__ = [
     "DELIVERY_HEADER",

@@ -16,10 +16,10 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
 from fireflow.hub.domain.money import divide, minor_digits
+from fireflow.schema.base import StrEnum
 
 __all__ = [
     "DASH",
