@@ -177,6 +177,17 @@ async def test_another_node_bills_with_the_new_rules_at_once(servers: Servers, h
         assert after["service_charge"] == 1745
 
 
+async def test_settings_read_again_are_parsed_again_only_when_they_changed(hub: RunningHub) -> None:
+    store = hub.hub.store
+    first = await store.restaurant(hub.rid, fresh=True)
+    assert first is not None and await store.restaurant(hub.rid, fresh=True) is first  # the same bytes: kept
+    manager = await hub.client(Role.MANAGER, device="manager-1")
+    billing = first.billing.model_dump(mode="json")
+    await manager.command("setup.billing", {"billing": billing | {"service_charge_bp": 700}})
+    changed = await store.restaurant(hub.rid, fresh=True)
+    assert changed is not first and changed is not None and changed.billing.service_charge_bp == 700
+
+
 async def test_an_owner_may_do_what_a_manager_may(hub: RunningHub) -> None:
     """OWNER reads the manager channel, changes the menu and pairs a device; a waiter still may not."""
     owner = await hub.client(Role.OWNER, device="owner-1")
