@@ -163,7 +163,8 @@ async def test_the_writer_reads_only_the_streams_a_commit_woke_and_the_rest_on_i
         try:
             await _until(lambda: len(writer.shares.held) == SHARDS)  # alone: a shard taken later is read whole
             await new_order(waiters[0], "burger")
-            await _until_stored(servers, rids[0], 1)  # past the writer's first rounds, which read every stream
+            # past the writer's first rounds, which read every stream, and past every event of that order
+            await _until_stored(servers, rids[0], int(await redis.get(Keys(rids[0]).seq) or 0))
             before = dict(writer.reads)
             await new_order(waiters[1], "burger")
             await _until_stored(servers, rids[1], 1)
@@ -180,6 +181,43 @@ async def test_the_writer_reads_only_the_streams_a_commit_woke_and_the_rest_on_i
             assert await _stored(servers, rids[2]) == list(range(1, offset))  # no wake-up, no sweep yet
             writer.sweep = 0.3
             assert await _until_stored(servers, rids[2], offset) == list(range(1, offset + 1))
+        finally:
+            await writer.stop()
+            await writer.close()
+            await engine.dispose()
+            await writer_redis.aclose()
+
+
+async def test_a_resting_writer_leaves_its_wake_ups_unread_then_reads_every_stream_they_named(
+    base_servers: Servers, rid: str
+) -> None:
+    """While ``fireflow durable`` lingers between rounds its wake-ups' socket is not read (each wake-up read as it
+    came was a process wake-up per commit); the next round still reads every stream a commit named meanwhile.
+    One Redis: a cluster's subscription is redis-py's own, read as it comes."""
+    servers = base_servers
+    rids = [f"{rid}-{n}" for n in range(4)]
+    for each in rids:
+        await seed(servers, each)
+    writer_redis = redis_client(servers.redis_url)
+    engine = create_engine(servers.database_url)
+    writer = DurableWriter(writer_redis, Store(writer_redis), engine, sweep=3600, lease=2.0, linger=1.0)
+    async with serve_in_process(settings_for(servers).with_(durable="off"), rids[0]) as node:
+        waiters = [await node.client(Role.WAITER, rid=each) for each in rids]
+        writer.start()
+        try:
+            await _until(lambda: len(writer.shares.held) == SHARDS and writer.quiet.held)
+            await new_order(waiters[0], "burger")  # past the writer's first rounds, which read every stream
+            await _until_stored(servers, rids[0], int(await writer_redis.get(Keys(rids[0]).seq) or 0))
+            await _until(lambda: writer.quiet.held)
+            before = dict(writer.reads)
+            for waiter in waiters[1:]:
+                await new_order(waiter, "burger")  # each commit PUBLISHes its wake-up before it answers
+            await asyncio.sleep(0.05)
+            assert writer.quiet.held and writer._woken == set()  # published, not read: the writer rests
+            for each in rids[1:]:
+                await _until_stored(servers, each, 1)
+            read = {stream for stream, n in writer.reads.items() if n > before.get(stream, 0)}
+            assert read == {Keys(each).stream for each in rids[1:]}
         finally:
             await writer.stop()
             await writer.close()

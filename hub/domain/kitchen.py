@@ -6,8 +6,6 @@ lines become SKIPPED with the device that said so, and the order READY as when b
 
 from __future__ import annotations
 
-from fireflow.schema.base import StrEnum
-
 from fireflow.hub.domain.actors import Actor, Role
 from fireflow.hub.domain.alerts import ticket_alert
 from fireflow.hub.domain.decision import Decision, Due, DueKind, Event, PrepSample
@@ -22,6 +20,7 @@ from fireflow.hub.domain.orders import (
 from fireflow.hub.domain.tickets import ON_SCREEN, card_events
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
+from fireflow.schema.base import StrEnum
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import AlertKind, ItemStatus, Menu, Order, OrderItem, OrderStatus, Restaurant, Routing
 

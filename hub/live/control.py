@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 
-from fireflow.hub.live.multiplexed import MultiplexedRedis, Names
+from fireflow.hub.live.multiplexed import MultiplexedRedis, Names, Quiet
 from fireflow.hub.live.multiplexed import listen as listen_lean
 from fireflow.hub.live.redis_client import is_cluster
 from fireflow.hub.retry import Backoff
@@ -44,8 +44,10 @@ async def follow(
     subscribe: Callable[[PubSub], Awaitable[Any]],
     on_message: Callable[[dict[str, Any]], None],
     caught_up: Callable[[], Awaitable[None]],
+    quiet: Quiet | None = None,
 ) -> None:
-    """Subscribe (``subscribe``), catch up (``caught_up``), then ``on_message`` each message; forever."""
+    """Subscribe (``subscribe``), catch up (``caught_up``), then ``on_message`` each message; forever.
+    ``quiet``: the socket left unread while the follower rests (one Redis; a cluster's pubsub reads as ever)."""
     backoff = Backoff(first=0.25, ceiling=2.0)
     while True:
         reraise_if_cancelled()
@@ -59,7 +61,9 @@ async def follow(
                     await caught_up()
                     backoff.reset()
 
-                await listen_lean(redis, names, on_message, caught_up_then_reset)  # ends by raising: subscribe again
+                await listen_lean(
+                    redis, names, on_message, caught_up_then_reset, quiet
+                )  # ends by raising: subscribe again
                 continue
             if is_cluster(redis):  # a new client knows no slot yet: its pubsub would fail (KeyError: the slot)
                 await cast(RedisCluster, redis).initialize()

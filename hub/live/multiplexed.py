@@ -45,7 +45,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
 from redis.typing import ScriptTextT
 
-__all__ = ["MultiplexedRedis", "Names", "listen"]
+__all__ = ["MultiplexedRedis", "Names", "Quiet", "listen"]
 
 logger = logging.getLogger(__name__)
 
@@ -360,6 +360,36 @@ class Names:
         self.patterns += patterns
 
 
+class Quiet:
+    """A subscription's socket left unread while its follower rests, then read at once.
+
+    The durable writer acts on the commits' wake-ups only between rests (it reads the streams they name five
+    times a second), yet each wake-up woke its process as it came: a read, a parse and a loop turn for every
+    commit of every restaurant. Held, the kernel keeps the messages and a rest's wake-ups come in one read.
+    """
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self.held = False
+
+    def attach(self, transport: asyncio.Transport | None) -> None:
+        """The subscription's socket now (None: it has none), held at once if its follower rests."""
+        self._transport = transport
+        if transport is not None and self.held:
+            transport.pause_reading()
+
+    def hold(self) -> None:
+        self.held = True
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.pause_reading()
+
+    def release(self) -> None:
+        """Read again: what came during the rest is handed on over the loop's next turns."""
+        self.held = False
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
+
+
 class _Listener(asyncio.Protocol):
     """A subscribed socket: each message handed on as it is parsed, as a ``PubSub`` message dict.
 
@@ -429,9 +459,11 @@ async def listen(
     names: Names,
     on_message: Callable[[dict[str, Any]], None],
     caught_up: Callable[[], Awaitable[None]],
+    quiet: Quiet | None = None,
 ) -> None:
     """Subscribe to ``names`` on a connection of its own, run ``caught_up``, then hand every message to
-    ``on_message`` until the connection is lost (raised as a ``ConnectionError``, for the caller to retry)."""
+    ``on_message`` until the connection is lost (raised as a ``ConnectionError``, for the caller to retry).
+    ``quiet``: left unread while its follower says so, once subscribed."""
     connection = redis.connection_pool.make_connection()  # type: ignore[no-untyped-call]
     await connection.connect()
     writer = connection._writer
@@ -448,8 +480,12 @@ async def listen(
         await listener.subscribed
         await caught_up()  # whatever was sent before the subscription took: messages wait meanwhile
         listener.release()
+        if quiet is not None:
+            quiet.attach(transport)
         await listener.lost
     finally:
+        if quiet is not None:
+            quiet.attach(None)
         transport.close()
         for ended in (listener.subscribed, listener.lost):  # read, so an unawaited loss is not reported as unseen
             if ended.done() and not ended.cancelled():

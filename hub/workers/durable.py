@@ -39,6 +39,7 @@ from fireflow.hub.books.calls import Calls
 from fireflow.hub.books.partitions import ensure_months
 from fireflow.hub.live.control import follow
 from fireflow.hub.live.keys import DURABLE_GROUP, WAKE_PATTERN, WAKE_PREFIX, Keys
+from fireflow.hub.live.multiplexed import Quiet
 from fireflow.hub.live.redis_client import get_many, is_cluster, redis_client, slot_groups
 from fireflow.hub.live.store import NESTED_ORDER_IDS, ORDER_ID_FIELDS, Store, StreamEntry, visible_head
 from fireflow.hub.supervise import reraise_if_cancelled
@@ -91,6 +92,7 @@ class DurableWriter:
         self.linger = linger
         self.sweep = sweep
         self._woken: set[str] = set()  # streams a commit published since the last read
+        self.quiet = Quiet()  # the wake-ups' socket, left unread while the writer lingers (``listen``)
         self._swept = -1e9  # when every stream was last read
         self.reads: dict[str, int] = {}  # reads per stream: what the wake-ups spare is seen here
         self.shares = Shares(redis, "durable", lease)
@@ -162,7 +164,12 @@ class DurableWriter:
                 self.woken(message["channel"].decode()[len(WAKE_PREFIX) :])
 
         await follow(
-            self.redis, "durable wake-up", lambda pubsub: pubsub.psubscribe(WAKE_PATTERN), on_message, caught_up
+            self.redis,
+            "durable wake-up",
+            lambda pubsub: pubsub.psubscribe(WAKE_PATTERN),
+            on_message,
+            caught_up,
+            self.quiet,
         )
 
     def _to_read(self, streams: list[str], owned: list[str], now: float) -> list[str]:
@@ -224,8 +231,16 @@ class DurableWriter:
                     self._touched.clear()
                 if got < self.batch and not self._backlog:
                     # Let a batch build up: many small transactions cost the node far more CPU
-                    # (and its sockets latency) than events reach Postgres a moment later.
-                    await asyncio.sleep(self.linger)
+                    # (and its sockets latency) than events reach Postgres a moment later. The wake-ups
+                    # wait in the kernel meanwhile: read as they came, they were a quarter of the writer's
+                    # CPU in ``bench kitchen`` (a process wake-up for every commit).
+                    self.quiet.hold()
+                    try:
+                        await asyncio.sleep(self.linger)
+                    finally:
+                        self.quiet.release()
+                    for _ in range(2):  # the rest's wake-ups read before the round: uvloop reads them on the
+                        await asyncio.sleep(0)  # loop's next turn, asyncio's selector loop a turn later
                 self.healthy = True
                 delay = 0.2
             except asyncio.CancelledError:
