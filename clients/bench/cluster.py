@@ -157,14 +157,6 @@ def _used_memory(port: int) -> int:
         client.close()
 
 
-def _own_cpu(node: Server) -> float:
-    """CPU seconds of the node's own process, without its children."""
-    with contextlib.suppress(psutil.Error):
-        times = node.ps.cpu_times()
-        return float(times.user + times.system)
-    return 0.0
-
-
 KINDS = ("predictor", "sweeper", "due")  # the background work the nodes share (hub/workers/shares.py)
 
 
@@ -207,12 +199,12 @@ async def _measure(env: Env, cluster: EmbeddedRedisCluster, nodes: list[Server],
         total = len(fires)
         _check_alive(nodes)
         say(f"cluster: firing {total} orders at {args.rate:g}/s for {args.duration:g}s")
-        hub0, own0 = [node.cpu_split() for node in nodes], [_own_cpu(node) for node in nodes]
+        hub0, own0 = [node.cpu_split() for node in nodes], [node.own_cpu() for node in nodes]
         redis0 = {port: cpu_seconds([ps]) for port, ps in redis_ps.items()}
         wall0 = time.monotonic()
         result = await run.step(0, args.rate, fires, args.drain)
         wall = time.monotonic() - wall0
-        hub1, own1 = [node.cpu_split() for node in nodes], [_own_cpu(node) for node in nodes]
+        hub1, own1 = [node.cpu_split() for node in nodes], [node.own_cpu() for node in nodes]
         redis_cpu = {port: (cpu_seconds([ps]) - redis0[port]) / wall * 100 for port, ps in redis_ps.items()}
         _check_alive(nodes)
         rss = [node.rss() for node in nodes]

@@ -91,6 +91,8 @@ async def _kitchen(env: Env, server: Server, args: argparse.Namespace) -> StepRe
     if failed:
         result.first_error = result.first_error or "some sockets did not connect"
     extra = f" redis+pg_cpu={result.extra_cpu:.0f}%" if server.name == "hub" and env.extras else ""
+    if server.name == "hub":  # the durable writer's process, within hub_cpu
+        extra = f" writer_cpu={result.child_cpu:.0f}%{extra}"
     figure(
         f"kitchen[{server.name}]: p50={ms(result.p50)} p99={ms(result.p99)} max={ms(result.max)} "
         f"deliveries/s={result.received / result.seconds:.0f} lost={result.lost} "

@@ -70,6 +70,7 @@ class StepResult:
     gen_cpu: float
     server_cpu_s: float  # seconds
     server_sys: float  # the part of server_cpu in the kernel (socket writes), %
+    child_cpu: float = 0.0  # the part of server_cpu in its children (a hub's durable writer), %
 
     @property
     def cpu_per_delivery_us(self) -> float:
@@ -178,6 +179,7 @@ class Run:
             raise RuntimeError(f"{self.server.name} died:\n{self.server.log_tail()}")
         extras = self.env.extras if self.server.name == "hub" else []
         (user0, sys0), extra0, gen0 = self.server.cpu_split(), cpu_seconds(extras), self.workers.cpu()
+        own0 = self.server.own_cpu()
         wall0 = time.monotonic()
         plan = {"cmd": "step", "step": number, "t0": wall0 + 0.5, "rate": rate, "drain": drain}
         plan["base"] = fires[0][0] if fires else 0
@@ -187,6 +189,7 @@ class Run:
         wall = time.monotonic() - wall0
         user1, sys1 = self.server.cpu_split()
         cpu, system = user1 + sys1 - user0 - sys0, sys1 - sys0
+        children = cpu - (self.server.own_cpu() - own0)
         extra, gen = cpu_seconds(extras) - extra0, self.workers.cpu() - gen0
         from fireflow.clients.loadgen import Histogram
 
@@ -222,6 +225,7 @@ class Run:
             gen_cpu=gen / wall * 100 if wall else 0.0,
             server_cpu_s=cpu,
             server_sys=system / wall * 100 if wall else 0.0,
+            child_cpu=children / wall * 100 if wall else 0.0,
         )
 
     async def open_sockets(self) -> int:

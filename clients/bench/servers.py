@@ -67,6 +67,13 @@ class Server:
     def cpu_split(self) -> tuple[float, float]:
         return cpu_split([self.ps])
 
+    def own_cpu(self) -> float:
+        """CPU seconds of the process itself, without its children (a hub's durable writer runs in one)."""
+        with contextlib.suppress(psutil.Error):
+            times = self.ps.cpu_times()
+            return float(times.user + times.system)
+        return 0.0
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 
