@@ -61,9 +61,8 @@ async def follow(
                     await caught_up()
                     backoff.reset()
 
-                await listen_lean(
-                    redis, names, on_message, caught_up_then_reset, quiet
-                )  # ends by raising: subscribe again
+                # ends by raising: subscribe again
+                await listen_lean(redis, names, on_message, caught_up_then_reset, quiet)
                 continue
             if is_cluster(redis):  # a new client knows no slot yet: its pubsub would fail (KeyError: the slot)
                 await cast(RedisCluster, redis).initialize()

@@ -239,8 +239,10 @@ class DurableWriter:
                         await asyncio.sleep(self.linger)
                     finally:
                         self.quiet.release()
-                    for _ in range(2):  # the rest's wake-ups read before the round: uvloop reads them on the
-                        await asyncio.sleep(0)  # loop's next turn, asyncio's selector loop a turn later
+                    # The rest's wake-ups are read before the next round: uvloop reads them on the loop's
+                    # next turn, asyncio's selector loop one turn later.
+                    for _ in range(2):
+                        await asyncio.sleep(0)
                 self.healthy = True
                 delay = 0.2
             except asyncio.CancelledError:
