@@ -212,7 +212,7 @@ async def test_a_resting_writer_leaves_its_wake_ups_unread_then_reads_every_stre
             before = dict(writer.reads)
             for waiter in waiters[1:]:
                 await new_order(waiter, "burger")  # each commit PUBLISHes its wake-up before it answers
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # what a reading socket takes to hand a wake-up on, many times over
             assert writer.quiet.held and writer._woken == set()  # published, not read: the writer rests
             for each in rids[1:]:
                 await _until_stored(servers, each, 1)
