@@ -161,13 +161,13 @@ def _string_enums() -> list[type[enum.StrEnum]]:
     while todo:
         kind = todo.pop()
         todo.extend(kind.__subclasses__())
-        if kind.__module__.startswith("fireflow.") and kind is not base.StrEnum:
+        if kind.__module__.startswith(("fireflow.schema.", "fireflow.hub.")) and kind is not base.StrEnum:
             found.append(kind)
     return found
 
 
 def test_every_string_enum_reads_its_value_in_c_and_writes_the_json_the_standard_one_would() -> None:
-    """pydantic writes an enum field as its ``value``: the schema's and the domain's enums read it through
+    """pydantic writes an enum field as its ``value``: the schema's and the hub's enums read it through
     ``base.StrEnum``'s C-level descriptor (the standard one runs Python on every write), and it is the very
     string the standard ``Enum.value`` gives."""
     kinds = _string_enums()
