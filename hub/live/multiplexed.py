@@ -375,7 +375,7 @@ class Quiet:
     def attach(self, transport: asyncio.Transport | None) -> None:
         """The subscription's socket now (None: it has none), held at once if its follower rests."""
         self._transport = transport
-        if transport is not None and self.held:
+        if transport is not None and self.held and not transport.is_closing():
             transport.pause_reading()
 
     def hold(self) -> None:
