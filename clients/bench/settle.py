@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import time
 from typing import Any
 
 import httpx
-import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from fireflow.clients.bench.environment import Env
@@ -110,12 +108,12 @@ async def _settle(env: Env, server: Server, args: argparse.Namespace) -> None:
 
     say(f"settling with {args.sockets} cashier connection(s)")
     commits_before = await _commits(server)
-    cpu_before, own_before = server.cpu(), _own_cpu(server)
+    cpu_before, own_before = server.cpu(), server.own_cpu()
     started = time.perf_counter()
     await asyncio.gather(*(cashier(c) for c in range(args.sockets)))
     elapsed = time.perf_counter() - started
     hub_cpu_s = server.cpu() - cpu_before
-    own_cpu_s = _own_cpu(server) - own_before
+    own_cpu_s = server.own_cpu() - own_before
     commits, sent = (after - before for after, before in zip(await _commits(server), commits_before, strict=True))
     hub_cpu = hub_cpu_s / elapsed * 100 if elapsed else 0.0
     # The hub's CPU per settlement (its bill.preview included): what bounds a node once Postgres, Redis and
@@ -180,14 +178,6 @@ async def _commits(server: Server) -> tuple[float, float]:
         if sample.name in ("fireflow_books_commits_total", "fireflow_books_settlements_total")
     }
     return found.get("fireflow_books_commits_total", 0.0), found.get("fireflow_books_settlements_total", 0.0)
-
-
-def _own_cpu(server: Server) -> float:
-    """CPU seconds of the node's own process (the sockets'), without its background process."""
-    with contextlib.suppress(psutil.Error):
-        times = server.ps.cpu_times()
-        return float(times.user + times.system)
-    return 0.0
 
 
 # Forty tills over twenty restaurants: each till paced under the frame limit (40 settlements/s at most), two
