@@ -34,6 +34,7 @@ from fireflow.hub.domain.tickets import (
 )
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
+from fireflow.schema.base import trusted
 from fireflow.schema.protocol import ErrorCode
 from fireflow.schema.records import (
     Alert,
@@ -328,7 +329,7 @@ def _issue(
         if not watched:  # no screen live there, and no printer either
             offline.add(station)
         raised = AlertKind.STATION_OFFLINE if station in offline else None
-        refs.append(TicketRef(id=ticket_id, station=station, kind=kind, sent_at=now, alert=raised))
+        refs.append(trusted(TicketRef)(id=ticket_id, station=station, kind=kind, sent_at=now, alert=raised))
         due.append(Due(DueKind.ACK, ticket_id, now + kitchen.ack_timeout_ms))
     seq += 1  # expo's copy gets a number of its own
     order = order.model_copy(update={"tickets": tuple(refs), "ticket_seq": seq})
@@ -338,7 +339,7 @@ def _issue(
     printed: list[KitchenTicket] = []
     for station, ticket_id in ids.items():
         ticket = make_ticket(order, station, kind, ticket_id, by_station[station], now)
-        events.append(Event(event_type, (f"kitchen:{station}",), e.NewKitchenOrder(ticket=ticket)))
+        events.append(Event(event_type, (f"kitchen:{station}",), trusted(e.NewKitchenOrder)(ticket=ticket)))
         printed.append(ticket)
         if station in offline:
             alert = Alert(
@@ -354,7 +355,7 @@ def _issue(
             alerts.append(Event("KITCHEN_ALERT", ALERT_CHANNELS, e.KitchenAlert(alert=alert)))
     if expo_lines:
         expo = make_ticket(order, EXPO, kind, f"{order.id}:x{seq}", expo_lines, now)
-        events.append(Event(event_type, ("expo",), e.NewKitchenOrder(ticket=expo)))
+        events.append(Event(event_type, ("expo",), trusted(e.NewKitchenOrder)(ticket=expo)))
     jobs, job_events = printing.jobs_for(printed, kitchen.printers, fired_by=kitchen.by, now=now)
     due += [Due(DueKind.PRINT, job.id, now + kitchen.print_ms) for job in jobs]
     return order, events + alerts + list(job_events), due, jobs
@@ -565,10 +566,10 @@ def fire_order(
         lines += held_lines(fired, station)
     expo_lines += held_lines(fired, EXPO)
     fired, kitchen_events, due, jobs = _issue(fired, TicketKind.FIRE, by_station, expo_lines, now, kitchen)
-    events = [Event("ORDER_FIRED", order_channels(fired), e.OrderChanged(order=fired))]
+    events = [Event("ORDER_FIRED", order_channels(fired), trusted(e.OrderChanged)(order=fired))]
     if token is not None and order.token is None:
         # The board is public: it learns the token, never the customer.
-        events.append(Event("TOKEN_PREPARING", ("board",), e.TokenPreparing(order_id=fired.id, token=token)))
+        events.append(Event("TOKEN_PREPARING", ("board",), trusted(e.TokenPreparing)(order_id=fired.id, token=token)))
     stock, stock_events = book.settle()
     return Decision(
         result={"order": fired, "stations": sorted(by_station)},

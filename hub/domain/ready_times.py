@@ -24,7 +24,7 @@ from fireflow.hub.domain.orders import ALERT_CHANNELS, front_channels, touch
 from fireflow.hub.domain.priority import due_at
 from fireflow.schema import commands as c
 from fireflow.schema import events as e
-from fireflow.schema.base import OrderType
+from fireflow.schema.base import OrderType, trusted
 from fireflow.schema.records import Alert, AlertKind, ItemStatus, Order, OrderItem, OrderStatus
 
 __all__ = [
@@ -233,7 +233,7 @@ def told(orders: Iterable[Order], cmd: c.PredictReady, now: int) -> Decision:
         if order is None or order.status is not OrderStatus.ACTIVE or order.fired_at is None:
             continue
         channels = front_channels(order, "cashier")
-        data = e.OrderPredicted(
+        data = trusted(e.OrderPredicted)(
             order_id=order.id,
             order_number=order.number,
             order_type=order.type,

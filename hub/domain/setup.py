@@ -419,7 +419,7 @@ def remove_area(live: LiveSetup, cmd: c.RemoveArea) -> Decision:
 
 def put_table(live: LiveSetup, cmd: c.PutTable) -> Decision:
     current = next((t for t in live.tables if t.id == cmd.table_id), None)
-    place = {"name": cmd.name, "seats": cmd.seats, "area": cmd.area, "x": cmd.x, "y": cmd.y}
+    place: dict[str, Any] = {"name": cmd.name, "seats": cmd.seats, "area": cmd.area, "x": cmd.x, "y": cmd.y}
     if current is None:
         table = Table(id=cmd.table_id, version=1, **place)
     else:

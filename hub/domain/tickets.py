@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from fireflow.hub.domain.decision import Event
 from fireflow.hub.domain.priority import ticket_priority
 from fireflow.schema import events as e
+from fireflow.schema.base import trusted
 from fireflow.schema.records import (
     ItemStatus,
     KitchenTicket,
@@ -42,7 +43,7 @@ FINISHED = frozenset({ItemStatus.DONE, ItemStatus.SERVED, ItemStatus.SKIPPED})
 
 
 def ticket_line(line: OrderItem, change: TicketChange, quantity: int, line_quantity: int | None = None) -> TicketLine:
-    return TicketLine(
+    return trusted(TicketLine)(
         line_id=line.id,
         menu_item_id=line.menu_item_id,
         name=line.name,
@@ -67,7 +68,7 @@ def make_ticket(
     order: Order, station: str, kind: TicketKind, ticket_id: str, lines: Iterable[TicketLine], now: int
 ) -> KitchenTicket:
     refs = [t for t in order.tickets if t.station == station]
-    return KitchenTicket(
+    return trusted(KitchenTicket)(
         id=ticket_id,
         kind=kind,
         order_id=order.id,
@@ -117,7 +118,7 @@ def card_events(order: Order, now: int, stations: Iterable[str] | None = None) -
         Event(
             "TICKET_UPDATED",
             ("expo",) if station == EXPO else (f"kitchen:{station}",),
-            e.NewKitchenOrder(ticket=card(order, station, now)),
+            trusted(e.NewKitchenOrder)(ticket=card(order, station, now)),
         )
         for station in (*targets, EXPO)
     ]
