@@ -328,6 +328,53 @@ async def test_a_prediction_kept_on_an_order_is_not_read_again_but_a_waiters_cha
     assert await app.redis.smembers(changed) == {b"", order_id.encode()}
 
 
+async def test_a_look_a_commit_asked_for_goes_no_further_than_the_changed_orders_when_none_changed(
+    hub: RunningHub,
+) -> None:
+    """The predictor's own tell wakes it as any commit does: with no open order changed since, that look stops
+    there, while the sweep's look at the same moment still tells the prediction time has moved."""
+    app = hub.hub
+    waiter = await hub.client("WAITER")
+    order_id, fired_at = await _fired(waiter, "burger")
+    predictor = Predictor(app.redis, app.store, app.bus)
+    assert await predictor.look(hub.rid, fired_at + 1, changed_only=True) == 1  # a first look reads every order
+    later = fired_at + round(3 * GRILL_S * 1000)  # the burger is past its time: its prediction has moved
+    assert await predictor.look(hub.rid, later, changed_only=True) == 0
+    assert predictor.looks == {"whole": 1, "unchanged": 1}
+    assert await predictor.look(hub.rid, later) == 1  # the sweep's
+    await waiter.command("order.rush", {"order_id": order_id})
+    await predictor.look(hub.rid, later + 1, changed_only=True)  # a waiter's change: looked at whole
+    assert predictor.looks == {"whole": 3, "unchanged": 1}
+
+
+async def test_the_wake_up_of_the_predictors_own_tell_costs_it_no_whole_look(hub: RunningHub) -> None:
+    app = hub.hub
+    waiter = await hub.client("WAITER")
+    await _fired(waiter, "burger")
+    predictor = Predictor(app.redis, app.store, app.bus, tick=0.05)
+    woken = asyncio.Event()
+
+    def wake(rid: str) -> None:
+        predictor.woken(rid)
+        woken.set()
+
+    app.fanout.on_wake.append(wake)
+    try:
+        assert await predictor._lead()
+        assert await predictor.run_once() == 1  # the first round looks at every restaurant: the order is told
+        await asyncio.wait_for(woken.wait(), WAIT)  # the tell's own commit woke it
+        assert await predictor.run_once() == 0
+        assert predictor.looks == {"whole": 1, "unchanged": 1}
+        woken.clear()
+        await _fired(waiter, "fries")
+        await asyncio.wait_for(woken.wait(), WAIT)
+        assert await predictor.run_once() == 1  # a fire is a change: looked at whole, and told
+        assert predictor.looks == {"whole": 2, "unchanged": 1}
+    finally:
+        app.fanout.on_wake.remove(wake)
+        await predictor.stop()
+
+
 async def test_three_burgers_are_predicted_later_than_one_at_the_same_grill(hub: RunningHub) -> None:
     """Both start at once (two hands free), and three portions take twice one's time: a look asks each quantity
     what it takes, not once for the item."""

@@ -27,6 +27,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,6 +136,7 @@ class Predictor:
         self._rids: list[str] = []
         self._rids_at = -1e9
         self._swept = -1e9
+        self.looks: Counter[str] = Counter()  # "whole" looks, and "unchanged": asked by a commit, nothing to do
 
     def woken(self, rid: str) -> None:
         """A commit of ``rid`` (the fan-out's wake-up): its kitchen may have moved."""
@@ -194,7 +196,8 @@ class Predictor:
         now = time.monotonic()
         if now - self._rids_at > RESTAURANTS_EVERY:
             self._rids, self._rids_at = await self.store.restaurant_ids(), now
-        if now - self._swept > self.sweep:
+        sweeping = now - self._swept > self.sweep
+        if sweeping:
             self._swept = now
             looking = list(self._rids)
             self._woken.clear()
@@ -208,7 +211,7 @@ class Predictor:
                     self._held()
                 if not self.shares.owns(rid):
                     continue  # handed on meanwhile: its next holder looks
-                told += await self.look(rid, int(time.time() * 1000))
+                told += await self.look(rid, int(time.time() * 1000), changed_only=not sweeping)
             except DomainError as exc:
                 logger.warning("predictions for %s not told: %s", rid, exc.message)
             except BaseException:
@@ -216,12 +219,22 @@ class Predictor:
                 raise
         return told
 
-    async def look(self, rid: str, now_ms: int) -> int:
-        """One restaurant: learn, predict, tell what moved, score what became ready."""
+    async def look(self, rid: str, now_ms: int, *, changed_only: bool = False) -> int:
+        """One restaurant: learn, predict, tell what moved, score what became ready.
+
+        ``changed_only`` (a look a commit asked for): no further than reading the changed orders when none
+        changed. A commit that changed no open order wakes the predictor too, its own tells first of all: each
+        told prediction woke it for one more look at the same orders. Time alone moves predictions (a line
+        over its time) and a station's pace: the sweep's look at every restaurant each ``SWEEP_S`` sees to those.
+        """
         kitchen = await self._kitchen(rid)
         if kitchen is None:
             return 0
-        orders = await self._open_orders(rid, kitchen)
+        orders, read = await self._open_orders(rid, kitchen)
+        if changed_only and not read:
+            self.looks["unchanged"] += 1
+            return 0
+        self.looks["whole"] += 1
         await self._naive(rid, kitchen)
         self._learn(kitchen, orders)
         hour = datetime.fromtimestamp(now_ms / 1000, kitchen.zone).hour
@@ -269,10 +282,11 @@ class Predictor:
                     return found
         return PrepTimes()
 
-    async def _open_orders(self, rid: str, kitchen: _Kitchen) -> list[AtPass]:
-        """The open orders as the pass sees them: those a commit changed since the last look are read again
-        (``lua/changed_orders.lua``: one round trip, a few orders), every one on a first look and each
-        ``RESYNC_S``. Each is kept as that much only: thousands of open orders cost the node little memory."""
+    async def _open_orders(self, rid: str, kitchen: _Kitchen) -> tuple[list[AtPass], bool]:
+        """The open orders as the pass sees them, and whether any was read: those a commit changed since the
+        last look are read again (``lua/changed_orders.lua``: one round trip, a few orders), every one on a first
+        look and each ``RESYNC_S``. Each is kept as that much only: thousands of open orders cost the node little
+        memory."""
         now = time.monotonic()
         every = now - kitchen.synced_at > RESYNC_S
         keys = Keys(rid)
@@ -288,7 +302,8 @@ class Predictor:
                 kitchen.parsed[order_id] = AtPass.of_json(raw)
             else:
                 kitchen.parsed.pop(order_id, None)
-        return sorted(kitchen.parsed.values(), key=lambda o: (o.created_at, o.number))  # told in the order taken
+        orders = sorted(kitchen.parsed.values(), key=lambda o: (o.created_at, o.number))  # told in the order taken
+        return orders, every or bool(ids)
 
     async def _kitchen(self, rid: str) -> _Kitchen | None:
         """What is kept of ``rid``, its stations' times as its settings say now (the store's cached copy, which a
