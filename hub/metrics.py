@@ -292,6 +292,14 @@ class NodeCollector(Collector):
         if hub.writer is not None:  # in this node's loop; a writer's own process reports nothing here
             shards.add_metric(["durable_writes"], len(hub.writer.shares.held))
         yield shards
+        looks = CounterMetricFamily(
+            "fireflow_predictor_looks",
+            "The predictor's looks at a restaurant: whole, or unchanged (a commit woke it, no open order had changed)",
+            labels=["kind"],
+        )
+        for kind in ("whole", "unchanged"):
+            looks.add_metric([kind], hub.predictor.looks[kind])
+        yield looks
         up = GaugeMetricFamily(
             "fireflow_task_up", "1 while a background task runs, 0 while it waits to restart", labels=["task"]
         )

@@ -64,6 +64,8 @@ async def test_metrics_show_sockets_commands_latency_and_the_runtime(hub: Runnin
     assert samples[("fireflow_durable_unwritten_events", ())] >= 0
     assert samples[("fireflow_task_up", (("task", "fanout-listen"),))] == 1
     assert samples[("fireflow_shards_held", (("work", "predictions"),))] == 0  # this node does not predict
+    assert samples[("fireflow_predictor_looks_total", (("kind", "whole"),))] == 0
+    assert samples[("fireflow_predictor_looks_total", (("kind", "unchanged"),))] == 0
     assert ("fireflow_shards_held", (("work", "due_checks"),)) in samples
     assert ("fireflow_shards_held", (("work", "durable_writes"),)) in samples
     # What the node holds, read in the same moment as the collector reads it: a turn may take shards between an
