@@ -3,9 +3,9 @@
 The live nodes share the restaurants: each predicts for those in its shards (``hub/workers/shares.py``,
 leases renewed every tick, and every third of a lease within a long round of looks; another node takes a
 node's shards over within ``LEASE_S`` and a tick of its death, at once when it stops). A node looks at a
-restaurant of its own when a commit woke it (at most once a tick) and at every one each ``SWEEP_S`` (time
-alone moves a prediction: a line over its time), and at once at those of a shard it has just taken. Each
-look reads the open orders and
+restaurant of its own when a commit woke it (at most once a tick; it goes on only if an open order changed)
+and at every one each ``SWEEP_S`` (time alone moves a prediction: a line over its time), and at once at those
+of a shard it has just taken. Each look reads the open orders and
 
 - teaches the restaurant's prep-time model every line finished since (start to done,
   ``hub/forecast/prep_times.py``) and its stations' hands (lines in hand at once);
