@@ -375,19 +375,24 @@ class Quiet:
     def attach(self, transport: asyncio.Transport | None) -> None:
         """The subscription's socket now (None: it has none), held at once if its follower rests."""
         self._transport = transport
-        if transport is not None and self.held and not transport.is_closing():
-            transport.pause_reading()
+        if self.held:
+            self.hold()
 
     def hold(self) -> None:
         self.held = True
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.pause_reading()
+        if (transport := self._open()) is not None:
+            transport.pause_reading()
 
     def release(self) -> None:
         """Read again: what came during the rest is handed on over the loop's next turns."""
         self.held = False
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.resume_reading()
+        if (transport := self._open()) is not None:
+            transport.resume_reading()
+
+    def _open(self) -> asyncio.Transport | None:
+        """The socket, unless there is none or it is closing (a closing one is left alone)."""
+        transport = self._transport
+        return transport if transport is not None and not transport.is_closing() else None
 
 
 class _Listener(asyncio.Protocol):
