@@ -61,6 +61,7 @@ _PING = b'{"op":"ping"'
 _OFFSET_AT = len(b'{"op":"event","offset":')
 _KITCHEN = b'"type":"NEW_KITCHEN_ORDER"'
 _ORDER_ID = b'"order_id":"'
+_TICKET_ID = b'"ticket":{"id":"'
 # Histogram buckets are e**(k/_SCALE) microseconds: 1% wide, a few hundred keys in practice.
 _SCALE = 100.0
 
@@ -506,6 +507,9 @@ class _Step:
     max_at: float = 0.0  # send time of the slowest delivery: periodic stalls show up as round numbers
     hist: Histogram = field(default_factory=Histogram)
     ack_hist: Histogram = field(default_factory=Histogram)
+    tickets_acked: int = 0  # ticket.ack commands sent by station screens (``acks``) ...
+    ack_answers: int = 0  # ... and answered
+    ack_errors: int = 0
 
 
 class Worker:
@@ -524,6 +528,12 @@ class Worker:
         # order id -> (fire index, its step); fire send times live in the shared map at the index.
         self.fires: dict[bytes, tuple[int, _Step]] = {}
         self.other_events = 0
+        # Station screens acknowledge each FIRE ticket they show, as the KDS page does (clients/web/tickets.js:
+        # ``needAck``); expo does not.
+        self.acks = bool(config.get("acks", False))
+        self._acking: set[int] = set()  # id() of the station screens
+        self._ack_ids = itertools.count(1)
+        self._ack_prefix = secrets.token_hex(4).encode()  # ids unique in a restaurant across processes and runs
         self._current: _Step | None = None
         self._slots = int(config["slots"])
         fd = os.open(config["times"], os.O_RDWR)
@@ -544,6 +554,9 @@ class Worker:
                     self.failed.append(f"{type(exc).__name__}: {exc}")
                     return
             conn.on_event = self._event
+            if self.acks and any(c.startswith("kitchen:") for c in channels):
+                self._acking.add(id(conn))
+                conn.on_reply = self._ack_reply
             self.screens.append(conn)
             self.screens_by_group[group] = self.screens_by_group.get(group, 0) + 1
 
@@ -598,6 +611,34 @@ class Worker:
         if us > step.hist.max_us:
             step.max_at = self.times[idx]
         step.hist.add_us(us)
+        if id(conn) in self._acking:
+            self._ack(conn, data, step)
+
+    def _ack(self, conn: Conn, data: bytes, step: _Step) -> None:
+        """``ticket.ack`` for the ticket this frame carried (the order's id where a server sends no ticket id)."""
+        i = data.find(_TICKET_ID)
+        if i < 0:
+            ticket_id = order_id = data[data.find(_ORDER_ID) + len(_ORDER_ID) :].partition(b'"')[0]
+        else:
+            i += len(_TICKET_ID)
+            ticket_id = data[i : data.find(b'"', i)]
+            j = data.find(_ORDER_ID, i) + len(_ORDER_ID)
+            order_id = data[j : data.find(b'"', j)]
+        conn.send(
+            b'{"op":"cmd","id":"a%b%d","type":"ticket.ack","data":{"order_id":"%b","ticket_ids":["%b"]}}'
+            % (self._ack_prefix, next(self._ack_ids), order_id, ticket_id)
+        )
+        step.tickets_acked += 1
+
+    def _ack_reply(self, conn: Conn, frame: dict[str, Any], now: float) -> None:
+        step = self._current
+        if step is None:
+            return
+        step.ack_answers += 1
+        if frame.get("op") == "error":
+            step.ack_errors += 1
+            if not step.first_error:
+                step.first_error = f"ticket.ack {frame.get('code')}: {frame.get('message')}"
 
     def _fire_reply(self, conn: Conn, frame: dict[str, Any], now: float) -> None:
         step = self._current
@@ -647,7 +688,7 @@ class Worker:
             step.sent += 1
         end = t0 + len(plan["fires"]) / rate
         deadline = max(end, time.monotonic()) + drain
-        while step.received < step.expected and time.monotonic() < deadline:
+        while (step.received < step.expected or step.ack_answers < step.tickets_acked) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         cpu = time.process_time() - cpu0
         wall = time.monotonic() - wall0
@@ -662,6 +703,9 @@ class Worker:
             "bytes": step.bytes,
             "sent": step.sent,
             "acked": step.acked,
+            "tickets_acked": step.tickets_acked,
+            "ack_answers": step.ack_answers,
+            "ack_errors": step.ack_errors,
             "errors": step.errors,
             "first_error": step.first_error,
             "late_ms": round(step.late_ms, 2),

@@ -32,10 +32,11 @@ def _children() -> set[int]:
     [
         (
             "kitchen",
-            ["--sockets", "20", "--restaurants", "2", "--rate", "5", "--duration", "2", "--drain", "2"],
+            ["--sockets", "20", "--restaurants", "2", "--rate", "5", "--duration", "2", "--drain", "2", "--acks"],
             [
-                r"^kitchen\[hub\]: p50=\S+ p99=\S+ max=\S+ deliveries/s=\d+ lost=\d+ hub_rss=\d+MiB hub_cpu=\d+%"
-                r"\(sys=\d+%\) writer_cpu=\d+% .*cpu/delivery=\d+us"
+                # 10 fires, each one ticket a station: 2 screens a station ack it (the first counts), none refused
+                r"^kitchen\[hub\]: p50=\S+ p99=\S+ max=\S+ deliveries/s=\d+ lost=0 hub_rss=\d+MiB hub_cpu=\d+%"
+                r"\(sys=\d+%\) writer_cpu=\d+% .*tickets_acked=80 cpu/delivery=\d+us (?!.*ticket_acks_refused)"
             ],
         ),
         (

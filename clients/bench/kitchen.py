@@ -27,6 +27,11 @@ def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, default=200.0, help="fires per second, all restaurants together")
     p.add_argument("--duration", type=float, default=30.0, help="seconds of firing")
     p.add_argument("--drain", type=float, default=5.0, help="seconds to wait for late deliveries")
+    p.add_argument(
+        "--acks",
+        action="store_true",
+        help="station screens send ticket.ack for each ticket they show, as the KDS page does (8 commands a fire)",
+    )
 
 
 def kitchen_screens(env: Env, sockets: int, restaurants: int) -> Iterator[tuple[int, int, tuple[str, list[str], str]]]:
@@ -56,7 +61,7 @@ def _kitchen_load(env: Env, args: argparse.Namespace) -> Load:
         (env.rid(n), 0, env.token(env.rid(n), "WAITER", "bench-waiter"), n % procs) for n in range(args.restaurants)
     ]
     fires = round(args.rate * args.duration)
-    return Load(screens, owner, waiters, slots=fires, items=KITCHEN_ITEMS)
+    return Load(screens, owner, waiters, slots=fires, items=KITCHEN_ITEMS, acks=args.acks)
 
 
 async def planned_fires(
@@ -93,6 +98,8 @@ async def _kitchen(env: Env, server: Server, args: argparse.Namespace) -> StepRe
     extra = f" redis+pg_cpu={result.extra_cpu:.0f}%" if server.name == "hub" and env.extras else ""
     if server.name == "hub":  # the durable writer's process, within hub_cpu
         extra = f" writer_cpu={result.child_cpu:.0f}%{extra}"
+    if args.acks:
+        extra = f"{extra} tickets_acked={result.tickets_acked}"
     figure(
         f"kitchen[{server.name}]: p50={ms(result.p50)} p99={ms(result.p99)} max={ms(result.max)} "
         f"deliveries/s={result.received / result.seconds:.0f} lost={result.lost} "

@@ -38,6 +38,7 @@ class Load:
     waiters: list[tuple[str, int, str, int]]  # group, slot, token, worker
     slots: int  # fire-time slots in the shared map
     items: list[str] = field(default_factory=list)
+    acks: bool = False  # station screens acknowledge each FIRE ticket they show, as the KDS page does
     # Several hub nodes: generator process i connects to ports[i % len(ports)]; empty: the server's port.
     ports: list[int] = field(default_factory=list)
 
@@ -71,6 +72,9 @@ class StepResult:
     server_cpu_s: float  # seconds
     server_sys: float  # the part of server_cpu in the kernel (socket writes), %
     child_cpu: float = 0.0  # the part of server_cpu in its children (a hub's durable writer), %
+    tickets_acked: int = 0  # ticket.ack commands the station screens sent (``--acks``) ...
+    ack_errors: int = 0  # ... and those refused
+    ack_unanswered: int = 0  # ... and those with no answer by the end of the drain
 
     @property
     def cpu_per_delivery_us(self) -> float:
@@ -94,6 +98,8 @@ class StepResult:
             notes.append(f"fire_errors={self.errors} ({self.first_error})")
         if self.closed:
             notes.append(f"sockets_closed={self.closed} codes={self.close_codes}")
+        if self.ack_errors or self.ack_unanswered:
+            notes.append(f"ticket_acks_refused={self.ack_errors} unanswered={self.ack_unanswered}")
         if self.late_ms > 50:
             notes.append(f"generator_late={self.late_ms:.0f}ms")
         return (" " + " ".join(notes)) if notes else ""
@@ -128,6 +134,7 @@ class Run:
                     "times": str(times),
                     "slots": max(1, load.slots),
                     "concurrency": args.connect_concurrency,
+                    "acks": load.acks,
                     "screens": [s for s, w in zip(load.screens, load.screen_worker, strict=True) if w == index],
                     "waiters": [(g, slot, tok) for g, slot, tok, w in load.waiters if w == index],
                 }
@@ -226,6 +233,9 @@ class Run:
             server_cpu_s=cpu,
             server_sys=system / wall * 100 if wall else 0.0,
             child_cpu=children / wall * 100 if wall else 0.0,
+            tickets_acked=total("tickets_acked"),
+            ack_errors=total("ack_errors"),
+            ack_unanswered=total("tickets_acked") - total("ack_answers"),
         )
 
     async def open_sockets(self) -> int:
