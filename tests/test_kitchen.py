@@ -311,3 +311,73 @@ async def test_a_manager_retunes_station_timers_live(hub: RunningHub) -> None:
     assert (view["station"]["warn_after_s"], view["station"]["late_after_s"], view["recall_window_s"]) == (60, 90, 120)
     async with hub.http(Role.KITCHEN, stations=("grill",)) as http:
         assert (await http.put("/api/v1/kitchen/settings", json={"ack_timeout_s": 5})).status_code == 403
+
+
+async def test_every_screen_of_every_station_acknowledges_a_fire_at_once(hub: RunningHub) -> None:
+    """Two screens a station ack their station's ticket together, as the KDS page does on showing it: each ticket is
+    acknowledged once (one answer names it, its twin's names nothing), expo hears one TICKET_ACKED a ticket, the
+    stored order holds every acknowledgement, and the node holds no turn afterwards."""
+    stations = {"burger": "grill", "fries": "fry", "caesar": "cold", "mojito": "bar"}
+    screens = {
+        s: [await hub.client(Role.KITCHEN, stations=(s,), device=f"kds-{s}-{n}") for n in (1, 2)]
+        for s in stations.values()
+    }
+    for station, pair in screens.items():
+        for screen in pair:
+            await screen.subscribe(f"kitchen:{station}")
+    expo = await hub.client(Role.EXPO)
+    await expo.subscribe("expo")
+    waiter = await hub.client(Role.WAITER)
+    order_id = await new_order(waiter, *stations)
+    await waiter.command("order.fire", {"order_id": order_id})
+    tickets = {s: (await pair[0].next_event(WAIT))["data"]["ticket"]["id"] for s, pair in screens.items()}
+    answers = await asyncio.gather(
+        *(
+            screen.command("ticket.ack", {"order_id": order_id, "ticket_ids": [tickets[station]]})
+            for station, pair in screens.items()
+            for screen in pair
+        )
+    )
+    named = Counter(t for a in answers for t in a["result"]["acked"])
+    assert named == Counter(tickets.values())  # each once, the twin's answer empty
+    events = await _drain_until(expo, order_id, "TICKET_ACKED")
+    while sum(e["type"] == "TICKET_ACKED" for e in events) < len(tickets):
+        events.append(await expo.next_event(WAIT))
+    acked = [e["data"]["ticket_id"] for e in events if e["type"] == "TICKET_ACKED"]
+    assert sorted(acked) == sorted(tickets.values())
+    order = await hub.hub.store.order(hub.rid, order_id)
+    assert order is not None and all(t.acked_at is not None for t in order.tickets)
+    assert len(hub.hub.bus.turns) == 0
+
+
+async def test_an_acknowledgement_on_a_copy_another_node_moved_past_decides_again(
+    servers: Servers, redis: Redis, rid: str
+) -> None:
+    """The node that fired keeps the order as it committed it; another node then acknowledges one ticket. This
+    node's acknowledgement of the other ticket, decided on its copy, conflicts and is decided again on the order
+    read from Redis: both acknowledgements are kept."""
+    await Store(redis).put_restaurant(
+        Restaurant(id=rid, name="two nodes", kitchen=demo_kitchen()), demo_menu(), demo_tables()
+    )
+    async with (
+        serve_in_process(settings_for(servers), rid) as hub,
+        serve_in_process(settings_for(servers), rid) as other,
+    ):
+        waiter = await hub.client(Role.WAITER)
+        order_id = await new_order(waiter, "burger", "fries")
+        fired = await waiter.command("order.fire", {"order_id": order_id})
+        kept = hub.hub.store.committed_order(rid, order_id)
+        assert kept is not None and kept.revision == fired["result"]["order"]["revision"]
+        by_station = {t.station: t.id for t in kept.tickets}
+        grill = await other.kitchen("grill")
+        assert (await grill.command("ticket.ack", {"order_id": order_id, "ticket_ids": [by_station["grill"]]}))[
+            "result"
+        ]["acked"] == [by_station["grill"]]
+        assert hub.hub.store.committed_order(rid, order_id) is kept  # this node has not seen that commit
+        fry = await hub.kitchen("fry")
+        answer = await fry.command("ticket.ack", {"order_id": order_id, "ticket_ids": [by_station["fry"]]})
+        assert answer["result"]["acked"] == [by_station["fry"]]
+        order = await hub.hub.store.order(rid, order_id)
+        assert order is not None
+        assert {t.station: t.acked_by for t in order.tickets} == {"grill": "kds-grill", "fry": "kds-fry"}
+        assert order.revision == kept.revision + 2

@@ -26,7 +26,7 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -171,6 +171,29 @@ async def one_copy_at_a_time(
                 await store.unclaim(rid, key, token, refusal, kept_ms)
 
 
+class Turns:
+    """Commands of this node on one key (a restaurant's order) run one after another, each waiting for the one
+    before it to commit; nothing is held for a key nobody waits on."""
+
+    def __init__(self) -> None:
+        self._held: dict[Any, tuple[asyncio.Lock, list[int]]] = {}  # key -> its lock, and how many hold or wait
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Any) -> AsyncIterator[None]:
+        lock, count = self._held.setdefault(key, (asyncio.Lock(), [0]))
+        count[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            count[0] -= 1
+            if not count[0]:
+                del self._held[key]
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+
 class CommandBus:
     def __init__(
         self,
@@ -195,6 +218,7 @@ class CommandBus:
         self.audit = audit  # where refusals worth keeping go (tenant violations)
         self.metrics = metrics
         self.money = BooksOnly(settler, pins, devices) if settler is not None else None
+        self.turns = Turns()
         self.links: InvoiceLinks | None = None  # the customers' invoice links, printed on receipts (the hub's)
 
     async def execute(self, actor: Actor, command_id: str, command_type: str, data: dict[str, Any]) -> StoredResult:
@@ -340,4 +364,11 @@ class CommandBus:
                 return None  # lost a race (another terminal, or the day's counters): look again
             return _same(outcome.stored, fp) if outcome.duplicate else outcome.stored
 
-        return await until_committed(attempt, busy=lambda: f"too much contention on {conflict}; retry with the same id")
+        def busy() -> str:
+            return f"too much contention on {conflict}; retry with the same id"
+
+        order_id = getattr(command, "order_id", None) if found.order_turns else None
+        if order_id is None:
+            return await until_committed(attempt, busy=busy)
+        async with self.turns.hold((rid, order_id)):
+            return await until_committed(attempt, busy=busy)

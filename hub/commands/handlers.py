@@ -113,8 +113,17 @@ async def recall(ctx: Context) -> Decision:
 
 
 async def ack(ctx: Context) -> Decision:
+    """A screen's acknowledgement decides on the order as this node committed it, when it did lately (the fire it
+    acknowledges, or another screen's acknowledgement): a fire brings two a station. It writes the order if it
+    acknowledges anything, and that commit's revision check catches a copy another command has moved past; a
+    ticket already acknowledged on a copy stays so. The order is read from Redis when the copy is not here, does
+    not hold every ticket named (a later fire's, made elsewhere), or a conflict has dropped it."""
     cmd: payloads.AckTickets = ctx.command
-    return kitchen.ack_tickets(await ctx.order(cmd.order_id, follow_merge=True), cmd, ctx.actor, ctx.now)
+    orders.check_tenant(ctx.actor, cmd.order_id)
+    order = ctx.store.committed_order(ctx.rid, cmd.order_id)
+    if order is None or not {t.id for t in order.tickets}.issuperset(cmd.ticket_ids):
+        order = await ctx.order(cmd.order_id, follow_merge=True)
+    return kitchen.ack_tickets(order, cmd, ctx.actor, ctx.now)
 
 
 async def check_ack(ctx: Context) -> Decision:

@@ -73,6 +73,9 @@ class Spec:
     # Its handler writes outside the commit (a pairing code, the customer book): copies of one id run
     # one at a time, so a till's resend never makes a second code or row (``bus.one_copy_at_a_time``).
     side_effects: bool = False
+    # Copies on one node of this command for one order take turns (``bus.Turns``): a fire's acknowledgements come
+    # together from every station's screens, and side by side all but one would conflict and decide again.
+    order_turns: bool = False
 
     @property
     def durable_first(self) -> bool:
@@ -139,7 +142,9 @@ REGISTRY: tuple[Spec, ...] = (
         )
         for move in ItemMove
     ),
-    Spec("ticket.ack", payloads.AckTickets, KITCHEN_SIDE, on.ack, http=_post("/orders/{order_id}/ack")),
+    Spec(
+        "ticket.ack", payloads.AckTickets, KITCHEN_SIDE, on.ack, http=_post("/orders/{order_id}/ack"), order_turns=True
+    ),
     Spec("ticket.check_ack", payloads.CheckAck, _NOBODY, on.check_ack, internal=True),
     Spec("order.predict", payloads.PredictReady, _NOBODY, on.predict, internal=True),
     Spec("kitchen.bottleneck", payloads.FlagBottleneck, _NOBODY, on.flag_bottleneck, internal=True),
