@@ -114,8 +114,10 @@ TOPOLOGY_EVERY_S = 5.0
 PARSED_MENUS = 2_000  # restaurants whose parsed menu a node keeps (records are frozen: shared safely)
 ARCHIVED_READS = 10_000  # orders read from the archive and not yet committed, remembered per node
 # Open orders this node committed last, kept for the commands that follow them at once (``Store.committed_order``):
-# a fire's 8 acknowledgements come within milliseconds. About 20 KiB an order of four items: 80 MiB at most.
-COMMITTED_ORDERS = 4_096
+# a fire's 8 acknowledgements come within milliseconds: 512 is two and a half seconds of fires at 200 a second. Few,
+# as every order kept is some hundreds of objects the collector walks (4,096 took the node's RSS up by 80 MiB and
+# its p99 fire->screen from 11 to 58 ms in ``bench kitchen``).
+COMMITTED_ORDERS = 512
 SNAPSHOT_ATTEMPTS = 50  # 2 ms apart: a snapshot waits this long at most for a command's replica
 SETUP_ATTEMPTS = 20  # a whole-setup write retried while commands keep landing in between
 
