@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import secrets
@@ -385,6 +386,15 @@ def _event_json(data: Any, bodies: Mapping[int, bytes]) -> bytes:
     return _json_bytes(data)
 
 
+# What a decision may write or tell besides its answer: every field of Decision but the answer and how it is kept.
+_WRITES = tuple(f.name for f in dataclasses.fields(Decision) if f.name not in ("result", "result_ttl", "noted"))
+
+
+def answers_only(decision: Decision) -> bool:
+    """Whether ``decision`` changes nothing and tells nothing: its commit is its answer alone (``lua/answer.lua``)."""
+    return not any(getattr(decision, name) for name in _WRITES)
+
+
 def _encoder(bodies: Mapping[int, bytes]) -> Callable[[Any], Any]:
     """orjson's hook for a result's records (a decision's result holds the order itself, not its dump):
     the order as this commit encoded it for its hash, any other record encoded now."""
@@ -440,6 +450,9 @@ class Store:
         source = resources.files("fireflow.hub.live").joinpath("lua/commit.lua").read_text()
         self._commit = redis.register_script(source)
         self._ack = redis.register_script(resources.files("fireflow.hub.live").joinpath("lua/ack.lua").read_text())
+        self._answer = redis.register_script(
+            resources.files("fireflow.hub.live").joinpath("lua/answer.lua").read_text()
+        )
         self._unclaim = redis.register_script(
             resources.files("fireflow.hub.live").joinpath("lua/unclaim.lua").read_text()
         )
@@ -856,6 +869,8 @@ class Store:
         self, rid: str, command_id: str, fingerprint: str, decision: Decision, now: int
     ) -> tuple[CommitOutcome, list[StreamEntry]]:
         """The commit, and the stream entries it made (none for a conflict or a repeated id)."""
+        if not self.replicas and answers_only(decision):
+            return await self._store_answer(rid, command_id, fingerprint, decision), []
         k = Keys(rid)
         checks: list[tuple[str, int] | tuple[str, int, int]] = []  # field, expected[, archived]
         hset: list[tuple[int, str, int, str, int]] = []  # key, field, ARGV index, version field, version
@@ -983,6 +998,31 @@ class Store:
         if not events or outcome.duplicate or outcome.stored is None:
             return outcome, []
         return outcome, _entries(events, outcome.stored.offset, now, actor)
+
+    async def _store_answer(self, rid: str, command_id: str, fingerprint: str, decision: Decision) -> CommitOutcome:
+        """A decision's answer alone (``answers_only``), stored as a commit stores it (``lua/answer.lua``): half of a
+        fire's acknowledgements find their ticket acknowledged by the station's other screen, and every payment
+        begins with a preview."""
+        k = Keys(rid)
+        result = orjson.dumps(decision.result, default=_encoder({}))
+        held = CLAIMED.get()
+        if held is not None and (held.rid, held.command_id) != (rid, command_id):
+            held = None  # another command's commit: the claim stays
+        reply = await self._answer(
+            keys=[k.command(command_id), k.seq, k.epoch, k.running(command_id)],
+            args=[
+                fingerprint,
+                result,
+                decision.result_ttl or self.result_ttl,
+                f"{random.getrandbits(64):016x}",
+                "" if held is None else held.token,
+            ],
+        )
+        if held is not None:
+            held.released = True
+        if reply[0] == b"dup":
+            return CommitOutcome(StoredResult.parse(reply[1]), duplicate=True)
+        return CommitOutcome(StoredResult(fingerprint, int(reply[1]), result))
 
     async def _read_replicas(self, cluster: RedisCluster) -> None:
         """Master ``host:port`` -> its replicas not marked failed, from CLUSTER SHARDS (CLUSTER SLOTS
