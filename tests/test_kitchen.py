@@ -381,3 +381,32 @@ async def test_an_acknowledgement_on_a_copy_another_node_moved_past_decides_agai
         assert order is not None
         assert {t.station: t.acked_by for t in order.tickets} == {"grill": "kds-grill", "fry": "kds-fry"}
         assert order.revision == kept.revision + 2
+
+
+async def test_copies_of_one_acknowledgement_from_two_screens_get_one_answer(hub: RunningHub) -> None:
+    """A screen's resend racing its first copy, over the socket and over HTTP, five times: every copy of an id is
+    answered the first copy's answer, and the ticket is acknowledged once."""
+    grill = await hub.kitchen("grill")
+    await grill.subscribe("kitchen:grill")
+    expo = await hub.client(Role.EXPO)
+    await expo.subscribe("expo")
+    waiter = await hub.client(Role.WAITER)
+    async with hub.http(Role.KITCHEN, stations=("grill",), device="kds-grill") as http:
+        for run in range(5):
+            order_id = await new_order(waiter, "burger")
+            await waiter.command("order.fire", {"order_id": order_id})
+            ticket = (await _drain_until(grill, order_id))[-1]["data"]["ticket"]["id"]
+            data = {"order_id": order_id, "ticket_ids": [ticket]}
+            command_id = f"ack-twice-{run}"
+            over_ws, over_http = await asyncio.gather(
+                grill.command("ticket.ack", data, id=command_id),
+                http.post(
+                    f"/api/v1/orders/{order_id}/ack",
+                    json={"ticket_ids": [ticket]},
+                    headers={"Idempotency-Key": command_id},
+                ),
+            )
+            assert over_http.status_code == 200, over_http.text
+            assert over_ws["result"] == over_http.json()["result"] == {"acked": [ticket]}
+            events = await _drain_until(expo, order_id, "TICKET_ACKED")
+            assert sum(e["type"] == "TICKET_ACKED" for e in events) == 1
