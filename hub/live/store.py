@@ -395,6 +395,13 @@ def answers_only(decision: Decision) -> bool:
     return not any(getattr(decision, name) for name in _WRITES)
 
 
+def _held_claim(rid: str, command_id: str) -> Claimed | None:
+    """The running copy's claim, which this commit's answer lets go of; None for another command's commit (a
+    payment's lock, its revenue), whose claim stays."""
+    held = CLAIMED.get()
+    return held if held is not None and (held.rid, held.command_id) == (rid, command_id) else None
+
+
 def _encoder(bodies: Mapping[int, bytes]) -> Callable[[Any], Any]:
     """orjson's hook for a result's records (a decision's result holds the order itself, not its dump):
     the order as this commit encoded it for its hash, any other record encoded now."""
@@ -949,9 +956,7 @@ class Store:
         ]
         result = orjson.dumps(decision.result, default=_encoder(bodies))
         actor = ACTING.get()
-        held = CLAIMED.get()
-        if held is not None and (held.rid, held.command_id) != (rid, command_id):
-            held = None  # another command's commit (a payment's lock, its revenue): the claim stays
+        held = _held_claim(rid, command_id)
         payload = {
             "checks": checks,
             "hset": hset,
@@ -1005,9 +1010,7 @@ class Store:
         begins with a preview."""
         k = Keys(rid)
         result = orjson.dumps(decision.result, default=_encoder({}))
-        held = CLAIMED.get()
-        if held is not None and (held.rid, held.command_id) != (rid, command_id):
-            held = None  # another command's commit: the claim stays
+        held = _held_claim(rid, command_id)
         reply = await self._answer(
             keys=[k.command(command_id), k.seq, k.epoch, k.running(command_id)],
             args=[
