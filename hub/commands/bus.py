@@ -180,7 +180,10 @@ class Turns:
 
     @contextlib.asynccontextmanager
     async def hold(self, key: Any) -> AsyncIterator[None]:
-        lock, count = self._held.setdefault(key, (asyncio.Lock(), [0]))
+        held = self._held.get(key)
+        if held is None:  # the first for this key: a lock made only then, not on every call
+            held = self._held[key] = (asyncio.Lock(), [0])
+        lock, count = held
         count[0] += 1
         try:
             async with lock:
