@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from typing import Any
 
+import asyncpg
+import orjson
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,9 +30,10 @@ from fireflow.hub.books.books import (
     Overdrawn,
     PaymentDraft,
     Settlement,
+    _as_json,
 )
 from fireflow.hub.books.calls import CallFailed
-from fireflow.hub.books.db import create_engine
+from fireflow.hub.books.db import create_engine, migrate
 from fireflow.hub.domain.books_rules import InvoiceStatus
 from fireflow.schema.billing import LedgerEntry, LedgerKind, LedgerTransaction, Payment, TenderMethod
 from tests.conftest import WAIT, Servers
@@ -327,3 +332,55 @@ async def test_copies_of_one_settlement_in_one_group_write_it_once(engine: Async
     copies = await asyncio.gather(*(books.record(settlement(rid, f"{rid}.o1", "twice")) for _ in range(3)))
     assert [(c.invoice_number, c.duplicate) for c in copies] == [(1, False), (1, True), (1, True)]
     assert await _written(engine, rid) == (1, 1, 1, 1, 1)
+
+
+async def test_the_settlement_lookups_use_their_whole_key_on_tables_never_analyzed(fresh_database: str) -> None:
+    """PL/pgSQL keeps a statement's generic plan for the connection's life, and a new database makes it while the
+    tables are small and never analyzed. Each lookup by key must then still be an index condition on every column
+    of its key (found on ``restaurant_id`` alone, it walked all the restaurant's rows: migration 0015). Planned
+    generic from the first call here, with every plan sent back by auto_explain: a part payment, the settlement
+    that takes it on, the settlement's retry and another command's settlement of the same order."""
+    await migrate(fresh_database)
+    conn = await asyncpg.connect(fresh_database.replace("postgresql+asyncpg://", "postgresql://"))
+    plans: list[str] = []
+    conn.add_log_listener(lambda _conn, message: plans.append(message.message))
+    rid, order_id = "r" + secrets.token_hex(4), "o1"
+    part = dataclasses.replace(
+        settlement(rid, order_id, "part"), invoice=None, postings=[], audit=[],
+        payments=[PaymentDraft(key="part:0", order_id=order_id, method="CASH", amount=50, received=50, change=0)],
+    )  # fmt: skip
+
+    async def record(s: Settlement) -> dict[str, Any]:
+        answer = await conn.fetchval(
+            "SELECT fireflow_record_settlement($1::jsonb)::text", orjson.dumps(_as_json(s)).decode()
+        )
+        return dict(orjson.loads(answer))
+
+    try:
+        await conn.execute("LOAD 'auto_explain'")
+        for setting in ("auto_explain.log_min_duration = 0", "auto_explain.log_nested_statements = on",
+                        "auto_explain.log_level = notice", "plan_cache_mode = force_generic_plan"):  # fmt: skip
+            await conn.execute(f"SET {setting}")
+        assert (await record(part))["duplicate"] is False
+        first = await record(settlement(rid, order_id, "whole"))
+        again = await record(settlement(rid, order_id, "whole"))
+        assert (again["invoice_id"], again["number"], again["duplicate"]) == (first["invoice_id"], 1, True)
+        with pytest.raises(asyncpg.RaiseError, match="already settled"):
+            await record(settlement(rid, order_id, "other"))
+        attached = await conn.fetchval("SELECT invoice_id FROM payments WHERE payment_key = 'part:0'")
+        assert attached == first["invoice_id"]
+    finally:
+        await conn.close()
+
+    def planned(statement: str) -> list[str]:
+        found = [p for p in plans if f"Query Text: {statement}" in p]
+        assert found, f"no plan of {statement!r}"
+        return found
+
+    def on_whole_key(plan: str, column: str) -> bool:  # "Index Cond: ((restaurant_id = $3) AND (column = ANY …"
+        return re.search(rf"Index Cond: \(+restaurant_id\S* = \$\d+\) AND \(+{column}\S* = ANY", plan) is not None
+
+    assert all(on_whole_key(p, "order_id") for p in planned("SELECT o.order_id, o.invoice_id"))
+    assert all("Index Scan using pk_invoices" in p for p in planned("SELECT i.number"))
+    assert all("ix_payments_unbilled" in p for p in planned("UPDATE payments p"))
+    assert all(on_whole_key(p, "payment_key") for p in planned("SELECT 1 FROM payments p"))
