@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import httpx
+import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from fireflow.clients.bench.environment import Env
@@ -21,6 +22,7 @@ from fireflow.clients.bench.load import WAITER_RATE
 from fireflow.clients.bench.report import figure, say
 from fireflow.clients.bench.scenario import Scenario
 from fireflow.clients.bench.servers import Server
+from fireflow.clients.bench.usage import cpu_seconds
 from fireflow.clients.python import HubClient
 from fireflow.hub.run.embedded.process import HOST
 
@@ -108,12 +110,13 @@ async def _settle(env: Env, server: Server, args: argparse.Namespace) -> None:
 
     say(f"settling with {args.sockets} cashier connection(s)")
     commits_before = await _commits(server)
-    cpu_before, own_before = server.cpu(), server.own_cpu()
+    cpu_before, own_before, servers_before = server.cpu(), server.own_cpu(), _servers_cpu(env.extras)
     started = time.perf_counter()
     await asyncio.gather(*(cashier(c) for c in range(args.sockets)))
     elapsed = time.perf_counter() - started
     hub_cpu_s = server.cpu() - cpu_before
     own_cpu_s = server.own_cpu() - own_before
+    servers_cpu_s = {n: cpu - servers_before[n] for n, cpu in _servers_cpu(env.extras).items() if n in servers_before}
     commits, sent = (after - before for after, before in zip(await _commits(server), commits_before, strict=True))
     hub_cpu = hub_cpu_s / elapsed * 100 if elapsed else 0.0
     # The hub's CPU per settlement (its bill.preview included): what bounds a node once Postgres, Redis and
@@ -122,6 +125,13 @@ async def _settle(env: Env, server: Server, args: argparse.Namespace) -> None:
     # the CPUs are fought over, so little of it runs in the rush: outbox_after is its pace once the rush is over).
     hub_ms = hub_cpu_s * 1000 / len(latencies) if latencies else 0.0
     node_ms = own_cpu_s * 1000 / len(latencies) if latencies else 0.0
+    # The embedded servers' CPU in the rush, each settlement's share: all of Postgres' processes (the node's
+    # backends, and its WAL writer, checkpointer and autovacuum), and Redis. Not known for external servers.
+    servers_ms = "".join(
+        f" {name}_ms_per_settlement={cpu_s * 1000 / len(latencies):.2f}"
+        for name, cpu_s in sorted(servers_cpu_s.items())
+        if latencies
+    )
     engine = create_engine(env.database_url)
     try:
         async with engine.connect() as conn:
@@ -160,11 +170,24 @@ async def _settle(env: Env, server: Server, args: argparse.Namespace) -> None:
         f"settle: settlements/s={len(latencies) / elapsed:.0f} p50={pct(0.5):.1f}ms p99={pct(0.99):.1f}ms "
         f"settled={len(latencies)} invoices_in_postgres={stored} unbalanced={unbalanced} errors={len(errors)} "
         f"cashiers={args.sockets} restaurants={args.restaurants} hub_cpu={hub_cpu:.0f}% hub_ms_per_settlement={hub_ms:.2f}"
-        f" (node {node_ms:.2f}, background {hub_ms - node_ms:.2f}) per_commit={sent / commits if commits else 0.0:.1f}"
+        f" (node {node_ms:.2f}, background {hub_ms - node_ms:.2f}){servers_ms}"
+        f" per_commit={sent / commits if commits else 0.0:.1f}"
         f" outbox_pending={outbox_pending}"
         f" outbox_after={drained / args.after if args.after else 0.0:.0f}/s"
         + (f" first_error={errors[0][:120]!r}" if errors else "")
     )
+
+
+def _servers_cpu(procs: list[psutil.Process]) -> dict[str, float]:
+    """CPU seconds of each embedded server, its children included, by what it is: postgres or redis."""
+    found = {}
+    for proc in procs:
+        try:
+            name = "postgres" if "postgres" in proc.name() else "redis"
+        except psutil.Error:
+            continue
+        found[name] = cpu_seconds([proc])
+    return found
 
 
 async def _commits(server: Server) -> tuple[float, float]:
