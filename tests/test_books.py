@@ -357,7 +357,10 @@ async def test_the_settlement_lookups_use_their_whole_key_on_tables_never_analyz
         return dict(orjson.loads(answer))
 
     try:
-        await conn.execute("LOAD 'auto_explain'")
+        try:
+            await conn.execute("LOAD 'auto_explain'")
+        except (asyncpg.InsufficientPrivilegeError, asyncpg.UndefinedFileError) as exc:  # an external Postgres
+            pytest.skip(f"auto_explain cannot be loaded on this Postgres ({exc}): the plans cannot be read")
         for setting in ("auto_explain.log_min_duration = 0", "auto_explain.log_nested_statements = on",
                         "auto_explain.log_level = notice", "plan_cache_mode = force_generic_plan"):  # fmt: skip
             await conn.execute(f"SET {setting}")
