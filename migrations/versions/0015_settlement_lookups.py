@@ -45,7 +45,7 @@ _0009 = importlib.import_module("fireflow.migrations.versions.0009_record_settle
 EDITS = (
     (
         "    held record;\n",
-        "    held record;\n    settled_order text;\n    settled_invoice text;\n    duplicate_number bigint;\n",
+        "    settled_order text;\n    settled_invoice text;\n    duplicate_number bigint;\n",  # 0009's record, unused now
     ),
     (
         """        SELECT i.id, i.number INTO held FROM invoices i
