@@ -286,7 +286,11 @@ class NodeCollector(Collector):
             "Shards of the restaurants whose background work this node does now, by work (hub/workers/shares.py)",
             labels=["work"],
         )
-        shards.add_metric(["predictions"], len(hub.predictor.shares.held))
+        predictor = (
+            hub.predictor
+        )  # in this node's loop (None: off, or in its background process, which reports nothing here)
+        if not hub.predicts_aside:
+            shards.add_metric(["predictions"], len(predictor.shares.held) if predictor is not None else 0)
         shards.add_metric(["sweeps"], len(hub.sweeper.shares.held))
         shards.add_metric(["due_checks"], len(hub.due_checks.shares.held))
         if hub.writer is not None:  # in this node's loop; a writer's own process reports nothing here
@@ -297,8 +301,9 @@ class NodeCollector(Collector):
             "The predictor's looks at a restaurant: whole, or unchanged (a commit woke it, no open order had changed)",
             labels=["kind"],
         )
-        for kind in ("whole", "unchanged"):
-            looks.add_metric([kind], hub.predictor.looks[kind])
+        if not hub.predicts_aside:
+            for kind in ("whole", "unchanged"):
+                looks.add_metric([kind], predictor.looks[kind] if predictor is not None else 0)
         yield looks
         up = GaugeMetricFamily(
             "fireflow_task_up", "1 while a background task runs, 0 while it waits to restart", labels=["task"]

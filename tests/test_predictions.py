@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from fireflow.clients.python import HubClient, HubError
 from fireflow.hub.domain.shares import SHARDS, shard_of
@@ -15,7 +16,7 @@ from fireflow.hub.forecast.prep_times import MIN_SEEN, PrepTimes
 from fireflow.hub.live.keys import Keys, ShareKeys
 from fireflow.hub.run.demo import demo_kitchen
 from fireflow.hub.workers.predictions import Predictor
-from tests.conftest import WAIT, RunningHub, Servers, seed
+from tests.conftest import WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
 
 GRILL_S = demo_kitchen().station("grill").warn_after_s * 0.6  # what a grill line takes before anything is learned
 FRY_S = demo_kitchen().station("fry").warn_after_s * 0.6
@@ -125,6 +126,29 @@ async def test_the_queue_ahead_pushes_a_prediction_back_and_a_bump_brings_it_for
     await grill.command("order.recall", {"order_id": first_id, "station": "grill"})
     again = await _predicted(cashier, first_id)
     assert again["ready_at"] > again["at"]
+
+
+async def test_a_node_with_a_background_process_predicts_there_and_hands_the_shards_on_when_it_stops(
+    servers: Servers, redis: Redis, rid: str
+) -> None:
+    """``FIREFLOW_DURABLE=process``: the child predicts, not the node's loop; its tells reach the node's sockets as
+    another node's commits do, the order keeps them, and stopping the node hands the child's shards on at once."""
+    await seed(servers, rid)
+    shard = ShareKeys("predictor").shard(shard_of(rid))
+    settings = settings_for(servers, predictions=True, predict_tick=0.05).with_(durable="process")
+    async with serve_in_process(settings, rid) as node:
+        assert node.hub.predictor is None  # nothing of it in the sockets' loop
+        waiter = await node.client("WAITER")
+        cashier = await node.client("CASHIER")
+        await cashier.subscribe("cashier")
+        order_id, fired_at = await _fired(waiter, "burger")
+        told = await _predicted(cashier, order_id)
+        assert abs(told["stations"]["grill"] - fired_at - GRILL_S * 1000) < 3000
+        child, holder = node.hub.durable_child, await redis.get(shard)
+        assert child is not None and holder is not None and f"-{child.pid}-" in holder.decode()
+        kept = await node.hub.store.order(rid, order_id)
+        assert kept is not None and kept.predicted_ready_at == told["ready_at"]
+    assert await redis.get(shard) is None  # given back as the child stopped, not left to run out
 
 
 async def test_predictions_are_for_managers_to_read(predicting: RunningHub) -> None:

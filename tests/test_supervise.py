@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
-from fireflow.hub.supervise import Supervisor
+from fireflow.hub.supervise import CANCEL_AGAIN_AFTER, Supervisor, stop_child
 from tests.conftest import WAIT, RunningHub
 
 
@@ -149,3 +150,34 @@ async def test_a_fanout_listener_that_keeps_dying_makes_the_node_unready(
     assert any(line.startswith("fanout-listen: keeps dying") for line in body["why"]), body["why"]
     assert all("died (was cancelled)" in r.getMessage() for r in deaths(caplog, "fanout-listen"))
     assert len(deaths(caplog, "fanout-listen")) == node.supervisor.flapping
+
+
+SLOW_TO_EXIT = f"""
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *_: (time.sleep({4 * CANCEL_AGAIN_AFTER}), sys.exit(3)))
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+async def test_stopping_waits_for_a_child_process_that_takes_its_time_to_exit() -> None:
+    """A supervised child that needs four of the supervisor's repeated cancellations to exit after SIGTERM (a
+    background process's teardown) is waited for: it ends by itself, with its own exit code, and is reaped."""
+    started: asyncio.Future[asyncio.subprocess.Process] = asyncio.get_running_loop().create_future()
+
+    async def child() -> None:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", SLOW_TO_EXIT, stdout=asyncio.subprocess.PIPE)
+        assert proc.stdout is not None
+        await proc.stdout.readline()
+        started.set_result(proc)
+        try:
+            await proc.wait()
+        except asyncio.CancelledError:
+            await stop_child(proc)
+            raise
+
+    supervisor = Supervisor()
+    supervisor.spawn("child", child)
+    proc = await asyncio.wait_for(started, WAIT)
+    await supervisor.stop()
+    assert proc.returncode == 3  # its own exit, not SIGKILL's -9, and known: reaped before the node went on

@@ -162,22 +162,23 @@ KINDS = ("predictor", "sweeper", "due")  # the background work the nodes share (
 
 async def _shares(env: Env, nodes: list[Server]) -> list[str]:
     """Per node, how many shards of each kind of background work it holds (``hub/workers/shares.py``): the nodes
-    are named with their process id."""
+    are named with their process id, or their background process's (its predictor)."""
     from fireflow.hub.domain.shares import SHARDS
     from fireflow.hub.live.keys import ShareKeys
     from fireflow.hub.live.redis_client import redis_client
 
     client = redis_client(env.redis_url)
     counts: list[dict[str, int]] = [{} for _ in nodes]
-    pids = [node.ps.pid for node in nodes]
+    pids = [{node.ps.pid, *(child.pid for child in node.ps.children())} for node in nodes]
     try:
         for kind in KINDS:
             holders = await client.mget([ShareKeys(kind).shard(s) for s in range(SHARDS)])
             for holder in holders:
                 name = holder.decode() if isinstance(holder, bytes) else holder  # node name: host-pid-token
                 pid = int(name.rsplit("-", 2)[1]) if name else None
-                if pid in pids:
-                    counts[pids.index(pid)][kind] = counts[pids.index(pid)].get(kind, 0) + 1
+                for count, own in zip(counts, pids, strict=True):
+                    if pid in own:
+                        count[kind] = count.get(kind, 0) + 1
     finally:
         await client.aclose()
     return [",".join(f"{kind}:{count.get(kind, 0)}" for kind in KINDS) for count in counts]
@@ -253,7 +254,7 @@ def _figures(
         figure(
             f"cluster[{node.name} :{node.port}]: sockets={per_node[i]} cpu={cpu_s[i] / wall * 100:.0f}%"
             f"(sys={sys_s[i] / wall * 100:.0f}%) rss={rss[i] / MiB:.0f}MiB durable={durable}"
-            f"{f' writer_cpu={child_s[i] / wall * 100:.0f}%' if durable == 'process' else ''} shards={shares[i]}"
+            f"{f' background_cpu={child_s[i] / wall * 100:.0f}%' if durable == 'process' else ''} shards={shares[i]}"
         )
     replicas = sorted(set(redis_cpu) - set(used))
     for port in sorted(used):

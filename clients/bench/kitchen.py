@@ -96,8 +96,8 @@ async def _kitchen(env: Env, server: Server, args: argparse.Namespace) -> StepRe
     if failed:
         result.first_error = result.first_error or "some sockets did not connect"
     extra = f" redis+pg_cpu={result.extra_cpu:.0f}%" if server.name == "hub" and env.extras else ""
-    if server.name == "hub":  # the durable writer's process, within hub_cpu
-        extra = f" writer_cpu={result.child_cpu:.0f}%{extra}"
+    if server.name == "hub":  # its background process (the durable writer, the predictor), within hub_cpu
+        extra = f" background_cpu={result.child_cpu:.0f}%{extra}"
     if args.acks:
         extra = f"{extra} tickets_acked={result.tickets_acked}"
     figure(

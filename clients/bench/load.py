@@ -71,7 +71,7 @@ class StepResult:
     gen_cpu: float
     server_cpu_s: float  # seconds
     server_sys: float  # the part of server_cpu in the kernel (socket writes), %
-    child_cpu: float = 0.0  # the part of server_cpu in its children (a hub's durable writer), %
+    child_cpu: float = 0.0  # the part of server_cpu in its children (a hub's background process), %
     tickets_acked: int = 0  # ticket.ack commands the station screens sent (``--acks``) ...
     ack_errors: int = 0  # ... and those refused
     ack_unanswered: int = 0  # ... and those with no answer by the end of the drain

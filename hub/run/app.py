@@ -30,7 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
-from fireflow.hub.books.archive import OrderArchive
 from fireflow.hub.books.audit import AuditTrail
 from fireflow.hub.books.books import AuditNote, Books
 from fireflow.hub.books.customers import Customers
@@ -57,10 +56,11 @@ from fireflow.hub.metrics import Metrics, NodeCollector, Sockets
 from fireflow.hub.run.config import Settings
 from fireflow.hub.run.embedded import die_with_parent
 from fireflow.hub.run.heap import freeze_the_start
-from fireflow.hub.supervise import Supervisor, TaskEnded
+from fireflow.hub.supervise import Supervisor, TaskEnded, stop_child
 from fireflow.hub.transports.http_api import routes
 from fireflow.hub.transports.limits import Buckets
 from fireflow.hub.transports.ws import WebSocketEndpoint
+from fireflow.hub.workers.background import node_store
 from fireflow.hub.workers.durable import Backlog, DurableWriter, backlog
 from fireflow.hub.workers.predictions import Predictor
 from fireflow.hub.workers.senders import Senders, invoice_links
@@ -122,15 +122,7 @@ class Hub:
             settings.redis_url, pool_size=settings.redis_pool, pool_timeout=settings.redis_pool_timeout
         )
         self.engine: AsyncEngine | None = create_engine(settings.database_url) if settings.database_url else None
-        self.store = Store(
-            self.redis,
-            history=settings.history,
-            result_ttl=settings.result_ttl,
-            durable=bool(settings.database_url and settings.durable_mode != "off"),
-            replicas=settings.redis_replicas,
-            replica_wait_ms=int(settings.redis_replica_wait * 1000),
-            archived=OrderArchive(self.engine).order if self.engine is not None else None,
-        )
+        self.store = node_store(settings, self.redis, self.engine)
         self.metrics = Metrics()
         self.books = books = Books(self.engine) if self.engine is not None else None
         self.recommendations = Recommendations(self.engine) if self.engine is not None else None
@@ -185,8 +177,15 @@ class Hub:
         self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick, lease=settings.due_lease)
         self.fanout.on_wake.append(self.due_checks.woken)
         self.fanout.on_missed.append(self.due_checks.missed)
-        self.predictor = Predictor(self.redis, self.store, self.bus, tick=settings.predict_tick, secret=settings.secret)
-        if settings.predictions:
+        # The predictor runs in the node's background process when it has one (``hub/workers/background.py``).
+        self.predicts_aside = bool(
+            settings.predictions and self.engine is not None and settings.durable_mode == "process"
+        )
+        self.predictor: Predictor | None = None
+        if settings.predictions and not self.predicts_aside:
+            self.predictor = Predictor(
+                self.redis, self.store, self.bus, tick=settings.predict_tick, secret=settings.secret
+            )
             self.fanout.on_wake.append(self.predictor.woken)
             self.fanout.on_missed.append(self.predictor.missed)
         self.sweeper = Sweeper(
@@ -245,7 +244,7 @@ class Hub:
         handlers: dict[str, Callable[[str], None]] = {REVOKED_CHANNEL: self._revoked, SETUP_CHANNEL: self.store.forget}
         spawn("control", lambda: control.listen(self.redis, handlers, self._resync))
         spawn("due-checks", self.due_checks.run)
-        if self.settings.predictions:
+        if self.predictor is not None:
             spawn("predictions", self.predictor.run)
         if self.settings.sweeps:
             spawn("sweeps", self.sweeper.run)
@@ -268,7 +267,8 @@ class Hub:
         if conns:
             await asyncio.wait([asyncio.ensure_future(c.finished()) for c in conns], timeout=timeout)
         await self.supervisor.stop(timeout)
-        await self.predictor.stop()  # the other nodes take its shards at once, not when its leases run out
+        if self.predictor is not None:
+            await self.predictor.stop()  # the other nodes take its shards at once, not when its leases run out
         await self.sweeper.stop()
         await self.due_checks.stop()
         if self.senders is not None:
@@ -291,18 +291,19 @@ class Hub:
         """One life of the durable writer's child process, stopped with us; its exit is a death the supervisor restarts."""
         env = {**os.environ, **self.settings.as_env()}  # the same settings, the secret and the port among them
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "fireflow.hub.run.cli", "durable", env=env, preexec_fn=_background_child()
+            sys.executable,
+            "-m",
+            "fireflow.hub.run.cli",
+            "durable",
+            *(["--predictions"] if self.predicts_aside else []),
+            env=env,
+            preexec_fn=_background_child(),
         )
         self.durable_child = proc
         try:
             code = await proc.wait()
         except asyncio.CancelledError:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 5)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+            await stop_child(proc)
             raise
         raise TaskEnded(f"durable writer process {proc.pid} exited with {code}")
 

@@ -409,8 +409,8 @@ def _events(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _durable(settings: Settings) -> int:
-    from fireflow.hub.workers.durable import run_forever
+def _durable(settings: Settings, *, predictions: bool) -> int:
+    from fireflow.hub.workers.background import run_forever
 
     if not (settings.redis_url and settings.database_url):
         raise Stop("durable needs REDIS_URL and DATABASE_URL: the servers of the nodes it writes for")
@@ -420,10 +420,10 @@ def _durable(settings: Settings) -> int:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(run_forever(settings))
+        asyncio.run(run_forever(settings, predictions=predictions))
     else:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(run_forever(settings))
+            runner.run(run_forever(settings, predictions=predictions))
     return 0
 
 
@@ -671,7 +671,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--before", required=True, help="YYYY-MM-DD: months ending on or before its month go (required)")
     _setting(p, "--data-dir", "data_dir", type=Path)
     what = "run only the durable writer (stream -> Postgres); needs REDIS_URL and DATABASE_URL"
-    sub.add_parser("durable", help=what, description=what)
+    p = sub.add_parser("durable", help=what, description=what)
+    p.add_argument(
+        "--predictions",
+        action="store_true",
+        help="also predict ready times for a share of the restaurants, as a node's background process does (default: off;"
+        " FIREFLOW_PREDICTIONS=false turns predictions off everywhere)",
+    )
     what = "mint a signed device token for a restaurant set up in Redis"
     p = sub.add_parser("token", help=what, description=what + "; the secret is the one serve uses")
     p.add_argument("--restaurant", required=True, help="restaurant id, as set up in Redis (required)")
@@ -810,7 +816,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": lambda: _serve(settings, demo=False),
         "demo": lambda: _serve(settings, demo=True, simulate=args if args.simulate else None),
         "migrate": lambda: _migrate(settings),
-        "durable": lambda: _durable(settings),
+        "durable": lambda: _durable(settings, predictions=args.predictions and settings.predictions),
         "events": lambda: _events(settings, args),
         "token": lambda: _token(settings, args),
         "restaurant": lambda: _restaurant(settings, args),

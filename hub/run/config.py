@@ -150,7 +150,9 @@ class Settings(BaseSettings):
         description="seconds a dead node's share of the due checks waits before the other nodes take it over",
     )
     predictions: bool = Field(
-        True, description="predict fired orders' ready times (ORDER_PREDICTED); the live nodes share the restaurants"
+        True,
+        description="predict fired orders' ready times (ORDER_PREDICTED); the live nodes share the restaurants, each "
+        "in its background process when it has one (FIREFLOW_DURABLE=process)",
     )
     predict_tick: Positive = Field(
         5.0,

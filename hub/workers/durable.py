@@ -23,8 +23,8 @@ import contextlib
 import logging
 import os
 import secrets
-import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -40,7 +40,7 @@ from fireflow.hub.books.partitions import ensure_months
 from fireflow.hub.live.control import follow
 from fireflow.hub.live.keys import DURABLE_GROUP, WAKE_PATTERN, WAKE_PREFIX, Keys
 from fireflow.hub.live.multiplexed import Quiet
-from fireflow.hub.live.redis_client import get_many, is_cluster, redis_client, slot_groups
+from fireflow.hub.live.redis_client import get_many, is_cluster, slot_groups
 from fireflow.hub.live.store import NESTED_ORDER_IDS, ORDER_ID_FIELDS, Store, StreamEntry, visible_head
 from fireflow.hub.supervise import reraise_if_cancelled
 from fireflow.hub.workers.archiver import Archiver
@@ -92,6 +92,9 @@ class DurableWriter:
         self.linger = linger
         self.sweep = sweep
         self._woken: set[str] = set()  # streams a commit published since the last read
+        # Told of the same wake-ups (``listen``): the predictor, in the same background process.
+        self.on_wake: list[Callable[[str], None]] = []
+        self.on_missed: list[Callable[[], None]] = []
         self.quiet = Quiet()  # the wake-ups' socket, left unread while the writer lingers (``listen``)
         self._swept = -1e9  # when every stream was last read
         self.reads: dict[str, int] = {}  # reads per stream: what the wake-ups spare is seen here
@@ -158,10 +161,15 @@ class DurableWriter:
 
         async def caught_up() -> None:
             self.missed()
+            for missed in self.on_missed:
+                missed()
 
         def on_message(message: dict[str, Any]) -> None:
             if message["type"] == "pmessage":
-                self.woken(message["channel"].decode()[len(WAKE_PREFIX) :])
+                rid = message["channel"].decode()[len(WAKE_PREFIX) :]
+                self.woken(rid)
+                for told in self.on_wake:
+                    told(rid)
 
         await follow(
             self.redis,
@@ -477,44 +485,3 @@ def _row(rid: str, epoch: str, entry: StreamEntry) -> dict[str, Any]:
         if entry.order_ids is not None
         else " ".join(orders_in(orjson.loads(entry.data))),
     }
-
-
-async def run_forever(settings: Any) -> None:
-    """``fireflow durable`` (a node's background process, or one of its own): the writer and, beside it, what
-    leaves the hub (``hub/workers/senders.py``), until SIGTERM or SIGINT."""
-    from fireflow.hub.books.db import create_engine
-    from fireflow.hub.run.heap import freeze_the_start
-    from fireflow.hub.workers.senders import Senders
-
-    # The nodes' client: a command on a connection Redis dropped (a restart) is retried on a fresh one.
-    redis = redis_client(settings.redis_url, pool_size=4, pool_timeout=settings.redis_pool_timeout)
-    engine = create_engine(settings.database_url)
-    store = Store(redis)
-    writer = DurableWriter(
-        redis,
-        store,
-        engine,
-        batch=settings.durable_batch,
-        closed_keep=settings.closed_keep,
-        lease=settings.durable_lease,
-    )
-    senders = Senders.of(settings, engine, redis, store)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    writer.start()
-    running = [asyncio.create_task(run(), name=name) for name, run in senders.tasks().items()]
-    if settings.freeze_gc:
-        freeze_the_start()
-    try:
-        await stop.wait()
-    finally:
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
-        await senders.close()
-        await writer.stop()
-        await writer.close()
-        await engine.dispose()
-        await redis.aclose()
