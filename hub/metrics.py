@@ -286,10 +286,10 @@ class NodeCollector(Collector):
             "Shards of the restaurants whose background work this node does now, by work (hub/workers/shares.py)",
             labels=["work"],
         )
-        predictor = (
-            hub.predictor
-        )  # in this node's loop (None: off, or in its background process, which reports nothing here)
-        if not hub.predicts_aside:
+        # The predictor in this node's loop; None when predictions are off (0 here) or run in the node's background
+        # process (which reports nothing here, as a writer of its own does not).
+        predictor = hub.predictor
+        if not hub.predicts_in_background:
             shards.add_metric(["predictions"], len(predictor.shares.held) if predictor is not None else 0)
         shards.add_metric(["sweeps"], len(hub.sweeper.shares.held))
         shards.add_metric(["due_checks"], len(hub.due_checks.shares.held))
@@ -301,7 +301,7 @@ class NodeCollector(Collector):
             "The predictor's looks at a restaurant: whole, or unchanged (a commit woke it, no open order had changed)",
             labels=["kind"],
         )
-        if not hub.predicts_aside:
+        if not hub.predicts_in_background:
             for kind in ("whole", "unchanged"):
                 looks.add_metric([kind], predictor.looks[kind] if predictor is not None else 0)
         yield looks

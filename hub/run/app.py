@@ -178,11 +178,11 @@ class Hub:
         self.fanout.on_wake.append(self.due_checks.woken)
         self.fanout.on_missed.append(self.due_checks.missed)
         # The predictor runs in the node's background process when it has one (``hub/workers/background.py``).
-        self.predicts_aside = bool(
+        self.predicts_in_background = bool(
             settings.predictions and self.engine is not None and settings.durable_mode == "process"
         )
         self.predictor: Predictor | None = None
-        if settings.predictions and not self.predicts_aside:
+        if settings.predictions and not self.predicts_in_background:
             self.predictor = Predictor(
                 self.redis, self.store, self.bus, tick=settings.predict_tick, secret=settings.secret
             )
@@ -295,7 +295,7 @@ class Hub:
             "-m",
             "fireflow.hub.run.cli",
             "durable",
-            *(["--predictions"] if self.predicts_aside else []),
+            *(["--predictions"] if self.predicts_in_background else []),
             env=env,
             preexec_fn=_background_child(),
         )

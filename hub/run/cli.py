@@ -675,8 +675,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--predictions",
         action="store_true",
-        help="also predict ready times for a share of the restaurants, as a node's background process does (default: off;"
-        " FIREFLOW_PREDICTIONS=false turns predictions off everywhere)",
+        help="also predict ready times for a share of the restaurants, as a node's background process does "
+        "(default: off; FIREFLOW_PREDICTIONS=false turns predictions off everywhere)",
     )
     what = "mint a signed device token for a restaurant set up in Redis"
     p = sub.add_parser("token", help=what, description=what + "; the secret is the one serve uses")
