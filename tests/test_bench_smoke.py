@@ -8,6 +8,7 @@ fire plan, the shared clock and the cleanup.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import psutil
 import pytest
@@ -104,3 +105,19 @@ def test_scenario_runs_and_prints_its_figures(
     extra = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     _, alive = psutil.wait_procs(extra, timeout=WAIT)
     assert not alive, f"the bench left processes behind: {[' '.join(p.cmdline()[:4]) for p in alive]}"
+
+
+@pytest.mark.usefixtures("bench_env")
+def test_kitchen_with_a_profile_writes_where_the_hub_s_cpu_went_while_firing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--sockets", "20", "--restaurants", "2", "--rate", "20", "--duration", "3", "--drain", "1"]
+    assert bench.run("kitchen", [*argv, "--profile", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for process in ("node", "background"):  # the node, and its background process (writer and predictor)
+        assert re.search(rf"^profile\[{process}\]: samples=\d+ file=\S+{process}-\d+\.folded busiest: ", out, re.M), out
+    [node] = (tmp_path / "firing").glob("node-*.folded")
+    stacks = [line.rpartition(" ")[0] for line in node.read_text().splitlines()]
+    # the firing's samples, not the preparing's: commands (60 fires), and no order opened or added to
+    assert any("CommandBus.execute (" in stack for stack in stacks)
+    assert not any("add_item (" in stack or "open_order (" in stack for stack in stacks)

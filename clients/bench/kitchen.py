@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+from fireflow.clients.bench import profile
 from fireflow.clients.bench.environment import Env
 from fireflow.clients.bench.load import STATIONS, Load, Run, StepResult
 from fireflow.clients.bench.report import MiB, figure, ms, ratio, say
@@ -31,6 +33,12 @@ def _options(p: argparse.ArgumentParser) -> None:
         "--acks",
         action="store_true",
         help="station screens send ticket.ack for each ticket they show, as the KDS page does (8 commands a fire)",
+    )
+    p.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="the hub's processes sample their CPU time into DIR: the firing's profile is written to DIR/firing "
+        "(collapsed stacks, for flame graph tools) and its busiest functions printed",
     )
 
 
@@ -88,7 +96,12 @@ async def _kitchen(env: Env, server: Server, args: argparse.Namespace) -> StepRe
         fires = await planned_fires(env, run, args, server.name, lambda n: n % procs)
         total = len(fires)
         say(f"{server.name}: firing {total} orders at {args.rate:g}/s for {args.duration:g}s")
+        profiled = Path(args.profile) if args.profile and server.name == "hub" else None
+        hub = [server.ps.pid, *(child.pid for child in server.ps.children(recursive=True))]  # its background one
+        before = await profile.snapshot(profiled, hub) if profiled else {}
         result = await run.step(0, args.rate, fires, args.drain)
+        if profiled:
+            profile.write_window(profiled, before, await profile.snapshot(profiled, hub))
         rss = server.rss()
         failed = run.failed
     finally:
@@ -118,6 +131,17 @@ def _frame(result: StepResult) -> int:
     return result.frame
 
 
+def _hub_env(args: argparse.Namespace) -> dict[str, str]:
+    return profile.hub_env(args.profile)
+
+
 KITCHEN = Scenario(
-    sockets=2000, procs=1, restaurants=200, options=_options, measure=_kitchen, compare=_compare, frame=_frame
+    sockets=2000,
+    procs=1,
+    restaurants=200,
+    options=_options,
+    measure=_kitchen,
+    compare=_compare,
+    frame=_frame,
+    hub_env=_hub_env,
 )

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.logs import configure as configure_logging
 from fireflow.hub.run.config import Settings, SettingsError, address
+from fireflow.hub.run.cpu_profile import profile_process
 from fireflow.schema.setup import MENU_COLUMNS
 
 if TYPE_CHECKING:
@@ -198,6 +199,9 @@ def _serve(settings: Settings, demo: bool, simulate: argparse.Namespace | None =
     check_reachable(settings)  # the configured servers, before starting any embedded one
     settings = settings.with_(secret=_secret(settings, create=True))
     with real_servers(settings) as settings, contextlib.ExitStack() as cleanup:
+        profile = profile_process(settings.cpu_profile, "node")
+        if profile is not None:
+            cleanup.callback(profile.stop)
         if settings.database_url:
             _run_migrations(settings.database_url)
         printers = None
@@ -415,15 +419,20 @@ def _durable(settings: Settings, *, predictions: bool) -> int:
     if not (settings.redis_url and settings.database_url):
         raise Stop("durable needs REDIS_URL and DATABASE_URL: the servers of the nodes it writes for")
     check_reachable(settings)
-    # On uvloop where it is installed, as the node's own loop is (uvicorn's choice): its loop and transports
-    # spent a fifth of the writer's CPU on asyncio's in ``bench kitchen``.
+    profile = profile_process(settings.cpu_profile, "background")
     try:
-        import uvloop
-    except ImportError:
-        asyncio.run(run_forever(settings, predictions=predictions))
-    else:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(run_forever(settings, predictions=predictions))
+        # On uvloop where it is installed, as the node's own loop is (uvicorn's choice): its loop and transports
+        # spent a fifth of the writer's CPU on asyncio's in ``bench kitchen``.
+        try:
+            import uvloop
+        except ImportError:
+            asyncio.run(run_forever(settings, predictions=predictions))
+        else:
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(run_forever(settings, predictions=predictions))
+    finally:
+        if profile is not None:
+            profile.stop()
     return 0
 
 

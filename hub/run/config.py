@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     # the sockets), "inline" (in this node's event loop), or "off" (another node or `fireflow durable`).
     durable: DurableMode = Field("process", description="where this node's durable writer runs")
     freeze_gc: bool = Field(True, description="freeze the start-up heap out of the garbage collector")
+    cpu_profile: str = Field(
+        "",
+        description="a directory: the node and its background process sample their CPU time there (collapsed "
+        "stacks, rewritten each second; hub/run/cpu_profile.py), to find where the CPU goes; unset: no sampling",
+    )
     redis_pool: Count = Field(
         64,
         description="Redis connections per node for pipelines, blocking reads and (on a cluster) commands; one Redis "

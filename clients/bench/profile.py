@@ -1,0 +1,65 @@
+"""``fireflow bench kitchen --profile DIR``: where the hub's CPU went while it was firing.
+
+The hub's processes sample their own CPU time into ``DIR`` (``FIREFLOW_CPU_PROFILE``, ``hub/run/cpu_profile.py``:
+cumulative collapsed stacks, rewritten each second). The bench copies them just before the firing and just after
+it; the difference is the firing's profile, written as ``DIR/firing/<process>.folded`` and summed up here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from pathlib import Path
+
+from fireflow.clients.bench.report import figure
+
+__all__ = ["hub_env", "snapshot", "write_window"]
+
+FRESH_WITHIN_S = 10.0  # the processes write each second: a copy waits this long at most for their next write
+SHOWN = 12  # functions listed for each process
+
+
+def hub_env(folder: str | None) -> dict[str, str]:
+    return {"FIREFLOW_CPU_PROFILE": str(Path(folder).resolve())} if folder else {}
+
+
+def _read(path: Path) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if stack:
+            counts[stack] += int(n)
+    return counts
+
+
+async def snapshot(folder: Path, pids: list[int]) -> dict[str, Counter[str]]:
+    """The counts of each of these processes as written after now: each one's next write, a second away at most
+    (or its first, for one still starting)."""
+    asked = time.time()
+    deadline = asked + FRESH_WITHIN_S
+    while True:
+        found = {pid: next(iter(folder.glob(f"*-{pid}.folded")), None) for pid in pids}
+        fresh = {pid: path for pid, path in found.items() if path is not None and path.stat().st_mtime > asked}
+        if len(fresh) == len(pids) or time.time() > deadline:
+            return {path.stem: _read(path) for path in fresh.values()}
+        await asyncio.sleep(0.1)
+
+
+def write_window(folder: Path, before: dict[str, Counter[str]], after: dict[str, Counter[str]]) -> None:
+    """Each process's samples between the two copies: written for flame graph tools, and the functions most of
+    them fell in printed."""
+    out = folder / "firing"
+    out.mkdir(exist_ok=True)
+    for name, counts in sorted(after.items()):
+        if name not in before:
+            continue  # not written before the firing: nothing to tell its samples in the firing by
+        window = counts - before[name]
+        total = sum(window.values())
+        (out / f"{name}.folded").write_text("".join(f"{stack} {n}\n" for stack, n in sorted(window.items())))
+        own: Counter[str] = Counter()  # by the function a sample fell in (time in C counts on its Python caller)
+        for stack, n in window.items():
+            own[stack.rpartition(";")[2]] += n
+        share = 100 / max(total, 1)
+        listed = ", ".join(f"{frame.partition(' (')[0]} {n * share:.1f}%" for frame, n in own.most_common(SHOWN))
+        figure(f"profile[{name.partition('-')[0]}]: samples={total} file={out / f'{name}.folded'} busiest: {listed}")
