@@ -97,11 +97,11 @@ async def _kitchen(env: Env, server: Server, args: argparse.Namespace) -> StepRe
         total = len(fires)
         say(f"{server.name}: firing {total} orders at {args.rate:g}/s for {args.duration:g}s")
         profiled = Path(args.profile) if args.profile and server.name == "hub" else None
-        hub = [server.ps.pid, *(child.pid for child in server.ps.children(recursive=True))]  # its background one
-        before = await profile.snapshot(profiled, hub) if profiled else {}
+        pids = [server.ps.pid, *(c.pid for c in server.ps.children(recursive=True))] if profiled else []  # + its child
+        before = await profile.snapshot(profiled, pids) if profiled else {}
         result = await run.step(0, args.rate, fires, args.drain)
         if profiled:
-            profile.write_window(profiled, before, await profile.snapshot(profiled, hub))
+            profile.write_window(profiled, before, await profile.snapshot(profiled, pids))
         rss = server.rss()
         failed = run.failed
     finally:
