@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from fireflow.hub.run.cpu_profile import CpuProfile
+from fireflow.hub.run.cpu_profile import CpuProfile, read_folded
 
 
 def _burn(seconds: float) -> int:
@@ -18,10 +18,6 @@ def _burn(seconds: float) -> int:
     return n
 
 
-def _read(path: Path) -> dict[str, int]:
-    return {stack: int(n) for stack, _, n in (line.rpartition(" ") for line in path.read_text().splitlines())}
-
-
 def test_the_samples_fall_on_the_function_that_spent_the_cpu_not_on_one_that_slept(tmp_path: Path) -> None:
     profile = CpuProfile(tmp_path / "test.folded")
     profile.start()
@@ -30,7 +26,7 @@ def test_the_samples_fall_on_the_function_that_spent_the_cpu_not_on_one_that_sle
         time.sleep(0.4)  # waiting costs no CPU: no sample (a wall-clock sampler puts half of them here)
     finally:
         profile.stop()
-    stacks = _read(tmp_path / "test.folded")
+    stacks = read_folded(tmp_path / "test.folded")
     total = sum(stacks.values())
     burnt = sum(n for stack, n in stacks.items() if "_burn (" in stack.rsplit(";", 1)[-1])
     assert total >= 40  # as often as the kernel counts CPU time: 100 (at 250 Hz) to 400 samples

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from fireflow.clients.bench.report import figure
+from fireflow.hub.run.cpu_profile import read_folded, write_folded
 
 __all__ = ["hub_env", "snapshot", "write_window"]
 
@@ -24,15 +25,6 @@ def hub_env(folder: str | None) -> dict[str, str]:
     return {"FIREFLOW_CPU_PROFILE": str(Path(folder).resolve())} if folder else {}
 
 
-def _read(path: Path) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for line in path.read_text().splitlines():
-        stack, _, n = line.rpartition(" ")
-        if stack:
-            counts[stack] += int(n)
-    return counts
-
-
 async def snapshot(folder: Path, pids: list[int]) -> dict[str, Counter[str]]:
     """The counts of each of these processes as written after now: each one's next write, a second away at most
     (or its first, for one still starting)."""
@@ -42,7 +34,7 @@ async def snapshot(folder: Path, pids: list[int]) -> dict[str, Counter[str]]:
         found = {pid: next(iter(folder.glob(f"*-{pid}.folded")), None) for pid in pids}
         fresh = {pid: path for pid, path in found.items() if path is not None and path.stat().st_mtime > asked}
         if len(fresh) == len(pids) or time.time() > deadline:
-            return {path.stem: _read(path) for path in fresh.values()}
+            return {path.stem: read_folded(path) for path in fresh.values()}
         await asyncio.sleep(0.1)
 
 
@@ -56,7 +48,7 @@ def write_window(folder: Path, before: dict[str, Counter[str]], after: dict[str,
             continue  # not written before the firing: nothing to tell its samples in the firing by
         window = counts - before[name]
         total = sum(window.values())
-        (out / f"{name}.folded").write_text("".join(f"{stack} {n}\n" for stack, n in sorted(window.items())))
+        write_folded(out / f"{name}.folded", window)
         own: Counter[str] = Counter()  # by the function a sample fell in (time in C counts on its Python caller)
         for stack, n in window.items():
             own[stack.rpartition(";")[2]] += n

@@ -3,8 +3,8 @@
 A wall-clock sampler (py-spy) counts a thread that is runnable but waiting for a core as running. On a loaded
 two-core machine, most of what it put on the writes to Redis and to the sockets was that wait, after the write
 had woken its reader. ``setitimer(ITIMER_PROF)`` fires on the process's own CPU time, user and system alike, so
-the samples fall where the CPU goes. yappi and cProfile time every call instead: a clock read per call, which
-overstated the small functions the hub's hot paths are made of several times over.
+the samples fall where the CPU goes. cProfile (yappi likewise) reads a clock on every call instead: on the CPU
+clock it put the hub's RESP packing at 39 µs a command, which takes 2.7 µs timed alone.
 
 The handler counts the main thread's Python stack, where the hub's event loop runs. Time in C (a system call,
 pydantic-core) counts on the Python function that called it, or the one that runs next. The counts are
@@ -19,11 +19,12 @@ import os
 import signal
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from types import CodeType, FrameType
 from typing import Any
 
-__all__ = ["INTERVAL_S", "CpuProfile", "profile_process"]
+__all__ = ["INTERVAL_S", "CpuProfile", "profile_process", "read_folded", "write_folded"]
 
 INTERVAL_S = 0.001  # a sample per millisecond of the process's CPU time, or the kernel's tick if that is longer
 WRITE_EVERY_S = 1.0
@@ -69,14 +70,27 @@ class CpuProfile:
 
     def write(self) -> None:
         """The counts so far, replacing the file at once: a reader never sees half of it."""
-        text = "".join(f"{stack} {n}\n" for stack, n in list(self.counts.items()))
-        partial = self.path.with_name(self.path.name + ".partial")
-        partial.write_text(text)
-        os.replace(partial, self.path)
+        write_folded(self.path, dict(self.counts))  # copied in one step: the handler may count meanwhile
 
     def _keep_writing(self) -> None:
         while not self._stopped.wait(WRITE_EVERY_S):
             self.write()
+
+
+def write_folded(path: Path, counts: Mapping[str, int]) -> None:
+    """``counts`` as collapsed stacks (``a;b;c N`` a line), replacing ``path`` at once."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text("".join(f"{stack} {n}\n" for stack, n in sorted(counts.items())))
+    os.replace(partial, path)
+
+
+def read_folded(path: Path) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if stack:
+            counts[stack] += int(n)
+    return counts
 
 
 def profile_process(folder: str, role: str) -> CpuProfile | None:
