@@ -107,17 +107,43 @@ def test_scenario_runs_and_prints_its_figures(
     assert not alive, f"the bench left processes behind: {[' '.join(p.cmdline()[:4]) for p in alive]}"
 
 
+@pytest.mark.parametrize(
+    ("scenario", "argv", "part", "measured", "before"),
+    [
+        # the firing's samples, not the preparing's: commands (60 fires), and no order opened or added to
+        (
+            "kitchen",
+            ["--sockets", "20", "--restaurants", "2", "--rate", "20", "--duration", "3", "--drain", "1"],
+            "firing",
+            "CommandBus.execute (",
+            ("add_item (", "open_order ("),
+        ),
+        # the rush's samples: payments (150), and no order opened for them
+        (
+            "settle",
+            ["--sockets", "3", "--restaurants", "2", "--orders", "150", "--after", "0.5"],
+            "rush",
+            "Settler.pay (",
+            ("add_item (", "open_order ("),
+        ),
+    ],
+)
 @pytest.mark.usefixtures("bench_env")
-def test_kitchen_with_a_profile_writes_where_the_hub_s_cpu_went_while_firing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_a_bench_with_a_profile_writes_where_the_hub_s_cpu_went_while_measured(
+    scenario: str,
+    argv: list[str],
+    part: str,
+    measured: str,
+    before: tuple[str, ...],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    argv = ["--sockets", "20", "--restaurants", "2", "--rate", "20", "--duration", "3", "--drain", "1"]
-    assert bench.run("kitchen", [*argv, "--profile", str(tmp_path)]) == 0
+    assert bench.run(scenario, [*argv, "--profile", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     for process in ("node", "background"):  # the node, and its background process (writer and predictor)
-        assert re.search(rf"^profile\[{process}\]: samples=\d+ file=\S+{process}-\d+\.folded busiest: ", out, re.M), out
-    [node] = (tmp_path / "firing").glob("node-*.folded")
+        found = rf"^profile\[{process}\]: samples=\d+ file=\S+/{part}/{process}-\d+\.folded busiest: "
+        assert re.search(found, out, re.M), out
+    [node] = (tmp_path / part).glob("node-*.folded")
     stacks = [line.rpartition(" ")[0] for line in node.read_text().splitlines()]
-    # the firing's samples, not the preparing's: commands (60 fires), and no order opened or added to
-    assert any("CommandBus.execute (" in stack for stack in stacks)
-    assert not any("add_item (" in stack or "open_order (" in stack for stack in stacks)
+    assert any(measured in stack for stack in stacks)
+    assert not any(frame in stack for stack in stacks for frame in before)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from fireflow.clients.bench import profile
@@ -34,12 +33,7 @@ def _options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="station screens send ticket.ack for each ticket they show, as the KDS page does (8 commands a fire)",
     )
-    p.add_argument(
-        "--profile",
-        metavar="DIR",
-        help="the hub's processes sample their CPU time into DIR: the firing's profile is written to DIR/firing "
-        "(collapsed stacks, for flame graph tools) and its busiest functions printed",
-    )
+    profile.add_option(p, "firing")
 
 
 def kitchen_screens(env: Env, sockets: int, restaurants: int) -> Iterator[tuple[int, int, tuple[str, list[str], str]]]:
@@ -96,12 +90,8 @@ async def _kitchen(env: Env, server: Server, args: argparse.Namespace) -> StepRe
         fires = await planned_fires(env, run, args, server.name, lambda n: n % procs)
         total = len(fires)
         say(f"{server.name}: firing {total} orders at {args.rate:g}/s for {args.duration:g}s")
-        profiled = Path(args.profile) if args.profile and server.name == "hub" else None
-        pids = [server.ps.pid, *(c.pid for c in server.ps.children(recursive=True))] if profiled else []  # + its child
-        before = await profile.snapshot(profiled, pids) if profiled else {}
-        result = await run.step(0, args.rate, fires, args.drain)
-        if profiled:
-            profile.write_window(profiled, before, await profile.snapshot(profiled, pids))
+        async with profile.measured(args, server, "firing"):
+            result = await run.step(0, args.rate, fires, args.drain)
         rss = server.rss()
         failed = run.failed
     finally:
@@ -131,10 +121,6 @@ def _frame(result: StepResult) -> int:
     return result.frame
 
 
-def _hub_env(args: argparse.Namespace) -> dict[str, str]:
-    return profile.hub_env(args.profile)
-
-
 KITCHEN = Scenario(
     sockets=2000,
     procs=1,
@@ -143,5 +129,5 @@ KITCHEN = Scenario(
     measure=_kitchen,
     compare=_compare,
     frame=_frame,
-    hub_env=_hub_env,
+    hub_env=profile.hub_env,
 )

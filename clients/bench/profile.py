@@ -1,28 +1,57 @@
-"""``fireflow bench kitchen --profile DIR``: where the hub's CPU went while it was firing.
+"""``fireflow bench kitchen|settle --profile DIR``: where the hub's CPU went while it was measured.
 
 The hub's processes sample their own CPU time into ``DIR`` (``FIREFLOW_CPU_PROFILE``, ``hub/run/cpu_profile.py``:
-cumulative collapsed stacks, rewritten each second). The bench copies them just before the firing and just after
-it; the difference is the firing's profile, written as ``DIR/firing/<process>.folded`` and summed up here.
+cumulative collapsed stacks, rewritten each second). The bench copies them just before its measured part (the
+kitchen's firing, the settlements' rush) and just after it; the difference is that part's profile, written as
+``DIR/<part>/<process>.folded`` and summed up here.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fireflow.clients.bench.report import figure
+from fireflow.clients.bench.servers import Server
 from fireflow.hub.run.cpu_profile import read_folded, write_folded
 
-__all__ = ["hub_env", "snapshot", "write_window"]
+__all__ = ["add_option", "hub_env", "measured", "snapshot", "write_window"]
 
 FRESH_WITHIN_S = 10.0  # the processes write each second: a copy waits this long at most for their next write
 SHOWN = 12  # functions listed for each process
 
 
-def hub_env(folder: str | None) -> dict[str, str]:
-    return {"FIREFLOW_CPU_PROFILE": str(Path(folder).resolve())} if folder else {}
+def add_option(p: argparse.ArgumentParser, part: str) -> None:
+    p.add_argument(
+        "--profile",
+        metavar="DIR",
+        help=f"the hub's processes sample their CPU time into DIR: the {part}'s profile is written to DIR/{part} "
+        "(collapsed stacks, for flame graph tools) and its busiest functions printed",
+    )
+
+
+def hub_env(args: argparse.Namespace) -> dict[str, str]:
+    """What the hub is started with for ``--profile``: its processes' sampler on, writing into the folder."""
+    return {"FIREFLOW_CPU_PROFILE": str(Path(args.profile).resolve())} if args.profile else {}
+
+
+@contextlib.asynccontextmanager
+async def measured(args: argparse.Namespace, server: Server, part: str) -> AsyncIterator[None]:
+    """The hub's profile of what runs inside, written to ``DIR/<part>`` (nothing without ``--profile``, nor for a
+    baseline server, which does not sample itself)."""
+    if not args.profile or server.name != "hub":
+        yield
+        return
+    folder = Path(args.profile)
+    pids = [server.ps.pid, *(c.pid for c in server.ps.children(recursive=True))]  # the node and its background
+    before = await snapshot(folder, pids)
+    yield
+    write_window(folder / part, before, await snapshot(folder, pids))
 
 
 async def snapshot(folder: Path, pids: list[int]) -> dict[str, Counter[str]]:
@@ -38,10 +67,9 @@ async def snapshot(folder: Path, pids: list[int]) -> dict[str, Counter[str]]:
         await asyncio.sleep(0.1)
 
 
-def write_window(folder: Path, before: dict[str, Counter[str]], after: dict[str, Counter[str]]) -> None:
-    """Each process's samples between the two copies: written for flame graph tools, and the functions most of
-    them fell in printed."""
-    out = folder / "firing"
+def write_window(out: Path, before: dict[str, Counter[str]], after: dict[str, Counter[str]]) -> None:
+    """Each process's samples between the two copies, into ``out``: written for flame graph tools, and the
+    functions most of them fell in printed."""
     out.mkdir(exist_ok=True)
     for name, counts in sorted(after.items()):
         if name not in before:

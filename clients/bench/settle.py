@@ -17,6 +17,7 @@ import httpx
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
+from fireflow.clients.bench import profile
 from fireflow.clients.bench.environment import Env
 from fireflow.clients.bench.load import WAITER_RATE
 from fireflow.clients.bench.report import figure, say
@@ -37,6 +38,7 @@ def _options(p: argparse.ArgumentParser) -> None:
         default=3.0,
         help="seconds the outbox's drain is watched once the rush is over (default 3: it stood aside during it)",
     )
+    profile.add_option(p, "rush")
 
 
 class _Paced:
@@ -109,15 +111,18 @@ async def _settle(env: Env, server: Server, args: argparse.Namespace) -> None:
             await client.client.close()
 
     say(f"settling with {args.sockets} cashier connection(s)")
-    commits_before = await _commits(server)
-    cpu_before, own_before, servers_before = server.cpu(), server.own_cpu(), _servers_cpu(env.extras)
-    started = time.perf_counter()
-    await asyncio.gather(*(cashier(c) for c in range(args.sockets)))
-    elapsed = time.perf_counter() - started
-    hub_cpu_s = server.cpu() - cpu_before
-    own_cpu_s = server.own_cpu() - own_before
-    servers_cpu_s = {n: cpu - servers_before[n] for n, cpu in _servers_cpu(env.extras).items() if n in servers_before}
-    commits, sent = (after - before for after, before in zip(await _commits(server), commits_before, strict=True))
+    async with profile.measured(args, server, "rush"):
+        commits_before = await _commits(server)
+        cpu_before, own_before, servers_before = server.cpu(), server.own_cpu(), _servers_cpu(env.extras)
+        started = time.perf_counter()
+        await asyncio.gather(*(cashier(c) for c in range(args.sockets)))
+        elapsed = time.perf_counter() - started
+        hub_cpu_s = server.cpu() - cpu_before
+        own_cpu_s = server.own_cpu() - own_before
+        servers_cpu_s = {
+            n: cpu - servers_before[n] for n, cpu in _servers_cpu(env.extras).items() if n in servers_before
+        }
+        commits, sent = (after - before for after, before in zip(await _commits(server), commits_before, strict=True))
     hub_cpu = hub_cpu_s / elapsed * 100 if elapsed else 0.0
     # The hub's CPU per settlement (its bill.preview included): what bounds a node once Postgres, Redis and
     # this load generator no longer share its two cores, as they do here. Split: the sockets' process, and its
@@ -205,4 +210,6 @@ async def _commits(server: Server) -> tuple[float, float]:
 
 # Forty tills over twenty restaurants: each till paced under the frame limit (40 settlements/s at most), two
 # to a restaurant (a restaurant's settlements take turns on its day lock), enough to find the node's pace.
-SETTLE: Scenario[None] = Scenario(sockets=40, procs=1, restaurants=20, options=_options, measure=_settle)
+SETTLE: Scenario[None] = Scenario(
+    sockets=40, procs=1, restaurants=20, options=_options, measure=_settle, hub_env=profile.hub_env
+)

@@ -1,4 +1,4 @@
-"""Where a hub process spends its CPU: a sampler on CPU time (``FIREFLOW_CPU_PROFILE``, ``bench kitchen --profile``).
+"""Where a hub process spends its CPU: a sampler on CPU time (``FIREFLOW_CPU_PROFILE``, ``bench kitchen|settle --profile``).
 
 A wall-clock sampler (py-spy) counts a thread that is runnable but waiting for a core as running. On a loaded
 two-core machine, most of what it put on the writes to Redis and to the sockets was that wait, after the write
