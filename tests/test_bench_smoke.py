@@ -37,7 +37,8 @@ def _children() -> set[int]:
             [
                 # 10 fires, each one ticket a station: 2 screens a station ack it (the first counts), none refused
                 r"^kitchen\[hub\]: p50=\S+ p99=\S+ max=\S+ deliveries/s=\d+ lost=0 hub_rss=\d+MiB hub_cpu=\d+%"
-                r"\(sys=\d+%\) background_cpu=\d+% .*tickets_acked=80 cpu/delivery=\d+us (?!.*ticket_acks_refused)"
+                r"\(sys=\d+%\) background_cpu=\d+% .*node_gc=\d+x/\d+ms .*tickets_acked=80 "
+                r"cpu/delivery=\d+us \(node -?\d+, background -?\d+\) (?!.*ticket_acks_refused)"
             ],
         ),
         (

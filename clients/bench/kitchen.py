@@ -90,8 +90,10 @@ async def _kitchen(env: Env, server: Server, args: argparse.Namespace) -> StepRe
         fires = await planned_fires(env, run, args, server.name, lambda n: n % procs)
         total = len(fires)
         say(f"{server.name}: firing {total} orders at {args.rate:g}/s for {args.duration:g}s")
+        paused = await _gc_pauses(server)
         async with profile.measured(args, server, "firing"):
             result = await run.step(0, args.rate, fires, args.drain)
+        paused = [after - before for after, before in zip(await _gc_pauses(server), paused, strict=True)]
         rss = server.rss()
         failed = run.failed
     finally:
@@ -100,17 +102,33 @@ async def _kitchen(env: Env, server: Server, args: argparse.Namespace) -> StepRe
         result.first_error = result.first_error or "some sockets did not connect"
     extra = f" redis+pg_cpu={result.extra_cpu:.0f}%" if server.name == "hub" and env.extras else ""
     if server.name == "hub":  # its background process (the durable writer, the predictor), within hub_cpu
-        extra = f" background_cpu={result.child_cpu:.0f}%{extra}"
+        extra = f" background_cpu={result.child_cpu:.0f}%{extra} node_gc={paused[0]:.0f}x/{paused[1] * 1000:.0f}ms"
     if args.acks:
         extra = f"{extra} tickets_acked={result.tickets_acked}"
     figure(
         f"kitchen[{server.name}]: p50={ms(result.p50)} p99={ms(result.p99)} max={ms(result.max)} "
         f"deliveries/s={result.received / result.seconds:.0f} lost={result.lost} "
         f"{server.name}_rss={rss / MiB:.0f}MiB {server.name}_cpu={result.server_cpu:.0f}%(sys={result.server_sys:.0f}%)"
-        f"{extra} cpu/delivery={result.cpu_per_delivery_us:.0f}us loadgen_cpu={result.gen_cpu:.0f}% fire->ack p50={ms(result.ack_p50)} p99={ms(result.ack_p99)} "
+        f"{extra} cpu/delivery={result.cpu_per_delivery_us:.0f}us{_split(result) if server.name == 'hub' else ''} loadgen_cpu={result.gen_cpu:.0f}% fire->ack p50={ms(result.ack_p50)} p99={ms(result.ack_p99)} "
         f"max_at=+{result.max_at:.1f}s frame={result.frame}B{result.notes()}{f' connect_failed={failed}' if failed else ''}"
     )
     return result
+
+
+def _split(result: StepResult) -> str:
+    """The hub's CPU a delivery, split: the node (sockets, commands) and its background process."""
+    background = result.cpu_per_delivery_us * result.child_cpu / result.server_cpu if result.server_cpu else 0.0
+    return f" (node {result.cpu_per_delivery_us - background:.0f}, background {background:.0f})"
+
+
+async def _gc_pauses(server: Server) -> list[float]:
+    """The node's collector pauses so far and their seconds in all (none for a baseline, which has no /metrics):
+    the loop stands still for each, so they show in the tail of fire->screen."""
+    if server.name != "hub":
+        return [0.0, 0.0]
+    names = ("fireflow_gc_pause_seconds_count", "fireflow_gc_pause_seconds_sum")
+    found = await server.metrics(*names)
+    return [sum(v for (name, _), v in found.items() if name == wanted) for wanted in names]
 
 
 def _compare(ours: StepResult, theirs: StepResult) -> None:

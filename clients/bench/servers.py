@@ -20,7 +20,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from fireflow.clients.bench.environment import Env
 from fireflow.clients.bench.usage import cpu_seconds, cpu_split
@@ -73,6 +75,17 @@ class Server:
             times = self.ps.cpu_times()
             return float(times.user + times.system)
         return 0.0
+
+    async def metrics(self, *names: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """These samples of the hub's ``/metrics`` now, by name and labels (sorted pairs)."""
+        async with httpx.AsyncClient(base_url=f"http://{HOST}:{self.port}", timeout=10) as http:
+            scraped = (await http.get("/metrics")).text
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(scraped)
+            for sample in family.samples
+            if sample.name in names
+        }
 
     def alive(self) -> bool:
         return self.proc.poll() is None

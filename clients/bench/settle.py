@@ -13,9 +13,7 @@ import asyncio
 import time
 from typing import Any
 
-import httpx
 import psutil
-from prometheus_client.parser import text_string_to_metric_families
 
 from fireflow.clients.bench import profile
 from fireflow.clients.bench.environment import Env
@@ -197,15 +195,9 @@ def _servers_cpu(procs: list[psutil.Process]) -> dict[str, float]:
 
 async def _commits(server: Server) -> tuple[float, float]:
     """The node's calls to the books and the settlements they carried (hub/books/group_commit.py), from /metrics."""
-    async with httpx.AsyncClient(base_url=f"http://{HOST}:{server.port}", timeout=10) as http:
-        scraped = (await http.get("/metrics")).text
-    found = {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(scraped)
-        for sample in family.samples
-        if sample.name in ("fireflow_books_commits_total", "fireflow_books_settlements_total")
-    }
-    return found.get("fireflow_books_commits_total", 0.0), found.get("fireflow_books_settlements_total", 0.0)
+    names = ("fireflow_books_commits_total", "fireflow_books_settlements_total")
+    found = await server.metrics(*names)
+    return found.get((names[0], ()), 0.0), found.get((names[1], ()), 0.0)
 
 
 # Forty tills over twenty restaurants: each till paced under the frame limit (40 settlements/s at most), two
