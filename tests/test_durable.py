@@ -145,6 +145,45 @@ async def test_postgres_restart_during_traffic_loses_and_doubles_nothing(
     assert offsets == list(range(1, seq + 1))
 
 
+async def test_a_node_whose_writer_runs_elsewhere_keeps_every_event_that_writer_has_not_stored(
+    servers: Servers, redis: Redis, rid: str
+) -> None:
+    """``FIREFLOW_DURABLE=off``: the log's writer is another node's or ``fireflow durable``. While it is away (a
+    Postgres outage, a restart) the node's commits keep every event it has not stored, past the stream's history:
+    they trimmed to the history alone before, so a writer back after more than that many events never saw the
+    first ones."""
+    await seed(servers, rid)
+    async with serve_in_process(settings_for(servers).with_(durable="off", history=5), rid) as node:
+        waiter = await node.client(Role.WAITER)
+        for _ in range(3):
+            await fired_order(waiter, "burger")
+        seq = int(await redis.get(Keys(rid).seq) or 0)
+        assert seq > 5  # more events than the stream's history
+        [(oldest, _)] = await redis.xrange(Keys(rid).stream, count=1)
+        assert oldest == b"1-0"
+        writer_redis = redis_client(servers.redis_url)
+        engine = create_engine(servers.database_url)
+        writer = DurableWriter(writer_redis, Store(writer_redis), engine, lease=2.0)
+        writer.start()
+        try:
+            assert await _until_stored(servers, rid, seq) == list(range(1, seq + 1))
+
+            async def marked() -> None:  # the writer's watermark, which commits trim below, reaches them
+                while int(await redis.get(Keys(rid).persisted) or 0) < seq:
+                    await asyncio.sleep(0.05)
+
+            await asyncio.wait_for(marked(), 6 * WAIT)
+            await fired_order(waiter, "fries")  # the stream keeps its history, or all not stored if that is more
+            last = int(await redis.get(Keys(rid).seq) or 0)
+            [(oldest, _)] = await redis.xrange(Keys(rid).stream, count=1)
+            assert oldest == f"{min(seq, last - 5) + 1}-0".encode()
+        finally:
+            await writer.stop()
+            await writer.close()
+            await engine.dispose()
+            await writer_redis.aclose()
+
+
 async def test_the_writer_reads_only_the_streams_a_commit_woke_and_the_rest_on_its_sweep(
     servers: Servers, redis: Redis, rid: str
 ) -> None:

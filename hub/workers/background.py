@@ -33,12 +33,17 @@ __all__ = ["node_store", "run_forever"]
 
 def node_store(settings: Any, redis: Redis, engine: AsyncEngine | None) -> Store:
     """The store a node's commands commit through, as its settings make it: the node's and its background
-    process's alike (the predictor commits there)."""
+    process's alike (the predictor commits there).
+
+    With Postgres there is a durable writer, here or (``FIREFLOW_DURABLE=off``) elsewhere: the commits trim each
+    stream only below what it has stored. A node without its own writer trimmed to its history alone, so events
+    committed through it while the writer was away (an outage longer than the history) never reached the log.
+    """
     return Store(
         redis,
         history=settings.history,
         result_ttl=settings.result_ttl,
-        durable=bool(settings.database_url and settings.durable_mode != "off"),
+        durable=bool(settings.database_url),
         replicas=settings.redis_replicas,
         replica_wait_ms=int(settings.redis_replica_wait * 1000),
         archived=OrderArchive(engine).order if engine is not None else None,
