@@ -168,6 +168,24 @@ def test_an_unreachable_postgres_is_one_line_naming_database_url_and_its_address
         assert "DATABASE_URL" in line and f"127.0.0.1:{port}/ff" in line and "pw" not in line
 
 
+@pytest.mark.parametrize(
+    ("command", "extra", "says"),
+    [
+        ("durable", {}, "durable needs REDIS_URL and DATABASE_URL"),
+        ("predictor", {}, "predictor needs REDIS_URL"),
+        ("predictor", {"REDIS_URL": "redis://127.0.0.1:1/0", "FIREFLOW_PREDICTIONS": "false"}, "predictions are off"),
+    ],
+)
+def test_a_background_process_without_what_it_needs_refuses_in_one_line(
+    command: str, extra: dict[str, str], says: str
+) -> None:
+    """``fireflow durable`` and ``fireflow predictor`` (a node's background work, run on their own) name what is missing."""
+    out = _fireflow(command, env=_env(**extra))
+    assert out.returncode != 0
+    line = _one_line(out)
+    assert line.startswith(f"fireflow {command}: ") and says in line
+
+
 def test_migrate_accepts_a_plain_postgresql_url(servers: Servers) -> None:
     """`fireflow migrate` works with DATABASE_URL spelt postgresql:// as hosting providers give it."""
     url = servers.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)

@@ -128,14 +128,16 @@ async def test_the_queue_ahead_pushes_a_prediction_back_and_a_bump_brings_it_for
     assert again["ready_at"] > again["at"]
 
 
+@pytest.mark.parametrize("durable", ["process", "off"])
 async def test_a_node_with_a_background_process_predicts_there_and_hands_the_shards_on_when_it_stops(
-    servers: Servers, redis: Redis, rid: str
+    servers: Servers, redis: Redis, rid: str, durable: str
 ) -> None:
-    """``FIREFLOW_DURABLE=process``: the child predicts, not the node's loop; its tells reach the node's sockets as
+    """The child predicts, not the node's loop: beside the durable writer (``FIREFLOW_DURABLE=process``), or alone
+    (``fireflow predictor``) when the writer runs elsewhere (``off``). Its tells reach the node's sockets as
     another node's commits do, the order keeps them, and stopping the node hands the child's shards on at once."""
     await seed(servers, rid)
     shard = ShareKeys("predictor").shard(shard_of(rid))
-    settings = settings_for(servers, predictions=True, predict_tick=0.05).with_(durable="process")
+    settings = settings_for(servers, predictions=True, predict_tick=0.05).with_(durable=durable)
     async with serve_in_process(settings, rid) as node:
         assert node.hub.predictor is None  # nothing of it in the sockets' loop
         waiter = await node.client("WAITER")
@@ -145,7 +147,7 @@ async def test_a_node_with_a_background_process_predicts_there_and_hands_the_sha
         told = await _predicted(cashier, order_id)
         # predicted when the child looked (a child still starting looks seconds after the fire): its time from then
         assert told["at"] >= fired_at and abs(told["stations"]["grill"] - told["at"] - GRILL_S * 1000) < 3000
-        child, holder = node.hub.durable_child, await redis.get(shard)
+        child, holder = node.hub.background_child, await redis.get(shard)
         assert child is not None and holder is not None and f"-{child.pid}-" in holder.decode()
         kept = await node.hub.store.order(rid, order_id)
         assert kept is not None and kept.predicted_ready_at == told["ready_at"]

@@ -82,7 +82,7 @@ async def test_a_stopped_durable_child_makes_the_node_unready_and_a_killed_one_i
         waiter = await node.client(Role.WAITER)
         await new_order(waiter, "burger")
         await ready_becomes(node, True)  # the child started and stored it
-        child = hub.durable_child
+        child = hub.background_child
         assert child is not None
         os.kill(child.pid, signal.SIGSTOP)
         try:
@@ -94,8 +94,8 @@ async def test_a_stopped_durable_child_makes_the_node_unready_and_a_killed_one_i
         await ready_becomes(node, True)
         with caplog.at_level(logging.ERROR, logger="fireflow.hub.supervise"):
             os.kill(child.pid, signal.SIGKILL)
-            await until(lambda: hub.durable_child is not None and hub.durable_child.pid != child.pid)
+            await until(lambda: hub.background_child is not None and hub.background_child.pid != child.pid)
         (death,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("task durable-writer died")]
-        assert f"durable writer process {child.pid} exited with -9" in death
+        assert f"fireflow durable process {child.pid} exited with -9" in death
         await new_order(waiter, "water")
         await ready_becomes(node, True)  # the new child writes what came since

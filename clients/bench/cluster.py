@@ -217,7 +217,7 @@ async def _measure(env: Env, cluster: EmbeddedRedisCluster, nodes: list[Server],
         await run.close()
     cpu_s = [u1 + s1 - u0 - s0 for (u0, s0), (u1, s1) in zip(hub0, hub1, strict=True)]
     sys_s = [s1 - s0 for (_, s0), (_, s1) in zip(hub0, hub1, strict=True)]
-    # what the node's children (its durable writer) used, apart from the sockets' process
+    # what the node's child (its durable writer and predictor, or its predictor alone) used, beside the sockets' process
     child_s = [c - (b - a) for c, a, b in zip(cpu_s, own0, own1, strict=True)]
     _figures(args, result, nodes, per_node, (cpu_s, sys_s, child_s), wall, rss, used, redis_cpu, failed, shares)
 
@@ -254,7 +254,7 @@ def _figures(
         figure(
             f"cluster[{node.name} :{node.port}]: sockets={per_node[i]} cpu={cpu_s[i] / wall * 100:.0f}%"
             f"(sys={sys_s[i] / wall * 100:.0f}%) rss={rss[i] / MiB:.0f}MiB durable={durable}"
-            f"{f' background_cpu={child_s[i] / wall * 100:.0f}%' if durable == 'process' else ''} shards={shares[i]}"
+            f" background_cpu={child_s[i] / wall * 100:.0f}% shards={shares[i]}"  # its writer, or its predictor alone
         )
     replicas = sorted(set(redis_cpu) - set(used))
     for port in sorted(used):

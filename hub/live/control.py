@@ -24,13 +24,14 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 
+from fireflow.hub.live.keys import WAKE_PATTERN, WAKE_PREFIX
 from fireflow.hub.live.multiplexed import MultiplexedRedis, Names, Quiet
 from fireflow.hub.live.multiplexed import listen as listen_lean
 from fireflow.hub.live.redis_client import is_cluster
 from fireflow.hub.retry import Backoff
 from fireflow.hub.supervise import reraise_if_cancelled
 
-__all__ = ["REVOKED_CHANNEL", "SETUP_CHANNEL", "follow", "listen"]
+__all__ = ["REVOKED_CHANNEL", "SETUP_CHANNEL", "follow", "follow_wake_ups", "listen"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,23 @@ async def follow(
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
+
+
+async def follow_wake_ups(
+    redis: Redis,
+    what: str,
+    woken: Callable[[str], None],
+    caught_up: Callable[[], Awaitable[None]],
+    quiet: Quiet | None = None,
+) -> None:
+    """The commits' wake-ups, for a process without a fan-out to hear them from (the durable writer, a predictor
+    on its own): ``woken`` with each restaurant a commit published, ``caught_up`` after each (re)subscription."""
+
+    def on_message(message: dict[str, Any]) -> None:
+        if message["type"] == "pmessage":
+            woken(message["channel"].decode()[len(WAKE_PREFIX) :])
+
+    await follow(redis, what, lambda pubsub: pubsub.psubscribe(WAKE_PATTERN), on_message, caught_up, quiet)
 
 
 async def listen(

@@ -76,6 +76,7 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SLICES = 64  # a socket's ping goes out in one of these, spread over the interval: at 8, a slice of 275
 # of 2,200 sockets held the loop 4-10 ms (each ping is a write to the kernel), the kitchen bench's worst stalls
 DURABLE_TASK = "durable-writer"  # in this node's loop, or watching its child process
+PREDICTOR_TASK = "predictor-process"  # watching the child that predicts when the writer runs elsewhere
 FANOUT_TASKS = ("fanout-listen", "fanout-poll")  # the wake-up pattern subscription, and the offsets' tick
 
 
@@ -177,9 +178,11 @@ class Hub:
         self.due_checks = DueChecks(self.store, self.bus, tick=settings.due_tick, lease=settings.due_lease)
         self.fanout.on_wake.append(self.due_checks.woken)
         self.fanout.on_missed.append(self.due_checks.missed)
-        # The predictor runs in the node's background process when it has one (``hub/workers/background.py``).
+        # The predictor runs in the node's background process (``hub/workers/background.py``): beside the durable
+        # writer, or alone when the writer runs elsewhere; in the node's loop only with the writer there too.
         self.predicts_in_background = bool(
-            settings.predictions and self.engine is not None and settings.durable_mode == "process"
+            settings.predictions
+            and ((self.engine is not None and settings.durable_mode == "process") or settings.durable_mode == "off")
         )
         self.predictor: Predictor | None = None
         if settings.predictions and not self.predicts_in_background:
@@ -208,7 +211,7 @@ class Hub:
         self.connections = Sockets(self.metrics, HEARTBEAT_SLICES)
         self._seen_tasks: set[asyncio.Task[None]] = set()
         self.writer: DurableWriter | None = None
-        self.durable_child: asyncio.subprocess.Process | None = None
+        self.background_child: asyncio.subprocess.Process | None = None
         self.supervisor = Supervisor(on_death=lambda name: self.metrics.task_restarts.labels(name).inc())
         self.metrics.registry.register(NodeCollector(self))
 
@@ -237,7 +240,9 @@ class Hub:
             self.fanout.on_missed.append(self.writer.missed)
             spawn(DURABLE_TASK, self.writer.run)
         elif self.engine is not None and self.settings.durable_mode == "process":
-            spawn(DURABLE_TASK, self._durable_process)
+            spawn(DURABLE_TASK, lambda: self._background_process("durable", "--predictions"))
+        elif self.settings.durable_mode == "off" and self.predicts_in_background:
+            spawn(PREDICTOR_TASK, lambda: self._background_process("predictor"))
         spawn("heartbeat", self._heartbeat)
         spawn("presence", self.presence.run)
         spawn("print-agents", self.print_agents.run)
@@ -287,25 +292,27 @@ class Hub:
             await self.engine.dispose()
         await self.redis.aclose()  # it owns its pool (or its cluster's)
 
-    async def _durable_process(self) -> None:
-        """One life of the durable writer's child process, stopped with us; its exit is a death the supervisor restarts."""
+    async def _background_process(self, command: str, predicting: str = "") -> None:
+        """One life of the node's child process (``fireflow durable``, or ``fireflow predictor`` when the writer runs
+        elsewhere), stopped with us; its exit is a death the supervisor restarts. ``predicting``: the option that
+        gives it the node's predictor too."""
         env = {**os.environ, **self.settings.as_env()}  # the same settings, the secret and the port among them
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "fireflow.hub.run.cli",
-            "durable",
-            *(["--predictions"] if self.predicts_in_background else []),
+            command,
+            *([predicting] if predicting and self.predicts_in_background else []),
             env=env,
             preexec_fn=_background_child(),
         )
-        self.durable_child = proc
+        self.background_child = proc
         try:
             code = await proc.wait()
         except asyncio.CancelledError:
             await stop_child(proc)
             raise
-        raise TaskEnded(f"durable writer process {proc.pid} exited with {code}")
+        raise TaskEnded(f"fireflow {command} process {proc.pid} exited with {code}")
 
     async def _print_agents_gone(self, rid: str, agents: list[str]) -> None:
         """A print agent's last socket here closed: after ``print_agent_grace`` (an agent reconnecting, here or

@@ -20,7 +20,7 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -414,22 +414,39 @@ def _events(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _durable(settings: Settings, *, predictions: bool) -> int:
-    from fireflow.hub.workers.background import run_forever
-
     if not (settings.redis_url and settings.database_url):
         raise Stop("durable needs REDIS_URL and DATABASE_URL: the servers of the nodes it writes for")
+    return _background(settings, writing=True, predictions=predictions)
+
+
+def _predictor(settings: Settings) -> int:
+    if not settings.redis_url:
+        raise Stop("predictor needs REDIS_URL: the server of the nodes it predicts for")
+    if not settings.predictions:
+        raise Stop("predictions are off (FIREFLOW_PREDICTIONS=false): the predictor has nothing to do")
+    return _background(settings, writing=False, predictions=True)
+
+
+def _background(settings: Settings, *, writing: bool, predictions: bool) -> int:
+    """``fireflow durable`` and ``fireflow predictor``: a node's background work in a process of its own."""
+    from fireflow.hub.workers.background import run_forever
+
     check_reachable(settings)
     profile = profile_process(settings.cpu_profile, "background")
+
+    def running() -> Coroutine[Any, Any, None]:
+        return run_forever(settings, writing=writing, predictions=predictions)
+
     try:
         # On uvloop where it is installed, as the node's own loop is (uvicorn's choice): its loop and transports
         # spent a fifth of the writer's CPU on asyncio's in ``bench kitchen``.
         try:
             import uvloop
         except ImportError:
-            asyncio.run(run_forever(settings, predictions=predictions))
+            asyncio.run(running())
         else:
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                runner.run(run_forever(settings, predictions=predictions))
+                runner.run(running())
     finally:
         if profile is not None:
             profile.stop()
@@ -687,6 +704,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also predict ready times for a share of the restaurants, as a node's background process does "
         "(default: off; FIREFLOW_PREDICTIONS=false turns predictions off everywhere)",
     )
+    what = (
+        "run only a share of the ready-time predictions (what a node run with FIREFLOW_DURABLE=off starts as its "
+        "background process); needs REDIS_URL"
+    )
+    sub.add_parser("predictor", help=what, description=what)
     what = "mint a signed device token for a restaurant set up in Redis"
     p = sub.add_parser("token", help=what, description=what + "; the secret is the one serve uses")
     p.add_argument("--restaurant", required=True, help="restaurant id, as set up in Redis (required)")
@@ -826,6 +848,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": lambda: _serve(settings, demo=True, simulate=args if args.simulate else None),
         "migrate": lambda: _migrate(settings),
         "durable": lambda: _durable(settings, predictions=args.predictions and settings.predictions),
+        "predictor": lambda: _predictor(settings),
         "events": lambda: _events(settings, args),
         "token": lambda: _token(settings, args),
         "restaurant": lambda: _restaurant(settings, args),

@@ -2,7 +2,8 @@
 
 A node started with ``FIREFLOW_DURABLE=process`` (the default) runs it as a child at nice 10: the durable writer,
 what leaves the hub beside it (``hub/workers/senders.py``) and, with ``--predictions``, the node's share of the
-predictor (``hub/workers/predictions.py``). In the node's loop the predictor's rounds, every few seconds at every
+predictor (``hub/workers/predictions.py``). A node whose writer runs elsewhere (``off``) runs its predictor so
+all the same, alone in its child (``fireflow predictor``). In the node's loop the predictor's rounds, every few seconds at every
 restaurant a fire woke, and the young collections of its per-order copies came between fires and their screens: in
 ``bench kitchen`` p99 fire→screen 8.1-9.2 ms and the slowest delivery 56-75 ms, against 6.7-7.3 and 14-17 ms with
 it here, at the same CPU in all (``hub/SCALING.md``). Here it runs beside the sockets, below their priority.
@@ -17,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fireflow.hub.books.archive import OrderArchive
-from fireflow.hub.live.control import SETUP_CHANNEL
+from fireflow.hub.live.control import SETUP_CHANNEL, follow_wake_ups
 from fireflow.hub.live.control import listen as follow_control
 from fireflow.hub.live.redis_client import redis_client
 from fireflow.hub.live.store import Store
@@ -50,9 +52,12 @@ def node_store(settings: Any, redis: Redis, engine: AsyncEngine | None) -> Store
     )
 
 
-async def run_forever(settings: Any, *, predictions: bool = False) -> None:
-    """The writer, the senders and (``predictions``) the predictor, until SIGTERM or SIGINT; then the predictor
-    keeps what it learned and hands its shards on, and the writer its own."""
+async def run_forever(settings: Any, *, writing: bool = True, predictions: bool = False) -> None:
+    """The writer and the senders (``writing``) and the predictor (``predictions``), until SIGTERM or SIGINT; then
+    the predictor keeps what it learned and hands its shards on, and the writer its own.
+
+    A predictor beside a writer hears the commits' wake-ups on the writer's subscription; on its own (a node
+    whose writer runs elsewhere, ``FIREFLOW_DURABLE=off``) on one of its own."""
     from fireflow.hub.books.db import create_engine
     from fireflow.hub.commands.bus import CommandBus
     from fireflow.hub.run.heap import freeze_the_start
@@ -62,23 +67,36 @@ async def run_forever(settings: Any, *, predictions: bool = False) -> None:
 
     # The nodes' client: a command on a connection Redis dropped (a restart) is retried on a fresh one.
     redis = redis_client(settings.redis_url, pool_size=8, pool_timeout=settings.redis_pool_timeout)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url) if settings.database_url else None
     store = node_store(settings, redis, engine)
-    writer = DurableWriter(
-        redis,
-        store,
-        engine,
-        batch=settings.durable_batch,
-        closed_keep=settings.closed_keep,
-        lease=settings.durable_lease,
-    )
-    senders = Senders.of(settings, engine, redis, store)
-    tasks = dict(senders.tasks())
+    writer = None
+    senders = None
+    tasks: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
+    if writing:
+        assert engine is not None, "the durable writer needs DATABASE_URL"
+        writer = DurableWriter(
+            redis,
+            store,
+            engine,
+            batch=settings.durable_batch,
+            closed_keep=settings.closed_keep,
+            lease=settings.durable_lease,
+        )
+        senders = Senders.of(settings, engine, redis, store)
+        tasks.update(senders.tasks())
     predictor = None
     if predictions:
         predictor = Predictor(redis, store, CommandBus(store), tick=settings.predict_tick, secret=settings.secret)
-        writer.on_wake.append(predictor.woken)
-        writer.on_missed.append(predictor.missed)
+        if writer is not None:
+            writer.on_wake.append(predictor.woken)
+            writer.on_missed.append(predictor.missed)
+        else:
+            woken, missed = predictor.woken, predictor.missed
+
+            async def caught_up() -> None:
+                missed()
+
+            tasks["wake-ups"] = lambda: follow_wake_ups(redis, "predictor wake-up", woken, caught_up)
         tasks["predictions"] = predictor.run
 
         async def forget_all() -> None:
@@ -90,7 +108,8 @@ async def run_forever(settings: Any, *, predictions: bool = False) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    writer.start()
+    if writer is not None:
+        writer.start()
     running = [asyncio.create_task(run(), name=name) for name, run in tasks.items()]
     if settings.freeze_gc:
         freeze_the_start()
@@ -102,8 +121,11 @@ async def run_forever(settings: Any, *, predictions: bool = False) -> None:
         await asyncio.gather(*running, return_exceptions=True)
         if predictor is not None:
             await predictor.stop()  # the other nodes take its shards at once, not when its leases run out
-        await senders.close()
-        await writer.stop()
-        await writer.close()
-        await engine.dispose()
+        if senders is not None:
+            await senders.close()
+        if writer is not None:
+            await writer.stop()
+            await writer.close()
+        if engine is not None:
+            await engine.dispose()
         await redis.aclose()

@@ -37,8 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from fireflow.hub.books.archive import OrderArchive
 from fireflow.hub.books.calls import Calls
 from fireflow.hub.books.partitions import ensure_months
-from fireflow.hub.live.control import follow
-from fireflow.hub.live.keys import DURABLE_GROUP, WAKE_PATTERN, WAKE_PREFIX, Keys
+from fireflow.hub.live.control import follow_wake_ups
+from fireflow.hub.live.keys import DURABLE_GROUP, Keys
 from fireflow.hub.live.multiplexed import Quiet
 from fireflow.hub.live.redis_client import get_many, is_cluster, slot_groups
 from fireflow.hub.live.store import NESTED_ORDER_IDS, ORDER_ID_FIELDS, Store, StreamEntry, visible_head
@@ -164,21 +164,12 @@ class DurableWriter:
             for missed in self.on_missed:
                 missed()
 
-        def on_message(message: dict[str, Any]) -> None:
-            if message["type"] == "pmessage":
-                rid = message["channel"].decode()[len(WAKE_PREFIX) :]
-                self.woken(rid)
-                for told in self.on_wake:
-                    told(rid)
+        def woken(rid: str) -> None:
+            self.woken(rid)
+            for told in self.on_wake:
+                told(rid)
 
-        await follow(
-            self.redis,
-            "durable wake-up",
-            lambda pubsub: pubsub.psubscribe(WAKE_PATTERN),
-            on_message,
-            caught_up,
-            self.quiet,
-        )
+        await follow_wake_ups(self.redis, "durable wake-up", woken, caught_up, self.quiet)
 
     def _to_read(self, streams: list[str], owned: list[str], now: float) -> list[str]:
         """Every stream of its own on a sweep; else those a commit woke. A round re-reading what is pending
