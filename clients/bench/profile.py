@@ -20,7 +20,7 @@ from fireflow.clients.bench.report import figure
 from fireflow.clients.bench.servers import Server
 from fireflow.hub.run.cpu_profile import read_folded, write_folded
 
-__all__ = ["add_option", "hub_env", "measured", "snapshot", "write_window"]
+__all__ = ["add_option", "hub_env", "measured"]
 
 FRESH_WITHIN_S = 10.0  # the processes write each second: a copy waits this long at most for their next write
 SHOWN = 12  # functions listed for each process
@@ -49,12 +49,12 @@ async def measured(args: argparse.Namespace, server: Server, part: str) -> Async
         return
     folder = Path(args.profile)
     pids = [server.ps.pid, *(c.pid for c in server.ps.children(recursive=True))]  # the node and its background
-    before = await snapshot(folder, pids)
+    before = await _snapshot(folder, pids)
     yield
-    write_window(folder / part, before, await snapshot(folder, pids))
+    _write_window(folder / part, before, await _snapshot(folder, pids))
 
 
-async def snapshot(folder: Path, pids: list[int]) -> dict[str, Counter[str]]:
+async def _snapshot(folder: Path, pids: list[int]) -> dict[str, Counter[str]]:
     """The counts of each of these processes as written after now: each one's next write, a second away at most
     (or its first, for one still starting)."""
     asked = time.time()
@@ -67,7 +67,7 @@ async def snapshot(folder: Path, pids: list[int]) -> dict[str, Counter[str]]:
         await asyncio.sleep(0.1)
 
 
-def write_window(out: Path, before: dict[str, Counter[str]], after: dict[str, Counter[str]]) -> None:
+def _write_window(out: Path, before: dict[str, Counter[str]], after: dict[str, Counter[str]]) -> None:
     """Each process's samples between the two copies, into ``out``: written for flame graph tools, and the
     functions most of them fell in printed."""
     out.mkdir(exist_ok=True)

@@ -240,7 +240,8 @@ class Hub:
             self.fanout.on_missed.append(self.writer.missed)
             spawn(DURABLE_TASK, self.writer.run)
         elif self.engine is not None and self.settings.durable_mode == "process":
-            spawn(DURABLE_TASK, lambda: self._background_process("durable", "--predictions"))
+            predicting = ["--predictions"] if self.predicts_in_background else []
+            spawn(DURABLE_TASK, lambda: self._background_process("durable", *predicting))
         elif self.settings.durable_mode == "off" and self.predicts_in_background:
             spawn(PREDICTOR_TASK, lambda: self._background_process("predictor"))
         spawn("heartbeat", self._heartbeat)
@@ -292,17 +293,16 @@ class Hub:
             await self.engine.dispose()
         await self.redis.aclose()  # it owns its pool (or its cluster's)
 
-    async def _background_process(self, command: str, predicting: str = "") -> None:
+    async def _background_process(self, command: str, *options: str) -> None:
         """One life of the node's child process (``fireflow durable``, or ``fireflow predictor`` when the writer runs
-        elsewhere), stopped with us; its exit is a death the supervisor restarts. ``predicting``: the option that
-        gives it the node's predictor too."""
+        elsewhere), stopped with us; its exit is a death the supervisor restarts."""
         env = {**os.environ, **self.settings.as_env()}  # the same settings, the secret and the port among them
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "fireflow.hub.run.cli",
             command,
-            *([predicting] if predicting and self.predicts_in_background else []),
+            *options,
             env=env,
             preexec_fn=_background_child(),
         )
