@@ -144,6 +144,35 @@ async def test_a_blocking_command_takes_a_connection_of_its_own(client: Multiple
     assert await asyncio.wait_for(waiting, WAIT) == (b"nothing-yet", b"here")
 
 
+async def test_a_stream_read_goes_on_the_line_unless_it_blocks(
+    client: MultiplexedRedis, own_redis: EmbeddedRedis
+) -> None:
+    """The durable writer reads its streams many times a second, never blocking: those reads share the line. One
+    with BLOCK holds its connection until something comes, and takes a connection of its own."""
+    await client.xgroup_create("s", "g", id="0", mkstream=True)
+    await client.xadd("s", {"k": "v"})
+    read = await client.execute_command("XREADGROUP", "GROUP", "g", "c", "COUNT", 10, "STREAMS", "s", ">")
+    assert [(stream, [fields for _, fields in entries]) for stream, entries in read] == [(b"s", [{b"k": b"v"}])]
+    assert await client.get("after") is None  # the line's latest command now
+    other = redis_client(own_redis.url)
+    try:
+        listed = await other.client_list()
+    finally:
+        await other.aclose()
+    assert [c["cmd"] for c in listed if "xread" in c["cmd"]] == []  # no connection of the pool read the stream
+
+    waiting = asyncio.ensure_future(client.xreadgroup("g", "c", {"s": ">"}, count=1, block=5000))
+    async with asyncio.timeout(WAIT):
+        while (await client.info("clients"))["blocked_clients"] != 1:  # the XREADGROUP is in Redis, blocking
+            await asyncio.sleep(0.01)
+    started = time.monotonic()
+    assert await client.ping()
+    assert time.monotonic() - started < 1.0  # not behind the 5 s read
+    await client.xadd("s", {"k": "w"})
+    (stream, entries), *_ = await asyncio.wait_for(waiting, WAIT)
+    assert (stream, [fields for _, fields in entries]) == (b"s", [{b"k": b"w"}])
+
+
 async def test_a_lost_connection_fails_over_and_a_dead_redis_is_said_plainly(
     client: MultiplexedRedis, own_redis: EmbeddedRedis
 ) -> None:

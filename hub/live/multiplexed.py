@@ -87,6 +87,7 @@ _OWN_CONNECTION = frozenset(
         "XREADGROUP",
     }
 )
+_STREAM_READS = frozenset({"XREAD", "XREADGROUP"})
 
 
 _ONCE = Retry(NoBackoff(), 0)
@@ -187,8 +188,20 @@ class _Line(asyncio.Protocol):
                 waiter.set_exception(exc)
 
 
-def _own_connection(name: Any) -> bool:
-    return str(name).split(" ", 1)[0].upper() in _OWN_CONNECTION
+def _own_connection(args: tuple[Any, ...]) -> bool:
+    """Whether a command needs a connection to itself: it blocks, or changes the connection's state. A stream read
+    without BLOCK is an ordinary command (the durable writer's, many a second: through the pool it was a tenth of
+    the background process's CPU in ``bench kitchen``)."""
+    name = str(args[0]).split(" ", 1)[0].upper()
+    if name not in _STREAM_READS:
+        return name in _OWN_CONNECTION
+    for arg in args[1:]:  # the options come before the streams' names
+        word = arg.upper() if isinstance(arg, str | bytes) else None
+        if word in ("BLOCK", b"BLOCK"):
+            return True
+        if word in ("STREAMS", b"STREAMS"):
+            return False
+    return True
 
 
 def _pack(line: _Line, args: tuple[Any, ...]) -> Sequence[bytes]:
@@ -208,7 +221,7 @@ class _LinePipeline(Pipeline):
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         stack = self.command_stack
-        if self.watching or self.scripts or self.explicit_transaction or any(_own_connection(a[0]) for a, _ in stack):
+        if self.watching or self.scripts or self.explicit_transaction or any(_own_connection(a) for a, _ in stack):
             return await super().execute(raise_on_error)
         try:
             return await self._client.execute_many(stack, raise_on_error) if stack else []
@@ -223,7 +236,7 @@ class MultiplexedRedis(Redis):
     _opening: asyncio.Future[_Line] | None = None
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        if _own_connection(args[0]):
+        if _own_connection(args):
             return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         try:
             response = await self._retry().call_with_retry(lambda: self._send(args), self._drop)

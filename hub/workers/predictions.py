@@ -100,7 +100,7 @@ class _Kitchen:
     first: dict[str, tuple[Prediction, dict[str, int]]] = field(default_factory=dict)  # first one, naive one
     naive_ms: dict[tuple[str, str], int] = field(default_factory=dict)  # (station, item) -> mean fire to done
     naive_at: float = -1e9
-    parsed: dict[str, AtPass] = field(default_factory=dict)  # the open orders as last read
+    parsed: dict[str, tuple[int, AtPass]] = field(default_factory=dict)  # the open orders as last read (hash of JSON)
     synced_at: float = -1e9  # when every open order was last read
     late_after_s: dict[str, int] = field(default_factory=dict)  # per station: when its tickets turn late
     settings_version: int = -1  # of the restaurant's settings these times were taken from
@@ -293,16 +293,23 @@ class Predictor:
         ids, jsons = await self._changed(
             keys=[keys.changed_orders, keys.open_orders], args=[FOLLOW_MS, "all" if every else ""]
         )
+        before = kitchen.parsed
         if every:
             kitchen.synced_at = now
             kitchen.parsed = {}
         for raw_id, raw in zip(ids, jsons, strict=True):
             order_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
             if raw:
-                kitchen.parsed[order_id] = AtPass.of_json(raw)
+                # an order as it was at the last read is not parsed again: a resync reads every open order, and most
+                # have not moved (each resync parsed as many orders as every fire between two brought)
+                known = before.get(order_id)
+                digest = hash(raw)
+                if known is None or known[0] != digest:
+                    known = (digest, AtPass.of_json(raw))
+                kitchen.parsed[order_id] = known
             else:
                 kitchen.parsed.pop(order_id, None)
-        orders = sorted(kitchen.parsed.values(), key=lambda o: (o.created_at, o.number))  # told in the order taken
+        orders = sorted((o for _, o in kitchen.parsed.values()), key=lambda o: (o.created_at, o.number))  # as taken
         return orders, every or bool(ids)
 
     async def _kitchen(self, rid: str) -> _Kitchen | None:
