@@ -135,6 +135,19 @@ def _frame(result: Held) -> int:
     return result.lossless.frame if result.lossless is not None else 0
 
 
+def _figures(result: Held) -> dict[str, float]:
+    """The step held and the highest lossless one (deliveries a second), and the CPU a delivery at the latter."""
+    cpu = result.lossless.cpu_per_delivery_us if result.lossless else 0.0
+    return {"held/s": result.deliveries, "lossless/s": result.lossless_deliveries, "cpu/delivery_us": cpu}
+
+
 BROADCAST = Scenario(
-    sockets=5000, procs=2, restaurants=None, options=_options, measure=_broadcast, compare=_compare, frame=_frame
+    sockets=5000,
+    procs=2,
+    restaurants=None,
+    options=_options,
+    measure=_broadcast,
+    compare=_compare,
+    frame=_frame,
+    figures=_figures,
 )

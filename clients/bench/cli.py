@@ -16,7 +16,8 @@ from fireflow.clients.bench.broadcast import BROADCAST
 from fireflow.clients.bench.environment import Env, environment
 from fireflow.clients.bench.idle import IDLE
 from fireflow.clients.bench.kitchen import KITCHEN
-from fireflow.clients.bench.report import say
+from fireflow.clients.bench.medians import summary
+from fireflow.clients.bench.report import figure, say
 from fireflow.clients.bench.riders import RIDERS
 from fireflow.clients.bench.scenario import Scenario
 from fireflow.clients.bench.servers import start_baseline, start_hub
@@ -45,6 +46,14 @@ def _parser(name: str, scenario: Scenario[Any]) -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="hub port (default: a free one)")
     p.add_argument("--connect-concurrency", type=int, default=32, help="handshakes in flight per generator process")
     p.add_argument("--baseline", action="store_true", help="also run the load against clients/baseline.py")
+    if scenario.figures is not None:
+        p.add_argument(
+            "--runs",
+            type=int,
+            default=1,
+            help="run it this many times, each on fresh servers (with --baseline: hub then baseline each time), "
+            "then print each headline figure's median and, with --baseline, the median of the runs' ratios",
+        )
     if scenario.restaurants is None:
         p.set_defaults(restaurants=1)
     else:
@@ -63,11 +72,10 @@ def _raise_nofile(wanted: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-async def _bench(scenario: Scenario[Any], args: argparse.Namespace, env: Env) -> int:
+async def _bench(scenario: Scenario[Any], args: argparse.Namespace, env: Env) -> tuple[Any, Any]:
+    """One run: the hub's result and, with ``--baseline`` (where the scenario has one), the baseline's, else None."""
     from fireflow.hub.books.db import migrate
 
-    if args.restaurants < 1 or args.sockets < 1:
-        raise SystemExit("bench: --sockets and --restaurants must be at least 1")
     await migrate(env.database_url)
     await env.seed(args.restaurants, scenario.tables)
     say(f"starting the hub ({args.restaurants} restaurant(s) seeded)")
@@ -80,7 +88,7 @@ async def _bench(scenario: Scenario[Any], args: argparse.Namespace, env: Env) ->
     finally:
         hub.stop()
     if not args.baseline or scenario.compare is None:
-        return 0
+        return ours, None
     frame = scenario.frame(ours) or _BASELINE_FRAME
     say(f"starting the baseline (frames padded to {frame} bytes)")
     baseline = await start_baseline(env, frame)
@@ -89,7 +97,7 @@ async def _bench(scenario: Scenario[Any], args: argparse.Namespace, env: Env) ->
     finally:
         baseline.stop()
     scenario.compare(ours, theirs)
-    return 0
+    return ours, theirs
 
 
 def run(name: str, argv: list[str]) -> int:
@@ -98,6 +106,9 @@ def run(name: str, argv: list[str]) -> int:
         return SERVERLESS[name](argv)
     scenario = SCENARIOS[name]
     args = _parser(name, scenario).parse_args(argv)
+    runs = getattr(args, "runs", 1)
+    if args.restaurants < 1 or args.sockets < 1 or runs < 1:
+        raise SystemExit("bench: --sockets, --restaurants and --runs must be at least 1")
     root = logging.getLogger()
     level = root.level
     if "FIREFLOW_LOG_LEVEL" not in os.environ:  # the CLI's INFO default buries the figures under start-up chatter
@@ -112,8 +123,18 @@ def run(name: str, argv: list[str]) -> int:
         assert task is not None
         # SIGTERM (a supervisor, a timeout) unwinds like Ctrl-C: every process stopped, the temp dir removed.
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        with environment(args) as env:
-            return await _bench(scenario, args, env)
+        results = []
+        for run in range(1, runs + 1):
+            if runs > 1:
+                say(f"run {run} of {runs}")
+            with environment(args) as env:
+                results.append(await _bench(scenario, args, env))
+        if runs > 1 and scenario.figures is not None:
+            figures = scenario.figures
+            theirs = [figures(b) for _, b in results if b is not None]
+            for line in summary(name, [figures(h) for h, _ in results], theirs):
+                figure(line)
+        return 0
 
     try:
         return asyncio.run(main())

@@ -37,6 +37,7 @@ import redis
 from fireflow.clients.bench.environment import Env
 from fireflow.clients.bench.kitchen import KITCHEN_ITEMS, kitchen_screens, planned_fires
 from fireflow.clients.bench.load import Load, Run, StepResult
+from fireflow.clients.bench.medians import summary
 from fireflow.clients.bench.report import MiB, figure, ms, say
 from fireflow.clients.bench.servers import Server, _http_ok
 from fireflow.clients.bench.usage import cpu_seconds
@@ -62,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=200.0, help="fires per second, all restaurants together")
     p.add_argument("--duration", type=float, default=30.0, help="seconds of firing")
     p.add_argument("--drain", type=float, default=5.0, help="seconds to wait for late deliveries")
+    p.add_argument(
+        "--runs", type=int, default=1, help="run it this many times, each on a fresh cluster, then print the medians"
+    )
     return p
 
 
@@ -190,7 +194,9 @@ def _check_alive(nodes: list[Server]) -> None:
             raise RuntimeError(f"{node.name} died:\n{node.log_tail()}")
 
 
-async def _measure(env: Env, cluster: EmbeddedRedisCluster, nodes: list[Server], args: argparse.Namespace) -> None:
+async def _measure(
+    env: Env, cluster: EmbeddedRedisCluster, nodes: list[Server], args: argparse.Namespace
+) -> dict[str, float]:
     ports = [node.port for node in nodes]
     load, waiter_process, per_node = _cluster_load(env, args, ports)
     redis_ps = {port: psutil.Process(pid) for port, pid in cluster.pids.items()}
@@ -219,7 +225,7 @@ async def _measure(env: Env, cluster: EmbeddedRedisCluster, nodes: list[Server],
     sys_s = [s1 - s0 for (_, s0), (_, s1) in zip(hub0, hub1, strict=True)]
     # what the node's child (its durable writer and predictor, or its predictor alone) used, beside the sockets' process
     child_s = [c - (b - a) for c, a, b in zip(cpu_s, own0, own1, strict=True)]
-    _figures(args, result, nodes, per_node, (cpu_s, sys_s, child_s), wall, rss, used, redis_cpu, failed, shares)
+    return _figures(args, result, nodes, per_node, (cpu_s, sys_s, child_s), wall, rss, used, redis_cpu, failed, shares)
 
 
 def _figures(
@@ -234,7 +240,8 @@ def _figures(
     redis_cpu: dict[int, float],
     failed: int,
     shares: list[str],
-) -> None:
+) -> dict[str, float]:
+    """Print the run's lines; its headline figures, for ``--runs``."""
     cpu_s, sys_s, child_s = cpus
     if failed:
         result.first_error = result.first_error or "some sockets did not connect"
@@ -264,9 +271,15 @@ def _figures(
     if result.lost:
         for node in nodes:
             say(f"{result.lost} deliveries lost; {node.name}'s log ends with:\n{node.log_tail()}")
+    return {
+        "cpu/delivery_us": per_delivery,
+        "p99_ms": result.p99,
+        "lost": result.lost,
+        "redis_used_MiB": sum(used.values()) / MiB,
+    }
 
 
-async def _bench(args: argparse.Namespace) -> int:
+async def _bench(args: argparse.Namespace) -> dict[str, float]:
     from fireflow.hub.books.db import migrate
 
     with _environment(args) as (env, cluster):
@@ -276,7 +289,7 @@ async def _bench(args: argparse.Namespace) -> int:
         say(f"starting {args.nodes} hub nodes on {env.redis_url}")
         nodes = await _start_nodes(env, args.nodes, args.durable)
         try:
-            await _measure(env, cluster, nodes, args)
+            return await _measure(env, cluster, nodes, args)
         except Exception:
             for node in nodes:
                 say(f"the run failed; {node.name}'s log ends with:\n{node.log_tail()}")
@@ -284,7 +297,6 @@ async def _bench(args: argparse.Namespace) -> int:
         finally:
             for node in nodes:
                 node.stop()
-    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -292,8 +304,8 @@ def main(argv: list[str]) -> int:
     from fireflow.clients.bench.cli import _raise_nofile
 
     args = _parser().parse_args(argv)
-    if args.nodes < 1 or args.sockets < 1 or args.restaurants < 1 or args.procs < 1:
-        raise SystemExit("bench cluster: --nodes, --sockets, --restaurants and --procs must be at least 1")
+    if min(args.nodes, args.sockets, args.restaurants, args.procs, args.runs) < 1:
+        raise SystemExit("bench cluster: --nodes, --sockets, --restaurants, --procs and --runs must be at least 1")
     if args.masters < 3 or args.replicas < 0:
         raise SystemExit("bench cluster: a Redis Cluster needs --masters 3 or more and --replicas 0 or more")
     if not os.access(REDIS_SERVER, os.X_OK):
@@ -315,7 +327,15 @@ def main(argv: list[str]) -> int:
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        return await _bench(args)
+        runs = []
+        for run in range(1, args.runs + 1):
+            if args.runs > 1:
+                say(f"run {run} of {args.runs}")
+            runs.append(await _bench(args))
+        if args.runs > 1:
+            for line in summary("cluster", runs, []):
+                figure(line)
+        return 0
 
     try:
         return asyncio.run(run())

@@ -64,4 +64,10 @@ def _compare(ours: IdleResult, theirs: IdleResult) -> None:
     figure(f"idle: hub/baseline memory/connection={ratio(ours.per_socket, theirs.per_socket)}")
 
 
-IDLE = Scenario(sockets=10000, procs=2, restaurants=100, options=_options, measure=_idle, compare=_compare)
+def _figures(result: IdleResult) -> dict[str, float]:
+    return {"KiB/socket": result.per_socket / 1024, "idle_cpu_%": result.cpu}
+
+
+IDLE = Scenario(
+    sockets=10000, procs=2, restaurants=100, options=_options, measure=_idle, compare=_compare, figures=_figures
+)

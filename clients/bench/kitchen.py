@@ -139,6 +139,10 @@ def _frame(result: StepResult) -> int:
     return result.frame
 
 
+def _figures(result: StepResult) -> dict[str, float]:
+    return {"cpu/delivery_us": result.cpu_per_delivery_us, "p99_ms": result.p99, "lost": result.lost}
+
+
 KITCHEN = Scenario(
     sockets=2000,
     procs=1,
@@ -148,4 +152,5 @@ KITCHEN = Scenario(
     compare=_compare,
     frame=_frame,
     hub_env=profile.hub_env,
+    figures=_figures,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -32,3 +32,5 @@ class Scenario(Generic[R]):
     frame: Callable[[R], int] = _no_frame  # the hub's frame size, which the baseline pads to (0: 600 bytes)
     hub_env: Callable[[argparse.Namespace], dict[str, str]] | None = None  # extra environment for the hub process
     tables: int = 12  # tables of each seeded restaurant
+    # a run's headline figures by name, the unit in the name: what ``--runs N`` gives the median of
+    figures: Callable[[R], Mapping[str, float]] | None = None

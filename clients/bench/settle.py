@@ -55,7 +55,7 @@ class _Paced:
         return await self.client.command(kind, data, **kw)
 
 
-async def _settle(env: Env, server: Server, args: argparse.Namespace) -> None:
+async def _settle(env: Env, server: Server, args: argparse.Namespace) -> dict[str, float]:
     from fireflow.hub.books.db import create_engine
 
     url = f"ws://{HOST}:{server.port}/ws"
@@ -179,6 +179,7 @@ async def _settle(env: Env, server: Server, args: argparse.Namespace) -> None:
         f" outbox_after={drained / args.after if args.after else 0.0:.0f}/s"
         + (f" first_error={errors[0][:120]!r}" if errors else "")
     )
+    return {"settlements/s": len(latencies) / elapsed, "p99_ms": pct(0.99), "hub_ms/settlement": hub_ms}
 
 
 def _servers_cpu(procs: list[psutil.Process]) -> dict[str, float]:
@@ -202,6 +203,6 @@ async def _commits(server: Server) -> tuple[float, float]:
 
 # Forty tills over twenty restaurants: each till paced under the frame limit (40 settlements/s at most), two
 # to a restaurant (a restaurant's settlements take turns on its day lock), enough to find the node's pace.
-SETTLE: Scenario[None] = Scenario(
-    sockets=40, procs=1, restaurants=20, options=_options, measure=_settle, hub_env=profile.hub_env
+SETTLE: Scenario[dict[str, float]] = Scenario(
+    sockets=40, procs=1, restaurants=20, options=_options, measure=_settle, hub_env=profile.hub_env, figures=dict
 )
