@@ -300,8 +300,7 @@ class Predictor:
         for raw_id, raw in zip(ids, jsons, strict=True):
             order_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
             if raw:
-                # an order as it was at the last read is not parsed again: a resync reads every open order, and most
-                # have not moved (each resync parsed as many orders as every fire between two brought)
+                # a resync reads every open order: one whose JSON is as it was at the last read keeps its parsed copy
                 known = before.get(order_id)
                 digest = hash(raw)
                 if known is None or known[0] != digest:
