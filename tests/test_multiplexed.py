@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
 
 import pytest
 from redis.asyncio.connection import Connection
@@ -132,14 +133,21 @@ async def test_a_script_runs_on_the_line_or_in_the_pipeline_it_is_given(client: 
         assert await multi.execute() == [15, b"15"]
 
 
-async def test_a_blocking_command_takes_a_connection_of_its_own(client: MultiplexedRedis) -> None:
-    waiting = asyncio.ensure_future(client.blpop(["nothing-yet"], timeout=5))
+async def _blocking_alone(client: MultiplexedRedis, blocking: Awaitable[Any]) -> asyncio.Future[Any]:
+    """``blocking`` (a command that waits up to 5 s) sent and blocking in Redis, and the line answering meanwhile:
+    it took a connection of its own. Its reply, to come."""
+    waiting = asyncio.ensure_future(blocking)
     async with asyncio.timeout(WAIT):
-        while (await client.info("clients"))["blocked_clients"] != 1:  # the BLPOP is in Redis, blocking
+        while (await client.info("clients"))["blocked_clients"] != 1:  # it is in Redis, blocking
             await asyncio.sleep(0.01)
     started = time.monotonic()
     assert await client.ping()
-    assert time.monotonic() - started < 1.0  # not behind the 5 s BLPOP
+    assert time.monotonic() - started < 1.0  # not behind the 5 s wait
+    return waiting
+
+
+async def test_a_blocking_command_takes_a_connection_of_its_own(client: MultiplexedRedis) -> None:
+    waiting = await _blocking_alone(client, client.blpop(["nothing-yet"], timeout=5))
     await client.rpush("nothing-yet", "here")
     assert await asyncio.wait_for(waiting, WAIT) == (b"nothing-yet", b"here")
 
@@ -161,13 +169,7 @@ async def test_a_stream_read_goes_on_the_line_unless_it_blocks(
         await other.aclose()
     assert [c["cmd"] for c in listed if "xread" in c["cmd"]] == []  # no connection of the pool read the stream
 
-    waiting = asyncio.ensure_future(client.xreadgroup("g", "c", {"s": ">"}, count=1, block=5000))
-    async with asyncio.timeout(WAIT):
-        while (await client.info("clients"))["blocked_clients"] != 1:  # the XREADGROUP is in Redis, blocking
-            await asyncio.sleep(0.01)
-    started = time.monotonic()
-    assert await client.ping()
-    assert time.monotonic() - started < 1.0  # not behind the 5 s read
+    waiting = await _blocking_alone(client, client.xreadgroup("g", "c", {"s": ">"}, count=1, block=5000))
     await client.xadd("s", {"k": "w"})
     (stream, entries), *_ = await asyncio.wait_for(waiting, WAIT)
     assert (stream, [fields for _, fields in entries]) == (b"s", [{b"k": b"w"}])
