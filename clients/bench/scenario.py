@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from fireflow.clients.bench.environment import Env
+from fireflow.clients.bench.medians import Figures
 from fireflow.clients.bench.servers import Server
 
 __all__ = ["Scenario"]
@@ -33,4 +34,4 @@ class Scenario(Generic[R]):
     hub_env: Callable[[argparse.Namespace], dict[str, str]] | None = None  # extra environment for the hub process
     tables: int = 12  # tables of each seeded restaurant
     # a run's headline figures by name, the unit in the name: what ``--runs N`` gives the median of
-    figures: Callable[[R], Mapping[str, float]] | None = None
+    figures: Callable[[R], Figures] | None = None

@@ -45,7 +45,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
 from redis.typing import ScriptTextT
 
-__all__ = ["MultiplexedRedis", "Names", "Quiet", "listen"]
+__all__ = ["STREAM_READS", "MultiplexedRedis", "Names", "Quiet", "listen"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ _OWN_CONNECTION = frozenset(
         "XREADGROUP",
     }
 )
-_STREAM_READS = frozenset({"XREAD", "XREADGROUP"})
+STREAM_READS = frozenset({"XREAD", "XREADGROUP"})  # their keys follow STREAMS; they block only with BLOCK
 
 
 _ONCE = Retry(NoBackoff(), 0)
@@ -194,7 +194,7 @@ def _own_connection(args: tuple[Any, ...]) -> bool:
     taken and given back and its reply read in Python, it was 7 % of the background process's CPU in
     ``bench kitchen``)."""
     name = str(args[0]).split(" ", 1)[0].upper()
-    if name not in _STREAM_READS:
+    if name not in STREAM_READS:
         return name in _OWN_CONNECTION
     for arg in args[1:]:  # the options come before the streams' names
         word = arg.upper() if isinstance(arg, str | bytes) else None

@@ -29,7 +29,7 @@ from redis.driver_info import DriverInfo
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from fireflow.hub.live.multiplexed import MultiplexedRedis
+from fireflow.hub.live.multiplexed import STREAM_READS, MultiplexedRedis
 
 __all__ = [
     "CLUSTER_SCHEMES",
@@ -263,7 +263,7 @@ class BoundedCluster(RedisCluster):
         """A stream read's slot, found here: redis-py asks the server for the keys of a command whose keys
         move (COMMAND GETKEYS, one round trip each, awaited one after the other in a pipeline), and the
         durable writer's pipeline of 1,000 XREADGROUPs (one per restaurant's slot) spent its whole time so."""
-        if isinstance(command, str | bytes) and _name(command) in _STREAM_READS:
+        if isinstance(command, str | bytes) and _name(command) in STREAM_READS:
             keys = _stream_keys(args)
             slots = {self.keyslot(key) for key in keys}
             if len(slots) == 1:
@@ -278,9 +278,6 @@ class _BoundedPipeline(ClusterPipeline):
     async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> list[Any]:
         async with cast(BoundedCluster, self.cluster_client).turn():
             return await super().execute(raise_on_error, allow_redirections)
-
-
-_STREAM_READS = frozenset({"XREAD", "XREADGROUP"})
 
 
 def _name(word: str | bytes) -> str:
