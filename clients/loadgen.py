@@ -31,6 +31,7 @@ import itertools
 import math
 import mmap
 import os
+import random
 import secrets
 import signal
 import sys
@@ -62,6 +63,11 @@ _OFFSET_AT = len(b'{"op":"event","offset":')
 _KITCHEN = b'"type":"NEW_KITCHEN_ORDER"'
 _ORDER_ID = b'"order_id":"'
 _TICKET_ID = b'"ticket":{"id":"'
+_ACKED = b'"type":"TICKET_ACKED"'
+_ACKED_TICKET = b'"ticket_id":"'
+# As the KDS page (clients/web/kds.js, ACK_SPREAD_MS): a station screen acknowledges a ticket after a moment of its
+# own, up to this long, unless another screen's TICKET_ACKED for it has come meanwhile.
+ACK_SPREAD_S = 1.0
 # Histogram buckets are e**(k/_SCALE) microseconds: 1% wide, a few hundred keys in practice.
 _SCALE = 100.0
 
@@ -96,6 +102,7 @@ class Conn:
         self._prefix = secrets.token_hex(6)
         self._ids = itertools.count(1)
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.acks_waiting: dict[bytes, bytes] = {}  # a station screen's tickets to acknowledge: ticket id -> order id
 
     # transport-specific
     def send(self, text: bytes) -> None:
@@ -510,6 +517,8 @@ class _Step:
     tickets_acked: int = 0  # ticket.ack commands sent by station screens (``acks``) ...
     ack_answers: int = 0  # ... and answered
     ack_errors: int = 0
+    acks_covered: int = 0  # ... or left out, another screen's TICKET_ACKED having come first
+    acks_waiting: int = 0  # acknowledgements still waiting their moment
 
 
 class Worker:
@@ -589,6 +598,9 @@ class Worker:
         """The hot path: one NEW_KITCHEN_ORDER frame at one screen."""
         if data.find(_KITCHEN, _OFFSET_AT, 80) < 0:
             self.other_events += 1
+            if conn.acks_waiting and data.find(_ACKED, _OFFSET_AT, 80) >= 0:
+                i = data.find(_ACKED_TICKET) + len(_ACKED_TICKET)
+                conn.acks_waiting.pop(data[i : data.find(b'"', i)], None)
             return
         i = data.find(_ORDER_ID)
         if i < 0:
@@ -615,7 +627,8 @@ class Worker:
             self._ack(conn, data, step)
 
     def _ack(self, conn: Conn, data: bytes, step: _Step) -> None:
-        """``ticket.ack`` for the ticket this frame carried (the order's id where a server sends no ticket id)."""
+        """``ticket.ack`` for the ticket this frame carried (the order's id where a server sends no ticket id), after
+        a moment of this screen's own, as the KDS page does."""
         i = data.find(_TICKET_ID)
         if i < 0:
             ticket_id = order_id = data[data.find(_ORDER_ID) + len(_ORDER_ID) :].partition(b'"')[0]
@@ -624,6 +637,16 @@ class Worker:
             ticket_id = data[i : data.find(b'"', i)]
             j = data.find(_ORDER_ID, i) + len(_ORDER_ID)
             order_id = data[j : data.find(b'"', j)]
+        conn.acks_waiting[ticket_id] = order_id
+        step.acks_waiting += 1
+        asyncio.get_running_loop().call_later(random.random() * ACK_SPREAD_S, self._ack_due, conn, ticket_id, step)
+
+    def _ack_due(self, conn: Conn, ticket_id: bytes, step: _Step) -> None:
+        step.acks_waiting -= 1
+        order_id = conn.acks_waiting.pop(ticket_id, None)
+        if order_id is None:
+            step.acks_covered += 1
+            return
         conn.send(
             b'{"op":"cmd","id":"a%b%d","type":"ticket.ack","data":{"order_id":"%b","ticket_ids":["%b"]}}'
             % (self._ack_prefix, next(self._ack_ids), order_id, ticket_id)
@@ -667,6 +690,7 @@ class Worker:
             if worker == self.index:
                 mine.append((idx, group, order_id, slot))
         closed_before = sum(1 for c in self.screens if c.close_code is not None)
+        others_before = self.other_events
         cpu0, wall0 = time.process_time(), time.monotonic()
         times = self.times
         for idx, group, order_id, slot in mine:
@@ -688,7 +712,9 @@ class Worker:
             step.sent += 1
         end = t0 + len(plan["fires"]) / rate
         deadline = max(end, time.monotonic()) + drain
-        while (step.received < step.expected or step.ack_answers < step.tickets_acked) and time.monotonic() < deadline:
+        while (
+            step.received < step.expected or step.acks_waiting or step.ack_answers < step.tickets_acked
+        ) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         cpu = time.process_time() - cpu0
         wall = time.monotonic() - wall0
@@ -704,6 +730,7 @@ class Worker:
             "sent": step.sent,
             "acked": step.acked,
             "tickets_acked": step.tickets_acked,
+            "acks_covered": step.acks_covered,
             "ack_answers": step.ack_answers,
             "ack_errors": step.ack_errors,
             "errors": step.errors,
@@ -711,6 +738,7 @@ class Worker:
             "late_ms": round(step.late_ms, 2),
             "max_at": step.max_at - t0 if step.max_at else 0.0,
             "closed": sum(1 for c in self.screens if c.close_code is not None) - closed_before,
+            "other_events": self.other_events - others_before,
             "close_codes": sorted({c.close_code for c in self.screens if c.close_code is not None}),
             "cpu": cpu,
             "wall": wall,

@@ -116,6 +116,49 @@ async def test_a_fire_shows_on_its_station_kds_within_a_second_and_not_on_anothe
     no_errors(grill, fry)
 
 
+async def test_two_screens_of_a_station_send_one_ticket_ack_between_them(hub: RunningHub, browser: Any) -> None:
+    """Both grill screens show the ticket. The one whose moment comes first acknowledges it; the other has heard
+    its TICKET_ACKED by its own moment and leaves the ticket out: one ticket.ack a ticket, not one a screen.
+
+    Each page's moment is drawn from ``Math.random``, fixed here (0 and 0.9 of the spread), so the order is known.
+    """
+    opened: list[Screen] = []
+    for device, draw in (("kds-grill-a", 0.0), ("kds-grill-b", 0.9)):
+        width, height = SIZES["/kds"]
+        context = await browser.new_context(viewport={"width": width, "height": height})
+        await context.add_init_script(f"Math.random = () => {draw};")
+        token = hub.token(Role.KITCHEN, stations=("grill",), device=device)
+        opened.append(await open_screen(browser, f"{hub.url}/kds?token={token}", context=context))
+    for screen in opened:
+        await screen.live()
+    expo = await hub.client(Role.EXPO)
+    await expo.subscribe("expo")
+    before = await _ack_commands(hub)
+    async with hub.http(Role.WAITER) as waiter:
+        order_id, _ = await fired(waiter, "burger")
+    for screen in opened:
+        await screen.page.wait_for_selector(f"#queue {card(order_id)}", state="visible", timeout=TIMEOUT_MS)
+    acks = [e["data"] for e in await events_until(expo, 1, WAIT, "TICKET_ACKED")]
+    assert [(a["order_id"], a["by"]) for a in acks] == [(order_id, "kds-grill-a")]
+    first, second = opened
+    await second.page.wait_for_function("() => window.fireflow.acks().covered === 1", timeout=TIMEOUT_MS)
+    assert await first.page.evaluate("() => window.fireflow.acks()") == {"sent": 1, "covered": 0}
+    assert await second.page.evaluate("() => window.fireflow.acks()") == {"sent": 0, "covered": 1}
+    assert await _ack_commands(hub) == before + 1
+    no_errors(*opened)
+
+
+async def _ack_commands(hub: RunningHub) -> float:
+    """The node's count of ticket.ack commands run (``/metrics``)."""
+    async with hub.http(Role.MANAGER) as http:
+        text = (await http.get("/metrics")).text
+    return sum(
+        float(line.rpartition(" ")[2])
+        for line in text.splitlines()
+        if line.startswith("fireflow_commands_total{") and 'type="ticket.ack"' in line
+    )
+
+
 async def test_bumping_on_kds_shows_the_order_ready_on_expo_and_its_token_ready_on_the_board(
     hub: RunningHub, browser: Any
 ) -> None:

@@ -31,7 +31,8 @@ def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--acks",
         action="store_true",
-        help="station screens send ticket.ack for each ticket they show, as the KDS page does (8 commands a fire)",
+        help="station screens acknowledge each ticket they show as the KDS page does: after a moment of their own (up "
+        "to 1 s), unless another screen's TICKET_ACKED came first",
     )
     profile.add_option(p, "firing")
 
@@ -104,7 +105,8 @@ async def _kitchen(env: Env, server: Server, args: argparse.Namespace) -> StepRe
     if server.name == "hub":  # its background process (the durable writer, the predictor), within hub_cpu
         extra = f" background_cpu={result.child_cpu:.0f}%{extra} node_gc={paused[0]:.0f}x/{paused[1] * 1000:.0f}ms"
     if args.acks:
-        extra = f"{extra} tickets_acked={result.tickets_acked}"
+        extra = f"{extra} tickets_acked={result.tickets_acked} acks_covered={result.acks_covered}"
+    extra = f"{extra} other_frames={result.other_events}"
     figure(
         f"kitchen[{server.name}]: p50={ms(result.p50)} p99={ms(result.p99)} max={ms(result.max)} "
         f"deliveries/s={result.received / result.seconds:.0f} lost={result.lost} "

@@ -75,6 +75,8 @@ class StepResult:
     tickets_acked: int = 0  # ticket.ack commands the station screens sent (``--acks``) ...
     ack_errors: int = 0  # ... and those refused
     ack_unanswered: int = 0  # ... and those with no answer by the end of the drain
+    acks_covered: int = 0  # tickets a screen left out, another screen's TICKET_ACKED having come first
+    other_events: int = 0  # frames the screens got besides the fires' NEW_KITCHEN_ORDER (predictions, alerts...)
 
     @property
     def cpu_per_delivery_us(self) -> float:
@@ -236,6 +238,8 @@ class Run:
             tickets_acked=total("tickets_acked"),
             ack_errors=total("ack_errors"),
             ack_unanswered=total("tickets_acked") - total("ack_answers"),
+            other_events=total("other_events"),
+            acks_covered=total("acks_covered"),
         )
 
     async def open_sockets(self) -> int:

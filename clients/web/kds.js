@@ -30,6 +30,12 @@ const menu = new Map(); // menu item id -> { id, name, station, out, remaining }
 let selected = null; // key of the selected card
 let menuDirty = true;
 let hub = null;
+// Every screen of a station shows its tickets, and the first acknowledgement is the one that counts (the hub
+// answers the others with nothing acknowledged, each one a command all the same). So a screen waits a moment of
+// its own, up to ACK_SPREAD_MS, and sends only what no other screen's TICKET_ACKED has covered meanwhile: about
+// one ticket.ack a ticket instead of one a screen. A ticket not acknowledged alerts after ack_timeout_s (30 s).
+const ACK_SPREAD_MS = 1000;
+const acks = { sent: 0, covered: 0 }; // tickets this screen acknowledged, and those another screen did first
 
 async function allStations() {
   const res = await fetch("/api/v1/menu", { headers: { Authorization: `Bearer ${token}` } });
@@ -146,8 +152,16 @@ function render() {
   showUnflagged(document.getElementById("unprinted"), manual.list().filter((job) => !shown.has(cardOf(job))), flagging());
   renderAllDay(stations);
   renderMenu();
-  for (const ack of book.takeAcks()) hub.act("ticket.ack", ack).catch((err) => console.warn("ticket.ack", err.message));
+  for (const ack of book.takeAcks()) setTimeout(() => sendAck(ack), Math.random() * ACK_SPREAD_MS);
   if (book.takeBeeps()) beep();
+}
+
+function sendAck(ack) {
+  const ticketIds = book.unacked(ack.ticket_ids);
+  acks.covered += ack.ticket_ids.length - ticketIds.length;
+  if (!ticketIds.length) return;
+  acks.sent += ticketIds.length;
+  hub.act("ticket.ack", { ...ack, ticket_ids: ticketIds }).catch((err) => console.warn("ticket.ack", err.message));
 }
 
 function renderAllDay(stations) {
@@ -246,7 +260,7 @@ if (!token) {
     state: (_, conn) => setConnection(conn),
     problem: (message) => toast(message),
   }).start();
-  window.fireflow = { hub, book, menu, manual };
+  window.fireflow = { hub, book, menu, manual, acks: () => ({ ...acks }) };
   for (const id of ["queue", "bumped"]) keepTicking(document.getElementById(id), hub); // how long a flagged ticket has waited
   document.getElementById("menu-toggle").addEventListener("click", toggleMenu);
   document.getElementById("menu").addEventListener("focusout", () => setTimeout(renderMenu));

@@ -113,6 +113,7 @@ export class CardBook {
     this.recallWindowS = 600;
     this.acks = []; // [{ order_id, ticket_ids }] for the page to send once the cards are drawn
     this.acksSent = new Set();
+    this.ackedIds = new Set(); // tickets some screen's ticket.ack has acknowledged (TICKET_ACKED)
     this.beeps = 0;
   }
 
@@ -167,6 +168,7 @@ export class CardBook {
         for (const id of d.order_ids || []) for (const card of this.ofOrder(id)) card.closed = true;
         break;
       case "TICKET_ACKED":
+        this.ackedIds.add(d.ticket_id);
         for (const card of this.ofOrder(d.order_id)) if (card.station === d.station) card.acked = true;
         break;
       case "ORDER_RUSHED":
@@ -322,6 +324,11 @@ export class CardBook {
     const acks = this.acks;
     this.acks = [];
     return acks;
+  }
+
+  // Those of `ticketIds` no screen has acknowledged yet, as far as this one has heard.
+  unacked(ticketIds) {
+    return ticketIds.filter((id) => !this.ackedIds.has(id));
   }
 
   takeBeeps() {
