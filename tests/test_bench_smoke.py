@@ -107,7 +107,7 @@ def test_scenario_runs_and_prints_its_figures(
         assert re.search(pattern, out, re.MULTILINE), f"no line matching {pattern!r} in:\n{out}"
     if scenario == "kitchen":
         # Each of the 80 showings is acknowledged or left out, another screen's TICKET_ACKED having come first;
-        # every ticket at least once, and the screens' moments (up to a second apart) spare most seconds.
+        # every ticket at least once, and the screens' moments (up to a second apart) leave most second ones out.
         acked, covered = (int(n) for n in re.findall(r"tickets_acked=(\d+) acks_covered=(\d+)", out)[0])
         assert (acked + covered, acked >= 40, covered > 0) == (80, True, True), out
     # A child told to stop may take a moment to exit on a busy machine (the hub's durable writer dies

@@ -76,7 +76,7 @@ class StepResult:
     ack_errors: int = 0  # ... and those refused
     ack_unanswered: int = 0  # ... and those with no answer by the end of the drain
     acks_covered: int = 0  # tickets a screen left out, another screen's TICKET_ACKED having come first
-    other_events: int = 0  # frames the screens got besides the fires' NEW_KITCHEN_ORDER (predictions, alerts...)
+    other_events: int = 0  # frames the screens got besides the fires' NEW_KITCHEN_ORDER (TICKET_ACKED, predictions)
 
     @property
     def cpu_per_delivery_us(self) -> float:
