@@ -16,8 +16,7 @@ from fireflow.clients.bench.broadcast import BROADCAST
 from fireflow.clients.bench.environment import Env, environment
 from fireflow.clients.bench.idle import IDLE
 from fireflow.clients.bench.kitchen import KITCHEN
-from fireflow.clients.bench.medians import summary
-from fireflow.clients.bench.report import figure, say
+from fireflow.clients.bench.report import medians, repeated, say
 from fireflow.clients.bench.riders import RIDERS
 from fireflow.clients.bench.scenario import Scenario
 from fireflow.clients.bench.servers import start_baseline, start_hub
@@ -123,17 +122,15 @@ def run(name: str, argv: list[str]) -> int:
         assert task is not None
         # SIGTERM (a supervisor, a timeout) unwinds like Ctrl-C: every process stopped, the temp dir removed.
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        results = []
-        for run in range(1, runs + 1):
-            if runs > 1:
-                say(f"run {run} of {runs}")
+
+        async def once() -> tuple[Any, Any]:
             with environment(args) as env:
-                results.append(await _bench(scenario, args, env))
-        if runs > 1 and scenario.figures is not None:
+                return await _bench(scenario, args, env)
+
+        results = await repeated(runs, once)
+        if scenario.figures is not None:
             figures = scenario.figures
-            theirs = [figures(b) for _, b in results if b is not None]
-            for line in summary(name, [figures(h) for h, _ in results], theirs):
-                figure(line)
+            medians(name, [figures(h) for h, _ in results], [figures(b) for _, b in results if b is not None])
         return 0
 
     try:

@@ -37,8 +37,7 @@ import redis
 from fireflow.clients.bench.environment import Env
 from fireflow.clients.bench.kitchen import KITCHEN_ITEMS, kitchen_screens, planned_fires
 from fireflow.clients.bench.load import Load, Run, StepResult
-from fireflow.clients.bench.medians import summary
-from fireflow.clients.bench.report import MiB, figure, ms, say
+from fireflow.clients.bench.report import MiB, figure, medians, ms, repeated, say
 from fireflow.clients.bench.servers import Server, _http_ok
 from fireflow.clients.bench.usage import cpu_seconds
 from fireflow.hub.run.embedded import EmbeddedRedisCluster, EmbeddedServers
@@ -327,14 +326,7 @@ def main(argv: list[str]) -> int:
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        runs = []
-        for run in range(1, args.runs + 1):
-            if args.runs > 1:
-                say(f"run {run} of {args.runs}")
-            runs.append(await _bench(args))
-        if args.runs > 1:
-            for line in summary("cluster", runs, []):
-                figure(line)
+        medians("cluster", await repeated(args.runs, lambda: _bench(args)), [])
         return 0
 
     try:

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
-__all__ = ["MiB", "figure", "ms", "ratio", "say"]
+from fireflow.clients.bench.medians import Figures, summary
+
+__all__ = ["MiB", "figure", "medians", "ms", "ratio", "repeated", "say"]
+
+R = TypeVar("R")
 
 MiB = 1024 * 1024
 
@@ -23,3 +29,20 @@ def ms(value: float) -> str:
 
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if a and b else "n/a"
+
+
+async def repeated(runs: int, once: Callable[[], Awaitable[R]]) -> list[R]:
+    """``once()`` awaited ``runs`` times in turn (``--runs``), each announced when there are several."""
+    results = []
+    for run in range(1, runs + 1):
+        if runs > 1:
+            say(f"run {run} of {runs}")
+        results.append(await once())
+    return results
+
+
+def medians(name: str, hub: Sequence[Figures], baseline: Sequence[Figures]) -> None:
+    """After several runs, their medians' lines (``medians.summary``); nothing after one."""
+    if len(hub) > 1:
+        for line in summary(name, hub, baseline):
+            figure(line)

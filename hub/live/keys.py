@@ -270,12 +270,12 @@ class Keys:
 
     def commit_keys(self, command_id: str, day: int) -> list[str]:
         """KEYS of commit.lua, in its order (``day``: today's statistics)."""
-        prefix, before, between, after = _commit_layout(self.restaurant_id, day)
-        return [*before, prefix + "cmd:" + command_id, *between, prefix + "running:" + command_id, *after]
+        before, between, after = _commit_layout(self.restaurant_id, day)
+        return [*before, self.command(command_id), *between, self.running(command_id), *after]
 
 
 @lru_cache(maxsize=4096)
-def _commit_layout(restaurant_id: str, day: int) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def _commit_layout(restaurant_id: str, day: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """A restaurant's commit keys but the command's own two (``Keys.command``, ``Keys.running``), made once a day:
     every commit of the node asks for all 24, a property and an f-string each."""
     k = Keys(restaurant_id)
@@ -301,7 +301,7 @@ def _commit_layout(restaurant_id: str, day: int) -> tuple[str, tuple[str, ...], 
         k.acked,
         k.closed_at,
     )
-    return k.prefix, before, between, (k.changed_orders,)
+    return before, between, (k.changed_orders,)
 
 
 # Indexes into Keys.commit_keys() (1-based, as Lua sees them) for hash writes.

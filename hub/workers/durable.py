@@ -41,7 +41,7 @@ from fireflow.hub.live.control import follow_wake_ups
 from fireflow.hub.live.keys import DURABLE_GROUP, Keys
 from fireflow.hub.live.multiplexed import Quiet
 from fireflow.hub.live.redis_client import get_many, is_cluster, slot_groups
-from fireflow.hub.live.store import NESTED_ORDER_IDS, ORDER_ID_FIELDS, Store, visible_head
+from fireflow.hub.live.store import NESTED_ORDER_IDS, ORDER_ID_FIELDS, Store, StreamEntry, visible_head
 from fireflow.hub.supervise import reraise_if_cancelled
 from fireflow.hub.workers.archiver import Archiver
 from fireflow.hub.workers.shares import Shares
@@ -312,7 +312,7 @@ class DurableWriter:
             for (stream, keys, messages), seq, acked in zip(batches, found[1::3], found[2::3], strict=True)
         ]
         rows = [
-            _row(keys.restaurant_id, _text(epoch), entry_id, fields)
+            _row(keys.restaurant_id, _text(epoch), StreamEntry.from_redis(entry_id, fields))
             for (_, keys, messages), epoch in zip(batches, epochs, strict=True)
             for entry_id, fields in messages
             if fields  # an entry trimmed while pending comes back empty
@@ -465,19 +465,19 @@ def orders_in(data: Any) -> list[str]:
     return sorted(set(found))
 
 
-def _row(rid: str, epoch: str, entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
-    """A stream entry (its fields as ``commit.lua`` writes them, ``StreamEntry``'s) as one of INSERT's records, read
-    straight off the reply: every event of every restaurant comes through here."""
-    ids = fields.get(b"o")
+def _row(rid: str, epoch: str, entry: StreamEntry) -> dict[str, Any]:
+    """An entry as one of INSERT's records."""
     return {
         "r": rid,
         "e": epoch,
-        "o": int(entry_id.partition(b"-")[0]),
-        "t": fields[b"t"].decode(),
-        "c": fields[b"c"].decode(),
-        "d": orjson.Fragment(fields[b"d"]),
-        "at": int(fields[b"ts"]),
-        "dev": fields.get(b"a", b"").decode()[:64],
+        "o": entry.offset,
+        "t": entry.type.decode(),
+        "c": entry.channels.decode(),
+        "d": orjson.Fragment(entry.data),
+        "at": int(entry.ts),
+        "dev": entry.actor.decode()[:64],
         # read off the record at commit (``order_ids_of``); an entry an older hub wrote has them only in its data
-        "ids": ids.decode() if ids is not None else " ".join(orders_in(orjson.loads(fields[b"d"]))),
+        "ids": entry.order_ids.decode()
+        if entry.order_ids is not None
+        else " ".join(orders_in(orjson.loads(entry.data))),
     }
