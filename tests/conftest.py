@@ -158,9 +158,7 @@ def servers(base_servers: Servers, redis_kind: str, request: pytest.FixtureReque
     if redis_kind == "redis":
         return base_servers
     cluster: EmbeddedRedisCluster = request.getfixturevalue("redis_cluster")
-    return Servers(
-        cluster.url.replace("redis://", "redis+cluster://", 1), base_servers.database_url, base_servers.embedded
-    )
+    return Servers(cluster.hub_url, base_servers.database_url, base_servers.embedded)
 
 
 @pytest.fixture(scope="session")

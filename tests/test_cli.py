@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -327,6 +328,148 @@ async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() ->
     finally:
         if proc.poll() is None:
             proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def test_demo_on_its_own_redis_cluster_keeps_firing_through_its_masters_failover() -> None:
+    """`fireflow demo --redis-cluster` runs the demo on a Redis Cluster it starts (3 masters, a replica each) and says
+    how to kill the demo restaurant's master. Killed as it says, a replica takes over: the next fire reaches the grill's
+    screen, which stayed connected. SIGTERM stops every Redis and Postgres and removes the throwaway directory."""
+    if shutil.which("redis-server", path="/usr/bin") is None:
+        pytest.skip("the Redis Cluster runs need Debian's redis-server 7: apt-get install redis-server")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fireflow.hub.run.cli", "demo", "--redis-cluster", "--port", str(port)],
+        env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        said: list[str] = []
+        tokens: dict[str, str] = {}
+        assert proc.stdout is not None
+        while "kitchen:bar" not in tokens:
+            line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 12 * WAIT)
+            assert line, f"demo exited early: {said}"
+            said.append(line)
+            parts = line.split()
+            if len(parts) == 2 and "." in parts[1] and len(parts[1]) > 40:
+                tokens[parts[0]] = parts[1]
+        text = "".join(said)
+        assert "Redis Cluster: 3 masters on ports" in text, text
+        named = re.search(r"live in (\S+), a throwaway", text)
+        kill = re.search(r"kill -9 (\d+)  \(port (\d+)\)", text)
+        assert named is not None and kill is not None, text
+        directory, pid, master_port = Path(named[1]), int(kill[1]), int(kill[2])
+        assert directory.is_dir()
+        base = f"http://127.0.0.1:{port}"
+        master = Redis(host="127.0.0.1", port=master_port)
+        try:  # the demo restaurant's keys are on the master the demo named
+            slot = await master.execute_command("CLUSTER", "KEYSLOT", "ff:{demo}:events")
+            assert await master.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) > 0
+        finally:
+            await master.aclose()
+        async with httpx.AsyncClient(
+            base_url=base, headers={"Authorization": f"Bearer {tokens['waiter']}"}, timeout=4 * WAIT
+        ) as http:
+            for _ in range(int(100 * WAIT)):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+            screen = await HubClient.connect(f"ws://127.0.0.1:{port}/ws", tokens["kitchen:grill"])
+            await screen.subscribe("kitchen:grill")
+
+            async def fire() -> str:
+                """A burger fired on a new takeaway order, each step sent again while the shard has no master."""
+                order_id = ""
+                for path, body in (("/api/v1/orders", {"type": "TAKEAWAY"}), ("items", {"menu_item_id": "burger"})):
+                    for _ in range(int(40 * WAIT)):
+                        url = path if not order_id else f"/api/v1/orders/{order_id}/{path}"
+                        answer = await http.post(url, json=body)
+                        if answer.status_code != 503:
+                            break
+                    assert answer.status_code == 200, answer.text
+                    order_id = order_id or answer.json()["result"]["order"]["id"]
+                for _ in range(int(40 * WAIT)):
+                    if (answer := await http.post(f"/api/v1/orders/{order_id}/fire")).status_code != 503:
+                        break
+                assert answer.status_code == 200, answer.text
+                return order_id
+
+            async def shown(order_id: str) -> None:
+                while True:
+                    event = await screen.next_event(4 * WAIT)
+                    if event["type"] == "NEW_KITCHEN_ORDER" and event["data"]["ticket"]["order_id"] == order_id:
+                        return
+
+            await shown(await fire())
+            servers = [
+                p for p in psutil.Process(proc.pid).children(recursive=True) if p.name() in ("redis-server", "postgres")
+            ]
+            assert len([p for p in servers if p.name() == "redis-server"]) == 6
+            os.kill(pid, signal.SIGKILL)
+            await shown(await fire())
+            assert not screen.closed.is_set()
+            await screen.close()
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(asyncio.to_thread(proc.wait), 4 * WAIT) == 0
+        _gone, alive = psutil.wait_procs(servers, timeout=WAIT)
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+        assert not directory.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_demo_on_a_cluster_refuses_a_data_dir_or_servers_of_its_own_in_one_line(tmp_path: Path) -> None:
+    """`--redis-cluster` is a throwaway on servers it starts: with --data-dir, REDIS_URL or DATABASE_URL it exits 2 with
+    one line naming what to leave out, before starting anything."""
+    port = str(free_port())
+    out = _fireflow("demo", "--redis-cluster", "--port", port, "--data-dir", str(tmp_path / "d"), env=_env())
+    assert out.returncode == 2
+    assert "leave out --data-dir" in _one_line(out)
+    assert not (tmp_path / "d").exists()
+    out = _fireflow("demo", "--redis-cluster", "--port", port, env=_env(REDIS_URL="redis://127.0.0.1:1/0"))
+    assert out.returncode == 2
+    assert "unset REDIS_URL" in _one_line(out)
+    out = _fireflow("demo", "--redis-cluster", "--port", port, env=_env(DATABASE_URL="postgresql://u@127.0.0.1:1/x"))
+    assert out.returncode == 2
+    assert _one_line(out).endswith("unset DATABASE_URL")
+
+
+async def test_demo_stopped_by_ctrl_c_stops_every_process_without_an_error() -> None:
+    """A terminal's Ctrl-C sends SIGINT to the demo's whole process group: the node stops its background process
+    itself (it is in a group of its own, as the embedded servers are), so nothing dies of the signal mid-round, no
+    error or traceback is logged, and nothing is left running."""
+    data_dir = Path(tempfile.mkdtemp(prefix="fireflow-cli-"))
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fireflow.hub.run.cli", "demo", "--port", str(port), "--data-dir", str(data_dir)],
+        env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(int(300 * WAIT)):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                assert proc.poll() is None, "demo exited early"
+                await asyncio.sleep(0.05)
+        family = psutil.Process(proc.pid).children(recursive=True)
+        assert any("durable" in " ".join(p.cmdline()) for p in family)  # its background process runs
+        os.killpg(proc.pid, signal.SIGINT)
+        assert await asyncio.wait_for(asyncio.to_thread(proc.wait), 4 * WAIT) == 0
+        assert proc.stdout is not None
+        said = proc.stdout.read()
+        assert "Traceback" not in said and '"level":"ERROR"' not in said, said[-3000:]
+        _gone, alive = psutil.wait_procs(family, timeout=WAIT)
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
         if proc.stdout is not None:
             proc.stdout.close()
         shutil.rmtree(data_dir, ignore_errors=True)

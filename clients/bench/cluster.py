@@ -87,7 +87,7 @@ def _environment(args: argparse.Namespace) -> Iterator[tuple[Env, EmbeddedRedisC
                 extras.append(psutil.Process(servers.postgres.pid))
         say(f"starting a Redis Cluster: {args.masters} masters, {args.replicas} replica(s) each")
         cluster.start()
-        url = cluster.url.replace("redis://", "redis+cluster://", 1)
+        url = cluster.hub_url
         secret = os.environ.get("FIREFLOW_SECRET") or secrets.token_urlsafe(24)
         prefix = f"bench{secrets.token_hex(3)}r"
         yield Env(args, directory, url, database_url, secret, prefix, extras), cluster

@@ -305,6 +305,10 @@ class Hub:
             *options,
             env=env,
             preexec_fn=_background_child(),
+            # Out of the node's process group, as the embedded servers are: a terminal's Ctrl-C (SIGINT to the whole
+            # group) reached the child too, which died of it mid-round while the node logged its death and restarted
+            # it. Stopped by the node now, in turn (``stop_child``), whatever signal stops the node.
+            start_new_session=True,
         )
         self.background_child = proc
         try:

@@ -190,15 +190,42 @@ def check_port_free(host: str, port: int) -> None:
 # -- commands --------------------------------------------------------------------
 
 
-def _serve(settings: Settings, demo: bool, simulate: argparse.Namespace | None = None) -> int:
+def _serve(
+    settings: Settings,
+    demo: bool,
+    simulate: argparse.Namespace | None = None,
+    *,
+    cluster: bool = False,
+    data_dir_given: bool = False,
+) -> int:
+    """``cluster``: ``fireflow demo --redis-cluster``, on a Redis Cluster of its own (``hub/run/demo_cluster.py``)."""
+    check_port_free(settings.host, settings.port)
+    with contextlib.ExitStack() as servers:
+        if cluster:
+            settings = servers.enter_context(_on_a_cluster(settings, data_dir_given))
+        check_reachable(settings)  # the configured servers, before starting any embedded one
+        settings = settings.with_(secret=_secret(settings, create=True))
+        settings = servers.enter_context(real_servers(settings, announce=not cluster))
+        return _serve_on(settings, demo, simulate)
+
+
+@contextlib.contextmanager
+def _on_a_cluster(settings: Settings, data_dir_given: bool) -> Iterator[Settings]:
+    from fireflow.hub.run.demo_cluster import ClusterRefused, demo_cluster
+
+    try:
+        with demo_cluster(settings, data_dir_given=data_dir_given) as on_cluster:
+            yield on_cluster
+    except ClusterRefused as exc:
+        raise Stop(str(exc)) from None
+
+
+def _serve_on(settings: Settings, demo: bool, simulate: argparse.Namespace | None) -> int:
     import uvicorn
 
     from fireflow.hub.run.app import create_app, uvicorn_config
 
-    check_port_free(settings.host, settings.port)
-    check_reachable(settings)  # the configured servers, before starting any embedded one
-    settings = settings.with_(secret=_secret(settings, create=True))
-    with real_servers(settings) as settings, contextlib.ExitStack() as cleanup:
+    with contextlib.ExitStack() as cleanup:
         profile = profile_process(settings.cpu_profile, "node")
         if profile is not None:
             cleanup.callback(profile.stop)
@@ -688,6 +715,13 @@ def build_parser() -> argparse.ArgumentParser:
         _setting(p, "--data-dir", "data_dir", type=Path)
         if name == "demo":
             _simulate_options(p)
+            p.add_argument(
+                "--redis-cluster",
+                action="store_true",
+                help="run on a Redis Cluster started here (3 masters with a replica each, from the system's "
+                "redis-server 7) and a fresh PostgreSQL, both in a temporary directory removed when the demo stops: "
+                "to try a platform's setup and a master's failover (default: off, one embedded Redis)",
+            )
     what = "apply the Postgres migrations (DATABASE_URL, else the embedded PostgreSQL)"
     p = sub.add_parser("migrate", help=what, description=what)
     _setting(p, "--data-dir", "data_dir", type=Path)
@@ -845,7 +879,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin on every import
     commands: dict[str, Callable[[], int]] = {
         "serve": lambda: _serve(settings, demo=False),
-        "demo": lambda: _serve(settings, demo=True, simulate=args if args.simulate else None),
+        "demo": lambda: _serve(
+            settings,
+            demo=True,
+            simulate=args if args.simulate else None,
+            cluster=args.redis_cluster,
+            data_dir_given=args.data_dir is not None,
+        ),
         "migrate": lambda: _migrate(settings),
         "durable": lambda: _durable(settings, predictions=args.predictions and settings.predictions),
         "predictor": lambda: _predictor(settings),

@@ -286,6 +286,11 @@ class EmbeddedRedisCluster:
         return f"redis://{HOST}:{seed.port}/0"
 
     @property
+    def hub_url(self) -> str:
+        """The seed as the hub's ``REDIS_URL`` names a cluster (``redis+cluster://``)."""
+        return self.url.replace("redis://", "redis+cluster://", 1)
+
+    @property
     def ports(self) -> list[int]:
         return [node.port for node in self._nodes]
 
