@@ -78,6 +78,10 @@ HEARTBEAT_SLICES = 64  # a socket's ping goes out in one of these, spread over t
 DURABLE_TASK = "durable-writer"  # in this node's loop, or watching its child process
 PREDICTOR_TASK = "predictor-process"  # watching the child that predicts when the writer runs elsewhere
 FANOUT_TASKS = ("fanout-listen", "fanout-poll")  # the wake-up pattern subscription, and the offsets' tick
+# How a background process ends when it was told to stop: 0 (it handles SIGTERM and SIGINT once started), or the
+# signal itself (one that came while it was starting).
+STOPPED_FROM_OUTSIDE = frozenset({0, -signal.SIGTERM, -signal.SIGINT})
+STOPPED_GRACE_S = 5.0  # the node's own stop comes well within this (0.5 s in the README's check)
 
 
 def next_slice(due: float, now: float, period: float, interval: float) -> tuple[float, float]:
@@ -316,6 +320,10 @@ class Hub:
         except asyncio.CancelledError:
             await stop_child(proc)
             raise
+        if code in STOPPED_FROM_OUTSIDE:
+            # A service manager stops every process of the service at once (systemd's control group, a platform's
+            # dyno): the node's own stop is on its way, and cancels this wait. Only a child stopped alone is a death.
+            await asyncio.sleep(STOPPED_GRACE_S)
         raise TaskEnded(f"fireflow {command} process {proc.pid} exited with {code}")
 
     async def _print_agents_gone(self, rid: str, agents: list[str]) -> None:
