@@ -5,10 +5,10 @@ replica each, from the system's ``redis-server`` 7, as the suite's cluster tests
 new user can open the screens on it and kill a master to watch a failover (``schema/PROTOCOL.md``, "On a Redis
 Cluster: failover").
 
-It is a throwaway. The cluster's nodes take new ports each time, so what Redis held cannot be
-found again at the next start. Postgres must then start afresh too: events committed to a new Redis count their
-offsets from 1 again, and a log in Postgres that already held those offsets would refuse them. So both run in a
-temporary directory, removed when the demo stops.
+It is a throwaway. The cluster's nodes take new ports each time, so what Redis held is not found again at the
+next start and the demo restaurant is set up afresh. A Postgres kept from one run to the next would hold the
+earlier runs' books (invoices, the day's takings, the event log) beside live state that never saw them. So both
+run in a temporary directory, removed when the demo stops.
 """
 
 from __future__ import annotations
