@@ -453,6 +453,8 @@ async def test_demo_stopped_as_a_terminal_or_a_service_manager_does_stops_withou
         [sys.executable, "-m", "fireflow.hub.run.cli", "demo", "--port", str(port), "--data-dir", str(data_dir)],
         env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
+    assert proc.stdout is not None
+    draining = asyncio.create_task(asyncio.to_thread(proc.stdout.read))  # as it runs: a full pipe would block it
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             for _ in range(int(300 * WAIT)):
@@ -469,14 +471,14 @@ async def test_demo_stopped_as_a_terminal_or_a_service_manager_does_stops_withou
             for pid in (proc.pid, child.pid):
                 os.kill(pid, signal.SIGTERM)
         assert await asyncio.wait_for(asyncio.to_thread(proc.wait), 4 * WAIT) == 0
-        assert proc.stdout is not None
-        said = proc.stdout.read()
-        assert "Traceback" not in said and '"level":"ERROR"' not in said, said[-3000:]
+        output = await asyncio.wait_for(draining, WAIT)
+        assert "Traceback" not in output and '"level":"ERROR"' not in output, output[-3000:]
         _gone, alive = psutil.wait_procs(family, timeout=WAIT)
         assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(draining, WAIT)  # its end of file, before the pipe is closed under it
+        proc.stdout.close()
         shutil.rmtree(data_dir, ignore_errors=True)
