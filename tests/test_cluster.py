@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import psutil
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -20,12 +21,12 @@ from fireflow.clients.python import HubClient, HubError
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.domain.decision import Decision
 from fireflow.hub.live.keys import Keys
-from fireflow.hub.live.redis_client import redis_client
+from fireflow.hub.live.redis_client import cluster_seeds, redis_client
 from fireflow.hub.live.store import Store
 from fireflow.hub.run.cli import Stop, check_reachable
 from fireflow.hub.run.config import Settings
 from fireflow.hub.run.embedded import EmbeddedRedisCluster
-from tests.conftest import WAIT, Servers, embedded_cluster, seed, serve_in_process, settings_for
+from tests.conftest import WAIT, Servers, embedded_cluster, free_port, seed, serve_in_process, settings_for
 from tests.helpers import new_order, retry_command
 
 
@@ -176,6 +177,35 @@ async def test_a_url_of_the_wrong_kind_is_refused_in_one_line(
     with pytest.raises(Stop) as err:
         await asyncio.to_thread(check_reachable, Settings(redis_url=_lone_url(servers)), postgres=False)
     assert "redis://" in str(err.value) and "not in cluster mode" in str(err.value)
+
+
+async def test_a_node_starts_through_any_seed_of_its_url_and_hands_its_child_every_node(
+    redis_cluster: EmbeddedRedisCluster, servers: Servers, rid: str
+) -> None:
+    """REDIS_URL may name several nodes, and one that is down (a failed-over master not back yet) is passed over, by
+    the start check and by the client. A node hands its background process every node it knows, so that process
+    starts again (after a crash) whichever of them is down; before, it knew only REDIS_URL's one node and could not
+    start while that node was down."""
+    dead = free_port()
+    url = f"redis+cluster://127.0.0.1:{dead},127.0.0.1:{redis_cluster.ports[0]}/0"
+    await asyncio.to_thread(check_reachable, Settings(redis_url=url), postgres=False)  # passes
+    with pytest.raises(Stop) as err:
+        nowhere = Settings(redis_url=f"redis+cluster://127.0.0.1:{dead},127.0.0.1:{free_port()}/0")
+        await asyncio.to_thread(check_reachable, nowhere, postgres=False)
+    assert f"any of 127.0.0.1:{dead}/0, 127.0.0.1:" in str(err.value) and "\n" not in str(err.value)
+    live = Servers(url, servers.database_url, None)
+    await seed(live, rid)
+    async with serve_in_process(settings_for(live).with_(durable="process"), rid) as node:
+        waiter = await node.client(Role.WAITER)
+        await new_order(waiter, "burger")
+        deadline = time.monotonic() + 4 * WAIT
+        while node.hub.background_child is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        child = node.hub.background_child
+        assert child is not None
+        handed = psutil.Process(child.pid).environ()["REDIS_URL"]
+    seeds = [*redis_cluster.master_ports(), dead, redis_cluster.ports[0]]  # the masters now, then the URL's own
+    assert set(cluster_seeds(handed)) == {f"redis://127.0.0.1:{port}/0" for port in seeds}
 
 
 async def test_300_concurrent_commands_on_a_cluster_pool_of_8_all_succeed(

@@ -1,7 +1,8 @@
 """One Redis or a Redis Cluster behind one client type, and reads grouped so none crosses a hash slot.
 
 ``REDIS_URL=redis+cluster://host:port`` (or ``rediss+cluster://``) names any node of a cluster; the
-client learns the rest. Every key of a restaurant carries the hash tag ``{<restaurant id>}``
+client learns the rest. It may name several, ``redis+cluster://a:7000,b:7001``: a process starts while
+one of them is down (a node hands its background process every node it knows, ``with_seeds``). Every key of a restaurant carries the hash tag ``{<restaurant id>}``
 (``fireflow.hub.live.keys``), so one restaurant's commands and scripts touch one slot; what reads many
 restaurants at once (the fan-out's offset poll, the durable writer) groups its keys by slot here.
 
@@ -21,7 +22,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Connection, ConnectionPool, Redis, SSLConnection
-from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
@@ -36,12 +37,14 @@ __all__ = [
     "REDIS_RETRIES",
     "BoundedCluster",
     "FairPool",
+    "cluster_seeds",
     "get_many",
     "is_cluster",
     "is_cluster_url",
     "plain_url",
     "redis_client",
     "slot_groups",
+    "with_seeds",
 ]
 
 REDIS_RETRIES = 3  # each on a fresh connection, after a jittered pause of at most 100, 200, 200 ms
@@ -70,6 +73,22 @@ def is_cluster(redis: Any) -> bool:
     return isinstance(redis, RedisCluster)
 
 
+def cluster_seeds(url: str) -> list[str]:
+    """Each node a cluster URL names, as a plain URL of its own with the same user, password and path:
+    ``redis+cluster://u:p@a:1,b:2/0`` gives ``redis://u:p@a:1/0`` and ``redis://u:p@b:2/0``."""
+    parts = urlsplit(plain_url(url))
+    user, at, hosts = parts.netloc.rpartition("@")
+    return [urlunsplit(parts._replace(netloc=f"{user}{at}{host}")) for host in hosts.split(",") if host]
+
+
+def with_seeds(url: str, nodes: Iterable[tuple[str, int]]) -> str:
+    """``url`` naming ``nodes`` (host, port) as its seeds, its scheme, user, password and path kept."""
+    parts = urlsplit(url)
+    user, at, _hosts = parts.netloc.rpartition("@")
+    hosts = ",".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in nodes)
+    return urlunsplit(parts._replace(netloc=f"{user}{at}{hosts}"))
+
+
 def redis_client(url: str, *, pool_size: int = 64, pool_timeout: float = 5.0) -> Redis:
     """A client whose commands outlive a dead connection and whose bursts queue for a connection.
 
@@ -84,10 +103,13 @@ def redis_client(url: str, *, pool_size: int = 64, pool_timeout: float = 5.0) ->
     the refreshed topology until a replica has taken over.
     """
     if is_cluster_url(url):
+        first, *others = cluster_seeds(url)
+        seeds = [urlsplit(other) for other in others]
         cluster = cast(
             BoundedCluster,
             BoundedCluster.from_url(
-                plain_url(url),
+                first,
+                startup_nodes=[ClusterNode(seed.hostname or "localhost", seed.port or 6379) for seed in seeds],
                 # the subscriptions' connections come on top of the commands' (each holds one for good)
                 max_connections=pool_size + SUBSCRIPTION_CONNECTIONS,
                 retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), CLUSTER_RETRIES),

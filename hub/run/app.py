@@ -22,8 +22,10 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
 
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -49,7 +51,7 @@ from fireflow.hub.live.devices import Devices
 from fireflow.hub.live.fanout import FanOut
 from fireflow.hub.live.positions import Positions
 from fireflow.hub.live.presence import Presence, print_agents
-from fireflow.hub.live.redis_client import redis_client
+from fireflow.hub.live.redis_client import cluster_seeds, is_cluster, redis_client, with_seeds
 from fireflow.hub.live.store import Store
 from fireflow.hub.live.subscriptions import Subscriptions
 from fireflow.hub.metrics import Metrics, NodeCollector, Sockets
@@ -301,6 +303,15 @@ class Hub:
         """One life of the node's child process (``fireflow durable``, or ``fireflow predictor`` when the writer runs
         elsewhere), stopped with us; its exit is a death the supervisor restarts."""
         env = {**os.environ, **self.settings.as_env()}  # the same settings, the secret and the port among them
+        if is_cluster(self.redis):
+            # the cluster's masters as this node knows them now, then REDIS_URL's own nodes, as the child's seeds: a
+            # child restarted while REDIS_URL's node was down (a master failed over) could not start through it
+            known = [(node.host, int(node.port)) for node in cast(RedisCluster, self.redis).get_nodes()]
+            named = [
+                (seed.hostname or "localhost", seed.port or 6379)
+                for seed in map(urlsplit, cluster_seeds(env["REDIS_URL"]))
+            ]
+            env["REDIS_URL"] = with_seeds(env["REDIS_URL"], dict.fromkeys(known + named))
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

@@ -125,22 +125,35 @@ def _reason(exc: BaseException) -> str:
     return text[:200]
 
 
-async def _check_redis(url: str) -> None:
+async def _cluster_enabled(url: str) -> bool:
     from redis.asyncio import Redis
 
-    from fireflow.hub.live.redis_client import is_cluster_url, plain_url
-
-    client = Redis.from_url(plain_url(url), socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT)
+    client = Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT)
     try:
-        cluster = (await client.info("cluster")).get("cluster_enabled") == 1
-    except Exception as exc:
-        raise Stop(f"cannot reach Redis at {address(url)} (REDIS_URL): {_reason(exc)}", UNREACHABLE) from None
+        return bool((await client.info("cluster")).get("cluster_enabled") == 1)
     finally:
         await client.aclose()
-    if cluster and not is_cluster_url(url):
-        raise Stop(f"Redis at {address(url)} is a node of a Redis Cluster: write REDIS_URL=redis+cluster://host:port")
-    if is_cluster_url(url) and not cluster:
-        raise Stop(f"Redis at {address(url)} is not in cluster mode: write REDIS_URL=redis://host:port/db")
+
+
+async def _check_redis(url: str) -> None:
+    from fireflow.hub.live.redis_client import cluster_seeds, is_cluster_url, plain_url
+
+    seeds = cluster_seeds(url) if is_cluster_url(url) else [plain_url(url)]
+    for n, seed in enumerate(seeds, 1):  # a cluster URL's nodes in turn: the first that answers will do
+        try:
+            cluster = await _cluster_enabled(seed)
+        except Exception as exc:
+            if n < len(seeds):
+                continue
+            at = address(seed) if n == 1 else f"any of {', '.join(address(s) for s in seeds)}"
+            raise Stop(f"cannot reach Redis at {at} (REDIS_URL): {_reason(exc)}", UNREACHABLE) from None
+        if cluster and not is_cluster_url(url):
+            raise Stop(
+                f"Redis at {address(seed)} is a node of a Redis Cluster: write REDIS_URL=redis+cluster://host:port"
+            )
+        if is_cluster_url(url) and not cluster:
+            raise Stop(f"Redis at {address(seed)} is not in cluster mode: write REDIS_URL=redis://host:port/db")
+        return
 
 
 async def _check_postgres(url: str) -> None:

@@ -57,7 +57,8 @@ class Settings(BaseSettings):
         validation_alias="REDIS_URL",
         description="live state, streams, wake-ups (unset: an embedded Redis)",
         json_schema_extra={
-            "allowed": "redis://[:password@]host:port/db, rediss://…, unix://…; a Redis Cluster: redis+cluster://host:port"
+            "allowed": "redis://[:password@]host:port/db, rediss://…, unix://…; a Redis Cluster: "
+            "redis+cluster://host:port (one node or several, comma-separated)"
         },
     )
     database_url: str | None = Field(

@@ -287,8 +287,11 @@ class EmbeddedRedisCluster:
 
     @property
     def hub_url(self) -> str:
-        """The seed as the hub's ``REDIS_URL`` names a cluster (``redis+cluster://``)."""
-        return self.url.replace("redis://", "redis+cluster://", 1)
+        """The cluster as the hub's ``REDIS_URL`` names one (``redis+cluster://``): every node a seed, so a process
+        starts through whichever is up."""
+        if not self._nodes:
+            raise EmbeddedServerError("embedded Redis Cluster has not been started")
+        return f"redis+cluster://{','.join(f'{HOST}:{node.port}' for node in self._nodes)}/0"
 
     @property
     def ports(self) -> list[int]:
