@@ -2,7 +2,7 @@
 
 ``REDIS_URL=redis+cluster://host:port`` (or ``rediss+cluster://``) names any node of a cluster; the
 client learns the rest. It may name several, ``redis+cluster://a:7000,b:7001``, tried in turn, so a
-process starts while one of them is down (a node hands its background process the masters it knows,
+process starts while one of them is down (a node hands its background process the nodes it knows,
 ``with_seeds``). Every key of a restaurant carries the hash tag ``{<restaurant id>}``
 (``fireflow.hub.live.keys``), so one restaurant's commands and scripts touch one slot; what reads many
 restaurants at once (the fan-out's offset poll, the durable writer) groups its keys by slot here.

@@ -304,7 +304,7 @@ class Hub:
         elsewhere), stopped with us; its exit is a death the supervisor restarts."""
         env = {**os.environ, **self.settings.as_env()}  # the same settings, the secret and the port among them
         if is_cluster(self.redis):
-            # the cluster's masters as this node knows them now, then REDIS_URL's own nodes, as the child's seeds: a
+            # the cluster's nodes as this node knows them now, then REDIS_URL's own, as the child's seeds: a
             # child restarted while REDIS_URL's node was down (a master failed over) could not start through it
             known = [(node.host, int(node.port)) for node in cast(RedisCluster, self.redis).get_nodes()]
             named = [
