@@ -44,6 +44,7 @@ __all__ = [
     "is_cluster_url",
     "plain_url",
     "redis_client",
+    "seed_nodes",
     "slot_groups",
     "with_seeds",
 ]
@@ -82,6 +83,11 @@ def cluster_seeds(url: str) -> list[str]:
     return [urlunsplit(parts._replace(netloc=f"{user}{at}{host}")) for host in hosts.split(",") if host]
 
 
+def seed_nodes(url: str) -> list[tuple[str, int]]:
+    """The (host, port) of each node a cluster URL names."""
+    return [(seed.hostname or "localhost", seed.port or 6379) for seed in map(urlsplit, cluster_seeds(url))]
+
+
 def with_seeds(url: str, nodes: Iterable[tuple[str, int]]) -> str:
     """``url`` naming ``nodes`` (host, port) as its seeds, its scheme, user, password and path kept."""
     parts = urlsplit(url)
@@ -104,13 +110,12 @@ def redis_client(url: str, *, pool_size: int = 64, pool_timeout: float = 5.0) ->
     the refreshed topology until a replica has taken over.
     """
     if is_cluster_url(url):
-        first, *others = cluster_seeds(url)
-        seeds = [urlsplit(other) for other in others]
+        first = cluster_seeds(url)[0]
         cluster = cast(
             BoundedCluster,
             BoundedCluster.from_url(
                 first,
-                startup_nodes=[ClusterNode(seed.hostname or "localhost", seed.port or 6379) for seed in seeds],
+                startup_nodes=[ClusterNode(host, port) for host, port in seed_nodes(url)[1:]],
                 # the subscriptions' connections come on top of the commands' (each holds one for good)
                 max_connections=pool_size + SUBSCRIPTION_CONNECTIONS,
                 retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), CLUSTER_RETRIES),

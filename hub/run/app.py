@@ -23,7 +23,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
@@ -51,7 +50,7 @@ from fireflow.hub.live.devices import Devices
 from fireflow.hub.live.fanout import FanOut
 from fireflow.hub.live.positions import Positions
 from fireflow.hub.live.presence import Presence, print_agents
-from fireflow.hub.live.redis_client import cluster_seeds, is_cluster, redis_client, with_seeds
+from fireflow.hub.live.redis_client import is_cluster, redis_client, seed_nodes, with_seeds
 from fireflow.hub.live.store import Store
 from fireflow.hub.live.subscriptions import Subscriptions
 from fireflow.hub.metrics import Metrics, NodeCollector, Sockets
@@ -307,11 +306,7 @@ class Hub:
             # the cluster's nodes as this node knows them now, then REDIS_URL's own, as the child's seeds: a
             # child restarted while REDIS_URL's node was down (a master failed over) could not start through it
             known = [(node.host, int(node.port)) for node in cast(RedisCluster, self.redis).get_nodes()]
-            named = [
-                (seed.hostname or "localhost", seed.port or 6379)
-                for seed in map(urlsplit, cluster_seeds(env["REDIS_URL"]))
-            ]
-            env["REDIS_URL"] = with_seeds(env["REDIS_URL"], dict.fromkeys(known + named))
+            env["REDIS_URL"] = with_seeds(env["REDIS_URL"], dict.fromkeys(known + seed_nodes(env["REDIS_URL"])))
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
