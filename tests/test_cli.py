@@ -432,6 +432,10 @@ def test_demo_on_a_cluster_refuses_a_data_dir_or_servers_of_its_own_in_one_line(
     assert out.returncode == 2
     assert "leave out --data-dir" in _one_line(out)
     assert not (tmp_path / "d").exists()
+    out = _fireflow("demo", "--redis-cluster", "--port", port, env=_env(FIREFLOW_DATA_DIR=str(tmp_path / "e")))
+    assert out.returncode == 2
+    assert "leave out --data-dir and FIREFLOW_DATA_DIR" in _one_line(out)
+    assert not (tmp_path / "e").exists()
     out = _fireflow("demo", "--redis-cluster", "--port", port, env=_env(REDIS_URL="redis://127.0.0.1:1/0"))
     assert out.returncode == 2
     assert "unset REDIS_URL" in _one_line(out)

@@ -897,7 +897,7 @@ def main(argv: list[str] | None = None) -> int:
             demo=True,
             simulate=args if args.simulate else None,
             cluster=args.redis_cluster,
-            data_dir_given=args.data_dir is not None,
+            data_dir_given=args.data_dir is not None or settings.data_dir != Settings.model_fields["data_dir"].default,
         ),
         "migrate": lambda: _migrate(settings),
         "durable": lambda: _durable(settings, predictions=args.predictions and settings.predictions),

@@ -42,7 +42,9 @@ def _refusal(settings: Settings, data_dir_given: bool) -> str | None:
         )
         return f"--redis-cluster starts its own Redis Cluster and PostgreSQL: unset {named}"
     if data_dir_given:
-        return "--redis-cluster runs a throwaway demo in a temporary directory: leave out --data-dir"
+        return (
+            "--redis-cluster runs a throwaway demo in a temporary directory: leave out --data-dir and FIREFLOW_DATA_DIR"
+        )
     return None
 
 
