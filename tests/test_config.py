@@ -36,6 +36,7 @@ def test_database_url_in_any_usual_spelling_becomes_the_asyncpg_one(monkeypatch:
         ("FIREFLOW_DURABLE", "proces", "FIREFLOW_DURABLE=proces: must be one of process, inline, off"),
         ("FIREFLOW_QUEUE_LIMIT", "-1", "FIREFLOW_QUEUE_LIMIT=-1: must be a whole number above 0"),
         ("FIREFLOW_REDIS_POOL", "0", "FIREFLOW_REDIS_POOL=0: must be a whole number above 0"),
+        ("FIREFLOW_REDIS_REPLICAS", "-1", "FIREFLOW_REDIS_REPLICAS=-1: must be a whole number, at least 0"),
         ("FIREFLOW_HEARTBEAT", "soon", "FIREFLOW_HEARTBEAT=soon: must be a number above 0"),
         ("PORT", "80000", "PORT=80000: must be a whole number from 1 to 65535"),
         ("FIREFLOW_REDIS_FSYNC", "sometimes", "FIREFLOW_REDIS_FSYNC=sometimes: must be one of everysec, always"),

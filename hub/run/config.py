@@ -427,6 +427,8 @@ def _allowed(info: FieldInfo) -> str:
         return f"{kind} from {low} to {high}"
     if any(isinstance(m, Gt) for m in bounds):
         return f"{kind} above 0"
+    if bounds:
+        return f"{kind}, at least {next(m.ge for m in bounds if isinstance(m, Ge))}"
     return "text"
 
 
