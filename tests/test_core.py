@@ -142,6 +142,23 @@ async def test_resume_gets_exactly_the_missed_events_in_order(hub: RunningHub) -
     assert live["data"]["order"]["id"] == marker
 
 
+async def test_resubscribing_a_held_channel_with_since_replays_its_events_again(hub: RunningHub) -> None:
+    """A socket that sends `since` for a channel it already holds is resyncing it: the reply replays that channel's
+    events after `since` (those it got live too), not an empty list flagged recovered."""
+    screen = await hub.client(Role.CASHIER)
+    await screen.subscribe("orders")
+    since, epoch = screen.offset, screen.epoch
+    waiter = await hub.client(Role.WAITER)
+    order_id = await new_order(waiter)
+    for _ in range(4):
+        await waiter.command("order.add_item", {"order_id": order_id, "menu_item_id": "fries"})
+    live = [e["offset"] for e in await events_until(screen, 5, WAIT)]
+    answer = await screen.subscribe("orders", since=since, epoch=epoch)
+    assert answer["recovered"] is True
+    assert [e["offset"] for e in answer["replayed"]] == live
+    assert [e["type"] for e in answer["replayed"]] == ["ORDER_OPENED"] + ["ORDER_UPDATED"] * 4
+
+
 async def test_adding_channels_keeps_one_ordered_stream_per_socket(hub: RunningHub, redis: Redis) -> None:
     """Subscribing to more channels under traffic: every event once, in offset order, none behind the reply's offset after it."""
     cashier = await hub.client(Role.CASHIER)

@@ -149,11 +149,15 @@ class Subscriptions:
         if since is not None:
             history = await self.store.history_since(rid, since, self.replay_limit)
             if history.entries is not None and epoch in (None, history.epoch):
+                # The events of the channels asked for, except those that came live on a channel already held
+                # and not asked for again. A held channel asked for again with `since` is being resynced
+                # (PROTOCOL.md: "re-snapshotted or replayed"): its events come again, deduped by offset.
                 wanted = frozenset(channels)
+                resynced, live = wanted & old, old - wanted
                 replayed = []
                 for entry in history.entries:
                     on = set(entry.channel_list())
-                    if on & wanted and not on & old:  # events of channels already held come live
+                    if on & resynced or (on & wanted and not on & live):
                         replayed.append(EncodedEvent(entry).for_reader(sees_customers).frame())
                 return reply | {
                     "offset": history.offset,
