@@ -400,11 +400,15 @@ async def test_refused_commands_over_rest_routes_change_nothing(scene: Scene) ->
              400, ErrorCode.INVALID_FRAME),
             (await http.post("/api/v1/commands", json={"id": "k" * 65, "type": "order.open", "data": {"type": "TAKEAWAY"}}),
              400, ErrorCode.INVALID_FRAME),
+            # a misspelt id would run the command again under a new one on every retry
+            (await http.post("/api/v1/commands", json={"command_id": "k-2", "type": "order.open", "data": {"type": "TAKEAWAY"}}),
+             400, ErrorCode.INVALID_FRAME),
         ]  # fmt: skip
     for r, status, code in attempts:
         assert (r.status_code, r.json()["code"]) == (status, code.value), (r.request.url, r.text)
     assert attempts[12][0].json()["details"]["current"]["id"] == d
-    assert attempts[-1][0].json()["details"]["errors"][0]["loc"] == ["id"]
+    assert attempts[-2][0].json()["details"]["errors"][0]["loc"] == ["id"]
+    assert attempts[-1][0].json()["message"] == "unknown field 'command_id': expected {type, data, id?}"
     assert await scene.state() == before
 
 

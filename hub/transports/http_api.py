@@ -186,11 +186,20 @@ def _command_route(
     return endpoint
 
 
+COMMAND_FIELDS = frozenset({"type", "data", "id"})
+
+
 async def commands(request: Request) -> Response:
     try:
         body = await _body(request)
     except DomainError as exc:
         return _error(exc)
+    # An unknown field is refused, as on the WebSocket: a misspelt "id" would otherwise run the command under a
+    # new id on every retry, each time again.
+    if unknown := sorted(set(body) - COMMAND_FIELDS):
+        return _error(
+            DomainError(ErrorCode.INVALID_FRAME, f"unknown field {unknown[0]!r}: expected {{type, data, id?}}")
+        )
     command_type, data, command_id = body.get("type"), body.get("data", {}), body.get("id")
     if not isinstance(command_type, str) or not isinstance(data, dict) or not isinstance(command_id, str | None):
         return _error(DomainError(ErrorCode.INVALID_FRAME, "expected {type: str, data: object, id?: str}"))
