@@ -248,8 +248,9 @@ async def test_a_pong_to_the_hubs_ping_costs_a_terminal_none_of_its_rate(
     """Answering the hub's heartbeat spends none of a terminal's frame rate (one told to retry later is not refused
     again for having answered a ping meanwhile); a pong nobody asked for is charged like any frame."""
 
-    async def answer(ws: Any, command_id: str) -> dict[str, Any]:
-        """The answer to ``command_id``, each ping on the way answered at once."""
+    async def answer(ws: Any, command_id: str | None) -> dict[str, Any]:
+        """The answer to ``command_id`` (None: the next frame that answers no command), each ping on the way
+        answered at once."""
         while True:
             frame = orjson.loads(await asyncio.wait_for(ws.recv(), WAIT))
             if frame["op"] == "ping":
@@ -272,6 +273,8 @@ async def test_a_pong_to_the_hubs_ping_costs_a_terminal_none_of_its_rate(
         assert (await answer(ws, "c1"))["op"] == "ack"
         for _ in range(2):  # pongs nobody asked for: the third frame, and one over
             await ws.send(orjson.dumps({"op": "pong", "t": 0}).decode())
+        over = await asyncio.wait_for(answer(ws, None), WAIT)  # the one over is refused like any frame, and told so
+        assert (over["op"], over["code"], over["retryable"]) == ("error", ErrorCode.RATE_LIMITED, True)
         await ws.send(command("c2"))
         refused = await answer(ws, "c2")
         assert (refused["op"], refused["code"]) == ("error", ErrorCode.RATE_LIMITED)

@@ -67,7 +67,7 @@ class MsgpackCodec:
         try:
             return msgpack.unpackb(raw, strict_map_key=True)
         except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
-            raise DecodeError(f"not msgpack: {exc}") from None
+            raise DecodeError(f"not msgpack: {str(exc) or 'a byte no msgpack value starts with'}") from None
 
 
 def _parsed(value: Any) -> Any:

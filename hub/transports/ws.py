@@ -201,12 +201,16 @@ class _Session:
                 if conn.pinged:  # the answer to a ping we sent is our traffic, not the peer's: its token back
                     conn.pinged = False
                     self.tokens += 1
+                elif self.tokens < 0:  # one we did not ask for is refused past the rate like any frame
+                    self._refuse(frame)
                 continue
             if self.tokens < 0:
                 self._refuse(frame)
                 continue
             if not isinstance(op, str) or op not in CLIENT_OPS:  # an unhashable op (a list, a map) must not raise
-                self.error(ErrorCode.UNKNOWN_OP, f"unknown op {str(op)[:40]!r}")
+                self.error(
+                    ErrorCode.UNKNOWN_OP, "a frame needs an op" if op is None else f"unknown op {str(op)[:40]!r}"
+                )
                 continue
             try:
                 return CLIENT_FRAME.validate_python(frame)
