@@ -114,12 +114,19 @@ class Frame(BaseModel):
 # client -> hub
 
 
-class Auth(Frame):
+class Sent(Frame):
+    """A frame a client sends: taken as typed, not coerced (``"since": "5"`` or a msgpack ``id`` in bytes is
+    INVALID_FRAME, as PROTOCOL.md says of a mistyped field), as the commands' data are."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Auth(Sent):
     op: Literal["auth"]
     token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
 
-class Subscribe(Frame):
+class Subscribe(Sent):
     """Subscribe to one or more channels.
 
     Without ``since`` the hub answers with a snapshot. With ``since`` (the last
@@ -134,19 +141,19 @@ class Subscribe(Frame):
     epoch: str | None = None
 
 
-class Unsubscribe(Frame):
+class Unsubscribe(Sent):
     op: Literal["unsubscribe"]
     channels: Annotated[list[Channel], Field(min_length=1, max_length=64)]
 
 
-class Cmd(Frame):
+class Cmd(Sent):
     op: Literal["cmd"]
     id: CommandId
     type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class Outcome(Frame):
+class Outcome(Sent):
     """Ask what a command id got, by the id alone: the hub answers with that command's ``ack``, exactly as first
     sent, or ``error`` NOT_FOUND when it never took effect (resending the command with the same id is then safe)."""
 
@@ -154,17 +161,17 @@ class Outcome(Frame):
     id: CommandId
 
 
-class Ping(Frame):
+class Ping(Sent):
     op: Literal["ping"]
     t: int | None = None
 
 
-class Pong(Frame):
+class Pong(Sent):
     op: Literal["pong"]
     t: int | None = None
 
 
-class Position(Frame):
+class Position(Sent):
     """A rider's GPS fix, from RIDER devices only (others: ``error FORBIDDEN``). Fire and forget: no ack.
 
     Not an event: the hub keeps the latest fix and a short trail per rider and passes them on to

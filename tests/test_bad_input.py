@@ -163,6 +163,11 @@ INVALID_FRAMES: list[tuple[dict[str, Any], str]] = [
     ({"op": "unsubscribe", "channels": 3}, "channels"),
     ({"op": "ping", "t": "now"}, "t"),
     ({"op": "auth"}, "token"),
+    # typed fields are taken as typed, not coerced
+    ({"op": "subscribe", "channels": ["orders"], "since": "5"}, "since"),
+    ({"op": "ping", "t": 5.0}, "t"),
+    ({"op": "ping", "t": True}, "t"),
+    ({"op": "outcome", "id": 7}, "id"),
 ]
 
 
@@ -178,6 +183,17 @@ async def test_known_ops_with_bad_fields_get_invalid_frame_with_details(scene: S
         assert field in locs, (frame, error)
         expected_id = frame.get("id") if isinstance(frame.get("id"), str) else None
         assert error["id"] == expected_id
+    assert await scene.state() == before
+    await still_usable(client)
+
+
+async def test_a_msgpack_command_id_in_bytes_is_invalid_frame_not_run(scene: Scene) -> None:
+    """msgpack can carry an id as bytes: it is INVALID_FRAME naming the id (not decoded into text and run)."""
+    client = await scene.hub.client(Role.WAITER, encoding="msgpack")
+    before = await scene.state()
+    await client.send_raw(msgpack.packb({"op": "cmd", "id": b"m2", "type": "order.open", "data": {"type": "TAKEAWAY"}}))
+    error = await expect_error(client, ErrorCode.INVALID_FRAME)
+    assert ["cmd", "id"] in [err["loc"] for err in error["details"]["errors"]] and error["id"] is None
     assert await scene.state() == before
     await still_usable(client)
 
