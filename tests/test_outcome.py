@@ -43,7 +43,8 @@ async def test_outcome_is_per_restaurant(hub: RunningHub) -> None:
 
 
 async def test_outcome_over_http(hub: RunningHub) -> None:
-    """GET /api/v1/commands/{id} returns the first answer of a command sent with Idempotency-Key, 404 for others."""
+    """GET /api/v1/commands/{id} returns the first answer of a command sent with Idempotency-Key, 404 for others,
+    400 for an id no command can have."""
     async with hub.http(Role.WAITER) as http:
         sent = await http.post("/api/v1/orders", json={"type": "TAKEAWAY"}, headers={"Idempotency-Key": "http-open-1"})
         assert sent.status_code == 200
@@ -51,3 +52,5 @@ async def test_outcome_over_http(hub: RunningHub) -> None:
         assert (asked.status_code, asked.json()) == (200, sent.json())
         missing = await http.get("/api/v1/commands/http-open-2")
         assert (missing.status_code, missing.json()["code"]) == (404, ErrorCode.NOT_FOUND.value)
+        malformed = await http.get("/api/v1/commands/bad%20id")  # no command can have it, as on the WebSocket
+        assert (malformed.status_code, malformed.json()["code"]) == (400, ErrorCode.INVALID_FRAME.value)

@@ -422,6 +422,7 @@ async def _devices(hub: Hub, actor: Actor, request: Request) -> Any:
 
 
 async def _outcome(hub: Hub, actor: Actor, request: Request) -> Any:
+    _check_command_id(request.path_params["command_id"])  # an id no command can have is a mistake, not a 404
     stored = await hub.bus.outcome(actor, request.path_params["command_id"])
     return {"id": request.path_params["command_id"], "offset": stored.offset, "result": stored.result}
 
