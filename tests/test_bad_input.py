@@ -14,7 +14,7 @@ import msgpack
 import orjson
 import pytest
 import websockets
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from fireflow.clients.python import HubClient, HubError
 from fireflow.hub.domain.actors import Role
@@ -418,6 +418,10 @@ async def test_refused_commands_over_rest_routes_change_nothing(scene: Scene) ->
             (await http.post("/api/v1/tables/T99/clean"), 404, ErrorCode.NOT_FOUND),
             (await http.post("/api/v1/orders", json={"type": "TAKEAWAY"}, headers={"Idempotency-Key": "has space"}),
              400, ErrorCode.INVALID_FRAME),
+            (await http.post("/api/v1/commands", json={"id": 7, "type": "order.open", "data": {"type": "TAKEAWAY"}}),
+             400, ErrorCode.INVALID_FRAME),
+            (await http.post("/api/v1/commands", json={"type": "x" * 65}), 400, ErrorCode.INVALID_FRAME),
+            (await http.post("/api/v1/commands", json={"type": "order.open", "data": None}), 400, ErrorCode.INVALID_FRAME),
             (await http.post("/api/v1/commands", json={"id": "k" * 65, "type": "order.open", "data": {"type": "TAKEAWAY"}}),
              400, ErrorCode.INVALID_FRAME),
             # a misspelt id would run the command again under a new one on every retry
@@ -429,6 +433,8 @@ async def test_refused_commands_over_rest_routes_change_nothing(scene: Scene) ->
     assert attempts[12][0].json()["details"]["current"]["id"] == d
     assert attempts[-2][0].json()["details"]["errors"][0]["loc"] == ["id"]
     assert attempts[-1][0].json()["message"] == "unknown field 'command_id': expected {type, data, id?}"
+    assert attempts[-5][0].json()["message"] == "a command id is 1 to 64 of A-Za-z0-9_.:-"
+    assert attempts[-4][0].json()["details"]["errors"][0]["loc"] == ["type"]
     assert await scene.state() == before
 
 
@@ -687,6 +693,37 @@ async def test_a_silent_peer_is_closed_4010_and_a_live_one_is_kept(servers: Serv
             answering.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await answering
+
+
+async def test_a_stalled_redis_neither_stops_the_pings_nor_closes_a_peer_that_answers_them(
+    servers: Servers, redis: Redis
+) -> None:
+    """Redis paused for five heartbeats: the pings go on (the note of devices seen waits alone) and the peer that
+    answers them is kept. The heartbeat used to wait for that note, send nothing meanwhile, then close 4010 every
+    socket of its late round, each silent since its last pong only because it had not been pinged again."""
+    async with hub_with(servers, heartbeat=0.3) as hub:
+        async with websockets.connect(hub.ws_url, subprotocols=[SUBPROTOCOL_JSON]) as ws:  # type: ignore[list-item]
+            await ws.send(orjson.dumps({"op": "auth", "token": hub.token(Role.WAITER)}).decode())
+            assert orjson.loads(await asyncio.wait_for(ws.recv(), WAIT))["op"] == "welcome"
+
+            async def answer_pings(seconds: float) -> int:
+                answered = 0
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(seconds):
+                        while True:
+                            frame = orjson.loads(await ws.recv())
+                            if frame["op"] == "ping":
+                                await ws.send(orjson.dumps({"op": "pong", "t": frame["t"]}).decode())
+                                answered += 1
+                return answered
+
+            assert await answer_pings(0.9) >= 2
+            # every client but this one waits 1.5 s for its next command's answer (each master, on a cluster)
+            target = {"target_nodes": redis.get_primaries()} if isinstance(redis, RedisCluster) else {}
+            await redis.execute_command("CLIENT", "PAUSE", "1500", "ALL", **target)
+            assert await answer_pings(1.5) >= 3  # 0 when a ping waited on Redis
+            assert await answer_pings(1.2) >= 3
+            assert ws.protocol.close_rcvd is None
 
 
 async def test_the_heartbeats_ping_reaches_json_and_msgpack_sockets_as_a_frame_of_their_own(servers: Servers) -> None:

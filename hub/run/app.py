@@ -405,37 +405,49 @@ class Hub:
             logger.warning("could not note devices seen: %r", exc)
 
     async def _heartbeat(self) -> None:
-        """Ping each socket once per heartbeat and close the ones silent for two (dead peers).
+        """Ping each socket once per heartbeat and close the ones that left a ping unanswered for two (dead peers).
 
-        The work is spread over the interval in slices, so ten
-        thousand sockets never get their pings in one burst that delays everyone's events.
+        The work is spread over the interval in slices, so ten thousand sockets never get their pings in one
+        burst that delays everyone's events. Nothing in a slice waits on Redis: the devices seen are noted by a
+        task of their own, one at a time, and a slow Redis only makes that note later. A slice that waited on it
+        kept the pings back, and on a loaded cluster (commands answered seconds late) the rounds stretched past
+        two intervals, after which every socket in them was closed 4010 though it had answered its last ping.
+        Only a socket with a ping outstanding is closed for silence, so a late round can no longer do that.
         """
         interval = self.settings.heartbeat
         slices = HEARTBEAT_SLICES
         tick = 0
         seen: dict[str, set[str]] = {}
+        noting: asyncio.Task[None] | None = None
         due = time.monotonic()
-        while True:
-            due, wait = next_slice(due, time.monotonic(), interval / slices, interval)
-            await asyncio.sleep(wait)
-            now = time.monotonic()
-            # encoded once a slice, and each socket's copy written as it stands (a server's frames are not masked):
-            # through the server's own send a slice of 275 sockets took 6-9 ms, every other socket waiting
-            pings = {}
-            for codec in CODECS.values():
-                message = codec.encode({"op": "ping", "t": int(time.time() * 1000)})
-                pings[codec.binary] = (message, wire_of(message, codec.binary))
-            for conn in self.connections.in_slice(tick):
-                if now - conn.last_seen > 2 * interval:
-                    conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frames from peer")
-                elif conn.actor is not None:
-                    conn.send_encoded(*pings[conn.codec.binary])
-                    conn.pinged = True
-                    seen.setdefault(conn.actor.restaurant_id, set()).add(conn.actor.device_id)
-            if seen:
-                await self._note_seen({rid: sorted(devices) for rid, devices in seen.items()}, True)
-                seen.clear()
-            tick = (tick + 1) % slices
+        try:
+            while True:
+                due, wait = next_slice(due, time.monotonic(), interval / slices, interval)
+                await asyncio.sleep(wait)
+                now = time.monotonic()
+                # encoded once a slice, and each socket's copy written as it stands (a server's frames are not
+                # masked): through the server's own send a slice of 275 sockets took 6-9 ms, every other socket
+                # waiting
+                pings = {}
+                for codec in CODECS.values():
+                    message = codec.encode({"op": "ping", "t": int(time.time() * 1000)})
+                    pings[codec.binary] = (message, wire_of(message, codec.binary))
+                for conn in self.connections.in_slice(tick):
+                    if now - conn.last_seen > 2 * interval and (conn.pinged or conn.actor is None):
+                        conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frames from peer")
+                    elif conn.actor is not None:
+                        conn.send_encoded(*pings[conn.codec.binary])
+                        conn.pinged = True
+                        seen.setdefault(conn.actor.restaurant_id, set()).add(conn.actor.device_id)
+                if seen and (noting is None or noting.done()):  # else they gather until the last note is done
+                    noting = asyncio.create_task(
+                        self._note_seen({rid: sorted(devices) for rid, devices in seen.items()}, True)
+                    )
+                    seen = {}
+                tick = (tick + 1) % slices
+        finally:
+            if noting is not None:
+                noting.cancel()
 
     async def readiness(self) -> Readiness:
         """Whether this node should get traffic: its servers answer, its loops run, its events reach Postgres."""
