@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from fireflow.schema.protocol import PROTOCOL_VERSION, ErrorCode
+from fireflow.schema.protocol import PROTOCOL_VERSION, CommandId, CommandType, ErrorCode, Sent
 
-__all__ = ["API_PREFIX", "STATUS", "Operation", "openapi"]
+__all__ = ["API_PREFIX", "STATUS", "CommandRequest", "Operation", "openapi"]
 
 API_PREFIX = "/api/v1"
 
@@ -59,6 +59,17 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
+
+
+class CommandRequest(Sent):
+    """The body of ``POST /api/v1/commands``: a WebSocket ``cmd`` frame without its ``op``, as strictly typed. Any
+    other field is refused: a misspelt ``id`` would otherwise run the command under a new id on every retry."""
+
+    type: CommandType
+    data: dict[str, Any] = Field(default_factory=dict)
+    id: CommandId | None = Field(
+        default=None, description="the command id; else the Idempotency-Key header's; else the hub makes one up"
+    )
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,7 @@ def _path_params(path: str) -> list[str]:
 
 def _operation(op: Operation, schema_of: Callable[[type[BaseModel]], dict[str, Any]]) -> dict[str, Any]:
     codes = sorted({STATUS[code] for code in ErrorCode})
+    runs = op.command is not None or op.body is CommandRequest  # answered with an ack, keyed by its command id
     out: dict[str, Any] = {
         "operationId": op.operation_id,
         "summary": op.summary,
@@ -135,8 +147,8 @@ def _operation(op: Operation, schema_of: Callable[[type[BaseModel]], dict[str, A
                 {"description": "the printable page", "content": {"text/html": {"schema": {"type": "string"}}}}
                 if op.html
                 else {
-                    "description": "the command's result (the same for every retry of its id)" if op.command else "OK",
-                    "content": {"application/json": {"schema": _ACK_BODY if op.command else {"type": "object"}}},
+                    "description": "the command's result (the same for every retry of its id)" if runs else "OK",
+                    "content": {"application/json": {"schema": _ACK_BODY if runs else {"type": "object"}}},
                 }
             ),
             **{
@@ -153,6 +165,7 @@ def _operation(op: Operation, schema_of: Callable[[type[BaseModel]], dict[str, A
         out["x-roles"] = list(op.roles)
     if op.command:
         out["x-command"] = op.command
+    if runs:
         out["parameters"].append(
             {
                 "name": "Idempotency-Key",

@@ -26,6 +26,8 @@ __all__ = [
     "ClientFrame",
     "CloseCode",
     "Cmd",
+    "CommandId",
+    "CommandType",
     "ErrorCode",
     "ErrorFrame",
     "EventFrame",
@@ -49,6 +51,7 @@ SUBPROTOCOL_MSGPACK = "fireflow.v1.msgpack"
 
 Channel = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[a-z]+(:[A-Za-z0-9_.-]+)?$")]
 CommandId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+CommandType = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class ErrorCode(StrEnum):
@@ -149,7 +152,7 @@ class Unsubscribe(Sent):
 class Cmd(Sent):
     op: Literal["cmd"]
     id: CommandId
-    type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    type: CommandType
     data: dict[str, Any] = Field(default_factory=dict)
 
 

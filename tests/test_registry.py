@@ -121,6 +121,17 @@ def test_documents_agree_with_the_registry() -> None:
         assert openapi["paths"][path][method.lower()]["x-roles"] == sorted(r.value for r in found.roles)
 
 
+def test_the_generic_command_route_documents_its_body() -> None:
+    """``POST /api/v1/commands`` shows the envelope the hub checks: type required, id as a cmd frame's, nothing else."""
+    post = _load(generate.OPENAPI)["paths"][API_PREFIX + "/commands"]["post"]
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["properties"]) == {"type", "data", "id"} and body["required"] == ["type"]
+    assert body["additionalProperties"] is False
+    assert body["properties"]["id"]["anyOf"][0]["pattern"] == "^[A-Za-z0-9_.:-]+$"
+    assert "Idempotency-Key" in [p["name"] for p in post["parameters"]]
+    assert post["responses"]["200"]["content"]["application/json"]["schema"]["required"] == ["id", "offset", "result"]
+
+
 def test_every_error_code_has_an_http_status() -> None:
     """Each error code maps to an HTTP status, so no refusal is answered 500 by accident."""
     assert set(STATUS) == set(ErrorCode)

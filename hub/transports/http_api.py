@@ -35,6 +35,7 @@ from fireflow.hub.books.reports import z_report_html
 from fireflow.hub.books.webhooks import deliveries as webhook_deliveries
 from fireflow.hub.books.webhooks import webhooks as webhook_list
 from fireflow.hub.commands.batch_suggestions import Suggestions
+from fireflow.hub.commands.bus import validation_details
 from fireflow.hub.commands.registry import PUBLIC, REGISTRY
 from fireflow.hub.commands.tenancy import tenant_violation
 from fireflow.hub.domain import groups
@@ -56,7 +57,7 @@ from fireflow.hub.transports.tokens import mint
 from fireflow.hub.transports.tokens import read as read_token
 from fireflow.hub.workers.sweeps import standing_findings
 from fireflow.schema import generate
-from fireflow.schema.http import API_PREFIX, STATUS, Operation, openapi
+from fireflow.schema.http import API_PREFIX, STATUS, CommandRequest, Operation, openapi
 from fireflow.schema.protocol import CommandId, ErrorCode
 from fireflow.schema.records import Restaurant
 
@@ -71,13 +72,16 @@ logger = logging.getLogger(__name__)
 _COMMAND_ID: TypeAdapter[str] = TypeAdapter(CommandId)
 
 
+ID_RULE = "a command id is 1 to 64 of A-Za-z0-9_.:-"
+
+
 def _check_command_id(command_id: str) -> None:
     """The same rule as a WebSocket cmd id: 1 to 64 of A-Za-z0-9_.:- (an Idempotency-Key header is free text)."""
     try:
         _COMMAND_ID.validate_python(command_id)
     except ValidationError as exc:
         details = {"errors": [{"loc": ["id"], "msg": e["msg"]} for e in exc.errors(include_input=False)]}
-        raise DomainError(ErrorCode.INVALID_FRAME, "a command id is 1 to 64 of A-Za-z0-9_.:-", details) from None
+        raise DomainError(ErrorCode.INVALID_FRAME, ID_RULE, details) from None
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -186,24 +190,29 @@ def _command_route(
     return endpoint
 
 
-COMMAND_FIELDS = frozenset({"type", "data", "id"})
-
-
 async def commands(request: Request) -> Response:
     try:
         body = await _body(request)
     except DomainError as exc:
         return _error(exc)
-    # An unknown field is refused, as on the WebSocket: a misspelt "id" would otherwise run the command under a
-    # new id on every retry, each time again.
-    if unknown := sorted(set(body) - COMMAND_FIELDS):
-        return _error(
-            DomainError(ErrorCode.INVALID_FRAME, f"unknown field {unknown[0]!r}: expected {{type, data, id?}}")
-        )
-    command_type, data, command_id = body.get("type"), body.get("data", {}), body.get("id")
-    if not isinstance(command_type, str) or not isinstance(data, dict) or not isinstance(command_id, str | None):
-        return _error(DomainError(ErrorCode.INVALID_FRAME, "expected {type: str, data: object, id?: str}"))
-    return await _run(request, command_type, data, command_id)
+    try:
+        sent = CommandRequest.model_validate(body)
+    except ValidationError as exc:
+        cid = body.get("id") if isinstance(body.get("id"), str) else None
+        return _error(_invalid_request(exc), cid)
+    return await _run(request, sent.type, sent.data, sent.id)
+
+
+def _invalid_request(exc: ValidationError) -> DomainError:
+    """The body's first fault in words, all of them in ``details`` (as a WebSocket frame's are)."""
+    first = exc.errors(include_input=False)[0]
+    if first["type"] == "extra_forbidden":  # an unknown field is named: most often a misspelt "id"
+        message = f"unknown field {first['loc'][0]!r}: expected {{type, data, id?}}"
+    elif first["loc"][:1] == ("id",):
+        message = ID_RULE
+    else:
+        message = "expected {type: str, data: object, id?: str}"
+    return DomainError(ErrorCode.INVALID_FRAME, message, validation_details(exc))
 
 
 async def _report_day(hub: Hub, rid: str, request: Request) -> tuple[Restaurant | None, str]:
@@ -721,6 +730,7 @@ def operations() -> list[Operation]:
             "/commands",
             "Run any command: {type, data, id?}",
             "command",
+            body=CommandRequest,
             tags=("commands",),
         )
     ]
