@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from fireflow.hub.live.control import follow
-from fireflow.hub.live.multiplexed import MultiplexedRedis, _packed
+from fireflow.hub.live.multiplexed import MultiplexedRedis, packed_command
 from fireflow.hub.live.redis_client import redis_client
 from fireflow.hub.run.embedded import EmbeddedRedis
 from tests.conftest import WAIT
@@ -63,7 +63,7 @@ async def test_a_thousand_commands_in_flight_each_get_their_own_reply_on_one_con
     ],
 )
 def test_the_hubs_own_arguments_are_packed_as_redis_py_packs_them(args: tuple[object, ...]) -> None:
-    packed = _packed(args)
+    packed = packed_command(args)
     assert packed is not None
     assert packed[0] == b"".join(Connection().pack_command(*args))
 
@@ -73,7 +73,7 @@ def test_the_hubs_own_arguments_are_packed_as_redis_py_packs_them(args: tuple[ob
 )
 def test_other_arguments_are_left_to_redis_py(args: tuple[object, ...]) -> None:
     """A name with a space (redis-py splits it), floats, bools (refused there) and buffers: not packed here."""
-    assert _packed(args) is None
+    assert packed_command(args) is None
 
 
 async def test_a_pipeline_without_a_transaction_goes_on_the_line_with_its_replies_parsed_and_in_order(

@@ -45,7 +45,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
 from redis.typing import ScriptTextT
 
-__all__ = ["STREAM_READS", "MultiplexedRedis", "Names", "Quiet", "listen"]
+__all__ = ["STREAM_READS", "MultiplexedRedis", "Names", "Quiet", "listen", "packed_command"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ STREAM_READS = frozenset({"XREAD", "XREADGROUP"})  # their keys follow STREAMS; 
 _ONCE = Retry(NoBackoff(), 0)
 
 
-def _packed(args: tuple[Any, ...]) -> tuple[bytes] | None:
+def packed_command(args: tuple[Any, ...]) -> tuple[bytes] | None:
     """The command in RESP, for the hub's own arguments (text, bytes, whole numbers); None for anything else,
     which redis-py's ``pack_command`` encodes as it always did (and refuses what it refuses).
 
@@ -126,7 +126,7 @@ class _Line(asyncio.Protocol):
         self._writer: asyncio.StreamWriter | None = None
         self.lost: Exception | None = None
         encoder = connection.encoder
-        # packed here (``_packed``) only where redis-py would encode text the same way
+        # packed here (``packed_command``) only where redis-py would encode text the same way
         self.plain = (encoder.encoding, encoder.encoding_errors) == ("utf-8", "strict")
 
     @classmethod
@@ -206,7 +206,7 @@ def _own_connection(args: tuple[Any, ...]) -> bool:
 
 
 def _pack(line: _Line, args: tuple[Any, ...]) -> Sequence[bytes]:
-    packed = _packed(args) if line.plain else None
+    packed = packed_command(args) if line.plain else None
     return line.connection.pack_command(*args) if packed is None else packed
 
 
