@@ -59,3 +59,30 @@ def test_two_nodes_on_a_cluster_deliver_every_fire(
     extra = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     _, alive = psutil.wait_procs(extra, timeout=WAIT)
     assert not alive, f"the bench left processes behind: {[' '.join(p.cmdline()[:4]) for p in alive]}"
+
+
+def test_stepped_rates_report_the_highest_step_held(
+    base_servers: Servers, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not os.access(REDIS_SERVER, os.X_OK):
+        reason = f"bench cluster needs {REDIS_SERVER}: apt-get install redis-server"
+        print(reason)
+        pytest.skip(reason)
+    monkeypatch.setenv("DATABASE_URL", base_servers.database_url)
+    monkeypatch.setenv("FIREFLOW_LOG_LEVEL", "WARNING")
+    argv = ["--nodes", "2", "--restaurants", "4", "--sockets", "24", "--rates", "2,6", "--duration", "1.5"]
+    assert bench.run("cluster", [*argv, "--drain", "3", "--procs", "2"]) == 0
+    out = capsys.readouterr().out
+    steps = re.findall(r"^cluster step: rate=(\d+)/s deliveries/s=\d+ lost=(\d+) .*", out, re.MULTILINE)
+    assert steps == [("2", "0"), ("6", "0")], out  # each step on the same sockets, each fire on every screen
+    assert "<- not held" not in out, out
+    held = r"^cluster\[held\]: rate=6 fires/s = \d+ deliveries/s with lost=0 p99=\S+ cpu/delivery=\d+us sockets=24 "
+    assert re.search(held + r"restaurants=4 nodes=2$", out, re.MULTILINE), out
+    # the last step's full lines: the nodes, the masters
+    assert re.search(FIGURE, out, re.MULTILINE), out
+    assert len(re.findall(r"^cluster\[redis :\d+ master\]: used=", out, re.MULTILINE)) == 3, out
+
+
+def test_rates_must_ascend() -> None:
+    with pytest.raises(SystemExit):
+        bench.run("cluster", ["--rates", "10,5"])

@@ -15,20 +15,13 @@ from dataclasses import dataclass
 
 from fireflow.clients.bench.environment import Env
 from fireflow.clients.bench.load import WAITER_RATE, Load, Run, StepResult
-from fireflow.clients.bench.report import MiB, figure, ms, ratio
+from fireflow.clients.bench.report import MiB, figure, ms, rates, ratio
 from fireflow.clients.bench.scenario import Scenario
 from fireflow.clients.bench.servers import Server
 
 __all__ = ["BROADCAST", "Held"]
 
 DEFAULT_RATES = "1,2,5,10,15,20,30,40,60,80,120,160,240,320"
-
-
-def _rates(text: str) -> list[float]:
-    rates = [float(r) for r in text.split(",") if r.strip()]
-    if not rates or any(r <= 0 for r in rates):
-        raise argparse.ArgumentTypeError("rates are positive numbers, comma-separated")
-    return rates
 
 
 @dataclass
@@ -49,7 +42,7 @@ class Held:
 
 
 def _options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rates", type=_rates, default=_rates(DEFAULT_RATES), help="events/s per step, ascending")
+    p.add_argument("--rates", type=rates, default=rates(DEFAULT_RATES), help="events/s per step, ascending")
     p.add_argument("--step", type=float, default=5.0, help="seconds per step")
     p.add_argument("--drain", type=float, default=2.0, help="seconds to wait for late deliveries per step")
     p.add_argument("--p99-limit", type=float, default=100.0, help="ms; a step with p99 at or above is not held")

@@ -13,6 +13,11 @@ crosses nodes. Generator process ``i`` connects to node ``i % nodes``, so ``--pr
 ``--nodes``. The figure line gives fire->screen latency, deliveries/s, lost (expected - received),
 each node's CPU, the hub CPU per delivered ticket, the largest hub RSS, the masters' used memory
 and the CPU of every Redis node together; then a line per hub node and one per Redis master.
+
+``--rates 50,100,150,200`` steps the rate up on the same sockets instead, ``--duration`` seconds a
+step, and ends with the highest step held: nothing lost, refused or closed, p99 under
+``--p99-limit``. At one fixed rate a machine that cannot keep up measures its own backlog (seconds
+of p99, deliveries late past the drain); the step held says what the nodes carry on it.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import redis
@@ -37,7 +44,7 @@ import redis
 from fireflow.clients.bench.environment import Env
 from fireflow.clients.bench.kitchen import KITCHEN_ITEMS, kitchen_screens, planned_fires
 from fireflow.clients.bench.load import Load, Run, StepResult
-from fireflow.clients.bench.report import MiB, figure, medians, ms, repeated, say
+from fireflow.clients.bench.report import MiB, figure, medians, ms, rates, repeated, say
 from fireflow.clients.bench.servers import Server, _http_ok
 from fireflow.clients.bench.usage import cpu_seconds
 from fireflow.hub.run.embedded import EmbeddedRedisCluster, EmbeddedServers
@@ -62,6 +69,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=200.0, help="fires per second, all restaurants together")
     p.add_argument("--duration", type=float, default=30.0, help="seconds of firing")
     p.add_argument("--drain", type=float, default=5.0, help="seconds to wait for late deliveries")
+    p.add_argument(
+        "--rates",
+        type=rates,
+        default=None,
+        help="fires per second, comma-separated, ascending: step through them (--duration seconds each, on the same "
+        "sockets) and report the highest held, with nothing lost and p99 under --p99-limit; instead of --rate",
+    )
+    p.add_argument(
+        "--p99-limit", type=float, default=100.0, help="ms; with --rates, a step with p99 at or above is not held"
+    )
+    p.add_argument(
+        "--stop-p99", type=float, default=2000.0, help="ms; with --rates, stop stepping once p99 reaches this"
+    )
     p.add_argument(
         "--runs", type=int, default=1, help="run it this many times, each on a fresh cluster, then print the medians"
     )
@@ -125,7 +145,9 @@ async def _start_nodes(env: Env, count: int, durable: str) -> list[Server]:
     return nodes
 
 
-def _cluster_load(env: Env, args: argparse.Namespace, ports: list[int]) -> tuple[Load, list[int], list[int]]:
+def _cluster_load(
+    env: Env, args: argparse.Namespace, ports: list[int], fires: int
+) -> tuple[Load, list[int], list[int]]:
     """The kitchen's screens, each restaurant's spread over every node; with each waiter's process and node's count."""
     nodes = len(ports)
     by_node = [
@@ -148,7 +170,6 @@ def _cluster_load(env: Env, args: argparse.Namespace, ports: list[int]) -> tuple
     waiters = [
         (env.rid(n), 0, env.token(env.rid(n), "WAITER", "bench-waiter"), w) for n, w in enumerate(waiter_process)
     ]
-    fires = round(args.rate * args.duration)
     return Load(screens, owner, waiters, slots=fires, items=KITCHEN_ITEMS, ports=ports), waiter_process, per_node
 
 
@@ -193,26 +214,80 @@ def _check_alive(nodes: list[Server]) -> None:
             raise RuntimeError(f"{node.name} died:\n{node.log_tail()}")
 
 
+@dataclass
+class _Step:
+    """One rate's firing on every node: what the generators saw, and what each process spent meanwhile."""
+
+    result: StepResult
+    cpu_s: list[float]  # per node: its processes' CPU seconds
+    sys_s: list[float]  # ... of them in the kernel
+    child_s: list[float]  # ... of them in its child (its durable writer and predictor, or its predictor alone)
+    wall: float
+    redis_cpu: dict[int, float]  # per Redis port, % of a core
+
+    @property
+    def per_delivery_us(self) -> float:
+        return sum(self.cpu_s) / self.result.received * 1e6 if self.result.received else 0.0
+
+    def held(self, args: argparse.Namespace) -> bool:
+        """Nothing lost, refused or closed, and the p99 under ``--p99-limit``: a load this cluster carries."""
+        return self.lossless and self.result.p99 < args.p99_limit
+
+    @property
+    def lossless(self) -> bool:
+        result = self.result
+        return result.lost == 0 and not result.errors and not result.closed and not result.first_error
+
+
+async def _step(
+    run: Run,
+    nodes: list[Server],
+    redis_ps: dict[int, psutil.Process],
+    number: int,
+    rate: float,
+    fires: list[list[Any]],
+    drain: float,
+) -> _Step:
+    hub0, own0 = [node.cpu_split() for node in nodes], [node.own_cpu() for node in nodes]
+    redis0 = {port: cpu_seconds([ps]) for port, ps in redis_ps.items()}
+    wall0 = time.monotonic()
+    result = await run.step(number, rate, fires, drain)
+    wall = time.monotonic() - wall0
+    hub1, own1 = [node.cpu_split() for node in nodes], [node.own_cpu() for node in nodes]
+    redis_cpu = {port: (cpu_seconds([ps]) - redis0[port]) / wall * 100 for port, ps in redis_ps.items()}
+    _check_alive(nodes)
+    cpu_s = [u1 + s1 - u0 - s0 for (u0, s0), (u1, s1) in zip(hub0, hub1, strict=True)]
+    sys_s = [s1 - s0 for (_, s0), (_, s1) in zip(hub0, hub1, strict=True)]
+    child_s = [c - (b - a) for c, a, b in zip(cpu_s, own0, own1, strict=True)]
+    return _Step(result, cpu_s, sys_s, child_s, wall, redis_cpu)
+
+
 async def _measure(
     env: Env, cluster: EmbeddedRedisCluster, nodes: list[Server], args: argparse.Namespace
 ) -> dict[str, float]:
     ports = [node.port for node in nodes]
-    load, waiter_process, per_node = _cluster_load(env, args, ports)
+    rates: list[float] = args.rates or [args.rate]
+    counts = [max(1, round(rate * args.duration)) for rate in rates]
+    load, waiter_process, per_node = _cluster_load(env, args, ports, sum(counts))
     redis_ps = {port: psutil.Process(pid) for port, pid in cluster.pids.items()}
     run = await Run.attach(env, nodes[0], load)
+    steps: list[_Step] = []
     try:
-        fires = await planned_fires(env, run, args, f"cluster ({len(nodes)} nodes)", waiter_process.__getitem__)
-        total = len(fires)
+        who = f"cluster ({len(nodes)} nodes)"
+        fires = await planned_fires(env, run, sum(counts), args.restaurants, who, waiter_process.__getitem__)
         _check_alive(nodes)
-        say(f"cluster: firing {total} orders at {args.rate:g}/s for {args.duration:g}s")
-        hub0, own0 = [node.cpu_split() for node in nodes], [node.own_cpu() for node in nodes]
-        redis0 = {port: cpu_seconds([ps]) for port, ps in redis_ps.items()}
-        wall0 = time.monotonic()
-        result = await run.step(0, args.rate, fires, args.drain)
-        wall = time.monotonic() - wall0
-        hub1, own1 = [node.cpu_split() for node in nodes], [node.own_cpu() for node in nodes]
-        redis_cpu = {port: (cpu_seconds([ps]) - redis0[port]) / wall * 100 for port, ps in redis_ps.items()}
-        _check_alive(nodes)
+        base = 0
+        for number, (rate, count) in enumerate(zip(rates, counts, strict=True)):
+            say(f"cluster: firing {count} orders at {rate:g}/s for {args.duration:g}s")
+            step = await _step(run, nodes, redis_ps, number, rate, fires[base : base + count], args.drain)
+            base += count
+            steps.append(step)
+            if args.rates:
+                _step_line(args, step)
+            # Past the limit the steps go on while nothing is lost, to find what the cluster carries at all; a
+            # step that loses ends them, its late deliveries would count in the next.
+            if not step.lossless or step.result.p99 >= args.stop_p99:
+                break
         rss = [node.rss() for node in nodes]
         masters = await asyncio.to_thread(cluster.master_ports)
         used = {port: await asyncio.to_thread(_used_memory, port) for port in masters}
@@ -220,31 +295,63 @@ async def _measure(
         shares = await _shares(env, nodes)
     finally:
         await run.close()
-    cpu_s = [u1 + s1 - u0 - s0 for (u0, s0), (u1, s1) in zip(hub0, hub1, strict=True)]
-    sys_s = [s1 - s0 for (_, s0), (_, s1) in zip(hub0, hub1, strict=True)]
-    # what the node's child (its durable writer and predictor, or its predictor alone) used, beside the sockets' process
-    child_s = [c - (b - a) for c, a, b in zip(cpu_s, own0, own1, strict=True)]
-    return _figures(args, result, nodes, per_node, (cpu_s, sys_s, child_s), wall, rss, used, redis_cpu, failed, shares)
+    figures = _figures(args, steps[-1], nodes, per_node, rss, used, failed, shares)
+    return _held(args, steps, figures) if args.rates else figures
+
+
+def _step_line(args: argparse.Namespace, step: _Step) -> None:
+    result = step.result
+    hub_cpu = "+".join(f"{c / step.wall * 100:.0f}%" for c in step.cpu_s)
+    figure(
+        f"cluster step: rate={result.rate:g}/s deliveries/s={result.received / result.seconds:.0f} lost={result.lost} "
+        f"p50={ms(result.p50)} p99={ms(result.p99)} max={ms(result.max)} hub_cpu={hub_cpu} "
+        f"cpu/delivery={step.per_delivery_us:.0f}us redis_cpu={sum(step.redis_cpu.values()):.0f}% "
+        f"fire->ack p99={ms(result.ack_p99)}{result.notes()}{'' if step.held(args) else '  <- not held'}"
+    )
+
+
+def _held(args: argparse.Namespace, steps: list[_Step], figures: dict[str, float]) -> dict[str, float]:
+    """The highest step held (``_Step.held``): its line, and the headline figures for ``--runs``."""
+    held = next((step for step in reversed(steps) if step.held(args)), None)
+    if held is None:
+        figure(f"cluster[held]: none (no step had lost=0 with p99<{args.p99_limit:g}ms)")
+        return {"held_fires/s": 0.0, "redis_used_MiB": figures["redis_used_MiB"]}
+    result = held.result
+    figure(
+        f"cluster[held]: rate={result.rate:g} fires/s = {result.received / result.seconds:.0f} deliveries/s with lost=0 "
+        f"p99={ms(result.p99)} cpu/delivery={held.per_delivery_us:.0f}us sockets={args.sockets} "
+        f"restaurants={args.restaurants} nodes={len(held.cpu_s)}"
+    )
+    return {
+        "held_fires/s": result.rate,
+        "cpu/delivery_us": held.per_delivery_us,
+        "p99_ms": result.p99,
+        "redis_used_MiB": figures["redis_used_MiB"],
+    }
 
 
 def _figures(
     args: argparse.Namespace,
-    result: StepResult,
+    step: _Step,
     nodes: list[Server],
     per_node: list[int],
-    cpus: tuple[list[float], list[float], list[float]],
-    wall: float,
     rss: list[int],
     used: dict[int, int],
-    redis_cpu: dict[int, float],
     failed: int,
     shares: list[str],
 ) -> dict[str, float]:
-    """Print the run's lines; its headline figures, for ``--runs``."""
-    cpu_s, sys_s, child_s = cpus
+    """Print the run's lines (of its last step, when it steps); its headline figures, for ``--runs``."""
+    result, wall, cpu_s, sys_s, child_s, redis_cpu = (
+        step.result,
+        step.wall,
+        step.cpu_s,
+        step.sys_s,
+        step.child_s,
+        step.redis_cpu,
+    )
     if failed:
         result.first_error = result.first_error or "some sockets did not connect"
-    per_delivery = sum(cpu_s) / result.received * 1e6 if result.received else 0.0
+    per_delivery = step.per_delivery_us
     hub_cpu = "+".join(f"{c / wall * 100:.0f}%" for c in cpu_s)
     figure(
         f"cluster[{len(nodes)} nodes, {len(used)} masters]: p50={ms(result.p50)} p99={ms(result.p99)} max={ms(result.max)} "

@@ -68,12 +68,10 @@ def _kitchen_load(env: Env, args: argparse.Namespace) -> Load:
 
 
 async def planned_fires(
-    env: Env, run: Run, args: argparse.Namespace, who: str, process_of: Callable[[int], int]
+    env: Env, run: Run, total: int, restaurants: int, who: str, process_of: Callable[[int], int]
 ) -> list[list[Any]]:
-    """``--rate`` x ``--duration`` orders prepared (opened, one item per station) round the restaurants,
-    then the plan firing them: [k, restaurant id, order id, the generator process of restaurant n, step]."""
-    total = round(args.rate * args.duration)
-    restaurants = args.restaurants
+    """``total`` orders prepared (opened, one item per station) round the restaurants, then the plan firing
+    them: [k, restaurant id, order id, the generator process of restaurant n, step]."""
     counts = [len(range(n, total, restaurants)) for n in range(restaurants)]
     jobs = [(env.token(env.rid(n), "WAITER", f"bench-prep-{n}"), counts[n]) for n in range(restaurants)]
     say(f"{who}: preparing {total} orders ({len(KITCHEN_ITEMS)} items each)")
@@ -88,8 +86,8 @@ async def _kitchen(env: Env, server: Server, args: argparse.Namespace) -> StepRe
     run = await Run.attach(env, server, load)
     try:
         procs = max(1, args.procs)
-        fires = await planned_fires(env, run, args, server.name, lambda n: n % procs)
-        total = len(fires)
+        total = round(args.rate * args.duration)
+        fires = await planned_fires(env, run, total, args.restaurants, server.name, lambda n: n % procs)
         say(f"{server.name}: firing {total} orders at {args.rate:g}/s for {args.duration:g}s")
         paused = await _gc_pauses(server)
         async with profile.measured(args, server, "firing"):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from fireflow.clients.bench.medians import Figures, summary
 
-__all__ = ["MiB", "figure", "medians", "ms", "ratio", "repeated", "say"]
+__all__ = ["MiB", "figure", "medians", "ms", "rates", "ratio", "repeated", "say"]
 
 R = TypeVar("R")
 
@@ -25,6 +26,14 @@ def figure(line: str) -> None:
 
 def ms(value: float) -> str:
     return f"{value:.1f}ms" if value < 100 else f"{value:.0f}ms"
+
+
+def rates(text: str) -> list[float]:
+    """``--rates``: the rates a stepped bench goes through, comma-separated, ascending."""
+    steps = [float(r) for r in text.split(",") if r.strip()]
+    if not steps or any(r <= 0 for r in steps) or steps != sorted(steps):
+        raise argparse.ArgumentTypeError("rates are positive numbers, comma-separated, ascending")
+    return steps
 
 
 def ratio(a: float, b: float) -> str:
