@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
+import orjson
 import pytest
 
 from fireflow.clients.python import HubError
 from fireflow.hub.domain.actors import Role
+from fireflow.hub.live.keys import Keys
 from fireflow.hub.run.demo import demo_menu
 from fireflow.hub.run.setup_files import export_setup
 from fireflow.schema.protocol import ErrorCode
@@ -186,6 +189,25 @@ async def test_settings_read_again_are_parsed_again_only_when_they_changed(hub: 
     await manager.command("setup.billing", {"billing": billing | {"service_charge_bp": 700}})
     changed = await store.restaurant(hub.rid, fresh=True)
     assert changed is not first and changed is not None and changed.billing.service_charge_bp == 700
+
+
+async def test_a_command_on_an_order_reads_settings_due_again_with_the_order(hub: RunningHub) -> None:
+    """A restaurant fires less often than the node's copy of its settings lasts (``RESTAURANT_TTL``): a fire read
+    them in a round trip of its own, after the order's. Now the order's read brings them when they are due."""
+    store = hub.hub.store
+    waiter = await hub.client(Role.WAITER)
+    order_id = (await waiter.command("order.open", {"type": "TAKEAWAY"}))["result"]["order"]["id"]
+    key = Keys(hub.rid).restaurant
+    stored = orjson.loads(await store.redis.get(key))
+    await store.redis.set(key, orjson.dumps(stored | {"name": "Read with the order"}))
+    store.forget(hub.rid)  # the node's copy is due to be read again
+    found = await store.order_inputs(hub.rid, order_id, int(time.time() * 1000), kitchen=True)
+    assert found.order is not None and found.order.id == order_id
+    await store.redis.set(key, orjson.dumps(stored | {"name": "Changed after"}))
+    kept = await store.restaurant(hub.rid)  # the copy the order's read brought: no read of its own
+    assert kept is not None and kept.name == "Read with the order"
+    fresh = await store.restaurant(hub.rid, fresh=True)
+    assert fresh is not None and fresh.name == "Changed after"
 
 
 async def test_an_owner_may_do_what_a_manager_may(hub: RunningHub) -> None:

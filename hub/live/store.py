@@ -590,16 +590,24 @@ class Store:
         Read again after that, they are parsed again only when their bytes changed (a restaurant's settings, with
         their validators, cost more to parse than an order: 1 % of the node in ``bench kitchen`` when parsed on
         every read)."""
-        now = time.monotonic()
         cached = self._restaurants.get(rid)
-        if cached is not None and now - cached[0] < RESTAURANT_TTL and not fresh:
-            return cached[2]
-        raw: bytes | None = await self.redis.get(Keys(rid).restaurant)  # type: ignore[assignment]
+        if not fresh and not self._restaurant_due(rid):
+            return cached[2] if cached is not None else None
+        return self._keep_restaurant(rid, await self.redis.get(Keys(rid).restaurant))
+
+    def _restaurant_due(self, rid: str) -> bool:
+        """Whether this node's copy of ``rid``'s settings is missing or old enough to be read again."""
+        cached = self._restaurants.get(rid)
+        return cached is None or time.monotonic() - cached[0] >= RESTAURANT_TTL
+
+    def _keep_restaurant(self, rid: str, raw: Any) -> Restaurant | None:
+        """Settings as just read (bytes, or None for a restaurant never set up), kept; parsed if they changed."""
+        cached = self._restaurants.get(rid)
         if cached is not None and raw == cached[1]:
             restaurant = cached[2]
         else:
             restaurant = Restaurant.model_validate_json(raw) if raw else None
-        self._restaurants[rid] = (now, raw, restaurant)
+        self._restaurants[rid] = (time.monotonic(), raw, restaurant)
         return restaurant
 
     async def zone(self, rid: str) -> ZoneInfo:
@@ -675,12 +683,17 @@ class Store:
         """An order and what a command on it reads besides, in one round trip (``lua/order_inputs.lua``).
 
         ``kitchen``: the day's counters, the stations with a live screen and the stock of the order's
-        items; ``menu``: the menu; ``items``: more menu items whose stock to read.
+        items; ``menu``: the menu; ``items``: more menu items whose stock to read. The restaurant's settings
+        come with them when this node's copy is due to be read again (``restaurant``): a restaurant firing
+        less often than that, as every real one does, would otherwise read them in a round trip of their own.
         """
         k = Keys(rid)
-        keys = [k.open_orders, k.closed_orders, k.counters, k.stock, k.screens, k.menu]
-        args = [order_id, now_ms, "1" if kitchen else "0", "1" if menu else "0", *items]
-        raw, counters, stock, screens, menu_raw = await self._order_inputs(keys=keys, args=args)
+        keys = [k.open_orders, k.closed_orders, k.counters, k.stock, k.screens, k.menu, k.restaurant]
+        settings = self._restaurant_due(rid)
+        args = [order_id, now_ms, "1" if kitchen else "0", "1" if menu else "0", "1" if settings else "0", *items]
+        raw, counters, stock, screens, menu_raw, settings_raw = await self._order_inputs(keys=keys, args=args)
+        if settings:
+            self._keep_restaurant(rid, settings_raw)
         order = Order.model_validate_json(raw) if raw else None
         records = {r.menu_item_id: r for r in (Stock.model_validate_json(v) for v in stock)}
         if order is None and self.archived is not None:  # left Redis: read back from the archive (rare)
