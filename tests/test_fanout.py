@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from fireflow.hub.domain.decision import Decision, Event
 from fireflow.hub.live.codec import JsonCodec
 from fireflow.hub.live.connection import Connection
-from fireflow.hub.live.fanout import FanOut
+from fireflow.hub.live.fanout import POLL_SLICE, FanOut
 from fireflow.hub.live.store import Store, StreamEntry, acting_as
 from fireflow.schema import events as e
 from tests.conftest import WAIT
@@ -166,3 +166,28 @@ async def test_a_delivered_event_leaves_no_garbage_cycle(redis: Redis, rid: str)
             await conn.shutdown()
     assert sees.offsets == blanked.offsets == [1, 2, 3]
     assert not left & {"EncodedEvent", "StreamEntry"}, left
+
+
+async def test_the_tick_wakes_every_followed_restaurant_whose_wake_up_was_missed(redis: Redis, rid: str) -> None:
+    """No wake-up subscription here, as when one is lost: each feed still learns of another node's commit within a
+    tick, though the tick reads the heads a slice of restaurants at a time (``POLL_SLICE``)."""
+    mine, other = Store(redis), Store(redis)
+    tick = 0.4
+    fanout = FanOut(redis, mine, tick=tick)
+    rids = [f"{rid}-{n}" for n in range(POLL_SLICE * 2 + 7)]  # three slices
+    feeds = [await fanout.feed(r) for r in rids]
+    polling = asyncio.create_task(fanout.poll())
+    try:
+        await asyncio.sleep(tick)  # the first slices are read before the commits, the later ones may be after
+        for n, r in enumerate(rids):
+            await other.commit(r, f"c{n}", "fp", _rushed(f"o{n}"), n)
+        loop = asyncio.get_running_loop()
+        committed = loop.time()
+        while any(feed.wanted < 1 for feed in feeds):
+            assert loop.time() - committed < 2 * tick + WAIT / 10, [f.rid for f in feeds if f.wanted < 1][:5]
+            await asyncio.sleep(0.02)
+    finally:
+        polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
+        await fanout.stop()

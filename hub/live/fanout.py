@@ -32,10 +32,11 @@ from fireflow.hub.live.store import Store, StreamEntry
 from fireflow.hub.supervise import reraise_if_cancelled
 from fireflow.schema.protocol import CloseCode
 
-__all__ = ["FanOut", "Feed"]
+__all__ = ["POLL_SLICE", "FanOut", "Feed"]
 
 logger = logging.getLogger(__name__)
 
+POLL_SLICE = 50  # restaurants whose heads the tick reads at a time (on a cluster: one command each)
 HOLD_S = 0.05  # a read woken while this node commits to the restaurant waits at most this long for the commits
 
 
@@ -293,18 +294,26 @@ class FanOut:
         await follow(self.redis, "wake-up", lambda pubsub: pubsub.psubscribe(WAKE_PATTERN), on_message, catch_up)
 
     async def poll(self) -> None:
-        while True:
-            reraise_if_cancelled()
-            await asyncio.sleep(self.tick)
-            try:
-                await self._wake_to_heads()
-            except Exception as exc:
-                reraise_if_cancelled()
-                logger.warning("offset poll failed: %s", exc)
+        """Every followed restaurant's head read once a tick, ``POLL_SLICE`` restaurants at a time spread over it.
 
-    async def _wake_to_heads(self) -> None:
-        """Wake every feed up to its restaurant's visible head, as read now."""
-        feeds = list(self.feeds.values())
+        On a Redis Cluster each restaurant is a slot of its own, so a read is one command per restaurant: all
+        1,000 of ``bench cluster``'s at once cost 21 ms of the node's CPU, and every command of the node waited
+        behind them, once a second."""
+        while True:
+            feeds = list(self.feeds.values())
+            parts = max(1, -(-len(feeds) // POLL_SLICE))
+            for part in range(parts):
+                reraise_if_cancelled()
+                await asyncio.sleep(self.tick / parts)
+                try:
+                    await self._wake_to_heads(feeds[part::parts])
+                except Exception as exc:
+                    reraise_if_cancelled()
+                    logger.warning("offset poll failed: %s", exc)
+
+    async def _wake_to_heads(self, feeds: list[Feed] | None = None) -> None:
+        """Wake each of ``feeds`` (every feed by default) up to its restaurant's visible head, as read now."""
+        feeds = list(self.feeds.values()) if feeds is None else feeds
         if feeds:
             for feed, head in zip(feeds, await self.store.heads([f.rid for f in feeds]), strict=True):
                 feed.wake(head)
