@@ -10,11 +10,13 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from typing import cast
 from urllib.parse import urlsplit
 
 import psutil
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -22,7 +24,7 @@ from fireflow.clients.python import HubClient, HubError
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.domain.decision import Decision
 from fireflow.hub.live.keys import Keys
-from fireflow.hub.live.redis_client import cluster_seeds, redis_client
+from fireflow.hub.live.redis_client import cluster_seeds, get_many, redis_client
 from fireflow.hub.live.store import Store
 from fireflow.hub.run.cli import Stop, check_reachable
 from fireflow.hub.run.config import Settings
@@ -309,6 +311,46 @@ async def test_a_snapshot_and_a_replay_on_a_cluster_are_one_command_each_and_sta
         assert state.orders == [] and state.menu is None
     finally:
         await master.aclose()
+        await client.aclose()
+
+
+async def test_get_many_reads_each_slot_with_one_mget_on_its_master(
+    redis_cluster: EmbeddedRedisCluster, rid: str
+) -> None:
+    """The fan-out's tick reads each followed restaurant's head, a slot each: the MGETs are written to each master
+    at once and read back in order, every value where redis-py's own reads put it (missing keys, a key twice)."""
+    client = redis_client(cluster_url(redis_cluster))
+    masters = [Redis(port=port) for port in redis_cluster.master_ports()]
+    rids = [f"{rid}-{n}" for n in range(30)]  # over the three shards
+    try:
+        for n, r in enumerate(rids[::2]):
+            await client.set(Keys(r).seq, n)
+        keys = [key for r in rids for key in (Keys(r).seq, Keys(r).acked)] + [Keys(rids[0]).seq]
+        await get_many(client, keys)  # the topology learned
+
+        async def mgets() -> int:
+            stats = [await m.info("commandstats") for m in masters]
+            return sum(int(s.get("cmdstat_mget", {}).get("calls", 0)) for s in stats)
+
+        before = await mgets()
+        found = await get_many(client, keys)
+        assert await mgets() - before == len(rids)  # one a restaurant (its slot), none repeated
+        assert found == [await client.get(key) for key in keys]
+        assert found[0] == b"0" and found[1] is None and found[-1] == b"0"
+        # A topology that moved under the client (a failover, slots handed on): the master it writes to answers
+        # MOVED, and the read is made again redis-py's way, which follows it.
+        manager = cast(RedisCluster, client).nodes_manager
+        slot = cast(RedisCluster, client).keyslot(keys[0])
+        wrong = next(
+            n
+            for n in manager.nodes_cache.values()
+            if n.server_type == "primary" and n is not manager.slots_cache[slot][0]
+        )
+        manager.slots_cache[slot] = [wrong]
+        assert await get_many(client, keys) == found
+    finally:
+        for m in masters:
+            await m.aclose()
         await client.aclose()
 
 

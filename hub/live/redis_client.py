@@ -29,6 +29,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.driver_info import DriverInfo
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from fireflow.hub.live.multiplexed import STREAM_READS, MultiplexedRedis, packed_command
@@ -363,6 +364,55 @@ async def get_many(redis: Redis, keys: Sequence[str]) -> list[Any]:
     """GET of every key, in order: one MGET on one Redis, one per slot (pipelined per node) on a cluster."""
     if not keys:
         return []
-    if is_cluster(redis):
-        return list(await cast(RedisCluster, redis).mget_nonatomic(list(keys)))
-    return list(await redis.mget(list(keys)))
+    if not is_cluster(redis):
+        return list(await redis.mget(list(keys)))
+    cluster = cast(BoundedCluster, redis)
+    groups = slot_groups(redis, keys)
+    found = await _mget_per_master(cluster, groups) if cluster.nodes_manager.slots_cache else None
+    if found is None:  # the topology is moving (or not learned yet): redis-py follows it
+        return list(await cluster.mget_nonatomic(list(keys)))
+    values = {
+        key: value
+        for group, replies in zip(groups, found, strict=True)
+        for key, value in zip(group, replies, strict=True)
+    }
+    return [values[key] for key in keys]
+
+
+async def _mget_per_master(cluster: BoundedCluster, groups: list[list[str]]) -> list[list[Any]] | None:
+    """An MGET per group (each one slot), written to each group's master at once and answered in order there.
+
+    redis-py's cluster pipeline spent about 20 µs of the node's CPU on each command (its slot, node and
+    bookkeeping, a task per node): the fan-out's tick reads each followed restaurant's head so, one slot, one
+    command each (1,000 restaurants: 21 ms). None when a master redirects or fails on the way: the caller then
+    reads redis-py's way, which follows the topology; nothing here is written, so reading again is safe."""
+    packed = [packed_command(("MGET", *group)) for group in groups]
+    if None in packed:  # a key that is not text or bytes: redis-py's encoder decides
+        return None
+    manager = cluster.nodes_manager
+    per_node: dict[str, tuple[ClusterNode, list[int]]] = {}
+    for index, group in enumerate(groups):
+        node = manager.get_node_from_slot(cluster.keyslot(group[0]))
+        per_node.setdefault(node.name, (node, []))[1].append(index)
+    replies: list[list[Any]] = [[] for _ in groups]
+
+    async def read(node: ClusterNode, indices: list[int]) -> None:
+        connection = node.acquire_connection()
+        whole = False  # every reply read: the connection may serve the next command
+        try:
+            await node.disconnect_if_needed(connection)
+            await connection.send_packed_command([b"".join(cast(tuple[bytes], packed[index])) for index in indices])
+            for index in indices:
+                replies[index] = await connection.read_response()
+            whole = True
+        finally:
+            if not whole:
+                await connection.disconnect()
+            node.release(connection)
+
+    try:
+        async with cluster.turn():
+            await asyncio.gather(*(read(node, indices) for node, indices in per_node.values()))
+    except (RedisError, OSError):
+        return None
+    return replies
