@@ -25,6 +25,16 @@ FIGURE = (
 )
 
 
+def _needs_redis_server(base_servers: Servers, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Skipped, saying why, without Debian's redis-server; the suite's Postgres used (one fewer to start)."""
+    if not os.access(REDIS_SERVER, os.X_OK):
+        reason = f"bench cluster needs {REDIS_SERVER}: apt-get install redis-server"
+        print(reason)
+        pytest.skip(reason)
+    monkeypatch.setenv("DATABASE_URL", base_servers.database_url)
+    monkeypatch.setenv("FIREFLOW_LOG_LEVEL", "WARNING")
+
+
 def _children() -> set[int]:
     return {p.pid for p in psutil.Process().children(recursive=True)}
 
@@ -32,12 +42,7 @@ def _children() -> set[int]:
 def test_two_nodes_on_a_cluster_deliver_every_fire(
     base_servers: Servers, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if not os.access(REDIS_SERVER, os.X_OK):
-        reason = f"bench cluster needs {REDIS_SERVER}: apt-get install redis-server"
-        print(reason)
-        pytest.skip(reason)
-    monkeypatch.setenv("DATABASE_URL", base_servers.database_url)  # the suite's Postgres: one fewer to start
-    monkeypatch.setenv("FIREFLOW_LOG_LEVEL", "WARNING")
+    _needs_redis_server(base_servers, monkeypatch)
     before = _children()
     argv = ["--nodes", "2", "--restaurants", "4", "--sockets", "24", "--rate", "5", "--duration", "2"]
     assert bench.run("cluster", [*argv, "--drain", "3", "--procs", "2", "--runs", "2"]) == 0
@@ -64,12 +69,7 @@ def test_two_nodes_on_a_cluster_deliver_every_fire(
 def test_stepped_rates_report_the_highest_step_held(
     base_servers: Servers, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if not os.access(REDIS_SERVER, os.X_OK):
-        reason = f"bench cluster needs {REDIS_SERVER}: apt-get install redis-server"
-        print(reason)
-        pytest.skip(reason)
-    monkeypatch.setenv("DATABASE_URL", base_servers.database_url)
-    monkeypatch.setenv("FIREFLOW_LOG_LEVEL", "WARNING")
+    _needs_redis_server(base_servers, monkeypatch)
     argv = ["--nodes", "2", "--restaurants", "4", "--sockets", "24", "--rates", "2,6", "--duration", "1.5"]
     assert bench.run("cluster", [*argv, "--drain", "3", "--procs", "2"]) == 0
     out = capsys.readouterr().out
