@@ -225,6 +225,15 @@ class _Step:
     wall: float
     redis_cpu: dict[int, float]  # per Redis port, % of a core
 
+    def percent(self, seconds: float) -> float:
+        """CPU ``seconds`` over the step, in % of one core."""
+        return seconds / self.wall * 100
+
+    @property
+    def hub_cpu(self) -> str:
+        """Each node's CPU over the step: ``48%+38%+39%``."""
+        return "+".join(f"{self.percent(c):.0f}%" for c in self.cpu_s)
+
     @property
     def per_delivery_us(self) -> float:
         return sum(self.cpu_s) / self.result.received * 1e6 if self.result.received else 0.0
@@ -301,10 +310,9 @@ async def _measure(
 
 def _step_line(args: argparse.Namespace, step: _Step) -> None:
     result = step.result
-    hub_cpu = "+".join(f"{c / step.wall * 100:.0f}%" for c in step.cpu_s)
     figure(
         f"cluster step: rate={result.rate:g}/s deliveries/s={result.received / result.seconds:.0f} lost={result.lost} "
-        f"p50={ms(result.p50)} p99={ms(result.p99)} max={ms(result.max)} hub_cpu={hub_cpu} "
+        f"p50={ms(result.p50)} p99={ms(result.p99)} max={ms(result.max)} hub_cpu={step.hub_cpu} "
         f"cpu/delivery={step.per_delivery_us:.0f}us redis_cpu={sum(step.redis_cpu.values()):.0f}% "
         f"fire->ack p99={ms(result.ack_p99)}{result.notes()}{'' if step.held(args) else '  <- not held'}"
     )
@@ -341,21 +349,13 @@ def _figures(
     shares: list[str],
 ) -> dict[str, float]:
     """Print the run's lines (of its last step, when it steps); its headline figures, for ``--runs``."""
-    result, wall, cpu_s, sys_s, child_s, redis_cpu = (
-        step.result,
-        step.wall,
-        step.cpu_s,
-        step.sys_s,
-        step.child_s,
-        step.redis_cpu,
-    )
+    result, redis_cpu = step.result, step.redis_cpu
     if failed:
         result.first_error = result.first_error or "some sockets did not connect"
     per_delivery = step.per_delivery_us
-    hub_cpu = "+".join(f"{c / wall * 100:.0f}%" for c in cpu_s)
     figure(
         f"cluster[{len(nodes)} nodes, {len(used)} masters]: p50={ms(result.p50)} p99={ms(result.p99)} max={ms(result.max)} "
-        f"deliveries/s={result.received / result.seconds:.0f} lost={result.lost} hub_cpu={hub_cpu} "
+        f"deliveries/s={result.received / result.seconds:.0f} lost={result.lost} hub_cpu={step.hub_cpu} "
         f"cpu/delivery={per_delivery:.0f}us hub_rss={max(rss) / MiB:.0f}MiB(max) "
         f"redis_used={sum(used.values()) / MiB:.1f}MiB(sum of masters) redis_cpu={sum(redis_cpu.values()):.0f}% "
         f"fire->ack p50={ms(result.ack_p50)} p99={ms(result.ack_p99)} sockets={args.sockets} restaurants={args.restaurants} "
@@ -365,9 +365,9 @@ def _figures(
     for i, node in enumerate(nodes):
         durable = "process" if args.durable == "all" or i == 0 else "off"
         figure(
-            f"cluster[{node.name} :{node.port}]: sockets={per_node[i]} cpu={cpu_s[i] / wall * 100:.0f}%"
-            f"(sys={sys_s[i] / wall * 100:.0f}%) rss={rss[i] / MiB:.0f}MiB durable={durable}"
-            f" background_cpu={child_s[i] / wall * 100:.0f}% shards={shares[i]}"  # its writer, or its predictor alone
+            f"cluster[{node.name} :{node.port}]: sockets={per_node[i]} cpu={step.percent(step.cpu_s[i]):.0f}%"
+            f"(sys={step.percent(step.sys_s[i]):.0f}%) rss={rss[i] / MiB:.0f}MiB durable={durable}"
+            f" background_cpu={step.percent(step.child_s[i]):.0f}% shards={shares[i]}"  # its writer, or its predictor alone
         )
     replicas = sorted(set(redis_cpu) - set(used))
     for port in sorted(used):

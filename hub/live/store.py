@@ -590,9 +590,8 @@ class Store:
         Read again after that, they are parsed again only when their bytes changed (a restaurant's settings, with
         their validators, cost more to parse than an order: 1 % of the node in ``bench kitchen`` when parsed on
         every read)."""
-        cached = self._restaurants.get(rid)
         if not fresh and not self._restaurant_due(rid):
-            return cached[2] if cached is not None else None
+            return self._restaurants[rid][2]
         return self._keep_restaurant(rid, await self.redis.get(Keys(rid).restaurant))
 
     def _restaurant_due(self, rid: str) -> bool:
