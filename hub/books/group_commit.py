@@ -6,7 +6,7 @@ Postgres itself busy 1.8 ms of it. The rest was the commit's wait for its WAL fl
 settlements, 2.1 ms each under that load, ``pg_stat_io``) and the two cores' run queue, which every wake-up of one
 of ten backends joined. One call for every settlement waiting when a lane comes free pays the round trip, the
 transaction and the flush once for all of them. Alternated with the code before, three runs each: 481 / 679 / 634
-settlements a second against 456 / 451 / 377, and less CPU on the node for each (SCALING.md).
+settlements a second against 456 / 451 / 377, and less CPU on the node for each (hub/MEASUREMENTS.md).
 
 What each caller sees is what it saw from its own call (``Books._call_record``), because anything that is not a
 plain answer for every settlement sends each one on its own:

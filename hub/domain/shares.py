@@ -2,7 +2,7 @@
 
 The predictions, the self-healing sweeps and the due checks look at every restaurant: one node doing that
 for all of them runs out of its one core long before the fleet does, and every node doing it for all of them
-multiplies the work by the nodes (``hub/SCALING.md``, items 5 and 6). So the restaurants
+multiplies the work by the nodes (``hub/MEASUREMENTS.md``, items 5 and 6). So the restaurants
 are cut into a fixed number of shards (by a stable hash of the id, the same in every process), each shard
 is a lease that one node holds at a time, and every node aims at its fair share: the shards over the live
 nodes, rounded up. A node above its share gives the surplus back; one below takes free shards; a dead

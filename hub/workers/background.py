@@ -6,7 +6,7 @@ predictor (``hub/workers/predictions.py``). A node whose writer runs elsewhere (
 all the same, alone in its child (``fireflow predictor``). In the node's loop the predictor's rounds, every few seconds at every
 restaurant a fire woke, and the young collections of its per-order copies came between fires and their screens: in
 ``bench kitchen`` p99 fire→screen 8.1-9.2 ms and the slowest delivery 56-75 ms, against 6.7-7.3 and 14-17 ms with
-it here, at the same CPU in all (``hub/SCALING.md``). Here it runs beside the sockets, below their priority.
+it here, at the same CPU in all (``hub/MEASUREMENTS.md``). Here it runs beside the sockets, below their priority.
 
 The predictor here is the one a node would run, through a store and a command bus of its own: its commands commit
 to Redis like any node's, and every node's fan-out delivers their events as it does another node's. It hears the
