@@ -215,6 +215,46 @@ async def test_suggested_batches_group_ready_orders_by_direction(hub: RunningHub
     assert [s["order_ids"] for s in after["suggestions"]] == [[south_west]]
 
 
+async def test_command_answers_blank_a_delivery_customer_for_readers_who_may_not_see_them(hub: RunningHub) -> None:
+    """An answer carries the whole order, so it is blanked as events are: a waiter's add, the kitchen's start, an
+    answer asked again by id (``outcome``, over both transports); a rider sees the details only on its own trips."""
+    cashier = await hub.client(Role.CASHIER)
+    where = {"phone": "5550301", "address": "3 Quiet Ln"}
+    opened = await cashier.command("order.open", {"type": "DELIVERY", **where}, id="cash-open-1")
+    order_id = opened["result"]["order"]["id"]
+    assert opened["result"]["order"]["phone"] == "5550301"  # the money side sees it
+    waiter, grill = await hub.client(Role.WAITER), await hub.client(Role.KITCHEN, stations=("grill",))
+    added = await waiter.command("order.add_item", {"order_id": order_id, "menu_item_id": "burger"})
+    async with hub.http(Role.WAITER) as http:
+        over_http = (await http.post(f"/api/v1/orders/{order_id}/items", json={"menu_item_id": "water"})).json()
+        assert over_http["result"]["order"]["phone"] is None, over_http
+    await waiter.command("order.fire", {"order_id": order_id})
+    started = await grill.command("item.start", {"order_id": order_id, "line_id": "L1"})
+    for answer in (added, started):
+        assert "5550301" not in str(answer) and "3 Quiet Ln" not in str(answer), answer
+    assert (added["result"]["order"]["id"], added["result"]["order"]["phone"]) == (order_id, None)
+    await waiter.send({"op": "outcome", "id": "cash-open-1"})
+    again = await waiter.reply()
+    assert again["op"] == "ack" and again["result"]["order"]["address"] is None, again
+    async with hub.http(Role.WAITER) as http:
+        assert (await http.get("/api/v1/commands/cash-open-1")).json()["result"]["order"]["phone"] is None
+    async with hub.http(Role.CASHIER) as http:
+        assert (await http.get("/api/v1/commands/cash-open-1")).json()["result"]["order"]["phone"] == "5550301"
+
+    dispatcher = await hub.client(Role.DISPATCHER)
+    await grill.command("item.done", {"order_id": order_id, "line_id": "L1"})  # the order is READY
+    await dispatcher.command("delivery.assign", {"order_ids": [order_id], "rider": "rider-1"}, id="assign-1")
+    async with hub.http(Role.RIDER, device="rider-2") as http:
+        theirs = (await http.get("/api/v1/commands/assign-1")).json()
+        assert theirs["result"]["orders"][0]["phone"] is None, theirs  # another rider's trip
+    async with hub.http(Role.RIDER, device="rider-1") as http:
+        mine = (await http.get("/api/v1/commands/assign-1")).json()
+        assert mine["result"]["orders"][0]["phone"] == "5550301", mine
+    rider = await hub.client(Role.RIDER, device="rider-1")
+    picked = await rider.command("delivery.pickup", {"order_id": order_id})
+    assert "3 Quiet Ln" in str(picked)
+
+
 async def test_a_delivery_customers_phone_and_address_reach_only_riders_dispatch_and_the_money_side(
     hub: RunningHub,
 ) -> None:

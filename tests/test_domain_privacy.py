@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from fireflow.hub.domain import privacy
-from fireflow.hub.domain.actors import Role
+from fireflow.hub.domain.actors import Actor, Role
 from fireflow.hub.live.codec import EncodedEvent
 from fireflow.hub.live.store import StreamEntry
 
@@ -38,3 +38,15 @@ def test_an_event_is_blanked_once_per_encoding_and_only_when_it_holds_a_customer
     plain = EncodedEvent(entry({"order": TAKEAWAY}))
     assert plain.for_reader(False) is plain
     assert not privacy.may_hold_customer(orjson.dumps({"order": TAKEAWAY}))
+
+
+def test_a_reader_is_shown_what_its_role_may_see_and_a_rider_its_own_trips() -> None:
+    mine = {**DELIVERY, "delivery": {"rider": "rider-1"}}
+    theirs = {**DELIVERY, "id": "demo.o3", "delivery": {"rider": "rider-2"}}
+    answer = {"orders": [mine, theirs, DELIVERY]}
+    assert privacy.shown_to(Actor("demo", Role.CASHIER, "till-1"), answer) is answer
+    rider = privacy.shown_to(Actor("demo", Role.RIDER, "rider-1"), answer)["orders"]
+    assert [o["phone"] for o in rider] == ["5550101", None, None]
+    waiter = privacy.shown_to(Actor("demo", Role.WAITER, "rider-1"), answer)["orders"]
+    assert [o["phone"] for o in waiter] == [None, None, None]
+    assert not privacy.sees_every_customer(Role.RIDER) and privacy.sees_every_customer(Role.DISPATCHER)

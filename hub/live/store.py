@@ -38,8 +38,10 @@ from redis.exceptions import (
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from fireflow.hub.domain.actors import Actor
 from fireflow.hub.domain.decision import Decision, Due
 from fireflow.hub.domain.printing import on_manual_list
+from fireflow.hub.domain.privacy import may_hold_customer, sees_every_customer, shown_to
 from fireflow.hub.domain.setup import LiveSetup
 from fireflow.hub.domain.views import LiveState
 from fireflow.hub.live.control import SETUP_CHANNEL
@@ -162,6 +164,13 @@ class StoredResult:
     def answer(self) -> orjson.Fragment:
         """The result for a frame: JSON as it is, msgpack from its parse (``fireflow.hub.live.codec``)."""
         return orjson.Fragment(self.result_json)
+
+    def answer_to(self, actor: Actor) -> Any:
+        """The result as ``actor`` may see it (``hub/domain/privacy.py``): as committed, unless it names a delivery
+        customer that reader may not see, which is blanked. The look is a substring search; a parse only then."""
+        if sees_every_customer(actor.role) or not may_hold_customer(self.result_json):
+            return self.answer()
+        return shown_to(actor, self.result)
 
     @classmethod
     def parse(cls, raw: bytes) -> StoredResult:

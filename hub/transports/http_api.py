@@ -43,7 +43,7 @@ from fireflow.hub.domain.actors import Actor, Role, can_read
 from fireflow.hub.domain.billing import compute_bill
 from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.domain.orders import business_day, check_tenant
-from fireflow.hub.domain.privacy import redact, sees_customers
+from fireflow.hub.domain.privacy import shown_to
 from fireflow.hub.domain.views import all_day, menu_view
 from fireflow.hub.forecast.accuracy import prediction_accuracy
 from fireflow.hub.forecast.dashboard import read_dashboard
@@ -162,7 +162,7 @@ async def _run(request: Request, command_type: str, data: dict[str, Any], comman
             stored = await _hub(request).bus.execute(actor, command_id, command_type, data)
         except Exception as exc:
             return _error(to_wire(exc, command_type), command_id)
-    return _json({"id": command_id, "offset": stored.offset, "result": stored.answer()})
+    return _json({"id": command_id, "offset": stored.offset, "result": stored.answer_to(actor)})
 
 
 def _whole(text: str) -> bool:
@@ -666,7 +666,7 @@ def _reader(read: Read) -> Callable[[Request], Awaitable[Response]]:
                 return _error(to_wire(exc, request.url.path))
         if isinstance(body, Response):
             return body
-        return _json(body if sees_customers(actor.role) else redact(body))  # hub/domain/privacy.py
+        return _json(shown_to(actor, body))  # hub/domain/privacy.py
 
     return endpoint
 

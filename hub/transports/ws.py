@@ -322,7 +322,7 @@ class _Session:
             error = to_wire(exc, what)
             self.error(error.code, error.message, error.details, frame.id, error.retryable)
             return
-        conn.send_frame({"op": "ack", "id": frame.id, "offset": stored.offset, "result": stored.answer()})
+        conn.send_frame({"op": "ack", "id": frame.id, "offset": stored.offset, "result": stored.answer_to(conn.actor)})
 
     def _position(self, frame: Position) -> None:
         """A rider's fix: no answer when taken or dropped (fire and forget), an error when refused."""
