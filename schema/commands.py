@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from fireflow.schema.base import GeoPoint, StrEnum
-from fireflow.schema.billing import BillingSettings, DiscountKind, Tender, TenderMethod
+from fireflow.schema.billing import BP, BillingSettings, DiscountKind, Tender, TenderMethod
 from fireflow.schema.records import (
     Area,
     Category,
@@ -536,6 +536,13 @@ class DiscountOrder(Command):
     line_id: Id | None = None
     reason: ShortText = ""
     pin: Pin | None = Field(default=None, description="a manager's PIN, when the discount needs approval")
+
+    @model_validator(mode="after")
+    def _percent_at_most_all(self) -> DiscountOrder:
+        # checked here, not only on the record it makes: a command that fails its model is INVALID_COMMAND
+        if self.kind is DiscountKind.PERCENT and self.value > BP:
+            raise ValueError(f"a percent discount is at most {BP} basis points (100 %)")
+        return self
 
 
 class RemoveDiscount(Command):

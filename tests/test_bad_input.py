@@ -273,6 +273,8 @@ CASES = [
          ErrorCode.INVALID_COMMAND, "table_id"),
     Case("delivery without address", "order.open", lambda s: {"type": "DELIVERY", "phone": "5550100"},
          ErrorCode.INVALID_COMMAND, "address"),
+    Case("a percent discount over 100 %", "order.discount", _dine(kind="PERCENT", value=10001, reason="x"),
+         ErrorCode.INVALID_COMMAND, "10000"),
     Case("guests zero", "order.open", lambda s: {"type": "DINE_IN", "table_id": "T2", "guests": 0},
          ErrorCode.INVALID_COMMAND, "guests"),
     Case("guests as 1e2 (a float)", "order.open", lambda s: {"type": "DINE_IN", "table_id": "T2", "guests": 1e2},
@@ -608,6 +610,7 @@ async def test_a_command_before_auth_gets_unauthenticated_and_4001(scene: Scene,
         await client.send(frame)
         error = await asyncio.wait_for(client.errors.get(), WAIT)
         assert error["code"] == ErrorCode.UNAUTHENTICATED.value
+        assert error["id"] == frame.get("id"), error  # the command's answer names it, as every answer does
         assert await client.wait_closed(WAIT) == CloseCode.AUTH_FAILED
     assert await scene.state() == before
 

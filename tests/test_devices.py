@@ -109,8 +109,10 @@ async def test_pairing_code_guesses_are_limited_per_address(hub: RunningHub, red
     """Ten wrong codes a minute from one address; the eleventh is refused RATE_LIMITED without being looked up."""
     async with httpx.AsyncClient(base_url=hub.url, timeout=WAIT) as http:
         answers = [(await http.post("/api/v1/pair", json={"code": f"{n:06d}"})).status_code for n in range(11)]
+        limited = await http.post("/api/v1/pair", json={"code": "000011"})
         bad = await http.post("/api/v1/pair", json={"code": 123456})
     assert answers == [404] * 10 + [429]
+    assert limited.json()["retryable"] is True and limited.json()["details"]["retry_after_s"] > 0
     assert bad.json()["code"] == "INVALID_COMMAND"  # not a string: refused before it counts as a guess
 
 
@@ -183,6 +185,7 @@ async def test_http_requests_over_a_devices_rate_get_429_with_retry_after(server
             assert (await other.get("/api/v1/tables")).status_code == 200
     assert codes == [200, 200, 200]
     assert refused.status_code == 429 and refused.json()["code"] == "RATE_LIMITED"
+    assert refused.json()["retryable"] is True  # nothing was run: the same request may be sent after the wait
     # one token at 0.5/s: at most 2 s away, less by what refilled while the three were served
     wait_s = refused.json()["details"]["retry_after_s"]
     assert 0 < wait_s <= 2.0 and refused.headers["Retry-After"] == str(math.ceil(wait_s))

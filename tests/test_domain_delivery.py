@@ -201,7 +201,9 @@ def test_a_returned_order_may_go_out_again() -> None:
 def test_pickup_is_the_assigned_riders_or_dispatchs_and_happens_once() -> None:
     """rider-2 may not; rider-1 and the dispatcher may; asked again: INVALID_STATE naming OUT_FOR_DELIVERY."""
     assigned = _assign([_order()]).orders[0]
-    assert "not assigned to you" in _refused(ErrorCode.FORBIDDEN, dl.pickup, assigned, RIDER_2, T, **MONEY).message
+    refused = _refused(ErrorCode.FORBIDDEN, dl.pickup, assigned, RIDER_2, T, **MONEY)
+    assert "not assigned to you" in refused.message and str(assigned.number) not in refused.message  # told nothing
+    assert not refused.details
     decision = dl.pickup(assigned, RIDER_1, T + 1, **MONEY)
     out = decision.orders[0]
     assert out.delivery and (out.delivery.status, out.delivery.picked_up_at) == (DeliveryStatus.OUT_FOR_DELIVERY, T + 1)

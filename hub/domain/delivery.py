@@ -93,7 +93,7 @@ def _trip(order: Order, actor: Actor) -> Delivery:
     """The order's trip, if the actor may act on it: a rider only on its own (others: FORBIDDEN, nothing told)."""
     trip = order.delivery
     if actor.role is Role.RIDER and (trip is None or trip.rider != actor.device_id):
-        raise DomainError(ErrorCode.FORBIDDEN, f"order {order.number} is not assigned to you")
+        raise DomainError(ErrorCode.FORBIDDEN, "this order is not assigned to you")  # not even its number
     _delivery_order(order)
     if trip is None:
         raise DomainError(

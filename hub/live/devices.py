@@ -102,7 +102,10 @@ class Devices:
         if int(mine) > GUESSES_PER_ADDRESS or int(everyone) > GUESSES_OVERALL:
             wait = 60 - int(self.clock()) % 60
             raise DomainError(
-                ErrorCode.RATE_LIMITED, "too many pairing attempts; wait a minute", {"retry_after_s": wait}
+                ErrorCode.RATE_LIMITED,
+                "too many pairing attempts; wait a minute",
+                {"retry_after_s": wait},
+                retryable=True,
             )
         raw = await self.redis.getdel(PAIR_PREFIX + code.strip().replace("-", "").replace(" ", ""))
         if not raw:

@@ -121,7 +121,9 @@ async def _actor(request: Request) -> Actor:
     wait = hub.http_limits.take((actor.restaurant_id, actor.device_id))
     if wait is not None:
         details = {"retry_after_s": round(wait, 3)}
-        raise DomainError(ErrorCode.RATE_LIMITED, "too many requests from this device; slow down", details)
+        raise DomainError(
+            ErrorCode.RATE_LIMITED, "too many requests from this device; slow down", details, retryable=True
+        )
     try:
         await hub.devices.check(actor, claims.generation)
     except (RedisError, OSError):

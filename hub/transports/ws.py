@@ -238,8 +238,8 @@ class _Session:
         cid = frame.get("id") if frame.get("op") in ("cmd", "outcome") and isinstance(frame.get("id"), str) else None
         self.error(ErrorCode.RATE_LIMITED, "too many frames; slow down", {"retry_after_s": wait}, cid, True)
 
-    async def _fail(self, code: ErrorCode, message: str, close: CloseCode) -> None:
-        self.error(code, message)
+    async def _fail(self, code: ErrorCode, message: str, close: CloseCode, command_id: str | None = None) -> None:
+        self.error(code, message, command_id=command_id)
         await self.conn.flush_and_close(close, message)
         raise _Closed
 
@@ -249,7 +249,8 @@ class _Session:
         except TimeoutError:
             await self._fail(ErrorCode.UNAUTHENTICATED, "no auth frame in time", CloseCode.AUTH_FAILED)
         if not isinstance(frame, Auth):
-            await self._fail(ErrorCode.UNAUTHENTICATED, "authenticate first", CloseCode.AUTH_FAILED)
+            cid = frame.id if isinstance(frame, Cmd | Outcome) else None  # its answer names it, as every answer does
+            await self._fail(ErrorCode.UNAUTHENTICATED, "authenticate first", CloseCode.AUTH_FAILED, cid)
         await self._authenticate(frame)
         while True:
             frame = await self._next()
