@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -29,12 +30,13 @@ from fireflow.hub.domain.errors import DomainError
 from fireflow.hub.domain.orders import check_tenant
 from fireflow.hub.domain.privacy import redact
 from fireflow.hub.domain.views import channel_view, needs
-from fireflow.hub.live.codec import EncodedEvent
+from fireflow.hub.live.codec import EncodedEvent, Message, wire_of
 from fireflow.hub.live.connection import Connection
 from fireflow.hub.live.fanout import FanOut
 from fireflow.hub.live.positions import DISPATCH, Positions, read_tracks
 from fireflow.hub.live.presence import Presence, stations_of
 from fireflow.hub.live.store import Store
+from fireflow.hub.live.together import Together
 from fireflow.schema.protocol import CloseCode, ErrorCode
 
 __all__ = ["Subscriptions"]
@@ -43,6 +45,26 @@ logger = logging.getLogger(__name__)
 
 _UNAVAILABLE = "live state is unavailable; subscribe again"
 PRINTING = "printing"  # the channel a print agent follows
+
+
+@dataclass
+class _Reply:
+    """A ``subscribed`` reply. One shared by the sockets that asked for it together is encoded once per encoding."""
+
+    frame: dict[str, Any]
+    _encoded: dict[bool, tuple[Message, bytes]] = field(default_factory=dict)
+
+    @property
+    def offset(self) -> int:
+        return int(self.frame["offset"])
+
+    def send(self, conn: Connection) -> None:
+        binary = conn.codec.binary
+        found = self._encoded.get(binary)
+        if found is None:
+            message = conn.codec.encode(self.frame)
+            found = self._encoded[binary] = (message, wire_of(message, binary))
+        conn.send_encoded(*found)
 
 
 class Subscriptions:
@@ -66,6 +88,7 @@ class Subscriptions:
         self.replay_limit = replay_limit
         self.catch_up_timeout = catch_up_timeout
         self.positions = positions  # riders' fixes: the dispatch snapshot shows them
+        self.snapshots: Together[_Reply] = Together()
 
     def check(self, actor: Actor, channels: Sequence[str]) -> None:
         """Refuse the first channel ``actor`` may not read; another restaurant's is audited too."""
@@ -96,14 +119,14 @@ class Subscriptions:
             raise DomainError(ErrorCode.UNAVAILABLE, _UNAVAILABLE) from None
         conn.pending = []
         feed.add(conn, new)
-        reply: dict[str, Any] | None = None
+        reply: _Reply | None = None
         caught_up = True
         try:
             reply = await self._state_since(rid, wanted, old, since, epoch, conn.sees_customers)
             # The feed may not have dispatched everything up to the reply's offset yet: keep buffering
             # until it has, so the reply follows every earlier event of the channels already held and
             # precedes every later one.
-            caught_up = await feed.caught_up(reply["offset"], self.catch_up_timeout)
+            caught_up = await feed.caught_up(reply.offset, self.catch_up_timeout)
         except (RedisError, OSError) as exc:
             self.fanout.release(rid, conn, new)
             logger.warning("subscribe failed on Redis: %s", exc)
@@ -118,18 +141,18 @@ class Subscriptions:
             conn.close(CloseCode.SLOW_CONSUMER, "node fell behind; resume")
 
     @staticmethod
-    def _flush(conn: Connection, old: frozenset[str], new: list[str], reply: dict[str, Any] | None) -> None:
+    def _flush(conn: Connection, old: frozenset[str], new: list[str], reply: _Reply | None) -> None:
         """Send what waited in ``conn.pending`` around the reply (or alone, when there is none), in order."""
         pending, conn.pending = conn.pending or [], None
         binary = conn.codec.binary
-        offset = reply["offset"] if reply is not None else 1 << 63
+        offset = reply.offset if reply is not None else 1 << 63
         for event in pending:
             if event.offset <= offset and old.intersection(event.entry.channel_list()):
                 conn.push(event.for_reader(conn.sees_customers).message(binary))
         if reply is None:
             return
         conn.channels.update(new)
-        conn.send_frame(reply)
+        reply.send(conn)
         for event in pending:
             if event.offset > offset:
                 conn.push(event.for_reader(conn.sees_customers).message(binary))
@@ -142,7 +165,7 @@ class Subscriptions:
         since: int | None,
         epoch: str | None,
         sees_customers: bool = True,
-    ) -> dict[str, Any]:
+    ) -> _Reply:
         """The subscribed reply: the missed events when history still has them, else a snapshot; either with
         delivery customers' details blanked for a reader who may not see them (``hub/domain/privacy.py``)."""
         reply: dict[str, Any] = {"op": "subscribed", "channels": channels}
@@ -159,12 +182,14 @@ class Subscriptions:
                     on = set(entry.channel_list())
                     if on & resynced or (on & wanted and not on & live):
                         replayed.append(EncodedEvent(entry).for_reader(sees_customers).frame())
-                return reply | {
-                    "offset": history.offset,
-                    "epoch": history.epoch,
-                    "recovered": True,
-                    "replayed": replayed,
-                }
+                return _Reply(
+                    reply | {"offset": history.offset, "epoch": history.epoch, "recovered": True, "replayed": replayed}
+                )
+        key = (rid, tuple(channels), sees_customers)
+        return await self.snapshots.read(key, lambda: self._snapshot(rid, channels, sees_customers))
+
+    async def _snapshot(self, rid: str, channels: list[str], sees_customers: bool) -> _Reply:
+        reply: dict[str, Any] = {"op": "subscribed", "channels": channels}
         parts = frozenset().union(*(needs(c) for c in channels))
         offset, at_epoch, state = await self.store.snapshot_state(rid, parts, int(time.time() * 1000))
         if DISPATCH in channels and self.positions is not None:  # not at the offset: fixes are not events
@@ -172,7 +197,7 @@ class Subscriptions:
         snapshot = {c: channel_view(c, state) for c in channels}
         if not sees_customers:
             snapshot = redact(snapshot)
-        return reply | {"offset": offset, "epoch": at_epoch, "recovered": False, "snapshot": snapshot}
+        return _Reply(reply | {"offset": offset, "epoch": at_epoch, "recovered": False, "snapshot": snapshot})
 
     async def _count_screens(self, rid: str, stations: list[str]) -> None:
         """A kitchen subscription is a live screen at its station (kept until it unsubscribes or leaves)."""
