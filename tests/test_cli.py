@@ -135,7 +135,11 @@ def test_every_option_says_its_default_and_its_environment_variable() -> None:
 
 @pytest.mark.parametrize(
     ("variable", "value", "allowed"),
-    [("FIREFLOW_DURABLE", "proces", "process, inline, off"), ("FIREFLOW_QUEUE_LIMIT", "-1", "above 0")],
+    [
+        ("FIREFLOW_DURABLE", "proces", "process, inline, off"),
+        ("FIREFLOW_QUEUE_LIMIT", "-1", "above 0"),
+        ("FIREFLOW_CPU_PROFILE", "/proc/nope", "a directory this node can write in"),
+    ],
 )
 def test_a_bad_setting_stops_the_node_with_one_line_and_exit_code_2(
     variable: str, value: str, allowed: str, tmp_path: Path
@@ -216,6 +220,45 @@ async def test_embedded_redis_takes_the_fsync_setting(tmp_path: Path) -> None:
             assert await client.config_get("appendfsync") == {"appendfsync": "always"}
         finally:
             await client.aclose()
+
+
+async def test_a_command_on_a_data_directory_in_use_says_so_in_one_line(servers: Servers, tmp_path: Path) -> None:
+    """A second node (or `fireflow migrate`) on a data directory whose embedded servers a running hub holds: one line
+    saying so and what to do, no traceback, and the running servers untouched."""
+    settings = Settings().with_(data_dir=tmp_path, database_url="postgresql://unused")
+    with real_servers(settings, announce=False) as running:
+        env = _env(DATABASE_URL=servers.database_url, FIREFLOW_DATA_DIR=str(tmp_path))
+        out = _fireflow("serve", "--port", str(free_port()), env=env)
+        printed = (out.stdout + out.stderr).strip().splitlines()
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        assert "is in use by pid" in printed[-1] and "stop it first" in printed[-1], printed
+        assert printed[-1].startswith("fireflow serve: ")
+        client = Redis.from_url(running.redis_url or "")
+        try:
+            assert await client.ping()  # the running hub's Redis is still there
+        finally:
+            await client.aclose()
+
+
+@pytest.mark.parametrize(
+    "module", ["fireflow.clients.erpnext.emulator --api-key k --api-secret s", "fireflow.clients.printers.emulator"]
+)
+def test_an_emulator_on_a_busy_port_says_so_in_one_line(module: str) -> None:
+    """The README's emulators (ERPNext, an ESC/POS printer) on a port already taken: one line naming it, no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", *module.split(), "--port", str(port)],
+            env={**_env(), "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=12 * WAIT,
+        )
+    assert out.returncode == 1
+    line = _one_line(out)
+    assert f"127.0.0.1:{port}" in line and "--port" in line and "in use" in line, line
 
 
 async def test_demo_on_embedded_servers_serves_and_stops_cleanly_on_sigterm() -> None:

@@ -64,6 +64,7 @@ import hmac
 import logging
 import signal
 import socket
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -1001,7 +1002,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--user", default="Administrator", help="the user the key belongs to (default Administrator)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_run(args.host, args.port, args.api_key, args.api_secret, args.user))
+    try:
+        asyncio.run(_run(args.host, args.port, args.api_key, args.api_secret, args.user))
+    except OSError as exc:  # the port is taken, or the address not this machine's: one line, not a traceback
+        sys.exit(
+            f"ERPNext emulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; give another --port (0: a free one)"
+        )
 
 
 if __name__ == "__main__":

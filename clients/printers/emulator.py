@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -748,8 +749,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--width", type=int, default=48, help="columns shown per line (default 48)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(args.host, args.port, args.width))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_run(args.host, args.port, args.width))
+    except OSError as exc:  # the port is taken, or the address not this machine's: one line, not a traceback
+        sys.exit(
+            f"printer emulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; give another --port (0: a free one)"
+        )
 
 
 if __name__ == "__main__":

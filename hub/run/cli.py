@@ -94,6 +94,7 @@ def _secret(settings: Settings, *, create: bool) -> str:
 def real_servers(settings: Settings, *, announce: bool = True) -> Iterator[Settings]:
     """Embedded Redis and/or Postgres for whichever URL is unset."""
     from fireflow.hub.run.embedded import EmbeddedServers
+    from fireflow.hub.run.embedded.process import DataInUse
 
     need_redis, need_pg = not settings.redis_url, not settings.database_url
     if not (need_redis or need_pg):
@@ -111,11 +112,21 @@ def real_servers(settings: Settings, *, announce: bool = True) -> Iterator[Setti
             file=sys.stderr,
             flush=True,
         )
-    with EmbeddedServers(data_dir, redis=need_redis, postgres=need_pg, redis_fsync=settings.redis_fsync) as embedded:
+    embedded = EmbeddedServers(data_dir, redis=need_redis, postgres=need_pg, redis_fsync=settings.redis_fsync)
+    try:
+        embedded.start()
+    except DataInUse as exc:
+        raise Stop(
+            f"{exc}: a hub (or another fireflow command) is running on this data directory; stop it first, or "
+            "give this one another FIREFLOW_DATA_DIR, or your own servers with REDIS_URL and DATABASE_URL"
+        ) from None
+    try:
         yield settings.with_(
             redis_url=embedded.redis.url if embedded.redis else None,
             database_url=embedded.postgres.url if embedded.postgres else None,
         )
+    finally:
+        embedded.stop()
 
 
 def _reason(exc: BaseException) -> str:

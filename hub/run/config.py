@@ -10,6 +10,7 @@ into the asyncpg one the hub uses.
 from __future__ import annotations
 
 import os
+import tempfile
 import types
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -297,6 +298,19 @@ class Settings(BaseSettings):
             return None
         if urlsplit(value).scheme not in _REDIS_SCHEMES:
             raise ValueError("must be redis://host:port/db (or rediss://, unix://, redis+cluster://host:port)")
+        return value
+
+    @field_validator("cpu_profile")
+    @classmethod
+    def _cpu_profile(cls, value: str) -> str:
+        """A directory the node can write its samples in, checked before any server starts (not after, mid-start)."""
+        if value:
+            try:
+                Path(value).mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryFile(dir=value):
+                    pass
+            except OSError as exc:
+                raise ValueError(f"must be a directory this node can write in ({exc.strerror or exc})") from None
         return value
 
     @field_validator("erpnext_url")

@@ -56,6 +56,10 @@ class EmbeddedServerError(RuntimeError):
     """A server could not be started or stopped; the message carries its log tail."""
 
 
+class DataInUse(EmbeddedServerError):
+    """The data directory is another live process's server's: a hub, or a command, already running on it."""
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
@@ -153,9 +157,9 @@ def orphan_on_dir(pid: int, names: tuple[str, ...], directory: Path) -> psutil.P
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return None
     except psutil.AccessDenied:
-        raise EmbeddedServerError(f"{directory} may be in use by pid {pid}, which we may not inspect") from None
+        raise DataInUse(f"{directory} may be in use by pid {pid}, which we may not inspect") from None
     if parent != 1:
-        raise EmbeddedServerError(f"{directory} is in use by pid {pid} (parent pid {parent})")
+        raise DataInUse(f"{directory} is in use by pid {pid} (parent pid {parent})")
     return proc
 
 
