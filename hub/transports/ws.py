@@ -11,8 +11,11 @@ recipient: encode once, send many.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import socket
+import struct
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -67,7 +70,20 @@ def _abort_of(send: Any) -> Callable[[], None] | None:
     """
     transport = getattr(getattr(send, "__self__", None), "transport", None)
     abort = getattr(transport, "abort", None)
-    return abort if callable(abort) else None
+    if transport is None or not callable(abort):
+        return None
+    extra = transport.get_extra_info
+
+    def reset() -> None:
+        # asyncio's abort closes the descriptor, but the kernel would still hold what it had queued (megabytes for a
+        # peer that stopped reading) and send it, then a FIN: with SO_LINGER 0 the close resets the connection.
+        sock = extra("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        abort()
+
+    return reset
 
 
 class _SansIOWriter:
