@@ -127,6 +127,15 @@ def test_a_menu_csv_reads_prices_in_major_units_exactly() -> None:
     assert err.value.lines[0] == "menu.csv line 2: price '1.234' has more than 2 decimals"
     assert err.value.lines[1] == "menu.csv line 3: price 'abc' is not a number"
     assert err.value.lines[2].startswith("menu.csv line 4: name: ")
+    with pytest.raises(SetupRefused) as err:  # every mistake of a row at once, and what the setup lacks, by line
+        bad = "id,name,price,station,category,default_course\nbad,Bad,12.345,grill,mains,1\nworse,,abc,nowhere,,x\n"
+        read_menu_csv(bad, "INR", against=_demo_without_pins())
+    assert err.value.lines[0] == "menu.csv line 2: price '12.345' has more than 2 decimals"
+    worse = [line for line in err.value.lines if line.startswith("menu.csv line 3: ")]
+    assert any("price 'abc'" in line for line in worse) and any("default_course 'x'" in line for line in worse)
+    assert any(": name: " in line for line in worse) and any("no station 'nowhere'" in line for line in worse)
+    assert any("tax_code: none given (codes: " in line for line in worse), worse
+    assert not any("'STD'" in line for line in err.value.lines)  # no code the file never gave
     with pytest.raises(SetupRefused, match="missing column"):
         read_menu_csv("id,name,station\n", "INR")
     with pytest.raises(SetupRefused, match="unknown column"):

@@ -607,7 +607,8 @@ def _restaurant(settings: Settings, args: argparse.Namespace) -> int:
             if args.menu_csv is not None:
                 text = _read_text(args.menu_csv)
                 profile = setup.profile
-                setup = files.with_menu(setup, files.read_menu_csv(text, profile.currency, profile.minor_digits))
+                menu = files.read_menu_csv(text, profile.currency, profile.minor_digits, against=setup)
+                setup = files.with_menu(setup, menu)
     except ValidationError as exc:
         raise Stop("; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors(include_url=False))) from None
     except files.SetupRefused as exc:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -28,6 +29,8 @@ from fireflow.schema.records import Menu, MenuItem
 from fireflow.schema.setup import MENU_COLUMNS, RestaurantSetup, StaffMember
 
 __all__ = ["SetupRefused", "export_setup", "import_setup", "read_menu_csv", "read_setup", "write_setup"]
+
+T = TypeVar("T")
 
 _TRUE = {"1", "true", "yes", "y"}
 _FALSE = {"0", "false", "no", "n", ""}
@@ -101,6 +104,12 @@ def _price(text: str, digits: int) -> int:
     return int(minor)
 
 
+def _course(text: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"default_course {text!r} is not a whole number")
+    return int(text)
+
+
 def _flag(text: str, default: bool) -> bool:
     value = text.strip().lower()
     if not value:
@@ -110,8 +119,14 @@ def _flag(text: str, default: bool) -> bool:
     raise ValueError(f"{text!r} is not yes or no")
 
 
-def read_menu_csv(text: str, currency: str, own_digits: int | None = None) -> tuple[MenuItem, ...]:
-    """A menu from CSV (header row; ``MENU_COLUMNS``; prices in major units, ``349.00``); modifiers are the file's."""
+def read_menu_csv(
+    text: str, currency: str, own_digits: int | None = None, *, against: RestaurantSetup | None = None
+) -> tuple[MenuItem, ...]:
+    """A menu from CSV (header row; ``MENU_COLUMNS``; prices in major units, ``349.00``); modifiers are the file's.
+
+    Every mistake of every row is listed at once, each with its line: a bad price does not hide a missing name, and
+    with ``against`` (the setup the menu is for) a station, tax code or category it does not have is named there too,
+    not in a second round as ``menu[n]`` once the rest is fixed."""
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in ("id", "name", "price", "station") if c not in (reader.fieldnames or ())]
     if missing:
@@ -123,28 +138,62 @@ def read_menu_csv(text: str, currency: str, own_digits: int | None = None) -> tu
     items: list[MenuItem] = []
     lines: list[str] = []
     for n, row in enumerate(reader, start=2):  # line 1 is the header
+        fields, wrong = _row(row, digits, "" if against and against.billing.taxes else "STD")
         try:
-            course = (row.get("default_course") or "").strip()
-            items.append(
-                MenuItem(
-                    id=row["id"].strip(),
-                    name=row["name"].strip(),
-                    price=_price(row["price"], digits),
-                    station=row["station"].strip(),
-                    category=(row.get("category") or "").strip(),
-                    tax_code=(row.get("tax_code") or "").strip() or "STD",
-                    requires_prep=_flag(row.get("requires_prep") or "", True),
-                    available=_flag(row.get("available") or "", True),
-                    default_course=int(course) if course else 1,
-                )
-            )
+            item = MenuItem.model_validate(fields)
         except ValidationError as exc:
-            lines += _validation_lines(exc, f"menu.csv line {n}: ")
-        except ValueError as exc:
-            lines.append(f"menu.csv line {n}: {exc}")
+            wrong += _validation_lines(exc)
+        else:
+            items.append(item)
+        if against is not None:
+            wrong += _references(fields, against)
+        lines += [f"menu.csv line {n}: {what}" for what in wrong]
     if lines:
         raise SetupRefused(lines)
     return tuple(items)
+
+
+def _row(row: dict[str, str], digits: int, no_tax: str) -> tuple[dict[str, Any], list[str]]:
+    """A CSV row's fields, each read on its own: what could not be read is listed and a stand-in kept, so the model
+    still says what else is wrong with the row."""
+    wrong: list[str] = []
+
+    def read(parse: Callable[[str], T], text: str, fallback: T) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            wrong.append(str(exc))
+            return fallback
+
+    course = (row.get("default_course") or "").strip()
+    fields = {
+        "id": row["id"].strip(),
+        "name": row["name"].strip(),
+        "price": read(lambda text: _price(text, digits), row["price"], 0),
+        "station": row["station"].strip(),
+        "category": (row.get("category") or "").strip(),
+        "tax_code": (row.get("tax_code") or "").strip() or no_tax,
+        "requires_prep": read(lambda text: _flag(text, True), row.get("requires_prep") or "", True),
+        "available": read(lambda text: _flag(text, True), row.get("available") or "", True),
+        "default_course": read(_course, course, 1) if course else 1,
+    }
+    return fields, wrong
+
+
+def _references(fields: dict[str, Any], setup: RestaurantSetup) -> list[str]:
+    """What a menu row names that ``setup`` does not have (``hub/domain/setup.py`` checks the same of a whole menu)."""
+    found: list[str] = []
+    stations = sorted(s.id for s in setup.stations)
+    if fields["station"] and fields["station"] not in stations:
+        found.append(f"station: no station {fields['station']!r} (stations: {', '.join(stations)})")
+    taxes = sorted(t.code for t in setup.billing.taxes)
+    if taxes and fields["tax_code"] not in taxes:
+        given = f"no tax code {fields['tax_code']!r}" if fields["tax_code"] else "none given"
+        found.append(f"tax_code: {given} (codes: {', '.join(taxes)})")
+    categories = {c.id for c in setup.categories}
+    if fields["category"] and fields["category"] not in categories:
+        found.append(f"category: no category {fields['category']!r}")
+    return found
 
 
 def with_menu(setup: RestaurantSetup, menu: tuple[MenuItem, ...]) -> RestaurantSetup:
