@@ -38,7 +38,17 @@ from fireflow.hub.domain.actors import Role
 from fireflow.hub.printing import render
 from fireflow.hub.run import cli
 from fireflow.schema.records import KitchenTicket
-from tests.conftest import ROOT, WAIT, NodeProcess, RunningHub, Servers, free_port, seed, settings_for
+from tests.conftest import (
+    ROOT,
+    WAIT,
+    NodeProcess,
+    RunningHub,
+    Servers,
+    free_port,
+    seed,
+    serve_in_process,
+    settings_for,
+)
 from tests.domain_support import add, fire, opened, tickets
 from tests.helpers import new_order, running_agent
 
@@ -395,6 +405,77 @@ async def test_an_agent_killed_mid_job_never_prints_it_again(
         assert job_id not in again.results
     assert _orders(printer.printed) == ["ORDER #2"] and hung.jobs == 1
     await hung.stop()
+
+
+# -- the hub's frame rate limit ----------------------------------------------------------------------------
+
+SLOW_RATE, SLOW_BURST = 20.0, 10.0  # frames/s and burst per socket: a burst of fires outruns it at once
+
+
+async def _print_each_station_on(hub: RunningHub, ports: dict[str, int], backup: int) -> None:
+    """Grill and fry each print on a printer of their own (named as the station), both backed by "backup"."""
+    async with hub.http(Role.MANAGER) as http:
+        printers = [{"id": "backup", "name": "Backup", "host": "127.0.0.1", "port": backup}]
+        printers += [
+            {"id": station, "name": station, "host": "127.0.0.1", "port": port, "backup": "backup"}
+            for station, port in ports.items()
+        ]
+        for printer in printers:
+            answer = await http.put("/api/v1/setup/printers", json={"printer": printer})
+            assert answer.status_code == 200, answer.text
+        for station in ports:
+            setup = {"id": station, "name": station.title(), "routing": "BOTH", "printer": station}
+            answer = await http.put("/api/v1/setup/stations", json={"station": setup})
+            assert answer.status_code == 200, answer.text
+
+
+async def _http_command(http: Any, type_: str, data: dict[str, Any]) -> dict[str, Any]:
+    answer = await http.post("/api/v1/commands", json={"type": type_, "data": data})
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def test_an_agent_over_the_hub_s_frame_rate_waits_and_prints_every_ticket_once(
+    servers: Servers, redis: Any, rid: str
+) -> None:
+    """A burst of fires on two stations past the hub's frame rate: the agent is told RATE_LIMITED, waits and sends
+    the same command again; every ticket prints once on its own station's printer, none on the backup or the
+    manual list, and the hub has them all PRINTED."""
+    orders = 20
+    await seed(servers, rid)
+    settings = settings_for(servers, rate=SLOW_RATE, burst=SLOW_BURST)
+    async with (
+        serve_in_process(settings, rid) as hub,
+        await PrinterEmulator.start() as grill,
+        await PrinterEmulator.start() as fry,
+        await PrinterEmulator.start() as backup,
+    ):
+        await _print_each_station_on(hub, {"grill": grill.port, "fry": fry.port}, backup.port)
+        async with hub.http(Role.WAITER) as http:  # over HTTP: the waiter's own socket would be rate-limited too
+            order_ids = []
+            for _ in range(orders):
+                opened = await _http_command(http, "order.open", {"type": "TAKEAWAY"})
+                order_id = opened["result"]["order"]["id"]
+                for item in ("burger", "fries"):  # one ticket on the grill, one on the fry station
+                    await _http_command(http, "order.add_item", {"order_id": order_id, "menu_item_id": item})
+                order_ids.append(order_id)
+            async with running_agent(_agent(hub), WAIT) as agent:
+                assert agent.client is not None
+                agent.client.trace = []  # every frame the hub sends the agent from here on
+                await asyncio.gather(*(_http_command(http, "order.fire", {"order_id": o}) for o in order_ids))
+                results = await agent.results_when(2 * orders, 6 * WAIT)
+                refused = [f for f in agent.client.trace if f.get("op") == "error" and f["code"] == "RATE_LIMITED"]
+                assert refused, "the agent was never rate-limited: this test proves nothing"
+                assert [r for r in results if r.outcome is not Outcome.PRINTED] == []
+                assert sorted(r.printer for r in results) == ["fry"] * orders + ["grill"] * orders
+                manager = await hub.client(Role.MANAGER, device="manager-1")
+                pending = (await manager.subscribe("printing"))["snapshot"]["printing"]["jobs"]
+                manual = (await manager.subscribe("manager"))["snapshot"]["manager"]["manual"]
+                assert (pending, manual) == ([], [])
+    expected = sorted(f"ORDER #{n}" for n in range(1, orders + 1))
+    assert sorted(_orders(grill.printed)) == expected and sorted(_orders(fry.printed)) == expected
+    assert all("Classic Burger" in t.text for t in grill.printed) and backup.printed == []
 
 
 def test_the_command_line_defaults_are_the_agents() -> None:

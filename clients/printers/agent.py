@@ -36,6 +36,13 @@ connection, ``write_timeout`` for the write and for each status answer. The wors
 plus three times write, must stay inside the hub's claim lease (20 s), so the agent always answers
 before the hub gives up on it.
 
+The hub's frame rate limit (per socket, 100 frames/s, burst 200; schema/PROTOCOL.md "Limits"): the agent
+paces its own frames under it (``frame_rate``, ``frame_burst``), so a burst of fired orders does not provoke
+it. A command the hub refuses with a retryable error is not given up: RATE_LIMITED is waited out for its
+``retry_after_s`` (bounded, with a little jitter; every frame of the agent waits, since the limit is the
+socket's), BUSY and UNAVAILABLE with a growing backoff, and the same command is sent again with the same id,
+which the hub runs once; all within ``COMMAND_TIMEOUT`` of the first send. ``refusals`` counts them by code.
+
 Errors: :class:`PrintFailed` (one print attempt, with its reason and whether any byte was sent) stays
 inside the agent; :class:`AgentError` (the hub refused the token or the channel) ends :meth:`PrintAgent.run`.
 """
@@ -45,16 +52,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 import logging
+import random
+import secrets
 import signal
 import socket
 import time
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import websockets
@@ -62,11 +72,14 @@ from PIL import ImageFont
 
 from fireflow.clients.python import HubClient, HubError
 from fireflow.hub.printing import render
+from fireflow.hub.retry import Backoff
 from fireflow.schema.records import Printer, PrinterState, PrintJob, PrintJobState, PrintKind
 
 __all__ = [
     "CHANNEL",
     "CONNECT_TIMEOUT",
+    "FRAME_BURST",
+    "FRAME_RATE",
     "QUEUE_LIMIT",
     "STATUS_EVERY",
     "STATUS_QUERY",
@@ -89,12 +102,16 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 CHANNEL = "printing"
 CONNECT_TIMEOUT = 3.0  # seconds to open the printer's TCP connection
 WRITE_TIMEOUT = 5.0  # seconds for the job's bytes to be taken, and for each status answer
 QUEUE_LIMIT = 100  # jobs waiting per printer; more are left PENDING at the hub (logged)
 STATUS_EVERY = 10.0  # seconds between reads of each printer's real-time status (printer health)
-COMMAND_TIMEOUT = 15.0  # seconds for the hub to answer a command (resent on a new link meanwhile)
+COMMAND_TIMEOUT = 15.0  # seconds for the hub to answer a command (resent on a new link or after a refusal meanwhile)
+FRAME_RATE, FRAME_BURST = 80.0, 100.0  # the agent's own pace, under the hub's frame rate limit (100/s, burst 200)
+RETRY_FIRST, RETRY_CEILING = 0.1, 5.0  # seconds: a refused command's wait (BUSY's first backoff; the longest)
 RESULTS_KEPT = 1_000  # outcomes remembered for :meth:`PrintAgent.result`
 VERSIONS_KEPT = 10_000  # job versions remembered to ignore stale events
 MIN_DELAY, MAX_DELAY = 0.5, 30.0  # seconds between attempts to reach the hub at start
@@ -269,6 +286,36 @@ async def print_bytes(host: str, port: int, data: bytes, *, connect_timeout: flo
 # -- the agent -----------------------------------------------------------------------------------------
 
 
+class _Pacer:
+    """A token bucket for the agent's frames: ``rate`` a second after a burst of ``burst``, none while held."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.at = time.monotonic()
+        self.held_until = 0.0
+
+    async def take(self) -> None:
+        """Wait until one frame may go."""
+        while True:
+            now = time.monotonic()
+            if now < self.held_until:
+                await asyncio.sleep(self.held_until - now)
+                continue
+            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+            self.at = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
+            await asyncio.sleep((1 - self.tokens) / self.rate)
+
+    def hold(self, seconds: float) -> None:
+        """No frame for ``seconds``, and no burst after: the hub refused one, its bucket is empty."""
+        self.held_until = max(self.held_until, time.monotonic() + seconds)
+        self.tokens, self.at = 0.0, self.held_until
+
+
 class Outcome(StrEnum):
     PRINTED = "printed"  # the printer answered fine after the job; print.done sent
     FAILED = "failed"  # print.failed sent with the reason
@@ -354,6 +401,7 @@ class PrintAgent:
     channel and prints; it returns after ``await stop()`` and raises :class:`AgentError` when the
     hub refuses the token. ``ready`` is set once the first snapshot is taken. ``readings`` holds what
     each printer's status last said (state, detail), read every ``status_every`` seconds.
+    ``frame_rate`` and ``frame_burst`` pace the frames it sends to the hub, under the hub's limit.
     """
 
     def __init__(
@@ -367,6 +415,8 @@ class PrintAgent:
         queue_limit: int = QUEUE_LIMIT,
         font: str | Path | None = None,
         status_every: float = STATUS_EVERY,
+        frame_rate: float = FRAME_RATE,
+        frame_burst: float = FRAME_BURST,
     ) -> None:
         self.url = hub_ws_url(url)
         self.token = token
@@ -395,6 +445,10 @@ class PrintAgent:
         self._told: dict[str, tuple[PrinterState, str]] = {}  # what the hub heard from us on this link
         self._hub_says: dict[str, PrinterState] = {}  # the hub's word on each printer (snapshot, PRINTER_STATUS)
         self._check_now: dict[str, asyncio.Event] = {}  # set: read that printer's status before its next job
+        self._pacer = _Pacer(frame_rate, frame_burst)
+        self._ids = itertools.count(1)
+        self._id_prefix = f"print-{secrets.token_hex(6)}"
+        self.refusals: collections.Counter[str] = collections.Counter()  # retryable refusals waited out, by code
 
     @property
     def client(self) -> HubClient | None:
@@ -513,9 +567,10 @@ class PrintAgent:
         self._offer(job)
 
     async def _refresh(self) -> None:
-        assert self._client is not None
+        client = self._client
+        assert client is not None
         try:
-            self._take(await self._client.subscribe(CHANNEL))
+            self._take(await self._paced(lambda _: client.subscribe(CHANNEL), "subscribe"))
         except (HubError, TimeoutError, ConnectionError) as exc:
             logger.warning("could not read the printers again: %s", exc)
 
@@ -639,9 +694,8 @@ class PrintAgent:
 
     async def _claim(self, job: PrintJob) -> PrintJob | None:
         """The job as this agent's claim left it, or None (recorded) when it is not ours to print."""
-        assert self._client is not None
         try:
-            answer = await self._client.command("print.claim", {"job_id": job.id}, timeout=COMMAND_TIMEOUT)
+            answer = await self._command("print.claim", {"job_id": job.id})
         except HubError as exc:
             outcome = Outcome.TAKEN if exc.code in ("INVALID_STATE", "NOT_FOUND") else Outcome.SKIPPED
             self._record(Result(job.id, job.printer, outcome, str(exc)))
@@ -658,9 +712,8 @@ class PrintAgent:
 
     async def _tell(self, command: str, data: dict[str, Any], job: PrintJob) -> None:
         """print.done / print.failed; if the hub never hears it, its lease policy decides (logged)."""
-        assert self._client is not None
         try:
-            answer = await self._client.command(command, data, timeout=COMMAND_TIMEOUT)
+            answer = await self._command(command, data)
         except HubError as exc:
             logger.warning("job %s: the hub refused %s: %s", job.id, command, exc)
             return
@@ -668,6 +721,57 @@ class PrintAgent:
             logger.error("job %s: the hub did not answer %s (%r); its lease policy decides", job.id, command, exc)
             return
         self._seen(PrintJob.model_validate(answer["result"]["job"]))
+
+    async def _command(self, command_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        """The hub's ack of a command, sent paced and, after a retryable refusal, again with the same id (the hub
+        runs it once); HubError, TimeoutError or ConnectionError as :meth:`HubClient.command` raises them."""
+        client = self._client
+        assert client is not None
+        command_id = f"{self._id_prefix}-{next(self._ids)}"
+        return await self._paced(
+            lambda left: client.command(command_type, data, id=command_id, timeout=left), command_type
+        )
+
+    async def _paced(self, send: Callable[[float], Awaitable[T]], what: str) -> T:
+        """``send(seconds left)`` once the pacer lets a frame go, until it is not refused with a retryable error;
+        a refusal is waited out (:meth:`_wait_out`) while ``COMMAND_TIMEOUT`` from the first send allows."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + COMMAND_TIMEOUT
+        backoff = Backoff(RETRY_FIRST, RETRY_CEILING)
+        while True:
+            await self._pacer.take()
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError(f"no answer to {what} in {COMMAND_TIMEOUT:g} s")
+            try:
+                return await send(left)
+            except HubError as exc:
+                await self._wait_out(exc, backoff, deadline - loop.time(), what)
+
+    async def _wait_out(self, refused: HubError, backoff: Backoff, left: float, what: str) -> None:
+        """Wait as a retryable refusal asks, or raise it (not retryable, or the wait would outlast ``left``).
+
+        RATE_LIMITED: its ``retry_after_s`` (at most RETRY_CEILING, plus up to a fifth), for every frame of the
+        agent, as the limit is the socket's; BUSY, UNAVAILABLE (and any other retryable code): a growing backoff.
+        """
+        if not refused.retryable:
+            raise refused
+        after = (refused.frame.get("details") or {}).get("retry_after_s") if refused.code == "RATE_LIMITED" else None
+        limited = isinstance(after, int | float)
+        wait = (
+            min(float(after), RETRY_CEILING) * random.uniform(1.0, 1.2)
+            if isinstance(after, int | float)
+            else backoff.next()
+        )
+        if wait >= left:
+            raise refused
+        self.refusals[refused.code] += 1
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("the hub refused %s (%s): sent again in %.3f s", what, refused.code, wait)
+        if limited:
+            self._pacer.hold(wait)  # the next frame, this one's or another worker's, waits with it
+        else:
+            await asyncio.sleep(wait)
 
     def _record(self, result: Result) -> None:
         """One line per job outcome, and the outcome kept for :meth:`result`."""
@@ -779,13 +883,12 @@ class PrintAgent:
         reading = self.readings[printer_id] = health_from(found)
         if self._told.get(printer_id) == reading and self._hub_says.get(printer_id) is not PrinterState.UNKNOWN:
             return
-        client = self._client
-        if client is None:
+        if self._client is None:
             return
         state, detail = reading
         data = {"printer_id": printer_id, "state": state.value, "detail": detail}
         try:
-            answer = await client.command("print.status", data, timeout=COMMAND_TIMEOUT)
+            answer = await self._command("print.status", data)
         except HubError as exc:
             logger.warning("printer %s is %s; the hub refused print.status: %s", printer_id, state.value, exc)
             return
