@@ -190,3 +190,12 @@ async def test_a_token_of_another_role_is_told_plainly(hub: RunningHub, browser:
     blocked = screen.page.locator('#blocked[data-kind="role"]')
     await blocked.wait_for(timeout=TIMEOUT_MS)
     assert "dispatcher" in await blocked.inner_text()
+
+
+async def test_with_no_delivery_waiting_the_suggestions_say_there_is_no_batch(hub: RunningHub, browser: Any) -> None:
+    """No delivery waits: the hub's empty answer replaces "Asking the hub…" with "No batch to suggest right now"."""
+    screen = await open_dispatch(browser, hub)
+    said = screen.page.locator("#suggestions .s-empty", has_text="No batch to suggest right now")
+    await said.wait_for(timeout=TIMEOUT_MS)
+    assert "Asking the hub" not in await screen.page.locator("#suggestions").inner_text()
+    assert screen.errors == [], screen.errors

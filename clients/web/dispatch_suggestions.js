@@ -132,7 +132,8 @@ export class Suggestions {
     const holding = (n) => (this.riders.get(n) || []).some((id) => this.orders.get(id)?.delivery?.status !== "DELIVERED" && this.orders.has(id));
     const free = names.filter((n) => !holding(n));
     const sending = [...this.busy].filter((k) => k.startsWith("suggest:"));
-    const drawn = JSON.stringify([list, unplaced, names, free, sending, this.note, [...this.picked]]);
+    // Whether the hub has answered is part of what shows: an empty answer replaces "Asking the hub…".
+    const drawn = JSON.stringify([list, unplaced, names, free, sending, this.note, !!this.answer, [...this.picked]]);
     if (drawn !== this.drawn) {
       this.drawn = drawn;
       const items = list.map((s) => this.item(s, names, free));
