@@ -22,6 +22,7 @@ __all__ = [
     "ARTIFACTS",
     "PHONE",
     "SIZES",
+    "HubSwitch",
     "Screen",
     "card",
     "chromium",
@@ -160,6 +161,37 @@ async def fired(
     """A new order with ``items``, fired; returns its id and the fire's answer."""
     order_id = await new_order(http, *items, **open_fields)
     return order_id, await command(http, "order.fire", {"order_id": order_id})
+
+
+class HubSwitch:
+    """The hub as the pages of a browser context reach it over /ws: up, or down as a node that went away.
+
+    Down closes every socket it passed (1012, as a node shutting down does) and each new one as it opens, so
+    the pages retry on their own until it is up again; the hub itself keeps running for the test's clients.
+    """
+
+    def __init__(self) -> None:
+        self.up = True
+        self.passed: list[Any] = []
+
+    async def attach(self, context: Any) -> None:
+        await context.route_web_socket("**/ws", self._route)
+
+    async def _route(self, ws: Any) -> None:
+        if not self.up:
+            await ws.close(code=1012, reason="hub down")
+            return
+        ws.connect_to_server()
+        self.passed.append(ws)
+
+    async def down(self) -> None:
+        self.up = False
+        for ws in self.passed:
+            await ws.close(code=1012, reason="hub down")
+        self.passed.clear()
+
+    def back(self) -> None:
+        self.up = True
 
 
 def card(order_id: str) -> str:

@@ -261,6 +261,10 @@ export function setConnection(hub) {
   if (hub.pending && hub.pending.size) text += ` · ${hub.pending.size} unsent`;
   if (el.textContent !== text) el.textContent = text;
   document.body.dataset.conn = hub.state;
+  // A screen read from across a room (the kitchen's) has a banner of its own (#offline-banner): the
+  // small pill alone goes unseen, and a screen without the hub shows no new tickets.
+  const banner = document.getElementById("offline-banner");
+  if (banner) banner.hidden = hub.state !== "reconnecting" && hub.state !== "offline";
 }
 
 export function toast(message, kind = "error", code = null) {
