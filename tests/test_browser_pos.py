@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from fireflow.hub.domain.actors import Role
-from tests.browser import TIMEOUT_MS, Screen, chromium, command, in_view, open_screen, screenshot
+from tests.browser import PHONE, TIMEOUT_MS, HubSwitch, Screen, chromium, command, in_view, open_screen, screenshot
 from tests.conftest import RunningHub
 
 COUNTER = (1280, 800)  # the counter tablet; the waiter's phone is /pos's own size (390x844)
@@ -464,3 +464,31 @@ async def test_on_the_phone_the_pairing_form_fits_and_a_refused_token_offers_it_
         assert fits, url
         assert "--restaurant" in await screen.page.locator("#blocked").inner_text() or url.endswith("/pos")
         await screen.page.close()
+
+
+# Whether an element shows all of its text: nothing cut off (an ellipsis) and all of it inside the screen.
+WHOLE = """el => {
+    const r = el.getBoundingClientRect();
+    return el.scrollWidth <= el.clientWidth && r.left >= 0 && r.right <= innerWidth;
+}"""
+
+
+async def test_on_the_phone_offline_the_title_and_the_connection_state_are_both_whole(
+    hub: RunningHub, browser: Any
+) -> None:
+    """At 390x844 with the hub down long enough to say OFFLINE, neither the title nor the pill is cut short."""
+    width, height = PHONE
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    switch = HubSwitch()
+    await switch.attach(context)
+    pos = await open_pos(browser, hub, context=context)
+    await switch.down()
+    await pos.page.wait_for_selector('body[data-conn="offline"]', timeout=4 * TIMEOUT_MS)  # after 5 attempts
+    title, conn = pos.page.locator("#title"), pos.page.locator("#conn")
+    assert await title.inner_text() == "ORDERS"
+    assert (await conn.inner_text()).startswith("OFFLINE")
+    await screenshot(pos.screen, "pos-offline-390x844")
+    assert await title.evaluate(WHOLE), "the title is cut short"
+    assert await conn.evaluate(WHOLE), f"the connection state is cut short: {await conn.get_attribute('title')}"
+    assert await pos.no_sideways_scroll()
+    pos.no_errors()

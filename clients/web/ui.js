@@ -145,6 +145,7 @@ export function block(kind, title, text, hint = howToFix()) {
   box.replaceChildren(h("h2", {}, title), h("p", { class: "why" }, text), help);
   const conn = document.getElementById("conn");
   conn.textContent = `NOT CONNECTED · ${title.toLowerCase()}`;
+  conn.removeAttribute("title"); // the tooltip of setConnection's parts, now out of date
   document.body.dataset.conn = "offline";
 }
 
@@ -252,14 +253,20 @@ export function setConnection(hub) {
   if (hub.stopped && hub.state === "offline") explainStop(hub);
   if (blocked) return;
   const el = document.getElementById("conn");
-  let text = LABELS[hub.state] || hub.state;
+  const parts = [["state", LABELS[hub.state] || hub.state]];
   if (hub.state !== "live" && hub.attempt) {
     const wait = Math.max(0, Math.ceil((hub.retryAt - Date.now()) / 1000));
-    text += ` · attempt ${hub.attempt}${wait ? ` · retry in ${wait}s` : ""}`;
+    parts.push(["attempt", `attempt ${hub.attempt}`]);
+    if (wait) parts.push(["retry", `retry in ${wait}s`]);
   }
-  if (hub.detail) text += ` · ${hub.detail}`;
-  if (hub.pending && hub.pending.size) text += ` · ${hub.pending.size} unsent`;
-  if (el.textContent !== text) el.textContent = text;
+  if (hub.detail) parts.push(["detail", hub.detail]);
+  if (hub.pending && hub.pending.size) parts.push(["unsent", `${hub.pending.size} unsent`]);
+  const text = parts.map(([, said]) => said).join(" · ");
+  if (el.textContent !== text) {
+    // A part a span: a narrow screen may leave the lesser ones out (pos.css); the tooltip has them all.
+    el.replaceChildren(...parts.map(([kind, said], i) => h("span", { class: `conn-${kind}` }, i ? ` · ${said}` : said)));
+    el.title = text;
+  }
   document.body.dataset.conn = hub.state;
   // A screen read from across a room (the kitchen's) has a banner of its own (#offline-banner): the
   // small pill alone goes unseen, and a screen without the hub shows no new tickets.
