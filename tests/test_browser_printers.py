@@ -67,3 +67,28 @@ async def test_printers_page_says_plainly_when_no_printer_is_emulated(hub: Runni
     assert await screen.page.locator("#chips .chip").count() == 0
     await screenshot(screen, "printers-none-1366x768")
     assert screen.errors == [], screen.errors
+
+
+async def test_with_the_hub_not_answering_the_agent_badge_does_not_claim_printing(
+    servers: Servers, redis: Redis, rid: str, browser: Any
+) -> None:
+    """The hub stops answering /printers.json: the agent badge says unknown (offline), not printing; back: printing."""
+    async with demo_node(servers, redis, rid) as node:
+        screen = await open_screen(browser, node.url + "/printers", size=LAPTOP)
+        page = screen.page
+        agent = page.locator("#agent")
+        await page.locator('#agent[data-state="printing"]').wait_for(timeout=TIMEOUT_MS)
+        assert await agent.inner_text() == "AGENT: printing"
+
+        await page.route("**/printers.json", lambda route: route.abort())  # the hub out of reach
+        await page.wait_for_selector('body[data-conn="offline"]', timeout=TIMEOUT_MS)
+        await page.locator('#agent[data-state="unknown"]').wait_for(timeout=TIMEOUT_MS)
+        assert await agent.inner_text() == "AGENT: unknown (offline)"
+        assert "printing" not in await agent.inner_text()
+        await screenshot(screen, "printers-hub-down-1366x768")
+
+        await page.unroute("**/printers.json")
+        await page.locator('#agent[data-state="printing"]').wait_for(timeout=TIMEOUT_MS)
+        assert await agent.inner_text() == "AGENT: printing"
+        failed = "net::ERR_FAILED"  # the browser's line for each read refused while the hub was out of reach
+        assert [e for e in screen.errors if failed not in e] == [], screen.errors

@@ -13,7 +13,8 @@ const FRESH_MS = 8000; // a slip printed while the page is open is marked NEW th
 
 const EMPTY = [...document.getElementById("empty").childNodes]; // the page's own words for "nothing yet"
 let state = null; // the last /printers.json
-let drawn = ""; // what was drawn last: version and filter
+let drawn = ""; // what was drawn last: version, filter, agent and whether the hub answered
+let answering = false; // whether the last read of /printers.json was answered
 const opened = Date.now();
 
 function selected() {
@@ -94,7 +95,7 @@ function chip(id, label, detail, count, problem, about) {
 function draw(force = false) {
   if (state === null) return;
   const filter = selected();
-  const key = `${state.version}|${filter}|${state.agent}`;
+  const key = `${state.version}|${filter}|${state.agent}|${answering}`;
   if (!force && key === drawn) return;
   drawn = key;
   const printers = state.printers;
@@ -102,8 +103,9 @@ function draw(force = false) {
   document.getElementById("none").hidden = !none;
   const agent = document.getElementById("agent");
   agent.hidden = none;
-  agent.textContent = `AGENT: ${state.agent}`;
-  agent.dataset.state = state.agent.split(":")[0];
+  // The hub's last word on the agent is stale once the hub stops answering: never "printing" then.
+  agent.textContent = `AGENT: ${answering ? state.agent : "unknown (offline)"}`;
+  agent.dataset.state = answering ? state.agent.split(":")[0] : "unknown";
   const total = printers.reduce((sum, p) => sum + p.printed, 0);
   document.getElementById("chips").replaceChildren(
     ...(none
@@ -131,6 +133,7 @@ function draw(force = false) {
 }
 
 function connection(live, detail = "") {
+  answering = live;
   document.body.dataset.conn = live ? "live" : "offline";
   document.getElementById("conn").textContent = live ? "LIVE" : `HUB NOT ANSWERING${detail ? ` · ${detail}` : ""}`;
 }
@@ -144,6 +147,7 @@ async function poll() {
     draw();
   } catch {
     connection(false, "retrying");
+    draw();
   } finally {
     const freshLeft = document.querySelector(".slip.fresh");
     setTimeout(
