@@ -14,7 +14,7 @@ import pytest
 
 from fireflow.hub.domain.actors import Role
 from tests.browser import TIMEOUT_MS, Screen, chromium, command, fired, in_view, new_order, open_screen, screenshot
-from tests.conftest import WAIT, RunningHub
+from tests.conftest import WAIT, RunningHub, free_port
 
 LAPTOP = (1366, 768)
 SMALL_LAPTOP = (1280, 800)
@@ -89,6 +89,26 @@ async def test_the_back_office_goes_live_with_every_sections_main_action_in_view
         for selector in selectors:
             assert await in_view(small.page.locator(selector).first), ("1280x800", name, selector)
     assert screen.errors == [] and small.errors == [], screen.errors + small.errors
+
+
+async def test_every_nav_item_is_on_screen_without_scrolling(hub: RunningHub, browser: Any) -> None:
+    """At 1366x768 and 1280x800, under a printer's big "not known" line, every section's nav button (Webhooks the
+    last) is wholly on screen unscrolled."""
+    async with hub.http(Role.MANAGER) as http:
+        body = {"printer": {"id": "kitchen", "name": "Grill", "host": "127.0.0.1", "port": free_port()}}
+        assert (await http.put("/api/v1/setup/printers", json=body)).status_code == 200
+    for size in (LAPTOP, SMALL_LAPTOP):
+        screen = await open_manager(browser, hub, size=size)
+        await screen.page.locator('#printer-health li[data-state="UNKNOWN"]').wait_for(timeout=TIMEOUT_MS)
+        buttons = await screen.page.locator(".m-nav button").all()
+        assert len(buttons) == 11, len(buttons)
+        assert await buttons[-1].inner_text() == "Webhooks"
+        for button in buttons:
+            box = await button.bounding_box()
+            assert box is not None and box["y"] + box["height"] <= size[1], (size, await button.inner_text(), box)
+            assert await in_view(button), (size, await button.inner_text())
+        await screenshot(screen, f"manager-nav-{size[0]}x{size[1]}")
+        assert screen.errors == [], screen.errors
 
 
 async def test_a_price_changed_on_the_back_office_reaches_a_menu_subscriber_and_back(
