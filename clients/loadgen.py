@@ -44,6 +44,8 @@ from typing import Any, TypeVar, cast
 
 import orjson
 
+from fireflow.clients.python.pacer import Pacer
+
 __all__ = [
     "Conn",
     "Histogram",
@@ -378,26 +380,6 @@ async def open_session(
 # --------------------------------------------------------------------------- preparing orders
 
 
-class _Pacer:
-    """Keeps one socket under the hub's per-socket frame rate limit (100/s, burst 200 by default)."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.tokens = burst
-        self.burst = burst
-        self.at = time.monotonic()
-
-    async def take(self) -> None:
-        while True:
-            now = time.monotonic()
-            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
-            self.at = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            await asyncio.sleep((1 - self.tokens) / self.rate)
-
-
 async def prepare_orders(
     host: str,
     port: int,
@@ -425,7 +407,7 @@ async def prepare_orders(
 
     async def work(token: str, count: int) -> list[str]:
         conn = await open_session(host, port, token, kind=kind)
-        pacer = _Pacer(frame_rate, burst)
+        pacer = Pacer(frame_rate, burst)
         gate = asyncio.Semaphore(concurrency)
 
         async def one() -> str:

@@ -71,6 +71,7 @@ import websockets
 from PIL import ImageFont
 
 from fireflow.clients.python import HubClient, HubError
+from fireflow.clients.python.pacer import Pacer
 from fireflow.hub.printing import render
 from fireflow.hub.retry import Backoff
 from fireflow.schema.records import Printer, PrinterState, PrintJob, PrintJobState, PrintKind
@@ -286,36 +287,6 @@ async def print_bytes(host: str, port: int, data: bytes, *, connect_timeout: flo
 # -- the agent -----------------------------------------------------------------------------------------
 
 
-class _Pacer:
-    """A token bucket for the agent's frames: ``rate`` a second after a burst of ``burst``, none while held."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
-        self.at = time.monotonic()
-        self.held_until = 0.0
-
-    async def take(self) -> None:
-        """Wait until one frame may go."""
-        while True:
-            now = time.monotonic()
-            if now < self.held_until:
-                await asyncio.sleep(self.held_until - now)
-                continue
-            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
-            self.at = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            await asyncio.sleep((1 - self.tokens) / self.rate)
-
-    def hold(self, seconds: float) -> None:
-        """No frame for ``seconds``, and no burst after: the hub refused one, its bucket is empty."""
-        self.held_until = max(self.held_until, time.monotonic() + seconds)
-        self.tokens, self.at = 0.0, self.held_until
-
-
 class Outcome(StrEnum):
     PRINTED = "printed"  # the printer answered fine after the job; print.done sent
     FAILED = "failed"  # print.failed sent with the reason
@@ -445,7 +416,7 @@ class PrintAgent:
         self._told: dict[str, tuple[PrinterState, str]] = {}  # what the hub heard from us on this link
         self._hub_says: dict[str, PrinterState] = {}  # the hub's word on each printer (snapshot, PRINTER_STATUS)
         self._check_now: dict[str, asyncio.Event] = {}  # set: read that printer's status before its next job
-        self._pacer = _Pacer(frame_rate, frame_burst)
+        self._pacer = Pacer(frame_rate, frame_burst)
         self._ids = itertools.count(1)
         self._id_prefix = f"print-{secrets.token_hex(6)}"
         self.refusals: collections.Counter[str] = collections.Counter()  # retryable refusals waited out, by code
