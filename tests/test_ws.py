@@ -7,11 +7,12 @@ import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import psutil
 import pytest
+import uvloop
 import websockets
 from redis.asyncio import Redis
 from websockets.client import ClientProtocol
@@ -22,6 +23,7 @@ from fireflow.clients.python import HubError
 from fireflow.hub.domain.actors import Role
 from fireflow.hub.live.keys import Keys
 from fireflow.hub.run.app import HEARTBEAT_SLICES, next_slice
+from fireflow.hub.transports.ws import _abort_of
 from fireflow.schema.protocol import SUBPROTOCOL_JSON, CloseCode, ErrorCode
 from tests.conftest import WAIT, RunningHub, Servers, seed, serve_in_process, settings_for
 from tests.helpers import fired_order
@@ -117,6 +119,40 @@ def subscribers(hub: RunningHub) -> int:
 
 async def screens(redis: Redis, rid: str) -> list[str]:
     return sorted(m.decode().partition("|")[0] for m in await redis.zrange(Keys(rid).screens, 0, -1))
+
+
+def test_the_abort_of_a_connection_that_already_ended_is_quiet() -> None:
+    """Every socket the hub closes has its abort (a reset) set for later. On uvloop, the hub's loop, a connection
+    that ended meanwhile has no descriptor left, and setting SO_LINGER on it raised: an ERROR for every closed socket."""
+
+    class Server:  # what _abort_of is handed: a bound send whose object holds the transport, as uvicorn's does
+        def __init__(self, transport: asyncio.Transport) -> None:
+            self.transport = transport
+
+        async def send(self) -> None:
+            pass
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+            reset = _abort_of(Server(cast(asyncio.Transport, writer.transport)).send)
+            assert reset is not None
+            assert writer.get_extra_info("socket") is not None  # asked while open, as uvicorn asks: uvloop keeps it
+            writer.close()
+            await writer.wait_closed()
+            reset()  # the connection is gone: nothing to reset, nothing raised
+        finally:
+            server.close()
+
+    loop = uvloop.new_event_loop()
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        loop.close()
 
 
 @pytest.mark.parametrize("ending", ["overflow", "silent"])

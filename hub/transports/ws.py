@@ -77,9 +77,11 @@ def _abort_of(send: Any) -> Callable[[], None] | None:
     def reset() -> None:
         # asyncio's abort closes the descriptor, but the kernel would still hold what it had queued (megabytes for a
         # peer that stopped reading) and send it, then a FIN: with SO_LINGER 0 the close resets the connection.
+        # It runs for every socket closed, a moment after: one whose connection ended meanwhile has no descriptor
+        # left (uvloop's socket object then raises ValueError), and nothing to reset.
         sock = extra("socket")
         if sock is not None:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         abort()
 
